@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The quick start: install, build, then register the local MariaDB as an RDS and
+# test it, with raiops' state kept in ./.quickstart (or $RAIOPS_HOME).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -d node_modules ] || npm ci --no-audit --no-fund
+npm run build --silent
+node scripts/test-servers.mjs
+
+export RAIOPS_HOME="${RAIOPS_HOME:-$PWD/.quickstart}"
+raiops() { node bin/run.js "$@"; }
+
+# A RAI database for the local server to hold (raiops reads it; it does not own it).
+node -e "
+const mysql = require('mysql2/promise')
+mysql.createConnection({host: '127.0.0.1', user: 'root'}).then(async (c) => {
+  await c.query('CREATE DATABASE IF NOT EXISTS rai_quickstart CHARACTER SET utf8mb4')
+  await c.end()
+})"
+
+echo "+ raiops init"
+printf '%s\n' "${QUICKSTART_ADMIN_PASSWORD:-quickstart-admin-password}" |
+  raiops init --admin-email admin@example.com --admin-name "Quickstart Admin" --password-stdin
+
+if ! raiops rds:show local >/dev/null 2>&1; then
+  echo "+ raiops rds:add --name local --host 127.0.0.1 --port 3306 --username root --rai-database rai_quickstart --master"
+  raiops rds:add --name local --host 127.0.0.1 --port 3306 --username root --rai-database rai_quickstart --master
+fi
+echo "+ raiops rds:list"
+raiops rds:list
+echo "+ raiops rds:test local"
+raiops rds:test local
+echo
+echo "raiops is set up in $RAIOPS_HOME. Try: RAIOPS_HOME=$RAIOPS_HOME ./bin/run.js --help"

@@ -1,0 +1,153 @@
+import {writeFileSync} from 'node:fs'
+import {Command, Flags, Interfaces} from '@oclif/core'
+import type {ChalkInstance} from 'chalk'
+
+import type {Permission} from './lib/auth/permissions.js'
+import {ExitCode, RaiopsError, type ExitCode as ExitCodeValue} from './lib/errors/index.js'
+import {makeChalk} from './lib/output/color.js'
+import {LIST_FORMATS, renderList, type Column, type ListFormat} from './lib/output/render.js'
+import {spinnerAllowed, startSpinner, type Progress} from './lib/output/spinner.js'
+import {scrubText} from './lib/redact/index.js'
+import {Runtime} from './lib/runtime.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+
+/** Flags every list or report command takes. */
+export const listFlags = {
+  format: Flags.option({options: LIST_FORMATS, default: 'table' as ListFormat, description: 'output format', char: 'f'})(),
+  output: Flags.string({char: 'o', description: 'write the output to this file instead of stdout'}),
+}
+
+interface MappedError {
+  exitCode: ExitCodeValue
+  code: string
+  message: string
+  hint?: string
+}
+
+/**
+ * The base of every raiops command. A subclass parses its flags, calls one
+ * service from src/lib with `await this.context()`, and returns the result:
+ * what run() returns is the `--json` output. This class owns configuration,
+ * the lazy control database and fleet connections (torn down in bounded time),
+ * output helpers that stay silent under --json, and error → exit-code mapping.
+ */
+export abstract class BaseCommand<T> extends Command {
+  static override enableJsonFlag = true
+
+  /** The permission a caller needs to run the command (enforced before any work). */
+  static permission: Permission
+
+  static override baseFlags = {
+    'no-color': Flags.boolean({helpGroup: 'GLOBAL', description: 'disable colours (also NO_COLOR=1)'}),
+    'no-input': Flags.boolean({helpGroup: 'GLOBAL', description: 'never prompt; a missing value is an error'}),
+    verbose: Flags.boolean({helpGroup: 'GLOBAL', description: 'print stack traces on errors'}),
+  }
+
+  protected runtime!: Runtime
+  private chalkInstance?: ChalkInstance
+
+  abstract override run(): Promise<T>
+
+  override async init(): Promise<void> {
+    await super.init()
+    this.runtime = new Runtime({env: process.env, cwd: process.cwd(), commandLine: [this.id ?? '', ...this.argv]})
+  }
+
+  protected get color(): ChalkInstance {
+    this.chalkInstance ??= makeChalk({noColorFlag: this.argv.includes('--no-color'), env: process.env, isTTY: Boolean(process.stdout.isTTY)})
+    return this.chalkInstance
+  }
+
+  /** The service context: control database, keyring, fleet, audit identity. */
+  protected context() {
+    return this.runtime.context()
+  }
+
+  /** Whether prompting is allowed: a TTY on stdin and no --no-input. */
+  protected interactive(): boolean {
+    return Boolean(process.stdin.isTTY) && !this.argv.includes('--no-input') && !this.jsonEnabled()
+  }
+
+  /** Progress on stderr: a spinner on a TTY, nothing under --json, in CI or when piped. */
+  protected async progress(text: string): Promise<Progress> {
+    return startSpinner(text, !this.jsonEnabled() && spinnerAllowed(process.env, Boolean(process.stderr.isTTY)))
+  }
+
+  /** A note for the person at the terminal (stderr), silent under --json. */
+  protected note(message: string): void {
+    this.logToStderr(message)
+  }
+
+  /** Sets the exit code without throwing: the result is still printed. */
+  protected exitWith(code: ExitCodeValue): void {
+    process.exitCode = code
+  }
+
+  /**
+   * Renders a list in --format (table, json, csv, ndjson) to stdout or --output.
+   * Under --json nothing is rendered: the returned rows are the output.
+   */
+  protected renderList<Row>(rows: readonly Row[], columns: readonly Column<Row>[], flags: {format: ListFormat; output?: string}): void {
+    if (this.jsonEnabled() && !flags.output) return
+    const format = this.jsonEnabled() ? 'json' : flags.format
+    const text = rows.length === 0 && format === 'table' ? '' : renderList(rows, columns, format)
+    if (flags.output) {
+      writeFileSync(flags.output, text)
+      this.note(`wrote ${rows.length} row(s) to ${flags.output}`)
+      return
+    }
+    if (rows.length === 0 && format === 'table') this.note('nothing to show')
+    else process.stdout.write(text)
+  }
+
+  protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
+    if (error?.constructor?.name === 'ExitError') throw error
+    const mapped = mapError(error)
+    process.exitCode = mapped.exitCode
+    if (this.jsonEnabled()) {
+      process.stdout.write(`${JSON.stringify({error: {code: mapped.code, message: mapped.message, hint: mapped.hint ?? null, exitCode: mapped.exitCode}}, null, 2)}\n`)
+    } else {
+      process.stderr.write(`${this.color.red('Error:')} ${mapped.message}${mapped.hint ? ` — ${mapped.hint}` : ''}\n`)
+    }
+    if (this.argv.includes('--verbose') || /(^|,)raiops/.test(process.env.DEBUG ?? '')) {
+      process.stderr.write(`${scrubText(error?.stack ?? String(error))}\n`)
+    }
+  }
+
+  protected override async finally(error: Error | undefined): Promise<void> {
+    await this.runtime?.close()
+    await super.finally(error)
+  }
+}
+
+const PARSE_ERRORS = new Set([
+  'CLIParseError',
+  'RequiredArgsError',
+  'RequiredFlagError',
+  'FailedFlagValidationError',
+  'NonExistentFlagsError',
+  'UnexpectedArgsError',
+  'FlagInvalidOptionError',
+  'ArgInvalidOptionError',
+])
+
+function oneLine(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^See more help with/.test(l))
+    .join(' ')
+}
+
+export function mapError(error: unknown): MappedError {
+  if (error instanceof RaiopsError) {
+    return {exitCode: error.exitCode, code: error.code, message: scrubText(error.message), hint: error.hint && scrubText(error.hint)}
+  }
+  const e = error as {name?: string; message?: string; oclif?: {exit?: number}; constructor?: {name?: string}}
+  const name = e?.constructor?.name ?? e?.name ?? ''
+  if (PARSE_ERRORS.has(name) || (e?.oclif?.exit === 2 && e?.message)) {
+    return {exitCode: ExitCode.badInput, code: 'BAD_USAGE', message: scrubText(oneLine(e.message ?? 'bad usage')), hint: 'see --help'}
+  }
+  return {exitCode: ExitCode.unexpected, code: 'UNEXPECTED', message: scrubText(oneLine(e?.message ?? String(error))), hint: 'run again with --verbose for details'}
+}

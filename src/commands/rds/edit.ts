@@ -1,0 +1,57 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../base-command.js'
+import {readSecretFromStdin} from '../../lib/input/stdin.js'
+import {renderRecord} from '../../lib/output/render.js'
+import {rdsArg, rdsFieldFlags} from '../../lib/rds/flags.js'
+import {rdsRecord} from '../../lib/rds/present.js'
+import {editRds, type EditRdsResult} from '../../lib/rds/service.js'
+
+export default class RdsEdit extends BaseCommand<EditRdsResult> {
+  static override summary = 'change the settings of an RDS instance'
+  static override description =
+    'Changes only the values given. When a connection value changes (host, port, username, password, database) the new connection is tested before anything is saved, unless --no-test. An empty value (--providers-database "") clears an optional setting.'
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> main --port 3307',
+    '<%= config.bin %> <%= command.id %> 3 --name eu-west-2 --app-url https://eu.rai.example.com',
+    `printf '%s' "$NEW_PASSWORD" | <%= config.bin %> <%= command.id %> main --password-stdin`,
+    '<%= config.bin %> <%= command.id %> old-main --no-master',
+  ]
+
+  static override permission = 'rds.manage' as const
+  static override args = {rds: rdsArg}
+  static override flags = {
+    ...rdsFieldFlags,
+    master: Flags.boolean({allowNo: true, description: 'make this the master RDS (--no-master to unset)'}),
+    active: Flags.boolean({allowNo: true, description: 'include it in syncs and health checks (--no-active to leave it out)'}),
+  }
+
+  async run(): Promise<EditRdsResult> {
+    const {args, flags} = await this.parse(RdsEdit)
+    const password = flags['password-stdin'] ? await readSecretFromStdin() : undefined
+    const result = await editRds(
+      await this.context(),
+      args.rds,
+      {
+        name: flags.name,
+        host: flags.host,
+        port: flags.port,
+        username: flags.username,
+        password,
+        raiDatabase: flags['rai-database'] ?? flags.file,
+        providersDatabase: flags['providers-database'],
+        appUrl: flags['app-url'],
+        master: flags.master,
+        active: flags.active,
+      },
+      {test: !flags['no-test']},
+    )
+    if (result.changed.length === 0) this.log(`RDS ${result.rds.name} already has these values: nothing changed`)
+    else {
+      this.log(`${this.color.green('✓')} updated RDS ${result.rds.name}: ${result.changed.join(', ')}${result.test ? ` (connection tested: ${result.test.latencyMs} ms)` : ''}`)
+      this.log(renderRecord(rdsRecord(this.color, result.rds)).trimEnd())
+    }
+    return result
+  }
+}

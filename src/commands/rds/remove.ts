@@ -1,0 +1,38 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../base-command.js'
+import {UserError} from '../../lib/errors/index.js'
+import {promptConfirm} from '../../lib/input/prompt.js'
+import {rdsArg} from '../../lib/rds/flags.js'
+import {removeRds, showRds, type RemoveRdsResult} from '../../lib/rds/service.js'
+
+export default class RdsRemove extends BaseCommand<RemoveRdsResult> {
+  static override summary = 'remove an RDS instance from the registry'
+  static override description =
+    "Removes the RDS from raiops' registry (its server is not touched). Asks for confirmation unless --yes. Refuses while tenants in tenant_master live on it; --force removes those registry rows too (never rows with billing history). To keep an RDS but leave it out of syncs, use `rds:edit NAME --no-active` instead."
+
+  static override examples = ['<%= config.bin %> <%= command.id %> old-eu', '<%= config.bin %> <%= command.id %> 4 --yes', '<%= config.bin %> <%= command.id %> old-eu --yes --force']
+  static override permission = 'rds.manage' as const
+  static override args = {rds: rdsArg}
+  static override flags = {
+    yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
+    force: Flags.boolean({description: 'also remove the tenant_master rows of its tenants'}),
+  }
+
+  async run(): Promise<RemoveRdsResult> {
+    const {args, flags} = await this.parse(RdsRemove)
+    const ctx = await this.context()
+    if (!flags.yes) {
+      const rds = await showRds(ctx, args.rds)
+      if (!this.interactive()) throw new UserError(`removing RDS ${rds.name} needs confirmation`, {hint: 'pass --yes'})
+      if (!(await promptConfirm(`Remove RDS ${rds.name} (id ${rds.id}) from the registry?`))) {
+        throw new UserError('cancelled: nothing was removed')
+      }
+    }
+    const result = await removeRds(ctx, args.rds, {force: flags.force})
+    this.log(
+      `${this.color.green('✓')} removed RDS ${result.removed.name} (id ${result.removed.id})${result.tenantsRemoved > 0 ? ` and ${result.tenantsRemoved} tenant registry row(s)` : ''}`,
+    )
+    return result
+  }
+}

@@ -1,0 +1,51 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand, listFlags} from '../../base-command.js'
+import {ExitCode, UserError} from '../../lib/errors/index.js'
+import {testRds, type RdsTestResult} from '../../lib/rds/service.js'
+
+export default class RdsTest extends BaseCommand<RdsTestResult[]> {
+  static override summary = 'test the connection to one, several or all RDS instances'
+  static override description = `Connects, runs SELECT 1 (the latency shown is its round trip) and reads the server version. Several instances are tested concurrently, each within its own deadline, so a dead server costs its deadline and never blocks the others.
+
+Exit code 0 when every tested RDS answered, 3 when any did not (the output still lists every result).`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> main',
+    '<%= config.bin %> <%= command.id %> 3 eu-2',
+    '<%= config.bin %> <%= command.id %> --all --json',
+  ]
+
+  static override permission = 'rds.view' as const
+  static override strict = false
+  static override args = {rds: Args.string({description: 'RDS names or ids', required: false})}
+  static override flags = {
+    all: Flags.boolean({description: 'test every active RDS'}),
+    timeout: Flags.integer({description: 'seconds each RDS may take', default: 7}),
+    ...listFlags,
+  }
+
+  async run(): Promise<RdsTestResult[]> {
+    const {argv, flags} = await this.parse(RdsTest)
+    const refs = argv as string[]
+    if (refs.length === 0 && !flags.all) throw new UserError('name an RDS to test, or pass --all')
+    if (flags.timeout < 1 || flags.timeout > 600) throw new UserError('--timeout must be from 1 to 600 seconds')
+    const progress = await this.progress(`testing ${refs.length > 0 ? refs.join(', ') : 'every active RDS'}`)
+    const results = await testRds(await this.context(), refs, {all: flags.all, deadlineMs: flags.timeout * 1000})
+    progress.stop()
+    this.renderList(
+      results,
+      [
+        {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
+        {header: 'name', cell: (r) => r.name},
+        {header: 'result', cell: (r) => (r.ok ? this.color.green('ok') : this.color.red('failed')), plain: (r) => (r.ok ? 'ok' : 'failed')},
+        {header: 'latency ms', cell: (r) => (r.latencyMs === null ? '' : r.latencyMs.toFixed(2)), plain: (r) => r.latencyMs},
+        {header: 'server', cell: (r) => r.serverVersion ?? ''},
+        {header: 'error', cell: (r) => r.error ?? ''},
+      ],
+      flags,
+    )
+    if (results.some((r) => !r.ok)) this.exitWith(ExitCode.partial)
+    return results
+  }
+}

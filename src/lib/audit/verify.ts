@@ -1,0 +1,67 @@
+import type {Db} from '../control-db/index.js'
+import {toIsoRequired} from '../control-db/time.js'
+import {chainHash, GENESIS_HASH, type ActorType, type AuditRecord} from './writer.js'
+
+export interface ChainVerification {
+  ok: boolean
+  entries: number
+  headSeq: number
+  headHash: string
+  /** The first entry whose content, order or presence does not match the chain. */
+  firstBad?: {seq: number; id: number | null; reason: string}
+}
+
+interface StoredAuditRow {
+  id: number
+  seq: number | string
+  occurred_at: unknown
+  actor_type: ActorType
+  actor: string
+  action: string
+  target_type: string | null
+  target_id: string | null
+  rds_instance_id: number | string | null
+  tenant_master_id: number | string | null
+  old_values: string | null
+  new_values: string | null
+  source: string
+  prev_hash: string
+  hash: string
+}
+
+const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v))
+
+/** Walks the whole chain in sequence order and recomputes every hash. */
+export async function verifyAuditChain(db: Db): Promise<ChainVerification> {
+  const rows = (await db('audit_logs').orderBy('seq', 'asc')) as StoredAuditRow[]
+  let prev = GENESIS_HASH
+  let expectedSeq = 1
+  for (const row of rows) {
+    const seq = Number(row.seq)
+    const bad = (reason: string): ChainVerification => ({ok: false, entries: rows.length, headSeq: seq, headHash: prev, firstBad: {seq, id: row.id, reason}})
+    if (seq !== expectedSeq) return bad(seq > expectedSeq ? `entry ${expectedSeq} is missing` : `sequence ${seq} repeats`)
+    if (row.prev_hash !== prev) return bad('prev_hash does not match the previous entry')
+    const record: AuditRecord = {
+      seq,
+      occurred_at: toIsoRequired(row.occurred_at),
+      actor_type: row.actor_type,
+      actor: row.actor,
+      action: row.action,
+      target_type: row.target_type,
+      target_id: row.target_id,
+      rds_instance_id: numOrNull(row.rds_instance_id),
+      tenant_master_id: numOrNull(row.tenant_master_id),
+      old_values: row.old_values,
+      new_values: row.new_values,
+      source: row.source,
+    }
+    if (chainHash(prev, record) !== row.hash) return bad('the content does not match its hash')
+    prev = row.hash
+    expectedSeq++
+  }
+  const head = (await db('audit_head').where({id: 1}).first('seq', 'hash')) as {seq: number | string; hash: string} | undefined
+  if (head && (Number(head.seq) !== expectedSeq - 1 || head.hash !== prev)) {
+    return {ok: false, entries: rows.length, headSeq: expectedSeq - 1, headHash: prev, firstBad: {seq: expectedSeq, id: null, reason: 'entries after this point were removed'}}
+  }
+  return {ok: true, entries: rows.length, headSeq: expectedSeq - 1, headHash: prev}
+}

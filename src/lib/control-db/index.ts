@@ -1,0 +1,142 @@
+import {existsSync} from 'node:fs'
+import type {Knex} from 'knex'
+
+import {migrations} from '../../../migrations/index.js'
+import {ConfigError, ConnectionError} from '../errors/index.js'
+import {describeDriverError} from '../fleet/errors.js'
+import {rememberSecret} from '../redact/index.js'
+import type {ControlDbTarget} from './url.js'
+
+export {parseDatabaseUrl} from './url.js'
+export type {ControlDbTarget, ControlEngine} from './url.js'
+
+export type Db = Knex | Knex.Transaction
+
+export interface OpenControlDbOptions {
+  connectTimeoutMs?: number
+}
+
+/** Builds the knex instance for the control database. knex and its driver are loaded here, lazily. */
+export async function openControlDb(target: ControlDbTarget, options: OpenControlDbOptions = {}): Promise<Knex> {
+  const {default: knex} = await import('knex')
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5000
+  if (target.engine === 'sqlite') {
+    return knex({
+      client: 'better-sqlite3',
+      connection: {filename: target.sqliteFile as string},
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: {pragma(sql: string): unknown}, done: (error: Error | null, conn: unknown) => void) {
+          conn.pragma('journal_mode = WAL')
+          conn.pragma('busy_timeout = 10000')
+          conn.pragma('foreign_keys = ON')
+          done(null, conn)
+        },
+      },
+    })
+  }
+  const connection = target.connection!
+  rememberSecret(connection.password)
+  if (target.engine === 'mysql') {
+    return knex({
+      client: 'mysql2',
+      connection: {...connection, charset: 'utf8mb4', timezone: 'Z', connectTimeout: connectTimeoutMs},
+      pool: {min: 0, max: 4},
+      acquireConnectionTimeout: connectTimeoutMs + 3000,
+    })
+  }
+  return knex({
+    client: 'pg',
+    connection: {...connection, connectionTimeoutMillis: connectTimeoutMs},
+    pool: {min: 0, max: 4},
+    acquireConnectionTimeout: connectTimeoutMs + 3000,
+  })
+}
+
+/** Whether a SQLite control database file exists yet (other engines always "exist"). */
+export function controlDbExists(target: ControlDbTarget): boolean {
+  return target.engine !== 'sqlite' || existsSync(target.sqliteFile as string)
+}
+
+const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {
+  async getMigrations() {
+    return migrations
+  },
+  getMigrationName(migration) {
+    return migration.name
+  },
+  async getMigration(migration) {
+    return migration
+  },
+}
+
+const migrationConfig: Knex.MigratorConfig = {migrationSource, tableName: 'knex_migrations'}
+
+export interface MigrationStatus {
+  applied: string[]
+  pending: string[]
+}
+
+export async function migrationStatus(db: Knex): Promise<MigrationStatus> {
+  const [applied, pending] = (await db.migrate.list(migrationConfig)) as [Array<{name: string}>, Array<{name: string}>]
+  return {
+    applied: applied.map((m) => m.name),
+    pending: pending.map((m) => (typeof m === 'string' ? m : (m as {name: string}).name)),
+  }
+}
+
+/** Applies every pending migration; returns the names applied now. */
+export async function migrateLatest(db: Knex): Promise<string[]> {
+  const [, names] = (await db.migrate.latest(migrationConfig)) as [number, string[]]
+  return names
+}
+
+/** Rolls back every migration (tests and `db:migrate --down`). */
+export async function migrateDownAll(db: Knex): Promise<string[]> {
+  const [, names] = (await db.migrate.rollback(migrationConfig, true)) as [number, string[]]
+  return names
+}
+
+/**
+ * Checks that the control database answers and is fully migrated, turning the
+ * driver's failure into a one-line error that names the database (never its password).
+ */
+export async function assertReady(db: Knex, target: ControlDbTarget): Promise<void> {
+  let status: MigrationStatus
+  try {
+    status = await migrationStatus(db)
+  } catch (error) {
+    throw new ConnectionError(`cannot use the control database ${target.display}: ${describeDriverError(error)}`, {
+      hint: 'check RAIOPS_DATABASE_URL and that the server is running',
+      cause: error,
+    })
+  }
+  if (status.pending.length > 0) {
+    throw new ConfigError(
+      `the control database ${target.display} is not ${status.applied.length === 0 ? 'initialised' : 'up to date'} (${status.pending.length} migration(s) pending)`,
+      {hint: status.applied.length === 0 ? 'run `raiops init`' : 'run `raiops db:migrate`'},
+    )
+  }
+}
+
+/**
+ * Inserts one row and returns its id, on every engine (MySQL has no RETURNING).
+ */
+export async function insertReturningId(db: Db, table: string, row: Record<string, unknown>): Promise<number> {
+  if (db.client.config.client === 'mysql2') {
+    const [id] = await db(table).insert(row)
+    return Number(id)
+  }
+  const [inserted] = await db(table).insert(row).returning('id')
+  return Number(typeof inserted === 'object' ? (inserted as {id: number}).id : inserted)
+}
+
+export function engineOf(db: Db): 'sqlite' | 'mysql' | 'postgres' {
+  const client = String(db.client.config.client)
+  if (client === 'mysql2' || client === 'mysql') return 'mysql'
+  if (client === 'pg' || client === 'postgres' || client === 'postgresql') return 'postgres'
+  return 'sqlite'
+}
+

@@ -1,0 +1,32 @@
+/**
+ * Timestamps cross three engines: MySQL and PostgreSQL return Date objects,
+ * SQLite (through better-sqlite3) returns the epoch milliseconds knex stored.
+ * Rows are written with Date values and read back through these helpers.
+ */
+export function toIso(value: unknown): string | null {
+  if (value === null || value === undefined) return null
+  if (value instanceof Date) return value.toISOString()
+  if (typeof value === 'number') return new Date(value).toISOString()
+  if (typeof value === 'bigint') return new Date(Number(value)).toISOString()
+  const text = String(value)
+  if (/^\d+$/.test(text)) return new Date(Number(text)).toISOString()
+  // MySQL DATETIME read as a string has no zone: raiops writes UTC.
+  const date = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(' ', 'T')}Z`)
+  return Number.isNaN(date.getTime()) ? text : date.toISOString()
+}
+
+export function toIsoRequired(value: unknown): string {
+  const iso = toIso(value)
+  if (iso === null) throw new Error('expected a timestamp, got null')
+  return iso
+}
+
+export function toBool(value: unknown): boolean {
+  return value === true || value === 1 || value === '1' || value === 't' || value === 'true'
+}
+
+export function toNumberOrNull(value: unknown): number | null {
+  if (value === null || value === undefined) return null
+  const n = Number(value)
+  return Number.isFinite(n) ? n : null
+}

@@ -1,0 +1,135 @@
+import {createHash, createHmac, randomBytes} from 'node:crypto'
+import {chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {dirname} from 'node:path'
+
+import {SecretError, ExitCode} from '../errors/index.js'
+
+export interface MasterKey {
+  kid: string
+  key: Buffer
+}
+
+/** The master keys raiops can decrypt with; the first one encrypts. */
+export class Keyring {
+  readonly keys: readonly MasterKey[]
+  readonly source: string
+
+  constructor(keys: MasterKey[], source: string) {
+    if (keys.length === 0) throw new SecretError(`${source} holds no key`, ExitCode.badInput)
+    this.keys = keys
+    this.source = source
+  }
+
+  get active(): MasterKey {
+    return this.keys[0]
+  }
+
+  get(kid: string): MasterKey | undefined {
+    return this.keys.find((k) => k.kid === kid)
+  }
+
+  get kids(): string[] {
+    return this.keys.map((k) => k.kid)
+  }
+}
+
+const KID = /^[A-Za-z0-9_-]{1,32}$/
+
+/** A stable id for a key given without one: derived from the key, so the same key always gets the same id. */
+export function derivedKid(key: Buffer): string {
+  return `k${createHash('sha256').update(key).digest('hex').slice(0, 8)}`
+}
+
+/**
+ * A key's fingerprint, kept in the control database so that a wrong key is
+ * reported as such. An HMAC under the key itself: it reveals nothing of the key.
+ */
+export function keyFingerprint(key: Buffer): string {
+  return createHmac('sha256', key).update('raiops key fingerprint v1').digest('hex')
+}
+
+function decodeKey(text: string, where: string): Buffer {
+  const trimmed = text.trim()
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) {
+    throw new SecretError(`${where}: a key must be base64 of 32 bytes`, ExitCode.badInput)
+  }
+  const key = Buffer.from(trimmed, 'base64')
+  if (key.length !== 32) {
+    throw new SecretError(`${where}: a key must be base64 of 32 bytes, this one is ${key.length} bytes`, ExitCode.badInput, {
+      hint: 'generate one with: openssl rand -base64 32',
+    })
+  }
+  return key
+}
+
+/**
+ * Parses `base64` or `kid:base64,kid:base64,…` (commas or newlines). The first
+ * key is the active one. Errors name the source, never the key.
+ */
+export function parseKeyring(spec: string, source: string): Keyring {
+  const entries = spec
+    .split(/[,\n]/)
+    .map((e) => e.trim())
+    .filter((e) => e !== '' && !e.startsWith('#'))
+  const keys: MasterKey[] = entries.map((entry, index) => {
+    const where = `${source} (key ${index + 1})`
+    const colon = entry.indexOf(':')
+    if (colon === -1) {
+      const key = decodeKey(entry, where)
+      return {kid: derivedKid(key), key}
+    }
+    const kid = entry.slice(0, colon)
+    if (!KID.test(kid)) {
+      throw new SecretError(`${where}: a key id must be 1-32 letters, digits, _ or -`, ExitCode.badInput)
+    }
+    return {kid, key: decodeKey(entry.slice(colon + 1), where)}
+  })
+  const seen = new Set<string>()
+  for (const {kid} of keys) {
+    if (seen.has(kid)) throw new SecretError(`${source}: key id "${kid}" appears twice`, ExitCode.badInput)
+    seen.add(kid)
+  }
+  return new Keyring(keys, source)
+}
+
+export interface KeySource {
+  masterKey?: string
+  masterKeyFile: string
+}
+
+/** The keyring from RAIOPS_MASTER_KEY, else from the key file. */
+export function loadKeyring(source: KeySource): Keyring {
+  if (source.masterKey) return parseKeyring(source.masterKey, 'RAIOPS_MASTER_KEY')
+  if (!existsSync(source.masterKeyFile)) {
+    throw new SecretError(`no master key: ${source.masterKeyFile} does not exist and RAIOPS_MASTER_KEY is not set`, ExitCode.badInput, {
+      hint: 'run `raiops init`, or set RAIOPS_MASTER_KEY / RAIOPS_MASTER_KEY_FILE',
+    })
+  }
+  let text: string
+  try {
+    text = readFileSync(source.masterKeyFile, 'utf8')
+  } catch (error) {
+    throw new SecretError(`cannot read the master key file ${source.masterKeyFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, ExitCode.badInput)
+  }
+  return parseKeyring(text, source.masterKeyFile)
+}
+
+export interface GeneratedKeyFile {
+  path: string
+  kid: string
+  created: boolean
+}
+
+/** Creates the key file with a new random key (mode 0600). An existing file is never overwritten. */
+export function ensureKeyFile(path: string): GeneratedKeyFile {
+  if (existsSync(path)) {
+    const keyring = parseKeyring(readFileSync(path, 'utf8'), path)
+    return {path, kid: keyring.active.kid, created: false}
+  }
+  mkdirSync(dirname(path), {recursive: true, mode: 0o700})
+  const key = randomBytes(32)
+  const kid = derivedKid(key)
+  writeFileSync(path, `${kid}:${key.toString('base64')}\n`, {mode: 0o600, flag: 'wx'})
+  chmodSync(path, 0o600)
+  return {path, kid, created: true}
+}

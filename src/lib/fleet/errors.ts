@@ -1,0 +1,102 @@
+import {scrubText} from '../redact/index.js'
+
+interface DriverErrorLike {
+  name?: string
+  message?: string
+  code?: string
+  errno?: number
+  sqlMessage?: string
+  address?: string
+  port?: number
+  cause?: unknown
+  errors?: unknown[]
+}
+
+/**
+ * One line naming the real cause of a driver failure. knex's acquire timeout says
+ * "pool is probably full" whatever happened; the cause it wraps (knex ≥ 3.3) is
+ * what the operator needs: refused, timed out, access denied, unknown database.
+ * The text is scrubbed of every secret this process has handled.
+ */
+export function describeDriverError(error: unknown): string {
+  return scrubText(describe(error, 0))
+}
+
+function describe(error: unknown, depth: number): string {
+  if (error === null || error === undefined) return 'unknown error'
+  if (typeof error !== 'object') return String(error)
+  const e = error as DriverErrorLike
+  const queryTimeout = e.name === 'KnexTimeoutError' ? /Defined query timeout of (\d+)\s*ms/.exec(e.message ?? '') : null
+  if (queryTimeout) return `the query timed out after ${queryTimeout[1]} ms`
+  if (e.name === 'KnexTimeoutError' && e.cause && depth < 3) return describe(e.cause, depth + 1)
+  // tarn's acquire timeout (the cause knex ≥ 3.3 wraps): the message of the last create error, if any.
+  if (e.name === 'TimeoutError' && e.message === 'operation timed out for an unknown reason') {
+    return 'timed out waiting for a connection: the server did not finish the connection in time, or every pooled connection is busy'
+  }
+  if (e.name === 'TimeoutError' && e.message && depth > 0) return `timed out waiting for a connection: ${firstLine(e.message)}`
+  if (e.name === 'AggregateError' && Array.isArray(e.errors) && e.errors.length > 0 && depth < 3) {
+    return describe(e.errors[0], depth + 1)
+  }
+  const where = e.address ? ` (${e.address}${e.port ? `:${e.port}` : ''})` : ''
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `connection refused${where}: nothing is listening there`
+    case 'ETIMEDOUT':
+      return `connection timed out${where}: the server accepted no connection or sent no greeting in time`
+    case 'ECONNRESET':
+      return `connection reset by the server${where}`
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `host unreachable${where}`
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `host not found${e.message ? ` (${(e.message.split(' ').pop() ?? '').trim()})` : ''}`
+    case 'PROTOCOL_CONNECTION_LOST':
+      return 'the server closed the connection'
+    case 'PROTOCOL_SEQUENCE_TIMEOUT':
+      return 'the query timed out'
+    case 'ER_ACCESS_DENIED_ERROR':
+    case '28P01':
+      return `access denied: ${firstLine(e.sqlMessage ?? withoutSql(e.message))} (check the username and password)`
+    case 'ER_BAD_DB_ERROR':
+    case '3D000':
+      return `unknown database: ${firstLine(e.sqlMessage ?? withoutSql(e.message))}`
+    case 'SQLITE_CANTOPEN':
+      return `cannot open the SQLite file: ${firstLine(e.message)}`
+    default:
+      break
+  }
+  if (e.name === 'KnexTimeoutError') return 'timed out waiting for a connection'
+  if (!e.code) {
+    switch (e.message) {
+      // pg: connectionTimeoutMillis passed before the server's greeting
+      case 'timeout expired':
+      case 'Connection terminated due to connection timeout':
+        return 'connection timed out: the server accepted no connection or sent no greeting in time'
+      // pg: query_timeout passed with no answer
+      case 'Query read timeout':
+        return 'the query timed out: the server sent no answer in time'
+      // tarn: a wait for a connection cut short because the pool was destroyed
+      case 'aborted':
+        return 'cancelled: the connection pool was closed while waiting for a connection'
+      default:
+        break
+    }
+  }
+  const message = firstLine(e.sqlMessage ?? withoutSql(e.message) ?? String(error))
+  return e.code && !message.includes(e.code) ? `${message} (${e.code})` : message
+}
+
+/** knex prefixes a failed query's error with `<sql> - `: the operator needs the cause, not the statement. */
+const SQL_PREFIX = /^\s*(select|insert|update|delete|with|show|set|create|alter|drop|pragma|begin|commit|rollback|savepoint|release|truncate|replace|call|explain|lock|unlock|grant|revoke|use|analyze|vacuum)\b/i
+
+function withoutSql(message: string | undefined): string | undefined {
+  if (message === undefined) return undefined
+  const cut = message.lastIndexOf(' - ')
+  if (cut <= 0 || !SQL_PREFIX.test(message)) return message
+  return message.slice(cut + 3)
+}
+
+function firstLine(text: string | undefined): string {
+  return (text ?? '').split('\n')[0].trim() || 'unknown error'
+}

@@ -1,0 +1,85 @@
+import type {Knex} from 'knex'
+
+import type {RdsConnectionSpec, RdsEngine} from '../rds/types.js'
+import {describeDriverError} from './errors.js'
+import type {ConnectionRegistry} from './registry.js'
+
+export type ProbeResult =
+  | {ok: true; latencyMs: number; serverVersion: string}
+  | {
+      ok: false
+      /** The real cause in one line (refused, timed out, access denied…), never the password. */
+      error: string
+      /** True when the probe's own deadline (or the caller's signal) ended it. */
+      timedOut: boolean
+    }
+
+export interface ProbeOptions {
+  /** The whole probe (connect, version, round trip) ends by then. */
+  deadlineMs: number
+  /** Aborting it ends the probe at once (a fan-out deadline). */
+  signal?: AbortSignal
+}
+
+const VERSION_SQL: Record<RdsEngine, string> = {
+  mysql: 'SELECT VERSION() AS version',
+  postgres: 'SHOW server_version',
+  sqlite: 'select sqlite_version() as version',
+}
+
+/** The rows of a `knex.raw` result, whatever the dialect's shape. */
+function rowsOf(result: unknown): Array<Record<string, unknown>> {
+  if (Array.isArray(result)) {
+    // mysql2: [rows, fields]; better-sqlite3: rows
+    return (Array.isArray(result[0]) ? result[0] : result) as Array<Record<string, unknown>>
+  }
+  const rows = (result as {rows?: unknown} | null)?.rows
+  return Array.isArray(rows) ? (rows as Array<Record<string, unknown>>) : []
+}
+
+async function serverVersionOf(db: Knex, engine: RdsEngine, timeoutMs: number): Promise<string> {
+  const rows = rowsOf(await db.raw(VERSION_SQL[engine]).timeout(timeoutMs))
+  const row = rows[0] ?? {}
+  const value = engine === 'postgres' ? row.server_version : row.version
+  return value === undefined || value === null ? 'unknown' : String(value)
+}
+
+/**
+ * Connects to one RDS, reads its server version and times a `SELECT 1` round
+ * trip on the open connection. Never throws: a failure comes back as the real
+ * cause in one line. Every query carries a timeout and the whole probe ends by
+ * `deadlineMs`, whatever the server does.
+ */
+export async function testConnection(registry: ConnectionRegistry, spec: RdsConnectionSpec, options: ProbeOptions): Promise<ProbeResult> {
+  const {deadlineMs, signal} = options
+  const started = performance.now()
+  const remaining = () => Math.max(1, Math.floor(deadlineMs - (performance.now() - started)))
+
+  const work = async (): Promise<ProbeResult> => {
+    const db = await registry.get(spec)
+    // The first query pays for the connection (handshake, session setup).
+    const serverVersion = await serverVersionOf(db, spec.engine, remaining())
+    const roundTripStart = performance.now()
+    await db.raw('SELECT 1').timeout(remaining())
+    return {ok: true, latencyMs: Math.round(performance.now() - roundTripStart), serverVersion}
+  }
+
+  let timer: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
+  const stop = new Promise<ProbeResult>((resolve) => {
+    const timedOut = (why: string): void => resolve({ok: false, error: why, timedOut: true})
+    timer = setTimeout(() => timedOut(`timed out after ${deadlineMs} ms: no answer from the server`), deadlineMs)
+    if (signal) {
+      onAbort = () => timedOut(signal.reason instanceof Error ? signal.reason.message : 'cancelled')
+      if (signal.aborted) onAbort()
+      else signal.addEventListener('abort', onAbort, {once: true})
+    }
+  })
+  const attempt = work().catch((error: unknown): ProbeResult => ({ok: false, error: describeDriverError(error), timedOut: false}))
+  try {
+    return await Promise.race([attempt, stop])
+  } finally {
+    clearTimeout(timer)
+    if (signal && onAbort) signal.removeEventListener('abort', onAbort)
+  }
+}

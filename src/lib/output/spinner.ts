@@ -1,0 +1,25 @@
+export interface Progress {
+  update(text: string): void
+  succeed(text?: string): void
+  fail(text?: string): void
+  stop(): void
+}
+
+const silent: Progress = {update() {}, succeed() {}, fail() {}, stop() {}}
+
+export function spinnerAllowed(env: Record<string, string | undefined>, stderrIsTTY: boolean): boolean {
+  return stderrIsTTY && !env.CI && env.TERM !== 'dumb'
+}
+
+/** An ora spinner on stderr when allowed; otherwise a no-op, so callers never branch. */
+export async function startSpinner(text: string, enabled: boolean): Promise<Progress> {
+  if (!enabled) return silent
+  const {default: ora} = await import('ora')
+  const spinner = ora({text, stream: process.stderr}).start()
+  return {
+    update: (t) => void (spinner.text = t),
+    succeed: (t) => void spinner.succeed(t),
+    fail: (t) => void spinner.fail(t),
+    stop: () => void spinner.stop(),
+  }
+}

@@ -1,0 +1,66 @@
+import type {ChalkInstance} from 'chalk'
+
+import type {Column} from '../output/render.js'
+import type {HealthStatus, RdsState, RdsView} from './types.js'
+
+export function colourHealth(c: ChalkInstance, status: HealthStatus): string {
+  switch (status) {
+    case 'healthy':
+      return c.green(status)
+    case 'degraded':
+      return c.yellow(status)
+    case 'down':
+      return c.red(status)
+    default:
+      return c.dim(status)
+  }
+}
+
+export function colourState(c: ChalkInstance, state: RdsState): string {
+  return state === 'online' ? c.green(state) : state === 'draining' ? c.yellow(state) : c.red(state)
+}
+
+export function endpoint(rds: Pick<RdsView, 'engine' | 'host' | 'port' | 'raiDatabase'>): string {
+  return rds.engine === 'sqlite' ? rds.raiDatabase : `${rds.host}:${rds.port}`
+}
+
+export function rdsColumns(c: ChalkInstance): Column<RdsView>[] {
+  return [
+    {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'name', cell: (r) => (r.isMaster ? `${r.name} ${c.cyan('(master)')}` : r.name), plain: (r) => r.name},
+    {header: 'engine', cell: (r) => r.engine},
+    {header: 'endpoint', cell: (r) => endpoint(r)},
+    {header: 'database', cell: (r) => (r.engine === 'sqlite' ? '-' : r.raiDatabase), plain: (r) => r.raiDatabase},
+    {header: 'master', cell: (r) => (r.isMaster ? 'yes' : ''), plain: (r) => r.isMaster},
+    {header: 'active', cell: (r) => (r.isActive ? 'yes' : c.dim('no')), plain: (r) => r.isActive},
+    {header: 'state', cell: (r) => colourState(c, r.state), plain: (r) => r.state},
+    {header: 'health', cell: (r) => colourHealth(c, r.health.status), plain: (r) => r.health.status},
+    {header: 'checked', cell: (r) => r.health.checkedAt ?? c.dim('never'), plain: (r) => r.health.checkedAt},
+  ]
+}
+
+export function rdsRecord(c: ChalkInstance, r: RdsView): Array<[string, string]> {
+  return [
+    ['id', String(r.id)],
+    ['name', r.name],
+    ['engine', r.engine],
+    ...(r.engine === 'sqlite'
+      ? ([['file', r.raiDatabase]] as Array<[string, string]>)
+      : ([
+          ['host', r.host ?? ''],
+          ['port', String(r.port ?? '')],
+          ['username', r.username ?? ''],
+          ['password', r.passwordSet ? '(set, encrypted)' : c.dim('(none)')],
+          ['rai database', r.raiDatabase],
+        ] as Array<[string, string]>)),
+    ['providers database', r.providersDatabase ?? c.dim('(none)')],
+    ['app url', r.appUrl ?? c.dim('(none)')],
+    ['master', r.isMaster ? 'yes' : 'no'],
+    ['active', r.isActive ? 'yes' : 'no'],
+    ['state', colourState(c, r.state)],
+    ['health', `${colourHealth(c, r.health.status)}${r.health.latencyMs !== null ? ` (${r.health.latencyMs} ms)` : ''}${r.health.error ? ` ${r.health.error}` : ''}`],
+    ['health checked', r.health.checkedAt ?? c.dim('never')],
+    ['created', r.createdAt],
+    ['updated', r.updatedAt],
+  ]
+}

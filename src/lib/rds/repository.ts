@@ -1,0 +1,57 @@
+import type {Db} from '../control-db/index.js'
+import {toBool, toIso, toIsoRequired, toNumberOrNull} from '../control-db/time.js'
+import {NotFoundError} from '../errors/index.js'
+import type {RdsInstanceRow, RdsView} from './types.js'
+
+export const RDS_TABLE = 'rds_instances'
+
+export async function listRdsRows(db: Db, options: {activeOnly?: boolean} = {}): Promise<RdsInstanceRow[]> {
+  const query = db<RdsInstanceRow>(RDS_TABLE).orderBy('id', 'asc')
+  if (options.activeOnly) query.where({is_active: true})
+  return (await query) as RdsInstanceRow[]
+}
+
+/** Finds an RDS by id (all digits) or by name. */
+export async function findRds(db: Db, ref: string | number): Promise<RdsInstanceRow | undefined> {
+  const text = String(ref).trim()
+  const row = /^\d+$/.test(text) ? await db(RDS_TABLE).where({id: Number(text)}).first() : await db(RDS_TABLE).where({name: text}).first()
+  return row as RdsInstanceRow | undefined
+}
+
+export async function getRds(db: Db, ref: string | number): Promise<RdsInstanceRow> {
+  const row = await findRds(db, ref)
+  if (!row) throw new NotFoundError(`no RDS ${/^\d+$/.test(String(ref)) ? 'with id' : 'named'} "${ref}"`, {hint: 'see `raiops rds:list`'})
+  return row
+}
+
+export async function findMaster(db: Db, exceptId?: number): Promise<RdsInstanceRow | undefined> {
+  const query = db(RDS_TABLE).where({is_master: true})
+  if (exceptId !== undefined) query.whereNot({id: exceptId})
+  return (await query.first()) as RdsInstanceRow | undefined
+}
+
+export function toRdsView(row: RdsInstanceRow): RdsView {
+  return {
+    id: Number(row.id),
+    name: row.name,
+    engine: row.engine,
+    host: row.host,
+    port: toNumberOrNull(row.port),
+    username: row.username,
+    passwordSet: row.password_enc !== null && row.password_enc !== '',
+    raiDatabase: row.rai_database,
+    providersDatabase: row.providers_database,
+    appUrl: row.app_url,
+    isMaster: toBool(row.is_master),
+    isActive: toBool(row.is_active),
+    state: row.state,
+    health: {
+      status: row.health_status,
+      checkedAt: toIso(row.health_checked_at),
+      latencyMs: toNumberOrNull(row.health_latency_ms),
+      error: row.health_error,
+    },
+    createdAt: toIsoRequired(row.created_at),
+    updatedAt: toIsoRequired(row.updated_at),
+  }
+}

@@ -1,0 +1,68 @@
+export const RDS_ENGINES = ['mysql', 'postgres', 'sqlite'] as const
+export type RdsEngine = (typeof RDS_ENGINES)[number]
+
+export const RDS_STATES = ['online', 'draining', 'locked'] as const
+export type RdsState = (typeof RDS_STATES)[number]
+
+export const HEALTH_STATUSES = ['healthy', 'degraded', 'down', 'unknown'] as const
+export type HealthStatus = (typeof HEALTH_STATUSES)[number]
+
+/** A row of `rds_instances` as the engines return it (booleans and dates vary by engine). */
+export interface RdsInstanceRow {
+  id: number
+  name: string
+  engine: RdsEngine
+  host: string | null
+  port: number | null
+  username: string | null
+  password_enc: string | null
+  rai_database: string
+  providers_database: string | null
+  app_url: string | null
+  is_master: boolean | number
+  is_active: boolean | number
+  state: RdsState
+  health_status: HealthStatus
+  health_checked_at: unknown
+  health_latency_ms: number | null
+  health_error: string | null
+  impersonation_enabled: boolean | number
+  impersonation_audience: string | null
+  impersonation_ttl_seconds: number | null
+  created_at: unknown
+  updated_at: unknown
+}
+
+/** What the connection registry needs to reach one RDS: plain values, password already decrypted. */
+export interface RdsConnectionSpec {
+  id: number
+  name: string
+  engine: RdsEngine
+  /** Host name or address; unused for sqlite. */
+  host: string | null
+  port: number | null
+  username: string | null
+  password: string | null
+  /** The RAI database name, or for sqlite the absolute path of the database file. */
+  database: string
+}
+
+/** An RDS as raiops shows it: never the password, only whether one is set. */
+export interface RdsView {
+  id: number
+  name: string
+  engine: RdsEngine
+  host: string | null
+  port: number | null
+  username: string | null
+  passwordSet: boolean
+  raiDatabase: string
+  providersDatabase: string | null
+  appUrl: string | null
+  isMaster: boolean
+  isActive: boolean
+  state: RdsState
+  health: {status: HealthStatus; checkedAt: string | null; latencyMs: number | null; error: string | null}
+  createdAt: string
+  updatedAt: string
+}

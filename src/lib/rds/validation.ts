@@ -1,0 +1,120 @@
+import {isAbsolute} from 'node:path'
+import {z} from 'zod'
+
+import {UserError} from '../errors/index.js'
+import {RDS_ENGINES, type RdsEngine} from './types.js'
+
+/** The values that describe an RDS, as an operator gives them (flags, prompts). */
+export interface RdsFields {
+  name: string
+  engine: RdsEngine
+  host?: string | null
+  port?: number | null
+  username?: string | null
+  password?: string | null
+  raiDatabase: string
+  providersDatabase?: string | null
+  appUrl?: string | null
+  master?: boolean
+}
+
+export const DEFAULT_PORTS: Record<RdsEngine, number | null> = {mysql: 3306, postgres: 5432, sqlite: null}
+
+/** The flag each field comes from, so an error names what the operator typed. */
+export const FIELD_FLAGS: Record<keyof RdsFields | string, string> = {
+  name: '--name',
+  engine: '--engine',
+  host: '--host',
+  port: '--port',
+  username: '--username',
+  password: '--password-stdin',
+  raiDatabase: '--rai-database',
+  providersDatabase: '--providers-database',
+  appUrl: '--app-url',
+  master: '--master',
+}
+
+const identifier = z
+  .string()
+  .trim()
+  .min(1, {error: 'must not be empty'})
+  .max(64, {error: 'must be at most 64 characters'})
+  .regex(/^[A-Za-z0-9_$-]+$/, {error: 'may hold only letters, digits, _, $ and -'})
+
+const nullableText = z
+  .string()
+  .nullish()
+  .transform((v) => (v === undefined || v === null || v.trim() === '' ? null : v.trim()))
+
+export const rdsNameSchema = z
+  .string()
+  .trim()
+  .min(1, {error: 'must not be empty'})
+  .max(64, {error: 'must be at most 64 characters'})
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {error: 'may hold only letters, digits, ".", "_" and "-", starting with a letter or digit'})
+  .refine((v) => !/^\d+$/.test(v), {error: 'must not be only digits (ids are numbers)'})
+
+const fieldsSchema = z
+  .object({
+    name: rdsNameSchema,
+    engine: z.enum(RDS_ENGINES, {error: `must be one of ${RDS_ENGINES.join(', ')}`}),
+    host: nullableText,
+    port: z.number().int({error: 'must be a whole number'}).min(1, {error: 'must be from 1 to 65535'}).max(65_535, {error: 'must be from 1 to 65535'}).nullish(),
+    username: nullableText,
+    password: z.string().nullish(),
+    raiDatabase: z.string().trim().min(1, {error: 'must not be empty'}),
+    providersDatabase: nullableText,
+    appUrl: nullableText.refine((v) => v === null || /^https?:\/\/[^\s/]+/.test(v), {error: 'must be an http(s) URL, as https://app.example.com'}),
+    master: z.boolean().default(false),
+  })
+  .superRefine((value, ctx) => {
+    if (value.engine === 'sqlite') {
+      if (!isAbsolute(value.raiDatabase)) ctx.addIssue({code: 'custom', path: ['raiDatabase'], message: 'must be an absolute file path for sqlite'})
+      return
+    }
+    if (!value.host) ctx.addIssue({code: 'custom', path: ['host'], message: 'must not be empty'})
+    else if (/\s|\//.test(value.host)) ctx.addIssue({code: 'custom', path: ['host'], message: 'must be a host name or address, without spaces or slashes'})
+    if (!value.username) ctx.addIssue({code: 'custom', path: ['username'], message: 'must not be empty'})
+    if (!identifier.safeParse(value.raiDatabase).success) ctx.addIssue({code: 'custom', path: ['raiDatabase'], message: 'must be a database name (letters, digits, _, $, -)'})
+    if (value.providersDatabase && !identifier.safeParse(value.providersDatabase).success) {
+      ctx.addIssue({code: 'custom', path: ['providersDatabase'], message: 'must be a database name (letters, digits, _, $, -)'})
+    }
+  })
+
+export type ValidRdsFields = {
+  name: string
+  engine: RdsEngine
+  host: string | null
+  port: number | null
+  username: string | null
+  password: string | null
+  raiDatabase: string
+  providersDatabase: string | null
+  appUrl: string | null
+  master: boolean
+}
+
+/** Validates and normalises RDS fields; the first problem is a one-line UserError naming the flag. */
+export function validateRdsFields(input: RdsFields): ValidRdsFields {
+  const result = fieldsSchema.safeParse(input)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    const field = String(issue.path[0] ?? 'input')
+    const flag = input.engine === 'sqlite' && field === 'raiDatabase' ? '--file' : (FIELD_FLAGS[field] ?? field)
+    throw new UserError(`${flag} ${issue.message}`)
+  }
+  const v = result.data
+  const sqlite = v.engine === 'sqlite'
+  return {
+    name: v.name,
+    engine: v.engine,
+    host: sqlite ? null : v.host,
+    port: sqlite ? null : (v.port ?? DEFAULT_PORTS[v.engine]),
+    username: sqlite ? null : v.username,
+    password: sqlite ? null : (v.password ?? null),
+    raiDatabase: v.raiDatabase,
+    providersDatabase: v.providersDatabase,
+    appUrl: v.appUrl,
+    master: v.master,
+  }
+}

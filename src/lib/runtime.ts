@@ -1,0 +1,135 @@
+import {mkdirSync} from 'node:fs'
+import {hostname, userInfo} from 'node:os'
+import {dirname} from 'node:path'
+import type {Knex} from 'knex'
+
+import type {AuditContext} from './audit/writer.js'
+import {environmentWithDotenv, loadConfig, type RaiopsConfig} from './config/index.js'
+import {assertReady, controlDbExists, openControlDb, parseDatabaseUrl, type ControlDbTarget} from './control-db/index.js'
+import type {OpsContext} from './context.js'
+import {checkKeyring} from './crypto/key-check.js'
+import {loadKeyring, type Keyring} from './crypto/keyring.js'
+import {ConfigError} from './errors/index.js'
+import type {ConnectionRegistry} from './fleet/registry.js'
+import {scrubArgv} from './redact/index.js'
+
+export interface RuntimeOptions {
+  env: NodeJS.ProcessEnv
+  cwd: string
+  /** The command line, for the audit trail (secrets are scrubbed). */
+  commandLine: readonly string[]
+}
+
+/**
+ * Everything a command run shares, built lazily so that a command only pays for
+ * what it touches, and torn down in bounded time when the command ends.
+ */
+export class Runtime {
+  private readonly options: RuntimeOptions
+  private cachedEnv?: Record<string, string | undefined>
+  private cachedConfig?: RaiopsConfig
+  private database?: Promise<Knex>
+  private registry?: ConnectionRegistry
+  private keys?: Promise<Keyring>
+
+  constructor(options: RuntimeOptions) {
+    this.options = options
+  }
+
+  /** The environment with `.env` from the working directory underneath it. */
+  get env(): Record<string, string | undefined> {
+    this.cachedEnv ??= environmentWithDotenv(this.options.env, this.options.cwd)
+    return this.cachedEnv
+  }
+
+  get config(): RaiopsConfig {
+    this.cachedConfig ??= loadConfig(this.env)
+    return this.cachedConfig
+  }
+
+  get target(): ControlDbTarget {
+    return parseDatabaseUrl(this.config.databaseUrl, this.config.home)
+  }
+
+  /**
+   * The control database. By default it must exist and be fully migrated;
+   * `init` and `db:migrate` ask for it as it is (`prepare: true` creates RAIOPS_HOME).
+   */
+  async db(options: {prepare?: boolean} = {}): Promise<Knex> {
+    if (!this.database) {
+      const target = this.target
+      if (options.prepare && target.engine === 'sqlite') mkdirSync(dirname(target.sqliteFile as string), {recursive: true, mode: 0o700})
+      if (!options.prepare && !controlDbExists(target)) {
+        throw new ConfigError(`raiops is not initialised: no control database at ${target.sqliteFile}`, {
+          hint: 'run `raiops init` (or set RAIOPS_DATABASE_URL / RAIOPS_HOME)',
+        })
+      }
+      this.database = openControlDb(target, {connectTimeoutMs: this.config.fleet.connectTimeoutMs}).then(async (db) => {
+        if (!options.prepare) await assertReady(db, target)
+        return db
+      })
+    }
+    return this.database
+  }
+
+  /** The keyring, checked against the key fingerprints this registry has seen. */
+  async keyring(): Promise<Keyring> {
+    this.keys ??= (async () => {
+      const keyring = loadKeyring(this.config)
+      await checkKeyring(await this.db(), keyring)
+      return keyring
+    })()
+    return this.keys
+  }
+
+  async fleet(): Promise<ConnectionRegistry> {
+    if (!this.registry) {
+      const {ConnectionRegistry} = await import('./fleet/registry.js')
+      this.registry = new ConnectionRegistry(this.config.fleet)
+    }
+    return this.registry
+  }
+
+  get audit(): AuditContext {
+    let user = 'unknown'
+    try {
+      user = userInfo().username
+    } catch {
+      // no passwd entry (containers): keep "unknown"
+    }
+    return {
+      actorType: 'system',
+      actor: `${user}@${hostname()}`,
+      source: {host: hostname(), command: ['raiops', ...scrubArgv(this.options.commandLine)].join(' ')},
+    }
+  }
+
+  async context(): Promise<OpsContext> {
+    return {
+      db: await this.db(),
+      audit: this.audit,
+      keyring: () => this.keyring(),
+      fleet: await this.fleet(),
+      fleetOptions: this.config.fleet,
+      now: () => new Date(),
+    }
+  }
+
+  /** Destroys every connection, never waiting longer than `timeoutMs`. */
+  async close(timeoutMs = 1500): Promise<void> {
+    const work: Array<Promise<unknown>> = []
+    if (this.registry) work.push(this.registry.destroyAll({timeoutMs}))
+    if (this.database) work.push(this.database.then((db) => db.destroy(), () => undefined))
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.allSettled(work),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs)
+        timer.unref()
+      }),
+    ])
+    if (timer) clearTimeout(timer)
+    this.registry = undefined
+    this.database = undefined
+  }
+}

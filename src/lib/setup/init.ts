@@ -1,0 +1,120 @@
+import {z} from 'zod'
+
+import {appendAudit, type AuditContext} from '../audit/writer.js'
+import {assertAcceptablePassword, hashPassword} from '../auth/passwords.js'
+import {seedRoles} from '../auth/seed.js'
+import {insertReturningId, migrateLatest, type ControlDbTarget} from '../control-db/index.js'
+import {checkKeyring, registerActiveKey} from '../crypto/key-check.js'
+import {ensureKeyFile, loadKeyring} from '../crypto/keyring.js'
+import {UserError} from '../errors/index.js'
+import type {Knex} from 'knex'
+
+export interface AdminInput {
+  email: string
+  name: string
+  password: string
+}
+
+export interface InitOptions {
+  db: Knex
+  target: ControlDbTarget
+  home: string
+  masterKey?: string
+  masterKeyFile: string
+  audit: AuditContext
+  /** Asked only when no system_admin exists yet. */
+  admin: () => Promise<AdminInput>
+  now?: Date
+  bcryptCost?: number
+}
+
+export interface InitResult {
+  home: string
+  database: string
+  key: {source: 'env' | 'file'; path: string | null; kid: string; created: boolean}
+  migrationsApplied: string[]
+  roles: {created: string[]; permissionsCreated: string[]}
+  admin: {email: string; created: boolean}
+  /** False when raiops was already initialised and nothing was changed. */
+  changed: boolean
+}
+
+const adminSchema = z.object({
+  email: z.email({error: 'expected an email address'}).transform((e) => e.toLowerCase()),
+  name: z.string().trim().min(1, {error: 'must not be empty'}).max(255),
+  password: z.string(),
+})
+
+/** Validates the first admin's values; a one-line error names the flag. */
+export function validateAdmin(input: AdminInput): AdminInput {
+  const result = adminSchema.safeParse(input)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    throw new UserError(`--admin-${String(issue.path[0])} ${issue.message}`)
+  }
+  assertAcceptablePassword(result.data.password, 'the admin password')
+  return result.data
+}
+
+async function findActiveAdmin(db: Knex): Promise<{email: string} | undefined> {
+  if (!(await db.schema.hasTable('operators'))) return undefined
+  return (await db('operators').where({role: 'system_admin', is_active: true}).orderBy('id').first('email')) as {email: string} | undefined
+}
+
+/**
+ * Prepares raiops on this machine: master key, migrations, roles, first admin.
+ * Idempotent: a second run finds everything in place and changes nothing.
+ */
+export async function initRaiops(options: InitOptions): Promise<InitResult> {
+  const now = options.now ?? new Date()
+  // The first admin's values are asked for and checked before anything is created.
+  const existingAdmin = await findActiveAdmin(options.db)
+  const admin = existingAdmin ? undefined : validateAdmin(await options.admin())
+  const keyFile = options.masterKey ? undefined : ensureKeyFile(options.masterKeyFile)
+  const keyring = loadKeyring({masterKey: options.masterKey, masterKeyFile: options.masterKeyFile})
+  const migrationsApplied = await migrateLatest(options.db)
+  await checkKeyring(options.db, keyring)
+  const passwordHash = admin ? await hashPassword(admin.password, options.bcryptCost) : undefined
+
+  const result = await options.db.transaction(async (tx) => {
+    const seeded = await seedRoles(tx, now)
+    await registerActiveKey(tx, keyring, now)
+    if (seeded.rolesCreated.length > 0 || seeded.permissionsCreated.length > 0 || migrationsApplied.length > 0) {
+      await appendAudit(
+        tx,
+        options.audit,
+        {action: 'system.init', targetType: 'system', targetId: 'raiops', newValues: {migrations: migrationsApplied, roles: seeded.rolesCreated, permissions: seeded.permissionsCreated.length, keyId: keyring.active.kid}},
+        now,
+      )
+    }
+    let adminCreated = false
+    if (admin && passwordHash) {
+      const taken = await tx('operators').where({email: admin.email}).first('id')
+      if (taken) throw new UserError(`an operator with email ${admin.email} already exists but is not an active system_admin`, {hint: 'use another --admin-email'})
+      const id = await insertReturningId(tx, 'operators', {
+        name: admin.name,
+        email: admin.email,
+        password_hash: passwordHash,
+        role: 'system_admin',
+        is_active: true,
+        failed_logins: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      await appendAudit(tx, options.audit, {action: 'operator.create', targetType: 'operator', targetId: id, newValues: {name: admin.name, email: admin.email, role: 'system_admin'}}, now)
+      adminCreated = true
+    }
+    return {seeded, adminCreated}
+  })
+
+  const changed = migrationsApplied.length > 0 || result.seeded.rolesCreated.length > 0 || result.seeded.permissionsCreated.length > 0 || result.adminCreated || Boolean(keyFile?.created)
+  return {
+    home: options.home,
+    database: options.target.display,
+    key: keyFile ? {source: 'file', path: keyFile.path, kid: keyFile.kid, created: keyFile.created} : {source: 'env', path: null, kid: keyring.active.kid, created: false},
+    migrationsApplied,
+    roles: {created: result.seeded.rolesCreated, permissionsCreated: result.seeded.permissionsCreated},
+    admin: {email: admin?.email ?? existingAdmin!.email, created: result.adminCreated},
+    changed,
+  }
+}

@@ -1,0 +1,28 @@
+import {BaseCommand} from './base-command.js'
+import {rdsArg} from './lib/rds/flags.js'
+import {colourState} from './lib/rds/present.js'
+import {setRdsState, type StateChangeResult} from './lib/rds/service.js'
+import type {RdsState} from './lib/rds/types.js'
+
+/** rds:drain, rds:lock and rds:online: one RDS argument, one state each. */
+export abstract class RdsStateCommand extends BaseCommand<StateChangeResult> {
+  static override examples = ['<%= config.bin %> <%= command.id %> main', '<%= config.bin %> <%= command.id %> 3 --json']
+  static override permission = 'rds.manage' as const
+  static override args = {rds: rdsArg}
+
+  protected abstract readonly state: RdsState
+
+  async run(): Promise<StateChangeResult> {
+    // oclif spreads the command class into its parser options, which drops inherited static
+    // args; hand them over explicitly.
+    const ctor = this.ctor as typeof RdsStateCommand
+    const {args} = await this.parse({args: ctor.args, flags: ctor.flags, baseFlags: ctor.baseFlags, enableJsonFlag: ctor.enableJsonFlag})
+    const result = await setRdsState(await this.context(), args.rds, this.state)
+    this.log(
+      result.changed
+        ? `RDS ${result.rds.name}: ${colourState(this.color, result.previous)} → ${colourState(this.color, result.rds.state)}`
+        : `RDS ${result.rds.name} is already ${colourState(this.color, result.rds.state)}: nothing changed`,
+    )
+    return result
+  }
+}

@@ -1,0 +1,131 @@
+import {existsSync, readFileSync, statSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {runCli} from '../support/cli.js'
+import {createTestDatabase, createTestDir, type TestDatabase, type TestDir} from '../support/servers.js'
+
+const ADMIN_PASSWORD = 'admin-pass-Zq81x!'
+
+function initArgs(extra: string[] = []): string[] {
+  return ['init', '--admin-email', 'Ops@Example.com', '--admin-name', 'Ops Admin', '--password-stdin', ...extra]
+}
+
+describe('raiops init and the control database', () => {
+  let home: TestDir
+  let env: Record<string, string>
+
+  beforeAll(() => {
+    home = createTestDir('raiops-home-')
+    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
+  })
+  afterAll(() => home.drop())
+
+  it('prints its version without touching a database', async () => {
+    const result = await runCli(['--version'], {env})
+    expect(result.code).toBe(0)
+    expect(result.stdout).toMatch(/^raiops\/\d+\.\d+\.\d+/)
+    expect(existsSync(env.RAIOPS_HOME)).toBe(false)
+  })
+
+  it('refuses to run a command before init, saying what to do', async () => {
+    const result = await runCli(['rds:list'], {env})
+    expect(result.code).toBe(2)
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+    expect(result.stderr).toContain('raiops is not initialised')
+    expect(result.stderr).toContain('raiops init')
+  })
+
+  it('needs the first admin without a terminal, and creates no key before it has one', async () => {
+    const result = await runCli(['init'], {env})
+    expect(result.code).toBe(2)
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+    expect(result.stderr).toContain('--admin-email is required')
+    expect(existsSync(join(env.RAIOPS_HOME, 'master.key'))).toBe(false)
+  })
+
+  it('rejects a short admin password with exit 2', async () => {
+    const result = await runCli(initArgs(), {env, input: 'short\n'})
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('the admin password must be at least 10 characters')
+  })
+
+  it('initialises once: key file 0600, migrations, roles, admin', async () => {
+    const result = await runCli([...initArgs(), '--json'], {env, input: `${ADMIN_PASSWORD}\n`})
+    expect(result.code, result.stderr).toBe(0)
+    const json = JSON.parse(result.stdout)
+    expect(json).toMatchObject({changed: true, admin: {email: 'ops@example.com', created: true}, key: {source: 'file', created: true}})
+    expect(json.roles.created.sort()).toEqual(['billing_admin', 'read_only', 'support_admin', 'system_admin'])
+    const keyFile = join(env.RAIOPS_HOME, 'master.key')
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600)
+    expect(existsSync(join(env.RAIOPS_HOME, 'raiops.sqlite'))).toBe(true)
+    expect(result.stdout + result.stderr).not.toContain(ADMIN_PASSWORD)
+  })
+
+  it('changes nothing the second time, and says so', async () => {
+    const key = readFileSync(join(env.RAIOPS_HOME, 'master.key'), 'utf8')
+    const result = await runCli(['init'], {env})
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toContain('already initialised')
+    expect(result.stdout).toContain('nothing changed')
+    expect(readFileSync(join(env.RAIOPS_HOME, 'master.key'), 'utf8')).toBe(key)
+    const json = JSON.parse((await runCli(['init', '--json'], {env})).stdout)
+    expect(json).toMatchObject({changed: false, migrationsApplied: [], admin: {created: false}})
+  })
+
+  it('reports migration status', async () => {
+    const result = await runCli(['db:migrate', '--status', '--json'], {env})
+    expect(result.code).toBe(0)
+    expect(JSON.parse(result.stdout)).toMatchObject({pending: [], applied: ['20261121000000_initial']})
+  })
+
+  it('gives one-line errors for a bad control database URL', async () => {
+    const cases: Array<[string, number, RegExp]> = [
+      ['sqlite:///no/such/dir/raiops.db', 2, /directory \/no\/such\/dir does not exist/],
+      ['mysql://root@[::1/raiops', 2, /RAIOPS_DATABASE_URL is not a valid URL/],
+      ['mysql://root@127.0.0.1:1/raiops', 1, /cannot use the control database mysql:\/\/root@127\.0\.0\.1:1\/raiops: connection refused/],
+      ['oracle://x/y', 2, /RAIOPS_DATABASE_URL: expected mysql:\/\//],
+    ]
+    for (const [url, code, message] of cases) {
+      const result = await runCli(['rds:list'], {env: {...env, RAIOPS_DATABASE_URL: url}})
+      expect(result.code, url).toBe(code)
+      expect(result.stderr.trim().split('\n'), url).toHaveLength(1)
+      expect(result.stderr, url).toMatch(message)
+    }
+  })
+
+  it('names an invalid environment variable', async () => {
+    const result = await runCli(['rds:list'], {env: {...env, RAIOPS_CONNECT_TIMEOUT_MS: 'soon'}})
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/RAIOPS_CONNECT_TIMEOUT_MS: expected a whole number of milliseconds/)
+  })
+})
+
+describe('raiops init on a MariaDB and a PostgreSQL control database', () => {
+  const databases: TestDatabase[] = []
+  let home: TestDir
+
+  beforeAll(async () => {
+    home = createTestDir('raiops-home-')
+    databases.push(await createTestDatabase('mysql', 'raiops_ctl'), await createTestDatabase('postgres', 'raiops_ctl'))
+  })
+  afterAll(async () => {
+    home.drop()
+    await Promise.all(databases.map((d) => d.drop()))
+  })
+
+  it('initialises and lists through RAIOPS_DATABASE_URL', async () => {
+    for (const database of databases) {
+      const env = {RAIOPS_HOME: join(home.path, database.engine), RAIOPS_DATABASE_URL: database.url, RAIOPS_MASTER_KEY: ''}
+      const init = await runCli(initArgs(), {env, input: `${ADMIN_PASSWORD}\n`})
+      expect(init.code, init.stderr).toBe(0)
+      expect(init.stdout).toContain(`${database.engine}://`)
+      const add = await runCli(['rds:add', '--name', 'local', '--engine', 'sqlite', '--file', '/tmp/rai-local.sqlite', '--no-test', '--json'], {env})
+      expect(add.code, add.stderr).toBe(0)
+      const list = await runCli(['rds:list', '--json'], {env})
+      expect(JSON.parse(list.stdout).map((r: {name: string}) => r.name)).toEqual(['local'])
+      const again = await runCli(['init'], {env})
+      expect(again.stdout).toContain('nothing changed')
+    }
+  })
+})

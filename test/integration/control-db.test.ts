@@ -1,0 +1,194 @@
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {appendAudit} from '../../src/lib/audit/writer.js'
+import {verifyAuditChain} from '../../src/lib/audit/verify.js'
+import {seedRoles} from '../../src/lib/auth/seed.js'
+import {BUILTIN_ROLES} from '../../src/lib/auth/permissions.js'
+import {migrateDownAll, migrateLatest, migrationStatus} from '../../src/lib/control-db/index.js'
+import {checkKeyring, registerActiveKey} from '../../src/lib/crypto/key-check.js'
+import {decryptSecret} from '../../src/lib/crypto/secret-box.js'
+import {parseKeyring} from '../../src/lib/crypto/keyring.js'
+import {rotateKeys} from '../../src/lib/crypto/rotate.js'
+import {addRds, editRds, listRds, removeRds, setRdsState, showRds} from '../../src/lib/rds/service.js'
+import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
+import {makeContext, randomKeyring, TEST_AUDIT} from '../support/context.js'
+
+const EXPECTED_TABLES = [
+  'rds_instances',
+  'health_checks',
+  'tenant_master',
+  'user_email_routing_cache',
+  'sync_runs',
+  'sync_state',
+  'locks',
+  'operators',
+  'api_tokens',
+  'raiops_permissions',
+  'raiops_role_permissions',
+  'raiops_roles',
+  'subscription_plans',
+  'tenant_billing',
+  'billing_events',
+  'payments',
+  'audit_logs',
+  'impersonations',
+]
+
+const sqliteRds = (name: string, extra: Record<string, unknown> = {}) => ({name, engine: 'sqlite' as const, raiDatabase: `/tmp/${name}.sqlite`, ...extra})
+const mysqlRds = (name: string, extra: Record<string, unknown> = {}) => ({name, engine: 'mysql' as const, host: '127.0.0.1', port: 3306, username: 'root', raiDatabase: 'rai', ...extra})
+
+describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
+  let control: TestControlDb
+
+  beforeAll(async () => {
+    control = await createControlDb(engine, {migrate: false})
+  })
+  afterAll(async () => {
+    await control?.drop()
+  })
+
+  it('migrates up, down and up again', async () => {
+    expect((await migrationStatus(control.db)).pending.length).toBeGreaterThan(0)
+    await migrateLatest(control.db)
+    for (const table of EXPECTED_TABLES) expect(await control.db.schema.hasTable(table), table).toBe(true)
+    expect(await migrationStatus(control.db)).toMatchObject({pending: []})
+    await migrateDownAll(control.db)
+    for (const table of EXPECTED_TABLES) expect(await control.db.schema.hasTable(table), table).toBe(false)
+    await migrateLatest(control.db)
+    expect(await control.db.schema.hasTable('rds_instances')).toBe(true)
+  })
+
+  it('seeds the built-in roles once, keeping later revocations', async () => {
+    const first = await control.db.transaction((tx) => seedRoles(tx, new Date()))
+    expect(first.rolesCreated.sort()).toEqual(Object.keys(BUILTIN_ROLES).sort())
+    const supportGrants = (await control.db('raiops_role_permissions').where({role: 'support_admin'}).pluck('permission')) as string[]
+    expect(supportGrants.sort()).toEqual([...BUILTIN_ROLES.support_admin.permissions].sort())
+    const readOnly = (await control.db('raiops_role_permissions').where({role: 'read_only'}).pluck('permission')) as string[]
+    expect(readOnly.every((p) => p.endsWith('.view'))).toBe(true)
+    await control.db('raiops_role_permissions').where({role: 'support_admin', permission: 'tenant.edit'}).delete()
+    const second = await control.db.transaction((tx) => seedRoles(tx, new Date()))
+    expect(second).toEqual({permissionsCreated: [], rolesCreated: [], grantsCreated: 0})
+    expect(await control.db('raiops_role_permissions').where({role: 'support_admin', permission: 'tenant.edit'}).first()).toBeUndefined()
+  })
+
+  it('adds, edits, changes state and removes RDS rows, each with an audit row in a valid chain', async () => {
+    const keyring = randomKeyring('k1')
+    const ctx = makeContext(control.db, {keyring})
+    try {
+      const added = await addRds(ctx, mysqlRds('main', {password: 'pw-for-main-1', master: true, appUrl: 'https://app.example.com'}), {test: false})
+      expect(added.rds).toMatchObject({name: 'main', engine: 'mysql', host: '127.0.0.1', port: 3306, passwordSet: true, isMaster: true, isActive: true, state: 'online'})
+      expect(added.rds.health.status).toBe('unknown')
+      await addRds(ctx, sqliteRds('local'), {test: false})
+
+      const row = await control.db('rds_instances').where({name: 'main'}).first()
+      expect(row.password_enc).not.toContain('pw-for-main-1')
+      expect(decryptSecret(keyring, row.password_enc, {table: 'rds_instances', column: 'password_enc', rowId: row.id})).toBe('pw-for-main-1')
+
+      await expect(addRds(ctx, mysqlRds('main'), {test: false})).rejects.toThrow('an RDS named "main" already exists')
+      await expect(addRds(ctx, mysqlRds('second', {master: true}), {test: false})).rejects.toThrow('"main" (id 1) is already the master RDS')
+
+      const edited = await editRds(ctx, 'main', {port: 3307, password: 'pw-for-main-2'}, {test: false})
+      expect(edited.changed).toEqual(['port', 'password'])
+      expect((await showRds(ctx, String(added.rds.id))).port).toBe(3307)
+      const unchanged = await editRds(ctx, 'main', {port: 3307}, {test: false})
+      expect(unchanged.changed).toEqual([])
+
+      expect((await setRdsState(ctx, 'local', 'draining')).changed).toBe(true)
+      expect((await setRdsState(ctx, 'local', 'draining')).changed).toBe(false)
+
+      await removeRds(ctx, 'local')
+      expect((await listRds(ctx)).map((r) => r.name)).toEqual(['main'])
+
+      const actions = (await control.db('audit_logs').orderBy('seq').pluck('action')) as string[]
+      expect(actions).toEqual(['rds.add', 'rds.add', 'rds.edit', 'rds.drain', 'rds.remove'])
+      const allAudit = JSON.stringify(await control.db('audit_logs').select())
+      expect(allAudit).not.toContain('pw-for-main')
+      const edit = await control.db('audit_logs').where({action: 'rds.edit'}).first()
+      expect(JSON.parse(edit.old_values)).toEqual({port: 3306, password: '[redacted]'})
+      expect(JSON.parse(edit.new_values)).toEqual({port: 3307, password: '[redacted]'})
+      expect(await verifyAuditChain(control.db)).toMatchObject({ok: true, entries: 5, headSeq: 5})
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  it('refuses to remove an RDS that tenants reference unless forced', async () => {
+    const ctx = makeContext(control.db)
+    try {
+      const {rds} = await addRds(ctx, sqliteRds('with-tenants'), {test: false})
+      const now = new Date()
+      await control.db('tenant_master').insert([
+        {rds_instance_id: rds.id, remote_tenant_id: 1, name: 'A', created_at: now, updated_at: now},
+        {rds_instance_id: rds.id, remote_tenant_id: 2, name: 'B', created_at: now, updated_at: now},
+      ])
+      await expect(removeRds(ctx, 'with-tenants')).rejects.toThrow('RDS "with-tenants" still has 2 tenant(s) in tenant_master')
+      expect(await control.db('rds_instances').where({id: rds.id}).first()).toBeDefined()
+      const removed = await removeRds(ctx, 'with-tenants', {force: true})
+      expect(removed.tenantsRemoved).toBe(2)
+      expect(await control.db('tenant_master').where({rds_instance_id: rds.id}).count({n: '*'})).toEqual([{n: expect.anything()}])
+      expect(Number((await control.db('tenant_master').where({rds_instance_id: rds.id}).count({n: '*'}))[0].n)).toBe(0)
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  it('detects a wrong key and rotates every secret to the active key in one transaction', async () => {
+    const old = parseKeyring(`old:${Buffer.alloc(32, 1).toString('base64')}`, 'test')
+    const ctx = makeContext(control.db, {keyring: old})
+    await control.db('raiops_keys').delete()
+    await control.db('rds_instances').update({password_enc: null})
+    await addRds(ctx, mysqlRds('rot-a', {password: 'rot-pass-a'}), {test: false})
+    await addRds(ctx, mysqlRds('rot-b', {password: 'rot-pass-b'}), {test: false})
+    await ctx.close()
+
+    const wrong = parseKeyring(`old:${Buffer.alloc(32, 2).toString('base64')}`, 'RAIOPS_MASTER_KEY')
+    await expect(checkKeyring(control.db, wrong)).rejects.toThrow('wrong master key: key "old" from RAIOPS_MASTER_KEY')
+    const unrelated = parseKeyring(`other:${Buffer.alloc(32, 3).toString('base64')}`, 'RAIOPS_MASTER_KEY')
+    await expect(checkKeyring(control.db, unrelated)).rejects.toThrow(/holds "other", but this registry was encrypted with "old"/)
+
+    const rotated = parseKeyring(`new:${Buffer.alloc(32, 4).toString('base64')},old:${Buffer.alloc(32, 1).toString('base64')}`, 'test')
+    await checkKeyring(control.db, rotated)
+    const rotateCtx = makeContext(control.db, {keyring: rotated})
+    const before = (await control.db('audit_logs').count({n: '*'}))[0].n
+    const result = await rotateKeys(rotateCtx)
+    expect(result.activeKid).toBe('new')
+    expect(result.fromKids.old).toBeGreaterThanOrEqual(2)
+    const again = await rotateKeys(rotateCtx)
+    expect(again.reencrypted).toBe(0)
+    expect(Number((await control.db('audit_logs').count({n: '*'}))[0].n)).toBe(Number(before) + 1)
+    await rotateCtx.close()
+
+    const onlyNew = parseKeyring(`new:${Buffer.alloc(32, 4).toString('base64')}`, 'test')
+    const rows = await control.db('rds_instances').whereNotNull('password_enc')
+    for (const row of rows) {
+      expect(row.password_enc.startsWith('v1.new.')).toBe(true)
+      decryptSecret(onlyNew, row.password_enc, {table: 'rds_instances', column: 'password_enc', rowId: row.id})
+    }
+    await registerActiveKey(control.db, onlyNew, new Date())
+    expect(await verifyAuditChain(control.db)).toMatchObject({ok: true})
+  })
+
+  it('serialises concurrent audit appends into one chain', async () => {
+    const writers = engine === 'sqlite' ? 10 : 30
+    await Promise.all(
+      Array.from({length: writers}, (_, i) =>
+        control.db.transaction((tx) => appendAudit(tx, TEST_AUDIT, {action: 'test.concurrent', targetType: 'test', targetId: i, newValues: {i}})),
+      ),
+    )
+    const verification = await verifyAuditChain(control.db)
+    expect(verification.ok).toBe(true)
+    const prevHashes = (await control.db('audit_logs').pluck('prev_hash')) as string[]
+    expect(new Set(prevHashes).size).toBe(prevHashes.length)
+  })
+
+  it('reports the first altered, removed or reordered audit entry', async () => {
+    const [first] = await control.db('audit_logs').orderBy('seq').limit(1)
+    await control.db('audit_logs').where({id: first.id}).update({actor: 'someone-else'})
+    expect((await verifyAuditChain(control.db)).firstBad).toMatchObject({seq: 1, reason: 'the content does not match its hash'})
+    await control.db('audit_logs').where({id: first.id}).update({actor: first.actor})
+    expect((await verifyAuditChain(control.db)).ok).toBe(true)
+    const [third] = await control.db('audit_logs').where({seq: 3})
+    await control.db('audit_logs').where({id: third.id}).delete()
+    expect((await verifyAuditChain(control.db)).firstBad).toMatchObject({seq: 4, reason: 'entry 3 is missing'})
+  })
+})

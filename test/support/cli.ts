@@ -1,0 +1,51 @@
+import {spawn} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const bin = join(root, 'bin', 'run.js')
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+  ms: number
+}
+
+export interface CliOptions {
+  env?: Record<string, string | undefined>
+  /** Written to the command's standard input, then closed. */
+  input?: string
+  cwd?: string
+  timeoutMs?: number
+}
+
+/**
+ * Runs the built CLI (bin/run.js) as a user would, in a child process, and
+ * returns its exit code and output. `npm test` builds first.
+ */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  if (!existsSync(join(root, 'dist'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)')
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...options.env})) if (v !== undefined) env[k] = v
+  delete env.FORCE_COLOR
+  const started = Date.now()
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {cwd: options.cwd ?? root, env, stdio: ['pipe', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`raiops ${args.join(' ')} did not exit within ${options.timeoutMs ?? 30000} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
+    }, options.timeoutMs ?? 30_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({code, stdout, stderr, ms: Date.now() - started})
+    })
+    child.stdin.end(options.input ?? '')
+  })
+}

@@ -1,0 +1,29 @@
+import {randomBytes} from 'node:crypto'
+import type {Knex} from 'knex'
+
+import type {AuditContext} from '../../src/lib/audit/writer.js'
+import type {OpsContext} from '../../src/lib/context.js'
+import {parseKeyring, type Keyring} from '../../src/lib/crypto/keyring.js'
+import {ConnectionRegistry} from '../../src/lib/fleet/registry.js'
+
+export const TEST_AUDIT: AuditContext = {actorType: 'system', actor: 'test@localhost', source: {host: 'localhost', command: 'vitest'}}
+
+export function randomKeyring(kid = 'test1'): Keyring {
+  return parseKeyring(`${kid}:${randomBytes(32).toString('base64')}`, 'test keyring')
+}
+
+/** A service context over a real control database, as a command builds it. */
+export function makeContext(db: Knex, options: {keyring?: Keyring; connectTimeoutMs?: number; queryTimeoutMs?: number} = {}): OpsContext & {close(): Promise<void>} {
+  const keyring = options.keyring ?? randomKeyring()
+  const fleetOptions = {connectTimeoutMs: options.connectTimeoutMs ?? 2000, queryTimeoutMs: options.queryTimeoutMs ?? 5000}
+  const fleet = new ConnectionRegistry(fleetOptions)
+  return {
+    db,
+    audit: TEST_AUDIT,
+    keyring: async () => keyring,
+    fleet,
+    fleetOptions,
+    now: () => new Date(),
+    close: async () => void (await fleet.destroyAll({timeoutMs: 1000})),
+  }
+}

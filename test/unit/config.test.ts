@@ -1,0 +1,58 @@
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+import {environmentWithDotenv, loadConfig} from '../../src/lib/config/index.js'
+import {parseDatabaseUrl} from '../../src/lib/control-db/url.js'
+import {ConfigError} from '../../src/lib/errors/index.js'
+
+describe('config', () => {
+  it('defaults RAIOPS_HOME under XDG_DATA_HOME and the key file inside it', () => {
+    const config = loadConfig({XDG_DATA_HOME: '/data'})
+    expect(config.home).toBe('/data/raiops')
+    expect(config.masterKeyFile).toBe('/data/raiops/master.key')
+    expect(config.databaseUrl).toBeUndefined()
+    expect(config.fleet).toEqual({connectTimeoutMs: 5000, queryTimeoutMs: 30000})
+  })
+
+  it('names the variable and what is expected', () => {
+    expect(() => loadConfig({RAIOPS_HOME: 'relative/dir'})).toThrow('RAIOPS_HOME: expected an absolute path')
+    expect(() => loadConfig({RAIOPS_DATABASE_URL: 'oracle://x'})).toThrow(/^RAIOPS_DATABASE_URL: expected mysql:\/\//)
+    expect(() => loadConfig({RAIOPS_CONNECT_TIMEOUT_MS: 'soon'})).toThrow(/^RAIOPS_CONNECT_TIMEOUT_MS: expected a whole number of milliseconds/)
+    expect(() => loadConfig({RAIOPS_QUERY_TIMEOUT_MS: '5'})).toThrow(/RAIOPS_QUERY_TIMEOUT_MS: expected at least 100 ms/)
+    try {
+      loadConfig({RAIOPS_HOME: 'x'})
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError)
+      expect((error as ConfigError).exitCode).toBe(2)
+    }
+  })
+
+  it('reads .env from the working directory, under the real environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'raiops-env-'))
+    writeFileSync(join(dir, '.env'), 'RAIOPS_HOME=/from/dotenv\nRAIOPS_QUERY_TIMEOUT_MS=9000\n')
+    const env = environmentWithDotenv({RAIOPS_QUERY_TIMEOUT_MS: '7000'}, dir)
+    const config = loadConfig(env)
+    expect(config.home).toBe('/from/dotenv')
+    expect(config.fleet.queryTimeoutMs).toBe(7000)
+  })
+})
+
+describe('control database URL', () => {
+  it('understands sqlite, mysql and postgres URLs without exposing the password', () => {
+    expect(parseDatabaseUrl(undefined, '/h')).toMatchObject({engine: 'sqlite', sqliteFile: '/h/raiops.sqlite'})
+    const mysql = parseDatabaseUrl('mysql://ops:p%40ss@db.internal:3307/raiops', '/h')
+    expect(mysql).toMatchObject({engine: 'mysql', client: 'mysql2', connection: {host: 'db.internal', port: 3307, user: 'ops', password: 'p@ss', database: 'raiops'}})
+    expect(mysql.display).toBe('mysql://ops@db.internal:3307/raiops')
+    expect(parseDatabaseUrl('postgresql://pg@127.0.0.1/raiops', '/h')).toMatchObject({engine: 'postgres', connection: {port: 5432}})
+  })
+
+  it('gives one-line errors for bad URLs', () => {
+    expect(() => parseDatabaseUrl('sqlite:///no/such/dir/x.db', '/h')).toThrow('RAIOPS_DATABASE_URL: directory /no/such/dir does not exist')
+    expect(() => parseDatabaseUrl('mysql://', '/h')).toThrow(/RAIOPS_DATABASE_URL/)
+    expect(() => parseDatabaseUrl('mysql://root@127.0.0.1:3306', '/h')).toThrow('RAIOPS_DATABASE_URL: the mysql URL must name one database')
+    expect(() => parseDatabaseUrl('mysql://root@[bad', '/h')).toThrow('RAIOPS_DATABASE_URL is not a valid URL')
+    expect(() => parseDatabaseUrl('sqlite://relative.db', '/h')).toThrow(/absolute file path/)
+  })
+})
