@@ -8,15 +8,15 @@ import {ConfigError} from '../errors/index.js'
 
 const positiveMs = (what: string) =>
   z.coerce
-    .number({error: `expected a whole number of milliseconds (${what})`})
-    .int({error: `expected a whole number of milliseconds (${what})`})
-    .min(100, {error: `expected at least 100 ms (${what})`})
-    .max(3_600_000, {error: `expected at most 3600000 ms (${what})`})
+    .number({invalid_type_error: `expected a whole number of milliseconds (${what})`})
+    .int({message: `expected a whole number of milliseconds (${what})`})
+    .min(100, {message: `expected at least 100 ms (${what})`})
+    .max(3_600_000, {message: `expected at most 3600000 ms (${what})`})
 
 const absolutePath = z
   .string()
   .min(1)
-  .refine((value) => isAbsolute(value), {error: 'expected an absolute path'})
+  .refine((value) => isAbsolute(value), {message: 'expected an absolute path'})
 
 /**
  * Every environment variable raiops reads. Each one is documented in the README
@@ -27,7 +27,7 @@ export const envSchema = z.object({
   RAIOPS_DATABASE_URL: z
     .string()
     .regex(/^(sqlite|mysql|mariadb|postgres|postgresql):\/\//, {
-      error: 'expected mysql://user:pass@host:port/db, postgres://user:pass@host:port/db or sqlite:///absolute/path.db',
+      message: 'expected mysql://user:pass@host:port/db, postgres://user:pass@host:port/db or sqlite:///absolute/path.db',
     })
     .optional(),
   RAIOPS_MASTER_KEY: z.string().min(1).optional(),

@@ -37,9 +37,9 @@ export const FIELD_FLAGS: Record<keyof RdsFields | string, string> = {
 const identifier = z
   .string()
   .trim()
-  .min(1, {error: 'must not be empty'})
-  .max(64, {error: 'must be at most 64 characters'})
-  .regex(/^[A-Za-z0-9_$-]+$/, {error: 'may hold only letters, digits, _, $ and -'})
+  .min(1, {message: 'must not be empty'})
+  .max(64, {message: 'must be at most 64 characters'})
+  .regex(/^[A-Za-z0-9_$-]+$/, {message: 'may hold only letters, digits, _, $ and -'})
 
 const nullableText = z
   .string()
@@ -49,35 +49,35 @@ const nullableText = z
 export const rdsNameSchema = z
   .string()
   .trim()
-  .min(1, {error: 'must not be empty'})
-  .max(64, {error: 'must be at most 64 characters'})
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {error: 'may hold only letters, digits, ".", "_" and "-", starting with a letter or digit'})
-  .refine((v) => !/^\d+$/.test(v), {error: 'must not be only digits (ids are numbers)'})
+  .min(1, {message: 'must not be empty'})
+  .max(64, {message: 'must be at most 64 characters'})
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {message: 'may hold only letters, digits, ".", "_" and "-", starting with a letter or digit'})
+  .refine((v) => !/^\d+$/.test(v), {message: 'must not be only digits (ids are numbers)'})
 
 const fieldsSchema = z
   .object({
     name: rdsNameSchema,
-    engine: z.enum(RDS_ENGINES, {error: `must be one of ${RDS_ENGINES.join(', ')}`}),
+    engine: z.enum(RDS_ENGINES, {errorMap: () => ({message: `must be one of ${RDS_ENGINES.join(', ')}`})}),
     host: nullableText,
-    port: z.number().int({error: 'must be a whole number'}).min(1, {error: 'must be from 1 to 65535'}).max(65_535, {error: 'must be from 1 to 65535'}).nullish(),
+    port: z.number({invalid_type_error: 'must be a number'}).int({message: 'must be a whole number'}).min(1, {message: 'must be from 1 to 65535'}).max(65_535, {message: 'must be from 1 to 65535'}).nullish(),
     username: nullableText,
     password: z.string().nullish(),
-    raiDatabase: z.string().trim().min(1, {error: 'must not be empty'}),
+    raiDatabase: z.string().trim().min(1, {message: 'must not be empty'}),
     providersDatabase: nullableText,
-    appUrl: nullableText.refine((v) => v === null || /^https?:\/\/[^\s/]+/.test(v), {error: 'must be an http(s) URL, as https://app.example.com'}),
+    appUrl: nullableText.refine((v) => v === null || /^https?:\/\/[^\s/]+/.test(v), {message: 'must be an http(s) URL, as https://app.example.com'}),
     master: z.boolean().default(false),
   })
   .superRefine((value, ctx) => {
     if (value.engine === 'sqlite') {
-      if (!isAbsolute(value.raiDatabase)) ctx.addIssue({code: 'custom', path: ['raiDatabase'], message: 'must be an absolute file path for sqlite'})
+      if (!isAbsolute(value.raiDatabase)) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['raiDatabase'], message: 'must be an absolute file path for sqlite'})
       return
     }
-    if (!value.host) ctx.addIssue({code: 'custom', path: ['host'], message: 'must not be empty'})
-    else if (/\s|\//.test(value.host)) ctx.addIssue({code: 'custom', path: ['host'], message: 'must be a host name or address, without spaces or slashes'})
-    if (!value.username) ctx.addIssue({code: 'custom', path: ['username'], message: 'must not be empty'})
-    if (!identifier.safeParse(value.raiDatabase).success) ctx.addIssue({code: 'custom', path: ['raiDatabase'], message: 'must be a database name (letters, digits, _, $, -)'})
+    if (!value.host) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['host'], message: 'must not be empty'})
+    else if (/\s|\//.test(value.host)) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['host'], message: 'must be a host name or address, without spaces or slashes'})
+    if (!value.username) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['username'], message: 'must not be empty'})
+    if (!identifier.safeParse(value.raiDatabase).success) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['raiDatabase'], message: 'must be a database name (letters, digits, _, $, -)'})
     if (value.providersDatabase && !identifier.safeParse(value.providersDatabase).success) {
-      ctx.addIssue({code: 'custom', path: ['providersDatabase'], message: 'must be a database name (letters, digits, _, $, -)'})
+      ctx.addIssue({code: z.ZodIssueCode.custom, path: ['providersDatabase'], message: 'must be a database name (letters, digits, _, $, -)'})
     }
   })
 

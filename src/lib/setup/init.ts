@@ -40,8 +40,8 @@ export interface InitResult {
 }
 
 const adminSchema = z.object({
-  email: z.email({error: 'expected an email address'}).transform((e) => e.toLowerCase()),
-  name: z.string().trim().min(1, {error: 'must not be empty'}).max(255),
+  email: z.string().trim().email({message: 'expected an email address'}).transform((e) => e.toLowerCase()),
+  name: z.string().trim().min(1, {message: 'must not be empty'}).max(255),
   password: z.string(),
 })
 
