@@ -66,6 +66,17 @@ describe('rds commands against real servers', () => {
   })
 
   afterAll(async () => {
+    // No secret in any output, nor anywhere in the control database but its encrypted form.
+    const db = controlDb()
+    const tables = (db.prepare(`select name from sqlite_master where type = 'table'`).all() as Array<{name: string}>).map((t) => t.name)
+    const stored = tables.map((t) => JSON.stringify(db.prepare(`select * from "${t}"`).all())).join('\n')
+    const audit = JSON.stringify(db.prepare('select * from audit_logs').all())
+    const hashes = (db.prepare('select password_hash from operators').all() as Array<{password_hash: string}>).map((r) => r.password_hash)
+    db.close()
+    expect(stored).not.toContain(ADMIN_PASSWORD)
+    if (dbUser) expect(stored).not.toContain(dbUser.password)
+    for (const hash of hashes) expect(audit).not.toContain(hash)
+    expect(audit).toContain('rds.add')
     await Promise.all(proxies.map((p) => p.close()))
     await dbUser?.drop()
     await fleet?.drop()
@@ -73,6 +84,7 @@ describe('rds commands against real servers', () => {
     const all = transcript.join('\n')
     expect(all).not.toContain(ADMIN_PASSWORD)
     if (dbUser) expect(all).not.toContain(dbUser.password)
+    for (const hash of hashes) expect(all).not.toContain(hash)
   })
 
   it('adds an RDS after testing the connection, and shows it without its password', async () => {
@@ -131,6 +143,11 @@ describe('rds commands against real servers', () => {
     expect(r3.stderr).toMatch(/access denied/i)
     expect(r3.stderr).not.toContain('not-the-password-9')
     for (const r of [r1, r2, r3]) expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    const verbose = await cli([...addArgs('wrongpw', mysqlServer.port), '--verbose', '--json'], {input: 'not-the-password-9'})
+    expect(verbose.code).toBe(1)
+    expect(JSON.parse(verbose.stdout).error).toMatchObject({code: 'CONNECTION', exitCode: 1, message: expect.stringMatching(/access denied/i)})
+    expect(verbose.stderr).toContain('    at ')
+    expect(verbose.stdout + verbose.stderr).not.toContain('not-the-password-9')
     expect(count('rds_instances')).toBe(before)
 
     const saved = await cli(addArgs('refused', refused.port, ['--no-test']), {input: dbUser.password})
