@@ -3,6 +3,7 @@ import type {Knex} from 'knex'
 
 import {migrations} from '../../../migrations/index.js'
 import {ConfigError, ConnectionError} from '../errors/index.js'
+import {quietLog} from '../fleet/connection.js'
 import {describeDriverError} from '../fleet/errors.js'
 import {rememberSecret} from '../redact/index.js'
 import type {ControlDbTarget} from './url.js'
@@ -20,8 +21,11 @@ export interface OpenControlDbOptions {
 export async function openControlDb(target: ControlDbTarget, options: OpenControlDbOptions = {}): Promise<Knex> {
   const {default: knex} = await import('knex')
   const connectTimeoutMs = options.connectTimeoutMs ?? 5000
+  // Errors carry `?` placeholders, never bound values (hashes, ciphertexts); knex's warnings stay off the console.
+  const common = {compileSqlOnError: false, log: quietLog(undefined)}
   if (target.engine === 'sqlite') {
     return knex({
+      ...common,
       client: 'better-sqlite3',
       connection: {filename: target.sqliteFile as string},
       useNullAsDefault: true,
@@ -41,6 +45,7 @@ export async function openControlDb(target: ControlDbTarget, options: OpenContro
   rememberSecret(connection.password)
   if (target.engine === 'mysql') {
     return knex({
+      ...common,
       client: 'mysql2',
       connection: {...connection, charset: 'utf8mb4', timezone: 'Z', connectTimeout: connectTimeoutMs},
       pool: {min: 0, max: 4},
@@ -48,6 +53,7 @@ export async function openControlDb(target: ControlDbTarget, options: OpenContro
     })
   }
   return knex({
+    ...common,
     client: 'pg',
     connection: {...connection, connectionTimeoutMillis: connectTimeoutMs},
     pool: {min: 0, max: 4},

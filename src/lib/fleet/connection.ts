@@ -64,7 +64,7 @@ function mysqlAfterCreate(queryTimeoutMs: number) {
   }
 }
 
-function quietLog(onWarning: ((message: string) => void) | undefined): Knex.Logger {
+export function quietLog(onWarning: ((message: string) => void) | undefined): Knex.Logger {
   const forward = (message: unknown) => {
     if (onWarning) onWarning(String(message instanceof Error ? message.message : message).split('\n')[0])
   }
