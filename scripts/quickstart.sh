@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run build --silent
-node scripts/test-servers.mjs
+node scripts/test-servers.mjs --mysql-only
 
 export RAIOPS_HOME="${RAIOPS_HOME:-$PWD/.quickstart}"
 raiops() { node bin/run.js "$@"; }

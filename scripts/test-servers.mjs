@@ -4,7 +4,7 @@
 // PostgreSQL (RAIOPS_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432).
 // A local server that is installed but stopped is started and waited for (30 s);
 // a missing one is named with the package to install. Exit 0 when both answer,
-// else 1. Run by `npm test` (pretest) and CI. Usage: node scripts/test-servers.mjs
+// else 1. Run by `npm test` (pretest) and CI. Usage: node scripts/test-servers.mjs [--mysql-only]
 import {spawnSync} from 'node:child_process'
 import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import mysql from 'mysql2/promise'
@@ -212,6 +212,8 @@ async function ensure(server) {
   }
 }
 
-const results = await Promise.all(servers.map((server) => ensure(server)))
+// --mysql-only: the quick start needs MariaDB alone.
+const wanted = process.argv.includes('--mysql-only') ? servers.filter((server) => server.envVar === 'RAIOPS_TEST_MYSQL_URL') : servers
+const results = await Promise.all(wanted.map((server) => ensure(server)))
 for (const result of results) console.error(result.line)
 process.exit(results.every((result) => result.ok) ? 0 : 1)
