@@ -3,7 +3,7 @@ import {Command, Flags, Interfaces} from '@oclif/core'
 import type {ChalkInstance} from 'chalk'
 
 import type {Permission} from './lib/auth/permissions.js'
-import {ExitCode, RaiopsError, type ExitCode as ExitCodeValue} from './lib/errors/index.js'
+import {ExitCode, RaiopsError, UserError, type ExitCode as ExitCodeValue} from './lib/errors/index.js'
 import {makeChalk} from './lib/output/color.js'
 import {LIST_FORMATS, renderList, type Column, type ListFormat} from './lib/output/render.js'
 import {spinnerAllowed, startSpinner, type Progress} from './lib/output/spinner.js'
@@ -46,6 +46,7 @@ export abstract class BaseCommand<T> extends Command {
 
   protected runtime!: Runtime
   private chalkInstance?: ChalkInstance
+  private activeProgress?: Progress
 
   abstract override run(): Promise<T>
 
@@ -54,8 +55,17 @@ export abstract class BaseCommand<T> extends Command {
     this.runtime = new Runtime({env: process.env, cwd: process.cwd(), commandLine: [this.id ?? '', ...this.argv]})
   }
 
+  /** The environment with `.env` underneath it; plain process.env before init. */
+  private get env(): Record<string, string | undefined> {
+    try {
+      return this.runtime?.env ?? process.env
+    } catch {
+      return process.env
+    }
+  }
+
   protected get color(): ChalkInstance {
-    this.chalkInstance ??= makeChalk({noColorFlag: this.argv.includes('--no-color'), env: process.env, isTTY: Boolean(process.stdout.isTTY)})
+    this.chalkInstance ??= makeChalk({noColorFlag: this.argv.includes('--no-color'), env: this.env, isTTY: Boolean(process.stdout.isTTY)})
     return this.chalkInstance
   }
 
@@ -71,7 +81,21 @@ export abstract class BaseCommand<T> extends Command {
 
   /** Progress on stderr: a spinner on a TTY, nothing under --json, in CI or when piped. */
   protected async progress(text: string): Promise<Progress> {
-    return startSpinner(text, !this.jsonEnabled() && spinnerAllowed(process.env, Boolean(process.stderr.isTTY)))
+    this.activeProgress?.stop()
+    const spinner = await startSpinner(text, !this.jsonEnabled() && spinnerAllowed(this.env, Boolean(process.stderr.isTTY)))
+    // The spinner left running when an error is thrown is failed by catch(), before the error line.
+    const done = (end: () => void) => {
+      if (this.activeProgress === progress) this.activeProgress = undefined
+      end()
+    }
+    const progress: Progress = {
+      update: (t) => spinner.update(t),
+      stop: () => done(() => spinner.stop()),
+      succeed: (t) => done(() => spinner.succeed(t)),
+      fail: (t) => done(() => spinner.fail(t)),
+    }
+    this.activeProgress = progress
+    return progress
   }
 
   /** A note for the person at the terminal (stderr), silent under --json. */
@@ -93,7 +117,11 @@ export abstract class BaseCommand<T> extends Command {
     const format = this.jsonEnabled() ? 'json' : flags.format
     const text = rows.length === 0 && format === 'table' ? '' : renderList(rows, columns, format)
     if (flags.output) {
-      writeFileSync(flags.output, text)
+      try {
+        writeFileSync(flags.output, text)
+      } catch (error) {
+        throw new UserError(`--output ${flags.output} cannot be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {hint: 'name a file in a directory that exists and you can write'})
+      }
       this.note(`wrote ${rows.length} row(s) to ${flags.output}`)
       return
     }
@@ -103,6 +131,7 @@ export abstract class BaseCommand<T> extends Command {
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
     if (error?.constructor?.name === 'ExitError') throw error
+    this.activeProgress?.fail()
     const mapped = mapError(error)
     process.exitCode = mapped.exitCode
     if (this.jsonEnabled()) {
@@ -110,7 +139,7 @@ export abstract class BaseCommand<T> extends Command {
     } else {
       process.stderr.write(`${this.color.red('Error:')} ${mapped.message}${mapped.hint ? ` — ${mapped.hint}` : ''}\n`)
     }
-    if (this.argv.includes('--verbose') || /(^|,)raiops/.test(process.env.DEBUG ?? '')) {
+    if (this.argv.includes('--verbose') || /(^|,)raiops/.test(this.env.DEBUG ?? '')) {
       process.stderr.write(`${scrubText(error?.stack ?? String(error))}\n`)
     }
   }

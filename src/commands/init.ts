@@ -69,6 +69,6 @@ Run it once per machine (or once per shared control database). Running it again 
     this.log(`${ok} database    ${result.database} (${result.migrationsApplied.length} migration(s) applied)`)
     this.log(`${ok} roles       ${result.roles.created.length > 0 ? result.roles.created.join(', ') : 'already present'}`)
     this.log(`${ok} admin       ${result.admin.email}${result.admin.created ? ' (created)' : ' (exists)'}`)
-    if (result.key.created) this.log(this.color.yellow(`Back up ${result.key.path}: without it the stored RDS passwords cannot be read.`))
+    if (result.key.created) this.note(this.color.yellow(`Back up ${result.key.path}: without it the stored RDS passwords cannot be read.`))
   }
 }

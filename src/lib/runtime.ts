@@ -1,11 +1,11 @@
-import {mkdirSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {dirname} from 'node:path'
 import type {Knex} from 'knex'
 
 import type {AuditContext} from './audit/writer.js'
 import {environmentWithDotenv, loadConfig, type RaiopsConfig} from './config/index.js'
-import {assertReady, controlDbExists, openControlDb, parseDatabaseUrl, type ControlDbTarget} from './control-db/index.js'
+import {assertReachable, assertReady, controlDbExists, openControlDb, parseDatabaseUrl, type ControlDbTarget} from './control-db/index.js'
 import type {OpsContext} from './context.js'
 import {checkKeyring} from './crypto/key-check.js'
 import {loadKeyring, type Keyring} from './crypto/keyring.js'
@@ -58,14 +58,19 @@ export class Runtime {
   async db(options: {prepare?: boolean} = {}): Promise<Knex> {
     if (!this.database) {
       const target = this.target
-      if (options.prepare && target.engine === 'sqlite') mkdirSync(dirname(target.sqliteFile as string), {recursive: true, mode: 0o700})
+      const file = target.sqliteFile
+      if (options.prepare && file) makeHome(dirname(file))
       if (!options.prepare && !controlDbExists(target)) {
-        throw new ConfigError(`raiops is not initialised: no control database at ${target.sqliteFile}`, {
+        throw new ConfigError(`raiops is not initialised: no control database at ${file}`, {
           hint: 'run `raiops init` (or set RAIOPS_DATABASE_URL / RAIOPS_HOME)',
         })
       }
+      const isNew = file !== undefined && !existsSync(file)
       this.database = openControlDb(target, {connectTimeoutMs: this.config.fleet.connectTimeoutMs}).then(async (db) => {
-        if (!options.prepare) await assertReady(db, target)
+        if (options.prepare) await assertReachable(db, target)
+        else await assertReady(db, target)
+        // It holds password hashes and ciphertexts: readable by its owner only.
+        if (isNew && file) chmodSync(file, 0o600)
         return db
       })
     }
@@ -131,5 +136,14 @@ export class Runtime {
     if (timer) clearTimeout(timer)
     this.registry = undefined
     this.database = undefined
+  }
+}
+
+function makeHome(dir: string): void {
+  try {
+    mkdirSync(dir, {recursive: true, mode: 0o700})
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error'
+    throw new ConfigError(`cannot create ${dir} for the control database (${code})`, {hint: 'set RAIOPS_HOME (or RAIOPS_DATABASE_URL) to a directory you can write'})
   }
 }

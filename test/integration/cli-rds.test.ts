@@ -116,7 +116,7 @@ describe('rds commands against real servers', () => {
     for (const [args, message] of cases) {
       const result = await cli(args, {input: `${dbUser.password}\n`})
       expect(result.code, args.join(' ')).toBe(2)
-      expect(result.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1)
+      expect(result.stderr.trim().split('\n'), `${args.join(' ')}: ${result.stderr}`).toHaveLength(1)
       expect(result.stderr, args.join(' ')).toMatch(message)
     }
     expect(count('rds_instances')).toBe(rdsBefore)

@@ -30,6 +30,8 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...options.env})) if (v !== undefined) env[k] = v
   delete env.FORCE_COLOR
+  // vitest sets NODE_ENV=test, which puts oclif in development mode (extra warnings): run as a user would.
+  delete env.NODE_ENV
   const started = Date.now()
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {cwd: options.cwd ?? root, env, stdio: ['pipe', 'pipe', 'pipe']})

@@ -1,14 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
-import {migrateLatest, migrationStatus} from '../../lib/control-db/index.js'
-
-export interface MigrateResult {
-  database: string
-  applied: string[]
-  pending: string[]
-  appliedNow: string[]
-}
+import {migrateControlDb, type MigrateResult} from '../../lib/control-db/index.js'
 
 export default class DbMigrate extends BaseCommand<MigrateResult> {
   static override summary = 'apply pending control database migrations'
@@ -24,15 +17,12 @@ export default class DbMigrate extends BaseCommand<MigrateResult> {
 
   async run(): Promise<MigrateResult> {
     const {flags} = await this.parse(DbMigrate)
-    const db = await this.runtime.db({prepare: true})
-    const appliedNow = flags.status ? [] : await migrateLatest(db)
-    const status = await migrationStatus(db)
-    const result = {database: this.runtime.target.display, ...status, appliedNow}
+    const result = await migrateControlDb(await this.runtime.db({prepare: true}), this.runtime.target, {statusOnly: flags.status})
     if (flags.status) {
-      for (const name of status.applied) this.log(`${this.color.green('applied')}  ${name}`)
-      for (const name of status.pending) this.log(`${this.color.yellow('pending')}  ${name}`)
+      for (const name of result.applied) this.log(`${this.color.green('applied')}  ${name}`)
+      for (const name of result.pending) this.log(`${this.color.yellow('pending')}  ${name}`)
     } else {
-      this.log(appliedNow.length > 0 ? `applied ${appliedNow.length} migration(s) to ${result.database}: ${appliedNow.join(', ')}` : `${result.database} is up to date`)
+      this.log(result.appliedNow.length > 0 ? `applied ${result.appliedNow.length} migration(s) to ${result.database}: ${result.appliedNow.join(', ')}` : `${result.database} is up to date`)
     }
     return result
   }

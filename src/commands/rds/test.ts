@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, listFlags} from '../../base-command.js'
 import {ExitCode, UserError} from '../../lib/errors/index.js'
+import {rdsTestColumns} from '../../lib/rds/present.js'
 import {testRds, type RdsTestResult} from '../../lib/rds/service.js'
 
 export default class RdsTest extends BaseCommand<RdsTestResult[]> {
@@ -33,18 +34,7 @@ Exit code 0 when every tested RDS answered, 3 when any did not (the output still
     const progress = await this.progress(`testing ${refs.length > 0 ? refs.join(', ') : 'every active RDS'}`)
     const results = await testRds(await this.context(), refs, {all: flags.all, deadlineMs: flags.timeout * 1000})
     progress.stop()
-    this.renderList(
-      results,
-      [
-        {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
-        {header: 'name', cell: (r) => r.name},
-        {header: 'result', cell: (r) => (r.ok ? this.color.green('ok') : this.color.red('failed')), plain: (r) => (r.ok ? 'ok' : 'failed')},
-        {header: 'latency ms', cell: (r) => (r.latencyMs === null ? '' : r.latencyMs.toFixed(2)), plain: (r) => r.latencyMs},
-        {header: 'server', cell: (r) => r.serverVersion ?? ''},
-        {header: 'error', cell: (r) => r.error ?? ''},
-      ],
-      flags,
-    )
+    this.renderList(results, rdsTestColumns(this.color), flags)
     if (results.some((r) => !r.ok)) this.exitWith(ExitCode.partial)
     return results
   }

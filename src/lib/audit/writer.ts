@@ -64,6 +64,16 @@ function jsonOrNull(values: Record<string, unknown> | null | undefined): string 
   return values === null || values === undefined ? null : sortedJson(redactValues(values))
 }
 
+/**
+ * Takes the audit chain's head lock at the start of a transaction. Every change
+ * is audited, so holding this lock serialises the writers of the control
+ * database: checks made after it (one master, unique names) cannot race.
+ */
+export async function lockForChange(tx: Db): Promise<void> {
+  const updated = await tx('audit_head').where({id: 1}).update({seq: tx.raw('seq')})
+  if (!updated) throw new Error('audit_head is missing: run `raiops db:migrate`')
+}
+
 export interface AppendedAudit {
   id: number
   seq: number

@@ -51,8 +51,9 @@ export const BUILTIN_ROLES: Record<string, {description: string; permissions: re
     permissions: ['tenant.view', 'billing.view', 'billing.edit', 'reports.view', 'reports.export'],
   },
   read_only: {
-    description: 'every view permission',
-    permissions: ALL_PERMISSIONS.filter((p) => p.endsWith('.view')),
+    // Every area's view; unmasked personal data (pii.view) is not an area and is granted on purpose only.
+    description: 'every view permission (emails stay masked)',
+    permissions: ALL_PERMISSIONS.filter((p) => p.endsWith('.view') && p !== 'pii.view'),
   },
 }
 

@@ -35,6 +35,12 @@ export const envSchema = z.object({
   RAIOPS_CONNECT_TIMEOUT_MS: positiveMs('how long to wait for a server to accept a connection').default(5000),
   RAIOPS_QUERY_TIMEOUT_MS: positiveMs('how long one query on a fleet server may run').default(30_000),
   XDG_DATA_HOME: absolutePath.optional(),
+  // Output: read by the command base before the rest is validated, so they are plain strings.
+  NO_COLOR: z.string().optional(),
+  FORCE_COLOR: z.string().optional(),
+  DEBUG: z.string().optional(),
+  CI: z.string().optional(),
+  TERM: z.string().optional(),
 })
 
 export type Env = z.infer<typeof envSchema>

@@ -3,7 +3,7 @@ import type {Knex} from 'knex'
 
 import {migrations} from '../../../migrations/index.js'
 import {ConfigError, ConnectionError} from '../errors/index.js'
-import {quietLog} from '../fleet/connection.js'
+import {quietLog} from './knex-log.js'
 import {describeDriverError} from '../fleet/errors.js'
 import {rememberSecret} from '../redact/index.js'
 import type {ControlDbTarget} from './url.js'
@@ -99,10 +99,37 @@ export async function migrateLatest(db: Knex): Promise<string[]> {
   return names
 }
 
+export interface MigrateResult extends MigrationStatus {
+  database: string
+  appliedNow: string[]
+}
+
+/** `db:migrate`: applies what is pending (unless `statusOnly`) and reports the state. */
+export async function migrateControlDb(db: Knex, target: ControlDbTarget, options: {statusOnly?: boolean} = {}): Promise<MigrateResult> {
+  const appliedNow = options.statusOnly ? [] : await migrateLatest(db)
+  return {database: target.display, ...(await migrationStatus(db)), appliedNow}
+}
+
 /** Rolls back every migration (tests and `db:migrate --down`). */
 export async function migrateDownAll(db: Knex): Promise<string[]> {
   const [, names] = (await db.migrate.rollback(migrationConfig, true)) as [number, string[]]
   return names
+}
+
+function unreachable(target: ControlDbTarget, error: unknown): ConnectionError {
+  return new ConnectionError(`cannot use the control database ${target.display}: ${describeDriverError(error)}`, {
+    hint: target.engine === 'sqlite' ? 'check the file and its directory' : 'check RAIOPS_DATABASE_URL and that the server is running',
+    cause: error,
+  })
+}
+
+/** Checks that the control database answers, naming it (never its password) when it does not. */
+export async function assertReachable(db: Knex, target: ControlDbTarget): Promise<void> {
+  try {
+    await db.raw('select 1')
+  } catch (error) {
+    throw unreachable(target, error)
+  }
 }
 
 /**
@@ -114,10 +141,7 @@ export async function assertReady(db: Knex, target: ControlDbTarget): Promise<vo
   try {
     status = await migrationStatus(db)
   } catch (error) {
-    throw new ConnectionError(`cannot use the control database ${target.display}: ${describeDriverError(error)}`, {
-      hint: 'check RAIOPS_DATABASE_URL and that the server is running',
-      cause: error,
-    })
+    throw unreachable(target, error)
   }
   if (status.pending.length > 0) {
     throw new ConfigError(
@@ -146,3 +170,9 @@ export function engineOf(db: Db): 'sqlite' | 'mysql' | 'postgres' {
   return 'sqlite'
 }
 
+
+/** Whether a driver error is a unique-constraint violation, on any engine. */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as {code?: string; errno?: number} | null
+  return e?.code === 'ER_DUP_ENTRY' || e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+}

@@ -1,4 +1,5 @@
 import {ExitCode, SecretError} from '../errors/index.js'
+import {appendAudit, type AuditContext} from '../audit/writer.js'
 import type {Db} from '../control-db/index.js'
 import {keyFingerprint, type Keyring} from './keyring.js'
 
@@ -36,9 +37,14 @@ export async function checkKeyring(db: Db, keyring: Keyring): Promise<void> {
   }
 }
 
-/** Records the active key's fingerprint (once) before it encrypts anything here. */
-export async function registerActiveKey(db: Db, keyring: Keyring, now: Date): Promise<void> {
+/**
+ * Records the active key's fingerprint (once, audited) before it encrypts
+ * anything here. Returns whether the key was new to this registry.
+ */
+export async function registerActiveKey(tx: Db, keyring: Keyring, audit: AuditContext, now: Date): Promise<boolean> {
   const {kid, key} = keyring.active
-  const existing = await db('raiops_keys').where({kid}).first()
-  if (!existing) await db('raiops_keys').insert({kid, fingerprint: keyFingerprint(key), created_at: now})
+  if (await tx('raiops_keys').where({kid}).first()) return false
+  await tx('raiops_keys').insert({kid, fingerprint: keyFingerprint(key), created_at: now})
+  await appendAudit(tx, audit, {action: 'keys.register', targetType: 'key', targetId: kid, newValues: {kid, source: keyring.source}}, now)
+  return true
 }

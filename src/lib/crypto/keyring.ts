@@ -120,16 +120,39 @@ export interface GeneratedKeyFile {
   created: boolean
 }
 
-/** Creates the key file with a new random key (mode 0600). An existing file is never overwritten. */
-export function ensureKeyFile(path: string): GeneratedKeyFile {
+export interface PreparedKeyFile extends GeneratedKeyFile {
+  keyring: Keyring
+  /** Writes a new key to disk (mode 0600); a no-op for a key file that already exists. */
+  write(): void
+}
+
+/**
+ * The key file's keyring, or a new random key held in memory until `write()`,
+ * so a key is only written once it is known to fit the control database.
+ */
+export function prepareKeyFile(path: string): PreparedKeyFile {
   if (existsSync(path)) {
-    const keyring = parseKeyring(readFileSync(path, 'utf8'), path)
-    return {path, kid: keyring.active.kid, created: false}
+    const keyring = loadKeyring({masterKeyFile: path})
+    return {path, kid: keyring.active.kid, created: false, keyring, write() {}}
   }
-  mkdirSync(dirname(path), {recursive: true, mode: 0o700})
   const key = randomBytes(32)
   const kid = derivedKid(key)
-  writeFileSync(path, `${kid}:${key.toString('base64')}\n`, {mode: 0o600, flag: 'wx'})
-  chmodSync(path, 0o600)
-  return {path, kid, created: true}
+  return {
+    path,
+    kid,
+    created: true,
+    keyring: new Keyring([{kid, key}], path),
+    write() {
+      mkdirSync(dirname(path), {recursive: true, mode: 0o700})
+      writeFileSync(path, `${kid}:${key.toString('base64')}\n`, {mode: 0o600, flag: 'wx'})
+      chmodSync(path, 0o600)
+    },
+  }
+}
+
+/** Creates the key file with a new random key (mode 0600). An existing file is never overwritten. */
+export function ensureKeyFile(path: string): GeneratedKeyFile {
+  const prepared = prepareKeyFile(path)
+  prepared.write()
+  return {path, kid: prepared.kid, created: prepared.created}
 }

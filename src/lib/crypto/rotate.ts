@@ -1,4 +1,4 @@
-import {appendAudit} from '../audit/writer.js'
+import {appendAudit, lockForChange} from '../audit/writer.js'
 import type {OpsContext} from '../context.js'
 import {registerActiveKey} from './key-check.js'
 import {decryptSecret, encryptSecret, envelopeKid} from './secret-box.js'
@@ -24,7 +24,8 @@ export async function rotateKeys(ctx: OpsContext): Promise<RotateKeysResult> {
   const active = keyring.active.kid
   const now = ctx.now()
   return ctx.db.transaction(async (tx) => {
-    await registerActiveKey(tx, keyring, now)
+    await lockForChange(tx)
+    await registerActiveKey(tx, keyring, ctx.audit, now)
     const fromKids: Record<string, number> = {}
     let reencrypted = 0
     let alreadyCurrent = 0

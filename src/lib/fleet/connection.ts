@@ -2,6 +2,7 @@ import {existsSync} from 'node:fs'
 
 import type {Knex} from 'knex'
 
+import {quietLog} from '../control-db/knex-log.js'
 import type {RdsConnectionSpec} from '../rds/types.js'
 
 /** Timeouts and pool size for the knex instance of one RDS (DESIGN.md §4, security-facts §7). */
@@ -64,12 +65,6 @@ function mysqlAfterCreate(queryTimeoutMs: number) {
   }
 }
 
-export function quietLog(onWarning: ((message: string) => void) | undefined): Knex.Logger {
-  const forward = (message: unknown) => {
-    if (onWarning) onWarning(String(message instanceof Error ? message.message : message).split('\n')[0])
-  }
-  return {warn: forward, error: forward, debug: () => {}, deprecate: () => {}}
-}
 
 /** An error shaped like the driver's, for a SQLite file that is not there. */
 function missingSqliteFile(path: string): Error & {code: string} {

@@ -30,3 +30,17 @@ export async function promptConfirm(message: string, defaultValue = false): Prom
   const {value} = await inquirer.prompt<{value: boolean}>([{type: 'confirm', name: 'value', message, default: defaultValue}])
   return value
 }
+
+/** How a service asks for missing values; present only when prompting is allowed. */
+export interface Asker {
+  text(question: string, fallback?: string): Promise<string>
+  secret(question: string): Promise<string>
+  select<T extends string>(question: string, choices: readonly T[], fallback: T): Promise<T>
+}
+
+/** The Asker of a person at a terminal. */
+export const terminalAsker: Asker = {
+  text: (question, fallback) => promptText(question, {default: fallback}),
+  secret: (question) => promptSecret(question),
+  select: (question, choices, fallback) => promptSelect(question, choices, fallback),
+}

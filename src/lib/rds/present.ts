@@ -1,6 +1,7 @@
 import type {ChalkInstance} from 'chalk'
 
 import type {Column} from '../output/render.js'
+import type {RdsTestResult} from './service.js'
 import type {HealthStatus, RdsState, RdsView} from './types.js'
 
 export function colourHealth(c: ChalkInstance, status: HealthStatus): string {
@@ -62,5 +63,16 @@ export function rdsRecord(c: ChalkInstance, r: RdsView): Array<[string, string]>
     ['health checked', r.health.checkedAt ?? c.dim('never')],
     ['created', r.createdAt],
     ['updated', r.updatedAt],
+  ]
+}
+
+export function rdsTestColumns(c: ChalkInstance): Column<RdsTestResult>[] {
+  return [
+    {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'name', cell: (r) => r.name},
+    {header: 'result', cell: (r) => (r.ok ? c.green('ok') : c.red('failed')), plain: (r) => (r.ok ? 'ok' : 'failed')},
+    {header: 'latency ms', cell: (r) => (r.latencyMs === null ? '' : String(r.latencyMs)), plain: (r) => r.latencyMs},
+    {header: 'server', cell: (r) => r.serverVersion ?? ''},
+    {header: 'error', cell: (r) => r.error ?? ''},
   ]
 }

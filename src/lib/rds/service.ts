@@ -1,6 +1,6 @@
-import {appendAudit} from '../audit/writer.js'
+import {appendAudit, lockForChange} from '../audit/writer.js'
 import type {OpsContext} from '../context.js'
-import {insertReturningId, type Db} from '../control-db/index.js'
+import {insertReturningId, isUniqueViolation, type Db} from '../control-db/index.js'
 import {registerActiveKey} from '../crypto/key-check.js'
 import {decryptSecret, encryptSecret, type SecretLocation} from '../crypto/secret-box.js'
 import {ConnectionError, UserError} from '../errors/index.js'
@@ -27,6 +27,23 @@ export async function connectionSpecFor(ctx: OpsContext, row: RdsInstanceRow): P
 
 function specFromFields(id: number, fields: ValidRdsFields): RdsConnectionSpec {
   return {id, name: fields.name, engine: fields.engine, host: fields.host, port: fields.port, username: fields.username, password: fields.password, database: fields.raiDatabase}
+}
+
+/**
+ * A registry change: one transaction that first takes the change lock, so its
+ * checks hold until it commits. A unique-key race that slips past them is still
+ * reported as bad input, not as a driver error.
+ */
+async function changeTransaction<T>(ctx: OpsContext, work: (tx: Db) => Promise<T>): Promise<T> {
+  try {
+    return await ctx.db.transaction(async (tx) => {
+      await lockForChange(tx)
+      return work(tx)
+    })
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new UserError('another change to the same RDS was saved at the same time', {hint: 'look at `raiops rds:list` and try again'})
+    throw error
+  }
 }
 
 export interface ConnectionTestResult {
@@ -79,8 +96,8 @@ export async function addRds(ctx: OpsContext, input: RdsFields, options: AddRdsO
   const test = options.test === false ? null : await assertConnects(ctx, specFromFields(-1, fields))
   const keyring = fields.password ? await ctx.keyring() : undefined
   const now = ctx.now()
-  const view = await ctx.db.transaction(async (tx) => {
-    // Checked again inside the transaction: another operator may have added one meanwhile.
+  const view = await changeTransaction(ctx, async (tx) => {
+    // Checked again under the lock: another operator may have added one meanwhile.
     await assertNameFree(tx, fields.name)
     if (fields.master) await assertNoOtherMaster(tx)
     const id = await insertReturningId(tx, RDS_TABLE, {
@@ -101,7 +118,7 @@ export async function addRds(ctx: OpsContext, input: RdsFields, options: AddRdsO
       updated_at: now,
     })
     if (keyring && fields.password) {
-      await registerActiveKey(tx, keyring, now)
+      await registerActiveKey(tx, keyring, ctx.audit, now)
       await tx(RDS_TABLE).where({id}).update({password_enc: encryptSecret(keyring, fields.password, passwordLocation(id))})
     }
     const created = toRdsView((await tx(RDS_TABLE).where({id}).first()) as RdsInstanceRow)
@@ -175,16 +192,16 @@ export async function editRds(ctx: OpsContext, ref: string, changes: RdsChanges,
   let test: ConnectionTestResult | null = null
   const connectionChanged = changed.some((f) => (CONNECTION_FIELDS as readonly string[]).includes(f))
   if (connectionChanged && options.test !== false) {
-    const existing = await connectionSpecFor(ctx, row)
-    test = await assertConnects(ctx, {...specFromFields(id, merged), password: merged.password ?? existing.password, id: -id})
+    const password = merged.password ?? (await connectionSpecFor(ctx, row)).password
+    test = await assertConnects(ctx, {...specFromFields(id, merged), password, id: -id})
   }
   const keyring = merged.password !== null ? await ctx.keyring() : undefined
   const now = ctx.now()
-  const view = await ctx.db.transaction(async (tx) => {
+  const view = await changeTransaction(ctx, async (tx) => {
     if (merged.name !== current.name) await assertNameFree(tx, merged.name, id)
     if (merged.master && !current.isMaster) await assertNoOtherMaster(tx, id)
     if (keyring && merged.password !== null) {
-      await registerActiveKey(tx, keyring, now)
+      await registerActiveKey(tx, keyring, ctx.audit, now)
       update.password_enc = encryptSecret(keyring, merged.password, passwordLocation(id))
     }
     await tx(RDS_TABLE).where({id}).update({...update, updated_at: now})
@@ -210,7 +227,7 @@ export async function removeRds(ctx: OpsContext, ref: string, options: {force?: 
   const id = Number(row.id)
   const view = toRdsView(row)
   const now = ctx.now()
-  return ctx.db.transaction(async (tx) => {
+  return changeTransaction(ctx, async (tx) => {
     const tenantIds = ((await tx('tenant_master').where({rds_instance_id: id}).pluck('id')) as Array<number | string>).map(Number)
     if (tenantIds.length > 0 && !options.force) {
       throw new UserError(`RDS "${row.name}" still has ${tenantIds.length} tenant(s) in tenant_master`, {
@@ -269,7 +286,7 @@ export async function setRdsState(ctx: OpsContext, ref: string, state: RdsState)
   const id = Number(row.id)
   if (row.state === state) return {rds: toRdsView(row), previous: row.state, changed: false}
   const now = ctx.now()
-  const view = await ctx.db.transaction(async (tx) => {
+  const view = await changeTransaction(ctx, async (tx) => {
     await tx(RDS_TABLE).where({id}).update({state, updated_at: now})
     await appendAudit(tx, ctx.audit, {action: `rds.${state === 'online' ? 'online' : state === 'draining' ? 'drain' : 'lock'}`, targetType: 'rds_instance', targetId: id, rdsInstanceId: id, oldValues: {state: row.state}, newValues: {state}}, now)
     return toRdsView((await tx(RDS_TABLE).where({id}).first()) as RdsInstanceRow)
@@ -291,10 +308,14 @@ export interface RdsTestResult {
 export async function testRds(ctx: OpsContext, refs: string[], options: {all?: boolean; concurrency?: number; deadlineMs?: number} = {}): Promise<RdsTestResult[]> {
   const rows = options.all || refs.length === 0 ? await listRdsRows(ctx.db, {activeOnly: true}) : await Promise.all(refs.map((ref) => getRds(ctx.db, ref)))
   const deadlineMs = options.deadlineMs ?? ctx.fleetOptions.connectTimeoutMs + 2000
-  const specs = await Promise.all(rows.map((row) => connectionSpecFor(ctx, row)))
-  const results = await fanOut(specs, (spec) => testConnection(ctx.fleet, spec, {deadlineMs}), {concurrency: options.concurrency ?? 8, deadlineMs})
+  // A wrong master key stops the run here; one unreadable secret only fails its own RDS, in its task.
+  if (rows.some((row) => row.password_enc)) await ctx.keyring()
+  const results = await fanOut(rows, async (row, signal) => testConnection(ctx.fleet, await connectionSpecFor(ctx, row), {deadlineMs, signal}), {
+    concurrency: options.concurrency ?? 8,
+    deadlineMs,
+  })
   return results.map((r) => {
-    const base = {id: r.item.id, name: r.item.name, engine: r.item.engine}
+    const base = {id: Number(r.item.id), name: r.item.name, engine: r.item.engine}
     if (!r.ok) return {...base, ok: false, latencyMs: null, serverVersion: null, error: r.error}
     const probe = r.value
     return probe.ok

@@ -1,11 +1,11 @@
 import {z} from 'zod'
 
-import {appendAudit, type AuditContext} from '../audit/writer.js'
+import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
 import {assertAcceptablePassword, hashPassword} from '../auth/passwords.js'
 import {seedRoles} from '../auth/seed.js'
 import {insertReturningId, migrateLatest, type ControlDbTarget} from '../control-db/index.js'
 import {checkKeyring, registerActiveKey} from '../crypto/key-check.js'
-import {ensureKeyFile, loadKeyring} from '../crypto/keyring.js'
+import {loadKeyring, prepareKeyFile} from '../crypto/keyring.js'
 import {UserError} from '../errors/index.js'
 import type {Knex} from 'knex'
 
@@ -70,15 +70,19 @@ export async function initRaiops(options: InitOptions): Promise<InitResult> {
   // The first admin's values are asked for and checked before anything is created.
   const existingAdmin = await findActiveAdmin(options.db)
   const admin = existingAdmin ? undefined : validateAdmin(await options.admin())
-  const keyFile = options.masterKey ? undefined : ensureKeyFile(options.masterKeyFile)
-  const keyring = loadKeyring({masterKey: options.masterKey, masterKeyFile: options.masterKeyFile})
+  // A new key stays in memory until the control database accepts it: a second
+  // machine sharing a registry must not be left with a key file that does not fit.
+  const keyFile = options.masterKey ? undefined : prepareKeyFile(options.masterKeyFile)
+  const keyring = keyFile ? keyFile.keyring : loadKeyring({masterKey: options.masterKey, masterKeyFile: options.masterKeyFile})
   const migrationsApplied = await migrateLatest(options.db)
   await checkKeyring(options.db, keyring)
   const passwordHash = admin ? await hashPassword(admin.password, options.bcryptCost) : undefined
+  keyFile?.write()
 
   const result = await options.db.transaction(async (tx) => {
+    await lockForChange(tx)
     const seeded = await seedRoles(tx, now)
-    await registerActiveKey(tx, keyring, now)
+    const keyRegistered = await registerActiveKey(tx, keyring, options.audit, now)
     if (seeded.rolesCreated.length > 0 || seeded.permissionsCreated.length > 0 || migrationsApplied.length > 0) {
       await appendAudit(
         tx,
@@ -104,10 +108,10 @@ export async function initRaiops(options: InitOptions): Promise<InitResult> {
       await appendAudit(tx, options.audit, {action: 'operator.create', targetType: 'operator', targetId: id, newValues: {name: admin.name, email: admin.email, role: 'system_admin'}}, now)
       adminCreated = true
     }
-    return {seeded, adminCreated}
+    return {seeded, adminCreated, keyRegistered}
   })
 
-  const changed = migrationsApplied.length > 0 || result.seeded.rolesCreated.length > 0 || result.seeded.permissionsCreated.length > 0 || result.adminCreated || Boolean(keyFile?.created)
+  const changed = result.keyRegistered || migrationsApplied.length > 0 || result.seeded.rolesCreated.length > 0 || result.seeded.permissionsCreated.length > 0 || result.adminCreated || Boolean(keyFile?.created)
   return {
     home: options.home,
     database: options.target.display,
