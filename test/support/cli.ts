@@ -29,7 +29,9 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   if (!existsSync(join(root, 'dist'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)')
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...options.env})) if (v !== undefined) env[k] = v
+  // An inherited FORCE_COLOR would colour every test's output; one the test passes is kept.
   delete env.FORCE_COLOR
+  if (options.env?.FORCE_COLOR !== undefined) env.FORCE_COLOR = options.env.FORCE_COLOR
   // vitest sets NODE_ENV=test, which puts oclif in development mode (extra warnings): run as a user would.
   delete env.NODE_ENV
   const started = Date.now()
