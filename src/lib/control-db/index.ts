@@ -163,12 +163,6 @@ export async function insertReturningId(db: Db, table: string, row: Record<strin
   return Number(typeof inserted === 'object' ? (inserted as {id: number}).id : inserted)
 }
 
-export function engineOf(db: Db): 'sqlite' | 'mysql' | 'postgres' {
-  const client = String(db.client.config.client)
-  if (client === 'mysql2' || client === 'mysql') return 'mysql'
-  if (client === 'pg' || client === 'postgres' || client === 'postgresql') return 'postgres'
-  return 'sqlite'
-}
 
 
 /** Whether a driver error is a unique-constraint violation, on any engine. */
