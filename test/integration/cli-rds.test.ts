@@ -2,7 +2,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import Database from 'better-sqlite3'
 
-import {runCli, type CliResult} from '../support/cli.js'
+import {mysqlRdsAddArgs, runCli, type CliResult} from '../support/cli.js'
 import {startFaultProxy} from '../support/fault-proxy.js'
 import {createRaiFixture, type RaiFixture} from '../support/rai-fixture.js'
 import {createMysqlUser, createTestDir, mysqlServer, type TestDir, type TestMysqlUser} from '../support/servers.js'
@@ -44,21 +44,8 @@ describe('rds commands against real servers', () => {
     }
   }
 
-  const addArgs = (name: string, port: number, extra: string[] = []) => [
-    'rds:add',
-    '--name',
-    name,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--username',
-    dbUser.user,
-    '--password-stdin',
-    '--rai-database',
-    fleet.database,
-    ...extra,
-  ]
+  const addArgs = (name: string, port: number, extra: string[] = []) =>
+    mysqlRdsAddArgs({name, port, user: dbUser.user, database: fleet.database, extra})
 
   beforeAll(async () => {
     home = createTestDir('raiops-home-')

@@ -5,7 +5,7 @@ import {fileURLToPath} from 'node:url'
 import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {runCli, type CliResult} from '../support/cli.js'
+import {mysqlRdsAddArgs, runCli, type CliResult} from '../support/cli.js'
 import {createMysqlUser, createTestDatabase, createTestDir, mysqlServer, withMysqlAdmin, type TestDatabase, type TestDir, type TestMysqlUser} from '../support/servers.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -94,21 +94,8 @@ afterAll(async () => {
   if (userB) expect(all).not.toContain(userB.password)
 })
 
-const addArgs = (name: string, user: TestMysqlUser, extra: string[] = []) => [
-  'rds:add',
-  '--name',
-  name,
-  '--host',
-  '127.0.0.1',
-  '--port',
-  String(mysqlServer.port),
-  '--username',
-  user.user,
-  '--password-stdin',
-  '--rai-database',
-  fleetDb.name,
-  ...extra,
-]
+const addArgs = (name: string, user: TestMysqlUser, extra: string[] = []) =>
+  mysqlRdsAddArgs({name, port: mysqlServer.port, user: user.user, database: fleetDb.name, extra})
 
 describe('a broken secret, stdin, colours and --output on a SQLite control database', () => {
   let env: Record<string, string>

@@ -53,3 +53,22 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     child.stdin.end(options.input ?? '')
   })
 }
+
+/** `rds:add` for a MariaDB RDS on loopback, its password read from stdin. */
+export function mysqlRdsAddArgs(options: {name: string; port: number; user: string; database: string; extra?: string[]}): string[] {
+  return [
+    'rds:add',
+    '--name',
+    options.name,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--username',
+    options.user,
+    '--password-stdin',
+    '--rai-database',
+    options.database,
+    ...(options.extra ?? []),
+  ]
+}
