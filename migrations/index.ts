@@ -1,6 +1,7 @@
 import type {Knex} from 'knex'
 
 import * as initial from './20261121000000_initial.js'
+import * as routingCacheSwap from './20261122000000_routing_cache_swap.js'
 
 export interface Migration {
   name: string
@@ -9,4 +10,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. A new migration is a new file listed here. */
-export const migrations: Migration[] = [{name: '20261121000000_initial', ...initial}]
+export const migrations: Migration[] = [
+  {name: '20261121000000_initial', ...initial},
+  {name: '20261122000000_routing_cache_swap', ...routingCacheSwap},
+]

@@ -1,4 +1,5 @@
-import {writeFileSync} from 'node:fs'
+import {renameSync, rmSync, writeFileSync} from 'node:fs'
+import {basename, dirname, join} from 'node:path'
 import {Command, Flags, Interfaces} from '@oclif/core'
 import type {ChalkInstance} from 'chalk'
 
@@ -90,6 +91,7 @@ export abstract class BaseCommand<T> extends Command {
     }
     const progress: Progress = {
       update: (t) => spinner.update(t),
+      log: (line) => spinner.log(line),
       stop: () => done(() => spinner.stop()),
       succeed: (t) => done(() => spinner.succeed(t)),
       fail: (t) => done(() => spinner.fail(t)),
@@ -98,13 +100,44 @@ export abstract class BaseCommand<T> extends Command {
     return progress
   }
 
+  /** The signal that stopped the run, once Ctrl-C or SIGTERM arrived during `stopSignal()` work. */
+  protected interruptedBy?: NodeJS.Signals
+  private releaseStopSignal?: () => void
+
+  /**
+   * An AbortSignal for long work that must stop cleanly: Ctrl-C or SIGTERM aborts
+   * it (the work rolls back or commits its current batch and releases its locks),
+   * and the command then exits 130 or 143; a second Ctrl-C exits at once.
+   */
+  protected stopSignal(): AbortSignal {
+    const controller = new AbortController()
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
+      this.interruptedBy = signal
+      process.stderr.write(`stopping (${signal}): the current batch is finished or rolled back, the lock released; press Ctrl-C again to quit at once\n`)
+      controller.abort(new Error(`stopped by ${signal}`))
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    this.releaseStopSignal = () => {
+      process.removeListener('SIGINT', onSignal)
+      process.removeListener('SIGTERM', onSignal)
+    }
+    return controller.signal
+  }
+
+  /** After work under `stopSignal()`: the exit code of the signal that stopped it, if one did. */
+  protected exitIfInterrupted(): void {
+    if (this.interruptedBy) this.exitWith(this.interruptedBy === 'SIGINT' ? 130 : 143)
+  }
+
   /** A note for the person at the terminal (stderr), silent under --json. */
   protected note(message: string): void {
     this.logToStderr(message)
   }
 
   /** Sets the exit code without throwing: the result is still printed. */
-  protected exitWith(code: ExitCodeValue): void {
+  protected exitWith(code: ExitCodeValue | 130 | 143): void {
     process.exitCode = code
   }
 
@@ -117,16 +150,94 @@ export abstract class BaseCommand<T> extends Command {
     const format = this.jsonEnabled() ? 'json' : flags.format
     const text = rows.length === 0 && format === 'table' ? '' : renderList(rows, columns, format)
     if (flags.output) {
-      try {
-        writeFileSync(flags.output, text)
-      } catch (error) {
-        throw new UserError(`--output ${flags.output} cannot be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {hint: 'name a file in a directory that exists and you can write'})
-      }
+      this.writeOutputFile(flags.output, text)
       this.note(`wrote ${rows.length} row(s) to ${flags.output}`)
       return
     }
     if (rows.length === 0 && format === 'table') this.note('nothing to show')
     else process.stdout.write(text)
+  }
+
+  /** Prints rendered output, or writes it to --output; under --json only the file is written (the JSON goes to stdout). */
+  protected emitOutput(text: string, output: string | undefined): void {
+    if (output) {
+      this.writeOutputFile(output, text)
+      this.note(`wrote ${output}`)
+    } else if (!this.jsonEnabled()) {
+      process.stdout.write(text)
+    }
+  }
+
+  /**
+   * Writes rendered output to `--output FILE` atomically: a temporary file beside
+   * it, then a rename, so a reader (node_exporter's textfile collector, a CI
+   * report step) never sees half a file.
+   */
+  protected writeOutputFile(file: string, text: string): void {
+    const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`)
+    try {
+      writeFileSync(temporary, text)
+      renameSync(temporary, file)
+    } catch (error) {
+      rmSync(temporary, {force: true})
+      throw new UserError(`--output ${file} cannot be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {hint: 'name a file in a directory that exists and you can write'})
+    }
+  }
+
+  /**
+   * Shows `frame()` every `intervalMs` until Ctrl-C (or SIGTERM). On a terminal
+   * each frame replaces the last on the alternate screen, and on exit the
+   * terminal is restored with the last frame left on it; piped, frames are
+   * appended with a time line between them. An error in a later frame is
+   * shown in its place and the watch goes on; the first frame's error ends it.
+   * Ends with exit code 0.
+   */
+  protected async watch(intervalMs: number, frame: () => Promise<string>): Promise<void> {
+    const tty = Boolean(process.stdout.isTTY)
+    let stop!: () => void
+    const stopped = new Promise<null>((resolve) => {
+      stop = () => resolve(null)
+    })
+    // `on`, not `once`: a listener still in place keeps signal-exit (loaded by the
+    // spinner) from re-raising the signal and killing the process mid-cleanup.
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+    const heading = () => this.color.dim(`every ${intervalMs / 1000} s · ${new Date().toISOString()} · Ctrl-C to stop`)
+    let last: string | null = null
+    let screen = false
+    try {
+      for (let round = 0; ; round++) {
+        let text: string | null
+        try {
+          text = await Promise.race([frame(), stopped])
+        } catch (error) {
+          if (round === 0) throw error
+          const mapped = mapError(error)
+          text = `${this.color.red('Error:')} ${mapped.message}${mapped.hint ? ` — ${mapped.hint}` : ''}\n`
+        }
+        if (text === null) break
+        last = text
+        if (tty) {
+          if (!screen) process.stdout.write('\u001B[?1049h\u001B[?25l')
+          screen = true
+          process.stdout.write(`\u001B[H\u001B[2J${heading()}\n\n${text}`)
+        } else {
+          process.stdout.write(`${round > 0 ? '\n' : ''}${heading()}\n${text}`)
+        }
+        let timer: NodeJS.Timeout | undefined
+        const slept = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), intervalMs)
+        })
+        const awake = await Promise.race([slept, stopped])
+        clearTimeout(timer)
+        if (awake === null) break
+      }
+    } finally {
+      process.removeListener('SIGINT', stop)
+      process.removeListener('SIGTERM', stop)
+      if (screen) process.stdout.write(`\u001B[?25h\u001B[?1049l${last ?? ''}`)
+    }
+    process.exitCode = ExitCode.ok
   }
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
@@ -145,6 +256,7 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   protected override async finally(error: Error | undefined): Promise<void> {
+    this.releaseStopSignal?.()
     await this.runtime?.close()
     await super.finally(error)
   }
@@ -161,17 +273,19 @@ const PARSE_ERRORS = new Set([
   'ArgInvalidOptionError',
 ])
 
+/** The message on one line, without the frame oclif puts around an error thrown while parsing a flag. */
 function oneLine(text: string): string {
   return text
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !/^See more help with/.test(l))
     .join(' ')
+    .replace(/^Parsing (--[\w-]+)\s+(.*)$/, (_, flag: string, rest: string) => (rest.startsWith(flag) ? rest : `${flag}: ${rest}`))
 }
 
 export function mapError(error: unknown): MappedError {
   if (error instanceof RaiopsError) {
-    return {exitCode: error.exitCode, code: error.code, message: scrubText(error.message), hint: error.hint && scrubText(error.hint)}
+    return {exitCode: error.exitCode, code: error.code, message: scrubText(oneLine(error.message)), hint: error.hint && scrubText(error.hint)}
   }
   const e = error as {name?: string; message?: string; oclif?: {exit?: number}; constructor?: {name?: string}}
   const name = e?.constructor?.name ?? e?.name ?? ''

@@ -76,7 +76,7 @@ describe('raiops init and the control database', () => {
   it('reports migration status', async () => {
     const result = await runCli(['db:migrate', '--status', '--json'], {env})
     expect(result.code).toBe(0)
-    expect(JSON.parse(result.stdout)).toMatchObject({pending: [], applied: ['20261121000000_initial']})
+    expect(JSON.parse(result.stdout)).toMatchObject({pending: [], applied: ['20261121000000_initial', '20261122000000_routing_cache_swap']})
   })
 
   it('gives one-line errors for a bad control database URL', async () => {

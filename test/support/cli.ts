@@ -1,6 +1,7 @@
 import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {dirname, join} from 'node:path'
+import Database from 'better-sqlite3'
 import {fileURLToPath} from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -71,4 +72,14 @@ export function mysqlRdsAddArgs(options: {name: string; port: number; user: stri
     options.database,
     ...(options.extra ?? []),
   ]
+}
+
+/** Rows of a read-only query on the SQLite control database of a RAIOPS_HOME. */
+export function queryControlDb<T>(raiopsHome: string, sql: string): T[] {
+  const db = new Database(join(raiopsHome, 'raiops.sqlite'), {readonly: true})
+  try {
+    return db.prepare(sql).all() as T[]
+  } finally {
+    db.close()
+  }
 }

@@ -2,6 +2,7 @@ import type {Knex} from 'knex'
 
 import type {RdsConnectionSpec, RdsEngine} from '../rds/types.js'
 import {describeDriverError} from './errors.js'
+import {rowsOf} from './health/probe.js'
 import type {ConnectionRegistry} from './registry.js'
 
 export type ProbeResult =
@@ -25,16 +26,6 @@ const VERSION_SQL: Record<RdsEngine, string> = {
   mysql: 'SELECT VERSION() AS version',
   postgres: 'SHOW server_version',
   sqlite: 'select sqlite_version() as version',
-}
-
-/** The rows of a `knex.raw` result, whatever the dialect's shape. */
-function rowsOf(result: unknown): Array<Record<string, unknown>> {
-  if (Array.isArray(result)) {
-    // mysql2: [rows, fields]; better-sqlite3: rows
-    return (Array.isArray(result[0]) ? result[0] : result) as Array<Record<string, unknown>>
-  }
-  const rows = (result as {rows?: unknown} | null)?.rows
-  return Array.isArray(rows) ? (rows as Array<Record<string, unknown>>) : []
 }
 
 async function serverVersionOf(db: Knex, engine: RdsEngine, timeoutMs: number): Promise<string> {

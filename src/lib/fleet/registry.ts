@@ -136,6 +136,20 @@ export class ConnectionRegistry {
     return fn(await this.get(spec))
   }
 
+  /**
+   * Drops the instance of an RDS whose work was given up (a probe past its
+   * deadline): its sockets are cut now, so neither its pending connect nor the
+   * final teardown waits on a server that does not answer. A later `get` rebuilds.
+   */
+  abandon(id: number): void {
+    const entry = this.entries.get(id)
+    if (!entry) return
+    this.entries.delete(id)
+    cutSockets(entry)
+    this.retiring.add(entry)
+    void this.destroyEntry(entry).then(() => this.retiring.delete(entry))
+  }
+
   /** The RDS that currently have an instance. */
   get size(): number {
     return this.entries.size

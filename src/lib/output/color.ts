@@ -13,3 +13,22 @@ export function makeChalk(options: {noColorFlag: boolean; env: Record<string, st
   }
   return new Chalk({level: options.isTTY && env.TERM !== 'dumb' ? 1 : 0})
 }
+
+/** How a value reads at a glance: good, needs a look, broken, or not applicable. */
+export type Tone = 'ok' | 'warn' | 'fail' | 'dim'
+
+/** The colour of a tone (green, yellow, red, dim); no tone, no colour. */
+export function paint(c: ChalkInstance, tone: Tone | undefined, text: string): string {
+  switch (tone) {
+    case 'ok':
+      return c.green(text)
+    case 'warn':
+      return c.yellow(text)
+    case 'fail':
+      return c.red(text)
+    case 'dim':
+      return c.dim(text)
+    default:
+      return text
+  }
+}

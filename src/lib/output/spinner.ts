@@ -1,11 +1,13 @@
 export interface Progress {
   update(text: string): void
+  /** A line above the spinner (a finished step), the spinner kept below it. */
+  log(line: string): void
   succeed(text?: string): void
   fail(text?: string): void
   stop(): void
 }
 
-const silent: Progress = {update() {}, succeed() {}, fail() {}, stop() {}}
+const silent: Progress = {update() {}, log() {}, succeed() {}, fail() {}, stop() {}}
 
 export function spinnerAllowed(env: Record<string, string | undefined>, stderrIsTTY: boolean): boolean {
   return stderrIsTTY && !env.CI && env.TERM !== 'dumb'
@@ -18,6 +20,11 @@ export async function startSpinner(text: string, enabled: boolean): Promise<Prog
   const spinner = ora({text, stream: process.stderr}).start()
   return {
     update: (t) => void (spinner.text = t),
+    log: (line) => {
+      spinner.clear()
+      process.stderr.write(`${line}\n`)
+      spinner.render()
+    },
     succeed: (t) => void spinner.succeed(t),
     fail: (t) => void spinner.fail(t),
     stop: () => void spinner.stop(),

@@ -1,24 +1,16 @@
 import type {ChalkInstance} from 'chalk'
 
+import {paint} from '../output/color.js'
 import type {Column} from '../output/render.js'
 import type {RdsTestResult} from './service.js'
 import type {HealthStatus, RdsState, RdsView} from './types.js'
 
 export function colourHealth(c: ChalkInstance, status: HealthStatus): string {
-  switch (status) {
-    case 'healthy':
-      return c.green(status)
-    case 'degraded':
-      return c.yellow(status)
-    case 'down':
-      return c.red(status)
-    default:
-      return c.dim(status)
-  }
+  return paint(c, status === 'healthy' ? 'ok' : status === 'degraded' ? 'warn' : status === 'down' ? 'fail' : 'dim', status)
 }
 
 export function colourState(c: ChalkInstance, state: RdsState): string {
-  return state === 'online' ? c.green(state) : state === 'draining' ? c.yellow(state) : c.red(state)
+  return paint(c, state === 'online' ? 'ok' : state === 'draining' ? 'warn' : 'fail', state)
 }
 
 export function endpoint(rds: Pick<RdsView, 'engine' | 'host' | 'port' | 'raiDatabase'>): string {

@@ -24,6 +24,20 @@ export async function getRds(db: Db, ref: string | number): Promise<RdsInstanceR
   return row
 }
 
+/**
+ * The RDS a fleet command covers: the named ones (names or ids, active or not,
+ * each once, in the order given), else every active one.
+ */
+export async function selectRds(db: Db, refs: readonly string[] | undefined): Promise<RdsInstanceRow[]> {
+  if (!refs || refs.length === 0) return listRdsRows(db, {activeOnly: true})
+  const rows: RdsInstanceRow[] = []
+  for (const ref of refs) {
+    const row = await getRds(db, ref)
+    if (!rows.some((r) => Number(r.id) === Number(row.id))) rows.push(row)
+  }
+  return rows
+}
+
 export async function findMaster(db: Db, exceptId?: number): Promise<RdsInstanceRow | undefined> {
   const query = db(RDS_TABLE).where({is_master: true})
   if (exceptId !== undefined) query.whereNot({id: exceptId})

@@ -1,0 +1,62 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../base-command.js'
+import {UserError} from '../lib/errors/index.js'
+import {DEFAULT_SLOW_MS} from '../lib/fleet/health/rules.js'
+import {runHealth} from '../lib/fleet/health/service.js'
+import {parseSeconds} from '../lib/input/duration.js'
+import {collectStatus, type StatusOverview} from '../lib/status/index.js'
+import {renderStatus} from '../lib/status/present.js'
+
+export default class Status extends BaseCommand<StatusOverview> {
+  static override summary = 'the system overview: RDS health and state, sync freshness, tenants, routing cache, billing alerts, audit chain'
+  static override description = `One screen with a section per concern, each with its state (ok, warn, FAIL, or "never run" when its job has not run yet) and the facts behind it. The RDS section counts active instances by health and by state (online, draining, locked), shows the last check time and names each degraded or down RDS with its reasons; it is read from what the last health check stored (run \`raiops rds:health\` from cron), or probed now with --refresh.
+
+--json returns the same data. Exit code 0 whatever the states; use \`raiops rds:health --fail-on\` to fail a pipeline.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --refresh',
+    '<%= config.bin %> <%= command.id %> --json',
+    '<%= config.bin %> <%= command.id %> --watch 5 --refresh',
+  ]
+
+  static override permission = 'rds.view' as const
+  static override flags = {
+    refresh: Flags.boolean({description: 'probe every active RDS first (as rds:health does) instead of showing the last stored check'}),
+    timeout: Flags.custom<number>({
+      description: 'with --refresh: seconds each probe may take',
+      default: async () => 5000,
+      defaultHelp: async () => '5',
+      parse: async (input) => parseSeconds(input, '--timeout', 600),
+    })(),
+    watch: Flags.custom<number>({
+      description: 'show it again every N seconds on the terminal until Ctrl-C',
+      parse: async (input) => parseSeconds(input, '--watch', 86_400),
+    })(),
+  }
+
+  async run(): Promise<StatusOverview> {
+    const {flags} = await this.parse(Status)
+    if (flags.watch !== undefined && this.jsonEnabled()) {
+      throw new UserError('--watch redraws the terminal; it cannot be combined with --json', {hint: 'drop --watch, or --json'})
+    }
+    const ctx = await this.context()
+    const collect = async (): Promise<StatusOverview> => {
+      if (flags.refresh) {
+        const progress = await this.progress('probing every active RDS')
+        await runHealth(ctx, {timeoutMs: flags.timeout, slowMs: DEFAULT_SLOW_MS})
+        progress.stop()
+      }
+      return collectStatus(ctx)
+    }
+    if (flags.watch !== undefined) {
+      let last: StatusOverview | undefined
+      await this.watch(flags.watch, async () => renderStatus(this.color, (last = await collect())))
+      return last as StatusOverview
+    }
+    const overview = await collect()
+    if (!this.jsonEnabled()) process.stdout.write(renderStatus(this.color, overview))
+    return overview
+  }
+}

@@ -1,0 +1,29 @@
+import {BaseCommand} from '../../base-command.js'
+import {renderJson, renderList} from '../../lib/output/render.js'
+import {syncOutputFlags} from '../../lib/sync/flags.js'
+import {rdsSyncColumns, syncKindColumns} from '../../lib/sync/present.js'
+import {syncStatus, type SyncStatusReport} from '../../lib/sync/status.js'
+
+export default class SyncStatus extends BaseCommand<SyncStatusReport> {
+  static override summary = 'when each sync last ran, its outcome and counts, and how stale the data is'
+  static override description = `Per sync kind (tenants, routing) and per RDS: the last run, its outcome and counts, the age of the data (time since the last successful run), and which machine runs one right now. Read from the control database only; no server is contacted.`
+
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
+
+  static override permission = 'sync.view' as const
+  static override flags = {...syncOutputFlags}
+
+  async run(): Promise<SyncStatusReport> {
+    const {flags} = await this.parse(SyncStatus)
+    const report = await syncStatus(await this.context())
+    const now = new Date(report.generatedAt)
+    const text =
+      flags.format === 'json'
+        ? renderJson(report)
+        : flags.format === 'ndjson'
+          ? [...report.kinds.map((k) => JSON.stringify({type: 'kind', ...k})), ...report.rds.map((r) => JSON.stringify({type: 'rds', ...r}))].join('\n') + '\n'
+          : `${renderList(report.kinds, syncKindColumns(this.color, now), 'table')}${report.rds.length > 0 ? renderList(report.rds, rdsSyncColumns(this.color, now), 'table') : ''}`
+    this.emitOutput(text, flags.output)
+    return report
+  }
+}

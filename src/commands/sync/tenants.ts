@@ -1,0 +1,63 @@
+import {BaseCommand} from '../../base-command.js'
+import {ExitCode} from '../../lib/errors/index.js'
+import {renderJson, renderList} from '../../lib/output/render.js'
+import {rdsSelectionFlags, syncOutputFlags, tenantSyncFlags, waitFlag} from '../../lib/sync/flags.js'
+import {runTenantSync, type TenantSyncReport} from '../../lib/sync/index.js'
+import {tenantSyncColumns, tenantSyncLine, tenantSyncSummary} from '../../lib/sync/present.js'
+
+export default class SyncTenants extends BaseCommand<TenantSyncReport> {
+  static override summary = 'sync the tenant registry (tenant_master) from every active RDS'
+  static override description = `Reads each RDS's tenants with their user counts (ghost users not counted) and location counts in three queries per server, whatever its number of tenants, and upserts them into tenant_master in batches. A tenant gone upstream is marked (remote_missing_at) and kept; one that comes back is cleared. Servers run concurrently (--concurrency), each within --timeout and in its own transaction: a server that fails leaves its tenants as they were, and the others' work is kept. An RDS synced successfully within --max-age is skipped unless --force.
+
+Only one tenant sync runs at a time (per --shard): a second one exits 6 with who holds the lock, or waits with --wait. The lock is a lease renewed while the run lives; a killed run's lease expires within a minute and is taken over. Ctrl-C or SIGTERM stops cleanly (each RDS's transaction rolled back, the lock released) and exits 130/143.
+
+Exit codes: 0 every RDS synced or skipped, 3 some RDS failed, 6 another sync holds the lock.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --rds eu-2 --force',
+    '<%= config.bin %> <%= command.id %> --shard 1/4 --format ndjson',
+    '<%= config.bin %> <%= command.id %> --wait 120 --json',
+  ]
+
+  static override permission = 'sync.run' as const
+  static override flags = {...rdsSelectionFlags, ...tenantSyncFlags, wait: waitFlag, ...syncOutputFlags}
+
+  async run(): Promise<TenantSyncReport> {
+    const {flags} = await this.parse(SyncTenants)
+    const ctx = await this.context()
+    const streaming = flags.format === 'ndjson' && !flags.output && !this.jsonEnabled()
+    const progress = await this.progress('syncing tenants')
+    const report = await runTenantSync(ctx, {
+      refs: flags.rds,
+      shard: flags.shard,
+      force: flags.force,
+      maxAgeMs: flags['max-age'],
+      concurrency: flags.concurrency,
+      deadlineMs: flags.timeout,
+      waitMs: flags.wait,
+      signal: this.stopSignal(),
+      onEvent: (event) => {
+        if (event.type === 'done') {
+          if (streaming) process.stdout.write(`${JSON.stringify({type: 'rds', ...event.result})}\n`)
+          progress.log(tenantSyncLine(this.color, event.result))
+          progress.update(`syncing tenants: ${event.done}/${event.total} RDS done`)
+        } else if (event.type === 'progress') {
+          progress.update(`syncing tenants: ${event.rds.name} ${event.phase}${event.total > 0 ? ` ${event.done}/${event.total}` : ''}`)
+        }
+      },
+    })
+    progress.stop()
+    const {rds, ...summary} = report
+    const text =
+      flags.format === 'json'
+        ? renderJson(report)
+        : flags.format === 'ndjson'
+          ? `${streaming ? '' : rds.map((r) => JSON.stringify({type: 'rds', ...r})).join('\n') + (rds.length > 0 ? '\n' : '')}${JSON.stringify({type: 'summary', ...summary})}\n`
+          : `${rds.length > 0 ? renderList(rds, tenantSyncColumns(this.color), 'table') : ''}${tenantSyncSummary(this.color, report)}\n`
+    this.emitOutput(text, flags.output)
+    if (report.status === 'partial' || report.status === 'failed') this.exitWith(ExitCode.partial)
+    this.exitIfInterrupted()
+    return report
+  }
+}

@@ -1,0 +1,37 @@
+import {describeDriverError} from '../fleet/errors.js'
+import {STATUS_SECTIONS} from './sections/index.js'
+import type {SectionReport, SectionState, StatusContext, StatusSection} from './types.js'
+
+export type {SectionReport, SectionState, StatusSection} from './types.js'
+
+export interface StatusSectionResult extends SectionReport {
+  key: string
+  title: string
+}
+
+export interface StatusOverview {
+  generatedAt: string
+  /** The worst state of the sections that have run (`never` when none has). */
+  state: SectionState
+  sections: StatusSectionResult[]
+}
+
+const SEVERITY: Record<SectionState, number> = {never: 0, ok: 1, warn: 2, fail: 3}
+
+/**
+ * The system overview: every section collected concurrently. A section that
+ * cannot be read reports `fail` with the reason; the others are unaffected.
+ */
+export async function collectStatus(ctx: StatusContext, sections: readonly StatusSection[] = STATUS_SECTIONS): Promise<StatusOverview> {
+  const results = await Promise.all(
+    sections.map(async (section): Promise<StatusSectionResult> => {
+      try {
+        return {key: section.key, title: section.title, ...(await section.collect(ctx))}
+      } catch (error) {
+        return {key: section.key, title: section.title, state: 'fail', summary: `cannot be read: ${describeDriverError(error)}`, facts: [], data: {}}
+      }
+    }),
+  )
+  const state = results.reduce<SectionState>((worst, r) => (SEVERITY[r.state] > SEVERITY[worst] ? r.state : worst), 'never')
+  return {generatedAt: ctx.now().toISOString(), state, sections: results}
+}

@@ -1,0 +1,17 @@
+import {toIso} from '../../control-db/time.js'
+import {ago} from '../../output/age.js'
+import {hasRun, NEVER_RUN, type SectionReport, type StatusContext, type StatusSection} from '../types.js'
+
+/** The email routing directory cache (`user_email_routing_cache`). */
+export const routingSection: StatusSection = {
+  key: 'routing',
+  title: 'Routing cache',
+  async collect(ctx: StatusContext): Promise<SectionReport> {
+    const [row] = (await ctx.db('user_email_routing_cache').select(ctx.db.raw('count(*) as total'), ctx.db.raw('max(synced_at) as synced'))) as Array<{total: unknown; synced: unknown}>
+    const total = Number(row?.total ?? 0)
+    const syncedAt = toIso(row?.synced)
+    const data = {entries: total, syncedAt}
+    if (total === 0 && !(await hasRun(ctx, 'routing'))) return {...NEVER_RUN, data}
+    return {state: 'ok', summary: `${total} email(s) cached`, facts: syncedAt ? [{label: 'synced', value: `${syncedAt} (${ago(syncedAt, ctx.now())})`}] : [], data}
+  },
+}

@@ -1,0 +1,27 @@
+import {toIso} from '../../control-db/time.js'
+import {ago} from '../../output/age.js'
+import {hasRun, NEVER_RUN, type SectionReport, type StatusContext, type StatusSection} from '../types.js'
+
+/** The tenant registry (`tenant_master`), as the tenant sync leaves it. */
+export const tenantsSection: StatusSection = {
+  key: 'tenants',
+  title: 'Tenants',
+  async collect(ctx: StatusContext): Promise<SectionReport> {
+    const [row] = (await ctx.db('tenant_master').select(
+      ctx.db.raw('count(*) as total'),
+      ctx.db.raw('count(remote_missing_at) as missing'),
+      ctx.db.raw('max(cache_refreshed_at) as refreshed'),
+    )) as Array<{total: unknown; missing: unknown; refreshed: unknown}>
+    const total = Number(row?.total ?? 0)
+    const missing = Number(row?.missing ?? 0)
+    const refreshedAt = toIso(row?.refreshed)
+    const data = {total, missingUpstream: missing, refreshedAt}
+    if (total === 0 && !(await hasRun(ctx, 'tenants'))) return {...NEVER_RUN, data}
+    return {
+      state: missing > 0 ? 'warn' : 'ok',
+      summary: `${total} tenant(s)${missing > 0 ? `, ${missing} gone upstream` : ''}`,
+      facts: refreshedAt ? [{label: 'refreshed', value: `${refreshedAt} (${ago(refreshedAt, ctx.now())})`}] : [],
+      data,
+    }
+  },
+}

@@ -1,0 +1,309 @@
+import {randomBytes} from 'node:crypto'
+import {hostname} from 'node:os'
+import type {Knex} from 'knex'
+
+import {isUniqueViolation} from '../control-db/index.js'
+import {toIsoRequired} from '../control-db/time.js'
+import {BusyError} from '../errors/index.js'
+import {describeDriverError} from '../fleet/errors.js'
+
+/**
+ * A lease on a named job (one sync kind) in the control database's `locks`
+ * table, so that two runs of it never overlap, on one machine or several.
+ *
+ * The row names its holder (`host:pid:id`) and when it expires. The holder
+ * keeps it alive with a heartbeat; a run that crashes stops renewing it and
+ * loses it `ttlMs` after its last heartbeat, or at once to a run on the same
+ * host that sees its pid is gone. Every change is conditional on the holder
+ * (and, for a takeover, on what was read), so of two racing runs exactly one wins.
+ */
+
+export interface LeaseHolder {
+  host: string
+  pid: number
+  id: string
+}
+
+export interface LeaseInfo {
+  name: string
+  holder: LeaseHolder
+  acquiredAt: string
+  expiresAt: string
+}
+
+export interface Lease {
+  readonly name: string
+  readonly holder: LeaseHolder
+  /** Aborted (reason: an Error saying the lease was lost) when a heartbeat finds the lease taken by another run or gone. */
+  readonly signal: AbortSignal
+  /** Renews now (also done by the heartbeat timer); throws BusyError if the lease is no longer ours. */
+  renew(): Promise<void>
+  /** Stops the heartbeat and deletes the row if it is still ours. Idempotent; never throws. */
+  release(): Promise<void>
+}
+
+export interface AcquireLeaseOptions {
+  /** Lease lifetime without a heartbeat, ms. Default 60_000. A crashed run's lease expires this long after its last heartbeat. */
+  ttlMs?: number
+  /** Heartbeat period, ms. Default ttlMs / 4. 0 disables the timer (tests). */
+  heartbeatMs?: number
+  /** Wait up to this long for a held lease to be released or expire, polling (about every 250 ms, capped by what remains). Default 0: fail at once. */
+  waitMs?: number
+  /** Defaults: os.hostname(), process.pid, a random id. */
+  holder?: Partial<LeaseHolder>
+  now?: () => Date
+}
+
+const TABLE = 'locks'
+const DEFAULT_TTL_MS = 60_000
+const POLL_MS = 250
+const MAX_NAME_LENGTH = 128
+const MAX_HOLDER_LENGTH = 255
+/** Attempts in a row without sleeping when the row changes under us (released, or taken over by a third run). */
+const MAX_QUICK_RETRIES = 5
+
+interface LockRow {
+  name: string
+  holder: string
+  acquired_at: unknown
+  expires_at: unknown
+}
+
+function formatHolder(holder: LeaseHolder): string {
+  return `${holder.host}:${holder.pid}:${holder.id}`
+}
+
+/** `host:pid:id`, read from the right (the id and pid never contain a colon). */
+function parseHolder(text: string): LeaseHolder {
+  const last = text.lastIndexOf(':')
+  const previous = last > 0 ? text.lastIndexOf(':', last - 1) : -1
+  const pid = previous >= 0 ? Number(text.slice(previous + 1, last)) : Number.NaN
+  if (previous < 0 || !Number.isSafeInteger(pid)) return {host: text, pid: 0, id: ''}
+  return {host: text.slice(0, previous), pid, id: text.slice(last + 1)}
+}
+
+function toInfo(row: LockRow): LeaseInfo {
+  return {
+    name: row.name,
+    holder: parseHolder(row.holder),
+    acquiredAt: toIsoRequired(row.acquired_at),
+    expiresAt: toIsoRequired(row.expires_at),
+  }
+}
+
+/** Whether a process with this pid exists on this machine. Unknown or odd pids count as alive: a lease is never taken on a guess. */
+function isAlive(pid: number): boolean {
+  // 0 and negative pids address process groups, not a process.
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+}
+
+function checkName(name: string): void {
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    throw new RangeError(`a lease name must have 1 to ${MAX_NAME_LENGTH} characters, got ${name.length}`)
+  }
+}
+
+function checkMs(what: string, value: number, min: number): void {
+  if (!Number.isFinite(value) || value < min) throw new RangeError(`${what} must be a number of ms ≥ ${min}, got ${value}`)
+}
+
+function busyError(name: string, held: LeaseInfo | null): BusyError {
+  if (held === null) return new BusyError(`${name} is being acquired by another run`, {hint: 'wait for it to finish or pass --wait SECONDS'})
+  return new BusyError(`${name} is already running on ${held.holder.host} (pid ${held.holder.pid}) since ${held.acquiredAt}`, {
+    hint: 'wait for it to finish, pass --wait SECONDS, or let its lease expire (at ' + held.expiresAt + ') if it crashed',
+  })
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** The lease named `name` as stored, expired or not; null when nobody holds it. */
+export async function readLease(db: Knex, name: string): Promise<LeaseInfo | null> {
+  const row = (await db(TABLE).where({name}).first()) as LockRow | undefined
+  return row === undefined ? null : toInfo(row)
+}
+
+/**
+ * Takes the lease `name`, or throws BusyError naming the run that holds it
+ * (after polling up to `waitMs` for it to be released or to expire).
+ * An expired lease, or one whose holder is a dead process on this host, is taken over.
+ */
+export async function acquireLease(db: Knex, name: string, options: AcquireLeaseOptions = {}): Promise<Lease> {
+  checkName(name)
+  const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS
+  checkMs('ttlMs', ttlMs, 1)
+  const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(ttlMs / 4))
+  checkMs('heartbeatMs', heartbeatMs, 0)
+  if (heartbeatMs >= ttlMs) throw new RangeError(`heartbeatMs (${heartbeatMs}) must be below ttlMs (${ttlMs}), or the lease expires between heartbeats`)
+  const waitMs = options.waitMs ?? 0
+  checkMs('waitMs', waitMs, 0)
+  const now = options.now ?? (() => new Date())
+  const holder: LeaseHolder = {
+    host: options.holder?.host ?? hostname(),
+    pid: options.holder?.pid ?? process.pid,
+    id: options.holder?.id ?? randomBytes(6).toString('hex'),
+  }
+  if (holder.id.includes(':') || !Number.isSafeInteger(holder.pid)) throw new RangeError('a lease holder needs an integer pid and an id without ":"')
+  const holderText = formatHolder(holder)
+  if (holderText.length > MAX_HOLDER_LENGTH) throw new RangeError(`a lease holder must fit in ${MAX_HOLDER_LENGTH} characters: ${holderText}`)
+
+  const deadline = performance.now() + waitMs
+  let quickRetries = 0
+  for (;;) {
+    const at = now()
+    const expiresAt = new Date(at.getTime() + ttlMs)
+    try {
+      await db(TABLE).insert({name, holder: holderText, acquired_at: at, expires_at: expiresAt})
+      return startLease({db, name, holder, holderText, ttlMs, heartbeatMs, now, expiresAtMs: expiresAt.getTime()})
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error
+    }
+
+    const row = (await db(TABLE).where({name}).first()) as LockRow | undefined
+    let held: LeaseInfo | null = null
+    if (row !== undefined) {
+      held = toInfo(row)
+      const expired = Date.parse(held.expiresAt) < at.getTime()
+      const crashedHere = held.holder.host === holder.host && !isAlive(held.holder.pid)
+      if (expired || crashedHere) {
+        // Conditional on what was read: if another run took it over first, or
+        // the holder renewed it meanwhile, nothing matches and the lease is held.
+        let takeover = db(TABLE).where({name, holder: row.holder})
+        if (!crashedHere) takeover = takeover.andWhere('expires_at', '<', at)
+        const updated = await takeover.update({holder: holderText, acquired_at: at, expires_at: expiresAt})
+        if (Number(updated) === 1) return startLease({db, name, holder, holderText, ttlMs, heartbeatMs, now, expiresAtMs: expiresAt.getTime()})
+        if (quickRetries++ < MAX_QUICK_RETRIES) continue // read who won, for the message
+      }
+    } else if (quickRetries++ < MAX_QUICK_RETRIES) {
+      continue // released between the insert and the read: try again at once
+    }
+
+    const remaining = deadline - performance.now()
+    if (remaining <= 0) throw busyError(name, held)
+    await sleep(Math.min(POLL_MS, remaining))
+    quickRetries = 0
+  }
+}
+
+interface LeaseState {
+  db: Knex
+  name: string
+  holder: LeaseHolder
+  holderText: string
+  ttlMs: number
+  heartbeatMs: number
+  now: () => Date
+  expiresAtMs: number
+}
+
+function startLease(state: LeaseState): Lease {
+  const {db, name, holderText, ttlMs, now} = state
+  const controller = new AbortController()
+  let expiresAtMs = state.expiresAtMs
+  let released = false
+  let releasing: Promise<void> | undefined
+  let beating: Promise<void> | undefined
+  let timer: NodeJS.Timeout | undefined
+
+  function stop(): void {
+    if (timer !== undefined) clearInterval(timer)
+    timer = undefined
+  }
+
+  function lose(reason: string, cause?: unknown): BusyError {
+    stop()
+    if (!controller.signal.aborted) {
+      controller.abort(
+        new BusyError(`lost the lease ${name}: ${reason}`, {
+          hint: 'another run may be doing the same work: check it, and this run\'s results, before running again',
+          cause,
+        }),
+      )
+    }
+    return controller.signal.reason as BusyError
+  }
+
+  async function whoHasIt(): Promise<string> {
+    try {
+      const info = await readLease(db, name)
+      if (info === null) return 'its row is gone'
+      return `another run took it over (${info.holder.host}, pid ${info.holder.pid}, since ${info.acquiredAt})`
+    } catch {
+      return 'another run took it over'
+    }
+  }
+
+  /** Pushes expires_at forward if the row is still ours; false when it is not. */
+  async function extend(): Promise<boolean> {
+    const next = new Date(now().getTime() + ttlMs)
+    const updated = await db(TABLE).where({name, holder: holderText}).update({expires_at: next})
+    if (Number(updated) < 1) return false
+    expiresAtMs = Math.max(expiresAtMs, next.getTime())
+    return true
+  }
+
+  function expiredError(cause: unknown): string {
+    return `could not renew it before it expired at ${new Date(expiresAtMs).toISOString()}: ${describeDriverError(cause)}`
+  }
+
+  async function beat(): Promise<void> {
+    try {
+      if (await extend()) return
+      if (!released) lose(await whoHasIt())
+    } catch (error) {
+      // A failed query is retried at the next tick, as long as the lease has not expired meanwhile.
+      if (!released && now().getTime() >= expiresAtMs) lose(expiredError(error), error)
+    }
+  }
+
+  function tick(): void {
+    if (released || controller.signal.aborted) return stop()
+    if (beating !== undefined) {
+      // The previous heartbeat still hangs: past the expiry, another run may have the lease.
+      if (now().getTime() >= expiresAtMs) lose(expiredError(new Error('the heartbeat query did not answer')))
+      return
+    }
+    beating = beat().finally(() => {
+      beating = undefined
+    })
+  }
+
+  if (state.heartbeatMs > 0) {
+    timer = setInterval(tick, state.heartbeatMs)
+    timer.unref()
+  }
+
+  return {
+    name,
+    holder: {...state.holder},
+    signal: controller.signal,
+    async renew(): Promise<void> {
+      if (released) throw new BusyError(`the lease ${name} was released`)
+      if (controller.signal.aborted) throw controller.signal.reason
+      if (await extend()) return
+      if (released) throw new BusyError(`the lease ${name} was released`)
+      throw lose(await whoHasIt())
+    },
+    release(): Promise<void> {
+      releasing ??= (async () => {
+        released = true
+        stop()
+        // A heartbeat still in flight cannot bring the row back: an UPDATE matches nothing once it is deleted.
+        try {
+          await db(TABLE).where({name, holder: holderText}).delete()
+        } catch {
+          // the lease expires by itself
+        }
+      })()
+      return releasing
+    },
+  }
+}

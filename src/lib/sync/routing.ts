@@ -1,0 +1,755 @@
+import {PassThrough} from 'node:stream'
+import type {Knex} from 'knex'
+
+import type {OpsContext} from '../context.js'
+import type {Db} from '../control-db/index.js'
+import {toBool, toIso} from '../control-db/time.js'
+import {describeDriverError} from '../fleet/errors.js'
+import {UserError} from '../errors/index.js'
+import {findMaster} from '../rds/repository.js'
+import {connectionSpecFor} from '../rds/service.js'
+import {finishRun, startRun, ZERO_COUNTS, type SyncCounts} from './runs.js'
+import {retryOnDeadlock} from './retry.js'
+
+export const ROUTING_CACHE_TABLE = 'user_email_routing_cache'
+const STAGING_TABLE = 'user_email_routing_cache_next'
+const RETIRED_TABLE = 'user_email_routing_cache_prev'
+const WATERMARK = 'routing.watermark'
+/** Rows changed this long before the watermark are read again, so a row whose transaction committed late is not missed. */
+export const WATERMARK_OVERLAP_MS = 5 * 60_000
+
+export type RoutingMode = 'incremental' | 'full' | 'truncate'
+
+export interface RoutingSyncOptions {
+  mode: RoutingMode
+  /** Source rows per page (one keyset query each) and per write. Default 5000. */
+  batchSize?: number
+  /** Each source query's limit, ms. */
+  queryTimeoutMs: number
+  signal?: AbortSignal
+  onProgress?: (progress: {read: number; written: number}) => void
+}
+
+export interface RoutingCounts extends SyncCounts {
+  /** Source rows read. */
+  read: number
+  /** Rows whose (RDS, tenant) is not in tenant_master: kept, with no tenant link. */
+  unlinked: number
+  /** Source rows that could not be used (no email, bad id): skipped and counted. */
+  invalid: number
+}
+
+export interface RoutingSyncReport {
+  kind: 'routing'
+  mode: RoutingMode
+  status: 'ok' | 'failed'
+  master: {id: number; name: string}
+  startedAt: string
+  finishedAt: string
+  durationMs: number
+  counts: RoutingCounts
+  /** Up to 10 (RDS, tenant) pairs of unlinked rows, to look into. */
+  unlinkedTenants: Array<{rdsInstanceId: number; remoteTenantId: number; rows: number}>
+  watermark: {updatedAt: string; id: number} | null
+  error: string | null
+}
+
+/** A source row of user_email_routing, checked (the password hash is never read). */
+interface SourceRow {
+  id: number
+  email: string
+  tenantId: number
+  rdsInstanceId: number
+  userId: number
+  status: string | null
+  /** ms since the epoch, UTC; null when the source has none. */
+  updatedAt: number | null
+}
+
+/** A row of the cache as written. */
+interface CacheRow {
+  source_id: number
+  email: string
+  tenant_master_id: number | null
+  remote_tenant_id: number
+  remote_user_id: number
+  rds_instance_id: number
+  status: string | null
+  source_updated_at: Date | null
+  synced_at: Date
+}
+
+const SOURCE_COLUMNS = ['id', 'email', 'tenant_id', 'rds_instance_id', 'user_id', 'status', 'updated_at'] as const
+
+/** Laravel writes naive UTC timestamps: a Date (knex with timezone Z) or 'YYYY-MM-DD HH:MM:SS'. */
+function sourceTime(value: unknown): number | null {
+  if (value === null || value === undefined) return null
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.getTime()
+  const iso = toIso(value)
+  const ms = iso === null ? Number.NaN : Date.parse(iso)
+  return Number.isNaN(ms) ? null : ms
+}
+
+const isId = (value: unknown): boolean => (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) || (typeof value === 'string' && /^\d{1,15}$/.test(value) && value !== '0')
+
+/**
+ * Checks one fleet row by hand: this is the hot path (a million rows), where a
+ * schema library per row would cost more than the copy. A row without a usable
+ * id, email or link is invalid (skipped and counted), never half-written.
+ */
+function parseSourceRow(row: Record<string, unknown>): SourceRow | null {
+  const {id, email, tenant_id: tenantId, rds_instance_id: rdsId, user_id: userId, status, updated_at: updatedAt} = row
+  if (!isId(id) || typeof email !== 'string' || email === '' || !isId(tenantId) || !isId(rdsId) || !isId(userId)) return null
+  return {
+    id: Number(id),
+    // Lower-cased only: quotes, spaces and the rest round-trip as they are.
+    email: email.toLowerCase(),
+    tenantId: Number(tenantId),
+    rdsInstanceId: Number(rdsId),
+    userId: Number(userId),
+    status: status === null || status === undefined ? null : String(status),
+    updatedAt: sourceTime(updatedAt),
+  }
+}
+
+type TenantLinks = Map<string, number>
+
+async function loadTenantLinks(db: Db): Promise<TenantLinks> {
+  const rows = (await db('tenant_master').select('id', 'rds_instance_id', 'remote_tenant_id')) as Array<{id: unknown; rds_instance_id: unknown; remote_tenant_id: unknown}>
+  return new Map(rows.map((r) => [`${Number(r.rds_instance_id)}:${Number(r.remote_tenant_id)}`, Number(r.id)]))
+}
+
+class Tally {
+  readonly counts: RoutingCounts = {...ZERO_COUNTS, read: 0, unlinked: 0, invalid: 0}
+  private readonly unlinked = new Map<string, {rdsInstanceId: number; remoteTenantId: number; rows: number}>()
+
+  link(links: TenantLinks, row: SourceRow): number | null {
+    const key = `${row.rdsInstanceId}:${row.tenantId}`
+    const id = links.get(key)
+    if (id !== undefined) return id
+    this.counts.unlinked++
+    const entry = this.unlinked.get(key)
+    if (entry) entry.rows++
+    else if (this.unlinked.size < 10) this.unlinked.set(key, {rdsInstanceId: row.rdsInstanceId, remoteTenantId: row.tenantId, rows: 1})
+    return null
+  }
+
+  /** Counts a source row against its cached row: new, changed or unchanged. True when it must be written. */
+  differs(old: CachedRow | null | undefined, next: CacheRow): boolean {
+    if (!old) this.counts.inserted++
+    else if (sameRow(old, next)) {
+      this.counts.unchanged++
+      return false
+    } else this.counts.updated++
+    return true
+  }
+
+  /** Unlinked rows counted elsewhere (by a server's checksum query). */
+  addUnlinked(rows: number): void {
+    this.counts.unlinked += rows
+  }
+
+  /** Fills the examples of unlinked rows from the cache itself. */
+  async sampleUnlinked(db: Db): Promise<void> {
+    const groups = (await db(ROUTING_CACHE_TABLE)
+      .select('rds_instance_id', 'remote_tenant_id')
+      .count({n: '*'})
+      .whereNull('tenant_master_id')
+      .groupBy('rds_instance_id', 'remote_tenant_id')
+      .limit(10)) as Array<{rds_instance_id: unknown; remote_tenant_id: unknown; n: unknown}>
+    for (const g of groups) {
+      const key = `${Number(g.rds_instance_id)}:${Number(g.remote_tenant_id)}`
+      if (!this.unlinked.has(key) && this.unlinked.size < 10) this.unlinked.set(key, {rdsInstanceId: Number(g.rds_instance_id), remoteTenantId: Number(g.remote_tenant_id), rows: Number(g.n)})
+    }
+  }
+
+  get unlinkedTenants() {
+    return [...this.unlinked.values()]
+  }
+}
+
+function toCacheRow(row: SourceRow, tenantMasterId: number | null, now: Date): CacheRow {
+  return {
+    source_id: row.id,
+    email: row.email,
+    tenant_master_id: tenantMasterId,
+    remote_tenant_id: row.tenantId,
+    remote_user_id: row.userId,
+    rds_instance_id: row.rdsInstanceId,
+    status: row.status,
+    source_updated_at: row.updatedAt === null ? null : new Date(row.updatedAt),
+    synced_at: now,
+  }
+}
+
+interface CachedRow {
+  source_id: unknown
+  email: string
+  tenant_master_id: unknown
+  remote_tenant_id: unknown
+  remote_user_id: unknown
+  rds_instance_id: unknown
+  status: string | null
+  source_updated_at: unknown
+}
+
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
+
+function sameRow(cached: CachedRow, next: CacheRow): boolean {
+  const cachedTime = cached.source_updated_at === null || cached.source_updated_at === undefined ? null : sourceTime(cached.source_updated_at)
+  return (
+    cached.email === next.email &&
+    numOrNull(cached.tenant_master_id) === next.tenant_master_id &&
+    Number(cached.remote_tenant_id) === next.remote_tenant_id &&
+    Number(cached.remote_user_id) === next.remote_user_id &&
+    Number(cached.rds_instance_id) === next.rds_instance_id &&
+    (cached.status ?? null) === next.status &&
+    cachedTime === (next.source_updated_at?.getTime() ?? null)
+  )
+}
+
+const CACHE_COLUMNS = ['source_id', 'email', 'tenant_master_id', 'remote_tenant_id', 'remote_user_id', 'rds_instance_id', 'status', 'source_updated_at'] as const
+const MERGE_COLUMNS = ['email', 'tenant_master_id', 'remote_tenant_id', 'remote_user_id', 'rds_instance_id', 'status', 'source_updated_at', 'synced_at']
+
+/** Rows per INSERT: SQLite caps a compound SELECT at 500 terms, PostgreSQL a statement at 65,535 parameters. */
+function insertChunk(db: Db): number {
+  const client = db.client.config.client
+  return client === 'better-sqlite3' ? 500 : client === 'pg' ? 5000 : 5000
+}
+
+async function upsert(db: Db, rows: CacheRow[]): Promise<void> {
+  const chunk = insertChunk(db)
+  for (let i = 0; i < rows.length; i += chunk) {
+    await db(ROUTING_CACHE_TABLE).insert(rows.slice(i, i + chunk)).onConflict('source_id').merge(MERGE_COLUMNS)
+  }
+}
+
+async function insertAll(db: Db, table: string, rows: CacheRow[]): Promise<void> {
+  const chunk = insertChunk(db)
+  for (let i = 0; i < rows.length; i += chunk) await db(table).insert(rows.slice(i, i + chunk))
+}
+
+async function deleteSourceIds(db: Db, ids: number[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += 500) await db(ROUTING_CACHE_TABLE).whereIn('source_id', ids.slice(i, i + 500)).delete()
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('stopped')
+}
+
+interface Page {
+  rows: SourceRow[]
+  raw: number
+  /** The keyset position after this page. */
+  last: {updatedAt: number | null; id: number} | null
+}
+
+/**
+ * The source read page by page with keyset queries (each short, each with a
+ * timeout; the next page is fetched while the current one is written), so
+ * memory stays flat and no statement runs long enough to hit a server cap.
+ * `byUpdated`: ordered by (updated_at, id) from a watermark (incremental);
+ * otherwise by id (full, truncate).
+ */
+async function* sourcePages(
+  source: Knex,
+  options: {byUpdated?: {from: number}; ids?: IdRange; batchSize: number; timeoutMs: number; signal?: AbortSignal},
+): AsyncGenerator<Page> {
+  const fetchPage = async (after: Page['last']): Promise<Page> => {
+    const query = source('user_email_routing').select(...SOURCE_COLUMNS).limit(options.batchSize).timeout(options.timeoutMs)
+    if (options.byUpdated) {
+      const from = new Date(options.byUpdated.from)
+      if (after === null) query.where('updated_at', '>=', from)
+      else {
+        const at = new Date(after.updatedAt ?? options.byUpdated.from)
+        query.where((q) => q.where('updated_at', '>', at).orWhere((q2) => q2.where('updated_at', '=', at).andWhere('id', '>', after.id)))
+      }
+      query.orderBy([{column: 'updated_at'}, {column: 'id'}])
+    } else {
+      const from = Math.max(after?.id ?? 0, options.ids?.after ?? 0)
+      if (from > 0 || after !== null) query.where('id', '>', from)
+      if (options.ids?.upTo !== undefined && options.ids.upTo !== null) query.where('id', '<=', options.ids.upTo)
+      query.orderBy('id')
+    }
+    const raw = (await query) as Array<Record<string, unknown>>
+    const rows: SourceRow[] = []
+    for (const r of raw) {
+      const parsed = parseSourceRow(r)
+      if (parsed) rows.push(parsed)
+    }
+    const tail = raw.at(-1)
+    return {rows, raw: raw.length, last: tail ? {id: Number(tail.id), updatedAt: sourceTime(tail.updated_at)} : after}
+  }
+  let next = fetchPage(null)
+  for (;;) {
+    throwIfAborted(options.signal)
+    const page = await next
+    const more = page.raw === options.batchSize
+    if (more) {
+      next = fetchPage(page.last)
+      // A page fetched ahead that is never awaited (the run stopped) must not surface as unhandled.
+      next.catch(() => undefined)
+    }
+    yield page
+    if (!more) return
+  }
+}
+
+interface Watermark {
+  updatedAt: number
+  id: number
+}
+
+async function readWatermark(db: Db): Promise<Watermark | null> {
+  const row = (await db('sync_state').where({name: WATERMARK}).first()) as {value: string | null} | undefined
+  if (!row?.value) return null
+  try {
+    const value = JSON.parse(row.value) as {updatedAt?: string; id?: number}
+    const ms = value.updatedAt ? Date.parse(value.updatedAt) : Number.NaN
+    return Number.isNaN(ms) || typeof value.id !== 'number' ? null : {updatedAt: ms, id: value.id}
+  } catch {
+    return null
+  }
+}
+
+async function writeWatermark(db: Db, mark: Watermark, now: Date): Promise<void> {
+  const value = JSON.stringify({updatedAt: new Date(mark.updatedAt).toISOString(), id: mark.id})
+  await db('sync_state').insert({name: WATERMARK, value, updated_at: now}).onConflict('name').merge(['value', 'updated_at'])
+}
+
+const later = (a: Watermark | null, b: Watermark): Watermark => (a === null || b.updatedAt > a.updatedAt || (b.updatedAt === a.updatedAt && b.id > a.id) ? b : a)
+
+/** The cache rows of these source ids, by source id. */
+async function cachedByIds(db: Db, ids: readonly number[]): Promise<Map<number, CachedRow>> {
+  const cached = new Map<number, CachedRow>()
+  for (let i = 0; i < ids.length; i += 1000) {
+    for (const row of (await db(ROUTING_CACHE_TABLE).select(...CACHE_COLUMNS).whereIn('source_id', ids.slice(i, i + 1000))) as CachedRow[]) cached.set(Number(row.source_id), row)
+  }
+  return cached
+}
+
+/** Whether reads may run beside an open write transaction: SQLite has one connection, held by it. */
+const readsBesideTransactions = (db: Db): boolean => db.client.config.client !== 'better-sqlite3'
+
+/**
+ * Incremental: rows changed since the watermark (less an overlap), page by page;
+ * each page's changes and the advanced watermark commit together, so a stopped
+ * run resumes where it stopped. Deleted source rows are left to --full. Pages
+ * overlap: while one is written, the next one's cache rows are read and the one
+ * after is fetched from the source.
+ */
+async function syncIncremental(ctx: OpsContext, source: Knex, options: RoutingSyncOptions & {batchSize: number}, tally: Tally): Promise<Watermark | null> {
+  const links = await loadTenantLinks(ctx.db)
+  let mark = await readWatermark(ctx.db)
+  const from = mark === null ? 0 : mark.updatedAt - WATERMARK_OVERLAP_MS
+  const pages = sourcePages(source, {byUpdated: {from}, batchSize: options.batchSize, timeoutMs: options.queryTimeoutMs, signal: options.signal})[Symbol.asyncIterator]()
+  const lookup = (page: Page) => {
+    const looked = cachedByIds(ctx.db, page.rows.map((r) => r.id))
+    looked.catch(() => undefined)
+    return looked
+  }
+  let current = await pages.next()
+  let currentCached = current.done ? null : lookup(current.value)
+  while (!current.done) {
+    const page = current.value
+    tally.counts.read += page.raw
+    tally.counts.invalid += page.raw - page.rows.length
+    const now = ctx.now()
+    const cached = (await currentCached) as Map<number, CachedRow>
+    let pageMark = mark
+    const writes: CacheRow[] = []
+    for (const row of page.rows) {
+      if (row.updatedAt !== null) pageMark = later(pageMark, {updatedAt: row.updatedAt, id: row.id})
+      const next = toCacheRow(row, tally.link(links, row), now)
+      if (tally.differs(cached.get(row.id), next)) writes.push(next)
+    }
+    const following = await pages.next()
+    const followingCached = following.done || !readsBesideTransactions(ctx.db) ? null : lookup(following.value)
+    throwIfAborted(options.signal)
+    await retryOnDeadlock(() =>
+      ctx.db.transaction(async (tx) => {
+        await upsert(tx, writes)
+        if (pageMark) await writeWatermark(tx, pageMark, now)
+      }),
+    )
+    mark = pageMark
+    options.onProgress?.({read: tally.counts.read, written: tally.counts.inserted + tally.counts.updated})
+    current = following
+    currentCached = current.done ? null : (followingCached ?? lookup(current.value))
+  }
+  return mark
+}
+
+/** The cache in source_id order, read in keyset pages, the next page fetched while one is used. */
+class CacheCursor {
+  private rows: CachedRow[] = []
+  private index = 0
+  private next: Promise<CachedRow[]> | null
+  private done = false
+
+  constructor(
+    private readonly db: Db,
+    private readonly batchSize: number,
+    private readonly range: IdRange = {after: 0, upTo: null},
+  ) {
+    this.next = this.fetch(range.after)
+  }
+
+  private fetch(after: number): Promise<CachedRow[]> {
+    const query = this.db(ROUTING_CACHE_TABLE).select(...CACHE_COLUMNS).where('source_id', '>', after).orderBy('source_id').limit(this.batchSize)
+    if (this.range.upTo !== null) query.where('source_id', '<=', this.range.upTo)
+    const page = query as unknown as Promise<CachedRow[]>
+    page.catch(() => undefined)
+    return page
+  }
+
+  /** The current row, or null at the end; call `fill()` first when `needsFill`. */
+  get current(): CachedRow | null {
+    return this.index < this.rows.length ? this.rows[this.index] : null
+  }
+
+  get needsFill(): boolean {
+    return this.index >= this.rows.length && !this.done
+  }
+
+  async fill(): Promise<void> {
+    if (!this.needsFill || !this.next) return
+    this.rows = await this.next
+    this.index = 0
+    if (this.rows.length < this.batchSize) {
+      this.done = true
+      this.next = null
+    } else {
+      this.next = this.fetch(Number(this.rows[this.rows.length - 1].source_id))
+    }
+  }
+
+  advance(): void {
+    this.index++
+  }
+}
+
+/** Source ids after `after`, up to `upTo` inclusive (null: no end). */
+interface IdRange {
+  after: number
+  upTo: number | null
+}
+
+/** Ids per checksum bucket of the --full fast path. */
+const CHECKSUM_BUCKET = 10_000
+
+/**
+ * The row as both servers render it for a checksum: the cache's columns and the
+ * source's, normalised alike (email lower-cased, times as DATETIME(3)).
+ */
+function checksumExpression(columns: {id: string; email: string; tenant: string; rds: string; user: string; status: string; updated: string; unlinked: string}): string {
+  const row = `CONCAT_WS('|', ${columns.id}, ${columns.email}, ${columns.tenant}, ${columns.rds}, ${columns.user}, IFNULL(${columns.status}, '\\0'), IFNULL(CAST(${columns.updated} AS DATETIME(3)), '\\0'))`
+  return `COUNT(*) AS n, SUM(CRC32(${row})) AS s1, SUM(${columns.unlinked}) AS u`
+}
+
+/** Per bucket: its checksum (row count and the sum of the rows' CRC32), and on the cache side its rows without a tenant link. */
+type Buckets = Map<number, {sum: string; rows: number; unlinked: number}>
+
+async function bucketsOf(db: Db | Knex, sql: string, timeoutMs?: number): Promise<Buckets> {
+  const query = db.raw(sql)
+  const result = (await (timeoutMs ? query.timeout(timeoutMs) : query)) as unknown as [Array<{b: unknown; n: unknown; s1: unknown; u: unknown}>]
+  return new Map(result[0].map((r) => [Number(r.b), {sum: `${String(r.n)}:${String(r.s1)}`, rows: Number(r.n), unlinked: Number(r.u ?? 0)}]))
+}
+
+/**
+ * The --full fast path when the master and the control database are both
+ * MySQL/MariaDB: each server checksums its rows per bucket of ids (side by side),
+ * and only the buckets that differ are compared row by row. Returns those buckets
+ * as id ranges, the rows in the buckets that match (unchanged), and the source's
+ * newest (updated_at, id); null when the engines do not allow it.
+ */
+async function dirtyRanges(ctx: OpsContext, source: Knex, timeoutMs: number): Promise<{ranges: IdRange[]; unchanged: number; unlinked: number; mark: Watermark | null} | null> {
+  if (ctx.db.client.config.client !== 'mysql2' || source.client.config.client !== 'mysql2') return null
+  const bucket = (column: string) => `FLOOR(${column} / ${CHECKSUM_BUCKET})`
+  const sourceSql = `SELECT ${bucket('id')} AS b, ${checksumExpression({id: 'id', email: 'LOWER(email)', tenant: 'tenant_id', rds: 'rds_instance_id', user: 'user_id', status: 'status', updated: 'updated_at', unlinked: '0'})} FROM user_email_routing GROUP BY b`
+  const cacheSql = `SELECT ${bucket('c.source_id')} AS b, ${checksumExpression({id: 'c.source_id', email: 'c.email', tenant: 'c.remote_tenant_id', rds: 'c.rds_instance_id', user: 'c.remote_user_id', status: 'c.status', updated: 'c.source_updated_at', unlinked: 'c.tenant_master_id IS NULL'})} FROM ${ROUTING_CACHE_TABLE} c GROUP BY b`
+  // A link only changes from none to a tenant (tenant_master ids are stable and its
+  // rows never deleted by a sync): the buckets of unlinked rows whose tenant is known now.
+  const linkableSql = `SELECT DISTINCT ${bucket('c.source_id')} AS b FROM ${ROUTING_CACHE_TABLE} c JOIN tenant_master t ON t.rds_instance_id = c.rds_instance_id AND t.remote_tenant_id = c.remote_tenant_id WHERE c.tenant_master_id IS NULL`
+  const [upstream, cached, linkable, newest] = await Promise.all([
+    bucketsOf(source, sourceSql, timeoutMs),
+    bucketsOf(ctx.db, cacheSql),
+    ctx.db.raw(linkableSql).then((result: unknown) => new Set((result as [Array<{b: unknown}>])[0].map((r) => Number(r.b)))),
+    source('user_email_routing').select('id', 'updated_at').whereNotNull('updated_at').orderBy([{column: 'updated_at', order: 'desc'}, {column: 'id', order: 'desc'}]).first().timeout(timeoutMs) as Promise<Record<string, unknown> | undefined>,
+  ])
+  const ranges: IdRange[] = []
+  let unchanged = 0
+  let unlinked = 0
+  for (const b of new Set([...upstream.keys(), ...cached.keys()])) {
+    const mine = upstream.get(b)
+    const theirs = cached.get(b)
+    if (mine !== undefined && theirs !== undefined && mine.sum === theirs.sum && !linkable.has(b)) {
+      unchanged += mine.rows
+      unlinked += theirs.unlinked
+    } else ranges.push({after: b * CHECKSUM_BUCKET - 1, upTo: (b + 1) * CHECKSUM_BUCKET - 1})
+  }
+  ranges.sort((a, b) => a.after - b.after)
+  const updatedAt = newest ? sourceTime(newest.updated_at) : null
+  return {ranges, unchanged, unlinked, mark: newest && updatedAt !== null ? {updatedAt, id: Number(newest.id)} : null}
+}
+
+/**
+ * Full: every source row compared with the cache in one merge of two ordered
+ * streams (the source by id, the cache by source id, both read ahead in keyset
+ * pages, side by side), and only what differs written: new and changed rows
+ * upserted, rows gone upstream deleted. When both are MySQL/MariaDB, per-bucket
+ * checksums computed by the servers first narrow the merge to the buckets that
+ * differ. One transaction, so readers see the previous cache until it commits
+ * and a failure leaves it intact.
+ */
+async function syncFull(ctx: OpsContext, source: Knex, options: RoutingSyncOptions & {batchSize: number}, tally: Tally): Promise<Watermark | null> {
+  const links = await loadTenantLinks(ctx.db)
+  const fast = await dirtyRanges(ctx, source, options.queryTimeoutMs)
+  let mark: Watermark | null = fast?.mark ?? null
+  if (fast) {
+    // The rows of matching buckets: read (by their server), unchanged, and their links as they are.
+    tally.counts.unchanged += fast.unchanged
+    tally.counts.read += fast.unchanged
+    tally.addUnlinked(fast.unlinked)
+    if (fast.unlinked > 0) await tally.sampleUnlinked(ctx.db)
+  }
+  const ranges = fast?.ranges ?? [{after: 0, upTo: null}]
+  await ctx.db.transaction(async (tx) => {
+    const gone: number[] = []
+    const flushGone = async () => {
+      tally.counts.missing += gone.length
+      await deleteSourceIds(tx, gone.splice(0))
+    }
+    for (const range of ranges) {
+      // The cache is read beside the transaction where the engine allows it (the lease keeps other writers out).
+      const cache = new CacheCursor(readsBesideTransactions(ctx.db) ? ctx.db : tx, options.batchSize, range)
+      const pages = sourcePages(source, {ids: range, batchSize: options.batchSize, timeoutMs: options.queryTimeoutMs, signal: options.signal})
+      for await (const page of pages) {
+        tally.counts.read += page.raw
+        tally.counts.invalid += page.raw - page.rows.length
+        const now = ctx.now()
+        const writes: CacheRow[] = []
+        for (const row of page.rows) {
+          if (cache.needsFill) await cache.fill()
+          // Cache rows before this source id are gone upstream (or invalid there now).
+          while (cache.current && Number(cache.current.source_id) < row.id) {
+            gone.push(Number(cache.current.source_id))
+            cache.advance()
+            if (cache.needsFill) await cache.fill()
+          }
+          const old = cache.current && Number(cache.current.source_id) === row.id ? cache.current : null
+          if (old) cache.advance()
+          if (row.updatedAt !== null && !fast) mark = later(mark, {updatedAt: row.updatedAt, id: row.id})
+          const next = toCacheRow(row, tally.link(links, row), now)
+          if (tally.differs(old, next)) writes.push(next)
+        }
+        throwIfAborted(options.signal)
+        await upsert(tx, writes)
+        if (gone.length >= 500) await flushGone()
+        options.onProgress?.({read: tally.counts.read, written: tally.counts.inserted + tally.counts.updated + tally.counts.missing})
+      }
+      // What is left of the cache in the range is past the last source row.
+      for (;;) {
+        if (cache.needsFill) await cache.fill()
+        if (!cache.current) break
+        gone.push(Number(cache.current.source_id))
+        cache.advance()
+        if (gone.length >= 500) await flushGone()
+      }
+    }
+    await flushGone()
+    if (mark) await writeWatermark(tx, mark, ctx.now())
+    throwIfAborted(options.signal)
+  })
+  return mark
+}
+
+/**
+ * Truncate: the cache rebuilt from scratch. On MySQL/MariaDB into a staging table
+ * (streamed with LOAD DATA LOCAL INFILE where the server allows it, else batched
+ * INSERTs), then swapped in with one atomic RENAME TABLE; elsewhere emptied and
+ * refilled in one transaction. Readers see the previous cache until the swap or
+ * commit; a failure leaves it intact.
+ */
+async function syncTruncate(ctx: OpsContext, source: Knex, options: RoutingSyncOptions & {batchSize: number}, tally: Tally): Promise<Watermark | null> {
+  const links = await loadTenantLinks(ctx.db)
+  const before = Number(((await ctx.db(ROUTING_CACHE_TABLE).count({n: '*'})) as Array<{n: unknown}>)[0].n)
+  let mark: Watermark | null = null
+  const pages = sourcePages(source, {batchSize: options.batchSize, timeoutMs: options.queryTimeoutMs, signal: options.signal})
+  const rowsOf = async function* (): AsyncGenerator<CacheRow[]> {
+    for await (const page of pages) {
+      tally.counts.read += page.raw
+      tally.counts.invalid += page.raw - page.rows.length
+      const now = ctx.now()
+      for (const row of page.rows) if (row.updatedAt !== null) mark = later(mark, {updatedAt: row.updatedAt, id: row.id})
+      yield page.rows.map((row) => toCacheRow(row, tally.link(links, row), now))
+      tally.counts.inserted += page.rows.length
+      options.onProgress?.({read: tally.counts.read, written: tally.counts.inserted})
+    }
+  }
+
+  if (ctx.db.client.config.client === 'mysql2') {
+    await ctx.db.raw('DROP TABLE IF EXISTS ??', [STAGING_TABLE])
+    await ctx.db.raw('CREATE TABLE ?? LIKE ??', [STAGING_TABLE, ROUTING_CACHE_TABLE])
+    try {
+      await loadIntoMysql(ctx.db, STAGING_TABLE, rowsOf(), options.signal, () => tally.counts.inserted)
+      throwIfAborted(options.signal)
+      // Fresh index statistics before readers get it: without them the planner may
+      // scan the whole table for every lookup until InnoDB refreshes them itself.
+      await ctx.db.raw('ANALYZE TABLE ??', [STAGING_TABLE])
+      await ctx.db.raw('DROP TABLE IF EXISTS ??', [RETIRED_TABLE])
+      await ctx.db.raw('RENAME TABLE ?? TO ??, ?? TO ??', [ROUTING_CACHE_TABLE, RETIRED_TABLE, STAGING_TABLE, ROUTING_CACHE_TABLE])
+      await ctx.db.raw('DROP TABLE IF EXISTS ??', [RETIRED_TABLE])
+      if (mark) await writeWatermark(ctx.db, mark, ctx.now())
+    } catch (error) {
+      await ctx.db.raw('DROP TABLE IF EXISTS ??', [STAGING_TABLE]).catch(() => undefined)
+      throw error
+    }
+  } else {
+    await ctx.db.transaction(async (tx) => {
+      await tx(ROUTING_CACHE_TABLE).delete()
+      for await (const rows of rowsOf()) {
+        throwIfAborted(options.signal)
+        await insertAll(tx, ROUTING_CACHE_TABLE, rows)
+      }
+      if (mark) await writeWatermark(tx, mark, ctx.now())
+      throwIfAborted(options.signal)
+    })
+  }
+  tally.counts.missing = Math.max(0, before - tally.counts.inserted)
+  return mark
+}
+
+/** mysql2's connection (callback API) as far as LOAD DATA needs it. */
+interface Mysql2Connection {
+  query(options: {sql: string; values?: unknown[]; infileStreamFactory?: () => NodeJS.ReadableStream}, callback: (error: (Error & {errno?: number}) | null, rows?: unknown) => void): void
+}
+
+const ER_LOAD_INFILE_DISABLED = new Set([1148, 3948, 2068])
+
+/** A value as LOAD DATA reads it with FIELDS ESCAPED BY '\\': tab, newline and backslash escaped; NULL as \N. */
+function tsvField(value: string | number | Date | null): string {
+  if (value === null) return '\\N'
+  if (typeof value === 'number') return String(value)
+  if (value instanceof Date) return value.toISOString().slice(0, 23).replace('T', ' ')
+  return value.replace(/[\\\t\n\r\0]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\0'))
+}
+
+const LOAD_COLUMNS = [...CACHE_COLUMNS, 'synced_at'] as const
+
+/**
+ * Streams rows into a MySQL/MariaDB table with one LOAD DATA LOCAL INFILE fed as
+ * the pages arrive (the fastest path, flat memory). If the server or client does
+ * not allow local infile, the rows go in batched multi-row INSERTs instead.
+ */
+async function loadIntoMysql(db: Knex, table: string, batches: AsyncGenerator<CacheRow[]>, signal: AbortSignal | undefined, expected: () => number): Promise<void> {
+  const [[setting]] = (await db.raw('SELECT @@GLOBAL.local_infile AS allowed')) as unknown as Array<Array<{allowed: unknown}>>
+  if (!toBool(setting?.allowed)) {
+    for await (const rows of batches) {
+      throwIfAborted(signal)
+      await insertAll(db, table, rows)
+    }
+    return
+  }
+  const connection = (await db.client.acquireConnection()) as Mysql2Connection
+  let first: IteratorResult<CacheRow[]> | undefined
+  try {
+    first = await batches.next()
+    if (first.done) return
+    const firstRows = first.value
+    const stream = new PassThrough()
+    const sql = `LOAD DATA LOCAL INFILE 'raiops-routing.tsv' INTO TABLE \`${table}\` CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${LOAD_COLUMNS.map((c) => `\`${c}\``).join(', ')})`
+    let pumpError: unknown
+    const loaded = new Promise<void>((resolve, reject) => {
+      connection.query({sql, infileStreamFactory: () => stream}, (error) => (error ? reject(error) : resolve()))
+    })
+    const pump = (async () => {
+      const write = (rows: CacheRow[]) => {
+        // An empty page (the source ended on a page boundary) adds nothing: even a bare newline would be a row.
+        if (rows.length === 0) return Promise.resolve()
+        const text = rows.map((r) => LOAD_COLUMNS.map((c) => tsvField(r[c])).join('\t')).join('\n') + '\n'
+        return stream.write(text) ? Promise.resolve() : new Promise<void>((resolve) => stream.once('drain', resolve))
+      }
+      try {
+        await write(firstRows)
+        for (;;) {
+          throwIfAborted(signal)
+          const next = await batches.next()
+          if (next.done) break
+          await write(next.value)
+        }
+        stream.end()
+      } catch (error) {
+        pumpError = error
+        // Ended, not destroyed: mysql2 may not have taken the stream yet, and a
+        // destroyed one would neither end its upload nor have an error listener.
+        // What was sent lands in the staging table, which is dropped.
+        stream.end()
+      }
+    })()
+    try {
+      await loaded
+    } catch (error) {
+      await pump
+      if (pumpError) throw pumpError
+      const errno = (error as {errno?: number}).errno
+      if (errno !== undefined && ER_LOAD_INFILE_DISABLED.has(errno)) {
+        throw new UserError('the control database refused LOAD DATA LOCAL INFILE', {hint: 'allow it for this user (local_infile=ON), or run --full instead of --truncate'})
+      }
+      throw error
+    }
+    await pump
+    if (pumpError) throw pumpError
+    // LOCAL implies IGNORE: a row the server could not take is only a warning. Count them all.
+    const [[{n}]] = (await new Promise<unknown>((resolve, reject) =>
+      connection.query({sql: `SELECT COUNT(*) AS n FROM \`${table}\``}, (error, rows?: unknown) => (error ? reject(error) : resolve([rows]))),
+    )) as Array<Array<{n: number}>>
+    if (Number(n) !== expected()) throw new Error(`LOAD DATA stored ${n} of ${expected()} rows`)
+  } finally {
+    db.client.releaseConnection(connection)
+  }
+}
+
+/**
+ * Copies the master RDS's user_email_routing into the cache (incremental by
+ * default; `full` reconciles everything including deletions; `truncate`
+ * rebuilds). Writes one sync_runs row. The caller holds the `routing` lease.
+ * A failure is reported in the result (status failed), the cache left as the
+ * last committed state.
+ */
+export async function syncRouting(ctx: OpsContext, options: RoutingSyncOptions): Promise<RoutingSyncReport> {
+  const master = await findMaster(ctx.db)
+  if (!master) throw new UserError('no master RDS: the routing directory is read from it', {hint: 'mark one with `raiops rds:edit NAME --master`'})
+  const started = ctx.now()
+  const startedMs = performance.now()
+  const runId = await startRun(ctx.db, 'routing', Number(master.id), started)
+  const tally = new Tally()
+  const batchSize = options.batchSize ?? 5000
+  let watermark: Watermark | null = null
+  let error: string | null = null
+  try {
+    const source = await ctx.fleet.get(await connectionSpecFor(ctx, master))
+    const run = options.mode === 'full' ? syncFull : options.mode === 'truncate' ? syncTruncate : syncIncremental
+    watermark = await run(ctx, source, {...options, batchSize}, tally)
+  } catch (caught) {
+    error = options.signal?.aborted && options.signal.reason instanceof Error ? options.signal.reason.message : describeDriverError(caught)
+    if (caught instanceof UserError) error = caught.message
+  }
+  const finished = ctx.now()
+  const durationMs = Math.round(performance.now() - startedMs)
+  const status = error === null ? 'ok' : 'failed'
+  await finishRun(ctx.db, runId, {status, stats: {...tally.counts, mode: options.mode, durationMs}, error, finishedAt: finished}).catch(() => undefined)
+  return {
+    kind: 'routing',
+    mode: options.mode,
+    status,
+    master: {id: Number(master.id), name: master.name},
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs,
+    counts: tally.counts,
+    unlinkedTenants: tally.unlinkedTenants,
+    watermark: watermark ? {updatedAt: new Date(watermark.updatedAt).toISOString(), id: watermark.id} : null,
+    error,
+  }
+}

@@ -1,0 +1,323 @@
+import type {Knex} from 'knex'
+
+import type {OpsContext} from '../context.js'
+import type {Db} from '../control-db/index.js'
+import {toIso} from '../control-db/time.js'
+import {describeDriverError} from '../fleet/errors.js'
+import {fanOut, inShard, type FanOutResult, type Shard} from '../fleet/fan-out.js'
+import {selectRds} from '../rds/repository.js'
+import {connectionSpecFor} from '../rds/service.js'
+import type {RdsInstanceRow} from '../rds/types.js'
+import {retryOnDeadlock} from './retry.js'
+import {finishRun, lastSuccessByRds, recordRun, startRun, ZERO_COUNTS, type SyncCounts} from './runs.js'
+
+export const TENANT_MASTER_TABLE = 'tenant_master'
+
+export interface TenantSyncOptions {
+  /** RDS names or ids (active or not); absent: every active RDS. */
+  refs?: readonly string[]
+  /** Only the RDS of this cron worker's shard. */
+  shard?: Shard
+  /** Sync even an RDS whose last successful sync is younger than maxAgeMs. */
+  force?: boolean
+  maxAgeMs: number
+  /** Servers synced at once. */
+  concurrency: number
+  /** Each RDS's limit, ms: reading it and writing its tenants. */
+  deadlineMs: number
+  /** Rows per write statement. Default 500. */
+  batchSize?: number
+  /** Aborting it (Ctrl-C, lost lease) stops the run: each RDS's transaction is rolled back. */
+  signal?: AbortSignal
+  onEvent?: (event: TenantSyncEvent) => void
+}
+
+export type RdsSyncStatus = 'ok' | 'failed' | 'skipped'
+
+/** One RDS of a tenant sync. */
+export interface RdsTenantSync {
+  id: number
+  name: string
+  status: RdsSyncStatus
+  /** Tenants read from the RDS (null when it was not read). */
+  tenants: number | null
+  counts: SyncCounts
+  durationMs: number
+  error: string | null
+  /** For a skipped RDS: when it last synced successfully. */
+  lastSyncedAt: string | null
+}
+
+export type TenantSyncEvent =
+  | {type: 'start'; rds: {id: number; name: string}; index: number; total: number}
+  | {type: 'progress'; rds: {id: number; name: string}; phase: 'reading' | 'writing'; done: number; total: number}
+  | {type: 'done'; result: RdsTenantSync; done: number; total: number}
+
+export type SyncStatus = 'ok' | 'partial' | 'failed' | 'skipped'
+
+export interface TenantSyncReport {
+  kind: 'tenants'
+  status: SyncStatus
+  startedAt: string
+  finishedAt: string
+  durationMs: number
+  totals: SyncCounts
+  rds: RdsTenantSync[]
+}
+
+/** A tenant as an RDS holds it, with its counts (ghost users not counted). */
+interface UpstreamTenant {
+  id: number
+  name: string
+  primaryContactName: string | null
+  primaryContactEmail: string | null
+  status: string | null
+  users: number
+  locations: number
+}
+
+interface CachedTenant {
+  id: number
+  remote_tenant_id: number | string
+  name: string
+  primary_contact_name: string | null
+  primary_contact_email: string | null
+  status: string | null
+  cached_user_count: number | string
+  cached_location_count: number | string
+  remote_missing_at: unknown
+}
+
+/** The RDS a sync covers: the named ones, else every active one; then the shard. */
+export async function syncTargets(db: Db, refs: readonly string[] | undefined, shard: Shard | undefined): Promise<RdsInstanceRow[]> {
+  const rows = await selectRds(db, refs)
+  return shard ? rows.filter((row) => inShard(Number(row.id), shard)) : rows
+}
+
+/**
+ * Reads an RDS's tenants and their user and location counts in three queries,
+ * whatever the number of tenants: the tenants, then users and locations grouped
+ * by tenant. Ghost users are not counted.
+ */
+export async function readUpstreamTenants(db: Knex, timeoutMs: () => number): Promise<UpstreamTenant[]> {
+  const [tenants, users, locations] = await Promise.all([
+    db('tenants').select('id', 'name', 'primary_contact_name', 'primary_contact_email', 'status').orderBy('id').timeout(timeoutMs()),
+    db('users')
+      .select('tenant_id')
+      .count({n: '*'})
+      .where((q) => q.where('is_ghost', false).orWhereNull('is_ghost'))
+      .groupBy('tenant_id')
+      .timeout(timeoutMs()),
+    db('locations').select('tenant_id').count({n: '*'}).groupBy('tenant_id').timeout(timeoutMs()),
+  ])
+  const userCounts = new Map((users as Array<{tenant_id: unknown; n: unknown}>).map((r) => [Number(r.tenant_id), Number(r.n)]))
+  const locationCounts = new Map((locations as Array<{tenant_id: unknown; n: unknown}>).map((r) => [Number(r.tenant_id), Number(r.n)]))
+  return (tenants as Array<Record<string, unknown>>).map((t) => {
+    const id = Number(t.id)
+    return {
+      id,
+      name: String(t.name ?? ''),
+      primaryContactName: (t.primary_contact_name as string | null) ?? null,
+      primaryContactEmail: (t.primary_contact_email as string | null) ?? null,
+      status: (t.status as string | null) ?? null,
+      users: userCounts.get(id) ?? 0,
+      locations: locationCounts.get(id) ?? 0,
+    }
+  })
+}
+
+function differs(cached: CachedTenant, upstream: UpstreamTenant): boolean {
+  return (
+    cached.name !== upstream.name ||
+    (cached.primary_contact_name ?? null) !== upstream.primaryContactName ||
+    (cached.primary_contact_email ?? null) !== upstream.primaryContactEmail ||
+    (cached.status ?? null) !== upstream.status ||
+    Number(cached.cached_user_count) !== upstream.users ||
+    Number(cached.cached_location_count) !== upstream.locations ||
+    toIso(cached.remote_missing_at) !== null
+  )
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('stopped')
+}
+
+/**
+ * Writes one RDS's tenants to tenant_master in one transaction: new and changed
+ * tenants upserted in batches keyed on (rds_instance_id, remote_tenant_id),
+ * cache_refreshed_at set on every tenant still upstream, tenants gone upstream
+ * marked with remote_missing_at (kept), tenants back upstream cleared.
+ */
+async function writeTenants(
+  ctx: OpsContext,
+  rdsId: number,
+  upstream: UpstreamTenant[],
+  options: {batchSize: number; signal: AbortSignal; onBatch: (done: number, total: number) => void},
+): Promise<SyncCounts> {
+  const now = ctx.now()
+  return ctx.db.transaction(async (tx) => {
+    const cached = (await tx(TENANT_MASTER_TABLE)
+      .select('id', 'remote_tenant_id', 'name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'remote_missing_at')
+      .where({rds_instance_id: rdsId})) as CachedTenant[]
+    const byRemoteId = new Map(cached.map((row) => [Number(row.remote_tenant_id), row]))
+    const counts: SyncCounts = {...ZERO_COUNTS}
+    const writes: Array<Record<string, unknown>> = []
+    const seen = new Set<number>()
+    for (const tenant of upstream) {
+      seen.add(tenant.id)
+      const existing = byRemoteId.get(tenant.id)
+      if (existing && !differs(existing, tenant)) {
+        counts.unchanged++
+        continue
+      }
+      if (existing) counts.updated++
+      else counts.inserted++
+      writes.push({
+        rds_instance_id: rdsId,
+        remote_tenant_id: tenant.id,
+        name: tenant.name,
+        primary_contact_name: tenant.primaryContactName,
+        primary_contact_email: tenant.primaryContactEmail,
+        status: tenant.status,
+        cached_user_count: tenant.users,
+        cached_location_count: tenant.locations,
+        cache_refreshed_at: now,
+        remote_missing_at: null,
+        created_at: now,
+        updated_at: now,
+      })
+    }
+    const vanished = cached.filter((row) => !seen.has(Number(row.remote_tenant_id)) && toIso(row.remote_missing_at) === null).map((row) => Number(row.id))
+    counts.missing = vanished.length
+
+    throwIfAborted(options.signal)
+    // Every tenant still upstream was verified now, changed or not.
+    if (counts.unchanged > 0) await tx(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId}).whereNull('remote_missing_at').update({cache_refreshed_at: now})
+    const merge = ['name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'cache_refreshed_at', 'remote_missing_at', 'updated_at']
+    for (let i = 0; i < writes.length; i += options.batchSize) {
+      throwIfAborted(options.signal)
+      await tx(TENANT_MASTER_TABLE)
+        .insert(writes.slice(i, i + options.batchSize))
+        .onConflict(['rds_instance_id', 'remote_tenant_id'])
+        .merge(merge)
+      options.onBatch(Math.min(i + options.batchSize, writes.length), writes.length)
+    }
+    for (let i = 0; i < vanished.length; i += options.batchSize) {
+      throwIfAborted(options.signal)
+      await tx(TENANT_MASTER_TABLE).whereIn('id', vanished.slice(i, i + options.batchSize)).update({remote_missing_at: now, updated_at: now})
+    }
+    // The last moment to give up: past it, the transaction commits.
+    throwIfAborted(options.signal)
+    return counts
+  })
+}
+
+type Synced = {tenants: number; counts: SyncCounts; durationMs: number}
+
+function toRdsResult(outcome: FanOutResult<RdsInstanceRow, Synced>): RdsTenantSync {
+  const base = {id: Number(outcome.item.id), name: outcome.item.name, lastSyncedAt: null}
+  return outcome.ok
+    ? {...base, status: 'ok', tenants: outcome.value.tenants, counts: outcome.value.counts, durationMs: outcome.value.durationMs, error: null}
+    : {...base, status: 'failed', tenants: null, counts: {...ZERO_COUNTS}, durationMs: outcome.ms, error: outcome.error}
+}
+
+export function overallStatus(results: readonly RdsTenantSync[]): SyncStatus {
+  const attempted = results.filter((r) => r.status !== 'skipped')
+  if (attempted.length === 0) return 'skipped'
+  const failed = attempted.filter((r) => r.status === 'failed').length
+  return failed === 0 ? 'ok' : failed === attempted.length ? 'failed' : 'partial'
+}
+
+export function addCounts(a: SyncCounts, b: SyncCounts): SyncCounts {
+  return {inserted: a.inserted + b.inserted, updated: a.updated + b.updated, unchanged: a.unchanged + b.unchanged, missing: a.missing + b.missing, skipped: a.skipped + b.skipped}
+}
+
+/**
+ * Syncs tenant_master from every active RDS (or the named ones, or a shard),
+ * several servers at once, each within its deadline and in its own transaction:
+ * a server that fails leaves its tenants as they were and the others' work is
+ * kept. An RDS synced successfully within maxAgeMs is skipped unless forced.
+ * Writes a sync_runs row per RDS and one for the whole run. The caller holds the
+ * `tenants` lease.
+ */
+export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): Promise<TenantSyncReport> {
+  const started = ctx.now()
+  const startedMs = performance.now()
+  const rows = await syncTargets(ctx.db, options.refs, options.shard)
+  if (rows.some((row) => row.password_enc)) await ctx.keyring()
+  const lastOk = options.force ? new Map<number, string>() : await lastSuccessByRds(ctx.db, 'tenants', rows.map((r) => Number(r.id)))
+  const results: RdsTenantSync[] = []
+  const due: RdsInstanceRow[] = []
+  for (const row of rows) {
+    const last = lastOk.get(Number(row.id))
+    if (last && started.getTime() - Date.parse(last) < options.maxAgeMs) {
+      results.push({id: Number(row.id), name: row.name, status: 'skipped', tenants: null, counts: {...ZERO_COUNTS, skipped: 1}, durationMs: 0, error: null, lastSyncedAt: last})
+    } else {
+      due.push(row)
+    }
+  }
+  const total = due.length
+  let done = 0
+  const emit = (event: TenantSyncEvent) => {
+    try {
+      options.onEvent?.(event)
+    } catch {
+      // progress display only
+    }
+  }
+  for (const skipped of results) emit({type: 'done', result: skipped, done: 0, total})
+
+  const settled = await fanOut(
+    due,
+    async (row, deadline): Promise<Synced> => {
+      const rds = {id: Number(row.id), name: row.name}
+      const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline
+      const t0 = performance.now()
+      const remaining = () => Math.max(1, Math.floor(options.deadlineMs - (performance.now() - t0)))
+      emit({type: 'start', rds, index: due.indexOf(row), total})
+      const runId = await startRun(ctx.db, 'tenants', rds.id, ctx.now())
+      try {
+        throwIfAborted(signal)
+        emit({type: 'progress', rds, phase: 'reading', done: 0, total: 0})
+        const db = await ctx.fleet.get(await connectionSpecFor(ctx, row))
+        const upstream = await readUpstreamTenants(db, remaining)
+        throwIfAborted(signal)
+        const counts = await retryOnDeadlock(() => writeTenants(ctx, rds.id, upstream, {
+          batchSize: options.batchSize ?? 500,
+          signal,
+          onBatch: (n, of) => emit({type: 'progress', rds, phase: 'writing', done: n, total: of}),
+        }))
+        const durationMs = Math.round(performance.now() - t0)
+        await finishRun(ctx.db, runId, {status: 'ok', stats: {...counts, tenants: upstream.length, durationMs}, finishedAt: ctx.now()})
+        return {tenants: upstream.length, counts, durationMs}
+      } catch (error) {
+        const message = signal.aborted && signal.reason instanceof Error ? signal.reason.message : describeDriverError(error)
+        await finishRun(ctx.db, runId, {status: 'failed', stats: {...ZERO_COUNTS, durationMs: Math.round(performance.now() - t0)}, error: message, finishedAt: ctx.now()}).catch(() => undefined)
+        throw new Error(message)
+      }
+    },
+    {
+      concurrency: options.concurrency,
+      deadlineMs: options.deadlineMs,
+      onResult: (outcome) => {
+        done++
+        emit({type: 'done', result: toRdsResult(outcome), done, total})
+      },
+    },
+  )
+  results.push(...settled.map(toRdsResult))
+  results.sort((a, b) => a.id - b.id)
+  const totals = results.reduce((sum, r) => addCounts(sum, r.counts), {...ZERO_COUNTS})
+  const status = overallStatus(results)
+  const finished = ctx.now()
+  const failures = results.filter((r) => r.status === 'failed')
+  await recordRun(ctx.db, 'tenants', null, {
+    status,
+    stats: {...totals, rds: results.length, failed: failures.length, durationMs: Math.round(performance.now() - startedMs)},
+    error: failures.length > 0 ? failures.map((f) => `${f.name}: ${f.error}`).join('; ') : null,
+    startedAt: started,
+    finishedAt: finished,
+  })
+  return {kind: 'tenants', status, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: Math.round(performance.now() - startedMs), totals, rds: results}
+}
+

@@ -1,0 +1,77 @@
+import {describe, expect, it} from 'vitest'
+
+import {UserError} from '../../src/lib/errors/index.js'
+import {parseDuration, parseSeconds} from '../../src/lib/input/duration.js'
+import {escapeXml, renderJunit} from '../../src/lib/output/junit.js'
+import {renderPrometheus} from '../../src/lib/output/prometheus.js'
+
+describe('Prometheus text format', () => {
+  it('escapes backslashes, quotes and newlines in label values, and writes HELP and TYPE once per family', () => {
+    const text = renderPrometheus([
+      {name: 'raiops_rds_up', help: 'up\nor not', type: 'gauge', samples: [{labels: {rds: 'a"b\\c\nd'}, value: 1}, {labels: {rds: 'plain'}, value: 0}]},
+      {name: 'raiops_x', help: 'x', type: 'gauge', samples: [{labels: {}, value: Number.NaN}]},
+    ])
+    expect(text).toBe(
+      [
+        '# HELP raiops_rds_up up\\nor not',
+        '# TYPE raiops_rds_up gauge',
+        'raiops_rds_up{rds="a\\"b\\\\c\\nd"} 1',
+        'raiops_rds_up{rds="plain"} 0',
+        '# HELP raiops_x x',
+        '# TYPE raiops_x gauge',
+        'raiops_x NaN',
+        '',
+      ].join('\n'),
+    )
+  })
+})
+
+describe('JUnit XML', () => {
+  it('escapes markup and drops characters XML forbids', () => {
+    expect(escapeXml(`<a href="x">&'\u0001\u0007ok\uFFFE`)).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&apos;ok')
+    expect(escapeXml('emoji 🚀 stays')).toBe('emoji 🚀 stays')
+  })
+
+  it('counts failures and writes a failure element only for failed cases', () => {
+    const xml = renderJunit({
+      name: 'suite <1>',
+      timestamp: '2026-01-02T03:04:05.000Z',
+      time: 1.5,
+      cases: [
+        {classname: 'c', name: 'ok', time: 0.01},
+        {classname: 'c', name: 'bad & down', time: 2, failure: {type: 'down', message: 'refused "x"', body: 'line1\nline2'}, output: 'status: down'},
+      ],
+    })
+    expect(xml).toContain('<testsuites name="suite &lt;1&gt;" tests="2" failures="1" errors="0" time="1.500">')
+    expect(xml).toContain('<testcase classname="c" name="ok" time="0.010"/>')
+    expect(xml).toContain('<failure type="down" message="refused &quot;x&quot;">line1\nline2</failure>')
+    expect(xml).toContain('<system-out>status: down</system-out>')
+    expect(xml.match(/<testcase /g)).toHaveLength(2)
+  })
+})
+
+describe('durations and seconds', () => {
+  it.each([
+    ['90s', 90_000],
+    ['15m', 900_000],
+    ['24h', 86_400_000],
+    ['7d', 604_800_000],
+    ['1w', 604_800_000],
+    ['1h30m', 5_400_000],
+    ['250ms', 250],
+    [' 2H ', 7_200_000],
+  ])('parseDuration(%j) = %d ms', (text, ms) => {
+    expect(parseDuration(text, '--window')).toBe(ms)
+  })
+
+  it.each(['', '15', 'm', '0s', '-5m', '3 fortnights', '1h abc'])('parseDuration(%j) is a UserError naming the flag', (text) => {
+    expect(() => parseDuration(text, '--window')).toThrow(UserError)
+    expect(() => parseDuration(text, '--window')).toThrow(/^--window must be a duration/)
+  })
+
+  it('parseSeconds takes fractions, refuses zero, negatives, words and values over the maximum', () => {
+    expect(parseSeconds('2', '--timeout')).toBe(2000)
+    expect(parseSeconds('0.25', '--timeout')).toBe(250)
+    for (const bad of ['0', '-1', 'soon', '', '601']) expect(() => parseSeconds(bad, '--timeout', 600)).toThrow(/--timeout must be a number of seconds above 0 and at most 600/)
+  })
+})
