@@ -4,6 +4,9 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import mysql from 'mysql2/promise'
+
+import {mysqlServer} from '../test/support/servers.js'
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const bin = join(root, 'bin', 'run.js')
@@ -142,4 +145,58 @@ export function cliRunner(home: string, options: {measureRss?: boolean} = {}): C
   }
 
   return {env, cli, cliOk}
+}
+
+// ---------------------------------------------------------------------------
+// The server's InnoDB buffer pool. A stock MariaDB starts with 128 MB, less than
+// the benchmarks' data, so every figure (floors included) would measure the disk.
+// The pool is resized online for the run (MariaDB 10.2+) and put back afterwards;
+// `--buffer-pool-mb 0` leaves the server as it is.
+
+export interface BufferPool {
+  /** The size during the run, in MB. */
+  mb: number
+  /** The size before the run, in MB. */
+  beforeMb: number
+}
+
+/** One statement on a connection of its own to the test MariaDB server (no database selected). */
+export async function serverQuery(sql: string): Promise<Array<Record<string, unknown>>> {
+  const conn = await mysql.createConnection({host: mysqlServer.host, port: mysqlServer.port, user: mysqlServer.user, password: mysqlServer.password})
+  try {
+    return ((await conn.query(sql)) as unknown as [Array<Record<string, unknown>>])[0]
+  } finally {
+    await conn.end()
+  }
+}
+
+export async function sizeBufferPool(
+  query: (sql: string) => Promise<Array<Record<string, unknown>>>,
+  wantedMb: number,
+  log: (message: string) => void,
+): Promise<BufferPool> {
+  const current = async (): Promise<number> => Math.round(Number((await query('SELECT @@innodb_buffer_pool_size AS size'))[0].size) / 2 ** 20)
+  const beforeMb = await current()
+  if (wantedMb === 0 || beforeMb >= wantedMb) return {mb: beforeMb, beforeMb}
+  const resize = async (mb: number): Promise<void> => {
+    await query(`SET GLOBAL innodb_buffer_pool_size = ${mb * 2 ** 20}`)
+    // The resize runs in the background: wait until the server reports the new size.
+    for (let i = 0; i < 600 && (await current()) !== mb; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  try {
+    await resize(wantedMb)
+  } catch (error) {
+    log(`the buffer pool stays at ${beforeMb} MB (${error instanceof Error ? error.message : String(error)})`)
+    return {mb: beforeMb, beforeMb}
+  }
+  cleanups.unshift(() => resize(beforeMb))
+  log(`InnoDB buffer pool ${beforeMb} MB → ${await current()} MB for this run`)
+  return {mb: await current(), beforeMb}
+}
+
+export function numberArgument(name: string, fallback: number, options: {min?: number} = {}): number {
+  const at = process.argv.indexOf(name)
+  const value = at === -1 ? fallback : Number(process.argv[at + 1])
+  if (!Number.isSafeInteger(value) || value < (options.min ?? 1)) throw new Error(`${name} must be an integer ≥ ${options.min ?? 1}`)
+  return value
 }

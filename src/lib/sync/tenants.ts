@@ -100,9 +100,14 @@ export async function syncTargets(db: Db, refs: readonly string[] | undefined, s
  * by tenant. Ghost users are not counted.
  */
 export async function readUpstreamTenants(db: Knex, timeoutMs: () => number): Promise<UpstreamTenant[]> {
-  const [tenants, users, locations] = await Promise.all([
+  // On MySQL/MariaDB the optimizer walks the (tenant_id, …) index for the GROUP BY and
+  // fetches every row again for is_ghost, which that index does not hold: four times
+  // slower than one scan of the table grouped in memory, so no index is used.
+  const users = db.client.config.client === 'mysql2' ? db.raw('?? USE INDEX ()', ['users']) : 'users'
+  const [tenants, userRows, locations] = await Promise.all([
     db('tenants').select('id', 'name', 'primary_contact_name', 'primary_contact_email', 'status').orderBy('id').timeout(timeoutMs()),
-    db('users')
+    db
+      .from(users)
       .select('tenant_id')
       .count({n: '*'})
       .where((q) => q.where('is_ghost', false).orWhereNull('is_ghost'))
@@ -110,7 +115,7 @@ export async function readUpstreamTenants(db: Knex, timeoutMs: () => number): Pr
       .timeout(timeoutMs()),
     db('locations').select('tenant_id').count({n: '*'}).groupBy('tenant_id').timeout(timeoutMs()),
   ])
-  const userCounts = new Map((users as Array<{tenant_id: unknown; n: unknown}>).map((r) => [Number(r.tenant_id), Number(r.n)]))
+  const userCounts = new Map((userRows as Array<{tenant_id: unknown; n: unknown}>).map((r) => [Number(r.tenant_id), Number(r.n)]))
   const locationCounts = new Map((locations as Array<{tenant_id: unknown; n: unknown}>).map((r) => [Number(r.tenant_id), Number(r.n)]))
   return (tenants as Array<Record<string, unknown>>).map((t) => {
     const id = Number(t.id)
