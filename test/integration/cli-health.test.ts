@@ -219,13 +219,18 @@ describe('rds:health and status from the command line', () => {
     expect(rds.data.byHealth).toMatchObject({healthy: 1, down: 2})
     expect(rds.data.byState).toEqual({online: 2, draining: 1, locked: 0})
     expect(rds.data.problems.map((p: {name: string}) => p.name).sort()).toEqual(['refused', 'wrong-pw'])
-    for (const section of overview.sections.slice(1)) expect(section.state).toBe('never')
+    for (const section of overview.sections.slice(1, -1)) expect(section.state).toBe('never')
+    // init and rds:add were audited: the chain has entries and is intact.
+    const audit = overview.sections.at(-1)
+    expect(audit.state).toBe('ok')
+    expect(audit.data).toMatchObject({intact: true})
+    expect(audit.data.entries).toBeGreaterThan(0)
 
     const text = await cli(['status'])
     expect(text.stdout).toMatch(/RDS instances\s+\[FAIL\] 3 active: 1 healthy, 2 down/)
     expect(text.stdout).toMatch(/2 online, 1 draining, 0 locked/)
     expect(text.stdout).toMatch(/Sync freshness\s+\[never run\]/)
-    expect(text.stdout).toMatch(/Audit chain\s+\[never run\]/)
+    expect(text.stdout).toMatch(/Audit chain\s+\[ok\] \d+ entries, chain intact/)
     await cli(['rds:online', 'wrong-pw'])
   })
 

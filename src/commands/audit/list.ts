@@ -1,0 +1,34 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand, listFlags} from '../../base-command.js'
+import {auditFilterFlags} from '../../lib/audit/flags.js'
+import {auditColumns} from '../../lib/audit/present.js'
+import {auditFilter} from '../../lib/audit/query.js'
+import {listAudit, type AuditView} from '../../lib/audit/read.js'
+
+export default class AuditList extends BaseCommand<AuditView[]> {
+  static override summary = 'list audit entries, newest first, with filters'
+  static override description = `Reads the audit trail: who changed what, when and from where. Filters combine (all must match); --actor and --action take * wildcards. The old and new values of an entry are in --json and in \`raiops audit:show ID\`. Secrets never reach the trail.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --action "rds.*" --since 24h',
+    '<%= config.bin %> <%= command.id %> --rds main --since 2026-01-01 --until 2026-02-01 --format csv --output audit.csv',
+    '<%= config.bin %> <%= command.id %> --actor "alice@*" --limit 500 --json',
+  ]
+
+  static override permission = 'audit.view' as const
+  static override flags = {
+    ...auditFilterFlags,
+    limit: Flags.integer({char: 'n', description: 'at most this many entries', default: 50, min: 1, max: 100_000}),
+    ...listFlags,
+  }
+
+  async run(): Promise<AuditView[]> {
+    const {flags} = await this.parse(AuditList)
+    const ctx = await this.context()
+    const rows = await listAudit(ctx.db, await auditFilter(ctx.db, flags, ctx.now()))
+    this.renderList(rows, auditColumns(this.color, ctx.now()), flags)
+    return rows
+  }
+}

@@ -1,0 +1,32 @@
+import {Args} from '@oclif/core'
+
+import {UserError} from '../../lib/errors/index.js'
+
+import {BaseCommand} from '../../base-command.js'
+import {renderAuditEntry} from '../../lib/audit/present.js'
+import {showAudit, type AuditChange, type AuditView} from '../../lib/audit/read.js'
+
+export default class AuditShow extends BaseCommand<AuditView & {changes: AuditChange[]}> {
+  static override summary = 'show one audit entry, its old and new values as a diff'
+  static override description = 'Shows an audit entry in full: when, who (operator, token, system or the RAI application), the action and its target, the host and command line it came from, and each changed field with its old (-) and new (+) value. Secrets are stored redacted.'
+  static override examples = ['<%= config.bin %> <%= command.id %> 42', '<%= config.bin %> <%= command.id %> 42 --json']
+  static override permission = 'audit.view' as const
+  static override args = {
+    id: Args.custom<number>({
+      description: 'the entry id (see audit:list)',
+      required: true,
+      parse: async (input) => {
+        if (!/^[1-9]\d{0,14}$/.test(input.trim())) throw new UserError(`the audit entry id must be a positive whole number, not "${input}"`, {hint: 'see `raiops audit:list` for the ids'})
+        return Number(input)
+      },
+    })(),
+  }
+
+  async run(): Promise<AuditView & {changes: AuditChange[]}> {
+    const {args} = await this.parse(AuditShow)
+    const ctx = await this.context()
+    const entry = await showAudit(ctx.db, Number(args.id))
+    if (!this.jsonEnabled()) process.stdout.write(renderAuditEntry(this.color, entry, ctx.now()))
+    return entry
+  }
+}

@@ -1,0 +1,30 @@
+import type {Db} from '../control-db/index.js'
+import {NotFoundError, UserError} from '../errors/index.js'
+import {parseTimeFlag} from '../input/time.js'
+import {findRds} from '../rds/repository.js'
+import type {AuditFilter} from './read.js'
+
+/** The filter flags as given on the command line. */
+export interface AuditFilterInput {
+  actor?: string
+  action?: string
+  tenant?: number
+  rds?: string
+  since?: string
+  until?: string
+  limit: number
+}
+
+/** Turns the filter flags into a filter: times parsed, the RDS named by id or name looked up. */
+export async function auditFilter(db: Db, input: AuditFilterInput, now = new Date()): Promise<AuditFilter> {
+  const since = input.since === undefined ? undefined : parseTimeFlag(input.since, '--since', now)
+  const until = input.until === undefined ? undefined : parseTimeFlag(input.until, '--until', now)
+  if (since && until && since >= until) throw new UserError('--since must be before --until')
+  let rdsInstanceId: number | undefined
+  if (input.rds !== undefined) {
+    const rds = await findRds(db, input.rds)
+    if (!rds) throw new NotFoundError(`no RDS "${input.rds}"`, {hint: 'see `raiops rds:list`'})
+    rdsInstanceId = Number(rds.id)
+  }
+  return {actor: input.actor, action: input.action, tenantMasterId: input.tenant, rdsInstanceId, since, until, limit: input.limit}
+}

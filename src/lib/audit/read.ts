@@ -1,0 +1,144 @@
+import type {Db} from '../control-db/index.js'
+import {toIsoRequired} from '../control-db/time.js'
+import {NotFoundError} from '../errors/index.js'
+import type {ActorType} from './writer.js'
+
+/** An audit entry as read back: values and source parsed. */
+export interface AuditView {
+  id: number
+  seq: number
+  occurredAt: string
+  actorType: ActorType
+  actor: string
+  action: string
+  targetType: string | null
+  targetId: string | null
+  rdsInstanceId: number | null
+  tenantMasterId: number | null
+  oldValues: Record<string, unknown> | null
+  newValues: Record<string, unknown> | null
+  source: {host: string | null; command: string | null; ip: string | null}
+}
+
+export interface AuditFilter {
+  /** Exact actor, or with `*` wildcards. */
+  actor?: string
+  /** Exact action, or with `*` wildcards (`rds.*`). */
+  action?: string
+  tenantMasterId?: number
+  rdsInstanceId?: number
+  since?: Date
+  until?: Date
+  /** Entries with an id above this one (for following the trail). */
+  afterId?: number
+  limit: number
+  /** Oldest first instead of newest first. */
+  ascending?: boolean
+}
+
+/** A field that changed between the old and the new values. */
+export interface AuditChange {
+  field: string
+  old: unknown
+  new: unknown
+}
+
+interface StoredRow {
+  id: number | string
+  seq: number | string
+  occurred_at: unknown
+  actor_type: ActorType
+  actor: string
+  action: string
+  target_type: string | null
+  target_id: string | null
+  rds_instance_id: number | string | null
+  tenant_master_id: number | string | null
+  old_values: string | null
+  new_values: string | null
+  source: string | null
+}
+
+const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v))
+
+function parseObject(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null
+  try {
+    const value = JSON.parse(text) as unknown
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {value}
+  } catch {
+    return {unparsed: text}
+  }
+}
+
+function toView(row: StoredRow): AuditView {
+  const source = parseObject(row.source) ?? {}
+  const str = (v: unknown): string | null => (typeof v === 'string' ? v : null)
+  return {
+    id: Number(row.id),
+    seq: Number(row.seq),
+    occurredAt: toIsoRequired(row.occurred_at),
+    actorType: row.actor_type,
+    actor: row.actor,
+    action: row.action,
+    targetType: row.target_type,
+    targetId: row.target_id,
+    rdsInstanceId: numOrNull(row.rds_instance_id),
+    tenantMasterId: numOrNull(row.tenant_master_id),
+    oldValues: parseObject(row.old_values),
+    newValues: parseObject(row.new_values),
+    source: {host: str(source.host), command: str(source.command), ip: str(source.ip)},
+  }
+}
+
+/** A `*` wildcard pattern as a LIKE pattern (escape character `!`, the same on every engine), LIKE's own wildcards taken literally. */
+export function likePattern(pattern: string): string {
+  return pattern.replace(/[!%_]/g, (c) => `!${c}`).replace(/\*/g, '%')
+}
+
+const COLUMNS = ['id', 'seq', 'occurred_at', 'actor_type', 'actor', 'action', 'target_type', 'target_id', 'rds_instance_id', 'tenant_master_id', 'old_values', 'new_values', 'source']
+
+/** Audit entries matching the filter, newest first (or oldest first with `ascending`). */
+export async function listAudit(db: Db, filter: AuditFilter): Promise<AuditView[]> {
+  const query = db('audit_logs').select(COLUMNS)
+  const match = (column: string, pattern: string) => {
+    if (pattern.includes('*')) query.whereRaw(`?? LIKE ? ESCAPE '!'`, [column, likePattern(pattern)])
+    else query.where(column, pattern)
+  }
+  if (filter.actor !== undefined) match('actor', filter.actor)
+  if (filter.action !== undefined) match('action', filter.action)
+  if (filter.tenantMasterId !== undefined) query.where('tenant_master_id', filter.tenantMasterId)
+  if (filter.rdsInstanceId !== undefined) query.where('rds_instance_id', filter.rdsInstanceId)
+  if (filter.since) query.where('occurred_at', '>=', filter.since)
+  if (filter.until) query.where('occurred_at', '<', filter.until)
+  if (filter.afterId !== undefined) query.where('id', '>', filter.afterId)
+  query.orderBy('id', filter.ascending ? 'asc' : 'desc').limit(filter.limit)
+  return ((await query) as StoredRow[]).map(toView)
+}
+
+/** What changed between two value maps, field by field, in field order. */
+export function diffValues(oldValues: Record<string, unknown> | null, newValues: Record<string, unknown> | null): AuditChange[] {
+  const fields = [...new Set([...Object.keys(oldValues ?? {}), ...Object.keys(newValues ?? {})])].sort()
+  const changes: AuditChange[] = []
+  for (const field of fields) {
+    const before = oldValues?.[field] ?? null
+    const after = newValues?.[field] ?? null
+    if (JSON.stringify(before) !== JSON.stringify(after)) changes.push({field, old: before, new: after})
+  }
+  return changes
+}
+
+/** One audit entry with the fields its change touched. */
+export async function showAudit(db: Db, id: number): Promise<AuditView & {changes: AuditChange[]}> {
+  const row = (await db('audit_logs').select(COLUMNS).where({id}).first()) as StoredRow | undefined
+  if (!row) throw new NotFoundError(`no audit entry ${id}`, {hint: 'see `raiops audit:list` for the ids'})
+  const view = toView(row)
+  return {...view, changes: diffValues(view.oldValues, view.newValues)}
+}
+
+/** How many entries the trail holds and its newest one. */
+export async function auditSummary(db: Db): Promise<{entries: number; last: AuditView | null}> {
+  const [{n}] = (await db('audit_logs').count({n: '*'})) as Array<{n: number | string}>
+  const [last] = await listAudit(db, {limit: 1})
+  return {entries: Number(n), last: last ?? null}
+}

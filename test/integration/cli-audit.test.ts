@@ -1,0 +1,146 @@
+import {cpSync} from 'node:fs'
+import {join} from 'node:path'
+import Database from 'better-sqlite3'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {runCli, type CliResult} from '../support/cli.js'
+import {createTestDir, type TestDir} from '../support/servers.js'
+
+const RDS_PASSWORD = 'Audit-Secret-pw-7'
+
+describe('audit:list, audit:show, audit:verify and the status audit section', () => {
+  let home: TestDir
+  let env: Record<string, string>
+
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
+    runCli(args, {env: {...env, ...options.env}, input: options.input, timeoutMs: 30_000})
+
+  /** A copy of the control database in a home of its own, to tamper with. */
+  function copyHome(name: string): {env: Record<string, string>; db: Database.Database} {
+    const copy = join(home.path, name)
+    cpSync(env.RAIOPS_HOME, copy, {recursive: true})
+    return {env: {...env, RAIOPS_HOME: copy}, db: new Database(join(copy, 'raiops.sqlite'))}
+  }
+
+  const ids = (db: Database.Database): Array<{id: number; seq: number; action: string}> => db.prepare('select id, seq, action from audit_logs order by seq').all() as Array<{id: number; seq: number; action: string}>
+
+  beforeAll(async () => {
+    home = createTestDir('raiops-audit-')
+    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
+    const steps: Array<[string[], string?]> = [
+      [['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], 'audit-admin-password-1\n'],
+      [['rds:add', '--name', 'main', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_a', '--master', '--no-test', '--no-input', '--password-stdin'], `${RDS_PASSWORD}\n`],
+      [['rds:add', '--name', 'eu', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_b', '--no-test', '--no-input']],
+      [['rds:edit', 'eu', '--rai-database', 'rai_eu', '--no-test']],
+      [['rds:drain', 'eu']],
+    ]
+    for (const [args, input] of steps) {
+      const result = await cli(args, {input})
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0)
+    }
+  })
+
+  afterAll(() => home?.drop())
+
+  it('lists newest first, filters by action wildcard, RDS and time, in every format, never with a secret', async () => {
+    const all = await cli(['audit:list', '--json'])
+    expect(all.code, all.stderr).toBe(0)
+    const entries = JSON.parse(all.stdout) as Array<{id: number; action: string; rdsInstanceId: number | null; newValues: Record<string, unknown> | null; actorType: string}>
+    expect(entries.length).toBeGreaterThanOrEqual(5)
+    expect(entries.map((e) => e.id)).toEqual([...entries.map((e) => e.id)].sort((a, b) => b - a))
+    expect(entries.map((e) => e.action)).toContain('system.init')
+    expect(entries.every((e) => e.actorType === 'system')).toBe(true)
+
+    const rds = JSON.parse((await cli(['audit:list', '--action', 'rds.*', '--json'])).stdout) as typeof entries
+    expect(rds.map((e) => e.action)).toEqual(['rds.drain', 'rds.edit', 'rds.add', 'rds.add'])
+    const eu = JSON.parse((await cli(['audit:list', '--rds', 'eu', '--json'])).stdout) as typeof entries
+    expect(eu.map((e) => e.action)).toEqual(['rds.drain', 'rds.edit', 'rds.add'])
+    expect(new Set(eu.map((e) => e.rdsInstanceId)).size).toBe(1)
+    expect(JSON.parse((await cli(['audit:list', '--action', 'rds.add', '--limit', '1', '--json'])).stdout)).toHaveLength(1)
+    expect(JSON.parse((await cli(['audit:list', '--since', '1h', '--json'])).stdout)).toHaveLength(entries.length)
+    expect(JSON.parse((await cli(['audit:list', '--until', '2000-01-01', '--json'])).stdout)).toEqual([])
+    // LIKE's own wildcards are literal: "rds_add" matches nothing.
+    expect(JSON.parse((await cli(['audit:list', '--action', 'rds_add*', '--json'])).stdout)).toEqual([])
+
+    const table = await cli(['audit:list', '--action', 'rds.*'])
+    expect(table.stdout).toMatch(/ID\s.*When\s.*Actor\s.*Action/)
+    expect(table.stdout).toMatch(/rds\.add/)
+    const csv = await cli(['audit:list', '--format', 'csv'])
+    expect(csv.stdout.split('\n')[0]).toBe('ID,When,Actor,Action,Target,RDS,Tenant')
+    const ndjson = await cli(['audit:list', '--format', 'ndjson'])
+    expect(ndjson.stdout.trim().split('\n')).toHaveLength(entries.length)
+
+    for (const output of [all.stdout, table.stdout, csv.stdout, ndjson.stdout]) expect(output).not.toContain(RDS_PASSWORD)
+  })
+
+  it.each([
+    [['audit:list', '--since', 'yesterday']],
+    [['audit:list', '--since', '1h', '--until', '2h']],
+    [['audit:list', '--rds', 'nowhere']],
+    [['audit:list', '--limit', '0']],
+    [['audit:show', '999999']],
+    [['audit:show', 'abc']],
+  ])('%j: exit 2, one line', async (args) => {
+    const result = await cli(args)
+    expect(result.code).toBe(2)
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+    expect(result.stdout).toBe('')
+  })
+
+  it('shows one entry with its change as a diff', async () => {
+    const [databaseEdit] = JSON.parse((await cli(['audit:list', '--action', 'rds.edit', '--rds', 'eu', '--json'])).stdout) as Array<{id: number}>
+    const shown = await cli(['audit:show', String(databaseEdit.id)])
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(shown.stdout).toContain(`Audit entry ${databaseEdit.id}`)
+    expect(shown.stdout).toMatch(/Action\s+rds\.edit/)
+    expect(shown.stdout).toMatch(/raiDatabase\n\s+- rai_b\n\s+\+ rai_eu/)
+    expect(shown.stdout).not.toMatch(/^\s+name$/m)
+    const json = JSON.parse((await cli(['audit:show', String(databaseEdit.id), '--json'])).stdout) as {changes: Array<{field: string; old: unknown; new: unknown}>}
+    expect(json.changes).toContainEqual({field: 'raiDatabase', old: 'rai_b', new: 'rai_eu'})
+    // Only what changed: the name stayed.
+    expect(json.changes.map((c) => c.field)).not.toContain('name')
+  })
+
+  it('verifies an intact chain, exit 0; status shows it', async () => {
+    const verified = await cli(['audit:verify'])
+    expect(verified.code, verified.stderr).toBe(0)
+    expect(verified.stdout).toMatch(/^intact: \d+ entries, head sequence \d+/)
+    const status = JSON.parse((await cli(['status', '--json'])).stdout) as {sections: Array<{key: string; state: string; data: Record<string, unknown>}>}
+    const audit = status.sections.find((s) => s.key === 'audit')
+    expect(audit?.state).toBe('ok')
+    expect(audit?.data).toMatchObject({intact: true, lastEntry: {action: 'rds.drain'}})
+  })
+
+  it.each([
+    ['an edited value', (db: Database.Database) => db.prepare(`update audit_logs set new_values = replace(new_values, 'rai_eu', 'rai_xx') where action = 'rds.edit'`).run(), 5, /content does not match/],
+    ['a deleted entry', (db: Database.Database, rows: ReturnType<typeof ids>) => db.prepare('delete from audit_logs where id = ?').run(rows[2].id), 3, /missing/],
+    [
+      'two entries swapped',
+      (db: Database.Database, rows: ReturnType<typeof ids>) => {
+        db.prepare('update audit_logs set seq = -1 where id = ?').run(rows[1].id)
+        db.prepare('update audit_logs set seq = ? where id = ?').run(rows[1].seq, rows[2].id)
+        db.prepare('update audit_logs set seq = ? where id = ?').run(rows[2].seq, rows[1].id)
+      },
+      1,
+      /prev_hash|content/,
+    ],
+    ['the last entry removed', (db: Database.Database, rows: ReturnType<typeof ids>) => db.prepare('delete from audit_logs where id = ?').run(rows.at(-1)?.id), -1, /removed/],
+  ])('%s: audit:verify names the first bad entry, exit 1; status fails', async (name, tamper, index, reason) => {
+    const copy = copyHome(name.replace(/\W+/g, '-'))
+    const rows = ids(copy.db)
+    tamper(copy.db, rows)
+    copy.db.close()
+    const expectedSeq = index === -1 ? (rows.at(-1)?.seq as number) : rows[index].seq
+    const result = await cli(['audit:verify', '--json'], {env: copy.env})
+    expect(result.code).toBe(1)
+    const report = JSON.parse(result.stdout) as {ok: boolean; firstBad: {seq: number; reason: string}}
+    expect(report.ok).toBe(false)
+    expect(report.firstBad.seq).toBe(expectedSeq)
+    expect(report.firstBad.reason).toMatch(reason)
+    const text = await cli(['audit:verify'], {env: copy.env})
+    expect(text.code).toBe(1)
+    expect(text.stdout).toMatch(new RegExp(`^broken at sequence ${expectedSeq}`))
+    const status = JSON.parse((await cli(['status', '--json'], {env: copy.env})).stdout) as {sections: Array<{key: string; state: string}>}
+    expect(status.sections.find((s) => s.key === 'audit')?.state).toBe('fail')
+  })
+})
