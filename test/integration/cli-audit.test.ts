@@ -1,10 +1,38 @@
-import {cpSync} from 'node:fs'
-import {join} from 'node:path'
+import {spawn} from 'node:child_process'
+import {cpSync, existsSync, readdirSync, readFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import Database from 'better-sqlite3'
+import {parse} from 'csv-parse/sync'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli, type CliResult} from '../support/cli.js'
-import {createTestDir, type TestDir} from '../support/servers.js'
+import {startFaultProxy, type FaultProxy} from '../support/fault-proxy.js'
+import {createTestDatabase, createTestDir, mysqlServer, type TestDatabase, type TestDir} from '../support/servers.js'
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')
+
+/** raiops started in the background, its output collected as it comes. */
+function startCli(args: string[], env: Record<string, string>) {
+  const childEnv: Record<string, string> = {}
+  for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...env})) if (v !== undefined) childEnv[k] = v
+  delete childEnv.NODE_ENV
+  delete childEnv.FORCE_COLOR
+  const child = spawn(process.execPath, [bin, ...args], {env: childEnv, stdio: ['ignore', 'pipe', 'pipe']})
+  const output = {stdout: '', stderr: ''}
+  child.stdout.on('data', (d) => (output.stdout += d))
+  child.stderr.on('data', (d) => (output.stderr += d))
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+  return {child, output, exited}
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const started = Date.now()
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
 
 const RDS_PASSWORD = 'Audit-Secret-pw-7'
 
@@ -143,4 +171,105 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     const status = JSON.parse((await cli(['status', '--json'], {env: copy.env})).stdout) as {sections: Array<{key: string; state: string}>}
     expect(status.sections.find((s) => s.key === 'audit')?.state).toBe('fail')
   })
+
+  it('exports to CSV and NDJSON files with the filters, the file complete or absent', async () => {
+    const csvFile = join(home.path, 'audit.csv')
+    const csv = await cli(['audit:export', '--format', 'csv', '--output', csvFile])
+    expect(csv.code, csv.stderr).toBe(0)
+    expect(csv.stderr).toMatch(/wrote \d+ entries to/)
+    const rows = parse(readFileSync(csvFile, 'utf8'), {columns: true}) as Array<Record<string, string>>
+    const listed = JSON.parse((await cli(['audit:list', '--json'])).stdout) as Array<{id: number}>
+    expect(rows.map((r) => Number(r.id))).toEqual(listed.map((e) => e.id).reverse())
+    expect(rows.find((r) => r.action === 'rds.edit')?.new_values).toContain('rai_eu')
+    expect(readFileSync(csvFile, 'utf8')).not.toContain(RDS_PASSWORD)
+
+    const ndjsonFile = join(home.path, 'rds.ndjson')
+    const ndjson = await cli(['audit:export', '--format', 'ndjson', '--output', ndjsonFile, '--action', 'rds.*', '--json'])
+    expect(ndjson.code, ndjson.stderr).toBe(0)
+    expect(JSON.parse(ndjson.stdout)).toMatchObject({format: 'ndjson', entries: 4})
+    const lines = readFileSync(ndjsonFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {action: string})
+    expect(lines.map((l) => l.action)).toEqual(['rds.add', 'rds.add', 'rds.edit', 'rds.drain'])
+
+    const nowhere = await cli(['audit:export', '--format', 'csv', '--output', join(home.path, 'missing-dir', 'a.csv')])
+    expect(nowhere.code).toBe(2)
+    expect(nowhere.stderr.trim().split('\n')).toHaveLength(1)
+    expect(readdirSync(home.path).filter((f) => f.endsWith('.tmp'))).toEqual([])
+    expect(existsSync(join(home.path, 'missing-dir'))).toBe(false)
+    expect((await cli(['audit:export', '--format', 'xml', '--output', csvFile])).code).toBe(2)
+  })
+
+  it('tail prints the last entries oldest first; --follow prints new ones as they land (NDJSON under --json), Ctrl-C exits 0', async () => {
+    const last = await cli(['audit:tail', '-n', '2'])
+    expect(last.code, last.stderr).toBe(0)
+    const lines = last.stdout.trim().split('\n')
+    expect(lines).toHaveLength(3)
+    expect(lines[1]).toMatch(/rds\.edit/)
+    expect(lines[2]).toMatch(/rds\.drain/)
+
+    const tail = startCli(['audit:tail', '-n', '1', '--follow', '--interval', '0.2', '--json'], env)
+    await waitFor(() => tail.output.stdout.includes('rds.drain'), 'the last entry')
+    const added = await cli(['rds:add', '--name', 'tailed', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_t', '--no-test', '--no-input'])
+    expect(added.code, added.stderr).toBe(0)
+    await waitFor(() => tail.output.stdout.includes('"tailed"') || tail.output.stdout.split('\n').length > 2, 'the new entry')
+    tail.child.kill('SIGINT')
+    expect(await tail.exited).toBe(0)
+    const events = tail.output.stdout.trim().split('\n').map((l) => JSON.parse(l) as {action: string; newValues: Record<string, unknown>})
+    expect(events.map((e) => e.action)).toEqual(['rds.drain', 'rds.add'])
+    expect(events[1].newValues).toMatchObject({name: 'tailed'})
+    const removed = await cli(['rds:remove', 'tailed', '--yes'])
+    expect(removed.code, removed.stderr).toBe(0)
+  })
+})
+
+describe('audit:tail against a MariaDB control database that restarts', () => {
+  let home: TestDir
+  let control: TestDatabase
+  let proxy: FaultProxy
+  let env: Record<string, string>
+
+  beforeAll(async () => {
+    home = createTestDir('raiops-audit-tail-')
+    control = await createTestDatabase('mysql', 'raiops_tail')
+    proxy = await startFaultProxy({targetHost: mysqlServer.host, targetPort: mysqlServer.port})
+    const url = new URL(control.url)
+    url.port = String(proxy.port)
+    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: url.toString(), RAIOPS_CONNECT_TIMEOUT_MS: '1000'}
+    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'tail-admin-password-1\n'})
+    expect(init.code, init.stderr).toBe(0)
+  })
+
+  afterAll(async () => {
+    await proxy?.close()
+    await control?.drop()
+    home?.drop()
+  })
+
+  it('reconnects with back-off and says so on stderr, then prints what landed meanwhile', async () => {
+    const tail = startCli(['audit:tail', '-n', '0', '--follow', '--interval', '0.2', '--max-retries', '50', '--json'], env)
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    await proxy.setMode('refuse')
+    await waitFor(() => /control database unreachable \(attempt 2 of 50\)/.test(tail.output.stderr), 'two failed polls')
+    // A change made while the tail cannot see the database (straight to the server, not through the proxy).
+    const added = await runCli(['rds:add', '--name', 'meanwhile', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_m', '--no-test', '--no-input'], {env: {...env, RAIOPS_DATABASE_URL: control.url}})
+    expect(added.code, added.stderr).toBe(0)
+    await proxy.setMode('pass')
+    await waitFor(() => tail.output.stdout.includes('meanwhile'), 'the entry written during the outage', 40_000)
+    expect(tail.output.stderr).toMatch(/control database reachable again after \d+ failed attempt/)
+    tail.child.kill('SIGINT')
+    expect(await tail.exited).toBe(0)
+    expect(tail.output.stdout.trim().split('\n').map((l) => (JSON.parse(l) as {action: string}).action)).toEqual(['rds.add'])
+  }, 60_000)
+
+  it('exits 1 after --max-retries failed polls in a row', async () => {
+    const tail = startCli(['audit:tail', '-n', '0', '--follow', '--interval', '0.1', '--max-retries', '2'], env)
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    await proxy.setMode('refuse')
+    try {
+      expect(await tail.exited).toBe(1)
+    } finally {
+      await proxy.setMode('pass')
+    }
+    expect(tail.output.stderr).toMatch(/attempt 2 of 2/)
+    expect(tail.output.stderr).toMatch(/Error: the control database did not answer 3 polls in a row/)
+  }, 60_000)
 })

@@ -142,3 +142,17 @@ export async function auditSummary(db: Db): Promise<{entries: number; last: Audi
   const [last] = await listAudit(db, {limit: 1})
   return {entries: Number(n), last: last ?? null}
 }
+
+/** Entries per page when reading the whole trail. */
+const PAGE = 5000
+
+/** Every entry matching the filter, oldest first, in pages read by id (memory stays flat). */
+export async function* auditPages(db: Db, filter: Omit<AuditFilter, 'limit' | 'afterId' | 'ascending'>): AsyncGenerator<AuditView[]> {
+  let afterId = 0
+  for (;;) {
+    const page = await listAudit(db, {...filter, afterId, ascending: true, limit: PAGE})
+    if (page.length > 0) yield page
+    if (page.length < PAGE) return
+    afterId = page[page.length - 1].id
+  }
+}

@@ -1,0 +1,82 @@
+import {once} from 'node:events'
+import {createWriteStream, renameSync, rmSync} from 'node:fs'
+import {basename, dirname, join} from 'node:path'
+import {Flags} from '@oclif/core'
+import {stringify} from 'csv-stringify/sync'
+
+import {BaseCommand} from '../../base-command.js'
+import {auditFilterFlags} from '../../lib/audit/flags.js'
+import {auditFilter} from '../../lib/audit/query.js'
+import {auditPages, type AuditView} from '../../lib/audit/read.js'
+import {UserError} from '../../lib/errors/index.js'
+
+const CSV_COLUMNS = ['id', 'seq', 'occurred_at', 'actor_type', 'actor', 'action', 'target_type', 'target_id', 'rds_instance_id', 'tenant_master_id', 'old_values', 'new_values', 'source_host', 'source_command', 'source_ip']
+
+const csvRow = (e: AuditView) => [
+  e.id,
+  e.seq,
+  e.occurredAt,
+  e.actorType,
+  e.actor,
+  e.action,
+  e.targetType,
+  e.targetId,
+  e.rdsInstanceId,
+  e.tenantMasterId,
+  e.oldValues === null ? null : JSON.stringify(e.oldValues),
+  e.newValues === null ? null : JSON.stringify(e.newValues),
+  e.source.host,
+  e.source.command,
+  e.source.ip,
+]
+
+export default class AuditExport extends BaseCommand<{file: string; format: string; entries: number}> {
+  static override summary = 'export the audit trail (or part of it) to a CSV or NDJSON file'
+  static override description = `Writes every entry matching the filters, oldest first, to --output: CSV (one row per entry, old and new values as JSON) or NDJSON (one entry per line). The trail is read in pages, so memory stays flat whatever its size, and the file appears only once complete (written beside it, then renamed).`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --format csv --output audit.csv',
+    '<%= config.bin %> <%= command.id %> --format ndjson --output audit-2026-01.ndjson --since 2026-01-01 --until 2026-02-01',
+    '<%= config.bin %> <%= command.id %> --format csv --output rds-changes.csv --action "rds.*"',
+  ]
+
+  static override permission = 'audit.view' as const
+  static override flags = {
+    ...auditFilterFlags,
+    format: Flags.option({options: ['csv', 'ndjson'] as const, char: 'f', description: 'file format', required: true})(),
+    output: Flags.string({char: 'o', description: 'the file to write', required: true}),
+  }
+
+  async run(): Promise<{file: string; format: string; entries: number}> {
+    const {flags} = await this.parse(AuditExport)
+    const ctx = await this.context()
+    const filter = await auditFilter(ctx.db, {...flags, limit: 1}, ctx.now())
+    const temporary = join(dirname(flags.output), `.${basename(flags.output)}.${process.pid}.tmp`)
+    const out = createWriteStream(temporary, {flags: 'wx', mode: 0o600})
+    const opened = once(out, 'open').catch((error: NodeJS.ErrnoException) => {
+      throw new UserError(`--output ${flags.output} cannot be written (${error.code ?? 'error'})`, {hint: 'name a file in a directory that exists and you can write'})
+    })
+    let entries = 0
+    try {
+      await opened
+      const progress = await this.progress('exporting the audit trail')
+      if (flags.format === 'csv') out.write(stringify([CSV_COLUMNS]))
+      for await (const page of auditPages(ctx.db, filter)) {
+        const text = flags.format === 'csv' ? stringify(page.map(csvRow)) : page.map((e) => `${JSON.stringify(e)}\n`).join('')
+        if (!out.write(text)) await once(out, 'drain')
+        entries += page.length
+        progress.update(`exporting the audit trail: ${entries} entries`)
+      }
+      out.end()
+      await once(out, 'finish')
+      progress.stop()
+      renameSync(temporary, flags.output)
+    } catch (error) {
+      out.destroy()
+      rmSync(temporary, {force: true})
+      throw error
+    }
+    this.note(`wrote ${entries} entries to ${flags.output}`)
+    return {file: flags.output, format: flags.format, entries}
+  }
+}
