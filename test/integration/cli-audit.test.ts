@@ -1,11 +1,12 @@
 import {spawn} from 'node:child_process'
-import {cpSync, existsSync, readdirSync, readFileSync} from 'node:fs'
+import {cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import Database from 'better-sqlite3'
 import {parse} from 'csv-parse/sync'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {chainHash, GENESIS_HASH, type AuditRecord} from '../../src/lib/audit/writer.js'
 import {runCli, type CliResult} from '../support/cli.js'
 import {startFaultProxy, type FaultProxy} from '../support/fault-proxy.js'
 import {createTestDatabase, createTestDir, mysqlServer, type TestDatabase, type TestDir} from '../support/servers.js'
@@ -218,6 +219,127 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     expect(events[1].newValues).toMatchObject({name: 'tailed'})
     const removed = await cli(['rds:remove', 'tailed', '--yes'])
     expect(removed.code, removed.stderr).toBe(0)
+  })
+})
+
+describe('audit:checkpoint and audit:verify --checkpoint', () => {
+  let home: TestDir
+  let env: Record<string, string>
+  const cli = (args: string[], options: {env?: Record<string, string>} = {}): Promise<CliResult> => runCli(args, {env: {...env, ...options.env}, timeoutMs: 30_000})
+
+  /** What someone with write access to the table can do: re-compute every hash from `fromSeq` on, and the head. */
+  function rechain(db: Database.Database): void {
+    const rows = db.prepare('select * from audit_logs order by seq').all() as Array<Record<string, unknown>>
+    let prev = GENESIS_HASH
+    for (const row of rows) {
+      const record: AuditRecord = {
+        seq: Number(row.seq),
+        occurred_at: new Date(Number(row.occurred_at)).toISOString(),
+        actor_type: row.actor_type as AuditRecord['actor_type'],
+        actor: String(row.actor),
+        action: String(row.action),
+        target_type: (row.target_type as string | null) ?? null,
+        target_id: (row.target_id as string | null) ?? null,
+        rds_instance_id: row.rds_instance_id === null ? null : Number(row.rds_instance_id),
+        tenant_master_id: row.tenant_master_id === null ? null : Number(row.tenant_master_id),
+        old_values: (row.old_values as string | null) ?? null,
+        new_values: (row.new_values as string | null) ?? null,
+        source: String(row.source),
+      }
+      const hash = chainHash(prev, record)
+      db.prepare('update audit_logs set prev_hash = ?, hash = ? where id = ?').run(prev, hash, row.id)
+      prev = hash
+    }
+    db.prepare('update audit_head set seq = ?, hash = ? where id = 1').run(rows.length === 0 ? 0 : Number(rows.at(-1)?.seq), prev)
+  }
+
+  function copyHome(name: string): {env: Record<string, string>; db: Database.Database} {
+    const copy = join(home.path, name)
+    cpSync(env.RAIOPS_HOME, copy, {recursive: true})
+    return {env: {...env, RAIOPS_HOME: copy}, db: new Database(join(copy, 'raiops.sqlite'))}
+  }
+
+  beforeAll(async () => {
+    home = createTestDir('raiops-checkpoint-')
+    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
+    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'checkpoint-admin-password-1\n'})
+    expect(init.code, init.stderr).toBe(0)
+  })
+
+  afterAll(() => home?.drop())
+
+  it('signs the head with a key it creates (0600, public key beside it); verify checks the checkpoint', async () => {
+    for (const name of ['one', 'two', 'three']) {
+      const added = await cli(['rds:add', '--name', name, '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', `rai_${name}`, '--no-test', '--no-input'])
+      expect(added.code, added.stderr).toBe(0)
+    }
+    const file = join(home.path, 'head.json')
+    const made = await cli(['audit:checkpoint', '--output', file, '--json'])
+    expect(made.code, made.stderr).toBe(0)
+    expect(made.stderr).toMatch(/created the checkpoint signing key/)
+    const checkpoint = JSON.parse(made.stdout) as {seq: number; hash: string; kid: string; jws: string}
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({format: 'raiops-audit-checkpoint-v1', seq: checkpoint.seq, hash: checkpoint.hash})
+    expect(statSync(join(env.RAIOPS_HOME, 'audit-signing.key')).mode & 0o777).toBe(0o600)
+    expect(existsSync(join(env.RAIOPS_HOME, 'audit-signing.key.pub'))).toBe(true)
+    // A second checkpoint reuses the key.
+    const again = await cli(['audit:checkpoint', '--output', join(home.path, 'again.json'), '--json'])
+    expect(again.stderr).not.toMatch(/created/)
+    expect((JSON.parse(again.stdout) as {kid: string}).kid).toBe(checkpoint.kid)
+
+    const verified = await cli(['audit:verify', '--checkpoint', file])
+    expect(verified.code, verified.stderr).toBe(0)
+    expect(verified.stdout).toMatch(/intact: .*1 checkpoint\(s\) verified/)
+  })
+
+  it('a chain re-computed after an edit passes the walk but not the checkpoint: exit 1 naming the checkpointed entry', async () => {
+    const file = join(home.path, 'head.json')
+    const {seq} = JSON.parse(readFileSync(file, 'utf8')) as {seq: number}
+    const copy = copyHome('rechained')
+    copy.db.prepare(`update audit_logs set new_values = replace(new_values, 'rai_one', 'rai_evil') where action = 'rds.add'`).run()
+    rechain(copy.db)
+    copy.db.close()
+    const plain = await cli(['audit:verify'], {env: copy.env})
+    expect(plain.code, 'the re-computed chain is consistent in itself').toBe(0)
+    const checked = await cli(['audit:verify', '--checkpoint', file, '--public-key', join(env.RAIOPS_HOME, 'audit-signing.key.pub'), '--json'], {env: copy.env})
+    expect(checked.code).toBe(1)
+    const report = JSON.parse(checked.stdout) as {ok: boolean; firstBad: {seq: number; reason: string}}
+    expect(report.firstBad.seq).toBe(seq)
+    expect(report.firstBad.reason).toMatch(/differs from the checkpoint signed at .*rewritten at or before/)
+  })
+
+  it('a tail truncated below the checkpoint (head moved back to match) is caught', async () => {
+    const file = join(home.path, 'head.json')
+    const {seq} = JSON.parse(readFileSync(file, 'utf8')) as {seq: number}
+    const copy = copyHome('truncated')
+    copy.db.prepare('delete from audit_logs where seq >= ?').run(seq - 1)
+    rechain(copy.db)
+    copy.db.close()
+    expect((await cli(['audit:verify'], {env: copy.env})).code).toBe(0)
+    const checked = await cli(['audit:verify', '--checkpoint', file, '--public-key', join(env.RAIOPS_HOME, 'audit-signing.key.pub')], {env: copy.env})
+    expect(checked.code).toBe(1)
+    expect(checked.stdout).toMatch(new RegExp(`^broken at sequence ${seq - 1}: entries up to sequence ${seq} \\(checkpoint signed at .*\\) were removed`))
+  })
+
+  it('a forged or foreign checkpoint is refused: exit 2, one line', async () => {
+    const file = join(home.path, 'head.json')
+    const original = JSON.parse(readFileSync(file, 'utf8')) as {jws: string; seq: number}
+    const [header, payload, signature] = original.jws.split('.')
+    const forgedPayload = Buffer.from(JSON.stringify({...JSON.parse(Buffer.from(payload, 'base64url').toString()), seq: original.seq + 100})).toString('base64url')
+    const forged = join(home.path, 'forged.json')
+    writeFileSync(forged, JSON.stringify({...original, seq: original.seq + 100, jws: `${header}.${forgedPayload}.${signature}`}))
+    const refused = await cli(['audit:verify', '--checkpoint', forged])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toMatch(/signature does not verify/)
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1)
+
+    // Signed with another key: the pinned public key does not verify it.
+    const foreign = join(home.path, 'foreign.json')
+    const signed = await cli(['audit:checkpoint', '--output', foreign, '--key', join(home.path, 'other.key')])
+    expect(signed.code, signed.stderr).toBe(0)
+    expect((await cli(['audit:verify', '--checkpoint', foreign])).code).toBe(2)
+    expect((await cli(['audit:verify', '--checkpoint', join(home.path, 'nope.json')])).code).toBe(2)
+    writeFileSync(join(home.path, 'junk.json'), 'not json')
+    expect((await cli(['audit:verify', '--checkpoint', join(home.path, 'junk.json')])).code).toBe(2)
   })
 })
 

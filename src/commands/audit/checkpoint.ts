@@ -1,0 +1,36 @@
+import {join} from 'node:path'
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../base-command.js'
+import {createCheckpoint, loadSigningKey, type CheckpointFile} from '../../lib/audit/checkpoint.js'
+
+export default class AuditCheckpoint extends BaseCommand<CheckpointFile & {file: string}> {
+  static override summary = 'write a signed (Ed25519) statement of the audit chain head, to keep off the database host'
+  static override description = `Signs the audit chain's current head (sequence, hash, time) with an Ed25519 key and writes the statement to --output. Whoever can write the audit table could re-compute the whole chain after an edit; they cannot sign a matching checkpoint. Keep the files somewhere the database host cannot write (object storage with a retention lock, a git repository), and give them to \`raiops audit:verify --checkpoint\`.
+
+The key is $RAIOPS_HOME/audit-signing.key unless --key names another; the first run creates it (mode 0600) with its public key beside it (.pub). Keep the private key off the database host too.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --output checkpoints/$(date +%F).json',
+    '<%= config.bin %> <%= command.id %> --output head.json --key /secure/audit-signing.key',
+  ]
+
+  static override permission = 'audit.manage' as const
+  static override flags = {
+    output: Flags.string({char: 'o', description: 'the checkpoint file to write', required: true}),
+    key: Flags.string({description: 'the Ed25519 signing key (PEM); created if missing [default: $RAIOPS_HOME/audit-signing.key]'}),
+  }
+
+  async run(): Promise<CheckpointFile & {file: string}> {
+    const {flags} = await this.parse(AuditCheckpoint)
+    const ctx = await this.context()
+    const keyFile = flags.key ?? join(this.runtime.config.home, 'audit-signing.key')
+    const {privateKey, created} = loadSigningKey(keyFile, {create: true})
+    // Said also under --json (on stderr): a new key must be backed up and kept elsewhere.
+    if (created) process.stderr.write(`created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host\n`)
+    const checkpoint = await createCheckpoint(ctx.db, privateKey, ctx.now())
+    this.writeOutputFile(flags.output, `${JSON.stringify(checkpoint, null, 2)}\n`)
+    if (!this.jsonEnabled()) process.stdout.write(`checkpoint of sequence ${checkpoint.seq} (${checkpoint.hash.slice(0, 16)}…) signed by key ${checkpoint.kid}, written to ${flags.output}\n`)
+    return {...checkpoint, file: flags.output}
+  }
+}

@@ -1,0 +1,94 @@
+import {createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject} from 'node:crypto'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {CompactSign, compactVerify} from 'jose'
+import {z} from 'zod'
+
+import type {Db} from '../control-db/index.js'
+import {ConfigError, UserError} from '../errors/index.js'
+
+export const CHECKPOINT_FORMAT = 'raiops-audit-checkpoint-v1'
+
+/** What a checkpoint states: the chain's head at a moment, signed. */
+export interface CheckpointStatement {
+  seq: number
+  hash: string
+  at: string
+}
+
+export interface CheckpointFile extends CheckpointStatement {
+  format: typeof CHECKPOINT_FORMAT
+  /** The fingerprint of the public key that verifies it. */
+  kid: string
+  /** The statement as an EdDSA (Ed25519) JWS: the part that counts. */
+  jws: string
+}
+
+const statementSchema = z.object({seq: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{64}$/), at: z.string().datetime()})
+const fileSchema = z.object({format: z.literal(CHECKPOINT_FORMAT), jws: z.string().min(1)}).passthrough()
+
+/** A key's short fingerprint: the first 16 hex digits of its raw public key. */
+export function keyId(publicKey: KeyObject): string {
+  const jwk = publicKey.export({format: 'jwk'}) as {x: string}
+  return Buffer.from(jwk.x, 'base64url').toString('hex').slice(0, 16)
+}
+
+/**
+ * The checkpoint signing key (Ed25519, PEM), created 0600 on first use, with its
+ * public key beside it (`.pub`). Whoever can write the audit table could
+ * re-compute the chain; they cannot sign its head without this key.
+ */
+export function loadSigningKey(file: string, options: {create: boolean}): {privateKey: KeyObject; publicKey: KeyObject; created: boolean} {
+  if (!existsSync(file)) {
+    if (!options.create) throw new ConfigError(`no checkpoint signing key at ${file}`, {hint: 'run `raiops audit:checkpoint` first, or give --key'})
+    const pair = generateKeyPairSync('ed25519')
+    writeFileSync(file, pair.privateKey.export({type: 'pkcs8', format: 'pem'}), {mode: 0o600, flag: 'wx'})
+    writeFileSync(`${file}.pub`, pair.publicKey.export({type: 'spki', format: 'pem'}), {mode: 0o644})
+    return {...pair, created: true}
+  }
+  try {
+    const privateKey = createPrivateKey(readFileSync(file))
+    if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('not an Ed25519 key')
+    return {privateKey, publicKey: createPublicKey(privateKey), created: false}
+  } catch (error) {
+    throw new ConfigError(`${file} is not an Ed25519 private key (${(error as Error).message})`, {hint: 'give the key audit:checkpoint created, with --key'})
+  }
+}
+
+/** A public key to verify checkpoints with: a PEM public key, or the private key it belongs to. */
+export function loadVerifyKey(file: string): KeyObject {
+  if (!existsSync(file)) throw new UserError(`no key at ${file}`, {hint: 'give the checkpoint public key with --public-key'})
+  const pem = readFileSync(file)
+  try {
+    const key = pem.includes('PRIVATE KEY') ? createPublicKey(createPrivateKey(pem)) : createPublicKey(pem)
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error('not an Ed25519 key')
+    return key
+  } catch (error) {
+    throw new UserError(`${file} is not an Ed25519 key (${(error as Error).message})`, {hint: 'give the .pub file audit:checkpoint wrote beside its key'})
+  }
+}
+
+/** The chain's head, signed. */
+export async function createCheckpoint(db: Db, privateKey: KeyObject, now: Date): Promise<CheckpointFile> {
+  const head = (await db('audit_head').where({id: 1}).first('seq', 'hash')) as {seq: number | string; hash: string} | undefined
+  if (!head) throw new ConfigError('audit_head is missing', {hint: 'run `raiops db:migrate`'})
+  const statement: CheckpointStatement = {seq: Number(head.seq), hash: head.hash, at: now.toISOString()}
+  const kid = keyId(createPublicKey(privateKey))
+  const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(statement))).setProtectedHeader({alg: 'EdDSA', kid, typ: CHECKPOINT_FORMAT}).sign(privateKey)
+  return {format: CHECKPOINT_FORMAT, ...statement, kid, jws}
+}
+
+/** A checkpoint file read and its signature verified: the signed statement, never the file's readable copy. */
+export async function readCheckpoint(file: string, publicKey: KeyObject): Promise<CheckpointStatement & {file: string}> {
+  let parsed: z.infer<typeof fileSchema>
+  try {
+    parsed = fileSchema.parse(JSON.parse(readFileSync(file, 'utf8')))
+  } catch (error) {
+    throw new UserError(`${file} is not a raiops audit checkpoint (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`, {hint: 'give a file written by `raiops audit:checkpoint`'})
+  }
+  try {
+    const {payload} = await compactVerify(parsed.jws, publicKey, {algorithms: ['EdDSA']})
+    return {...statementSchema.parse(JSON.parse(new TextDecoder().decode(payload))), file}
+  } catch {
+    throw new UserError(`${file}: the checkpoint's signature does not verify with this key`, {hint: 'the file was altered, or it was signed with another key (see --public-key)'})
+  }
+}
