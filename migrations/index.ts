@@ -2,6 +2,7 @@ import type {Knex} from 'knex'
 
 import * as initial from './20261121000000_initial.js'
 import * as routingCacheSwap from './20261122000000_routing_cache_swap.js'
+import * as webhookEvents from './20261123000000_webhook_events.js'
 
 export interface Migration {
   name: string
@@ -13,4 +14,5 @@ export interface Migration {
 export const migrations: Migration[] = [
   {name: '20261121000000_initial', ...initial},
   {name: '20261122000000_routing_cache_swap', ...routingCacheSwap},
+  {name: '20261123000000_webhook_events', ...webhookEvents},
 ]

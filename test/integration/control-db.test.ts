@@ -19,6 +19,7 @@ const EXPECTED_TABLES = [
   'tenant_master',
   'user_email_routing_cache',
   'sync_runs',
+  'webhook_events',
   'sync_state',
   'locks',
   'operators',

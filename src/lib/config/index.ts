@@ -34,6 +34,11 @@ export const envSchema = z.object({
   RAIOPS_MASTER_KEY_FILE: absolutePath.optional(),
   RAIOPS_CONNECT_TIMEOUT_MS: positiveMs('how long to wait for a server to accept a connection').default(5000),
   RAIOPS_QUERY_TIMEOUT_MS: positiveMs('how long one query on a fleet server may run').default(30_000),
+  RAIOPS_WEBHOOK_SECRETS: z
+    .string()
+    .transform((value) => value.split(',').map((secret) => secret.trim()).filter((secret) => secret !== ''))
+    .refine((secrets) => secrets.length > 0 && secrets.every((secret) => secret.length >= 16), 'comma-separated secrets of at least 16 characters each')
+    .optional(),
   XDG_DATA_HOME: absolutePath.optional(),
   // Output: read by the command base before the rest is validated, so they are plain strings.
   NO_COLOR: z.string().optional(),
@@ -53,6 +58,8 @@ export interface RaiopsConfig {
   masterKey?: string
   masterKeyFile: string
   fleet: {connectTimeoutMs: number; queryTimeoutMs: number}
+  /** The secrets webhook signatures are checked against (several during a rotation). */
+  webhookSecrets: string[]
 }
 
 /** Reads `.env` from `dir` (when present) under the real environment, which wins. */
@@ -90,5 +97,6 @@ export function loadConfig(env: Record<string, string | undefined>): RaiopsConfi
     masterKey: parsed.RAIOPS_MASTER_KEY,
     masterKeyFile: parsed.RAIOPS_MASTER_KEY_FILE ?? join(home, 'master.key'),
     fleet: {connectTimeoutMs: parsed.RAIOPS_CONNECT_TIMEOUT_MS, queryTimeoutMs: parsed.RAIOPS_QUERY_TIMEOUT_MS},
+    webhookSecrets: parsed.RAIOPS_WEBHOOK_SECRETS ?? [],
   }
 }

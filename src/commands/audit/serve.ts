@@ -1,0 +1,54 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../base-command.js'
+import {ConfigError, UserError} from '../../lib/errors/index.js'
+import {rememberSecret} from '../../lib/redact/index.js'
+import {startWebhookServer, WEBHOOK_PATH, type RequestLog} from '../../lib/webhook/server.js'
+
+export default class AuditServe extends BaseCommand<void> {
+  static override summary = 'receive audit events pushed by the RAI application (signed webhook)'
+  static override description = `Serves POST ${WEBHOOK_PATH}: each event, signed with HMAC-SHA256 in the X-Raiops-Signature header (t=<unix seconds>,v1=<hex HMAC of "<t>.<body>">), is checked and stored as an audit entry of actor type "rai", joined to the hash chain. A request with a bad or missing signature, a timestamp off by more than --tolerance, malformed JSON, an invalid event, a body over 64 KiB or another content type gets a 4xx and stores nothing; an event id seen before is acknowledged (200, "duplicate": true) but not stored twice. GET /healthz answers 200 while the control database does.
+
+The secrets come from RAIOPS_WEBHOOK_SECRETS (comma-separated, 16 characters or more each): during a rotation list the new and the old one, then drop the old one. Binds 127.0.0.1 unless --host says otherwise; put a TLS-terminating proxy in front for other machines. SIGTERM or Ctrl-C stops accepting, lets the requests in flight finish, and exits 0.`
+
+  static override examples = [
+    'RAIOPS_WEBHOOK_SECRETS=$SECRET <%= config.bin %> <%= command.id %>',
+    'RAIOPS_WEBHOOK_SECRETS=$NEW,$OLD <%= config.bin %> <%= command.id %> --port 8787 --tolerance 120',
+    '<%= config.bin %> <%= command.id %> --json   # access log as NDJSON',
+  ]
+
+  static override permission = 'audit.manage' as const
+  static override flags = {
+    host: Flags.string({description: 'the address to listen on', default: '127.0.0.1'}),
+    port: Flags.integer({char: 'p', description: 'the port to listen on (0: any free port)', default: 8787, min: 0, max: 65_535}),
+    tolerance: Flags.integer({description: 'seconds a signature timestamp may be off from now, either way', default: 300, min: 1, max: 86_400}),
+    quiet: Flags.boolean({char: 'q', description: 'log refused requests only'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(AuditServe)
+    const secrets = this.runtime.config.webhookSecrets
+    if (secrets.length === 0) throw new ConfigError('RAIOPS_WEBHOOK_SECRETS is not set', {hint: 'set it to the secret the RAI application signs with (comma-separated during a rotation)'})
+    for (const secret of secrets) rememberSecret(secret)
+    const ctx = await this.context()
+    const json = this.jsonEnabled()
+    const onRequest = (entry: RequestLog) => {
+      if (flags.quiet && entry.status < 400) return
+      const line = json
+        ? JSON.stringify({at: new Date().toISOString(), ...entry})
+        : `${new Date().toISOString()} ${entry.status} ${entry.method} ${entry.path}${entry.eventId ? ` ${entry.eventId}` : ''} ${entry.ms} ms: ${entry.detail}`
+      process.stdout.write(`${line}\n`)
+    }
+    const server = await startWebhookServer({db: ctx.db, secrets, toleranceS: flags.tolerance, host: flags.host, port: flags.port, now: () => ctx.now(), onRequest}).catch((error: NodeJS.ErrnoException) => {
+      throw new UserError(`cannot listen on ${flags.host}:${flags.port} (${error.code ?? error.message})`, {hint: 'choose another --port, or stop what holds it'})
+    })
+    process.stderr.write(`listening on ${server.url}${WEBHOOK_PATH} (${secrets.length} secret(s), tolerance ${flags.tolerance} s); Ctrl-C or SIGTERM to stop\n`)
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'))
+      process.once('SIGTERM', () => resolve('SIGTERM'))
+    })
+    process.stderr.write(`${signal}: finishing the requests in flight\n`)
+    await server.close()
+    process.stderr.write('stopped\n')
+  }
+}
