@@ -24,8 +24,16 @@ function startCli(args: string[], env: Record<string, string>) {
   child.stdout.on('data', (d) => (output.stdout += d))
   child.stderr.on('data', (d) => (output.stderr += d))
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+  started.add(child)
+  void exited.then(() => started.delete(child))
   return {child, output, exited}
 }
+
+/** Every background raiops still running is killed when its file's tests end, whatever happened. */
+const started = new Set<ReturnType<typeof spawn>>()
+afterAll(() => {
+  for (const child of started) child.kill('SIGKILL')
+})
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const started = Date.now()
