@@ -13,8 +13,9 @@ const roles = Object.keys(BUILTIN_ROLES)
 const rows = Object.entries(manifest.commands)
   .sort(([a], [b]) => a.localeCompare(b))
   .map(([id, command]) => {
-    const allowed = roles.map((role) => (BUILTIN_ROLES[role].permissions.includes(command.permission) ? 'yes' : '-'))
-    return `| \`${id}\` | \`${command.permission}\` | ${allowed.join(' | ')} |`
+    // A command without a permission (signing in, init) is open to anyone.
+    const allowed = roles.map((role) => (command.permission === null || BUILTIN_ROLES[role].permissions.includes(command.permission) ? 'yes' : '-'))
+    return `| \`${id}\` | ${command.permission === null ? 'anyone' : `\`${command.permission}\``} | ${allowed.join(' | ')} |`
   })
 const table = [`| command | permission | ${roles.join(' | ')} |`, `|---|---|${roles.map(() => '---').join('|')}|`, ...rows].join('\n')
 

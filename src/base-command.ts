@@ -36,8 +36,11 @@ interface MappedError {
 export abstract class BaseCommand<T> extends Command {
   static override enableJsonFlag = true
 
-  /** The permission a caller needs to run the command (enforced before any work). */
-  static permission: Permission
+  /** The permission a caller needs to run the command (enforced before any work); null: anyone (signing in, init). */
+  static permission: Permission | null
+
+  /** The command opens the control database before it is migrated (db:migrate): its permission is checked once operators exist. */
+  static opensUnmigrated = false
 
   static override baseFlags = {
     'no-color': Flags.boolean({helpGroup: 'GLOBAL', description: 'disable colours (also NO_COLOR=1)'}),
@@ -53,7 +56,10 @@ export abstract class BaseCommand<T> extends Command {
 
   override async init(): Promise<void> {
     await super.init()
-    this.runtime = new Runtime({env: process.env, cwd: process.cwd(), commandLine: [this.id ?? '', ...this.argv]})
+    const permission = (this.constructor as typeof BaseCommand).permission
+    this.runtime = new Runtime({env: process.env, cwd: process.cwd(), commandLine: [this.id ?? '', ...this.argv], permission, commandId: this.id})
+    // The permission is checked before the flags are even parsed: a refused caller learns nothing more.
+    await this.runtime.authorize({prepare: (this.constructor as typeof BaseCommand).opensUnmigrated})
   }
 
   /** The environment with `.env` underneath it; plain process.env before init. */

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../base-command.js'
+import {startSession} from '../lib/auth/session.js'
 import {UserError} from '../lib/errors/index.js'
 import {promptSecret, promptText} from '../lib/input/prompt.js'
 import {readSecretFromStdin} from '../lib/input/stdin.js'
@@ -18,7 +19,7 @@ Run it once per machine (or once per shared control database). Running it again 
     'RAIOPS_DATABASE_URL=mysql://raiops:secret@127.0.0.1:3306/raiops <%= config.bin %> <%= command.id %> --admin-email ops@example.com --admin-name Ops --password-stdin',
   ]
 
-  static override permission = 'system.manage' as const
+  static override permission = null
 
   static override flags = {
     'admin-email': Flags.string({description: 'email of the first system_admin operator'}),
@@ -39,6 +40,11 @@ Run it once per machine (or once per shared control database). Running it again 
       audit: runtime.audit,
       admin: () => this.askAdmin(flags),
     })
+    // The first admin stays signed in on this machine.
+    if (result.admin.created) {
+      const admin = (await db('operators').where({email: result.admin.email}).first('id', 'email')) as {id: number; email: string}
+      await startSession(runtime.config.home, {id: Number(admin.id), email: admin.email}, new Date())
+    }
     this.render(result)
     return result
   }

@@ -11,11 +11,18 @@ import {checkKeyring} from './crypto/key-check.js'
 import {loadKeyring, type Keyring} from './crypto/keyring.js'
 import {ConfigError} from './errors/index.js'
 import type {ConnectionRegistry} from './fleet/registry.js'
-import {scrubArgv} from './redact/index.js'
+import {assertPermitted, auditActor, resolveIdentity, type Identity} from './auth/identity.js'
+import type {Permission} from './auth/permissions.js'
+import {readSessionToken} from './auth/session.js'
+import {rememberSecret, scrubArgv} from './redact/index.js'
 
 export interface RuntimeOptions {
   env: NodeJS.ProcessEnv
   cwd: string
+  /** The permission the command needs, checked before the control database is handed out; null: none (signing in, init). */
+  permission?: Permission | null
+  /** The command's id, for refusals. */
+  commandId?: string
   /** The command line, for the audit trail (secrets are scrubbed). */
   commandLine: readonly string[]
 }
@@ -31,6 +38,7 @@ export class Runtime {
   private database?: Promise<Knex>
   private registry?: ConnectionRegistry
   private keys?: Promise<Keyring>
+  private identityResolved?: Identity
 
   constructor(options: RuntimeOptions) {
     this.options = options
@@ -69,12 +77,46 @@ export class Runtime {
       this.database = openControlDb(target, {connectTimeoutMs: this.config.fleet.connectTimeoutMs}).then(async (db) => {
         if (options.prepare) await assertReachable(db, target)
         else await assertReady(db, target)
+        // db:migrate opens the database as it is; once operators exist, it is checked like any command.
+        const guarded = !options.prepare || ((await db.schema.hasTable('operators')) && (await db('operators').first('id')) !== undefined)
+        if (guarded && this.options.permission) {
+          const identity = await this.identity(db)
+          assertPermitted(identity, this.options.permission, this.options.commandId ?? 'this command')
+        }
         // It holds password hashes and ciphertexts: readable by its owner only.
         if (isNew && file) chmodSync(file, 0o600)
         return db
       })
     }
     return this.database
+  }
+
+  /**
+   * Who is running this command: RAIOPS_TOKEN, else this machine's session.
+   * Refused (exit 5) when neither holds.
+   */
+  async identity(db?: Knex): Promise<Identity> {
+    if (this.identityResolved) return this.identityResolved
+    const token = this.config.token
+    if (token) rememberSecret(token)
+    const session = readSessionToken(this.config.home)
+    if (session) rememberSecret(session)
+    this.identityResolved = await resolveIdentity(db ?? (await this.db()), {token, session, home: this.config.home}, new Date())
+    return this.identityResolved
+  }
+
+  /** The identity, if one was resolved for this run. */
+  get resolvedIdentity(): Identity | undefined {
+    return this.identityResolved
+  }
+
+  /**
+   * Checks the caller against the command's permission before any work: opens
+   * the control database (which must be ready), resolves the identity and
+   * refuses (exit 5) when its role lacks the permission. No permission: nothing to check.
+   */
+  async authorize(options: {prepare?: boolean} = {}): Promise<void> {
+    if (this.options.permission) await this.db(options)
   }
 
   /** The keyring, checked against the key fingerprints this registry has seen. */
@@ -102,11 +144,9 @@ export class Runtime {
     } catch {
       // no passwd entry (containers): keep "unknown"
     }
-    return {
-      actorType: 'system',
-      actor: `${user}@${hostname()}`,
-      source: {host: hostname(), command: ['raiops', ...scrubArgv(this.options.commandLine)].join(' ')},
-    }
+    const source = {host: hostname(), command: ['raiops', ...scrubArgv(this.options.commandLine)].join(' ')}
+    if (this.identityResolved) return auditActor(this.identityResolved, source)
+    return {actorType: 'system', actor: `${user}@${hostname()}`, source}
   }
 
   async context(): Promise<OpsContext> {

@@ -82,11 +82,13 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
   it('lists newest first, filters by action wildcard, RDS and time, in every format, never with a secret', async () => {
     const all = await cli(['audit:list', '--json'])
     expect(all.code, all.stderr).toBe(0)
-    const entries = JSON.parse(all.stdout) as Array<{id: number; action: string; rdsInstanceId: number | null; newValues: Record<string, unknown> | null; actorType: string}>
+    const entries = JSON.parse(all.stdout) as Array<{id: number; action: string; rdsInstanceId: number | null; newValues: Record<string, unknown> | null; actorType: string; actor: string}>
     expect(entries.length).toBeGreaterThanOrEqual(5)
     expect(entries.map((e) => e.id)).toEqual([...entries.map((e) => e.id)].sort((a, b) => b - a))
     expect(entries.map((e) => e.action)).toContain('system.init')
-    expect(entries.every((e) => e.actorType === 'system')).toBe(true)
+    // init acts as the system; the first admin, signed in by it, made the rest.
+    expect(entries.filter((e) => e.action.startsWith('rds.')).every((e) => e.actorType === 'operator' && e.actor === 'ops@example.com')).toBe(true)
+    expect(entries.find((e) => e.action === 'system.init')?.actorType).toBe('system')
 
     const rds = JSON.parse((await cli(['audit:list', '--action', 'rds.*', '--json'])).stdout) as typeof entries
     expect(rds.map((e) => e.action)).toEqual(['rds.drain', 'rds.edit', 'rds.add', 'rds.add'])

@@ -33,6 +33,8 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   // An inherited FORCE_COLOR would colour every test's output; one the test passes is kept.
   delete env.FORCE_COLOR
   if (options.env?.FORCE_COLOR !== undefined) env.FORCE_COLOR = options.env.FORCE_COLOR
+  // A token exported in the developer's shell would decide who every test runs as.
+  if (options.env?.RAIOPS_TOKEN === undefined) delete env.RAIOPS_TOKEN
   // vitest sets NODE_ENV=test, which puts oclif in development mode (extra warnings): run as a user would.
   delete env.NODE_ENV
   const started = Date.now()

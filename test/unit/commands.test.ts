@@ -6,13 +6,15 @@ import {PERMISSIONS} from '../../src/lib/auth/permissions.js'
 
 const root = join(import.meta.dirname, '..', '..')
 const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8')) as {
-  commands: Record<string, {permission?: string; summary?: string; description?: string; examples?: string[]; enableJsonFlag?: boolean}>
+  commands: Record<string, {permission?: string | null; summary?: string; description?: string; examples?: string[]; enableJsonFlag?: boolean}>
 }
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
 
 describe.each(Object.entries(manifest.commands))('command %s', (id, command) => {
   it('declares a known permission, help text, examples and --json', () => {
-    expect(Object.keys(PERMISSIONS)).toContain(command.permission)
+    // null: open to anyone (signing in and out, init).
+    if (command.permission === null) expect(['init', 'auth:login', 'auth:logout', 'auth:whoami']).toContain(id)
+    else expect(Object.keys(PERMISSIONS)).toContain(command.permission)
     expect(command.summary, 'summary').toMatch(/^[a-z]/)
     expect(command.description?.length ?? 0, 'description').toBeGreaterThan(40)
     expect(command.examples?.length ?? 0, 'examples').toBeGreaterThan(0)
@@ -21,6 +23,6 @@ describe.each(Object.entries(manifest.commands))('command %s', (id, command) => 
 
   it('is in the README command reference and permission table', () => {
     expect(readme).toContain(`## \`raiops ${id}`)
-    expect(readme).toContain(`| \`${id}\` | \`${command.permission}\` |`)
+    expect(readme).toContain(command.permission === null ? `| \`${id}\` | anyone |` : `| \`${id}\` | \`${command.permission}\` |`)
   })
 })

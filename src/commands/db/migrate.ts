@@ -10,6 +10,7 @@ export default class DbMigrate extends BaseCommand<MigrateResult> {
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --status --json']
   static override permission = 'system.manage' as const
+  static override opensUnmigrated = true
 
   static override flags = {
     status: Flags.boolean({description: 'list applied and pending migrations without applying any'}),

@@ -34,6 +34,7 @@ export const envSchema = z.object({
   RAIOPS_MASTER_KEY_FILE: absolutePath.optional(),
   RAIOPS_CONNECT_TIMEOUT_MS: positiveMs('how long to wait for a server to accept a connection').default(5000),
   RAIOPS_QUERY_TIMEOUT_MS: positiveMs('how long one query on a fleet server may run').default(30_000),
+  RAIOPS_TOKEN: z.string().min(1).optional(),
   RAIOPS_WEBHOOK_SECRETS: z
     .string()
     .transform((value) => value.split(',').map((secret) => secret.trim()).filter((secret) => secret !== ''))
@@ -60,6 +61,8 @@ export interface RaiopsConfig {
   fleet: {connectTimeoutMs: number; queryTimeoutMs: number}
   /** The secrets webhook signatures are checked against (several during a rotation). */
   webhookSecrets: string[]
+  /** A service token (cron, CI): when set, it is the caller's identity. */
+  token?: string
 }
 
 /** Reads `.env` from `dir` (when present) under the real environment, which wins. */
@@ -98,5 +101,6 @@ export function loadConfig(env: Record<string, string | undefined>): RaiopsConfi
     masterKeyFile: parsed.RAIOPS_MASTER_KEY_FILE ?? join(home, 'master.key'),
     fleet: {connectTimeoutMs: parsed.RAIOPS_CONNECT_TIMEOUT_MS, queryTimeoutMs: parsed.RAIOPS_QUERY_TIMEOUT_MS},
     webhookSecrets: parsed.RAIOPS_WEBHOOK_SECRETS ?? [],
+    token: parsed.RAIOPS_TOKEN,
   }
 }

@@ -1,0 +1,29 @@
+import {BaseCommand, listFlags} from '../../base-command.js'
+import {listTokens, type TokenView} from '../../lib/auth/tokens.js'
+
+export default class TokenList extends BaseCommand<TokenView[]> {
+  static override summary = 'list service tokens (never the tokens themselves)'
+  static override description = 'Shows every service token: name, role, state (active, expired, revoked), expiry and when it was last used. The tokens cannot be shown: only their hashes are kept.'
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
+  static override permission = 'operator.view' as const
+  static override flags = {...listFlags}
+
+  async run(): Promise<TokenView[]> {
+    const {flags} = await this.parse(TokenList)
+    const ctx = await this.context()
+    const rows = await listTokens(ctx.db, ctx.now())
+    this.renderList(
+      rows,
+      [
+        {header: 'ID', cell: (r) => String(r.id), plain: (r) => r.id},
+        {header: 'Name', cell: (r) => r.name},
+        {header: 'Role', cell: (r) => r.role},
+        {header: 'State', cell: (r) => r.state},
+        {header: 'Expires', cell: (r) => r.expiresAt ?? 'never', plain: (r) => r.expiresAt},
+        {header: 'Last used', cell: (r) => r.lastUsedAt ?? 'never', plain: (r) => r.lastUsedAt},
+      ],
+      flags,
+    )
+    return rows
+  }
+}

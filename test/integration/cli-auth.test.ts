@@ -1,0 +1,153 @@
+import {statSync} from 'node:fs'
+import {join} from 'node:path'
+import Database from 'better-sqlite3'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
+import {createTestDir, type TestDir} from '../support/servers.js'
+
+const ADMIN_PASSWORD = 'auth-admin-password-1'
+
+describe('sign-in, sessions, service tokens and permissions', () => {
+  let home: TestDir
+  let env: Record<string, string>
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
+    runCli(args, {env: {...env, ...options.env}, input: options.input, timeoutMs: 30_000})
+  const write = (sql: string, ...params: unknown[]) => {
+    const db = new Database(join(env.RAIOPS_HOME, 'raiops.sqlite'))
+    try {
+      db.prepare(sql).run(...params)
+    } finally {
+      db.close()
+    }
+  }
+  const login = (password = ADMIN_PASSWORD, extra: string[] = []) => cli(['auth:login', '--email', 'ops@example.com', '--password-stdin', ...extra], {input: `${password}\n`})
+  const outputs: string[] = []
+  const keep = (result: CliResult) => {
+    outputs.push(result.stdout, result.stderr)
+    return result
+  }
+
+  beforeAll(async () => {
+    home = createTestDir('raiops-auth-')
+    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: ''}
+    const init = await cli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {input: `${ADMIN_PASSWORD}\n`})
+    expect(init.code, init.stderr).toBe(0)
+  })
+
+  afterAll(() => home?.drop())
+
+  it('init leaves the first admin signed in (session file 0600); whoami shows role, permissions and expiry', async () => {
+    expect(statSync(join(env.RAIOPS_HOME, 'session.jwt')).mode & 0o777).toBe(0o600)
+    const who = await cli(['auth:whoami', '--json'])
+    expect(who.code, who.stderr).toBe(0)
+    const identity = JSON.parse(who.stdout) as {kind: string; email: string; role: string; permissions: string[]; expiresAt: string}
+    expect(identity).toMatchObject({kind: 'operator', email: 'ops@example.com', role: 'system_admin'})
+    expect(identity.permissions).toContain('rds.manage')
+    expect(Date.parse(identity.expiresAt) - Date.now()).toBeGreaterThan(11 * 3_600_000)
+    const added = await cli(['rds:add', '--name', 'main', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_a', '--no-test', '--no-input'])
+    expect(added.code, added.stderr).toBe(0)
+    const [entry] = queryControlDb<{actor_type: string; actor: string}>(env.RAIOPS_HOME, "select actor_type, actor from audit_logs where action = 'rds.add'")
+    expect(entry).toEqual({actor_type: 'operator', actor: 'ops@example.com'})
+  })
+
+  it('signed out, every command but sign-in exits 5 with one line, before parsing its flags', async () => {
+    expect((await cli(['auth:logout'])).stdout).toMatch(/signed out/)
+    for (const args of [['rds:list'], ['auth:whoami'], ['rds:add', '--bogus-flag']]) {
+      const result = await cli(args)
+      expect(result.code, args.join(' ')).toBe(5)
+      expect(result.stderr.trim().split('\n')).toHaveLength(1)
+      expect(result.stderr).toMatch(/not signed in — run `raiops auth:login`, or set RAIOPS_TOKEN/)
+    }
+    expect((await cli(['auth:logout'])).stdout).toMatch(/not signed in: nothing to do/)
+  })
+
+  it('a wrong password exits 5 and is audited without the password; five in a row lock the email for 15 minutes', async () => {
+    for (let i = 1; i <= 4; i++) {
+      const wrong = keep(await login('not-the-password-1'))
+      expect(wrong.code).toBe(5)
+      expect(wrong.stderr).toMatch(/wrong email or password/)
+    }
+    const fifth = keep(await login('not-the-password-1'))
+    expect(fifth.stderr).toMatch(/now locked for 15 minutes/)
+    const locked = keep(await login())
+    expect(locked.code).toBe(5)
+    expect(locked.stderr).toMatch(/locked after 5 failed logins/)
+    const unknown = keep(await cli(['auth:login', '--email', 'nobody@example.com', '--password-stdin'], {input: 'whatever-password-1\n'}))
+    expect(unknown.code).toBe(5)
+    expect(unknown.stderr).toMatch(/wrong email or password/)
+    const failures = queryControlDb<{actor: string; new_values: string}>(env.RAIOPS_HOME, "select actor, new_values from audit_logs where action = 'auth.login_failed' order by seq")
+    expect(failures).toHaveLength(7)
+    expect(failures.map((f) => JSON.parse(f.new_values).reason)).toEqual(['wrong password', 'wrong password', 'wrong password', 'wrong password', 'wrong password', 'locked', 'unknown email'])
+    expect(JSON.stringify(failures)).not.toContain('not-the-password-1')
+    // The lock runs out.
+    write("update operators set locked_until = '2000-01-01 00:00:00.000' where email = 'ops@example.com'")
+    const back = keep(await login())
+    expect(back.code, back.stderr).toBe(0)
+    expect(back.stdout).toMatch(/signed in as ops@example.com \(system_admin\) until/)
+  })
+
+  it('an expired session exits 5; a disabled operator too', async () => {
+    expect((await login(ADMIN_PASSWORD, ['--ttl', '1s'])).code).toBe(0)
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    const expired = await cli(['rds:list'])
+    expect(expired.code).toBe(5)
+    expect(expired.stderr).toMatch(/the session has expired/)
+    expect((await login()).code).toBe(0)
+    write("update operators set is_active = 0 where email = 'ops@example.com'")
+    const disabled = await cli(['rds:list'])
+    expect(disabled.code).toBe(5)
+    expect(disabled.stderr).toMatch(/ops@example.com is disabled/)
+    expect((await login()).code).toBe(5)
+    write("update operators set is_active = 1 where email = 'ops@example.com'")
+  })
+
+  it('service tokens: shown once, hashed at rest, limited to their role, last use kept, revoked or expired: exit 5', async () => {
+    const created = keep(await cli(['token:create', '--name', 'ci-health', '--role', 'read_only', '--expires', '30d', '--json']))
+    expect(created.code, created.stderr).toBe(0)
+    const {token} = JSON.parse(created.stdout) as {token: string}
+    expect(token).toMatch(/^raiops_[A-Za-z0-9_-]{43}$/)
+    const stored = queryControlDb<{token_hash: string}>(env.RAIOPS_HOME, "select token_hash from api_tokens where name = 'ci-health'")[0]
+    expect(stored.token_hash).not.toContain(token)
+    expect(keep(await cli(['token:list', '--json'])).stdout).not.toContain(token)
+
+    const asToken = {env: {RAIOPS_TOKEN: token}}
+    const listed = keep(await cli(['rds:list', '--json'], asToken))
+    expect(listed.code, listed.stderr).toBe(0)
+    const before = queryControlDb<{n: number}>(env.RAIOPS_HOME, 'select count(*) as n from rds_instances')[0].n
+    const denied = keep(await cli(['rds:add', '--name', 'x', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_x', '--no-test', '--no-input'], asToken))
+    expect(denied.code).toBe(5)
+    expect(denied.stderr.trim()).toBe('Error: token "ci-health" (role read_only) may not run rds:add: it needs the permission rds.manage — ask a system_admin for a role that has it')
+    expect(queryControlDb<{n: number}>(env.RAIOPS_HOME, 'select count(*) as n from rds_instances')[0].n).toBe(before)
+    const who = JSON.parse(keep(await cli(['auth:whoami', '--json'], asToken)).stdout) as {kind: string; name: string}
+    expect(who).toMatchObject({kind: 'token', name: 'ci-health'})
+    expect(queryControlDb<{last_used_at: unknown}>(env.RAIOPS_HOME, "select last_used_at from api_tokens where name = 'ci-health'")[0].last_used_at).not.toBeNull()
+
+    const revoked = keep(await cli(['token:revoke', 'ci-health']))
+    expect(revoked.code, revoked.stderr).toBe(0)
+    const afterRevoke = keep(await cli(['rds:list'], asToken))
+    expect(afterRevoke.code).toBe(5)
+    expect(afterRevoke.stderr).toMatch(/the token "ci-health" was revoked/)
+
+    const short = JSON.parse((await cli(['token:create', '--name', 'short', '--role', 'system_admin', '--expires', '1d', '--json'])).stdout) as {token: string}
+    write("update api_tokens set expires_at = '2000-01-01 00:00:00.000' where name = 'short'")
+    const expired = keep(await cli(['rds:list'], {env: {RAIOPS_TOKEN: short.token}}))
+    expect(expired.code).toBe(5)
+    expect(expired.stderr).toMatch(/the token "short" expired/)
+    const forged = await cli(['rds:list'], {env: {RAIOPS_TOKEN: 'raiops_not-a-token'}})
+    expect(forged.code).toBe(5)
+    expect(forged.stderr).toMatch(/not a valid raiops token/)
+
+    for (const args of [['token:create', '--name', 'Bad Name', '--role', 'read_only', '--expires', '1d'], ['token:create', '--name', 'x', '--role', 'nope', '--expires', '1d'], ['token:create', '--name', 'y', '--role', 'read_only', '--expires', 'soon']]) {
+      const bad = await cli(args)
+      expect(bad.code, args.join(' ')).toBe(2)
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1)
+    }
+    const audit = queryControlDb<{actions: string}>(env.RAIOPS_HOME, "select group_concat(old_values || new_values) as actions from audit_logs where action like 'token.%'")[0]
+    for (const text of [...outputs.filter((o) => o !== created.stdout), audit.actions]) {
+      expect(text).not.toContain(token)
+      expect(text).not.toContain(short.token)
+      expect(text).not.toContain(ADMIN_PASSWORD)
+    }
+  })
+})
