@@ -4,6 +4,8 @@ import {Command, Flags, Interfaces} from '@oclif/core'
 import type {ChalkInstance} from 'chalk'
 
 import type {Permission} from './lib/auth/permissions.js'
+import {maskAuditView, type AuditView} from './lib/audit/read.js'
+import {maskEmails, seesPii} from './lib/auth/pii.js'
 import {ExitCode, RaiopsError, UserError, type ExitCode as ExitCodeValue} from './lib/errors/index.js'
 import {makeChalk} from './lib/output/color.js'
 import {LIST_FORMATS, renderList, type Column, type ListFormat} from './lib/output/render.js'
@@ -135,6 +137,19 @@ export abstract class BaseCommand<T> extends Command {
   /** After work under `stopSignal()`: the exit code of the signal that stopped it, if one did. */
   protected exitIfInterrupted(): void {
     if (this.interruptedBy) this.exitWith(this.interruptedBy === 'SIGINT' ? 130 : 143)
+  }
+
+  /**
+   * Tenants' users' emails as this caller may see them: masked (`j***@example.com`)
+   * unless their role grants pii.view. Applied to what is printed and to --json alike.
+   */
+  protected pii<V>(value: V): V {
+    return seesPii(this.runtime.resolvedIdentity?.permissions) ? value : maskEmails(value)
+  }
+
+  /** An audit entry as this caller may see it (see `pii`). */
+  protected piiAudit<V extends AuditView>(entry: V): V {
+    return seesPii(this.runtime.resolvedIdentity?.permissions) ? entry : maskAuditView(entry, maskEmails)
   }
 
   /** A note for the person at the terminal (stderr), silent under --json. */

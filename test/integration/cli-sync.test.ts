@@ -214,6 +214,17 @@ describe('sync commands from the command line', () => {
     expect(JSON.parse(sync.stdout).counts.updated).toBeGreaterThanOrEqual(1)
     const after = JSON.parse((await cli(['routing:lookup', row.email, '--live', '--json'])).stdout)
     expect(after.differences).toEqual([])
+
+    // A support_admin (no pii.view) sees the email masked, in the table and in --json.
+    const token = JSON.parse((await cli(['token:create', '--name', 'support', '--role', 'support_admin', '--expires', '1d', '--json'])).stdout).token as string
+    const masked = `${row.email[0]}***@${row.email.split('@')[1]}`
+    const asSupport = await cli(['routing:lookup', row.email], {env: {RAIOPS_TOKEN: token}})
+    expect(asSupport.code, asSupport.stderr).toBe(0)
+    expect(asSupport.stdout).toContain(`${masked}: 1 entry in the routing cache`)
+    expect(asSupport.stdout).not.toContain(row.email)
+    const json = await cli(['routing:lookup', row.email, '--json'], {env: {RAIOPS_TOKEN: token}})
+    expect(JSON.parse(json.stdout)).toMatchObject({email: masked, cache: [{email: masked}]})
+    expect(json.stdout).not.toContain(row.email)
   })
 
   it('sync:status shows each kind and RDS with its last run and data age; status has the sync section', async () => {

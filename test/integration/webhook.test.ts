@@ -152,6 +152,20 @@ describe('audit:serve, the signed webhook receiver', () => {
     }
   })
 
+  it("tenants' users' emails are masked for a role without pii.view, in tables and --json alike", async () => {
+    const created = await runCli(['token:create', '--name', 'viewer', '--role', 'read_only', '--expires', '1d', '--json'], {env})
+    expect(created.code, created.stderr).toBe(0)
+    const viewer = {...env, RAIOPS_TOKEN: (JSON.parse(created.stdout) as {token: string}).token}
+    const masked = JSON.parse((await runCli(['audit:list', '--actor', 'user:*', '--json'], {env: viewer})).stdout) as Array<{actor: string; newValues: Record<string, unknown>}>
+    expect(masked.length).toBeGreaterThan(0)
+    expect(masked.every((e) => e.actor === 'user:42 <a***@b.example>')).toBe(true)
+    const table = await runCli(['audit:list', '--actor', 'user:*'], {env: viewer})
+    expect(table.stdout).toContain('a***@b.example')
+    expect(table.stdout).not.toContain('a@b.example')
+    const admin = JSON.parse((await runCli(['audit:list', '--actor', 'user:*', '--json'], {env})).stdout) as Array<{actor: string}>
+    expect(admin[0].actor).toBe('user:42 <a@b.example>')
+  })
+
   it('refuses to start without secrets, or with a short one: exit 2, one line', async () => {
     for (const secrets of ['', 'short']) {
       const result = await runCli(['audit:serve', '--port', '0'], {env: {...env, RAIOPS_WEBHOOK_SECRETS: secrets}})

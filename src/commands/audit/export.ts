@@ -61,7 +61,8 @@ export default class AuditExport extends BaseCommand<{file: string; format: stri
       await opened
       const progress = await this.progress('exporting the audit trail')
       if (flags.format === 'csv') out.write(stringify([CSV_COLUMNS]))
-      for await (const page of auditPages(ctx.db, filter)) {
+      for await (const raw of auditPages(ctx.db, filter)) {
+        const page = raw.map((entry) => this.piiAudit(entry))
         const text = flags.format === 'csv' ? stringify(page.map(csvRow)) : page.map((e) => `${JSON.stringify(e)}\n`).join('')
         if (!out.write(text)) await once(out, 'drain')
         entries += page.length

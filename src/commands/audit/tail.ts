@@ -49,11 +49,11 @@ When the control database stops answering (a restart), the poll is retried with 
         } else if (event.type === 'reconnected') {
           process.stderr.write(`control database reachable again after ${event.failures} failed attempt(s)\n`)
         } else if (this.jsonEnabled()) {
-          process.stdout.write(`${JSON.stringify(event.entry)}\n`)
+          process.stdout.write(`${JSON.stringify(this.piiAudit(event.entry))}\n`)
         } else {
           if (!header) process.stdout.write(`${this.color.dim(line(columns.map((c) => c.header)))}\n`)
           header = true
-          process.stdout.write(`${line(columns.map((c) => c.cell(event.entry)))}\n`)
+          process.stdout.write(`${line(columns.map((c) => c.cell(this.piiAudit(event.entry))))}\n`)
         }
       }
     } finally {

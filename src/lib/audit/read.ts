@@ -156,3 +156,11 @@ export async function* auditPages(db: Db, filter: Omit<AuditFilter, 'limit' | 'a
     afterId = page[page.length - 1].id
   }
 }
+
+/**
+ * An entry as a caller without pii.view sees it: emails masked in its values, and
+ * in the actor when the RAI application reported a user of a tenant.
+ */
+export function maskAuditView<V extends AuditView>(entry: V, mask: <T>(value: T) => T): V {
+  return {...entry, actor: entry.actorType === 'rai' ? mask(entry.actor) : entry.actor, oldValues: mask(entry.oldValues), newValues: mask(entry.newValues)}
+}

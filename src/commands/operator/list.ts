@@ -1,0 +1,18 @@
+import {BaseCommand, listFlags} from '../../base-command.js'
+import {operatorColumns} from '../../lib/operators/present.js'
+import {listOperators, type OperatorView} from '../../lib/operators/service.js'
+
+export default class OperatorList extends BaseCommand<OperatorView[]> {
+  static override summary = 'list operators'
+  static override description = 'Shows every operator: email, name, role, whether active, last sign-in, and a lock after failed logins. Password hashes are never shown.'
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --format csv --output operators.csv']
+  static override permission = 'operator.view' as const
+  static override flags = {...listFlags}
+
+  async run(): Promise<OperatorView[]> {
+    const {flags} = await this.parse(OperatorList)
+    const rows = await listOperators((await this.context()).db)
+    this.renderList(rows, operatorColumns(this.color), flags)
+    return rows
+  }
+}

@@ -1,0 +1,36 @@
+import {Args} from '@oclif/core'
+
+import {BaseCommand} from '../../base-command.js'
+import {permissionsOf} from '../../lib/auth/identity.js'
+import {renderRecord} from '../../lib/output/render.js'
+import {showOperator, type OperatorView} from '../../lib/operators/service.js'
+
+export default class OperatorShow extends BaseCommand<OperatorView & {permissions: string[]}> {
+  static override summary = 'show one operator and what their role allows'
+  static override description = 'Shows an operator (by email or id) with their role and the permissions it grants.'
+  static override examples = ['<%= config.bin %> <%= command.id %> ana@example.com', '<%= config.bin %> <%= command.id %> 2 --json']
+  static override permission = 'operator.view' as const
+  static override args = {operator: Args.string({description: 'email or id', required: true})}
+
+  async run(): Promise<OperatorView & {permissions: string[]}> {
+    const {args} = await this.parse(OperatorShow)
+    const {db} = await this.context()
+    const operator = await showOperator(db, args.operator)
+    const permissions = await permissionsOf(db, operator.role)
+    if (!this.jsonEnabled()) {
+      process.stdout.write(
+        renderRecord([
+          ['id', String(operator.id)],
+          ['email', operator.email],
+          ['name', operator.name],
+          ['role', operator.role],
+          ['active', operator.isActive ? 'yes' : 'no'],
+          ['last login', operator.lastLoginAt ?? 'never'],
+          ['locked until', operator.lockedUntil ?? '-'],
+          ['permissions', permissions.join(', ') || '(none)'],
+        ]),
+      )
+    }
+    return {...operator, permissions}
+  }
+}

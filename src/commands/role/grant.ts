@@ -1,0 +1,22 @@
+import {Args} from '@oclif/core'
+
+import {BaseCommand} from '../../base-command.js'
+import {changeGrants, type RoleView} from '../../lib/auth/roles.js'
+
+export default class RoleGrant extends BaseCommand<RoleView> {
+  static override summary = 'grant permissions to a custom role'
+  static override description = 'Adds permissions to a custom role; operators and tokens holding it can use them from their next command. Built-in roles are fixed.'
+  static override examples = ['<%= config.bin %> <%= command.id %> sync_runner sync.run sync.view']
+  static override permission = 'operator.manage' as const
+  static override strict = false
+  static override args = {role: Args.string({description: 'the custom role', required: true}), permissions: Args.string({description: 'one or more permissions', required: true})}
+
+  async run(): Promise<RoleView> {
+    const {args, argv} = await this.parse(RoleGrant)
+    const ctx = await this.context()
+    const permissions = (argv as string[]).slice(1)
+    const role = await changeGrants(ctx.db, ctx.audit, {role: args.role, permissions, grant: true}, ctx.now())
+    if (!this.jsonEnabled()) process.stdout.write(`${role.name}: ${role.permissions.join(', ') || '(no permissions)'}\n`)
+    return role
+  }
+}
