@@ -1,4 +1,4 @@
-import {statSync} from 'node:fs'
+import {readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -143,11 +143,38 @@ describe('sign-in, sessions, service tokens and permissions', () => {
       expect(bad.code, args.join(' ')).toBe(2)
       expect(bad.stderr.trim().split('\n')).toHaveLength(1)
     }
-    const audit = queryControlDb<{actions: string}>(env.RAIOPS_HOME, "select group_concat(old_values || new_values) as actions from audit_logs where action like 'token.%'")[0]
-    for (const text of [...outputs.filter((o) => o !== created.stdout), audit.actions]) {
-      expect(text).not.toContain(token)
-      expect(text).not.toContain(short.token)
-      expect(text).not.toContain(ADMIN_PASSWORD)
+    // No token, password, hash or session secret in any output kept above or anywhere in the audit trail.
+    const audit = JSON.stringify(queryControlDb(env.RAIOPS_HOME, 'select * from audit_logs'))
+    const [{password_hash: hash}] = queryControlDb<{password_hash: string}>(env.RAIOPS_HOME, "select password_hash from operators where email = 'ops@example.com'")
+    const sessionJwt = readFileSync(join(env.RAIOPS_HOME, 'session.jwt'), 'utf8').trim()
+    const sessionKey = readFileSync(join(env.RAIOPS_HOME, 'session.key'), 'utf8').trim()
+    for (const text of [...outputs.filter((o) => o !== created.stdout), audit]) {
+      for (const secret of [token, short.token, ADMIN_PASSWORD, hash, sessionJwt, sessionKey]) expect(text).not.toContain(secret)
     }
+  })
+
+  it('rds:show --reveal prints the stored password to a role with rds.secrets and audits it; plain reads are not audited', async () => {
+    const secret = 'Reveal-Me-Pw-9'
+    const added = await cli(['rds:add', '--name', 'secretive', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_s', '--no-test', '--no-input', '--password-stdin'], {input: `${secret}\n`})
+    expect(added.code, added.stderr).toBe(0)
+    const count = () => queryControlDb<{n: number}>(env.RAIOPS_HOME, 'select count(*) as n from audit_logs')[0].n
+    const before = count()
+    const plain = await cli(['rds:show', 'secretive'])
+    expect(plain.stdout).not.toContain(secret)
+    expect(count()).toBe(before)
+
+    const revealed = await cli(['rds:show', 'secretive', '--reveal', '--json'])
+    expect(revealed.code, revealed.stderr).toBe(0)
+    expect(JSON.parse(revealed.stdout)).toMatchObject({name: 'secretive', password: secret})
+    const [entry] = queryControlDb<{actor: string; new_values: string}>(env.RAIOPS_HOME, "select actor, new_values from audit_logs where action = 'rds.reveal'")
+    expect(entry.actor).toBe('ops@example.com')
+    expect(entry.new_values).not.toContain(secret)
+
+    const token = JSON.parse((await cli(['token:create', '--name', 'reader', '--role', 'read_only', '--expires', '1d', '--json'])).stdout).token as string
+    const refused = await cli(['rds:show', 'secretive', '--reveal'], {env: {RAIOPS_TOKEN: token}})
+    expect(refused.code).toBe(5)
+    expect(refused.stderr).toMatch(/may not run rds:show --reveal: it needs the permission rds.secrets/)
+    expect(refused.stdout).not.toContain(secret)
+    expect(queryControlDb<{n: number}>(env.RAIOPS_HOME, "select count(*) as n from audit_logs where action = 'rds.reveal'")[0].n).toBe(1)
   })
 })

@@ -1,19 +1,32 @@
+import {Flags} from '@oclif/core'
+
 import {BaseCommand} from '../../base-command.js'
+import {assertPermitted} from '../../lib/auth/identity.js'
 import {renderRecord} from '../../lib/output/render.js'
 import {rdsArg} from '../../lib/rds/flags.js'
 import {rdsRecord} from '../../lib/rds/present.js'
-import {showRds} from '../../lib/rds/service.js'
+import {revealRdsPassword, showRds} from '../../lib/rds/service.js'
 import type {RdsView} from '../../lib/rds/types.js'
 
-export default class RdsShow extends BaseCommand<RdsView> {
+export default class RdsShow extends BaseCommand<RdsView & {password?: string | null}> {
   static override summary = 'show one RDS instance'
-  static override description = 'Shows every setting of an RDS and its last known health. The password is never shown: only whether one is stored.'
-  static override examples = ['<%= config.bin %> <%= command.id %> main', '<%= config.bin %> <%= command.id %> 3 --json']
+  static override description = `Shows every setting of an RDS and its last known health. The password is not shown: only whether one is stored.
+
+--reveal also prints the stored password, for an operator whose role has rds.secrets (system_admin); every reveal is written to the audit trail.`
+
+  static override examples = ['<%= config.bin %> <%= command.id %> main', '<%= config.bin %> <%= command.id %> 3 --json', '<%= config.bin %> <%= command.id %> main --reveal']
   static override permission = 'rds.view' as const
   static override args = {rds: rdsArg}
+  static override flags = {reveal: Flags.boolean({description: 'also show the stored password (needs rds.secrets; audited)'})}
 
-  async run(): Promise<RdsView> {
-    const {args} = await this.parse(RdsShow)
+  async run(): Promise<RdsView & {password?: string | null}> {
+    const {args, flags} = await this.parse(RdsShow)
+    if (flags.reveal) {
+      assertPermitted(await this.runtime.identity(), 'rds.secrets', 'rds:show --reveal')
+      const {rds, password} = await revealRdsPassword(await this.context(), args.rds)
+      this.log(renderRecord([...rdsRecord(this.color, rds), ['password', password ?? '(none stored)']]).trimEnd())
+      return {...rds, password}
+    }
     const rds = await showRds({db: await this.runtime.db()}, args.rds)
     this.log(renderRecord(rdsRecord(this.color, rds)).trimEnd())
     return rds

@@ -136,6 +136,22 @@ export async function showRds(ctx: Pick<OpsContext, 'db'>, ref: string): Promise
   return toRdsView(await getRds(ctx.db, ref))
 }
 
+/**
+ * An RDS's stored password, decrypted, for an operator who must see it: the
+ * access itself is audited (rds.reveal, never with the password), in the same
+ * transaction that reads the row.
+ */
+export async function revealRdsPassword(ctx: OpsContext, ref: string): Promise<{rds: RdsView; password: string | null}> {
+  const keyring = await ctx.keyring()
+  return ctx.db.transaction(async (tx) => {
+    await lockForChange(tx)
+    const row = await getRds(tx, ref)
+    const password = row.password_enc ? decryptSecret(keyring, row.password_enc, passwordLocation(Number(row.id))) : null
+    await appendAudit(tx, ctx.audit, {action: 'rds.reveal', targetType: 'rds_instance', targetId: Number(row.id), rdsInstanceId: Number(row.id), newValues: {revealed: 'password', stored: password !== null}}, ctx.now())
+    return {rds: toRdsView(row), password}
+  })
+}
+
 export interface RdsChanges extends Partial<Omit<RdsFields, 'engine'>> {
   active?: boolean
 }
