@@ -43,7 +43,7 @@ Run it once per machine (or once per shared control database). Running it again 
     // The first admin stays signed in on this machine.
     if (result.admin.created) {
       const admin = (await db('operators').where({email: result.admin.email}).first('id', 'email')) as {id: number; email: string}
-      await startSession(runtime.config.home, {id: Number(admin.id), email: admin.email}, new Date())
+      await startSession(db, runtime.config.home, {id: Number(admin.id), email: admin.email}, new Date())
     }
     this.render(result)
     return result

@@ -48,7 +48,8 @@ export default class Status extends BaseCommand<StatusOverview> {
         await runHealth(ctx, {timeoutMs: flags.timeout, slowMs: DEFAULT_SLOW_MS})
         progress.stop()
       }
-      return collectStatus(ctx)
+      // The audit section names who acted last: emails are masked for a role without pii.view.
+      return this.pii(await collectStatus(ctx))
     }
     if (flags.watch !== undefined) {
       let last: StatusOverview | undefined

@@ -75,17 +75,23 @@ export class Runtime {
       }
       const isNew = file !== undefined && !existsSync(file)
       this.database = openControlDb(target, {connectTimeoutMs: this.config.fleet.connectTimeoutMs}).then(async (db) => {
-        if (options.prepare) await assertReachable(db, target)
-        else await assertReady(db, target)
-        // db:migrate opens the database as it is; once operators exist, it is checked like any command.
-        const guarded = !options.prepare || ((await db.schema.hasTable('operators')) && (await db('operators').first('id')) !== undefined)
-        if (guarded && this.options.permission) {
-          const identity = await this.identity(db)
-          assertPermitted(identity, this.options.permission, this.options.commandId ?? 'this command')
+        try {
+          if (options.prepare) await assertReachable(db, target)
+          else await assertReady(db, target)
+          // It holds password hashes and ciphertexts: readable by its owner only.
+          if (isNew && file) chmodSync(file, 0o600)
+          // db:migrate opens the database as it is; once operators exist, it is checked like any command.
+          const guarded = !options.prepare || ((await db.schema.hasTable('operators')) && (await db('operators').first('id')) !== undefined)
+          if (guarded && this.options.permission) {
+            const identity = await this.identity(db)
+            assertPermitted(identity, this.options.permission, this.options.commandId ?? 'this command')
+          }
+          return db
+        } catch (error) {
+          // Nobody will get this handle: its pool is closed here, not left to the process exit.
+          await db.destroy().catch(() => undefined)
+          throw error
         }
-        // It holds password hashes and ciphertexts: readable by its owner only.
-        if (isNew && file) chmodSync(file, 0o600)
-        return db
       })
     }
     return this.database

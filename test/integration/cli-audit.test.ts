@@ -98,6 +98,8 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     expect(JSON.parse((await cli(['audit:list', '--action', 'rds.add', '--limit', '1', '--json'])).stdout)).toHaveLength(1)
     expect(JSON.parse((await cli(['audit:list', '--since', '1h', '--json'])).stdout)).toHaveLength(entries.length)
     expect(JSON.parse((await cli(['audit:list', '--until', '2000-01-01', '--json'])).stdout)).toEqual([])
+    // Case does not matter, on every engine.
+    expect(JSON.parse((await cli(['audit:list', '--action', 'RDS.*', '--json'])).stdout)).toHaveLength(4)
     // LIKE's own wildcards are literal: "rds_add" matches nothing.
     expect(JSON.parse((await cli(['audit:list', '--action', 'rds_add*', '--json'])).stdout)).toEqual([])
 

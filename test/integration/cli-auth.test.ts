@@ -1,4 +1,4 @@
-import {readFileSync, statSync} from 'node:fs'
+import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -176,5 +176,55 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     expect(refused.stderr).toMatch(/may not run rds:show --reveal: it needs the permission rds.secrets/)
     expect(refused.stdout).not.toContain(secret)
     expect(queryControlDb<{n: number}>(env.RAIOPS_HOME, "select count(*) as n from audit_logs where action = 'rds.reveal'")[0].n).toBe(1)
+  })
+
+  it('a session file kept after sign-out, or after a new password, is refused: the session ends on record', async () => {
+    expect((await login()).code).toBe(0)
+    const file = join(env.RAIOPS_HOME, 'session.jwt')
+    const saved = readFileSync(file, 'utf8')
+    expect((await cli(['auth:logout'])).stdout).toMatch(/signed out/)
+    writeFileSync(file, saved, {mode: 0o600})
+    const replayed = await cli(['rds:list'])
+    expect(replayed.code).toBe(5)
+    expect(replayed.stderr).toMatch(/the stored session was ended/)
+
+    expect((await login()).code).toBe(0)
+    const current = readFileSync(file, 'utf8')
+    expect((await cli(['operator:password', 'ops@example.com', '--password-stdin'], {input: `${ADMIN_PASSWORD}\n`})).code).toBe(0)
+    writeFileSync(file, current, {mode: 0o600})
+    expect((await cli(['rds:list'])).code).toBe(5)
+    expect((await login()).code).toBe(0)
+  })
+
+  it('nobody hands out more than they hold: a token manager cannot create a system_admin token or grant itself more', async () => {
+    expect((await cli(['role:create', 'token_manager', '-p', 'operator.manage', '-p', 'operator.view', '-p', 'rds.view'])).code).toBe(0)
+    const manager = JSON.parse((await cli(['token:create', '--name', 'manager', '--role', 'token_manager', '--expires', '1d', '--json'])).stdout).token as string
+    const asManager = {env: {RAIOPS_TOKEN: manager}}
+    const escalate = await cli(['token:create', '--name', 'root-ish', '--role', 'system_admin', '--expires', '1d'], asManager)
+    expect(escalate.code).toBe(5)
+    expect(escalate.stderr).toMatch(/the role system_admin grants .*which you do not hold yourself/)
+    expect((await cli(['role:grant', 'token_manager', 'rds.manage'], asManager)).code).toBe(5)
+    expect((await cli(['role:create', 'wider', '-p', 'rds.secrets'], asManager)).code).toBe(5)
+    expect((await cli(['operator:edit', 'ops@example.com', '--role', 'read_only'], asManager)).code).toBe(5)
+    // Within its own permissions it may.
+    expect((await cli(['token:create', '--name', 'viewer-2', '--role', 'token_manager', '--expires', '1d'], asManager)).code).toBe(0)
+    expect(queryControlDb<{n: number}>(env.RAIOPS_HOME, "select count(*) as n from api_tokens where name = 'root-ish'")[0].n).toBe(0)
+    const digits = await cli(['token:create', '--name', '12345', '--role', 'read_only', '--expires', '1d'])
+    expect(digits.code).toBe(2)
+  })
+
+  it('parallel wrong passwords are all counted: six at once lock the email; a password typed as the email is not recorded', async () => {
+    const attempts = await Promise.all(Array.from({length: 6}, () => login('parallel-wrong-pw-1')))
+    expect(attempts.every((a) => a.code === 5)).toBe(true)
+    const locked = await login()
+    expect(locked.code).toBe(5)
+    expect(locked.stderr).toMatch(/locked after 5 failed logins/)
+    write("update operators set locked_until = null, failed_logins = 0 where email = 'ops@example.com'")
+    const typo = await cli(['auth:login', '--email', 'my-secret-password-typed-here', '--password-stdin'], {input: 'whatever-password-1\n'})
+    expect(typo.code).toBe(5)
+    const audit = JSON.stringify(queryControlDb(env.RAIOPS_HOME, "select actor, new_values from audit_logs where action = 'auth.login_failed'"))
+    expect(audit).not.toContain('my-secret-password-typed-here')
+    expect(audit).toContain('(not an email address)')
+    expect((await login()).code).toBe(0)
   })
 })

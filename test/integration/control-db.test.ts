@@ -20,6 +20,7 @@ const EXPECTED_TABLES = [
   'user_email_routing_cache',
   'sync_runs',
   'webhook_events',
+  'auth_sessions',
   'sync_state',
   'locks',
   'operators',

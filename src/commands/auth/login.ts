@@ -42,7 +42,7 @@ export default class AuthLogin extends BaseCommand<LoginResult> {
     if (!password) throw new UserError('the password is required: give it on a terminal or with --password-stdin', {hint: 'never on the command line'})
     const ctx = await this.context()
     const operator = await login(ctx.db, ctx.audit, email, password, ctx.now())
-    const session = await startSession(this.runtime.config.home, operator, ctx.now(), flags.ttl)
+    const session = await startSession(ctx.db, this.runtime.config.home, operator, ctx.now(), flags.ttl)
     const result = {email: operator.email, name: operator.name, role: operator.role, expiresAt: session.expiresAt.toISOString()}
     if (!this.jsonEnabled()) process.stdout.write(`signed in as ${operator.email} (${operator.role}) until ${result.expiresAt}\n`)
     return result

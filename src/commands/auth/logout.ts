@@ -1,15 +1,16 @@
 import {BaseCommand} from '../../base-command.js'
-import {removeSession} from '../../lib/auth/session.js'
+import {endSession} from '../../lib/auth/session.js'
 
 export default class AuthLogout extends BaseCommand<{signedOut: boolean}> {
   static override summary = 'sign out on this machine'
-  static override description = 'Removes the session stored in RAIOPS_HOME. Commands then need `raiops auth:login` again (or RAIOPS_TOKEN). Signing out when not signed in is not an error.'
+  static override description = 'Ends the session of this machine: revoked in the control database and its file removed from RAIOPS_HOME (removed even when the control database cannot be reached). Commands then need `raiops auth:login` again (or RAIOPS_TOKEN). Signing out when not signed in is not an error.'
   static override examples = ['<%= config.bin %> <%= command.id %>']
   static override permission = null
 
   async run(): Promise<{signedOut: boolean}> {
     await this.parse(AuthLogout)
-    const signedOut = removeSession(this.runtime.config.home)
+    const db = await this.runtime.db().catch(() => null)
+    const signedOut = await endSession(db, this.runtime.config.home, new Date())
     if (!this.jsonEnabled()) process.stdout.write(signedOut ? 'signed out\n' : 'not signed in: nothing to do\n')
     return {signedOut}
   }

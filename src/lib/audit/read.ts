@@ -1,5 +1,5 @@
 import type {Db} from '../control-db/index.js'
-import {toIsoRequired} from '../control-db/time.js'
+import {toIsoRequired, toNumberOrNull} from '../control-db/time.js'
 import {NotFoundError} from '../errors/index.js'
 import type {ActorType} from './writer.js'
 
@@ -31,6 +31,8 @@ export interface AuditFilter {
   until?: Date
   /** Entries with an id above this one (for following the trail). */
   afterId?: number
+  /** Entries with an id up to this one. */
+  upToId?: number
   limit: number
   /** Oldest first instead of newest first. */
   ascending?: boolean
@@ -59,7 +61,6 @@ interface StoredRow {
   source: string | null
 }
 
-const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v))
 
 function parseObject(text: string | null): Record<string, unknown> | null {
   if (text === null) return null
@@ -83,8 +84,8 @@ function toView(row: StoredRow): AuditView {
     action: row.action,
     targetType: row.target_type,
     targetId: row.target_id,
-    rdsInstanceId: numOrNull(row.rds_instance_id),
-    tenantMasterId: numOrNull(row.tenant_master_id),
+    rdsInstanceId: toNumberOrNull(row.rds_instance_id),
+    tenantMasterId: toNumberOrNull(row.tenant_master_id),
     oldValues: parseObject(row.old_values),
     newValues: parseObject(row.new_values),
     source: {host: str(source.host), command: str(source.command), ip: str(source.ip)},
@@ -101,9 +102,10 @@ const COLUMNS = ['id', 'seq', 'occurred_at', 'actor_type', 'actor', 'action', 't
 /** Audit entries matching the filter, newest first (or oldest first with `ascending`). */
 export async function listAudit(db: Db, filter: AuditFilter): Promise<AuditView[]> {
   const query = db('audit_logs').select(COLUMNS)
+  // Case-insensitive on every engine (PostgreSQL compares case-sensitively, MySQL and SQLite do not).
   const match = (column: string, pattern: string) => {
-    if (pattern.includes('*')) query.whereRaw(`?? LIKE ? ESCAPE '!'`, [column, likePattern(pattern)])
-    else query.where(column, pattern)
+    if (pattern.includes('*')) query.whereRaw(`lower(??) LIKE ? ESCAPE '!'`, [column, likePattern(pattern.toLowerCase())])
+    else query.whereRaw('lower(??) = ?', [column, pattern.toLowerCase()])
   }
   if (filter.actor !== undefined) match('actor', filter.actor)
   if (filter.action !== undefined) match('action', filter.action)
@@ -112,6 +114,7 @@ export async function listAudit(db: Db, filter: AuditFilter): Promise<AuditView[
   if (filter.since) query.where('occurred_at', '>=', filter.since)
   if (filter.until) query.where('occurred_at', '<', filter.until)
   if (filter.afterId !== undefined) query.where('id', '>', filter.afterId)
+  if (filter.upToId !== undefined) query.where('id', '<=', filter.upToId)
   query.orderBy('id', filter.ascending ? 'asc' : 'desc').limit(filter.limit)
   return ((await query) as StoredRow[]).map(toView)
 }
@@ -147,7 +150,7 @@ export async function auditSummary(db: Db): Promise<{entries: number; last: Audi
 const PAGE = 5000
 
 /** Every entry matching the filter, oldest first, in pages read by id (memory stays flat). */
-export async function* auditPages(db: Db, filter: Omit<AuditFilter, 'limit' | 'afterId' | 'ascending'>): AsyncGenerator<AuditView[]> {
+export async function* auditPages(db: Db, filter: Omit<AuditFilter, 'limit' | 'afterId' | 'upToId' | 'ascending'>): AsyncGenerator<AuditView[]> {
   let afterId = 0
   for (;;) {
     const page = await listAudit(db, {...filter, afterId, ascending: true, limit: PAGE})
@@ -162,5 +165,13 @@ export async function* auditPages(db: Db, filter: Omit<AuditFilter, 'limit' | 'a
  * in the actor when the RAI application reported a user of a tenant.
  */
 export function maskAuditView<V extends AuditView>(entry: V, mask: <T>(value: T) => T): V {
-  return {...entry, actor: entry.actorType === 'rai' ? mask(entry.actor) : entry.actor, oldValues: mask(entry.oldValues), newValues: mask(entry.newValues)}
+  const rai = entry.actorType === 'rai'
+  return {
+    ...entry,
+    actor: rai ? mask(entry.actor) : entry.actor,
+    targetId: rai ? mask(entry.targetId) : entry.targetId,
+    source: rai ? mask(entry.source) : entry.source,
+    oldValues: mask(entry.oldValues),
+    newValues: mask(entry.newValues),
+  }
 }

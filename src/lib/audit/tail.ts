@@ -44,13 +44,14 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * doubling back-off (reported as events); after `maxRetries` failures in a row
  * it throws. Ends when the signal aborts.
  */
-export async function* tailAudit(db: Db, filter: Omit<AuditFilter, 'limit' | 'afterId' | 'ascending'>, options: TailOptions): AsyncGenerator<TailEvent> {
-  const recent = await listAudit(db, {...filter, limit: options.last})
-  for (const entry of recent.reverse()) yield {type: 'entry', entry}
-  if (!options.follow) return
-  // Follow from the newest entry of all, matching or not: what is older is history.
+export async function* tailAudit(db: Db, filter: Omit<AuditFilter, 'limit' | 'afterId' | 'upToId' | 'ascending'>, options: TailOptions): AsyncGenerator<TailEvent> {
+  // The newest entry of all first, matching or not: the last N are read up to it, and following starts after it,
+  // so an entry landing in between is printed once, not lost.
   const [{top}] = (await db('audit_logs').max({top: 'id'})) as Array<{top: number | string | null}>
   let lastId = Number(top ?? 0)
+  const recent = options.last === 0 ? [] : await listAudit(db, {...filter, upToId: lastId, limit: options.last})
+  for (const entry of recent.reverse()) yield {type: 'entry', entry}
+  if (!options.follow) return
   let failures = 0
   let backlog = false
   while (!options.signal?.aborted) {

@@ -1,8 +1,8 @@
 import type {AuditContext} from '../audit/writer.js'
 import type {Db} from '../control-db/index.js'
-import {toIso} from '../control-db/time.js'
+import {toBool, toIso} from '../control-db/time.js'
 import {NotPermittedError} from '../errors/index.js'
-import {verifySession} from './session.js'
+import {sessionOnRecord, verifySession} from './session.js'
 import {hashToken} from './tokens.js'
 
 /** Who runs this command: an operator signed in on this machine, or a service token. */
@@ -41,7 +41,8 @@ export async function resolveIdentity(db: Db, source: {token?: string; session: 
     | {id: number | string; email: string; name: string; role: string; is_active: unknown}
     | undefined
   if (!operator || operator.email !== checked.claims.email) throw new NotPermittedError('the stored session belongs to no operator', {hint: 'run `raiops auth:login`'})
-  if (!operator.is_active || operator.is_active === 0) throw new NotPermittedError(`the operator ${operator.email} is disabled`, {hint: 'ask a system_admin'})
+  if (!(await sessionOnRecord(db, checked.claims, now))) throw new NotPermittedError('the stored session was ended (signed out, a new password, or disabled)', {hint: 'run `raiops auth:login`'})
+  if (!toBool(operator.is_active)) throw new NotPermittedError(`the operator ${operator.email} is disabled`, {hint: 'ask a system_admin'})
   return {kind: 'operator', id: Number(operator.id), email: operator.email, name: operator.name, role: operator.role, permissions: await permissionsOf(db, operator.role), expiresAt: checked.claims.expiresAt.toISOString()}
 }
 

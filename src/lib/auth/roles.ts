@@ -1,6 +1,7 @@
 import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
 import type {Db} from '../control-db/index.js'
-import {NotFoundError, UserError} from '../errors/index.js'
+import {toBool} from '../control-db/time.js'
+import {NotFoundError, NotPermittedError, UserError} from '../errors/index.js'
 import {permissionsOf} from './identity.js'
 
 export interface RoleView {
@@ -22,7 +23,7 @@ export async function listRoles(db: Db): Promise<RoleView[]> {
   return roles.map((r) => ({
     name: r.name,
     description: r.description,
-    builtin: Boolean(r.is_builtin) && r.is_builtin !== 0,
+    builtin: toBool(r.is_builtin),
     permissions: grants.filter((g) => g.role === r.name).map((g) => g.permission),
     operators: Number(operators.find((o) => o.role === r.name)?.n ?? 0),
     tokens: Number(tokens.find((t) => t.role === r.name)?.n ?? 0),
@@ -35,18 +36,33 @@ export async function showRole(db: Db, name: string): Promise<RoleView> {
   return role
 }
 
+/**
+ * Nobody hands out more than they hold: a role given to an operator or a token,
+ * or permissions put into a role, must be within the caller's own permissions.
+ * `grantor` null: raiops itself (init), unrestricted.
+ */
+export async function assertWithinGrantor(tx: Db, wanted: {role?: string; permissions?: readonly string[]}, grantor: readonly string[] | null): Promise<void> {
+  if (grantor === null) return
+  const permissions = wanted.permissions ?? (wanted.role ? await permissionsOf(tx, wanted.role) : [])
+  const beyond = permissions.filter((p) => !grantor.includes(p))
+  if (beyond.length > 0) {
+    throw new NotPermittedError(`${wanted.role ? `the role ${wanted.role} grants` : 'that grants'} ${beyond.join(', ')}, which you do not hold yourself`, {hint: 'ask someone who holds them'})
+  }
+}
+
 async function assertPermissionsExist(tx: Db, permissions: readonly string[]): Promise<void> {
   const known = new Set((await tx('raiops_permissions').pluck('name')) as string[])
   const unknown = permissions.filter((p) => !known.has(p))
   if (unknown.length > 0) throw new UserError(`unknown permission ${unknown.map((p) => `"${p}"`).join(', ')}`, {hint: 'see `raiops role:show system_admin` for every permission'})
 }
 
-export async function createRole(db: Db, audit: AuditContext, input: {name: string; description?: string; permissions: string[]}, now: Date): Promise<RoleView> {
+export async function createRole(db: Db, audit: AuditContext, input: {name: string; description?: string; permissions: string[]}, now: Date, grantor: readonly string[] | null = null): Promise<RoleView> {
   if (!ROLE_NAME.test(input.name)) throw new UserError(`role name "${input.name}" must be lower-case letters, digits and underscores, starting with a letter`)
   await db.transaction(async (tx) => {
     await lockForChange(tx)
     if (await tx('raiops_roles').where({name: input.name}).first('name')) throw new UserError(`the role "${input.name}" already exists`, {hint: 'use role:grant to add permissions'})
     await assertPermissionsExist(tx, input.permissions)
+    await assertWithinGrantor(tx, {permissions: input.permissions}, grantor)
     await tx('raiops_roles').insert({name: input.name, description: input.description ?? null, is_builtin: false, created_at: now, updated_at: now})
     const unique = [...new Set(input.permissions)]
     if (unique.length > 0) await tx('raiops_role_permissions').insert(unique.map((permission) => ({role: input.name, permission, created_at: now})))
@@ -56,14 +72,15 @@ export async function createRole(db: Db, audit: AuditContext, input: {name: stri
 }
 
 /** Grants or revokes permissions on a custom role; the built-in roles are fixed. */
-export async function changeGrants(db: Db, audit: AuditContext, input: {role: string; permissions: string[]; grant: boolean}, now: Date): Promise<RoleView> {
+export async function changeGrants(db: Db, audit: AuditContext, input: {role: string; permissions: string[]; grant: boolean}, now: Date, grantor: readonly string[] | null = null): Promise<RoleView> {
   if (input.permissions.length === 0) throw new UserError('name at least one permission')
   await db.transaction(async (tx) => {
     await lockForChange(tx)
     const role = (await tx('raiops_roles').where({name: input.role}).first('name', 'is_builtin')) as {name: string; is_builtin: unknown} | undefined
     if (!role) throw new NotFoundError(`no role "${input.role}"`, {hint: 'see `raiops role:list`'})
-    if (role.is_builtin && role.is_builtin !== 0) throw new UserError(`${input.role} is a built-in role: its permissions are fixed`, {hint: 'create a custom role with role:create'})
+    if (toBool(role.is_builtin)) throw new UserError(`${input.role} is a built-in role: its permissions are fixed`, {hint: 'create a custom role with role:create'})
     await assertPermissionsExist(tx, input.permissions)
+    if (input.grant) await assertWithinGrantor(tx, {permissions: input.permissions}, grantor)
     const before = await permissionsOf(tx, input.role)
     const wanted = [...new Set(input.permissions)]
     if (input.grant) {
@@ -96,7 +113,7 @@ export async function explainAccess(db: Db, operatorRef: string, command: {id: s
   if (!row) throw new NotFoundError(`no operator "${operatorRef}"`, {hint: 'see `raiops operator:list`'})
   const base = {operator: row.email, command: command.id, permission: command.permission}
   if (command.permission === null) return {...base, allowed: true, reason: `${command.id} needs no permission: anyone may run it`}
-  if (!row.is_active || row.is_active === 0) return {...base, allowed: false, reason: `${row.email} is disabled`}
+  if (!toBool(row.is_active)) return {...base, allowed: false, reason: `${row.email} is disabled`}
   const granted = (await permissionsOf(db, row.role)).includes(command.permission)
   return {
     ...base,

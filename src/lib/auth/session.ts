@@ -1,7 +1,10 @@
-import {randomBytes} from 'node:crypto'
-import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {randomBytes, randomUUID} from 'node:crypto'
+import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {hostname} from 'node:os'
 import {join} from 'node:path'
-import {jwtVerify, SignJWT} from 'jose'
+import {decodeJwt, jwtVerify, SignJWT} from 'jose'
+
+import type {Db} from '../control-db/index.js'
 
 /** How long a session lasts unless --ttl says otherwise. */
 export const DEFAULT_SESSION_TTL_MS = 12 * 3_600_000
@@ -9,6 +12,7 @@ const ISSUER = 'raiops'
 const AUDIENCE = 'raiops-cli'
 
 export interface SessionClaims {
+  jti: string
   operatorId: number
   email: string
   expiresAt: Date
@@ -34,19 +38,22 @@ function sessionKey(home: string, create: boolean): Uint8Array | null {
   return key.length === 32 ? new Uint8Array(key) : null
 }
 
-export async function signSession(home: string, operator: {id: number; email: string}, now: Date, ttlMs = DEFAULT_SESSION_TTL_MS): Promise<{token: string; expiresAt: Date}> {
+export async function signSession(home: string, operator: {id: number; email: string}, now: Date, ttlMs = DEFAULT_SESSION_TTL_MS): Promise<{token: string; jti: string; expiresAt: Date}> {
+  mkdirSync(home, {recursive: true, mode: 0o700})
   const key = sessionKey(home, true)
   if (!key) throw new Error(`${join(home, 'session.key')} is not a session key: remove it and sign in again`)
   const expiresAt = new Date(now.getTime() + ttlMs)
+  const jti = randomUUID()
   const token = await new SignJWT({email: operator.email})
     .setProtectedHeader({alg: 'HS256'})
+    .setJti(jti)
     .setSubject(String(operator.id))
     .setIssuer(ISSUER)
     .setAudience(AUDIENCE)
     .setIssuedAt(Math.floor(now.getTime() / 1000))
     .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
     .sign(key)
-  return {token, expiresAt}
+  return {token, jti, expiresAt}
 }
 
 export function writeSession(home: string, token: string): void {
@@ -76,16 +83,46 @@ export async function verifySession(home: string, token: string, now: Date): Pro
   try {
     const {payload} = await jwtVerify(token, key, {algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, currentDate: now})
     const operatorId = Number(payload.sub)
-    if (!Number.isSafeInteger(operatorId) || typeof payload.email !== 'string' || typeof payload.exp !== 'number') return {ok: false, reason: 'invalid'}
-    return {ok: true, claims: {operatorId, email: payload.email, expiresAt: new Date(payload.exp * 1000)}}
+    if (!Number.isSafeInteger(operatorId) || typeof payload.email !== 'string' || typeof payload.exp !== 'number' || typeof payload.jti !== 'string') return {ok: false, reason: 'invalid'}
+    return {ok: true, claims: {jti: payload.jti, operatorId, email: payload.email, expiresAt: new Date(payload.exp * 1000)}}
   } catch (error) {
     return {ok: false, reason: (error as {code?: string}).code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid'}
   }
 }
 
-/** Signs an operator in on this machine: a session file in RAIOPS_HOME (0600). */
-export async function startSession(home: string, operator: {id: number; email: string}, now: Date, ttlMs = DEFAULT_SESSION_TTL_MS): Promise<{expiresAt: Date; file: string}> {
-  const {token, expiresAt} = await signSession(home, operator, now, ttlMs)
+/**
+ * Signs an operator in on this machine: the session recorded in the control
+ * database (auth_sessions) and its token in a file in RAIOPS_HOME (0600).
+ */
+export async function startSession(db: Db, home: string, operator: {id: number; email: string}, now: Date, ttlMs = DEFAULT_SESSION_TTL_MS): Promise<{expiresAt: Date; file: string}> {
+  const {token, jti, expiresAt} = await signSession(home, operator, now, ttlMs)
+  await db('auth_sessions').insert({jti, operator_id: operator.id, host: hostname().slice(0, 255), issued_at: now, expires_at: expiresAt})
   writeSession(home, token)
   return {expiresAt, file: sessionFile(home)}
+}
+
+/** Whether a verified session is still on record: not revoked, not expired, the operator's own. */
+export async function sessionOnRecord(db: Db, claims: SessionClaims, now: Date): Promise<boolean> {
+  const row = (await db('auth_sessions').where({jti: claims.jti}).first('operator_id', 'revoked_at', 'expires_at')) as {operator_id: unknown; revoked_at: unknown; expires_at: unknown} | undefined
+  return row !== undefined && Number(row.operator_id) === claims.operatorId && (row.revoked_at === null || row.revoked_at === undefined) && new Date(row.expires_at as string | number | Date).getTime() > now.getTime()
+}
+
+/** Signs out on this machine: the session revoked in the control database (when it can be read) and its file removed. */
+export async function endSession(db: Db | null, home: string, now: Date): Promise<boolean> {
+  const token = readSessionToken(home)
+  if (!token) return false
+  if (db) {
+    try {
+      const {jti} = decodeJwt(token)
+      if (typeof jti === 'string') await db('auth_sessions').where({jti}).whereNull('revoked_at').update({revoked_at: now})
+    } catch {
+      // An unreadable token grants nothing; removing the file is enough.
+    }
+  }
+  return removeSession(home)
+}
+
+/** Every open session of an operator revoked (a new password, disabled). */
+export async function revokeOperatorSessions(db: Db, operatorId: number, now: Date): Promise<void> {
+  await db('auth_sessions').where({operator_id: operatorId}).whereNull('revoked_at').update({revoked_at: now})
 }

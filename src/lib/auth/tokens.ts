@@ -4,6 +4,7 @@ import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
 import {insertReturningId, isUniqueViolation, type Db} from '../control-db/index.js'
 import {toIso} from '../control-db/time.js'
 import {NotFoundError, UserError} from '../errors/index.js'
+import {assertWithinGrantor} from './roles.js'
 
 /** Service tokens start with this, so a leaked one is recognisable (and greppable). */
 export const TOKEN_PREFIX = 'raiops_'
@@ -52,14 +53,16 @@ function toView(row: TokenRow, now: Date): TokenView {
 const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/
 
 /** A new service token: returned once (only its hash is stored), with its role and expiry. */
-export async function createToken(db: Db, audit: AuditContext, input: {name: string; role: string; expiresAt: Date | null; operatorId: number | null}, now: Date): Promise<TokenView & {token: string}> {
-  if (!NAME.test(input.name)) throw new UserError(`token name "${input.name}" must be lower-case letters, digits, dots, dashes or underscores`)
+export async function createToken(db: Db, audit: AuditContext, input: {name: string; role: string; expiresAt: Date | null; operatorId: number | null}, now: Date, grantor: readonly string[] | null = null): Promise<TokenView & {token: string}> {
+  // All digits would read as an id in token:revoke.
+  if (!NAME.test(input.name) || /^\d+$/.test(input.name)) throw new UserError(`token name "${input.name}" must be lower-case letters, digits, dots, dashes or underscores, not only digits`)
   if (input.expiresAt && input.expiresAt.getTime() <= now.getTime()) throw new UserError('--expires must be in the future')
   const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`
   try {
     return await db.transaction(async (tx) => {
       await lockForChange(tx)
       if (!(await tx('raiops_roles').where({name: input.role}).first('name'))) throw new NotFoundError(`no role "${input.role}"`, {hint: 'see `raiops role:list`'})
+      await assertWithinGrantor(tx, {role: input.role}, grantor)
       const id = await insertReturningId(tx, 'api_tokens', {name: input.name, token_hash: hashToken(token), operator_id: input.operatorId, role: input.role, expires_at: input.expiresAt, created_at: now, updated_at: now})
       await appendAudit(tx, audit, {action: 'token.create', targetType: 'token', targetId: id, newValues: {name: input.name, role: input.role, expiresAt: input.expiresAt?.toISOString() ?? null}}, now)
       const row = (await tx('api_tokens').where({id}).first()) as TokenRow

@@ -2,8 +2,10 @@ import {z} from 'zod'
 
 import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
 import {hashPassword} from '../auth/passwords.js'
+import {assertWithinGrantor} from '../auth/roles.js'
+import {revokeOperatorSessions} from '../auth/session.js'
 import {insertReturningId, isUniqueViolation, type Db} from '../control-db/index.js'
-import {toIso} from '../control-db/time.js'
+import {toBool, toIso} from '../control-db/time.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 
 export interface OperatorView {
@@ -35,7 +37,7 @@ const toView = (row: OperatorRow): OperatorView => ({
   name: row.name,
   email: row.email,
   role: row.role,
-  isActive: Boolean(row.is_active) && row.is_active !== 0,
+  isActive: toBool(row.is_active),
   lastLoginAt: toIso(row.last_login_at),
   lockedUntil: toIso(row.locked_until),
   createdAt: toIso(row.created_at),
@@ -87,7 +89,7 @@ export async function showOperator(db: Db, ref: string): Promise<OperatorView> {
   return toView(await findRow(db, ref))
 }
 
-export async function addOperator(db: Db, audit: AuditContext, input: {email: string; name: string; role: string; password: string}, now: Date): Promise<OperatorView> {
+export async function addOperator(db: Db, audit: AuditContext, input: {email: string; name: string; role: string; password: string}, now: Date, grantor: readonly string[] | null = null): Promise<OperatorView> {
   const address = email(input.email)
   const displayName = name(input.name)
   const passwordHash = await hashPassword(input.password)
@@ -95,6 +97,7 @@ export async function addOperator(db: Db, audit: AuditContext, input: {email: st
     return await db.transaction(async (tx) => {
       await lockForChange(tx)
       await assertRole(tx, input.role)
+      await assertWithinGrantor(tx, {role: input.role}, grantor)
       const id = await insertReturningId(tx, 'operators', {name: displayName, email: address, password_hash: passwordHash, role: input.role, is_active: true, failed_logins: 0, created_at: now, updated_at: now})
       await appendAudit(tx, audit, {action: 'operator.create', targetType: 'operator', targetId: id, newValues: {name: displayName, email: address, role: input.role}}, now)
       return toView(await findRow(tx, String(id)))
@@ -111,17 +114,22 @@ export interface OperatorChanges {
   isActive?: boolean
 }
 
-export async function editOperator(db: Db, audit: AuditContext, ref: string, changes: OperatorChanges, now: Date, action = 'operator.edit'): Promise<OperatorView> {
+export async function editOperator(db: Db, audit: AuditContext, ref: string, changes: OperatorChanges, now: Date, options: {action?: string; grantor?: readonly string[] | null} = {}): Promise<OperatorView> {
+  const action = options.action ?? 'operator.edit'
   if (changes.name === undefined && changes.role === undefined && changes.isActive === undefined) throw new UserError('nothing to change', {hint: 'give --name, --role, --active or --no-active'})
   return db.transaction(async (tx) => {
     await lockForChange(tx)
     const row = await findRow(tx, ref)
     const before = toView(row)
-    if (changes.role !== undefined) await assertRole(tx, changes.role)
+    if (changes.role !== undefined) {
+      await assertRole(tx, changes.role)
+      await assertWithinGrantor(tx, {role: changes.role}, options.grantor ?? null)
+    }
     const after = {name: changes.name === undefined ? before.name : name(changes.name), role: changes.role ?? before.role, isActive: changes.isActive ?? before.isActive}
     await assertAdminRemains(tx, row, after)
     if (after.name === before.name && after.role === before.role && after.isActive === before.isActive) return before
     await tx('operators').where({id: row.id}).update({name: after.name, role: after.role, is_active: after.isActive, updated_at: now})
+    if (!after.isActive) await revokeOperatorSessions(tx, before.id, now)
     await appendAudit(tx, audit, {action, targetType: 'operator', targetId: before.id, oldValues: {name: before.name, role: before.role, isActive: before.isActive}, newValues: after}, now)
     return toView(await findRow(tx, String(before.id)))
   })
@@ -134,6 +142,8 @@ export async function setOperatorPassword(db: Db, audit: AuditContext, ref: stri
     await lockForChange(tx)
     const row = await findRow(tx, ref)
     await tx('operators').where({id: row.id}).update({password_hash: passwordHash, failed_logins: 0, locked_until: null, updated_at: now})
+    // Whoever held a session of the old password holds nothing now.
+    await revokeOperatorSessions(tx, Number(row.id), now)
     await appendAudit(tx, audit, {action: 'operator.password', targetType: 'operator', targetId: Number(row.id), newValues: {email: row.email, password: 'changed'}}, now)
     return toView(await findRow(tx, String(row.id)))
   })

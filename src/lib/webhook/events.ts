@@ -41,7 +41,8 @@ export async function storeRaiEvent(db: Db, event: RaiEvent, from: {ip: string |
       tenantMasterId = tenant ? Number(tenant.id) : null
     }
     const actor = `${event.actor.type}${event.actor.id === null || event.actor.id === undefined ? '' : `:${event.actor.id}`}${event.actor.email ? ` <${event.actor.email}>` : ''}`
-    const context: AuditContext = {actorType: 'rai', actor, source: {host: 'rai', command: `event ${event.id} at ${event.occurred_at}`, ip: from.ip}}
+    // audit_logs.actor holds 255 characters.
+    const context: AuditContext = {actorType: 'rai', actor: actor.slice(0, 255), source: {host: 'rai', command: `event ${event.id} at ${event.occurred_at}`, ip: from.ip}}
     const appended = await appendAudit(
       tx,
       context,
