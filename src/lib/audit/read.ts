@@ -1,7 +1,7 @@
 import type {Db} from '../control-db/index.js'
 import {toIsoRequired, toNumberOrNull} from '../control-db/time.js'
 import {NotFoundError} from '../errors/index.js'
-import type {ActorType} from './writer.js'
+import type {ActorType, StoredAuditRow} from './writer.js'
 
 /** An audit entry as read back: values and source parsed. */
 export interface AuditView {
@@ -45,21 +45,8 @@ export interface AuditChange {
   new: unknown
 }
 
-interface StoredRow {
-  id: number | string
-  seq: number | string
-  occurred_at: unknown
-  actor_type: ActorType
-  actor: string
-  action: string
-  target_type: string | null
-  target_id: string | null
-  rds_instance_id: number | string | null
-  tenant_master_id: number | string | null
-  old_values: string | null
-  new_values: string | null
-  source: string | null
-}
+/** The columns read back: the chain's own (prev_hash, hash) are left out. */
+type StoredRow = Omit<StoredAuditRow, 'prev_hash' | 'hash'>
 
 
 function parseObject(text: string | null): Record<string, unknown> | null {

@@ -1,6 +1,6 @@
 import type {Db} from '../control-db/index.js'
 import {toIsoRequired} from '../control-db/time.js'
-import {chainHash, GENESIS_HASH, type ActorType, type AuditRecord} from './writer.js'
+import {chainHash, GENESIS_HASH, type AuditRecord, type StoredAuditRow} from './writer.js'
 
 export interface ChainVerification {
   ok: boolean
@@ -11,23 +11,6 @@ export interface ChainVerification {
   firstBad?: {seq: number; id: number | null; reason: string}
 }
 
-interface StoredAuditRow {
-  id: number
-  seq: number | string
-  occurred_at: unknown
-  actor_type: ActorType
-  actor: string
-  action: string
-  target_type: string | null
-  target_id: string | null
-  rds_instance_id: number | string | null
-  tenant_master_id: number | string | null
-  old_values: string | null
-  new_values: string | null
-  source: string
-  prev_hash: string
-  hash: string
-}
 
 const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v))
 
@@ -57,7 +40,7 @@ export async function verifyAuditChain(db: Db, checkpoints: readonly TrustedHead
     const rows = (await db('audit_logs').where('seq', '>=', expectedSeq).orderBy('seq', 'asc').limit(PAGE)) as StoredAuditRow[]
     for (const row of rows) {
       const seq = Number(row.seq)
-      const bad = (reason: string): ChainVerification => ({ok: false, entries: entries + 1, headSeq: seq, headHash: prev, firstBad: {seq, id: row.id, reason}})
+      const bad = (reason: string): ChainVerification => ({ok: false, entries: entries + 1, headSeq: seq, headHash: prev, firstBad: {seq, id: Number(row.id), reason}})
       if (seq !== expectedSeq) return bad(seq > expectedSeq ? `entry ${expectedSeq} is missing` : `sequence ${seq} repeats`)
       if (row.prev_hash !== prev) return bad('prev_hash does not match the previous entry')
       const record: AuditRecord = {

@@ -42,6 +42,25 @@ export interface AuditRecord {
   source: string
 }
 
+/** An audit_logs row as the drivers return it (ids and numbers may come back as strings). */
+export interface StoredAuditRow {
+  id: number | string
+  seq: number | string
+  occurred_at: unknown
+  actor_type: ActorType
+  actor: string
+  action: string
+  target_type: string | null
+  target_id: string | null
+  rds_instance_id: number | string | null
+  tenant_master_id: number | string | null
+  old_values: string | null
+  new_values: string | null
+  source: string
+  prev_hash: string
+  hash: string
+}
+
 function sortedJson(value: unknown): string {
   return JSON.stringify(value, (_key, inner: unknown) => {
     if (inner && typeof inner === 'object' && !Array.isArray(inner)) {
