@@ -41,9 +41,6 @@ export abstract class BaseCommand<T> extends Command {
   /** The permission a caller needs to run the command (enforced before any work); null: anyone (signing in, init). */
   static permission: Permission | null
 
-  /** The command opens the control database before it is migrated (db:migrate): its permission is checked once operators exist. */
-  static opensUnmigrated = false
-
   static override baseFlags = {
     'no-color': Flags.boolean({helpGroup: 'GLOBAL', description: 'disable colours (also NO_COLOR=1)'}),
     'no-input': Flags.boolean({helpGroup: 'GLOBAL', description: 'never prompt; a missing value is an error'}),
@@ -61,7 +58,7 @@ export abstract class BaseCommand<T> extends Command {
     const permission = (this.constructor as typeof BaseCommand).permission
     this.runtime = new Runtime({env: process.env, cwd: process.cwd(), commandLine: [this.id ?? '', ...this.argv], permission, commandId: this.id})
     // The permission is checked before the flags are even parsed: a refused caller learns nothing more.
-    await this.runtime.authorize({prepare: (this.constructor as typeof BaseCommand).opensUnmigrated})
+    await this.runtime.authorize()
   }
 
   /** The environment with `.env` underneath it; plain process.env before init. */

@@ -80,9 +80,8 @@ export class Runtime {
           else await assertReady(db, target)
           // It holds password hashes and ciphertexts: readable by its owner only.
           if (isNew && file) chmodSync(file, 0o600)
-          // db:migrate opens the database as it is; once operators exist, it is checked like any command.
-          const guarded = !options.prepare || ((await db.schema.hasTable('operators')) && (await db('operators').first('id')) !== undefined)
-          if (guarded && this.options.permission) {
+          // init and db:migrate open the database as it is, before anyone can be signed in: no permission.
+          if (!options.prepare && this.options.permission) {
             const identity = await this.identity(db)
             assertPermitted(identity, this.options.permission, this.options.commandId ?? 'this command')
           }
@@ -121,8 +120,8 @@ export class Runtime {
    * the control database (which must be ready), resolves the identity and
    * refuses (exit 5) when its role lacks the permission. No permission: nothing to check.
    */
-  async authorize(options: {prepare?: boolean} = {}): Promise<void> {
-    if (this.options.permission) await this.db(options)
+  async authorize(): Promise<void> {
+    if (this.options.permission) await this.db()
   }
 
   /** The keyring, checked against the key fingerprints this registry has seen. */

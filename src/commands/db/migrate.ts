@@ -9,8 +9,9 @@ export default class DbMigrate extends BaseCommand<MigrateResult> {
     'Brings the control database (SQLite in RAIOPS_HOME, or RAIOPS_DATABASE_URL) up to the schema this version of raiops needs. Safe to run at any time: applied migrations are skipped. `--status` only reports.'
 
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --status --json']
-  static override permission = 'system.manage' as const
-  static override opensUnmigrated = true
+  // Like init, it runs before any operator or session can exist (and on an upgrade, before the tables
+  // sign-in needs are there): the control database credentials are what it requires.
+  static override permission = null
 
   static override flags = {
     status: Flags.boolean({description: 'list applied and pending migrations without applying any'}),
