@@ -44,8 +44,13 @@ The secrets come from RAIOPS_WEBHOOK_SECRETS (comma-separated, 16 characters or 
     })
     process.stderr.write(`listening on ${server.url}${WEBHOOK_PATH} (${secrets.length} secret(s), tolerance ${flags.tolerance} s); Ctrl-C or SIGTERM to stop\n`)
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'))
-      process.once('SIGTERM', () => resolve('SIGTERM'))
+      const stop = (received: NodeJS.Signals) => {
+        process.removeListener('SIGINT', stop)
+        process.removeListener('SIGTERM', stop)
+        resolve(received)
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
     })
     process.stderr.write(`${signal}: finishing the requests in flight\n`)
     await server.close()

@@ -1,3 +1,5 @@
+import {setTimeout as sleep} from 'node:timers/promises'
+
 import type {Db} from '../control-db/index.js'
 import {ConnectionError, messageOf} from '../errors/index.js'
 import {listAudit, type AuditFilter, type AuditView} from './read.js'
@@ -24,18 +26,8 @@ const MAX_BACKOFF_MS = 30_000
 /** Entries read per poll at most; a longer backlog is read over the next polls without waiting. */
 const POLL_LIMIT = 1000
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
-}
+/** Waits `ms`, or less when the signal aborts. */
+const pause = (ms: number, signal?: AbortSignal): Promise<void> => sleep(ms, undefined, {signal}).catch(() => undefined)
 
 /**
  * The last `last` entries matching the filter, oldest first; then, following,
@@ -55,7 +47,7 @@ export async function* tailAudit(db: Db, filter: Omit<AuditFilter, 'limit' | 'af
   let failures = 0
   let backlog = false
   while (!options.signal?.aborted) {
-    if (!backlog) await sleep(failures > 0 ? Math.min(options.intervalMs * 2 ** failures, MAX_BACKOFF_MS) : options.intervalMs, options.signal)
+    if (!backlog) await pause(failures > 0 ? Math.min(options.intervalMs * 2 ** failures, MAX_BACKOFF_MS) : options.intervalMs, options.signal)
     if (options.signal?.aborted) return
     let entries: AuditView[]
     try {

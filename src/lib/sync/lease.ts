@@ -1,5 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import {hostname} from 'node:os'
+import {setTimeout as sleep} from 'node:timers/promises'
 import type {Knex} from 'knex'
 
 import {isUniqueViolation} from '../control-db/index.js'
@@ -119,10 +120,6 @@ function busyError(name: string, held: LeaseInfo | null): BusyError {
   return new BusyError(`${name} is already running on ${held.holder.host} (pid ${held.holder.pid}) since ${held.acquiredAt}`, {
     hint: 'wait for it to finish, pass --wait SECONDS, or let its lease expire (at ' + held.expiresAt + ') if it crashed',
   })
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /** The lease named `name` as stored, expired or not; null when nobody holds it. */
