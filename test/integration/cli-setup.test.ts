@@ -3,6 +3,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {migrations} from '../../migrations/index.js'
+import {openControlDb, parseDatabaseUrl} from '../../src/lib/control-db/index.js'
 import {runCli} from '../support/cli.js'
 import {createTestDatabase, createTestDir, type TestDatabase, type TestDir} from '../support/servers.js'
 
@@ -127,6 +128,40 @@ describe('raiops init on a MariaDB and a PostgreSQL control database', () => {
       expect(JSON.parse(list.stdout).map((r: {name: string}) => r.name)).toEqual(['local'])
       const again = await runCli(['init'], {env})
       expect(again.stdout).toContain('nothing changed')
+    }
+  })
+
+  it('says a database is not initialised, or not up to date, before any command works on it', async () => {
+    for (const engine of ['mysql', 'postgres'] as const) {
+      const database = await createTestDatabase(engine, 'raiops_ctl')
+      databases.push(database)
+      const env = {RAIOPS_HOME: join(home.path, `${engine}-upgrade`), RAIOPS_DATABASE_URL: database.url, RAIOPS_MASTER_KEY: ''}
+      const empty = await runCli(['rds:list'], {env})
+      expect(empty.code, engine).toBe(2)
+      expect(empty.stderr.trim().split('\n')).toHaveLength(1)
+      expect(empty.stderr).toContain(`is not initialised (${migrations.length} migration(s) pending)`)
+      expect(empty.stderr).toContain('raiops init')
+
+      expect((await runCli(initArgs(), {env, input: `${ADMIN_PASSWORD}\n`})).code).toBe(0)
+      // The database as the release before the newest migration left it.
+      const db = await openControlDb(parseDatabaseUrl(database.url, home.path))
+      try {
+        const newest = migrations[migrations.length - 1]
+        await newest.down(db)
+        await db('knex_migrations').where({name: newest.name}).delete()
+      } finally {
+        await db.destroy()
+      }
+      const stale = await runCli(['rds:list'], {env})
+      expect(stale.code, engine).toBe(2)
+      expect(stale.stderr).toContain('is not up to date (1 migration(s) pending)')
+      expect(stale.stderr).toContain('raiops db:migrate')
+      expect((await runCli(['db:migrate'], {env})).code).toBe(0)
+      // The migration re-created the session records, so this machine's session is not on record any more.
+      expect((await runCli(['auth:login', '--email', 'ops@example.com', '--password-stdin'], {env, input: `${ADMIN_PASSWORD}\n`})).code).toBe(0)
+      const list = await runCli(['rds:list', '--json'], {env})
+      expect(list.code, list.stderr).toBe(0)
+      expect(JSON.parse(list.stdout)).toEqual([])
     }
   })
 })

@@ -599,6 +599,19 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
     expect(await cachedRouting(db)).toEqual(cache)
     expect((await runRoutingSync(ctx, {mode: 'full'})).counts).toMatchObject({inserted: 0, updated: 0, unchanged: 10, missing: 0})
 
+    // Changed upstream (one only in its trailing spaces, one only in its time): updated in place with the same bytes
+    // (on MariaDB through LOAD DATA into a temporary table and one UPDATE … JOIN).
+    const changed = [`"O'Quote" 2@Example.COM`, 'back\\slash\\N\\t@example.com', 'Emoji🚀🚀@Café.Example.com', 'MiXeD.CaSe@EXAMPLE.com', 'trailing@example.com ', 'tab\t\tin@example.com']
+    const changedAt = nextSecond()
+    await onFixture(main, async (fdb) => {
+      for (const [i, email] of changed.entries()) await fdb('user_email_routing').where({id: i + 1}).update({email, updated_at: sqlTime(changedAt)})
+    })
+    expect((await runRoutingSync(ctx, {mode: 'incremental'})).counts).toMatchObject({inserted: 0, updated: changed.length, invalid: 0})
+    const updated = await cachedRouting(db)
+    expect(updated.slice(0, changed.length).map((e) => e.email)).toEqual(changed.map((e) => e.toLowerCase()))
+    expect(updated).toEqual(expectedCache(await upstreamRouting(main), tenants))
+    expect((await runRoutingSync(ctx, {mode: 'full'})).counts).toMatchObject({inserted: 0, updated: 0, unchanged: 10, missing: 0})
+
     const found = await lookupRouting(ctx, 'MiXeD.CaSe@EXAMPLE.com')
     expect(found.cache).toEqual([
       expect.objectContaining({sourceId: 4, email: 'mixed.case@example.com', tenantName: names[1], rdsName: 'main', rdsInstanceId: mainId}),

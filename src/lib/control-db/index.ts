@@ -78,7 +78,8 @@ const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {
   },
 }
 
-const migrationConfig: Knex.MigratorConfig = {migrationSource, tableName: 'knex_migrations'}
+const MIGRATIONS_TABLE = 'knex_migrations'
+const migrationConfig: Knex.MigratorConfig = {migrationSource, tableName: MIGRATIONS_TABLE}
 
 export interface MigrationStatus {
   applied: string[]
@@ -137,18 +138,39 @@ export async function assertReachable(db: Knex, target: ControlDbTarget): Promis
  * driver's failure into a one-line error that names the database (never its password).
  */
 export async function assertReady(db: Knex, target: ControlDbTarget): Promise<void> {
-  let status: MigrationStatus
+  let applied: Set<string> | null
   try {
-    status = await migrationStatus(db)
+    applied = await appliedMigrations(db)
   } catch (error) {
     throw unreachable(target, error)
   }
-  if (status.pending.length > 0) {
+  const pending = migrations.filter((m) => !applied?.has(m.name))
+  if (pending.length > 0) {
     throw new ConfigError(
-      `the control database ${target.display} is not ${status.applied.length === 0 ? 'initialised' : 'up to date'} (${status.pending.length} migration(s) pending)`,
-      {hint: status.applied.length === 0 ? 'run `raiops init`' : 'run `raiops db:migrate`'},
+      `the control database ${target.display} is not ${applied === null || applied.size === 0 ? 'initialised' : 'up to date'} (${pending.length} migration(s) pending)`,
+      {hint: applied === null || applied.size === 0 ? 'run `raiops init`' : 'run `raiops db:migrate`'},
     )
   }
+}
+
+/**
+ * The applied migrations' names, or null when there is no migrations table: one
+ * indexed read on every command, where knex's status walks the catalogue first.
+ */
+async function appliedMigrations(db: Knex): Promise<Set<string> | null> {
+  try {
+    const rows = (await db(MIGRATIONS_TABLE).select('name')) as Array<{name: string}>
+    return new Set(rows.map((row) => row.name))
+  } catch (error) {
+    if (isMissingTable(error)) return null
+    throw error
+  }
+}
+
+/** Whether a driver error says the table does not exist, on any engine. */
+function isMissingTable(error: unknown): boolean {
+  const e = error as {code?: string; errno?: number; message?: string} | null
+  return e?.code === 'ER_NO_SUCH_TABLE' || e?.code === '42P01' || (e?.code === 'SQLITE_ERROR' && /no such table/i.test(e.message ?? ''))
 }
 
 /**
