@@ -4,6 +4,7 @@ import * as initial from './20261121000000_initial.js'
 import * as routingCacheSwap from './20261122000000_routing_cache_swap.js'
 import * as webhookEvents from './20261123000000_webhook_events.js'
 import * as authSessions from './20261123000001_auth_sessions.js'
+import * as impersonationTicket from './20261124000000_impersonation_ticket.js'
 
 export interface Migration {
   name: string
@@ -17,4 +18,5 @@ export const migrations: Migration[] = [
   {name: '20261122000000_routing_cache_swap', ...routingCacheSwap},
   {name: '20261123000000_webhook_events', ...webhookEvents},
   {name: '20261123000001_auth_sessions', ...authSessions},
+  {name: '20261124000000_impersonation_ticket', ...impersonationTicket},
 ]

@@ -53,6 +53,7 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     expect((await migrationStatus(control.db)).pending.length).toBeGreaterThan(0)
     await migrateLatest(control.db)
     for (const table of EXPECTED_TABLES) expect(await control.db.schema.hasTable(table), table).toBe(true)
+    expect(await control.db.schema.hasColumn('impersonations', 'ticket')).toBe(true)
     expect(await migrationStatus(control.db)).toMatchObject({pending: []})
     await migrateDownAll(control.db)
     for (const table of EXPECTED_TABLES) expect(await control.db.schema.hasTable(table), table).toBe(false)

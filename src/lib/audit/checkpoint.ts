@@ -1,9 +1,10 @@
-import {createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject} from 'node:crypto'
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {createPublicKey, type KeyObject} from 'node:crypto'
+import {existsSync, readFileSync} from 'node:fs'
 import {CompactSign, compactVerify} from 'jose'
 import {z} from 'zod'
 
 import type {Db} from '../control-db/index.js'
+import {keyId, KeyFileError, loadEd25519KeyPair, readEd25519PublicKey, type Ed25519KeyPair} from '../crypto/ed25519.js'
 import {ConfigError, UserError} from '../errors/index.js'
 
 export const CHECKPOINT_FORMAT = 'raiops-audit-checkpoint-v1'
@@ -26,44 +27,31 @@ export interface CheckpointFile extends CheckpointStatement {
 const statementSchema = z.object({seq: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{64}$/), at: z.string().datetime()})
 const fileSchema = z.object({format: z.literal(CHECKPOINT_FORMAT), jws: z.string().min(1)}).passthrough()
 
-/** A key's short fingerprint: the first 16 hex digits of its raw public key. */
-export function keyId(publicKey: KeyObject): string {
-  const jwk = publicKey.export({format: 'jwk'}) as {x: string}
-  return Buffer.from(jwk.x, 'base64url').toString('hex').slice(0, 16)
-}
-
 /**
  * The checkpoint signing key (Ed25519, PEM), created 0600 on first use, with its
  * public key beside it (`.pub`). Whoever can write the audit table could
  * re-compute the chain; they cannot sign its head without this key.
  */
-export function loadSigningKey(file: string, options: {create: boolean}): {privateKey: KeyObject; publicKey: KeyObject; created: boolean} {
-  if (!existsSync(file)) {
-    if (!options.create) throw new ConfigError(`no checkpoint signing key at ${file}`, {hint: 'run `raiops audit:checkpoint` first, or give --key'})
-    const pair = generateKeyPairSync('ed25519')
-    writeFileSync(file, pair.privateKey.export({type: 'pkcs8', format: 'pem'}), {mode: 0o600, flag: 'wx'})
-    writeFileSync(`${file}.pub`, pair.publicKey.export({type: 'spki', format: 'pem'}), {mode: 0o644})
-    return {...pair, created: true}
-  }
+export function loadSigningKey(file: string, options: {create: boolean}): Ed25519KeyPair {
+  let pair: Ed25519KeyPair | null
   try {
-    const privateKey = createPrivateKey(readFileSync(file))
-    if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error('not an Ed25519 key')
-    return {privateKey, publicKey: createPublicKey(privateKey), created: false}
+    pair = loadEd25519KeyPair({privateFile: file, publicFile: `${file}.pub`}, options)
   } catch (error) {
-    throw new ConfigError(`${file} is not an Ed25519 private key (${(error as Error).message})`, {hint: 'give the key audit:checkpoint created, with --key'})
+    if (error instanceof KeyFileError) throw new ConfigError(`${file} is not an Ed25519 private key (${error.detail})`, {hint: 'give the key audit:checkpoint created, with --key'})
+    throw error
   }
+  if (!pair) throw new ConfigError(`no checkpoint signing key at ${file}`, {hint: 'run `raiops audit:checkpoint` first, or give --key'})
+  return pair
 }
 
 /** A public key to verify checkpoints with: a PEM public key, or the private key it belongs to. */
 export function loadVerifyKey(file: string): KeyObject {
   if (!existsSync(file)) throw new UserError(`no key at ${file}`, {hint: 'give the checkpoint public key with --public-key'})
-  const pem = readFileSync(file)
   try {
-    const key = pem.includes('PRIVATE KEY') ? createPublicKey(createPrivateKey(pem)) : createPublicKey(pem)
-    if (key.asymmetricKeyType !== 'ed25519') throw new Error('not an Ed25519 key')
-    return key
+    return readEd25519PublicKey(file)
   } catch (error) {
-    throw new UserError(`${file} is not an Ed25519 key (${(error as Error).message})`, {hint: 'give the .pub file audit:checkpoint wrote beside its key'})
+    if (error instanceof KeyFileError) throw new UserError(`${file} is not an Ed25519 key (${error.detail})`, {hint: 'give the .pub file audit:checkpoint wrote beside its key'})
+    throw error
   }
 }
 

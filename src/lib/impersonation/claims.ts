@@ -1,0 +1,35 @@
+/**
+ * What an impersonation link carries: an EdDSA-signed JWT whose subject is the
+ * tenant and whose `act` claim (RFC 8693 §4.1) names who acts as it.
+ */
+
+/** Where each issued link is recorded by its jti, and marked when used. */
+export const IMPERSONATIONS_TABLE = 'impersonations'
+export const IMPERSONATION_ISSUER = 'raiops'
+/** The JWT `typ` header, so an impersonation token is never mistaken for another JWT signed with the same key. */
+export const IMPERSONATION_TOKEN_TYPE = 'raiops-imp+jwt'
+/** Where a tenant application receives the link, below its app_url. */
+export const IMPERSONATION_PATH = '/raiops/impersonate'
+export const MIN_TTL_SECONDS = 30
+export const MAX_TTL_SECONDS = 300
+export const MIN_REASON_LENGTH = 10
+export const MAX_REASON_LENGTH = 500
+export const MAX_TICKET_LENGTH = 128
+
+/** The claims of an impersonation token, as signed. */
+export interface ImpersonationPayload {
+  iss: typeof IMPERSONATION_ISSUER
+  aud: string
+  /** The tenant's id in its RDS's RAI database, as a string (JWT subjects are strings). */
+  sub: string
+  /** The same id as a number. */
+  tenant_id: number
+  /** Who acts as the tenant: the operator's email, or the service token's name. */
+  act: {sub: string}
+  jti: string
+  iat: number
+  nbf: number
+  exp: number
+  reason: string
+  ticket?: string
+}
