@@ -610,6 +610,14 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
     const updated = await cachedRouting(db)
     expect(updated.slice(0, changed.length).map((e) => e.email)).toEqual(changed.map((e) => e.toLowerCase()))
     expect(updated).toEqual(expectedCache(await upstreamRouting(main), tenants))
+    // Changed again without a new time (a late commit, inside the overlap): found by content alone,
+    // where only trailing spaces or the case of a status differ.
+    await onFixture(main, async (fdb) => {
+      await fdb('user_email_routing').where({id: 5}).update({email: 'trailing@example.com  '})
+      await fdb('user_email_routing').where({id: 6}).update({status: 'ACTIVE'})
+    })
+    expect((await runRoutingSync(ctx, {mode: 'incremental'})).counts).toMatchObject({inserted: 0, updated: 2, invalid: 0})
+    expect(await cachedRouting(db)).toEqual(expectedCache(await upstreamRouting(main), tenants))
     expect((await runRoutingSync(ctx, {mode: 'full'})).counts).toMatchObject({inserted: 0, updated: 0, unchanged: 10, missing: 0})
 
     const found = await lookupRouting(ctx, 'MiXeD.CaSe@EXAMPLE.com')

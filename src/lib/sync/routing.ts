@@ -1,3 +1,4 @@
+import {once} from 'node:events'
 import {PassThrough} from 'node:stream'
 import type {Knex} from 'knex'
 
@@ -228,6 +229,44 @@ function insertChunk(db: Db): number {
   return client === 'better-sqlite3' ? 500 : client === 'pg' ? 5000 : 5000
 }
 
+const PAGE_TABLE = 'raiops_routing_page'
+
+/** Compared byte for byte: BINARY keeps case and trailing spaces significant, <=> matches NULL with NULL. */
+const SAME_ROW = [
+  'BINARY c.`email` <=> BINARY p.`email`',
+  'c.`tenant_master_id` <=> p.`tenant_master_id`',
+  'c.`remote_tenant_id` <=> p.`remote_tenant_id`',
+  'c.`remote_user_id` <=> p.`remote_user_id`',
+  'c.`rds_instance_id` <=> p.`rds_instance_id`',
+  'BINARY c.`status` <=> BINARY p.`status`',
+  'c.`source_updated_at` <=> p.`source_updated_at`',
+].join(' AND ')
+
+/**
+ * A page of source rows applied on MySQL/MariaDB with local infile: loaded into a
+ * temporary table of the transaction's connection, then the server compares it
+ * with the cache itself: one UPDATE … JOIN writes the rows that differ, one
+ * INSERT … SELECT the new ones. Nothing of the cache is read back.
+ */
+async function applyByLoad(tx: Db, rows: CacheRow[], signal: AbortSignal | undefined): Promise<{inserted: number; updated: number}> {
+  if (rows.length === 0) return {inserted: 0, updated: 0}
+  const columns = LOAD_COLUMNS.map((c) => `\`${c}\``)
+  await tx.raw(`CREATE TEMPORARY TABLE ?? ENGINE=MEMORY SELECT ${columns.join(', ')} FROM ?? WHERE 1 = 0`, [PAGE_TABLE, ROUTING_CACHE_TABLE])
+  try {
+    const stored = await loadData(tx, PAGE_TABLE, LOAD_COLUMNS, only(rows), signal)
+    if (stored !== rows.length) throw new Error(`LOAD DATA stored ${stored} of ${rows.length} rows`)
+    const set = MERGE_COLUMNS.map((c) => `c.\`${c}\` = p.\`${c}\``).join(', ')
+    const [updated] = (await tx.raw(`UPDATE ?? c JOIN ?? p ON p.source_id = c.source_id SET ${set} WHERE NOT (${SAME_ROW})`, [ROUTING_CACHE_TABLE, PAGE_TABLE])) as unknown as [{affectedRows: number}]
+    const [inserted] = (await tx.raw(
+      `INSERT INTO ?? (${columns.join(', ')}) SELECT ${columns.map((c) => `p.${c}`).join(', ')} FROM ?? p WHERE NOT EXISTS (SELECT 1 FROM ?? c WHERE c.source_id = p.source_id)`,
+      [ROUTING_CACHE_TABLE, PAGE_TABLE, ROUTING_CACHE_TABLE],
+    )) as unknown as [{affectedRows: number}]
+    return {inserted: Number(inserted.affectedRows), updated: Number(updated.affectedRows)}
+  } finally {
+    await tx.raw('DROP TEMPORARY TABLE IF EXISTS ??', [PAGE_TABLE])
+  }
+}
+
 /**
  * Writes new and changed rows. A changed row is written on the cache's primary
  * key, which the engine finds at once: keyed on source_id, MySQL would first
@@ -351,8 +390,9 @@ const CACHED_COLUMNS = ['id', ...CACHE_COLUMNS] as const
 /** The cache rows of these source ids, by source id. */
 async function cachedByIds(db: Db, ids: readonly number[]): Promise<Map<number, CachedRow>> {
   const chunks: Array<Promise<CachedRow[]>> = []
-  // Side by side where the pool has the connections: each IN list is one short indexed read.
-  for (let i = 0; i < ids.length; i += 1000) chunks.push(db(ROUTING_CACHE_TABLE).select(...CACHED_COLUMNS).whereIn('source_id', ids.slice(i, i + 1000)) as unknown as Promise<CachedRow[]>)
+  // Two IN lists side by side: the other connections of the pool stay free for the page writes.
+  const size = Math.max(500, Math.ceil(ids.length / 2))
+  for (let i = 0; i < ids.length; i += size) chunks.push(db(ROUTING_CACHE_TABLE).select(...CACHED_COLUMNS).whereIn('source_id', ids.slice(i, i + size)) as unknown as Promise<CachedRow[]>)
   const cached = new Map<number, CachedRow>()
   for (const rows of await Promise.all(chunks)) for (const row of rows) cached.set(Number(row.source_id), row)
   return cached
@@ -361,52 +401,100 @@ async function cachedByIds(db: Db, ids: readonly number[]): Promise<Map<number, 
 /** Whether reads may run beside an open write transaction: SQLite has one connection, held by it. */
 const readsBesideTransactions = (db: Db): boolean => db.client.config.client !== 'better-sqlite3'
 
+/** Pages of an incremental run written side by side, each in its own transaction (one connection each). */
+const INCREMENTAL_WRITERS = 2
+
 /**
- * Incremental: rows changed since the watermark (less an overlap), page by page;
- * each page's changes and the advanced watermark commit together, so a stopped
- * run resumes where it stopped. Deleted source rows are left to --full. Pages
- * overlap: while one is written, the next one's cache rows are read and the one
- * after is fetched from the source.
+ * Incremental: rows changed since the watermark (less an overlap), page by page.
+ * Each page is written in a transaction of its own, two pages side by side, and
+ * the watermark follows in page order: it advances past a page only once that
+ * page and every page before it committed, so a stopped run resumes where it
+ * stopped (at worst reading a committed page again, which it finds unchanged).
+ * Deleted source rows are left to --full. While pages are written, the next
+ * page's cache rows are read and the one after is fetched from the source.
  */
 async function syncIncremental(ctx: OpsContext, source: Knex, options: RoutingSyncOptions & {batchSize: number}, tally: Tally): Promise<Watermark | null> {
-  const [links, load, watermark] = await Promise.all([loadTenantLinks(ctx.db), loadsLocalInfile(ctx.db), readWatermark(ctx.db)])
+  const linksLoaded = loadTenantLinks(ctx.db)
+  const loadChecked = loadsLocalInfile(ctx.db)
+  linksLoaded.catch(() => undefined)
+  loadChecked.catch(() => undefined)
+  const watermark = await readWatermark(ctx.db)
   let mark = watermark
   const from = mark === null ? 0 : mark.updatedAt - WATERMARK_OVERLAP_MS
-  // A short first page: its cache rows are looked up and its writes begin while the next pages are read.
+  // A short first page: its writes begin while the next pages are read.
   const pages = sourcePages(source, {byUpdated: {from}, batchSize: options.batchSize, firstBatchSize: Math.min(options.batchSize, 1000), timeoutMs: options.queryTimeoutMs, signal: options.signal})[Symbol.asyncIterator]()
-  const lookup = (page: Page) => {
-    const looked = cachedByIds(ctx.db, page.rows.map((r) => r.id))
-    looked.catch(() => undefined)
-    return looked
-  }
-  let current = await pages.next()
-  let currentCached = current.done ? null : lookup(current.value)
-  while (!current.done) {
-    const page = current.value
-    tally.counts.read += page.raw
-    tally.counts.invalid += page.raw - page.rows.length
-    const now = ctx.now()
-    const cached = (await currentCached) as Map<number, CachedRow>
-    let pageMark = mark
-    const writes: CacheWrite[] = []
-    for (const row of page.rows) {
-      if (row.updatedAt !== null) pageMark = later(pageMark, {updatedAt: row.updatedAt, id: row.id})
-      const write = tally.write(cached.get(row.id), toCacheRow(row, tally.link(links, row), now))
-      if (write) writes.push(write)
+  const besides = readsBesideTransactions(ctx.db)
+  const writers = besides ? INCREMENTAL_WRITERS : 1
+  /** Page commits not yet awaited, oldest first. */
+  const writing: Array<Promise<void>> = []
+  /** Every page's watermark, written in page order once the page and those before it committed. */
+  let advanced: Promise<void> = Promise.resolve()
+  let written = 0
+  try {
+    const first = pages.next()
+    const [links, load] = await Promise.all([linksLoaded, loadChecked])
+    // MySQL/MariaDB taking local infile compares each page with the cache itself; elsewhere the page's cache rows are read and compared here.
+    const lookup = (page: Page): Promise<Map<number, CachedRow>> | null => {
+      if (load) return null
+      const looked = cachedByIds(ctx.db, page.rows.map((r) => r.id))
+      looked.catch(() => undefined)
+      return looked
     }
-    const following = await pages.next()
-    const followingCached = following.done || !readsBesideTransactions(ctx.db) ? null : lookup(following.value)
-    throwIfAborted(options.signal)
-    await retryOnDeadlock(() =>
-      ctx.db.transaction(async (tx) => {
-        await upsert(tx, writes, {load, signal: options.signal})
-        if (pageMark) await writeWatermark(tx, pageMark, now)
-      }),
-    )
-    mark = pageMark
-    options.onProgress?.({read: tally.counts.read, written: tally.counts.inserted + tally.counts.updated})
-    current = following
-    currentCached = current.done ? null : (followingCached ?? lookup(current.value))
+    let current = await first
+    let currentCached: Promise<Map<number, CachedRow> | null> | null = current.done ? null : lookup(current.value)
+    while (!current.done) {
+      const page = current.value
+      tally.counts.read += page.raw
+      tally.counts.invalid += page.raw - page.rows.length
+      const now = ctx.now()
+      let pageMark = mark
+      for (const row of page.rows) if (row.updatedAt !== null) pageMark = later(pageMark, {updatedAt: row.updatedAt, id: row.id})
+      const rows = page.rows.map((row) => toCacheRow(row, tally.link(links, row), now))
+      let committed: Promise<number>
+      if (load) {
+        throwIfAborted(options.signal)
+        while (writing.length >= writers) await writing.shift()
+        committed = retryOnDeadlock(() => ctx.db.transaction((tx) => applyByLoad(tx, rows, options.signal))).then((applied) => {
+          tally.counts.inserted += applied.inserted
+          tally.counts.updated += applied.updated
+          tally.counts.unchanged += rows.length - applied.inserted - applied.updated
+          return applied.inserted + applied.updated
+        })
+      } else {
+        const cached = (await currentCached) as Map<number, CachedRow>
+        const writes: CacheWrite[] = []
+        for (const [i, row] of rows.entries()) {
+          const write = tally.write(cached.get(page.rows[i].id), row)
+          if (write) writes.push(write)
+        }
+        throwIfAborted(options.signal)
+        while (writing.length >= writers) await writing.shift()
+        committed = writes.length === 0 ? Promise.resolve(0) : retryOnDeadlock(() => ctx.db.transaction((tx) => upsert(tx, writes, {load, signal: options.signal}))).then(() => writes.length)
+      }
+      committed.catch(() => undefined)
+      writing.push(
+        committed.then((count) => {
+          written += count
+          options.onProgress?.({read: tally.counts.read, written})
+        }),
+      )
+      const through = pageMark
+      advanced = Promise.all([advanced, committed]).then(() => (through && through !== watermark ? writeWatermark(ctx.db, through, now) : undefined))
+      advanced.catch(() => undefined)
+      mark = pageMark
+      // The next page was fetched while this one was compared; its cache rows are read while this one is written.
+      current = await pages.next()
+      if (!current.done) {
+        const next = current.value
+        currentCached = besides ? lookup(next) : committed.then(() => lookup(next))
+        currentCached?.catch(() => undefined)
+      }
+    }
+    await Promise.all(writing)
+    await advanced
+  } finally {
+    // Stopped or failed: the pages in flight commit or roll back before the run reports.
+    await Promise.allSettled([...writing, advanced])
   }
   return mark
 }
@@ -594,6 +682,9 @@ async function syncFull(ctx: OpsContext, source: Knex, options: RoutingSyncOptio
   return mark
 }
 
+/** Source rows per page of --truncate. */
+const TRUNCATE_PAGE = 2000
+
 /**
  * Truncate: the cache rebuilt from scratch. On MySQL/MariaDB into a staging table
  * (streamed with LOAD DATA LOCAL INFILE where the server allows it, else batched
@@ -605,7 +696,8 @@ async function syncTruncate(ctx: OpsContext, source: Knex, options: RoutingSyncO
   const links = await loadTenantLinks(ctx.db)
   const before = Number(((await ctx.db(ROUTING_CACHE_TABLE).count({n: '*'})) as Array<{n: unknown}>)[0].n)
   let mark: Watermark | null = null
-  const pages = sourcePages(source, {batchSize: options.batchSize, timeoutMs: options.queryTimeoutMs, signal: options.signal})
+  // Pages smaller than the other modes': the rows stream straight to the server, and fewer alive at once keep the heap small.
+  const pages = sourcePages(source, {batchSize: Math.min(options.batchSize, TRUNCATE_PAGE), timeoutMs: options.queryTimeoutMs, signal: options.signal})
   const rowsOf = async function* (): AsyncGenerator<CacheRow[]> {
     for await (const page of pages) {
       tally.counts.read += page.raw
@@ -650,8 +742,9 @@ async function syncTruncate(ctx: OpsContext, source: Knex, options: RoutingSyncO
   return mark
 }
 
-/** mysql2's connection (callback API) as far as LOAD DATA needs it. */
+/** mysql2's connection (callback API) as far as LOAD DATA needs it: its query() and its socket. */
 interface Mysql2Connection {
+  stream?: NodeJS.EventEmitter & {writableLength?: number; destroyed?: boolean}
   query(options: {sql: string; values?: unknown[]; infileStreamFactory?: () => NodeJS.ReadableStream}, callback: (error: (Error & {errno?: number}) | null, rows?: unknown) => void): void
 }
 
@@ -674,8 +767,24 @@ async function loadsLocalInfile(db: Db): Promise<boolean> {
   return toBool(setting?.allowed)
 }
 
-async function* once<T>(value: T): AsyncGenerator<T> {
+async function* only<T>(value: T): AsyncGenerator<T> {
   yield value
+}
+
+/** Bytes of the file waiting in the socket before more rows are produced. */
+const SOCKET_BACKLOG = 4 * 2 ** 20
+
+/**
+ * Waits while the socket holds more than SOCKET_BACKLOG unsent bytes: mysql2
+ * forwards the file to the socket without waiting for it, so without this
+ * pause a server loading slower than the source is read would have the whole
+ * table queued in memory.
+ */
+async function socketCaughtUp(connection: Mysql2Connection): Promise<void> {
+  const socket = connection.stream
+  while (socket && !socket.destroyed && (socket.writableLength ?? 0) > SOCKET_BACKLOG) {
+    await Promise.race([once(socket, 'drain'), once(socket, 'close')])
+  }
 }
 
 /**
@@ -700,7 +809,8 @@ async function loadData(db: Knex, table: string, columns: readonly string[], bat
         // An empty page (the source ended on a page boundary) adds nothing: even a bare newline would be a row.
         if (rows.length === 0) return Promise.resolve()
         const text = rows.map((r) => columns.map((c) => tsvField(r[c as keyof CacheWrite] ?? null)).join('\t')).join('\n') + '\n'
-        return stream.write(text) ? Promise.resolve() : new Promise<void>((resolve) => stream.once('drain', resolve))
+        const written = stream.write(text) ? Promise.resolve() : new Promise<void>((resolve) => stream.once('drain', resolve))
+        return written.then(() => socketCaughtUp(connection))
       }
       try {
         await write(first.value)
@@ -753,7 +863,7 @@ async function fillStaging(db: Db, batches: AsyncGenerator<CacheRow[]>, signal: 
 }
 
 const CHANGES_TABLE = 'raiops_routing_changes'
-const CHANGE_COLUMNS = ['id', ...LOAD_COLUMNS] as const
+const CHANGE_COLUMNS = ['id', ...MERGE_COLUMNS] as const
 
 /**
  * Changed rows applied on MySQL/MariaDB with local infile: loaded into a
@@ -764,7 +874,7 @@ async function updateByLoad(tx: Db, rows: CacheWrite[], signal: AbortSignal | un
   const columns = CHANGE_COLUMNS.map((c) => `\`${c}\``).join(', ')
   await tx.raw(`CREATE TEMPORARY TABLE ?? (PRIMARY KEY (id)) ENGINE=MEMORY SELECT ${columns} FROM ?? WHERE 1 = 0`, [CHANGES_TABLE, ROUTING_CACHE_TABLE])
   try {
-    const stored = await loadData(tx, CHANGES_TABLE, CHANGE_COLUMNS, once(rows), signal)
+    const stored = await loadData(tx, CHANGES_TABLE, CHANGE_COLUMNS, only(rows), signal)
     if (stored !== rows.length) throw new Error(`LOAD DATA stored ${stored} of ${rows.length} changed rows`)
     const set = MERGE_COLUMNS.map((c) => `c.\`${c}\` = u.\`${c}\``).join(', ')
     await tx.raw(`UPDATE ?? c JOIN ?? u ON u.id = c.id SET ${set}`, [ROUTING_CACHE_TABLE, CHANGES_TABLE])
