@@ -1,6 +1,5 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import Database from 'better-sqlite3'
 import {decodeProtectedHeader, importSPKI, jwtVerify} from 'jose'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -20,14 +19,6 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
   const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
     runCli(args, {env: {...env, ...options.env}, input: options.input, timeoutMs: 30_000})
   const as = (role: string, args: string[]) => cli(args, {env: {RAIOPS_TOKEN: tokens.get(role) as string}})
-  const write = (sql: string) => {
-    const db = new Database(join(env.RAIOPS_HOME, 'raiops.sqlite'))
-    try {
-      db.prepare(sql).run()
-    } finally {
-      db.close()
-    }
-  }
   const count = (sql: string) => queryControlDb<{n: number}>(env.RAIOPS_HOME, sql)[0].n
   const written = () => ({links: count('select count(*) as n from impersonations'), audit: count('select count(*) as n from audit_logs')})
   const expectOneLine = (result: CliResult, code: number, message: RegExp) => {
@@ -50,6 +41,8 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
       ['rds:add', '--name', 'old', '--engine', 'sqlite', '--file', other.database, '--app-url', 'https://old.rai.example', '--no-test'],
       ['sync:tenants'],
       ['rds:edit', 'old', '--no-active', '--no-test'],
+      ['rds:edit', 'off', '--no-impersonation'],
+      ['rds:edit', 'us', '--impersonation-audience', 'rai-us', '--impersonation-ttl', '2m'],
     ]
     for (const args of steps) {
       const result = await cli(args)
@@ -62,9 +55,8 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
     const resync = await cli(['sync:tenants', '--rds', 'main', '--force'])
     expect(resync.code, resync.stderr).toBe(0)
     expect(count("select count(*) as n from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name = 'main' and t.remote_missing_at is not null")).toBe(1)
-    // Impersonation settings have no flags: the registry row is set as an administrator would.
-    write("update rds_instances set impersonation_enabled = 0 where name = 'off'")
-    write("update rds_instances set impersonation_audience = 'rai-us', impersonation_ttl_seconds = 120 where name = 'us'")
+    const settings = (JSON.parse((await cli(['rds:show', 'us', '--json'])).stdout) as {impersonation: unknown}).impersonation
+    expect(settings).toEqual({enabled: true, audience: 'rai-us', ttlSeconds: 120})
     for (const role of ['support_admin', 'billing_admin', 'read_only']) {
       const created = await cli(['token:create', '--name', `as-${role.replaceAll('_', '-')}`, '--role', role, '--expires', '1d', '--json'])
       expect(created.code, created.stderr).toBe(0)
@@ -83,7 +75,7 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
     ['unknown RDS', ['nowhere:1'], /no RDS named "nowhere"/],
     ['not a tenant reference', ['main'], /"main" does not name a tenant/],
     ['tenant gone upstream', ['main:4'], /tenant ".*" \(#\d+\) is gone from RDS "main" \(missing since /],
-    ['impersonation turned off', ['off:1'], /impersonation is turned off on RDS "off"/],
+    ['impersonation turned off', ['off:1'], /impersonation is turned off on RDS "off" .* — turn it on with `raiops rds:edit off --impersonation`/],
     ['RDS without app URL', ['noapp:1'], /RDS "noapp" has no app URL .* — set it: `raiops rds:edit noapp --app-url/],
     ['inactive RDS', ['old:1'], /RDS "old" of tenant .* is inactive/],
     ['--ttl 10m', ['main:1', '--ttl', '10m'], /valid for 30 s to 5 minutes, not 600 s — give --ttl from 30s to 5m/],
@@ -183,6 +175,28 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
     expect(Date.parse(link.expiresAt) - Date.parse(link.issuedAt)).toBe(120_000)
     const [row] = queryControlDb<{expires_at: number}>(env.RAIOPS_HOME, `select expires_at from impersonations where jti = '${link.jti as string}'`)
     expect(new Date(row.expires_at).toISOString()).toBe(link.expiresAt)
+  })
+
+  it('rds:edit sets the impersonation settings: bad values exit 2 and change nothing; a change is audited', async () => {
+    const before = (JSON.parse((await cli(['rds:show', 'us', '--json'])).stdout) as {impersonation: unknown}).impersonation
+    for (const [args, message] of [
+      [['--impersonation-ttl', '10m'], /^Error: --impersonation-ttl must be from 30s to 5m\n$/],
+      [['--impersonation-ttl', '10s'], /^Error: --impersonation-ttl must be from 30s to 5m\n$/],
+      [['--impersonation-ttl', 'soon'], /--impersonation-ttl must be a duration/],
+      [['--impersonation-audience', 'two words'], /^Error: --impersonation-audience must be one word or URL/],
+    ] as const) {
+      expectOneLine(await cli(['rds:edit', 'us', ...args]), 2, message)
+    }
+    expect((JSON.parse((await cli(['rds:show', 'us', '--json'])).stdout) as {impersonation: unknown}).impersonation).toEqual(before)
+
+    const edited = await cli(['rds:edit', 'us', '--impersonation-audience', '', '--impersonation-ttl', '', '--json'])
+    expect(edited.code, edited.stderr).toBe(0)
+    expect(JSON.parse(edited.stdout)).toMatchObject({changed: ['impersonationAudience', 'impersonationTtlSeconds'], rds: {impersonation: {enabled: true, audience: null, ttlSeconds: null}}})
+    const [entry] = queryControlDb<{old_values: string; new_values: string}>(env.RAIOPS_HOME, "select old_values, new_values from audit_logs where action = 'rds.edit' order by id desc limit 1")
+    expect(JSON.parse(entry.old_values)).toEqual({impersonationAudience: 'rai-us', impersonationTtlSeconds: 120})
+    expect(JSON.parse(entry.new_values)).toEqual({impersonationAudience: null, impersonationTtlSeconds: null})
+    const restored = await cli(['rds:edit', 'us', '--impersonation-audience', 'rai-us', '--impersonation-ttl', '120s'])
+    expect(restored.code, restored.stderr).toBe(0)
   })
 
   it('--ttl sets the lifetime, from 30s to 5m', async () => {

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
+import {parseDuration} from '../../lib/input/duration.js'
 import {readSecretFromStdin} from '../../lib/input/stdin.js'
 import {renderRecord} from '../../lib/output/render.js'
 import {rdsArg, rdsFieldFlags} from '../../lib/rds/flags.js'
@@ -17,6 +18,7 @@ export default class RdsEdit extends BaseCommand<EditRdsResult> {
     '<%= config.bin %> <%= command.id %> 3 --name eu-west-2 --app-url https://eu.rai.example.com',
     `printf '%s' "$NEW_PASSWORD" | <%= config.bin %> <%= command.id %> main --password-stdin`,
     '<%= config.bin %> <%= command.id %> old-main --no-master',
+    '<%= config.bin %> <%= command.id %> eu-west-2 --impersonation --impersonation-audience rai-eu --impersonation-ttl 2m',
   ]
 
   static override permission = 'rds.manage' as const
@@ -25,6 +27,9 @@ export default class RdsEdit extends BaseCommand<EditRdsResult> {
     ...rdsFieldFlags,
     master: Flags.boolean({allowNo: true, description: 'make this the master RDS (--no-master to unset)'}),
     active: Flags.boolean({allowNo: true, description: 'include it in syncs and health checks (--no-active to leave it out)'}),
+    impersonation: Flags.boolean({allowNo: true, description: 'let tenant:impersonate issue links for its tenants (--no-impersonation to refuse them)'}),
+    'impersonation-audience': Flags.string({description: 'the audience (aud) its RAI application expects in impersonation links; "" for its app URL'}),
+    'impersonation-ttl': Flags.string({description: 'how long its impersonation links are valid by default, 30s to 5m; "" for 5m'}),
   }
 
   async run(): Promise<EditRdsResult> {
@@ -44,6 +49,9 @@ export default class RdsEdit extends BaseCommand<EditRdsResult> {
         appUrl: flags['app-url'],
         master: flags.master,
         active: flags.active,
+        impersonation: flags.impersonation,
+        impersonationAudience: flags['impersonation-audience'],
+        impersonationTtlSeconds: flags['impersonation-ttl'] === undefined ? undefined : flags['impersonation-ttl'].trim() === '' ? null : parseDuration(flags['impersonation-ttl'], '--impersonation-ttl') / 1000,
       },
       {test: !flags['no-test']},
     )

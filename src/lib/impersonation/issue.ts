@@ -124,7 +124,7 @@ async function impersonationTarget(tx: Db, ref: string): Promise<{tenant: Tenant
     })
   }
   if (!toBool(rds.is_active)) throw new UserError(`RDS "${rds.name}" of tenant ${label} is inactive`, {hint: `reactivate it first: \`raiops rds:edit ${rds.name} --active\``})
-  if (!toBool(rds.impersonation_enabled)) throw new UserError(`impersonation is turned off on RDS "${rds.name}" (tenant ${label})`, {hint: 'ask a system_admin to turn it on for that RDS'})
+  if (!toBool(rds.impersonation_enabled)) throw new UserError(`impersonation is turned off on RDS "${rds.name}" (tenant ${label})`, {hint: `turn it on with \`raiops rds:edit ${rds.name} --impersonation\` (needs rds.manage)`})
   const appUrl = (rds.app_url ?? '').trim().replace(/\/+$/, '')
   if (appUrl === '') throw new UserError(`RDS "${rds.name}" has no app URL to open tenant ${label} at`, {hint: `set it: \`raiops rds:edit ${rds.name} --app-url https://…\``})
   return {tenant, rds, appUrl}

@@ -32,6 +32,12 @@ export function rdsColumns(c: ChalkInstance): Column<RdsView>[] {
   ]
 }
 
+function impersonationCell(c: ChalkInstance, r: RdsView): string {
+  if (!r.impersonation.enabled) return c.dim('off')
+  const ttl = r.impersonation.ttlSeconds ?? 300
+  return `on (audience ${r.impersonation.audience ?? r.appUrl ?? c.dim('the app url, none set')}; links valid ${ttl % 60 === 0 ? `${ttl / 60} min` : `${ttl} s`})`
+}
+
 export function rdsRecord(c: ChalkInstance, r: RdsView): Array<[string, string]> {
   return [
     ['id', String(r.id)],
@@ -48,6 +54,7 @@ export function rdsRecord(c: ChalkInstance, r: RdsView): Array<[string, string]>
         ] as Array<[string, string]>)),
     ['providers database', r.providersDatabase ?? c.dim('(none)')],
     ['app url', r.appUrl ?? c.dim('(none)')],
+    ['impersonation', impersonationCell(c, r)],
     ['master', r.isMaster ? 'yes' : 'no'],
     ['active', r.isActive ? 'yes' : 'no'],
     ['state', colourState(c, r.state)],

@@ -56,6 +56,7 @@ export function toRdsView(row: RdsInstanceRow): RdsView {
     raiDatabase: row.rai_database,
     providersDatabase: row.providers_database,
     appUrl: row.app_url,
+    impersonation: {enabled: toBool(row.impersonation_enabled), audience: row.impersonation_audience, ttlSeconds: toNumberOrNull(row.impersonation_ttl_seconds)},
     isMaster: toBool(row.is_master),
     isActive: toBool(row.is_active),
     state: row.state,

@@ -8,14 +8,20 @@ import {fanOut} from '../fleet/fan-out.js'
 import {testConnection} from '../fleet/probe.js'
 import {findMaster, findRds, getRds, listRdsRows, RDS_TABLE, toRdsView} from './repository.js'
 import type {RdsConnectionSpec, RdsInstanceRow, RdsState, RdsView} from './types.js'
-import {validateRdsFields, type RdsFields, type ValidRdsFields} from './validation.js'
+import {validateImpersonation, validateRdsFields, type RdsFields, type ValidRdsFields} from './validation.js'
 
 const passwordLocation = (id: number): SecretLocation => ({table: RDS_TABLE, column: 'password_enc', rowId: id})
 
 /** The audit view of an RDS: everything but secrets and volatile health. */
 function auditValues(view: RdsView): Record<string, unknown> {
-  const {health: _health, createdAt: _c, updatedAt: _u, passwordSet, ...rest} = view
-  return {...rest, password: passwordSet ? 'set' : null}
+  const {health: _health, createdAt: _c, updatedAt: _u, passwordSet, impersonation, ...rest} = view
+  return {
+    ...rest,
+    password: passwordSet ? 'set' : null,
+    impersonationEnabled: impersonation.enabled,
+    impersonationAudience: impersonation.audience,
+    impersonationTtlSeconds: impersonation.ttlSeconds,
+  }
 }
 
 /** The plain connection values of a registered RDS, its password decrypted. */
@@ -154,6 +160,12 @@ export async function revealRdsPassword(ctx: OpsContext, ref: string): Promise<{
 
 export interface RdsChanges extends Partial<Omit<RdsFields, 'engine'>> {
   active?: boolean
+  /** Whether tenant:impersonate may issue links for its tenants. */
+  impersonation?: boolean
+  /** The `aud` its RAI application expects; null or empty: its app URL. */
+  impersonationAudience?: string | null
+  /** The default lifetime of its links, 30 to 300 s; null: 5 minutes. */
+  impersonationTtlSeconds?: number | null
 }
 
 export interface EditRdsResult {
@@ -182,6 +194,11 @@ export async function editRds(ctx: OpsContext, ref: string, changes: RdsChanges,
     appUrl: given.appUrl !== undefined ? given.appUrl : current.appUrl,
     master: given.master ?? current.isMaster,
   })
+  const impersonation = validateImpersonation({
+    enabled: given.impersonation ?? current.impersonation.enabled,
+    audience: given.impersonationAudience !== undefined ? given.impersonationAudience : current.impersonation.audience,
+    ttlSeconds: given.impersonationTtlSeconds !== undefined ? given.impersonationTtlSeconds : current.impersonation.ttlSeconds,
+  })
   if (merged.name !== current.name) await assertNameFree(ctx.db, merged.name, id)
   if (merged.master && !current.isMaster) await assertNoOtherMaster(ctx.db, id)
 
@@ -202,6 +219,9 @@ export async function editRds(ctx: OpsContext, ref: string, changes: RdsChanges,
   set('appUrl', 'app_url', current.appUrl, merged.appUrl)
   set('isMaster', 'is_master', current.isMaster, merged.master)
   if (given.active !== undefined) set('isActive', 'is_active', current.isActive, given.active)
+  set('impersonationEnabled', 'impersonation_enabled', current.impersonation.enabled, impersonation.enabled)
+  set('impersonationAudience', 'impersonation_audience', current.impersonation.audience, impersonation.audience)
+  set('impersonationTtlSeconds', 'impersonation_ttl_seconds', current.impersonation.ttlSeconds, impersonation.ttlSeconds)
   if (merged.password !== null) changed.push('password')
   if (changed.length === 0) return {rds: current, changed, test: null}
 
@@ -224,8 +244,7 @@ export async function editRds(ctx: OpsContext, ref: string, changes: RdsChanges,
     const updated = toRdsView((await tx(RDS_TABLE).where({id}).first()) as RdsInstanceRow)
     const before = auditValues(current)
     const after = auditValues(updated)
-    const pick = (values: Record<string, unknown>) =>
-      Object.fromEntries(changed.map((f) => [f === 'password' ? 'password' : f, f === 'password' ? 'changed' : values[f]]))
+    const pick = (values: Record<string, unknown>) => Object.fromEntries(changed.map((f) => [f, f === 'password' ? 'changed' : values[f]]))
     await appendAudit(tx, ctx.audit, {action: 'rds.edit', targetType: 'rds_instance', targetId: id, rdsInstanceId: id, oldValues: pick(before), newValues: pick(after)}, now)
     return updated
   })

@@ -59,6 +59,8 @@ export interface RdsView {
   raiDatabase: string
   providersDatabase: string | null
   appUrl: string | null
+  /** Whether tenant:impersonate may issue links for its tenants, their audience (null: the app URL) and default lifetime (null: 5 minutes). */
+  impersonation: {enabled: boolean; audience: string | null; ttlSeconds: number | null}
   isMaster: boolean
   isActive: boolean
   state: RdsState

@@ -2,6 +2,7 @@ import {isAbsolute} from 'node:path'
 import {z} from 'zod'
 
 import {UserError} from '../errors/index.js'
+import {MAX_TTL_SECONDS, MIN_TTL_SECONDS} from '../impersonation/claims.js'
 import {RDS_ENGINES, type RdsEngine} from './types.js'
 
 /** The values that describe an RDS, as an operator gives them (flags, prompts). */
@@ -117,4 +118,36 @@ export function validateRdsFields(input: RdsFields): ValidRdsFields {
     appUrl: v.appUrl,
     master: v.master,
   }
+}
+
+/** An RDS's impersonation settings, as rds:edit sets them. */
+export interface ImpersonationSettings {
+  enabled: boolean
+  /** The `aud` its RAI application expects; null: its app URL. */
+  audience: string | null
+  /** The default lifetime of its links; null: the longest, 5 minutes. */
+  ttlSeconds: number | null
+}
+
+const impersonationSchema = z.object({
+  enabled: z.boolean(),
+  audience: nullableText.refine((v) => v === null || (v.length <= 255 && !/\s/.test(v)), {message: 'must be one word or URL of at most 255 characters, as https://eu.rai.example.com'}),
+  ttlSeconds: z
+    .number()
+    .int({message: 'must be whole seconds'})
+    .min(MIN_TTL_SECONDS, {message: `must be from ${MIN_TTL_SECONDS}s to ${MAX_TTL_SECONDS / 60}m`})
+    .max(MAX_TTL_SECONDS, {message: `must be from ${MIN_TTL_SECONDS}s to ${MAX_TTL_SECONDS / 60}m`})
+    .nullable(),
+})
+
+const IMPERSONATION_FLAGS: Record<string, string> = {enabled: '--impersonation', audience: '--impersonation-audience', ttlSeconds: '--impersonation-ttl'}
+
+/** Validates an RDS's impersonation settings; the first problem is a one-line UserError naming the flag. */
+export function validateImpersonation(input: ImpersonationSettings): ImpersonationSettings {
+  const result = impersonationSchema.safeParse(input)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    throw new UserError(`${IMPERSONATION_FLAGS[String(issue.path[0])] ?? 'impersonation'} ${issue.message}`)
+  }
+  return result.data
 }
