@@ -750,11 +750,41 @@ interface Mysql2Connection {
 
 const ER_LOAD_INFILE_DISABLED = new Set([1148, 3948, 2068])
 
+const DAY_MS = 86_400_000
+const TWO_DIGITS = Array.from({length: 100}, (_, i) => String(i).padStart(2, '0'))
+const THREE_DIGITS = Array.from({length: 1000}, (_, i) => String(i).padStart(3, '0'))
+/** 'YYYY-MM-DD ' by days since the epoch: the times of a page fall on few days. */
+const dayPrefixes = new Map<number, string>()
+
+/**
+ * A time as DATETIME(3) text in UTC, 'YYYY-MM-DD HH:MM:SS.mmm': what
+ * toISOString() gives, at a tenth of its cost (two per row of a million).
+ */
+function sqlTime(ms: number): string {
+  const day = Math.floor(ms / DAY_MS)
+  let prefix = dayPrefixes.get(day)
+  if (prefix === undefined) {
+    if (dayPrefixes.size >= 10_000) dayPrefixes.clear()
+    prefix = `${new Date(day * DAY_MS).toISOString().slice(0, 10)} `
+    dayPrefixes.set(day, prefix)
+  }
+  let rest = ms - day * DAY_MS
+  const hours = Math.floor(rest / 3_600_000)
+  rest -= hours * 3_600_000
+  const minutes = Math.floor(rest / 60_000)
+  rest -= minutes * 60_000
+  const seconds = Math.floor(rest / 1000)
+  return `${prefix}${TWO_DIGITS[hours]}:${TWO_DIGITS[minutes]}:${TWO_DIGITS[seconds]}.${THREE_DIGITS[rest - seconds * 1000]}`
+}
+
+const TSV_SPECIAL = /[\\\t\n\r\0]/
+
 /** A value as LOAD DATA reads it with FIELDS ESCAPED BY '\\': tab, newline and backslash escaped; NULL as \N. */
 function tsvField(value: string | number | Date | null): string {
   if (value === null) return '\\N'
   if (typeof value === 'number') return String(value)
-  if (value instanceof Date) return value.toISOString().slice(0, 23).replace('T', ' ')
+  if (value instanceof Date) return sqlTime(value.getTime())
+  if (!TSV_SPECIAL.test(value)) return value
   return value.replace(/[\\\t\n\r\0]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\0'))
 }
 
