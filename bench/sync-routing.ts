@@ -298,6 +298,10 @@ try {
           rssGoalMb: 200,
           rssMet: peakRssMb === null ? null : peakRssMb <= 200,
         },
+        cliOverhead: {
+          what: 'wall − in-process time of the incremental run with nothing to do: Node start-up, loading raiops, the sign-in check, the lease and the run record; paid once by every run, rebuild included',
+          ms: ms1(quiet.run.ms - quiet.report.durationMs),
+        },
         incremental: {
           command: 'raiops sync:routing --json',
           changedRows: CHANGED,

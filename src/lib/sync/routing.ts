@@ -693,8 +693,11 @@ const TRUNCATE_PAGE = 2000
  * commit; a failure leaves it intact.
  */
 async function syncTruncate(ctx: OpsContext, source: Knex, options: RoutingSyncOptions & {batchSize: number}, tally: Tally): Promise<Watermark | null> {
+  // The rows the cache holds now (to count those gone), counted while the new rows are read.
+  const counting = (ctx.db(ROUTING_CACHE_TABLE).count({n: '*'}) as unknown as Promise<Array<{n: unknown}>>).then((rows) => Number(rows[0].n))
+  counting.catch(() => undefined)
   const links = await loadTenantLinks(ctx.db)
-  const before = Number(((await ctx.db(ROUTING_CACHE_TABLE).count({n: '*'})) as Array<{n: unknown}>)[0].n)
+  let before = 0
   let mark: Watermark | null = null
   // Pages smaller than the other modes': the rows stream straight to the server, and fewer alive at once keep the heap small.
   const pages = sourcePages(source, {batchSize: Math.min(options.batchSize, TRUNCATE_PAGE), timeoutMs: options.queryTimeoutMs, signal: options.signal})
@@ -719,6 +722,7 @@ async function syncTruncate(ctx: OpsContext, source: Knex, options: RoutingSyncO
       // Fresh index statistics before readers get it: without them the planner may
       // scan the whole table for every lookup until InnoDB refreshes them itself.
       await ctx.db.raw('ANALYZE TABLE ??', [STAGING_TABLE])
+      before = await counting
       await ctx.db.raw('DROP TABLE IF EXISTS ??', [RETIRED_TABLE])
       await ctx.db.raw('RENAME TABLE ?? TO ??, ?? TO ??', [ROUTING_CACHE_TABLE, RETIRED_TABLE, STAGING_TABLE, ROUTING_CACHE_TABLE])
       await ctx.db.raw('DROP TABLE IF EXISTS ??', [RETIRED_TABLE])
@@ -728,6 +732,7 @@ async function syncTruncate(ctx: OpsContext, source: Knex, options: RoutingSyncO
       throw error
     }
   } else {
+    before = await counting
     await ctx.db.transaction(async (tx) => {
       await tx(ROUTING_CACHE_TABLE).delete()
       for await (const rows of rowsOf()) {
