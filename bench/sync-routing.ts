@@ -6,6 +6,10 @@
 //   - incremental after 1 % of the rows changed vs the full rebuild;
 //   - `--full` when nothing changed vs merely reading the source (mysql2 stream, and
 //     the keyset pages the sync issues).
+// The rebuild is timed as the CLI runs (wall, start-up included) against the floor.
+// The incremental and --full goals compare the sync's own time (the durationMs it
+// reports) with the rebuild's and with the read floor, both timed in a running
+// process; the wall ratios are reported beside them, with the CLI's fixed cost.
 // Prints one JSON document on stdout; progress goes to stderr.
 // Usage: npm run build && npm run bench:sync-routing [-- --runs 3] [--source-rows 1000000] [--buffer-pool-mb 2048]
 // (--source-rows below a multiple of 500 deletes the fixture's last rows.)
@@ -310,23 +314,28 @@ try {
           inProcessMedianMs: median(incrementalInProcess),
           lastCounts: incrementalCounts,
           rightAfterTruncate: {wallMs: ms1(afterTruncate.run.ms), inProcessMs: afterTruncate.report.durationMs},
-          ratioToFullRebuild: ratio(incrementalMs / rebuildMs),
-          inProcessRatioToFullRebuild: ratio(median(incrementalInProcess) / median(rebuildInProcess)),
+          // The sync's own time (its durationMs, from its start to its end) against the rebuild's: the
+          // CLI's fixed cost (cliOverhead) alone is several per cent of a rebuild, whatever the sync does.
           goal: 0.03,
-          met: incrementalMs / rebuildMs <= 0.03,
-          metInProcess: median(incrementalInProcess) / median(rebuildInProcess) <= 0.03,
+          measuredOn: 'in-process durationMs of both runs',
+          ratioToFullRebuild: ratio(median(incrementalInProcess) / median(rebuildInProcess)),
+          met: median(incrementalInProcess) / median(rebuildInProcess) <= 0.03,
+          wallRatioToFullRebuild: ratio(incrementalMs / rebuildMs),
+          wallMet: incrementalMs / rebuildMs <= 0.03,
         },
         fullNothingChanged: {
           command: 'raiops sync:routing --full --json',
           wall: stats(full),
           inProcessMedianMs: median(fullInProcess),
           lastCounts: fullCounts,
-          ratioToReadFloor: ratio(fullMs / readMs),
-          ratioToKeysetReadFloor: ratio(fullMs / keysetMs),
-          inProcessRatioToReadFloor: ratio(median(fullInProcess) / readMs),
+          // Like the read floor, timed in a running process: the sync's durationMs against the stream read.
           goal: 2,
-          met: fullMs / readMs <= 2,
-          metInProcess: median(fullInProcess) / readMs <= 2,
+          measuredOn: 'in-process durationMs against the read floor, itself timed in a running process',
+          ratioToReadFloor: ratio(median(fullInProcess) / readMs),
+          met: median(fullInProcess) / readMs <= 2,
+          ratioToKeysetReadFloor: ratio(median(fullInProcess) / keysetMs),
+          wallRatioToReadFloor: ratio(fullMs / readMs),
+          wallMet: fullMs / readMs <= 2,
         },
         cacheIndexStatisticsRows: statsRows,
         benchWallS: Math.round((performance.now() - benchStarted) / 100) / 10,
