@@ -268,21 +268,22 @@ async function applyByLoad(tx: Db, rows: CacheRow[], signal: AbortSignal | undef
 }
 
 /**
- * Writes new and changed rows. A changed row is written on the cache's primary
- * key, which the engine finds at once: keyed on source_id, MySQL would first
- * insert a new row, meet the unique index and undo the insert before updating.
- * With `load` (MySQL/MariaDB taking local infile), changed rows go through
- * LOAD DATA and one UPDATE … JOIN.
+ * Writes new and changed rows. With `load` (MySQL/MariaDB taking local infile)
+ * they go through the same LOAD DATA path as an incremental page. Elsewhere a
+ * changed row is upserted on the cache's primary key, which the engine finds at
+ * once (keyed on source_id, MySQL would first insert, meet the unique index and
+ * undo the insert before updating), and a new one on source_id.
  */
 async function upsert(db: Db, rows: CacheWrite[], options: {load: boolean; signal?: AbortSignal}): Promise<void> {
+  if (options.load) {
+    await applyByLoad(db, rows, options.signal)
+    return
+  }
   const chunk = insertChunk(db)
   const updates = rows.filter((row) => row.id !== undefined)
   const inserts = rows.filter((row) => row.id === undefined)
-  if (options.load && updates.length > 0) await updateByLoad(db, updates, options.signal)
-  else {
-    for (let i = 0; i < updates.length; i += chunk) {
-      await db(ROUTING_CACHE_TABLE).insert(updates.slice(i, i + chunk)).onConflict('id').merge(MERGE_COLUMNS)
-    }
+  for (let i = 0; i < updates.length; i += chunk) {
+    await db(ROUTING_CACHE_TABLE).insert(updates.slice(i, i + chunk)).onConflict('id').merge(MERGE_COLUMNS)
   }
   for (let i = 0; i < inserts.length; i += chunk) {
     await db(ROUTING_CACHE_TABLE).insert(inserts.slice(i, i + chunk)).onConflict('source_id').merge(MERGE_COLUMNS)
@@ -895,27 +896,6 @@ async function fillStaging(db: Db, batches: AsyncGenerator<CacheRow[]>, signal: 
   }
   const stored = await loadData(db, STAGING_TABLE, LOAD_COLUMNS, batches, signal)
   if (stored !== expected()) throw new Error(`LOAD DATA stored ${stored} of ${expected()} rows`)
-}
-
-const CHANGES_TABLE = 'raiops_routing_changes'
-const CHANGE_COLUMNS = ['id', ...MERGE_COLUMNS] as const
-
-/**
- * Changed rows applied on MySQL/MariaDB with local infile: loaded into a
- * temporary table of the transaction's connection (no SQL text to build, escape
- * and parse for thousands of rows), then one UPDATE … JOIN on the primary key.
- */
-async function updateByLoad(tx: Db, rows: CacheWrite[], signal: AbortSignal | undefined): Promise<void> {
-  const columns = CHANGE_COLUMNS.map((c) => `\`${c}\``).join(', ')
-  await tx.raw(`CREATE TEMPORARY TABLE ?? (PRIMARY KEY (id)) ENGINE=MEMORY SELECT ${columns} FROM ?? WHERE 1 = 0`, [CHANGES_TABLE, ROUTING_CACHE_TABLE])
-  try {
-    const stored = await loadData(tx, CHANGES_TABLE, CHANGE_COLUMNS, only(rows), signal)
-    if (stored !== rows.length) throw new Error(`LOAD DATA stored ${stored} of ${rows.length} changed rows`)
-    const set = MERGE_COLUMNS.map((c) => `c.\`${c}\` = u.\`${c}\``).join(', ')
-    await tx.raw(`UPDATE ?? c JOIN ?? u ON u.id = c.id SET ${set}`, [ROUTING_CACHE_TABLE, CHANGES_TABLE])
-  } finally {
-    await tx.raw('DROP TEMPORARY TABLE IF EXISTS ??', [CHANGES_TABLE])
-  }
 }
 
 /**
