@@ -144,11 +144,6 @@ export abstract class BaseCommand<T> extends Command {
     return seesPii(this.runtime.resolvedIdentity?.permissions) ? value : maskEmails(value)
   }
 
-  /** The permissions the caller may hand out (a role, a grant): their own; null when no identity applies. */
-  protected get grantor(): readonly string[] | null {
-    return this.runtime.resolvedIdentity?.permissions ?? null
-  }
-
   /** An audit entry as this caller may see it (see `pii`). */
   protected piiAudit<V extends AuditView>(entry: V): V {
     return seesPii(this.runtime.resolvedIdentity?.permissions) ? entry : maskAuditView(entry, maskEmails)

@@ -1,6 +1,7 @@
 import type {Knex} from 'knex'
 
 import type {AuditContext} from './audit/writer.js'
+import type {Principal} from './auth/principal.js'
 import type {Keyring} from './crypto/keyring.js'
 import type {FleetOptions} from './fleet/connection.js'
 import type {ConnectionRegistry} from './fleet/registry.js'
@@ -13,8 +14,17 @@ import type {ConnectionRegistry} from './fleet/registry.js'
 export interface OpsContext {
   db: Knex
   audit: AuditContext
+  /**
+   * Who acts, with what they hold, for the services that change operators,
+   * tokens, sessions and roles: never optional, so that none of them can run
+   * unrestricted by omission. Refused (exit 5) when nobody is signed in.
+   */
+  principal(): Promise<Principal>
   keyring(): Promise<Keyring>
   fleet: ConnectionRegistry
   fleetOptions: FleetOptions
   now(): Date
 }
+
+/** What a service that changes operators, tokens, sessions or roles takes. */
+export type PrincipalContext = Pick<OpsContext, 'db' | 'audit' | 'principal' | 'now'>

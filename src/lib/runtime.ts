@@ -158,6 +158,7 @@ export class Runtime {
     return {
       db: await this.db(),
       audit: this.audit,
+      principal: () => this.identity(),
       keyring: () => this.keyring(),
       fleet: await this.fleet(),
       fleetOptions: this.config.fleet,

@@ -2,6 +2,7 @@ import {randomBytes} from 'node:crypto'
 import type {Knex} from 'knex'
 
 import type {AuditContext} from '../../src/lib/audit/writer.js'
+import {SYSTEM_PRINCIPAL, type Principal} from '../../src/lib/auth/principal.js'
 import type {OpsContext} from '../../src/lib/context.js'
 import {parseKeyring, type Keyring} from '../../src/lib/crypto/keyring.js'
 import {ConnectionRegistry} from '../../src/lib/fleet/registry.js'
@@ -12,14 +13,18 @@ export function randomKeyring(kid = 'test1'): Keyring {
   return parseKeyring(`${kid}:${randomBytes(32).toString('base64')}`, 'test keyring')
 }
 
-/** A service context over a real control database, as a command builds it. */
-export function makeContext(db: Knex, options: {keyring?: Keyring; connectTimeoutMs?: number; queryTimeoutMs?: number} = {}): OpsContext & {close(): Promise<void>} {
+/**
+ * A service context over a real control database, as a command builds it;
+ * raiops itself acts unless a `principal` is given.
+ */
+export function makeContext(db: Knex, options: {keyring?: Keyring; connectTimeoutMs?: number; queryTimeoutMs?: number; principal?: Principal} = {}): OpsContext & {close(): Promise<void>} {
   const keyring = options.keyring ?? randomKeyring()
   const fleetOptions = {connectTimeoutMs: options.connectTimeoutMs ?? 2000, queryTimeoutMs: options.queryTimeoutMs ?? 5000}
   const fleet = new ConnectionRegistry(fleetOptions)
   return {
     db,
     audit: TEST_AUDIT,
+    principal: async () => options.principal ?? SYSTEM_PRINCIPAL,
     keyring: async () => keyring,
     fleet,
     fleetOptions,

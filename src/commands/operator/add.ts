@@ -24,7 +24,7 @@ export default class OperatorAdd extends BaseCommand<OperatorView> {
     const {flags} = await this.parse(OperatorAdd)
     const ctx = await this.context()
     const password = await newPassword({stdin: flags['password-stdin'], interactive: this.interactive(), what: `the password of ${flags.email}`})
-    const operator = await addOperator(ctx.db, ctx.audit, {email: flags.email, name: flags.name, role: flags.role, password}, ctx.now(), this.grantor)
+    const operator = await addOperator(ctx, {email: flags.email, name: flags.name, role: flags.role, password})
     if (!this.jsonEnabled()) process.stdout.write(`added operator ${operator.email} (${operator.role}), id ${operator.id}\n`)
     return operator
   }

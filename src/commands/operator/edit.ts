@@ -18,7 +18,7 @@ export default class OperatorEdit extends BaseCommand<OperatorView> {
   async run(): Promise<OperatorView> {
     const {args, flags} = await this.parse(OperatorEdit)
     const ctx = await this.context()
-    const operator = await editOperator(ctx.db, ctx.audit, args.operator, {name: flags.name, role: flags.role, isActive: flags.active}, ctx.now(), {grantor: this.grantor})
+    const operator = await editOperator(ctx, args.operator, {name: flags.name, role: flags.role, isActive: flags.active})
     if (!this.jsonEnabled()) process.stdout.write(`operator ${operator.email}: ${operator.role}, ${operator.isActive ? 'active' : 'disabled'}\n`)
     return operator
   }

@@ -17,7 +17,7 @@ export default class RoleCreate extends BaseCommand<RoleView> {
   async run(): Promise<RoleView> {
     const {args, flags} = await this.parse(RoleCreate)
     const ctx = await this.context()
-    const role = await createRole(ctx.db, ctx.audit, {name: args.name, description: flags.description, permissions: flags.permission ?? []}, ctx.now(), this.grantor)
+    const role = await createRole(ctx, {name: args.name, description: flags.description, permissions: flags.permission ?? []})
     if (!this.jsonEnabled()) process.stdout.write(`created role ${role.name}: ${role.permissions.join(', ') || '(no permissions)'}\n`)
     return role
   }

@@ -15,7 +15,7 @@ export default class RoleGrant extends BaseCommand<RoleView> {
     const {args, argv} = await this.parse(RoleGrant)
     const ctx = await this.context()
     const permissions = (argv as string[]).slice(1)
-    const role = await changeGrants(ctx.db, ctx.audit, {role: args.role, permissions, grant: true}, ctx.now(), this.grantor)
+    const role = await changeGrants(ctx, {role: args.role, permissions, grant: true})
     if (!this.jsonEnabled()) process.stdout.write(`${role.name}: ${role.permissions.join(', ') || '(no permissions)'}\n`)
     return role
   }

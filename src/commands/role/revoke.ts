@@ -15,7 +15,7 @@ export default class RoleRevoke extends BaseCommand<RoleView> {
     const {args, argv} = await this.parse(RoleRevoke)
     const ctx = await this.context()
     const permissions = (argv as string[]).slice(1)
-    const role = await changeGrants(ctx.db, ctx.audit, {role: args.role, permissions, grant: false}, ctx.now())
+    const role = await changeGrants(ctx, {role: args.role, permissions, grant: false})
     if (!this.jsonEnabled()) process.stdout.write(`${role.name}: ${role.permissions.join(', ') || '(no permissions)'}\n`)
     return role
   }

@@ -26,8 +26,7 @@ export default class TokenCreate extends BaseCommand<TokenView & {token: string}
     const ctx = await this.context()
     const now = ctx.now()
     const expiresAt = flags.expires === 'never' ? null : /^\d{4}-/.test(flags.expires) ? parseTimeFlag(flags.expires, '--expires', now) : new Date(now.getTime() + parseDuration(flags.expires, '--expires'))
-    const identity = this.runtime.resolvedIdentity
-    const created = await createToken(ctx.db, ctx.audit, {name: flags.name, role: flags.role, expiresAt, operatorId: identity?.kind === 'operator' ? identity.id : null}, now, this.grantor)
+    const created = await createToken(ctx, {name: flags.name, role: flags.role, expiresAt})
     if (!this.jsonEnabled()) {
       process.stdout.write(`${created.token}\n`)
       process.stderr.write(`token "${created.name}" (role ${created.role}, expires ${created.expiresAt ?? 'never'}): shown once, store it now\n`)

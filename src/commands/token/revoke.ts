@@ -13,7 +13,7 @@ export default class TokenRevoke extends BaseCommand<TokenView> {
   async run(): Promise<TokenView> {
     const {args} = await this.parse(TokenRevoke)
     const ctx = await this.context()
-    const revoked = await revokeToken(ctx.db, ctx.audit, args.token, ctx.now())
+    const revoked = await revokeToken(ctx, args.token)
     if (!this.jsonEnabled()) process.stdout.write(`token "${revoked.name}" revoked at ${revoked.revokedAt}\n`)
     return revoked
   }

@@ -1,8 +1,10 @@
-import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
+import {appendAudit, lockForChange} from '../audit/writer.js'
+import type {PrincipalContext} from '../context.js'
 import type {Db} from '../control-db/index.js'
 import {toBool} from '../control-db/time.js'
-import {NotFoundError, NotPermittedError, UserError} from '../errors/index.js'
+import {NotFoundError, UserError} from '../errors/index.js'
 import {permissionsOf} from './identity.js'
+import {assertMayChange, assertMayHandOut} from './principal.js'
 
 export interface RoleView {
   name: string
@@ -36,51 +38,46 @@ export async function showRole(db: Db, name: string): Promise<RoleView> {
   return role
 }
 
-/**
- * Nobody hands out more than they hold: a role given to an operator or a token,
- * or permissions put into a role, must be within the caller's own permissions.
- * `grantor` null: raiops itself (init), unrestricted.
- */
-export async function assertWithinGrantor(tx: Db, wanted: {role?: string; permissions?: readonly string[]}, grantor: readonly string[] | null): Promise<void> {
-  if (grantor === null) return
-  const permissions = wanted.permissions ?? (wanted.role ? await permissionsOf(tx, wanted.role) : [])
-  const beyond = permissions.filter((p) => !grantor.includes(p))
-  if (beyond.length > 0) {
-    throw new NotPermittedError(`${wanted.role ? `the role ${wanted.role} grants` : 'that grants'} ${beyond.join(', ')}, which you do not hold yourself`, {hint: 'ask someone who holds them'})
-  }
-}
-
 async function assertPermissionsExist(tx: Db, permissions: readonly string[]): Promise<void> {
   const known = new Set((await tx('raiops_permissions').pluck('name')) as string[])
   const unknown = permissions.filter((p) => !known.has(p))
   if (unknown.length > 0) throw new UserError(`unknown permission ${unknown.map((p) => `"${p}"`).join(', ')}`, {hint: 'see `raiops role:show system_admin` for every permission'})
 }
 
-export async function createRole(db: Db, audit: AuditContext, input: {name: string; description?: string; permissions: string[]}, now: Date, grantor: readonly string[] | null = null): Promise<RoleView> {
+export async function createRole(ctx: PrincipalContext, input: {name: string; description?: string; permissions: string[]}): Promise<RoleView> {
   if (!ROLE_NAME.test(input.name)) throw new UserError(`role name "${input.name}" must be lower-case letters, digits and underscores, starting with a letter`)
-  await db.transaction(async (tx) => {
+  const actor = await ctx.principal()
+  const now = ctx.now()
+  await ctx.db.transaction(async (tx) => {
     await lockForChange(tx)
     if (await tx('raiops_roles').where({name: input.name}).first('name')) throw new UserError(`the role "${input.name}" already exists`, {hint: 'use role:grant to add permissions'})
     await assertPermissionsExist(tx, input.permissions)
-    await assertWithinGrantor(tx, {permissions: input.permissions}, grantor)
+    await assertMayHandOut(tx, actor, {permissions: input.permissions})
     await tx('raiops_roles').insert({name: input.name, description: input.description ?? null, is_builtin: false, created_at: now, updated_at: now})
     const unique = [...new Set(input.permissions)]
     if (unique.length > 0) await tx('raiops_role_permissions').insert(unique.map((permission) => ({role: input.name, permission, created_at: now})))
-    await appendAudit(tx, audit, {action: 'role.create', targetType: 'role', targetId: input.name, newValues: {name: input.name, description: input.description ?? null, permissions: unique}}, now)
+    await appendAudit(tx, ctx.audit, {action: 'role.create', targetType: 'role', targetId: input.name, newValues: {name: input.name, description: input.description ?? null, permissions: unique}}, now)
   })
-  return showRole(db, input.name)
+  return showRole(ctx.db, input.name)
 }
 
-/** Grants or revokes permissions on a custom role; the built-in roles are fixed. */
-export async function changeGrants(db: Db, audit: AuditContext, input: {role: string; permissions: string[]; grant: boolean}, now: Date, grantor: readonly string[] | null = null): Promise<RoleView> {
+/**
+ * Grants or revokes permissions on a custom role; the built-in roles are fixed.
+ * A role is changed only by someone who holds all it grants (whoever holds the
+ * role is changed with it), and only with permissions they hold themselves.
+ */
+export async function changeGrants(ctx: PrincipalContext, input: {role: string; permissions: string[]; grant: boolean}): Promise<RoleView> {
   if (input.permissions.length === 0) throw new UserError('name at least one permission')
-  await db.transaction(async (tx) => {
+  const actor = await ctx.principal()
+  const now = ctx.now()
+  await ctx.db.transaction(async (tx) => {
     await lockForChange(tx)
     const role = (await tx('raiops_roles').where({name: input.role}).first('name', 'is_builtin')) as {name: string; is_builtin: unknown} | undefined
     if (!role) throw new NotFoundError(`no role "${input.role}"`, {hint: 'see `raiops role:list`'})
     if (toBool(role.is_builtin)) throw new UserError(`${input.role} is a built-in role: its permissions are fixed`, {hint: 'create a custom role with role:create'})
     await assertPermissionsExist(tx, input.permissions)
-    if (input.grant) await assertWithinGrantor(tx, {permissions: input.permissions}, grantor)
+    await assertMayChange(tx, actor, {kind: 'role', name: input.role})
+    if (input.grant) await assertMayHandOut(tx, actor, {permissions: input.permissions})
     const before = await permissionsOf(tx, input.role)
     const wanted = [...new Set(input.permissions)]
     if (input.grant) {
@@ -91,10 +88,10 @@ export async function changeGrants(db: Db, audit: AuditContext, input: {role: st
     }
     const after = await permissionsOf(tx, input.role)
     if (after.join() !== before.join()) {
-      await appendAudit(tx, audit, {action: input.grant ? 'role.grant' : 'role.revoke', targetType: 'role', targetId: input.role, oldValues: {permissions: before}, newValues: {permissions: after}}, now)
+      await appendAudit(tx, ctx.audit, {action: input.grant ? 'role.grant' : 'role.revoke', targetType: 'role', targetId: input.role, oldValues: {permissions: before}, newValues: {permissions: after}}, now)
     }
   })
-  return showRole(db, input.role)
+  return showRole(ctx.db, input.role)
 }
 
 export interface AccessExplanation {

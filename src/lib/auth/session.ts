@@ -121,8 +121,3 @@ export async function endSession(db: Db | null, home: string, now: Date): Promis
   }
   return removeSession(home)
 }
-
-/** Every open session of an operator revoked (a new password, disabled). */
-export async function revokeOperatorSessions(db: Db, operatorId: number, now: Date): Promise<void> {
-  await db('auth_sessions').where({operator_id: operatorId}).whereNull('revoked_at').update({revoked_at: now})
-}

@@ -1,10 +1,11 @@
 import {createHash, randomBytes} from 'node:crypto'
 
-import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
+import {appendAudit, lockForChange} from '../audit/writer.js'
+import type {PrincipalContext} from '../context.js'
 import {insertReturningId, isUniqueViolation, type Db} from '../control-db/index.js'
 import {toIso} from '../control-db/time.js'
 import {NotFoundError, UserError} from '../errors/index.js'
-import {assertWithinGrantor} from './roles.js'
+import {assertMayChange, assertMayHandOut} from './principal.js'
 
 /** Service tokens start with this, so a leaked one is recognisable (and greppable). */
 export const TOKEN_PREFIX = 'raiops_'
@@ -52,19 +53,25 @@ function toView(row: TokenRow, now: Date): TokenView {
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/
 
-/** A new service token: returned once (only its hash is stored), with its role and expiry. */
-export async function createToken(db: Db, audit: AuditContext, input: {name: string; role: string; expiresAt: Date | null; operatorId: number | null}, now: Date, grantor: readonly string[] | null = null): Promise<TokenView & {token: string}> {
+/**
+ * A new service token: returned once (only its hash is stored), with its role
+ * and expiry; recorded as created by the operator acting, if one is.
+ */
+export async function createToken(ctx: PrincipalContext, input: {name: string; role: string; expiresAt: Date | null}): Promise<TokenView & {token: string}> {
+  const now = ctx.now()
   // All digits would read as an id in token:revoke.
   if (!NAME.test(input.name) || /^\d+$/.test(input.name)) throw new UserError(`token name "${input.name}" must be lower-case letters, digits, dots, dashes or underscores, not only digits`)
   if (input.expiresAt && input.expiresAt.getTime() <= now.getTime()) throw new UserError('--expires must be in the future')
+  const actor = await ctx.principal()
   const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`
   try {
-    return await db.transaction(async (tx) => {
+    return await ctx.db.transaction(async (tx) => {
       await lockForChange(tx)
       if (!(await tx('raiops_roles').where({name: input.role}).first('name'))) throw new NotFoundError(`no role "${input.role}"`, {hint: 'see `raiops role:list`'})
-      await assertWithinGrantor(tx, {role: input.role}, grantor)
-      const id = await insertReturningId(tx, 'api_tokens', {name: input.name, token_hash: hashToken(token), operator_id: input.operatorId, role: input.role, expires_at: input.expiresAt, created_at: now, updated_at: now})
-      await appendAudit(tx, audit, {action: 'token.create', targetType: 'token', targetId: id, newValues: {name: input.name, role: input.role, expiresAt: input.expiresAt?.toISOString() ?? null}}, now)
+      await assertMayHandOut(tx, actor, {role: input.role})
+      const operatorId = actor.kind === 'operator' ? actor.id : null
+      const id = await insertReturningId(tx, 'api_tokens', {name: input.name, token_hash: hashToken(token), operator_id: operatorId, role: input.role, expires_at: input.expiresAt, created_at: now, updated_at: now})
+      await appendAudit(tx, ctx.audit, {action: 'token.create', targetType: 'token', targetId: id, newValues: {name: input.name, role: input.role, expiresAt: input.expiresAt?.toISOString() ?? null}}, now)
       const row = (await tx('api_tokens').where({id}).first()) as TokenRow
       return {...toView(row, now), token}
     })
@@ -78,16 +85,19 @@ export async function listTokens(db: Db, now: Date): Promise<TokenView[]> {
   return ((await db('api_tokens').select('id', 'name', 'role', 'expires_at', 'last_used_at', 'revoked_at', 'created_at').orderBy('id')) as TokenRow[]).map((row) => toView(row, now))
 }
 
-export async function revokeToken(db: Db, audit: AuditContext, ref: string, now: Date): Promise<TokenView> {
-  return db.transaction(async (tx) => {
+export async function revokeToken(ctx: PrincipalContext, ref: string): Promise<TokenView> {
+  const actor = await ctx.principal()
+  const now = ctx.now()
+  return ctx.db.transaction(async (tx) => {
     await lockForChange(tx)
     const row = (await tx('api_tokens')
       .where((q) => (/^\d+$/.test(ref) ? q.where({id: Number(ref)}).orWhere({name: ref}) : q.where({name: ref})))
       .first()) as TokenRow | undefined
     if (!row) throw new NotFoundError(`no token "${ref}"`, {hint: 'see `raiops token:list`'})
+    await assertMayChange(tx, actor, {kind: 'token', name: row.name, role: row.role})
     if (toIso(row.revoked_at)) return toView(row, now)
     await tx('api_tokens').where({id: row.id}).update({revoked_at: now, updated_at: now})
-    await appendAudit(tx, audit, {action: 'token.revoke', targetType: 'token', targetId: Number(row.id), oldValues: {name: row.name, revokedAt: null}, newValues: {name: row.name, revokedAt: now.toISOString()}}, now)
+    await appendAudit(tx, ctx.audit, {action: 'token.revoke', targetType: 'token', targetId: Number(row.id), oldValues: {name: row.name, revokedAt: null}, newValues: {name: row.name, revokedAt: now.toISOString()}}, now)
     return toView({...row, revoked_at: now}, now)
   })
 }

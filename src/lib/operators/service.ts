@@ -1,9 +1,9 @@
 import {z} from 'zod'
 
-import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
+import {appendAudit, lockForChange} from '../audit/writer.js'
 import {hashPassword} from '../auth/passwords.js'
-import {assertWithinGrantor} from '../auth/roles.js'
-import {revokeOperatorSessions} from '../auth/session.js'
+import {assertMayChange, assertMayHandOut} from '../auth/principal.js'
+import type {PrincipalContext} from '../context.js'
 import {insertReturningId, isUniqueViolation, type Db} from '../control-db/index.js'
 import {toBool, toIso} from '../control-db/time.js'
 import {NotFoundError, UserError} from '../errors/index.js'
@@ -81,6 +81,15 @@ async function assertAdminRemains(tx: Db, row: OperatorRow, after: {role: string
   }
 }
 
+/**
+ * Every open session of an operator revoked (a new password, disabled). Only
+ * the services here call it, after the caller was found to hold all the
+ * operator holds: ending someone's sessions is acting on them.
+ */
+async function revokeSessions(tx: Db, operatorId: number, now: Date): Promise<void> {
+  await tx('auth_sessions').where({operator_id: operatorId}).whereNull('revoked_at').update({revoked_at: now})
+}
+
 export async function listOperators(db: Db): Promise<OperatorView[]> {
   return ((await db('operators').select(COLUMNS).orderBy('id')) as OperatorRow[]).map(toView)
 }
@@ -89,17 +98,19 @@ export async function showOperator(db: Db, ref: string): Promise<OperatorView> {
   return toView(await findRow(db, ref))
 }
 
-export async function addOperator(db: Db, audit: AuditContext, input: {email: string; name: string; role: string; password: string}, now: Date, grantor: readonly string[] | null = null): Promise<OperatorView> {
+export async function addOperator(ctx: PrincipalContext, input: {email: string; name: string; role: string; password: string}): Promise<OperatorView> {
   const address = email(input.email)
   const displayName = name(input.name)
   const passwordHash = await hashPassword(input.password)
+  const actor = await ctx.principal()
+  const now = ctx.now()
   try {
-    return await db.transaction(async (tx) => {
+    return await ctx.db.transaction(async (tx) => {
       await lockForChange(tx)
       await assertRole(tx, input.role)
-      await assertWithinGrantor(tx, {role: input.role}, grantor)
+      await assertMayHandOut(tx, actor, {role: input.role})
       const id = await insertReturningId(tx, 'operators', {name: displayName, email: address, password_hash: passwordHash, role: input.role, is_active: true, failed_logins: 0, created_at: now, updated_at: now})
-      await appendAudit(tx, audit, {action: 'operator.create', targetType: 'operator', targetId: id, newValues: {name: displayName, email: address, role: input.role}}, now)
+      await appendAudit(tx, ctx.audit, {action: 'operator.create', targetType: 'operator', targetId: id, newValues: {name: displayName, email: address, role: input.role}}, now)
       return toView(await findRow(tx, String(id)))
     })
   } catch (error) {
@@ -114,37 +125,43 @@ export interface OperatorChanges {
   isActive?: boolean
 }
 
-export async function editOperator(db: Db, audit: AuditContext, ref: string, changes: OperatorChanges, now: Date, options: {action?: string; grantor?: readonly string[] | null} = {}): Promise<OperatorView> {
+export async function editOperator(ctx: PrincipalContext, ref: string, changes: OperatorChanges, options: {action?: string} = {}): Promise<OperatorView> {
   const action = options.action ?? 'operator.edit'
   if (changes.name === undefined && changes.role === undefined && changes.isActive === undefined) throw new UserError('nothing to change', {hint: 'give --name, --role, --active or --no-active'})
-  return db.transaction(async (tx) => {
+  const actor = await ctx.principal()
+  const now = ctx.now()
+  return ctx.db.transaction(async (tx) => {
     await lockForChange(tx)
     const row = await findRow(tx, ref)
     const before = toView(row)
+    await assertMayChange(tx, actor, {kind: 'operator', email: row.email, role: row.role})
     if (changes.role !== undefined) {
       await assertRole(tx, changes.role)
-      await assertWithinGrantor(tx, {role: changes.role}, options.grantor ?? null)
+      await assertMayHandOut(tx, actor, {role: changes.role})
     }
     const after = {name: changes.name === undefined ? before.name : name(changes.name), role: changes.role ?? before.role, isActive: changes.isActive ?? before.isActive}
     await assertAdminRemains(tx, row, after)
     if (after.name === before.name && after.role === before.role && after.isActive === before.isActive) return before
     await tx('operators').where({id: row.id}).update({name: after.name, role: after.role, is_active: after.isActive, updated_at: now})
-    if (!after.isActive) await revokeOperatorSessions(tx, before.id, now)
-    await appendAudit(tx, audit, {action, targetType: 'operator', targetId: before.id, oldValues: {name: before.name, role: before.role, isActive: before.isActive}, newValues: after}, now)
+    if (!after.isActive) await revokeSessions(tx, Number(row.id), now)
+    await appendAudit(tx, ctx.audit, {action, targetType: 'operator', targetId: before.id, oldValues: {name: before.name, role: before.role, isActive: before.isActive}, newValues: after}, now)
     return toView(await findRow(tx, String(before.id)))
   })
 }
 
 /** Sets a new password; the lock and the count of failed logins are cleared. */
-export async function setOperatorPassword(db: Db, audit: AuditContext, ref: string, password: string, now: Date): Promise<OperatorView> {
+export async function setOperatorPassword(ctx: PrincipalContext, ref: string, password: string): Promise<OperatorView> {
   const passwordHash = await hashPassword(password)
-  return db.transaction(async (tx) => {
+  const actor = await ctx.principal()
+  const now = ctx.now()
+  return ctx.db.transaction(async (tx) => {
     await lockForChange(tx)
     const row = await findRow(tx, ref)
+    await assertMayChange(tx, actor, {kind: 'operator', email: row.email, role: row.role})
     await tx('operators').where({id: row.id}).update({password_hash: passwordHash, failed_logins: 0, locked_until: null, updated_at: now})
     // Whoever held a session of the old password holds nothing now.
-    await revokeOperatorSessions(tx, Number(row.id), now)
-    await appendAudit(tx, audit, {action: 'operator.password', targetType: 'operator', targetId: Number(row.id), newValues: {email: row.email, password: 'changed'}}, now)
+    await revokeSessions(tx, Number(row.id), now)
+    await appendAudit(tx, ctx.audit, {action: 'operator.password', targetType: 'operator', targetId: Number(row.id), newValues: {email: row.email, password: 'changed'}}, now)
     return toView(await findRow(tx, String(row.id)))
   })
 }
