@@ -8,6 +8,7 @@ import {maskAuditView, type AuditView} from './lib/audit/read.js'
 import {maskEmails, seesPii} from './lib/auth/pii.js'
 import {ExitCode, RaiopsError, UserError, type ExitCode as ExitCodeValue} from './lib/errors/index.js'
 import {makeChalk} from './lib/output/color.js'
+import {escapeControl} from './lib/output/escape.js'
 import {LIST_FORMATS, renderList, type Column, type ListFormat} from './lib/output/render.js'
 import {spinnerAllowed, startSpinner, type Progress} from './lib/output/spinner.js'
 import {scrubText} from './lib/redact/index.js'
@@ -266,7 +267,7 @@ export abstract class BaseCommand<T> extends Command {
     if (this.jsonEnabled()) {
       process.stdout.write(`${JSON.stringify({error: {code: mapped.code, message: mapped.message, hint: mapped.hint ?? null, exitCode: mapped.exitCode}}, null, 2)}\n`)
     } else {
-      process.stderr.write(`${this.color.red('Error:')} ${mapped.message}${mapped.hint ? ` — ${mapped.hint}` : ''}\n`)
+      process.stderr.write(`${this.color.red('Error:')} ${escapeControl(mapped.message)}${mapped.hint ? ` — ${escapeControl(mapped.hint)}` : ''}\n`)
     }
     if (this.argv.includes('--verbose') || /(^|,)raiops/.test(this.env.DEBUG ?? '')) {
       process.stderr.write(`${scrubText(error?.stack ?? String(error))}\n`)

@@ -44,6 +44,9 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_00
 }
 
 const RDS_PASSWORD = 'Audit-Secret-pw-7'
+/** A control character as it would reach a terminal: anything but the newline that ends a line. */
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/
 
 describe('audit:list, audit:show, audit:verify and the status audit section', () => {
   let home: TestDir
@@ -209,6 +212,93 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     expect(readdirSync(home.path).filter((f) => f.endsWith('.tmp'))).toEqual([])
     expect(existsSync(join(home.path, 'missing-dir'))).toBe(false)
     expect((await cli(['audit:export', '--format', 'xml', '--output', csvFile])).code).toBe(2)
+  })
+
+  it('says which secret an edit changed: password: changed (redacted), never "no values recorded"', async () => {
+    const copy = copyHome('password-edit')
+    copy.db.close()
+    const edited = await cli(['rds:edit', 'eu', '--password-stdin', '--no-test'], {env: copy.env, input: 'New-Secret-pw-8\n'})
+    expect(edited.code, edited.stderr).toBe(0)
+    const [entry] = JSON.parse((await cli(['audit:list', '--action', 'rds.edit', '--limit', '1', '--json'], {env: copy.env})).stdout) as Array<{id: number}>
+    const shown = await cli(['audit:show', String(entry.id)], {env: copy.env})
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(shown.stdout).toMatch(/^\s+password: changed \(redacted\)$/m)
+    expect(shown.stdout).not.toMatch(/no values recorded/)
+    expect(shown.stdout).not.toContain('New-Secret-pw-8')
+  })
+
+  describe('entries that reached the table however they did', () => {
+    let copy: {env: Record<string, string>; db: Database.Database}
+    let viewer: Record<string, string>
+    let deepId: number
+    let controlId: number
+    const deep = `${'{"a":'.repeat(3000)}"victim@example.com"${'}'.repeat(3000)}`
+    const action = 'user.updated\u001b[2J\nforged line\u202e'
+
+    /** An entry written straight into the table, as an older version or a hand-made INSERT could have left it. */
+    function insert(db: Database.Database, values: {action: string; actor: string; targetId: string; newValues: string}): number {
+      const last = db.prepare('select seq, occurred_at, hash from audit_logs order by seq desc limit 1').get() as {seq: number; occurred_at: unknown; hash: string}
+      return Number(
+        db
+          .prepare(`insert into audit_logs (seq, occurred_at, actor_type, actor, action, target_type, target_id, old_values, new_values, source, prev_hash, hash) values (?, ?, 'rai', ?, ?, 'user', ?, null, ?, '{}', ?, ?)`)
+          .run(last.seq + 1, last.occurred_at, values.actor, values.action, values.targetId, values.newValues, last.hash, '0'.repeat(64)).lastInsertRowid,
+      )
+    }
+
+    beforeAll(async () => {
+      copy = copyHome('stored-as-is')
+      const created = await cli(['token:create', '--name', 'viewer', '--role', 'read_only', '--expires', '1d', '--json'], {env: copy.env})
+      expect(created.code, created.stderr).toBe(0)
+      viewer = {...copy.env, RAIOPS_TOKEN: (JSON.parse(created.stdout) as {token: string}).token}
+      deepId = insert(copy.db, {action: 'deep.nesting', actor: 'user:1 <deep@example.com>', targetId: '1', newValues: `{"nested":${deep}}`})
+      controlId = insert(copy.db, {action, actor: 'user:2 <\u001b]0;owned\u0007x@example.com>', targetId: '2\r\n3', newValues: '{"note":"ok"}'})
+      copy.db.close()
+    })
+
+    it.each([
+      ['a role without pii.view', () => viewer],
+      ['a role with pii.view', () => copy.env],
+    ])('an entry nested 3,000 deep renders in audit:show, list, tail and export for %s', async (_who, who) => {
+      const env = who()
+      const file = join(home.path, `deep-${env === viewer ? 'viewer' : 'admin'}.ndjson`)
+      const runs = [
+        await cli(['audit:show', String(deepId)], {env}),
+        await cli(['audit:show', String(deepId), '--json'], {env}),
+        await cli(['audit:list', '--action', 'deep.*'], {env}),
+        await cli(['audit:list', '--action', 'deep.*', '--json'], {env}),
+        await cli(['audit:tail', '-n', '5'], {env}),
+        await cli(['audit:tail', '-n', '5', '--json'], {env}),
+        await cli(['audit:export', '--format', 'ndjson', '--output', file, '--action', 'deep.*'], {env}),
+      ]
+      for (const run of runs) {
+        expect(run.code, run.stderr).toBe(0)
+        expect(run.stderr).not.toMatch(/call stack/)
+      }
+      const shown = JSON.parse(runs[1].stdout) as {newValues: {unparsed: string}}
+      // Too deep to walk: shown as the text stored, emails masked in it unless the role has pii.view.
+      expect(shown.newValues.unparsed).toContain(env === viewer ? 'v***@example.com' : 'victim@example.com')
+      expect(shown.newValues.unparsed.length).toBeGreaterThan(6000)
+      expect(runs[0].stdout).toContain('Action   deep.nesting')
+      expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(1)
+    })
+
+    it('control characters stored in an entry are escaped in every human output, exact in JSON', async () => {
+      const outputs = [
+        await cli(['audit:show', String(controlId)], {env: copy.env}),
+        await cli(['audit:list', '--limit', '3'], {env: copy.env}),
+        await cli(['audit:tail', '-n', '3'], {env: copy.env}),
+        await cli(['status'], {env: copy.env}),
+      ]
+      for (const output of outputs) {
+        expect(output.stdout).not.toMatch(RAW_CONTROL)
+        expect(output.stdout).not.toMatch(/^forged line/m)
+      }
+      expect(outputs[0].stdout).toContain('Action   user.updated\\u001b[2J\\nforged line\\u202e')
+      expect(outputs[0].stdout).toContain('Target   user:2\\r\\n3')
+      expect(outputs[2].stdout).toContain('user.updated\\u001b[2J\\nforged line\\u202e')
+      const json = JSON.parse((await cli(['audit:show', String(controlId), '--json'], {env: copy.env})).stdout) as {action: string; targetId: string}
+      expect(json).toMatchObject({action, targetId: '2\r\n3'})
+    })
   })
 
   it('tail prints the last entries oldest first; --follow prints new ones as they land (NDJSON under --json), Ctrl-C exits 0', async () => {

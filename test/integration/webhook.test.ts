@@ -5,15 +5,41 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {verifyAuditChain} from '../../src/lib/audit/verify.js'
+import {startWebhookServer, type WebhookServer} from '../../src/lib/webhook/server.js'
 import {queryControlDb, runCli} from '../support/cli.js'
+import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')
 const SECRET = 'webhook-secret-current-0123'
 const OLD_SECRET = 'webhook-secret-previous-4567'
 const PATH = '/api/webhooks/rai/audit'
+/** A control character as it would reach a terminal: anything but the newline that ends a line. */
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/
 
 const sign = (body: string, secret = SECRET, t = Math.floor(Date.now() / 1000)) => `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`
+
+type Serve = {child: ChildProcess; url: string; stdout: string; stderr: string; exited: Promise<number | null>}
+
+/** `audit:serve --port 0` started in the background with `env`, once it says where it listens. */
+async function startServe(env: Record<string, string>, args: string[] = []): Promise<Serve> {
+  const childEnv: Record<string, string> = {}
+  for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...env})) if (v !== undefined) childEnv[k] = v
+  delete childEnv.NODE_ENV
+  const child = spawn(process.execPath, [bin, 'audit:serve', '--port', '0', ...args], {env: childEnv, stdio: ['ignore', 'pipe', 'pipe']})
+  const state: Serve = {child, url: '', stdout: '', stderr: '', exited: new Promise<number | null>((resolve) => child.on('close', resolve))}
+  child.stdout.on('data', (d) => (state.stdout += d))
+  child.stderr.on('data', (d) => (state.stderr += d))
+  const started = Date.now()
+  while (!/listening on (http:\/\/[^/]+)/.test(state.stderr)) {
+    if (Date.now() - started > 15_000) throw new Error(`audit:serve did not start: ${state.stderr}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  state.url = /listening on (http:\/\/[^/]+)/.exec(state.stderr)?.[1] as string
+  return state
+}
 
 function event(id: string, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
@@ -33,24 +59,9 @@ function event(id: string, extra: Record<string, unknown> = {}): string {
 describe('audit:serve, the signed webhook receiver', () => {
   let home: TestDir
   let env: Record<string, string>
-  let server: {child: ChildProcess; url: string; stdout: string; stderr: string; exited: Promise<number | null>}
+  let server: Serve
 
-  async function start(extraEnv: Record<string, string> = {}, args: string[] = []) {
-    const childEnv: Record<string, string> = {}
-    for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...env, ...extraEnv})) if (v !== undefined) childEnv[k] = v
-    delete childEnv.NODE_ENV
-    const child = spawn(process.execPath, [bin, 'audit:serve', '--port', '0', ...args], {env: childEnv, stdio: ['ignore', 'pipe', 'pipe']})
-    const state = {child, url: '', stdout: '', stderr: '', exited: new Promise<number | null>((resolve) => child.on('close', resolve))}
-    child.stdout.on('data', (d) => (state.stdout += d))
-    child.stderr.on('data', (d) => (state.stderr += d))
-    const started = Date.now()
-    while (!/listening on (http:\/\/[^/]+)/.test(state.stderr)) {
-      if (Date.now() - started > 15_000) throw new Error(`audit:serve did not start: ${state.stderr}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-    state.url = /listening on (http:\/\/[^/]+)/.exec(state.stderr)?.[1] as string
-    return state
-  }
+  const start = (extraEnv: Record<string, string> = {}, args: string[] = []) => startServe({...env, ...extraEnv}, args)
 
   const post = (body: string | Buffer, headers: Record<string, string> = {}, path = PATH) =>
     fetch(`${server.url}${path}`, {method: 'POST', body, headers: {'content-type': 'application/json', 'x-raiops-signature': sign(String(body)), ...headers}})
@@ -173,5 +184,189 @@ describe('audit:serve, the signed webhook receiver', () => {
       expect(result.stderr.trim().split('\n')).toHaveLength(1)
       expect(result.stderr).toMatch(/RAIOPS_WEBHOOK_SECRETS/)
     }
+  })
+})
+
+/** An event's body with the string "<marker>" replaced by raw JSON text (too deep for JSON.stringify, or a number it cannot write). */
+const withRaw = (body: string, marker: string, raw: string) => body.replace(`"${marker}"`, raw)
+const nested = (depth: number) => `${'{"a":'.repeat(depth - 1)}{"leaf":1}${'}'.repeat(depth - 1)}`
+
+/** Signed events that no engine can store: each is refused for good (4xx with its reason), never "retry" (503). */
+const POISON: Array<[string, (id: string) => string, RegExp]> = [
+  ['values nested 5,000 deep', (id) => withRaw(event(id, {new_values: 'DEEP'}), 'DEEP', nested(5000)), /new_values: must not nest deeper than 32 levels/],
+  ['values nested 33 deep', (id) => withRaw(event(id, {new_values: 'DEEP'}), 'DEEP', nested(33)), /new_values: must not nest deeper than 32 levels/],
+  ['an rds_instance_id out of range of the integer columns', (id) => event(id, {rds_instance_id: 99_999_999_999_999}), /rds_instance_id: Number must be less than or equal to 2147483647/],
+  ['a tenant_id out of range', (id) => event(id, {tenant_id: 99_999_999_999_999}), /tenant_id: Number must be less than or equal to 2147483647/],
+  ['a NUL in the id', (id) => event(`${id}\u0000x`), /id: must not hold control characters/],
+  ['a NUL in the action', (id) => event(id, {action: 'user.updated\u0000'}), /action: must not hold control characters/],
+  ['an ESC in the action', (id) => event(id, {action: 'user.\u001b[2Jupdated'}), /action: must not hold control characters/],
+  ['a C1 control in the target type', (id) => event(id, {target: {type: 'user\u009b', id: 1}}), /target\.type: must not hold control characters/],
+  ['half a surrogate pair in the id', (id) => event(`${id}\ud800`), /id: must be valid Unicode text/],
+  ['an actor id beyond the safe integers', (id) => event(id, {actor: {type: 'user', id: 1e20}}), /actor\.id/],
+  ['a number JSON reads as infinity', (id) => withRaw(event(id, {new_values: {n: 'BIG'}}), 'BIG', '1e999'), /new_values: must not hold a number out of range/],
+  ['values that outgrow their column once redacted', (id) => event(id, {old_values: null, new_values: {list: Array.from({length: 6000}, () => ({pin: 1}))}}), /new_values take \d+ bytes once redacted and serialised, over the 65535/],
+]
+
+describe('audit:serve: secrets, poison events, control characters and masking', () => {
+  let home: TestDir
+  let env: Record<string, string>
+  let server: Serve
+  let viewer: Record<string, string>
+
+  const post = (body: string) => fetch(`${server.url}${PATH}`, {method: 'POST', body, headers: {'content-type': 'application/json', 'x-raiops-signature': sign(body)}})
+  const rows = (): Array<{id: number; action: string; old_values: string | null; new_values: string | null; source: string}> =>
+    queryControlDb(env.RAIOPS_HOME, "select id, action, old_values, new_values, source from audit_logs where actor_type = 'rai' order by seq")
+
+  beforeAll(async () => {
+    home = createTestDir('raiops-webhook-poison-')
+    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_WEBHOOK_SECRETS: SECRET}
+    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'webhook-admin-password-1\n'})
+    expect(init.code, init.stderr).toBe(0)
+    const created = await runCli(['token:create', '--name', 'viewer', '--role', 'read_only', '--expires', '1d', '--json'], {env})
+    expect(created.code, created.stderr).toBe(0)
+    viewer = {...env, RAIOPS_TOKEN: (JSON.parse(created.stdout) as {token: string}).token}
+    server = await startServe(env)
+  })
+
+  afterAll(async () => {
+    if (server && server.child.exitCode === null) server.child.kill('SIGKILL')
+    home?.drop()
+  })
+
+  it('redacts secrets by key name in any case or separator, and by shape in any key; audit:show says which secret changed', async () => {
+    const bcrypt = '$2y$04$g86itmUYqyrJIGu45kw5teCjm4hva8DGmKMHLf0yr7WdaJJplKdwG'
+    const jwt = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg'
+    const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIPEMkeyMaterial0123\n-----END PRIVATE KEY-----'
+    const keyed = {
+      apiKey: 'sk-apikey-1111', privateKey: 'privatekey-2222', accessKey: 'AKIAACCESS3333', clientSecret: 'clientsecret-4444', pwd: 'pwd-5555',
+      passcode: 'passcode-6666', otp: 'otp-777777', pin: 'pin-8888', jwt: 'jwt-9999', bearer: 'bearer-aaaa', cookie: 'cookie-bbbb',
+      session_id: 'session-cccc', signature: 'signature-dddd', 'X-Api-Key': 'xapikey-eeee', PASSWORD: 'upper-ffff',
+    }
+    const body = event('evt-secrets', {
+      old_values: {...keyed, password: 'old-password-0001', name: 'Ann', pinned: true},
+      new_values: {password: 'new-password-0002', name: 'Ann', pinned: true, note: `hash ${bcrypt}`, header: `Bearer ${jwt}`, material: pem},
+    })
+    const response = await post(body)
+    expect(response.status).toBe(200)
+    const {audit_id: id} = (await response.json()) as {audit_id: number}
+    const [row] = rows().filter((r) => r.id === id)
+    const stored = `${row.old_values}${row.new_values}`
+    for (const secret of [...Object.values(keyed), 'old-password-0001', 'new-password-0002', bcrypt, jwt, 'PEMkeyMaterial']) expect(stored).not.toContain(secret)
+    expect(JSON.parse(row.old_values as string)).toMatchObject({apiKey: '[redacted]', session_id: '[redacted]', 'X-Api-Key': '[redacted]', name: 'Ann', pinned: true})
+    expect(JSON.parse(row.new_values as string)).toMatchObject({password: '[redacted: changed]', note: 'hash [redacted]', header: 'Bearer [redacted]', material: '[redacted]'})
+
+    const shown = await runCli(['audit:show', String(id)], {env})
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(shown.stdout).toMatch(/^\s+password: changed \(redacted\)$/m)
+    expect(shown.stdout).toMatch(/^\s+apiKey: changed \(redacted\)$/m)
+    expect(shown.stdout).not.toMatch(/no values recorded/)
+    expect(shown.stdout).not.toMatch(/^\s+name$/m)
+    const json = JSON.parse((await runCli(['audit:show', String(id), '--json'], {env})).stdout) as {changes: Array<{field: string; redacted?: boolean}>}
+    expect(json.changes).toContainEqual({field: 'password', old: '[redacted]', new: '[redacted: changed]', redacted: true})
+
+    // The same secret on both sides did not change, and is not shown as changed.
+    const same = await post(event('evt-same-secret', {old_values: {password: 'same-0003', name: 'Bo'}, new_values: {password: 'same-0003', name: 'Bob'}}))
+    const sameId = ((await same.json()) as {audit_id: number}).audit_id
+    const sameShown = await runCli(['audit:show', String(sameId)], {env})
+    expect(sameShown.stdout).not.toMatch(/password/)
+    expect(sameShown.stdout).toMatch(/^\s+name\n\s+- Bo\n\s+\+ Bob$/m)
+  })
+
+  it.each(POISON)('%s: 422 with the reason, nothing stored, still serving', async (name, body, reason) => {
+    const before = rows().length
+    const response = await post(body(`evt-poison-${name.replace(/\W+/g, '-')}`))
+    expect(response.status).toBe(422)
+    expect(((await response.json()) as {error: string}).error).toMatch(reason)
+    expect(rows()).toHaveLength(before)
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
+  })
+
+  it('stores what is within every limit: values 32 deep, the largest ids, long names in any script', async () => {
+    const ok = [
+      withRaw(event('evt-deep-32', {new_values: 'DEEP'}), 'DEEP', nested(32)),
+      event('evt-max-ids', {tenant_id: 2_147_483_647, rds_instance_id: 2_147_483_647, actor: {type: 'user', id: Number.MAX_SAFE_INTEGER}}),
+      event('🔑'.repeat(191), {action: 'ä'.repeat(128), target: {type: 'ü'.repeat(64), id: '√'.repeat(64)}}),
+    ]
+    for (const body of ok) expect((await post(body)).status, body.slice(0, 80)).toBe(200)
+    const verify = await runCli(['audit:verify'], {env})
+    expect(verify.code, verify.stdout).toBe(0)
+  })
+
+  it('an event id holding a newline or ESC cannot forge an access log line; values with control characters are stored exactly and shown escaped', async () => {
+    const forged = `evt-log\n2030-01-01T00:00:00.000Z 200 POST ${PATH} forged-entry 1 ms: stored as audit entry 1`
+    expect((await post(event(forged))).status).toBe(422)
+    expect((await post(event('evt-esc\u001b]0;owned\u0007'))).status).toBe(422)
+    const note = 'line one\nline two\u001b[2J\u009b31m\u202egnp.exe'
+    const response = await post(event('evt-note', {action: 'note.\u202eadded', new_values: {note}}))
+    expect(response.status).toBe(200)
+    const {audit_id: id} = (await response.json()) as {audit_id: number}
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const log = server.stdout.split('\n')
+    expect(log.filter((line) => line.startsWith('2030-01-01'))).toEqual([])
+    expect(log.filter((line) => /^\d{4}-\d\d-\d\dT/.test(line) || line === '')).toEqual(log)
+    expect(server.stdout).not.toMatch(RAW_CONTROL)
+
+    const shown = await runCli(['audit:show', String(id)], {env})
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(shown.stdout).not.toMatch(RAW_CONTROL)
+    expect(shown.stdout).toContain('+ line one\\nline two\\u001b[2J\\u009b31m\\u202egnp.exe')
+    expect(shown.stdout).toMatch(/Action\s+note\.\\u202eadded/)
+    const listed = await runCli(['audit:list', '--action', 'note.*'], {env})
+    expect(listed.stdout).toContain('note.\\u202eadded')
+    expect(listed.stdout).not.toContain('\u202e')
+    // JSON stays exact.
+    const json = JSON.parse((await runCli(['audit:show', String(id), '--json'], {env})).stdout) as {action: string; newValues: {note: string}}
+    expect(json).toMatchObject({action: 'note.\u202eadded', newValues: {note}})
+  })
+
+  it('masks every address for a role without pii.view, Unicode and IDN ones too', async () => {
+    const addresses = ['vïctim7@cörp.example', 'josé@xn--crp-sna.example', 'пользователь@пример.рф']
+    const response = await post(event('evt-unicode-mail', {actor: {type: 'user', id: 7, email: addresses[0]}, new_values: {email: addresses[1], cc: `copy to ${addresses[2]}`}}))
+    expect(response.status).toBe(200)
+    const json = await runCli(['audit:list', '--action', 'user.updated', '--json'], {env: viewer})
+    const table = await runCli(['audit:list', '--action', 'user.updated'], {env: viewer})
+    const shown = await runCli(['audit:show', String(((await response.json()) as {audit_id: number}).audit_id)], {env: viewer})
+    for (const output of [json.stdout, table.stdout, shown.stdout]) for (const address of addresses) expect(output).not.toContain(address)
+    expect(json.stdout).toContain('user:7 <v***@cörp.example>')
+    expect(shown.stdout).toContain('j***@xn--crp-sna.example')
+    expect(shown.stdout).toContain('copy to п***@пример.рф')
+  })
+})
+
+describe.each(CONTROL_ENGINES)('the webhook receiver on a %s control database', (engine) => {
+  let control: TestControlDb
+  let receiver: WebhookServer
+
+  const post = (body: string) => fetch(`${receiver.url}${PATH}`, {method: 'POST', body, headers: {'content-type': 'application/json', 'x-raiops-signature': sign(body)}})
+  const count = async () => Number(((await control.db('audit_logs').count({n: '*'})) as Array<{n: number | string}>)[0].n)
+
+  beforeAll(async () => {
+    control = await createControlDb(engine)
+    receiver = await startWebhookServer({db: control.db, secrets: [SECRET], toleranceS: 300, host: '127.0.0.1', port: 0})
+  })
+  afterAll(async () => {
+    await receiver?.close(2000)
+    await control?.drop()
+  })
+
+  it('refuses every poison event with a 4xx and stores nothing', async () => {
+    for (const [name, body, reason] of POISON) {
+      const response = await post(body(`evt-${engine}-${name.replace(/\W+/g, '-')}`))
+      expect(response.status, name).toBe(422)
+      expect(((await response.json()) as {error: string}).error, name).toMatch(reason)
+    }
+    expect(await count()).toBe(0)
+  })
+
+  it('stores events at every limit exactly as hashed: the chain verifies', async () => {
+    const ok = [
+      withRaw(event('evt-deep-32', {new_values: 'DEEP'}), 'DEEP', nested(32)),
+      event('evt-max-ids', {tenant_id: 2_147_483_647, rds_instance_id: 2_147_483_647, actor: {type: 'user', id: Number.MAX_SAFE_INTEGER}}),
+      event('🔑'.repeat(191), {action: 'ä'.repeat(128), target: {type: 'ü'.repeat(64), id: '√'.repeat(64)}, actor: {type: 'user', id: 1, email: `${'é'.repeat(240)}@x.example`}}),
+      event('evt-big-values', {old_values: null, new_values: {blob: 'x'.repeat(65_000), note: 'nul \u0000 and esc \u001b inside values'}}),
+    ]
+    for (const body of ok) expect((await post(body)).status, body.slice(0, 80)).toBe(200)
+    expect(await count()).toBe(ok.length)
+    expect(await verifyAuditChain(control.db)).toMatchObject({ok: true, entries: ok.length})
   })
 })

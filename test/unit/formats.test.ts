@@ -2,8 +2,11 @@ import {describe, expect, it} from 'vitest'
 
 import {UserError} from '../../src/lib/errors/index.js'
 import {parseDuration, parseSeconds} from '../../src/lib/input/duration.js'
+import {escapeControl} from '../../src/lib/output/escape.js'
 import {escapeXml, renderJunit} from '../../src/lib/output/junit.js'
 import {renderPrometheus} from '../../src/lib/output/prometheus.js'
+import {renderCsv, renderRecord, renderTable, type Column} from '../../src/lib/output/render.js'
+import {accessLogLine} from '../../src/lib/webhook/server.js'
 
 describe('Prometheus text format', () => {
   it('escapes backslashes, quotes and newlines in label values, and writes HELP and TYPE once per family', () => {
@@ -73,5 +76,32 @@ describe('durations and seconds', () => {
     expect(parseSeconds('2', '--timeout')).toBe(2000)
     expect(parseSeconds('0.25', '--timeout')).toBe(250)
     for (const bad of ['0', '-1', 'soon', '', '601']) expect(() => parseSeconds(bad, '--timeout', 600)).toThrow(/--timeout must be a number of seconds above 0 and at most 600/)
+  })
+})
+
+describe('control characters in human output', () => {
+  // eslint-disable-next-line no-control-regex
+  const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e\u2066]/
+  const hostile = 'a\nb\r\tc\u0000\u001b[2J\u007f\u009b31m\u2028\u202eexe.txt\u2066'
+
+  it('are shown as escapes: C0, DEL, C1, line separators and bidirectional controls', () => {
+    expect(escapeControl(hostile)).toBe('a\\nb\\r\\tc\\u0000\\u001b[2J\\u007f\\u009b31m\\u2028\\u202eexe.txt\\u2066')
+    expect(escapeControl('plain text, ümlauts, 中文, emoji 🔑')).toBe('plain text, ümlauts, 中文, emoji 🔑')
+  })
+
+  it('are escaped in table cells and records before the presenter formats them, kept exact in CSV', () => {
+    const columns: Column<{name: string}>[] = [{header: 'name', cell: (r) => `[${r.name}]`}]
+    const table = renderTable([{name: hostile}], columns)
+    const record = renderRecord({name: hostile}, (r) => [['name', r.name]])
+    for (const text of [table, record]) expect(text).not.toMatch(RAW_CONTROL)
+    expect(table).toContain('[a\\nb\\r\\tc')
+    expect(record).toBe('name: a\\nb\\r\\tc\\u0000\\u001b[2J\\u007f\\u009b31m\\u2028\\u202eexe.txt\\u2066\n')
+    expect(renderCsv([{name: hostile}], [{header: 'name', cell: (r) => r.name}])).toContain(hostile)
+  })
+
+  it('cannot forge a line of the access log', () => {
+    const line = accessLogLine(new Date('2026-01-02T03:04:05Z'), {method: 'POST', path: '/api/webhooks/rai/audit', status: 503, ms: 1.5, eventId: 'e\n2026-01-02T03:04:06.000Z 200 POST / forged', detail: 'failed (\u001b]0;title\u0007)'})
+    expect(line.split('\n')).toHaveLength(1)
+    expect(line).toBe('2026-01-02T03:04:05.000Z 503 POST /api/webhooks/rai/audit e\\n2026-01-02T03:04:06.000Z 200 POST / forged 1.5 ms: failed (\\u001b]0;title\\u0007)')
   })
 })

@@ -10,6 +10,25 @@ describe('email masking', () => {
     expect(maskEmail('no email here')).toBe('no email here')
   })
 
+  it('masks addresses in any script: Unicode local parts and domains, IDNs in either form, quoted local parts, address literals', () => {
+    expect(maskEmail('vïctim7@cörp.example')).toBe('v***@cörp.example')
+    expect(maskEmail('actor <ïna@example.com>')).toBe('actor <ï***@example.com>')
+    expect(maskEmail('josé.garcía@correo.españa.es')).toBe('j***@correo.españa.es')
+    expect(maskEmail('用户@例子.广告')).toBe('用***@例子.广告')
+    expect(maskEmail('пользователь@пример.рф')).toBe('п***@пример.рф')
+    expect(maskEmail('user@xn--80akhbyknj4f.xn--p1ai')).toBe('u***@xn--80akhbyknj4f.xn--p1ai')
+    expect(maskEmail('o\'brien!x@example.com')).toBe('o***@example.com')
+    expect(maskEmail('"john doe"@example.com')).toBe('"***@example.com')
+    expect(maskEmail('root@[192.0.2.1]')).toBe('r***@[192.0.2.1]')
+    expect(maskEmail('𝒜lice@example.com')).toBe('𝒜***@example.com')
+    expect(maskEmail('see https://example.com and 10.0.0.1@3306')).toBe('see https://example.com and 10.0.0.1@3306')
+  })
+
+  it('reads a long text without an address in one pass', () => {
+    const text = `${'a'.repeat(60_000)}@`
+    expect(maskEmail(text)).toBe(text)
+  })
+
   it('walks objects and arrays, keeping keys, numbers and nulls', () => {
     expect(maskEmails({email: 'ana@example.com', list: ['bo@example.com', 3, null], nested: {note: 'cc ana@example.com'}})).toEqual({
       email: 'a***@example.com',

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {redactValues, rememberSecret, scrubArgv, scrubText} from '../../src/lib/redact/index.js'
+import {isSecretKey, redactChange, redactValues, rememberSecret, scrubArgv, scrubText} from '../../src/lib/redact/index.js'
 import {validateRdsFields} from '../../src/lib/rds/validation.js'
 
 describe('redaction', () => {
@@ -11,6 +11,59 @@ describe('redaction', () => {
       nested: {api_token: '[redacted]', password_enc: '[redacted]', port: 3306},
       list: [{secret: '[redacted]'}],
     })
+  })
+
+  it('knows a secret key by its words, whatever the case or separators', () => {
+    const secret = [
+      'apiKey', 'api-key', 'API_KEY', 'X-Api-Key', 'privateKey', 'private_key', 'accessKey', 'AWSAccessKey', 'clientSecret', 'client-secret',
+      'pwd', 'PWD', 'db_pwd', 'passcode', 'passCode', 'passwd', 'pass', 'otp', 'otp_code', 'pin', 'PIN', 'userPin', 'pin_code', 'PINCode', 'pin2',
+      'jwt', 'idJwt', 'bearer', 'bearerToken', 'cookie', 'Set-Cookie', 'session_id', 'sessionId', 'sessionid', 'SESSION-ID', 'signature', 'x-hub-signature-256',
+      'authorization', 'Proxy-Authorization', 'credentials', 'refresh_token', 'accessToken', 'password_hash', 'password_enc', 'master_key', 'newPassword',
+    ]
+    const plain = ['pinned', 'opinion', 'spinner', 'pinnedAt', 'keyId', 'keyboard', 'monkey', 'name', 'email', 'sessions', 'company', 'passenger', 'bypass', 'description', 'port']
+    expect(secret.filter((key) => !isSecretKey(key))).toEqual([])
+    expect(plain.filter((key) => isSecretKey(key))).toEqual([])
+  })
+
+  it('redacts the keys the RAI application sends, keeping booleans, nulls and the rest', () => {
+    const values = {
+      apiKey: 'ak-1', privateKey: 'pk', accessKey: 'AKIA1', clientSecret: 'cs', pwd: 'p', passcode: '1234', otp: '998877', pin: 4321,
+      jwt: 'j', bearer: 'b', cookie: 'c=1', session_id: 's', signature: 'sig', nested: {'X-Api-Key': 'k', list: [{refreshToken: 'r'}]},
+      pinned: true, opinion: 'fine', passwordSet: true, password: null, name: 'Ann',
+    }
+    const redacted = redactValues(values)
+    expect(redacted).toEqual({
+      apiKey: '[redacted]', privateKey: '[redacted]', accessKey: '[redacted]', clientSecret: '[redacted]', pwd: '[redacted]', passcode: '[redacted]', otp: '[redacted]', pin: '[redacted]',
+      jwt: '[redacted]', bearer: '[redacted]', cookie: '[redacted]', session_id: '[redacted]', signature: '[redacted]', nested: {'X-Api-Key': '[redacted]', list: [{refreshToken: '[redacted]'}]},
+      pinned: true, opinion: 'fine', passwordSet: true, password: null, name: 'Ann',
+    })
+  })
+
+  it('redacts secrets by their shape in any key and inside text: bcrypt and crypt hashes, JWTs, PEM private keys', () => {
+    const bcrypt = '$2y$04$g86itmUYqyrJIGu45kw5teCjm4hva8DGmKMHLf0yr7WdaJJplKdwG'
+    const jwt = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U'
+    const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----'
+    const values = {
+      note: `hash ${bcrypt} set`,
+      header: `Bearer ${jwt}`,
+      blob: pem,
+      openssh: '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA',
+      list: ['$2b$12$0123456789012345678901uABCDEFGHIJKLMNOPQRSTUVWXYZ01234', '$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG'],
+      fine: 'eyJ is not a token, $2y$ alone is not a hash',
+    }
+    const out = JSON.stringify(redactValues(values))
+    for (const secret of [bcrypt, jwt, 'MIIEowIBAAKCAQEA', 'b3BlbnNzaC1rZXktdjEAAAAA', 'uABCDEFGHIJ', 'RdescudvJCsgt3ub']) expect(out).not.toContain(secret)
+    expect(redactValues(values)).toMatchObject({note: 'hash [redacted] set', header: 'Bearer [redacted]', blob: '[redacted]', fine: values.fine})
+  })
+
+  it('redacts old and new values together: a changed secret shows as changed, an unchanged one does not', () => {
+    expect(redactChange({password: 'a', name: 'Ann'}, {password: 'b', name: 'Anna'})).toEqual({
+      oldValues: {password: '[redacted]', name: 'Ann'},
+      newValues: {password: '[redacted: changed]', name: 'Anna'},
+    })
+    expect(redactChange({password: 'a', name: 'Ann'}, {password: 'a', name: 'Anna'}).newValues).toEqual({password: '[redacted]', name: 'Anna'})
+    expect(redactChange({auth: {token: 'x'}}, {auth: {token: 'y'}}).newValues).toEqual({auth: {token: '[redacted: changed]'}})
+    expect(redactChange(null, {password: 'b'})).toEqual({oldValues: null, newValues: {password: '[redacted]'}})
   })
 
   it('scrubs secrets this process has seen and URL passwords from text', () => {

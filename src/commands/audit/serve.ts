@@ -3,11 +3,11 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {ConfigError, UserError} from '../../lib/errors/index.js'
 import {rememberSecret} from '../../lib/redact/index.js'
-import {startWebhookServer, WEBHOOK_PATH, type RequestLog} from '../../lib/webhook/server.js'
+import {accessLogLine, startWebhookServer, WEBHOOK_PATH, type RequestLog} from '../../lib/webhook/server.js'
 
 export default class AuditServe extends BaseCommand<void> {
   static override summary = 'receive audit events pushed by the RAI application (signed webhook)'
-  static override description = `Serves POST ${WEBHOOK_PATH}: each event, signed with HMAC-SHA256 in the X-Raiops-Signature header (t=<unix seconds>,v1=<hex HMAC of "<t>.<body>">), is checked and stored as an audit entry of actor type "rai", joined to the hash chain. A request with a bad or missing signature, a timestamp off by more than --tolerance, malformed JSON, an invalid event, a body over 64 KiB or another content type gets a 4xx and stores nothing; an event id seen before is acknowledged (200, "duplicate": true) but not stored twice. GET /healthz answers 200 while the control database does.
+  static override description = `Serves POST ${WEBHOOK_PATH}: each event, signed with HMAC-SHA256 in the X-Raiops-Signature header (t=<unix seconds>,v1=<hex HMAC of "<t>.<body>">), is checked and stored as an audit entry of actor type "rai", joined to the hash chain. A request with a bad or missing signature, a timestamp off by more than --tolerance, malformed JSON, an invalid event (also one no control database could store as sent: values nested deeper than 32 levels or over 65,535 bytes once redacted, an id out of range, a control character in a name), a body over 64 KiB or another content type gets a 4xx and stores nothing, for good; a 503 (retry) means the control database could not be written. An event id seen before is acknowledged (200, "duplicate": true) but not stored twice. GET /healthz answers 200 while the control database does.
 
 The secrets come from RAIOPS_WEBHOOK_SECRETS (comma-separated, 16 characters or more each): during a rotation list the new and the old one, then drop the old one. Binds 127.0.0.1 unless --host says otherwise; put a TLS-terminating proxy in front for other machines. SIGTERM or Ctrl-C stops accepting, lets the requests in flight finish, and exits 0.`
 
@@ -34,9 +34,7 @@ The secrets come from RAIOPS_WEBHOOK_SECRETS (comma-separated, 16 characters or 
     const json = this.jsonEnabled()
     const onRequest = (entry: RequestLog) => {
       if (flags.quiet && entry.status < 400) return
-      const line = json
-        ? JSON.stringify({at: new Date().toISOString(), ...entry})
-        : `${new Date().toISOString()} ${entry.status} ${entry.method} ${entry.path}${entry.eventId ? ` ${entry.eventId}` : ''} ${entry.ms} ms: ${entry.detail}`
+      const line = json ? JSON.stringify({at: new Date().toISOString(), ...entry}) : accessLogLine(new Date(), entry)
       process.stdout.write(`${line}\n`)
     }
     const server = await startWebhookServer({db: ctx.db, secrets, toleranceS: flags.tolerance, host: flags.host, port: flags.port, now: () => ctx.now(), onRequest}).catch((error: NodeJS.ErrnoException) => {

@@ -6,6 +6,7 @@ import {auditColumns} from '../../lib/audit/present.js'
 import {auditFilter} from '../../lib/audit/query.js'
 import {tailAudit} from '../../lib/audit/tail.js'
 import {parseSeconds} from '../../lib/input/duration.js'
+import {renderCells} from '../../lib/output/render.js'
 
 export default class AuditTail extends BaseCommand<void> {
   static override summary = 'print the last audit entries, then follow new ones as they land'
@@ -53,7 +54,7 @@ When the control database stops answering (a restart), the poll is retried with 
         } else {
           if (!header) process.stdout.write(`${this.color.dim(line(columns.map((c) => c.header)))}\n`)
           header = true
-          process.stdout.write(`${line(columns.map((c) => c.cell(this.piiAudit(event.entry))))}\n`)
+          process.stdout.write(`${line(renderCells(this.piiAudit(event.entry), columns))}\n`)
         }
       }
     } finally {

@@ -19,15 +19,15 @@ export default class OperatorShow extends BaseCommand<OperatorView & {permission
     const permissions = await permissionsOf(db, operator.role)
     if (!this.jsonEnabled()) {
       process.stdout.write(
-        renderRecord([
-          ['id', String(operator.id)],
-          ['email', operator.email],
-          ['name', operator.name],
-          ['role', operator.role],
-          ['active', operator.isActive ? 'yes' : 'no'],
-          ['last login', operator.lastLoginAt ?? 'never'],
-          ['locked until', operator.lockedUntil ?? '-'],
-          ['permissions', permissions.join(', ') || '(none)'],
+        renderRecord({...operator, permissions}, (o) => [
+          ['id', String(o.id)],
+          ['email', o.email],
+          ['name', o.name],
+          ['role', o.role],
+          ['active', o.isActive ? 'yes' : 'no'],
+          ['last login', o.lastLoginAt ?? 'never'],
+          ['locked until', o.lockedUntil ?? '-'],
+          ['permissions', o.permissions.join(', ') || '(none)'],
         ]),
       )
     }

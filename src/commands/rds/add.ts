@@ -38,7 +38,7 @@ On a terminal, values not given as flags are asked for. Without a terminal (cron
     const result = await addRds(ctx, fields, {test: !flags['no-test']})
     progress.stop()
     this.log(`${this.color.green('✓')} registered RDS ${result.rds.name} (id ${result.rds.id})${result.test ? `: ${result.test.serverVersion}, ${result.test.latencyMs} ms` : ', connection not tested'}`)
-    this.log(renderRecord(rdsRecord(this.color, result.rds)).trimEnd())
+    this.log(renderRecord(result.rds, (r) => rdsRecord(this.color, r)).trimEnd())
     return result
   }
 }

@@ -58,7 +58,7 @@ export default class RdsEdit extends BaseCommand<EditRdsResult> {
     if (result.changed.length === 0) this.log(`RDS ${result.rds.name} already has these values: nothing changed`)
     else {
       this.log(`${this.color.green('✓')} updated RDS ${result.rds.name}: ${result.changed.join(', ')}${result.test ? ` (connection tested: ${result.test.latencyMs} ms)` : ''}`)
-      this.log(renderRecord(rdsRecord(this.color, result.rds)).trimEnd())
+      this.log(renderRecord(result.rds, (r) => rdsRecord(this.color, r)).trimEnd())
     }
     return result
   }

@@ -1,6 +1,7 @@
 import type {ChalkInstance} from 'chalk'
 
 import {ago} from '../output/age.js'
+import {escapeControl, escapeControlDeep} from '../output/escape.js'
 import type {Column} from '../output/render.js'
 import type {AuditChange, AuditView} from './read.js'
 
@@ -18,10 +19,18 @@ export function auditColumns(c: ChalkInstance, now: Date): Column<AuditView>[] {
   ]
 }
 
-const shown = (value: unknown): string => (value === null || value === undefined ? '∅' : typeof value === 'string' ? value : JSON.stringify(value))
+/** A value on one line: a string as it is, anything else as JSON, either escaped for the terminal. */
+const shown = (value: unknown): string => (value === null || value === undefined ? '∅' : escapeControl(typeof value === 'string' ? value : JSON.stringify(value)))
 
-/** An entry's fields, then its change as a diff: `-` the old value, `+` the new one. */
-export function renderAuditEntry(c: ChalkInstance, entry: AuditView & {changes: AuditChange[]}, now: Date): string {
+/**
+ * An entry's fields, then its change as a diff: `-` the old value, `+` the new
+ * one; a secret's change as `password: changed (redacted)`. Every value from the
+ * entry is escaped: an action or an id sent with a newline or an escape sequence
+ * shows as `\n` or `\u001b`.
+ */
+export function renderAuditEntry(c: ChalkInstance, shownEntry: AuditView & {changes: AuditChange[]}, now: Date): string {
+  const {changes, ...fields} = shownEntry
+  const entry = escapeControlDeep(fields)
   const lines = [
     `${c.bold(`Audit entry ${entry.id}`)} ${c.dim(`(sequence ${entry.seq})`)}`,
     `  When     ${entry.occurredAt} (${ago(entry.occurredAt, now)})`,
@@ -34,9 +43,13 @@ export function renderAuditEntry(c: ChalkInstance, entry: AuditView & {changes: 
   if (entry.source.host) lines.push(`  Host     ${entry.source.host}${entry.source.ip ? ` (${entry.source.ip})` : ''}`)
   if (entry.source.command) lines.push(`  Command  ${entry.source.command}`)
   lines.push('')
-  if (entry.changes.length === 0) lines.push(c.dim('  no values recorded'))
-  for (const change of entry.changes) {
-    lines.push(`  ${change.field}`)
+  if (changes.length === 0) lines.push(c.dim(entry.oldValues === null && entry.newValues === null ? '  no values recorded' : '  no field changed'))
+  for (const change of changes) {
+    if (change.redacted) {
+      lines.push(`  ${escapeControl(change.field)}: changed ${c.dim('(redacted)')}`)
+      continue
+    }
+    lines.push(`  ${escapeControl(change.field)}`)
     if (change.old !== null) lines.push(c.red(`    - ${shown(change.old)}`))
     if (change.new !== null) lines.push(c.green(`    + ${shown(change.new)}`))
   }

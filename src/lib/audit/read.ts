@@ -1,6 +1,9 @@
 import type {Db} from '../control-db/index.js'
 import {toIsoRequired, toNumberOrNull} from '../control-db/time.js'
 import {NotFoundError} from '../errors/index.js'
+import {inspectJson, jsonEqual} from '../json/walk.js'
+import {isRedactionMarker} from '../redact/index.js'
+import {AUDIT_LIMITS} from './limits.js'
 import type {ActorType, StoredAuditRow} from './writer.js'
 
 /** An audit entry as read back: values and source parsed. */
@@ -43,20 +46,30 @@ export interface AuditChange {
   field: string
   old: unknown
   new: unknown
+  /** The field holds a secret: what it was and became is redacted, only that it changed is known. */
+  redacted?: true
 }
 
 /** The columns read back: the chain's own (prev_hash, hash) are left out. */
 type StoredRow = Omit<StoredAuditRow, 'prev_hash' | 'hash'>
 
 
+/**
+ * Stored values as an object. Text that is not JSON, or that nests deeper than
+ * values may (written before that was checked, or into the table directly), is
+ * kept as its stored text: every walk over it (masking, diffing, printing) then
+ * stays shallow, and any entry can be shown.
+ */
 function parseObject(text: string | null): Record<string, unknown> | null {
   if (text === null) return null
+  let value: unknown
   try {
-    const value = JSON.parse(text) as unknown
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {value}
+    value = JSON.parse(text)
   } catch {
     return {unparsed: text}
   }
+  if (inspectJson(value).depth > AUDIT_LIMITS.valueDepth) return {unparsed: text}
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {value}
 }
 
 function toView(row: StoredRow): AuditView {
@@ -113,7 +126,9 @@ export function diffValues(oldValues: Record<string, unknown> | null, newValues:
   for (const field of fields) {
     const before = oldValues?.[field] ?? null
     const after = newValues?.[field] ?? null
-    if (JSON.stringify(before) !== JSON.stringify(after)) changes.push({field, old: before, new: after})
+    if (jsonEqual(before, after)) continue
+    const redacted = [before, after].every((value) => value === null || isRedactionMarker(value))
+    changes.push(redacted ? {field, old: before, new: after, redacted} : {field, old: before, new: after})
   }
   return changes
 }

@@ -2,7 +2,9 @@ import {createHash} from 'node:crypto'
 
 import {insertReturningId, type Db} from '../control-db/index.js'
 import {toIsoRequired} from '../control-db/time.js'
-import {redactValues} from '../redact/index.js'
+import {UserError} from '../errors/index.js'
+import {redactChange} from '../redact/index.js'
+import {AUDIT_LIMITS, textProblem, valuesProblem} from './limits.js'
 
 export const GENESIS_HASH = '0'.repeat(64)
 const CANONICAL_VERSION = 'raiops-audit-v1'
@@ -79,8 +81,63 @@ export function chainHash(prevHash: string, record: AuditRecord): string {
   return createHash('sha256').update(prevHash).update(canonicalEntry(record)).digest('hex')
 }
 
-function jsonOrNull(values: Record<string, unknown> | null | undefined): string | null {
-  return values === null || values === undefined ? null : sortedJson(redactValues(values))
+/** An audit entry that no engine could store as hashed (too long, too deep, out of range): nothing was written. */
+export class AuditEntryError extends UserError {}
+
+interface StoredValues {
+  old_values: string | null
+  new_values: string | null
+}
+
+/** The values as stored: redacted together (a changed secret still shows as changed), serialised with sorted keys. */
+function storedValues(entry: AuditEntry): StoredValues {
+  const {oldValues, newValues} = redactChange(entry.oldValues ?? null, entry.newValues ?? null)
+  return {old_values: oldValues === null ? null : sortedJson(oldValues), new_values: newValues === null ? null : sortedJson(newValues)}
+}
+
+/** Why some engine could not store the entry as hashed (naming the column), checked before its values are serialised. */
+function fieldsProblem(context: AuditContext, entry: AuditEntry): string | null {
+  const texts: Array<[string, string | null | undefined, number]> = [
+    ['actor', context.actor, AUDIT_LIMITS.actor],
+    ['action', entry.action, AUDIT_LIMITS.action],
+    ['target_type', entry.targetType, AUDIT_LIMITS.targetType],
+    ['target_id', entry.targetId === null || entry.targetId === undefined ? null : String(entry.targetId), AUDIT_LIMITS.targetId],
+  ]
+  for (const [column, text, max] of texts) {
+    const problem = typeof text === 'string' ? textProblem(text, max) : null
+    if (problem) return `${column} ${problem}`
+  }
+  for (const [column, id] of [['rds_instance_id', entry.rdsInstanceId], ['tenant_master_id', entry.tenantMasterId]] as const) {
+    if (id !== null && id !== undefined && !(Number.isInteger(id) && id >= 0 && id <= AUDIT_LIMITS.id)) return `${column} must be a whole number from 0 to ${AUDIT_LIMITS.id}`
+  }
+  for (const [column, values] of [['old_values', entry.oldValues], ['new_values', entry.newValues]] as const) {
+    const problem = values === null || values === undefined ? null : valuesProblem(values)
+    if (problem) return `${column} ${problem}`
+  }
+  return null
+}
+
+/** The entry's values as stored, or why it cannot be stored on every engine. */
+function prepareEntry(context: AuditContext, entry: AuditEntry): {problem: string} | {values: StoredValues} {
+  const problem = fieldsProblem(context, entry)
+  if (problem) return {problem}
+  const values = storedValues(entry)
+  for (const column of ['old_values', 'new_values'] as const) {
+    const bytes = values[column] === null ? 0 : Buffer.byteLength(values[column])
+    if (bytes > AUDIT_LIMITS.valueBytes) return {problem: `${column} take ${bytes} bytes once redacted and serialised, over the ${AUDIT_LIMITS.valueBytes} the column holds`}
+  }
+  return {values}
+}
+
+/**
+ * Why an entry cannot be stored on every engine (too long, too deep, out of
+ * range, a control character in a name), or null. `appendAudit` refuses such an
+ * entry; a caller holding outside input checks first, to refuse the input itself
+ * (the webhook answers 422).
+ */
+export function auditEntryProblem(context: AuditContext, entry: AuditEntry): string | null {
+  const prepared = prepareEntry(context, entry)
+  return 'problem' in prepared ? prepared.problem : null
 }
 
 /**
@@ -103,9 +160,13 @@ export interface AppendedAudit {
  * Appends one entry to the hash chain. Call it inside the transaction that makes
  * the change: the head row is updated first, which locks it (row lock on
  * MySQL/PostgreSQL, the write lock on SQLite) so concurrent appends serialise
- * and the chain never forks. Every secret-looking value is redacted.
+ * and the chain never forks. Every secret-looking value is redacted. An entry
+ * that some engine could not store as hashed is refused (AuditEntryError) before
+ * anything is written.
  */
 export async function appendAudit(tx: Db, context: AuditContext, entry: AuditEntry, now = new Date()): Promise<AppendedAudit> {
+  const prepared = prepareEntry(context, entry)
+  if ('problem' in prepared) throw new AuditEntryError(`the audit entry cannot be stored: ${prepared.problem}`)
   const updated = await tx('audit_head').where({id: 1}).increment('seq', 1)
   if (!updated) throw new Error('audit_head is missing: run `raiops db:migrate`')
   const head = (await tx('audit_head').where({id: 1}).first('seq', 'hash')) as {seq: number | string; hash: string}
@@ -121,8 +182,7 @@ export async function appendAudit(tx: Db, context: AuditContext, entry: AuditEnt
     target_id: entry.targetId === null || entry.targetId === undefined ? null : String(entry.targetId),
     rds_instance_id: entry.rdsInstanceId ?? null,
     tenant_master_id: entry.tenantMasterId ?? null,
-    old_values: jsonOrNull(entry.oldValues),
-    new_values: jsonOrNull(entry.newValues),
+    ...prepared.values,
     source: sortedJson({host: context.source.host, command: context.source.command, ip: context.source.ip ?? null}),
   }
   const hash = chainHash(head.hash, record)

@@ -1,6 +1,8 @@
 import Table from 'cli-table3'
 import {stringify} from 'csv-stringify/sync'
 
+import {escapeControl, escapeControlDeep} from './escape.js'
+
 export const LIST_FORMATS = ['table', 'json', 'csv', 'ndjson'] as const
 export type ListFormat = (typeof LIST_FORMATS)[number]
 
@@ -12,13 +14,22 @@ export interface Column<Row> {
   plain?: (row: Row) => string | number | boolean | null
 }
 
+/**
+ * A row's table cells. The row's strings are escaped before the cells format and
+ * colour them, so no value can put a newline or a terminal sequence on screen.
+ */
+export function renderCells<Row>(row: Row, columns: readonly Column<Row>[]): string[] {
+  const safe = escapeControlDeep(row)
+  return columns.map((c) => c.cell(safe))
+}
+
 export function renderTable<Row>(rows: readonly Row[], columns: readonly Column<Row>[]): string {
   const table = new Table({
     head: columns.map((c) => c.header),
     style: {head: [], border: []},
     chars: {mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': ''},
   })
-  for (const row of rows) table.push(columns.map((c) => c.cell(row)))
+  for (const row of rows) table.push(renderCells(row, columns))
   return table.toString()
 }
 
@@ -50,8 +61,12 @@ export function renderList<Row>(rows: readonly Row[], columns: readonly Column<R
   }
 }
 
-/** `key: value` lines for one record, keys aligned. */
-export function renderRecord(pairs: ReadonlyArray<readonly [string, string]>): string {
+/**
+ * `key: value` lines for one record, keys aligned. `fields` formats (and may
+ * colour) the record, whose strings are escaped first, as in a table.
+ */
+export function renderRecord<Row>(row: Row, fields: (row: Row) => ReadonlyArray<readonly [string, string]>): string {
+  const pairs = fields(escapeControlDeep(row)).map(([k, v]) => [escapeControl(k), v] as const)
   const width = Math.max(...pairs.map(([k]) => k.length))
   return pairs.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${v}`).join('\n') + '\n'
 }

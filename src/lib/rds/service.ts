@@ -244,7 +244,9 @@ export async function editRds(ctx: OpsContext, ref: string, changes: RdsChanges,
     const updated = toRdsView((await tx(RDS_TABLE).where({id}).first()) as RdsInstanceRow)
     const before = auditValues(current)
     const after = auditValues(updated)
-    const pick = (values: Record<string, unknown>) => Object.fromEntries(changed.map((f) => [f, f === 'password' ? 'changed' : values[f]]))
+    // A new password is recorded as "changed" against what was there ("set" or none): the audit redacts both,
+    // and records that they differ.
+    const pick = (values: Record<string, unknown>) => Object.fromEntries(changed.map((f) => [f, f === 'password' && values === after ? 'changed' : values[f]]))
     await appendAudit(tx, ctx.audit, {action: 'rds.edit', targetType: 'rds_instance', targetId: id, rdsInstanceId: id, oldValues: pick(before), newValues: pick(after)}, now)
     return updated
   })

@@ -1,30 +1,110 @@
+import {jsonEqual, mapJson} from '../json/walk.js'
+
 /**
  * Two guards that keep secrets out of everything raiops writes:
- * - `redactValues` replaces secret-looking keys in objects (audit values, JSON output);
+ * - `redactValues` replaces the values of secret-looking keys, and secrets
+ *   recognised by their shape in any string, in objects (audit values, JSON output);
  * - `scrubText` removes any secret this process has handled from a line of text,
  *   as a last line of defence for error messages that come from drivers.
  */
 
-const SECRET_KEY = /pass(word)?|secret|token|(^|_)key$|master_?key|_enc$|hash$|credential|authorization/i
-
 export const REDACTED = '[redacted]'
+/** What the new side of a change holds when a secret changed but both sides redact alike. */
+export const REDACTED_CHANGED = '[redacted: changed]'
+
+/** Words that name a secret anywhere in a key once it is lower-cased and its separators dropped (`clientSecret`, `X-Api-Key`, `session_id`). */
+const SECRET_WORDS = [
+  'password',
+  'passwd',
+  'passphrase',
+  'passcode',
+  'secret',
+  'token',
+  'credential',
+  'authorization',
+  'apikey',
+  'privatekey',
+  'accesskey',
+  'secretkey',
+  'masterkey',
+  'signingkey',
+  'sessionid',
+  'sessionkey',
+  'signature',
+  'cookie',
+  'bearer',
+]
+/** Short words that name a secret only as a whole word of the key: `pin`, `user_pin`, `pinCode`, but not `pinned` or `spinner`. */
+const SECRET_TOKENS = new Set(['pass', 'pwd', 'pin', 'otp', 'totp', 'hotp', 'otpauth', 'jwt', 'salt', 'csrf', 'xsrf'])
+/** The last word of a secret's key: `key`, `api_key`, `password_hash`, `password_enc`. */
+const SECRET_LAST_WORDS = new Set(['key', 'hash', 'enc'])
+
+/** A key's words: split at `_`, `-`, `.`, spaces, camelCase humps and digits, lower-cased (`clientSecretV2` → client, secret, v, 2). */
+function keyWords(key: string): string[] {
+  return (key.match(/\p{Lu}+(?=\p{Lu}\p{Ll})|\p{Lu}?\p{Ll}+|\p{Lu}+|\p{N}+|\p{L}+/gu) ?? []).map((word) => word.toLowerCase())
+}
 
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key)
+  const words = keyWords(key)
+  if (words.length === 0) return false
+  if (words.some((word) => SECRET_TOKENS.has(word)) || SECRET_LAST_WORDS.has(words[words.length - 1])) return true
+  const joined = words.join('')
+  return SECRET_WORDS.some((word) => joined.includes(word))
 }
 
-/** A deep copy of `value` with every secret-looking key's value replaced by `[redacted]`. */
-export function redactValues<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((item) => redactValues(item)) as T
-  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
-    const out: Record<string, unknown> = {}
-    for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
-      out[key] = isSecretKey(key) ? (inner === null || inner === undefined ? inner : REDACTED) : redactValues(inner)
-    }
-    return out as T
-  }
-  return value
+/** Secrets recognised by their shape, whatever key holds them or text surrounds them. */
+const SECRET_SHAPES = [
+  // bcrypt ($2a$, $2b$, $2x$, $2y$, $2$), whole or cut short
+  /\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{22,}/g,
+  // argon2 and the SHA/MD5 crypt family
+  /\$argon2(?:id|i|d)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+(?:\$[A-Za-z0-9+/]*)?/g,
+  /\$[156]\$(?:rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{22,86}/g,
+  // a JWT (JWS or JWE compact form: a base64url JSON header, then two to four more parts)
+  /\beyJ[\w-]{8,}(?:\.[\w-]*){2,4}/g,
+  // a PEM private key, to its END line or, cut short, to the end of the text
+  /-----BEGIN [A-Z0-9 ]*(?:PRIVATE|SECRET) KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*KEY(?: BLOCK)?-----|$)/g,
+]
+
+/** `text` with every secret recognised by its shape replaced by `marker`. */
+export function redactSecretShapes(text: string, marker = REDACTED): string {
+  let out = text
+  for (const shape of SECRET_SHAPES) out = out.replace(shape, marker)
+  return out
 }
+
+const redactor = (marker: string) => ({
+  string: (text: string) => redactSecretShapes(text, marker),
+  // A boolean (`passwordSet: true`) or an absent value tells nothing secret and is kept.
+  property: (key: string, value: unknown) => (isSecretKey(key) && value !== null && value !== undefined && typeof value !== 'boolean' ? {value: marker} : undefined),
+})
+
+/** A deep copy of `value` with every secret-looking key's value, and every secret-shaped string, replaced by `[redacted]`. */
+export function redactValues<T>(value: T): T {
+  return mapJson(value, redactor(REDACTED))
+}
+
+/**
+ * The old and new values of a change, redacted together. Redaction alone would
+ * hide that a secret changed (`[redacted]` on both sides); a field whose redacted
+ * sides are alike although its values differ carries `[redacted: changed]` on the
+ * new side instead, so the change still shows, and nothing of the secret does.
+ */
+export function redactChange(
+  oldValues: Record<string, unknown> | null,
+  newValues: Record<string, unknown> | null,
+): {oldValues: Record<string, unknown> | null; newValues: Record<string, unknown> | null} {
+  const before = oldValues === null ? null : redactValues(oldValues)
+  const after = newValues === null ? null : redactValues(newValues)
+  if (before === null || after === null || oldValues === null || newValues === null) return {oldValues: before, newValues: after}
+  for (const field of Object.keys(after)) {
+    if (!(field in before) || !jsonEqual(before[field], after[field]) || jsonEqual(oldValues[field], newValues[field])) continue
+    after[field] = mapJson({[field]: newValues[field]}, redactor(REDACTED_CHANGED))[field]
+  }
+  return {oldValues: before, newValues: after}
+}
+
+/** Whether a value is nothing but a redaction marker. */
+export const isRedactionMarker = (value: unknown): boolean => value === REDACTED || value === REDACTED_CHANGED
 
 const seen = new Set<string>()
 

@@ -1,6 +1,7 @@
 import type {ChalkInstance} from 'chalk'
 
 import {paint} from '../output/color.js'
+import {escapeControl} from '../output/escape.js'
 import type {StatusOverview} from './index.js'
 import type {SectionState} from './types.js'
 
@@ -16,9 +17,9 @@ export function renderStatus(c: ChalkInstance, overview: StatusOverview): string
   const lines = [`${c.bold('raiops status')} ${c.dim(overview.generatedAt)}  overall: ${tone(c, overview.state, BADGE[overview.state])}`, '']
   for (const section of overview.sections) {
     const badge = tone(c, section.state, `[${BADGE[section.state]}]`)
-    lines.push(`${c.bold(section.title.padEnd(width))}  ${badge} ${section.state === 'never' && section.summary === 'never run' ? '' : section.summary}`.trimEnd())
+    lines.push(`${c.bold(section.title.padEnd(width))}  ${badge} ${section.state === 'never' && section.summary === 'never run' ? '' : escapeControl(section.summary)}`.trimEnd())
     const labelWidth = Math.max(0, ...section.facts.map((f) => f.label.length))
-    for (const fact of section.facts) lines.push(`  ${c.dim(`${fact.label}:`.padEnd(labelWidth + 1))} ${tone(c, fact.tone, fact.value)}`)
+    for (const fact of section.facts) lines.push(`  ${c.dim(`${fact.label}:`.padEnd(labelWidth + 1))} ${tone(c, fact.tone, escapeControl(fact.value))}`)
   }
   return `${lines.join('\n')}\n`
 }

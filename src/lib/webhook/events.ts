@@ -1,28 +1,75 @@
 import {z} from 'zod'
 
-import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
+import {AUDIT_LIMITS, textProblem, valuesProblem} from '../audit/limits.js'
+import {appendAudit, auditEntryProblem, lockForChange, type AuditContext, type AuditEntry} from '../audit/writer.js'
 import type {Db} from '../control-db/index.js'
 
-const id = z.union([z.number().int().nonnegative(), z.string().min(1).max(64)])
+/** A name-like string that every engine stores as sent: no control character, no half surrogate pair, at most `max` characters. */
+const name = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .superRefine((text, ctx) => {
+      const problem = textProblem(text, max)
+      if (problem) ctx.addIssue({code: z.ZodIssueCode.custom, message: problem})
+    })
+
+/** A whole number that fits the integer columns of every engine. */
+const rowId = z.number().int().positive().max(AUDIT_LIMITS.id)
+const id = z.union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), name(64)])
+const values = z
+  .record(z.unknown())
+  .nullish()
+  .superRefine((value, ctx) => {
+    const problem = value === null || value === undefined ? null : valuesProblem(value)
+    if (problem) ctx.addIssue({code: z.ZodIssueCode.custom, message: problem})
+  })
 
 /** An audit event pushed by the RAI application (`POST /api/webhooks/rai/audit`). */
 export const raiEventSchema = z
   .object({
-    id: z.string().min(1).max(191),
+    id: name(191),
     occurred_at: z.string().datetime({offset: true}),
-    tenant_id: z.number().int().positive().nullish(),
-    rds_instance_id: z.number().int().positive().nullish(),
-    actor: z.object({type: z.string().min(1).max(32), id: id.nullish(), email: z.string().max(255).nullish()}),
-    action: z.string().min(1).max(128),
-    target: z.object({type: z.string().min(1).max(64), id: id.nullish()}).nullish(),
-    old_values: z.record(z.unknown()).nullish(),
-    new_values: z.record(z.unknown()).nullish(),
+    tenant_id: rowId.nullish(),
+    rds_instance_id: rowId.nullish(),
+    actor: z.object({type: name(32), id: id.nullish(), email: name(255).nullish()}),
+    action: name(AUDIT_LIMITS.action),
+    target: z.object({type: name(AUDIT_LIMITS.targetType), id: id.nullish()}).nullish(),
+    old_values: values,
+    new_values: values,
   })
   .strict()
 
 export type RaiEvent = z.infer<typeof raiEventSchema>
 
 export type StoreResult = {status: 'stored'; auditId: number; seq: number} | {status: 'duplicate'}
+
+/** Who an event says acted, as the audit trail records it (cut to the column's 255 characters, never inside a character). */
+function raiAuditContext(event: RaiEvent, from: {ip: string | null}): AuditContext {
+  const actor = `${event.actor.type}${event.actor.id === null || event.actor.id === undefined ? '' : `:${event.actor.id}`}${event.actor.email ? ` <${event.actor.email}>` : ''}`
+  return {actorType: 'rai', actor: [...actor].slice(0, AUDIT_LIMITS.actor).join(''), source: {host: 'rai', command: `event ${event.id} at ${event.occurred_at}`, ip: from.ip}}
+}
+
+function raiAuditEntry(event: RaiEvent, tenantMasterId: number | null): AuditEntry {
+  return {
+    action: event.action,
+    targetType: event.target?.type ?? null,
+    targetId: event.target?.id ?? null,
+    rdsInstanceId: event.rds_instance_id ?? null,
+    tenantMasterId,
+    oldValues: event.old_values ?? null,
+    newValues: event.new_values ?? null,
+  }
+}
+
+/**
+ * Why a valid event could still not be stored (its values outgrow their column
+ * once redacted), or null. Checked before storing: such an event is refused for
+ * good (422), never answered "retry" (503).
+ */
+export function raiEventProblem(event: RaiEvent): string | null {
+  return auditEntryProblem(raiAuditContext(event, {ip: null}), raiAuditEntry(event, null))
+}
 
 /**
  * Stores an event as an audit entry of actor type `rai`, joined to the hash
@@ -40,23 +87,7 @@ export async function storeRaiEvent(db: Db, event: RaiEvent, from: {ip: string |
       const tenant = (await tx('tenant_master').where({rds_instance_id: event.rds_instance_id, remote_tenant_id: event.tenant_id}).first('id')) as {id: number} | undefined
       tenantMasterId = tenant ? Number(tenant.id) : null
     }
-    const actor = `${event.actor.type}${event.actor.id === null || event.actor.id === undefined ? '' : `:${event.actor.id}`}${event.actor.email ? ` <${event.actor.email}>` : ''}`
-    // audit_logs.actor holds 255 characters.
-    const context: AuditContext = {actorType: 'rai', actor: actor.slice(0, 255), source: {host: 'rai', command: `event ${event.id} at ${event.occurred_at}`, ip: from.ip}}
-    const appended = await appendAudit(
-      tx,
-      context,
-      {
-        action: event.action,
-        targetType: event.target?.type ?? null,
-        targetId: event.target?.id ?? null,
-        rdsInstanceId: event.rds_instance_id ?? null,
-        tenantMasterId,
-        oldValues: event.old_values ?? null,
-        newValues: event.new_values ?? null,
-      },
-      now,
-    )
+    const appended = await appendAudit(tx, raiAuditContext(event, from), raiAuditEntry(event, tenantMasterId), now)
     await tx('webhook_events').insert({event_id: event.id, audit_log_id: appended.id, received_at: now})
     return {status: 'stored', auditId: appended.id, seq: appended.seq} as const
   })

@@ -1,9 +1,11 @@
 import {createServer, type IncomingMessage, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
+import {AuditEntryError} from '../audit/writer.js'
 import type {Db} from '../control-db/index.js'
 import {messageOf} from '../errors/index.js'
-import {raiEventSchema, storeRaiEvent} from './events.js'
+import {escapeControl} from '../output/escape.js'
+import {raiEventProblem, raiEventSchema, storeRaiEvent} from './events.js'
 import {checkSignature, SIGNATURE_HEADER} from './signature.js'
 
 export const WEBHOOK_PATH = '/api/webhooks/rai/audit'
@@ -28,6 +30,16 @@ export interface RequestLog {
   eventId?: string
   /** Why the request was refused, or what was stored. */
   detail: string
+}
+
+/**
+ * A request as one line of the access log. Every field is escaped: an event id or
+ * a reason holding a newline or an escape sequence cannot forge a line or reach
+ * the terminal.
+ */
+export function accessLogLine(at: Date, entry: RequestLog): string {
+  const eventId = entry.eventId === undefined ? '' : ` ${escapeControl(entry.eventId)}`
+  return `${at.toISOString()} ${entry.status} ${escapeControl(entry.method)} ${escapeControl(entry.path)}${eventId} ${entry.ms} ms: ${escapeControl(entry.detail)}`
 }
 
 export interface WebhookServer {
@@ -74,8 +86,10 @@ function send(response: ServerResponse, status: number, body: Record<string, unk
 /**
  * The receiver for audit events pushed by the RAI application. Every request is
  * checked in this order: path and method, content type, size, signature (on the
- * raw body), JSON, schema; only then is the event stored. Anything refused gets
- * a 4xx with a one-line reason and stores nothing.
+ * raw body), JSON, schema, and whether every engine can store it as it is (sizes,
+ * nesting, ranges, control characters); only then is the event stored. Anything
+ * refused gets a 4xx with a one-line reason and stores nothing; a 503 (retry)
+ * means the control database could not be written.
  */
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const now = options.now ?? (() => new Date())
@@ -113,7 +127,12 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         throw new HttpError(422, `invalid event: ${issue.path.join('.') || 'body'}: ${issue.message}`)
       }
       log.eventId = parsed.data.id
-      const stored = await storeRaiEvent(options.db, parsed.data, {ip: request.socket.remoteAddress ?? null}, now())
+      // An event no engine can store is refused for good: a 503 would have the sender retry it forever.
+      const problem = raiEventProblem(parsed.data)
+      if (problem) throw new HttpError(422, `invalid event: ${problem}`)
+      const stored = await storeRaiEvent(options.db, parsed.data, {ip: request.socket.remoteAddress ?? null}, now()).catch((error: unknown) => {
+        throw error instanceof AuditEntryError ? new HttpError(422, `invalid event: ${error.message}`) : error
+      })
       log.status = 200
       if (stored.status === 'duplicate') {
         log.detail = 'duplicate, already stored'
