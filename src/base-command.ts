@@ -10,7 +10,7 @@ import {ExitCode, RaiopsError, UserError, type ExitCode as ExitCodeValue} from '
 import {makeChalk} from './lib/output/color.js'
 import {LIST_FORMATS, renderList, type Column, type ListFormat} from './lib/output/render.js'
 import {spinnerAllowed, startSpinner, type Progress} from './lib/output/spinner.js'
-import {scrubText} from './lib/redact/index.js'
+import {scrubSecretText} from './lib/redact/debug-output.js'
 import {Runtime} from './lib/runtime.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -235,7 +235,7 @@ export abstract class BaseCommand<T> extends Command {
           text = await Promise.race([frame(), stopped])
         } catch (error) {
           if (round === 0) throw error
-          const mapped = mapError(error)
+          const mapped = mapError(error, this.argv)
           text = `${this.color.red('Error:')} ${mapped.message}${mapped.hint ? ` — ${mapped.hint}` : ''}\n`
         }
         if (text === null) break
@@ -266,7 +266,7 @@ export abstract class BaseCommand<T> extends Command {
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
     if (error?.constructor?.name === 'ExitError') throw error
     this.activeProgress?.fail()
-    const mapped = mapError(error)
+    const mapped = mapError(error, this.argv)
     process.exitCode = mapped.exitCode
     if (this.jsonEnabled()) {
       process.stdout.write(`${JSON.stringify({error: {code: mapped.code, message: mapped.message, hint: mapped.hint ?? null, exitCode: mapped.exitCode}}, null, 2)}\n`)
@@ -274,7 +274,9 @@ export abstract class BaseCommand<T> extends Command {
       process.stderr.write(`${this.color.red('Error:')} ${mapped.message}${mapped.hint ? ` — ${mapped.hint}` : ''}\n`)
     }
     if (this.argv.includes('--verbose') || /(^|,)raiops/.test(this.env.DEBUG ?? '')) {
-      process.stderr.write(`${scrubText(error?.stack ?? String(error))}\n`)
+      // The frames only, under the message as shown above: the raw message may hold what the user typed.
+      const frames = (error?.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line))
+      process.stderr.write(`${scrubSecretText([`${error?.name ?? 'Error'}: ${mapped.message}`, ...frames].join('\n'))}\n`)
     }
   }
 
@@ -306,14 +308,48 @@ function oneLine(text: string): string {
     .replace(/^Parsing (--[\w-]+)\s+(.*)$/, (_, flag: string, rest: string) => (rest.startsWith(flag) ? rest : `${flag}: ${rest}`))
 }
 
-export function mapError(error: unknown): MappedError {
+/**
+ * The error as the user sees it: one line, exit code, scrubbed of secrets.
+ * `argv` is the command line, so a parse error can tell a value typed after
+ * a flag (never shown) from a stray argument.
+ */
+export function mapError(error: unknown, argv: readonly string[] = []): MappedError {
   if (error instanceof RaiopsError) {
-    return {exitCode: error.exitCode, code: error.code, message: scrubText(oneLine(error.message)), hint: error.hint && scrubText(error.hint)}
+    return {exitCode: error.exitCode, code: error.code, message: scrubSecretText(oneLine(error.message)), hint: error.hint && scrubSecretText(error.hint)}
   }
-  const e = error as {name?: string; message?: string; oclif?: {exit?: number}; constructor?: {name?: string}}
+  const e = error as {name?: string; message?: string; oclif?: {exit?: number}; constructor?: {name?: string}; flags?: unknown; args?: unknown}
   const name = e?.constructor?.name ?? e?.name ?? ''
   if (PARSE_ERRORS.has(name) || (e?.oclif?.exit === 2 && e?.message)) {
-    return {exitCode: ExitCode.badInput, code: 'BAD_USAGE', message: scrubText(oneLine(e.message ?? 'bad usage')), hint: 'see --help'}
+    return {exitCode: ExitCode.badInput, code: 'BAD_USAGE', message: scrubSecretText(oneLine(parseErrorMessage(name, e, argv))), hint: 'see --help'}
   }
-  return {exitCode: ExitCode.unexpected, code: 'UNEXPECTED', message: scrubText(oneLine(e?.message ?? String(error))), hint: 'run again with --verbose for details'}
+  return {exitCode: ExitCode.unexpected, code: 'UNEXPECTED', message: scrubSecretText(oneLine(e?.message ?? String(error))), hint: 'run again with --verbose for details'}
+}
+
+/**
+ * oclif's parse error, without any value typed on the command line for a flag
+ * that does not exist or takes none: a mistyped `--password=…` or
+ * `--password-stdin hunter2` must not print the password back.
+ */
+function parseErrorMessage(name: string, e: {message?: string; flags?: unknown; args?: unknown}, argv: readonly string[]): string {
+  if (name === 'NonExistentFlagsError' && Array.isArray(e.flags)) {
+    const flags = e.flags.map(String)
+    const valued = flags.some((flag) => flag.includes('='))
+    return `Nonexistent flag${flags.length === 1 ? '' : 's'}: ${flags.map((flag) => flag.split('=')[0]).join(', ')}${valued ? ' (the value given is not shown)' : ''}`
+  }
+  if (name === 'UnexpectedArgsError' && Array.isArray(e.args)) {
+    const args = e.args.map(String)
+    return `Unexpected argument${args.length === 1 ? '' : 's'}: ${args.map((arg) => describeStrayArgument(arg, argv)).join(', ')}`
+  }
+  return e.message ?? 'bad usage'
+}
+
+/** A stray argument as it may be shown: itself, unless it was typed as a flag's value. */
+function describeStrayArgument(arg: string, argv: readonly string[]): string {
+  for (const [index, typed] of argv.entries()) {
+    const flag = /^(--?[^=\s]+)=(.*)$/s.exec(typed)
+    if (flag && flag[2] === arg) return `the value given to ${flag[1]} (not shown; it takes none)`
+    const before = argv[index - 1]
+    if (typed === arg && before !== undefined && /^--?[^-=]/.test(before) && !before.includes('=')) return `a value after ${before} (not shown; it takes none)`
+  }
+  return arg
 }
