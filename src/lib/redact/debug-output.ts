@@ -4,9 +4,8 @@ import {formatWithOptions, type InspectOptions} from 'node:util'
 import {isSecretKey, REDACTED, rememberSecret, scrubText} from './index.js'
 
 /**
- * Values that are secrets by their shape, whoever wrote them: bcrypt hashes,
- * secret-box envelopes, service tokens, JWTs, PEM keys, and long random runs
- * (hex digests, base64 keys and ciphertexts, Laravel payloads).
+ * Values that are secrets by their shape, whoever wrote them: PEM keys, bcrypt
+ * hashes, secret-box envelopes, service tokens and JWTs.
  */
 const SECRET_SHAPES: readonly RegExp[] = [
   /-----BEGIN [A-Z ]+-----[\s\S]*?-----END [A-Z ]+-----/g,
@@ -15,18 +14,22 @@ const SECRET_SHAPES: readonly RegExp[] = [
   /\braiops_[A-Za-z0-9_-]{40,}/g,
   /\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g,
 ]
-/** A run this long of key or digest characters is random data; SQL names and words hold no digits. */
-const LONG_RANDOM = /[A-Za-z0-9+/_-]{32,}={0,2}/g
+/**
+ * In a debug line, a run this long of digest or key characters (hex digests,
+ * base64 keys and ciphertexts) is random data: SQL names and words hold no
+ * digits, and paths are cut at every slash.
+ */
+const LONG_RANDOM = /[A-Za-z0-9+_-]{32,}={0,2}/g
 
 /**
  * Text with every secret this process has handled, every URL password and
  * every value shaped like a secret replaced by `[redacted]`: for lines whose
- * contents raiops does not choose (a driver's debug output, an error's stack).
+ * contents come from elsewhere (a driver's error, an error's stack).
  */
 export function scrubSecretText(text: string): string {
   let out = scrubText(text)
   for (const shape of SECRET_SHAPES) out = out.replace(shape, REDACTED)
-  return out.replace(LONG_RANDOM, (run) => (/\d/.test(run) && /[A-Za-z]/.test(run) ? REDACTED : run))
+  return out
 }
 
 interface DebugModule {
@@ -59,11 +62,13 @@ export function installDebugScrubber(argv: readonly string[]): void {
 }
 
 /**
- * A debug line without secrets. The command line oclif prints may hold a
- * mistyped `--pw=…` under any name: every value given with `=` is left out.
+ * A debug line without secrets: also no long random runs, and no value given
+ * with `=` on the command line oclif prints (a mistyped `--pw=…` of any name).
  */
 function scrubDebugLine(line: string): string {
-  return scrubSecretText(line).replace(/(^|[\s'"[,])(--?[\w-]+)=[^\s'",\]]+/g, `$1$2=${REDACTED}`)
+  return scrubSecretText(line)
+    .replace(LONG_RANDOM, (run) => (/\d/.test(run) && /[A-Za-z]/.test(run) ? REDACTED : run))
+    .replace(/(^|[\s'"[,])(--?[\w-]+)=[^\s'",\]]+/g, `$1$2=${REDACTED}`)
 }
 
 /**
