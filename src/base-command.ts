@@ -1,5 +1,3 @@
-import {renameSync, rmSync, writeFileSync} from 'node:fs'
-import {basename, dirname, join} from 'node:path'
 import {Command, Flags, Interfaces} from '@oclif/core'
 import type {ChalkInstance} from 'chalk'
 
@@ -8,6 +6,7 @@ import {maskAuditView, type AuditView} from './lib/audit/read.js'
 import {maskEmails, seesPii} from './lib/auth/pii.js'
 import {ExitCode, RaiopsError, UserError, type ExitCode as ExitCodeValue} from './lib/errors/index.js'
 import {makeChalk} from './lib/output/color.js'
+import {writeOutputText} from './lib/output/output-file.js'
 import {LIST_FORMATS, renderList, type Column, type ListFormat} from './lib/output/render.js'
 import {spinnerAllowed, startSpinner, type Progress} from './lib/output/spinner.js'
 import {scrubSecretText} from './lib/redact/debug-output.js'
@@ -18,7 +17,7 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
 /** Flags every list or report command takes. */
 export const listFlags = {
   format: Flags.option({options: LIST_FORMATS, default: 'table' as ListFormat, description: 'output format', char: 'f'})(),
-  output: Flags.string({char: 'o', description: 'write the output to this file instead of stdout'}),
+  output: Flags.string({char: 'o', description: 'write the output to this file (mode 0600; - is stdout) instead of stdout'}),
 }
 
 interface MappedError {
@@ -169,22 +168,26 @@ export abstract class BaseCommand<T> extends Command {
    * Under --json nothing is rendered: the returned rows are the output.
    */
   protected renderList<Row>(rows: readonly Row[], columns: readonly Column<Row>[], flags: {format: ListFormat; output?: string}): void {
-    if (this.jsonEnabled() && !flags.output) return
+    const output = flags.output === '-' ? undefined : flags.output
+    if (this.jsonEnabled() && !output) return
     const format = this.jsonEnabled() ? 'json' : flags.format
     const text = rows.length === 0 && format === 'table' ? '' : renderList(rows, columns, format)
-    if (flags.output) {
-      this.writeOutputFile(flags.output, text)
-      this.note(`wrote ${rows.length} row(s) to ${flags.output}`)
+    if (output) {
+      this.writeOutputFile(output, text)
+      this.note(`wrote ${rows.length} row(s) to ${output}`)
       return
     }
     if (rows.length === 0 && format === 'table') this.note('nothing to show')
     else process.stdout.write(text)
   }
 
-  /** Prints rendered output, or writes it to --output; under --json only the file is written (the JSON goes to stdout). */
-  protected emitOutput(text: string, output: string | undefined): void {
-    if (output) {
-      this.writeOutputFile(output, text)
+  /**
+   * Prints rendered output, or writes it to --output (`-`: stdout); under --json
+   * only a file is written (the JSON goes to stdout).
+   */
+  protected emitOutput(text: string, output: string | undefined, options: {mode?: number} = {}): void {
+    if (output && output !== '-') {
+      this.writeOutputFile(output, text, options)
       this.note(`wrote ${output}`)
     } else if (!this.jsonEnabled()) {
       process.stdout.write(text)
@@ -192,19 +195,23 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   /**
-   * Writes rendered output to `--output FILE` atomically: a temporary file beside
-   * it, then a rename, so a reader (node_exporter's textfile collector, a CI
-   * report step) never sees half a file.
+   * Whether `--output` is `-` (standard output), refused under --json, whose
+   * result stdout carries. Commands whose --output is required ask before any work.
    */
-  protected writeOutputFile(file: string, text: string): void {
-    const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`)
-    try {
-      writeFileSync(temporary, text)
-      renameSync(temporary, file)
-    } catch (error) {
-      rmSync(temporary, {force: true})
-      throw new UserError(`--output ${file} cannot be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {hint: 'name a file in a directory that exists and you can write'})
-    }
+  protected outputIsStdout(output: string): boolean {
+    if (output !== '-') return false
+    if (this.jsonEnabled()) throw new UserError('--output - and --json both write to standard output', {hint: 'name a file, or drop --json'})
+    return true
+  }
+
+  /**
+   * Writes rendered output to `--output FILE` (mode 0600 unless `mode` says
+   * otherwise): a regular file atomically, a device or FIFO (`/dev/stdout`)
+   * written through, `-` to stdout; see `outputTarget`.
+   */
+  protected writeOutputFile(file: string, text: string, options: {mode?: number} = {}): void {
+    this.outputIsStdout(file)
+    writeOutputText(file, text, options)
   }
 
   /**
