@@ -56,6 +56,8 @@ export abstract class BaseCommand<T> extends Command {
     await super.init()
     const permission = (this.constructor as typeof BaseCommand).permission
     this.runtime = new Runtime({env: process.env, cwd: process.cwd(), commandLine: [this.id ?? '', ...this.argv], permission, commandId: this.id})
+    // Said even under --json (on stderr): a setting the user wrote was not used.
+    for (const warning of this.runtime.envWarnings) process.stderr.write(`Warning: ${warning}\n`)
     // The permission is checked before the flags are even parsed: a refused caller learns nothing more.
     await this.runtime.authorize()
   }
