@@ -1,9 +1,9 @@
-import {randomBytes} from 'node:crypto'
-import {closeSync, fchmodSync, fsyncSync, lstatSync, openSync, readlinkSync, renameSync, rmSync, writeSync, type Stats} from 'node:fs'
+import {closeSync, lstatSync, openSync, readlinkSync, renameSync, rmSync, writeSync, type Stats} from 'node:fs'
 import {open} from 'node:fs/promises'
-import {basename, dirname, join, resolve, sep} from 'node:path'
+import {dirname, resolve, sep} from 'node:path'
 
 import {UserError} from '../errors/index.js'
+import {syncDirectory, temporaryBeside, writeFileAtomic} from '../files/atomic.js'
 
 /**
  * The mode of every file `--output` creates: what raiops writes (emails,
@@ -82,39 +82,22 @@ export function outputTarget(file: string): OutputTarget {
   throw new UserError(`--output ${file} is a loop of symbolic links`, {hint: 'name a file'})
 }
 
-function temporaryBeside(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-}
-
 /** Writes `text` to `--output file` as `outputTarget` decides. */
 export function writeOutputText(file: string, text: string, options: {mode?: number} = {}): void {
   const target = outputTarget(file)
-  if (target.kind === 'stdout') {
-    process.stdout.write(text)
-    return
-  }
-  if (target.kind === 'descriptor') {
-    try {
-      writeSync(target.fd, text)
-    } catch (error) {
-      throw cannotWrite(file, error)
-    }
-    return
-  }
-  const mode = options.mode ?? OUTPUT_FILE_MODE
-  const path = target.kind === 'atomic' ? temporaryBeside(target.path) : target.path
-  let fd: number | undefined
   try {
-    fd = openSync(path, target.kind === 'atomic' ? 'wx' : 'a', mode)
-    if (target.kind === 'atomic') fchmodSync(fd, mode)
-    writeSync(fd, text)
-    if (target.kind === 'atomic') fsyncSync(fd)
-    closeSync(fd)
-    fd = undefined
-    if (target.kind === 'atomic') renameSync(path, target.path)
+    if (target.kind === 'stdout') process.stdout.write(text)
+    else if (target.kind === 'descriptor') writeSync(target.fd, text)
+    else if (target.kind === 'atomic') writeFileAtomic(target.path, text, options.mode ?? OUTPUT_FILE_MODE)
+    else {
+      const fd = openSync(target.path, 'a')
+      try {
+        writeSync(fd, text)
+      } finally {
+        closeSync(fd)
+      }
+    }
   } catch (error) {
-    if (fd !== undefined) closeSync(fd)
-    if (target.kind === 'atomic') rmSync(path, {force: true})
     throw cannotWrite(file, error)
   }
 }
@@ -166,7 +149,10 @@ export async function openOutputStream(file: string, options: {mode?: number} = 
       try {
         if (target.kind === 'atomic') await handle.sync()
         await handle.close()
-        if (target.kind === 'atomic') renameSync(path, target.path)
+        if (target.kind === 'atomic') {
+          renameSync(path, target.path)
+          syncDirectory(dirname(target.path))
+        }
       } catch (error) {
         await failed(error)
       }
