@@ -244,7 +244,7 @@ export abstract class BaseCommand<T> extends Command {
           text = await Promise.race([frame(), stopped])
         } catch (error) {
           if (round === 0) throw error
-          const mapped = mapError(error, this.argv)
+          const mapped = mapError(this.runtime.storageError(error) ?? error, this.argv)
           text = `${this.color.red('Error:')} ${mapped.message}${mapped.hint ? ` — ${mapped.hint}` : ''}\n`
         }
         if (text === null) break
@@ -275,7 +275,7 @@ export abstract class BaseCommand<T> extends Command {
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
     if (error?.constructor?.name === 'ExitError') throw error
     this.activeProgress?.fail()
-    const mapped = mapError(error, this.argv)
+    const mapped = mapError(this.runtime?.storageError(error) ?? error, this.argv)
     process.exitCode = mapped.exitCode
     if (this.jsonEnabled()) {
       process.stdout.write(`${JSON.stringify({error: {code: mapped.code, message: mapped.message, hint: mapped.hint ?? null, exitCode: mapped.exitCode}}, null, 2)}\n`)

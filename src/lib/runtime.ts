@@ -6,6 +6,7 @@ import type {Knex} from 'knex'
 import type {AuditContext} from './audit/writer.js'
 import {loadConfig, loadEnvironment, type Environment, type RaiopsConfig} from './config/index.js'
 import {assertReachable, assertReady, controlDbExists, openControlDb, parseDatabaseUrl, type ControlDbTarget} from './control-db/index.js'
+import {describeStorageError} from './control-db/storage-errors.js'
 import type {OpsContext} from './context.js'
 import {checkKeyring} from './crypto/key-check.js'
 import {loadKeyring, type Keyring} from './crypto/keyring.js'
@@ -66,6 +67,17 @@ export class Runtime {
 
   get target(): ControlDbTarget {
     return parseDatabaseUrl(this.config.databaseUrl, this.config.home)
+  }
+
+  /** A full disk or a read-only place behind `error`, as one line naming the place; null for any other error. */
+  storageError(error: unknown): ConfigError | null {
+    let target: ControlDbTarget | undefined
+    try {
+      target = this.target
+    } catch {
+      // The configuration itself is wrong: the error says so on its own.
+    }
+    return describeStorageError(error, target)
   }
 
   /**

@@ -1,5 +1,6 @@
 import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
 import type {Db} from '../control-db/index.js'
+import {columnLength} from '../control-db/limits.js'
 import {toBool} from '../control-db/time.js'
 import {NotFoundError, NotPermittedError, UserError} from '../errors/index.js'
 import {permissionsOf} from './identity.js'
@@ -58,6 +59,8 @@ async function assertPermissionsExist(tx: Db, permissions: readonly string[]): P
 
 export async function createRole(db: Db, audit: AuditContext, input: {name: string; description?: string; permissions: string[]}, now: Date, grantor: readonly string[] | null = null): Promise<RoleView> {
   if (!ROLE_NAME.test(input.name)) throw new UserError(`role name "${input.name}" must be lower-case letters, digits and underscores, starting with a letter`)
+  const descriptionLength = columnLength('raiops_roles', 'description')
+  if ((input.description?.length ?? 0) > descriptionLength) throw new UserError(`--description must be at most ${descriptionLength} characters`)
   await db.transaction(async (tx) => {
     await lockForChange(tx)
     if (await tx('raiops_roles').where({name: input.name}).first('name')) throw new UserError(`the role "${input.name}" already exists`, {hint: 'use role:grant to add permissions'})
