@@ -1,11 +1,13 @@
+import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {readFileSync, statSync} from 'node:fs'
-import {join} from 'node:path'
+import {existsSync, readFileSync, statSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
-import {createTestDir, type TestDir} from '../support/servers.js'
+import {createTestDatabase, createTestDir, withMysqlAdmin, type TestDatabase, type TestDir} from '../support/servers.js'
 
 const addArgs = (name: string) => ['rds:add', '--name', name, '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', `rai_${name}`, '--password-stdin', '--no-test', '--no-input']
 const passwordOf = (name: string) => `secret-of-${name}-1`
@@ -183,5 +185,66 @@ describe('keys:rotate and keys:prune with RAIOPS_MASTER_KEY (no key file)', () =
     expect(pruned.stderr).toMatch(/no secret uses "k1" any more; nothing was changed — drop those keys from RAIOPS_MASTER_KEY/)
     const dry = await home.cli(['keys:prune', '--dry-run', '--json'], {env: {RAIOPS_MASTER_KEY: `${k2},${k1}`}})
     expect(JSON.parse(dry.stdout)).toMatchObject({removed: ['k1'], kept: ['k2'], dryRun: true})
+  })
+})
+
+describe('keys:rotate killed (kill -9) between writing the key file and committing, on a MariaDB control database', () => {
+  let root: TestDir
+  let database: TestDatabase
+
+  beforeAll(async () => {
+    root = createTestDir('raiops-keys-kill-')
+    database = await createTestDatabase('mysql', 'raiops_ctl')
+  })
+
+  afterAll(async () => {
+    root?.drop()
+    await database?.drop()
+  })
+
+  it('leaves every secret under a key the key file holds; the next rotation and prune finish the job', async () => {
+    const env = {RAIOPS_HOME: join(root.path, 'home'), RAIOPS_DATABASE_URL: database.url, RAIOPS_MASTER_KEY: '', RAIOPS_TOKEN: '', RAIOPS_MASTER_KEY_FILE: ''}
+    const cli = (args: string[], input?: string) => runCli(args, {env, input, timeoutMs: 30_000})
+    expect((await cli(['init', '--admin-email', 'keys@example.com', '--admin-name', 'Keys', '--password-stdin'], 'keys-admin-password-1\n')).code).toBe(0)
+    for (const rds of ['r1', 'r2']) expect((await cli(addArgs(rds), `${passwordOf(rds)}\n`)).code).toBe(0)
+    const keyFile = join(env.RAIOPS_HOME, 'master.key')
+    const kids = () => readFileSync(keyFile, 'utf8').trim().split('\n').map((line) => line.split(':')[0])
+    const [oldKid] = kids()
+    // Each re-encryption waits, so the rotation is caught after the key file is written, before its commit.
+    await withMysqlAdmin(async (conn) => {
+      await conn.query(`create trigger \`${database.name}\`.slow_rotation before update on \`${database.name}\`.rds_instances for each row begin do sleep(2); end`)
+    })
+
+    const childEnv: Record<string, string> = {}
+    for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...env})) if (v !== undefined) childEnv[k] = v
+    delete childEnv.NODE_ENV
+    const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')
+    const child = spawn(process.execPath, [bin, 'keys:rotate'], {env: childEnv, stdio: 'ignore'})
+    const exited = new Promise((resolve) => child.on('close', resolve))
+    const deadline = Date.now() + 20_000
+    while (kids().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    child.kill('SIGKILL')
+    await exited
+    const [added] = kids()
+    expect(kids()).toEqual([added, oldKid])
+
+    await withMysqlAdmin(async (conn) => {
+      await conn.query(`drop trigger \`${database.name}\`.slow_rotation`)
+    })
+    const secrets = await withMysqlAdmin(async (conn) => (await conn.query(`select password_enc from \`${database.name}\`.rds_instances order by name`))[0] as Array<{password_enc: string}>)
+    expect(secrets.map((r) => r.password_enc.split('.')[1])).toEqual([oldKid, oldKid])
+    for (const rds of ['r1', 'r2']) {
+      const shown = await cli(['rds:show', rds, '--reveal', '--json'])
+      expect(shown.code, shown.stderr).toBe(0)
+      expect(shown.stdout).toContain(passwordOf(rds))
+    }
+    expect(existsSync(keyFile)).toBe(true)
+
+    const rotated = await cli(['keys:rotate', '--json'])
+    expect(rotated.code, rotated.stderr).toBe(0)
+    const {activeKid} = JSON.parse(rotated.stdout) as {activeKid: string}
+    const pruned = await cli(['keys:prune', '--json'])
+    expect(JSON.parse(pruned.stdout)).toMatchObject({removed: [added, oldKid], kept: [activeKid]})
+    for (const rds of ['r1', 'r2']) expect((await cli(['rds:show', rds, '--reveal', '--json'])).stdout).toContain(passwordOf(rds))
   })
 })
