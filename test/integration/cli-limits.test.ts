@@ -5,6 +5,7 @@ import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {COLUMN_LENGTHS} from '../../src/lib/control-db/limits.js'
+import {MAX_TICKET_LENGTH} from '../../src/lib/impersonation/claims.js'
 import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
 import {CONTROL_ENGINES, createControlDb} from '../support/control-db.js'
 import {createTestDatabase, createTestDir, mysqlServer, type TestDatabase, type TestDir} from '../support/servers.js'
@@ -15,6 +16,7 @@ const oneLine = (result: CliResult) => result.stderr.trim().split('\n')
 
 describe.each(CONTROL_ENGINES)('the column lengths inputs are checked against (%s)', (engine) => {
   it('are the lengths the migrations give the columns', async () => {
+    expect(MAX_TICKET_LENGTH).toBe(COLUMN_LENGTHS.impersonations.ticket)
     const control = await createControlDb(engine)
     try {
       for (const [table, columns] of Object.entries(COLUMN_LENGTHS)) {
