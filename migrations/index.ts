@@ -5,6 +5,7 @@ import * as routingCacheSwap from './20261122000000_routing_cache_swap.js'
 import * as webhookEvents from './20261123000000_webhook_events.js'
 import * as authSessions from './20261123000001_auth_sessions.js'
 import * as impersonationTicket from './20261124000000_impersonation_ticket.js'
+import * as keyRetirement from './20261125000300_key_retirement.js'
 
 export interface Migration {
   name: string
@@ -19,4 +20,5 @@ export const migrations: Migration[] = [
   {name: '20261123000000_webhook_events', ...webhookEvents},
   {name: '20261123000001_auth_sessions', ...authSessions},
   {name: '20261124000000_impersonation_ticket', ...impersonationTicket},
+  {name: '20261125000300_key_retirement', ...keyRetirement},
 ]

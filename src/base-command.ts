@@ -1,5 +1,3 @@
-import {renameSync, rmSync, writeFileSync} from 'node:fs'
-import {basename, dirname, join} from 'node:path'
 import {Command, Flags, Interfaces} from '@oclif/core'
 import type {ChalkInstance} from 'chalk'
 
@@ -9,9 +7,10 @@ import {maskEmails, seesPii} from './lib/auth/pii.js'
 import {ExitCode, RaiopsError, UserError, type ExitCode as ExitCodeValue} from './lib/errors/index.js'
 import {makeChalk} from './lib/output/color.js'
 import {escapeControl} from './lib/output/escape.js'
+import {writeOutputText} from './lib/output/output-file.js'
 import {LIST_FORMATS, renderList, type Column, type ListFormat} from './lib/output/render.js'
 import {spinnerAllowed, startSpinner, type Progress} from './lib/output/spinner.js'
-import {scrubText} from './lib/redact/index.js'
+import {scrubSecretText} from './lib/redact/debug-output.js'
 import {Runtime} from './lib/runtime.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -19,7 +18,7 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
 /** Flags every list or report command takes. */
 export const listFlags = {
   format: Flags.option({options: LIST_FORMATS, default: 'table' as ListFormat, description: 'output format', char: 'f'})(),
-  output: Flags.string({char: 'o', description: 'write the output to this file instead of stdout'}),
+  output: Flags.string({char: 'o', description: 'write the output to this file (mode 0600; - is stdout) instead of stdout'}),
 }
 
 interface MappedError {
@@ -58,6 +57,8 @@ export abstract class BaseCommand<T> extends Command {
     await super.init()
     const permission = (this.constructor as typeof BaseCommand).permission
     this.runtime = new Runtime({env: process.env, cwd: process.cwd(), commandLine: [this.id ?? '', ...this.argv], permission, commandId: this.id})
+    // Said even under --json (on stderr): a setting the user wrote was not used.
+    for (const warning of this.runtime.envWarnings) process.stderr.write(`Warning: ${warning}\n`)
     // The permission is checked before the flags are even parsed: a refused caller learns nothing more.
     await this.runtime.authorize()
   }
@@ -165,22 +166,26 @@ export abstract class BaseCommand<T> extends Command {
    * Under --json nothing is rendered: the returned rows are the output.
    */
   protected renderList<Row>(rows: readonly Row[], columns: readonly Column<Row>[], flags: {format: ListFormat; output?: string}): void {
-    if (this.jsonEnabled() && !flags.output) return
+    const output = flags.output === '-' ? undefined : flags.output
+    if (this.jsonEnabled() && !output) return
     const format = this.jsonEnabled() ? 'json' : flags.format
     const text = rows.length === 0 && format === 'table' ? '' : renderList(rows, columns, format)
-    if (flags.output) {
-      this.writeOutputFile(flags.output, text)
-      this.note(`wrote ${rows.length} row(s) to ${flags.output}`)
+    if (output) {
+      this.writeOutputFile(output, text)
+      this.note(`wrote ${rows.length} row(s) to ${output}`)
       return
     }
     if (rows.length === 0 && format === 'table') this.note('nothing to show')
     else process.stdout.write(text)
   }
 
-  /** Prints rendered output, or writes it to --output; under --json only the file is written (the JSON goes to stdout). */
-  protected emitOutput(text: string, output: string | undefined): void {
-    if (output) {
-      this.writeOutputFile(output, text)
+  /**
+   * Prints rendered output, or writes it to --output (`-`: stdout); under --json
+   * only a file is written (the JSON goes to stdout).
+   */
+  protected emitOutput(text: string, output: string | undefined, options: {mode?: number} = {}): void {
+    if (output && output !== '-') {
+      this.writeOutputFile(output, text, options)
       this.note(`wrote ${output}`)
     } else if (!this.jsonEnabled()) {
       process.stdout.write(text)
@@ -188,19 +193,23 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   /**
-   * Writes rendered output to `--output FILE` atomically: a temporary file beside
-   * it, then a rename, so a reader (node_exporter's textfile collector, a CI
-   * report step) never sees half a file.
+   * Whether `--output` is `-` (standard output), refused under --json, whose
+   * result stdout carries. Commands whose --output is required ask before any work.
    */
-  protected writeOutputFile(file: string, text: string): void {
-    const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`)
-    try {
-      writeFileSync(temporary, text)
-      renameSync(temporary, file)
-    } catch (error) {
-      rmSync(temporary, {force: true})
-      throw new UserError(`--output ${file} cannot be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {hint: 'name a file in a directory that exists and you can write'})
-    }
+  protected outputIsStdout(output: string): boolean {
+    if (output !== '-') return false
+    if (this.jsonEnabled()) throw new UserError('--output - and --json both write to standard output', {hint: 'name a file, or drop --json'})
+    return true
+  }
+
+  /**
+   * Writes rendered output to `--output FILE` (mode 0600 unless `mode` says
+   * otherwise): a regular file atomically, a device or FIFO (`/dev/stdout`)
+   * written through, `-` to stdout; see `outputTarget`.
+   */
+  protected writeOutputFile(file: string, text: string, options: {mode?: number} = {}): void {
+    this.outputIsStdout(file)
+    writeOutputText(file, text, options)
   }
 
   /**
@@ -231,7 +240,7 @@ export abstract class BaseCommand<T> extends Command {
           text = await Promise.race([frame(), stopped])
         } catch (error) {
           if (round === 0) throw error
-          const mapped = mapError(error)
+          const mapped = mapError(this.runtime.storageError(error) ?? error, this.argv)
           text = `${this.color.red('Error:')} ${mapped.message}${mapped.hint ? ` — ${mapped.hint}` : ''}\n`
         }
         if (text === null) break
@@ -262,7 +271,7 @@ export abstract class BaseCommand<T> extends Command {
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
     if (error?.constructor?.name === 'ExitError') throw error
     this.activeProgress?.fail()
-    const mapped = mapError(error)
+    const mapped = mapError(this.runtime?.storageError(error) ?? error, this.argv)
     process.exitCode = mapped.exitCode
     if (this.jsonEnabled()) {
       process.stdout.write(`${JSON.stringify({error: {code: mapped.code, message: mapped.message, hint: mapped.hint ?? null, exitCode: mapped.exitCode}}, null, 2)}\n`)
@@ -270,7 +279,9 @@ export abstract class BaseCommand<T> extends Command {
       process.stderr.write(`${this.color.red('Error:')} ${escapeControl(mapped.message)}${mapped.hint ? ` — ${escapeControl(mapped.hint)}` : ''}\n`)
     }
     if (this.argv.includes('--verbose') || /(^|,)raiops/.test(this.env.DEBUG ?? '')) {
-      process.stderr.write(`${scrubText(error?.stack ?? String(error))}\n`)
+      // The frames only, under the message as shown above: the raw message may hold what the user typed.
+      const frames = (error?.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line))
+      process.stderr.write(`${scrubSecretText([`${error?.name ?? 'Error'}: ${mapped.message}`, ...frames].join('\n'))}\n`)
     }
   }
 
@@ -302,14 +313,48 @@ function oneLine(text: string): string {
     .replace(/^Parsing (--[\w-]+)\s+(.*)$/, (_, flag: string, rest: string) => (rest.startsWith(flag) ? rest : `${flag}: ${rest}`))
 }
 
-export function mapError(error: unknown): MappedError {
+/**
+ * The error as the user sees it: one line, exit code, scrubbed of secrets.
+ * `argv` is the command line, so a parse error can tell a value typed after
+ * a flag (never shown) from a stray argument.
+ */
+export function mapError(error: unknown, argv: readonly string[] = []): MappedError {
   if (error instanceof RaiopsError) {
-    return {exitCode: error.exitCode, code: error.code, message: scrubText(oneLine(error.message)), hint: error.hint && scrubText(error.hint)}
+    return {exitCode: error.exitCode, code: error.code, message: scrubSecretText(oneLine(error.message)), hint: error.hint && scrubSecretText(error.hint)}
   }
-  const e = error as {name?: string; message?: string; oclif?: {exit?: number}; constructor?: {name?: string}}
+  const e = error as {name?: string; message?: string; oclif?: {exit?: number}; constructor?: {name?: string}; flags?: unknown; args?: unknown}
   const name = e?.constructor?.name ?? e?.name ?? ''
   if (PARSE_ERRORS.has(name) || (e?.oclif?.exit === 2 && e?.message)) {
-    return {exitCode: ExitCode.badInput, code: 'BAD_USAGE', message: scrubText(oneLine(e.message ?? 'bad usage')), hint: 'see --help'}
+    return {exitCode: ExitCode.badInput, code: 'BAD_USAGE', message: scrubSecretText(oneLine(parseErrorMessage(name, e, argv))), hint: 'see --help'}
   }
-  return {exitCode: ExitCode.unexpected, code: 'UNEXPECTED', message: scrubText(oneLine(e?.message ?? String(error))), hint: 'run again with --verbose for details'}
+  return {exitCode: ExitCode.unexpected, code: 'UNEXPECTED', message: scrubSecretText(oneLine(e?.message ?? String(error))), hint: 'run again with --verbose for details'}
+}
+
+/**
+ * oclif's parse error, without any value typed on the command line for a flag
+ * that does not exist or takes none: a mistyped `--password=…` or
+ * `--password-stdin hunter2` must not print the password back.
+ */
+function parseErrorMessage(name: string, e: {message?: string; flags?: unknown; args?: unknown}, argv: readonly string[]): string {
+  if (name === 'NonExistentFlagsError' && Array.isArray(e.flags)) {
+    const flags = e.flags.map(String)
+    const valued = flags.some((flag) => flag.includes('='))
+    return `Nonexistent flag${flags.length === 1 ? '' : 's'}: ${flags.map((flag) => flag.split('=')[0]).join(', ')}${valued ? ' (the value given is not shown)' : ''}`
+  }
+  if (name === 'UnexpectedArgsError' && Array.isArray(e.args)) {
+    const args = e.args.map(String)
+    return `Unexpected argument${args.length === 1 ? '' : 's'}: ${args.map((arg) => describeStrayArgument(arg, argv)).join(', ')}`
+  }
+  return e.message ?? 'bad usage'
+}
+
+/** A stray argument as it may be shown: itself, unless it was typed as a flag's value. */
+function describeStrayArgument(arg: string, argv: readonly string[]): string {
+  for (const [index, typed] of argv.entries()) {
+    const flag = /^(--?[^=\s]+)=(.*)$/s.exec(typed)
+    if (flag && flag[2] === arg) return `the value given to ${flag[1]} (not shown; it takes none)`
+    const before = argv[index - 1]
+    if (typed === arg && before !== undefined && /^--?[^-=]/.test(before) && !before.includes('=')) return `a value after ${before} (not shown; it takes none)`
+  }
+  return arg
 }

@@ -4,8 +4,9 @@ import {dirname} from 'node:path'
 import type {Knex} from 'knex'
 
 import type {AuditContext} from './audit/writer.js'
-import {environmentWithDotenv, loadConfig, type RaiopsConfig} from './config/index.js'
+import {loadConfig, loadEnvironment, type Environment, type RaiopsConfig} from './config/index.js'
 import {assertReachable, assertReady, controlDbExists, openControlDb, parseDatabaseUrl, type ControlDbTarget} from './control-db/index.js'
+import {describeStorageError} from './control-db/storage-errors.js'
 import type {OpsContext} from './context.js'
 import {checkKeyring} from './crypto/key-check.js'
 import {loadKeyring, type Keyring} from './crypto/keyring.js'
@@ -33,7 +34,7 @@ export interface RuntimeOptions {
  */
 export class Runtime {
   private readonly options: RuntimeOptions
-  private cachedEnv?: Record<string, string | undefined>
+  private cachedEnv?: Environment
   private cachedConfig?: RaiopsConfig
   private database?: Promise<Knex>
   private registry?: ConnectionRegistry
@@ -44,9 +45,18 @@ export class Runtime {
     this.options = options
   }
 
-  /** The environment with `.env` from the working directory underneath it. */
+  /** The environment with the `.env` files underneath it (see `loadEnvironment`). */
   get env(): Record<string, string | undefined> {
-    this.cachedEnv ??= environmentWithDotenv(this.options.env, this.options.cwd)
+    return this.environment.env
+  }
+
+  /** Settings of a `.env` that were ignored, one line each, for stderr. */
+  get envWarnings(): readonly string[] {
+    return this.environment.warnings
+  }
+
+  private get environment(): Environment {
+    this.cachedEnv ??= loadEnvironment(this.options.env, this.options.cwd)
     return this.cachedEnv
   }
 
@@ -57,6 +67,17 @@ export class Runtime {
 
   get target(): ControlDbTarget {
     return parseDatabaseUrl(this.config.databaseUrl, this.config.home)
+  }
+
+  /** A full disk or a read-only place behind `error`, as one line naming the place; null for any other error. */
+  storageError(error: unknown): ConfigError | null {
+    let target: ControlDbTarget | undefined
+    try {
+      target = this.target
+    } catch {
+      // The configuration itself is wrong: the error says so on its own.
+    }
+    return describeStorageError(error, target)
   }
 
   /**

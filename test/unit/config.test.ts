@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {environmentWithDotenv, loadConfig} from '../../src/lib/config/index.js'
+import {loadConfig, loadEnvironment} from '../../src/lib/config/index.js'
 import {parseDatabaseUrl} from '../../src/lib/control-db/url.js'
 import {ConfigError} from '../../src/lib/errors/index.js'
 
@@ -24,13 +24,14 @@ describe('config', () => {
     expect(() => loadConfig({RAIOPS_HOME: 'x'})).toThrow(expect.objectContaining({exitCode: 2, constructor: ConfigError}))
   })
 
-  it('reads .env from the working directory, under the real environment', () => {
+  it('reads the output and timeout settings of .env in the working directory, under the real environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'raiops-env-'))
-    writeFileSync(join(dir, '.env'), 'RAIOPS_HOME=/from/dotenv\nRAIOPS_QUERY_TIMEOUT_MS=9000\n')
-    const env = environmentWithDotenv({RAIOPS_QUERY_TIMEOUT_MS: '7000'}, dir)
+    writeFileSync(join(dir, '.env'), 'NO_COLOR=1\nRAIOPS_QUERY_TIMEOUT_MS=9000\nRAIOPS_CONNECT_TIMEOUT_MS=4000\n')
+    const {env, warnings} = loadEnvironment({RAIOPS_HOME: join(dir, 'home'), RAIOPS_QUERY_TIMEOUT_MS: '7000'}, dir)
     const config = loadConfig(env)
-    expect(config.home).toBe('/from/dotenv')
-    expect(config.fleet.queryTimeoutMs).toBe(7000)
+    expect(env.NO_COLOR).toBe('1')
+    expect(config.fleet).toEqual({connectTimeoutMs: 4000, queryTimeoutMs: 7000})
+    expect(warnings).toEqual([])
   })
 })
 

@@ -17,12 +17,13 @@ The key is $RAIOPS_HOME/audit-signing.key unless --key names another; the first 
 
   static override permission = 'audit.manage' as const
   static override flags = {
-    output: Flags.string({char: 'o', description: 'the checkpoint file to write', required: true}),
+    output: Flags.string({char: 'o', description: 'the checkpoint file to write (mode 0600; - is stdout)', required: true}),
     key: Flags.string({description: 'the Ed25519 signing key (PEM); created if missing [default: $RAIOPS_HOME/audit-signing.key]'}),
   }
 
   async run(): Promise<CheckpointFile & {file: string}> {
     const {flags} = await this.parse(AuditCheckpoint)
+    const toStdout = this.outputIsStdout(flags.output)
     const ctx = await this.context()
     const keyFile = flags.key ?? join(this.runtime.config.home, 'audit-signing.key')
     const {privateKey, created} = loadSigningKey(keyFile, {create: true})
@@ -30,7 +31,10 @@ The key is $RAIOPS_HOME/audit-signing.key unless --key names another; the first 
     if (created) process.stderr.write(`created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host\n`)
     const checkpoint = await createCheckpoint(ctx.db, privateKey, ctx.now())
     this.writeOutputFile(flags.output, `${JSON.stringify(checkpoint, null, 2)}\n`)
-    if (!this.jsonEnabled()) process.stdout.write(`checkpoint of sequence ${checkpoint.seq} (${checkpoint.hash.slice(0, 16)}…) signed by key ${checkpoint.kid}, written to ${flags.output}\n`)
+    const summary = `checkpoint of sequence ${checkpoint.seq} (${checkpoint.hash.slice(0, 16)}…) signed by key ${checkpoint.kid}, written to ${toStdout ? 'standard output' : flags.output}\n`
+    // With --output -, stdout carries the checkpoint itself.
+    if (toStdout) process.stderr.write(summary)
+    else if (!this.jsonEnabled()) process.stdout.write(summary)
     return {...checkpoint, file: flags.output}
   }
 }

@@ -1,6 +1,3 @@
-import {once} from 'node:events'
-import {createWriteStream, renameSync, rmSync} from 'node:fs'
-import {basename, dirname, join} from 'node:path'
 import {Flags} from '@oclif/core'
 import {stringify} from 'csv-stringify/sync'
 
@@ -8,7 +5,7 @@ import {BaseCommand} from '../../base-command.js'
 import {auditFilterFlags} from '../../lib/audit/flags.js'
 import {auditFilter} from '../../lib/audit/query.js'
 import {auditPages, type AuditView} from '../../lib/audit/read.js'
-import {UserError} from '../../lib/errors/index.js'
+import {openOutputStream} from '../../lib/output/output-file.js'
 
 const CSV_COLUMNS = ['id', 'seq', 'occurred_at', 'actor_type', 'actor', 'action', 'target_type', 'target_id', 'rds_instance_id', 'tenant_master_id', 'old_values', 'new_values', 'source_host', 'source_command', 'source_ip']
 
@@ -32,7 +29,7 @@ const csvRow = (e: AuditView) => [
 
 export default class AuditExport extends BaseCommand<{file: string; format: string; entries: number}> {
   static override summary = 'export the audit trail (or part of it) to a CSV or NDJSON file'
-  static override description = `Writes every entry matching the filters, oldest first, to --output: CSV (one row per entry, old and new values as JSON) or NDJSON (one entry per line). The trail is read in pages, so memory stays flat whatever its size, and the file appears only once complete (written beside it, then renamed).`
+  static override description = `Writes every entry matching the filters, oldest first, to --output: CSV (one row per entry, old and new values as JSON) or NDJSON (one entry per line). The trail is read in pages, so memory stays flat whatever its size, and a file appears only once complete (written beside it, then renamed), readable by its owner only (mode 0600). A device or FIFO (/dev/stdout) is written through; - writes to standard output.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --format csv --output audit.csv',
@@ -44,40 +41,32 @@ export default class AuditExport extends BaseCommand<{file: string; format: stri
   static override flags = {
     ...auditFilterFlags,
     format: Flags.option({options: ['csv', 'ndjson'] as const, char: 'f', description: 'file format', required: true})(),
-    output: Flags.string({char: 'o', description: 'the file to write', required: true}),
+    output: Flags.string({char: 'o', description: 'the file to write (mode 0600; - is stdout)', required: true}),
   }
 
   async run(): Promise<{file: string; format: string; entries: number}> {
     const {flags} = await this.parse(AuditExport)
+    const toStdout = this.outputIsStdout(flags.output)
     const ctx = await this.context()
     const filter = await auditFilter(ctx.db, {...flags, limit: 1}, ctx.now())
-    const temporary = join(dirname(flags.output), `.${basename(flags.output)}.${process.pid}.tmp`)
-    const out = createWriteStream(temporary, {flags: 'wx', mode: 0o600})
-    const opened = once(out, 'open').catch((error: NodeJS.ErrnoException) => {
-      throw new UserError(`--output ${flags.output} cannot be written (${error.code ?? 'error'})`, {hint: 'name a file in a directory that exists and you can write'})
-    })
+    const out = await openOutputStream(flags.output)
     let entries = 0
     try {
-      await opened
       const progress = await this.progress('exporting the audit trail')
-      if (flags.format === 'csv') out.write(stringify([CSV_COLUMNS]))
+      if (flags.format === 'csv') await out.write(stringify([CSV_COLUMNS]))
       for await (const raw of auditPages(ctx.db, filter)) {
         const page = raw.map((entry) => this.piiAudit(entry))
-        const text = flags.format === 'csv' ? stringify(page.map(csvRow)) : page.map((e) => `${JSON.stringify(e)}\n`).join('')
-        if (!out.write(text)) await once(out, 'drain')
+        await out.write(flags.format === 'csv' ? stringify(page.map(csvRow)) : page.map((e) => `${JSON.stringify(e)}\n`).join(''))
         entries += page.length
         progress.update(`exporting the audit trail: ${entries} entries`)
       }
-      out.end()
-      await once(out, 'finish')
+      await out.commit()
       progress.stop()
-      renameSync(temporary, flags.output)
     } catch (error) {
-      out.destroy()
-      rmSync(temporary, {force: true})
+      await out.abort()
       throw error
     }
-    this.note(`wrote ${entries} entries to ${flags.output}`)
+    this.note(`wrote ${entries} entries to ${toStdout ? 'standard output' : flags.output}`)
     return {file: flags.output, format: flags.format, entries}
   }
 }

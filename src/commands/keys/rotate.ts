@@ -1,28 +1,38 @@
+import {Flags} from '@oclif/core'
+
 import {BaseCommand} from '../../base-command.js'
-import {rotateKeys, type RotateKeysResult} from '../../lib/crypto/rotate.js'
+import {keyringSource, rotateMasterKey, type RotateKeysResult} from '../../lib/crypto/rotate.js'
 
 export default class KeysRotate extends BaseCommand<RotateKeysResult> {
-  static override summary = 're-encrypt every stored secret under the active master key'
-  static override description = `Put the new key first in the keyring and keep the old one after it, then run this command: every secret is decrypted with its own key and re-encrypted with the active (first) key, in one transaction. When it reports no secret left under the old key id, remove that key from the keyring.
+  static override summary = 'put a new master key in the key file and re-encrypt every stored secret under it'
+  static override description = `Generates a new master key and writes it into the key file first (the old keys kept after it; mode 0600; written atomically), then re-encrypts every secret under it in one transaction. A crash in between leaves every secret under a key the file still holds. Back up the key file afterwards; once the old keys are unused, \`keys:prune\` takes them out.
 
-The keyring comes from RAIOPS_MASTER_KEY ("newkid:base64,oldkid:base64") or from the key file (one "kid:base64" per line, first is active).`
+With RAIOPS_MASTER_KEY set, raiops cannot store a key there: put the new key first in RAIOPS_MASTER_KEY wherever raiops runs ("newkid:base64,oldkid:base64"), then run this command with --env-key-stored to re-encrypt under it. It is refused when the key file a run without RAIOPS_MASTER_KEY would read lacks that key.`
 
   static override examples = [
-    'RAIOPS_MASTER_KEY="k2:$(openssl rand -base64 32),$(cat ~/.local/share/raiops/master.key)" <%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %>',
+    'RAIOPS_MASTER_KEY="k2:$(openssl rand -base64 32),$RAIOPS_MASTER_KEY" <%= config.bin %> <%= command.id %> --env-key-stored',
   ]
 
   static override permission = 'system.manage' as const
+  static override flags = {
+    'env-key-stored': Flags.boolean({
+      description: 'with RAIOPS_MASTER_KEY set: confirm that it holds the new key first, and the old ones after it, wherever raiops runs',
+    }),
+  }
 
   async run(): Promise<RotateKeysResult> {
-    await this.parse(KeysRotate)
-    const result = await rotateKeys(await this.context())
+    const {flags} = await this.parse(KeysRotate)
+    const ctx = await this.context()
+    const result = await rotateMasterKey(ctx, await keyringSource(ctx, this.runtime.config, flags['env-key-stored']))
     const from = Object.entries(result.fromKids)
       .map(([kid, n]) => `${n} from ${kid}`)
       .join(', ')
+    const where = result.keyFile ? `new key ${result.activeKid} written to ${result.keyFile} (back it up)` : `RAIOPS_MASTER_KEY must hold key ${result.activeKid} first wherever raiops runs`
     this.log(
       result.reencrypted > 0
-        ? `re-encrypted ${result.reencrypted} secret(s) under key ${result.activeKid} (${from}); ${result.alreadyCurrent} were already current`
-        : `every secret (${result.alreadyCurrent}) is already under key ${result.activeKid}: nothing changed`,
+        ? `${where}; re-encrypted ${result.reencrypted} secret(s) under it (${from}); ${result.alreadyCurrent} were already current`
+        : `${where}; every secret (${result.alreadyCurrent}) is under it`,
     )
     return result
   }

@@ -51,7 +51,7 @@ Exit codes: 4 when any probed RDS is at or below --fail-on (down by default; deg
     'slow-ms': Flags.integer({description: 'a SELECT 1 round trip above this many ms is degraded', default: DEFAULT_SLOW_MS, min: 1}),
     'fail-on': Flags.option({options: FAIL_ON, default: 'down' as const, description: 'exit 4 when any RDS is at or below this status'})(),
     format: Flags.option({options: FORMATS, default: 'table' as HealthFormat, char: 'f', description: 'output format'})(),
-    output: Flags.string({char: 'o', description: 'write the output to this file (atomically) instead of stdout'}),
+    output: Flags.string({char: 'o', description: 'write the output to this file (atomically; mode 0600, 0644 for prometheus) instead of stdout'}),
     concurrency: Flags.integer({description: 'probes at once', default: DEFAULT_HEALTH_CONCURRENCY, min: 1, max: 1024}),
     history: Flags.boolean({description: 'show the stored checks and uptime instead of probing'}),
     window: Flags.custom<number>({
@@ -137,7 +137,8 @@ Exit codes: 4 when any probed RDS is at or below --fail-on (down by default; deg
       return last as HealthReport
     }
     const report = await probe()
-    this.emitOutput(render(report), flags.output)
+    // node_exporter's textfile collector reads the metrics as its own user; they hold no personal data.
+    this.emitOutput(render(report), flags.output, format === 'prometheus' ? {mode: 0o644} : {})
     if (report.results.length === 0) this.note('no active RDS to probe: register one with `raiops rds:add`')
     return report
   }

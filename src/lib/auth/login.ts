@@ -2,7 +2,7 @@ import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
 import type {Db} from '../control-db/index.js'
 import {toBool, toIso} from '../control-db/time.js'
 import {NotPermittedError} from '../errors/index.js'
-import {verifyPassword} from './passwords.js'
+import {checkPasswordOrDummy} from './passwords.js'
 
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 
@@ -10,8 +10,13 @@ const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 export const MAX_FAILED_LOGINS = 5
 export const LOCKOUT_MS = 15 * 60_000
 
-/** A bcrypt hash of nothing anyone knows: an unknown email costs the same time as a wrong password. */
-const DUMMY_HASH = '$2y$12$NSRYONlRMF1ruTCCzhYR2.CNwgNTAVn887Xk2g0nV.Tezcmsc7ZJ.'
+/**
+ * What every refused sign-in is told, whatever the reason: a wrong password, an
+ * unknown email and a locked one read the same, so nobody learns from it which
+ * emails are operators.
+ */
+const REFUSED = `wrong email or password, or the email is locked after ${MAX_FAILED_LOGINS} failed logins in a row`
+const REFUSED_HINT = `check them and try again; a lock lasts ${LOCKOUT_MS / 60_000} minutes, and a system_admin lifts it with operator:password`
 
 export interface LoggedIn {
   id: number
@@ -48,7 +53,7 @@ export async function login(db: Db, audit: AuditContext, email: string, password
   }
   const seen = await find(db)
   // The hash is always checked, so the time taken does not tell whether the email exists.
-  const matches = await verifyPassword(password, seen && !isLocked(seen) ? seen.password_hash : DUMMY_HASH)
+  const matches = await checkPasswordOrDummy(password, seen && !isLocked(seen) ? seen.password_hash : null)
 
   const outcome = await db.transaction(async (tx) => {
     await lockForChange(tx)
@@ -67,17 +72,15 @@ export async function login(db: Db, audit: AuditContext, email: string, password
           .update(lockedNow ? {failed_logins: 0, locked_until: new Date(now.getTime() + LOCKOUT_MS), updated_at: now} : {failed_logins: failed, updated_at: now})
       }
       await appendAudit(tx, context, {action: 'auth.login_failed', targetType: 'operator', targetId: row ? Number(row.id) : null, newValues: {email: recorded, reason: failure, locked: lockedNow}}, now)
-      return {failure, lockedNow, lockedUntil: row ? toIso(row.locked_until) : null, row}
+      return {failure, row}
     }
     await tx('operators').where({id: (row as OperatorRow).id}).update({failed_logins: 0, locked_until: null, last_login_at: now, updated_at: now})
     await appendAudit(tx, {...audit, actorType: 'operator', actor: (row as OperatorRow).email}, {action: 'auth.login', targetType: 'operator', targetId: Number((row as OperatorRow).id)}, now)
-    return {failure: null, lockedNow: false, lockedUntil: null, row}
+    return {failure: null, row}
   })
-  if (outcome.failure === 'locked') throw new NotPermittedError(`${address} is locked after ${MAX_FAILED_LOGINS} failed logins, until ${outcome.lockedUntil}`, {hint: 'wait, or ask a system_admin to set a new password'})
+  // Only someone who typed the right password learns that the operator is disabled.
   if (outcome.failure === 'disabled') throw new NotPermittedError(`the operator ${address} is disabled`, {hint: 'ask a system_admin'})
-  if (outcome.failure) {
-    throw new NotPermittedError(outcome.lockedNow ? `wrong email or password; ${address} is now locked for ${LOCKOUT_MS / 60_000} minutes` : 'wrong email or password', {hint: 'check them and try again'})
-  }
+  if (outcome.failure) throw new NotPermittedError(REFUSED, {hint: REFUSED_HINT})
   const r = outcome.row as OperatorRow
   return {id: Number(r.id), email: r.email, name: r.name, role: r.role}
 }

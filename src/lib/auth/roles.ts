@@ -1,6 +1,7 @@
 import {appendAudit, lockForChange} from '../audit/writer.js'
 import type {PrincipalContext} from '../context.js'
 import type {Db} from '../control-db/index.js'
+import {columnLength} from '../control-db/limits.js'
 import {toBool} from '../control-db/time.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {permissionsOf} from './identity.js'
@@ -46,6 +47,8 @@ async function assertPermissionsExist(tx: Db, permissions: readonly string[]): P
 
 export async function createRole(ctx: PrincipalContext, input: {name: string; description?: string; permissions: string[]}): Promise<RoleView> {
   if (!ROLE_NAME.test(input.name)) throw new UserError(`role name "${input.name}" must be lower-case letters, digits and underscores, starting with a letter`)
+  const descriptionLength = columnLength('raiops_roles', 'description')
+  if ((input.description?.length ?? 0) > descriptionLength) throw new UserError(`--description must be at most ${descriptionLength} characters`)
   const actor = await ctx.principal()
   const now = ctx.now()
   await ctx.db.transaction(async (tx) => {

@@ -1,4 +1,4 @@
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {isAbsolute, join, resolve} from 'node:path'
 import {parseEnv} from 'node:util'
@@ -65,17 +65,81 @@ export interface RaiopsConfig {
   token?: string
 }
 
-/** Reads `.env` from `dir` (when present) under the real environment, which wins. */
-export function environmentWithDotenv(env: NodeJS.ProcessEnv, dir: string): Record<string, string | undefined> {
-  const file = join(dir, '.env')
-  if (!existsSync(file)) return {...env}
-  let parsed: Record<string, string>
+/**
+ * What a `.env` in the working directory may set: how output looks and how
+ * long to wait. Everything else decides whom raiops trusts (the control
+ * database, the keys, the identity, the home holding them), and a working
+ * directory may belong to someone else: a checkout, a shared folder.
+ */
+export const WORKING_DIR_ENV_KEYS: readonly string[] = ['NO_COLOR', 'FORCE_COLOR', 'DEBUG', 'CI', 'TERM', 'RAIOPS_CONNECT_TIMEOUT_MS', 'RAIOPS_QUERY_TIMEOUT_MS']
+
+/** The settings that choose RAIOPS_HOME: never read from a `.env`, not even the one inside it. */
+const HOME_KEYS = new Set(['RAIOPS_HOME', 'XDG_DATA_HOME'])
+
+export interface Environment {
+  env: Record<string, string | undefined>
+  /** One line each, for stderr: a `.env` or some of its settings that were ignored, and why. */
+  warnings: string[]
+}
+
+function readDotenv(file: string): Record<string, string> {
   try {
-    parsed = parseEnv(readFileSync(file, 'utf8')) as Record<string, string>
+    return parseEnv(readFileSync(file, 'utf8')) as Record<string, string>
   } catch (error) {
     throw new ConfigError(`${file} could not be read: ${(error as Error).message}`, {hint: 'fix or remove the file'})
   }
-  return {...parsed, ...env}
+}
+
+/**
+ * RAIOPS_HOME as the environment gives it, else under XDG_DATA_HOME, else
+ * ~/.local/share/raiops; null when the one given is not absolute (an error loadConfig reports).
+ */
+function homeOf(env: {RAIOPS_HOME?: string; XDG_DATA_HOME?: string}): string | null {
+  if (env.RAIOPS_HOME) return isAbsolute(env.RAIOPS_HOME) ? resolve(env.RAIOPS_HOME) : null
+  const dataHome = env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share')
+  return resolve(dataHome, 'raiops')
+}
+
+/** Why `file` may not be trusted (owned by someone else, writable by others), or null when it may. */
+function untrusted(file: string): string | null {
+  const {uid, mode} = statSync(file)
+  const me = process.getuid?.()
+  if (me !== undefined && uid !== me) return 'it is not owned by you'
+  if ((mode & 0o022) !== 0) return 'others can write it (chmod 600 it)'
+  return null
+}
+
+/**
+ * The environment raiops runs with. The real environment wins; under it,
+ * `$RAIOPS_HOME/.env` (raiops' own directory; honoured only when owned by the
+ * user and writable by nobody else; never for RAIOPS_HOME itself), and a
+ * `.env` in the working directory for the WORKING_DIR_ENV_KEYS only. A setting
+ * of the working directory's `.env` that is left out is named in a warning.
+ */
+export function loadEnvironment(env: NodeJS.ProcessEnv, dir: string): Environment {
+  const warnings: string[] = []
+  const home = homeOf(env)
+  const homeFile = home === null ? null : join(home, '.env')
+  let fromHome: Record<string, string> = {}
+  if (homeFile !== null && existsSync(homeFile)) {
+    const reason = untrusted(homeFile)
+    if (reason) warnings.push(`ignoring ${homeFile}: ${reason}`)
+    else fromHome = Object.fromEntries(Object.entries(readDotenv(homeFile)).filter(([key]) => !HOME_KEYS.has(key)))
+  }
+  const localFile = resolve(dir, '.env')
+  const fromDir: Record<string, string> = {}
+  if (localFile !== homeFile && existsSync(localFile)) {
+    const ignored: string[] = []
+    for (const [key, value] of Object.entries(readDotenv(localFile))) {
+      if (WORKING_DIR_ENV_KEYS.includes(key)) fromDir[key] = value
+      else if (key in envSchema.shape) ignored.push(key)
+    }
+    if (ignored.length > 0) {
+      ignored.sort()
+      warnings.push(`ignoring ${ignored.join(', ')} in ${localFile}: set ${ignored.length === 1 ? 'it' : 'them'} in the environment or in ${homeFile ?? '$RAIOPS_HOME/.env'}`)
+    }
+  }
+  return {env: {...fromHome, ...fromDir, ...env}, warnings}
 }
 
 /** Validates the environment into a config, or throws a one-line ConfigError naming the variable. */
@@ -89,11 +153,10 @@ export function loadConfig(env: Record<string, string | undefined>): RaiopsConfi
   if (!result.success) {
     const issue = result.error.issues[0]
     const name = String(issue.path[0] ?? 'environment')
-    throw new ConfigError(`${name}: ${issue.message}`, {hint: `fix ${name} in the environment or in .env`})
+    throw new ConfigError(`${name}: ${issue.message}`, {hint: `fix ${name} in the environment or in a .env`})
   }
   const parsed = result.data
-  const dataHome = parsed.XDG_DATA_HOME ?? join(homedir(), '.local', 'share')
-  const home = resolve(parsed.RAIOPS_HOME ?? join(dataHome, 'raiops'))
+  const home = homeOf(parsed) as string
   return {
     home,
     databaseUrl: parsed.RAIOPS_DATABASE_URL,

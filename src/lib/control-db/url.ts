@@ -18,6 +18,21 @@ export interface ControlDbTarget {
 const DEFAULT_PORTS = {mysql: 3306, postgres: 5432} as const
 
 /**
+ * One part of the URL, percent-decoded. A "%" not followed by two hex digits
+ * (or bytes that are not UTF-8) is named by the part it is in, never shown:
+ * it may be in the password.
+ */
+function decodePart(value: string, part: string): string {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    throw new ConfigError(`RAIOPS_DATABASE_URL: the ${part} holds a malformed percent-escape ("%" must be followed by two hex digits of UTF-8)`, {
+      hint: `write a literal "%" in the ${part} as %25, and other special characters percent-encoded (encodeURIComponent)`,
+    })
+  }
+}
+
+/**
  * Turns RAIOPS_DATABASE_URL (or its absence) into a connection target.
  * Every problem is a one-line ConfigError naming the variable.
  */
@@ -36,7 +51,7 @@ export function parseDatabaseUrl(url: string | undefined, home: string): Control
   }
   const scheme = parsed.protocol.replace(/:$/, '')
   if (scheme === 'sqlite') {
-    const file = decodeURIComponent(parsed.pathname)
+    const file = decodePart(parsed.pathname, 'file path')
     if (parsed.host !== '' || !isAbsolute(file) || file === '/') {
       throw new ConfigError('RAIOPS_DATABASE_URL: a sqlite URL needs an absolute file path, as sqlite:///var/lib/raiops/raiops.db')
     }
@@ -51,18 +66,18 @@ export function parseDatabaseUrl(url: string | undefined, home: string): Control
   if (!engine) {
     throw new ConfigError(`RAIOPS_DATABASE_URL: unsupported scheme "${scheme}"`, {hint: 'use mysql://, postgres:// or sqlite://'})
   }
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''))
+  const database = decodePart(parsed.pathname.replace(/^\//, ''), 'database name')
   if (!parsed.hostname) throw new ConfigError(`RAIOPS_DATABASE_URL: the ${scheme} URL has no host`)
   if (!database || database.includes('/')) {
     throw new ConfigError(`RAIOPS_DATABASE_URL: the ${scheme} URL must name one database, as ${scheme}://user@host/raiops`)
   }
   const port = parsed.port === '' ? DEFAULT_PORTS[engine] : Number(parsed.port)
-  const user = decodeURIComponent(parsed.username) || (engine === 'mysql' ? 'root' : 'postgres')
+  const user = decodePart(parsed.username, 'user name') || (engine === 'mysql' ? 'root' : 'postgres')
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1')
   return {
     engine,
     client: engine === 'mysql' ? 'mysql2' : 'pg',
     display: `${scheme}://${user}@${parsed.host.includes(':') ? parsed.host : `${parsed.hostname}:${port}`}/${database}`,
-    connection: {host, port, user, password: decodeURIComponent(parsed.password), database},
+    connection: {host, port, user, password: decodePart(parsed.password, 'password'), database},
   }
 }

@@ -3,6 +3,7 @@ import {chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'nod
 import {dirname} from 'node:path'
 
 import {SecretError, ExitCode} from '../errors/index.js'
+import {writeFileAtomic} from '../files/atomic.js'
 
 export interface MasterKey {
   kid: string
@@ -155,4 +156,25 @@ export function ensureKeyFile(path: string): GeneratedKeyFile {
   const prepared = prepareKeyFile(path)
   prepared.write()
   return {path, kid: prepared.kid, created: prepared.created}
+}
+
+/** A new random master key, its id derived from it. */
+export function generateKey(): MasterKey {
+  const key = randomBytes(32)
+  return {kid: derivedKid(key), key}
+}
+
+/**
+ * Rewrites the key file with `keys` (the first is active), one `kid:base64` a
+ * line, mode 0600, atomically: a crash leaves the old file or the new one.
+ */
+export function writeKeyFile(path: string, keys: readonly MasterKey[]): void {
+  const text = keys.map(({kid, key}) => `${kid}:${key.toString('base64')}\n`).join('')
+  try {
+    writeFileAtomic(path, text, 0o600)
+  } catch (error) {
+    throw new SecretError(`cannot write the master key file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); nothing was changed`, ExitCode.badInput, {
+      hint: 'make the file and its directory writable by you, or set RAIOPS_MASTER_KEY_FILE to one that is',
+    })
+  }
 }

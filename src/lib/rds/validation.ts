@@ -1,6 +1,7 @@
 import {isAbsolute} from 'node:path'
 import {z} from 'zod'
 
+import {COLUMN_LENGTHS, columnLength, fitsColumn} from '../control-db/limits.js'
 import {UserError} from '../errors/index.js'
 import {MAX_TTL_SECONDS, MIN_TTL_SECONDS} from '../impersonation/claims.js'
 import {RDS_ENGINES, type RdsEngine} from './types.js'
@@ -42,16 +43,17 @@ const identifier = z
   .max(64, {message: 'must be at most 64 characters'})
   .regex(/^[A-Za-z0-9_$-]+$/, {message: 'may hold only letters, digits, _, $ and -'})
 
-const nullableText = z
-  .string()
-  .nullish()
-  .transform((v) => (v === undefined || v === null || v.trim() === '' ? null : v.trim()))
+/** Optional text stored in `rds_instances.column`: empty means none; longer than the column is refused. */
+const nullableText = (column: keyof typeof COLUMN_LENGTHS.rds_instances) =>
+  fitsColumn('rds_instances', column)
+    .nullish()
+    .transform((v) => (v === undefined || v === null || v.trim() === '' ? null : v.trim()))
 
 export const rdsNameSchema = z
   .string()
   .trim()
   .min(1, {message: 'must not be empty'})
-  .max(64, {message: 'must be at most 64 characters'})
+  .max(columnLength('rds_instances', 'name'), {message: `must be at most ${columnLength('rds_instances', 'name')} characters`})
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {message: 'may hold only letters, digits, ".", "_" and "-", starting with a letter or digit'})
   .refine((v) => !/^\d+$/.test(v), {message: 'must not be only digits (ids are numbers)'})
 
@@ -59,13 +61,13 @@ const fieldsSchema = z
   .object({
     name: rdsNameSchema,
     engine: z.enum(RDS_ENGINES, {errorMap: () => ({message: `must be one of ${RDS_ENGINES.join(', ')}`})}),
-    host: nullableText,
+    host: nullableText('host'),
     port: z.number({invalid_type_error: 'must be a number'}).int({message: 'must be a whole number'}).min(1, {message: 'must be from 1 to 65535'}).max(65_535, {message: 'must be from 1 to 65535'}).nullish(),
-    username: nullableText,
+    username: nullableText('username'),
     password: z.string().nullish(),
-    raiDatabase: z.string().trim().min(1, {message: 'must not be empty'}),
-    providersDatabase: nullableText,
-    appUrl: nullableText.refine((v) => v === null || /^https?:\/\/[^\s/]+/.test(v), {message: 'must be an http(s) URL, as https://app.example.com'}),
+    raiDatabase: fitsColumn('rds_instances', 'rai_database').trim().min(1, {message: 'must not be empty'}),
+    providersDatabase: nullableText('providers_database'),
+    appUrl: nullableText('app_url').refine((v) => v === null || /^https?:\/\/[^\s/]+/.test(v), {message: 'must be an http(s) URL, as https://app.example.com'}),
     master: z.boolean().default(false),
   })
   .superRefine((value, ctx) => {
@@ -131,7 +133,7 @@ export interface ImpersonationSettings {
 
 const impersonationSchema = z.object({
   enabled: z.boolean(),
-  audience: nullableText.refine((v) => v === null || (v.length <= 255 && !/\s/.test(v)), {message: 'must be one word or URL of at most 255 characters, as https://eu.rai.example.com'}),
+  audience: nullableText('impersonation_audience').refine((v) => v === null || !/\s/.test(v), {message: 'must be one word or URL, as https://eu.rai.example.com'}),
   ttlSeconds: z
     .number()
     .int({message: 'must be whole seconds'})

@@ -1,0 +1,96 @@
+import {join} from 'node:path'
+import bcrypt from 'bcryptjs'
+import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
+
+import {login} from '../../src/lib/auth/login.js'
+import {DUMMY_PASSWORD_HASH, hashPassword, PASSWORD_COST} from '../../src/lib/auth/passwords.js'
+import {initRaiops} from '../../src/lib/setup/init.js'
+import {runCli} from '../support/cli.js'
+import {TEST_AUDIT} from '../support/context.js'
+import {createControlDb, type TestControlDb} from '../support/control-db.js'
+import {createTestDir, type TestDir} from '../support/servers.js'
+
+const ADMIN_PASSWORD = 'enumeration-admin-pw-1'
+
+describe('a refused sign-in does not tell whether the email is an operator', () => {
+  let home: TestDir
+  let env: Record<string, string>
+
+  beforeAll(async () => {
+    home = createTestDir('raiops-enum-')
+    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: ''}
+    const init = await runCli(['init', '--admin-email', 'real@example.com', '--admin-name', 'Real', '--password-stdin'], {env, input: `${ADMIN_PASSWORD}\n`})
+    expect(init.code, init.stderr).toBe(0)
+  })
+
+  afterAll(() => home?.drop())
+
+  it('the 1st to 7th failures of a real email (locked from the 5th) read exactly as those of an unknown one', async () => {
+    const attempt = async (email: string) => {
+      const result = await runCli(['auth:login', '--email', email, '--password-stdin'], {env, input: 'not-the-password-1\n'})
+      return {code: result.code, stdout: result.stdout, stderr: result.stderr}
+    }
+    const real = []
+    const unknown = []
+    for (let i = 0; i < 7; i++) {
+      real.push(await attempt('real@example.com'))
+      unknown.push(await attempt('nobody@example.com'))
+    }
+    expect(real.every((r) => r.code === 5)).toBe(true)
+    expect(real).toEqual(unknown)
+    expect(new Set(real.map((r) => r.stderr)).size).toBe(1)
+    expect(real[0].stderr).not.toMatch(/real@example\.com/)
+    // The real email is locked all the same: the right password is refused now, with the same line.
+    const right = await runCli(['auth:login', '--email', 'real@example.com', '--password-stdin'], {env, input: `${ADMIN_PASSWORD}\n`})
+    expect({code: right.code, stdout: right.stdout, stderr: right.stderr}).toEqual(unknown[0])
+  })
+})
+
+describe('the password check of an unknown or locked email', () => {
+  let control: TestControlDb
+
+  beforeAll(async () => {
+    control = await createControlDb('sqlite', {migrate: false})
+    await initRaiops({
+      db: control.db,
+      target: control.target,
+      home: '/nonexistent',
+      masterKey: 'k1:' + Buffer.alloc(32, 7).toString('base64'),
+      masterKeyFile: '/nonexistent/master.key',
+      audit: TEST_AUDIT,
+      admin: async () => ({email: 'real@example.com', name: 'Real', password: ADMIN_PASSWORD}),
+      bcryptCost: 4,
+    })
+  })
+
+  afterAll(() => control?.drop())
+
+  it('the dummy hash costs what a real hash costs', async () => {
+    expect(bcrypt.getRounds(DUMMY_PASSWORD_HASH)).toBe(PASSWORD_COST)
+    expect(bcrypt.getRounds(await hashPassword('any-password-at-all'))).toBe(PASSWORD_COST)
+  })
+
+  it('runs a full bcrypt comparison against the dummy hash, as for a real email', async () => {
+    const compare = vi.spyOn(bcrypt, 'compare')
+    try {
+      await expect(login(control.db, TEST_AUDIT, 'nobody@example.com', 'whatever-password-1', new Date())).rejects.toThrow(/wrong email or password/)
+      expect(compare).toHaveBeenCalledTimes(1)
+      expect(compare.mock.calls[0][1]).toBe(DUMMY_PASSWORD_HASH)
+      await expect(compare.mock.results[0].value).resolves.toBe(false)
+
+      compare.mockClear()
+      await expect(login(control.db, TEST_AUDIT, 'real@example.com', 'whatever-password-1', new Date())).rejects.toThrow(/wrong email or password/)
+      expect(compare).toHaveBeenCalledTimes(1)
+      expect(compare.mock.calls[0][1]).toMatch(/^\$2y\$04\$/)
+
+      // Locked: the stored hash is not consulted, the dummy is.
+      await control.db('operators').where({email: 'real@example.com'}).update({locked_until: new Date(Date.now() + 60_000)})
+      compare.mockClear()
+      await expect(login(control.db, TEST_AUDIT, 'real@example.com', ADMIN_PASSWORD, new Date())).rejects.toThrow(/wrong email or password/)
+      expect(compare).toHaveBeenCalledTimes(1)
+      expect(compare.mock.calls[0][1]).toBe(DUMMY_PASSWORD_HASH)
+    } finally {
+      compare.mockRestore()
+    }
+  })
+})
