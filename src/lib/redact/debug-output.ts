@@ -1,19 +1,8 @@
 import {createRequire} from 'node:module'
 import {formatWithOptions, type InspectOptions} from 'node:util'
 
-import {isSecretKey, REDACTED, rememberSecret, scrubText} from './index.js'
+import {isSecretKey, REDACTED, redactSecretShapes, rememberSecret, scrubText} from './index.js'
 
-/**
- * Values that are secrets by their shape, whoever wrote them: PEM keys, bcrypt
- * hashes, secret-box envelopes, service tokens and JWTs.
- */
-const SECRET_SHAPES: readonly RegExp[] = [
-  /-----BEGIN [A-Z ]+-----[\s\S]*?-----END [A-Z ]+-----/g,
-  /\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}/g,
-  /\bv1\.[A-Za-z0-9_-]{1,32}\.[A-Za-z0-9_-]{16,}/g,
-  /\braiops_[A-Za-z0-9_-]{40,}/g,
-  /\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g,
-]
 /**
  * In a debug line, a run this long of digest or key characters (hex digests,
  * base64 keys and ciphertexts) is random data: SQL names and words hold no
@@ -27,9 +16,7 @@ const LONG_RANDOM = /[A-Za-z0-9+_-]{32,}={0,2}/g
  * contents come from elsewhere (a driver's error, an error's stack).
  */
 export function scrubSecretText(text: string): string {
-  let out = scrubText(text)
-  for (const shape of SECRET_SHAPES) out = out.replace(shape, REDACTED)
-  return out
+  return redactSecretShapes(scrubText(text))
 }
 
 interface DebugModule {

@@ -63,6 +63,9 @@ const SECRET_SHAPES = [
   /\beyJ[\w-]{8,}(?:\.[\w-]*){2,4}/g,
   // a PEM private key, to its END line or, cut short, to the end of the text
   /-----BEGIN [A-Z0-9 ]*(?:PRIVATE|SECRET) KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*KEY(?: BLOCK)?-----|$)/g,
+  // raiops' own: a secret-box envelope (v1.<kid>.<nonce ‖ ciphertext ‖ tag>) and a service token
+  /\bv1\.[A-Za-z0-9_-]{1,32}\.[A-Za-z0-9_-]{16,}/g,
+  /\braiops_[A-Za-z0-9_-]{40,}/g,
 ]
 
 /** `text` with every secret recognised by its shape replaced by `marker`. */
