@@ -2,7 +2,7 @@ import {hostname} from 'node:os'
 import type {Knex} from 'knex'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
-import {openControlDb, type ControlDbTarget} from '../../src/lib/control-db/index.js'
+import {migrateDownAll, migrateLatest, openControlDb, type ControlDbTarget} from '../../src/lib/control-db/index.js'
 import {toBool, toIso} from '../../src/lib/control-db/time.js'
 import {BusyError, UserError} from '../../src/lib/errors/index.js'
 import {getRds} from '../../src/lib/rds/repository.js'
@@ -1173,6 +1173,50 @@ describe.each(CONTROL_ENGINES)('routing --full on a %s control database: links m
 
     const idle = await runRoutingSync(ctx, {mode: 'full'})
     expect(idle.counts).toMatchObject({inserted: 0, updated: 0, unchanged: main.counts.routing, missing: 0, unlinked: 0})
+  })
+})
+
+describe('routing --truncate and --full on a SQLite control database: rebuilt through a staging table', () => {
+  /** The cache's indexes as SQLite describes them: columns and uniqueness, names aside. */
+  async function indexes(db: Knex): Promise<string[]> {
+    const list = (await db.raw(`PRAGMA index_list('${ROUTING_CACHE_TABLE}')`)) as Array<{name: string; unique: number}>
+    const described: string[] = []
+    for (const index of list) {
+      const columns = ((await db.raw(`PRAGMA index_info('${index.name}')`)) as Array<{name: string}>).map((c) => c.name)
+      described.push(`${index.unique ? 'unique ' : ''}${columns.join(',')}`)
+    }
+    return described.sort()
+  }
+
+  it('a staging table left by a killed run is replaced; every swap keeps the indexes; the migrations still go down and up', async () => {
+    const {db} = await control('sqlite')
+    const ctx = context(db)
+    const main = await fixture({engine: 'mysql', master: true, tenants: 3, usersPerTenant: 4})
+    await registerMaster(ctx, main, 'main')
+    expect((await runTenantSync(ctx, TENANTS)).status).toBe('ok')
+    expect((await runRoutingSync(ctx, {mode: 'incremental'})).status).toBe('ok')
+    const before = await cachedRouting(db)
+    const shape = await indexes(db)
+    expect(shape).toEqual(['email', 'tenant_master_id', 'unique source_id'])
+
+    // What a run killed halfway leaves: a staging table with some rows.
+    await db.raw(`CREATE TABLE user_email_routing_cache_next AS SELECT * FROM ${ROUTING_CACHE_TABLE} WHERE source_id <= 3`)
+    for (const mode of ['truncate', 'full', 'truncate', 'full'] as const) {
+      const report = await runRoutingSync(ctx, {mode, batchSize: 5})
+      expect(report).toMatchObject({mode, status: 'ok', counts: {read: before.length, missing: 0}})
+      expect(await cachedRouting(db)).toEqual(before)
+      expect(await indexes(db)).toEqual(shape)
+      expect(await db.schema.hasTable('user_email_routing_cache_next')).toBe(false)
+    }
+    // A full run keeps the rows it finds unchanged as they are, their ids included.
+    const ids = await db(ROUTING_CACHE_TABLE).orderBy('source_id').pluck('id')
+    expect((await runRoutingSync(ctx, {mode: 'full', batchSize: 5})).counts).toMatchObject({unchanged: before.length})
+    expect(await db(ROUTING_CACHE_TABLE).orderBy('source_id').pluck('id')).toEqual(ids)
+
+    await migrateDownAll(db)
+    expect(await db.schema.hasTable(ROUTING_CACHE_TABLE)).toBe(false)
+    await migrateLatest(db)
+    expect(await indexes(db)).toEqual(shape)
   })
 })
 

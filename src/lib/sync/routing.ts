@@ -11,6 +11,7 @@ import {findMaster} from '../rds/repository.js'
 import {connectionSpecFor} from '../rds/service.js'
 import {finishRun, startRun, ZERO_COUNTS, type SyncCounts} from './runs.js'
 import {retryOnDeadlock} from './retry.js'
+import {isSqlite, rebuildThroughStaging} from './sqlite-staging.js'
 
 export const ROUTING_CACHE_TABLE = 'user_email_routing_cache'
 const STAGING_TABLE = 'user_email_routing_cache_next'
@@ -272,21 +273,23 @@ async function applyByLoad(tx: Db, rows: CacheRow[], signal: AbortSignal | undef
  * they go through the same LOAD DATA path as an incremental page. Elsewhere a
  * changed row is upserted on the cache's primary key, which the engine finds at
  * once (keyed on source_id, MySQL would first insert, meet the unique index and
- * undo the insert before updating), and a new one on source_id.
+ * undo the insert before updating), and a new one on source_id. `table`: the
+ * cache, or the staging table of a rebuild on SQLite.
  */
-async function upsert(db: Db, rows: CacheWrite[], options: {load: boolean; signal?: AbortSignal}): Promise<void> {
+async function upsert(db: Db, rows: CacheWrite[], options: {load: boolean; signal?: AbortSignal; table?: string}): Promise<void> {
   if (options.load) {
     await applyByLoad(db, rows, options.signal)
     return
   }
+  const table = options.table ?? ROUTING_CACHE_TABLE
   const chunk = insertChunk(db)
   const updates = rows.filter((row) => row.id !== undefined)
   const inserts = rows.filter((row) => row.id === undefined)
   for (let i = 0; i < updates.length; i += chunk) {
-    await db(ROUTING_CACHE_TABLE).insert(updates.slice(i, i + chunk)).onConflict('id').merge(MERGE_COLUMNS)
+    await db(table).insert(updates.slice(i, i + chunk)).onConflict('id').merge(MERGE_COLUMNS)
   }
   for (let i = 0; i < inserts.length; i += chunk) {
-    await db(ROUTING_CACHE_TABLE).insert(inserts.slice(i, i + chunk)).onConflict('source_id').merge(MERGE_COLUMNS)
+    await db(table).insert(inserts.slice(i, i + chunk)).onConflict('source_id').merge(MERGE_COLUMNS)
   }
 }
 
@@ -295,8 +298,8 @@ async function insertAll(db: Db, table: string, rows: CacheRow[]): Promise<void>
   for (let i = 0; i < rows.length; i += chunk) await db(table).insert(rows.slice(i, i + chunk))
 }
 
-async function deleteSourceIds(db: Db, ids: number[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += 500) await db(ROUTING_CACHE_TABLE).whereIn('source_id', ids.slice(i, i + 500)).delete()
+async function deleteSourceIds(db: Db, table: string, ids: number[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += 500) await db(table).whereIn('source_id', ids.slice(i, i + 500)).delete()
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -619,7 +622,8 @@ async function dirtyRanges(ctx: OpsContext, source: Knex, timeoutMs: number): Pr
  * pages, side by side), and only what differs written: new and changed rows
  * upserted, rows gone upstream deleted. When both are MySQL/MariaDB, per-bucket
  * checksums computed by the servers first narrow the merge to the buckets that
- * differ. One transaction, so readers see the previous cache until it commits
+ * differ. One transaction (on SQLite, short ones into a copy of the cache
+ * swapped in at the end), so readers see the previous cache until it commits
  * and a failure leaves it intact.
  */
 async function syncFull(ctx: OpsContext, source: Knex, options: RoutingSyncOptions & {batchSize: number}, tally: Tally): Promise<Watermark | null> {
@@ -633,15 +637,18 @@ async function syncFull(ctx: OpsContext, source: Knex, options: RoutingSyncOptio
     if (fast.unlinked > 0) await tally.sampleUnlinked(ctx.db)
   }
   const ranges = fast?.ranges ?? [{after: 0, upTo: null}]
-  await ctx.db.transaction(async (tx) => {
+  /** The merge, its writes made through `write` into `table`. */
+  const merge = async (write: (work: (tx: Db) => Promise<void>) => Promise<void>, table: string): Promise<void> => {
     const gone: number[] = []
     const flushGone = async () => {
+      if (gone.length === 0) return
       tally.counts.missing += gone.length
-      await deleteSourceIds(tx, gone.splice(0))
+      const ids = gone.splice(0)
+      await write((tx) => deleteSourceIds(tx, table, ids))
     }
     for (const range of ranges) {
-      // The cache is read beside the transaction where the engine allows it (the lease keeps other writers out).
-      const cache = new CacheCursor(readsBesideTransactions(ctx.db) ? ctx.db : tx, options.batchSize, range)
+      // The cache is read beside the writes (the lease keeps other writers out).
+      const cache = new CacheCursor(ctx.db, options.batchSize, range)
       const pages = sourcePages(source, {ids: range, batchSize: options.batchSize, timeoutMs: options.queryTimeoutMs, signal: options.signal})
       for await (const page of pages) {
         tally.counts.read += page.raw
@@ -663,7 +670,7 @@ async function syncFull(ctx: OpsContext, source: Knex, options: RoutingSyncOptio
           if (write) writes.push(write)
         }
         throwIfAborted(options.signal)
-        await upsert(tx, writes, {load, signal: options.signal})
+        if (writes.length > 0) await write((tx) => upsert(tx, writes, {load, signal: options.signal, table}))
         if (gone.length >= 500) await flushGone()
         options.onProgress?.({read: tally.counts.read, written: tally.counts.inserted + tally.counts.updated + tally.counts.missing})
       }
@@ -677,9 +684,26 @@ async function syncFull(ctx: OpsContext, source: Knex, options: RoutingSyncOptio
       }
     }
     await flushGone()
-    if (mark) await writeWatermark(tx, mark, ctx.now())
-    throwIfAborted(options.signal)
-  })
+  }
+  if (isSqlite(ctx.db)) {
+    // One writer for the whole file: the differences go into a copy of the cache, batch by batch, swapped in at the end.
+    await rebuildThroughStaging(ctx.db, {
+      table: ROUTING_CACHE_TABLE,
+      staging: STAGING_TABLE,
+      copy: true,
+      signal: options.signal,
+      fill: (rebuild) => merge(rebuild.write, rebuild.staging),
+      atSwap: async (tx) => {
+        if (mark) await writeWatermark(tx, mark, ctx.now())
+      },
+    })
+  } else {
+    await ctx.db.transaction(async (tx) => {
+      await merge((work) => work(tx), ROUTING_CACHE_TABLE)
+      if (mark) await writeWatermark(tx, mark, ctx.now())
+      throwIfAborted(options.signal)
+    })
+  }
   return mark
 }
 
@@ -689,9 +713,11 @@ const TRUNCATE_PAGE = 2000
 /**
  * Truncate: the cache rebuilt from scratch. On MySQL/MariaDB into a staging table
  * (streamed with LOAD DATA LOCAL INFILE where the server allows it, else batched
- * INSERTs), then swapped in with one atomic RENAME TABLE; elsewhere emptied and
- * refilled in one transaction. Readers see the previous cache until the swap or
- * commit; a failure leaves it intact.
+ * INSERTs), then swapped in with one atomic RENAME TABLE; on SQLite into a
+ * staging table too, a page per short transaction, so other commands can write
+ * meanwhile (see sqlite-staging.ts); on PostgreSQL emptied and refilled in one
+ * transaction. Readers see the previous cache until the swap or commit; a
+ * failure leaves it intact.
  */
 async function syncTruncate(ctx: OpsContext, source: Knex, options: RoutingSyncOptions & {batchSize: number}, tally: Tally): Promise<Watermark | null> {
   // The rows the cache holds now (to count those gone), counted while the new rows are read.
@@ -732,6 +758,24 @@ async function syncTruncate(ctx: OpsContext, source: Knex, options: RoutingSyncO
       await ctx.db.raw('DROP TABLE IF EXISTS ??', [STAGING_TABLE]).catch(() => undefined)
       throw error
     }
+  } else if (isSqlite(ctx.db)) {
+    // One writer for the whole file: a page per short transaction into a staging table, swapped in at the end.
+    await rebuildThroughStaging(ctx.db, {
+      table: ROUTING_CACHE_TABLE,
+      staging: STAGING_TABLE,
+      copy: false,
+      signal: options.signal,
+      fill: async (rebuild) => {
+        for await (const rows of rowsOf()) {
+          throwIfAborted(options.signal)
+          if (rows.length > 0) await rebuild.write((tx) => insertAll(tx, rebuild.staging, rows))
+        }
+        before = await counting
+      },
+      atSwap: async (tx) => {
+        if (mark) await writeWatermark(tx, mark, ctx.now())
+      },
+    })
   } else {
     before = await counting
     await ctx.db.transaction(async (tx) => {
