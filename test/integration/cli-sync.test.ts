@@ -1,6 +1,8 @@
 import {type ChildProcess, spawn} from 'node:child_process'
 import {createHmac} from 'node:crypto'
+import {existsSync} from 'node:fs'
 import {createRequire} from 'node:module'
+import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -392,6 +394,37 @@ describe('a long routing rebuild on a SQLite control database', () => {
     expect(JSON.parse(next.stdout)).toMatchObject({status: 'ok', counts: {inserted: master.counts.routing, missing: 0}})
     expect(cache()).toEqual(before)
     expect(count(staged)).toBe(0)
+  })
+
+  it('a rebuild running in another pid namespace with the same hostname (another container): a second one exits 6 instead of taking over its lease', async () => {
+    // Its pid, as its namespace numbers it, names no process here: seen from here it looks gone.
+    let pid = 20_000 + Math.floor(Math.random() * 5000)
+    while (existsSync(`/proc/${pid}`)) pid--
+    await relay.setMode({delayMs: 150})
+    const inner = spawn('unshare', ['--kill-child', '--pid', '--fork', '--mount-proc', 'sh', '-c', `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid && "$@"; exit $?`, 'sh', process.execPath, bin, 'sync:routing', '--truncate', '--json'], {
+      env: {...childEnv(), ...env, RAIOPS_TOKEN: token},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let innerOut = ''
+    inner.stdout.on('data', (d) => (innerOut += d))
+    inner.stderr.on('data', (d) => (innerOut += d))
+    const innerExit = new Promise<number | null>((resolve) => inner.on('close', resolve))
+    try {
+      await waitFor(() => count("select count(*) as n from locks where name = 'sync:routing'") === 1, 30_000)
+      const [lock] = queryControlDb<{holder: string}>(env.RAIOPS_HOME, "select holder from locks where name = 'sync:routing'")
+      expect(lock.holder.startsWith(`${hostname()}:${pid}:`)).toBe(true)
+
+      const second = await cli(['sync:routing', '--truncate', '--json'], asToken)
+      console.log(`sync:routing --truncate beside a rebuild in another pid namespace (same hostname, pid ${pid}): exit ${second.code} in ${second.ms} ms`)
+      expect(second.code, second.stdout).toBe(6)
+      expect(JSON.parse(second.stdout).error.message).toContain(`sync:routing is already running on ${hostname()} (pid ${pid})`)
+      expect(await innerExit, innerOut).toBe(0)
+    } finally {
+      inner.kill('SIGKILL')
+      await innerExit
+      await relay.setMode('pass')
+    }
+    expect(JSON.parse(innerOut)).toMatchObject({status: 'ok', counts: {inserted: master.counts.routing}})
   })
 
   it("a token's last use that cannot be recorded (the write lock held past the busy timeout) does not fail a command that only reads", async () => {
