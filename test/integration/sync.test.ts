@@ -64,7 +64,7 @@ async function control(engine: ControlEngineName): Promise<TestControlDb> {
   return created
 }
 
-function context(db: Knex, options: {connectTimeoutMs?: number} = {}): Ctx {
+function context(db: Knex, options: {connectTimeoutMs?: number; queryTimeoutMs?: number} = {}): Ctx {
   const ctx = makeContext(db, options)
   closers.push(() => ctx.close())
   return ctx
@@ -1217,6 +1217,29 @@ describe('routing --truncate and --full on a SQLite control database: rebuilt th
     expect(await db.schema.hasTable(ROUTING_CACHE_TABLE)).toBe(false)
     await migrateLatest(db)
     expect(await indexes(db)).toEqual(shape)
+  })
+})
+
+describe('a server that stalls in the middle of a result', () => {
+  it('tenant and routing syncs fail saying which limit passed and that the server sent no data for that long, never "for an unknown reason"', async () => {
+    const {db} = await control('sqlite')
+    const main = await fixture({engine: 'mysql', master: true, tenants: 2000, usersPerTenant: 1, ghostUsersPerTenant: 0, locationsPerTenant: 1})
+    const proxy = await proxyTo(main)
+    await registerMaster(context(db), main, 'main', proxy)
+    const limits = {connectTimeoutMs: 1000, queryTimeoutMs: 2000}
+    // Every connection gets through its handshake and the first bytes of a result, then nothing more comes.
+    await proxy.setMode({stallAfterBytes: 20_000})
+
+    const tenants = await runTenantSync(context(db, limits), {...TENANTS, deadlineMs: 10_000})
+    const failed = must(tenants.rds[0], 'the RDS result')
+    expect(failed.status).toBe('failed')
+    // Its three queries share two connections: the third waits for one that never comes free.
+    expect(failed.error).toMatch(/^no connection to the server came free in time \(each waits on a query\) with no data from the server for \d+(\.\d)? s$/)
+    const routing = await runRoutingSync(context(db, limits), {mode: 'full'})
+    expect(routing.status).toBe('failed')
+    expect(routing.error).toMatch(/^the query timeout of 2 s passed with no data from the server for \d+(\.\d)? s$/)
+    const runs = await storedRuns(db)
+    expect(runs.filter((r) => r.status === 'failed').map((r) => r.error)).toEqual([failed.error, failed.error, routing.error].map((e) => expect.stringContaining(String(e))))
   })
 })
 

@@ -964,7 +964,7 @@ export async function syncRouting(ctx: OpsContext, options: RoutingSyncOptions):
     const run = options.mode === 'full' ? syncFull : options.mode === 'truncate' ? syncTruncate : syncIncremental
     watermark = await run(ctx, source, {...options, batchSize}, tally)
   } catch (caught) {
-    error = options.signal?.aborted && options.signal.reason instanceof Error ? options.signal.reason.message : describeDriverError(caught)
+    error = options.signal?.aborted && options.signal.reason instanceof Error ? options.signal.reason.message : describeDriverError(caught, {quietMs: ctx.fleet.quietMs(Number(master.id))})
     if (caught instanceof UserError) error = caught.message
   }
   const finished = ctx.now()

@@ -4,7 +4,7 @@ import type {OpsContext} from '../context.js'
 import type {Db} from '../control-db/index.js'
 import {toIso} from '../control-db/time.js'
 import {describeDriverError} from '../fleet/errors.js'
-import {fanOut, inShard, type FanOutResult, type Shard} from '../fleet/fan-out.js'
+import {DeadlineError, fanOut, inShard, type FanOutResult, type Shard} from '../fleet/fan-out.js'
 import {selectRds} from '../rds/repository.js'
 import {connectionSpecFor} from '../rds/service.js'
 import type {RdsInstanceRow} from '../rds/types.js'
@@ -296,7 +296,9 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
         await finishRun(ctx.db, runId, {status: 'ok', stats: {...counts, tenants: upstream.length, durationMs}, finishedAt: ctx.now()})
         return {tenants: upstream.length, counts, durationMs}
       } catch (error) {
-        const message = signal.aborted && signal.reason instanceof Error ? signal.reason.message : describeDriverError(error)
+        // Stopped (Ctrl-C, a lost lease) says so; a failure or the deadline says what the server was doing.
+        const stopped = signal.aborted && signal.reason instanceof Error && !(signal.reason instanceof DeadlineError) ? signal.reason : null
+        const message = stopped ? stopped.message : describeDriverError(signal.aborted ? signal.reason : error, {quietMs: ctx.fleet.quietMs(rds.id)})
         await finishRun(ctx.db, runId, {status: 'failed', stats: {...ZERO_COUNTS, durationMs: Math.round(performance.now() - t0)}, error: message, finishedAt: ctx.now()}).catch(() => undefined)
         throw new Error(message)
       }
