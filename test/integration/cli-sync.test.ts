@@ -454,3 +454,54 @@ function childEnv(): Record<string, string> {
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'NODE_ENV' && k !== 'RAIOPS_TOKEN' && k !== 'FORCE_COLOR') env[k] = v
   return env
 }
+
+describe('fleet rows that break the contract, from the command line', () => {
+  let home: TestDir
+  let env: Record<string, string>
+  let master: RaiFixture
+
+  beforeAll(async () => {
+    home = createTestDir('raiops-invalid-')
+    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
+    master = await createRaiFixture({engine: 'mysql', tenants: 3, usersPerTenant: 2, master: true})
+    const db = await master.knex()
+    try {
+      await db.schema.alterTable('tenants', (table) => void table.string('name', 255).nullable().alter())
+      await db('tenants').where({id: 2}).update({name: null})
+      await db('user_email_routing').whereIn('id', [2, 4]).update({updated_at: null})
+    } finally {
+      await db.destroy()
+    }
+    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'invalid-admin-password-1\n'})
+    expect(initialised.code, initialised.stderr).toBe(0)
+    const added = await runCli(['rds:add', '--name', 'main', '--host', '127.0.0.1', '--port', String(mysqlServer.port), '--username', 'root', '--rai-database', master.database, '--no-test', '--no-input', '--master'], {env})
+    expect(added.code, added.stderr).toBe(0)
+  })
+
+  afterAll(async () => {
+    await master?.drop()
+    home?.drop()
+  })
+
+  it('the summary names each reason with its count and ids; --json and sync:status carry them', async () => {
+    const all = await runCli(['sync:all'], {env})
+    expect(all.code, all.stderr).toBe(0)
+    expect(all.stdout).toMatch(/tenants: ok · .* 3 new, 0 updated, 0 unchanged, 0 missing, 1 invalid ·/)
+    expect(all.stdout).toContain('main: 1 invalid: name is NULL: stored with an empty name (1 row: id 2)')
+    expect(all.stdout).toContain('2 source row(s) break the contract:')
+    expect(all.stdout).toContain('updated_at is NULL: incremental runs never read it (--full and --truncate copy it) (2 rows: ids 2, 4)')
+
+    const full = await runCli(['sync:routing', '--full', '--json'], {env})
+    expect(full.code, full.stderr).toBe(0)
+    expect(JSON.parse(full.stdout)).toMatchObject({
+      status: 'ok',
+      counts: {inserted: 2, invalid: 2},
+      invalidRows: [{reason: 'updated_at is NULL: copied without a source time; incremental runs never see its changes (--full does)', kept: true, rows: 2, ids: [2, 4]}],
+    })
+    const status = await runCli(['sync:status', '--json'], {env})
+    const routing = JSON.parse(status.stdout).kinds.find((k: {kind: string}) => k.kind === 'routing')
+    expect(routing.lastRun.stats).toMatchObject({invalid: 2, invalidRows: [{rows: 2, ids: [2, 4]}]})
+    const text = await runCli(['sync:status'], {env})
+    expect(text.stdout).toMatch(/2 inserted, .*2 invalid/)
+  })
+})

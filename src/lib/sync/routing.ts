@@ -10,6 +10,7 @@ import {UserError} from '../errors/index.js'
 import {findMaster} from '../rds/repository.js'
 import {connectionSpecFor} from '../rds/service.js'
 import {finishRun, startRun, ZERO_COUNTS, type SyncCounts} from './runs.js'
+import {InvalidTally, isId, type InvalidRows} from './invalid.js'
 import {retryOnDeadlock} from './retry.js'
 import {isSqlite, rebuildThroughStaging} from './sqlite-staging.js'
 
@@ -37,7 +38,7 @@ export interface RoutingCounts extends SyncCounts {
   read: number
   /** Rows whose (RDS, tenant) is not in tenant_master: kept, with no tenant link. */
   unlinked: number
-  /** Source rows that could not be used (no email, bad id): skipped and counted. */
+  /** Source rows that break the contract (see invalidRows): left out (no email, a bad id) or kept with a fallback (no updated_at). */
   invalid: number
 }
 
@@ -52,6 +53,8 @@ export interface RoutingSyncReport {
   counts: RoutingCounts
   /** Up to 10 (RDS, tenant) pairs of unlinked rows, to look into. */
   unlinkedTenants: Array<{rdsInstanceId: number; remoteTenantId: number; rows: number}>
+  /** The source rows that break the contract, by reason, with a few ids. */
+  invalidRows: InvalidRows[]
   watermark: {updatedAt: string; id: number} | null
   error: string | null
 }
@@ -92,16 +95,36 @@ function sourceTime(value: unknown): number | null {
   return Number.isNaN(ms) ? null : ms
 }
 
-const isId = (value: unknown): boolean => (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) || (typeof value === 'string' && /^\d{1,15}$/.test(value) && value !== '0')
+
+/** A source row left out, and why. */
+interface RejectedRow {
+  reason: string
+  /** Null when the id itself is the problem. */
+  id: number | null
+}
+
+const REJECTED = {
+  id: 'id is not a positive integer: left out',
+  email: 'email is NULL or empty: left out',
+  link: 'tenant_id, rds_instance_id or user_id is not a positive integer: left out',
+} as const
+
+/** Rows without updated_at: incremental runs read by it, so they see none of them. */
+const NULL_UPDATED_AT = {
+  incremental: 'updated_at is NULL: incremental runs never read it (--full and --truncate copy it)',
+  copied: 'updated_at is NULL: copied without a source time; incremental runs never see its changes (--full does)',
+} as const
 
 /**
  * Checks one fleet row by hand: this is the hot path (a million rows), where a
  * schema library per row would cost more than the copy. A row without a usable
- * id, email or link is invalid (skipped and counted), never half-written.
+ * id, email or link is invalid (left out and counted), never half-written.
  */
-function parseSourceRow(row: Record<string, unknown>): SourceRow | null {
+function parseSourceRow(row: Record<string, unknown>): SourceRow | RejectedRow {
   const {id, email, tenant_id: tenantId, rds_instance_id: rdsId, user_id: userId, status, updated_at: updatedAt} = row
-  if (!isId(id) || typeof email !== 'string' || email === '' || !isId(tenantId) || !isId(rdsId) || !isId(userId)) return null
+  if (!isId(id)) return {reason: REJECTED.id, id: null}
+  if (typeof email !== 'string' || email === '') return {reason: REJECTED.email, id: Number(id)}
+  if (!isId(tenantId) || !isId(rdsId) || !isId(userId)) return {reason: REJECTED.link, id: Number(id)}
   return {
     id: Number(id),
     // Lower-cased only: quotes, spaces and the rest round-trip as they are.
@@ -123,6 +146,23 @@ async function loadTenantLinks(db: Db): Promise<TenantLinks> {
 
 class Tally {
   readonly counts: RoutingCounts = {...ZERO_COUNTS, read: 0, unlinked: 0, invalid: 0}
+  private readonly invalid = new InvalidTally()
+
+  /** Counts a page read from the source: its rows, and those left out. */
+  page(page: Page): void {
+    this.counts.read += page.raw
+    for (const row of page.rejected) this.invalidRows(row.reason, false, row.id)
+  }
+
+  invalidRows(reason: string, kept: boolean, id: number | null, rows = 1, ids?: readonly number[]): void {
+    this.invalid.add(reason, kept, id, rows, ids)
+    this.counts.invalid = this.invalid.total
+  }
+
+  get invalidGroups(): InvalidRows[] {
+    return this.invalid.list
+  }
+
   private readonly unlinked = new Map<string, {rdsInstanceId: number; remoteTenantId: number; rows: number}>()
 
   link(links: TenantLinks, row: SourceRow): number | null {
@@ -308,6 +348,8 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 
 interface Page {
   rows: SourceRow[]
+  /** The rows left out, and why. */
+  rejected: RejectedRow[]
   raw: number
   /** The keyset position after this page. */
   last: {updatedAt: number | null; id: number} | null
@@ -342,12 +384,14 @@ async function* sourcePages(
     }
     const raw = (await query) as Array<Record<string, unknown>>
     const rows: SourceRow[] = []
+    const rejected: RejectedRow[] = []
     for (const r of raw) {
       const parsed = parseSourceRow(r)
-      if (parsed) rows.push(parsed)
+      if ('reason' in parsed) rejected.push(parsed)
+      else rows.push(parsed)
     }
     const tail = raw.at(-1)
-    return {rows, raw: raw.length, last: tail ? {id: Number(tail.id), updatedAt: sourceTime(tail.updated_at)} : after, limit}
+    return {rows, rejected, raw: raw.length, last: tail ? {id: Number(tail.id), updatedAt: sourceTime(tail.updated_at)} : after, limit}
   }
   let next = fetchPage(null, options.firstBatchSize ?? options.batchSize)
   for (;;) {
@@ -448,8 +492,7 @@ async function syncIncremental(ctx: OpsContext, source: Knex, options: RoutingSy
     let currentCached: Promise<Map<number, CachedRow> | null> | null = current.done ? null : lookup(current.value)
     while (!current.done) {
       const page = current.value
-      tally.counts.read += page.raw
-      tally.counts.invalid += page.raw - page.rows.length
+      tally.page(page)
       const now = ctx.now()
       let pageMark = mark
       for (const row of page.rows) if (row.updatedAt !== null) pageMark = later(pageMark, {updatedAt: row.updatedAt, id: row.id})
@@ -651,8 +694,7 @@ async function syncFull(ctx: OpsContext, source: Knex, options: RoutingSyncOptio
       const cache = new CacheCursor(ctx.db, options.batchSize, range)
       const pages = sourcePages(source, {ids: range, batchSize: options.batchSize, timeoutMs: options.queryTimeoutMs, signal: options.signal})
       for await (const page of pages) {
-        tally.counts.read += page.raw
-        tally.counts.invalid += page.raw - page.rows.length
+        tally.page(page)
         const now = ctx.now()
         const writes: CacheWrite[] = []
         for (const row of page.rows) {
@@ -730,8 +772,7 @@ async function syncTruncate(ctx: OpsContext, source: Knex, options: RoutingSyncO
   const pages = sourcePages(source, {batchSize: Math.min(options.batchSize, TRUNCATE_PAGE), timeoutMs: options.queryTimeoutMs, signal: options.signal})
   const rowsOf = async function* (): AsyncGenerator<CacheRow[]> {
     for await (const page of pages) {
-      tally.counts.read += page.raw
-      tally.counts.invalid += page.raw - page.rows.length
+      tally.page(page)
       const now = ctx.now()
       for (const row of page.rows) if (row.updatedAt !== null) mark = later(mark, {updatedAt: row.updatedAt, id: row.id})
       yield page.rows.map((row) => toCacheRow(row, tally.link(links, row), now))
@@ -943,6 +984,18 @@ async function fillStaging(db: Db, batches: AsyncGenerator<CacheRow[]>, signal: 
 }
 
 /**
+ * The source rows without updated_at: how many, and the first ids. Incremental
+ * runs, which read by updated_at, never see them: each run reports them.
+ */
+async function rowsWithoutTime(source: Knex, timeoutMs: number): Promise<{rows: number; ids: number[]}> {
+  const [counted] = (await source('user_email_routing').count({n: '*'}).whereNull('updated_at').timeout(timeoutMs)) as Array<{n: unknown}>
+  const rows = Number(counted?.n ?? 0)
+  if (rows === 0) return {rows, ids: []}
+  const ids = (await source('user_email_routing').whereNull('updated_at').orderBy('id').limit(5).pluck('id').timeout(timeoutMs)) as unknown[]
+  return {rows, ids: ids.map(Number)}
+}
+
+/**
  * Copies the master RDS's user_email_routing into the cache (incremental by
  * default; `full` reconciles everything including deletions; `truncate`
  * rebuilds). Writes one sync_runs row. The caller holds the `routing` lease.
@@ -963,6 +1016,9 @@ export async function syncRouting(ctx: OpsContext, options: RoutingSyncOptions):
     const source = await ctx.fleet.get(await connectionSpecFor(ctx, master))
     const run = options.mode === 'full' ? syncFull : options.mode === 'truncate' ? syncTruncate : syncIncremental
     watermark = await run(ctx, source, {...options, batchSize}, tally)
+    const untimed = await rowsWithoutTime(source, options.queryTimeoutMs)
+    const copied = options.mode !== 'incremental'
+    tally.invalidRows(copied ? NULL_UPDATED_AT.copied : NULL_UPDATED_AT.incremental, copied, null, untimed.rows, untimed.ids)
   } catch (caught) {
     error = options.signal?.aborted && options.signal.reason instanceof Error ? options.signal.reason.message : describeDriverError(caught, {quietMs: ctx.fleet.quietMs(Number(master.id))})
     if (caught instanceof UserError) error = caught.message
@@ -970,7 +1026,9 @@ export async function syncRouting(ctx: OpsContext, options: RoutingSyncOptions):
   const finished = ctx.now()
   const durationMs = Math.round(performance.now() - startedMs)
   const status = error === null ? 'ok' : 'failed'
-  await finishRun(ctx.db, runId, {status, stats: {...tally.counts, mode: options.mode, durationMs}, error, finishedAt: finished}).catch(() => undefined)
+  const invalidRows = tally.invalidGroups
+  const stats = {...tally.counts, mode: options.mode, durationMs, ...(invalidRows.length > 0 ? {invalidRows} : {})}
+  await finishRun(ctx.db, runId, {status, stats, error, finishedAt: finished}).catch(() => undefined)
   return {
     kind: 'routing',
     mode: options.mode,
@@ -981,6 +1039,7 @@ export async function syncRouting(ctx: OpsContext, options: RoutingSyncOptions):
     durationMs,
     counts: tally.counts,
     unlinkedTenants: tally.unlinkedTenants,
+    invalidRows,
     watermark: watermark ? {updatedAt: new Date(watermark.updatedAt).toISOString(), id: watermark.id} : null,
     error,
   }
