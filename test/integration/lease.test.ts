@@ -225,6 +225,12 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
       expiresAt: '2099-03-04T05:06:12.123Z',
     })
     expect(await readLease(ctl.db, nextName())).toBeNull()
+
+    // An id of digits, with the proof of the process: each field read back where it belongs.
+    const digits = nextName()
+    const holder = {host: 'host-b', pid: 77, id: '123456789012', process: {bootId: '0a1b2c3d-0000-4000-8000-123456789abc', pidNamespace: '4026531836', startTime: '4242'}}
+    expect((await acquire(ctl.db, digits, {heartbeatMs: 0, holder})).holder).toEqual(holder)
+    expect((await readLease(ctl.db, digits))?.holder).toEqual(holder)
   })
 
   it('two concurrent acquires, on two connections, several rounds: exactly one wins', async () => {

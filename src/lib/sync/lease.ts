@@ -83,14 +83,21 @@ function formatHolder(holder: LeaseHolder): string {
   return `${holder.host}:${holder.pid}:${holder.id}${proof}`
 }
 
-/** `host:pid:id[:bootId/pidNamespace/startTime]`, read from the right (none of those after the host contains a colon). */
-const HOLDER_TEXT = /^(.*):(-?\d+):([^:]*?)(?::([0-9a-f-]+)\/(\d+)\/(\d*))?$/i
+/**
+ * `host:pid:id:bootId/pidNamespace/startTime`, or `host:pid:id` (no proof, or
+ * an older raiops), read from the right: none of the fields after the host
+ * contains a colon. The form with the proof is tried first, so an id of digits
+ * is never taken for a pid.
+ */
+const HOLDER_WITH_PROOF = /^(.*):(-?\d+):([^:]*):([0-9a-f-]+)\/(\d+)\/(\d*)$/i
+const HOLDER_PLAIN = /^(.*):(-?\d+):([^:]*)$/
 
 function parseHolder(text: string): LeaseHolder {
-  const parts = HOLDER_TEXT.exec(text)
+  const proven = HOLDER_WITH_PROOF.exec(text)
+  const parts = proven ?? HOLDER_PLAIN.exec(text)
   const pid = parts ? Number(parts[2]) : Number.NaN
   if (!parts || !Number.isSafeInteger(pid)) return {host: text, pid: 0, id: '', process: null}
-  const process = parts[4] === undefined ? null : {bootId: parts[4], pidNamespace: parts[5], startTime: parts[6] === '' ? null : parts[6]}
+  const process = proven ? {bootId: proven[4], pidNamespace: proven[5], startTime: proven[6] === '' ? null : proven[6]} : null
   return {host: parts[1], pid, id: parts[3], process}
 }
 
