@@ -95,7 +95,6 @@ function sourceTime(value: unknown): number | null {
   return Number.isNaN(ms) ? null : ms
 }
 
-
 /** A source row left out, and why. */
 interface RejectedRow {
   reason: string
@@ -146,6 +145,7 @@ async function loadTenantLinks(db: Db): Promise<TenantLinks> {
 
 class Tally {
   readonly counts: RoutingCounts = {...ZERO_COUNTS, read: 0, unlinked: 0, invalid: 0}
+  private readonly unlinked = new Map<string, {rdsInstanceId: number; remoteTenantId: number; rows: number}>()
   private readonly invalid = new InvalidTally()
 
   /** Counts a page read from the source: its rows, and those left out. */
@@ -162,8 +162,6 @@ class Tally {
   get invalidGroups(): InvalidRows[] {
     return this.invalid.list
   }
-
-  private readonly unlinked = new Map<string, {rdsInstanceId: number; remoteTenantId: number; rows: number}>()
 
   link(links: TenantLinks, row: SourceRow): number | null {
     const key = `${row.rdsInstanceId}:${row.tenantId}`
@@ -1014,11 +1012,11 @@ export async function syncRouting(ctx: OpsContext, options: RoutingSyncOptions):
   let error: string | null = null
   try {
     const source = await ctx.fleet.get(await connectionSpecFor(ctx, master))
-    const run = options.mode === 'full' ? syncFull : options.mode === 'truncate' ? syncTruncate : syncIncremental
-    watermark = await run(ctx, source, {...options, batchSize}, tally)
     const untimed = await rowsWithoutTime(source, options.queryTimeoutMs)
     const copied = options.mode !== 'incremental'
     tally.invalidRows(copied ? NULL_UPDATED_AT.copied : NULL_UPDATED_AT.incremental, copied, null, untimed.rows, untimed.ids)
+    const run = options.mode === 'full' ? syncFull : options.mode === 'truncate' ? syncTruncate : syncIncremental
+    watermark = await run(ctx, source, {...options, batchSize}, tally)
   } catch (caught) {
     error = options.signal?.aborted && options.signal.reason instanceof Error ? options.signal.reason.message : describeDriverError(caught, {quietMs: ctx.fleet.quietMs(Number(master.id))})
     if (caught instanceof UserError) error = caught.message
