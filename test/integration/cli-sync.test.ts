@@ -1,4 +1,8 @@
-import {spawn} from 'node:child_process'
+import {type ChildProcess, spawn} from 'node:child_process'
+import {createHmac} from 'node:crypto'
+import {existsSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -253,3 +257,251 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
+
+describe('a long routing rebuild on a SQLite control database', () => {
+  const WEBHOOK_SECRET = 'rebuild-webhook-secret-0123456789'
+  let home: TestDir
+  let env: Record<string, string>
+  let master: RaiFixture
+  let relay: FaultProxy
+  let server: ChildProcess | undefined
+  let token: string
+  let asToken: {env: Record<string, string>}
+
+  const cli = (args: string[], options: {env?: Record<string, string>; timeoutMs?: number} = {}): Promise<CliResult> =>
+    runCli(args, {env: {...env, ...options.env}, timeoutMs: options.timeoutMs ?? 60_000})
+  const count = (sql: string): number => (queryControlDb<{n: number}>(env.RAIOPS_HOME, sql)[0] as {n: number}).n
+
+  /** audit:serve on a free port; resolves with its base URL once it listens. */
+  async function serveWebhooks(token: string): Promise<string> {
+    const child = spawn(process.execPath, [bin, 'audit:serve', '--port', '0', '--quiet'], {
+      env: {...childEnv(), ...env, RAIOPS_TOKEN: token, RAIOPS_WEBHOOK_SECRETS: WEBHOOK_SECRET},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    server = child
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    await waitFor(() => /listening on (http:\/\/[^/\s]+)/.test(stderr), 20_000)
+    return (/listening on (http:\/\/[^/\s]+)/.exec(stderr) as RegExpExecArray)[1]
+  }
+
+  beforeAll(async () => {
+    home = createTestDir('raiops-rebuild-')
+    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_CONNECT_TIMEOUT_MS: '10000'}
+    master = await createRaiFixture({engine: 'mysql', tenants: 400, usersPerTenant: 100, ghostUsersPerTenant: 0, locationsPerTenant: 0, master: true})
+    relay = await startFaultProxy({targetHost: mysqlServer.host, targetPort: mysqlServer.port, mode: 'pass'})
+    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'rebuild-admin-password-1\n'})
+    expect(initialised.code, initialised.stderr).toBe(0)
+    for (const [name, port, extra] of [
+      ['main', relay.port, ['--master']],
+      ['other', mysqlServer.port, []],
+    ] as const) {
+      const added = await cli(['rds:add', '--name', name, '--host', '127.0.0.1', '--port', String(port), '--username', 'root', '--rai-database', master.database, '--no-test', '--no-input', ...extra])
+      expect(added.code, added.stderr).toBe(0)
+    }
+    const created = await cli(['token:create', '--name', 'cron', '--role', 'system_admin', '--expires', '1d', '--json'])
+    expect(created.code, created.stderr).toBe(0)
+    token = JSON.parse(created.stdout).token as string
+    asToken = {env: {RAIOPS_TOKEN: token}}
+    // A first copy, so a rebuild has an old cache to keep for readers.
+    const first = await cli(['sync:routing', '--json'], asToken)
+    expect(first.code, first.stderr).toBe(0)
+    expect(count('select count(*) as n from user_email_routing_cache')).toBe(master.counts.routing)
+  })
+
+  afterAll(async () => {
+    server?.kill('SIGKILL')
+    await relay?.close()
+    await master?.drop()
+    home?.drop()
+  })
+
+  it('20 commands that write, started while `sync:routing --truncate` runs for seconds, all succeed; readers see the old cache until the swap', async () => {
+    const webhook = await serveWebhooks(token)
+
+    // The master slowed down: every packet 300 ms late, some 20 pages of 2,000 rows.
+    await relay.setMode({delayMs: 300})
+    let rebuildDone = false
+    const rebuild = cli(['sync:routing', '--truncate', '--json'], {...asToken, timeoutMs: 120_000}).finally(() => void (rebuildDone = true))
+    await waitFor(() => count("select count(*) as n from sync_runs where kind = 'routing' and status = 'running'") > 0, 30_000)
+
+    type Outcome = {kind: string; ok: boolean; ms: number; detail: string}
+    const post = async (i: number): Promise<Outcome> => {
+      const body = JSON.stringify({id: `rebuild-evt-${i}`, occurred_at: '2026-01-02T03:04:05Z', actor: {type: 'user', id: i}, action: 'user.updated', new_values: {n: i}})
+      const t = Math.floor(Date.now() / 1000)
+      const signature = `t=${t},v1=${createHmac('sha256', WEBHOOK_SECRET).update(`${t}.${body}`).digest('hex')}`
+      const started = Date.now()
+      const response = await fetch(`${webhook}/api/webhooks/rai/audit`, {method: 'POST', body, headers: {'content-type': 'application/json', 'x-raiops-signature': signature}})
+      return {kind: 'webhook', ok: response.status === 200, ms: Date.now() - started, detail: `${response.status} ${await response.text()}`}
+    }
+    const command = async (kind: string, args: string[]): Promise<Outcome> => {
+      const result = await cli(args, asToken)
+      return {kind, ok: result.code === 0, ms: result.ms, detail: `exit ${result.code}: ${result.stderr.trim()} ${result.code === 0 ? '' : result.stdout.trim()}`}
+    }
+    const kinds = [
+      () => command('status', ['status', '--json']),
+      (i: number) => command('rds:edit', ['rds:edit', 'other', '--app-url', `https://rai-${i}.example.com`]),
+      () => command('rds:health', ['rds:health', '--rds', 'other', '--json']),
+      (i: number) => post(i),
+    ]
+    const outcomes: Array<Promise<Outcome>> = []
+    let startedWhileRunning = 0
+    for (let i = 0; i < 20; i++) {
+      if (!rebuildDone) startedWhileRunning++
+      outcomes.push(kinds[i % kinds.length](i))
+      await new Promise((resolve) => setTimeout(resolve, 300))
+    }
+    // Readers still see the old cache (the rebuild has not been swapped in yet).
+    const duringRebuild = count('select count(*) as n from user_email_routing_cache')
+    const stillRunning = !rebuildDone
+    const results = await Promise.all(outcomes)
+    const report = await rebuild
+    await relay.setMode('pass')
+
+    const succeeded = results.filter((r) => r.ok).length
+    const slowest = Math.max(...results.map((r) => r.ms))
+    const summary = JSON.parse(report.stdout) as {status: string; durationMs: number; counts: {inserted: number}}
+    console.log(`SQLite control database, sync:routing --truncate ran ${summary.durationMs} ms: ${succeeded} of ${results.length} commands started during it succeeded, the slowest in ${slowest} ms`)
+    expect(report.code, report.stderr).toBe(0)
+    expect(summary).toMatchObject({status: 'ok', counts: {inserted: master.counts.routing}})
+    expect(startedWhileRunning).toBe(20)
+    expect(stillRunning).toBe(true)
+    expect(duringRebuild).toBe(master.counts.routing)
+    expect(results.filter((r) => !r.ok)).toEqual([])
+    expect(count('select count(*) as n from user_email_routing_cache')).toBe(master.counts.routing)
+    expect(count("select count(*) as n from sqlite_master where type = 'table' and name like 'user_email_routing_cache_%'")).toBe(0)
+    expect(count("select count(*) as n from api_tokens where name = 'cron' and last_used_at is not null")).toBe(1)
+    const verify = await cli(['audit:verify'], asToken)
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0)
+  })
+
+  it('a rebuild killed with SIGKILL leaves the cache as it was; the next one takes over its lease and replaces its staging table', async () => {
+    const cache = () => queryControlDb(env.RAIOPS_HOME, 'select source_id, email, tenant_master_id, remote_user_id, status from user_email_routing_cache order by source_id')
+    const before = cache()
+    expect(before).toHaveLength(master.counts.routing)
+    await relay.setMode({delayMs: 150})
+    const child = spawn(process.execPath, [bin, 'sync:routing', '--truncate'], {env: {...childEnv(), ...env, RAIOPS_TOKEN: token}, stdio: 'ignore'})
+    const staged = "select count(*) as n from sqlite_master where type = 'table' and name = 'user_email_routing_cache_next'"
+    await waitFor(() => count(staged) === 1 && count('select count(*) as n from user_email_routing_cache_next') > 0, 30_000)
+    child.kill('SIGKILL')
+    await new Promise((resolve) => child.on('close', resolve))
+    await relay.setMode('pass')
+    expect(cache()).toEqual(before)
+    expect(count(staged)).toBe(1)
+
+    const next = await cli(['sync:routing', '--truncate', '--json'], asToken)
+    expect(next.code, next.stderr).toBe(0)
+    expect(JSON.parse(next.stdout)).toMatchObject({status: 'ok', counts: {inserted: master.counts.routing, missing: 0}})
+    expect(cache()).toEqual(before)
+    expect(count(staged)).toBe(0)
+  })
+
+  it('a rebuild running in another pid namespace with the same hostname (another container): a second one exits 6 instead of taking over its lease', async () => {
+    // Its pid, as its namespace numbers it, names no process here: seen from here it looks gone.
+    let pid = 20_000 + Math.floor(Math.random() * 5000)
+    while (existsSync(`/proc/${pid}`)) pid--
+    await relay.setMode({delayMs: 150})
+    const inner = spawn('unshare', ['--kill-child', '--pid', '--fork', '--mount-proc', 'sh', '-c', `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid && "$@"; exit $?`, 'sh', process.execPath, bin, 'sync:routing', '--truncate', '--json'], {
+      env: {...childEnv(), ...env, RAIOPS_TOKEN: token},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let innerOut = ''
+    inner.stdout.on('data', (d) => (innerOut += d))
+    inner.stderr.on('data', (d) => (innerOut += d))
+    const innerExit = new Promise<number | null>((resolve) => inner.on('close', resolve))
+    try {
+      await waitFor(() => count("select count(*) as n from locks where name = 'sync:routing'") === 1, 30_000)
+      const [lock] = queryControlDb<{holder: string}>(env.RAIOPS_HOME, "select holder from locks where name = 'sync:routing'")
+      expect(lock.holder.startsWith(`${hostname()}:${pid}:`)).toBe(true)
+
+      const second = await cli(['sync:routing', '--truncate', '--json'], asToken)
+      console.log(`sync:routing --truncate beside a rebuild in another pid namespace (same hostname, pid ${pid}): exit ${second.code} in ${second.ms} ms`)
+      expect(second.code, second.stdout).toBe(6)
+      expect(JSON.parse(second.stdout).error.message).toContain(`sync:routing is already running on ${hostname()} (pid ${pid})`)
+      expect(await innerExit, innerOut).toBe(0)
+    } finally {
+      inner.kill('SIGKILL')
+      await innerExit
+      await relay.setMode('pass')
+    }
+    expect(JSON.parse(innerOut)).toMatchObject({status: 'ok', counts: {inserted: master.counts.routing}})
+  })
+
+  it("a token's last use that cannot be recorded (the write lock held past the busy timeout) does not fail a command that only reads", async () => {
+    const created = await cli(['token:create', '--name', 'reader', '--role', 'read_only', '--expires', '1d', '--json'])
+    expect(created.code, created.stderr).toBe(0)
+    const token = JSON.parse(created.stdout).token as string
+    // Another process holds SQLite's write lock (a migration, say) until it is killed.
+    const holder = spawn(process.execPath, ['-e', "const db = new (require(process.env.DRIVER))(process.env.FILE); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setInterval(() => {}, 1000)"], {
+      env: {...process.env, DRIVER: createRequire(import.meta.url).resolve('better-sqlite3'), FILE: join(env.RAIOPS_HOME, 'raiops.sqlite')},
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    try {
+      await new Promise<void>((resolve) => holder.stdout.on('data', () => resolve()))
+      const listed = await cli(['rds:list', '--json'], {env: {RAIOPS_TOKEN: token}})
+      expect(listed.code, listed.stdout + listed.stderr).toBe(0)
+      expect(JSON.parse(listed.stdout)).toEqual(expect.any(Array))
+    } finally {
+      holder.kill('SIGKILL')
+      await new Promise((resolve) => holder.on('close', resolve))
+    }
+    expect(count("select count(*) as n from api_tokens where name = 'reader' and last_used_at is not null")).toBe(0)
+  })
+})
+
+function childEnv(): Record<string, string> {
+  const env: Record<string, string> = {NO_COLOR: '1', CI: '1'}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'NODE_ENV' && k !== 'RAIOPS_TOKEN' && k !== 'FORCE_COLOR') env[k] = v
+  return env
+}
+
+describe('fleet rows that break the contract, from the command line', () => {
+  let home: TestDir
+  let env: Record<string, string>
+  let master: RaiFixture
+
+  beforeAll(async () => {
+    home = createTestDir('raiops-invalid-')
+    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
+    master = await createRaiFixture({engine: 'mysql', tenants: 3, usersPerTenant: 2, master: true})
+    const db = await master.knex()
+    try {
+      await db.schema.alterTable('tenants', (table) => void table.string('name', 255).nullable().alter())
+      await db('tenants').where({id: 2}).update({name: null})
+      await db('user_email_routing').whereIn('id', [2, 4]).update({updated_at: null})
+    } finally {
+      await db.destroy()
+    }
+    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'invalid-admin-password-1\n'})
+    expect(initialised.code, initialised.stderr).toBe(0)
+    const added = await runCli(['rds:add', '--name', 'main', '--host', '127.0.0.1', '--port', String(mysqlServer.port), '--username', 'root', '--rai-database', master.database, '--no-test', '--no-input', '--master'], {env})
+    expect(added.code, added.stderr).toBe(0)
+  })
+
+  afterAll(async () => {
+    await master?.drop()
+    home?.drop()
+  })
+
+  it('the summary names each reason with its count and ids; --json and sync:status carry them', async () => {
+    const all = await runCli(['sync:all'], {env})
+    expect(all.code, all.stderr).toBe(0)
+    expect(all.stdout).toMatch(/tenants: ok · .* 3 new, 0 updated, 0 unchanged, 0 missing, 1 invalid ·/)
+    expect(all.stdout).toContain('main: 1 invalid: name is NULL: stored with an empty name (1 row: id 2)')
+    expect(all.stdout).toContain('2 source row(s) break the contract:')
+    expect(all.stdout).toContain('updated_at is NULL: incremental runs never read it (--full and --truncate copy it) (2 rows: ids 2, 4)')
+
+    const full = await runCli(['sync:routing', '--full', '--json'], {env})
+    expect(full.code, full.stderr).toBe(0)
+    expect(JSON.parse(full.stdout)).toMatchObject({
+      status: 'ok',
+      counts: {inserted: 2, invalid: 2},
+      invalidRows: [{reason: 'updated_at is NULL: copied without a source time; incremental runs never see its changes (--full does)', kept: true, rows: 2, ids: [2, 4]}],
+    })
+    const status = await runCli(['sync:status', '--json'], {env})
+    const routing = JSON.parse(status.stdout).kinds.find((k: {kind: string}) => k.kind === 'routing')
+    expect(routing.lastRun.stats).toMatchObject({invalid: 2, invalidRows: [{rows: 2, ids: [2, 4]}]})
+    const text = await runCli(['sync:status'], {env})
+    expect(text.stdout).toMatch(/2 inserted, .*2 invalid/)
+  })
+})

@@ -1,3 +1,5 @@
+import {spawn} from 'node:child_process'
+import {createRequire} from 'node:module'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {appendAudit} from '../../src/lib/audit/writer.js'
@@ -205,5 +207,34 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     const [third] = await control.db('audit_logs').where({seq: 3})
     await control.db('audit_logs').where({id: third.id}).delete()
     expect((await verifyAuditChain(control.db)).firstBad).toMatchObject({seq: 4, reason: 'entry 3 is missing'})
+  })
+})
+
+describe('control database on sqlite, written by several processes', () => {
+  /** Another raiops process writing a row, waiting its turn for the lock as raiops does (busy timeout). */
+  function writeFromAnotherProcess(file: string, name: string): Promise<{code: number | null; stderr: string}> {
+    const script = `const Database = require(process.env.DRIVER); const db = new Database(process.env.FILE); db.pragma('busy_timeout = 10000'); db.prepare('insert into sync_state (name, value, updated_at) values (?, ?, ?)').run(process.env.NAME, 'x', Date.now())`
+    const child = spawn(process.execPath, ['-e', script], {env: {...process.env, DRIVER: createRequire(import.meta.url).resolve('better-sqlite3'), FILE: file, NAME: name}, stdio: ['ignore', 'ignore', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    return new Promise((resolve) => child.on('close', (code) => resolve({code, stderr})))
+  }
+
+  it('a transaction that reads before it writes waits for a write of another process instead of failing with "database is locked"', async () => {
+    const control = await createControlDb('sqlite')
+    try {
+      let other: Promise<{code: number | null; stderr: string}> | undefined
+      await control.db.transaction(async (tx) => {
+        await tx('sync_state').select('name')
+        // The other process writes now: it commits at once unless this transaction already holds the lock.
+        other = writeFromAnotherProcess(control.target.sqliteFile as string, 'theirs')
+        await Promise.race([other, new Promise((resolve) => setTimeout(resolve, 2000))])
+        await tx('sync_state').insert({name: 'ours', value: 'x', updated_at: new Date()})
+      })
+      expect(await other).toEqual({code: 0, stderr: ''})
+      expect(await control.db('sync_state').orderBy('name').pluck('name')).toEqual(['ours', 'theirs'])
+    } finally {
+      await control.drop()
+    }
   })
 })

@@ -1,3 +1,4 @@
+import type {Connection as CallbackConnection} from 'mysql2'
 import mysql from 'mysql2/promise'
 import {afterEach, describe, expect, it} from 'vitest'
 
@@ -117,6 +118,29 @@ describe('fault proxy', () => {
     expect(await pendingAfter(query, 400)).toBe(true)
     await p.setMode('pass')
     expect((await query)[0]).toEqual([{answer: 42}])
+  })
+
+  it('stallAfterBytes: a result stops in its middle (its first bytes arrive, the rest is held); pass delivers the rest', async () => {
+    const p = await proxy()
+    const conn = await connect(p)
+    // A result of some 100 kB, then one of a few bytes on the same connection.
+    const big = 'SELECT REPEAT(\'x\', 1000) AS filler FROM information_schema.COLLATIONS a JOIN information_schema.COLLATIONS b LIMIT 100'
+    await p.setMode({stallAfterBytes: 10_000})
+    let received = 0
+    // The callback connection underneath streams the rows as they arrive.
+    const stream = (conn as unknown as {connection: CallbackConnection}).connection.query(big).stream()
+    const rows = new Promise<number>((resolve, reject) => {
+      stream.on('data', () => received++)
+      stream.on('end', () => resolve(received))
+      stream.on('error', reject)
+    })
+    expect(await pendingAfter(rows, 500)).toBe(true)
+    // Some rows came before the stall, not all.
+    expect(received).toBeGreaterThan(0)
+    expect(received).toBeLessThan(100)
+    await p.setMode('pass')
+    expect(await rows).toBe(100)
+    expect((await conn.query('SELECT 42 AS answer'))[0]).toEqual([{answer: 42}])
   })
 
   it('delay: every chunk arrives late, in order', async () => {

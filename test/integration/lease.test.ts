@@ -1,4 +1,5 @@
 import {type ChildProcess, spawn} from 'node:child_process'
+import {existsSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import type {Knex} from 'knex'
@@ -7,6 +8,7 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {openControlDb} from '../../src/lib/control-db/index.js'
 import {BusyError} from '../../src/lib/errors/index.js'
 import {acquireLease, type AcquireLeaseOptions, type Lease, readLease} from '../../src/lib/sync/lease.js'
+import {processIdentity} from '../../src/lib/sync/process-identity.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 import {startFaultProxy} from '../support/fault-proxy.js'
 
@@ -45,6 +47,20 @@ function abortReason(signal: AbortSignal, limitMs: number): Promise<unknown> {
       resolve(signal.reason)
     })
   })
+}
+
+/** This process's machine and pid namespace, as a lease records them. */
+const here = processIdentity(process.pid)
+
+function must<T>(value: T | null | undefined, what: string): T {
+  if (value === null || value === undefined) throw new Error(`expected ${what}`)
+  return value
+}
+
+/** A pid that names no process in this pid namespace. */
+function pidFreeHere(): number {
+  for (let pid = 20_000 + Math.floor(Math.random() * 5000); pid > 300; pid--) if (!existsSync(`/proc/${pid}`)) return pid
+  throw new Error('no free pid')
 }
 
 /** The pid of a process that has exited. */
@@ -88,7 +104,8 @@ const HOLDER_SCRIPT = `
 const control = await import(process.env.LEASE_TEST_CONTROL_DB_MODULE)
 const {acquireLease} = await import(process.env.LEASE_TEST_LEASE_MODULE)
 const db = await control.openControlDb(control.parseDatabaseUrl(process.env.RAIOPS_DATABASE_URL, '/nonexistent'))
-await acquireLease(db, process.env.LEASE_TEST_NAME, {ttlMs: 1000, heartbeatMs: 100, holder: {host: 'other-host'}})
+const host = process.env.LEASE_TEST_HOST || undefined
+await acquireLease(db, process.env.LEASE_TEST_NAME, {ttlMs: Number(process.env.LEASE_TEST_TTL_MS || 1000), heartbeatMs: 100, holder: {host}})
 process.stdout.write('held\\n')
 setInterval(() => {}, 1 << 30)
 `
@@ -136,13 +153,38 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
     return rows.map((row) => row.holder)
   }
 
-  const holderText = (lease: Lease) => `${lease.holder.host}:${lease.holder.pid}:${lease.holder.id}`
+  const holderText = (lease: Lease) => {
+    const proof = lease.holder.process ? `:${lease.holder.process.bootId}/${lease.holder.process.pidNamespace}/${lease.holder.process.startTime ?? ''}` : ''
+    return `${lease.holder.host}:${lease.holder.pid}:${lease.holder.id}${proof}`
+  }
+
+  /** Starts HOLDER_SCRIPT in a child process (`command` in front of node, e.g. unshare); resolves once it holds the lease. */
+  async function holderProcess(name: string, options: {host?: string; ttlMs?: number; command?: string[]} = {}): Promise<ChildProcess> {
+    const node = [process.execPath, '--import', 'tsx', '--input-type=module', '-e', HOLDER_SCRIPT]
+    const [file, ...args] = [...(options.command ?? []), ...node]
+    const child = spawn(file, args, {
+      cwd: root,
+      env: {
+        ...process.env,
+        RAIOPS_DATABASE_URL: ctl.url,
+        LEASE_TEST_NAME: name,
+        LEASE_TEST_HOST: options.host ?? '',
+        LEASE_TEST_TTL_MS: String(options.ttlMs ?? 1000),
+        LEASE_TEST_LEASE_MODULE: leaseModule,
+        LEASE_TEST_CONTROL_DB_MODULE: controlDbModule,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    children.push(child)
+    await waitForLine(child, 'held', 30_000)
+    return child
+  }
 
   it('a held lease: another acquire is busy (exit 6) naming the host and since when; release frees it, is idempotent and spares a new holder', async () => {
     const name = nextName()
     const first = await acquire(ctl.db, name)
     expect(first.name).toBe(name)
-    expect(first.holder).toEqual({host: hostname(), pid: process.pid, id: expect.stringMatching(/^[^:]+$/)})
+    expect(first.holder).toEqual({host: hostname(), pid: process.pid, id: expect.stringMatching(/^[^:]+$/), process: here})
     expect(first.signal.aborted).toBe(false)
     expect(await holderColumn(name)).toEqual([holderText(first)])
     const info = await readLease(ctl.db, name)
@@ -174,15 +216,21 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
   it('stores the times of its clock, to the millisecond', async () => {
     const name = nextName()
     const at = new Date('2099-03-04T05:06:07.123Z')
-    const lease = await acquire(ctl.db, name, {ttlMs: 5_000, heartbeatMs: 0, now: () => at, holder: {host: 'host-a', pid: 4242, id: 'abc'}})
-    expect(lease.holder).toEqual({host: 'host-a', pid: 4242, id: 'abc'})
+    const lease = await acquire(ctl.db, name, {ttlMs: 5_000, heartbeatMs: 0, now: () => at, holder: {host: 'host-a', pid: 4242, id: 'abc', process: null}})
+    expect(lease.holder).toEqual({host: 'host-a', pid: 4242, id: 'abc', process: null})
     expect(await readLease(ctl.db, name)).toEqual({
       name,
-      holder: {host: 'host-a', pid: 4242, id: 'abc'},
+      holder: {host: 'host-a', pid: 4242, id: 'abc', process: null},
       acquiredAt: '2099-03-04T05:06:07.123Z',
       expiresAt: '2099-03-04T05:06:12.123Z',
     })
     expect(await readLease(ctl.db, nextName())).toBeNull()
+
+    // An id of digits, with the proof of the process: each field read back where it belongs.
+    const digits = nextName()
+    const holder = {host: 'host-b', pid: 77, id: '123456789012', process: {bootId: '0a1b2c3d-0000-4000-8000-123456789abc', pidNamespace: '4026531836', startTime: '4242'}}
+    expect((await acquire(ctl.db, digits, {heartbeatMs: 0, holder})).holder).toEqual(holder)
+    expect((await readLease(ctl.db, digits))?.holder).toEqual(holder)
   })
 
   it('two concurrent acquires, on two connections, several rounds: exactly one wins', async () => {
@@ -256,21 +304,9 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
     expect(error.message).toContain(`already running on other-host (pid ${pid})`)
   })
 
-  it('a holder killed with SIGKILL keeps the lease until its ttl passes, then it is taken', async () => {
+  it('a holder on another host killed with SIGKILL keeps the lease until its ttl passes, then it is taken', async () => {
     const name = nextName()
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', HOLDER_SCRIPT], {
-      cwd: root,
-      env: {
-        ...process.env,
-        RAIOPS_DATABASE_URL: ctl.url,
-        LEASE_TEST_NAME: name,
-        LEASE_TEST_LEASE_MODULE: leaseModule,
-        LEASE_TEST_CONTROL_DB_MODULE: controlDbModule,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    children.push(child)
-    await waitForLine(child, 'held', 30_000)
+    const child = await holderProcess(name, {host: 'other-host'})
     expect((await readLease(ctl.db, name))?.holder).toMatchObject({host: 'other-host', pid: child.pid})
 
     child.kill('SIGKILL')
@@ -286,6 +322,64 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
     const taken = await readLease(ctl.db, name)
     expect(taken?.holder).toEqual(next.holder)
     expect(Date.parse(taken!.acquiredAt)).toBeGreaterThan(Date.parse(last!.expiresAt))
+  })
+
+  it('a holder of this host and pid namespace killed with SIGKILL (kill -9): its lease is taken over at once', async () => {
+    const name = nextName()
+    const child = await holderProcess(name, {ttlMs: 60_000})
+    expect((await readLease(ctl.db, name))?.holder).toEqual({host: hostname(), pid: child.pid, id: expect.any(String), process: {...here, startTime: expect.stringMatching(/^\d+$/)}})
+    // Alive: its lease stands.
+    expect((await busy(acquireLease(ctl.db, name))).message).toContain(`already running on ${hostname()} (pid ${child.pid})`)
+
+    child.kill('SIGKILL')
+    await exited(child)
+    const next = await acquire(ctl.db, name)
+    expect(await holderColumn(name)).toEqual([holderText(next)])
+  })
+
+  it('a holder in another pid namespace with the same hostname (another container) keeps its lease until it expires, alive or killed', async () => {
+    const name = nextName()
+    const ttlMs = 4000
+    // Its pid, as that namespace numbers it, is one no process has here: seen from here it looks gone.
+    const pid = pidFreeHere()
+    const child = await holderProcess(name, {ttlMs, command: ['unshare', '--kill-child', '--pid', '--fork', '--mount-proc', 'sh', '-c', `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid && "$@"; exit $?`, 'sh']})
+    const held = await readLease(ctl.db, name)
+    expect(held?.holder).toMatchObject({host: hostname(), pid})
+
+    // Alive in its namespace: busy (exit 6), naming it.
+    const error = await busy(acquireLease(ctl.db, name))
+    expect(error.exitCode).toBe(6)
+    expect(error.message).toContain(`already running on ${hostname()} (pid ${pid})`)
+    expect(held?.holder.process).toEqual({bootId: here?.bootId, pidNamespace: expect.not.stringMatching(`^${here?.pidNamespace}$`), startTime: expect.stringMatching(/^\d+$/)})
+
+    // Killed there: nothing here can prove it, so its lease stands until it expires.
+    child.kill('SIGKILL')
+    await exited(child)
+    await busy(acquireLease(ctl.db, name))
+    const last = await readLease(ctl.db, name)
+    const started = performance.now()
+    const next = await acquire(ctl.db, name, {waitMs: ttlMs + HANG_MARGIN_MS})
+    const waited = Math.round(performance.now() - started)
+    const taken = await readLease(ctl.db, name)
+    expect(taken?.holder).toEqual(next.holder)
+    expect(Date.parse(taken!.acquiredAt)).toBeGreaterThan(Date.parse(last!.expiresAt))
+    console.log(`${engine}: a lease held from another pid namespace (same hostname, pid ${pid}) was refused (busy, exit 6) while alive and after kill -9, then taken ${waited} ms later, once it expired (ttl ${ttlMs} ms)`)
+  })
+
+  it('a pid now naming another process (started at another time) proves its holder gone; the same start time does not', async () => {
+    const init = must(processIdentity(1), 'the identity of pid 1')
+    const reused = nextName()
+    await acquire(ctl.db, reused, {heartbeatMs: 0, holder: {pid: 1, process: {...init, startTime: String(Number(init.startTime) + 1)}}})
+    const taker = await acquire(ctl.db, reused)
+    expect(await holderColumn(reused)).toEqual([holderText(taker)])
+
+    const same = nextName()
+    await acquire(ctl.db, same, {heartbeatMs: 0, holder: {pid: 1, process: init}})
+    await busy(acquireLease(ctl.db, same))
+    // Nor does a lease that recorded no identity at all (another OS, an older raiops).
+    const unknown = nextName()
+    await acquire(ctl.db, unknown, {heartbeatMs: 0, holder: {pid: await deadPid(), process: null}})
+    await busy(acquireLease(ctl.db, unknown))
   })
 
   it('waitMs: an acquire succeeds once the holder releases; without a release it is busy after the wait', async () => {

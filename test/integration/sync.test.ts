@@ -2,7 +2,7 @@ import {hostname} from 'node:os'
 import type {Knex} from 'knex'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
-import {openControlDb, type ControlDbTarget} from '../../src/lib/control-db/index.js'
+import {migrateDownAll, migrateLatest, openControlDb, type ControlDbTarget} from '../../src/lib/control-db/index.js'
 import {toBool, toIso} from '../../src/lib/control-db/time.js'
 import {BusyError, UserError} from '../../src/lib/errors/index.js'
 import {getRds} from '../../src/lib/rds/repository.js'
@@ -28,7 +28,7 @@ const HANG_MARGIN_MS = 5000
 
 /** A tenant sync as cron runs it: every active RDS, 15 min max age, a generous deadline. */
 const TENANTS: TenantSyncRequest = {maxAgeMs: 15 * 60_000, concurrency: 4, deadlineMs: 30_000}
-const ZERO = {inserted: 0, updated: 0, unchanged: 0, missing: 0, skipped: 0}
+const ZERO = {inserted: 0, updated: 0, unchanged: 0, missing: 0, skipped: 0, invalid: 0}
 const WATERMARK_NAME = 'routing.watermark'
 
 type Ctx = ReturnType<typeof makeContext>
@@ -64,7 +64,7 @@ async function control(engine: ControlEngineName): Promise<TestControlDb> {
   return created
 }
 
-function context(db: Knex, options: {connectTimeoutMs?: number} = {}): Ctx {
+function context(db: Knex, options: {connectTimeoutMs?: number; queryTimeoutMs?: number} = {}): Ctx {
   const ctx = makeContext(db, options)
   closers.push(() => ctx.close())
   return ctx
@@ -319,10 +319,10 @@ async function storedRuns(db: Knex, kind?: 'tenants' | 'routing'): Promise<Store
   }))
 }
 
-/** A tenant sync's result for one RDS, without its duration. */
-function brief(result: RdsTenantSync): Omit<RdsTenantSync, 'durationMs' | 'lastSyncedAt'> {
-  const {durationMs: _duration, lastSyncedAt: _last, ...rest} = result
-  return rest
+/** A tenant sync's result for one RDS, without its duration and (when there are none) its invalid rows. */
+function brief(result: RdsTenantSync): Omit<RdsTenantSync, 'durationMs' | 'lastSyncedAt' | 'invalidRows'> & {invalidRows?: RdsTenantSync['invalidRows']} {
+  const {durationMs: _duration, lastSyncedAt: _last, invalidRows, ...rest} = result
+  return invalidRows.length > 0 ? {...rest, invalidRows} : rest
 }
 
 function resultFor(results: readonly RdsTenantSync[], name: string): RdsTenantSync {
@@ -456,8 +456,8 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
     const skipped = await runTenantSync(ctx, {...TENANTS, maxAgeMs: hour})
     expect(skipped).toMatchObject({status: 'skipped', totals: {...ZERO, skipped: 2}})
     expect(skipped.rds).toEqual([
-      {id: oneId, name: 'one', status: 'skipped', tenants: null, counts: {...ZERO, skipped: 1}, durationMs: 0, error: null, lastSyncedAt: okRuns.find((r) => r.rdsId === oneId)?.finishedAt},
-      {id: twoId, name: 'two', status: 'skipped', tenants: null, counts: {...ZERO, skipped: 1}, durationMs: 0, error: null, lastSyncedAt: okRuns.find((r) => r.rdsId === twoId)?.finishedAt},
+      {id: oneId, name: 'one', status: 'skipped', tenants: null, counts: {...ZERO, skipped: 1}, durationMs: 0, error: null, lastSyncedAt: okRuns.find((r) => r.rdsId === oneId)?.finishedAt, invalidRows: []},
+      {id: twoId, name: 'two', status: 'skipped', tenants: null, counts: {...ZERO, skipped: 1}, durationMs: 0, error: null, lastSyncedAt: okRuns.find((r) => r.rdsId === twoId)?.finishedAt, invalidRows: []},
     ])
     expect(await cachedTenants(db)).toEqual(snapshot)
     const runs = await storedRuns(db, 'tenants')
@@ -1051,6 +1051,63 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
     expect((await lookupRouting(ctx, email, {live: true})).differences).toEqual([])
   })
 
+  it('fleet rows that break the contract are counted as invalid with the reason and a few ids (result and sync_runs), kept with a fallback or left out, never lost silently', async () => {
+    const {db} = await control(engine)
+    const ctx = context(db)
+    const main = await fixture({engine: 'mysql', master: true, tenants: 4, usersPerTenant: 2})
+    const mainId = await registerMaster(ctx, main, 'main')
+    expect(main.counts.routing).toBe(8)
+    await onFixture(main, async (fdb) => {
+      await fdb.schema.alterTable('tenants', (table) => void table.string('name', 255).nullable().alter())
+      await fdb('tenants').whereIn('id', [2, 4]).update({name: null})
+      await fdb('user_email_routing').whereIn('id', [3, 6]).update({updated_at: null})
+      await fdb('user_email_routing').where({id: 5}).update({email: ''})
+    })
+    const nullName = {reason: 'name is NULL: stored with an empty name', kept: true, rows: 2, ids: [2, 4]}
+
+    // Tenants: the two without a name are stored, with an empty one, and counted.
+    const tenants = await runTenantSync(ctx, TENANTS)
+    expect(resultFor(tenants.rds, 'main')).toMatchObject({status: 'ok', tenants: 4, counts: {...ZERO, inserted: 4, invalid: 2}, invalidRows: [nullName]})
+    expect(tenants.totals).toEqual({...ZERO, inserted: 4, invalid: 2})
+    expect((await cachedTenants(db)).map((t) => [t.remoteId, t.name === ''])).toEqual([
+      [1, false],
+      [2, true],
+      [3, false],
+      [4, true],
+    ])
+    // Counted again by every run that reads them, even with nothing to write.
+    expect(resultFor((await runTenantSync(ctx, {...TENANTS, force: true})).rds, 'main')).toMatchObject({counts: {...ZERO, unchanged: 4, invalid: 2}, invalidRows: [nullName]})
+    const tenantRuns = (await storedRuns(db, 'tenants')).filter((r) => r.rdsId === mainId)
+    expect(tenantRuns.map((r) => r.stats)).toEqual([
+      expect.objectContaining({inserted: 4, invalid: 2, invalidRows: [nullName]}),
+      expect.objectContaining({unchanged: 4, invalid: 2, invalidRows: [nullName]}),
+    ])
+
+    // Routing, incremental: the rows without updated_at are never read by one; reported, with the empty email left out.
+    const noEmail = {reason: 'email is NULL or empty: left out', kept: false, rows: 1, ids: [5]}
+    const incremental = await runRoutingSync(ctx, {mode: 'incremental'})
+    expect(incremental).toMatchObject({status: 'ok', counts: {read: 6, inserted: 5, invalid: 3}})
+    expect(incremental.invalidRows).toEqual([{reason: 'updated_at is NULL: incremental runs never read it (--full and --truncate copy it)', kept: false, rows: 2, ids: [3, 6]}, noEmail])
+    expect((await cachedRouting(db)).map((e) => e.sourceId)).toEqual([1, 2, 4, 7, 8])
+
+    // --full copies them (without a source time) and still reports them; --truncate alike.
+    const copied = {reason: 'updated_at is NULL: copied without a source time; incremental runs never see its changes (--full does)', kept: true, rows: 2, ids: [3, 6]}
+    const full = await runRoutingSync(ctx, {mode: 'full'})
+    expect(full).toMatchObject({status: 'ok', counts: {read: 8, inserted: 2, unchanged: 5, invalid: 3}})
+    expect(full.invalidRows).toEqual([copied, noEmail])
+    const cache = await cachedRouting(db)
+    expect(cache.map((e) => e.sourceId)).toEqual([1, 2, 3, 4, 6, 7, 8])
+    expect(cache.filter((e) => e.sourceUpdatedAt === null).map((e) => e.sourceId)).toEqual([3, 6])
+    const truncate = await runRoutingSync(ctx, {mode: 'truncate'})
+    expect(truncate).toMatchObject({status: 'ok', counts: {read: 8, inserted: 7, invalid: 3}, invalidRows: [copied, noEmail]})
+    expect(await cachedRouting(db)).toEqual(cache)
+    expect((await storedRuns(db, 'routing')).map((r) => r.stats)).toEqual([
+      expect.objectContaining({mode: 'incremental', invalid: 3, invalidRows: incremental.invalidRows}),
+      expect.objectContaining({mode: 'full', invalid: 3, invalidRows: [copied, noEmail]}),
+      expect.objectContaining({mode: 'truncate', invalid: 3, invalidRows: [copied, noEmail]}),
+    ])
+  })
+
   it('runAllSyncs: tenants, then routing linked to the tenants just synced, in one call', async () => {
     const {db} = await control(engine)
     const ctx = context(db)
@@ -1176,6 +1233,73 @@ describe.each(CONTROL_ENGINES)('routing --full on a %s control database: links m
   })
 })
 
+describe('routing --truncate and --full on a SQLite control database: rebuilt through a staging table', () => {
+  /** The cache's indexes as SQLite describes them: columns and uniqueness, names aside. */
+  async function indexes(db: Knex): Promise<string[]> {
+    const list = (await db.raw(`PRAGMA index_list('${ROUTING_CACHE_TABLE}')`)) as Array<{name: string; unique: number}>
+    const described: string[] = []
+    for (const index of list) {
+      const columns = ((await db.raw(`PRAGMA index_info('${index.name}')`)) as Array<{name: string}>).map((c) => c.name)
+      described.push(`${index.unique ? 'unique ' : ''}${columns.join(',')}`)
+    }
+    return described.sort()
+  }
+
+  it('a staging table left by a killed run is replaced; every swap keeps the indexes; the migrations still go down and up', async () => {
+    const {db} = await control('sqlite')
+    const ctx = context(db)
+    const main = await fixture({engine: 'mysql', master: true, tenants: 3, usersPerTenant: 4})
+    await registerMaster(ctx, main, 'main')
+    expect((await runTenantSync(ctx, TENANTS)).status).toBe('ok')
+    expect((await runRoutingSync(ctx, {mode: 'incremental'})).status).toBe('ok')
+    const before = await cachedRouting(db)
+    const shape = await indexes(db)
+    expect(shape).toEqual(['email', 'tenant_master_id', 'unique source_id'])
+
+    // What a run killed halfway leaves: a staging table with some rows.
+    await db.raw(`CREATE TABLE user_email_routing_cache_next AS SELECT * FROM ${ROUTING_CACHE_TABLE} WHERE source_id <= 3`)
+    for (const mode of ['truncate', 'full', 'truncate', 'full'] as const) {
+      const report = await runRoutingSync(ctx, {mode, batchSize: 5})
+      expect(report).toMatchObject({mode, status: 'ok', counts: {read: before.length, missing: 0}})
+      expect(await cachedRouting(db)).toEqual(before)
+      expect(await indexes(db)).toEqual(shape)
+      expect(await db.schema.hasTable('user_email_routing_cache_next')).toBe(false)
+    }
+    // A full run keeps the rows it finds unchanged as they are, their ids included.
+    const ids = await db(ROUTING_CACHE_TABLE).orderBy('source_id').pluck('id')
+    expect((await runRoutingSync(ctx, {mode: 'full', batchSize: 5})).counts).toMatchObject({unchanged: before.length})
+    expect(await db(ROUTING_CACHE_TABLE).orderBy('source_id').pluck('id')).toEqual(ids)
+
+    await migrateDownAll(db)
+    expect(await db.schema.hasTable(ROUTING_CACHE_TABLE)).toBe(false)
+    await migrateLatest(db)
+    expect(await indexes(db)).toEqual(shape)
+  })
+})
+
+describe('a server that stalls in the middle of a result', () => {
+  it('tenant and routing syncs fail saying which limit passed and that the server sent no data for that long, never "for an unknown reason"', async () => {
+    const {db} = await control('sqlite')
+    const main = await fixture({engine: 'mysql', master: true, tenants: 2000, usersPerTenant: 1, ghostUsersPerTenant: 0, locationsPerTenant: 1})
+    const proxy = await proxyTo(main)
+    await registerMaster(context(db), main, 'main', proxy)
+    const limits = {connectTimeoutMs: 1000, queryTimeoutMs: 2000}
+    // Every connection gets through its handshake and the first bytes of a result, then nothing more comes.
+    await proxy.setMode({stallAfterBytes: 20_000})
+
+    const tenants = await runTenantSync(context(db, limits), {...TENANTS, deadlineMs: 10_000})
+    const failed = must(tenants.rds[0], 'the RDS result')
+    expect(failed.status).toBe('failed')
+    // Its three queries share two connections: the third waits for one that never comes free.
+    expect(failed.error).toMatch(/^no connection to the server came free in time \(each waits on a query\) with no data from the server for \d+(\.\d)? s$/)
+    const routing = await runRoutingSync(context(db, limits), {mode: 'full'})
+    expect(routing.status).toBe('failed')
+    expect(routing.error).toMatch(/^the query timeout of 2 s passed with no data from the server for \d+(\.\d)? s$/)
+    const runs = await storedRuns(db)
+    expect(runs.filter((r) => r.status === 'failed').map((r) => r.error)).toEqual([failed.error, failed.error, routing.error].map((e) => expect.stringContaining(String(e))))
+  })
+})
+
 describe('readUpstreamTenants', () => {
   it('reads every tenant, one with no users or locations counted 0, ghosts left out', async () => {
     const rai = await fixture({engine: 'sqlite', tenants: 2, usersPerTenant: 2, ghostUsersPerTenant: 3, locationsPerTenant: 1})
@@ -1184,11 +1308,12 @@ describe('readUpstreamTenants', () => {
       await fdb('tenants').insert({id: 3, name: 'Empty', primary_contact_name: null, primary_contact_email: null, status: 'active', created_at: stamp, updated_at: stamp})
       return readUpstreamTenants(fdb, () => 5000)
     })
-    expect(read.map((t) => [t.id, t.users, t.locations])).toEqual([
+    expect(read.tenants.map((t) => [t.id, t.users, t.locations])).toEqual([
       [1, 2, 1],
       [2, 2, 1],
       [3, 0, 0],
     ])
-    expect(read[2]).toEqual({id: 3, name: 'Empty', primaryContactName: null, primaryContactEmail: null, status: 'active', users: 0, locations: 0})
+    expect(read.tenants[2]).toEqual({id: 3, name: 'Empty', primaryContactName: null, primaryContactEmail: null, status: 'active', users: 0, locations: 0})
+    expect(read.invalidRows).toEqual([])
   })
 })

@@ -10,10 +10,14 @@ import net from 'node:net'
  *   answered, sockets stay open (a silent or SIGSTOPped server). Bytes are held,
  *   not dropped: switching back to pass or delay delivers them, like SIGCONT.
  * - `{delayMs: N}`: every chunk is forwarded N ms after it arrived, in order.
+ * - `{stallAfterBytes: N}`: each connection passes N more bytes from the server
+ *   to the client, then holds the rest (a server stalling in the middle of a
+ *   result); the client's bytes still reach the server. Switching back
+ *   delivers what was held.
  *
  * `close()` destroys every socket and timer, so nothing keeps the test process alive.
  */
-export type FaultMode = 'pass' | 'refuse' | 'blackhole' | {delayMs: number}
+export type FaultMode = 'pass' | 'refuse' | 'blackhole' | {delayMs: number} | {stallAfterBytes: number}
 
 export interface FaultProxy {
   readonly host: string
@@ -44,15 +48,26 @@ interface Item {
 class Pipe {
   private readonly queue: Item[] = []
   private timer: NodeJS.Timeout | undefined
+  /** Bytes still allowed through in stall mode (server to client only); null: no limit. */
+  allowance: number | null = null
 
   constructor(
     private readonly proxy: Proxy,
     private readonly dest: () => net.Socket | undefined,
-  ) {}
+    private readonly toClient = false,
+  ) {
+    this.resetAllowance()
+  }
+
+  /** Called when the mode changes: a stall counts its bytes from then on. */
+  resetAllowance(): void {
+    const mode = this.proxy.mode
+    this.allowance = this.toClient && typeof mode === 'object' && 'stallAfterBytes' in mode ? mode.stallAfterBytes : null
+  }
 
   push(data: Buffer | typeof END): void {
     const mode = this.proxy.mode
-    const delay = typeof mode === 'object' ? mode.delayMs : 0
+    const delay = typeof mode === 'object' && 'delayMs' in mode ? mode.delayMs : 0
     this.queue.push({due: Date.now() + delay, data})
     this.pump()
   }
@@ -75,6 +90,17 @@ class Pipe {
           this.pump()
         }, wait)
         return
+      }
+      if (this.allowance !== null && head.data !== END) {
+        if (this.allowance === 0) return
+        if (head.data.length > this.allowance) {
+          // What is allowed goes now; the rest waits at the head of the queue.
+          dest.write(head.data.subarray(0, this.allowance))
+          head.data = head.data.subarray(this.allowance)
+          this.allowance = 0
+          return
+        }
+        this.allowance -= head.data.length
       }
       this.queue.shift()
       if (head.data === END) dest.end()
@@ -99,7 +125,7 @@ class Link {
     readonly client: net.Socket,
   ) {
     this.toServer = new Pipe(proxy, () => this.upstream)
-    this.toClient = new Pipe(proxy, () => this.client)
+    this.toClient = new Pipe(proxy, () => this.client, true)
     client.on('data', (chunk: Buffer) => this.toServer.push(chunk))
     client.on('end', () => {
       // A client that leaves while nothing was forwarded yet: nothing to deliver.
@@ -132,6 +158,7 @@ class Link {
 
   /** Called when the mode changes. */
   resume(): void {
+    this.toClient.resetAllowance()
     if (this.proxy.mode === 'blackhole') return
     this.connectUpstream()
     this.toServer.pump()
@@ -187,8 +214,11 @@ class Proxy implements FaultProxy {
   }
 
   setMode(mode: FaultMode): Promise<void> {
-    if (typeof mode === 'object' && !(Number.isFinite(mode.delayMs) && mode.delayMs >= 0)) {
+    if (typeof mode === 'object' && 'delayMs' in mode && !(Number.isFinite(mode.delayMs) && mode.delayMs >= 0)) {
       return Promise.reject(new Error(`fault proxy: invalid delay ${String(mode.delayMs)}`))
+    }
+    if (typeof mode === 'object' && 'stallAfterBytes' in mode && !(Number.isSafeInteger(mode.stallAfterBytes) && mode.stallAfterBytes >= 0)) {
+      return Promise.reject(new Error(`fault proxy: invalid byte count ${String(mode.stallAfterBytes)}`))
     }
     const next = this.chain.then(async () => {
       if (this.closed) throw new Error('fault proxy: closed')

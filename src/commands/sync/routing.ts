@@ -11,6 +11,8 @@ export default class SyncRouting extends BaseCommand<RoutingSyncReport> {
 
 By default incremental: rows changed since the last run's watermark (source updated_at and id, read again with a 5-minute overlap so a row whose transaction committed late is not missed), committed page by page with the watermark. --full compares every row with the cache and writes only what differs, including rows deleted on the master. --truncate rebuilds the cache from scratch. A --full or --truncate run is atomic for readers: routing:lookup sees the previous cache until it commits, and a failure leaves it intact. Rows are read in keyset pages, so memory stays flat whatever the table size. For fast incremental runs the master's user_email_routing needs an index on (updated_at, id).
 
+A source row without an email or a usable id is left out, and one whose updated_at is NULL is never read by an incremental run (--full and --truncate copy it): each run counts them as invalid, with the reason and their first ids.
+
 Only one routing sync runs at a time: a second one exits 6, or waits with --wait. Exit codes: 0 ok, 3 the sync failed (the cache keeps its last committed state), 6 locked.`
 
   static override examples = [

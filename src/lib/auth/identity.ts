@@ -3,7 +3,7 @@ import type {Db} from '../control-db/index.js'
 import {toBool, toIso} from '../control-db/time.js'
 import {NotPermittedError} from '../errors/index.js'
 import {sessionOnRecord, verifySession} from './session.js'
-import {hashToken} from './tokens.js'
+import {hashToken, recordTokenUse} from './tokens.js'
 
 /** Who runs this command: an operator signed in on this machine, or a service token. */
 export type Identity =
@@ -29,7 +29,7 @@ export async function resolveIdentity(db: Db, source: {token?: string; session: 
     if (toIso(row.revoked_at)) throw new NotPermittedError(`the token "${row.name}" was revoked`, {hint: 'create a new one with `raiops token:create`'})
     const expiresAt = toIso(row.expires_at)
     if (expiresAt && Date.parse(expiresAt) <= now.getTime()) throw new NotPermittedError(`the token "${row.name}" expired at ${expiresAt}`, {hint: 'create a new one with `raiops token:create`'})
-    await db('api_tokens').where({id: row.id}).update({last_used_at: now})
+    await recordTokenUse(db, Number(row.id), now)
     return {kind: 'token', id: Number(row.id), name: row.name, role: row.role, permissions: await permissionsOf(db, row.role), expiresAt}
   }
   if (!source.session) throw new NotPermittedError('not signed in', {hint: 'run `raiops auth:login`, or set RAIOPS_TOKEN'})

@@ -15,6 +15,20 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex')
 }
 
+/**
+ * Notes when a token was last used: best effort. A control database that cannot
+ * take the write now (another process holding SQLite's write lock past the busy
+ * timeout, a read-only file) must not fail the command the token runs; the
+ * token's next use records it.
+ */
+export async function recordTokenUse(db: Db, id: number, now: Date): Promise<void> {
+  try {
+    await db('api_tokens').where({id}).update({last_used_at: now})
+  } catch {
+    // only bookkeeping
+  }
+}
+
 export interface TokenView {
   id: number
   name: string

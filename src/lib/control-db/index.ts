@@ -32,10 +32,17 @@ export async function openControlDb(target: ControlDbTarget, options: OpenContro
       pool: {
         min: 1,
         max: 1,
-        afterCreate(conn: {pragma(sql: string): unknown}, done: (error: Error | null, conn: unknown) => void) {
+        afterCreate(conn: {pragma(sql: string): unknown; prepare(sql: string): unknown}, done: (error: Error | null, conn: unknown) => void) {
           conn.pragma('journal_mode = WAL')
           conn.pragma('busy_timeout = 10000')
           conn.pragma('foreign_keys = ON')
+          // knex begins a transaction with a plain BEGIN, which takes the write lock
+          // only at the first write: a transaction that reads first then fails at once
+          // with "database is locked" (SQLITE_BUSY_SNAPSHOT) when another process
+          // committed in between, instead of waiting its turn. BEGIN IMMEDIATE takes
+          // the lock at the start, waiting up to the busy timeout for it.
+          const prepare = conn.prepare.bind(conn)
+          conn.prepare = (sql: string) => prepare(sql === 'BEGIN;' ? 'BEGIN IMMEDIATE;' : sql)
           done(null, conn)
         },
       },

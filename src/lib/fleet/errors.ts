@@ -12,30 +12,61 @@ interface DriverErrorLike {
   errors?: unknown[]
 }
 
+export interface FailureContext {
+  /**
+   * How long the server had sent nothing on any of its connections when the
+   * work failed, ms (ConnectionRegistry.quietMs); null or absent: unknown.
+   */
+  quietMs?: number | null
+}
+
 /**
  * One line naming the real cause of a driver failure. knex's acquire timeout says
  * "pool is probably full" whatever happened; the cause it wraps (knex ≥ 3.3) is
  * what the operator needs: refused, timed out, access denied, unknown database.
- * The text is scrubbed of every secret this process has handled.
+ * A timeout says which limit passed and, given `context.quietMs`, whether the
+ * server had stopped sending (a server stalled in the middle of a result) or
+ * was still sending (a slow query). The text is scrubbed of every secret this
+ * process has handled.
  */
-export function describeDriverError(error: unknown): string {
-  return scrubText(describe(error, 0))
+export function describeDriverError(error: unknown, context: FailureContext = {}): string {
+  return scrubText(describe(error, 0, context))
 }
 
-function describe(error: unknown, depth: number): string {
+/** A duration for a message: "3 s", "1.5 s", "250 ms". */
+function duration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  const s = ms / 1000
+  return `${Number.isInteger(s) ? s : s.toFixed(1)} s`
+}
+
+/** What the server did while a limit ran out: silent since when, or still sending. */
+function serverSide(context: FailureContext): string {
+  const quiet = context.quietMs
+  if (quiet === null || quiet === undefined) return ''
+  return quiet >= 1000 ? ` with no data from the server for ${duration(quiet)}` : ' while the server was still sending'
+}
+
+/** tarn's TimeoutError names itself "Error": it is known by its class name. */
+const isPoolTimeout = (e: DriverErrorLike): boolean => e.name === 'TimeoutError' || (e as {constructor?: {name?: string}}).constructor?.name === 'TimeoutError'
+
+function describe(error: unknown, depth: number, context: FailureContext): string {
   if (error === null || error === undefined) return 'unknown error'
   if (typeof error !== 'object') return String(error)
   const e = error as DriverErrorLike
   const queryTimeout = e.name === 'KnexTimeoutError' ? /Defined query timeout of (\d+)\s*ms/.exec(e.message ?? '') : null
-  if (queryTimeout) return `the query timed out after ${queryTimeout[1]} ms`
-  if (e.name === 'KnexTimeoutError' && e.cause && depth < 3) return describe(e.cause, depth + 1)
+  if (queryTimeout) return `the query timeout of ${duration(Number(queryTimeout[1]))} passed${serverSide(context)}`
+  if (e.name === 'KnexTimeoutError' && e.cause && depth < 3) return describe(e.cause, depth + 1, context)
+  // The fan-out's per-RDS deadline.
+  if (e.name === 'DeadlineError') return `${e.message ?? 'timed out'}${serverSide(context)}`
   // tarn's acquire timeout (the cause knex ≥ 3.3 wraps): the message of the last create error, if any.
-  if (e.name === 'TimeoutError' && e.message === 'operation timed out for an unknown reason') {
+  if (isPoolTimeout(e) && e.message === 'operation timed out for an unknown reason') {
+    if (context.quietMs !== null && context.quietMs !== undefined) return `no connection to the server came free in time (each waits on a query)${serverSide(context)}`
     return 'timed out waiting for a connection: the server did not finish the connection in time, or every pooled connection is busy'
   }
-  if (e.name === 'TimeoutError' && e.message && depth > 0) return `timed out waiting for a connection: ${firstLine(e.message)}`
+  if (isPoolTimeout(e) && e.message && depth > 0) return `timed out waiting for a connection: ${firstLine(e.message)}`
   if (e.name === 'AggregateError' && Array.isArray(e.errors) && e.errors.length > 0 && depth < 3) {
-    return describe(e.errors[0], depth + 1)
+    return describe(e.errors[0], depth + 1, context)
   }
   const where = e.address ? ` (${e.address}${e.port ? `:${e.port}` : ''})` : ''
   switch (e.code) {
@@ -54,7 +85,7 @@ function describe(error: unknown, depth: number): string {
     case 'PROTOCOL_CONNECTION_LOST':
       return 'the server closed the connection'
     case 'PROTOCOL_SEQUENCE_TIMEOUT':
-      return 'the query timed out'
+      return `the query timed out${serverSide(context)}`
     case 'ER_ACCESS_DENIED_ERROR':
     case '28P01':
       return `access denied: ${firstLine(e.sqlMessage ?? withoutSql(e.message))} (check the username and password)`
@@ -75,7 +106,7 @@ function describe(error: unknown, depth: number): string {
         return 'connection timed out: the server accepted no connection or sent no greeting in time'
       // pg: query_timeout passed with no answer
       case 'Query read timeout':
-        return 'the query timed out: the server sent no answer in time'
+        return context.quietMs === null || context.quietMs === undefined ? 'the query timed out: the server sent no answer in time' : `the query timed out${serverSide(context)}`
       // tarn: a wait for a connection cut short because the pool was destroyed
       case 'aborted':
         return 'cancelled: the connection pool was closed while waiting for a connection'

@@ -29,6 +29,8 @@ interface Entry extends RdsRef {
   knex: Knex
   /** Every TCP socket the drivers opened for this RDS and that is not closed yet. */
   sockets: Set<net.Socket>
+  /** When each open socket last received a byte (performance.now()), and the listener that notes it. */
+  heard: Map<net.Socket, {at: number; listener: () => void}>
   destroying?: Promise<void>
 }
 
@@ -47,11 +49,18 @@ function fingerprintOf(spec: RdsConnectionSpec): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex')
 }
 
-/** Lets the registry see (and, when needed, cut) every socket the driver opens. */
-function withSocketTracking(config: Knex.Config, engine: RdsConnectionSpec['engine'], sockets: Set<net.Socket>): Knex.Config {
+/** Lets the registry see (and, when needed, cut) every socket the driver opens, and when each last heard from the server. */
+function withSocketTracking(config: Knex.Config, engine: RdsConnectionSpec['engine'], sockets: Set<net.Socket>, heard: Entry['heard']): Knex.Config {
   const track = (socket: net.Socket): net.Socket => {
     sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
+    // Added before the driver's own listener, in the same tick: no byte is missed by either.
+    const note = {at: performance.now(), listener: () => void (note.at = performance.now())}
+    socket.on('data', note.listener)
+    heard.set(socket, note)
+    socket.once('close', () => {
+      sockets.delete(socket)
+      heard.delete(socket)
+    })
     // The driver listens for errors too; this one only guarantees a cut socket never throws.
     socket.on('error', () => {})
     return socket
@@ -125,8 +134,9 @@ export class ConnectionRegistry {
       void this.destroyEntry(existing).then(() => this.retiring.delete(existing))
     }
     const sockets = new Set<net.Socket>()
-    const config = withSocketTracking(knexConfigFor(spec, this.options), spec.engine, sockets)
-    const entry: Entry = {id: spec.id, name: spec.name, fingerprint, sockets, knex: factory(config)}
+    const heard: Entry['heard'] = new Map()
+    const config = withSocketTracking(knexConfigFor(spec, this.options), spec.engine, sockets, heard)
+    const entry: Entry = {id: spec.id, name: spec.name, fingerprint, sockets, heard, knex: factory(config)}
     this.entries.set(spec.id, entry)
     return entry.knex
   }
@@ -148,6 +158,23 @@ export class ConnectionRegistry {
     cutSockets(entry)
     this.retiring.add(entry)
     void this.destroyEntry(entry).then(() => this.retiring.delete(entry))
+  }
+
+  /**
+   * How long the server of this RDS has sent nothing on any of its open
+   * connections, ms: what a timeout is to be explained by. Null when it cannot
+   * be told (no connection open, a file database, or a driver that moved its
+   * reading elsewhere, as a TLS upgrade does).
+   */
+  quietMs(id: number): number | null {
+    const entry = this.entries.get(id)
+    if (!entry || entry.heard.size === 0) return null
+    let latest = Number.NEGATIVE_INFINITY
+    for (const [socket, note] of entry.heard) {
+      if (!socket.listeners('data').includes(note.listener)) return null
+      latest = Math.max(latest, note.at)
+    }
+    return Math.round(performance.now() - latest)
   }
 
   /** The RDS that currently have an instance. */

@@ -7,22 +7,30 @@ import {isUniqueViolation} from '../control-db/index.js'
 import {toIsoRequired} from '../control-db/time.js'
 import {BusyError} from '../errors/index.js'
 import {describeDriverError} from '../fleet/errors.js'
+import {processIdentity, provenGone, type ProcessIdentity} from './process-identity.js'
 
 /**
  * A lease on a named job (one sync kind) in the control database's `locks`
  * table, so that two runs of it never overlap, on one machine or several.
  *
- * The row names its holder (`host:pid:id`) and when it expires. The holder
- * keeps it alive with a heartbeat; a run that crashes stops renewing it and
- * loses it `ttlMs` after its last heartbeat, or at once to a run on the same
- * host that sees its pid is gone. Every change is conditional on the holder
- * (and, for a takeover, on what was read), so of two racing runs exactly one wins.
+ * The row names its holder (`host:pid:id`, and on Linux what proves which
+ * process that pid is: `:bootId/pidNamespace/startTime`) and when it expires.
+ * The holder keeps it alive with a heartbeat; a run that crashes stops
+ * renewing it and loses it `ttlMs` after its last heartbeat, or at once to a
+ * run that can prove it gone: same host, same boot, same pid namespace, and its
+ * pid now names no process or one started at another time. A hostname alone
+ * proves nothing (two containers may share one, each numbering its own
+ * processes), so a holder that cannot be proven gone keeps its lease until it
+ * expires. Every change is conditional on the holder (and, for a takeover, on
+ * what was read), so of two racing runs exactly one wins.
  */
 
 export interface LeaseHolder {
   host: string
   pid: number
   id: string
+  /** Which process the pid named when the lease was taken (Linux); null when unknown. */
+  process: ProcessIdentity | null
 }
 
 export interface LeaseInfo {
@@ -50,7 +58,7 @@ export interface AcquireLeaseOptions {
   heartbeatMs?: number
   /** Wait up to this long for a held lease to be released or expire, polling (about every 250 ms, capped by what remains). Default 0: fail at once. */
   waitMs?: number
-  /** Defaults: os.hostname(), process.pid, a random id. */
+  /** Defaults: os.hostname(), process.pid, a random id, the identity of that pid here. */
   holder?: Partial<LeaseHolder>
   now?: () => Date
 }
@@ -71,16 +79,26 @@ interface LockRow {
 }
 
 function formatHolder(holder: LeaseHolder): string {
-  return `${holder.host}:${holder.pid}:${holder.id}`
+  const proof = holder.process ? `:${holder.process.bootId}/${holder.process.pidNamespace}/${holder.process.startTime ?? ''}` : ''
+  return `${holder.host}:${holder.pid}:${holder.id}${proof}`
 }
 
-/** `host:pid:id`, read from the right (the id and pid never contain a colon). */
+/**
+ * `host:pid:id:bootId/pidNamespace/startTime`, or `host:pid:id` (no proof, or
+ * an older raiops), read from the right: none of the fields after the host
+ * contains a colon. The form with the proof is tried first, so an id of digits
+ * is never taken for a pid.
+ */
+const HOLDER_WITH_PROOF = /^(.*):(-?\d+):([^:]*):([0-9a-f-]+)\/(\d+)\/(\d*)$/i
+const HOLDER_PLAIN = /^(.*):(-?\d+):([^:]*)$/
+
 function parseHolder(text: string): LeaseHolder {
-  const last = text.lastIndexOf(':')
-  const previous = last > 0 ? text.lastIndexOf(':', last - 1) : -1
-  const pid = previous >= 0 ? Number(text.slice(previous + 1, last)) : Number.NaN
-  if (previous < 0 || !Number.isSafeInteger(pid)) return {host: text, pid: 0, id: ''}
-  return {host: text.slice(0, previous), pid, id: text.slice(last + 1)}
+  const proven = HOLDER_WITH_PROOF.exec(text)
+  const parts = proven ?? HOLDER_PLAIN.exec(text)
+  const pid = parts ? Number(parts[2]) : Number.NaN
+  if (!parts || !Number.isSafeInteger(pid)) return {host: text, pid: 0, id: '', process: null}
+  const process = proven ? {bootId: proven[4], pidNamespace: proven[5], startTime: proven[6] === '' ? null : proven[6]} : null
+  return {host: parts[1], pid, id: parts[3], process}
 }
 
 function toInfo(row: LockRow): LeaseInfo {
@@ -89,19 +107,6 @@ function toInfo(row: LockRow): LeaseInfo {
     holder: parseHolder(row.holder),
     acquiredAt: toIsoRequired(row.acquired_at),
     expiresAt: toIsoRequired(row.expires_at),
-  }
-}
-
-/** Whether a process with this pid exists on this machine. Unknown or odd pids count as alive: a lease is never taken on a guess. */
-function isAlive(pid: number): boolean {
-  // 0 and negative pids address process groups, not a process.
-  if (!Number.isSafeInteger(pid) || pid <= 0) return true
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: it exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH'
   }
 }
 
@@ -131,7 +136,7 @@ export async function readLease(db: Knex, name: string): Promise<LeaseInfo | nul
 /**
  * Takes the lease `name`, or throws BusyError naming the run that holds it
  * (after polling up to `waitMs` for it to be released or to expire).
- * An expired lease, or one whose holder is a dead process on this host, is taken over.
+ * An expired lease, or one whose holder is proven gone (see above), is taken over.
  */
 export async function acquireLease(db: Knex, name: string, options: AcquireLeaseOptions = {}): Promise<Lease> {
   checkName(name)
@@ -143,13 +148,20 @@ export async function acquireLease(db: Knex, name: string, options: AcquireLease
   const waitMs = options.waitMs ?? 0
   checkMs('waitMs', waitMs, 0)
   const now = options.now ?? (() => new Date())
+  const pid = options.holder?.pid ?? process.pid
   const holder: LeaseHolder = {
     host: options.holder?.host ?? hostname(),
-    pid: options.holder?.pid ?? process.pid,
+    pid,
     id: options.holder?.id ?? randomBytes(6).toString('hex'),
+    process: options.holder?.process === undefined ? processIdentity(pid) : options.holder.process,
   }
   if (holder.id.includes(':') || !Number.isSafeInteger(holder.pid)) throw new RangeError('a lease holder needs an integer pid and an id without ":"')
-  const holderText = formatHolder(holder)
+  let holderText = formatHolder(holder)
+  // A hostname too long for both keeps the lease without the proof: it is then never taken over before it expires.
+  if (holderText.length > MAX_HOLDER_LENGTH && holder.process) {
+    holder.process = null
+    holderText = formatHolder(holder)
+  }
   if (holderText.length > MAX_HOLDER_LENGTH) throw new RangeError(`a lease holder must fit in ${MAX_HOLDER_LENGTH} characters: ${holderText}`)
 
   const deadline = performance.now() + waitMs
@@ -169,7 +181,7 @@ export async function acquireLease(db: Knex, name: string, options: AcquireLease
     if (row !== undefined) {
       held = toInfo(row)
       const expired = Date.parse(held.expiresAt) < at.getTime()
-      const crashedHere = held.holder.host === holder.host && !isAlive(held.holder.pid)
+      const crashedHere = held.holder.host === holder.host && provenGone(held.holder.pid, held.holder.process)
       if (expired || crashedHere) {
         // Conditional on what was read: if another run took it over first, or
         // the holder renewed it meanwhile, nothing matches and the lease is held.

@@ -3,6 +3,7 @@ import type {ChalkInstance} from 'chalk'
 import {ago} from '../output/age.js'
 import {paint} from '../output/color.js'
 import type {Column} from '../output/render.js'
+import {invalidLines} from './invalid.js'
 import type {RoutingSyncReport} from './routing.js'
 import type {RdsSyncStatus, SyncKindStatus} from './status.js'
 import type {RdsTenantSync, TenantSyncReport} from './tenants.js'
@@ -26,26 +27,33 @@ export function tenantSyncColumns(c: ChalkInstance): Column<RdsTenantSync>[] {
     {header: 'time', cell: (r) => (r.status === 'skipped' ? '' : seconds(r.durationMs)), plain: (r) => r.durationMs},
     {
       header: 'note',
-      cell: (r) => (r.error ? c.red(r.error) : r.status === 'skipped' && r.lastSyncedAt ? c.dim(`synced ${r.lastSyncedAt}; --force to sync now`) : ''),
-      plain: (r) => r.error ?? '',
+      cell: (r) => (r.error ? c.red(r.error) : r.status === 'skipped' && r.lastSyncedAt ? c.dim(`synced ${r.lastSyncedAt}; --force to sync now`) : r.invalidRows.length > 0 ? c.yellow(invalidNote(r)) : ''),
+      plain: (r) => r.error ?? (r.invalidRows.length > 0 ? invalidNote(r) : ''),
     },
   ]
+}
+
+/** An RDS's invalid tenant rows: "2 invalid: name is NULL: stored with an empty name (2 rows: ids 4, 9)". */
+function invalidNote(r: RdsTenantSync): string {
+  return `${r.counts.invalid} invalid: ${invalidLines(r.invalidRows).join('; ')}`
 }
 
 /** One line per finished RDS (progress on a terminal). */
 export function tenantSyncLine(c: ChalkInstance, r: RdsTenantSync): string {
   if (r.status === 'failed') return `${c.red('✖')} ${r.name}: ${r.error}`
   if (r.status === 'skipped') return `${c.dim('–')} ${r.name}: skipped, synced ${r.lastSyncedAt}`
-  return `${c.green('✔')} ${r.name}: ${r.tenants} tenants (${r.counts.inserted} new, ${r.counts.updated} updated, ${r.counts.missing} missing) in ${seconds(r.durationMs)}`
+  const invalid = r.counts.invalid > 0 ? `, ${r.counts.invalid} invalid` : ''
+  return `${c.green('✔')} ${r.name}: ${r.tenants} tenants (${r.counts.inserted} new, ${r.counts.updated} updated, ${r.counts.missing} missing${invalid}) in ${seconds(r.durationMs)}`
 }
 
 export function tenantSyncSummary(c: ChalkInstance, report: TenantSyncReport): string {
   const synced = report.rds.filter((r) => r.status === 'ok').length
   const failed = report.rds.filter((r) => r.status === 'failed')
   const skipped = report.rds.filter((r) => r.status === 'skipped').length
-  const {inserted, updated, unchanged, missing} = report.totals
+  const {inserted, updated, unchanged, missing, invalid} = report.totals
   return [
-    `tenants: ${colourRun(c, report.status)} · ${synced} RDS synced, ${failed.length} failed, ${skipped} skipped · ${inserted} new, ${updated} updated, ${unchanged} unchanged, ${missing} missing · ${seconds(report.durationMs)}`,
+    `tenants: ${colourRun(c, report.status)} · ${synced} RDS synced, ${failed.length} failed, ${skipped} skipped · ${inserted} new, ${updated} updated, ${unchanged} unchanged, ${missing} missing${invalid > 0 ? `, ${invalid} invalid` : ''} · ${seconds(report.durationMs)}`,
+    ...report.rds.filter((r) => r.invalidRows.length > 0).map((r) => c.yellow(`  ${r.name}: ${invalidNote(r)}`)),
     ...failed.map((f) => c.red(`  failed: ${f.name}: ${f.error}`)),
   ].join('\n')
 }
@@ -59,7 +67,10 @@ export function routingSyncSummary(c: ChalkInstance, report: RoutingSyncReport):
     const examples = report.unlinkedTenants.map((t) => `RDS ${t.rdsInstanceId} tenant ${t.remoteTenantId} (${t.rows})`).join(', ')
     lines.push(c.yellow(`  ${unlinked} row(s) kept without a tenant link: their tenant is not in tenant_master (run sync:tenants) — ${examples}`))
   }
-  if (invalid > 0) lines.push(c.yellow(`  ${invalid} source row(s) skipped: no usable id or email`))
+  if (invalid > 0) {
+    lines.push(c.yellow(`  ${invalid} source row(s) break the contract:`))
+    for (const line of invalidLines(report.invalidRows)) lines.push(c.yellow(`    ${line}`))
+  }
   if (report.error) lines.push(c.red(`  failed: ${report.error} — the cache keeps its last committed state`))
   return lines.join('\n')
 }
@@ -90,6 +101,6 @@ export function rdsSyncColumns(c: ChalkInstance, now: Date): Column<RdsSyncStatu
 
 function countsText(stats: Record<string, unknown> | null): string {
   if (!stats) return ''
-  const parts = (['inserted', 'updated', 'unchanged', 'missing', 'skipped'] as const).filter((k) => Number(stats[k] ?? 0) > 0).map((k) => `${String(stats[k])} ${k}`)
+  const parts = (['inserted', 'updated', 'unchanged', 'missing', 'skipped', 'invalid'] as const).filter((k) => Number(stats[k] ?? 0) > 0).map((k) => `${String(stats[k])} ${k}`)
   return parts.length > 0 ? parts.join(', ') : 'no changes'
 }

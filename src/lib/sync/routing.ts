@@ -10,7 +10,9 @@ import {UserError} from '../errors/index.js'
 import {findMaster} from '../rds/repository.js'
 import {connectionSpecFor} from '../rds/service.js'
 import {finishRun, startRun, ZERO_COUNTS, type SyncCounts} from './runs.js'
+import {InvalidTally, isId, type InvalidRows} from './invalid.js'
 import {retryOnDeadlock} from './retry.js'
+import {isSqlite, rebuildThroughStaging} from './sqlite-staging.js'
 
 export const ROUTING_CACHE_TABLE = 'user_email_routing_cache'
 const STAGING_TABLE = 'user_email_routing_cache_next'
@@ -36,7 +38,7 @@ export interface RoutingCounts extends SyncCounts {
   read: number
   /** Rows whose (RDS, tenant) is not in tenant_master: kept, with no tenant link. */
   unlinked: number
-  /** Source rows that could not be used (no email, bad id): skipped and counted. */
+  /** Source rows that break the contract (see invalidRows): left out (no email, a bad id) or kept with a fallback (no updated_at). */
   invalid: number
 }
 
@@ -51,6 +53,8 @@ export interface RoutingSyncReport {
   counts: RoutingCounts
   /** Up to 10 (RDS, tenant) pairs of unlinked rows, to look into. */
   unlinkedTenants: Array<{rdsInstanceId: number; remoteTenantId: number; rows: number}>
+  /** The source rows that break the contract, by reason, with a few ids. */
+  invalidRows: InvalidRows[]
   watermark: {updatedAt: string; id: number} | null
   error: string | null
 }
@@ -91,16 +95,35 @@ function sourceTime(value: unknown): number | null {
   return Number.isNaN(ms) ? null : ms
 }
 
-const isId = (value: unknown): boolean => (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) || (typeof value === 'string' && /^\d{1,15}$/.test(value) && value !== '0')
+/** A source row left out, and why. */
+interface RejectedRow {
+  reason: string
+  /** Null when the id itself is the problem. */
+  id: number | null
+}
+
+const REJECTED = {
+  id: 'id is not a positive integer: left out',
+  email: 'email is NULL or empty: left out',
+  link: 'tenant_id, rds_instance_id or user_id is not a positive integer: left out',
+} as const
+
+/** Rows without updated_at: incremental runs read by it, so they see none of them. */
+const NULL_UPDATED_AT = {
+  incremental: 'updated_at is NULL: incremental runs never read it (--full and --truncate copy it)',
+  copied: 'updated_at is NULL: copied without a source time; incremental runs never see its changes (--full does)',
+} as const
 
 /**
  * Checks one fleet row by hand: this is the hot path (a million rows), where a
  * schema library per row would cost more than the copy. A row without a usable
- * id, email or link is invalid (skipped and counted), never half-written.
+ * id, email or link is invalid (left out and counted), never half-written.
  */
-function parseSourceRow(row: Record<string, unknown>): SourceRow | null {
+function parseSourceRow(row: Record<string, unknown>): SourceRow | RejectedRow {
   const {id, email, tenant_id: tenantId, rds_instance_id: rdsId, user_id: userId, status, updated_at: updatedAt} = row
-  if (!isId(id) || typeof email !== 'string' || email === '' || !isId(tenantId) || !isId(rdsId) || !isId(userId)) return null
+  if (!isId(id)) return {reason: REJECTED.id, id: null}
+  if (typeof email !== 'string' || email === '') return {reason: REJECTED.email, id: Number(id)}
+  if (!isId(tenantId) || !isId(rdsId) || !isId(userId)) return {reason: REJECTED.link, id: Number(id)}
   return {
     id: Number(id),
     // Lower-cased only: quotes, spaces and the rest round-trip as they are.
@@ -123,6 +146,22 @@ async function loadTenantLinks(db: Db): Promise<TenantLinks> {
 class Tally {
   readonly counts: RoutingCounts = {...ZERO_COUNTS, read: 0, unlinked: 0, invalid: 0}
   private readonly unlinked = new Map<string, {rdsInstanceId: number; remoteTenantId: number; rows: number}>()
+  private readonly invalid = new InvalidTally()
+
+  /** Counts a page read from the source: its rows, and those left out. */
+  page(page: Page): void {
+    this.counts.read += page.raw
+    for (const row of page.rejected) this.invalidRows(row.reason, false, row.id)
+  }
+
+  invalidRows(reason: string, kept: boolean, id: number | null, rows = 1, ids?: readonly number[]): void {
+    this.invalid.add(reason, kept, id, rows, ids)
+    this.counts.invalid = this.invalid.total
+  }
+
+  get invalidGroups(): InvalidRows[] {
+    return this.invalid.list
+  }
 
   link(links: TenantLinks, row: SourceRow): number | null {
     const key = `${row.rdsInstanceId}:${row.tenantId}`
@@ -272,21 +311,23 @@ async function applyByLoad(tx: Db, rows: CacheRow[], signal: AbortSignal | undef
  * they go through the same LOAD DATA path as an incremental page. Elsewhere a
  * changed row is upserted on the cache's primary key, which the engine finds at
  * once (keyed on source_id, MySQL would first insert, meet the unique index and
- * undo the insert before updating), and a new one on source_id.
+ * undo the insert before updating), and a new one on source_id. `table`: the
+ * cache, or the staging table of a rebuild on SQLite.
  */
-async function upsert(db: Db, rows: CacheWrite[], options: {load: boolean; signal?: AbortSignal}): Promise<void> {
+async function upsert(db: Db, rows: CacheWrite[], options: {load: boolean; signal?: AbortSignal; table?: string}): Promise<void> {
   if (options.load) {
     await applyByLoad(db, rows, options.signal)
     return
   }
+  const table = options.table ?? ROUTING_CACHE_TABLE
   const chunk = insertChunk(db)
   const updates = rows.filter((row) => row.id !== undefined)
   const inserts = rows.filter((row) => row.id === undefined)
   for (let i = 0; i < updates.length; i += chunk) {
-    await db(ROUTING_CACHE_TABLE).insert(updates.slice(i, i + chunk)).onConflict('id').merge(MERGE_COLUMNS)
+    await db(table).insert(updates.slice(i, i + chunk)).onConflict('id').merge(MERGE_COLUMNS)
   }
   for (let i = 0; i < inserts.length; i += chunk) {
-    await db(ROUTING_CACHE_TABLE).insert(inserts.slice(i, i + chunk)).onConflict('source_id').merge(MERGE_COLUMNS)
+    await db(table).insert(inserts.slice(i, i + chunk)).onConflict('source_id').merge(MERGE_COLUMNS)
   }
 }
 
@@ -295,8 +336,8 @@ async function insertAll(db: Db, table: string, rows: CacheRow[]): Promise<void>
   for (let i = 0; i < rows.length; i += chunk) await db(table).insert(rows.slice(i, i + chunk))
 }
 
-async function deleteSourceIds(db: Db, ids: number[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += 500) await db(ROUTING_CACHE_TABLE).whereIn('source_id', ids.slice(i, i + 500)).delete()
+async function deleteSourceIds(db: Db, table: string, ids: number[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += 500) await db(table).whereIn('source_id', ids.slice(i, i + 500)).delete()
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -305,6 +346,8 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 
 interface Page {
   rows: SourceRow[]
+  /** The rows left out, and why. */
+  rejected: RejectedRow[]
   raw: number
   /** The keyset position after this page. */
   last: {updatedAt: number | null; id: number} | null
@@ -339,12 +382,14 @@ async function* sourcePages(
     }
     const raw = (await query) as Array<Record<string, unknown>>
     const rows: SourceRow[] = []
+    const rejected: RejectedRow[] = []
     for (const r of raw) {
       const parsed = parseSourceRow(r)
-      if (parsed) rows.push(parsed)
+      if ('reason' in parsed) rejected.push(parsed)
+      else rows.push(parsed)
     }
     const tail = raw.at(-1)
-    return {rows, raw: raw.length, last: tail ? {id: Number(tail.id), updatedAt: sourceTime(tail.updated_at)} : after, limit}
+    return {rows, rejected, raw: raw.length, last: tail ? {id: Number(tail.id), updatedAt: sourceTime(tail.updated_at)} : after, limit}
   }
   let next = fetchPage(null, options.firstBatchSize ?? options.batchSize)
   for (;;) {
@@ -445,8 +490,7 @@ async function syncIncremental(ctx: OpsContext, source: Knex, options: RoutingSy
     let currentCached: Promise<Map<number, CachedRow> | null> | null = current.done ? null : lookup(current.value)
     while (!current.done) {
       const page = current.value
-      tally.counts.read += page.raw
-      tally.counts.invalid += page.raw - page.rows.length
+      tally.page(page)
       const now = ctx.now()
       let pageMark = mark
       for (const row of page.rows) if (row.updatedAt !== null) pageMark = later(pageMark, {updatedAt: row.updatedAt, id: row.id})
@@ -619,7 +663,8 @@ async function dirtyRanges(ctx: OpsContext, source: Knex, timeoutMs: number): Pr
  * pages, side by side), and only what differs written: new and changed rows
  * upserted, rows gone upstream deleted. When both are MySQL/MariaDB, per-bucket
  * checksums computed by the servers first narrow the merge to the buckets that
- * differ. One transaction, so readers see the previous cache until it commits
+ * differ. One transaction (on SQLite, short ones into a copy of the cache
+ * swapped in at the end), so readers see the previous cache until it commits
  * and a failure leaves it intact.
  */
 async function syncFull(ctx: OpsContext, source: Knex, options: RoutingSyncOptions & {batchSize: number}, tally: Tally): Promise<Watermark | null> {
@@ -633,19 +678,21 @@ async function syncFull(ctx: OpsContext, source: Knex, options: RoutingSyncOptio
     if (fast.unlinked > 0) await tally.sampleUnlinked(ctx.db)
   }
   const ranges = fast?.ranges ?? [{after: 0, upTo: null}]
-  await ctx.db.transaction(async (tx) => {
+  /** The merge, its writes made through `write` into `table`. */
+  const merge = async (write: (work: (tx: Db) => Promise<void>) => Promise<void>, table: string): Promise<void> => {
     const gone: number[] = []
     const flushGone = async () => {
+      if (gone.length === 0) return
       tally.counts.missing += gone.length
-      await deleteSourceIds(tx, gone.splice(0))
+      const ids = gone.splice(0)
+      await write((tx) => deleteSourceIds(tx, table, ids))
     }
     for (const range of ranges) {
-      // The cache is read beside the transaction where the engine allows it (the lease keeps other writers out).
-      const cache = new CacheCursor(readsBesideTransactions(ctx.db) ? ctx.db : tx, options.batchSize, range)
+      // The cache is read beside the writes (the lease keeps other writers out).
+      const cache = new CacheCursor(ctx.db, options.batchSize, range)
       const pages = sourcePages(source, {ids: range, batchSize: options.batchSize, timeoutMs: options.queryTimeoutMs, signal: options.signal})
       for await (const page of pages) {
-        tally.counts.read += page.raw
-        tally.counts.invalid += page.raw - page.rows.length
+        tally.page(page)
         const now = ctx.now()
         const writes: CacheWrite[] = []
         for (const row of page.rows) {
@@ -663,7 +710,7 @@ async function syncFull(ctx: OpsContext, source: Knex, options: RoutingSyncOptio
           if (write) writes.push(write)
         }
         throwIfAborted(options.signal)
-        await upsert(tx, writes, {load, signal: options.signal})
+        if (writes.length > 0) await write((tx) => upsert(tx, writes, {load, signal: options.signal, table}))
         if (gone.length >= 500) await flushGone()
         options.onProgress?.({read: tally.counts.read, written: tally.counts.inserted + tally.counts.updated + tally.counts.missing})
       }
@@ -677,9 +724,26 @@ async function syncFull(ctx: OpsContext, source: Knex, options: RoutingSyncOptio
       }
     }
     await flushGone()
-    if (mark) await writeWatermark(tx, mark, ctx.now())
-    throwIfAborted(options.signal)
-  })
+  }
+  if (isSqlite(ctx.db)) {
+    // One writer for the whole file: the differences go into a copy of the cache, batch by batch, swapped in at the end.
+    await rebuildThroughStaging(ctx.db, {
+      table: ROUTING_CACHE_TABLE,
+      staging: STAGING_TABLE,
+      copy: true,
+      signal: options.signal,
+      fill: (rebuild) => merge(rebuild.write, rebuild.staging),
+      atSwap: async (tx) => {
+        if (mark) await writeWatermark(tx, mark, ctx.now())
+      },
+    })
+  } else {
+    await ctx.db.transaction(async (tx) => {
+      await merge((work) => work(tx), ROUTING_CACHE_TABLE)
+      if (mark) await writeWatermark(tx, mark, ctx.now())
+      throwIfAborted(options.signal)
+    })
+  }
   return mark
 }
 
@@ -689,9 +753,11 @@ const TRUNCATE_PAGE = 2000
 /**
  * Truncate: the cache rebuilt from scratch. On MySQL/MariaDB into a staging table
  * (streamed with LOAD DATA LOCAL INFILE where the server allows it, else batched
- * INSERTs), then swapped in with one atomic RENAME TABLE; elsewhere emptied and
- * refilled in one transaction. Readers see the previous cache until the swap or
- * commit; a failure leaves it intact.
+ * INSERTs), then swapped in with one atomic RENAME TABLE; on SQLite into a
+ * staging table too, a page per short transaction, so other commands can write
+ * meanwhile (see sqlite-staging.ts); on PostgreSQL emptied and refilled in one
+ * transaction. Readers see the previous cache until the swap or commit; a
+ * failure leaves it intact.
  */
 async function syncTruncate(ctx: OpsContext, source: Knex, options: RoutingSyncOptions & {batchSize: number}, tally: Tally): Promise<Watermark | null> {
   // The rows the cache holds now (to count those gone), counted while the new rows are read.
@@ -704,8 +770,7 @@ async function syncTruncate(ctx: OpsContext, source: Knex, options: RoutingSyncO
   const pages = sourcePages(source, {batchSize: Math.min(options.batchSize, TRUNCATE_PAGE), timeoutMs: options.queryTimeoutMs, signal: options.signal})
   const rowsOf = async function* (): AsyncGenerator<CacheRow[]> {
     for await (const page of pages) {
-      tally.counts.read += page.raw
-      tally.counts.invalid += page.raw - page.rows.length
+      tally.page(page)
       const now = ctx.now()
       for (const row of page.rows) if (row.updatedAt !== null) mark = later(mark, {updatedAt: row.updatedAt, id: row.id})
       yield page.rows.map((row) => toCacheRow(row, tally.link(links, row), now))
@@ -732,6 +797,24 @@ async function syncTruncate(ctx: OpsContext, source: Knex, options: RoutingSyncO
       await ctx.db.raw('DROP TABLE IF EXISTS ??', [STAGING_TABLE]).catch(() => undefined)
       throw error
     }
+  } else if (isSqlite(ctx.db)) {
+    // One writer for the whole file: a page per short transaction into a staging table, swapped in at the end.
+    await rebuildThroughStaging(ctx.db, {
+      table: ROUTING_CACHE_TABLE,
+      staging: STAGING_TABLE,
+      copy: false,
+      signal: options.signal,
+      fill: async (rebuild) => {
+        for await (const rows of rowsOf()) {
+          throwIfAborted(options.signal)
+          if (rows.length > 0) await rebuild.write((tx) => insertAll(tx, rebuild.staging, rows))
+        }
+        before = await counting
+      },
+      atSwap: async (tx) => {
+        if (mark) await writeWatermark(tx, mark, ctx.now())
+      },
+    })
   } else {
     before = await counting
     await ctx.db.transaction(async (tx) => {
@@ -899,6 +982,18 @@ async function fillStaging(db: Db, batches: AsyncGenerator<CacheRow[]>, signal: 
 }
 
 /**
+ * The source rows without updated_at: how many, and the first ids. Incremental
+ * runs, which read by updated_at, never see them: each run reports them.
+ */
+async function rowsWithoutTime(source: Knex, timeoutMs: number): Promise<{rows: number; ids: number[]}> {
+  const [counted] = (await source('user_email_routing').count({n: '*'}).whereNull('updated_at').timeout(timeoutMs)) as Array<{n: unknown}>
+  const rows = Number(counted?.n ?? 0)
+  if (rows === 0) return {rows, ids: []}
+  const ids = (await source('user_email_routing').whereNull('updated_at').orderBy('id').limit(5).pluck('id').timeout(timeoutMs)) as unknown[]
+  return {rows, ids: ids.map(Number)}
+}
+
+/**
  * Copies the master RDS's user_email_routing into the cache (incremental by
  * default; `full` reconciles everything including deletions; `truncate`
  * rebuilds). Writes one sync_runs row. The caller holds the `routing` lease.
@@ -917,16 +1012,21 @@ export async function syncRouting(ctx: OpsContext, options: RoutingSyncOptions):
   let error: string | null = null
   try {
     const source = await ctx.fleet.get(await connectionSpecFor(ctx, master))
+    const untimed = await rowsWithoutTime(source, options.queryTimeoutMs)
+    const copied = options.mode !== 'incremental'
+    tally.invalidRows(copied ? NULL_UPDATED_AT.copied : NULL_UPDATED_AT.incremental, copied, null, untimed.rows, untimed.ids)
     const run = options.mode === 'full' ? syncFull : options.mode === 'truncate' ? syncTruncate : syncIncremental
     watermark = await run(ctx, source, {...options, batchSize}, tally)
   } catch (caught) {
-    error = options.signal?.aborted && options.signal.reason instanceof Error ? options.signal.reason.message : describeDriverError(caught)
+    error = options.signal?.aborted && options.signal.reason instanceof Error ? options.signal.reason.message : describeDriverError(caught, {quietMs: ctx.fleet.quietMs(Number(master.id))})
     if (caught instanceof UserError) error = caught.message
   }
   const finished = ctx.now()
   const durationMs = Math.round(performance.now() - startedMs)
   const status = error === null ? 'ok' : 'failed'
-  await finishRun(ctx.db, runId, {status, stats: {...tally.counts, mode: options.mode, durationMs}, error, finishedAt: finished}).catch(() => undefined)
+  const invalidRows = tally.invalidGroups
+  const stats = {...tally.counts, mode: options.mode, durationMs, ...(invalidRows.length > 0 ? {invalidRows} : {})}
+  await finishRun(ctx.db, runId, {status, stats, error, finishedAt: finished}).catch(() => undefined)
   return {
     kind: 'routing',
     mode: options.mode,
@@ -937,6 +1037,7 @@ export async function syncRouting(ctx: OpsContext, options: RoutingSyncOptions):
     durationMs,
     counts: tally.counts,
     unlinkedTenants: tally.unlinkedTenants,
+    invalidRows,
     watermark: watermark ? {updatedAt: new Date(watermark.updatedAt).toISOString(), id: watermark.id} : null,
     error,
   }

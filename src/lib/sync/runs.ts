@@ -19,9 +19,11 @@ export interface SyncCounts {
   /** Tenants: vanished upstream (marked, kept). Routing: rows deleted from the cache by --full/--truncate. */
   missing: number
   skipped: number
+  /** Fleet rows that break the contract, kept with a fallback or left out (the result's invalidRows says which and why). */
+  invalid: number
 }
 
-export const ZERO_COUNTS: SyncCounts = {inserted: 0, updated: 0, unchanged: 0, missing: 0, skipped: 0}
+export const ZERO_COUNTS: SyncCounts = {inserted: 0, updated: 0, unchanged: 0, missing: 0, skipped: 0, invalid: 0}
 
 export interface SyncRunRecord {
   id: number

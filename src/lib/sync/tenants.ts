@@ -4,10 +4,11 @@ import type {OpsContext} from '../context.js'
 import type {Db} from '../control-db/index.js'
 import {toIso} from '../control-db/time.js'
 import {describeDriverError} from '../fleet/errors.js'
-import {fanOut, inShard, type FanOutResult, type Shard} from '../fleet/fan-out.js'
+import {DeadlineError, fanOut, inShard, type FanOutResult, type Shard} from '../fleet/fan-out.js'
 import {selectRds} from '../rds/repository.js'
 import {connectionSpecFor} from '../rds/service.js'
 import type {RdsInstanceRow} from '../rds/types.js'
+import {InvalidTally, isId, type InvalidRows} from './invalid.js'
 import {retryOnDeadlock} from './retry.js'
 import {finishRun, lastSuccessByRds, recordRun, startRun, ZERO_COUNTS, type SyncCounts} from './runs.js'
 
@@ -46,6 +47,8 @@ export interface RdsTenantSync {
   error: string | null
   /** For a skipped RDS: when it last synced successfully. */
   lastSyncedAt: string | null
+  /** Its tenant rows that break the contract, by reason, with a few ids. */
+  invalidRows: InvalidRows[]
 }
 
 export type TenantSyncEvent =
@@ -64,6 +67,17 @@ export interface TenantSyncReport {
   totals: SyncCounts
   rds: RdsTenantSync[]
 }
+
+/** An RDS's tenants as read, and the rows that break the contract. */
+export interface UpstreamRead {
+  tenants: UpstreamTenant[]
+  invalidRows: InvalidRows[]
+}
+
+const INVALID_TENANT = {
+  id: 'id is not a positive integer: left out',
+  name: 'name is NULL: stored with an empty name',
+} as const
 
 /** A tenant as an RDS holds it, with its counts (ghost users not counted). */
 interface UpstreamTenant {
@@ -97,9 +111,10 @@ export async function syncTargets(db: Db, refs: readonly string[] | undefined, s
 /**
  * Reads an RDS's tenants and their user and location counts in three queries,
  * whatever the number of tenants: the tenants, then users and locations grouped
- * by tenant. Ghost users are not counted.
+ * by tenant. Ghost users are not counted. A tenant without a usable id is left
+ * out, one without a name kept with an empty one; both are counted as invalid.
  */
-export async function readUpstreamTenants(db: Knex, timeoutMs: () => number): Promise<UpstreamTenant[]> {
+export async function readUpstreamTenants(db: Knex, timeoutMs: () => number): Promise<UpstreamRead> {
   // On MySQL/MariaDB the optimizer walks the (tenant_id, …) index for the GROUP BY and
   // fetches every row again for is_ghost, which that index does not hold: four times
   // slower than one scan of the table grouped in memory, so no index is used.
@@ -117,9 +132,16 @@ export async function readUpstreamTenants(db: Knex, timeoutMs: () => number): Pr
   ])
   const userCounts = new Map((userRows as Array<{tenant_id: unknown; n: unknown}>).map((r) => [Number(r.tenant_id), Number(r.n)]))
   const locationCounts = new Map((locations as Array<{tenant_id: unknown; n: unknown}>).map((r) => [Number(r.tenant_id), Number(r.n)]))
-  return (tenants as Array<Record<string, unknown>>).map((t) => {
+  const invalid = new InvalidTally()
+  const read: UpstreamTenant[] = []
+  for (const t of tenants as Array<Record<string, unknown>>) {
+    if (!isId(t.id)) {
+      invalid.add(INVALID_TENANT.id, false, null)
+      continue
+    }
     const id = Number(t.id)
-    return {
+    if (t.name === null || t.name === undefined) invalid.add(INVALID_TENANT.name, true, id)
+    read.push({
       id,
       name: String(t.name ?? ''),
       primaryContactName: (t.primary_contact_name as string | null) ?? null,
@@ -127,8 +149,9 @@ export async function readUpstreamTenants(db: Knex, timeoutMs: () => number): Pr
       status: (t.status as string | null) ?? null,
       users: userCounts.get(id) ?? 0,
       locations: locationCounts.get(id) ?? 0,
-    }
-  })
+    })
+  }
+  return {tenants: read, invalidRows: invalid.list}
 }
 
 function differs(cached: CachedTenant, upstream: UpstreamTenant): boolean {
@@ -217,13 +240,13 @@ async function writeTenants(
   })
 }
 
-type Synced = {tenants: number; counts: SyncCounts; durationMs: number}
+type Synced = {tenants: number; counts: SyncCounts; durationMs: number; invalidRows: InvalidRows[]}
 
 function toRdsResult(outcome: FanOutResult<RdsInstanceRow, Synced>): RdsTenantSync {
   const base = {id: Number(outcome.item.id), name: outcome.item.name, lastSyncedAt: null}
   return outcome.ok
-    ? {...base, status: 'ok', tenants: outcome.value.tenants, counts: outcome.value.counts, durationMs: outcome.value.durationMs, error: null}
-    : {...base, status: 'failed', tenants: null, counts: {...ZERO_COUNTS}, durationMs: outcome.ms, error: outcome.error}
+    ? {...base, status: 'ok', tenants: outcome.value.tenants, counts: outcome.value.counts, durationMs: outcome.value.durationMs, error: null, invalidRows: outcome.value.invalidRows}
+    : {...base, status: 'failed', tenants: null, counts: {...ZERO_COUNTS}, durationMs: outcome.ms, error: outcome.error, invalidRows: []}
 }
 
 export function overallStatus(results: readonly RdsTenantSync[]): SyncStatus {
@@ -234,7 +257,7 @@ export function overallStatus(results: readonly RdsTenantSync[]): SyncStatus {
 }
 
 export function addCounts(a: SyncCounts, b: SyncCounts): SyncCounts {
-  return {inserted: a.inserted + b.inserted, updated: a.updated + b.updated, unchanged: a.unchanged + b.unchanged, missing: a.missing + b.missing, skipped: a.skipped + b.skipped}
+  return {inserted: a.inserted + b.inserted, updated: a.updated + b.updated, unchanged: a.unchanged + b.unchanged, missing: a.missing + b.missing, skipped: a.skipped + b.skipped, invalid: a.invalid + b.invalid}
 }
 
 /**
@@ -256,7 +279,7 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
   for (const row of rows) {
     const last = lastOk.get(Number(row.id))
     if (last && started.getTime() - Date.parse(last) < options.maxAgeMs) {
-      results.push({id: Number(row.id), name: row.name, status: 'skipped', tenants: null, counts: {...ZERO_COUNTS, skipped: 1}, durationMs: 0, error: null, lastSyncedAt: last})
+      results.push({id: Number(row.id), name: row.name, status: 'skipped', tenants: null, counts: {...ZERO_COUNTS, skipped: 1}, durationMs: 0, error: null, lastSyncedAt: last, invalidRows: []})
     } else {
       due.push(row)
     }
@@ -285,18 +308,22 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
         throwIfAborted(signal)
         emit({type: 'progress', rds, phase: 'reading', done: 0, total: 0})
         const db = await ctx.fleet.get(await connectionSpecFor(ctx, row))
-        const upstream = await readUpstreamTenants(db, remaining)
+        const {tenants: upstream, invalidRows} = await readUpstreamTenants(db, remaining)
         throwIfAborted(signal)
-        const counts = await retryOnDeadlock(() => writeTenants(ctx, rds.id, upstream, {
+        const written = await retryOnDeadlock(() => writeTenants(ctx, rds.id, upstream, {
           batchSize: options.batchSize ?? 500,
           signal,
           onBatch: (n, of) => emit({type: 'progress', rds, phase: 'writing', done: n, total: of}),
         }))
+        const counts = {...written, invalid: invalidRows.reduce((sum, group) => sum + group.rows, 0)}
         const durationMs = Math.round(performance.now() - t0)
-        await finishRun(ctx.db, runId, {status: 'ok', stats: {...counts, tenants: upstream.length, durationMs}, finishedAt: ctx.now()})
-        return {tenants: upstream.length, counts, durationMs}
+        const stats = {...counts, tenants: upstream.length, durationMs, ...(invalidRows.length > 0 ? {invalidRows} : {})}
+        await finishRun(ctx.db, runId, {status: 'ok', stats, finishedAt: ctx.now()})
+        return {tenants: upstream.length, counts, durationMs, invalidRows}
       } catch (error) {
-        const message = signal.aborted && signal.reason instanceof Error ? signal.reason.message : describeDriverError(error)
+        // Stopped (Ctrl-C, a lost lease) says so; a failure or the deadline says what the server was doing.
+        const stopped = signal.aborted && signal.reason instanceof Error && !(signal.reason instanceof DeadlineError) ? signal.reason : null
+        const message = stopped ? stopped.message : describeDriverError(signal.aborted ? signal.reason : error, {quietMs: ctx.fleet.quietMs(rds.id)})
         await finishRun(ctx.db, runId, {status: 'failed', stats: {...ZERO_COUNTS, durationMs: Math.round(performance.now() - t0)}, error: message, finishedAt: ctx.now()}).catch(() => undefined)
         throw new Error(message)
       }
