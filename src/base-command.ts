@@ -7,7 +7,7 @@ import {maskEmails, seesPii} from './lib/auth/pii.js'
 import {ExitCode, RaiopsError, UserError, type ExitCode as ExitCodeValue} from './lib/errors/index.js'
 import {makeChalk} from './lib/output/color.js'
 import {escapeControl} from './lib/output/escape.js'
-import {writeOutputText} from './lib/output/output-file.js'
+import {outputTarget, writeOutputText} from './lib/output/output-file.js'
 import {LIST_FORMATS, renderList, type Column, type ListFormat} from './lib/output/render.js'
 import {spinnerAllowed, startSpinner, type Progress} from './lib/output/spinner.js'
 import {scrubSecretText} from './lib/redact/debug-output.js'
@@ -197,8 +197,9 @@ export abstract class BaseCommand<T> extends Command {
    * result stdout carries. Commands whose --output is required ask before any work.
    */
   protected outputIsStdout(output: string): boolean {
-    if (output !== '-') return false
-    if (this.jsonEnabled()) throw new UserError('--output - and --json both write to standard output', {hint: 'name a file, or drop --json'})
+    // `-`, /dev/stdout, /dev/fd/1 or a link to one of them: a second document on stdout beside --json's.
+    if (outputTarget(output).kind !== 'stdout') return false
+    if (this.jsonEnabled()) throw new UserError(`--output ${output} and --json both write to standard output`, {hint: 'name a file, or drop --json'})
     return true
   }
 

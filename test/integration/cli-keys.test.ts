@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {existsSync, readFileSync, statSync} from 'node:fs'
+import {existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import Database from 'better-sqlite3'
@@ -147,6 +147,28 @@ describe('keys:rotate and keys:prune with the key file', () => {
     const cleaned = await home.cli(['keys:prune', '--json'])
     expect(JSON.parse(cleaned.stdout)).toMatchObject({removed: [added, activeKid], kept: [newest]})
     await expectPasswordsReadable(home)
+  })
+
+  it('a key file that is a link stays a link: rotate and prune write its target, which every later run reads', async () => {
+    const linked = await makeHome(root.path, 'linked')
+    const store = join(root.path, 'key-store')
+    mkdirSync(store, {mode: 0o700})
+    const target = join(store, 'master.key')
+    renameSync(linked.keyFile, target)
+    symlinkSync(target, linked.keyFile)
+    const rotated = await linked.cli(['keys:rotate'])
+    expect(rotated.code, rotated.stderr).toBe(0)
+    const pruned = await linked.cli(['keys:prune'])
+    expect(pruned.code, pruned.stderr).toBe(0)
+    expect(lstatSync(linked.keyFile).isSymbolicLink()).toBe(true)
+    expect(readlinkSync(linked.keyFile)).toBe(target)
+    expect(statSync(target).mode & 0o777).toBe(0o600)
+    expect(linked.kids()).toHaveLength(1)
+    expect(linked.secretKids()).toEqual([linked.kids()[0], linked.kids()[0]])
+    // The target read directly holds the key every secret is under.
+    const direct = await linked.cli(['rds:show', 'r1', '--reveal', '--json'], {env: {RAIOPS_MASTER_KEY_FILE: target}})
+    expect(direct.code, direct.stderr).toBe(0)
+    expect(direct.stdout).toContain(passwordOf('r1'))
   })
 })
 

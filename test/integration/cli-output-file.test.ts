@@ -71,6 +71,16 @@ describe('--output writes files atomically, devices and FIFOs through, and never
     }
   })
 
+  it('--json with --output naming standard output by a link is refused: stdout carries one document', async () => {
+    const stdoutLink = join(dir, 'stdout-json')
+    symlinkSync('/proc/self/fd/1', stdoutLink)
+    for (const args of [['rds:list'], ['audit:export', '--format', 'ndjson'], ['audit:checkpoint']]) {
+      const result = await cli([...args, '--json', '--output', stdoutLink])
+      expect(result.code, args[0]).toBe(2)
+      expect(JSON.parse(result.stdout).error.message, args[0]).toMatch(/and --json both write to standard output/)
+    }
+  })
+
   it('a character device and a link to one are written through and stay what they are', async () => {
     const device = join(dir, 'null')
     execFileSync('mknod', [device, 'c', '1', '3'])

@@ -12,6 +12,9 @@ import {decryptSecret} from '../../src/lib/crypto/secret-box.js'
 import {parseKeyring} from '../../src/lib/crypto/keyring.js'
 import {rotateKeys} from '../../src/lib/crypto/rotate.js'
 import {addRds, editRds, listRds, removeRds, setRdsState, showRds} from '../../src/lib/rds/service.js'
+import {BusyError} from '../../src/lib/errors/index.js'
+import {leaseName} from '../../src/lib/sync/index.js'
+import {acquireLease} from '../../src/lib/sync/lease.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 import {makeContext, randomKeyring, TEST_AUDIT} from '../support/context.js'
 
@@ -135,6 +138,26 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
       expect(removed.tenantsRemoved).toBe(2)
       expect(Number((await control.db('tenant_master').where({rds_instance_id: rds.id}).count({n: '*'}))[0].n)).toBe(0)
     } finally {
+      await ctx.close()
+    }
+  })
+
+  it('waits for no routing sync: while one holds its lease, removing an RDS exits busy (6) and removes nothing', async () => {
+    const ctx = makeContext(control.db)
+    const lease = await acquireLease(control.db, leaseName('routing'), {ttlMs: 60_000, heartbeatMs: 0})
+    try {
+      const {rds} = await addRds(ctx, sqliteRds('during-sync'), {test: false})
+      const refused = await removeRds(ctx, 'during-sync', {force: true}).catch((error: unknown) => error)
+      expect(refused).toBeInstanceOf(BusyError)
+      expect((refused as BusyError).exitCode).toBe(6)
+      expect((refused as BusyError).message).toMatch(/RDS "during-sync" cannot be removed while the routing sync runs/)
+      expect(await control.db('rds_instances').where({id: rds.id}).first()).toBeDefined()
+      await lease.release()
+      expect((await removeRds(ctx, 'during-sync')).removed.name).toBe('during-sync')
+      // Removing released the lease it took: a sync can run again.
+      await (await acquireLease(control.db, leaseName('routing'), {ttlMs: 60_000, heartbeatMs: 0})).release()
+    } finally {
+      await lease.release()
       await ctx.close()
     }
   })

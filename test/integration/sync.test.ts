@@ -1294,7 +1294,7 @@ describe('a server that stalls in the middle of a result', () => {
     expect(failed.error).toMatch(/^no connection to the server came free in time \(each waits on a query\) with no data from the server for \d+(\.\d)? s$/)
     const routing = await runRoutingSync(context(db, limits), {mode: 'full'})
     expect(routing.status).toBe('failed')
-    expect(routing.error).toMatch(/^the query timeout of 2 s passed with no data from the server for \d+(\.\d)? s$/)
+    expect(routing.error).toMatch(/^the query timed out: its timeout of 2 s passed with no data from the server for \d+(\.\d)? s$/)
     const runs = await storedRuns(db)
     expect(runs.filter((r) => r.status === 'failed').map((r) => r.error)).toEqual([failed.error, failed.error, routing.error].map((e) => expect.stringContaining(String(e))))
   })

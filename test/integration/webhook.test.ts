@@ -196,7 +196,7 @@ const POISON: Array<[string, (id: string) => string, RegExp]> = [
   ['values nested 5,000 deep', (id) => withRaw(event(id, {new_values: 'DEEP'}), 'DEEP', nested(5000)), /new_values: must not nest deeper than 32 levels/],
   ['values nested 33 deep', (id) => withRaw(event(id, {new_values: 'DEEP'}), 'DEEP', nested(33)), /new_values: must not nest deeper than 32 levels/],
   ['an rds_instance_id out of range of the integer columns', (id) => event(id, {rds_instance_id: 99_999_999_999_999}), /rds_instance_id: Number must be less than or equal to 2147483647/],
-  ['a tenant_id out of range', (id) => event(id, {tenant_id: 99_999_999_999_999}), /tenant_id: Number must be less than or equal to 2147483647/],
+  ['a tenant_id beyond the safe integers', (id) => event(id, {tenant_id: 2 ** 60}), /tenant_id: Number must be less than or equal to 9007199254740991/],
   ['a NUL in the id', (id) => event(`${id}\u0000x`), /id: must not hold control characters/],
   ['a NUL in the action', (id) => event(id, {action: 'user.updated\u0000'}), /action: must not hold control characters/],
   ['an ESC in the action', (id) => event(id, {action: 'user.\u001b[2Jupdated'}), /action: must not hold control characters/],
@@ -285,6 +285,8 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
     const ok = [
       withRaw(event('evt-deep-32', {new_values: 'DEEP'}), 'DEEP', nested(32)),
       event('evt-max-ids', {tenant_id: 2_147_483_647, rds_instance_id: 2_147_483_647, actor: {type: 'user', id: Number.MAX_SAFE_INTEGER}}),
+      // A tenant id is only looked up (remote ids are big integers), and an empty email is no email.
+      event('evt-big-tenant', {tenant_id: 3_000_000_000, actor: {type: 'user', id: 7, email: ''}}),
       event('🔑'.repeat(191), {action: 'ä'.repeat(128), target: {type: 'ü'.repeat(64), id: '√'.repeat(64)}}),
     ]
     for (const body of ok) expect((await post(body)).status, body.slice(0, 80)).toBe(200)
@@ -362,6 +364,8 @@ describe.each(CONTROL_ENGINES)('the webhook receiver on a %s control database', 
     const ok = [
       withRaw(event('evt-deep-32', {new_values: 'DEEP'}), 'DEEP', nested(32)),
       event('evt-max-ids', {tenant_id: 2_147_483_647, rds_instance_id: 2_147_483_647, actor: {type: 'user', id: Number.MAX_SAFE_INTEGER}}),
+      // A tenant id is only looked up (remote ids are big integers), and an empty email is no email.
+      event('evt-big-tenant', {tenant_id: 3_000_000_000, actor: {type: 'user', id: 7, email: ''}}),
       event('🔑'.repeat(191), {action: 'ä'.repeat(128), target: {type: 'ü'.repeat(64), id: '√'.repeat(64)}, actor: {type: 'user', id: 1, email: `${'é'.repeat(240)}@x.example`}}),
       event('evt-big-values', {old_values: null, new_values: {blob: 'x'.repeat(65_000), note: 'nul \u0000 and esc \u001b inside values'}}),
     ]

@@ -1,5 +1,5 @@
 import {createHash, createHmac, randomBytes} from 'node:crypto'
-import {chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync} from 'node:fs'
 import {dirname} from 'node:path'
 
 import {SecretError, ExitCode} from '../errors/index.js'
@@ -171,7 +171,8 @@ export function generateKey(): MasterKey {
 export function writeKeyFile(path: string, keys: readonly MasterKey[]): void {
   const text = keys.map(({kid, key}) => `${kid}:${key.toString('base64')}\n`).join('')
   try {
-    writeFileAtomic(path, text, 0o600)
+    // A key file that is a link (to a key store, a mounted secret) keeps being one: its target gets the new keys.
+    writeFileAtomic(existsSync(path) ? realpathSync(path) : path, text, 0o600)
   } catch (error) {
     throw new SecretError(`cannot write the master key file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); nothing was changed`, ExitCode.badInput, {
       hint: 'make the file and its directory writable by you, or set RAIOPS_MASTER_KEY_FILE to one that is',

@@ -55,7 +55,7 @@ function describe(error: unknown, depth: number, context: FailureContext): strin
   if (typeof error !== 'object') return String(error)
   const e = error as DriverErrorLike
   const queryTimeout = e.name === 'KnexTimeoutError' ? /Defined query timeout of (\d+)\s*ms/.exec(e.message ?? '') : null
-  if (queryTimeout) return `the query timeout of ${duration(Number(queryTimeout[1]))} passed${serverSide(context)}`
+  if (queryTimeout) return `the query timed out: its timeout of ${duration(Number(queryTimeout[1]))} passed${serverSide(context)}`
   if (e.name === 'KnexTimeoutError' && e.cause && depth < 3) return describe(e.cause, depth + 1, context)
   // The fan-out's per-RDS deadline.
   if (e.name === 'DeadlineError') return `${e.message ?? 'timed out'}${serverSide(context)}`

@@ -3,9 +3,11 @@ import type {OpsContext} from '../context.js'
 import {insertReturningId, isUniqueViolation, type Db} from '../control-db/index.js'
 import {registerActiveKey} from '../crypto/key-check.js'
 import {decryptSecret, encryptSecret, type SecretLocation} from '../crypto/secret-box.js'
-import {ConnectionError, UserError} from '../errors/index.js'
+import {BusyError, ConnectionError, UserError} from '../errors/index.js'
 import {fanOut} from '../fleet/fan-out.js'
 import {testConnection} from '../fleet/probe.js'
+import {LEASE_TTL_MS, leaseName} from '../sync/index.js'
+import {acquireLease} from '../sync/lease.js'
 import {findMaster, findRds, getRds, listRdsRows, RDS_TABLE, toRdsView} from './repository.js'
 import type {RdsConnectionSpec, RdsInstanceRow, RdsState, RdsView} from './types.js'
 import {validateImpersonation, validateRdsFields, type RdsFields, type ValidRdsFields} from './validation.js'
@@ -261,6 +263,20 @@ export interface RemoveRdsResult {
 
 export async function removeRds(ctx: OpsContext, ref: string, options: {force?: boolean} = {}): Promise<RemoveRdsResult> {
   const row = await getRds(ctx.db, ref)
+  // The routing cache loses this RDS's rows: a routing sync running meanwhile would write them back
+  // (a rebuild swaps in the rows it read), so removing waits for none and holds the routing lease.
+  const lease = await acquireLease(ctx.db, leaseName('routing'), {ttlMs: LEASE_TTL_MS}).catch((error: unknown) => {
+    if (!(error instanceof BusyError)) throw error
+    throw new BusyError(`RDS "${row.name}" cannot be removed while the routing sync runs: ${error.message}`, {hint: 'run rds:remove again once it has finished'})
+  })
+  try {
+    return await removeUnderLease(ctx, row, options)
+  } finally {
+    await lease.release()
+  }
+}
+
+async function removeUnderLease(ctx: OpsContext, row: RdsInstanceRow, options: {force?: boolean}): Promise<RemoveRdsResult> {
   const id = Number(row.id)
   const view = toRdsView(row)
   const now = ctx.now()

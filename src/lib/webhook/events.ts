@@ -30,9 +30,10 @@ export const raiEventSchema = z
   .object({
     id: name(191),
     occurred_at: z.string().datetime({offset: true}),
-    tenant_id: rowId.nullish(),
+    // Only looked up in tenant_master.remote_tenant_id (a big integer), never stored: any id a tenant database can hold.
+    tenant_id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullish(),
     rds_instance_id: rowId.nullish(),
-    actor: z.object({type: name(32), id: id.nullish(), email: name(255).nullish()}),
+    actor: z.object({type: name(32), id: id.nullish(), email: z.union([z.literal(''), name(255)]).nullish()}),
     action: name(AUDIT_LIMITS.action),
     target: z.object({type: name(AUDIT_LIMITS.targetType), id: id.nullish()}).nullish(),
     old_values: values,
