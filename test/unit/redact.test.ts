@@ -19,8 +19,9 @@ describe('redaction', () => {
       'pwd', 'PWD', 'db_pwd', 'passcode', 'passCode', 'passwd', 'pass', 'otp', 'otp_code', 'pin', 'PIN', 'userPin', 'pin_code', 'PINCode', 'pin2',
       'jwt', 'idJwt', 'bearer', 'bearerToken', 'cookie', 'Set-Cookie', 'session_id', 'sessionId', 'sessionid', 'SESSION-ID', 'signature', 'x-hub-signature-256',
       'authorization', 'Proxy-Authorization', 'credentials', 'refresh_token', 'accessToken', 'password_hash', 'password_enc', 'master_key', 'newPassword',
+      'auth', 'x-auth', 'basicAuth', 'privkey', 'ssh_privkey',
     ]
-    const plain = ['pinned', 'opinion', 'spinner', 'pinnedAt', 'keyId', 'keyboard', 'monkey', 'name', 'email', 'sessions', 'company', 'passenger', 'bypass', 'description', 'port']
+    const plain = ['pinned', 'opinion', 'spinner', 'pinnedAt', 'keyId', 'keyboard', 'monkey', 'name', 'email', 'sessions', 'company', 'passenger', 'bypass', 'description', 'port', 'authType', 'author', 'auth_method']
     expect(secret.filter((key) => !isSecretKey(key))).toEqual([])
     expect(plain.filter((key) => isSecretKey(key))).toEqual([])
   })
@@ -62,7 +63,7 @@ describe('redaction', () => {
       newValues: {password: '[redacted: changed]', name: 'Anna'},
     })
     expect(redactChange({password: 'a', name: 'Ann'}, {password: 'a', name: 'Anna'}).newValues).toEqual({password: '[redacted]', name: 'Anna'})
-    expect(redactChange({auth: {token: 'x'}}, {auth: {token: 'y'}}).newValues).toEqual({auth: {token: '[redacted: changed]'}})
+    expect(redactChange({login: {token: 'x'}}, {login: {token: 'y'}}).newValues).toEqual({login: {token: '[redacted: changed]'}})
     expect(redactChange(null, {password: 'b'})).toEqual({oldValues: null, newValues: {password: '[redacted]'}})
   })
 

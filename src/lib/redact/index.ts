@@ -24,6 +24,7 @@ const SECRET_WORDS = [
   'authorization',
   'apikey',
   'privatekey',
+  'privkey',
   'accesskey',
   'secretkey',
   'masterkey',
@@ -36,8 +37,8 @@ const SECRET_WORDS = [
 ]
 /** Short words that name a secret only as a whole word of the key: `pin`, `user_pin`, `pinCode`, but not `pinned` or `spinner`. */
 const SECRET_TOKENS = new Set(['pass', 'pwd', 'pin', 'otp', 'totp', 'hotp', 'otpauth', 'jwt', 'salt', 'csrf', 'xsrf'])
-/** The last word of a secret's key: `key`, `api_key`, `password_hash`, `password_enc`. */
-const SECRET_LAST_WORDS = new Set(['key', 'hash', 'enc'])
+/** The last word of a secret's key: `key`, `api_key`, `password_hash`, `password_enc`, `x-auth` (but not `auth_method`). */
+const SECRET_LAST_WORDS = new Set(['key', 'hash', 'enc', 'auth'])
 
 /** A key's words: split at `_`, `-`, `.`, spaces, camelCase humps and digits, lower-cased (`clientSecretV2` → client, secret, v, 2). */
 function keyWords(key: string): string[] {
