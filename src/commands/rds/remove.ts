@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {UserError} from '../../lib/errors/index.js'
 import {promptConfirm} from '../../lib/input/prompt.js'
-import {escapeControl, escapeControlDeep} from '../../lib/output/escape.js'
+import {escapeControl} from '../../lib/output/escape.js'
 import {rdsArg} from '../../lib/rds/flags.js'
 import {removeRds, showRds, type RemoveRdsResult} from '../../lib/rds/service.js'
 
@@ -24,9 +24,9 @@ export default class RdsRemove extends BaseCommand<RemoveRdsResult> {
     const {args, flags} = await this.parse(RdsRemove)
     const ctx = await this.context()
     if (!flags.yes) {
-      const rds = escapeControlDeep(await showRds(ctx, args.rds))
+      const rds = await showRds(ctx, args.rds)
       if (!this.interactive()) throw new UserError(`removing RDS ${rds.name} needs confirmation`, {hint: 'pass --yes'})
-      if (!(await promptConfirm(`Remove RDS ${rds.name} (id ${rds.id}) from the registry?`))) {
+      if (!(await promptConfirm(`Remove RDS ${escapeControl(rds.name)} (id ${rds.id}) from the registry?`))) {
         throw new UserError('cancelled: nothing was removed')
       }
     }
