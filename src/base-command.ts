@@ -57,8 +57,8 @@ export abstract class BaseCommand<T> extends Command {
     await super.init()
     const permission = (this.constructor as typeof BaseCommand).permission
     this.runtime = new Runtime({env: process.env, cwd: process.cwd(), commandLine: [this.id ?? '', ...this.argv], permission, commandId: this.id})
-    // Said even under --json (on stderr): a setting the user wrote was not used.
-    for (const warning of this.runtime.envWarnings) process.stderr.write(`Warning: ${warning}\n`)
+    // Said even under --json (on stderr): a setting the user wrote was not used. It names files and settings a .env held.
+    for (const warning of this.runtime.envWarnings) process.stderr.write(`Warning: ${escapeControl(warning)}\n`)
     // The permission is checked before the flags are even parsed: a refused caller learns nothing more.
     await this.runtime.authorize()
   }
@@ -172,7 +172,7 @@ export abstract class BaseCommand<T> extends Command {
     const text = rows.length === 0 && format === 'table' ? '' : renderList(rows, columns, format)
     if (output) {
       this.writeOutputFile(output, text)
-      this.note(`wrote ${rows.length} row(s) to ${output}`)
+      this.note(`wrote ${rows.length} row(s) to ${escapeControl(output)}`)
       return
     }
     if (rows.length === 0 && format === 'table') this.note('nothing to show')
@@ -186,7 +186,7 @@ export abstract class BaseCommand<T> extends Command {
   protected emitOutput(text: string, output: string | undefined, options: {mode?: number} = {}): void {
     if (output && output !== '-') {
       this.writeOutputFile(output, text, options)
-      this.note(`wrote ${output}`)
+      this.note(`wrote ${escapeControl(output)}`)
     } else if (!this.jsonEnabled()) {
       process.stdout.write(text)
     }
@@ -241,8 +241,7 @@ export abstract class BaseCommand<T> extends Command {
           text = await Promise.race([frame(), stopped])
         } catch (error) {
           if (round === 0) throw error
-          const mapped = mapError(this.runtime.storageError(error) ?? error, this.argv)
-          text = `${this.color.red('Error:')} ${mapped.message}${mapped.hint ? ` — ${mapped.hint}` : ''}\n`
+          text = `${this.errorLine(mapError(this.runtime.storageError(error) ?? error, this.argv))}\n`
         }
         if (text === null) break
         last = text
@@ -277,13 +276,18 @@ export abstract class BaseCommand<T> extends Command {
     if (this.jsonEnabled()) {
       process.stdout.write(`${JSON.stringify({error: {code: mapped.code, message: mapped.message, hint: mapped.hint ?? null, exitCode: mapped.exitCode}}, null, 2)}\n`)
     } else {
-      process.stderr.write(`${this.color.red('Error:')} ${escapeControl(mapped.message)}${mapped.hint ? ` — ${escapeControl(mapped.hint)}` : ''}\n`)
+      process.stderr.write(`${this.errorLine(mapped)}\n`)
     }
     if (this.argv.includes('--verbose') || /(^|,)raiops/.test(this.env.DEBUG ?? '')) {
       // The frames only, under the message as shown above: the raw message may hold what the user typed.
       const frames = (error?.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line))
-      process.stderr.write(`${scrubSecretText([`${error?.name ?? 'Error'}: ${mapped.message}`, ...frames].join('\n'))}\n`)
+      process.stderr.write(`${scrubSecretText([`${escapeControl(error?.name ?? 'Error')}: ${escapeControl(mapped.message)}`, ...frames].join('\n'))}\n`)
     }
+  }
+
+  /** An error as one human line: its message and hint come from drivers and from what the user typed, so they are shown escaped. */
+  private errorLine(mapped: MappedError): string {
+    return `${this.color.red('Error:')} ${escapeControl(mapped.message)}${mapped.hint ? ` — ${escapeControl(mapped.hint)}` : ''}`
   }
 
   protected override async finally(error: Error | undefined): Promise<void> {

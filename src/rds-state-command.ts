@@ -1,4 +1,5 @@
 import {BaseCommand} from './base-command.js'
+import {escapeControl} from './lib/output/escape.js'
 import {rdsArg} from './lib/rds/flags.js'
 import {colourState} from './lib/rds/present.js'
 import {setRdsState, type StateChangeResult} from './lib/rds/service.js'
@@ -18,10 +19,11 @@ export abstract class RdsStateCommand extends BaseCommand<StateChangeResult> {
     const ctor = this.ctor as typeof RdsStateCommand
     const {args} = await this.parse({args: ctor.args, flags: ctor.flags, baseFlags: ctor.baseFlags, enableJsonFlag: ctor.enableJsonFlag})
     const result = await setRdsState(await this.context(), args.rds, this.state)
+    const name = escapeControl(result.rds.name)
     this.log(
       result.changed
-        ? `RDS ${result.rds.name}: ${colourState(this.color, result.previous)} → ${colourState(this.color, result.rds.state)}`
-        : `RDS ${result.rds.name} is already ${colourState(this.color, result.rds.state)}: nothing changed`,
+        ? `RDS ${name}: ${colourState(this.color, result.previous)} → ${colourState(this.color, result.rds.state)}`
+        : `RDS ${name} is already ${colourState(this.color, result.rds.state)}: nothing changed`,
     )
     return result
   }

@@ -4,6 +4,7 @@ import {BaseCommand} from '../base-command.js'
 import {startSession} from '../lib/auth/session.js'
 import {UserError} from '../lib/errors/index.js'
 import {promptSecret, promptText} from '../lib/input/prompt.js'
+import {escapeControlDeep} from '../lib/output/escape.js'
 import {readSecretFromStdin} from '../lib/input/stdin.js'
 import {initRaiops, type AdminInput, type InitResult} from '../lib/setup/init.js'
 
@@ -64,7 +65,9 @@ Run it once per machine (or once per shared control database). Running it again 
     return {email, name, password}
   }
 
-  private render(result: InitResult): void {
+  private render(init: InitResult): void {
+    // Paths and the admin's email as given: shown escaped.
+    const result = escapeControlDeep(init)
     const ok = this.color.green('✓')
     if (!result.changed) {
       this.log(`raiops is already initialised in ${result.home} (${result.database}): nothing changed.`)

@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
+import {queryControlDb, RAW_CONTROL, runCli, type CliResult} from '../support/cli.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
 
 const ADMIN_PASSWORD = 'auth-admin-password-1'
@@ -226,5 +226,47 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     expect(audit).not.toContain('my-secret-password-typed-here')
     expect(audit).toContain('(not an email address)')
     expect((await login()).code).toBe(0)
+  })
+})
+
+describe('names and descriptions operators type, in human output', () => {
+  let home: TestDir
+  let env: Record<string, string>
+  const cli = (args: string[], input?: string): Promise<CliResult> => runCli(args, {env, input, timeoutMs: 30_000})
+
+  beforeAll(async () => {
+    home = createTestDir('raiops-auth-escape-')
+    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: ''}
+    const init = await cli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], `${ADMIN_PASSWORD}\n`)
+    expect(init.code, init.stderr).toBe(0)
+  })
+
+  afterAll(() => home?.drop())
+
+  it("role:show escapes a role's description: an escape sequence or a newline cannot colour the terminal or forge a line; --json keeps it exact", async () => {
+    const description = 'hi\u001b[31mRED\nfake line\u202e'
+    const created = await cli(['role:create', 'evil', '--description', description, '-p', 'rds.view'])
+    expect(created.code, created.stderr).toBe(0)
+    const shown = await cli(['role:show', 'evil'])
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(`${shown.stdout}${shown.stderr}`).not.toMatch(RAW_CONTROL)
+    expect(shown.stdout).not.toMatch(/^fake line/m)
+    expect(shown.stdout).toContain('evil (custom): hi\\u001b[31mRED\\nfake line\\u202e\n')
+    const json = await cli(['role:show', 'evil', '--json'])
+    expect((JSON.parse(json.stdout) as {description: string}).description).toBe(description)
+  })
+
+  it("auth:whoami escapes the operator's name as stored; --json keeps it exact", async () => {
+    const name = 'Eve\u001b]0;owned\u0007\nrole         system_admin'
+    const added = await cli(['operator:add', '--email', 'eve@example.com', '--name', name, '--role', 'read_only', '--password-stdin'], 'eve-password-0001\n')
+    expect(added.code, added.stderr).toBe(0)
+    const login = await cli(['auth:login', '--email', 'eve@example.com', '--password-stdin'], 'eve-password-0001\n')
+    expect(login.code, login.stderr).toBe(0)
+    const who = await cli(['auth:whoami'])
+    expect(who.code, who.stderr).toBe(0)
+    expect(`${who.stdout}${who.stderr}`).not.toMatch(RAW_CONTROL)
+    expect(who.stdout.split('\n').filter((line) => line.startsWith('role '))).toEqual(['role         read_only'])
+    expect(who.stdout).toContain('operator eve@example.com (Eve\\u001b]0;owned\\u0007\\nrole         system_admin)\n')
+    expect((JSON.parse((await cli(['auth:whoami', '--json'])).stdout) as {name: string}).name).toBe(name)
   })
 })

@@ -1,9 +1,10 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
+import Database from 'better-sqlite3'
 import {decodeProtectedHeader, importSPKI, jwtVerify} from 'jose'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
+import {queryControlDb, RAW_CONTROL, runCli, type CliResult} from '../support/cli.js'
 import {createRaiFixture, type RaiFixture} from '../support/rai-fixture.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
 
@@ -197,6 +198,28 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
     expect(JSON.parse(entry.new_values)).toEqual({impersonationAudience: null, impersonationTtlSeconds: null})
     const restored = await cli(['rds:edit', 'us', '--impersonation-audience', 'rai-us', '--impersonation-ttl', '120s'])
     expect(restored.code, restored.stderr).toBe(0)
+  })
+
+  it("a tenant's name from the fleet is shown escaped on stderr: an escape sequence or a newline cannot forge a line; --json keeps it exact", async () => {
+    const name = 'Evil\u001b[31mRED\nlink for tenant "Acme" (#1) on RDS main\u202e'
+    const db = new Database(join(env.RAIOPS_HOME, 'raiops.sqlite'))
+    try {
+      db.prepare(
+        `insert into tenant_master (rds_instance_id, remote_tenant_id, name, status, cached_user_count, cached_location_count, created_at, updated_at)
+         select rds_instance_id, 77, ?, status, 0, 0, created_at, updated_at from tenant_master
+         where remote_tenant_id = 1 and rds_instance_id = (select id from rds_instances where name = 'main')`,
+      ).run(name)
+    } finally {
+      db.close()
+    }
+    const result = await as('support_admin', ['tenant:impersonate', 'main:77', '--reason', REASON])
+    expect(result.code, result.stderr).toBe(0)
+    expect(`${result.stdout}${result.stderr}`).not.toMatch(RAW_CONTROL)
+    expect(result.stderr.split('\n').filter((line) => line.startsWith('link for tenant'))).toHaveLength(1)
+    expect(result.stderr).toContain('link for tenant "Evil\\u001b[31mRED\\nlink for tenant "Acme" (#1) on RDS main\\u202e" (#')
+    expect(result.stdout).toMatch(/^https:\/\/eu\.rai\.example\/raiops\/impersonate\?token=[\w.-]+\n$/)
+    const json = await as('support_admin', ['tenant:impersonate', 'main:77', '--reason', REASON, '--json'])
+    expect((JSON.parse(json.stdout) as {tenant: {name: string}}).tenant.name).toBe(name)
   })
 
   it('--ttl sets the lifetime, from 30s to 5m', async () => {

@@ -7,7 +7,7 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
+import {queryControlDb, RAW_CONTROL, runCli, type CliResult} from '../support/cli.js'
 import {startFaultProxy, type FaultProxy} from '../support/fault-proxy.js'
 import {createRaiFixture, type RaiFixture} from '../support/rai-fixture.js'
 import {createTestDir, mysqlServer, type TestDir} from '../support/servers.js'
@@ -229,6 +229,28 @@ describe('sync commands from the command line', () => {
     const json = await cli(['routing:lookup', row.email, '--json'], {env: {RAIOPS_TOKEN: token}})
     expect(JSON.parse(json.stdout)).toMatchObject({email: masked, cache: [{email: masked}]})
     expect(json.stdout).not.toContain(row.email)
+  })
+
+  it('routing:lookup --live shows the master\'s values escaped: an escape sequence or a newline cannot forge a line; --json keeps them exact', async () => {
+    const [row] = query<{email: string; source_id: number; status: string}>('select email, source_id, status from user_email_routing_cache order by source_id limit 1')
+    const status = 'x\u001b[31mRED\nrow 1: forged\u202e'
+    const setStatus = async (value: string) => {
+      const db = await master.knex()
+      await db('user_email_routing').where({id: row.source_id}).update({status: value})
+      await db.destroy()
+    }
+    await setStatus(status)
+    try {
+      const live = await cli(['routing:lookup', row.email, '--live'])
+      expect(live.code, live.stderr).toBe(0)
+      expect(`${live.stdout}${live.stderr}`).not.toMatch(RAW_CONTROL)
+      expect(live.stdout).not.toMatch(/^row 1: forged/m)
+      expect(live.stdout).toContain(`row ${row.source_id}: differs: status ${row.status} → x\\u001b[31mRED\\nrow 1: forged\\u202e\n`)
+      const json = JSON.parse((await cli(['routing:lookup', row.email, '--live', '--json'])).stdout) as {differences: Array<{difference: string}>}
+      expect(json.differences[0].difference).toContain(status)
+    } finally {
+      await setStatus(row.status)
+    }
   })
 
   it('sync:status shows each kind and RDS with its last run and data age; status has the sync section', async () => {
@@ -503,5 +525,36 @@ describe('fleet rows that break the contract, from the command line', () => {
     expect(routing.lastRun.stats).toMatchObject({invalid: 2, invalidRows: [{rows: 2, ids: [2, 4]}]})
     const text = await runCli(['sync:status'], {env})
     expect(text.stdout).toMatch(/2 inserted, .*2 invalid/)
+  })
+})
+
+describe('driver errors in sync summaries', () => {
+  let home: TestDir
+  let env: Record<string, string>
+
+  beforeAll(async () => {
+    home = createTestDir('raiops-sync-escape-')
+    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
+    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'escape-admin-password-1\n'})
+    expect(initialised.code, initialised.stderr).toBe(0)
+    // A file that is not there: the driver's error names its path, escape sequence and all.
+    const file = join(home.path, 'no\u001b[31mRED\u202e', 'rai.sqlite')
+    const added = await runCli(['rds:add', '--name', 'broken', '--engine', 'sqlite', '--file', file, '--master', '--no-test'], {env})
+    expect(added.code, added.stderr).toBe(0)
+  })
+
+  afterAll(() => home?.drop())
+
+  it('sync:all and sync:tenants show a failed RDS\'s error escaped in the table, the lines and the summaries; --json keeps it exact', async () => {
+    for (const args of [['sync:all'], ['sync:tenants', '--force']]) {
+      const result = await runCli(args, {env})
+      expect(result.code, result.stderr).toBe(3)
+      expect(`${result.stdout}${result.stderr}`, args[0]).not.toMatch(RAW_CONTROL)
+      expect(result.stdout, args[0]).toMatch(/^ {2}failed: broken: cannot open the SQLite file: no such file: .*no\\u001b\[31mRED\\u202e/m)
+    }
+    const all = await runCli(['sync:all'], {env})
+    expect(all.stdout).toMatch(/^ {2}failed: cannot open the SQLite file: no such file: .*no\\u001b\[31mRED\\u202e.* — the cache keeps its last committed state$/m)
+    const json = JSON.parse((await runCli(['sync:tenants', '--force', '--json'], {env})).stdout) as {rds: Array<{error: string}>}
+    expect(json.rds[0].error).toContain('no\u001b[31mRED\u202e')
   })
 })

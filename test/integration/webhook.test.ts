@@ -321,6 +321,35 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
     expect(json).toMatchObject({action: 'note.\u202eadded', newValues: {note}})
   })
 
+  it('redacts a secret and masks an address sent as a key: stored redacted, shown masked in audit:show and audit:export', async () => {
+    const hash = `$2b$10$${'N9qo8uLOickgx2ZMRZoMye'}${'IjZAgcfl7p92ldGxad68LJZdL17lhWy'}`
+    const address = 'vïctim7@cörp.example'
+    const response = await post(event('evt-secret-keys', {old_values: null, new_values: {[address]: {role: 'owner'}, [hash]: 'x', 'other@example.com': 1}}))
+    expect(response.status).toBe(200)
+    const {audit_id: id} = (await response.json()) as {audit_id: number}
+    const [row] = rows().filter((r) => r.id === id)
+    expect(row.new_values).not.toContain(hash)
+    expect(JSON.parse(row.new_values as string)).toEqual({[address]: {role: 'owner'}, '[redacted]': 'x', 'other@example.com': 1})
+
+    const shown = await runCli(['audit:show', String(id)], {env: viewer})
+    const json = await runCli(['audit:show', String(id), '--json'], {env: viewer})
+    const exported = await runCli(['audit:export', '--format', 'ndjson', '--output', '-', '--action', 'user.updated'], {env: viewer})
+    for (const result of [shown, json, exported]) {
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stdout).not.toContain(address)
+      expect(result.stdout).not.toContain('other@example.com')
+      expect(result.stdout).not.toContain(hash)
+    }
+    expect(shown.stdout).toMatch(/^\s+v\*\*\*@cörp\.example$/m)
+    expect(shown.stdout).toMatch(/^\s+o\*\*\*@example\.com$/m)
+    expect((JSON.parse(json.stdout) as {newValues: Record<string, unknown>}).newValues).toEqual({'v***@cörp.example': {role: 'owner'}, '[redacted]': 'x', 'o***@example.com': 1})
+    expect(exported.stdout).toContain('"v***@cörp.example":{"role":"owner"}')
+    // pii.view sees the address as sent; nobody sees the hash.
+    const admin = await runCli(['audit:show', String(id)], {env})
+    expect(admin.stdout).toContain(address)
+    expect(admin.stdout).not.toContain(hash)
+  })
+
   it('masks every address for a role without pii.view, Unicode and IDN ones too', async () => {
     const addresses = ['vïctim7@cörp.example', 'josé@xn--crp-sna.example', 'пользователь@пример.рф']
     const response = await post(event('evt-unicode-mail', {actor: {type: 'user', id: 7, email: addresses[0]}, new_values: {email: addresses[1], cc: `copy to ${addresses[2]}`}}))

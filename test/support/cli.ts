@@ -57,6 +57,10 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   })
 }
 
+/** A character that must not reach a terminal raw from human output: a control (but the newline that ends a line), a line separator, a bidirectional override. */
+// eslint-disable-next-line no-control-regex
+export const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/
+
 /** `rds:add` for a MariaDB RDS on loopback, its password read from stdin. */
 export function mysqlRdsAddArgs(options: {name: string; port: number; user: string; database: string; extra?: string[]}): string[] {
   return [

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 
 import {UserError} from '../../src/lib/errors/index.js'
 import {parseDuration, parseSeconds} from '../../src/lib/input/duration.js'
-import {escapeControl} from '../../src/lib/output/escape.js'
+import {escapeControl, escapeControlDeep} from '../../src/lib/output/escape.js'
 import {escapeXml, renderJunit} from '../../src/lib/output/junit.js'
 import {renderPrometheus} from '../../src/lib/output/prometheus.js'
 import {renderCsv, renderRecord, renderTable, type Column} from '../../src/lib/output/render.js'
@@ -87,6 +87,14 @@ describe('control characters in human output', () => {
   it('are shown as escapes: C0, DEL, C1, line separators and bidirectional controls', () => {
     expect(escapeControl(hostile)).toBe('a\\nb\\r\\tc\\u0000\\u001b[2J\\u007f\\u009b31m\\u2028\\u202eexe.txt\\u2066')
     expect(escapeControl('plain text, ümlauts, 中文, emoji 🔑')).toBe('plain text, ümlauts, 中文, emoji 🔑')
+  })
+
+  it('are escaped in the keys of a value as well as in its strings, two keys that escape alike kept apart', () => {
+    expect(escapeControlDeep({[hostile]: {'x\ny': hostile}, 'x\\ny': 1})).toEqual({
+      'a\\nb\\r\\tc\\u0000\\u001b[2J\\u007f\\u009b31m\\u2028\\u202eexe.txt\\u2066': {'x\\ny': escapeControl(hostile)},
+      'x\\ny': 1,
+    })
+    expect(JSON.stringify(escapeControlDeep({list: [{'x\ny': 1, 'x\\ny': 2}]}))).toBe('{"list":[{"x\\\\ny 2":1,"x\\\\ny":2}]}')
   })
 
   it('are escaped in table cells and records before the presenter formats them, kept exact in CSV', () => {

@@ -37,6 +37,15 @@ describe('email masking', () => {
     })
   })
 
+  it('masks addresses sent as keys, at any depth, keeping two keys that mask alike apart', () => {
+    expect(maskEmails({'vïctim7@cörp.example': {role: 'admin'}, list: [{'ana@example.com': 1, 'anna@example.com': 2}], 'cc ana@example.com': 'bo@example.com', id: 7})).toEqual({
+      'v***@cörp.example': {role: 'admin'},
+      list: [{'a***@example.com': 1, 'a***@example.com 2': 2}],
+      'cc a***@example.com': 'b***@example.com',
+      id: 7,
+    })
+  })
+
   it('pii.view alone lifts it', () => {
     expect(seesPii(['rds.view', 'pii.view'])).toBe(true)
     expect(seesPii(['rds.view'])).toBe(false)

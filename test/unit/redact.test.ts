@@ -57,6 +57,19 @@ describe('redaction', () => {
     expect(redactValues(values)).toMatchObject({note: 'hash [redacted] set', header: 'Bearer [redacted]', blob: '[redacted]', fine: values.fine})
   })
 
+  it('redacts secrets sent as keys, at any depth, keeping two such keys apart and every other key as it is', () => {
+    const bcrypt = `$2b$10$${'N9qo8uLOickgx2ZMRZoMye'}${'IjZAgcfl7p92ldGxad68LJZdL17lhWy'}`
+    const other = `$2a$12$${'R9h/cIPz0gi.URNNX3kh2O'}${'PST9/PgBkqquzi.Ss7KIUgO2t0jWMUW'}`
+    const jwt = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLXBhcnQ'
+    const values = {[bcrypt]: 'x', note: 'fine', nested: {[jwt]: {[other]: 1}, [`hash ${other}`]: true}, '[redacted] 2': 'kept'}
+    const redacted = redactValues(values)
+    expect(redacted).toEqual({'[redacted]': 'x', note: 'fine', nested: {'[redacted]': {'[redacted]': 1}, 'hash [redacted]': true}, '[redacted] 2': 'kept'})
+    const two = redactValues({[bcrypt]: 'a', [other]: 'b', [jwt]: 'c', '[redacted]': 'd'})
+    expect(two).toEqual({'[redacted] 2': 'a', '[redacted] 3': 'b', '[redacted] 4': 'c', '[redacted]': 'd'})
+    const out = JSON.stringify([redacted, two, redactChange({[bcrypt]: 'a'}, {[other]: 'b'})])
+    for (const secret of [bcrypt, other, jwt, 'N9qo8uLOickgx2ZMRZoMye', 'R9h/cIPz0gi']) expect(out).not.toContain(secret)
+  })
+
   it('redacts old and new values together: a changed secret shows as changed, an unchanged one does not', () => {
     expect(redactChange({password: 'a', name: 'Ann'}, {password: 'b', name: 'Anna'})).toEqual({
       oldValues: {password: '[redacted]', name: 'Ann'},

@@ -3,6 +3,7 @@ import {Args} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {explainAccess, type AccessExplanation} from '../../lib/auth/roles.js'
 import {NotFoundError} from '../../lib/errors/index.js'
+import {escapeControl} from '../../lib/output/escape.js'
 
 export default class AccessExplain extends BaseCommand<AccessExplanation> {
   static override summary = 'say whether an operator may run a command, and why'
@@ -18,7 +19,7 @@ export default class AccessExplain extends BaseCommand<AccessExplanation> {
     if (!command) throw new NotFoundError(`no command "${args.command}"`, {hint: 'see `raiops --help`'})
     const permission = (command as unknown as {permission?: string | null}).permission ?? null
     const answer = await explainAccess((await this.context()).db, args.operator, {id, permission})
-    if (!this.jsonEnabled()) process.stdout.write(`${answer.allowed ? this.color.green('yes') : this.color.red('no')}: ${answer.reason}\n`)
+    if (!this.jsonEnabled()) process.stdout.write(`${answer.allowed ? this.color.green('yes') : this.color.red('no')}: ${escapeControl(answer.reason)}\n`)
     return answer
   }
 }

@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {createCheckpoint, loadSigningKey, type CheckpointFile} from '../../lib/audit/checkpoint.js'
+import {escapeControl} from '../../lib/output/escape.js'
 
 export default class AuditCheckpoint extends BaseCommand<CheckpointFile & {file: string}> {
   static override summary = 'write a signed (Ed25519) statement of the audit chain head, to keep off the database host'
@@ -27,11 +28,12 @@ The key is $RAIOPS_HOME/audit-signing.key unless --key names another; the first 
     const ctx = await this.context()
     const keyFile = flags.key ?? join(this.runtime.config.home, 'audit-signing.key')
     const {privateKey, created} = loadSigningKey(keyFile, {create: true})
+    const shownKey = escapeControl(keyFile)
     // Said also under --json (on stderr): a new key must be backed up and kept elsewhere.
-    if (created) process.stderr.write(`created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host\n`)
+    if (created) process.stderr.write(`created the checkpoint signing key ${shownKey} (public key: ${shownKey}.pub); keep it off the database host\n`)
     const checkpoint = await createCheckpoint(ctx.db, privateKey, ctx.now())
     this.writeOutputFile(flags.output, `${JSON.stringify(checkpoint, null, 2)}\n`)
-    const summary = `checkpoint of sequence ${checkpoint.seq} (${checkpoint.hash.slice(0, 16)}…) signed by key ${checkpoint.kid}, written to ${toStdout ? 'standard output' : flags.output}\n`
+    const summary = `checkpoint of sequence ${checkpoint.seq} (${checkpoint.hash.slice(0, 16)}…) signed by key ${escapeControl(checkpoint.kid)}, written to ${toStdout ? 'standard output' : escapeControl(flags.output)}\n`
     // With --output -, stdout carries the checkpoint itself.
     if (toStdout) process.stderr.write(summary)
     else if (!this.jsonEnabled()) process.stdout.write(summary)

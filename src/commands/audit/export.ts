@@ -5,6 +5,7 @@ import {BaseCommand} from '../../base-command.js'
 import {auditFilterFlags} from '../../lib/audit/flags.js'
 import {auditFilter} from '../../lib/audit/query.js'
 import {auditPages, type AuditView} from '../../lib/audit/read.js'
+import {escapeControl} from '../../lib/output/escape.js'
 import {openOutputStream} from '../../lib/output/output-file.js'
 
 const CSV_COLUMNS = ['id', 'seq', 'occurred_at', 'actor_type', 'actor', 'action', 'target_type', 'target_id', 'rds_instance_id', 'tenant_master_id', 'old_values', 'new_values', 'source_host', 'source_command', 'source_ip']
@@ -66,7 +67,7 @@ export default class AuditExport extends BaseCommand<{file: string; format: stri
       await out.abort()
       throw error
     }
-    this.note(`wrote ${entries} entries to ${toStdout ? 'standard output' : flags.output}`)
+    this.note(`wrote ${entries} entries to ${toStdout ? 'standard output' : escapeControl(flags.output)}`)
     return {file: flags.output, format: flags.format, entries}
   }
 }

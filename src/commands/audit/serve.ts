@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {ConfigError, UserError} from '../../lib/errors/index.js'
+import {escapeControl} from '../../lib/output/escape.js'
 import {rememberSecret} from '../../lib/redact/index.js'
 import {accessLogLine, startWebhookServer, WEBHOOK_PATH, type RequestLog} from '../../lib/webhook/server.js'
 
@@ -40,7 +41,7 @@ The secrets come from RAIOPS_WEBHOOK_SECRETS (comma-separated, 16 characters or 
     const server = await startWebhookServer({db: ctx.db, secrets, toleranceS: flags.tolerance, host: flags.host, port: flags.port, now: () => ctx.now(), onRequest}).catch((error: NodeJS.ErrnoException) => {
       throw new UserError(`cannot listen on ${flags.host}:${flags.port} (${error.code ?? error.message})`, {hint: 'choose another --port, or stop what holds it'})
     })
-    process.stderr.write(`listening on ${server.url}${WEBHOOK_PATH} (${secrets.length} secret(s), tolerance ${flags.tolerance} s); Ctrl-C or SIGTERM to stop\n`)
+    process.stderr.write(`listening on ${escapeControl(server.url)}${WEBHOOK_PATH} (${secrets.length} secret(s), tolerance ${flags.tolerance} s); Ctrl-C or SIGTERM to stop\n`)
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       const stop = (received: NodeJS.Signals) => {
         process.removeListener('SIGINT', stop)

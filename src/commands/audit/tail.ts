@@ -6,6 +6,7 @@ import {auditColumns} from '../../lib/audit/present.js'
 import {auditFilter} from '../../lib/audit/query.js'
 import {tailAudit} from '../../lib/audit/tail.js'
 import {parseSeconds} from '../../lib/input/duration.js'
+import {escapeControl} from '../../lib/output/escape.js'
 import {renderCells} from '../../lib/output/render.js'
 
 export default class AuditTail extends BaseCommand<void> {
@@ -46,7 +47,7 @@ When the control database stops answering (a restart), the poll is retried with 
       for await (const event of tailAudit(ctx.db, filter, {last: flags.lines, follow: flags.follow, intervalMs: flags.interval, maxRetries: flags['max-retries'], signal: controller.signal})) {
         // Connection notices go to stderr also under --json (stdout carries the entries).
         if (event.type === 'disconnected') {
-          process.stderr.write(`control database unreachable (attempt ${event.attempt} of ${flags['max-retries']}): ${event.error}; retrying in ${Math.round(event.retryInMs / 100) / 10} s\n`)
+          process.stderr.write(`control database unreachable (attempt ${event.attempt} of ${flags['max-retries']}): ${escapeControl(event.error)}; retrying in ${Math.round(event.retryInMs / 100) / 10} s\n`)
         } else if (event.type === 'reconnected') {
           process.stderr.write(`control database reachable again after ${event.failures} failed attempt(s)\n`)
         } else if (this.jsonEnabled()) {

@@ -5,6 +5,7 @@ import {BaseCommand} from '../../base-command.js'
 import {loadVerifyKey, readCheckpoint} from '../../lib/audit/checkpoint.js'
 import {verifyAuditChain, type ChainVerification} from '../../lib/audit/verify.js'
 import {ExitCode} from '../../lib/errors/index.js'
+import {escapeControl} from '../../lib/output/escape.js'
 
 type Verified = ChainVerification & {checkpoints: Array<{file: string; seq: number; at: string}>}
 
@@ -36,7 +37,7 @@ A chain re-computed by someone who can write the table passes that walk; signed 
       process.stdout.write(
         result.ok
           ? `${this.color.green('intact')}: ${result.entries} entries, head sequence ${result.headSeq} (${result.headHash.slice(0, 16)}…)${checkpoints.length > 0 ? `, ${checkpoints.length} checkpoint(s) verified` : ''}\n`
-          : `${this.color.red('broken')} at sequence ${result.firstBad?.seq}${result.firstBad?.id === null || result.firstBad?.id === undefined ? '' : ` (entry ${result.firstBad.id})`}: ${result.firstBad?.reason}\n`,
+          : `${this.color.red('broken')} at sequence ${result.firstBad?.seq}${result.firstBad?.id === null || result.firstBad?.id === undefined ? '' : ` (entry ${result.firstBad.id})`}: ${escapeControl(result.firstBad?.reason ?? '')}\n`,
       )
     }
     if (!result.ok) this.exitWith(ExitCode.unexpected)

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {login} from '../../lib/auth/login.js'
+import {signedInLine} from '../../lib/auth/present.js'
 import {startSession} from '../../lib/auth/session.js'
 import {UserError} from '../../lib/errors/index.js'
 import {parseDuration} from '../../lib/input/duration.js'
@@ -44,7 +45,7 @@ export default class AuthLogin extends BaseCommand<LoginResult> {
     const operator = await login(ctx.db, ctx.audit, email, password, ctx.now())
     const session = await startSession(ctx.db, this.runtime.config.home, operator, ctx.now(), flags.ttl)
     const result = {email: operator.email, name: operator.name, role: operator.role, expiresAt: session.expiresAt.toISOString()}
-    if (!this.jsonEnabled()) process.stdout.write(`signed in as ${operator.email} (${operator.role}) until ${result.expiresAt}\n`)
+    if (!this.jsonEnabled()) process.stdout.write(`${signedInLine(result)}\n`)
     return result
   }
 }

@@ -1,5 +1,6 @@
 import {BaseCommand} from '../../base-command.js'
 import type {Identity} from '../../lib/auth/identity.js'
+import {renderIdentity} from '../../lib/auth/present.js'
 
 export default class AuthWhoami extends BaseCommand<Identity> {
   static override summary = 'who you are to raiops: operator or token, role, permissions, expiry'
@@ -10,12 +11,7 @@ export default class AuthWhoami extends BaseCommand<Identity> {
   async run(): Promise<Identity> {
     await this.parse(AuthWhoami)
     const identity = await this.runtime.identity()
-    if (!this.jsonEnabled()) {
-      const who = identity.kind === 'operator' ? `operator ${identity.email} (${identity.name})` : `token "${identity.name}" (from RAIOPS_TOKEN)`
-      process.stdout.write(
-        [`${who}`, `role         ${identity.role}`, `permissions  ${identity.permissions.join(', ') || '(none)'}`, `expires      ${identity.expiresAt ?? 'never'}`, ''].join('\n'),
-      )
-    }
+    if (!this.jsonEnabled()) process.stdout.write(renderIdentity(identity))
     return identity
   }
 }

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {migrateControlDb, type MigrateResult} from '../../lib/control-db/index.js'
+import {escapeControlDeep} from '../../lib/output/escape.js'
 
 export default class DbMigrate extends BaseCommand<MigrateResult> {
   static override summary = 'apply pending control database migrations'
@@ -20,11 +21,13 @@ export default class DbMigrate extends BaseCommand<MigrateResult> {
   async run(): Promise<MigrateResult> {
     const {flags} = await this.parse(DbMigrate)
     const result = await migrateControlDb(await this.runtime.db({prepare: true}), this.runtime.target, {statusOnly: flags.status})
+    // The database is named as configured: a path or a URL the environment gave.
+    const shown = escapeControlDeep(result)
     if (flags.status) {
-      for (const name of result.applied) this.log(`${this.color.green('applied')}  ${name}`)
-      for (const name of result.pending) this.log(`${this.color.yellow('pending')}  ${name}`)
+      for (const name of shown.applied) this.log(`${this.color.green('applied')}  ${name}`)
+      for (const name of shown.pending) this.log(`${this.color.yellow('pending')}  ${name}`)
     } else {
-      this.log(result.appliedNow.length > 0 ? `applied ${result.appliedNow.length} migration(s) to ${result.database}: ${result.appliedNow.join(', ')}` : `${result.database} is up to date`)
+      this.log(shown.appliedNow.length > 0 ? `applied ${shown.appliedNow.length} migration(s) to ${shown.database}: ${shown.appliedNow.join(', ')}` : `${shown.database} is up to date`)
     }
     return result
   }

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {keyringSource, pruneKeys, type PruneKeysResult} from '../../lib/crypto/rotate.js'
+import {escapeControlDeep} from '../../lib/output/escape.js'
 
 export default class KeysPrune extends BaseCommand<PruneKeysResult> {
   static override summary = 'take the master keys no secret uses any more out of the key file'
@@ -20,9 +21,11 @@ With RAIOPS_MASTER_KEY set, raiops cannot edit it: the command names the keys to
     const {flags} = await this.parse(KeysPrune)
     const ctx = await this.context()
     const result = await pruneKeys(ctx, await keyringSource(ctx, this.runtime.config), {dryRun: flags['dry-run']})
-    const used = result.kept.map((kid) => `${kid} (${result.inUse[kid]} secret(s)${kid === result.activeKid ? ', active' : ''})`).join(', ')
-    if (result.removed.length === 0) this.log(`nothing to remove from ${result.keyFile}: every key is in use or active: ${used}`)
-    else this.log(`${result.dryRun ? 'would remove' : 'removed'} ${result.removed.join(', ')} from ${result.keyFile}; kept ${used}`)
+    // Key ids come from the key file or RAIOPS_MASTER_KEY.
+    const shown = escapeControlDeep(result)
+    const used = shown.kept.map((kid) => `${kid} (${shown.inUse[kid]} secret(s)${kid === shown.activeKid ? ', active' : ''})`).join(', ')
+    if (shown.removed.length === 0) this.log(`nothing to remove from ${shown.keyFile}: every key is in use or active: ${used}`)
+    else this.log(`${shown.dryRun ? 'would remove' : 'removed'} ${shown.removed.join(', ')} from ${shown.keyFile}; kept ${used}`)
     return result
   }
 }

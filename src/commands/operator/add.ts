@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {newPassword} from '../../lib/input/password.js'
+import {escapeControlDeep} from '../../lib/output/escape.js'
 import {addOperator, type OperatorView} from '../../lib/operators/service.js'
 
 export default class OperatorAdd extends BaseCommand<OperatorView> {
@@ -25,7 +26,10 @@ export default class OperatorAdd extends BaseCommand<OperatorView> {
     const ctx = await this.context()
     const password = await newPassword({stdin: flags['password-stdin'], interactive: this.interactive(), what: `the password of ${flags.email}`})
     const operator = await addOperator(ctx, {email: flags.email, name: flags.name, role: flags.role, password})
-    if (!this.jsonEnabled()) process.stdout.write(`added operator ${operator.email} (${operator.role}), id ${operator.id}\n`)
+    if (!this.jsonEnabled()) {
+      const shown = escapeControlDeep(operator)
+      process.stdout.write(`added operator ${shown.email} (${shown.role}), id ${shown.id}\n`)
+    }
     return operator
   }
 }

@@ -1,6 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
+import {escapeControl} from '../../lib/output/escape.js'
 import {editOperator, type OperatorView} from '../../lib/operators/service.js'
 
 export default class OperatorDisable extends BaseCommand<OperatorView> {
@@ -14,7 +15,7 @@ export default class OperatorDisable extends BaseCommand<OperatorView> {
     const {args} = await this.parse(OperatorDisable)
     const ctx = await this.context()
     const operator = await editOperator(ctx, args.operator, {isActive: false}, {action: 'operator.disable'})
-    if (!this.jsonEnabled()) process.stdout.write(`operator ${operator.email} disabled\n`)
+    if (!this.jsonEnabled()) process.stdout.write(`operator ${escapeControl(operator.email)} disabled\n`)
     return operator
   }
 }

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
+import {escapeControlDeep} from '../../lib/output/escape.js'
 import {editOperator, type OperatorView} from '../../lib/operators/service.js'
 
 export default class OperatorEdit extends BaseCommand<OperatorView> {
@@ -19,7 +20,10 @@ export default class OperatorEdit extends BaseCommand<OperatorView> {
     const {args, flags} = await this.parse(OperatorEdit)
     const ctx = await this.context()
     const operator = await editOperator(ctx, args.operator, {name: flags.name, role: flags.role, isActive: flags.active})
-    if (!this.jsonEnabled()) process.stdout.write(`operator ${operator.email}: ${operator.role}, ${operator.isActive ? 'active' : 'disabled'}\n`)
+    if (!this.jsonEnabled()) {
+      const shown = escapeControlDeep(operator)
+      process.stdout.write(`operator ${shown.email}: ${shown.role}, ${shown.isActive ? 'active' : 'disabled'}\n`)
+    }
     return operator
   }
 }

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {newPassword} from '../../lib/input/password.js'
+import {escapeControl} from '../../lib/output/escape.js'
 import {setOperatorPassword, type OperatorView} from '../../lib/operators/service.js'
 
 export default class OperatorPassword extends BaseCommand<OperatorView> {
@@ -17,7 +18,7 @@ export default class OperatorPassword extends BaseCommand<OperatorView> {
     const ctx = await this.context()
     const password = await newPassword({stdin: flags['password-stdin'], interactive: this.interactive(), what: `the new password of ${args.operator}`})
     const operator = await setOperatorPassword(ctx, args.operator, password)
-    if (!this.jsonEnabled()) process.stdout.write(`password of ${operator.email} set\n`)
+    if (!this.jsonEnabled()) process.stdout.write(`password of ${escapeControl(operator.email)} set\n`)
     return operator
   }
 }

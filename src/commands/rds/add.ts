@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
+import {escapeControlDeep} from '../../lib/output/escape.js'
 import {terminalAsker} from '../../lib/input/prompt.js'
 import {readSecretFromStdin} from '../../lib/input/stdin.js'
 import {engineFlag, rdsFieldFlags} from '../../lib/rds/flags.js'
@@ -37,7 +38,9 @@ On a terminal, values not given as flags are asked for. Without a terminal (cron
     const progress = await this.progress(flags['no-test'] ? `saving ${fields.name}` : `testing the connection to ${fields.name}`)
     const result = await addRds(ctx, fields, {test: !flags['no-test']})
     progress.stop()
-    this.log(`${this.color.green('✓')} registered RDS ${result.rds.name} (id ${result.rds.id})${result.test ? `: ${result.test.serverVersion}, ${result.test.latencyMs} ms` : ', connection not tested'}`)
+    // The server's version is whatever the server says.
+    const shown = escapeControlDeep(result)
+    this.log(`${this.color.green('✓')} registered RDS ${shown.rds.name} (id ${shown.rds.id})${shown.test ? `: ${shown.test.serverVersion}, ${shown.test.latencyMs} ms` : ', connection not tested'}`)
     this.log(renderRecord(result.rds, (r) => rdsRecord(this.color, r)).trimEnd())
     return result
   }

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
+import {escapeControlDeep} from '../../lib/output/escape.js'
 import {parseDuration} from '../../lib/input/duration.js'
 import {readSecretFromStdin} from '../../lib/input/stdin.js'
 import {renderRecord} from '../../lib/output/render.js'
@@ -55,9 +56,10 @@ export default class RdsEdit extends BaseCommand<EditRdsResult> {
       },
       {test: !flags['no-test']},
     )
-    if (result.changed.length === 0) this.log(`RDS ${result.rds.name} already has these values: nothing changed`)
+    const shown = escapeControlDeep(result)
+    if (result.changed.length === 0) this.log(`RDS ${shown.rds.name} already has these values: nothing changed`)
     else {
-      this.log(`${this.color.green('✓')} updated RDS ${result.rds.name}: ${result.changed.join(', ')}${result.test ? ` (connection tested: ${result.test.latencyMs} ms)` : ''}`)
+      this.log(`${this.color.green('✓')} updated RDS ${shown.rds.name}: ${shown.changed.join(', ')}${shown.test ? ` (connection tested: ${shown.test.latencyMs} ms)` : ''}`)
       this.log(renderRecord(result.rds, (r) => rdsRecord(this.color, r)).trimEnd())
     }
     return result

@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {UserError} from '../../lib/errors/index.js'
 import {promptConfirm} from '../../lib/input/prompt.js'
+import {escapeControl} from '../../lib/output/escape.js'
 import {rdsArg} from '../../lib/rds/flags.js'
 import {removeRds, showRds, type RemoveRdsResult} from '../../lib/rds/service.js'
 
@@ -25,13 +26,13 @@ export default class RdsRemove extends BaseCommand<RemoveRdsResult> {
     if (!flags.yes) {
       const rds = await showRds(ctx, args.rds)
       if (!this.interactive()) throw new UserError(`removing RDS ${rds.name} needs confirmation`, {hint: 'pass --yes'})
-      if (!(await promptConfirm(`Remove RDS ${rds.name} (id ${rds.id}) from the registry?`))) {
+      if (!(await promptConfirm(`Remove RDS ${escapeControl(rds.name)} (id ${rds.id}) from the registry?`))) {
         throw new UserError('cancelled: nothing was removed')
       }
     }
     const result = await removeRds(ctx, args.rds, {force: flags.force})
     this.log(
-      `${this.color.green('✓')} removed RDS ${result.removed.name} (id ${result.removed.id})${result.tenantsRemoved > 0 ? ` and ${result.tenantsRemoved} tenant registry row(s)` : ''}`,
+      `${this.color.green('✓')} removed RDS ${escapeControl(result.removed.name)} (id ${result.removed.id})${result.tenantsRemoved > 0 ? ` and ${result.tenantsRemoved} tenant registry row(s)` : ''}`,
     )
     return result
   }

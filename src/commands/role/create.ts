@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
+import {roleLine} from '../../lib/auth/present.js'
 import {createRole, type RoleView} from '../../lib/auth/roles.js'
 
 export default class RoleCreate extends BaseCommand<RoleView> {
@@ -18,7 +19,7 @@ export default class RoleCreate extends BaseCommand<RoleView> {
     const {args, flags} = await this.parse(RoleCreate)
     const ctx = await this.context()
     const role = await createRole(ctx, {name: args.name, description: flags.description, permissions: flags.permission ?? []})
-    if (!this.jsonEnabled()) process.stdout.write(`created role ${role.name}: ${role.permissions.join(', ') || '(no permissions)'}\n`)
+    if (!this.jsonEnabled()) process.stdout.write(`created role ${roleLine(role)}\n`)
     return role
   }
 }

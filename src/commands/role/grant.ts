@@ -1,6 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
+import {roleLine} from '../../lib/auth/present.js'
 import {changeGrants, type RoleView} from '../../lib/auth/roles.js'
 
 export default class RoleGrant extends BaseCommand<RoleView> {
@@ -16,7 +17,7 @@ export default class RoleGrant extends BaseCommand<RoleView> {
     const ctx = await this.context()
     const permissions = (argv as string[]).slice(1)
     const role = await changeGrants(ctx, {role: args.role, permissions, grant: true})
-    if (!this.jsonEnabled()) process.stdout.write(`${role.name}: ${role.permissions.join(', ') || '(no permissions)'}\n`)
+    if (!this.jsonEnabled()) process.stdout.write(`${roleLine(role)}\n`)
     return role
   }
 }

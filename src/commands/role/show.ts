@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
-import {PERMISSIONS} from '../../lib/auth/permissions.js'
+import {renderRole} from '../../lib/auth/present.js'
 import {showRole, type RoleView} from '../../lib/auth/roles.js'
 
 export default class RoleShow extends BaseCommand<RoleView> {
@@ -14,12 +14,7 @@ export default class RoleShow extends BaseCommand<RoleView> {
   async run(): Promise<RoleView> {
     const {args} = await this.parse(RoleShow)
     const role = await showRole((await this.context()).db, args.role)
-    if (!this.jsonEnabled()) {
-      const lines = [`${role.name} (${role.builtin ? 'built-in' : 'custom'}): ${role.description ?? ''}`.trimEnd(), `${role.operators} operator(s), ${role.tokens} active token(s)`, '']
-      for (const p of role.permissions) lines.push(`  ${p.padEnd(22)} ${PERMISSIONS[p as keyof typeof PERMISSIONS] ?? ''}`.trimEnd())
-      if (role.permissions.length === 0) lines.push('  (no permissions)')
-      process.stdout.write(`${lines.join('\n')}\n`)
-    }
+    if (!this.jsonEnabled()) process.stdout.write(renderRole(role))
     return role
   }
 }

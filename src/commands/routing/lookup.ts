@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {ago} from '../../lib/output/age.js'
+import {escapeControlDeep} from '../../lib/output/escape.js'
 import {renderList, type Column} from '../../lib/output/render.js'
 import {lookupRouting, type RoutingEntry, type RoutingLookup} from '../../lib/sync/lookup.js'
 
@@ -28,16 +29,18 @@ export default class RoutingLookupCommand extends BaseCommand<RoutingLookup> {
       {header: 'updated upstream', cell: (e) => e.sourceUpdatedAt ?? ''},
     ]
     const now = new Date()
-    if (result.cache.length === 0) this.log(`${result.email}: not in the routing cache`)
+    // The lines below print the email and the master's values themselves; the tables escape their rows.
+    const shown = escapeControlDeep(result)
+    if (result.cache.length === 0) this.log(`${shown.email}: not in the routing cache`)
     else {
-      this.log(`${result.email}: ${result.cache.length} entr${result.cache.length === 1 ? 'y' : 'ies'} in the routing cache${result.cacheAgeMs !== null ? `, synced ${ago(new Date(now.getTime() - result.cacheAgeMs).toISOString(), now)}` : ''}`)
+      this.log(`${shown.email}: ${result.cache.length} entr${result.cache.length === 1 ? 'y' : 'ies'} in the routing cache${result.cacheAgeMs !== null ? `, synced ${ago(new Date(now.getTime() - result.cacheAgeMs).toISOString(), now)}` : ''}`)
       process.stdout.write(renderList(result.cache, columns, 'table'))
     }
     if (result.live) {
       this.log(`live from the master RDS: ${result.live.length} entr${result.live.length === 1 ? 'y' : 'ies'}`)
       if (result.live.length > 0) process.stdout.write(renderList(result.live, columns, 'table'))
       if (result.differences && result.differences.length > 0) {
-        for (const d of result.differences) this.log(c.yellow(`  row ${d.sourceId}: ${d.difference}`))
+        for (const d of shown.differences ?? []) this.log(c.yellow(`  row ${d.sourceId}: ${d.difference}`))
         this.log(c.dim('  run `raiops sync:routing` to bring the cache up to date'))
       } else this.log(c.green('  the cache matches the master'))
     }

@@ -1,5 +1,6 @@
 import {BaseCommand} from '../../base-command.js'
 import {ExitCode} from '../../lib/errors/index.js'
+import {escapeControl} from '../../lib/output/escape.js'
 import {renderJson, renderList} from '../../lib/output/render.js'
 import {routingModeFlags, syncOutputFlags, tenantSyncFlags, waitFlag} from '../../lib/sync/flags.js'
 import {runAllSyncs, type AllSyncReport} from '../../lib/sync/index.js'
@@ -52,7 +53,7 @@ Exit codes: 0 all synced, 3 some RDS or the routing sync failed (the rest is kep
       if (report.routing) lines.push(JSON.stringify({type: 'summary', ...report.routing}))
       text = `${lines.join('\n')}\n`
     } else {
-      text = `${rds.length > 0 ? renderList(rds, tenantSyncColumns(this.color), 'table') : ''}${tenantSyncSummary(this.color, report.tenants)}\n${report.routing ? routingSyncSummary(this.color, report.routing) : `routing: ${report.routingError}`}\n`
+      text = `${rds.length > 0 ? renderList(rds, tenantSyncColumns(this.color), 'table') : ''}${tenantSyncSummary(this.color, report.tenants)}\n${report.routing ? routingSyncSummary(this.color, report.routing) : `routing: ${escapeControl(report.routingError ?? '')}`}\n`
     }
     this.emitOutput(text, flags.output)
     if (report.status !== 'ok') this.exitWith(ExitCode.partial)

@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {issueImpersonation, type ImpersonationLink} from '../../lib/impersonation/issue.js'
 import {parseDuration} from '../../lib/input/duration.js'
+import {escapeControlDeep} from '../../lib/output/escape.js'
 import {TENANT_REF_HELP} from '../../lib/tenants/reference.js'
 
 export default class TenantImpersonate extends BaseCommand<ImpersonationLink> {
@@ -30,11 +31,13 @@ Every link is recorded by its id and written to the audit trail with the reason 
     const {args, flags} = await this.parse(TenantImpersonate)
     const ttlSeconds = flags.ttl === undefined ? undefined : parseDuration(flags.ttl, '--ttl') / 1000
     const link = await issueImpersonation(await this.context(), {tenant: args.tenant, reason: flags.reason, ticket: flags.ticket, ttlSeconds}, {home: this.runtime.config.home})
+    // The tenant's and the RDS's names come from the fleet and the registry: shown escaped.
+    const shown = escapeControlDeep(link)
     // Said also under --json (on stderr): until the applications hold the new public key, links are refused.
-    if (link.keyCreated) process.stderr.write(`created the impersonation key pair (key id ${link.keyId}): give its public key, \`raiops tenant:impersonation-key\`, to the tenant applications\n`)
+    if (link.keyCreated) process.stderr.write(`created the impersonation key pair (key id ${shown.keyId}): give its public key, \`raiops tenant:impersonation-key\`, to the tenant applications\n`)
     if (!this.jsonEnabled()) {
-      process.stdout.write(`${link.url}\n`)
-      this.note(`link for tenant "${link.tenant.name}" (#${link.tenant.id}) on RDS ${link.rds.name}, valid until ${link.expiresAt}, single use`)
+      process.stdout.write(`${shown.url}\n`)
+      this.note(`link for tenant "${shown.tenant.name}" (#${shown.tenant.id}) on RDS ${shown.rds.name}, valid until ${shown.expiresAt}, single use`)
     }
     return link
   }

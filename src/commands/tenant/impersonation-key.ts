@@ -1,5 +1,6 @@
 import {BaseCommand} from '../../base-command.js'
 import {impersonationPublicKey, type ImpersonationPublicKey} from '../../lib/impersonation/keys.js'
+import {escapeControl} from '../../lib/output/escape.js'
 
 export default class TenantImpersonationKey extends BaseCommand<ImpersonationPublicKey> {
   static override summary = 'the public key tenant applications verify impersonation links with'
@@ -13,7 +14,7 @@ export default class TenantImpersonationKey extends BaseCommand<ImpersonationPub
     await this.parse(TenantImpersonationKey)
     const key = impersonationPublicKey(this.runtime.config.home)
     // Said also under --json (on stderr): a new pair must be given to the tenant applications.
-    if (key.created) process.stderr.write(`created the impersonation key pair in ${this.runtime.config.home} (key id ${key.keyId}); give the public key to the tenant applications\n`)
+    if (key.created) process.stderr.write(`created the impersonation key pair in ${escapeControl(this.runtime.config.home)} (key id ${escapeControl(key.keyId)}); give the public key to the tenant applications\n`)
     if (!this.jsonEnabled()) process.stdout.write(key.publicKey)
     return key
   }

@@ -4,6 +4,7 @@ import {BaseCommand} from '../../base-command.js'
 import {createToken, type TokenView} from '../../lib/auth/tokens.js'
 import {parseTimeFlag} from '../../lib/input/time.js'
 import {parseDuration} from '../../lib/input/duration.js'
+import {escapeControlDeep} from '../../lib/output/escape.js'
 
 export default class TokenCreate extends BaseCommand<TokenView & {token: string}> {
   static override summary = 'create a service token for cron or CI (shown once)'
@@ -29,7 +30,8 @@ export default class TokenCreate extends BaseCommand<TokenView & {token: string}
     const created = await createToken(ctx, {name: flags.name, role: flags.role, expiresAt})
     if (!this.jsonEnabled()) {
       process.stdout.write(`${created.token}\n`)
-      process.stderr.write(`token "${created.name}" (role ${created.role}, expires ${created.expiresAt ?? 'never'}): shown once, store it now\n`)
+      const shown = escapeControlDeep({name: created.name, role: created.role, expiresAt: created.expiresAt})
+      process.stderr.write(`token "${shown.name}" (role ${shown.role}, expires ${shown.expiresAt ?? 'never'}): shown once, store it now\n`)
     }
     return created
   }

@@ -2,6 +2,7 @@ import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {revokeToken, type TokenView} from '../../lib/auth/tokens.js'
+import {escapeControlDeep} from '../../lib/output/escape.js'
 
 export default class TokenRevoke extends BaseCommand<TokenView> {
   static override summary = 'revoke a service token at once'
@@ -14,7 +15,10 @@ export default class TokenRevoke extends BaseCommand<TokenView> {
     const {args} = await this.parse(TokenRevoke)
     const ctx = await this.context()
     const revoked = await revokeToken(ctx, args.token)
-    if (!this.jsonEnabled()) process.stdout.write(`token "${revoked.name}" revoked at ${revoked.revokedAt}\n`)
+    if (!this.jsonEnabled()) {
+      const shown = escapeControlDeep(revoked)
+      process.stdout.write(`token "${shown.name}" revoked at ${shown.revokedAt}\n`)
+    }
     return revoked
   }
 }

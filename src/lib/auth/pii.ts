@@ -22,9 +22,9 @@ export function maskEmail(text: string): string {
   return text.replace(EMAIL, (_match, local: string, domain: string) => `${String.fromCodePoint(local.codePointAt(0) as number)}***@${domain}`)
 }
 
-/** Every email in every string of a value (objects and arrays walked, at any depth, keys kept). */
+/** Every email in every string and every key of a value (objects and arrays walked, at any depth). */
 export function maskEmails<T>(value: T): T {
-  return mapJson(value, {string: maskEmail})
+  return mapJson(value, {string: maskEmail, key: maskEmail})
 }
 
 /** Whether a caller sees the emails of tenants' users as they are. */

@@ -7,13 +7,35 @@
 export interface JsonMapper {
   /** The replacement of a string, wherever it is. */
   string?(text: string): unknown
+  /**
+   * The replacement of a property's key, wherever it is. A key turned into one
+   * the object already holds gets a number (`[redacted]`, `[redacted] 2`), so no
+   * value is lost; keys left as they are keep their names.
+   */
+  key?(key: string): string
   /** A property's replacement, or undefined to keep walking into its value. */
   property?(key: string, value: unknown): {value: unknown} | undefined
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date)
 
-/** A copy of `root` with the mapper applied to every string and property; keys, order and other values kept. */
+/**
+ * The keys of one object as the mapper renames them, each unique: a renamed key
+ * that meets a name already taken gets the first free number after it.
+ */
+function mapKeys(keys: readonly string[], map: (key: string) => string): string[] {
+  const mapped = keys.map((key) => map(key))
+  const taken = new Set(keys.filter((key, i) => mapped[i] === key))
+  return mapped.map((name, i) => {
+    if (name === keys[i]) return name
+    let unique = name
+    for (let n = 2; taken.has(unique); n++) unique = `${name} ${n}`
+    taken.add(unique)
+    return unique
+  })
+}
+
+/** A copy of `root` with the mapper applied to every string, key and property; order and other values kept. */
 export function mapJson<T>(root: T, mapper: JsonMapper): T {
   const pending: Array<{source: unknown[] | Record<string, unknown>; target: unknown[] | Record<string, unknown>}> = []
   const copy = (value: unknown): unknown => {
@@ -37,9 +59,12 @@ export function mapJson<T>(root: T, mapper: JsonMapper): T {
       for (const item of source) (target as unknown[]).push(copy(item))
       continue
     }
-    for (const [key, value] of Object.entries(source)) {
+    const entries = Object.entries(source)
+    const keys = mapper.key ? mapKeys(entries.map(([key]) => key), mapper.key) : null
+    for (const [i, [key, value]] of entries.entries()) {
+      // The property hook judges the key as it was sent (`password`), not as it is shown.
       const replaced = mapper.property?.(key, value)
-      ;(target as Record<string, unknown>)[key] = replaced ? replaced.value : copy(value)
+      ;(target as Record<string, unknown>)[keys ? keys[i] : key] = replaced ? replaced.value : copy(value)
     }
   }
   return result as T

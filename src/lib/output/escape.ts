@@ -20,7 +20,7 @@ export function escapeControl(text: string): string {
   return text.replace(UNSAFE, (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
-/** A copy of a row or record with every string in it escaped (see `escapeControl`), for presenters to format and colour. */
+/** A copy of a row or record with every string and key in it escaped (see `escapeControl`), for presenters to format and colour. */
 export function escapeControlDeep<T>(value: T): T {
-  return mapJson(value, {string: escapeControl})
+  return mapJson(value, {string: escapeControl, key: escapeControl})
 }

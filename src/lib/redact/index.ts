@@ -3,7 +3,7 @@ import {jsonEqual, mapJson} from '../json/walk.js'
 /**
  * Two guards that keep secrets out of everything raiops writes:
  * - `redactValues` replaces the values of secret-looking keys, and secrets
- *   recognised by their shape in any string, in objects (audit values, JSON output);
+ *   recognised by their shape in any string or key, in objects (audit values, JSON output);
  * - `scrubText` removes any secret this process has handled from a line of text,
  *   as a last line of defence for error messages that come from drivers.
  */
@@ -78,11 +78,13 @@ export function redactSecretShapes(text: string, marker = REDACTED): string {
 
 const redactor = (marker: string) => ({
   string: (text: string) => redactSecretShapes(text, marker),
+  // A secret can be sent as a key (`{"$2b$10$…": "x"}`); two such keys in one object stay apart (`[redacted]`, `[redacted] 2`).
+  key: (key: string) => redactSecretShapes(key, marker),
   // A boolean (`passwordSet: true`) or an absent value tells nothing secret and is kept.
   property: (key: string, value: unknown) => (isSecretKey(key) && value !== null && value !== undefined && typeof value !== 'boolean' ? {value: marker} : undefined),
 })
 
-/** A deep copy of `value` with every secret-looking key's value, and every secret-shaped string, replaced by `[redacted]`. */
+/** A deep copy of `value` with every secret-looking key's value, and every secret-shaped string or key, replaced by `[redacted]`. */
 export function redactValues<T>(value: T): T {
   return mapJson(value, redactor(REDACTED))
 }

@@ -2,6 +2,7 @@ import type {ChalkInstance} from 'chalk'
 
 import {ago} from '../output/age.js'
 import {paint} from '../output/color.js'
+import {escapeControlDeep} from '../output/escape.js'
 import type {Column} from '../output/render.js'
 import {invalidLines} from './invalid.js'
 import type {RoutingSyncReport} from './routing.js'
@@ -38,15 +39,23 @@ function invalidNote(r: RdsTenantSync): string {
   return `${r.counts.invalid} invalid: ${invalidLines(r.invalidRows).join('; ')}`
 }
 
+/**
+ * The lines below print names from the registry, driver errors and row ids from
+ * the fleet themselves (tables escape their rows): each takes the report escaped
+ * once, before it formats and colours it.
+ */
+
 /** One line per finished RDS (progress on a terminal). */
-export function tenantSyncLine(c: ChalkInstance, r: RdsTenantSync): string {
+export function tenantSyncLine(c: ChalkInstance, result: RdsTenantSync): string {
+  const r = escapeControlDeep(result)
   if (r.status === 'failed') return `${c.red('✖')} ${r.name}: ${r.error}`
   if (r.status === 'skipped') return `${c.dim('–')} ${r.name}: skipped, synced ${r.lastSyncedAt}`
   const invalid = r.counts.invalid > 0 ? `, ${r.counts.invalid} invalid` : ''
   return `${c.green('✔')} ${r.name}: ${r.tenants} tenants (${r.counts.inserted} new, ${r.counts.updated} updated, ${r.counts.missing} missing${invalid}) in ${seconds(r.durationMs)}`
 }
 
-export function tenantSyncSummary(c: ChalkInstance, report: TenantSyncReport): string {
+export function tenantSyncSummary(c: ChalkInstance, tenantReport: TenantSyncReport): string {
+  const report = escapeControlDeep(tenantReport)
   const synced = report.rds.filter((r) => r.status === 'ok').length
   const failed = report.rds.filter((r) => r.status === 'failed')
   const skipped = report.rds.filter((r) => r.status === 'skipped').length
@@ -58,7 +67,8 @@ export function tenantSyncSummary(c: ChalkInstance, report: TenantSyncReport): s
   ].join('\n')
 }
 
-export function routingSyncSummary(c: ChalkInstance, report: RoutingSyncReport): string {
+export function routingSyncSummary(c: ChalkInstance, routingReport: RoutingSyncReport): string {
+  const report = escapeControlDeep(routingReport)
   const {read, inserted, updated, unchanged, missing, unlinked, invalid} = report.counts
   const lines = [
     `routing (${report.mode}) from ${report.master.name}: ${colourRun(c, report.status)} · ${read} read, ${inserted} new, ${updated} updated, ${unchanged} unchanged, ${missing} removed · ${seconds(report.durationMs)}`,
