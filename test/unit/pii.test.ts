@@ -24,6 +24,12 @@ describe('email masking', () => {
     expect(maskEmail('see https://example.com and 10.0.0.1@3306')).toBe('see https://example.com and 10.0.0.1@3306')
   })
 
+  it('masks a value under a __proto__ key (as JSON.parse makes it) and keeps it a property', () => {
+    const masked = maskEmails(JSON.parse('{"__proto__": {"email": "victim@corp.example"}, "note": "x"}') as Record<string, unknown>)
+    expect(Object.getPrototypeOf(masked)).toBe(Object.prototype)
+    expect(JSON.stringify(masked)).toBe('{"__proto__":{"email":"v***@corp.example"},"note":"x"}')
+  })
+
   it('reads a long text without an address in one pass', () => {
     const text = `${'a'.repeat(60_000)}@`
     expect(maskEmail(text)).toBe(text)

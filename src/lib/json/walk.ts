@@ -64,7 +64,8 @@ export function mapJson<T>(root: T, mapper: JsonMapper): T {
     for (const [i, [key, value]] of entries.entries()) {
       // The property hook judges the key as it was sent (`password`), not as it is shown.
       const replaced = mapper.property?.(key, value)
-      ;(target as Record<string, unknown>)[keys ? keys[i] : key] = replaced ? replaced.value : copy(value)
+      // Defined, not assigned: a `__proto__` key (JSON.parse makes it an own property) stays a property of the copy.
+      Object.defineProperty(target, keys ? keys[i] : key, {value: replaced ? replaced.value : copy(value), enumerable: true, writable: true, configurable: true})
     }
   }
   return result as T
