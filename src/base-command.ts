@@ -10,7 +10,7 @@ import {escapeControl} from './lib/output/escape.js'
 import {outputTarget, writeOutputText} from './lib/output/output-file.js'
 import {LIST_FORMATS, renderList, type Column, type ListFormat} from './lib/output/render.js'
 import {spinnerAllowed, startSpinner, type Progress} from './lib/output/spinner.js'
-import {scrubSecretText} from './lib/redact/debug-output.js'
+import {scrubText} from './lib/redact/index.js'
 import {Runtime} from './lib/runtime.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -281,7 +281,7 @@ export abstract class BaseCommand<T> extends Command {
     if (this.argv.includes('--verbose') || /(^|,)raiops/.test(this.env.DEBUG ?? '')) {
       // The frames only, under the message as shown above: the raw message may hold what the user typed.
       const frames = (error?.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line))
-      process.stderr.write(`${scrubSecretText([`${escapeControl(error?.name ?? 'Error')}: ${escapeControl(mapped.message)}`, ...frames].join('\n'))}\n`)
+      process.stderr.write(`${scrubText([`${escapeControl(error?.name ?? 'Error')}: ${escapeControl(mapped.message)}`, ...frames].join('\n'))}\n`)
     }
   }
 
@@ -325,14 +325,14 @@ function oneLine(text: string): string {
  */
 export function mapError(error: unknown, argv: readonly string[] = []): MappedError {
   if (error instanceof RaiopsError) {
-    return {exitCode: error.exitCode, code: error.code, message: scrubSecretText(oneLine(error.message)), hint: error.hint && scrubSecretText(error.hint)}
+    return {exitCode: error.exitCode, code: error.code, message: scrubText(oneLine(error.message)), hint: error.hint && scrubText(error.hint)}
   }
   const e = error as {name?: string; message?: string; oclif?: {exit?: number}; constructor?: {name?: string}; flags?: unknown; args?: unknown}
   const name = e?.constructor?.name ?? e?.name ?? ''
   if (PARSE_ERRORS.has(name) || (e?.oclif?.exit === 2 && e?.message)) {
-    return {exitCode: ExitCode.badInput, code: 'BAD_USAGE', message: scrubSecretText(oneLine(parseErrorMessage(name, e, argv))), hint: 'see --help'}
+    return {exitCode: ExitCode.badInput, code: 'BAD_USAGE', message: scrubText(oneLine(parseErrorMessage(name, e, argv))), hint: 'see --help'}
   }
-  return {exitCode: ExitCode.unexpected, code: 'UNEXPECTED', message: scrubSecretText(oneLine(e?.message ?? String(error))), hint: 'run again with --verbose for details'}
+  return {exitCode: ExitCode.unexpected, code: 'UNEXPECTED', message: scrubText(oneLine(e?.message ?? String(error))), hint: 'run again with --verbose for details'}
 }
 
 /**

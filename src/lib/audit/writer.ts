@@ -130,17 +130,6 @@ function prepareEntry(context: AuditContext, entry: AuditEntry): {problem: strin
 }
 
 /**
- * Why an entry cannot be stored on every engine (too long, too deep, out of
- * range, a control character in a name), or null. `appendAudit` refuses such an
- * entry; a caller holding outside input checks first, to refuse the input itself
- * (the webhook answers 422).
- */
-export function auditEntryProblem(context: AuditContext, entry: AuditEntry): string | null {
-  const prepared = prepareEntry(context, entry)
-  return 'problem' in prepared ? prepared.problem : null
-}
-
-/**
  * Takes the audit chain's head lock at the start of a transaction. Every change
  * is audited, so holding this lock serialises the writers of the control
  * database: checks made after it (one master, unique names) cannot race.

@@ -1,5 +1,7 @@
 import {createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject} from 'node:crypto'
-import {chmodSync, existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, linkSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+
+import {writeFileAtomic} from '../files/atomic.js'
 
 /**
  * Ed25519 key pairs kept as files in RAIOPS_HOME: the private key (PKCS8 PEM,
@@ -82,14 +84,7 @@ export function readEd25519PublicKey(file: string): KeyObject {
 function writePublicKey(file: string, publicKey: KeyObject): void {
   const pem = publicKeyPem(publicKey)
   if (existsSync(file) && readFileSync(file, 'utf8') === pem) return
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  try {
-    writeFileSync(temporary, pem, {mode: 0o644, flag: 'wx'})
-    chmodSync(temporary, 0o644)
-    renameSync(temporary, file)
-  } finally {
-    rmSync(temporary, {force: true})
-  }
+  writeFileAtomic(file, pem, 0o644)
 }
 
 /**

@@ -25,6 +25,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> => value !==
  */
 function mapKeys(keys: readonly string[], map: (key: string) => string): string[] {
   const mapped = keys.map((key) => map(key))
+  if (mapped.every((name, i) => name === keys[i])) return mapped
   const taken = new Set(keys.filter((key, i) => mapped[i] === key))
   return mapped.map((name, i) => {
     if (name === keys[i]) return name

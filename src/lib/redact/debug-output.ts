@@ -1,7 +1,7 @@
 import {createRequire} from 'node:module'
 import {formatWithOptions, type InspectOptions} from 'node:util'
 
-import {isSecretKey, REDACTED, redactSecretShapes, rememberSecret, scrubText} from './index.js'
+import {isSecretKey, REDACTED, rememberSecret, scrubText} from './index.js'
 
 /**
  * In a debug line, a run this long of digest or key characters (hex digests,
@@ -9,15 +9,6 @@ import {isSecretKey, REDACTED, redactSecretShapes, rememberSecret, scrubText} fr
  * digits, and paths are cut at every slash.
  */
 const LONG_RANDOM = /[A-Za-z0-9+_-]{32,}={0,2}/g
-
-/**
- * Text with every secret this process has handled, every URL password and
- * every value shaped like a secret replaced by `[redacted]`: for lines whose
- * contents come from elsewhere (a driver's error, an error's stack).
- */
-export function scrubSecretText(text: string): string {
-  return redactSecretShapes(scrubText(text))
-}
 
 interface DebugModule {
   log: (...args: unknown[]) => unknown
@@ -30,7 +21,7 @@ const DEBUG_USERS = ['knex', '@oclif/core'] as const
 /**
  * Makes `DEBUG=…` output safe to paste into a ticket: every line knex (queries,
  * bindings: hashes, ciphertexts) and oclif (the command line) print through the
- * `debug` package is scrubbed first (see `scrubSecretText`). The values of
+ * `debug` package is scrubbed first (see `scrubText`). The values of
  * secret-looking flags on the command line (`--password=…`, mistyped or not)
  * are remembered as secrets, so they are removed wherever they appear.
  */
@@ -53,7 +44,7 @@ export function installDebugScrubber(argv: readonly string[]): void {
  * with `=` on the command line oclif prints (a mistyped `--pw=…` of any name).
  */
 function scrubDebugLine(line: string): string {
-  return scrubSecretText(line)
+  return scrubText(line)
     .replace(LONG_RANDOM, (run) => (/\d/.test(run) && /[A-Za-z]/.test(run) ? REDACTED : run))
     .replace(/(^|[\s'"[,])(--?[\w-]+)=[^\s'",\]]+/g, `$1$2=${REDACTED}`)
 }

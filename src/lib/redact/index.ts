@@ -119,12 +119,17 @@ export function rememberSecret(secret: string | null | undefined): void {
   if (secret && secret.length >= 3) seen.add(secret)
 }
 
+/**
+ * Text with every secret this process has handled, every URL password and every
+ * value shaped like a secret replaced by `[redacted]`: for lines whose contents
+ * come from elsewhere (a driver's error, an error's stack, a debug line).
+ */
 export function scrubText(text: string): string {
   let out = text
   for (const secret of seen) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED)
   }
-  return out.replace(/(\w+:\/\/[^:/\s@]+:)([^@\s]+)@/g, `$1${REDACTED}@`)
+  return redactSecretShapes(out.replace(/(\w+:\/\/[^:/\s@]+:)([^@\s]+)@/g, `$1${REDACTED}@`))
 }
 
 /** The command line as typed, with the values of secret-looking flags removed. */

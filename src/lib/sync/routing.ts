@@ -445,7 +445,7 @@ async function cachedByIds(db: Db, ids: readonly number[]): Promise<Map<number, 
 }
 
 /** Whether reads may run beside an open write transaction: SQLite has one connection, held by it. */
-const readsBesideTransactions = (db: Db): boolean => db.client.config.client !== 'better-sqlite3'
+const readsBesideTransactions = (db: Db): boolean => !isSqlite(db)
 
 /** Pages of an incremental run written side by side, each in its own transaction (one connection each). */
 const INCREMENTAL_WRITERS = 2

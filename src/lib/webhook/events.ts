@@ -1,7 +1,7 @@
 import {z} from 'zod'
 
 import {AUDIT_LIMITS, textProblem, valuesProblem} from '../audit/limits.js'
-import {appendAudit, auditEntryProblem, lockForChange, type AuditContext, type AuditEntry} from '../audit/writer.js'
+import {appendAudit, lockForChange, type AuditContext, type AuditEntry} from '../audit/writer.js'
 import type {Db} from '../control-db/index.js'
 
 /** A name-like string that every engine stores as sent: no control character, no half surrogate pair, at most `max` characters. */
@@ -61,15 +61,6 @@ function raiAuditEntry(event: RaiEvent, tenantMasterId: number | null): AuditEnt
     oldValues: event.old_values ?? null,
     newValues: event.new_values ?? null,
   }
-}
-
-/**
- * Why a valid event could still not be stored (its values outgrow their column
- * once redacted), or null. Checked before storing: such an event is refused for
- * good (422), never answered "retry" (503).
- */
-export function raiEventProblem(event: RaiEvent): string | null {
-  return auditEntryProblem(raiAuditContext(event, {ip: null}), raiAuditEntry(event, null))
 }
 
 /**

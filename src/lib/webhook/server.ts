@@ -5,7 +5,7 @@ import {AuditEntryError} from '../audit/writer.js'
 import type {Db} from '../control-db/index.js'
 import {messageOf} from '../errors/index.js'
 import {escapeControl} from '../output/escape.js'
-import {raiEventProblem, raiEventSchema, storeRaiEvent} from './events.js'
+import {raiEventSchema, storeRaiEvent} from './events.js'
 import {checkSignature, SIGNATURE_HEADER} from './signature.js'
 
 export const WEBHOOK_PATH = '/api/webhooks/rai/audit'
@@ -127,9 +127,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         throw new HttpError(422, `invalid event: ${issue.path.join('.') || 'body'}: ${issue.message}`)
       }
       log.eventId = parsed.data.id
-      // An event no engine can store is refused for good: a 503 would have the sender retry it forever.
-      const problem = raiEventProblem(parsed.data)
-      if (problem) throw new HttpError(422, `invalid event: ${problem}`)
+      // An event no engine can store (its values outgrow their column once redacted) is refused for good,
+      // its transaction rolled back: a 503 would have the sender retry it forever.
       const stored = await storeRaiEvent(options.db, parsed.data, {ip: request.socket.remoteAddress ?? null}, now()).catch((error: unknown) => {
         throw error instanceof AuditEntryError ? new HttpError(422, `invalid event: ${error.message}`) : error
       })
