@@ -1,0 +1,197 @@
+import {mkdirSync} from 'node:fs'
+import {join} from 'node:path'
+import knexFactory from 'knex'
+
+import {startSession, readSessionToken, verifySession} from '../auth/session.js'
+import {UserError} from '../errors/index.js'
+import {addRds, setRdsState} from '../rds/service.js'
+import {Runtime} from '../runtime.js'
+import {initRaiops} from '../setup/init.js'
+import {claimDemoDir, clearDemoDir, inspectDemoDir, writeMarker, type DemoMarker} from './directory.js'
+import {planCounts, type RoutedDatabase} from './fleet-data.js'
+import {writeRaiDatabase} from './fleet-load.js'
+import {DEMO_SEED, demoFleet, type DemoFleet, type DemoSize} from './fleet.js'
+
+/** The demo's first operator: a system_admin, signed in on the demo's own home. */
+export const DEMO_ADMIN = {email: 'admin@demo.example.com', name: 'Demo Admin', password: 'demo-admin-password'} as const
+/** How long the demo's session lasts; `raiops demo` run again renews it. */
+const DEMO_SESSION_TTL_MS = 30 * 24 * 3_600_000
+
+export interface DemoRequest {
+  /** Absolute path of the demo directory. */
+  dir: string
+  size: DemoSize
+  /** Delete a demo already in `dir` (only one with a demo marker) and build it again. */
+  reset: boolean
+  /** One line per stage of a build, for a progress display. */
+  onProgress?: (message: string) => void
+  now?: Date
+}
+
+export interface DemoRdsSummary {
+  name: string
+  state: 'online' | 'draining'
+  master: boolean
+  /** Whether its RAI database file is missing on purpose (the server that is down). */
+  missing: boolean
+  file: string
+  tenants: number
+  users: number
+  ghostUsers: number
+  locations: number
+}
+
+export interface DemoResult {
+  /** created: built now; exists: a complete demo was already there (its session renewed when needed). */
+  status: 'created' | 'exists'
+  dir: string
+  /** The RAIOPS_HOME of the demo: its control database, master key and session. */
+  home: string
+  size: DemoSize
+  seed: number
+  admin: string
+  rds: DemoRdsSummary[]
+  totals: {tenants: number; users: number; ghostUsers: number; locations: number; routing: number}
+  /** Emails that are users of several tenants on different RDS (the first few). */
+  sharedEmails: string[]
+  /** A tenant to open for support, as RDS:REMOTE_ID. */
+  supportTenant: string
+  sessionExpiresAt: string
+}
+
+export function demoHome(dir: string): string {
+  return join(dir, 'home')
+}
+
+function fleetDir(dir: string): string {
+  return join(dir, 'fleet')
+}
+
+/** The demo's own runtime: its home and nothing of the caller's environment (no control database URL, key or token of theirs). */
+function demoRuntime(dir: string, commandLine: readonly string[]): Runtime {
+  return new Runtime({env: {RAIOPS_HOME: demoHome(dir)}, cwd: dir, permission: null, commandLine})
+}
+
+function summarize(fleet: DemoFleet, dir: string): Pick<DemoResult, 'rds' | 'totals' | 'sharedEmails' | 'supportTenant'> {
+  const rds = fleet.rds.map((server): DemoRdsSummary => {
+    const counts = planCounts(server.plan)
+    return {name: server.name, state: server.state, master: server.master, missing: server.missing, file: join(fleetDir(dir), server.file), ...counts}
+  })
+  const sum = (key: 'tenants' | 'users' | 'ghostUsers' | 'locations') => rds.reduce((total, r) => total + r[key], 0)
+  return {
+    rds,
+    totals: {tenants: sum('tenants'), users: sum('users'), ghostUsers: sum('ghostUsers'), locations: sum('locations'), routing: sum('users')},
+    sharedEmails: fleet.sharedEmails.slice(0, 5),
+    supportTenant: fleet.supportTenant,
+  }
+}
+
+/** Signs the demo admin in on the demo's home unless a session that is still good for a day is there. */
+async function ensureSession(runtime: Runtime, home: string, now: Date, force: boolean): Promise<Date> {
+  const token = readSessionToken(home)
+  if (token && !force) {
+    const checked = await verifySession(home, token, now)
+    if (checked.ok && checked.claims.expiresAt.getTime() - now.getTime() > 24 * 3_600_000) return checked.claims.expiresAt
+  }
+  const db = await runtime.db()
+  const admin = (await db('operators').where({email: DEMO_ADMIN.email}).first('id', 'email')) as {id: number | string; email: string} | undefined
+  if (!admin) throw new UserError(`the demo in ${home} has no operator ${DEMO_ADMIN.email}`, {hint: 'rebuild it with `raiops demo --reset`'})
+  const session = await startSession(db, home, {id: Number(admin.id), email: admin.email}, now, DEMO_SESSION_TTL_MS)
+  return session.expiresAt
+}
+
+/** Writes the fleet's RAI databases as SQLite files, the missing one left out; `ids` are their registry ids. */
+async function writeFleet(fleet: DemoFleet, dir: string, ids: readonly number[], progress: (message: string) => void): Promise<void> {
+  mkdirSync(fleetDir(dir), {recursive: true, mode: 0o700})
+  const routes: RoutedDatabase[] = fleet.rds.map((server, index) => ({plan: server.plan, rdsInstanceId: ids[index]}))
+  for (const server of fleet.rds) {
+    if (server.missing) continue
+    progress(`writing the RAI database of ${server.name} (${server.plan.tenants} tenants${server.master ? ', and the routing directory' : ''})`)
+    const db = knexFactory({client: 'better-sqlite3', connection: {filename: join(fleetDir(dir), server.file)}, useNullAsDefault: true, pool: {min: 1, max: 1}})
+    try {
+      await db.raw('PRAGMA journal_mode = WAL')
+      await writeRaiDatabase(db, {plan: server.plan, routes: server.master ? routes : undefined})
+    } finally {
+      await db.destroy()
+    }
+  }
+}
+
+/**
+ * Builds the demo in `dir`: a home of its own (SQLite control database, master
+ * key, the admin signed in), the fleet's RAI databases in SQLite files, and the
+ * four RDS registered (one master, one draining, one whose file is missing).
+ * A complete demo already there is left as it is (`status: exists`); an
+ * incomplete one, or a directory that is a file or holds something else, is
+ * refused (exit 2).
+ */
+export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
+  const now = request.now ?? new Date()
+  const progress = request.onProgress ?? (() => {})
+  const {dir} = request
+  const home = demoHome(dir)
+  let state = inspectDemoDir(dir)
+
+  if (state.kind === 'demo' && !request.reset) {
+    if (state.marker.state !== 'complete') {
+      throw new UserError(`the demo in ${dir} is incomplete: its build was interrupted`, {hint: 'run `raiops demo --reset` to build it again'})
+    }
+    const runtime = demoRuntime(dir, ['demo'])
+    try {
+      const expiresAt = await ensureSession(runtime, home, now, false)
+      const fleet = demoFleet(state.marker.size)
+      return {status: 'exists', dir, home, size: fleet.size, seed: state.marker.seed, admin: DEMO_ADMIN.email, ...summarize(fleet, dir), sessionExpiresAt: expiresAt.toISOString()}
+    } finally {
+      await runtime.close()
+    }
+  }
+  if (state.kind === 'demo') {
+    progress(`deleting the demo in ${dir}`)
+    clearDemoDir(dir)
+    state = {kind: 'empty'}
+  }
+
+  const marker: DemoMarker = {raiops: 'demo', version: 1, state: 'building', size: request.size, seed: DEMO_SEED, startedAt: now.toISOString(), completedAt: null}
+  claimDemoDir(dir, marker)
+  const fleet = demoFleet(request.size)
+
+  progress('setting up raiops in the demo home: master key, control database, roles, admin')
+  const setup = demoRuntime(dir, ['demo'])
+  let sessionExpiresAt: Date
+  try {
+    await initRaiops({
+      db: await setup.db({prepare: true}),
+      target: setup.target,
+      home,
+      masterKeyFile: setup.config.masterKeyFile,
+      audit: setup.audit,
+      admin: async () => ({...DEMO_ADMIN}),
+      now,
+    })
+    sessionExpiresAt = await ensureSession(setup, home, now, true)
+  } finally {
+    await setup.close()
+  }
+
+  // The registry is changed as the demo admin, so the audit trail shows who did it.
+  progress(`registering ${fleet.rds.length} RDS`)
+  const operator = demoRuntime(dir, ['demo'])
+  const ids: number[] = []
+  try {
+    const ctx = await operator.context()
+    await operator.identity()
+    const acting = {...ctx, audit: operator.audit}
+    for (const server of fleet.rds) {
+      const added = await addRds(acting, {name: server.name, engine: 'sqlite', raiDatabase: join(fleetDir(dir), server.file), appUrl: server.appUrl, master: server.master}, {test: false})
+      ids.push(added.rds.id)
+      if (server.state !== 'online') await setRdsState(acting, server.name, server.state)
+    }
+  } finally {
+    await operator.close()
+  }
+
+  await writeFleet(fleet, dir, ids, progress)
+
+  writeMarker(dir, {...marker, state: 'complete', completedAt: new Date().toISOString()})
+  return {status: 'created', dir, home, size: fleet.size, seed: DEMO_SEED, admin: DEMO_ADMIN.email, ...summarize(fleet, dir), sessionExpiresAt: sessionExpiresAt.toISOString()}
+}

@@ -1,0 +1,90 @@
+import type {DemoResult} from './build.js'
+
+/**
+ * What `raiops demo` shows after it builds: a first day of an operator, one
+ * command at a time, each run for real on the demo. A feature adds itself to
+ * the demo by adding a step here (and, where it has state, data to the fleet).
+ */
+export interface TourStep {
+  /** What the step answers, as a heading. */
+  title: string
+  /** Why an operator runs it, and what to look at in its output. */
+  about: string
+  /** The raiops arguments (the command and its flags). */
+  args: string[]
+  /** The exit code this step ends with on the demo when it is not 0, and why (a down RDS makes health exit 4). */
+  expectedExit?: {code: number; why: string}
+}
+
+type Facts = Pick<DemoResult, 'rds' | 'sharedEmails' | 'supportTenant'>
+
+function names(facts: Facts) {
+  const master = facts.rds.find((r) => r.master)?.name ?? facts.rds[0].name
+  const draining = facts.rds.find((r) => r.state === 'draining')?.name ?? null
+  const down = facts.rds.find((r) => r.missing)?.name ?? null
+  return {master, draining, down}
+}
+
+export function demoTour(facts: Facts): TourStep[] {
+  const {master, draining, down} = names(facts)
+  const sharedEmail = facts.sharedEmails[0]
+  return [
+    {
+      title: 'Which database servers does raiops know?',
+      about: `The registry: ${facts.rds.length} RDS, their passwords (none here: SQLite) stored encrypted. ${master} is the master, holding the routing directory${draining ? `; ${draining} is draining: it keeps its tenants and takes no new ones` : ''}.`,
+      args: ['rds:list'],
+    },
+    {
+      title: 'Are they healthy?',
+      about: `Every server is probed at once, each with its own deadline.${down ? ` The RAI database of ${down} is gone, so it is down,` : ''} and the exit code says so, for cron and CI.`,
+      args: ['rds:health'],
+      expectedExit: down ? {code: 4, why: `${down} is down: rds:health exits 4 when any RDS is at or below --fail-on (default: down)`} : undefined,
+    },
+    {
+      title: 'Bring the tenants and the routing directory into raiops',
+      about: 'What cron runs every few minutes: the tenants of every RDS into the registry, and the routing directory of the master into the cache. A server that is down does not stop the others.',
+      args: ['sync:all'],
+      expectedExit: down ? {code: 3, why: `partial: ${down} could not be read; everything else was synced, and the next run catches up`} : undefined,
+    },
+    {
+      title: 'The overview',
+      about: 'One screen: the fleet, how fresh the syncs are, the audit chain.',
+      args: ['status'],
+    },
+    {
+      title: 'Where does this email sign in?',
+      about: `${sharedEmail} is an accountant's address, a user of several tenants on different servers: the routing directory knows them all.`,
+      args: ['routing:lookup', sharedEmail],
+    },
+    {
+      title: 'Open a tenant for support',
+      about: `A single-use link into the tenant's RAI application, signed by raiops, with your reason and ticket in it and in the audit trail.`,
+      args: ['tenant:impersonate', facts.supportTenant, '--reason', 'customer cannot see the March invoices', '--ticket', 'SUP-1042'],
+    },
+    {
+      title: 'Who did what?',
+      about: 'Every change above, in the hash-chained audit trail: the setup, the registrations, the syncs, the impersonation with its reason.',
+      args: ['audit:list', '--limit', '12'],
+    },
+    {
+      title: 'Has anyone tampered with the trail?',
+      about: 'Each entry carries the hash of the one before it: an edited or deleted row breaks the chain, and audit:verify names where.',
+      args: ['audit:verify'],
+    },
+  ]
+}
+
+/** Commands worth trying next on the demo, each a complete argument list. */
+export function demoTryNext(facts: Facts): string[][] {
+  const {master, down} = names(facts)
+  const lines = [
+    ['rds:show', master],
+    ['rds:health', '--history'],
+    ['sync:status'],
+    ['routing:lookup', facts.sharedEmails[1] ?? facts.sharedEmails[0], '--live'],
+    ['audit:list', '--action', 'tenant.impersonate', '--format', 'json'],
+  ]
+  if (down) lines.push(['rds:test', down])
+  lines.push(['--help'])
+  return lines
+}
