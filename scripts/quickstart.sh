@@ -11,24 +11,17 @@ node scripts/test-servers.mjs --mysql-only
 export RAIOPS_HOME="${RAIOPS_HOME:-$PWD/.quickstart}"
 raiops() { node bin/run.js "$@"; }
 
-# A RAI database for the local server to hold, with the tables raiops reads
-# (DESIGN.md §2: the RAI application owns them; raiops does not).
+# A RAI database for the local server to hold, with the tables raiops reads: the
+# fleet contract of DESIGN.md §2 in scripts/fleet-schema.sql (the RAI application
+# owns them; raiops does not). The README's step-by-step does the same with the
+# mariadb client; this script needs only Node.
 node -e "
 const mysql = require('mysql2/promise')
+const sql = require('fs').readFileSync('scripts/fleet-schema.sql', 'utf8')
 mysql.createConnection({host: '127.0.0.1', user: 'root', multipleStatements: true}).then(async (c) => {
-  await c.query(\`
-    CREATE DATABASE IF NOT EXISTS rai_quickstart CHARACTER SET utf8mb4;
-    USE rai_quickstart;
-    CREATE TABLE IF NOT EXISTS tenants (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255) NOT NULL,
-      primary_contact_name VARCHAR(255), primary_contact_email VARCHAR(255), status VARCHAR(32), created_at TIMESTAMP NULL, updated_at TIMESTAMP NULL);
-    CREATE TABLE IF NOT EXISTS users (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, tenant_id BIGINT UNSIGNED NOT NULL, name VARCHAR(255),
-      email VARCHAR(255) NOT NULL, password VARCHAR(255), status VARCHAR(32), is_ghost TINYINT(1) NOT NULL DEFAULT 0, created_at TIMESTAMP NULL, updated_at TIMESTAMP NULL);
-    CREATE TABLE IF NOT EXISTS locations (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, tenant_id BIGINT UNSIGNED NOT NULL, name VARCHAR(255),
-      created_at TIMESTAMP NULL, updated_at TIMESTAMP NULL);
-    CREATE TABLE IF NOT EXISTS user_email_routing (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, email VARCHAR(255) NOT NULL, tenant_id BIGINT UNSIGNED NOT NULL,
-      rds_instance_id BIGINT UNSIGNED NOT NULL, user_id BIGINT UNSIGNED NOT NULL, password_hash VARCHAR(255), status VARCHAR(32),
-      created_at TIMESTAMP NULL, updated_at TIMESTAMP NULL);
-  \`)
+  await c.query('CREATE DATABASE IF NOT EXISTS rai_quickstart CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci')
+  await c.query('USE rai_quickstart')
+  await c.query(sql)
   await c.end()
 })"
 
