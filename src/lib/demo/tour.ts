@@ -63,7 +63,7 @@ export function demoTour(facts: Facts): TourStep[] {
     },
     {
       title: 'Who did what?',
-      about: 'Every change above, in the hash-chained audit trail: the setup, the registrations, the syncs, the impersonation with its reason.',
+      about: 'Every change made above, in the hash-chained audit trail: the setup, the registrations, the drain, the impersonation with its reason and ticket.',
       args: ['audit:list', '--limit', '12'],
     },
     {
