@@ -76,7 +76,7 @@ export function demoTour(facts: Facts): TourStep[] {
 
 /** Commands worth trying next on the demo, each a complete argument list. */
 export function demoTryNext(facts: Facts): string[][] {
-  const {master, down} = names(facts)
+  const {master} = names(facts)
   const lines = [
     ['rds:show', master],
     ['rds:health', '--history'],
@@ -84,7 +84,6 @@ export function demoTryNext(facts: Facts): string[][] {
     ['routing:lookup', facts.sharedEmails[1] ?? facts.sharedEmails[0], '--live'],
     ['audit:list', '--action', 'tenant.impersonate', '--format', 'json'],
   ]
-  if (down) lines.push(['rds:test', down])
-  lines.push(['--help'])
+  lines.push(['tenant:impersonation-key'], ['--help'])
   return lines
 }
