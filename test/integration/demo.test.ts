@@ -1,0 +1,584 @@
+import {spawn, type ChildProcess} from 'node:child_process'
+import {createHash} from 'node:crypto'
+import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import Database from 'better-sqlite3'
+import bcrypt from 'bcryptjs'
+import knexFactory, {type Knex} from 'knex'
+import pg from 'pg'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import type {DemoOutput} from '../../src/commands/demo.js'
+import {buildDemo, type DemoResult} from '../../src/lib/demo/build.js'
+import {DEMO_MARKER} from '../../src/lib/demo/directory.js'
+import {UserError} from '../../src/lib/errors/index.js'
+import {FLEET_TABLES, FLEET_USER_PASSWORD, locationRows, planCounts, routingRows, tenantRows, userRows, type FleetRow, type RaiDataPlan, type RoutedDatabase} from '../../src/lib/demo/fleet-data.js'
+import {writeRaiDatabase} from '../../src/lib/demo/fleet-load.js'
+import {demoFleet} from '../../src/lib/demo/fleet.js'
+import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
+import {createTestDatabase, createTestDir, type TestDatabase, type TestDir} from '../support/servers.js'
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')
+const RDS_NAMES = ['eu-central-1', 'eu-west-1', 'us-east-1', 'us-west-2']
+const dirs: TestDir[] = []
+
+function tempDir(): string {
+  const dir = createTestDir('raiops-demo-test-')
+  dirs.push(dir)
+  return dir.path
+}
+
+/**
+ * The tour spawns a raiops process per step and mostly waits on them: it starts
+ * with the file and runs while the tests before it do, and its tests read its output.
+ */
+let tourRun: {dir: string; operatorHome: string; result: Promise<CliResult>}
+
+beforeAll(() => {
+  const operatorHome = tempDir()
+  const dir = join(tempDir(), 'demo')
+  // The operator's own settings, which neither the demo nor its tour may use.
+  const result = runCli(['demo', '--dir', dir], {
+    env: {RAIOPS_HOME: operatorHome, RAIOPS_DATABASE_URL: 'mysql://nobody@127.0.0.1:9/not_there', NO_COLOR: '1'},
+    cwd: operatorHome,
+    timeoutMs: 120_000,
+  })
+  // Awaited by the tour's tests; a failure is reported there, not as an unhandled rejection.
+  result.catch(() => {})
+  tourRun = {dir, operatorHome, result}
+})
+
+afterAll(async () => {
+  await tourRun?.result.catch(() => {})
+  for (const dir of dirs.splice(0)) dir.drop()
+})
+
+// ---------------------------------------------------------------------------
+// Reading what a demo holds
+
+function readSqlite<T = FleetRow>(file: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(file, {readonly: true, fileMustExist: true})
+  try {
+    return db.prepare(sql).all(...params) as T[]
+  } finally {
+    db.close()
+  }
+}
+
+/** A SQLite database as SQL sees it: its schema, and per table the row count and a hash of every row in id order. */
+function sqliteContents(file: string): Record<string, string> {
+  const contents: Record<string, string> = {}
+  const schema = readSqlite<{type: string; name: string; sql: string | null}>(file, `SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name`)
+  contents.schema = JSON.stringify(schema)
+  for (const {name} of schema.filter((s) => s.type === 'table')) {
+    const rows = readSqlite(file, `SELECT * FROM "${name}" ORDER BY id`)
+    contents[name] = `${rows.length} rows, sha256 ${createHash('sha256').update(JSON.stringify(rows)).digest('hex')}`
+  }
+  return contents
+}
+
+function fleetFile(dir: string, rds: string): string {
+  return join(dir, 'fleet', `${rds}.sqlite`)
+}
+
+/** The database files of a demo's fleet (a WAL database read here gets -wal and -shm files next to it). */
+function sqliteFiles(dir: string): string[] {
+  return readdirSync(join(dir, 'fleet'))
+    .filter((entry) => entry.endsWith('.sqlite'))
+    .sort()
+}
+
+function readMarkerFile(dir: string): {state: string; size: string; startedAt: string} {
+  return JSON.parse(readFileSync(join(dir, DEMO_MARKER), 'utf8')) as {state: string; size: string; startedAt: string}
+}
+
+function controlCounts(home: string): {audit: number; sessions: number} {
+  const [row] = queryControlDb<{audit: number; sessions: number}>(home, 'SELECT (SELECT COUNT(*) FROM audit_logs) AS audit, (SELECT COUNT(*) FROM auth_sessions) AS sessions')
+  return row
+}
+
+/** The argument list of a line printed for a shell (words, and words in single quotes as shellQuote writes them). */
+function shellWords(line: string): string[] {
+  const words: string[] = []
+  for (const match of line.matchAll(/(?:'[^']*'|\\'|[^\s'\\]+)+/g)) {
+    words.push(match[0].replace(/'([^']*)'|\\(')/g, (_, quoted: string | undefined, escaped: string | undefined) => quoted ?? escaped ?? ''))
+  }
+  return words
+}
+
+// ---------------------------------------------------------------------------
+
+describe('buildDemo: the data of the small demo', () => {
+  let first: DemoResult
+  let second: DemoResult
+  let registry: Array<{id: number; name: string; is_master: number; state: string; rai_database: string}>
+
+  beforeAll(async () => {
+    first = await buildDemo({dir: join(tempDir(), 'demo'), size: 'small', reset: false})
+    second = await buildDemo({dir: join(tempDir(), 'a', 'b', 'demo'), size: 'small', reset: false})
+    registry = queryControlDb(first.home, 'SELECT id, name, is_master, state, rai_database FROM rds_instances ORDER BY id')
+  })
+
+  it('two builds in two directories hold the same rows, and the same generator with another seed does not', async () => {
+    expect(first.status).toBe('created')
+    expect(second.status).toBe('created')
+    for (const name of RDS_NAMES.slice(0, 3)) {
+      const contents = sqliteContents(fleetFile(first.dir, name))
+      expect(Object.keys(contents).sort()).toEqual(['schema', 'locations', 'tenants', 'users', ...(name === 'eu-central-1' ? ['user_email_routing'] : [])].sort())
+      expect(sqliteContents(fleetFile(second.dir, name)), name).toEqual(contents)
+    }
+    const registryOf = (home: string) => queryControlDb(home, 'SELECT id, name, engine, is_master, state, app_url FROM rds_instances ORDER BY id')
+    expect(registryOf(second.home)).toEqual(registryOf(first.home))
+
+    // The comparison sees a difference: eu-west-1 written again with its own plan is the same, with another seed it is not.
+    const plan = demoFleet('small').rds[1].plan
+    const written = async (seed: number) => {
+      const file = join(tempDir(), 'rai.sqlite')
+      const db = knexFactory({client: 'better-sqlite3', connection: {filename: file}, useNullAsDefault: true})
+      try {
+        await writeRaiDatabase(db, {plan: {...plan, seed}})
+      } finally {
+        await db.destroy()
+      }
+      return sqliteContents(file)
+    }
+    const original = sqliteContents(fleetFile(first.dir, 'eu-west-1'))
+    expect(await written(plan.seed)).toEqual(original)
+    const reseeded = await written(plan.seed + 1)
+    expect(reseeded.schema).toBe(original.schema)
+    for (const table of ['tenants', 'users', 'locations']) expect(reseeded[table], table).not.toBe(original[table])
+  })
+
+  it('has four RDS: eu-central-1 the master, us-east-1 draining in the control database, the file of us-west-2 missing', () => {
+    expect(registry.map((r) => r.name)).toEqual(RDS_NAMES)
+    expect(registry.filter((r) => r.is_master).map((r) => r.name)).toEqual(['eu-central-1'])
+    expect(Object.fromEntries(registry.map((r) => [r.name, r.state]))).toEqual({'eu-central-1': 'online', 'eu-west-1': 'online', 'us-east-1': 'draining', 'us-west-2': 'online'})
+    for (const r of registry) expect(r.rai_database).toBe(fleetFile(first.dir, r.name))
+    expect(sqliteFiles(first.dir)).toEqual(['eu-central-1.sqlite', 'eu-west-1.sqlite', 'us-east-1.sqlite'])
+    expect(readdirSync(join(first.dir, 'fleet')).filter((entry) => entry.startsWith('us-west-2'))).toEqual([])
+    expect(first.rds.map((r) => [r.name, r.master, r.state, r.missing])).toEqual([
+      ['eu-central-1', true, 'online', false],
+      ['eu-west-1', false, 'online', false],
+      ['us-east-1', false, 'draining', false],
+      ['us-west-2', false, 'online', true],
+    ])
+    expect(readMarkerFile(first.dir)).toMatchObject({state: 'complete', size: 'small'})
+  })
+
+  it('holds a few hundred tenants, as many as it says', () => {
+    expect(first.totals.tenants).toBeGreaterThanOrEqual(200)
+    expect(first.totals.tenants).toBeLessThan(1000)
+    const fleet = demoFleet('small')
+    let tenants = 0
+    for (const [index, name] of RDS_NAMES.entries()) {
+      const count = name === 'us-west-2' ? fleet.rds[index].plan.tenants : readSqlite<{n: number}>(fleetFile(first.dir, name), 'SELECT COUNT(*) AS n FROM tenants')[0].n
+      expect(count, name).toBe(first.rds[index].tenants)
+      tenants += count
+    }
+    expect(tenants).toBe(first.totals.tenants)
+  })
+
+  it("lists every regular user of all four RDS in the master's routing directory, under the registry's ids", () => {
+    const master = fleetFile(first.dir, 'eu-central-1')
+    const routing = readSqlite(master, 'SELECT * FROM user_email_routing ORDER BY id')
+    expect(routing.length).toBe(first.totals.users)
+    expect(new Set(routing.map((r) => r.rds_instance_id))).toEqual(new Set(registry.map((r) => r.id)))
+    const key = (tenant: unknown, user: unknown, email: unknown, hash: unknown, status: unknown) => `${tenant}/${user}/${email}/${hash}/${status}`
+    for (const [index, r] of registry.entries()) {
+      const routed = routing.filter((row) => row.rds_instance_id === r.id).map((row) => key(row.tenant_id, row.user_id, row.email, row.password_hash, row.status))
+      // us-west-2 has no file: its users are those the generator makes for its plan.
+      const users =
+        r.name === 'us-west-2'
+          ? [...userRows(demoFleet('small').rds[index].plan)].filter((u) => !u.is_ghost)
+          : readSqlite(fleetFile(first.dir, r.name), 'SELECT * FROM users WHERE is_ghost = 0')
+      expect(users.length, r.name).toBe(first.rds[index].users)
+      expect(routed.sort(), r.name).toEqual(users.map((u) => key(u.tenant_id, u.id, u.email, u.password, u.status)).sort())
+    }
+  })
+
+  it('has shared emails: users of several tenants on at least two RDS, in the routing directory and in the RAI databases', () => {
+    expect(first.sharedEmails.length).toBeGreaterThanOrEqual(2)
+    const master = fleetFile(first.dir, 'eu-central-1')
+    const nameOf = new Map(registry.map((r) => [r.id, r.name]))
+    let onTwoFiles = 0
+    for (const email of first.sharedEmails) {
+      const routed = readSqlite(master, 'SELECT rds_instance_id, tenant_id, user_id FROM user_email_routing WHERE email = ?', email)
+      expect(routed.length, email).toBeGreaterThanOrEqual(2)
+      expect(new Set(routed.map((r) => r.rds_instance_id)).size, email).toBeGreaterThanOrEqual(2)
+      const inFiles: string[] = []
+      for (const name of RDS_NAMES.slice(0, 3)) {
+        const users = readSqlite(fleetFile(first.dir, name), 'SELECT tenant_id, id FROM users WHERE email = ? AND is_ghost = 0', email)
+        const routedHere = routed.filter((r) => nameOf.get(Number(r.rds_instance_id)) === name)
+        expect(users.map((u) => `${u.tenant_id}/${u.id}`).sort(), `${email} on ${name}`).toEqual(routedHere.map((r) => `${r.tenant_id}/${r.user_id}`).sort())
+        if (users.length > 0) inFiles.push(name)
+      }
+      if (inFiles.length >= 2) onTwoFiles++
+    }
+    expect(onTwoFiles).toBeGreaterThan(0)
+  })
+
+  it('has ghost users in every RAI database, never in the routing directory', () => {
+    const routing = readSqlite(fleetFile(first.dir, 'eu-central-1'), 'SELECT rds_instance_id, tenant_id, email FROM user_email_routing')
+    const routed = new Set(routing.map((r) => `${r.rds_instance_id}/${r.tenant_id}/${r.email}`))
+    for (const r of registry.filter((x) => x.name !== 'us-west-2')) {
+      const ghosts = readSqlite(fleetFile(first.dir, r.name), 'SELECT tenant_id, email FROM users WHERE is_ghost = 1')
+      expect(ghosts.length, r.name).toBeGreaterThan(0)
+      expect(ghosts.length, r.name).toBe(first.rds.find((s) => s.name === r.name)?.ghostUsers)
+      for (const ghost of ghosts) expect(routed.has(`${r.id}/${ghost.tenant_id}/${ghost.email}`), String(ghost.email)).toBe(false)
+    }
+    expect(routing.filter((r) => String(r.email).endsWith('@ghost.example.com'))).toEqual([])
+  })
+
+  it('stores passwords as Laravel bcrypt hashes ($2y$) that verify against FLEET_USER_PASSWORD', async () => {
+    for (const name of RDS_NAMES.slice(0, 3)) {
+      const [{other}] = readSqlite<{other: number}>(fleetFile(first.dir, name), `SELECT COUNT(*) AS other FROM users WHERE password NOT LIKE '$2y$10$%' OR length(password) <> 60`)
+      expect(other, name).toBe(0)
+    }
+    const master = fleetFile(first.dir, 'eu-central-1')
+    const [{other}] = readSqlite<{other: number}>(master, `SELECT COUNT(*) AS other FROM user_email_routing WHERE password_hash NOT LIKE '$2y$10$%'`)
+    expect(other).toBe(0)
+    const [user] = readSqlite(fleetFile(first.dir, 'us-east-1'), 'SELECT password FROM users WHERE is_ghost = 0 ORDER BY id DESC LIMIT 1')
+    const [routed] = readSqlite(master, 'SELECT password_hash FROM user_email_routing WHERE email = ? LIMIT 1', first.sharedEmails[0])
+    expect(await bcrypt.compare(FLEET_USER_PASSWORD, String(user.password))).toBe(true)
+    expect(await bcrypt.compare(FLEET_USER_PASSWORD, String(routed.password_hash))).toBe(true)
+    expect(await bcrypt.compare('not-the-password', String(user.password))).toBe(false)
+  })
+
+  it('built again on a complete demo, changes nothing but a session with less than a day left', async () => {
+    const before = controlCounts(second.home)
+    const marker = readFileSync(join(second.dir, DEMO_MARKER), 'utf8')
+    const soon = await buildDemo({dir: second.dir, size: 'small', reset: false, now: new Date(Date.parse(second.sessionExpiresAt) - 2 * 86_400_000)})
+    const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000)
+    expect(soon.status).toBe('exists')
+    expect(seconds(soon.sessionExpiresAt)).toBe(seconds(second.sessionExpiresAt))
+    expect(controlCounts(second.home)).toEqual(before)
+    const late = await buildDemo({dir: second.dir, size: 'small', reset: false, now: new Date(Date.parse(second.sessionExpiresAt) - 3_600_000)})
+    expect(late.status).toBe('exists')
+    expect(Date.parse(late.sessionExpiresAt)).toBeGreaterThan(Date.parse(second.sessionExpiresAt))
+    expect(controlCounts(second.home).sessions).toBe(before.sessions + 1)
+    expect(readFileSync(join(second.dir, DEMO_MARKER), 'utf8')).toBe(marker)
+  })
+})
+
+// ---------------------------------------------------------------------------
+
+describe('the generator writes the same rows on MariaDB, PostgreSQL and SQLite', () => {
+  const fleet = demoFleet('small')
+  const masterPlan: RaiDataPlan = {...fleet.rds[0].plan, tenants: Math.max(8, Math.min(...(fleet.rds[0].plan.members?.keys() ?? [])))}
+  const otherPlan: RaiDataPlan = {...fleet.rds[1].plan, tenants: 5}
+  const routes: RoutedDatabase[] = [
+    {plan: masterPlan, rdsInstanceId: 7},
+    {plan: otherPlan, rdsInstanceId: 9},
+  ]
+  const databases: TestDatabase[] = []
+
+  afterAll(async () => {
+    await Promise.all(databases.splice(0).map((db) => db.drop()))
+  })
+
+  /** Every value as text ('1'/'0' for booleans, 'YYYY-MM-DD HH:MM:SS' for times): what each engine returns, made comparable. */
+  function normalize(rows: readonly FleetRow[]): Array<Record<string, string | null>> {
+    return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : v === true ? '1' : v === false ? '0' : String(v)])))
+  }
+
+  async function openEngine(engine: 'mysql' | 'postgres' | 'sqlite'): Promise<Knex> {
+    if (engine === 'sqlite') return knexFactory({client: 'better-sqlite3', connection: {filename: join(tempDir(), 'rai.sqlite')}, useNullAsDefault: true})
+    const database = await createTestDatabase(engine, 'rai_demo')
+    databases.push(database)
+    const connection = {host: database.host, port: database.port, user: database.user, password: database.password, database: database.name}
+    if (engine === 'mysql') {
+      return knexFactory({
+        client: 'mysql2',
+        connection: {...connection, charset: 'utf8mb4', dateStrings: true},
+        pool: {
+          min: 0,
+          max: 4,
+          afterCreate(conn: {query(sql: string, cb: (error: Error | null) => void): void}, done: (error: Error | null, conn: unknown) => void) {
+            conn.query(`SET time_zone = '+00:00'`, (error) => done(error, conn))
+          },
+        },
+      })
+    }
+    // Timestamps without a time zone read back as the text stored, not as a Date in this process's zone.
+    const types = {getTypeParser: (oid: number, format: string) => (oid === pg.types.builtins.TIMESTAMP ? (value: string) => value : pg.types.getTypeParser(oid, format as 'text'))}
+    return knexFactory({client: 'pg', connection: {...connection, types}, pool: {min: 0, max: 4}})
+  }
+
+  it.each(['mysql', 'postgres', 'sqlite'] as const)('%s', async (engine) => {
+    const db = await openEngine(engine)
+    try {
+      const counts = await writeRaiDatabase(db, {plan: masterPlan, routes, batchSize: 7})
+      expect(counts).toEqual({...planCounts(masterPlan), routing: planCounts(masterPlan).users + planCounts(otherPlan).users})
+      const expected: Record<string, FleetRow[]> = {
+        tenants: [...tenantRows(masterPlan)],
+        users: [...userRows(masterPlan)],
+        locations: [...locationRows(masterPlan)],
+        user_email_routing: [...routingRows(routes)],
+      }
+      // The sample holds a shared email and a ghost user, the rows that differ from plain staff.
+      expect(expected.users.some((u) => fleet.sharedEmails.includes(String(u.email)))).toBe(true)
+      expect(expected.users.some((u) => u.is_ghost)).toBe(true)
+      for (const table of FLEET_TABLES) {
+        const rows = (await db(table).select(Object.keys(expected[table][0])).orderBy('id')) as FleetRow[]
+        expect(normalize(rows), `${engine} ${table}`).toEqual(normalize(expected[table]))
+      }
+    } finally {
+      await db.destroy()
+    }
+  })
+})
+
+// ---------------------------------------------------------------------------
+
+describe('raiops demo on a directory that holds something else', () => {
+  it('refuses, with exit 2, one line and nothing changed: --reset on a directory without a demo, a file, a path below a file', async () => {
+    const root = tempDir()
+    const other = join(root, 'other')
+    mkdirSync(other)
+    writeFileSync(join(other, 'keep.txt'), 'keep\n')
+    const badMarker = join(root, 'bad-marker')
+    mkdirSync(badMarker)
+    writeFileSync(join(badMarker, DEMO_MARKER), '{"raiops": "something else"}\n')
+    writeFileSync(join(badMarker, 'keep.txt'), 'keep\n')
+    const file = join(root, 'file.txt')
+    writeFileSync(file, 'a file\n')
+
+    const cases: Array<{args: string[]; says: string}> = [
+      {args: ['--reset', '--dir', other], says: 'is not empty and holds no raiops demo'},
+      {args: ['--reset', '--dir', file], says: 'is a file'},
+      {args: ['--dir', join(file, 'demo')], says: 'ENOTDIR'},
+    ]
+    const results = await Promise.all(cases.map((c) => runCli(['demo', '--quiet', ...c.args])))
+    for (const [index, result] of results.entries()) {
+      const label = cases[index].args.join(' ')
+      expect(result.code, `${label}: ${result.stderr}`).toBe(2)
+      expect(result.stdout, label).toBe('')
+      const lines = result.stderr.trimEnd().split('\n')
+      expect(lines, label).toHaveLength(1)
+      expect(lines[0], label).toContain(cases[index].says)
+    }
+    // The same refusals from the service, for the other ways in.
+    const refusals: Array<{dir: string; reset: boolean; says: string}> = [
+      {dir: other, reset: false, says: 'holds no raiops demo'},
+      {dir: badMarker, reset: true, says: 'holds no raiops demo'},
+      {dir: file, reset: false, says: 'is a file'},
+      {dir: join(file, 'a', 'demo'), reset: true, says: 'ENOTDIR'},
+    ]
+    for (const refusal of refusals) {
+      const error = await buildDemo({dir: refusal.dir, size: 'small', reset: refusal.reset}).then(
+        () => null,
+        (error: unknown) => error,
+      )
+      expect(error, refusal.dir).toBeInstanceOf(UserError)
+      expect((error as UserError).exitCode, refusal.dir).toBe(2)
+      expect((error as UserError).message, refusal.dir).toContain(refusal.says)
+    }
+    expect(readdirSync(other)).toEqual(['keep.txt'])
+    expect(readFileSync(join(other, 'keep.txt'), 'utf8')).toBe('keep\n')
+    expect(readdirSync(badMarker).sort()).toEqual([DEMO_MARKER, 'keep.txt'].sort())
+    expect(readFileSync(join(badMarker, DEMO_MARKER), 'utf8')).toBe('{"raiops": "something else"}\n')
+    expect(readFileSync(file, 'utf8')).toBe('a file\n')
+    expect(readdirSync(root).sort()).toEqual(['bad-marker', 'file.txt', 'other'])
+  })
+})
+
+// ---------------------------------------------------------------------------
+
+describe('raiops demo interrupted while it builds', () => {
+  function startLargeBuild(dir: string): {child: ChildProcess; closed: Promise<void>} {
+    const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1'}
+    delete env.NODE_ENV
+    delete env.RAIOPS_TOKEN
+    const child = spawn(process.execPath, [bin, 'demo', '--size', 'large', '--quiet', '--dir', dir], {env, stdio: 'ignore'})
+    const closed = new Promise<void>((resolve) => child.on('close', () => resolve()))
+    return {child, closed}
+  }
+
+  /** Waits until `ready()` holds; fails if the build ends first (it should not: the large build takes far longer). */
+  async function waitFor(build: {child: ChildProcess}, ready: () => boolean, what: string): Promise<void> {
+    while (!ready()) {
+      if (build.child.exitCode !== null || build.child.signalCode !== null) throw new Error(`the build ended before ${what}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
+  function building(dir: string): boolean {
+    try {
+      return readMarkerFile(dir).state === 'building'
+    } catch {
+      return false
+    }
+  }
+
+  it.each([
+    {signal: 'SIGINT' as const, when: 'the marker says building', ready: (dir: string) => building(dir), rebuild: 'cli'},
+    {signal: 'SIGKILL' as const, when: 'the fleet is being written', ready: (dir: string) => building(dir) && existsSync(fleetFile(dir, 'eu-central-1')), rebuild: 'service'},
+  ])('by $signal once $when: the next run says it is incomplete, --reset builds it again', async ({signal, when, ready, rebuild}) => {
+    const dir = join(tempDir(), 'demo')
+    const build = startLargeBuild(dir)
+    try {
+      await waitFor(build, () => ready(dir), when)
+    } finally {
+      build.child.kill(signal)
+      await build.closed
+    }
+    expect(readMarkerFile(dir)).toMatchObject({state: 'building', size: 'large'})
+
+    const refused = await runCli(['demo', '--dir', dir])
+    expect(refused.code, refused.stderr).toBe(2)
+    expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1)
+    expect(refused.stderr).toContain('is incomplete')
+    expect(refused.stderr).toContain('raiops demo --reset')
+    expect(readMarkerFile(dir).state).toBe('building')
+
+    if (rebuild === 'cli') {
+      const rebuilt = await runCli(['demo', '--reset', '--quiet', '--dir', dir])
+      expect(rebuilt.code, rebuilt.stderr).toBe(0)
+    } else {
+      expect((await buildDemo({dir, size: 'small', reset: true})).status).toBe('created')
+    }
+    expect(readMarkerFile(dir)).toMatchObject({state: 'complete', size: 'small'})
+    expect(sqliteFiles(dir)).toEqual(['eu-central-1.sqlite', 'eu-west-1.sqlite', 'us-east-1.sqlite'])
+    const [{n}] = readSqlite<{n: number}>(fleetFile(dir, 'eu-central-1'), 'SELECT COUNT(*) AS n FROM tenants')
+    expect(n).toBe(demoFleet('small').rds[0].plan.tenants)
+    expect(queryControlDb<{name: string}>(join(dir, 'home'), 'SELECT name FROM rds_instances ORDER BY id').map((r) => r.name)).toEqual(RDS_NAMES)
+  })
+})
+
+// ---------------------------------------------------------------------------
+
+describe('raiops demo: the tour', () => {
+  let dir: string
+  let operatorHome: string
+  let tour: CliResult
+
+  beforeAll(async () => {
+    ;({dir, operatorHome} = tourRun)
+    tour = await tourRun.result
+  })
+
+  /** The output of each tour step: the text between its `$ raiops …` line and the next step's heading. */
+  function steps(): Map<string, string> {
+    const sections = new Map<string, string>()
+    const parts = tour.stdout.split(/^\$ raiops /m).slice(1)
+    for (const part of parts) {
+      const [command, ...rest] = part.split('\n')
+      sections.set(command.split(' ')[0], rest.join('\n').split(/^─{20,}$/m)[0].split(/^Try next:/m)[0])
+    }
+    return sections
+  }
+
+  it('builds the demo and runs each step for real, with its output', () => {
+    expect(tour.code, tour.stderr).toBe(0)
+    expect(tour.stdout).toContain(`built the raiops demo in ${dir}`)
+    const commands = [
+      '$ raiops rds:list\n',
+      '$ raiops rds:health\n',
+      '$ raiops sync:all\n',
+      '$ raiops status\n',
+      '$ raiops routing:lookup ',
+      '$ raiops tenant:impersonate ',
+      '$ raiops audit:list --limit 12\n',
+      '$ raiops audit:verify\n',
+    ]
+    const at = commands.map((line) => tour.stdout.indexOf(line))
+    for (const [index, position] of at.entries()) expect(position, commands[index]).toBeGreaterThan(0)
+    expect(at).toEqual([...at].sort((a, b) => a - b))
+
+    const output = steps()
+    expect([...output.keys()]).toEqual(['rds:list', 'rds:health', 'sync:all', 'status', 'routing:lookup', 'tenant:impersonate', 'audit:list', 'audit:verify'])
+    for (const name of RDS_NAMES) expect(output.get('rds:list'), name).toContain(name)
+    expect(output.get('rds:health')).toMatch(/│ us-west-2\s+│ sqlite\s+│ down /)
+    expect(output.get('rds:health')).toContain('(exit 4:')
+    expect(output.get('sync:all')).toContain('(exit 3:')
+    expect(tour.stdout.match(/^\(exit \d+/gm)).toEqual(['(exit 4', '(exit 3'])
+    expect(tour.stdout).not.toContain('not expected on the demo')
+    const lookedUp = new Set([...(output.get('routing:lookup') ?? '').matchAll(/│ (eu-central-1|eu-west-1|us-east-1|us-west-2) /g)].map((m) => m[1]))
+    expect(lookedUp.size).toBeGreaterThanOrEqual(2)
+    expect(output.get('tenant:impersonate')).toMatch(/^https:\/\/eu\.rai\.example\.com\/raiops\/impersonate\?token=\S+$/m)
+    expect(output.get('audit:list')).toContain('tenant.impersonate')
+    expect(output.get('audit:verify')).toMatch(/^intact: \d+ entries/m)
+  })
+
+  it("leaves the operator's own RAIOPS_HOME untouched", () => {
+    expect(readdirSync(operatorHome)).toEqual([])
+  })
+
+  it('ends with lines to paste into a shell, which work there', async () => {
+    const block = tour.stdout.split(/^Try next: paste these lines into your shell\.$/m)[1]
+    expect(block).toBeDefined()
+    const lines = block
+      .split('\n')
+      .filter((line) => line.startsWith('  '))
+      .map((line) => line.trim())
+    const exported = lines.find((line) => line.startsWith('export RAIOPS_HOME='))
+    expect(exported).toBeDefined()
+    const home = shellWords(exported!.slice('export '.length))[0].slice('RAIOPS_HOME='.length)
+    expect(home).toBe(join(dir, 'home'))
+    // The operator's shell has RAIOPS_DATABASE_URL set: the lines say to unset it.
+    expect(lines).toContainEqual(expect.stringMatching(/^unset RAIOPS_DATABASE_URL\b/))
+    const commands = lines.filter((line) => line.startsWith('raiops '))
+    const show = commands.find((line) => line.startsWith('raiops rds:show '))
+    const lookup = commands.find((line) => line.startsWith('raiops routing:lookup ') && line.endsWith(' --live'))
+    expect(show).toBeDefined()
+    expect(lookup).toBeDefined()
+
+    const env = {RAIOPS_HOME: home, RAIOPS_DATABASE_URL: undefined, RAIOPS_MASTER_KEY: undefined, RAIOPS_MASTER_KEY_FILE: undefined, RAIOPS_TOKEN: undefined}
+    const [shown, looked] = await Promise.all([runCli(shellWords(show!).slice(1), {env}), runCli(shellWords(lookup!).slice(1), {env})])
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(shown.stdout).toMatch(/^name:\s+eu-central-1$/m)
+    expect(looked.code, looked.stderr).toBe(0)
+    expect(looked.stdout).toContain('live from the master RDS')
+    expect(looked.stdout).toContain('the cache matches the master')
+  })
+
+  it('run again, leaves the demo as it is and says how to use it', async () => {
+    writeFileSync(join(dir, 'notes.txt'), 'mine\n')
+    const marker = readFileSync(join(dir, DEMO_MARKER), 'utf8')
+    expect(JSON.parse(marker)).toMatchObject({state: 'complete', size: 'small'})
+    const home = join(dir, 'home')
+    const before = controlCounts(home)
+    const master = sqliteContents(fleetFile(dir, 'eu-central-1'))
+
+    const again = await runCli(['demo', '--dir', dir])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout).toContain(`The raiops demo is already in ${dir}`)
+    expect(again.stdout).not.toContain('$ raiops')
+    expect(again.stdout).toContain(`export RAIOPS_HOME=${home}`)
+    expect(again.stdout).toContain(`raiops demo --tour --dir ${dir}`)
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('mine\n')
+    expect(readFileSync(join(dir, DEMO_MARKER), 'utf8')).toBe(marker)
+    // Its session is good for 30 days: not even renewed.
+    expect(controlCounts(home)).toEqual(before)
+    expect(sqliteContents(fleetFile(dir, 'eu-central-1'))).toEqual(master)
+  })
+
+  it('--reset --quiet --json deletes the demo and builds it again, and prints the demo and how to use it as one JSON document', async () => {
+    const home = join(dir, 'home')
+    const startedBefore = readMarkerFile(dir).startedAt
+    const reset = await runCli(['demo', '--reset', '--quiet', '--json', '--dir', dir])
+    expect(reset.code, reset.stderr).toBe(0)
+    const output = JSON.parse(reset.stdout) as DemoOutput
+    expect(output).toMatchObject({status: 'created', dir, home, size: 'small', seed: 2026, env: {RAIOPS_HOME: home}})
+    expect(output.rds.map((r) => [r.name, r.master, r.state, r.missing])).toEqual([
+      ['eu-central-1', true, 'online', false],
+      ['eu-west-1', false, 'online', false],
+      ['us-east-1', false, 'draining', false],
+      ['us-west-2', false, 'online', true],
+    ])
+    expect(output.totals.tenants).toBe(output.rds.reduce((sum, r) => sum + r.tenants, 0))
+    expect(output.totals.routing).toBe(output.totals.users)
+    expect(output.sharedEmails.length).toBeGreaterThanOrEqual(2)
+    expect(output.tryNext).toContain('raiops rds:show eu-central-1')
+    expect(output.tryNext.every((line) => line.startsWith('raiops '))).toBe(true)
+
+    expect(existsSync(join(dir, 'notes.txt'))).toBe(false)
+    expect(readMarkerFile(dir)).toMatchObject({state: 'complete', size: 'small'})
+    expect(readMarkerFile(dir).startedAt).not.toBe(startedBefore)
+    // A new control database: no health check, sync or impersonation of the tour in it.
+    expect(queryControlDb<{n: number}>(home, `SELECT COUNT(*) AS n FROM audit_logs WHERE action = 'tenant.impersonate'`)[0].n).toBe(0)
+    expect(queryControlDb<{n: number}>(home, 'SELECT COUNT(*) AS n FROM health_checks')[0].n).toBe(0)
+    expect(queryControlDb<{name: string}>(home, 'SELECT name FROM rds_instances ORDER BY id').map((r) => r.name)).toEqual(RDS_NAMES)
+  })
+})
