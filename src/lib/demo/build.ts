@@ -97,7 +97,8 @@ async function ensureSession(runtime: Runtime, home: string, now: Date, force: b
   const admin = (await db('operators').where({email: DEMO_ADMIN.email}).first('id', 'email')) as {id: number | string; email: string} | undefined
   if (!admin) throw new UserError(`the demo in ${home} has no operator ${DEMO_ADMIN.email}`, {hint: 'rebuild it with `raiops demo --reset`'})
   const session = await startSession(db, home, {id: Number(admin.id), email: admin.email}, now, DEMO_SESSION_TTL_MS)
-  return session.expiresAt
+  // As the session token holds it (whole seconds), so a later run reports the same instant.
+  return new Date(Math.floor(session.expiresAt.getTime() / 1000) * 1000)
 }
 
 /** Writes the fleet's RAI databases as SQLite files, the missing one left out; `ids` are their registry ids. */
@@ -109,7 +110,6 @@ async function writeFleet(fleet: DemoFleet, dir: string, ids: readonly number[],
     progress(`writing the RAI database of ${server.name} (${server.plan.tenants} tenants${server.master ? ', and the routing directory' : ''})`)
     const db = knexFactory({client: 'better-sqlite3', connection: {filename: join(fleetDir(dir), server.file)}, useNullAsDefault: true, pool: {min: 1, max: 1}})
     try {
-      await db.raw('PRAGMA journal_mode = WAL')
       await writeRaiDatabase(db, {plan: server.plan, routes: server.master ? routes : undefined})
     } finally {
       await db.destroy()
