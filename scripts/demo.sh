@@ -9,7 +9,9 @@ if ! node -e 'const [major, minor] = process.versions.node.split(".").map(Number
   exit 2
 fi
 
-if ! node -e 'new (require("better-sqlite3"))(":memory:").close()' 2>/dev/null; then
+# Installed when node_modules is missing, older than package-lock.json, or its SQLite binding does not load.
+if ! [ node_modules/.package-lock.json -nt package-lock.json ] ||
+  ! node -e 'new (require("better-sqlite3"))(":memory:").close()' 2>/dev/null; then
   # better-sqlite3 compiles SQLite from its C source here (no prebuilt binary is
   # fetched). Built for size (-Os, as SQLite's own speed measurements build it)
   # it compiles in about 45 s instead of 110 s at -O3 on two cores; set CFLAGS

@@ -4,7 +4,8 @@ import {delimiter, join, resolve} from 'node:path'
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../base-command.js'
-import {buildDemo, type DemoResult} from '../lib/demo/build.js'
+import {buildDemo, demoCommand, demoEnvironment, type DemoResult} from '../lib/demo/build.js'
+import {UserError} from '../lib/errors/index.js'
 import {DEMO_SIZES, type DemoSize} from '../lib/demo/fleet.js'
 import {demoTour, demoTryNext, type TourStep} from '../lib/demo/tour.js'
 import {escapeControl, escapeControlDeep} from '../lib/output/escape.js'
@@ -14,7 +15,9 @@ import {shellLine, shellQuote} from '../lib/output/shell.js'
 export interface DemoOutput extends DemoResult {
   /** The environment that points raiops at the demo. */
   env: {RAIOPS_HOME: string}
-  /** Commands to try on the demo (with RAIOPS_HOME set as in `env`). */
+  /** Shell lines that point raiops at the demo: RAIOPS_HOME, and `raiops` itself when it is not on PATH. */
+  setup: string[]
+  /** Commands to try on the demo, after the setup lines. */
   tryNext: string[]
 }
 
@@ -44,7 +47,7 @@ Run it again to see how to use the demo (a complete demo is left as it is); --re
 
   static override flags = {
     dir: Flags.string({description: 'where the demo lives: a new or empty directory, or one holding a demo', default: './raiops-demo'}),
-    size: Flags.option({options: DEMO_SIZES, default: 'small' as DemoSize, description: 'small: 4 RDS, a few hundred tenants; large: tens of thousands of tenants, ~1M routing rows'})(),
+    size: Flags.option({options: DEMO_SIZES, description: 'small: 4 RDS, a few hundred tenants; large: tens of thousands of tenants, ~1M routing rows [default: the demo\'s own size, else small]'})(),
     reset: Flags.boolean({description: 'delete the demo in --dir (only a directory holding a demo) and build it again'}),
     quiet: Flags.boolean({description: 'only build the demo: no tour', exclusive: ['tour']}),
     tour: Flags.boolean({description: 'take the tour again on a demo that is already built'}),
@@ -52,38 +55,42 @@ Run it again to see how to use the demo (a complete demo is left as it is); --re
 
   async run(): Promise<DemoOutput> {
     const {flags} = await this.parse(Demo)
-    const dir = resolve(flags.dir)
+    if (flags.tour && this.jsonEnabled()) throw new UserError('--tour shows the tour on the terminal: it does not go with --json', {hint: 'drop one of them'})
+    const dir = demoDir(flags.dir)
     const progress = await this.progress(`building the demo in ${dir}`)
     const started = performance.now()
     let result: DemoResult
     try {
-      result = await buildDemo({dir, size: flags.size, reset: flags.reset, onProgress: (message) => progress.update(message)})
+      result = await buildDemo({dir, size: flags.size as DemoSize | undefined, reset: flags.reset, onProgress: (message) => progress.update(message)})
     } finally {
       progress.stop()
     }
     const seconds = ((performance.now() - started) / 1000).toFixed(1)
     const invocation = this.invocation()
+    const setup = this.setupLines(result.home, invocation)
     const tryNext = demoTryNext(result).map((args) => shellLine(['raiops', ...args]))
-    const output: DemoOutput = {...result, env: {RAIOPS_HOME: result.home}, tryNext}
+    const output: DemoOutput = {...result, env: {RAIOPS_HOME: result.home}, setup, tryNext}
     if (this.jsonEnabled()) return output
 
     const shown = escapeControlDeep(result)
     const bold = this.color.bold
     if (result.status === 'created') {
       this.log(`${this.color.green('✓')} built the raiops demo in ${shown.dir} in ${seconds} s (size ${result.size}, seed ${result.seed})`)
+      if (result.keptEntries.length > 0) this.note(`left in place in ${shown.dir}, not being the demo's: ${escapeControl(result.keptEntries.join(', '))}`)
     } else {
-      if (result.size !== flags.size) this.note(`the demo in ${shown.dir} is of size ${result.size}: --size ${flags.size} needs --reset`)
-      this.log(`The raiops demo is already in ${shown.dir} (size ${result.size}); ${flags.tour ? 'here is the tour again' : 'it is left as it is'}. \`raiops demo --reset\` builds it again.`)
+      this.log(`The raiops demo is already in ${shown.dir} (size ${result.size}); ${flags.tour ? 'here is the tour again' : 'it is left as it is'}. \`${escapeControl(demoCommand(dir, '--reset'))}\` builds it again.`)
     }
     this.log(this.fleetSummary(result))
     const tourRuns = result.status === 'created' ? !flags.quiet : flags.tour
-    if (tourRuns) await this.runTour(demoTour(result), result.home, invocation)
+    if (tourRuns) await this.runTour(demoTour(result), dir, invocation)
     this.log('')
-    this.log(bold(tourRuns ? 'Try next: paste these lines into your shell.' : 'Use the demo: paste these lines into your shell.'))
-    for (const line of this.setupLines(result.home, invocation)) this.log(`  ${line}`)
-    if (!tourRuns) this.log(`  raiops demo --tour --dir ${shellQuote(dir)}   ${this.color.dim('# the tour')}`)
+    const foreign = FOREIGN_SETTINGS.filter((name) => process.env[name])
+    if (foreign.length > 0) this.log(this.color.yellow(`Your shell sets ${foreign.join(', ')}, which would point raiops elsewhere: the unset line below keeps it on the demo.`))
+    this.log(bold(tourRuns ? 'Try next: paste these lines into your shell.' : 'Use the demo: paste these lines into your shell (the last ones take the tour and try other commands).'))
+    for (const line of setup) this.log(`  ${escapeControl(line)}`)
+    if (!tourRuns) this.log(`  ${escapeControl(demoCommand(dir, '--tour'))}`)
     for (const line of tryNext) this.log(`  ${escapeControl(line)}`)
-    this.log(this.color.dim(`The demo admin (${result.admin}) is signed in until ${result.sessionExpiresAt}; running \`raiops demo\` again renews that. Delete ${shown.dir} when you are done.`))
+    this.log(this.color.dim(`The demo admin (${result.admin}) is signed in until ${result.sessionExpiresAt}; \`${escapeControl(demoCommand(dir, ''))}\` again renews that. Delete ${shown.dir} when you are done.`))
     return output
   }
 
@@ -122,15 +129,17 @@ Run it again to see how to use the demo (a complete demo is left as it is); --re
   private setupLines(home: string, invocation: {alias: string | null}): string[] {
     const lines = [`export RAIOPS_HOME=${shellQuote(home)}`]
     const foreign = FOREIGN_SETTINGS.filter((name) => process.env[name])
-    if (foreign.length > 0) lines.push(`unset ${foreign.join(' ')}   ${this.color.dim('# your shell points raiops elsewhere')}`)
+    if (foreign.length > 0) lines.push(`unset ${foreign.join(' ')}`)
     if (invocation.alias) lines.push(invocation.alias)
-    return lines.map((line) => escapeControl(line))
+    return lines
   }
 
   /** Runs each step as its own raiops process on the demo, its output shown as it comes. */
-  private async runTour(steps: TourStep[], home: string, invocation: {command: string}): Promise<void> {
-    const env: NodeJS.ProcessEnv = {...process.env, RAIOPS_HOME: home}
-    for (const name of Object.keys(env)) if (name.startsWith('RAIOPS_') && name !== 'RAIOPS_HOME') delete env[name]
+  private async runTour(steps: TourStep[], dir: string, invocation: {command: string}): Promise<void> {
+    const env: NodeJS.ProcessEnv = {...process.env}
+    for (const name of Object.keys(env)) if (name.startsWith('RAIOPS_')) delete env[name]
+    Object.assign(env, demoEnvironment(dir))
+    const home = env.RAIOPS_HOME as string
     if (this.argv.includes('--no-color')) env.NO_COLOR = '1'
     const rule = this.color.dim('─'.repeat(60))
     this.log('')
@@ -156,4 +165,14 @@ Run it again to see how to use the demo (a complete demo is left as it is); --re
       child.on('close', (code, signal) => resolveCode(code ?? (signal === 'SIGINT' ? 130 : 1)))
     })
   }
+}
+
+/**
+ * The demo directory, absolute. A path the shell did not expand (`--dir=~/demo`)
+ * or one with control characters (it could not be pasted back) is refused.
+ */
+function demoDir(given: string): string {
+  if (/^~($|\/)/.test(given)) throw new UserError(`--dir ${escapeControl(given)} starts with ~, which the shell did not expand`, {hint: 'write --dir "$HOME/…" or --dir ~/… (with a space, not =)'})
+  if (escapeControl(given) !== given) throw new UserError(`--dir ${escapeControl(given)} holds control characters`, {hint: 'choose a directory name without them'})
+  return resolve(given)
 }

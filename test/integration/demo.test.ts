@@ -1,6 +1,7 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import Database from 'better-sqlite3'
@@ -554,7 +555,7 @@ describe('raiops demo: the tour', () => {
     expect(sqliteContents(fleetFile(dir, 'eu-central-1'))).toEqual(master)
   })
 
-  it('--reset --quiet --json deletes the demo and builds it again, and prints the demo and how to use it as one JSON document', async () => {
+  it('--reset --quiet --json deletes the demo (only its own entries) and builds it again, and prints the demo and how to use it as one JSON document', async () => {
     const home = join(dir, 'home')
     const startedBefore = readMarkerFile(dir).startedAt
     const reset = await runCli(['demo', '--reset', '--quiet', '--json', '--dir', dir])
@@ -573,12 +574,98 @@ describe('raiops demo: the tour', () => {
     expect(output.tryNext).toContain('raiops rds:show eu-central-1')
     expect(output.tryNext.every((line) => line.startsWith('raiops '))).toBe(true)
 
-    expect(existsSync(join(dir, 'notes.txt'))).toBe(false)
+    // What is not the demo's own stays, and is named.
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('mine\n')
+    expect(output.keptEntries).toEqual(['notes.txt'])
+    expect(output.setup).toEqual([`export RAIOPS_HOME=${home}`, expect.stringMatching(/^alias raiops=/)])
     expect(readMarkerFile(dir)).toMatchObject({state: 'complete', size: 'small'})
     expect(readMarkerFile(dir).startedAt).not.toBe(startedBefore)
     // A new control database: no health check, sync or impersonation of the tour in it.
     expect(queryControlDb<{n: number}>(home, `SELECT COUNT(*) AS n FROM audit_logs WHERE action = 'tenant.impersonate'`)[0].n).toBe(0)
     expect(queryControlDb<{n: number}>(home, 'SELECT COUNT(*) AS n FROM health_checks')[0].n).toBe(0)
     expect(queryControlDb<{name: string}>(home, 'SELECT name FROM rds_instances ORDER BY id').map((r) => r.name)).toEqual(RDS_NAMES)
+  })
+})
+
+// ---------------------------------------------------------------------------
+
+describe('raiops demo: what it refuses or says besides', () => {
+  it('pasted into an interactive bash, the lines to use the demo work, in a directory whose name has a space', async () => {
+    const dir = join(tempDir(), 'my demo')
+    const built = await runCli(['demo', '--quiet', '--dir', dir])
+    expect(built.code, built.stderr).toBe(0)
+    const block = built.stdout.split(/^Use the demo: paste these lines into your shell.*$/m)[1]
+    const lines = block
+      .split('\n')
+      .filter((line) => line.startsWith('  '))
+      .map((line) => line.trim())
+      // The tour itself is tested above.
+      .filter((line) => !line.startsWith('raiops demo '))
+    expect(lines[0]).toBe(`export RAIOPS_HOME='${join(dir, 'home')}'`)
+    const env: Record<string, string> = {}
+    for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !key.startsWith('RAIOPS_')) env[key] = value
+    delete env.NODE_ENV
+    const shell = await new Promise<{code: number | null; stdout: string; stderr: string}>((resolve, reject) => {
+      const child = spawn('bash', ['--norc', '--noprofile', '-i'], {env: {...env, NO_COLOR: '1', HOME: tempDir()}, stdio: ['pipe', 'pipe', 'pipe']})
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (d) => (stdout += d))
+      child.stderr.on('data', (d) => (stderr += d))
+      child.on('error', reject)
+      child.on('close', (code) => resolve({code, stdout, stderr}))
+      // Each line, then its exit code, as a person pasting them would see it.
+      child.stdin.end(`${lines.map((line) => `${line}\necho "exit=$?"`).join('\n')}\nexit\n`)
+    })
+    expect(shell.stdout.match(/^exit=\d+$/gm)).toEqual(lines.map(() => 'exit=0'))
+    expect(shell.stdout).toMatch(/^name:\s+eu-central-1$/m)
+    expect(shell.stdout).toContain('live from the master RDS')
+    expect(shell.stderr).not.toMatch(/command not found|Error:/)
+  })
+
+  it('refuses --dir with ~ the shell left unexpanded or control characters, --tour with --json, a size other than the demo\'s (exit 2); a build in progress is busy (exit 6)', async () => {
+    const parent = tempDir()
+    const refused = await Promise.all([
+      runCli(['demo', '--dir=~/demo'], {cwd: parent}),
+      runCli(['demo', '--dir', join(parent, 'a\u001b[31mb')]),
+      runCli(['demo', '--tour', '--json', '--dir', join(parent, 'x')]),
+    ])
+    for (const result of refused) {
+      expect(result.code, result.stdout + result.stderr).toBe(2)
+      expect(result.stdout + result.stderr).not.toContain('\u001b[31m')
+    }
+    expect(refused[0].stderr).toContain('starts with ~')
+    expect(refused[1].stderr).toContain('control characters')
+    expect(readdirSync(parent)).toEqual([])
+
+    const dir = join(parent, 'demo')
+    expect((await buildDemo({dir, reset: false})).size).toBe('small')
+    const other = await runCli(['demo', '--size', 'large', '--dir', dir])
+    expect(other.code).toBe(2)
+    expect(other.stderr).toContain(`raiops demo --reset --size large --dir ${dir}`)
+    // Without --size, the demo keeps its own.
+    expect((await buildDemo({dir, reset: false})).status).toBe('exists')
+
+    // Another process building right now: the marker names it, and it is alive.
+    const marker = JSON.parse(readFileSync(join(dir, DEMO_MARKER), 'utf8')) as Record<string, unknown>
+    const sleeper = spawn('sleep', ['30'])
+    try {
+      writeFileSync(join(dir, DEMO_MARKER), JSON.stringify({...marker, state: 'building', builder: {host: hostname(), pid: sleeper.pid}}))
+      const busy = await runCli(['demo', '--reset', '--dir', dir])
+      expect(busy.code).toBe(6)
+      expect(busy.stderr).toContain(`being built in ${dir} right now (process ${sleeper.pid})`)
+      expect(existsSync(join(dir, 'home', 'raiops.sqlite'))).toBe(true)
+    } finally {
+      sleeper.kill('SIGKILL')
+    }
+  })
+
+  it('a demo whose control database was removed by hand is called damaged, with the way back', async () => {
+    const dir = join(tempDir(), 'demo')
+    await buildDemo({dir, reset: false})
+    rmSync(join(dir, 'home', 'raiops.sqlite'))
+    const damaged = await runCli(['demo', '--dir', dir])
+    expect(damaged.code).toBe(2)
+    expect(damaged.stderr).toContain(`the demo in ${dir} is damaged`)
+    expect(damaged.stderr).toContain(`raiops demo --reset --dir ${dir}`)
   })
 })

@@ -1,9 +1,12 @@
 import {mkdirSync} from 'node:fs'
+import {hostname} from 'node:os'
 import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
 import knexFactory from 'knex'
 
 import {startSession, readSessionToken, verifySession} from '../auth/session.js'
-import {UserError} from '../errors/index.js'
+import {BusyError, ConfigError, RaiopsError, UserError} from '../errors/index.js'
+import {shellQuote} from '../output/shell.js'
 import {addRds, setRdsState} from '../rds/service.js'
 import {Runtime} from '../runtime.js'
 import {initRaiops} from '../setup/init.js'
@@ -20,7 +23,8 @@ const DEMO_SESSION_TTL_MS = 30 * 24 * 3_600_000
 export interface DemoRequest {
   /** Absolute path of the demo directory. */
   dir: string
-  size: DemoSize
+  /** Default: the size of the demo already there, else small. A demo of another size is refused unless `reset`. */
+  size?: DemoSize
   /** Delete a demo already in `dir` (only one with a demo marker) and build it again. */
   reset: boolean
   /** One line per stage of a build, for a progress display. */
@@ -45,6 +49,8 @@ export interface DemoResult {
   /** created: built now; exists: a complete demo was already there (its session renewed when needed). */
   status: 'created' | 'exists'
   dir: string
+  /** Entries of the directory that are not the demo's, left in place by --reset. */
+  keptEntries: string[]
   /** The RAIOPS_HOME of the demo: its control database, master key and session. */
   home: string
   size: DemoSize
@@ -67,9 +73,38 @@ function fleetDir(dir: string): string {
   return join(dir, 'fleet')
 }
 
-/** The demo's own runtime: its home and nothing of the caller's environment (no control database URL, key or token of theirs). */
+/**
+ * The environment of raiops on the demo: its home, and its control database and
+ * key file named outright, so that neither the caller's environment nor a
+ * `.env` in the demo's home points it anywhere else.
+ */
+export function demoEnvironment(dir: string): {RAIOPS_HOME: string; RAIOPS_DATABASE_URL: string; RAIOPS_MASTER_KEY_FILE: string} {
+  const home = demoHome(dir)
+  return {
+    RAIOPS_HOME: home,
+    RAIOPS_DATABASE_URL: pathToFileURL(join(home, 'raiops.sqlite')).href.replace(/^file:/, 'sqlite:'),
+    RAIOPS_MASTER_KEY_FILE: join(home, 'master.key'),
+  }
+}
+
 function demoRuntime(dir: string, commandLine: readonly string[]): Runtime {
-  return new Runtime({env: {RAIOPS_HOME: demoHome(dir)}, cwd: dir, permission: null, commandLine})
+  return new Runtime({env: demoEnvironment(dir), cwd: dir, permission: null, commandLine})
+}
+
+/** `raiops demo FLAGS --dir DIR`, to paste. */
+export function demoCommand(dir: string, flags: string): string {
+  return ['raiops demo', flags, `--dir ${shellQuote(dir)}`].filter((part) => part !== '').join(' ')
+}
+
+/** Whether the process that marked a build is still at it (on this machine). */
+function buildRunning(marker: DemoMarker): boolean {
+  if (marker.state !== 'building' || marker.builder.host !== hostname() || marker.builder.pid === process.pid) return false
+  try {
+    process.kill(marker.builder.pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 function summarize(fleet: DemoFleet, dir: string): Pick<DemoResult, 'rds' | 'totals' | 'sharedEmails' | 'supportTenant'> {
@@ -95,7 +130,7 @@ async function ensureSession(runtime: Runtime, home: string, now: Date, force: b
   }
   const db = await runtime.db()
   const admin = (await db('operators').where({email: DEMO_ADMIN.email}).first('id', 'email')) as {id: number | string; email: string} | undefined
-  if (!admin) throw new UserError(`the demo in ${home} has no operator ${DEMO_ADMIN.email}`, {hint: 'rebuild it with `raiops demo --reset`'})
+  if (!admin) throw new ConfigError(`it has no operator ${DEMO_ADMIN.email}`)
   const session = await startSession(db, home, {id: Number(admin.id), email: admin.email}, now, DEMO_SESSION_TTL_MS)
   // As the session token holds it (whole seconds), so a later run reports the same instant.
   return new Date(Math.floor(session.expiresAt.getTime() / 1000) * 1000)
@@ -130,32 +165,57 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
   const progress = request.onProgress ?? (() => {})
   const {dir} = request
   const home = demoHome(dir)
-  let state = inspectDemoDir(dir)
+  const state = inspectDemoDir(dir)
+  let keptEntries: string[] = []
 
+  if (state.kind === 'demo' && buildRunning(state.marker)) {
+    throw new BusyError(`a demo is being built in ${dir} right now (process ${state.marker.builder.pid})`, {hint: `wait for it to finish, then run \`${demoCommand(dir, '--tour')}\``})
+  }
   if (state.kind === 'demo' && !request.reset) {
     if (state.marker.state !== 'complete') {
-      throw new UserError(`the demo in ${dir} is incomplete: its build was interrupted`, {hint: 'run `raiops demo --reset` to build it again'})
+      throw new UserError(`the demo in ${dir} is incomplete: its build was interrupted`, {hint: `run \`${demoCommand(dir, '--reset')}\` to build it again`})
+    }
+    if (request.size && request.size !== state.marker.size) {
+      throw new UserError(`the demo in ${dir} is of size ${state.marker.size}, not ${request.size}`, {hint: `run \`${demoCommand(dir, `--reset --size ${request.size}`)}\` to build it again`})
     }
     const runtime = demoRuntime(dir, ['demo'])
     try {
+      // The control database must be there and ready, whatever the session file says.
+      await runtime.db()
       const expiresAt = await ensureSession(runtime, home, now, false)
       const fleet = demoFleet(state.marker.size)
-      return {status: 'exists', dir, home, size: fleet.size, seed: state.marker.seed, admin: DEMO_ADMIN.email, ...summarize(fleet, dir), sessionExpiresAt: expiresAt.toISOString()}
+      return {status: 'exists', dir, keptEntries, home, size: fleet.size, seed: state.marker.seed, admin: DEMO_ADMIN.email, ...summarize(fleet, dir), sessionExpiresAt: expiresAt.toISOString()}
+    } catch (error) {
+      // A demo whose home was changed by hand: rebuilding it is the way back.
+      if (error instanceof RaiopsError && !(error instanceof UserError)) {
+        throw new UserError(`the demo in ${dir} is damaged: ${error.message}`, {hint: `run \`${demoCommand(dir, '--reset')}\` to build it again`})
+      }
+      throw error
     } finally {
       await runtime.close()
     }
   }
+  const size = request.size ?? 'small'
   if (state.kind === 'demo') {
     progress(`deleting the demo in ${dir}`)
-    clearDemoDir(dir)
-    state = {kind: 'empty'}
+    keptEntries = clearDemoDir(dir)
   }
 
-  const marker: DemoMarker = {raiops: 'demo', version: 1, state: 'building', size: request.size, seed: DEMO_SEED, startedAt: now.toISOString(), completedAt: null}
+  const marker: DemoMarker = {
+    raiops: 'demo',
+    version: 1,
+    state: 'building',
+    size,
+    seed: DEMO_SEED,
+    startedAt: now.toISOString(),
+    completedAt: null,
+    builder: {host: hostname(), pid: process.pid},
+  }
   claimDemoDir(dir, marker)
-  const fleet = demoFleet(request.size)
+  const fleet = demoFleet(size)
 
   progress('setting up raiops in the demo home: master key, control database, roles, admin')
+  mkdirSync(home, {mode: 0o700})
   const setup = demoRuntime(dir, ['demo'])
   let sessionExpiresAt: Date
   try {
@@ -193,5 +253,5 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
   await writeFleet(fleet, dir, ids, progress)
 
   writeMarker(dir, {...marker, state: 'complete', completedAt: new Date().toISOString()})
-  return {status: 'created', dir, home, size: fleet.size, seed: DEMO_SEED, admin: DEMO_ADMIN.email, ...summarize(fleet, dir), sessionExpiresAt: sessionExpiresAt.toISOString()}
+  return {status: 'created', dir, keptEntries, home, size: fleet.size, seed: DEMO_SEED, admin: DEMO_ADMIN.email, ...summarize(fleet, dir), sessionExpiresAt: sessionExpiresAt.toISOString()}
 }

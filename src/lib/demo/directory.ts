@@ -24,6 +24,8 @@ const markerSchema = z.object({
   seed: z.number().int(),
   startedAt: z.string(),
   completedAt: z.string().nullable(),
+  /** The process that builds it, so a second run can tell a build in progress from an interrupted one. */
+  builder: z.object({host: z.string(), pid: z.number().int()}),
 })
 export type DemoMarker = z.infer<typeof markerSchema>
 
@@ -68,18 +70,38 @@ export function inspectDemoDir(dir: string): DemoDirState {
   } catch (error) {
     throw unusable(dir, `cannot be read (${code(error)})`)
   }
-  if (entries.length === 0) return {kind: 'empty'}
+  // A marker's temporary file alone: a build stopped before it claimed the directory.
+  if (entries.every(isMarkerTemporary)) {
+    for (const entry of entries) rmSync(join(dir, entry), {force: true})
+    return {kind: 'empty'}
+  }
   const marker = readMarker(dir)
   if (!marker) throw unusable(dir, 'is not empty and holds no raiops demo (nothing was changed)')
   return {kind: 'demo', marker}
 }
 
-/** Deletes what a demo directory holds (the directory itself stays); refused unless it holds a demo marker. */
-export function clearDemoDir(dir: string): void {
+/** What a demo build creates in its directory: only these are ever deleted. */
+export const DEMO_ENTRIES = ['home', 'fleet'] as const
+
+/** The marker's temporary file, left when a build stops between writing and renaming it. */
+const isMarkerTemporary = (entry: string): boolean => entry.startsWith(`.${DEMO_MARKER}.`) && entry.endsWith('.tmp')
+
+/**
+ * Deletes the demo in `dir`: the entries a build creates and the marker (the
+ * directory itself stays). Anything else in the directory is someone else's and
+ * is left alone. Refused unless the directory holds a demo marker.
+ * Returns the names of the entries left in place.
+ */
+export function clearDemoDir(dir: string): string[] {
   if (!readMarker(dir)) throw unusable(dir, 'holds no raiops demo: it is not deleted')
+  const others: string[] = []
+  for (const entry of readdirSync(dir)) {
+    if ((DEMO_ENTRIES as readonly string[]).includes(entry) || isMarkerTemporary(entry)) rmSync(join(dir, entry), {recursive: true, force: true})
+    else if (entry !== DEMO_MARKER) others.push(entry)
+  }
   // The marker goes last: a clean-up that stops half-way still leaves a directory --reset may clear.
-  for (const entry of readdirSync(dir)) if (entry !== DEMO_MARKER) rmSync(join(dir, entry), {recursive: true, force: true})
   rmSync(join(dir, DEMO_MARKER), {force: true})
+  return others
 }
 
 /**

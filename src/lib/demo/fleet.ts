@@ -71,7 +71,8 @@ function sharedMemberships(spec: SizeSpec): {emails: string[]; byRds: Array<Map<
   for (let k = 0; k < spec.sharedPeople; k++) {
     const random = rng(DEMO_SEED, 7, k)
     const given = SHARED_FIRST[k % SHARED_FIRST.length]
-    const family = SHARED_LAST[Math.floor(k / SHARED_FIRST.length) % SHARED_LAST.length]
+    // Every pair of names once (for the first 100), and neighbours with different family names.
+    const family = SHARED_LAST[(7 * k + Math.floor(k / SHARED_FIRST.length)) % SHARED_LAST.length]
     const round = Math.floor(k / (SHARED_FIRST.length * SHARED_LAST.length))
     const email = `${given}.${family}${round > 0 ? round + 1 : ''}@${SHARED_FIRMS[k % SHARED_FIRMS.length]}.example.com`.toLowerCase()
     emails.push(email)
