@@ -6,6 +6,7 @@ import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {createFleetSchema} from '../../src/lib/demo/fleet-load.js'
+import {createRaiFixture} from '../support/rai-fixture.js'
 import {createTestDatabase, mysqlServer, type TestDatabase} from '../support/servers.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -69,5 +70,30 @@ describe('the fleet contract as SQL (scripts/fleet-schema.sql, shown in the READ
     const fromSql = await describeTables(bySql.name)
     expect((fromSql as {tables: unknown[]}).tables).toHaveLength(4)
     expect(fromSql).toEqual(await describeTables(byKnex.name))
+  })
+
+  it('on SQLite, where the rows go in before the indexes, ends with the same indexes', async () => {
+    const fixture = await createRaiFixture({engine: 'sqlite', tenants: 3, master: true})
+    const db = await fixture.knex()
+    try {
+      const indexes: string[] = []
+      for (const table of ['tenants', 'users', 'locations', 'user_email_routing']) {
+        for (const index of (await db.raw(`PRAGMA index_list("${table}")`)) as Array<{name: string; unique: number; origin: string}>) {
+          if (index.origin !== 'c') continue
+          const columns = ((await db.raw(`PRAGMA index_info("${index.name}")`)) as Array<{name: string}>).map((c) => c.name)
+          indexes.push(`${index.name} ${index.unique ? 'unique ' : ''}(${columns.join(', ')})`)
+        }
+      }
+      expect(indexes.sort()).toEqual([
+        'locations_tenant_id_index (tenant_id)',
+        'user_email_routing_email_index (email)',
+        'user_email_routing_updated_at_id_index (updated_at, id)',
+        'users_email_index (email)',
+        'users_tenant_id_email_unique unique (tenant_id, email)',
+      ])
+    } finally {
+      await db.destroy()
+      await fixture.drop()
+    }
   })
 })

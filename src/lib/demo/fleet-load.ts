@@ -25,24 +25,50 @@ function timestamps(table: Knex.CreateTableBuilder): void {
   table.timestamp('updated_at', {useTz: false, precision: 0}).nullable()
 }
 
+type TableSet = {master?: boolean; omitTables?: readonly string[]}
+
+const present = (options: TableSet) => {
+  const omit = new Set(options.omitTables ?? [])
+  return (table: FleetTable) => !omit.has(table) && (table !== 'user_email_routing' || options.master === true)
+}
+
+/** The secondary indexes of the fleet tables (names as knex gives them, as a Laravel migration would). */
+const INDEXES: Record<FleetTable, (table: Knex.CreateTableBuilder | Knex.AlterTableBuilder) => void> = {
+  tenants: () => {},
+  users: (table) => {
+    table.unique(['tenant_id', 'email'])
+    table.index(['email'])
+  },
+  locations: (table) => {
+    table.index(['tenant_id'])
+  },
+  user_email_routing: (table) => {
+    table.index(['updated_at', 'id'])
+    table.index(['email'])
+  },
+}
+
 /**
  * Creates the fleet tables on `db`, as a Laravel RAI migration would: bigint
  * ids, utf8mb4_unicode_ci on MySQL, `user_email_routing` only when `master`.
  * Tables named in `omitTables` are left out (a broken RAI database).
+ * `indexes: false` leaves the secondary indexes to `createFleetIndexes`, after a bulk load.
  */
-export async function createFleetSchema(db: Knex, options: {master?: boolean; omitTables?: readonly string[]} = {}): Promise<void> {
-  const omit = new Set(options.omitTables ?? [])
+export async function createFleetSchema(db: Knex, options: TableSet & {indexes?: boolean} = {}): Promise<void> {
+  const has = present(options)
   const mysql = fleetEngineOf(db) === 'mysql'
-  const laravelTable = (table: Knex.CreateTableBuilder) => {
-    if (mysql) {
-      table.engine('InnoDB')
-      table.charset('utf8mb4')
-      table.collate('utf8mb4_unicode_ci')
-    }
-  }
-  if (!omit.has('tenants')) {
-    await db.schema.createTable('tenants', (table) => {
-      laravelTable(table)
+  const create = (name: FleetTable, columns: (table: Knex.CreateTableBuilder) => void) =>
+    db.schema.createTable(name, (table) => {
+      if (mysql) {
+        table.engine('InnoDB')
+        table.charset('utf8mb4')
+        table.collate('utf8mb4_unicode_ci')
+      }
+      columns(table)
+      if (options.indexes !== false) INDEXES[name](table)
+    })
+  if (has('tenants')) {
+    await create('tenants', (table) => {
       table.bigIncrements('id')
       table.string('name', 255).notNullable()
       table.string('primary_contact_name', 255).nullable()
@@ -51,9 +77,8 @@ export async function createFleetSchema(db: Knex, options: {master?: boolean; om
       timestamps(table)
     })
   }
-  if (!omit.has('users')) {
-    await db.schema.createTable('users', (table) => {
-      laravelTable(table)
+  if (has('users')) {
+    await create('users', (table) => {
       table.bigIncrements('id')
       table.bigInteger('tenant_id').unsigned().notNullable()
       table.string('name', 255).notNullable()
@@ -62,22 +87,18 @@ export async function createFleetSchema(db: Knex, options: {master?: boolean; om
       table.string('status', 32).notNullable().defaultTo('active')
       table.boolean('is_ghost').notNullable().defaultTo(false)
       timestamps(table)
-      table.unique(['tenant_id', 'email'])
-      table.index(['email'])
     })
   }
-  if (!omit.has('locations')) {
-    await db.schema.createTable('locations', (table) => {
-      laravelTable(table)
+  if (has('locations')) {
+    await create('locations', (table) => {
       table.bigIncrements('id')
-      table.bigInteger('tenant_id').unsigned().notNullable().index()
+      table.bigInteger('tenant_id').unsigned().notNullable()
       table.string('name', 255).notNullable()
       timestamps(table)
     })
   }
-  if (options.master && !omit.has('user_email_routing')) {
-    await db.schema.createTable('user_email_routing', (table) => {
-      laravelTable(table)
+  if (has('user_email_routing')) {
+    await create('user_email_routing', (table) => {
       table.bigIncrements('id')
       table.string('email', 255).notNullable()
       table.bigInteger('tenant_id').unsigned().notNullable()
@@ -86,9 +107,15 @@ export async function createFleetSchema(db: Knex, options: {master?: boolean; om
       table.string('password_hash', 255).nullable()
       table.string('status', 32).notNullable().defaultTo('active')
       timestamps(table)
-      table.index(['updated_at', 'id'])
-      table.index(['email'])
     })
+  }
+}
+
+/** Adds the secondary indexes to tables created with `indexes: false` (built once from sorted data: faster than kept up row by row). */
+export async function createFleetIndexes(db: Knex, options: TableSet = {}): Promise<void> {
+  const has = present(options)
+  for (const table of ['users', 'locations', 'user_email_routing'] as const) {
+    if (has(table)) await db.schema.alterTable(table, (builder) => INDEXES[table](builder))
   }
 }
 
@@ -214,7 +241,9 @@ export async function writeRaiDatabase(db: Knex, spec: RaiDatabaseSpec): Promise
   const omit = new Set(spec.omitTables ?? [])
   const master = spec.routes !== undefined
   const has = (table: FleetTable) => !omit.has(table) && (table !== 'user_email_routing' || master)
-  await createFleetSchema(db, {master, omitTables: spec.omitTables})
+  const sqlite = fleetEngineOf(db) === 'sqlite'
+  // On SQLite the rows go in first and the indexes are built after, from sorted data.
+  await createFleetSchema(db, {master, omitTables: spec.omitTables, indexes: !sqlite})
   const planned = planCounts(spec.plan)
   const counts: RaiDatabaseCounts = {tenants: 0, users: 0, ghostUsers: 0, locations: 0, routing: 0}
   const options = {batchSize: spec.batchSize}
@@ -229,8 +258,9 @@ export async function writeRaiDatabase(db: Knex, spec: RaiDatabaseSpec): Promise
   }
   if (has('locations')) loads.push(async () => void (counts.locations = await loadFleetRows(db, 'locations', locationRows(spec.plan), options)))
   if (has('user_email_routing')) loads.push(async () => void (counts.routing = await loadFleetRows(db, 'user_email_routing', routingRows(spec.routes ?? []), options)))
-  if (fleetEngineOf(db) === 'sqlite') {
+  if (sqlite) {
     for (const run of loads) await run()
+    await createFleetIndexes(db, {master, omitTables: spec.omitTables})
   } else {
     // allSettled: on a failure, let the other loads stop before the caller drops the database.
     const results = await Promise.allSettled(loads.map((run) => run()))
