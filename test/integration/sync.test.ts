@@ -1233,6 +1233,26 @@ describe.each(CONTROL_ENGINES)('routing --full on a %s control database: links m
   })
 })
 
+describe('routing incremental from a master whose RAI database is SQLite (Laravel text timestamps)', () => {
+  it('reads every row once across pages, then only the rows inside the overlap before the watermark', async () => {
+    const {db} = await control('sqlite')
+    const ctx = context(db)
+    // 240 rows in pages of 50: each keyset page must start after the one before, not over again.
+    const main = await fixture({engine: 'sqlite', master: true, tenants: 40, usersPerTenant: 6})
+    await registerMaster(ctx, main, 'main')
+    const first = await runRoutingSync(ctx, {mode: 'incremental', batchSize: 50})
+    expect(first.counts).toMatchObject({read: 240, inserted: 240, updated: 0, unchanged: 0})
+    const source = await upstreamRouting(main)
+    expect(first.watermark).toEqual(newestOf(source))
+
+    const newest = Date.parse(must(first.watermark, 'the watermark').updatedAt)
+    const inOverlap = source.filter((r) => Date.parse(r.updatedAt) >= newest - WATERMARK_OVERLAP_MS).length
+    const again = await runRoutingSync(ctx, {mode: 'incremental', batchSize: 50})
+    expect(again.counts).toMatchObject({read: inOverlap, inserted: 0, updated: 0, unchanged: inOverlap})
+    expect(inOverlap).toBeLessThan(240)
+  })
+})
+
 describe('routing --truncate and --full on a SQLite control database: rebuilt through a staging table', () => {
   /** The cache's indexes as SQLite describes them: columns and uniqueness, names aside. */
   async function indexes(db: Knex): Promise<string[]> {

@@ -364,13 +364,17 @@ async function* sourcePages(
   source: Knex,
   options: {byUpdated?: {from: number}; ids?: IdRange; batchSize: number; firstBatchSize?: number; timeoutMs: number; signal?: AbortSignal},
 ): AsyncGenerator<Page> {
+  // A SQLite source holds updated_at as Laravel writes it, 'YYYY-MM-DD HH:MM:SS' text in UTC: a Date
+  // (bound as a number) would compare below every text value, so each page would start over.
+  const sqliteSource = isSqlite(source)
+  const time = (ms: number): Date | string => (sqliteSource ? new Date(ms).toISOString().slice(0, 19).replace('T', ' ') : new Date(ms))
   const fetchPage = async (after: Page['last'], limit: number): Promise<Page & {limit: number}> => {
     const query = source('user_email_routing').select(...SOURCE_COLUMNS).limit(limit).timeout(options.timeoutMs)
     if (options.byUpdated) {
-      const from = new Date(options.byUpdated.from)
+      const from = time(options.byUpdated.from)
       if (after === null) query.where('updated_at', '>=', from)
       else {
-        const at = new Date(after.updatedAt ?? options.byUpdated.from)
+        const at = time(after.updatedAt ?? options.byUpdated.from)
         query.where((q) => q.where('updated_at', '>', at).orWhere((q2) => q2.where('updated_at', '=', at).andWhere('id', '>', after.id)))
       }
       query.orderBy([{column: 'updated_at'}, {column: 'id'}])
