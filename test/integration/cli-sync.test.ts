@@ -558,3 +558,36 @@ describe('driver errors in sync summaries', () => {
     expect(json.rds[0].error).toContain('no\u001b[31mRED\u202e')
   })
 })
+
+describe('Ctrl-C during a routing sync with SQLite on both sides (every query synchronous)', () => {
+  let home: TestDir
+  let master: RaiFixture
+
+  afterAll(async () => {
+    await master?.drop()
+    home?.drop()
+  })
+
+  it('stops within the page it is on: exit 130, part of the rows copied, the lease released, the run recorded as stopped', async () => {
+    home = createTestDir('raiops-sqlite-int-')
+    const env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
+    master = await createRaiFixture({engine: 'sqlite', tenants: 2000, usersPerTenant: 60, ghostUsersPerTenant: 0, locationsPerTenant: 0, master: true})
+    const count = (sql: string): number => (queryControlDb<{n: number}>(env.RAIOPS_HOME, sql)[0] as {n: number}).n
+    expect((await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'sqlite-int-admin-pass\n'})).code).toBe(0)
+    const added = await runCli(['rds:add', '--name', 'main', '--engine', 'sqlite', '--rai-database', master.database, '--master', '--no-input'], {env})
+    expect(added.code, added.stderr).toBe(0)
+
+    const child = spawn(process.execPath, [bin, 'sync:routing'], {env: {...childEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+    await waitFor(() => count('select count(*) as n from user_email_routing_cache') > 0, 30_000)
+    child.kill('SIGINT')
+    expect(await exited).toBe(130)
+    expect(stderr).toMatch(/stopping \(SIGINT\)/)
+    // Stopped where it was, not after copying everything.
+    expect(count('select count(*) as n from user_email_routing_cache')).toBeLessThan(master.counts.routing)
+    expect(count('select count(*) as n from locks')).toBe(0)
+    expect(queryControlDb<{status: string; error: string}>(env.RAIOPS_HOME, "select status, error from sync_runs where kind = 'routing' order by id desc limit 1")[0]).toEqual({status: 'failed', error: 'stopped by SIGINT'})
+  })
+})

@@ -397,6 +397,9 @@ async function* sourcePages(
   }
   let next = fetchPage(null, options.firstBatchSize ?? options.batchSize)
   for (;;) {
+    // A turn of the event loop per page: with SQLite on both sides every query runs synchronously, and
+    // without it Ctrl-C (a signal handler, run between turns) would wait for the whole sync.
+    await new Promise((resolve) => setImmediate(resolve))
     throwIfAborted(options.signal)
     const page = await next
     const more = page.raw === page.limit
