@@ -1032,7 +1032,8 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
     // Changed upstream, not synced yet: the cache is as it was; live shows the change and a new row.
     await onFixture(main, async (fdb) => {
       await fdb('user_email_routing').where({id: mixed.id}).update({status: 'suspended', updated_at: sqlTime(nextSecond())})
-      await fdb('user_email_routing').insert({email: mixed.email, tenant_id: 2, rds_instance_id: mainId, user_id: 77, password_hash: null, status: 'active', created_at: old, updated_at: old})
+      // Written now, as the application writes a new row: an incremental run reads it (one dated a year back would wait for --full).
+      await fdb('user_email_routing').insert({email: mixed.email, tenant_id: 2, rds_instance_id: mainId, user_id: 77, password_hash: null, status: 'active', created_at: old, updated_at: sqlTime(nextSecond())})
     })
     const live = await lookupRouting(ctx, email, {live: true})
     expect(live.cache).toEqual(found.cache)

@@ -12,8 +12,8 @@ const readme = readFileSync(join(root, 'README.md'), 'utf8')
 
 describe.each(Object.entries(manifest.commands))('command %s', (id, command) => {
   it('declares a known permission, help text, examples and --json', () => {
-    // null: open to anyone (signing in and out, init).
-    if (command.permission === null) expect(['init', 'db:migrate', 'auth:login', 'auth:logout', 'auth:whoami']).toContain(id)
+    // null: open to anyone (signing in and out, init, the demo in its own home).
+    if (command.permission === null) expect(['init', 'db:migrate', 'auth:login', 'auth:logout', 'auth:whoami', 'demo']).toContain(id)
     else expect(Object.keys(PERMISSIONS)).toContain(command.permission)
     expect(command.summary, 'summary').toMatch(/^[a-z]/)
     expect(command.description?.length ?? 0, 'description').toBeGreaterThan(40)
