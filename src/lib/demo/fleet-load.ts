@@ -238,9 +238,8 @@ export interface RaiDatabaseCounts {
 export async function writeRaiDatabase(db: Knex, spec: RaiDatabaseSpec): Promise<RaiDatabaseCounts> {
   assertPlan(spec.plan)
   for (const route of spec.routes ?? []) assertPlan(route.plan)
-  const omit = new Set(spec.omitTables ?? [])
   const master = spec.routes !== undefined
-  const has = (table: FleetTable) => !omit.has(table) && (table !== 'user_email_routing' || master)
+  const has = present({master, omitTables: spec.omitTables})
   const sqlite = fleetEngineOf(db) === 'sqlite'
   // On SQLite the rows go in first and the indexes are built after, from sorted data.
   await createFleetSchema(db, {master, omitTables: spec.omitTables, indexes: !sqlite})
