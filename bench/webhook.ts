@@ -13,7 +13,7 @@ import {Agent, request} from 'node:http'
 import {cpus, loadavg} from 'node:os'
 import mysql from 'mysql2/promise'
 
-import {openControlDb, parseDatabaseUrl} from '../src/lib/control-db/index.js'
+import {openControlDb, parseDatabaseUrl} from '../src/lib/db/control-db.js'
 import {storeRaiEvent} from '../src/lib/webhook/events.js'
 import {createTestDatabase, createTestDir, mysqlServer} from '../test/support/servers.js'
 import {benchLog, bin, cleanup, cleanUpOnSignals, cleanups, cliRunner, ms1, numberArgument, root} from './support.js'

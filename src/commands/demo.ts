@@ -3,13 +3,13 @@ import {existsSync, realpathSync} from 'node:fs'
 import {delimiter, join, resolve} from 'node:path'
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
 import {buildDemo, demoCommand, demoEnvironment, type DemoResult} from '../lib/demo/build.js'
 import {UserError} from '../lib/errors/index.js'
 import {DEMO_SIZES, type DemoSize} from '../lib/demo/fleet.js'
 import {demoTour, demoTryNext, type TourStep} from '../lib/demo/tour.js'
-import {escapeControl, escapeControlDeep} from '../lib/output/escape.js'
-import {shellLine, shellQuote} from '../lib/output/shell.js'
+import {escapeControl, escapeControlDeep} from '../lib/text/escape.js'
+import {shellLine, shellQuote} from '../lib/text/shell.js'
 
 /** What `--json` returns: the demo, and how to use it. */
 export interface DemoOutput extends DemoResult {

@@ -1,11 +1,11 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
 import {startSession} from '../lib/auth/session.js'
 import {UserError} from '../lib/errors/index.js'
-import {promptSecret, promptText} from '../lib/input/prompt.js'
-import {escapeControlDeep} from '../lib/output/escape.js'
-import {readSecretFromStdin} from '../lib/input/stdin.js'
+import {promptSecret, promptText} from '../cli/prompts/prompt.js'
+import {escapeControlDeep} from '../lib/text/escape.js'
+import {readSecretFromStdin} from '../cli/prompts/stdin.js'
 import {initRaiops, type AdminInput, type InitResult} from '../lib/setup/init.js'
 
 export default class Init extends BaseCommand<InitResult> {

@@ -1,12 +1,12 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
 import {UserError} from '../lib/errors/index.js'
-import {DEFAULT_SLOW_MS} from '../lib/fleet/health/rules.js'
-import {runHealth} from '../lib/fleet/health/service.js'
-import {parseSeconds} from '../lib/input/duration.js'
+import {DEFAULT_SLOW_MS} from '../lib/health/rules.js'
+import {runHealth} from '../lib/rds/health.js'
+import {parseSeconds} from '../lib/time/duration.js'
 import {collectStatus, type StatusOverview} from '../lib/status/index.js'
-import {renderStatus} from '../lib/status/present.js'
+import {renderStatus} from '../cli/reporters/status.js'
 
 export default class Status extends BaseCommand<StatusOverview> {
   static override summary = 'the system overview: RDS health and state, sync freshness, tenants, routing cache, billing alerts, audit chain'

@@ -3,8 +3,8 @@ import type {Knex} from 'knex'
 import type {AuditContext} from './audit/writer.js'
 import type {Principal} from './auth/principal.js'
 import type {Keyring} from './crypto/keyring.js'
-import type {FleetOptions} from './fleet/connection.js'
-import type {ConnectionRegistry} from './fleet/registry.js'
+import type {FleetOptions} from './db/knex-config.js'
+import type {ConnectionRegistry} from './db/registry.js'
 
 /**
  * What a service needs to do its work, handed to it by the command (or a test):

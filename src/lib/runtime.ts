@@ -5,13 +5,13 @@ import type {Knex} from 'knex'
 
 import type {AuditContext} from './audit/writer.js'
 import {loadConfig, loadEnvironment, type Environment, type RaiopsConfig} from './config/index.js'
-import {assertReachable, assertReady, controlDbExists, openControlDb, parseDatabaseUrl, type ControlDbTarget} from './control-db/index.js'
-import {describeStorageError} from './control-db/storage-errors.js'
+import {assertReachable, assertReady, controlDbExists, openControlDb, parseDatabaseUrl, type ControlDbTarget} from './db/control-db.js'
+import {describeStorageError} from './db/storage-errors.js'
 import type {OpsContext} from './context.js'
 import {checkKeyring} from './crypto/key-check.js'
 import {loadKeyring, type Keyring} from './crypto/keyring.js'
 import {ConfigError} from './errors/index.js'
-import type {ConnectionRegistry} from './fleet/registry.js'
+import type {ConnectionRegistry} from './db/registry.js'
 import {assertPermitted, auditActor, resolveIdentity, type Identity} from './auth/identity.js'
 import type {Permission} from './auth/permissions.js'
 import {readSessionToken} from './auth/session.js'
@@ -157,7 +157,7 @@ export class Runtime {
 
   async fleet(): Promise<ConnectionRegistry> {
     if (!this.registry) {
-      const {ConnectionRegistry} = await import('./fleet/registry.js')
+      const {ConnectionRegistry} = await import('./db/registry.js')
       this.registry = new ConnectionRegistry(this.config.fleet)
     }
     return this.registry

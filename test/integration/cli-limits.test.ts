@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {COLUMN_LENGTHS} from '../../src/lib/control-db/limits.js'
+import {COLUMN_LENGTHS} from '../../src/lib/db/limits.js'
 import {MAX_TICKET_LENGTH} from '../../src/lib/impersonation/claims.js'
 import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
 import {CONTROL_ENGINES, createControlDb} from '../support/control-db.js'

@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {migrations} from '../../migrations/index.js'
-import {openControlDb, parseDatabaseUrl} from '../../src/lib/control-db/index.js'
+import {openControlDb, parseDatabaseUrl} from '../../src/lib/db/control-db.js'
 import {runCli} from '../support/cli.js'
 import {createTestDatabase, createTestDir, type TestDatabase, type TestDir} from '../support/servers.js'
 

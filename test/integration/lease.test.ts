@@ -5,10 +5,10 @@ import {fileURLToPath} from 'node:url'
 import type {Knex} from 'knex'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
-import {openControlDb} from '../../src/lib/control-db/index.js'
+import {openControlDb} from '../../src/lib/db/control-db.js'
 import {BusyError} from '../../src/lib/errors/index.js'
-import {acquireLease, type AcquireLeaseOptions, type Lease, readLease} from '../../src/lib/sync/lease.js'
-import {processIdentity} from '../../src/lib/sync/process-identity.js'
+import {acquireLease, type AcquireLeaseOptions, type Lease, readLease} from '../../src/lib/lease/lease.js'
+import {processIdentity} from '../../src/lib/lease/process-identity.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 import {startFaultProxy} from '../support/fault-proxy.js'
 
@@ -21,8 +21,8 @@ import {startFaultProxy} from '../support/fault-proxy.js'
 const HANG_MARGIN_MS = 3000
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const leaseModule = new URL('../../src/lib/sync/lease.ts', import.meta.url).href
-const controlDbModule = new URL('../../src/lib/control-db/index.ts', import.meta.url).href
+const leaseModule = new URL('../../src/lib/lease/lease.ts', import.meta.url).href
+const controlDbModule = new URL('../../src/lib/db/control-db.ts', import.meta.url).href
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 

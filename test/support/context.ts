@@ -5,7 +5,7 @@ import type {AuditContext} from '../../src/lib/audit/writer.js'
 import {SYSTEM_PRINCIPAL, type Principal} from '../../src/lib/auth/principal.js'
 import type {OpsContext} from '../../src/lib/context.js'
 import {parseKeyring, type Keyring} from '../../src/lib/crypto/keyring.js'
-import {ConnectionRegistry} from '../../src/lib/fleet/registry.js'
+import {ConnectionRegistry} from '../../src/lib/db/registry.js'
 
 export const TEST_AUDIT: AuditContext = {actorType: 'system', actor: 'test@localhost', source: {host: 'localhost', command: 'vitest'}}
 

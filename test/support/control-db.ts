@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto'
 import {join} from 'node:path'
 import type {Knex} from 'knex'
 
-import {migrateLatest, openControlDb, parseDatabaseUrl, type ControlDbTarget} from '../../src/lib/control-db/index.js'
+import {migrateLatest, openControlDb, parseDatabaseUrl, type ControlDbTarget} from '../../src/lib/db/control-db.js'
 import {createTestDatabase, createTestDir} from './servers.js'
 
 export type ControlEngineName = 'sqlite' | 'mysql' | 'postgres'

@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {loadConfig, loadEnvironment} from '../../src/lib/config/index.js'
-import {parseDatabaseUrl} from '../../src/lib/control-db/url.js'
+import {parseDatabaseUrl} from '../../src/lib/db/url.js'
 import {ConfigError} from '../../src/lib/errors/index.js'
 
 describe('config', () => {

@@ -1,11 +1,11 @@
 import {describe, expect, it} from 'vitest'
 
 import {UserError} from '../../src/lib/errors/index.js'
-import {parseDuration, parseSeconds} from '../../src/lib/input/duration.js'
-import {escapeControl, escapeControlDeep} from '../../src/lib/output/escape.js'
-import {escapeXml, renderJunit} from '../../src/lib/output/junit.js'
-import {renderPrometheus} from '../../src/lib/output/prometheus.js'
-import {renderCsv, renderRecord, renderTable, type Column} from '../../src/lib/output/render.js'
+import {parseDuration, parseSeconds} from '../../src/lib/time/duration.js'
+import {escapeControl, escapeControlDeep} from '../../src/lib/text/escape.js'
+import {escapeXml, renderJunit} from '../../src/cli/output/junit.js'
+import {renderPrometheus} from '../../src/cli/output/prometheus.js'
+import {renderCsv, renderRecord, renderTable, type Column} from '../../src/cli/output/render.js'
 import {accessLogLine} from '../../src/lib/webhook/server.js'
 
 describe('Prometheus text format', () => {

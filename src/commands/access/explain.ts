@@ -1,9 +1,9 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {explainAccess, type AccessExplanation} from '../../lib/auth/roles.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {explainAccess, type AccessExplanation} from '../../lib/role/roles.js'
 import {NotFoundError} from '../../lib/errors/index.js'
-import {escapeControl} from '../../lib/output/escape.js'
+import {escapeControl} from '../../lib/text/escape.js'
 
 export default class AccessExplain extends BaseCommand<AccessExplanation> {
   static override summary = 'say whether an operator may run a command, and why'

@@ -1,9 +1,9 @@
 import {join} from 'node:path'
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {createCheckpoint, loadSigningKey, type CheckpointFile} from '../../lib/audit/checkpoint.js'
-import {escapeControl} from '../../lib/output/escape.js'
+import {escapeControl} from '../../lib/text/escape.js'
 
 export default class AuditCheckpoint extends BaseCommand<CheckpointFile & {file: string}> {
   static override summary = 'write a signed (Ed25519) statement of the audit chain head, to keep off the database host'

@@ -1,12 +1,12 @@
 import {Flags} from '@oclif/core'
 import {stringify} from 'csv-stringify/sync'
 
-import {BaseCommand} from '../../base-command.js'
-import {auditFilterFlags} from '../../lib/audit/flags.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {auditFilterFlags} from '../../cli/flags/audit.js'
 import {auditFilter} from '../../lib/audit/query.js'
 import {auditPages, type AuditView} from '../../lib/audit/read.js'
-import {escapeControl} from '../../lib/output/escape.js'
-import {openOutputStream} from '../../lib/output/output-file.js'
+import {escapeControl} from '../../lib/text/escape.js'
+import {openOutputStream} from '../../cli/output/output-file.js'
 
 const CSV_COLUMNS = ['id', 'seq', 'occurred_at', 'actor_type', 'actor', 'action', 'target_type', 'target_id', 'rds_instance_id', 'tenant_master_id', 'old_values', 'new_values', 'source_host', 'source_command', 'source_ip']
 

@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand, listFlags} from '../../base-command.js'
-import {auditFilterFlags} from '../../lib/audit/flags.js'
-import {auditColumns} from '../../lib/audit/present.js'
+import {BaseCommand, listFlags} from '../../cli/base-command.js'
+import {auditFilterFlags} from '../../cli/flags/audit.js'
+import {auditColumns} from '../../cli/reporters/audit.js'
 import {auditFilter} from '../../lib/audit/query.js'
 import {listAudit, type AuditView} from '../../lib/audit/read.js'
 

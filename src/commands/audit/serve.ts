@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {ConfigError, UserError} from '../../lib/errors/index.js'
-import {escapeControl} from '../../lib/output/escape.js'
+import {escapeControl} from '../../lib/text/escape.js'
 import {rememberSecret} from '../../lib/redact/index.js'
 import {accessLogLine, startWebhookServer, WEBHOOK_PATH, type RequestLog} from '../../lib/webhook/server.js'
 

@@ -2,8 +2,8 @@ import {Args} from '@oclif/core'
 
 import {UserError} from '../../lib/errors/index.js'
 
-import {BaseCommand} from '../../base-command.js'
-import {renderAuditEntry} from '../../lib/audit/present.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {renderAuditEntry} from '../../cli/reporters/audit.js'
 import {showAudit, type AuditChange, type AuditView} from '../../lib/audit/read.js'
 
 export default class AuditShow extends BaseCommand<AuditView & {changes: AuditChange[]}> {

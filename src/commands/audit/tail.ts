@@ -1,13 +1,13 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {auditFilterFlags} from '../../lib/audit/flags.js'
-import {auditColumns} from '../../lib/audit/present.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {auditFilterFlags} from '../../cli/flags/audit.js'
+import {auditColumns} from '../../cli/reporters/audit.js'
 import {auditFilter} from '../../lib/audit/query.js'
 import {tailAudit} from '../../lib/audit/tail.js'
-import {parseSeconds} from '../../lib/input/duration.js'
-import {escapeControl} from '../../lib/output/escape.js'
-import {renderCells} from '../../lib/output/render.js'
+import {parseSeconds} from '../../lib/time/duration.js'
+import {escapeControl} from '../../lib/text/escape.js'
+import {renderCells} from '../../cli/output/render.js'
 
 export default class AuditTail extends BaseCommand<void> {
   static override summary = 'print the last audit entries, then follow new ones as they land'

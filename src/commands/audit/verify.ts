@@ -1,11 +1,11 @@
 import {join} from 'node:path'
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {loadVerifyKey, readCheckpoint} from '../../lib/audit/checkpoint.js'
 import {verifyAuditChain, type ChainVerification} from '../../lib/audit/verify.js'
 import {ExitCode} from '../../lib/errors/index.js'
-import {escapeControl} from '../../lib/output/escape.js'
+import {escapeControl} from '../../lib/text/escape.js'
 
 type Verified = ChainVerification & {checkpoints: Array<{file: string; seq: number; at: string}>}
 

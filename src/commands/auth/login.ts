@@ -1,13 +1,13 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {login} from '../../lib/auth/login.js'
-import {signedInLine} from '../../lib/auth/present.js'
+import {signedInLine} from '../../cli/reporters/auth.js'
 import {startSession} from '../../lib/auth/session.js'
 import {UserError} from '../../lib/errors/index.js'
-import {parseDuration} from '../../lib/input/duration.js'
-import {promptSecret, promptText} from '../../lib/input/prompt.js'
-import {readSecretFromStdin} from '../../lib/input/stdin.js'
+import {parseDuration} from '../../lib/time/duration.js'
+import {promptSecret, promptText} from '../../cli/prompts/prompt.js'
+import {readSecretFromStdin} from '../../cli/prompts/stdin.js'
 
 interface LoginResult {
   email: string

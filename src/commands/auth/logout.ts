@@ -1,4 +1,4 @@
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {endSession} from '../../lib/auth/session.js'
 
 export default class AuthLogout extends BaseCommand<{signedOut: boolean}> {

@@ -1,6 +1,6 @@
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import type {Identity} from '../../lib/auth/identity.js'
-import {renderIdentity} from '../../lib/auth/present.js'
+import {renderIdentity} from '../../cli/reporters/auth.js'
 
 export default class AuthWhoami extends BaseCommand<Identity> {
   static override summary = 'who you are to raiops: operator or token, role, permissions, expiry'

@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {migrateControlDb, type MigrateResult} from '../../lib/control-db/index.js'
-import {escapeControlDeep} from '../../lib/output/escape.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {migrateControlDb, type MigrateResult} from '../../lib/db/control-db.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
 
 export default class DbMigrate extends BaseCommand<MigrateResult> {
   static override summary = 'apply pending control database migrations'

@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {keyringSource, pruneKeys, type PruneKeysResult} from '../../lib/crypto/rotate.js'
-import {escapeControlDeep} from '../../lib/output/escape.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {keyringSource, pruneKeys, type PruneKeysResult} from '../../lib/keys/rotate.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
 
 export default class KeysPrune extends BaseCommand<PruneKeysResult> {
   static override summary = 'take the master keys no secret uses any more out of the key file'

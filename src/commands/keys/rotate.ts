@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {keyringSource, rotateMasterKey, type RotateKeysResult} from '../../lib/crypto/rotate.js'
-import {escapeControlDeep} from '../../lib/output/escape.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {keyringSource, rotateMasterKey, type RotateKeysResult} from '../../lib/keys/rotate.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
 
 export default class KeysRotate extends BaseCommand<RotateKeysResult> {
   static override summary = 'put a new master key in the key file and re-encrypt every stored secret under it'

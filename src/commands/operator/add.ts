@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {newPassword} from '../../lib/input/password.js'
-import {escapeControlDeep} from '../../lib/output/escape.js'
-import {addOperator, type OperatorView} from '../../lib/operators/service.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {newPassword} from '../../cli/prompts/password.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
+import {addOperator, type OperatorView} from '../../lib/operator/service.js'
 
 export default class OperatorAdd extends BaseCommand<OperatorView> {
   static override summary = 'add an operator (a person who signs in to raiops)'

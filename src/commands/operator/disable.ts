@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {escapeControl} from '../../lib/output/escape.js'
-import {editOperator, type OperatorView} from '../../lib/operators/service.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {escapeControl} from '../../lib/text/escape.js'
+import {editOperator, type OperatorView} from '../../lib/operator/service.js'
 
 export default class OperatorDisable extends BaseCommand<OperatorView> {
   static override summary = 'disable an operator: their session and sign-in stop working at once'

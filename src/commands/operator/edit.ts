@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {escapeControlDeep} from '../../lib/output/escape.js'
-import {editOperator, type OperatorView} from '../../lib/operators/service.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
+import {editOperator, type OperatorView} from '../../lib/operator/service.js'
 
 export default class OperatorEdit extends BaseCommand<OperatorView> {
   static override summary = "change an operator's name, role or active state"

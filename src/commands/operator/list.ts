@@ -1,6 +1,6 @@
-import {BaseCommand, listFlags} from '../../base-command.js'
-import {operatorColumns} from '../../lib/operators/present.js'
-import {listOperators, type OperatorView} from '../../lib/operators/service.js'
+import {BaseCommand, listFlags} from '../../cli/base-command.js'
+import {operatorColumns} from '../../cli/reporters/operator.js'
+import {listOperators, type OperatorView} from '../../lib/operator/service.js'
 
 export default class OperatorList extends BaseCommand<OperatorView[]> {
   static override summary = 'list operators'

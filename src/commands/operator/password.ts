@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {newPassword} from '../../lib/input/password.js'
-import {escapeControl} from '../../lib/output/escape.js'
-import {setOperatorPassword, type OperatorView} from '../../lib/operators/service.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {newPassword} from '../../cli/prompts/password.js'
+import {escapeControl} from '../../lib/text/escape.js'
+import {setOperatorPassword, type OperatorView} from '../../lib/operator/service.js'
 
 export default class OperatorPassword extends BaseCommand<OperatorView> {
   static override summary = "set an operator's password (and lift a lock)"

@@ -1,9 +1,9 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {permissionsOf} from '../../lib/auth/identity.js'
-import {renderRecord} from '../../lib/output/render.js'
-import {showOperator, type OperatorView} from '../../lib/operators/service.js'
+import {renderRecord} from '../../cli/output/render.js'
+import {showOperator, type OperatorView} from '../../lib/operator/service.js'
 
 export default class OperatorShow extends BaseCommand<OperatorView & {permissions: string[]}> {
   static override summary = 'show one operator and what their role allows'

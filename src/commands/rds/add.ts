@@ -1,14 +1,14 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {escapeControlDeep} from '../../lib/output/escape.js'
-import {terminalAsker} from '../../lib/input/prompt.js'
-import {readSecretFromStdin} from '../../lib/input/stdin.js'
-import {engineFlag, rdsFieldFlags} from '../../lib/rds/flags.js'
-import {rdsRecord} from '../../lib/rds/present.js'
-import {renderRecord} from '../../lib/output/render.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
+import {terminalAsker} from '../../cli/prompts/prompt.js'
+import {readSecretFromStdin} from '../../cli/prompts/stdin.js'
+import {engineFlag, rdsFieldFlags} from '../../cli/flags/rds.js'
+import {rdsRecord} from '../../cli/reporters/rds.js'
+import {renderRecord} from '../../cli/output/render.js'
 import {addRds, type AddRdsResult} from '../../lib/rds/service.js'
-import {collectRdsFields} from '../../lib/rds/input.js'
+import {collectRdsFields} from '../../cli/prompts/rds.js'
 
 export default class RdsAdd extends BaseCommand<AddRdsResult> {
   static override summary = 'register an RDS instance (its password is stored encrypted)'

@@ -1,4 +1,4 @@
-import {RdsStateCommand} from '../../rds-state-command.js'
+import {RdsStateCommand} from '../../cli/rds-state-command.js'
 
 export default class RdsDrain extends RdsStateCommand {
   static override summary = 'stop placing new tenants on an RDS (its tenants stay)'

@@ -1,12 +1,12 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {escapeControlDeep} from '../../lib/output/escape.js'
-import {parseDuration} from '../../lib/input/duration.js'
-import {readSecretFromStdin} from '../../lib/input/stdin.js'
-import {renderRecord} from '../../lib/output/render.js'
-import {rdsArg, rdsFieldFlags} from '../../lib/rds/flags.js'
-import {rdsRecord} from '../../lib/rds/present.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
+import {parseDuration} from '../../lib/time/duration.js'
+import {readSecretFromStdin} from '../../cli/prompts/stdin.js'
+import {renderRecord} from '../../cli/output/render.js'
+import {rdsArg, rdsFieldFlags} from '../../cli/flags/rds.js'
+import {rdsRecord} from '../../cli/reporters/rds.js'
 import {editRds, type EditRdsResult} from '../../lib/rds/service.js'
 
 export default class RdsEdit extends BaseCommand<EditRdsResult> {

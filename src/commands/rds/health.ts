@@ -1,14 +1,14 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {ExitCode, UserError} from '../../lib/errors/index.js'
-import {healthColumns, healthJunit, healthMetrics, healthSummary, historyColumns, historyHeading, type FailOn} from '../../lib/fleet/health/present.js'
-import {DEFAULT_SLOW_MS, isAtOrBelow} from '../../lib/fleet/health/rules.js'
-import {DEFAULT_HEALTH_CONCURRENCY, healthHistory, runHealth, type HealthHistory, type HealthReport} from '../../lib/fleet/health/service.js'
-import {parseDuration, parseSeconds} from '../../lib/input/duration.js'
-import {renderJunit} from '../../lib/output/junit.js'
-import {renderPrometheus} from '../../lib/output/prometheus.js'
-import {renderList, renderNdjson, renderJson} from '../../lib/output/render.js'
+import {healthColumns, healthJunit, healthMetrics, healthSummary, historyColumns, historyHeading, type FailOn} from '../../cli/reporters/health.js'
+import {DEFAULT_SLOW_MS, isAtOrBelow} from '../../lib/health/rules.js'
+import {DEFAULT_HEALTH_CONCURRENCY, healthHistory, runHealth, type HealthHistory, type HealthReport} from '../../lib/rds/health.js'
+import {parseDuration, parseSeconds} from '../../lib/time/duration.js'
+import {renderJunit} from '../../cli/output/junit.js'
+import {renderPrometheus} from '../../cli/output/prometheus.js'
+import {renderList, renderNdjson, renderJson} from '../../cli/output/render.js'
 
 const FORMATS = ['table', 'json', 'csv', 'ndjson', 'prometheus', 'junit'] as const
 type HealthFormat = (typeof FORMATS)[number]

@@ -1,5 +1,5 @@
-import {BaseCommand, listFlags} from '../../base-command.js'
-import {rdsColumns} from '../../lib/rds/present.js'
+import {BaseCommand, listFlags} from '../../cli/base-command.js'
+import {rdsColumns} from '../../cli/reporters/rds.js'
 import {listRds} from '../../lib/rds/service.js'
 import type {RdsView} from '../../lib/rds/types.js'
 

@@ -1,4 +1,4 @@
-import {RdsStateCommand} from '../../rds-state-command.js'
+import {RdsStateCommand} from '../../cli/rds-state-command.js'
 
 export default class RdsLock extends RdsStateCommand {
   static override summary = 'lock an RDS: no new tenants and no changes to its tenants'

@@ -1,4 +1,4 @@
-import {RdsStateCommand} from '../../rds-state-command.js'
+import {RdsStateCommand} from '../../cli/rds-state-command.js'
 
 export default class RdsOnline extends RdsStateCommand {
   static override summary = 'put an RDS back online: it takes new tenants again'

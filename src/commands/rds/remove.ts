@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {UserError} from '../../lib/errors/index.js'
-import {promptConfirm} from '../../lib/input/prompt.js'
-import {escapeControl} from '../../lib/output/escape.js'
-import {rdsArg} from '../../lib/rds/flags.js'
+import {promptConfirm} from '../../cli/prompts/prompt.js'
+import {escapeControl} from '../../lib/text/escape.js'
+import {rdsArg} from '../../cli/flags/rds.js'
 import {removeRds, showRds, type RemoveRdsResult} from '../../lib/rds/service.js'
 
 export default class RdsRemove extends BaseCommand<RemoveRdsResult> {

@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {assertPermitted} from '../../lib/auth/identity.js'
-import {renderRecord} from '../../lib/output/render.js'
-import {rdsArg} from '../../lib/rds/flags.js'
-import {rdsRecord} from '../../lib/rds/present.js'
+import {renderRecord} from '../../cli/output/render.js'
+import {rdsArg} from '../../cli/flags/rds.js'
+import {rdsRecord} from '../../cli/reporters/rds.js'
 import {revealRdsPassword, showRds} from '../../lib/rds/service.js'
 import type {RdsView} from '../../lib/rds/types.js'
 

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, listFlags} from '../../base-command.js'
+import {BaseCommand, listFlags} from '../../cli/base-command.js'
 import {ExitCode, UserError} from '../../lib/errors/index.js'
-import {rdsTestColumns} from '../../lib/rds/present.js'
+import {rdsTestColumns} from '../../cli/reporters/rds.js'
 import {testRds, type RdsTestResult} from '../../lib/rds/service.js'
 
 export default class RdsTest extends BaseCommand<RdsTestResult[]> {

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {roleLine} from '../../lib/auth/present.js'
-import {createRole, type RoleView} from '../../lib/auth/roles.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {roleLine} from '../../cli/reporters/auth.js'
+import {createRole, type RoleView} from '../../lib/role/roles.js'
 
 export default class RoleCreate extends BaseCommand<RoleView> {
   static override summary = 'create a custom role with the permissions it grants'

@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {roleLine} from '../../lib/auth/present.js'
-import {changeGrants, type RoleView} from '../../lib/auth/roles.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {roleLine} from '../../cli/reporters/auth.js'
+import {changeGrants, type RoleView} from '../../lib/role/roles.js'
 
 export default class RoleGrant extends BaseCommand<RoleView> {
   static override summary = 'grant permissions to a custom role'

@@ -1,5 +1,5 @@
-import {BaseCommand, listFlags} from '../../base-command.js'
-import {listRoles, type RoleView} from '../../lib/auth/roles.js'
+import {BaseCommand, listFlags} from '../../cli/base-command.js'
+import {listRoles, type RoleView} from '../../lib/role/roles.js'
 
 export default class RoleList extends BaseCommand<RoleView[]> {
   static override summary = 'list roles, their permissions and who holds them'

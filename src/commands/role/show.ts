@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {renderRole} from '../../lib/auth/present.js'
-import {showRole, type RoleView} from '../../lib/auth/roles.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {renderRole} from '../../cli/reporters/auth.js'
+import {showRole, type RoleView} from '../../lib/role/roles.js'
 
 export default class RoleShow extends BaseCommand<RoleView> {
   static override summary = 'show a role and each permission it grants'

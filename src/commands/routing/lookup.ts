@@ -1,10 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {ago} from '../../lib/output/age.js'
-import {escapeControlDeep} from '../../lib/output/escape.js'
-import {renderList, type Column} from '../../lib/output/render.js'
-import {lookupRouting, type RoutingEntry, type RoutingLookup} from '../../lib/sync/lookup.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {ago} from '../../lib/text/age.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
+import {renderList, type Column} from '../../cli/output/render.js'
+import {lookupRouting, type RoutingEntry, type RoutingLookup} from '../../lib/routing/lookup.js'
 
 export default class RoutingLookupCommand extends BaseCommand<RoutingLookup> {
   static override summary = 'which tenants and servers an email belongs to'

@@ -1,10 +1,10 @@
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {ExitCode} from '../../lib/errors/index.js'
-import {escapeControl} from '../../lib/output/escape.js'
-import {renderJson, renderList} from '../../lib/output/render.js'
-import {routingModeFlags, syncOutputFlags, tenantSyncFlags, waitFlag} from '../../lib/sync/flags.js'
+import {escapeControl} from '../../lib/text/escape.js'
+import {renderJson, renderList} from '../../cli/output/render.js'
+import {routingModeFlags, syncOutputFlags, tenantSyncFlags, waitFlag} from '../../cli/flags/sync.js'
 import {runAllSyncs, type AllSyncReport} from '../../lib/sync/index.js'
-import {routingSyncSummary, tenantSyncColumns, tenantSyncLine, tenantSyncSummary} from '../../lib/sync/present.js'
+import {routingSyncSummary, tenantSyncColumns, tenantSyncLine, tenantSyncSummary} from '../../cli/reporters/sync.js'
 
 export default class SyncAll extends BaseCommand<AllSyncReport> {
   static override summary = 'sync the tenant registry, then the routing cache: the job cron runs'

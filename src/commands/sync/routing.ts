@@ -1,9 +1,9 @@
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {ExitCode} from '../../lib/errors/index.js'
-import {renderJson} from '../../lib/output/render.js'
-import {routingModeFlags, syncOutputFlags, waitFlag} from '../../lib/sync/flags.js'
+import {renderJson} from '../../cli/output/render.js'
+import {routingModeFlags, syncOutputFlags, waitFlag} from '../../cli/flags/sync.js'
 import {runRoutingSync, type RoutingSyncReport} from '../../lib/sync/index.js'
-import {routingSyncSummary} from '../../lib/sync/present.js'
+import {routingSyncSummary} from '../../cli/reporters/sync.js'
 
 export default class SyncRouting extends BaseCommand<RoutingSyncReport> {
   static override summary = "copy the master RDS's user_email_routing into the routing cache"

@@ -1,7 +1,7 @@
-import {BaseCommand} from '../../base-command.js'
-import {renderJson, renderList} from '../../lib/output/render.js'
-import {syncOutputFlags} from '../../lib/sync/flags.js'
-import {rdsSyncColumns, syncKindColumns} from '../../lib/sync/present.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {renderJson, renderList} from '../../cli/output/render.js'
+import {syncOutputFlags} from '../../cli/flags/sync.js'
+import {rdsSyncColumns, syncKindColumns} from '../../cli/reporters/sync.js'
 import {syncStatus, type SyncStatusReport} from '../../lib/sync/status.js'
 
 export default class SyncStatus extends BaseCommand<SyncStatusReport> {

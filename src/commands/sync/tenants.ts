@@ -1,9 +1,9 @@
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {ExitCode} from '../../lib/errors/index.js'
-import {renderJson, renderList} from '../../lib/output/render.js'
-import {rdsSelectionFlags, syncOutputFlags, tenantSyncFlags, waitFlag} from '../../lib/sync/flags.js'
+import {renderJson, renderList} from '../../cli/output/render.js'
+import {rdsSelectionFlags, syncOutputFlags, tenantSyncFlags, waitFlag} from '../../cli/flags/sync.js'
 import {runTenantSync, type TenantSyncReport} from '../../lib/sync/index.js'
-import {tenantSyncColumns, tenantSyncLine, tenantSyncSummary} from '../../lib/sync/present.js'
+import {tenantSyncColumns, tenantSyncLine, tenantSyncSummary} from '../../cli/reporters/sync.js'
 
 export default class SyncTenants extends BaseCommand<TenantSyncReport> {
   static override summary = 'sync the tenant registry (tenant_master) from every active RDS'

@@ -1,10 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {issueImpersonation, type ImpersonationLink} from '../../lib/impersonation/issue.js'
-import {parseDuration} from '../../lib/input/duration.js'
-import {escapeControlDeep} from '../../lib/output/escape.js'
-import {TENANT_REF_HELP} from '../../lib/tenants/reference.js'
+import {parseDuration} from '../../lib/time/duration.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
+import {TENANT_REF_HELP} from '../../lib/tenant/reference.js'
 
 export default class TenantImpersonate extends BaseCommand<ImpersonationLink> {
   static override summary = "a single-use link that opens a tenant's RAI application as that tenant, for support"

@@ -1,6 +1,6 @@
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {impersonationPublicKey, type ImpersonationPublicKey} from '../../lib/impersonation/keys.js'
-import {escapeControl} from '../../lib/output/escape.js'
+import {escapeControl} from '../../lib/text/escape.js'
 
 export default class TenantImpersonationKey extends BaseCommand<ImpersonationPublicKey> {
   static override summary = 'the public key tenant applications verify impersonation links with'

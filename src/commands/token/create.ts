@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {createToken, type TokenView} from '../../lib/auth/tokens.js'
-import {parseTimeFlag} from '../../lib/input/time.js'
-import {parseDuration} from '../../lib/input/duration.js'
-import {escapeControlDeep} from '../../lib/output/escape.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {createToken, type TokenView} from '../../lib/token/tokens.js'
+import {parseTimeFlag} from '../../lib/time/parse-time.js'
+import {parseDuration} from '../../lib/time/duration.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
 
 export default class TokenCreate extends BaseCommand<TokenView & {token: string}> {
   static override summary = 'create a service token for cron or CI (shown once)'

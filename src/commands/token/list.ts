@@ -1,5 +1,5 @@
-import {BaseCommand, listFlags} from '../../base-command.js'
-import {listTokens, type TokenView} from '../../lib/auth/tokens.js'
+import {BaseCommand, listFlags} from '../../cli/base-command.js'
+import {listTokens, type TokenView} from '../../lib/token/tokens.js'
 
 export default class TokenList extends BaseCommand<TokenView[]> {
   static override summary = 'list service tokens (never the tokens themselves)'

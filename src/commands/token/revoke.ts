@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {revokeToken, type TokenView} from '../../lib/auth/tokens.js'
-import {escapeControlDeep} from '../../lib/output/escape.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {revokeToken, type TokenView} from '../../lib/token/tokens.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
 
 export default class TokenRevoke extends BaseCommand<TokenView> {
   static override summary = 'revoke a service token at once'

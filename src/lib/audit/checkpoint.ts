@@ -3,7 +3,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {CompactSign, compactVerify} from 'jose'
 import {z} from 'zod'
 
-import type {Db} from '../control-db/index.js'
+import type {Db} from '../db/control-db.js'
 import {keyId, KeyFileError, loadEd25519KeyPair, readEd25519PublicKey, type Ed25519KeyPair} from '../crypto/ed25519.js'
 import {ConfigError, UserError} from '../errors/index.js'
 

@@ -1,7 +1,7 @@
-import type {Db} from '../control-db/index.js'
+import type {Db} from '../db/control-db.js'
 import {NotFoundError, UserError} from '../errors/index.js'
-import {parseTimeFlag} from '../input/time.js'
-import {findRds} from '../rds/repository.js'
+import {parseTimeFlag} from '../time/parse-time.js'
+import {RDS_TABLE} from '../db/tables.js'
 import type {AuditFilter} from './read.js'
 
 /** The filter flags as given on the command line. */
@@ -22,7 +22,11 @@ export async function auditFilter(db: Db, input: AuditFilterInput, now = new Dat
   if (since && until && since >= until) throw new UserError('--since must be before --until')
   let rdsInstanceId: number | undefined
   if (input.rds !== undefined) {
-    const rds = await findRds(db, input.rds)
+    // By id or by name, as every command names an RDS; read here so that audit stays below rds.
+    const ref = input.rds.trim()
+    const rds = (await db(RDS_TABLE)
+      .where(/^\d+$/.test(ref) ? {id: Number(ref)} : {name: ref})
+      .first('id')) as {id: number} | undefined
     if (!rds) throw new NotFoundError(`no RDS "${input.rds}"`, {hint: 'see `raiops rds:list`'})
     rdsInstanceId = Number(rds.id)
   }

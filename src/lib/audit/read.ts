@@ -1,5 +1,5 @@
-import type {Db} from '../control-db/index.js'
-import {toIsoRequired, toNumberOrNull} from '../control-db/time.js'
+import type {Db} from '../db/control-db.js'
+import {toIsoRequired, toNumberOrNull} from '../db/values.js'
 import {NotFoundError} from '../errors/index.js'
 import {inspectJson, jsonEqual} from '../json/walk.js'
 import {isRedactionMarker} from '../redact/index.js'

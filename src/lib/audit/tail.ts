@@ -1,6 +1,6 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {Db} from '../control-db/index.js'
+import type {Db} from '../db/control-db.js'
 import {ConnectionError, messageOf} from '../errors/index.js'
 import {listAudit, type AuditFilter, type AuditView} from './read.js'
 

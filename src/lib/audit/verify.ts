@@ -1,5 +1,5 @@
-import type {Db} from '../control-db/index.js'
-import {toIsoRequired} from '../control-db/time.js'
+import type {Db} from '../db/control-db.js'
+import {toIsoRequired} from '../db/values.js'
 import {chainHash, GENESIS_HASH, type AuditRecord, type StoredAuditRow} from './writer.js'
 
 export interface ChainVerification {

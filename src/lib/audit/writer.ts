@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto'
 
-import {insertReturningId, type Db} from '../control-db/index.js'
-import {toIsoRequired} from '../control-db/time.js'
+import {insertReturningId, type Db} from '../db/control-db.js'
+import {toIsoRequired} from '../db/values.js'
 import {UserError} from '../errors/index.js'
 import {redactChange} from '../redact/index.js'
 import {AUDIT_LIMITS, textProblem, valuesProblem} from './limits.js'

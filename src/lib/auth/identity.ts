@@ -1,9 +1,9 @@
 import type {AuditContext} from '../audit/writer.js'
-import type {Db} from '../control-db/index.js'
-import {toBool, toIso} from '../control-db/time.js'
+import type {Db} from '../db/control-db.js'
+import {toBool, toIso} from '../db/values.js'
 import {NotPermittedError} from '../errors/index.js'
 import {sessionOnRecord, verifySession} from './session.js'
-import {hashToken, recordTokenUse} from './tokens.js'
+import {hashToken, recordTokenUse} from './token-hash.js'
 
 /** Who runs this command: an operator signed in on this machine, or a service token. */
 export type Identity =

@@ -1,6 +1,6 @@
 import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
-import type {Db} from '../control-db/index.js'
-import {toBool, toIso} from '../control-db/time.js'
+import type {Db} from '../db/control-db.js'
+import {toBool, toIso} from '../db/values.js'
 import {NotPermittedError} from '../errors/index.js'
 import {checkPasswordOrDummy} from './passwords.js'
 

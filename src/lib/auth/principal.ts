@@ -1,4 +1,4 @@
-import type {Db} from '../control-db/index.js'
+import type {Db} from '../db/control-db.js'
 import {NotPermittedError} from '../errors/index.js'
 import {permissionsOf, type Identity} from './identity.js'
 

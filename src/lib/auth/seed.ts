@@ -1,4 +1,4 @@
-import type {Db} from '../control-db/index.js'
+import type {Db} from '../db/control-db.js'
 import {BUILTIN_ROLES, PERMISSIONS} from './permissions.js'
 
 export interface RoleSeedResult {

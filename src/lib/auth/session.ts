@@ -4,7 +4,7 @@ import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {decodeJwt, jwtVerify, SignJWT} from 'jose'
 
-import type {Db} from '../control-db/index.js'
+import type {Db} from '../db/control-db.js'
 
 /** How long a session lasts unless --ttl says otherwise. */
 export const DEFAULT_SESSION_TTL_MS = 12 * 3_600_000

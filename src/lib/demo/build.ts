@@ -6,7 +6,7 @@ import knexFactory from 'knex'
 
 import {startSession, readSessionToken, verifySession} from '../auth/session.js'
 import {BusyError, ConfigError, RaiopsError, UserError} from '../errors/index.js'
-import {shellQuote} from '../output/shell.js'
+import {shellQuote} from '../text/shell.js'
 import {addRds, setRdsState} from '../rds/service.js'
 import {Runtime} from '../runtime.js'
 import {initRaiops} from '../setup/init.js'

@@ -1,5 +1,5 @@
 import {UserError} from '../errors/index.js'
-import {describeDriverError} from './errors.js'
+import {describeDriverError} from '../db/driver-errors.js'
 
 export type FanOutResult<I, T> =
   | {item: I; ok: true; value: T; ms: number}

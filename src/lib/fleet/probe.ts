@@ -1,9 +1,9 @@
 import type {Knex} from 'knex'
 
-import type {RdsConnectionSpec, RdsEngine} from '../rds/types.js'
-import {describeDriverError} from './errors.js'
-import {rowsOf} from './health/probe.js'
-import type {ConnectionRegistry} from './registry.js'
+import type {RdsConnectionSpec, RdsEngine} from '../db/connection-spec.js'
+import {describeDriverError} from '../db/driver-errors.js'
+import {rowsOf, VERSION_SQL} from '../db/raw-rows.js'
+import type {ConnectionRegistry} from '../db/registry.js'
 
 export type ProbeResult =
   | {ok: true; latencyMs: number; serverVersion: string}
@@ -22,16 +22,10 @@ export interface ProbeOptions {
   signal?: AbortSignal
 }
 
-const VERSION_SQL: Record<RdsEngine, string> = {
-  mysql: 'SELECT VERSION() AS version',
-  postgres: 'SHOW server_version',
-  sqlite: 'select sqlite_version() as version',
-}
-
 async function serverVersionOf(db: Knex, engine: RdsEngine, timeoutMs: number): Promise<string> {
   const rows = rowsOf(await db.raw(VERSION_SQL[engine]).timeout(timeoutMs))
   const row = rows[0] ?? {}
-  const value = engine === 'postgres' ? row.server_version : row.version
+  const value = row.version
   return value === undefined || value === null ? 'unknown' : String(value)
 }
 

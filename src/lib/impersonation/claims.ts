@@ -10,8 +10,6 @@ export const IMPERSONATION_ISSUER = 'raiops'
 export const IMPERSONATION_TOKEN_TYPE = 'raiops-imp+jwt'
 /** Where a tenant application receives the link, below its app_url. */
 export const IMPERSONATION_PATH = '/raiops/impersonate'
-export const MIN_TTL_SECONDS = 30
-export const MAX_TTL_SECONDS = 300
 export const MIN_REASON_LENGTH = 10
 export const MAX_REASON_LENGTH = 500
 export const MAX_TICKET_LENGTH = 128

@@ -2,9 +2,10 @@ import type {KeyObject} from 'node:crypto'
 import {jwtVerify, type JWTPayload} from 'jose'
 import {z} from 'zod'
 
-import type {Db} from '../control-db/index.js'
+import type {Db} from '../db/control-db.js'
 import {ExitCode, RaiopsError} from '../errors/index.js'
-import {IMPERSONATION_ISSUER, IMPERSONATION_TOKEN_TYPE, IMPERSONATIONS_TABLE, MAX_TTL_SECONDS} from './claims.js'
+import {MAX_TTL_SECONDS} from '../rds/validation.js'
+import {IMPERSONATION_ISSUER, IMPERSONATION_TOKEN_TYPE, IMPERSONATIONS_TABLE} from './claims.js'
 
 /** Why an impersonation token was refused. */
 export type ImpersonationRefusal = 'invalid' | 'expired' | 'audience' | 'used' | 'unknown'

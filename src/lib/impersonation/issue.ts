@@ -4,13 +4,14 @@ import {z} from 'zod'
 
 import {appendAudit, lockForChange} from '../audit/writer.js'
 import type {OpsContext} from '../context.js'
-import type {Db} from '../control-db/index.js'
-import {toBool, toNumberOrNull} from '../control-db/time.js'
+import type {Db} from '../db/control-db.js'
+import {toBool, toNumberOrNull} from '../db/values.js'
 import {UserError} from '../errors/index.js'
 import {getRds} from '../rds/repository.js'
 import type {RdsInstanceRow} from '../rds/types.js'
+import {MAX_TTL_SECONDS, MIN_TTL_SECONDS} from '../rds/validation.js'
 import {rememberSecret} from '../redact/index.js'
-import {getTenant, type TenantRef} from '../tenants/reference.js'
+import {getTenant, type TenantRef} from '../tenant/reference.js'
 import {
   IMPERSONATION_ISSUER,
   IMPERSONATION_PATH,
@@ -18,9 +19,7 @@ import {
   IMPERSONATIONS_TABLE,
   MAX_REASON_LENGTH,
   MAX_TICKET_LENGTH,
-  MAX_TTL_SECONDS,
   MIN_REASON_LENGTH,
-  MIN_TTL_SECONDS,
 } from './claims.js'
 import {loadImpersonationKey} from './keys.js'
 

@@ -1,9 +1,8 @@
-import type {Db} from '../control-db/index.js'
-import {toBool, toIso, toIsoRequired, toNumberOrNull} from '../control-db/time.js'
+import {RDS_TABLE} from '../db/tables.js'
+import type {Db} from '../db/control-db.js'
+import {toBool, toIso, toIsoRequired, toNumberOrNull} from '../db/values.js'
 import {NotFoundError} from '../errors/index.js'
 import type {RdsInstanceRow, RdsView} from './types.js'
-
-export const RDS_TABLE = 'rds_instances'
 
 export async function listRdsRows(db: Db, options: {activeOnly?: boolean} = {}): Promise<RdsInstanceRow[]> {
   const query = db<RdsInstanceRow>(RDS_TABLE).orderBy('id', 'asc')

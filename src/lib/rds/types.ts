@@ -1,11 +1,11 @@
-export const RDS_ENGINES = ['mysql', 'postgres', 'sqlite'] as const
-export type RdsEngine = (typeof RDS_ENGINES)[number]
+import type {RdsEngine} from '../db/connection-spec.js'
+import type {HealthStatus} from '../health/rules.js'
+
+export {RDS_ENGINES, type RdsConnectionSpec, type RdsEngine} from '../db/connection-spec.js'
+export {HEALTH_STATUSES, type HealthStatus} from '../health/rules.js'
 
 export const RDS_STATES = ['online', 'draining', 'locked'] as const
 export type RdsState = (typeof RDS_STATES)[number]
-
-export const HEALTH_STATUSES = ['healthy', 'degraded', 'down', 'unknown'] as const
-export type HealthStatus = (typeof HEALTH_STATUSES)[number]
 
 /** A row of `rds_instances` as the engines return it (booleans and dates vary by engine). */
 export interface RdsInstanceRow {
@@ -31,20 +31,6 @@ export interface RdsInstanceRow {
   impersonation_ttl_seconds: number | null
   created_at: unknown
   updated_at: unknown
-}
-
-/** What the connection registry needs to reach one RDS: plain values, password already decrypted. */
-export interface RdsConnectionSpec {
-  id: number
-  name: string
-  engine: RdsEngine
-  /** Host name or address; unused for sqlite. */
-  host: string | null
-  port: number | null
-  username: string | null
-  password: string | null
-  /** The RAI database name, or for sqlite the absolute path of the database file. */
-  database: string
 }
 
 /** An RDS as raiops shows it: never the password, only whether one is set. */

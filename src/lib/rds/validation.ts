@@ -1,10 +1,13 @@
 import {isAbsolute} from 'node:path'
 import {z} from 'zod'
 
-import {COLUMN_LENGTHS, columnLength, fitsColumn} from '../control-db/limits.js'
+import {COLUMN_LENGTHS, columnLength, fitsColumn} from '../db/limits.js'
 import {UserError} from '../errors/index.js'
-import {MAX_TTL_SECONDS, MIN_TTL_SECONDS} from '../impersonation/claims.js'
 import {RDS_ENGINES, type RdsEngine} from './types.js'
+
+/** How long an impersonation link may live: an RDS's default lifetime is checked against these too. */
+export const MIN_TTL_SECONDS = 30
+export const MAX_TTL_SECONDS = 300
 
 /** The values that describe an RDS, as an operator gives them (flags, prompts). */
 export interface RdsFields {

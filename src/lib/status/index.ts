@@ -1,4 +1,4 @@
-import {describeDriverError} from '../fleet/errors.js'
+import {describeDriverError} from '../db/driver-errors.js'
 import {STATUS_SECTIONS} from './sections/index.js'
 import type {SectionReport, SectionState, StatusContext, StatusSection} from './types.js'
 

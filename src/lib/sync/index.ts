@@ -1,6 +1,5 @@
 import type {OpsContext} from '../context.js'
-import type {Shard} from '../fleet/fan-out.js'
-import {acquireLease, readLease, type LeaseInfo} from './lease.js'
+import {acquireLease, LEASE_TTL_MS, leaseName, readLease, type LeaseInfo} from '../lease/lease.js'
 import {syncRouting, type RoutingMode, type RoutingSyncReport} from './routing.js'
 import {closeInterruptedRuns, type SyncKind} from './runs.js'
 import {syncTargets, syncTenants, type TenantSyncOptions, type TenantSyncReport} from './tenants.js'
@@ -8,19 +7,11 @@ import {syncTargets, syncTenants, type TenantSyncOptions, type TenantSyncReport}
 export type {RoutingSyncReport} from './routing.js'
 export type {TenantSyncEvent, TenantSyncReport} from './tenants.js'
 
-/** A lease lives this long past its last heartbeat: a killed run's lease is taken over within about a minute. */
-export const LEASE_TTL_MS = 60_000
-
 export interface LeaseOptions {
   /** Wait up to this long for a running sync of the same kind to finish. Default 0: exit 6 at once. */
   waitMs?: number
   /** Aborting it (Ctrl-C, SIGTERM) stops the run cleanly. */
   signal?: AbortSignal
-}
-
-/** The lease of a sync kind; a shard has its own, so the workers of one fleet run side by side. */
-export function leaseName(kind: SyncKind, shard?: Shard): string {
-  return shard && shard.count > 1 ? `sync:${kind}:${shard.index}/${shard.count}` : `sync:${kind}`
 }
 
 /**

@@ -1,7 +1,7 @@
 import {hostname} from 'node:os'
 
-import {insertReturningId, type Db} from '../control-db/index.js'
-import {toIso, toNumberOrNull} from '../control-db/time.js'
+import {insertReturningId, type Db} from '../db/control-db.js'
+import {toIso, toNumberOrNull} from '../db/values.js'
 
 export const SYNC_RUNS_TABLE = 'sync_runs'
 

@@ -1,6 +1,6 @@
 import type {Knex} from 'knex'
 
-import type {Db} from '../control-db/index.js'
+import type {Db} from '../db/control-db.js'
 
 /**
  * A table rebuilt on a SQLite control database without holding its write lock

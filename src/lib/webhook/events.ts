@@ -2,7 +2,7 @@ import {z} from 'zod'
 
 import {AUDIT_LIMITS, textProblem, valuesProblem} from '../audit/limits.js'
 import {appendAudit, lockForChange, type AuditContext, type AuditEntry} from '../audit/writer.js'
-import type {Db} from '../control-db/index.js'
+import type {Db} from '../db/control-db.js'
 
 /** A name-like string that every engine stores as sent: no control character, no half surrogate pair, at most `max` characters. */
 const name = (max: number) =>

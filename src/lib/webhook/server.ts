@@ -2,9 +2,9 @@ import {createServer, type IncomingMessage, type ServerResponse} from 'node:http
 import type {AddressInfo} from 'node:net'
 
 import {AuditEntryError} from '../audit/writer.js'
-import type {Db} from '../control-db/index.js'
+import type {Db} from '../db/control-db.js'
 import {messageOf} from '../errors/index.js'
-import {escapeControl} from '../output/escape.js'
+import {escapeControl} from '../text/escape.js'
 import {raiEventSchema, storeRaiEvent} from './events.js'
 import {checkSignature, SIGNATURE_HEADER} from './signature.js'
 

@@ -1,6 +1,6 @@
 import {auditSummary} from '../../audit/read.js'
 import {verifyAuditChain} from '../../audit/verify.js'
-import {ago} from '../../output/age.js'
+import {ago} from '../../text/age.js'
 import {NEVER_RUN, type SectionReport, type StatusContext, type StatusSection} from '../types.js'
 
 /** The audit trail: how many entries, the newest one, and whether the hash chain is intact. */

@@ -1,6 +1,7 @@
-import {toBool, toIso} from '../../control-db/time.js'
-import {ago} from '../../output/age.js'
-import {RDS_TABLE} from '../../rds/repository.js'
+import {RDS_TABLE} from '../../db/tables.js'
+import {toBool, toIso} from '../../db/values.js'
+import {ago} from '../../text/age.js'
+
 import {HEALTH_STATUSES, RDS_STATES, type HealthStatus, type RdsState} from '../../rds/types.js'
 import type {SectionReport, StatusContext, StatusSection} from '../types.js'
 

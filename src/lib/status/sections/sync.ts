@@ -1,4 +1,4 @@
-import {ago} from '../../output/age.js'
+import {ago} from '../../text/age.js'
 import {syncStatus} from '../../sync/status.js'
 import {NEVER_RUN, type SectionReport, type SectionState, type StatusContext, type StatusSection} from '../types.js'
 

@@ -1,5 +1,5 @@
-import {toIso} from '../../control-db/time.js'
-import {ago} from '../../output/age.js'
+import {toIso} from '../../db/values.js'
+import {ago} from '../../text/age.js'
 import {hasRun, NEVER_RUN, type SectionReport, type StatusContext, type StatusSection} from '../types.js'
 
 /** The tenant registry (`tenant_master`), as the tenant sync leaves it. */

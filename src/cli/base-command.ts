@@ -1,0 +1,365 @@
+import {Command, Flags, Interfaces} from '@oclif/core'
+import type {ChalkInstance} from 'chalk'
+
+import type {Permission} from '../lib/auth/permissions.js'
+import {maskAuditView, type AuditView} from '../lib/audit/read.js'
+import {maskEmails, seesPii} from '../lib/auth/pii.js'
+import {ExitCode, RaiopsError, UserError, type ExitCode as ExitCodeValue} from '../lib/errors/index.js'
+import {makeChalk} from './output/color.js'
+import {escapeControl} from '../lib/text/escape.js'
+import {outputTarget, writeOutputText} from './output/output-file.js'
+import {LIST_FORMATS, renderList, type Column, type ListFormat} from './output/render.js'
+import {spinnerAllowed, startSpinner, type Progress} from './output/spinner.js'
+import {scrubText} from '../lib/redact/index.js'
+import {Runtime} from '../lib/runtime.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+
+/** Flags every list or report command takes. */
+export const listFlags = {
+  format: Flags.option({options: LIST_FORMATS, default: 'table' as ListFormat, description: 'output format', char: 'f'})(),
+  output: Flags.string({char: 'o', description: 'write the output to this file (mode 0600; - is stdout) instead of stdout'}),
+}
+
+interface MappedError {
+  exitCode: ExitCodeValue
+  code: string
+  message: string
+  hint?: string
+}
+
+/**
+ * The base of every raiops command. A subclass parses its flags, calls one
+ * service from src/lib with `await this.context()`, and returns the result:
+ * what run() returns is the `--json` output. This class owns configuration,
+ * the lazy control database and fleet connections (torn down in bounded time),
+ * output helpers that stay silent under --json, and error → exit-code mapping.
+ */
+export abstract class BaseCommand<T> extends Command {
+  static override enableJsonFlag = true
+
+  /** The permission a caller needs to run the command (enforced before any work); null: anyone (signing in, init). */
+  static permission: Permission | null
+
+  static override baseFlags = {
+    'no-color': Flags.boolean({helpGroup: 'GLOBAL', description: 'disable colours (also NO_COLOR=1)'}),
+    'no-input': Flags.boolean({helpGroup: 'GLOBAL', description: 'never prompt; a missing value is an error'}),
+    verbose: Flags.boolean({helpGroup: 'GLOBAL', description: 'print stack traces on errors'}),
+  }
+
+  protected runtime!: Runtime
+  private chalkInstance?: ChalkInstance
+  private activeProgress?: Progress
+
+  abstract override run(): Promise<T>
+
+  override async init(): Promise<void> {
+    await super.init()
+    const permission = (this.constructor as typeof BaseCommand).permission
+    this.runtime = new Runtime({env: process.env, cwd: process.cwd(), commandLine: [this.id ?? '', ...this.argv], permission, commandId: this.id})
+    // Said even under --json (on stderr): a setting the user wrote was not used. It names files and settings a .env held.
+    for (const warning of this.runtime.envWarnings) process.stderr.write(`Warning: ${escapeControl(warning)}\n`)
+    // The permission is checked before the flags are even parsed: a refused caller learns nothing more.
+    await this.runtime.authorize()
+  }
+
+  /** The environment with `.env` underneath it; plain process.env before init. */
+  private get env(): Record<string, string | undefined> {
+    try {
+      return this.runtime?.env ?? process.env
+    } catch {
+      return process.env
+    }
+  }
+
+  protected get color(): ChalkInstance {
+    this.chalkInstance ??= makeChalk({noColorFlag: this.argv.includes('--no-color'), env: this.env, isTTY: Boolean(process.stdout.isTTY)})
+    return this.chalkInstance
+  }
+
+  /** The service context: control database, keyring, fleet, audit identity. */
+  protected context() {
+    return this.runtime.context()
+  }
+
+  /** Whether prompting is allowed: a TTY on stdin and no --no-input. */
+  protected interactive(): boolean {
+    return Boolean(process.stdin.isTTY) && !this.argv.includes('--no-input') && !this.jsonEnabled()
+  }
+
+  /** Progress on stderr: a spinner on a TTY, nothing under --json, in CI or when piped. */
+  protected async progress(text: string): Promise<Progress> {
+    this.activeProgress?.stop()
+    const spinner = await startSpinner(text, !this.jsonEnabled() && spinnerAllowed(this.env, Boolean(process.stderr.isTTY)))
+    // The spinner left running when an error is thrown is failed by catch(), before the error line.
+    const done = (end: () => void) => {
+      if (this.activeProgress === progress) this.activeProgress = undefined
+      end()
+    }
+    const progress: Progress = {
+      update: (t) => spinner.update(t),
+      log: (line) => spinner.log(line),
+      stop: () => done(() => spinner.stop()),
+      succeed: (t) => done(() => spinner.succeed(t)),
+      fail: (t) => done(() => spinner.fail(t)),
+    }
+    this.activeProgress = progress
+    return progress
+  }
+
+  /** The signal that stopped the run, once Ctrl-C or SIGTERM arrived during `stopSignal()` work. */
+  protected interruptedBy?: NodeJS.Signals
+  private releaseStopSignal?: () => void
+
+  /**
+   * An AbortSignal for long work that must stop cleanly: Ctrl-C or SIGTERM aborts
+   * it (the work rolls back or commits its current batch and releases its locks),
+   * and the command then exits 130 or 143; a second Ctrl-C exits at once.
+   */
+  protected stopSignal(): AbortSignal {
+    const controller = new AbortController()
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
+      this.interruptedBy = signal
+      process.stderr.write(`stopping (${signal}): the current batch is finished or rolled back, the lock released; press Ctrl-C again to quit at once\n`)
+      controller.abort(new Error(`stopped by ${signal}`))
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    this.releaseStopSignal = () => {
+      process.removeListener('SIGINT', onSignal)
+      process.removeListener('SIGTERM', onSignal)
+    }
+    return controller.signal
+  }
+
+  /** After work under `stopSignal()`: the exit code of the signal that stopped it, if one did. */
+  protected exitIfInterrupted(): void {
+    if (this.interruptedBy) this.exitWith(this.interruptedBy === 'SIGINT' ? 130 : 143)
+  }
+
+  /**
+   * Tenants' users' emails as this caller may see them: masked (`j***@example.com`)
+   * unless their role grants pii.view. Applied to what is printed and to --json alike.
+   */
+  protected pii<V>(value: V): V {
+    return seesPii(this.runtime.resolvedIdentity?.permissions) ? value : maskEmails(value)
+  }
+
+  /** An audit entry as this caller may see it (see `pii`). */
+  protected piiAudit<V extends AuditView>(entry: V): V {
+    return seesPii(this.runtime.resolvedIdentity?.permissions) ? entry : maskAuditView(entry, maskEmails)
+  }
+
+  /** A note for the person at the terminal (stderr), silent under --json. */
+  protected note(message: string): void {
+    this.logToStderr(message)
+  }
+
+  /** Sets the exit code without throwing: the result is still printed. */
+  protected exitWith(code: ExitCodeValue | 130 | 143): void {
+    process.exitCode = code
+  }
+
+  /**
+   * Renders a list in --format (table, json, csv, ndjson) to stdout or --output.
+   * Under --json nothing is rendered: the returned rows are the output.
+   */
+  protected renderList<Row>(rows: readonly Row[], columns: readonly Column<Row>[], flags: {format: ListFormat; output?: string}): void {
+    const output = flags.output === '-' ? undefined : flags.output
+    if (this.jsonEnabled() && !output) return
+    const format = this.jsonEnabled() ? 'json' : flags.format
+    const text = rows.length === 0 && format === 'table' ? '' : renderList(rows, columns, format)
+    if (output) {
+      this.writeOutputFile(output, text)
+      this.note(`wrote ${rows.length} row(s) to ${escapeControl(output)}`)
+      return
+    }
+    if (rows.length === 0 && format === 'table') this.note('nothing to show')
+    else process.stdout.write(text)
+  }
+
+  /**
+   * Prints rendered output, or writes it to --output (`-`: stdout); under --json
+   * only a file is written (the JSON goes to stdout).
+   */
+  protected emitOutput(text: string, output: string | undefined, options: {mode?: number} = {}): void {
+    if (output && output !== '-') {
+      this.writeOutputFile(output, text, options)
+      this.note(`wrote ${escapeControl(output)}`)
+    } else if (!this.jsonEnabled()) {
+      process.stdout.write(text)
+    }
+  }
+
+  /**
+   * Whether `--output` is `-` (standard output), refused under --json, whose
+   * result stdout carries. Commands whose --output is required ask before any work.
+   */
+  protected outputIsStdout(output: string): boolean {
+    // `-`, /dev/stdout, /dev/fd/1 or a link to one of them: a second document on stdout beside --json's.
+    if (outputTarget(output).kind !== 'stdout') return false
+    if (this.jsonEnabled()) throw new UserError(`--output ${output} and --json both write to standard output`, {hint: 'name a file, or drop --json'})
+    return true
+  }
+
+  /**
+   * Writes rendered output to `--output FILE` (mode 0600 unless `mode` says
+   * otherwise): a regular file atomically, a device or FIFO (`/dev/stdout`)
+   * written through, `-` to stdout; see `outputTarget`.
+   */
+  protected writeOutputFile(file: string, text: string, options: {mode?: number} = {}): void {
+    this.outputIsStdout(file)
+    writeOutputText(file, text, options)
+  }
+
+  /**
+   * Shows `frame()` every `intervalMs` until Ctrl-C (or SIGTERM). On a terminal
+   * each frame replaces the last on the alternate screen, and on exit the
+   * terminal is restored with the last frame left on it; piped, frames are
+   * appended with a time line between them. An error in a later frame is
+   * shown in its place and the watch goes on; the first frame's error ends it.
+   * Ends with exit code 0.
+   */
+  protected async watch(intervalMs: number, frame: () => Promise<string>): Promise<void> {
+    const tty = Boolean(process.stdout.isTTY)
+    let stop!: () => void
+    const stopped = new Promise<null>((resolve) => {
+      stop = () => resolve(null)
+    })
+    // `on`, not `once`: a listener still in place keeps signal-exit (loaded by the
+    // spinner) from re-raising the signal and killing the process mid-cleanup.
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+    const heading = () => this.color.dim(`every ${intervalMs / 1000} s · ${new Date().toISOString()} · Ctrl-C to stop`)
+    let last: string | null = null
+    let screen = false
+    try {
+      for (let round = 0; ; round++) {
+        let text: string | null
+        try {
+          text = await Promise.race([frame(), stopped])
+        } catch (error) {
+          if (round === 0) throw error
+          text = `${this.errorLine(mapError(this.runtime.storageError(error) ?? error, this.argv))}\n`
+        }
+        if (text === null) break
+        last = text
+        if (tty) {
+          if (!screen) process.stdout.write('\u001B[?1049h\u001B[?25l')
+          screen = true
+          process.stdout.write(`\u001B[H\u001B[2J${heading()}\n\n${text}`)
+        } else {
+          process.stdout.write(`${round > 0 ? '\n' : ''}${heading()}\n${text}`)
+        }
+        let timer: NodeJS.Timeout | undefined
+        const slept = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), intervalMs)
+        })
+        const awake = await Promise.race([slept, stopped])
+        clearTimeout(timer)
+        if (awake === null) break
+      }
+    } finally {
+      process.removeListener('SIGINT', stop)
+      process.removeListener('SIGTERM', stop)
+      if (screen) process.stdout.write(`\u001B[?25h\u001B[?1049l${last ?? ''}`)
+    }
+    process.exitCode = ExitCode.ok
+  }
+
+  protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
+    if (error?.constructor?.name === 'ExitError') throw error
+    this.activeProgress?.fail()
+    const mapped = mapError(this.runtime?.storageError(error) ?? error, this.argv)
+    process.exitCode = mapped.exitCode
+    if (this.jsonEnabled()) {
+      process.stdout.write(`${JSON.stringify({error: {code: mapped.code, message: mapped.message, hint: mapped.hint ?? null, exitCode: mapped.exitCode}}, null, 2)}\n`)
+    } else {
+      process.stderr.write(`${this.errorLine(mapped)}\n`)
+    }
+    if (this.argv.includes('--verbose') || /(^|,)raiops/.test(this.env.DEBUG ?? '')) {
+      // The frames only, under the message as shown above: the raw message may hold what the user typed.
+      const frames = (error?.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line))
+      process.stderr.write(`${scrubText([`${escapeControl(error?.name ?? 'Error')}: ${escapeControl(mapped.message)}`, ...frames].join('\n'))}\n`)
+    }
+  }
+
+  /** An error as one human line: its message and hint come from drivers and from what the user typed, so they are shown escaped. */
+  private errorLine(mapped: MappedError): string {
+    return `${this.color.red('Error:')} ${escapeControl(mapped.message)}${mapped.hint ? ` — ${escapeControl(mapped.hint)}` : ''}`
+  }
+
+  protected override async finally(error: Error | undefined): Promise<void> {
+    this.releaseStopSignal?.()
+    await this.runtime?.close()
+    await super.finally(error)
+  }
+}
+
+const PARSE_ERRORS = new Set([
+  'CLIParseError',
+  'RequiredArgsError',
+  'RequiredFlagError',
+  'FailedFlagValidationError',
+  'NonExistentFlagsError',
+  'UnexpectedArgsError',
+  'FlagInvalidOptionError',
+  'ArgInvalidOptionError',
+])
+
+/** The message on one line, without the frame oclif puts around an error thrown while parsing a flag. */
+function oneLine(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^See more help with/.test(l))
+    .join(' ')
+    .replace(/^Parsing (--[\w-]+)\s+(.*)$/, (_, flag: string, rest: string) => (rest.startsWith(flag) ? rest : `${flag}: ${rest}`))
+}
+
+/**
+ * The error as the user sees it: one line, exit code, scrubbed of secrets.
+ * `argv` is the command line, so a parse error can tell a value typed after
+ * a flag (never shown) from a stray argument.
+ */
+export function mapError(error: unknown, argv: readonly string[] = []): MappedError {
+  if (error instanceof RaiopsError) {
+    return {exitCode: error.exitCode, code: error.code, message: scrubText(oneLine(error.message)), hint: error.hint && scrubText(error.hint)}
+  }
+  const e = error as {name?: string; message?: string; oclif?: {exit?: number}; constructor?: {name?: string}; flags?: unknown; args?: unknown}
+  const name = e?.constructor?.name ?? e?.name ?? ''
+  if (PARSE_ERRORS.has(name) || (e?.oclif?.exit === 2 && e?.message)) {
+    return {exitCode: ExitCode.badInput, code: 'BAD_USAGE', message: scrubText(oneLine(parseErrorMessage(name, e, argv))), hint: 'see --help'}
+  }
+  return {exitCode: ExitCode.unexpected, code: 'UNEXPECTED', message: scrubText(oneLine(e?.message ?? String(error))), hint: 'run again with --verbose for details'}
+}
+
+/**
+ * oclif's parse error, without any value typed on the command line for a flag
+ * that does not exist or takes none: a mistyped `--password=…` or
+ * `--password-stdin hunter2` must not print the password back.
+ */
+function parseErrorMessage(name: string, e: {message?: string; flags?: unknown; args?: unknown}, argv: readonly string[]): string {
+  if (name === 'NonExistentFlagsError' && Array.isArray(e.flags)) {
+    const flags = e.flags.map(String)
+    const valued = flags.some((flag) => flag.includes('='))
+    return `Nonexistent flag${flags.length === 1 ? '' : 's'}: ${flags.map((flag) => flag.split('=')[0]).join(', ')}${valued ? ' (the value given is not shown)' : ''}`
+  }
+  if (name === 'UnexpectedArgsError' && Array.isArray(e.args)) {
+    const args = e.args.map(String)
+    return `Unexpected argument${args.length === 1 ? '' : 's'}: ${args.map((arg) => describeStrayArgument(arg, argv)).join(', ')}`
+  }
+  return e.message ?? 'bad usage'
+}
+
+/** A stray argument as it may be shown: itself, unless it was typed as a flag's value. */
+function describeStrayArgument(arg: string, argv: readonly string[]): string {
+  for (const [index, typed] of argv.entries()) {
+    const flag = /^(--?[^=\s]+)=(.*)$/s.exec(typed)
+    if (flag && flag[2] === arg) return `the value given to ${flag[1]} (not shown; it takes none)`
+    const before = argv[index - 1]
+    if (typed === arg && before !== undefined && /^--?[^-=]/.test(before) && !before.includes('=')) return `a value after ${before} (not shown; it takes none)`
+  }
+  return arg
+}

@@ -1,0 +1,22 @@
+import {Args, Flags} from '@oclif/core'
+
+import {RDS_ENGINES} from '../../lib/rds/types.js'
+
+/** The RDS argument every command that takes one accepts: a name or an id. */
+export const rdsArg = Args.string({name: 'RDS', description: 'RDS name or id', required: true})
+
+/** Connection flags shared by rds:add and rds:edit. */
+export const rdsFieldFlags = {
+  name: Flags.string({description: 'unique name of the RDS, as main or eu-west-2'}),
+  host: Flags.string({description: 'server host name or address'}),
+  port: Flags.integer({description: 'server port (default 3306 for mysql, 5432 for postgres)'}),
+  username: Flags.string({description: 'database user raiops connects as'}),
+  'password-stdin': Flags.boolean({description: 'read the database password from standard input'}),
+  'rai-database': Flags.string({description: 'name of the RAI database on the server'}),
+  'providers-database': Flags.string({description: 'name of the providers database, if the server has one'}),
+  'app-url': Flags.string({description: 'URL of the RAI application served from this RDS'}),
+  file: Flags.string({description: 'for --engine sqlite: path of the database file'}),
+  'no-test': Flags.boolean({description: 'save without testing the connection first'}),
+}
+
+export const engineFlag = Flags.option({options: RDS_ENGINES, description: 'database engine'})

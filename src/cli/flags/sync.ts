@@ -1,0 +1,52 @@
+import {Flags} from '@oclif/core'
+
+import {parseShard} from '../../lib/fleet/fan-out.js'
+import {parseDuration, parseSeconds} from '../../lib/time/duration.js'
+
+/** --wait: how long to wait for a running sync of the same kind (default: exit 6 at once). */
+export const waitFlag = Flags.custom<number>({
+  description: 'wait up to this many seconds for a running sync of the same kind to finish, instead of exiting 6 at once',
+  default: async () => 0,
+  defaultHelp: async () => '0',
+  parse: async (input) => parseSeconds(input, '--wait', 86_400),
+})()
+
+/** Flags of a tenant sync (sync:tenants, sync:all). */
+export const tenantSyncFlags = {
+  force: Flags.boolean({description: 'sync every RDS, even one synced within --max-age'}),
+  'max-age': Flags.custom<number>({
+    description: 'skip an RDS whose last successful sync is younger than this (e.g. 15m, 1h)',
+    default: async () => 15 * 60_000,
+    defaultHelp: async () => '15m',
+    parse: async (input) => parseDuration(input, '--max-age'),
+  })(),
+  concurrency: Flags.integer({description: 'RDS synced at once', default: 4, min: 1, max: 64}),
+  timeout: Flags.custom<number>({
+    description: 'seconds each RDS may take (read and write); past it, it fails and its tenants stay as they were',
+    default: async () => 300_000,
+    defaultHelp: async () => '300',
+    parse: async (input) => parseSeconds(input, '--timeout', 86_400),
+  })(),
+}
+
+export const rdsSelectionFlags = {
+  rds: Flags.string({description: 'only these RDS (name or id; repeat or separate with commas), active or not', multiple: true, delimiter: ','}),
+  shard: Flags.custom({
+    description: 'only the RDS of shard K of N (ids dealt round-robin), so N cron workers split the fleet; each shard has its own lock',
+    parse: async (input: string) => parseShard(input),
+  })(),
+}
+
+/** --full / --truncate of a routing sync. */
+export const routingModeFlags = {
+  full: Flags.boolean({description: 'reconcile every row, including rows deleted on the master (writes only what differs)', exclusive: ['truncate']}),
+  truncate: Flags.boolean({description: 'rebuild the cache from scratch; readers see the previous cache until it is swapped in', exclusive: ['full']}),
+}
+
+export const SYNC_FORMATS = ['table', 'json', 'ndjson'] as const
+export type SyncFormat = (typeof SYNC_FORMATS)[number]
+
+export const syncOutputFlags = {
+  format: Flags.option({options: SYNC_FORMATS, default: 'table' as SyncFormat, char: 'f', description: 'output: a summary table, one JSON document, or NDJSON events (one per RDS, then a summary) for log shippers'})(),
+  output: Flags.string({char: 'o', description: 'write the output to this file (atomically) instead of stdout'}),
+}

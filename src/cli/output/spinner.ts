@@ -1,0 +1,39 @@
+import {escapeControl} from '../../lib/text/escape.js'
+
+/**
+ * Progress on a terminal. The texts are plain (never coloured) and may name RDS
+ * and tenants, so the spinner shows them escaped; `log` takes a line its
+ * presenter has already escaped and coloured.
+ */
+export interface Progress {
+  update(text: string): void
+  /** A line above the spinner (a finished step), the spinner kept below it. */
+  log(line: string): void
+  succeed(text?: string): void
+  fail(text?: string): void
+  stop(): void
+}
+
+const silent: Progress = {update() {}, log() {}, succeed() {}, fail() {}, stop() {}}
+
+export function spinnerAllowed(env: Record<string, string | undefined>, stderrIsTTY: boolean): boolean {
+  return stderrIsTTY && !env.CI && env.TERM !== 'dumb'
+}
+
+/** An ora spinner on stderr when allowed; otherwise a no-op, so callers never branch. */
+export async function startSpinner(text: string, enabled: boolean): Promise<Progress> {
+  if (!enabled) return silent
+  const {default: ora} = await import('ora')
+  const spinner = ora({text: escapeControl(text), stream: process.stderr}).start()
+  return {
+    update: (t) => void (spinner.text = escapeControl(t)),
+    log: (line) => {
+      spinner.clear()
+      process.stderr.write(`${line}\n`)
+      spinner.render()
+    },
+    succeed: (t) => void spinner.succeed(t === undefined ? t : escapeControl(t)),
+    fail: (t) => void spinner.fail(t === undefined ? t : escapeControl(t)),
+    stop: () => void spinner.stop(),
+  }
+}

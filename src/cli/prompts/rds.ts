@@ -1,0 +1,58 @@
+import {resolve} from 'node:path'
+
+import {UserError} from '../../lib/errors/index.js'
+import type {Asker} from './prompt.js'
+import {RDS_ENGINES, type RdsEngine} from '../../lib/rds/types.js'
+import {DEFAULT_PORTS, type RdsFields} from '../../lib/rds/validation.js'
+
+export interface RdsAddFlags {
+  name?: string
+  engine?: RdsEngine
+  host?: string
+  port?: number
+  username?: string
+  'password-stdin': boolean
+  'rai-database'?: string
+  'providers-database'?: string
+  'app-url'?: string
+  file?: string
+  master: boolean
+}
+
+/**
+ * The values of a new RDS: from flags, asking on a terminal for what is missing,
+ * or a one-line error naming the missing flag when nobody can be asked.
+ */
+export async function collectRdsFields(flags: RdsAddFlags, ask: Asker | undefined, readPassword: () => Promise<string>): Promise<RdsFields> {
+  const need = async (value: string | undefined, flag: string, question: string, fallback?: string): Promise<string> => {
+    if (value !== undefined) return value
+    if (ask) return ask.text(question, fallback)
+    if (fallback !== undefined) return fallback
+    throw new UserError(`${flag} is required`, {hint: `pass ${flag}, or run on a terminal to be asked`})
+  }
+  const optional = async (value: string | undefined, question: string): Promise<string | undefined> =>
+    value ?? (ask ? (await ask.text(question)) || undefined : undefined)
+
+  const engine = flags.engine ?? (ask ? await ask.select('Engine', RDS_ENGINES, 'mysql') : 'mysql')
+  const name = await need(flags.name, '--name', 'Name (as main or eu-west-2)')
+  const common = {name, engine, master: flags.master}
+  if (engine === 'sqlite') {
+    const file = await need(flags.file ?? flags['rai-database'], '--file', 'SQLite database file')
+    return {...common, raiDatabase: file ? resolve(file) : '', providersDatabase: flags['providers-database'], appUrl: flags['app-url']}
+  }
+  const host = await need(flags.host, '--host', 'Host')
+  const port = flags.port ?? (ask ? Number(await ask.text('Port', String(DEFAULT_PORTS[engine]))) : undefined)
+  const username = await need(flags.username, '--username', 'Username')
+  const password = flags['password-stdin'] ? await readPassword() : ask ? (await ask.secret('Password (hidden, empty for none)')) || undefined : undefined
+  const raiDatabase = await need(flags['rai-database'], '--rai-database', 'RAI database name', ask ? 'rai' : undefined)
+  return {
+    ...common,
+    host,
+    port,
+    username,
+    password,
+    raiDatabase,
+    providersDatabase: await optional(flags['providers-database'], 'Providers database (empty for none)'),
+    appUrl: await optional(flags['app-url'], 'App URL (empty for none)'),
+  }
+}

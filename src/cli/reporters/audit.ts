@@ -1,0 +1,57 @@
+import type {ChalkInstance} from 'chalk'
+
+import {ago} from '../../lib/text/age.js'
+import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
+import type {Column} from '../output/render.js'
+import type {AuditChange, AuditView} from '../../lib/audit/read.js'
+
+const target = (row: AuditView): string => (row.targetType ? `${row.targetType}${row.targetId === null ? '' : `:${row.targetId}`}` : '')
+
+export function auditColumns(c: ChalkInstance, now: Date): Column<AuditView>[] {
+  return [
+    {header: 'ID', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'When', cell: (r) => `${r.occurredAt.slice(0, 19).replace('T', ' ')} ${c.dim(`(${ago(r.occurredAt, now)})`)}`, plain: (r) => r.occurredAt},
+    {header: 'Actor', cell: (r) => `${c.dim(`${r.actorType}:`)}${r.actor}`, plain: (r) => `${r.actorType}:${r.actor}`},
+    {header: 'Action', cell: (r) => r.action},
+    {header: 'Target', cell: target, plain: (r) => target(r) || null},
+    {header: 'RDS', cell: (r) => (r.rdsInstanceId === null ? '' : String(r.rdsInstanceId)), plain: (r) => r.rdsInstanceId},
+    {header: 'Tenant', cell: (r) => (r.tenantMasterId === null ? '' : String(r.tenantMasterId)), plain: (r) => r.tenantMasterId},
+  ]
+}
+
+/** A value on one line: a string as it is, anything else as JSON, either escaped for the terminal. */
+const shown = (value: unknown): string => (value === null || value === undefined ? '∅' : escapeControl(typeof value === 'string' ? value : JSON.stringify(value)))
+
+/**
+ * An entry's fields, then its change as a diff: `-` the old value, `+` the new
+ * one; a secret's change as `password: changed (redacted)`. Every value from the
+ * entry is escaped: an action or an id sent with a newline or an escape sequence
+ * shows as `\n` or `\u001b`.
+ */
+export function renderAuditEntry(c: ChalkInstance, shownEntry: AuditView & {changes: AuditChange[]}, now: Date): string {
+  const {changes, ...fields} = shownEntry
+  const entry = escapeControlDeep(fields)
+  const lines = [
+    `${c.bold(`Audit entry ${entry.id}`)} ${c.dim(`(sequence ${entry.seq})`)}`,
+    `  When     ${entry.occurredAt} (${ago(entry.occurredAt, now)})`,
+    `  Actor    ${entry.actorType}:${entry.actor}`,
+    `  Action   ${entry.action}`,
+  ]
+  if (entry.targetType) lines.push(`  Target   ${target(entry)}`)
+  if (entry.rdsInstanceId !== null) lines.push(`  RDS      ${entry.rdsInstanceId}`)
+  if (entry.tenantMasterId !== null) lines.push(`  Tenant   ${entry.tenantMasterId}`)
+  if (entry.source.host) lines.push(`  Host     ${entry.source.host}${entry.source.ip ? ` (${entry.source.ip})` : ''}`)
+  if (entry.source.command) lines.push(`  Command  ${entry.source.command}`)
+  lines.push('')
+  if (changes.length === 0) lines.push(c.dim(entry.oldValues === null && entry.newValues === null ? '  no values recorded' : '  no field changed'))
+  for (const change of changes) {
+    if (change.redacted) {
+      lines.push(`  ${escapeControl(change.field)}: changed ${c.dim('(redacted)')}`)
+      continue
+    }
+    lines.push(`  ${escapeControl(change.field)}`)
+    if (change.old !== null) lines.push(c.red(`    - ${shown(change.old)}`))
+    if (change.new !== null) lines.push(c.green(`    + ${shown(change.new)}`))
+  }
+  return `${lines.join('\n')}\n`
+}

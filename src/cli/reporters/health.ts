@@ -1,0 +1,130 @@
+import type {ChalkInstance} from 'chalk'
+
+import type {JunitSuite} from '../output/junit.js'
+import type {MetricFamily} from '../output/prometheus.js'
+import type {Column} from '../output/render.js'
+import {colourHealth} from './rds.js'
+import type {HealthStatus} from '../../lib/rds/types.js'
+import {isAtOrBelow} from '../../lib/health/rules.js'
+import type {HealthHistory, HealthReport, RdsHealthHistory, RdsHealthResult} from '../../lib/rds/health.js'
+
+export type FailOn = HealthStatus | 'never'
+
+const ms = (value: number | null): string => (value === null ? '' : value >= 10 ? String(Math.round(value)) : value.toFixed(1))
+const percent = (ratio: number | null): string => (ratio === null ? '' : `${(ratio * 100).toFixed(ratio < 0.1 ? 1 : 0)} %`)
+
+export function healthColumns(c: ChalkInstance): Column<RdsHealthResult>[] {
+  return [
+    {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'name', cell: (r) => (r.isMaster ? `${r.name} ${c.cyan('(master)')}` : r.name), plain: (r) => r.name},
+    {header: 'engine', cell: (r) => r.engine},
+    {header: 'status', cell: (r) => colourHealth(c, r.status), plain: (r) => r.status},
+    {header: 'latency ms', cell: (r) => ms(r.latencyMs), plain: (r) => r.latencyMs},
+    {header: 'connections', cell: (r) => percent(r.connectionsUsedRatio), plain: (r) => r.connectionsUsedRatio},
+    {header: 'server', cell: (r) => r.serverVersion ?? '', plain: (r) => r.serverVersion},
+    {header: 'reasons', cell: (r) => r.reasons.join('; '), plain: (r) => r.reasons.join('; ')},
+  ]
+}
+
+/** One line under the table: how many of each status, and how long it took. */
+export function healthSummary(c: ChalkInstance, report: HealthReport): string {
+  const {healthy, degraded, down} = report.counts
+  const parts = [c.green(`${healthy} healthy`), degraded > 0 ? c.yellow(`${degraded} degraded`) : `${degraded} degraded`, down > 0 ? c.red(`${down} down`) : `${down} down`]
+  return `${parts.join(', ')} · ${report.results.length} probed in ${(report.durationMs / 1000).toFixed(1)} s`
+}
+
+/** The metrics of a health run for Prometheus (node_exporter's textfile collector). */
+export function healthMetrics(report: HealthReport): MetricFamily[] {
+  const label = (r: RdsHealthResult) => ({rds: r.name})
+  const statuses: Array<Exclude<HealthStatus, 'unknown'>> = ['healthy', 'degraded', 'down']
+  return [
+    {
+      name: 'raiops_rds_up',
+      help: 'Whether the RDS answered its health probe within the timeout (1) or is down (0).',
+      type: 'gauge',
+      samples: report.results.map((r) => ({labels: label(r), value: r.status === 'down' ? 0 : 1})),
+    },
+    {
+      name: 'raiops_rds_latency_seconds',
+      help: 'Round trip of SELECT 1 on an open connection, in seconds.',
+      type: 'gauge',
+      samples: report.results.filter((r) => r.latencyMs !== null).map((r) => ({labels: label(r), value: (r.latencyMs as number) / 1000})),
+    },
+    {
+      name: 'raiops_rds_connections_used_ratio',
+      help: 'Connections in use over the server limit (MySQL Threads_connected / max_connections, PostgreSQL backends / max_connections).',
+      type: 'gauge',
+      samples: report.results.filter((r) => r.connectionsUsedRatio !== null).map((r) => ({labels: label(r), value: r.connectionsUsedRatio as number})),
+    },
+    {
+      name: 'raiops_rds_health_status',
+      help: 'The health status of the RDS: 1 for its current status, 0 for the others.',
+      type: 'gauge',
+      samples: report.results.flatMap((r) => statuses.map((status) => ({labels: {...label(r), status}, value: r.status === status ? 1 : 0}))),
+    },
+    {
+      name: 'raiops_rds_health_checked_timestamp_seconds',
+      help: 'When the RDS was probed, as a Unix time in seconds.',
+      type: 'gauge',
+      samples: report.results.map((r) => ({labels: label(r), value: Math.floor(Date.parse(r.checkedAt) / 1000)})),
+    },
+  ]
+}
+
+/** A JUnit report: one test case per RDS, failed when its status is at or below `failOn`. */
+export function healthJunit(report: HealthReport, failOn: FailOn): JunitSuite {
+  return {
+    name: 'raiops rds:health',
+    timestamp: report.checkedAt,
+    time: report.durationMs / 1000,
+    cases: report.results.map((r) => {
+      const lines = [`status: ${r.status}`, ...(r.latencyMs === null ? [] : [`latency: ${ms(r.latencyMs)} ms`]), ...(r.serverVersion ? [`server: ${r.serverVersion}`] : []), ...r.reasons.map((reason) => `- ${reason}`)]
+      return {
+        classname: `raiops.rds.${r.engine}`,
+        name: r.name,
+        time: r.durationMs / 1000,
+        output: lines.join('\n'),
+        ...(isAtOrBelow(r.status, failOn) ? {failure: {type: r.status, message: `${r.name} is ${r.status}: ${r.reasons.join('; ')}`, body: lines.join('\n')}} : {}),
+      }
+    }),
+  }
+}
+
+const SPARKS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'] as const
+
+/** Latency as a sparkline from zero to the RDS's own maximum; a down check is a red ×, a missing latency a space. */
+export function sparkline(c: ChalkInstance, checks: RdsHealthHistory['checks']): string {
+  const values = checks.map((p) => p.latencyMs).filter((v): v is number => v !== null)
+  // Scaled from zero, so jitter of a fraction of a millisecond stays flat.
+  const max = values.length > 0 ? values.reduce((a, b) => Math.max(a, b)) : 0
+  return checks
+    .map((p) => {
+      if (p.status === 'down') return c.red('×')
+      if (p.latencyMs === null) return ' '
+      const level = max === 0 ? 0 : Math.round((p.latencyMs / max) * (SPARKS.length - 1))
+      const spark = SPARKS[level]
+      return p.status === 'degraded' ? c.yellow(spark) : spark
+    })
+    .join('')
+}
+
+export function historyColumns(c: ChalkInstance): Column<RdsHealthHistory>[] {
+  return [
+    {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'name', cell: (r) => r.name},
+    {header: 'now', cell: (r) => colourHealth(c, r.status), plain: (r) => r.status},
+    {header: 'checks', cell: (r) => String(r.total), plain: (r) => r.total},
+    {header: 'uptime', cell: (r) => (r.uptime === null ? c.dim('no checks') : colourUptime(c, r.uptime)), plain: (r) => r.uptime},
+    {header: 'latency ms (min/avg/max)', cell: (r) => (r.latency ? `${ms(r.latency.min)}/${ms(r.latency.avg)}/${ms(r.latency.max)}` : ''), plain: (r) => (r.latency ? `${r.latency.min}/${r.latency.avg}/${r.latency.max}` : null)},
+    {header: 'recent (oldest → newest)', cell: (r) => sparkline(c, r.checks), plain: (r) => r.checks.map((p) => p.status).join(' ')},
+  ]
+}
+
+function colourUptime(c: ChalkInstance, uptime: number): string {
+  const text = `${(uptime * 100).toFixed(uptime === 1 || uptime === 0 ? 0 : 2)} %`
+  return uptime >= 0.999 ? c.green(text) : uptime >= 0.95 ? c.yellow(text) : c.red(text)
+}
+
+export function historyHeading(history: HealthHistory): string {
+  return `health checks from ${history.since} to ${history.until}`
+}

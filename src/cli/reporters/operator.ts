@@ -1,0 +1,16 @@
+import type {ChalkInstance} from 'chalk'
+
+import type {Column} from '../output/render.js'
+import type {OperatorView} from '../../lib/operator/service.js'
+
+export function operatorColumns(c: ChalkInstance): Column<OperatorView>[] {
+  return [
+    {header: 'ID', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'Email', cell: (r) => r.email},
+    {header: 'Name', cell: (r) => r.name},
+    {header: 'Role', cell: (r) => r.role},
+    {header: 'Active', cell: (r) => (r.isActive ? 'yes' : c.red('no')), plain: (r) => r.isActive},
+    {header: 'Last login', cell: (r) => r.lastLoginAt ?? 'never', plain: (r) => r.lastLoginAt},
+    {header: 'Locked until', cell: (r) => r.lockedUntil ?? '', plain: (r) => r.lockedUntil},
+  ]
+}

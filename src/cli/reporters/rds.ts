@@ -1,0 +1,77 @@
+import type {ChalkInstance} from 'chalk'
+
+import {paint} from '../output/color.js'
+import type {Column} from '../output/render.js'
+import type {RdsTestResult} from '../../lib/rds/service.js'
+import type {HealthStatus, RdsState, RdsView} from '../../lib/rds/types.js'
+
+export function colourHealth(c: ChalkInstance, status: HealthStatus): string {
+  return paint(c, status === 'healthy' ? 'ok' : status === 'degraded' ? 'warn' : status === 'down' ? 'fail' : 'dim', status)
+}
+
+export function colourState(c: ChalkInstance, state: RdsState): string {
+  return paint(c, state === 'online' ? 'ok' : state === 'draining' ? 'warn' : 'fail', state)
+}
+
+export function endpoint(rds: Pick<RdsView, 'engine' | 'host' | 'port' | 'raiDatabase'>): string {
+  return rds.engine === 'sqlite' ? rds.raiDatabase : `${rds.host}:${rds.port}`
+}
+
+export function rdsColumns(c: ChalkInstance): Column<RdsView>[] {
+  return [
+    {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'name', cell: (r) => (r.isMaster ? `${r.name} ${c.cyan('(master)')}` : r.name), plain: (r) => r.name},
+    {header: 'engine', cell: (r) => r.engine},
+    {header: 'endpoint', cell: (r) => endpoint(r)},
+    {header: 'database', cell: (r) => (r.engine === 'sqlite' ? '-' : r.raiDatabase), plain: (r) => r.raiDatabase},
+    {header: 'master', cell: (r) => (r.isMaster ? 'yes' : ''), plain: (r) => r.isMaster},
+    {header: 'active', cell: (r) => (r.isActive ? 'yes' : c.dim('no')), plain: (r) => r.isActive},
+    {header: 'state', cell: (r) => colourState(c, r.state), plain: (r) => r.state},
+    {header: 'health', cell: (r) => colourHealth(c, r.health.status), plain: (r) => r.health.status},
+    {header: 'checked', cell: (r) => r.health.checkedAt ?? c.dim('never'), plain: (r) => r.health.checkedAt},
+  ]
+}
+
+function impersonationCell(c: ChalkInstance, r: RdsView): string {
+  if (!r.impersonation.enabled) return c.dim('off')
+  const ttl = r.impersonation.ttlSeconds ?? 300
+  return `on (audience ${r.impersonation.audience ?? r.appUrl ?? c.dim('the app url, none set')}; links valid ${ttl % 60 === 0 ? `${ttl / 60} min` : `${ttl} s`})`
+}
+
+export function rdsRecord(c: ChalkInstance, r: RdsView): Array<[string, string]> {
+  return [
+    ['id', String(r.id)],
+    ['name', r.name],
+    ['engine', r.engine],
+    ...(r.engine === 'sqlite'
+      ? ([['file', r.raiDatabase]] as Array<[string, string]>)
+      : ([
+          ['host', r.host ?? ''],
+          ['port', String(r.port ?? '')],
+          ['username', r.username ?? ''],
+          ['password', r.passwordSet ? '(set, encrypted)' : c.dim('(none)')],
+          ['rai database', r.raiDatabase],
+        ] as Array<[string, string]>)),
+    ['providers database', r.providersDatabase ?? c.dim('(none)')],
+    ['app url', r.appUrl ?? c.dim('(none)')],
+    ['impersonation', impersonationCell(c, r)],
+    ['master', r.isMaster ? 'yes' : 'no'],
+    ['active', r.isActive ? 'yes' : 'no'],
+    ['state', colourState(c, r.state)],
+    ['health', `${colourHealth(c, r.health.status)}${r.health.latencyMs !== null ? ` (${r.health.latencyMs} ms)` : ''}${r.health.error ? ` ${r.health.error}` : ''}`],
+    ['health checked', r.health.checkedAt ?? c.dim('never')],
+    ['created', r.createdAt],
+    ['updated', r.updatedAt],
+  ]
+}
+
+export function rdsTestColumns(c: ChalkInstance): Column<RdsTestResult>[] {
+  return [
+    {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'name', cell: (r) => r.name},
+    {header: 'result', cell: (r) => (r.ok ? c.green('ok') : c.red('failed')), plain: (r) => (r.ok ? 'ok' : 'failed')},
+    {header: 'latency ms', cell: (r) => (r.latencyMs === null ? '' : String(r.latencyMs)), plain: (r) => r.latencyMs},
+    {header: 'server', cell: (r) => r.serverVersion ?? ''},
+    {header: 'error', cell: (r) => r.error ?? ''},
+  ]
+}

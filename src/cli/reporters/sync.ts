@@ -1,0 +1,116 @@
+import type {ChalkInstance} from 'chalk'
+
+import {ago} from '../../lib/text/age.js'
+import {paint} from '../output/color.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
+import type {Column} from '../output/render.js'
+import {invalidLines} from '../../lib/sync/invalid.js'
+import type {RoutingSyncReport} from '../../lib/sync/routing.js'
+import type {RdsSyncStatus, SyncKindStatus} from '../../lib/sync/status.js'
+import type {RdsTenantSync, TenantSyncReport} from '../../lib/sync/tenants.js'
+
+const seconds = (ms: number | null): string => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`)
+
+export function colourRun(c: ChalkInstance, status: string): string {
+  return paint(c, status === 'ok' ? 'ok' : status === 'partial' || status === 'running' ? 'warn' : status === 'failed' ? 'fail' : 'dim', status)
+}
+
+export function tenantSyncColumns(c: ChalkInstance): Column<RdsTenantSync>[] {
+  return [
+    {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'rds', cell: (r) => r.name},
+    {header: 'result', cell: (r) => colourRun(c, r.status), plain: (r) => r.status},
+    {header: 'tenants', cell: (r) => (r.tenants === null ? '' : String(r.tenants)), plain: (r) => r.tenants},
+    {header: 'new', cell: (r) => String(r.counts.inserted), plain: (r) => r.counts.inserted},
+    {header: 'updated', cell: (r) => String(r.counts.updated), plain: (r) => r.counts.updated},
+    {header: 'unchanged', cell: (r) => String(r.counts.unchanged), plain: (r) => r.counts.unchanged},
+    {header: 'missing', cell: (r) => String(r.counts.missing), plain: (r) => r.counts.missing},
+    {header: 'time', cell: (r) => (r.status === 'skipped' ? '' : seconds(r.durationMs)), plain: (r) => r.durationMs},
+    {
+      header: 'note',
+      cell: (r) => (r.error ? c.red(r.error) : r.status === 'skipped' && r.lastSyncedAt ? c.dim(`synced ${r.lastSyncedAt}; --force to sync now`) : r.invalidRows.length > 0 ? c.yellow(invalidNote(r)) : ''),
+      plain: (r) => r.error ?? (r.invalidRows.length > 0 ? invalidNote(r) : ''),
+    },
+  ]
+}
+
+/** An RDS's invalid tenant rows: "2 invalid: name is NULL: stored with an empty name (2 rows: ids 4, 9)". */
+function invalidNote(r: RdsTenantSync): string {
+  return `${r.counts.invalid} invalid: ${invalidLines(r.invalidRows).join('; ')}`
+}
+
+/**
+ * The lines below print names from the registry, driver errors and row ids from
+ * the fleet themselves (tables escape their rows): each takes the report escaped
+ * once, before it formats and colours it.
+ */
+
+/** One line per finished RDS (progress on a terminal). */
+export function tenantSyncLine(c: ChalkInstance, result: RdsTenantSync): string {
+  const r = escapeControlDeep(result)
+  if (r.status === 'failed') return `${c.red('✖')} ${r.name}: ${r.error}`
+  if (r.status === 'skipped') return `${c.dim('–')} ${r.name}: skipped, synced ${r.lastSyncedAt}`
+  const invalid = r.counts.invalid > 0 ? `, ${r.counts.invalid} invalid` : ''
+  return `${c.green('✔')} ${r.name}: ${r.tenants} tenants (${r.counts.inserted} new, ${r.counts.updated} updated, ${r.counts.missing} missing${invalid}) in ${seconds(r.durationMs)}`
+}
+
+export function tenantSyncSummary(c: ChalkInstance, tenantReport: TenantSyncReport): string {
+  const report = escapeControlDeep(tenantReport)
+  const synced = report.rds.filter((r) => r.status === 'ok').length
+  const failed = report.rds.filter((r) => r.status === 'failed')
+  const skipped = report.rds.filter((r) => r.status === 'skipped').length
+  const {inserted, updated, unchanged, missing, invalid} = report.totals
+  return [
+    `tenants: ${colourRun(c, report.status)} · ${synced} RDS synced, ${failed.length} failed, ${skipped} skipped · ${inserted} new, ${updated} updated, ${unchanged} unchanged, ${missing} missing${invalid > 0 ? `, ${invalid} invalid` : ''} · ${seconds(report.durationMs)}`,
+    ...report.rds.filter((r) => r.invalidRows.length > 0).map((r) => c.yellow(`  ${r.name}: ${invalidNote(r)}`)),
+    ...failed.map((f) => c.red(`  failed: ${f.name}: ${f.error}`)),
+  ].join('\n')
+}
+
+export function routingSyncSummary(c: ChalkInstance, routingReport: RoutingSyncReport): string {
+  const report = escapeControlDeep(routingReport)
+  const {read, inserted, updated, unchanged, missing, unlinked, invalid} = report.counts
+  const lines = [
+    `routing (${report.mode}) from ${report.master.name}: ${colourRun(c, report.status)} · ${read} read, ${inserted} new, ${updated} updated, ${unchanged} unchanged, ${missing} removed · ${seconds(report.durationMs)}`,
+  ]
+  if (unlinked > 0) {
+    const examples = report.unlinkedTenants.map((t) => `RDS ${t.rdsInstanceId} tenant ${t.remoteTenantId} (${t.rows})`).join(', ')
+    lines.push(c.yellow(`  ${unlinked} row(s) kept without a tenant link: their tenant is not in tenant_master (run sync:tenants) — ${examples}`))
+  }
+  if (invalid > 0) {
+    lines.push(c.yellow(`  ${invalid} source row(s) break the contract:`))
+    for (const line of invalidLines(report.invalidRows)) lines.push(c.yellow(`    ${line}`))
+  }
+  if (report.error) lines.push(c.red(`  failed: ${report.error} — the cache keeps its last committed state`))
+  return lines.join('\n')
+}
+
+export function syncKindColumns(c: ChalkInstance, now: Date): Column<SyncKindStatus>[] {
+  return [
+    {header: 'kind', cell: (k) => k.kind},
+    {header: 'last run', cell: (k) => (k.lastRun ? `${k.lastRun.startedAt} (${ago(k.lastRun.startedAt, now)})` : c.dim('never run')), plain: (k) => k.lastRun?.startedAt ?? null},
+    {header: 'result', cell: (k) => (k.lastRun ? colourRun(c, k.lastRun.status) : ''), plain: (k) => k.lastRun?.status ?? null},
+    {header: 'counts', cell: (k) => countsText(k.lastRun?.stats ?? null), plain: (k) => countsText(k.lastRun?.stats ?? null)},
+    {header: 'data age', cell: (k) => (k.lastOkAt ? ago(k.lastOkAt, now).replace(' ago', '') : c.dim('never synced')), plain: (k) => k.staleMs},
+    {header: 'running now', cell: (k) => (k.running ? `${k.running.holder.host} (pid ${k.running.holder.pid}) since ${k.running.acquiredAt}` : ''), plain: (k) => (k.running ? `${k.running.holder.host}:${k.running.holder.pid}` : '')},
+    {header: 'error', cell: (k) => (k.lastRun?.error ? c.red(k.lastRun.error) : ''), plain: (k) => k.lastRun?.error ?? ''},
+  ]
+}
+
+export function rdsSyncColumns(c: ChalkInstance, now: Date): Column<RdsSyncStatus>[] {
+  return [
+    {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'rds', cell: (r) => (r.active ? r.name : `${r.name} ${c.dim('(inactive)')}`), plain: (r) => r.name},
+    {header: 'last tenant sync', cell: (r) => (r.lastRun ? `${r.lastRun.startedAt} (${ago(r.lastRun.startedAt, now)})` : c.dim('never run')), plain: (r) => r.lastRun?.startedAt ?? null},
+    {header: 'result', cell: (r) => (r.lastRun ? colourRun(c, r.lastRun.status) : ''), plain: (r) => r.lastRun?.status ?? null},
+    {header: 'counts', cell: (r) => countsText(r.lastRun?.stats ?? null), plain: (r) => countsText(r.lastRun?.stats ?? null)},
+    {header: 'data age', cell: (r) => (r.lastOkAt ? ago(r.lastOkAt, now).replace(' ago', '') : c.dim('never synced')), plain: (r) => r.staleMs},
+    {header: 'error', cell: (r) => (r.lastRun?.error ? c.red(r.lastRun.error) : ''), plain: (r) => r.lastRun?.error ?? ''},
+  ]
+}
+
+function countsText(stats: Record<string, unknown> | null): string {
+  if (!stats) return ''
+  const parts = (['inserted', 'updated', 'unchanged', 'missing', 'skipped', 'invalid'] as const).filter((k) => Number(stats[k] ?? 0) > 0).map((k) => `${String(stats[k])} ${k}`)
+  return parts.length > 0 ? parts.join(', ') : 'no changes'
+}

@@ -1,2 +1,0 @@
-export * from './writer.js'
-export * from './verify.js'

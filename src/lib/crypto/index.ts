@@ -1,4 +1,0 @@
-export * from './keyring.js'
-export * from './secret-box.js'
-export * from './key-check.js'
-export * from './rotate.js'

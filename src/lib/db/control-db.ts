@@ -1,0 +1,201 @@
+import {existsSync} from 'node:fs'
+import type {Knex} from 'knex'
+
+import {migrations} from '../../../migrations/index.js'
+import {ConfigError, ConnectionError} from '../errors/index.js'
+import {quietLog} from './knex-log.js'
+import {describeDriverError} from './driver-errors.js'
+import {rememberSecret} from '../redact/index.js'
+import type {ControlDbTarget} from './url.js'
+
+export {parseDatabaseUrl} from './url.js'
+export type {ControlDbTarget, ControlEngine} from './url.js'
+
+export type Db = Knex | Knex.Transaction
+
+export interface OpenControlDbOptions {
+  connectTimeoutMs?: number
+}
+
+/** Builds the knex instance for the control database. knex and its driver are loaded here, lazily. */
+export async function openControlDb(target: ControlDbTarget, options: OpenControlDbOptions = {}): Promise<Knex> {
+  const {default: knex} = await import('knex')
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5000
+  // Errors carry `?` placeholders, never bound values (hashes, ciphertexts); knex's warnings stay off the console.
+  const common = {compileSqlOnError: false, log: quietLog(undefined)}
+  if (target.engine === 'sqlite') {
+    return knex({
+      ...common,
+      client: 'better-sqlite3',
+      connection: {filename: target.sqliteFile as string},
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: {pragma(sql: string): unknown; prepare(sql: string): unknown}, done: (error: Error | null, conn: unknown) => void) {
+          conn.pragma('journal_mode = WAL')
+          conn.pragma('busy_timeout = 10000')
+          conn.pragma('foreign_keys = ON')
+          // knex begins a transaction with a plain BEGIN, which takes the write lock
+          // only at the first write: a transaction that reads first then fails at once
+          // with "database is locked" (SQLITE_BUSY_SNAPSHOT) when another process
+          // committed in between, instead of waiting its turn. BEGIN IMMEDIATE takes
+          // the lock at the start, waiting up to the busy timeout for it.
+          const prepare = conn.prepare.bind(conn)
+          conn.prepare = (sql: string) => prepare(sql === 'BEGIN;' ? 'BEGIN IMMEDIATE;' : sql)
+          done(null, conn)
+        },
+      },
+    })
+  }
+  const connection = target.connection!
+  rememberSecret(connection.password)
+  if (target.engine === 'mysql') {
+    return knex({
+      ...common,
+      client: 'mysql2',
+      connection: {...connection, charset: 'utf8mb4', timezone: 'Z', connectTimeout: connectTimeoutMs},
+      pool: {min: 0, max: 4},
+      acquireConnectionTimeout: connectTimeoutMs + 3000,
+    })
+  }
+  return knex({
+    ...common,
+    client: 'pg',
+    connection: {...connection, connectionTimeoutMillis: connectTimeoutMs},
+    pool: {min: 0, max: 4},
+    acquireConnectionTimeout: connectTimeoutMs + 3000,
+  })
+}
+
+/** Whether a SQLite control database file exists yet (other engines always "exist"). */
+export function controlDbExists(target: ControlDbTarget): boolean {
+  return target.engine !== 'sqlite' || existsSync(target.sqliteFile as string)
+}
+
+const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {
+  async getMigrations() {
+    return migrations
+  },
+  getMigrationName(migration) {
+    return migration.name
+  },
+  async getMigration(migration) {
+    return migration
+  },
+}
+
+const MIGRATIONS_TABLE = 'knex_migrations'
+const migrationConfig: Knex.MigratorConfig = {migrationSource, tableName: MIGRATIONS_TABLE}
+
+export interface MigrationStatus {
+  applied: string[]
+  pending: string[]
+}
+
+export async function migrationStatus(db: Knex): Promise<MigrationStatus> {
+  const [applied, pending] = (await db.migrate.list(migrationConfig)) as [Array<{name: string}>, Array<{name: string}>]
+  return {
+    applied: applied.map((m) => m.name),
+    pending: pending.map((m) => (typeof m === 'string' ? m : (m as {name: string}).name)),
+  }
+}
+
+/** Applies every pending migration; returns the names applied now. */
+export async function migrateLatest(db: Knex): Promise<string[]> {
+  const [, names] = (await db.migrate.latest(migrationConfig)) as [number, string[]]
+  return names
+}
+
+export interface MigrateResult extends MigrationStatus {
+  database: string
+  appliedNow: string[]
+}
+
+/** `db:migrate`: applies what is pending (unless `statusOnly`) and reports the state. */
+export async function migrateControlDb(db: Knex, target: ControlDbTarget, options: {statusOnly?: boolean} = {}): Promise<MigrateResult> {
+  const appliedNow = options.statusOnly ? [] : await migrateLatest(db)
+  return {database: target.display, ...(await migrationStatus(db)), appliedNow}
+}
+
+/** Rolls back every migration (tests and `db:migrate --down`). */
+export async function migrateDownAll(db: Knex): Promise<string[]> {
+  const [, names] = (await db.migrate.rollback(migrationConfig, true)) as [number, string[]]
+  return names
+}
+
+function unreachable(target: ControlDbTarget, error: unknown): ConnectionError {
+  return new ConnectionError(`cannot use the control database ${target.display}: ${describeDriverError(error)}`, {
+    hint: target.engine === 'sqlite' ? 'check the file and its directory' : 'check RAIOPS_DATABASE_URL and that the server is running',
+    cause: error,
+  })
+}
+
+/** Checks that the control database answers, naming it (never its password) when it does not. */
+export async function assertReachable(db: Knex, target: ControlDbTarget): Promise<void> {
+  try {
+    await db.raw('select 1')
+  } catch (error) {
+    throw unreachable(target, error)
+  }
+}
+
+/**
+ * Checks that the control database answers and is fully migrated, turning the
+ * driver's failure into a one-line error that names the database (never its password).
+ */
+export async function assertReady(db: Knex, target: ControlDbTarget): Promise<void> {
+  let applied: Set<string> | null
+  try {
+    applied = await appliedMigrations(db)
+  } catch (error) {
+    throw unreachable(target, error)
+  }
+  const pending = migrations.filter((m) => !applied?.has(m.name))
+  if (pending.length > 0) {
+    throw new ConfigError(
+      `the control database ${target.display} is not ${applied === null || applied.size === 0 ? 'initialised' : 'up to date'} (${pending.length} migration(s) pending)`,
+      {hint: applied === null || applied.size === 0 ? 'run `raiops init`' : 'run `raiops db:migrate`'},
+    )
+  }
+}
+
+/**
+ * The applied migrations' names, or null when there is no migrations table: one
+ * indexed read on every command, where knex's status walks the catalogue first.
+ */
+async function appliedMigrations(db: Knex): Promise<Set<string> | null> {
+  try {
+    const rows = (await db(MIGRATIONS_TABLE).select('name')) as Array<{name: string}>
+    return new Set(rows.map((row) => row.name))
+  } catch (error) {
+    if (isMissingTable(error)) return null
+    throw error
+  }
+}
+
+/** Whether a driver error says the table does not exist, on any engine. */
+function isMissingTable(error: unknown): boolean {
+  const e = error as {code?: string; errno?: number; message?: string} | null
+  return e?.code === 'ER_NO_SUCH_TABLE' || e?.code === '42P01' || (e?.code === 'SQLITE_ERROR' && /no such table/i.test(e.message ?? ''))
+}
+
+/**
+ * Inserts one row and returns its id, on every engine (MySQL has no RETURNING).
+ */
+export async function insertReturningId(db: Db, table: string, row: Record<string, unknown>): Promise<number> {
+  if (db.client.config.client === 'mysql2') {
+    const [id] = await db(table).insert(row)
+    return Number(id)
+  }
+  const [inserted] = await db(table).insert(row).returning('id')
+  return Number(typeof inserted === 'object' ? (inserted as {id: number}).id : inserted)
+}
+
+
+
+/** Whether a driver error is a unique-constraint violation, on any engine. */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as {code?: string; errno?: number} | null
+  return e?.code === 'ER_DUP_ENTRY' || e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+}

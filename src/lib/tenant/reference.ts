@@ -1,0 +1,71 @@
+import type {Db} from '../db/control-db.js'
+import {toIso} from '../db/values.js'
+import {NotFoundError, UserError} from '../errors/index.js'
+import {findRds} from '../rds/repository.js'
+
+export const TENANT_MASTER_TABLE = 'tenant_master'
+
+/** A row of `tenant_master` as the engines return it. */
+export interface TenantMasterRow {
+  id: number | string
+  rds_instance_id: number | string
+  remote_tenant_id: number | string
+  name: string
+  status: string | null
+  remote_missing_at: unknown
+}
+
+/** A tenant as raiops knows it. */
+export interface TenantRef {
+  /** The tenant_master id. */
+  id: number
+  rdsInstanceId: number
+  /** The tenant's id in its RDS's RAI database. */
+  remoteTenantId: number
+  name: string
+  status: string | null
+  /** When a sync found it gone upstream; null while it is there. */
+  remoteMissingAt: string | null
+}
+
+/** How a tenant is named on the command line: its tenant_master id, or RDS:REMOTE_TENANT_ID (the RDS by name or id). */
+export const TENANT_REF_HELP = 'its raiops id (as 42) or RDS:REMOTE_TENANT_ID (as main:17)'
+
+const BY_RDS = /^([^:\s]+):(\d+)$/
+
+function toTenantRef(row: TenantMasterRow): TenantRef {
+  return {
+    id: Number(row.id),
+    rdsInstanceId: Number(row.rds_instance_id),
+    remoteTenantId: Number(row.remote_tenant_id),
+    name: row.name,
+    status: row.status ?? null,
+    remoteMissingAt: toIso(row.remote_missing_at),
+  }
+}
+
+/**
+ * The tenant a reference names: all digits is a tenant_master id, `RDS:N` the
+ * tenant N of that RDS (named or by id). A malformed reference is bad input; an
+ * unknown tenant or RDS is NotFoundError (both exit 2).
+ */
+export async function getTenant(db: Db, ref: string): Promise<TenantRef> {
+  const text = ref.trim()
+  const columns = ['id', 'rds_instance_id', 'remote_tenant_id', 'name', 'status', 'remote_missing_at']
+  if (/^\d+$/.test(text)) {
+    // tenant_master ids are 32-bit: a larger number names no tenant (and PostgreSQL would refuse to compare it).
+    const row = Number(text) <= 2_147_483_647 ? ((await db(TENANT_MASTER_TABLE).where({id: Number(text)}).first(columns)) as TenantMasterRow | undefined) : undefined
+    if (!row) throw new NotFoundError(`no tenant with id ${text}`, {hint: `name it by ${TENANT_REF_HELP}; \`raiops sync:tenants\` brings in new tenants`})
+    return toTenantRef(row)
+  }
+  const match = BY_RDS.exec(text)
+  if (!match) throw new UserError(`"${ref}" does not name a tenant`, {hint: `give ${TENANT_REF_HELP}`})
+  const rds = await findRds(db, match[1])
+  if (!rds) throw new NotFoundError(`no RDS named "${match[1]}"`, {hint: 'see `raiops rds:list`'})
+  const remoteTenantId = Number(match[2])
+  const row = Number.isSafeInteger(remoteTenantId)
+    ? ((await db(TENANT_MASTER_TABLE).where({rds_instance_id: Number(rds.id), remote_tenant_id: remoteTenantId}).first(columns)) as TenantMasterRow | undefined)
+    : undefined
+  if (!row) throw new NotFoundError(`RDS "${rds.name}" has no tenant ${match[2]} in the registry`, {hint: 'run `raiops sync:tenants --rds ' + rds.name + '` if it is new'})
+  return toTenantRef(row)
+}
