@@ -5,7 +5,7 @@ import {paint} from '../output/color.js'
 import {escapeControlDeep} from '../../lib/text/escape.js'
 import type {Column} from '../output/render.js'
 import {invalidLines} from '../../lib/sync/invalid.js'
-import type {RoutingSyncReport} from '../../lib/sync/routing.js'
+import type {RoutingSyncReport} from '../../lib/sync/routing/index.js'
 import type {RdsSyncStatus, SyncKindStatus} from '../../lib/sync/status.js'
 import type {RdsTenantSync, TenantSyncReport} from '../../lib/sync/tenants.js'
 

@@ -1,10 +1,10 @@
 import type {OpsContext} from '../context.js'
 import {acquireLease, LEASE_TTL_MS, leaseName, readLease, type LeaseInfo} from '../lease/lease.js'
-import {syncRouting, type RoutingMode, type RoutingSyncReport} from './routing.js'
+import {syncRouting, type RoutingMode, type RoutingSyncReport} from './routing/index.js'
 import {closeInterruptedRuns, type SyncKind} from './runs.js'
 import {syncTargets, syncTenants, type TenantSyncOptions, type TenantSyncReport} from './tenants.js'
 
-export type {RoutingSyncReport} from './routing.js'
+export type {RoutingSyncReport} from './routing/index.js'
 export type {TenantSyncEvent, TenantSyncReport} from './tenants.js'
 
 export interface LeaseOptions {

@@ -1,6 +1,6 @@
 import type {Knex} from 'knex'
 
-import type {Db} from '../db/control-db.js'
+import type {Db} from '../../db/control-db.js'
 
 /**
  * A table rebuilt on a SQLite control database without holding its write lock
@@ -33,15 +33,17 @@ const otherName = (name: string): string => (name.endsWith(ALTERNATE) ? name.sli
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
 
+/** A row of sqlite_master: a table, an index, a view or a trigger, and the SQL that created it. */
 interface SchemaRow {
   type: string
   name: string
+  tbl_name: string
   sql: string
 }
 
 /** Creates `staging` with the columns, constraints and indexes of `table`, as the file defines them now. */
 async function createLike(tx: Db, table: string, staging: string): Promise<void> {
-  const schema = (await tx('sqlite_master').select('type', 'name', 'sql').where({tbl_name: table}).whereNotNull('sql')) as SchemaRow[]
+  const schema = await tx<SchemaRow>('sqlite_master').select('type', 'name', 'sql').where({tbl_name: table}).whereNotNull('sql')
   const definition = schema.find((row) => row.type === 'table')
   const named = definition ? /^(CREATE\s+TABLE\s+)(?:"[^"]+"|`[^`]+`|\S+?)(\s*\()/i.exec(definition.sql) : null
   if (!definition || !named) throw new Error(`cannot read the definition of the table ${table}`)
@@ -64,7 +66,7 @@ async function copyRows(db: Knex, table: string, staging: string, signal: AbortS
     if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('stopped')
     const last = await db.transaction(async (tx) => {
       await tx.raw(`INSERT INTO ${quote(staging)} SELECT * FROM ${quote(table)} WHERE id > ? ORDER BY id LIMIT ?`, [after, COPY_BATCH])
-      const [row] = (await tx(staging).max({id: 'id'})) as Array<{id: unknown}>
+      const [row] = await tx<{id: unknown}>(staging).max({id: 'id'})
       return row?.id === null || row?.id === undefined ? after : Number(row.id)
     })
     if (last === after) return
