@@ -76,13 +76,13 @@ export async function initialisedHome(options: HomeOptions): Promise<CliSession>
   return session
 }
 
-/** Waits until `condition()` holds, polling every 50 ms; fails naming `what` after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, options: {timeoutMs?: number; what?: string} = {}): Promise<void> {
+/** Waits until `condition()` holds, polling every `intervalMs` (50); fails naming `what` after `timeoutMs` (20 s). */
+export async function waitFor(condition: () => boolean, options: {timeoutMs?: number; what?: string; intervalMs?: number} = {}): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 20_000
   const started = Date.now()
   while (!condition()) {
     if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'a condition'}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50))
   }
 }
 
