@@ -10,6 +10,7 @@ import {chainHash, GENESIS_HASH, type AuditRecord} from '../../src/lib/audit/wri
 import {runCli, type CliResult} from '../support/cli.js'
 import {startFaultProxy, type FaultProxy} from '../support/fault-proxy.js'
 import {createTestDatabase, createTestDir, mysqlServer, type TestDatabase, type TestDir} from '../support/servers.js'
+import {waitFor} from '../support/session.js'
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')
 
@@ -34,14 +35,6 @@ const started = new Set<ReturnType<typeof spawn>>()
 afterAll(() => {
   for (const child of started) child.kill('SIGKILL')
 })
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now()
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 const RDS_PASSWORD = 'Audit-Secret-pw-7'
 /** A control character as it would reach a terminal: anything but the newline that ends a line. */
@@ -310,10 +303,10 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     expect(lines[2]).toMatch(/rds\.drain/)
 
     const tail = startCli(['audit:tail', '-n', '1', '--follow', '--interval', '0.2', '--json'], env)
-    await waitFor(() => tail.output.stdout.includes('rds.drain'), 'the last entry')
+    await waitFor(() => tail.output.stdout.includes('rds.drain'), {what: 'the last entry'})
     const added = await cli(['rds:add', '--name', 'tailed', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_t', '--no-test', '--no-input'])
     expect(added.code, added.stderr).toBe(0)
-    await waitFor(() => tail.output.stdout.includes('"tailed"') || tail.output.stdout.split('\n').length > 2, 'the new entry')
+    await waitFor(() => tail.output.stdout.includes('"tailed"') || tail.output.stdout.split('\n').length > 2, {what: 'the new entry'})
     tail.child.kill('SIGINT')
     expect(await tail.exited).toBe(0)
     const events = tail.output.stdout.trim().split('\n').map((l) => JSON.parse(l) as {action: string; newValues: Record<string, unknown>})
@@ -472,12 +465,12 @@ describe('audit:tail against a MariaDB control database that restarts', () => {
     const tail = startCli(['audit:tail', '-n', '0', '--follow', '--interval', '0.2', '--max-retries', '50', '--json'], env)
     await new Promise((resolve) => setTimeout(resolve, 1500))
     await proxy.setMode('refuse')
-    await waitFor(() => /control database unreachable \(attempt 2 of 50\)/.test(tail.output.stderr), 'two failed polls')
+    await waitFor(() => /control database unreachable \(attempt 2 of 50\)/.test(tail.output.stderr), {what: 'two failed polls'})
     // A change made while the tail cannot see the database (straight to the server, not through the proxy).
     const added = await runCli(['rds:add', '--name', 'meanwhile', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_m', '--no-test', '--no-input'], {env: {...env, RAIOPS_DATABASE_URL: control.url}})
     expect(added.code, added.stderr).toBe(0)
     await proxy.setMode('pass')
-    await waitFor(() => tail.output.stdout.includes('meanwhile'), 'the entry written during the outage', 40_000)
+    await waitFor(() => tail.output.stdout.includes('meanwhile'), {what: 'the entry written during the outage', timeoutMs: 40_000})
     expect(tail.output.stderr).toMatch(/control database reachable again after \d+ failed attempt/)
     tail.child.kill('SIGINT')
     expect(await tail.exited).toBe(0)

@@ -4,10 +4,11 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {mysqlRdsAddArgs, queryControlDb, runCli, type CliResult} from '../support/cli.js'
+import {mysqlRdsAddArgs, queryControlDb, type CliResult} from '../support/cli.js'
 import {startFaultProxy, type FaultProxy} from '../support/fault-proxy.js'
 import {createRaiFixture, type RaiFixture} from '../support/rai-fixture.js'
 import {createMysqlUser, createTestDir, mysqlServer, type TestDir, type TestMysqlUser} from '../support/servers.js'
+import {initialisedHome, waitFor, type CliSession} from '../support/session.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const bin = join(root, 'bin', 'run.js')
@@ -16,20 +17,14 @@ const WRONG_PASSWORD = 'not-the-Password-77'
 /** Hang checks on a whole CLI run: its deadline plus a generous margin for starting and stopping node on a loaded machine. */
 const CLI_MARGIN_MS = 6000
 
-const transcript: string[] = []
-
 describe('rds:health and status from the command line', () => {
   let home: TestDir
   let env: Record<string, string>
   let fleet: RaiFixture
   let dbUser: TestMysqlUser
   const proxies: FaultProxy[] = []
-
-  async function cli(args: string[], options: {input?: string; env?: Record<string, string>; timeoutMs?: number} = {}): Promise<CliResult> {
-    const result = await runCli(args, {env: {...env, ...options.env}, input: options.input, timeoutMs: options.timeoutMs})
-    transcript.push(result.stdout, result.stderr)
-    return result
-  }
+  let session: CliSession
+  const cli = (args: string[], options: {input?: string; env?: Record<string, string>; timeoutMs?: number} = {}): Promise<CliResult> => session.run(args, options)
 
   const query = <T>(sql: string): T[] => queryControlDb<T>(env.RAIOPS_HOME, sql)
 
@@ -48,11 +43,10 @@ describe('rds:health and status from the command line', () => {
 
   beforeAll(async () => {
     home = createTestDir('raiops-health-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_CONNECT_TIMEOUT_MS: '3000'}
     fleet = await createRaiFixture({engine: 'mysql', tenants: 2, usersPerTenant: 1, locationsPerTenant: 1, master: true})
     dbUser = await createMysqlUser(fleet.database)
-    const init = await cli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {input: ADMIN_PASSWORD})
-    expect(init.code, init.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, env: {RAIOPS_CONNECT_TIMEOUT_MS: '3000'}})
+    env = session.env
     await add('main', mysqlServer.port, {extra: ['--master']})
     await add('refused', (await proxy('refuse')).port)
     await add('wrong-pw', mysqlServer.port, {password: WRONG_PASSWORD})
@@ -63,10 +57,7 @@ describe('rds:health and status from the command line', () => {
     await dbUser?.drop()
     await fleet?.drop()
     home?.drop()
-    const all = transcript.join('\n')
-    expect(all).not.toContain(ADMIN_PASSWORD)
-    expect(all).not.toContain(WRONG_PASSWORD)
-    if (dbUser) expect(all).not.toContain(dbUser.password)
+    session?.expectNoSecretInTranscript(ADMIN_PASSWORD, WRONG_PASSWORD, dbUser?.password)
   })
 
   it.each([
@@ -239,7 +230,7 @@ describe('rds:health and status from the command line', () => {
     let stdout = ''
     child.stdout.on('data', (d) => (stdout += d))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
-    await waitFor(() => (stdout.match(/Ctrl-C to stop/g) ?? []).length >= 3, 15_000)
+    await waitFor(() => (stdout.match(/Ctrl-C to stop/g) ?? []).length >= 3, {timeoutMs: 15_000})
     child.kill('SIGINT')
     expect(await exited).toBe(0)
     expect(stdout.match(/1 healthy, 0 degraded, 0 down/g)?.length).toBeGreaterThanOrEqual(3)
@@ -253,7 +244,7 @@ describe('rds:health and status from the command line', () => {
     let stdout = ''
     child.stdout.on('data', (d) => (stdout += d))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
-    await waitFor(() => (stdout.match(/Ctrl-C to stop/g) ?? []).length >= 2, 15_000)
+    await waitFor(() => (stdout.match(/Ctrl-C to stop/g) ?? []).length >= 2, {timeoutMs: 15_000})
     // Ctrl-C typed at the terminal: the line discipline turns it into SIGINT.
     child.stdin.write('\u0003')
     expect(await exited).toBe(0)
@@ -267,12 +258,4 @@ describe('rds:health and status from the command line', () => {
 
 function hasScript(): boolean {
   return existsSync('/usr/bin/script') && spawnSync('script', ['--version']).status === 0
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const started = Date.now()
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }

@@ -1,16 +1,18 @@
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
+import {queryControlDb, type CliResult} from '../support/cli.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
+import {initialisedHome, type CliSession} from '../support/session.js'
 
 const ANA_PASSWORD = 'ana-password-123'
 
 describe('operators, roles and access:explain', () => {
   let home: TestDir
   let env: Record<string, string>
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
-    runCli(args, {env: {...env, ...options.env}, input: options.input, timeoutMs: 30_000})
+  let session: CliSession
+  // In-process: what is tested is the commands' output and rows, not the process around them.
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
   const expectOneLine = (result: CliResult, code: number, message: RegExp) => {
     expect(result.code, result.stderr).toBe(code)
     expect(result.stderr.trim().split('\n')).toHaveLength(1)
@@ -20,9 +22,8 @@ describe('operators, roles and access:explain', () => {
 
   beforeAll(async () => {
     home = createTestDir('raiops-operators-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: ''}
-    const init = await cli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {input: 'operators-admin-password-1\n'})
-    expect(init.code, init.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: 'operators-admin-password-1', env: {RAIOPS_TOKEN: ''}, runner: 'in-process'})
+    env = session.env
   })
 
   afterAll(() => home?.drop())

@@ -3,8 +3,9 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {BUILTIN_ROLES} from '../../src/lib/auth/permissions.js'
-import {runCli, type CliResult} from '../support/cli.js'
+import type {CliResult} from '../support/cli.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
+import {initialisedHome, type CliSession} from '../support/session.js'
 
 const root = join(import.meta.dirname, '..', '..')
 const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {permission: string | null}>}
@@ -27,15 +28,14 @@ function readmeMatrix(): Map<string, Map<string, boolean>> {
 
 describe('every command under every built-in role', () => {
   let home: TestDir
-  let env: Record<string, string>
+  let session: CliSession
   const tokens = new Map<string, string>()
-  const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => runCli(args, {env: {...env, ...extra}, timeoutMs: 30_000})
+  // In-process: the refusal is decided inside the command (BaseCommand.init), not by the process around it.
+  const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => session.run(args, {env: extra})
 
   beforeAll(async () => {
     home = createTestDir('raiops-permissions-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: ''}
-    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'permissions-admin-password-1\n'})
-    expect(init.code, init.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: 'permissions-admin-password-1', env: {RAIOPS_TOKEN: ''}, runner: 'in-process'})
     for (const role of roles) {
       const created = await cli(['token:create', '--name', `as-${role.replaceAll('_', '-')}`, '--role', role, '--expires', '1d', '--json'])
       expect(created.code, created.stderr).toBe(0)

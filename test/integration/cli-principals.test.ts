@@ -1,8 +1,9 @@
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
+import {queryControlDb, type CliResult} from '../support/cli.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
+import {initialisedHome, type CliSession} from '../support/session.js'
 
 const ADMIN_PASSWORD = 'principals-admin-password-1'
 const MANAGER_PASSWORD = 'manager-password-123'
@@ -11,9 +12,10 @@ const ATTACKER_PASSWORD = 'taken-over-password-1'
 describe('an operator.manage-only caller against a system_admin, as a user runs it', () => {
   let home: TestDir
   let env: Record<string, string>
+  let session: CliSession
   let managerToken: string
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
-    runCli(args, {env: {...env, ...options.env}, input: options.input, timeoutMs: 30_000})
+  // In-process: what is tested is who may do what, decided inside the commands.
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
   const ok = async (args: string[], input?: string) => {
     const result = await cli(args, {input})
     expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0)
@@ -30,8 +32,8 @@ describe('an operator.manage-only caller against a system_admin, as a user runs 
 
   beforeAll(async () => {
     home = createTestDir('raiops-principals-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: ''}
-    await ok(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], `${ADMIN_PASSWORD}\n`)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, env: {RAIOPS_TOKEN: ''}, runner: 'in-process'})
+    env = session.env
     await ok(['role:create', 'operator_manager', '-p', 'operator.manage'])
     await ok(['role:create', 'secrets_keeper', '-p', 'operator.manage', '-p', 'rds.secrets'])
     await ok(['operator:add', '--email', 'mgr@example.com', '--name', 'Manager', '--role', 'operator_manager', '--password-stdin'], `${MANAGER_PASSWORD}\n`)

@@ -2,10 +2,11 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import Database from 'better-sqlite3'
 
-import {mysqlRdsAddArgs, runCli, type CliResult} from '../support/cli.js'
+import {mysqlRdsAddArgs, type CliResult} from '../support/cli.js'
 import {startFaultProxy} from '../support/fault-proxy.js'
 import {createRaiFixture, type RaiFixture} from '../support/rai-fixture.js'
 import {createMysqlUser, createTestDir, mysqlServer, type TestDir, type TestMysqlUser} from '../support/servers.js'
+import {initialisedHome, type CliSession} from '../support/session.js'
 
 type Proxy = Awaited<ReturnType<typeof startFaultProxy>>
 
@@ -15,21 +16,15 @@ const CONNECT_TIMEOUT_MS = 1500
 /** Hang checks on a whole CLI run: its deadline plus a generous margin for starting and stopping node on a loaded machine. */
 const CLI_MARGIN_MS = 8500
 
-/** Every output of every command run here, to check no secret ever leaks. */
-const transcript: string[] = []
-
 describe('rds commands against real servers', () => {
   let home: TestDir
   let env: Record<string, string>
   let fleet: RaiFixture
   let dbUser: TestMysqlUser
   const proxies: Proxy[] = []
-
-  async function cli(args: string[], options: {input?: string; env?: Record<string, string>} = {}): Promise<CliResult> {
-    const result = await runCli(args, {env: {...env, ...options.env}, input: options.input})
-    transcript.push(result.stdout, result.stderr)
-    return result
-  }
+  /** Every output of every command run here is kept, to check no secret ever leaks. */
+  let session: CliSession
+  const cli = (args: string[], options: {input?: string; env?: Record<string, string>} = {}): Promise<CliResult> => session.run(args, options)
 
   function controlDb(): Database.Database {
     return new Database(join(env.RAIOPS_HOME, 'raiops.sqlite'), {readonly: true})
@@ -49,11 +44,10 @@ describe('rds commands against real servers', () => {
 
   beforeAll(async () => {
     home = createTestDir('raiops-home-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS)}
     fleet = await createRaiFixture({engine: 'mysql', tenants: 3, usersPerTenant: 2, locationsPerTenant: 1, master: true})
     dbUser = await createMysqlUser(fleet.database)
-    const init = await cli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {input: ADMIN_PASSWORD})
-    expect(init.code, init.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, env: {RAIOPS_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS)}})
+    env = session.env
   })
 
   afterAll(async () => {
@@ -72,10 +66,7 @@ describe('rds commands against real servers', () => {
     await dbUser?.drop()
     await fleet?.drop()
     home?.drop()
-    const all = transcript.join('\n')
-    expect(all).not.toContain(ADMIN_PASSWORD)
-    if (dbUser) expect(all).not.toContain(dbUser.password)
-    for (const hash of hashes) expect(all).not.toContain(hash)
+    session?.expectNoSecretInTranscript(ADMIN_PASSWORD, dbUser?.password, ...hashes)
   })
 
   it('adds an RDS after testing the connection, and shows it without its password', async () => {

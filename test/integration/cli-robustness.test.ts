@@ -5,20 +5,19 @@ import {fileURLToPath} from 'node:url'
 import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {mysqlRdsAddArgs, runCli, type CliResult} from '../support/cli.js'
+import {mysqlRdsAddArgs, type CliResult} from '../support/cli.js'
 import {createMysqlUser, createTestDatabase, createTestDir, mysqlServer, withMysqlAdmin, type TestDatabase, type TestDir, type TestMysqlUser} from '../support/servers.js'
+import {CliSession, type Env} from '../support/session.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const ADMIN_PASSWORD = 'admin-pass-Rb71kq!'
 const ANSI = '\u001b['
 
-/** Every output of every command run here, to check no secret ever leaks. */
-const transcript: string[] = []
+/** Every output of every command run here is kept, to check no secret ever leaks; each command names its own home. */
+const session = new CliSession({})
 
-async function cli(env: Record<string, string | undefined>, args: string[], input?: string): Promise<CliResult> {
-  const result = await runCli(args, {env, input})
-  transcript.push(result.stdout, result.stderr)
-  return result
+function cli(env: Env, args: string[], input?: string): Promise<CliResult> {
+  return session.run(args, {env, input})
 }
 
 const initArgs = ['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin']
@@ -88,10 +87,7 @@ afterAll(async () => {
   await userB?.drop()
   await fleetDb?.drop()
   dirs?.drop()
-  const all = transcript.join('\n')
-  expect(all).not.toContain(ADMIN_PASSWORD)
-  if (userA) expect(all).not.toContain(userA.password)
-  if (userB) expect(all).not.toContain(userB.password)
+  session.expectNoSecretInTranscript(ADMIN_PASSWORD, userA?.password, userB?.password)
 })
 
 const addArgs = (name: string, user: TestMysqlUser, extra: string[] = []) =>
@@ -162,7 +158,7 @@ describe('a broken secret, stdin, colours and --output on a SQLite control datab
       child.stdin.write('pw-line-1\n')
     })
     child.stdin.end()
-    transcript.push(stdout, stderr)
+    session.transcript.push(stdout, stderr)
     expect(outcome.killed, `still running after 15 s with stdin open\nstdout: ${stdout}\nstderr: ${stderr}`).toBe(false)
     expect(outcome.code, stderr).toBe(0)
     expect(passwordEncs(env).find((r) => r.name === 'p1')?.password_enc).toMatch(/^v1\./)

@@ -11,6 +11,7 @@ import {queryControlDb, RAW_CONTROL, runCli, type CliResult} from '../support/cl
 import {startFaultProxy, type FaultProxy} from '../support/fault-proxy.js'
 import {createRaiFixture, type RaiFixture} from '../support/rai-fixture.js'
 import {createTestDir, mysqlServer, type TestDir} from '../support/servers.js'
+import {waitFor} from '../support/session.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const bin = join(root, 'bin', 'run.js')
@@ -151,7 +152,7 @@ describe('sync commands from the command line', () => {
     const reference = snapshot()
 
     const child = spawn(process.execPath, [bin, 'sync:tenants', '--force'], {env: {...process.env, ...env, NO_COLOR: '1', CI: '1'}, stdio: 'ignore'})
-    await waitFor(() => count("select count(*) as n from sync_runs where status = 'running'") > 0 && count('select count(*) as n from locks') > 0, 20_000)
+    await waitFor(() => count("select count(*) as n from sync_runs where status = 'running'") > 0 && count('select count(*) as n from locks') > 0, {timeoutMs: 20_000, intervalMs: 25})
     child.kill('SIGKILL')
     await new Promise((resolve) => child.on('close', resolve))
     expect(count('select count(*) as n from locks')).toBe(1)
@@ -171,7 +172,7 @@ describe('sync commands from the command line', () => {
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
-    await waitFor(() => count("select count(*) as n from sync_runs where status = 'running'") > 0, 20_000)
+    await waitFor(() => count("select count(*) as n from sync_runs where status = 'running'") > 0, {timeoutMs: 20_000, intervalMs: 25})
     child.kill('SIGINT')
     expect(await exited).toBe(130)
     expect(stderr).toMatch(/stopping \(SIGINT\)/)
@@ -272,14 +273,6 @@ describe('sync commands from the command line', () => {
   })
 })
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const started = Date.now()
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
 describe('a long routing rebuild on a SQLite control database', () => {
   const WEBHOOK_SECRET = 'rebuild-webhook-secret-0123456789'
   let home: TestDir
@@ -303,7 +296,7 @@ describe('a long routing rebuild on a SQLite control database', () => {
     server = child
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
-    await waitFor(() => /listening on (http:\/\/[^/\s]+)/.test(stderr), 20_000)
+    await waitFor(() => /listening on (http:\/\/[^/\s]+)/.test(stderr), {timeoutMs: 20_000, intervalMs: 25})
     return (/listening on (http:\/\/[^/\s]+)/.exec(stderr) as RegExpExecArray)[1]
   }
 
@@ -345,7 +338,7 @@ describe('a long routing rebuild on a SQLite control database', () => {
     await relay.setMode({delayMs: 300})
     let rebuildDone = false
     const rebuild = cli(['sync:routing', '--truncate', '--json'], {...asToken, timeoutMs: 120_000}).finally(() => void (rebuildDone = true))
-    await waitFor(() => count("select count(*) as n from sync_runs where kind = 'routing' and status = 'running'") > 0, 30_000)
+    await waitFor(() => count("select count(*) as n from sync_runs where kind = 'routing' and status = 'running'") > 0, {timeoutMs: 30_000, intervalMs: 25})
 
     type Outcome = {kind: string; ok: boolean; ms: number; detail: string}
     const post = async (i: number): Promise<Outcome> => {
@@ -404,7 +397,7 @@ describe('a long routing rebuild on a SQLite control database', () => {
     await relay.setMode({delayMs: 150})
     const child = spawn(process.execPath, [bin, 'sync:routing', '--truncate'], {env: {...childEnv(), ...env, RAIOPS_TOKEN: token}, stdio: 'ignore'})
     const staged = "select count(*) as n from sqlite_master where type = 'table' and name = 'user_email_routing_cache_next'"
-    await waitFor(() => count(staged) === 1 && count('select count(*) as n from user_email_routing_cache_next') > 0, 30_000)
+    await waitFor(() => count(staged) === 1 && count('select count(*) as n from user_email_routing_cache_next') > 0, {timeoutMs: 30_000, intervalMs: 25})
     child.kill('SIGKILL')
     await new Promise((resolve) => child.on('close', resolve))
     await relay.setMode('pass')
@@ -432,7 +425,7 @@ describe('a long routing rebuild on a SQLite control database', () => {
     inner.stderr.on('data', (d) => (innerOut += d))
     const innerExit = new Promise<number | null>((resolve) => inner.on('close', resolve))
     try {
-      await waitFor(() => count("select count(*) as n from locks where name = 'sync:routing'") === 1, 30_000)
+      await waitFor(() => count("select count(*) as n from locks where name = 'sync:routing'") === 1, {timeoutMs: 30_000, intervalMs: 25})
       const [lock] = queryControlDb<{holder: string}>(env.RAIOPS_HOME, "select holder from locks where name = 'sync:routing'")
       expect(lock.holder.startsWith(`${hostname()}:${pid}:`)).toBe(true)
 
@@ -581,7 +574,7 @@ describe('Ctrl-C during a routing sync with SQLite on both sides (every query sy
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
-    await waitFor(() => count('select count(*) as n from user_email_routing_cache') > 0, 30_000)
+    await waitFor(() => count('select count(*) as n from user_email_routing_cache') > 0, {timeoutMs: 30_000, intervalMs: 25})
     child.kill('SIGINT')
     expect(await exited).toBe(130)
     expect(stderr).toMatch(/stopping \(SIGINT\)/)

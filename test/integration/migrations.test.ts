@@ -1,0 +1,182 @@
+import type {Knex} from 'knex'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {migrations, type Migration} from '../../migrations/index.js'
+import {toIso} from '../../src/lib/db/values.js'
+import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
+
+/** The migrator as raiops drives it (src/lib/db/control-db.ts): the same source, the same bookkeeping table. */
+const migratorConfig: Knex.MigratorConfig = {
+  migrationSource: {
+    getMigrations: async () => migrations,
+    getMigrationName: (migration: Migration) => migration.name,
+    getMigration: async (migration: Migration) => migration,
+  },
+  tableName: 'knex_migrations',
+}
+
+const T0 = new Date('2026-11-20T10:11:12.345Z')
+const T1 = new Date('2026-11-21T08:00:00.125Z')
+
+/**
+ * The rows written once the initial schema exists, as every later migration must
+ * keep them: strings, integers, booleans, millisecond timestamps and NULLs.
+ */
+async function seedRows(db: Knex): Promise<void> {
+  await db('rds_instances').insert({name: 'main', engine: 'mysql', host: 'db.example.com', port: 3306, username: 'raiops', password_enc: 'v1:test1:abc', rai_database: 'rai', is_master: true, created_at: T0, updated_at: T0})
+  await db('tenant_master').insert({rds_instance_id: 1, remote_tenant_id: 9_000_000_001, name: 'Acme', primary_contact_email: 'ops@acme.example', cached_user_count: 7, created_at: T0, updated_at: T0})
+  await db('user_email_routing_cache').insert({source_id: 42, email: 'jane@acme.example', tenant_master_id: 1, remote_tenant_id: 9_000_000_001, remote_user_id: 5, rds_instance_id: 1, status: 'active', source_updated_at: T0, synced_at: T1})
+  await db('raiops_roles').insert({name: 'system_admin', description: 'all', is_builtin: true, created_at: T0, updated_at: T0})
+  await db('operators').insert({name: 'Ops', email: 'ops@example.com', password_hash: '$argon2id$hash', role: 'system_admin', failed_logins: 2, created_at: T0, updated_at: T0})
+  await db('impersonations').insert({jti: 'jti-1', operator: 'ops@example.com', tenant_master_id: 1, issued_at: T0, expires_at: T1, reason: 'support'})
+  await db('raiops_keys').insert({kid: 'test1', fingerprint: 'f'.repeat(64), created_at: T0})
+}
+
+/** The seeded rows, read back in a form every engine agrees on. */
+async function seededRows(db: Knex): Promise<unknown> {
+  const [rds] = await db('rds_instances').select('name', 'host', 'port', 'password_enc', 'is_master', 'created_at')
+  const [tenant] = await db('tenant_master').select('remote_tenant_id', 'name', 'primary_contact_email', 'cached_user_count')
+  const cache = await db('user_email_routing_cache').select('source_id', 'email', 'tenant_master_id', 'source_updated_at', 'synced_at')
+  const [operator] = await db('operators').select('email', 'role', 'failed_logins', 'is_active')
+  const [impersonation] = await db('impersonations').select('jti', 'tenant_master_id', 'expires_at', 'reason')
+  const [key] = await db('raiops_keys').select('kid', 'fingerprint', 'created_at')
+  const [head] = await db('audit_head').select('seq', 'hash')
+  return {
+    rds: {...rds, port: Number(rds.port), is_master: Boolean(rds.is_master), created_at: toIso(rds.created_at)},
+    tenant: {...tenant, remote_tenant_id: String(tenant.remote_tenant_id), cached_user_count: Number(tenant.cached_user_count)},
+    cache: cache.map((row) => ({...row, source_id: Number(row.source_id), tenant_master_id: Number(row.tenant_master_id), source_updated_at: toIso(row.source_updated_at), synced_at: toIso(row.synced_at)})),
+    operator: {...operator, failed_logins: Number(operator.failed_logins), is_active: Boolean(operator.is_active)},
+    impersonation: {...impersonation, tenant_master_id: Number(impersonation.tenant_master_id), expires_at: toIso(impersonation.expires_at)},
+    key: {...key, created_at: toIso(key.created_at)},
+    head: {seq: Number(head.seq), hash: head.hash},
+  }
+}
+
+const SEEDED = {
+  rds: {name: 'main', host: 'db.example.com', port: 3306, password_enc: 'v1:test1:abc', is_master: true, created_at: T0.toISOString()},
+  tenant: {remote_tenant_id: '9000000001', name: 'Acme', primary_contact_email: 'ops@acme.example', cached_user_count: 7},
+  cache: [{source_id: 42, email: 'jane@acme.example', tenant_master_id: 1, source_updated_at: T0.toISOString(), synced_at: T1.toISOString()}],
+  operator: {email: 'ops@example.com', role: 'system_admin', failed_logins: 2, is_active: true},
+  impersonation: {jti: 'jti-1', tenant_master_id: 1, expires_at: T1.toISOString(), reason: 'support'},
+  key: {kid: 'test1', fingerprint: 'f'.repeat(64), created_at: T0.toISOString()},
+  head: {seq: 0, hash: '0'.repeat(64)},
+}
+
+/** A routing cache row whose tenant does not exist: refused while the cache has a foreign key to tenant_master. */
+const orphanCacheRow = {source_id: 43, email: 'orphan@example.com', tenant_master_id: 999_999, synced_at: T1}
+
+interface MigrationCase {
+  /** Checks once the migration is applied (the seeded rows are checked at every step). */
+  afterUp(db: Knex): Promise<void>
+  /** Checks once it is rolled back again. */
+  afterDown(db: Knex): Promise<void>
+}
+
+/** What each migration must do to the data, by name: every migration in migrations/ has an entry. */
+const CASES: Record<string, MigrationCase> = {
+  '20261121000000_initial': {
+    async afterUp(db) {
+      expect(await db('audit_head').select('id', 'seq', 'hash')).toEqual([{id: 1, seq: expect.anything(), hash: '0'.repeat(64)}])
+      await seedRows(db)
+    },
+    async afterDown(db) {
+      for (const table of ['rds_instances', 'tenant_master', 'user_email_routing_cache', 'operators', 'audit_logs', 'audit_head', 'raiops_keys']) expect(await db.schema.hasTable(table), table).toBe(false)
+    },
+  },
+  '20261122000000_routing_cache_swap': {
+    async afterUp(db) {
+      // The cache no longer refers to tenant_master by a foreign key (a staging table copied with LIKE has none).
+      await db('user_email_routing_cache').insert(orphanCacheRow)
+      expect(await db('user_email_routing_cache').where({source_id: 43}).select('email')).toEqual([{email: 'orphan@example.com'}])
+      await db('user_email_routing_cache').where({source_id: 43}).delete()
+    },
+    async afterDown(db) {
+      await expect(db('user_email_routing_cache').insert(orphanCacheRow)).rejects.toThrow(/foreign key|FOREIGN KEY/i)
+    },
+  },
+  '20261123000000_webhook_events': {
+    async afterUp(db) {
+      await db('webhook_events').insert({event_id: 'evt-1', audit_log_id: 3, received_at: T1})
+      const rows = await db('webhook_events').select('event_id', 'audit_log_id', 'received_at')
+      expect(rows.map((r) => ({...r, audit_log_id: Number(r.audit_log_id), received_at: toIso(r.received_at)}))).toEqual([{event_id: 'evt-1', audit_log_id: 3, received_at: T1.toISOString()}])
+    },
+    async afterDown(db) {
+      expect(await db.schema.hasTable('webhook_events')).toBe(false)
+    },
+  },
+  '20261123000001_auth_sessions': {
+    async afterUp(db) {
+      await db('auth_sessions').insert({jti: 'session-1', operator_id: 1, host: 'laptop', issued_at: T0, expires_at: T1})
+      const [row] = await db('auth_sessions').select('jti', 'operator_id', 'expires_at', 'revoked_at')
+      expect({...row, operator_id: Number(row.operator_id), expires_at: toIso(row.expires_at)}).toEqual({jti: 'session-1', operator_id: 1, expires_at: T1.toISOString(), revoked_at: null})
+    },
+    async afterDown(db) {
+      expect(await db.schema.hasTable('auth_sessions')).toBe(false)
+    },
+  },
+  '20261124000000_impersonation_ticket': {
+    async afterUp(db) {
+      // A link issued before the column existed has no ticket; a new one keeps it.
+      expect(await db('impersonations').select('jti', 'ticket')).toEqual([{jti: 'jti-1', ticket: null}])
+      await db('impersonations').where({jti: 'jti-1'}).update({ticket: 'SUP-1234'})
+      expect(await db('impersonations').select('ticket')).toEqual([{ticket: 'SUP-1234'}])
+    },
+    async afterDown(db) {
+      expect(await db.schema.hasColumn('impersonations', 'ticket')).toBe(false)
+    },
+  },
+  '20261125000300_key_retirement': {
+    async afterUp(db) {
+      // A key written before the column existed is not retired.
+      expect(await db('raiops_keys').select('kid', 'retired_at')).toEqual([{kid: 'test1', retired_at: null}])
+      await db('raiops_keys').where({kid: 'test1'}).update({retired_at: T1})
+      const [row] = await db('raiops_keys').select('retired_at')
+      expect(toIso(row.retired_at)).toBe(T1.toISOString())
+      await db('raiops_keys').where({kid: 'test1'}).update({retired_at: null})
+    },
+    async afterDown(db) {
+      expect(await db.schema.hasColumn('raiops_keys', 'retired_at')).toBe(false)
+    },
+  },
+}
+
+it('every migration in migrations/ has a data case here', () => {
+  expect(migrations.map((m) => m.name)).toEqual(Object.keys(CASES))
+})
+
+describe.each(CONTROL_ENGINES)('migrations on %s keep the data, one step up and one step down', (engine) => {
+  let control: TestControlDb
+  beforeAll(async () => {
+    control = await createControlDb(engine, {migrate: false})
+  })
+  afterAll(async () => {
+    await control?.drop()
+  })
+
+  const applied = async () => ((await control.db.migrate.list(migratorConfig)) as [Array<{name: string}>, unknown])[0].map((m) => m.name)
+
+  // One case per migration, in order: each starts where the one before left the database (that migration applied).
+  it.each(migrations.map((m, index) => [m.name, index] as const))('%s', async (name, index) => {
+    const db = control.db
+    const seeded = index > 0
+    if (seeded) expect(await seededRows(db)).toEqual(SEEDED)
+
+    // Given the migrations before it, with rows written; when it is applied alone:
+    await db.migrate.up(migratorConfig)
+    expect(await applied()).toEqual(migrations.slice(0, index + 1).map((m) => m.name))
+    // then it did its work and every row is still there.
+    await CASES[name].afterUp(db)
+    expect(await seededRows(db)).toEqual(SEEDED)
+
+    // When it is rolled back alone: its work is undone and the rows are still there.
+    await db.migrate.down(migratorConfig)
+    expect(await applied()).toEqual(migrations.slice(0, index).map((m) => m.name))
+    await CASES[name].afterDown(db)
+    if (seeded) expect(await seededRows(db)).toEqual(SEEDED)
+
+    // And it applies again over the rolled-back database, for the next migration to start from.
+    await db.migrate.up(migratorConfig)
+    if (index === 0) await seedRows(db)
+    expect(await seededRows(db)).toEqual(SEEDED)
+  })
+})
