@@ -103,7 +103,7 @@ async function register(ctx: Ctx, target: RaiFixture, name: string, options: {ma
     raiDatabase: target.database,
     master: options.master ?? false,
   }
-  const {rds} = await addRds(ctx, fields, {test: false})
+  const {rds} = await addRds(ctx, {...fields, test: false})
   return rds.id
 }
 
@@ -622,7 +622,7 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
     expect(await cachedRouting(db)).toEqual(expectedCache(await upstreamRouting(main), tenants))
     expect((await runRoutingSync(ctx, {mode: 'full'})).counts).toMatchObject({inserted: 0, updated: 0, unchanged: 10, missing: 0})
 
-    const found = await lookupRouting(ctx, 'MiXeD.CaSe@EXAMPLE.com')
+    const found = await lookupRouting(ctx, {email: 'MiXeD.CaSe@EXAMPLE.com'})
     expect(found.cache).toEqual([
       expect.objectContaining({sourceId: 4, email: 'mixed.case@example.com', tenantName: names[1], rdsName: 'main', rdsInstanceId: mainId}),
     ])
@@ -828,9 +828,9 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
     ]
     for (const {mode, changed, removed} of cases) {
       const before = await cachedRouting(readerDb)
-      const changedBefore = (await lookupRouting(reader, changed.email)).cache
+      const changedBefore = (await lookupRouting(reader, {email: changed.email})).cache
       expect(changedBefore).toHaveLength(1)
-      expect((await lookupRouting(reader, removed.email)).cache).toHaveLength(1)
+      expect((await lookupRouting(reader, {email: removed.email})).cache).toHaveLength(1)
       await onFixture(main, async (fdb) => {
         await fdb('user_email_routing').where({id: changed.id}).update({status: `s-${mode}`, updated_at: sqlTime(nextSecond())})
         await fdb('user_email_routing').where({id: removed.id}).delete()
@@ -842,8 +842,8 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
       const run = runRoutingSync(ctx, {mode, batchSize: 10, onProgress: () => void (progressed = true)}).finally(() => void (finished = true))
       await until(() => progressed || finished, 20_000, 'progress')
       const during = {
-        changed: await lookupRouting(reader, changed.email),
-        removed: await lookupRouting(reader, removed.email),
+        changed: await lookupRouting(reader, {email: changed.email}),
+        removed: await lookupRouting(reader, {email: removed.email}),
         all: await cachedRouting(readerDb),
       }
       const readWhileRunning = !finished
@@ -856,7 +856,7 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
       expect(during.removed.cache).toHaveLength(1)
       expect(during.all).toEqual(before)
 
-      const after = {changed: await lookupRouting(reader, changed.email), removed: await lookupRouting(reader, removed.email)}
+      const after = {changed: await lookupRouting(reader, {email: changed.email}), removed: await lookupRouting(reader, {email: removed.email})}
       expect(after.changed.cache.map((e) => e.status)).toEqual([`s-${mode}`])
       expect(after.removed.cache).toEqual([])
       expect(await cachedRouting(readerDb)).toEqual(expectedCache(await upstreamRouting(main), tenants))
@@ -993,7 +993,7 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
     const tenants = await cachedTenants(db)
     const tenantOf = (rdsId: number, remoteId: number) => must(tenants.find((t) => t.rdsId === rdsId && t.remoteId === remoteId), 'a tenant')
     const email = mixed.email.toLowerCase()
-    const found = await lookupRouting(ctx, `  ${mixed.email.toUpperCase()} `)
+    const found = await lookupRouting(ctx, {email: `  ${mixed.email.toUpperCase()} `})
     expect(found).toMatchObject({email, live: null, differences: null})
     expect(found.cache.map(({syncedAt: _synced, ...entry}) => entry)).toEqual([
       {
@@ -1023,11 +1023,11 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
     ])
     expect(found.cache.every((e) => e.syncedAt !== null && e.syncedAt >= routing.startedAt && e.syncedAt <= routing.finishedAt)).toBe(true)
     expect(found.cacheAgeMs).toBeGreaterThanOrEqual(0)
-    expect((await lookupRouting(ctx, 'nobody@example.com')).cache).toEqual([])
-    await expect(lookupRouting(ctx, 'not an email')).rejects.toBeInstanceOf(UserError)
+    expect((await lookupRouting(ctx, {email: 'nobody@example.com'})).cache).toEqual([])
+    await expect(lookupRouting(ctx, {email: 'not an email'})).rejects.toBeInstanceOf(UserError)
 
     // live, in step: no difference.
-    const inStep = await lookupRouting(ctx, email, {live: true})
+    const inStep = await lookupRouting(ctx, {email, live: true})
     expect(inStep.live?.map((e) => e.sourceId)).toEqual([mixed.id, main.counts.routing + 1])
     expect(inStep.differences).toEqual([])
 
@@ -1037,7 +1037,7 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
       // Written now, as the application writes a new row: an incremental run reads it (one dated a year back would wait for --full).
       await fdb('user_email_routing').insert({email: mixed.email, tenant_id: 2, rds_instance_id: mainId, user_id: 77, password_hash: null, status: 'active', created_at: old, updated_at: sqlTime(nextSecond())})
     })
-    const live = await lookupRouting(ctx, email, {live: true})
+    const live = await lookupRouting(ctx, {email, live: true})
     expect(live.cache).toEqual(found.cache)
     expect(live.live?.map((e) => [e.sourceId, e.status, e.rdsName, e.tenantName])).toEqual([
       [mixed.id, 'suspended', 'main', tenantOf(mainId, mixed.tenantId).name],
@@ -1051,7 +1051,7 @@ describe.each(CONTROL_ENGINES)('sync on a %s control database', (engine) => {
 
     // Synced: in step again.
     expect((await runRoutingSync(ctx, {mode: 'incremental'})).counts).toMatchObject({inserted: 1, updated: 1})
-    expect((await lookupRouting(ctx, email, {live: true})).differences).toEqual([])
+    expect((await lookupRouting(ctx, {email, live: true})).differences).toEqual([])
   })
 
   it('fleet rows that break the contract are counted as invalid with the reason and a few ids (result and sync_runs), kept with a fallback or left out, never lost silently', async () => {
