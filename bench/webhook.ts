@@ -80,7 +80,7 @@ try {
     Array.from({length: CONCURRENCY}, async (_, worker) => {
       for (let i = 0; performance.now() < floorEnds; i++) {
         const event = JSON.parse(eventBody(`floor-${worker}-${i}`))
-        await storeRaiEvent(db, event, {ip: '127.0.0.1'}, new Date())
+        await storeRaiEvent({db, now: () => new Date()}, {event, from: {ip: '127.0.0.1'}})
         floorCount++
       }
     }),

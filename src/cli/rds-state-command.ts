@@ -18,7 +18,7 @@ export abstract class RdsStateCommand extends BaseCommand<StateChangeResult> {
     // args; hand them over explicitly.
     const ctor = this.ctor as typeof RdsStateCommand
     const {args} = await this.parse({args: ctor.args, flags: ctor.flags, baseFlags: ctor.baseFlags, enableJsonFlag: ctor.enableJsonFlag})
-    const result = await setRdsState(await this.context(), args.rds, this.state)
+    const result = await setRdsState(await this.context(), {ref: args.rds, state: this.state})
     const name = escapeControl(result.rds.name)
     this.log(
       result.changed

@@ -32,19 +32,17 @@ Run it once per machine (or once per shared control database). Running it again 
     const {flags} = await this.parse(Init)
     const runtime = this.runtime
     const db = await runtime.db({prepare: true})
-    const result = await initRaiops({
-      db,
+    const result = await initRaiops({db, audit: runtime.audit, now: () => new Date()}, {
       target: runtime.target,
       home: runtime.config.home,
       masterKey: runtime.config.masterKey,
       masterKeyFile: runtime.config.masterKeyFile,
-      audit: runtime.audit,
       admin: () => this.askAdmin(flags),
     })
     // The first admin stays signed in on this machine.
     if (result.admin.created) {
       const admin = (await db('operators').where({email: result.admin.email}).first('id', 'email')) as {id: number; email: string}
-      await startSession(db, runtime.config.home, {id: Number(admin.id), email: admin.email}, new Date())
+      await startSession({db, now: () => new Date()}, {home: runtime.config.home, operator: {id: Number(admin.id), email: admin.email}})
     }
     this.render(result)
     return result

@@ -85,28 +85,28 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     const keyring = randomKeyring('k1')
     const ctx = makeContext(control.db, {keyring})
     try {
-      const added = await addRds(ctx, mysqlRds('main', {password: 'pw-for-main-1', master: true, appUrl: 'https://app.example.com'}), {test: false})
+      const added = await addRds(ctx, {...mysqlRds('main', {password: 'pw-for-main-1', master: true, appUrl: 'https://app.example.com'}), test: false})
       expect(added.rds).toMatchObject({name: 'main', engine: 'mysql', host: '127.0.0.1', port: 3306, passwordSet: true, isMaster: true, isActive: true, state: 'online'})
       expect(added.rds.health.status).toBe('unknown')
-      await addRds(ctx, sqliteRds('local'), {test: false})
+      await addRds(ctx, {...sqliteRds('local'), test: false})
 
       const row = await control.db('rds_instances').where({name: 'main'}).first()
       expect(row.password_enc).not.toContain('pw-for-main-1')
       expect(decryptSecret(keyring, row.password_enc, {table: 'rds_instances', column: 'password_enc', rowId: row.id})).toBe('pw-for-main-1')
 
-      await expect(addRds(ctx, mysqlRds('main'), {test: false})).rejects.toThrow('an RDS named "main" already exists')
-      await expect(addRds(ctx, mysqlRds('second', {master: true}), {test: false})).rejects.toThrow('"main" (id 1) is already the master RDS')
+      await expect(addRds(ctx, {...mysqlRds('main'), test: false})).rejects.toThrow('an RDS named "main" already exists')
+      await expect(addRds(ctx, {...mysqlRds('second', {master: true}), test: false})).rejects.toThrow('"main" (id 1) is already the master RDS')
 
-      const edited = await editRds(ctx, 'main', {port: 3307, password: 'pw-for-main-2'}, {test: false})
+      const edited = await editRds(ctx, {ref: 'main', changes: {port: 3307, password: 'pw-for-main-2'}, test: false})
       expect(edited.changed).toEqual(['port', 'password'])
-      expect((await showRds(ctx, String(added.rds.id))).port).toBe(3307)
-      const unchanged = await editRds(ctx, 'main', {port: 3307}, {test: false})
+      expect((await showRds(ctx, {ref: String(added.rds.id)})).port).toBe(3307)
+      const unchanged = await editRds(ctx, {ref: 'main', changes: {port: 3307}, test: false})
       expect(unchanged.changed).toEqual([])
 
-      expect((await setRdsState(ctx, 'local', 'draining')).changed).toBe(true)
-      expect((await setRdsState(ctx, 'local', 'draining')).changed).toBe(false)
+      expect((await setRdsState(ctx, {ref: 'local', state: 'draining'})).changed).toBe(true)
+      expect((await setRdsState(ctx, {ref: 'local', state: 'draining'})).changed).toBe(false)
 
-      await removeRds(ctx, 'local')
+      await removeRds(ctx, {ref: 'local'})
       expect((await listRds(ctx)).map((r) => r.name)).toEqual(['main'])
 
       const actions = (await control.db('audit_logs').orderBy('seq').pluck('action')) as string[]
@@ -117,7 +117,7 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
       expect(JSON.parse(edit.old_values)).toEqual({port: 3306, password: '[redacted]'})
       // Both sides redacted, the new one saying that the password changed.
       expect(JSON.parse(edit.new_values)).toEqual({port: 3307, password: '[redacted: changed]'})
-      expect(await verifyAuditChain(control.db)).toMatchObject({ok: true, entries: 6, headSeq: 6})
+      expect(await verifyAuditChain({db: control.db})).toMatchObject({ok: true, entries: 6, headSeq: 6})
     } finally {
       await ctx.close()
     }
@@ -126,15 +126,15 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
   it('refuses to remove an RDS that tenants reference unless forced', async () => {
     const ctx = makeContext(control.db)
     try {
-      const {rds} = await addRds(ctx, sqliteRds('with-tenants'), {test: false})
+      const {rds} = await addRds(ctx, {...sqliteRds('with-tenants'), test: false})
       const now = new Date()
       await control.db('tenant_master').insert([
         {rds_instance_id: rds.id, remote_tenant_id: 1, name: 'A', created_at: now, updated_at: now},
         {rds_instance_id: rds.id, remote_tenant_id: 2, name: 'B', created_at: now, updated_at: now},
       ])
-      await expect(removeRds(ctx, 'with-tenants')).rejects.toThrow('RDS "with-tenants" still has 2 tenant(s) in tenant_master')
+      await expect(removeRds(ctx, {ref: 'with-tenants'})).rejects.toThrow('RDS "with-tenants" still has 2 tenant(s) in tenant_master')
       expect(await control.db('rds_instances').where({id: rds.id}).first()).toBeDefined()
-      const removed = await removeRds(ctx, 'with-tenants', {force: true})
+      const removed = await removeRds(ctx, {ref: 'with-tenants', force: true})
       expect(removed.tenantsRemoved).toBe(2)
       expect(Number((await control.db('tenant_master').where({rds_instance_id: rds.id}).count({n: '*'}))[0].n)).toBe(0)
     } finally {
@@ -146,14 +146,14 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     const ctx = makeContext(control.db)
     const lease = await acquireLease(control.db, leaseName('routing'), {ttlMs: 60_000, heartbeatMs: 0})
     try {
-      const {rds} = await addRds(ctx, sqliteRds('during-sync'), {test: false})
-      const refused = await removeRds(ctx, 'during-sync', {force: true}).catch((error: unknown) => error)
+      const {rds} = await addRds(ctx, {...sqliteRds('during-sync'), test: false})
+      const refused = await removeRds(ctx, {ref: 'during-sync', force: true}).catch((error: unknown) => error)
       expect(refused).toBeInstanceOf(BusyError)
       expect((refused as BusyError).exitCode).toBe(6)
       expect((refused as BusyError).message).toMatch(/RDS "during-sync" cannot be removed while the routing sync runs/)
       expect(await control.db('rds_instances').where({id: rds.id}).first()).toBeDefined()
       await lease.release()
-      expect((await removeRds(ctx, 'during-sync')).removed.name).toBe('during-sync')
+      expect((await removeRds(ctx, {ref: 'during-sync'})).removed.name).toBe('during-sync')
       // Removing released the lease it took: a sync can run again.
       await (await acquireLease(control.db, leaseName('routing'), {ttlMs: 60_000, heartbeatMs: 0})).release()
     } finally {
@@ -167,8 +167,8 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     const ctx = makeContext(control.db, {keyring: old})
     await control.db('raiops_keys').delete()
     await control.db('rds_instances').update({password_enc: null})
-    await addRds(ctx, mysqlRds('rot-a', {password: 'rot-pass-a'}), {test: false})
-    await addRds(ctx, mysqlRds('rot-b', {password: 'rot-pass-b'}), {test: false})
+    await addRds(ctx, {...mysqlRds('rot-a', {password: 'rot-pass-a'}), test: false})
+    await addRds(ctx, {...mysqlRds('rot-b', {password: 'rot-pass-b'}), test: false})
     await ctx.close()
 
     const wrong = parseKeyring(`old:${Buffer.alloc(32, 2).toString('base64')}`, 'RAIOPS_MASTER_KEY')
@@ -196,7 +196,7 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
       decryptSecret(onlyNew, row.password_enc, {table: 'rds_instances', column: 'password_enc', rowId: row.id})
     }
     expect(await registerActiveKey(control.db, onlyNew, TEST_AUDIT, new Date())).toBe(false)
-    expect(await verifyAuditChain(control.db)).toMatchObject({ok: true})
+    expect(await verifyAuditChain({db: control.db})).toMatchObject({ok: true})
   })
 
   it('serialises 50 concurrent audit writers into one linear chain', async () => {
@@ -214,7 +214,7 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     } finally {
       await Promise.all(pools.slice(1).map((pool) => pool.destroy()))
     }
-    const verification = await verifyAuditChain(control.db)
+    const verification = await verifyAuditChain({db: control.db})
     expect(verification.ok).toBe(true)
     expect(verification.entries).toBe(before + 50)
     const prevHashes = (await control.db('audit_logs').pluck('prev_hash')) as string[]
@@ -224,12 +224,12 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
   it('reports the first altered, removed or reordered audit entry', async () => {
     const [first] = await control.db('audit_logs').orderBy('seq').limit(1)
     await control.db('audit_logs').where({id: first.id}).update({actor: 'someone-else'})
-    expect((await verifyAuditChain(control.db)).firstBad).toMatchObject({seq: 1, reason: 'the content does not match its hash'})
+    expect((await verifyAuditChain({db: control.db})).firstBad).toMatchObject({seq: 1, reason: 'the content does not match its hash'})
     await control.db('audit_logs').where({id: first.id}).update({actor: first.actor})
-    expect((await verifyAuditChain(control.db)).ok).toBe(true)
+    expect((await verifyAuditChain({db: control.db})).ok).toBe(true)
     const [third] = await control.db('audit_logs').where({seq: 3})
     await control.db('audit_logs').where({id: third.id}).delete()
-    expect((await verifyAuditChain(control.db)).firstBad).toMatchObject({seq: 4, reason: 'entry 3 is missing'})
+    expect((await verifyAuditChain({db: control.db})).firstBad).toMatchObject({seq: 4, reason: 'entry 3 is missing'})
   })
 })
 

@@ -88,7 +88,7 @@ function fieldsFor(target: RaiFixture, name: string, overrides: Partial<RdsField
 
 /** Registers an RDS without testing its connection; returns its id. */
 async function register(ctx: Ctx, fields: RdsFields): Promise<number> {
-  const {rds} = await addRds(ctx, fields, {test: false})
+  const {rds} = await addRds(ctx, {...fields, test: false})
   return rds.id
 }
 
@@ -433,7 +433,7 @@ describe('runHealth: which RDS', () => {
     const {control, ctx} = await controlContext()
     const activeId = await register(ctx, fieldsFor(sqliteRai, 'active-one'))
     const inactiveId = await register(ctx, fieldsFor(mysqlRai, 'resting'))
-    await editRds(ctx, 'resting', {active: false}, {test: false})
+    await editRds(ctx, {ref: 'resting', changes: {active: false}, test: false})
 
     const all = await runHealth(ctx, GENEROUS)
     expect(all.results.map((r) => r.id)).toEqual([activeId])
@@ -470,7 +470,7 @@ describe('health history and retention', () => {
     const id = await register(ctx, fieldsFor(mysqlRai, 'flaky', {port: proxy.port}))
     const steady = await register(ctx, fieldsFor(sqliteRai, 'steady'))
     const never = await register(ctx, fieldsFor(sqliteRai, 'never-checked'))
-    await editRds(ctx, 'never-checked', {active: false}, {test: false})
+    await editRds(ctx, {ref: 'never-checked', changes: {active: false}, test: false})
 
     const t0 = Date.parse('2031-03-01T10:00:00.000Z')
     let clock = t0
@@ -573,7 +573,7 @@ describe('health history and retention', () => {
     const present = report.results[0]
     const now = new Date(Date.parse(present.checkedAt) + 1000)
     const gone: RdsHealthResult = {...present, id: id + 100, name: 'gone', status: 'down', reasons: ['gone'], checkedAt: now.toISOString()}
-    await recordHealth(control.db, [gone, {...present, checkedAt: now.toISOString()}], now, 86_400_000)
+    await recordHealth({db: control.db, now: () => now}, {results: [gone, {...present, checkedAt: now.toISOString()}], keepMs: 86_400_000})
     const checks = await storedChecks(control.db)
     expect(checks.map((c) => Number(c.rds_instance_id))).toEqual([id, id])
     expect(toIso((await control.db('rds_instances').where({id}).first()).health_checked_at)).toBe(now.toISOString())

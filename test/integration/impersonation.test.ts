@@ -40,16 +40,16 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
   let publicKey: KeyObject
 
   const issue = (extra: {ttlSeconds?: number; ticket?: string} = {}): Promise<ImpersonationLink> =>
-    issueImpersonation(ctx, {tenant: `main:17`, reason: REASON, ...extra}, {home: home.path})
+    issueImpersonation(ctx, {tenant: `main:17`, reason: REASON, ...extra, home: home.path})
   const consume = (token: string, options: {audience?: string; now?: Date} = {}) =>
-    consumeImpersonation(control.db, token, {publicKey, audience: options.audience ?? APP, now: options.now ?? new Date()})
+    consumeImpersonation({db: control.db, now: () => options.now ?? new Date()}, {token, publicKey, audience: options.audience ?? APP})
   const usedAt = async (jti: string) => (await control.db('impersonations').where({jti}).first('used_at')).used_at as unknown
 
   beforeAll(async () => {
     control = await createControlDb(engine)
     home = createTestDir('raiops-imp-')
     ctx = makeContext(control.db)
-    const {rds} = await addRds(ctx, {name: 'main', engine: 'sqlite', raiDatabase: '/tmp/rai-main.sqlite', appUrl: `${APP}/`}, {test: false})
+    const {rds} = await addRds(ctx, {name: 'main', engine: 'sqlite', raiDatabase: '/tmp/rai-main.sqlite', appUrl: `${APP}/`, test: false})
     const now = new Date()
     await control.db('tenant_master').insert({rds_instance_id: rds.id, remote_tenant_id: 17, name: 'Acme', status: 'active', created_at: now, updated_at: now})
     tenantId = Number((await control.db('tenant_master').where({remote_tenant_id: 17}).first('id')).id)
@@ -97,7 +97,7 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
     expect(JSON.parse(audit[0].new_values)).toEqual({jti: link.jti, reason: REASON, ticket: 'SUP-1234', audience: APP, keyId: link.keyId, ttlSeconds: 300, expiresAt: link.expiresAt})
     expect(JSON.stringify(audit)).not.toContain(link.token)
     expect(JSON.stringify(audit)).not.toContain(link.token.split('.')[2])
-    expect(await verifyAuditChain(control.db)).toMatchObject({ok: true})
+    expect(await verifyAuditChain({db: control.db})).toMatchObject({ok: true})
 
     // The application accepts it once.
     const accepted = await consume(link.token)
@@ -169,7 +169,7 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
 
   it('refuses bad requests before writing anything', async () => {
     const before = {links: await control.db('impersonations').count({n: '*'}), audit: await control.db('audit_logs').count({n: '*'})}
-    const attempts: Array<[Parameters<typeof issueImpersonation>[1], RegExp]> = [
+    const attempts: Array<[Omit<Parameters<typeof issueImpersonation>[1], 'home'>, RegExp]> = [
       [{tenant: 'main:17', reason: '   '}, /--reason must say why/],
       [{tenant: 'main:17', reason: 'because'}, /--reason is too short/],
       [{tenant: 'main:17', reason: 'x'.repeat(501)}, /--reason is too long/],
@@ -182,7 +182,7 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
       [{tenant: 'Acme', reason: REASON}, /"Acme" does not name a tenant/],
     ]
     for (const [input, message] of attempts) {
-      const error = (await issueImpersonation(ctx, input, {home: home.path}).catch((e: unknown) => e)) as Error & {exitCode?: number}
+      const error = (await issueImpersonation(ctx, {...input, home: home.path}).catch((e: unknown) => e)) as Error & {exitCode?: number}
       expect(error.message, JSON.stringify(input)).toMatch(message)
       expect(error.exitCode).toBe(2)
     }

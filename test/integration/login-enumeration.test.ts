@@ -6,7 +6,7 @@ import {login} from '../../src/lib/auth/login.js'
 import {DUMMY_PASSWORD_HASH, hashPassword, PASSWORD_COST} from '../../src/lib/auth/passwords.js'
 import {initRaiops} from '../../src/lib/setup/init.js'
 import {runCli} from '../support/cli.js'
-import {TEST_AUDIT} from '../support/context.js'
+import {changeContext} from '../support/context.js'
 import {createControlDb, type TestControlDb} from '../support/control-db.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
 
@@ -51,16 +51,17 @@ describe('the password check of an unknown or locked email', () => {
 
   beforeAll(async () => {
     control = await createControlDb('sqlite', {migrate: false})
-    await initRaiops({
-      db: control.db,
+    await initRaiops(
+      changeContext(control.db),
+      {
       target: control.target,
       home: '/nonexistent',
       masterKey: 'k1:' + Buffer.alloc(32, 7).toString('base64'),
       masterKeyFile: '/nonexistent/master.key',
-      audit: TEST_AUDIT,
       admin: async () => ({email: 'real@example.com', name: 'Real', password: ADMIN_PASSWORD}),
       bcryptCost: 4,
-    })
+      },
+    )
   })
 
   afterAll(() => control?.drop())
@@ -73,20 +74,20 @@ describe('the password check of an unknown or locked email', () => {
   it('runs a full bcrypt comparison against the dummy hash, as for a real email', async () => {
     const compare = vi.spyOn(bcrypt, 'compare')
     try {
-      await expect(login(control.db, TEST_AUDIT, 'nobody@example.com', 'whatever-password-1', new Date())).rejects.toThrow(/wrong email or password/)
+      await expect(login(changeContext(control.db), {email: 'nobody@example.com', password: 'whatever-password-1'})).rejects.toThrow(/wrong email or password/)
       expect(compare).toHaveBeenCalledTimes(1)
       expect(compare.mock.calls[0][1]).toBe(DUMMY_PASSWORD_HASH)
       await expect(compare.mock.results[0].value).resolves.toBe(false)
 
       compare.mockClear()
-      await expect(login(control.db, TEST_AUDIT, 'real@example.com', 'whatever-password-1', new Date())).rejects.toThrow(/wrong email or password/)
+      await expect(login(changeContext(control.db), {email: 'real@example.com', password: 'whatever-password-1'})).rejects.toThrow(/wrong email or password/)
       expect(compare).toHaveBeenCalledTimes(1)
       expect(compare.mock.calls[0][1]).toMatch(/^\$2y\$04\$/)
 
       // Locked: the stored hash is not consulted, the dummy is.
       await control.db('operators').where({email: 'real@example.com'}).update({locked_until: new Date(Date.now() + 60_000)})
       compare.mockClear()
-      await expect(login(control.db, TEST_AUDIT, 'real@example.com', ADMIN_PASSWORD, new Date())).rejects.toThrow(/wrong email or password/)
+      await expect(login(changeContext(control.db), {email: 'real@example.com', password: ADMIN_PASSWORD})).rejects.toThrow(/wrong email or password/)
       expect(compare).toHaveBeenCalledTimes(1)
       expect(compare.mock.calls[0][1]).toBe(DUMMY_PASSWORD_HASH)
     } finally {

@@ -16,7 +16,7 @@ import {NotPermittedError} from '../../src/lib/errors/index.js'
 import {editOperator, setOperatorPassword} from '../../src/lib/operator/service.js'
 import {Runtime} from '../../src/lib/runtime.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
-import {makeContext} from '../support/context.js'
+import {changeContext, makeContext} from '../support/context.js'
 import {createTestDir} from '../support/servers.js'
 
 /** The narrow custom role of the issue: it may manage operators, and holds nothing else. */
@@ -80,7 +80,7 @@ const auditedSince = async (db: Knex, before: Snapshot, action: string) => ((awa
 
 const COMMANDS: Record<string, Command> = {
   'operator:password': {
-    run: (ctx, t) => setOperatorPassword(ctx, t.email, 'a-brand-new-password-1'),
+    run: (ctx, t) => setOperatorPassword(ctx, {ref: t.email, password: 'a-brand-new-password-1'}),
     async effect(db, t, before) {
       const after = (await db('operators').where({id: t.operatorId}).first('password_hash')) as {password_hash: string}
       return [
@@ -91,15 +91,15 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   'operator:edit --name': {
-    run: (ctx, t) => editOperator(ctx, t.email, {name: 'Renamed'}),
+    run: (ctx, t) => editOperator(ctx, {ref: t.email, changes: {name: 'Renamed'}}),
     effect: async (db, t) => (((await db('operators').where({id: t.operatorId}).first('name')) as {name: string}).name === 'Renamed' ? [] : ['name unchanged']),
   },
   'operator:edit --role': {
-    run: (ctx, t) => editOperator(ctx, t.email, {role: 'no_access'}),
+    run: (ctx, t) => editOperator(ctx, {ref: t.email, changes: {role: 'no_access'}}),
     effect: async (db, t) => (((await db('operators').where({id: t.operatorId}).first('role')) as {role: string}).role === 'no_access' ? [] : ['role unchanged']),
   },
   'operator:disable': {
-    run: (ctx, t) => editOperator(ctx, t.email, {isActive: false}, {action: 'operator.disable'}),
+    run: (ctx, t) => editOperator(ctx, {ref: t.email, changes: {isActive: false}, action: 'operator.disable'}),
     async effect(db, t, before) {
       const after = (await db('operators').where({id: t.operatorId}).first('is_active')) as {is_active: unknown}
       return [
@@ -110,7 +110,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   'token:revoke': {
-    run: (ctx, t) => revokeToken(ctx, t.token),
+    run: (ctx, t) => revokeToken(ctx, {ref: t.token}),
     effect: async (db, t) => (((await db('api_tokens').where({name: t.token}).first('revoked_at')) as {revoked_at: unknown}).revoked_at ? [] : ['token not revoked']),
   },
   'role:grant': {
@@ -160,7 +160,7 @@ describe.each(CONTROL_ENGINES)('nobody acts on someone who holds more, on a %s c
     // Each caller is a service token of its role, resolved as a command resolves RAIOPS_TOKEN.
     for (const role of CALLERS) {
       const {token} = await createToken(system, {name: `caller-${role.replaceAll('_', '-')}`, role, expiresAt: null})
-      callers.set(role, await resolveIdentity(control.db, {token, session: null, home: '/nonexistent'}, new Date()))
+      callers.set(role, await resolveIdentity(changeContext(control.db), {token, session: null, home: '/nonexistent'}))
     }
   })
 
@@ -210,13 +210,13 @@ describe.each(CONTROL_ENGINES)('nobody acts on someone who holds more, on a %s c
   it('the refusal names the target and what it holds beyond the caller', async () => {
     const t = await given('support_admin')
     const ctx = makeContext(control.db, {principal: callers.get(NARROW)})
-    await expect(setOperatorPassword(ctx, t.email, 'a-brand-new-password-1')).rejects.toThrow(
+    await expect(setOperatorPassword(ctx, {ref: t.email, password: 'a-brand-new-password-1'})).rejects.toThrow(
       new RegExp(`^the operator ${t.email} \\(role support_admin\\) holds audit\\.view, rds\\.view, tenant\\.edit and 5 more, which you do not hold yourself: you may not change them$`),
     )
-    await expect(revokeToken(ctx, t.token)).rejects.toThrow(/^the token "target-\d+" \(role support_admin\) holds .* which you do not hold yourself/)
+    await expect(revokeToken(ctx, {ref: t.token})).rejects.toThrow(/^the token "target-\d+" \(role support_admin\) holds .* which you do not hold yourself/)
     await expect(changeGrants(ctx, {role: t.copy, permissions: ['tenant.view'], grant: false})).rejects.toThrow(/^the role copy_\d+ holds .* which you do not hold yourself: you may not change it$/)
     const readOnly = makeContext(control.db, {principal: callers.get('read_only')})
-    await expect(editOperator(readOnly, t.email, {name: 'x'})).rejects.toThrow(/^token "caller-read-only" \(role read_only\) may not change operators, tokens or roles: it needs the permission operator\.manage$/)
+    await expect(editOperator(readOnly, {ref: t.email, changes: {name: 'x'}})).rejects.toThrow(/^token "caller-read-only" \(role read_only\) may not change operators, tokens or roles: it needs the permission operator\.manage$/)
     await ctx.close()
     await readOnly.close()
   })
@@ -228,8 +228,8 @@ describe.each(CONTROL_ENGINES)('nobody acts on someone who holds more, on a %s c
     try {
       const ctx = await runtime.context()
       const before = await snapshot(control.db)
-      await expect(setOperatorPassword(ctx, t.email, 'a-brand-new-password-1')).rejects.toThrow(NotPermittedError)
-      await expect(revokeToken(ctx, t.token)).rejects.toThrow(/not signed in/)
+      await expect(setOperatorPassword(ctx, {ref: t.email, password: 'a-brand-new-password-1'})).rejects.toThrow(NotPermittedError)
+      await expect(revokeToken(ctx, {ref: t.token})).rejects.toThrow(/not signed in/)
       expect(await snapshot(control.db)).toEqual(before)
     } finally {
       await runtime.close()

@@ -5,7 +5,7 @@ import type {Knex} from 'knex'
 import {migrateDownAll, migrateLatest, openControlDb} from '../../src/lib/db/control-db.js'
 import {runRoutingSync, runTenantSync} from '../../src/lib/sync/index.js'
 import {lookupRouting} from '../../src/lib/routing/lookup.js'
-import {type RoutingMode, type RoutingSyncReport} from '../../src/lib/sync/routing.js'
+import {type RoutingMode, type RoutingSyncReport} from '../../src/lib/sync/routing/index.js'
 import {CONTROL_ENGINES} from '../support/control-db.js'
 import {startFaultProxy} from '../support/fault-proxy.js'
 import {HANG_MARGIN_MS, type SourceRow, TENANTS, cachedRouting, cachedTenants, closers, context, control, expectedCache, fixture, must, nextSecond, onFixture, otherPool, proxies, proxyTo, registerMaster, sleep, sqlTime, storedRuns, storedWatermark, until, upstreamRouting, useSyncHarness} from '../support/sync-harness.js'
@@ -121,9 +121,9 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
     ]
     for (const {mode, changed, removed} of cases) {
       const before = await cachedRouting(readerDb)
-      const changedBefore = (await lookupRouting(reader, changed.email)).cache
+      const changedBefore = (await lookupRouting(reader, {email: changed.email})).cache
       expect(changedBefore).toHaveLength(1)
-      expect((await lookupRouting(reader, removed.email)).cache).toHaveLength(1)
+      expect((await lookupRouting(reader, {email: removed.email})).cache).toHaveLength(1)
       await onFixture(main, async (fdb) => {
         await fdb('user_email_routing').where({id: changed.id}).update({status: `s-${mode}`, updated_at: sqlTime(nextSecond())})
         await fdb('user_email_routing').where({id: removed.id}).delete()
@@ -135,8 +135,8 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
       const run = runRoutingSync(ctx, {mode, batchSize: 10, onProgress: () => void (progressed = true)}).finally(() => void (finished = true))
       await until(() => progressed || finished, 20_000, 'progress')
       const during = {
-        changed: await lookupRouting(reader, changed.email),
-        removed: await lookupRouting(reader, removed.email),
+        changed: await lookupRouting(reader, {email: changed.email}),
+        removed: await lookupRouting(reader, {email: removed.email}),
         all: await cachedRouting(readerDb),
       }
       const readWhileRunning = !finished
@@ -149,7 +149,7 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
       expect(during.removed.cache).toHaveLength(1)
       expect(during.all).toEqual(before)
 
-      const after = {changed: await lookupRouting(reader, changed.email), removed: await lookupRouting(reader, removed.email)}
+      const after = {changed: await lookupRouting(reader, {email: changed.email}), removed: await lookupRouting(reader, {email: removed.email})}
       expect(after.changed.cache.map((e) => e.status)).toEqual([`s-${mode}`])
       expect(after.removed.cache).toEqual([])
       expect(await cachedRouting(readerDb)).toEqual(expectedCache(await upstreamRouting(main), tenants))

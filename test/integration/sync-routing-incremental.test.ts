@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {runRoutingSync, runTenantSync} from '../../src/lib/sync/index.js'
-import {WATERMARK_OVERLAP_MS} from '../../src/lib/sync/routing.js'
+import {WATERMARK_OVERLAP_MS} from '../../src/lib/sync/routing/index.js'
 import {CONTROL_ENGINES} from '../support/control-db.js'
 import {TENANTS, cachedRouting, cachedTenants, context, control, expectedCache, fixture, must, newestOf, nextSecond, onFixture, register, registerMaster, sqlTime, storedRuns, storedWatermark, upstreamRouting, useSyncHarness} from '../support/sync-harness.js'
 

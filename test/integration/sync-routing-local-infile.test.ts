@@ -91,8 +91,8 @@ async function master(ctx: Ctx, via?: FaultProxy): Promise<RaiFixture> {
       password: fixture.password || null,
       raiDatabase: fixture.database,
       master: true,
+      test: false,
     },
-    {test: false},
   )
   await onFixture(fixture, async (db) => {
     await db('user_email_routing').update({rds_instance_id: rds.id})

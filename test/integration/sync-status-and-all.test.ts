@@ -89,7 +89,7 @@ describe.each(CONTROL_ENGINES)('sync status, routing lookup and the combined syn
     const tenants = await cachedTenants(db)
     const tenantOf = (rdsId: number, remoteId: number) => must(tenants.find((t) => t.rdsId === rdsId && t.remoteId === remoteId), 'a tenant')
     const email = mixed.email.toLowerCase()
-    const found = await lookupRouting(ctx, `  ${mixed.email.toUpperCase()} `)
+    const found = await lookupRouting(ctx, {email: `  ${mixed.email.toUpperCase()} `})
     expect(found).toMatchObject({email, live: null, differences: null})
     expect(found.cache.map(({syncedAt: _synced, ...entry}) => entry)).toEqual([
       {
@@ -119,11 +119,11 @@ describe.each(CONTROL_ENGINES)('sync status, routing lookup and the combined syn
     ])
     expect(found.cache.every((e) => e.syncedAt !== null && e.syncedAt >= routing.startedAt && e.syncedAt <= routing.finishedAt)).toBe(true)
     expect(found.cacheAgeMs).toBeGreaterThanOrEqual(0)
-    expect((await lookupRouting(ctx, 'nobody@example.com')).cache).toEqual([])
-    await expect(lookupRouting(ctx, 'not an email')).rejects.toBeInstanceOf(UserError)
+    expect((await lookupRouting(ctx, {email: 'nobody@example.com'})).cache).toEqual([])
+    await expect(lookupRouting(ctx, {email: 'not an email'})).rejects.toBeInstanceOf(UserError)
 
     // live, in step: no difference.
-    const inStep = await lookupRouting(ctx, email, {live: true})
+    const inStep = await lookupRouting(ctx, {email, live: true})
     expect(inStep.live?.map((e) => e.sourceId)).toEqual([mixed.id, main.counts.routing + 1])
     expect(inStep.differences).toEqual([])
 
@@ -133,7 +133,7 @@ describe.each(CONTROL_ENGINES)('sync status, routing lookup and the combined syn
       // Written now, as the application writes a new row: an incremental run reads it (one dated a year back would wait for --full).
       await fdb('user_email_routing').insert({email: mixed.email, tenant_id: 2, rds_instance_id: mainId, user_id: 77, password_hash: null, status: 'active', created_at: old, updated_at: sqlTime(nextSecond())})
     })
-    const live = await lookupRouting(ctx, email, {live: true})
+    const live = await lookupRouting(ctx, {email, live: true})
     expect(live.cache).toEqual(found.cache)
     expect(live.live?.map((e) => [e.sourceId, e.status, e.rdsName, e.tenantName])).toEqual([
       [mixed.id, 'suspended', 'main', tenantOf(mainId, mixed.tenantId).name],
@@ -147,7 +147,7 @@ describe.each(CONTROL_ENGINES)('sync status, routing lookup and the combined syn
 
     // Synced: in step again.
     expect((await runRoutingSync(ctx, {mode: 'incremental'})).counts).toMatchObject({inserted: 1, updated: 1})
-    expect((await lookupRouting(ctx, email, {live: true})).differences).toEqual([])
+    expect((await lookupRouting(ctx, {email, live: true})).differences).toEqual([])
   })
 
   it('runAllSyncs: tenants, then routing linked to the tenants just synced, in one call', async () => {

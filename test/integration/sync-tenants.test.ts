@@ -292,7 +292,7 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     expect(await cachedRouting(db)).toEqual(expectedCache(await upstreamRouting(main), tenants))
     expect((await runRoutingSync(ctx, {mode: 'full'})).counts).toMatchObject({inserted: 0, updated: 0, unchanged: 10, missing: 0})
 
-    const found = await lookupRouting(ctx, 'MiXeD.CaSe@EXAMPLE.com')
+    const found = await lookupRouting(ctx, {email: 'MiXeD.CaSe@EXAMPLE.com'})
     expect(found.cache).toEqual([
       expect.objectContaining({sourceId: 4, email: 'mixed.case@example.com', tenantName: names[1], rdsName: 'main', rdsInstanceId: mainId}),
     ])

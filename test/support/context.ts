@@ -3,7 +3,7 @@ import type {Knex} from 'knex'
 
 import type {AuditContext} from '../../src/lib/audit/writer.js'
 import {SYSTEM_PRINCIPAL, type Principal} from '../../src/lib/auth/principal.js'
-import type {OpsContext} from '../../src/lib/context.js'
+import type {ChangeContext, OpsContext} from '../../src/lib/context.js'
 import {parseKeyring, type Keyring} from '../../src/lib/crypto/keyring.js'
 import {ConnectionRegistry} from '../../src/lib/db/registry.js'
 
@@ -11,6 +11,15 @@ export const TEST_AUDIT: AuditContext = {actorType: 'system', actor: 'test@local
 
 export function randomKeyring(kid = 'test1'): Keyring {
   return parseKeyring(`${kid}:${randomBytes(32).toString('base64')}`, 'test keyring')
+}
+
+/**
+ * The smallest context a service that changes data takes: the control database,
+ * the test's actor and a clock (pinned to `now` when given). It also serves the
+ * services that read only the database, or the database and the clock.
+ */
+export function changeContext(db: Knex, options: {audit?: AuditContext; now?: Date} = {}): ChangeContext {
+  return {db, audit: options.audit ?? TEST_AUDIT, now: () => options.now ?? new Date()}
 }
 
 /**

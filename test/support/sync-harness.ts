@@ -106,7 +106,7 @@ export async function register(ctx: Ctx, target: RaiFixture, name: string, optio
     raiDatabase: target.database,
     master: options.master ?? false,
   }
-  const {rds} = await addRds(ctx, fields, {test: false})
+  const {rds} = await addRds(ctx, {...fields, test: false})
   return rds.id
 }
 

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {explainAccess, type AccessExplanation} from '../../lib/role/roles.js'
+import {explainAccess, type AccessExplanation} from '../../lib/access/explain.js'
 import {NotFoundError} from '../../lib/errors/index.js'
 import {escapeControl} from '../../lib/text/escape.js'
 
@@ -18,7 +18,7 @@ export default class AccessExplain extends BaseCommand<AccessExplanation> {
     const command = this.config.findCommand(id)
     if (!command) throw new NotFoundError(`no command "${args.command}"`, {hint: 'see `raiops --help`'})
     const permission = (command as unknown as {permission?: string | null}).permission ?? null
-    const answer = await explainAccess((await this.context()).db, args.operator, {id, permission})
+    const answer = await explainAccess(await this.context(), {operator: args.operator, command: {id, permission}})
     if (!this.jsonEnabled()) process.stdout.write(`${answer.allowed ? this.color.green('yes') : this.color.red('no')}: ${escapeControl(answer.reason)}\n`)
     return answer
   }

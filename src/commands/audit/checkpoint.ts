@@ -31,7 +31,7 @@ The key is $RAIOPS_HOME/audit-signing.key unless --key names another; the first 
     const shownKey = escapeControl(keyFile)
     // Said also under --json (on stderr): a new key must be backed up and kept elsewhere.
     if (created) process.stderr.write(`created the checkpoint signing key ${shownKey} (public key: ${shownKey}.pub); keep it off the database host\n`)
-    const checkpoint = await createCheckpoint(ctx.db, privateKey, ctx.now())
+    const checkpoint = await createCheckpoint(ctx, {privateKey})
     this.writeOutputFile(flags.output, `${JSON.stringify(checkpoint, null, 2)}\n`)
     const summary = `checkpoint of sequence ${checkpoint.seq} (${checkpoint.hash.slice(0, 16)}…) signed by key ${escapeControl(checkpoint.kid)}, written to ${toStdout ? 'standard output' : escapeControl(flags.output)}\n`
     // With --output -, stdout carries the checkpoint itself.

@@ -49,13 +49,13 @@ export default class AuditExport extends BaseCommand<{file: string; format: stri
     const {flags} = await this.parse(AuditExport)
     const toStdout = this.outputIsStdout(flags.output)
     const ctx = await this.context()
-    const filter = await auditFilter(ctx.db, {...flags, limit: 1}, ctx.now())
+    const filter = await auditFilter(ctx, {...flags, limit: 1})
     const out = await openOutputStream(flags.output)
     let entries = 0
     try {
       const progress = await this.progress('exporting the audit trail')
       if (flags.format === 'csv') await out.write(stringify([CSV_COLUMNS]))
-      for await (const raw of auditPages(ctx.db, filter)) {
+      for await (const raw of auditPages(ctx, filter)) {
         const page = raw.map((entry) => this.piiAudit(entry))
         await out.write(flags.format === 'csv' ? stringify(page.map(csvRow)) : page.map((e) => `${JSON.stringify(e)}\n`).join(''))
         entries += page.length

@@ -27,7 +27,7 @@ export default class AuditList extends BaseCommand<AuditView[]> {
   async run(): Promise<AuditView[]> {
     const {flags} = await this.parse(AuditList)
     const ctx = await this.context()
-    const rows = (await listAudit(ctx.db, await auditFilter(ctx.db, flags, ctx.now()))).map((entry) => this.piiAudit(entry))
+    const rows = (await listAudit(ctx, await auditFilter(ctx, flags))).map((entry) => this.piiAudit(entry))
     this.renderList(rows, auditColumns(this.color, ctx.now()), flags)
     return rows
   }

@@ -38,7 +38,7 @@ The secrets come from RAIOPS_WEBHOOK_SECRETS (comma-separated, 16 characters or 
       const line = json ? JSON.stringify({at: new Date().toISOString(), ...entry}) : accessLogLine(new Date(), entry)
       process.stdout.write(`${line}\n`)
     }
-    const server = await startWebhookServer({db: ctx.db, secrets, toleranceS: flags.tolerance, host: flags.host, port: flags.port, now: () => ctx.now(), onRequest}).catch((error: NodeJS.ErrnoException) => {
+    const server = await startWebhookServer(ctx, {secrets, toleranceS: flags.tolerance, host: flags.host, port: flags.port, onRequest}).catch((error: NodeJS.ErrnoException) => {
       throw new UserError(`cannot listen on ${flags.host}:${flags.port} (${error.code ?? error.message})`, {hint: 'choose another --port, or stop what holds it'})
     })
     process.stderr.write(`listening on ${escapeControl(server.url)}${WEBHOOK_PATH} (${secrets.length} secret(s), tolerance ${flags.tolerance} s); Ctrl-C or SIGTERM to stop\n`)

@@ -34,7 +34,7 @@ When the control database stops answering (a restart), the poll is retried with 
   async run(): Promise<void> {
     const {flags} = await this.parse(AuditTail)
     const ctx = await this.context()
-    const filter = await auditFilter(ctx.db, {...flags, limit: 1}, ctx.now())
+    const filter = await auditFilter(ctx, {...flags, limit: 1})
     const controller = new AbortController()
     const stop = () => controller.abort()
     // Ctrl-C is how following ends: a clean stop, exit 0.
@@ -44,7 +44,7 @@ When the control database stops answering (a restart), the poll is retried with 
     const line = (values: string[]) => values.join('  ')
     let header = false
     try {
-      for await (const event of tailAudit(ctx.db, filter, {last: flags.lines, follow: flags.follow, intervalMs: flags.interval, maxRetries: flags['max-retries'], signal: controller.signal})) {
+      for await (const event of tailAudit(ctx, {filter, last: flags.lines, follow: flags.follow, intervalMs: flags.interval, maxRetries: flags['max-retries'], signal: controller.signal})) {
         // Connection notices go to stderr also under --json (stdout carries the entries).
         if (event.type === 'disconnected') {
           process.stderr.write(`control database unreachable (attempt ${event.attempt} of ${flags['max-retries']}): ${escapeControl(event.error)}; retrying in ${Math.round(event.retryInMs / 100) / 10} s\n`)

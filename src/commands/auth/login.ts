@@ -42,8 +42,8 @@ export default class AuthLogin extends BaseCommand<LoginResult> {
     const password = flags['password-stdin'] ? await readSecretFromStdin() : interactive ? await promptSecret('Password') : undefined
     if (!password) throw new UserError('the password is required: give it on a terminal or with --password-stdin', {hint: 'never on the command line'})
     const ctx = await this.context()
-    const operator = await login(ctx.db, ctx.audit, email, password, ctx.now())
-    const session = await startSession(ctx.db, this.runtime.config.home, operator, ctx.now(), flags.ttl)
+    const operator = await login(ctx, {email, password})
+    const session = await startSession(ctx, {home: this.runtime.config.home, operator, ttlMs: flags.ttl})
     const result = {email: operator.email, name: operator.name, role: operator.role, expiresAt: session.expiresAt.toISOString()}
     if (!this.jsonEnabled()) process.stdout.write(`${signedInLine(result)}\n`)
     return result

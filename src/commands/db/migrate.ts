@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {migrateControlDb, type MigrateResult} from '../../lib/db/control-db.js'
+import {migrateControlDb, type MigrateResult} from '../../lib/db/migrate.js'
 import {escapeControlDeep} from '../../lib/text/escape.js'
 
 export default class DbMigrate extends BaseCommand<MigrateResult> {
@@ -20,7 +20,7 @@ export default class DbMigrate extends BaseCommand<MigrateResult> {
 
   async run(): Promise<MigrateResult> {
     const {flags} = await this.parse(DbMigrate)
-    const result = await migrateControlDb(await this.runtime.db({prepare: true}), this.runtime.target, {statusOnly: flags.status})
+    const result = await migrateControlDb({db: await this.runtime.db({prepare: true})}, {target: this.runtime.target, statusOnly: flags.status})
     // The database is named as configured: a path or a URL the environment gave.
     const shown = escapeControlDeep(result)
     if (flags.status) {

@@ -20,7 +20,7 @@ With RAIOPS_MASTER_KEY set, raiops cannot edit it: the command names the keys to
   async run(): Promise<PruneKeysResult> {
     const {flags} = await this.parse(KeysPrune)
     const ctx = await this.context()
-    const result = await pruneKeys(ctx, await keyringSource(ctx, this.runtime.config), {dryRun: flags['dry-run']})
+    const result = await pruneKeys(ctx, {source: await keyringSource(ctx, {config: this.runtime.config}), dryRun: flags['dry-run']})
     // Key ids come from the key file or RAIOPS_MASTER_KEY.
     const shown = escapeControlDeep(result)
     const used = shown.kept.map((kid) => `${kid} (${shown.inUse[kid]} secret(s)${kid === shown.activeKid ? ', active' : ''})`).join(', ')

@@ -25,7 +25,7 @@ With RAIOPS_MASTER_KEY set, raiops cannot store a key there: put the new key fir
   async run(): Promise<RotateKeysResult> {
     const {flags} = await this.parse(KeysRotate)
     const ctx = await this.context()
-    const result = await rotateMasterKey(ctx, await keyringSource(ctx, this.runtime.config, flags['env-key-stored']))
+    const result = await rotateMasterKey(ctx, {source: await keyringSource(ctx, {config: this.runtime.config, confirmedStored: flags['env-key-stored']})})
     // Key ids come from the key file or RAIOPS_MASTER_KEY.
     const shown = escapeControlDeep(result)
     const from = Object.entries(shown.fromKids)

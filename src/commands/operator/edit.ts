@@ -19,7 +19,7 @@ export default class OperatorEdit extends BaseCommand<OperatorView> {
   async run(): Promise<OperatorView> {
     const {args, flags} = await this.parse(OperatorEdit)
     const ctx = await this.context()
-    const operator = await editOperator(ctx, args.operator, {name: flags.name, role: flags.role, isActive: flags.active})
+    const operator = await editOperator(ctx, {ref: args.operator, changes: {name: flags.name, role: flags.role, isActive: flags.active}})
     if (!this.jsonEnabled()) {
       const shown = escapeControlDeep(operator)
       process.stdout.write(`operator ${shown.email}: ${shown.role}, ${shown.isActive ? 'active' : 'disabled'}\n`)

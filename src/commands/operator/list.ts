@@ -11,7 +11,7 @@ export default class OperatorList extends BaseCommand<OperatorView[]> {
 
   async run(): Promise<OperatorView[]> {
     const {flags} = await this.parse(OperatorList)
-    const rows = await listOperators((await this.context()).db)
+    const rows = await listOperators(await this.context())
     this.renderList(rows, operatorColumns(this.color), flags)
     return rows
   }

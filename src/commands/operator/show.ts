@@ -15,7 +15,7 @@ export default class OperatorShow extends BaseCommand<OperatorView & {permission
   async run(): Promise<OperatorView & {permissions: string[]}> {
     const {args} = await this.parse(OperatorShow)
     const {db} = await this.context()
-    const operator = await showOperator(db, args.operator)
+    const operator = await showOperator({db}, {ref: args.operator})
     const permissions = await permissionsOf(db, operator.role)
     if (!this.jsonEnabled()) {
       process.stdout.write(

@@ -36,7 +36,7 @@ On a terminal, values not given as flags are asked for. Without a terminal (cron
     const fields = await collectRdsFields(flags, this.interactive() ? terminalAsker : undefined, () => readSecretFromStdin())
     const ctx = await this.context()
     const progress = await this.progress(flags['no-test'] ? `saving ${fields.name}` : `testing the connection to ${fields.name}`)
-    const result = await addRds(ctx, fields, {test: !flags['no-test']})
+    const result = await addRds(ctx, {...fields, test: !flags['no-test']})
     progress.stop()
     // The server's version is whatever the server says.
     const shown = escapeControlDeep(result)

@@ -36,10 +36,9 @@ export default class RdsEdit extends BaseCommand<EditRdsResult> {
   async run(): Promise<EditRdsResult> {
     const {args, flags} = await this.parse(RdsEdit)
     const password = flags['password-stdin'] ? await readSecretFromStdin() : undefined
-    const result = await editRds(
-      await this.context(),
-      args.rds,
-      {
+    const result = await editRds(await this.context(), {
+      ref: args.rds,
+      changes: {
         name: flags.name,
         host: flags.host,
         port: flags.port,
@@ -54,8 +53,8 @@ export default class RdsEdit extends BaseCommand<EditRdsResult> {
         impersonationAudience: flags['impersonation-audience'],
         impersonationTtlSeconds: flags['impersonation-ttl'] === undefined ? undefined : flags['impersonation-ttl'].trim() === '' ? null : parseDuration(flags['impersonation-ttl'], '--impersonation-ttl') / 1000,
       },
-      {test: !flags['no-test']},
-    )
+      test: !flags['no-test'],
+    })
     const shown = escapeControlDeep(result)
     if (result.changed.length === 0) this.log(`RDS ${shown.rds.name} already has these values: nothing changed`)
     else {

@@ -24,13 +24,13 @@ export default class RdsRemove extends BaseCommand<RemoveRdsResult> {
     const {args, flags} = await this.parse(RdsRemove)
     const ctx = await this.context()
     if (!flags.yes) {
-      const rds = await showRds(ctx, args.rds)
+      const rds = await showRds(ctx, {ref: args.rds})
       if (!this.interactive()) throw new UserError(`removing RDS ${rds.name} needs confirmation`, {hint: 'pass --yes'})
       if (!(await promptConfirm(`Remove RDS ${escapeControl(rds.name)} (id ${rds.id}) from the registry?`))) {
         throw new UserError('cancelled: nothing was removed')
       }
     }
-    const result = await removeRds(ctx, args.rds, {force: flags.force})
+    const result = await removeRds(ctx, {ref: args.rds, force: flags.force})
     this.log(
       `${this.color.green('✓')} removed RDS ${escapeControl(result.removed.name)} (id ${result.removed.id})${result.tenantsRemoved > 0 ? ` and ${result.tenantsRemoved} tenant registry row(s)` : ''}`,
     )

@@ -23,11 +23,11 @@ export default class RdsShow extends BaseCommand<RdsView & {password?: string | 
     const {args, flags} = await this.parse(RdsShow)
     if (flags.reveal) {
       assertPermitted(await this.runtime.identity(), 'rds.secrets', 'rds:show --reveal')
-      const {rds, password} = await revealRdsPassword(await this.context(), args.rds)
+      const {rds, password} = await revealRdsPassword(await this.context(), {ref: args.rds})
       this.log(renderRecord({rds, password}, (r) => [...rdsRecord(this.color, r.rds), ['password', r.password ?? '(none stored)']]).trimEnd())
       return {...rds, password}
     }
-    const rds = await showRds({db: await this.runtime.db()}, args.rds)
+    const rds = await showRds({db: await this.runtime.db()}, {ref: args.rds})
     this.log(renderRecord(rds, (r) => rdsRecord(this.color, r)).trimEnd())
     return rds
   }

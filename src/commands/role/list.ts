@@ -10,7 +10,7 @@ export default class RoleList extends BaseCommand<RoleView[]> {
 
   async run(): Promise<RoleView[]> {
     const {flags} = await this.parse(RoleList)
-    const rows = await listRoles((await this.context()).db)
+    const rows = await listRoles(await this.context())
     this.renderList(
       rows,
       [

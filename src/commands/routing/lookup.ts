@@ -18,7 +18,7 @@ export default class RoutingLookupCommand extends BaseCommand<RoutingLookup> {
 
   async run(): Promise<RoutingLookup> {
     const {args, flags} = await this.parse(RoutingLookupCommand)
-    const result = this.pii(await lookupRouting(await this.context(), args.email, {live: flags.live}))
+    const result = this.pii(await lookupRouting(await this.context(), {email: args.email, live: flags.live}))
     if (this.jsonEnabled()) return result
     const c = this.color
     const columns: Column<RoutingEntry>[] = [

@@ -30,7 +30,7 @@ Every link is recorded by its id and written to the audit trail with the reason 
   async run(): Promise<ImpersonationLink> {
     const {args, flags} = await this.parse(TenantImpersonate)
     const ttlSeconds = flags.ttl === undefined ? undefined : parseDuration(flags.ttl, '--ttl') / 1000
-    const link = await issueImpersonation(await this.context(), {tenant: args.tenant, reason: flags.reason, ticket: flags.ticket, ttlSeconds}, {home: this.runtime.config.home})
+    const link = await issueImpersonation(await this.context(), {tenant: args.tenant, reason: flags.reason, ticket: flags.ticket, ttlSeconds, home: this.runtime.config.home})
     // The tenant's and the RDS's names come from the fleet and the registry: shown escaped.
     const shown = escapeControlDeep(link)
     // Said also under --json (on stderr): until the applications hold the new public key, links are refused.

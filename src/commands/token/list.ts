@@ -11,7 +11,7 @@ export default class TokenList extends BaseCommand<TokenView[]> {
   async run(): Promise<TokenView[]> {
     const {flags} = await this.parse(TokenList)
     const ctx = await this.context()
-    const rows = await listTokens(ctx.db, ctx.now())
+    const rows = await listTokens(ctx)
     this.renderList(
       rows,
       [

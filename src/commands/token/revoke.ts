@@ -14,7 +14,7 @@ export default class TokenRevoke extends BaseCommand<TokenView> {
   async run(): Promise<TokenView> {
     const {args} = await this.parse(TokenRevoke)
     const ctx = await this.context()
-    const revoked = await revokeToken(ctx, args.token)
+    const revoked = await revokeToken(ctx, {ref: args.token})
     if (!this.jsonEnabled()) {
       const shown = escapeControlDeep(revoked)
       process.stdout.write(`token "${shown.name}" revoked at ${shown.revokedAt}\n`)

@@ -3,7 +3,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {CompactSign, compactVerify} from 'jose'
 import {z} from 'zod'
 
-import type {Db} from '../db/control-db.js'
+import type {OpsContext} from '../context.js'
 import {keyId, KeyFileError, loadEd25519KeyPair, readEd25519PublicKey, type Ed25519KeyPair} from '../crypto/ed25519.js'
 import {ConfigError, UserError} from '../errors/index.js'
 
@@ -56,8 +56,10 @@ export function loadVerifyKey(file: string): KeyObject {
 }
 
 /** The chain's head, signed. */
-export async function createCheckpoint(db: Db, privateKey: KeyObject, now: Date): Promise<CheckpointFile> {
-  const head = (await db('audit_head').where({id: 1}).first('seq', 'hash')) as {seq: number | string; hash: string} | undefined
+export async function createCheckpoint(ctx: Pick<OpsContext, 'db' | 'now'>, input: {privateKey: KeyObject}): Promise<CheckpointFile> {
+  const {privateKey} = input
+  const now = ctx.now()
+  const head = (await ctx.db('audit_head').where({id: 1}).first('seq', 'hash')) as {seq: number | string; hash: string} | undefined
   if (!head) throw new ConfigError('audit_head is missing', {hint: 'run `raiops db:migrate`'})
   const statement: CheckpointStatement = {seq: Number(head.seq), hash: head.hash, at: now.toISOString()}
   const kid = keyId(createPublicKey(privateKey))

@@ -1,4 +1,4 @@
-import type {Db} from '../db/control-db.js'
+import type {OpsContext} from '../context.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {parseTimeFlag} from '../time/parse-time.js'
 import {RDS_TABLE} from '../db/tables.js'
@@ -16,7 +16,9 @@ export interface AuditFilterInput {
 }
 
 /** Turns the filter flags into a filter: times parsed, the RDS named by id or name looked up. */
-export async function auditFilter(db: Db, input: AuditFilterInput, now = new Date()): Promise<AuditFilter> {
+export async function auditFilter(ctx: Pick<OpsContext, 'db' | 'now'>, input: AuditFilterInput): Promise<AuditFilter> {
+  const {db} = ctx
+  const now = ctx.now()
   const since = input.since === undefined ? undefined : parseTimeFlag(input.since, '--since', now)
   const until = input.until === undefined ? undefined : parseTimeFlag(input.until, '--until', now)
   if (since && until && since >= until) throw new UserError('--since must be before --until')

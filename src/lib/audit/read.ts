@@ -1,4 +1,4 @@
-import type {Db} from '../db/control-db.js'
+import type {OpsContext} from '../context.js'
 import {toIsoRequired, toNumberOrNull} from '../db/values.js'
 import {NotFoundError} from '../errors/index.js'
 import {inspectJson, jsonEqual} from '../json/walk.js'
@@ -100,8 +100,8 @@ export function likePattern(pattern: string): string {
 const COLUMNS = ['id', 'seq', 'occurred_at', 'actor_type', 'actor', 'action', 'target_type', 'target_id', 'rds_instance_id', 'tenant_master_id', 'old_values', 'new_values', 'source']
 
 /** Audit entries matching the filter, newest first (or oldest first with `ascending`). */
-export async function listAudit(db: Db, filter: AuditFilter): Promise<AuditView[]> {
-  const query = db('audit_logs').select(COLUMNS)
+export async function listAudit(ctx: Pick<OpsContext, 'db'>, filter: AuditFilter): Promise<AuditView[]> {
+  const query = ctx.db('audit_logs').select(COLUMNS)
   // Case-insensitive on every engine (PostgreSQL compares case-sensitively, MySQL and SQLite do not).
   const match = (column: string, pattern: string) => {
     if (pattern.includes('*')) query.whereRaw(`lower(??) LIKE ? ESCAPE '!'`, [column, likePattern(pattern.toLowerCase())])
@@ -134,17 +134,18 @@ export function diffValues(oldValues: Record<string, unknown> | null, newValues:
 }
 
 /** One audit entry with the fields its change touched. */
-export async function showAudit(db: Db, id: number): Promise<AuditView & {changes: AuditChange[]}> {
-  const row = (await db('audit_logs').select(COLUMNS).where({id}).first()) as StoredRow | undefined
+export async function showAudit(ctx: Pick<OpsContext, 'db'>, input: {id: number}): Promise<AuditView & {changes: AuditChange[]}> {
+  const {id} = input
+  const row = (await ctx.db('audit_logs').select(COLUMNS).where({id}).first()) as StoredRow | undefined
   if (!row) throw new NotFoundError(`no audit entry ${id}`, {hint: 'see `raiops audit:list` for the ids'})
   const view = toView(row)
   return {...view, changes: diffValues(view.oldValues, view.newValues)}
 }
 
 /** How many entries the trail holds and its newest one. */
-export async function auditSummary(db: Db): Promise<{entries: number; last: AuditView | null}> {
-  const [{n}] = (await db('audit_logs').count({n: '*'})) as Array<{n: number | string}>
-  const [last] = await listAudit(db, {limit: 1})
+export async function auditSummary(ctx: Pick<OpsContext, 'db'>): Promise<{entries: number; last: AuditView | null}> {
+  const [{n}] = (await ctx.db('audit_logs').count({n: '*'})) as Array<{n: number | string}>
+  const [last] = await listAudit(ctx, {limit: 1})
   return {entries: Number(n), last: last ?? null}
 }
 
@@ -152,10 +153,10 @@ export async function auditSummary(db: Db): Promise<{entries: number; last: Audi
 const PAGE = 5000
 
 /** Every entry matching the filter, oldest first, in pages read by id (memory stays flat). */
-export async function* auditPages(db: Db, filter: Omit<AuditFilter, 'limit' | 'afterId' | 'upToId' | 'ascending'>): AsyncGenerator<AuditView[]> {
+export async function* auditPages(ctx: Pick<OpsContext, 'db'>, filter: Omit<AuditFilter, 'limit' | 'afterId' | 'upToId' | 'ascending'>): AsyncGenerator<AuditView[]> {
   let afterId = 0
   for (;;) {
-    const page = await listAudit(db, {...filter, afterId, ascending: true, limit: PAGE})
+    const page = await listAudit(ctx, {...filter, afterId, ascending: true, limit: PAGE})
     if (page.length > 0) yield page
     if (page.length < PAGE) return
     afterId = page[page.length - 1].id

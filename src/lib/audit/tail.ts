@@ -1,6 +1,6 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {Db} from '../db/control-db.js'
+import type {OpsContext} from '../context.js'
 import {ConnectionError, messageOf} from '../errors/index.js'
 import {listAudit, type AuditFilter, type AuditView} from './read.js'
 
@@ -12,6 +12,8 @@ export type TailEvent =
   | {type: 'reconnected'; failures: number}
 
 export interface TailOptions {
+  /** Which entries: the audit:list filter, without its paging. */
+  filter: Omit<AuditFilter, 'limit' | 'afterId' | 'upToId' | 'ascending'>
   /** Entries shown before following (the last N). */
   last: number
   follow: boolean
@@ -36,12 +38,14 @@ const pause = (ms: number, signal?: AbortSignal): Promise<void> => sleep(ms, und
  * doubling back-off (reported as events); after `maxRetries` failures in a row
  * it throws. Ends when the signal aborts.
  */
-export async function* tailAudit(db: Db, filter: Omit<AuditFilter, 'limit' | 'afterId' | 'upToId' | 'ascending'>, options: TailOptions): AsyncGenerator<TailEvent> {
+export async function* tailAudit(ctx: Pick<OpsContext, 'db'>, options: TailOptions): AsyncGenerator<TailEvent> {
+  const {db} = ctx
+  const {filter} = options
   // The newest entry of all first, matching or not: the last N are read up to it, and following starts after it,
   // so an entry landing in between is printed once, not lost.
   const [{top}] = (await db('audit_logs').max({top: 'id'})) as Array<{top: number | string | null}>
   let lastId = Number(top ?? 0)
-  const recent = options.last === 0 ? [] : await listAudit(db, {...filter, upToId: lastId, limit: options.last})
+  const recent = options.last === 0 ? [] : await listAudit(ctx, {...filter, upToId: lastId, limit: options.last})
   for (const entry of recent.reverse()) yield {type: 'entry', entry}
   if (!options.follow) return
   let failures = 0
@@ -51,7 +55,7 @@ export async function* tailAudit(db: Db, filter: Omit<AuditFilter, 'limit' | 'af
     if (options.signal?.aborted) return
     let entries: AuditView[]
     try {
-      entries = await listAudit(db, {...filter, afterId: lastId, ascending: true, limit: POLL_LIMIT})
+      entries = await listAudit(ctx, {...filter, afterId: lastId, ascending: true, limit: POLL_LIMIT})
     } catch (error) {
       failures++
       if (failures > options.maxRetries) {

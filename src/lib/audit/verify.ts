@@ -1,4 +1,4 @@
-import type {Db} from '../db/control-db.js'
+import type {OpsContext} from '../context.js'
 import {toIsoRequired} from '../db/values.js'
 import {chainHash, GENESIS_HASH, type AuditRecord, type StoredAuditRow} from './writer.js'
 
@@ -30,7 +30,9 @@ export interface TrustedHead {
  * checkpoint's sequence must carry its hash (a chain re-computed after an edit
  * does not), and no checkpointed entry may be missing (a truncated tail).
  */
-export async function verifyAuditChain(db: Db, checkpoints: readonly TrustedHead[] = []): Promise<ChainVerification> {
+export async function verifyAuditChain(ctx: Pick<OpsContext, 'db'>, input: {checkpoints?: readonly TrustedHead[]} = {}): Promise<ChainVerification> {
+  const {db} = ctx
+  const checkpoints = input.checkpoints ?? []
   const bySeq = new Map<number, TrustedHead[]>()
   for (const c of checkpoints) bySeq.set(c.seq, [...(bySeq.get(c.seq) ?? []), c])
   let prev = GENESIS_HASH

@@ -1,4 +1,5 @@
 import type {AuditContext} from '../audit/writer.js'
+import type {OpsContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {toBool, toIso} from '../db/values.js'
 import {NotPermittedError} from '../errors/index.js'
@@ -18,9 +19,12 @@ export async function permissionsOf(db: Db, role: string): Promise<string[]> {
  * The caller's identity: RAIOPS_TOKEN when set (a token wins over a session),
  * else the session stored on this machine. Anything that does not hold (no
  * identity, an unknown, revoked or expired token, an expired or forged session,
- * a disabled operator) is refused with one line (exit 5).
+ * a disabled operator) is refused with one line (exit 5). The only change it
+ * makes is noting the token's use, on behalf of the token itself.
  */
-export async function resolveIdentity(db: Db, source: {token?: string; session: string | null; home: string}, now: Date): Promise<Identity> {
+export async function resolveIdentity(ctx: Pick<OpsContext, 'db' | 'now'>, source: {token?: string; session: string | null; home: string}): Promise<Identity> {
+  const {db} = ctx
+  const now = ctx.now()
   if (source.token) {
     const row = (await db('api_tokens').where({token_hash: hashToken(source.token)}).first('id', 'name', 'role', 'expires_at', 'revoked_at')) as
       | {id: number | string; name: string; role: string; expires_at: unknown; revoked_at: unknown}

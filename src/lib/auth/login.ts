@@ -1,4 +1,5 @@
 import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
+import type {ChangeContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {toBool, toIso} from '../db/values.js'
 import {NotPermittedError} from '../errors/index.js'
@@ -41,8 +42,13 @@ interface OperatorRow {
  * a disabled operator and a locked email are refused (exit 5) and audited
  * (`auth.login_failed`, never with the password); the fifth failure in a row
  * locks the email for 15 minutes. A success clears the count and is audited.
+ * Nobody is signed in yet: the trail names the email typed (`login:…`) or, on
+ * success, the operator, with the machine and command of `ctx.audit`.
  */
-export async function login(db: Db, audit: AuditContext, email: string, password: string, now: Date): Promise<LoggedIn> {
+export async function login(ctx: ChangeContext, input: {email: string; password: string}): Promise<LoggedIn> {
+  const {db, audit} = ctx
+  const {email, password} = input
+  const now = ctx.now()
   const address = email.trim().toLowerCase()
   // What the trail records of the address typed: a password typed into the email field is not kept.
   const recorded = EMAIL_SHAPE.test(address) ? address.slice(0, 200) : '(not an email address)'

@@ -4,6 +4,7 @@ import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {decodeJwt, jwtVerify, SignJWT} from 'jose'
 
+import type {OpsContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 
 /** How long a session lasts unless --ttl says otherwise. */
@@ -90,13 +91,23 @@ export async function verifySession(home: string, token: string, now: Date): Pro
   }
 }
 
+export interface StartSessionInput {
+  /** RAIOPS_HOME of this machine, where the session file is written. */
+  home: string
+  /** The operator signing in, as login() or init checked them: the actor of this change. */
+  operator: {id: number; email: string}
+  ttlMs?: number
+}
+
 /**
  * Signs an operator in on this machine: the session recorded in the control
  * database (auth_sessions) and its token in a file in RAIOPS_HOME (0600).
  */
-export async function startSession(db: Db, home: string, operator: {id: number; email: string}, now: Date, ttlMs = DEFAULT_SESSION_TTL_MS): Promise<{expiresAt: Date; file: string}> {
-  const {token, jti, expiresAt} = await signSession(home, operator, now, ttlMs)
-  await db('auth_sessions').insert({jti, operator_id: operator.id, host: hostname().slice(0, 255), issued_at: now, expires_at: expiresAt})
+export async function startSession(ctx: Pick<OpsContext, 'db' | 'now'>, input: StartSessionInput): Promise<{expiresAt: Date; file: string}> {
+  const {home, operator} = input
+  const now = ctx.now()
+  const {token, jti, expiresAt} = await signSession(home, operator, now, input.ttlMs ?? DEFAULT_SESSION_TTL_MS)
+  await ctx.db('auth_sessions').insert({jti, operator_id: operator.id, host: hostname().slice(0, 255), issued_at: now, expires_at: expiresAt})
   writeSession(home, token)
   return {expiresAt, file: sessionFile(home)}
 }
@@ -107,11 +118,18 @@ export async function sessionOnRecord(db: Db, claims: SessionClaims, now: Date):
   return row !== undefined && Number(row.operator_id) === claims.operatorId && (row.revoked_at === null || row.revoked_at === undefined) && new Date(row.expires_at as string | number | Date).getTime() > now.getTime()
 }
 
-/** Signs out on this machine: the session revoked in the control database (when it can be read) and its file removed. */
-export async function endSession(db: Db | null, home: string, now: Date): Promise<boolean> {
+/**
+ * Signs out on this machine: the session revoked in the control database (when
+ * it can be read: `ctx.db` null otherwise) and its file removed. The actor is
+ * whoever holds the session file.
+ */
+export async function endSession(ctx: {db: Db | null; now(): Date}, input: {home: string}): Promise<boolean> {
+  const {db} = ctx
+  const {home} = input
   const token = readSessionToken(home)
   if (!token) return false
   if (db) {
+    const now = ctx.now()
     try {
       const {jti} = decodeJwt(token)
       if (typeof jti === 'string') await db('auth_sessions').where({jti}).whereNull('revoked_at').update({revoked_at: now})

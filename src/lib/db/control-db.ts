@@ -107,17 +107,6 @@ export async function migrateLatest(db: Knex): Promise<string[]> {
   return names
 }
 
-export interface MigrateResult extends MigrationStatus {
-  database: string
-  appliedNow: string[]
-}
-
-/** `db:migrate`: applies what is pending (unless `statusOnly`) and reports the state. */
-export async function migrateControlDb(db: Knex, target: ControlDbTarget, options: {statusOnly?: boolean} = {}): Promise<MigrateResult> {
-  const appliedNow = options.statusOnly ? [] : await migrateLatest(db)
-  return {database: target.display, ...(await migrationStatus(db)), appliedNow}
-}
-
 /** Rolls back every migration (tests and `db:migrate --down`). */
 export async function migrateDownAll(db: Knex): Promise<string[]> {
   const [, names] = (await db.migrate.rollback(migrationConfig, true)) as [number, string[]]

@@ -131,7 +131,7 @@ async function ensureSession(runtime: Runtime, home: string, now: Date, force: b
   const db = await runtime.db()
   const admin = (await db('operators').where({email: DEMO_ADMIN.email}).first('id', 'email')) as {id: number | string; email: string} | undefined
   if (!admin) throw new ConfigError(`it has no operator ${DEMO_ADMIN.email}`)
-  const session = await startSession(db, home, {id: Number(admin.id), email: admin.email}, now, DEMO_SESSION_TTL_MS)
+  const session = await startSession({db, now: () => now}, {home, operator: {id: Number(admin.id), email: admin.email}, ttlMs: DEMO_SESSION_TTL_MS})
   // As the session token holds it (whole seconds), so a later run reports the same instant.
   return new Date(Math.floor(session.expiresAt.getTime() / 1000) * 1000)
 }
@@ -219,15 +219,10 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
   const setup = demoRuntime(dir, ['demo'])
   let sessionExpiresAt: Date
   try {
-    await initRaiops({
-      db: await setup.db({prepare: true}),
-      target: setup.target,
-      home,
-      masterKeyFile: setup.config.masterKeyFile,
-      audit: setup.audit,
-      admin: async () => ({...DEMO_ADMIN}),
-      now,
-    })
+    await initRaiops(
+      {db: await setup.db({prepare: true}), audit: setup.audit, now: () => now},
+      {target: setup.target, home, masterKeyFile: setup.config.masterKeyFile, admin: async () => ({...DEMO_ADMIN})},
+    )
     sessionExpiresAt = await ensureSession(setup, home, now, true)
   } finally {
     await setup.close()
@@ -242,9 +237,9 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
     await operator.identity()
     const acting = {...ctx, audit: operator.audit}
     for (const server of fleet.rds) {
-      const added = await addRds(acting, {name: server.name, engine: 'sqlite', raiDatabase: join(fleetDir(dir), server.file), appUrl: server.appUrl, master: server.master}, {test: false})
+      const added = await addRds(acting, {name: server.name, engine: 'sqlite', raiDatabase: join(fleetDir(dir), server.file), appUrl: server.appUrl, master: server.master, test: false})
       ids.push(added.rds.id)
-      if (server.state !== 'online') await setRdsState(acting, server.name, server.state)
+      if (server.state !== 'online') await setRdsState(acting, {ref: server.name, state: server.state})
     }
   } finally {
     await operator.close()

@@ -2,7 +2,7 @@ import type {KeyObject} from 'node:crypto'
 import {jwtVerify, type JWTPayload} from 'jose'
 import {z} from 'zod'
 
-import type {Db} from '../db/control-db.js'
+import type {OpsContext} from '../context.js'
 import {ExitCode, RaiopsError} from '../errors/index.js'
 import {MAX_TTL_SECONDS} from '../rds/validation.js'
 import {IMPERSONATION_ISSUER, IMPERSONATION_TOKEN_TYPE, IMPERSONATIONS_TABLE} from './claims.js'
@@ -25,7 +25,6 @@ export interface ConsumeOptions {
   publicKey: KeyObject
   /** This application's audience: its impersonation audience, else its app URL. */
   audience: string
-  now: Date
 }
 
 /** The claims of a consumed token: who acts, as which tenant, why. */
@@ -71,7 +70,10 @@ function refusal(error: unknown): ImpersonationRefusedError {
  * two uses, even at the same moment, only one succeeds. Returns the claims;
  * anything else is an ImpersonationRefusedError saying why.
  */
-export async function consumeImpersonation(db: Db, token: string, options: ConsumeOptions): Promise<ImpersonationClaims> {
+export async function consumeImpersonation(ctx: Pick<OpsContext, 'db' | 'now'>, input: ConsumeOptions & {token: string}): Promise<ImpersonationClaims> {
+  const {db} = ctx
+  const {token, ...given} = input
+  const options = {...given, now: ctx.now()}
   let payload: JWTPayload
   try {
     ;({payload} = await jwtVerify(token, options.publicKey, {

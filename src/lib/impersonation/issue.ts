@@ -3,7 +3,7 @@ import {SignJWT} from 'jose'
 import {z} from 'zod'
 
 import {appendAudit, lockForChange} from '../audit/writer.js'
-import type {OpsContext} from '../context.js'
+import type {ChangeContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {toBool, toNumberOrNull} from '../db/values.js'
 import {UserError} from '../errors/index.js'
@@ -138,8 +138,10 @@ async function impersonationTarget(tx: Db, ref: string): Promise<{tenant: Tenant
  * with impersonation turned off or without an app URL, a missing reason, or a
  * lifetime outside 30 s to 5 minutes.
  */
-export async function issueImpersonation(ctx: OpsContext, input: ImpersonationRequest, options: ImpersonationOptions): Promise<ImpersonationLink> {
-  const request = validateRequest(input)
+export async function issueImpersonation(ctx: ChangeContext, input: ImpersonationRequest & ImpersonationOptions): Promise<ImpersonationLink> {
+  const {home, ...requested} = input
+  const options: ImpersonationOptions = {home}
+  const request = validateRequest(requested)
   const actor = ctx.audit.actor
   return ctx.db.transaction(async (tx) => {
     await lockForChange(tx)

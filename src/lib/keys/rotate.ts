@@ -1,7 +1,7 @@
 import {existsSync} from 'node:fs'
 
 import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
-import type {OpsContext} from '../context.js'
+import type {ChangeContext, OpsContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {UserError} from '../errors/index.js'
 import {checkKeyring} from '../crypto/key-check.js'
@@ -28,7 +28,8 @@ export type KeyringSource =
     }
 
 /** The keyring's source as the configuration gives it (RAIOPS_MASTER_KEY wins over the key file). */
-export async function keyringSource(ctx: OpsContext, config: KeySource, confirmedStored = false): Promise<KeyringSource> {
+export async function keyringSource(ctx: Pick<OpsContext, 'keyring'>, input: {config: KeySource; confirmedStored?: boolean}): Promise<KeyringSource> {
+  const {config, confirmedStored = false} = input
   return config.masterKey ? {from: 'env', keyring: await ctx.keyring(), keyFile: config.masterKeyFile, confirmedStored} : {from: 'file', keyFile: config.masterKeyFile}
 }
 
@@ -94,7 +95,10 @@ async function reencryptAll(tx: Db, keyring: Keyring, secrets: readonly Secret[]
  * one transaction: either every secret moves to the active key or nothing
  * changes. Running it again finds nothing to do.
  */
-export async function rotateKeys(ctx: OpsContext): Promise<RotateKeysResult> {
+/** What re-encrypting the secrets takes: a change (database, actor, clock) and the keyring. */
+export type KeysContext = ChangeContext & Pick<OpsContext, 'keyring'>
+
+export async function rotateKeys(ctx: KeysContext): Promise<RotateKeysResult> {
   const keyring = await ctx.keyring()
   const now = ctx.now()
   return ctx.db.transaction(async (tx) => {
@@ -111,7 +115,8 @@ export async function rotateKeys(ctx: OpsContext): Promise<RotateKeysResult> {
  * unless the operator confirms the keyring there is what every run gets, and
  * always when the key file a run without it would read lacks its active key.
  */
-export async function rotateMasterKey(ctx: OpsContext, source: KeyringSource): Promise<RotateKeysResult> {
+export async function rotateMasterKey(ctx: KeysContext, input: {source: KeyringSource}): Promise<RotateKeysResult> {
+  const {source} = input
   if (source.from === 'env') {
     const {keyring, keyFile} = source
     if (existsSync(keyFile) && !loadKeyring({masterKeyFile: keyFile}).get(keyring.active.kid)) {
@@ -159,8 +164,9 @@ export interface PruneKeysResult {
  * encrypt again. RAIOPS_MASTER_KEY cannot be edited: refused, naming the keys
  * to drop from it.
  */
-export async function pruneKeys(ctx: OpsContext, source: KeyringSource, options: {dryRun?: boolean} = {}): Promise<PruneKeysResult> {
-  const dryRun = options.dryRun ?? false
+export async function pruneKeys(ctx: ChangeContext, input: {source: KeyringSource; dryRun?: boolean}): Promise<PruneKeysResult> {
+  const {source} = input
+  const dryRun = input.dryRun ?? false
   const now = ctx.now()
   return ctx.db.transaction(async (tx) => {
     await lockForChange(tx)

@@ -3,7 +3,7 @@ import {z} from 'zod'
 import {appendAudit, lockForChange} from '../audit/writer.js'
 import {hashPassword} from '../auth/passwords.js'
 import {assertMayChange, assertMayHandOut} from '../auth/principal.js'
-import type {PrincipalContext} from '../context.js'
+import type {OpsContext, PrincipalContext} from '../context.js'
 import {insertReturningId, isUniqueViolation, type Db} from '../db/control-db.js'
 import {toBool, toIso} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
@@ -90,12 +90,12 @@ async function revokeSessions(tx: Db, operatorId: number, now: Date): Promise<vo
   await tx('auth_sessions').where({operator_id: operatorId}).whereNull('revoked_at').update({revoked_at: now})
 }
 
-export async function listOperators(db: Db): Promise<OperatorView[]> {
-  return ((await db('operators').select(COLUMNS).orderBy('id')) as OperatorRow[]).map(toView)
+export async function listOperators(ctx: Pick<OpsContext, 'db'>): Promise<OperatorView[]> {
+  return ((await ctx.db('operators').select(COLUMNS).orderBy('id')) as OperatorRow[]).map(toView)
 }
 
-export async function showOperator(db: Db, ref: string): Promise<OperatorView> {
-  return toView(await findRow(db, ref))
+export async function showOperator(ctx: Pick<OpsContext, 'db'>, input: {ref: string}): Promise<OperatorView> {
+  return toView(await findRow(ctx.db, input.ref))
 }
 
 export async function addOperator(ctx: PrincipalContext, input: {email: string; name: string; role: string; password: string}): Promise<OperatorView> {
@@ -125,8 +125,17 @@ export interface OperatorChanges {
   isActive?: boolean
 }
 
-export async function editOperator(ctx: PrincipalContext, ref: string, changes: OperatorChanges, options: {action?: string} = {}): Promise<OperatorView> {
-  const action = options.action ?? 'operator.edit'
+export interface EditOperatorInput {
+  /** The operator, by id or email. */
+  ref: string
+  changes: OperatorChanges
+  /** The audit action recorded (operator:disable records its own). */
+  action?: string
+}
+
+export async function editOperator(ctx: PrincipalContext, input: EditOperatorInput): Promise<OperatorView> {
+  const {ref, changes} = input
+  const action = input.action ?? 'operator.edit'
   if (changes.name === undefined && changes.role === undefined && changes.isActive === undefined) throw new UserError('nothing to change', {hint: 'give --name, --role, --active or --no-active'})
   const actor = await ctx.principal()
   const now = ctx.now()
@@ -150,7 +159,8 @@ export async function editOperator(ctx: PrincipalContext, ref: string, changes: 
 }
 
 /** Sets a new password; the lock and the count of failed logins are cleared. */
-export async function setOperatorPassword(ctx: PrincipalContext, ref: string, password: string): Promise<OperatorView> {
+export async function setOperatorPassword(ctx: PrincipalContext, input: {ref: string; password: string}): Promise<OperatorView> {
+  const {ref, password} = input
   const passwordHash = await hashPassword(password)
   const actor = await ctx.principal()
   const now = ctx.now()

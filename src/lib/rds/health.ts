@@ -1,6 +1,5 @@
 import {RDS_TABLE} from '../db/tables.js'
 import type {OpsContext} from '../context.js'
-import type {Db} from '../db/control-db.js'
 import {toBool, toIso, toNumberOrNull} from '../db/values.js'
 import {listRdsRows, selectRds, toRdsView} from './repository.js'
 import {connectionSpecFor} from './service.js'
@@ -103,7 +102,8 @@ export async function runHealth(ctx: OpsContext, options: HealthRunOptions): Pro
     },
   )
   const now = ctx.now()
-  await recordHealth(ctx.db, results, now, options.keepMs ?? DEFAULT_HEALTH_KEEP_MS)
+  // The run's own instant: the checks are dated with it, and the window kept is counted from it.
+  await recordHealth({db: ctx.db, now: () => now}, {results, keepMs: options.keepMs ?? DEFAULT_HEALTH_KEEP_MS})
   const counts = {healthy: 0, degraded: 0, down: 0}
   for (const result of results) counts[result.status]++
   return {
@@ -144,9 +144,11 @@ function toResult(row: RdsInstanceRow, probe: HealthProbe, thresholds: Parameter
  * `rds_instances` row, one `health_checks` row per probe, and drops checks
  * older than `keepMs`. An RDS removed meanwhile is skipped.
  */
-export async function recordHealth(db: Db, results: readonly RdsHealthResult[], now: Date, keepMs: number): Promise<void> {
+export async function recordHealth(ctx: Pick<OpsContext, 'db' | 'now'>, input: {results: readonly RdsHealthResult[]; keepMs: number}): Promise<void> {
+  const {results, keepMs} = input
   if (results.length === 0) return
-  await db.transaction(async (tx) => {
+  const now = ctx.now()
+  await ctx.db.transaction(async (tx) => {
     const ids = results.map((r) => r.id)
     const existing = new Set(((await tx(RDS_TABLE).whereIn('id', ids).pluck('id')) as Array<number | string>).map(Number))
     const stored = results.filter((r) => existing.has(r.id))

@@ -97,8 +97,10 @@ export interface AddRdsResult {
   test: ConnectionTestResult | null
 }
 
-export async function addRds(ctx: OpsContext, input: RdsFields, options: AddRdsOptions = {}): Promise<AddRdsResult> {
-  const fields = validateRdsFields(input)
+export async function addRds(ctx: OpsContext, input: RdsFields & AddRdsOptions): Promise<AddRdsResult> {
+  const {test: testFirst, ...given} = input
+  const options: AddRdsOptions = {test: testFirst}
+  const fields = validateRdsFields(given)
   await assertNameFree(ctx.db, fields.name)
   if (fields.master) await assertNoOtherMaster(ctx.db)
   const test = options.test === false ? null : await assertConnects(ctx, specFromFields(-1, fields))
@@ -140,8 +142,8 @@ export async function listRds(ctx: Pick<OpsContext, 'db'>): Promise<RdsView[]> {
   return (await listRdsRows(ctx.db)).map(toRdsView)
 }
 
-export async function showRds(ctx: Pick<OpsContext, 'db'>, ref: string): Promise<RdsView> {
-  return toRdsView(await getRds(ctx.db, ref))
+export async function showRds(ctx: Pick<OpsContext, 'db'>, input: {ref: string}): Promise<RdsView> {
+  return toRdsView(await getRds(ctx.db, input.ref))
 }
 
 /**
@@ -149,7 +151,8 @@ export async function showRds(ctx: Pick<OpsContext, 'db'>, ref: string): Promise
  * access itself is audited (rds.reveal, never with the password), in the same
  * transaction that reads the row.
  */
-export async function revealRdsPassword(ctx: OpsContext, ref: string): Promise<{rds: RdsView; password: string | null}> {
+export async function revealRdsPassword(ctx: Pick<OpsContext, 'db' | 'audit' | 'now' | 'keyring'>, input: {ref: string}): Promise<{rds: RdsView; password: string | null}> {
+  const {ref} = input
   const keyring = await ctx.keyring()
   return ctx.db.transaction(async (tx) => {
     await lockForChange(tx)
@@ -178,7 +181,14 @@ export interface EditRdsResult {
 
 const CONNECTION_FIELDS = ['host', 'port', 'username', 'password', 'raiDatabase'] as const
 
-export async function editRds(ctx: OpsContext, ref: string, changes: RdsChanges, options: AddRdsOptions = {}): Promise<EditRdsResult> {
+export interface EditRdsInput extends AddRdsOptions {
+  /** The RDS, by id or name. */
+  ref: string
+  changes: RdsChanges
+}
+
+export async function editRds(ctx: OpsContext, input: EditRdsInput): Promise<EditRdsResult> {
+  const {ref, changes, ...options} = input
   const row = await getRds(ctx.db, ref)
   const id = Number(row.id)
   const current = toRdsView(row)
@@ -261,7 +271,8 @@ export interface RemoveRdsResult {
   routingRowsRemoved: number
 }
 
-export async function removeRds(ctx: OpsContext, ref: string, options: {force?: boolean} = {}): Promise<RemoveRdsResult> {
+export async function removeRds(ctx: OpsContext, input: {ref: string; force?: boolean}): Promise<RemoveRdsResult> {
+  const {ref, ...options} = input
   const row = await getRds(ctx.db, ref)
   // The routing cache loses this RDS's rows: a routing sync running meanwhile would write them back
   // (a rebuild swaps in the rows it read), so removing waits for none and holds the routing lease.
@@ -334,7 +345,8 @@ export interface StateChangeResult {
 }
 
 /** online: takes new tenants; draining: keeps its tenants, takes no new ones; locked: no changes at all. */
-export async function setRdsState(ctx: OpsContext, ref: string, state: RdsState): Promise<StateChangeResult> {
+export async function setRdsState(ctx: OpsContext, input: {ref: string; state: RdsState}): Promise<StateChangeResult> {
+  const {ref, state} = input
   const row = await getRds(ctx.db, ref)
   const id = Number(row.id)
   if (row.state === state) return {rds: toRdsView(row), previous: row.state, changed: false}
@@ -358,7 +370,8 @@ export interface RdsTestResult {
 }
 
 /** Connects to each RDS, runs SELECT 1 and reads the server version, concurrently with a deadline each. */
-export async function testRds(ctx: OpsContext, refs: string[], options: {all?: boolean; concurrency?: number; deadlineMs?: number} = {}): Promise<RdsTestResult[]> {
+export async function testRds(ctx: OpsContext, input: {refs: string[]; all?: boolean; concurrency?: number; deadlineMs?: number}): Promise<RdsTestResult[]> {
+  const {refs, ...options} = input
   const rows = options.all || refs.length === 0 ? await listRdsRows(ctx.db, {activeOnly: true}) : await Promise.all(refs.map((ref) => getRds(ctx.db, ref)))
   const deadlineMs = options.deadlineMs ?? ctx.fleetOptions.connectTimeoutMs + 2000
   // A wrong master key stops the run here; one unreadable secret only fails its own RDS, in its task.

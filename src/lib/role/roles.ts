@@ -1,5 +1,5 @@
 import {appendAudit, lockForChange} from '../audit/writer.js'
-import type {PrincipalContext} from '../context.js'
+import type {OpsContext, PrincipalContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {columnLength} from '../db/limits.js'
 import {toBool} from '../db/values.js'
@@ -18,7 +18,8 @@ export interface RoleView {
 
 const ROLE_NAME = /^[a-z][a-z0-9_]{1,63}$/
 
-export async function listRoles(db: Db): Promise<RoleView[]> {
+export async function listRoles(ctx: Pick<OpsContext, 'db'>): Promise<RoleView[]> {
+  const {db} = ctx
   const roles = (await db('raiops_roles').select('name', 'description', 'is_builtin').orderBy('name')) as Array<{name: string; description: string | null; is_builtin: unknown}>
   const grants = (await db('raiops_role_permissions').select('role', 'permission').orderBy('permission')) as Array<{role: string; permission: string}>
   const operators = (await db('operators').select('role').count({n: '*'}).groupBy('role')) as Array<{role: string; n: number | string}>
@@ -33,8 +34,9 @@ export async function listRoles(db: Db): Promise<RoleView[]> {
   }))
 }
 
-export async function showRole(db: Db, name: string): Promise<RoleView> {
-  const role = (await listRoles(db)).find((r) => r.name === name)
+export async function showRole(ctx: Pick<OpsContext, 'db'>, input: {name: string}): Promise<RoleView> {
+  const {name} = input
+  const role = (await listRoles(ctx)).find((r) => r.name === name)
   if (!role) throw new NotFoundError(`no role "${name}"`, {hint: 'see `raiops role:list`'})
   return role
 }
@@ -61,7 +63,7 @@ export async function createRole(ctx: PrincipalContext, input: {name: string; de
     if (unique.length > 0) await tx('raiops_role_permissions').insert(unique.map((permission) => ({role: input.name, permission, created_at: now})))
     await appendAudit(tx, ctx.audit, {action: 'role.create', targetType: 'role', targetId: input.name, newValues: {name: input.name, description: input.description ?? null, permissions: unique}}, now)
   })
-  return showRole(ctx.db, input.name)
+  return showRole(ctx, {name: input.name})
 }
 
 /**
@@ -94,30 +96,5 @@ export async function changeGrants(ctx: PrincipalContext, input: {role: string; 
       await appendAudit(tx, ctx.audit, {action: input.grant ? 'role.grant' : 'role.revoke', targetType: 'role', targetId: input.role, oldValues: {permissions: before}, newValues: {permissions: after}}, now)
     }
   })
-  return showRole(ctx.db, input.role)
-}
-
-export interface AccessExplanation {
-  operator: string
-  command: string
-  permission: string | null
-  allowed: boolean
-  reason: string
-}
-
-/** Whether an operator may run a command, and why, from their state, their role and its grants. */
-export async function explainAccess(db: Db, operatorRef: string, command: {id: string; permission: string | null}): Promise<AccessExplanation> {
-  const row = (await db('operators')
-    .where((q) => (/^\d+$/.test(operatorRef) ? q.where({id: Number(operatorRef)}) : q.whereRaw('lower(email) = ?', [operatorRef.trim().toLowerCase()])))
-    .first('email', 'role', 'is_active')) as {email: string; role: string; is_active: unknown} | undefined
-  if (!row) throw new NotFoundError(`no operator "${operatorRef}"`, {hint: 'see `raiops operator:list`'})
-  const base = {operator: row.email, command: command.id, permission: command.permission}
-  if (command.permission === null) return {...base, allowed: true, reason: `${command.id} needs no permission: anyone may run it`}
-  if (!toBool(row.is_active)) return {...base, allowed: false, reason: `${row.email} is disabled`}
-  const granted = (await permissionsOf(db, row.role)).includes(command.permission)
-  return {
-    ...base,
-    allowed: granted,
-    reason: granted ? `${command.id} needs ${command.permission}, which the role ${row.role} of ${row.email} grants` : `${command.id} needs ${command.permission}, which the role ${row.role} of ${row.email} does not grant`,
-  }
+  return showRole(ctx, {name: input.role})
 }

@@ -40,7 +40,8 @@ export interface RoutingLookup {
 const EMAIL = /^[^\s@]+@[^\s@]+$/
 
 /** The routing directory entries of an email, from the cache, and with `live` from the master RDS too. */
-export async function lookupRouting(ctx: OpsContext, emailInput: string, options: {live?: boolean} = {}): Promise<RoutingLookup> {
+export async function lookupRouting(ctx: OpsContext, input: {email: string; live?: boolean}): Promise<RoutingLookup> {
+  const {email: emailInput, ...options} = input
   const email = emailInput.trim().toLowerCase()
   if (!EMAIL.test(email)) throw new UserError(`"${emailInput}" is not an email address`, {hint: 'give the full address, as ana@example.com'})
   const rows = (await ctx.db(`${ROUTING_CACHE_TABLE} as c`)

@@ -1,8 +1,9 @@
 import {z} from 'zod'
 
-import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
+import {appendAudit, lockForChange} from '../audit/writer.js'
 import {assertAcceptablePassword, hashPassword} from '../auth/passwords.js'
 import {seedRoles} from '../auth/seed.js'
+import type {ChangeContext} from '../context.js'
 import {insertReturningId, migrateLatest, type ControlDbTarget} from '../db/control-db.js'
 import {checkKeyring} from '../crypto/key-check.js'
 import {registerActiveKey} from '../keys/register.js'
@@ -17,15 +18,12 @@ export interface AdminInput {
 }
 
 export interface InitOptions {
-  db: Knex
   target: ControlDbTarget
   home: string
   masterKey?: string
   masterKeyFile: string
-  audit: AuditContext
   /** Asked only when no system_admin exists yet. */
   admin: () => Promise<AdminInput>
-  now?: Date
   bcryptCost?: number
 }
 
@@ -65,29 +63,32 @@ async function findActiveAdmin(db: Knex): Promise<{email: string} | undefined> {
 /**
  * Prepares raiops on this machine: master key, migrations, roles, first admin.
  * Idempotent: a second run finds everything in place and changes nothing.
+ * Nobody can be signed in before it: the actor is raiops itself, as `ctx.audit`
+ * names it (the user and host that ran it).
  */
-export async function initRaiops(options: InitOptions): Promise<InitResult> {
-  const now = options.now ?? new Date()
+export async function initRaiops(ctx: ChangeContext, options: InitOptions): Promise<InitResult> {
+  const {db, audit} = ctx
+  const now = ctx.now()
   // The first admin's values are asked for and checked before anything is created.
-  const existingAdmin = await findActiveAdmin(options.db)
+  const existingAdmin = await findActiveAdmin(db)
   const admin = existingAdmin ? undefined : validateAdmin(await options.admin())
   // A new key stays in memory until the control database accepts it: a second
   // machine sharing a registry must not be left with a key file that does not fit.
   const keyFile = options.masterKey ? undefined : prepareKeyFile(options.masterKeyFile)
   const keyring = keyFile ? keyFile.keyring : loadKeyring({masterKey: options.masterKey, masterKeyFile: options.masterKeyFile})
-  const migrationsApplied = await migrateLatest(options.db)
-  await checkKeyring(options.db, keyring)
+  const migrationsApplied = await migrateLatest(db)
+  await checkKeyring(db, keyring)
   const passwordHash = admin ? await hashPassword(admin.password, options.bcryptCost) : undefined
   keyFile?.write()
 
-  const result = await options.db.transaction(async (tx) => {
+  const result = await db.transaction(async (tx) => {
     await lockForChange(tx)
     const seeded = await seedRoles(tx, now)
-    const keyRegistered = await registerActiveKey(tx, keyring, options.audit, now)
+    const keyRegistered = await registerActiveKey(tx, keyring, audit, now)
     if (seeded.rolesCreated.length > 0 || seeded.permissionsCreated.length > 0 || migrationsApplied.length > 0) {
       await appendAudit(
         tx,
-        options.audit,
+        audit,
         {action: 'system.init', targetType: 'system', targetId: 'raiops', newValues: {migrations: migrationsApplied, roles: seeded.rolesCreated, permissions: seeded.permissionsCreated.length, keyId: keyring.active.kid}},
         now,
       )
@@ -106,7 +107,7 @@ export async function initRaiops(options: InitOptions): Promise<InitResult> {
         created_at: now,
         updated_at: now,
       })
-      await appendAudit(tx, options.audit, {action: 'operator.create', targetType: 'operator', targetId: id, newValues: {name: admin.name, email: admin.email, role: 'system_admin'}}, now)
+      await appendAudit(tx, audit, {action: 'operator.create', targetType: 'operator', targetId: id, newValues: {name: admin.name, email: admin.email, role: 'system_admin'}}, now)
       adminCreated = true
     }
     return {seeded, adminCreated, keyRegistered}

@@ -22,7 +22,8 @@ const SEVERITY: Record<SectionState, number> = {never: 0, ok: 1, warn: 2, fail: 
  * The system overview: every section collected concurrently. A section that
  * cannot be read reports `fail` with the reason; the others are unaffected.
  */
-export async function collectStatus(ctx: StatusContext, sections: readonly StatusSection[] = STATUS_SECTIONS): Promise<StatusOverview> {
+export async function collectStatus(ctx: StatusContext, input: {sections?: readonly StatusSection[]} = {}): Promise<StatusOverview> {
+  const sections = input.sections ?? STATUS_SECTIONS
   const results = await Promise.all(
     sections.map(async (section): Promise<StatusSectionResult> => {
       try {

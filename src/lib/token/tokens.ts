@@ -1,8 +1,8 @@
 import {randomBytes} from 'node:crypto'
 
 import {appendAudit, lockForChange} from '../audit/writer.js'
-import type {PrincipalContext} from '../context.js'
-import {insertReturningId, isUniqueViolation, type Db} from '../db/control-db.js'
+import type {OpsContext, PrincipalContext} from '../context.js'
+import {insertReturningId, isUniqueViolation} from '../db/control-db.js'
 import {toIso} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {assertMayChange, assertMayHandOut} from '../auth/principal.js'
@@ -74,11 +74,13 @@ export async function createToken(ctx: PrincipalContext, input: {name: string; r
   }
 }
 
-export async function listTokens(db: Db, now: Date): Promise<TokenView[]> {
-  return ((await db('api_tokens').select('id', 'name', 'role', 'expires_at', 'last_used_at', 'revoked_at', 'created_at').orderBy('id')) as TokenRow[]).map((row) => toView(row, now))
+export async function listTokens(ctx: Pick<OpsContext, 'db' | 'now'>): Promise<TokenView[]> {
+  const now = ctx.now()
+  return ((await ctx.db('api_tokens').select('id', 'name', 'role', 'expires_at', 'last_used_at', 'revoked_at', 'created_at').orderBy('id')) as TokenRow[]).map((row) => toView(row, now))
 }
 
-export async function revokeToken(ctx: PrincipalContext, ref: string): Promise<TokenView> {
+export async function revokeToken(ctx: PrincipalContext, input: {ref: string}): Promise<TokenView> {
+  const {ref} = input
   const actor = await ctx.principal()
   const now = ctx.now()
   return ctx.db.transaction(async (tx) => {

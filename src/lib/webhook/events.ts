@@ -2,7 +2,7 @@ import {z} from 'zod'
 
 import {AUDIT_LIMITS, textProblem, valuesProblem} from '../audit/limits.js'
 import {appendAudit, lockForChange, type AuditContext, type AuditEntry} from '../audit/writer.js'
-import type {Db} from '../db/control-db.js'
+import type {OpsContext} from '../context.js'
 
 /** A name-like string that every engine stores as sent: no control character, no half surrogate pair, at most `max` characters. */
 const name = (max: number) =>
@@ -67,10 +67,13 @@ function raiAuditEntry(event: RaiEvent, tenantMasterId: number | null): AuditEnt
  * Stores an event as an audit entry of actor type `rai`, joined to the hash
  * chain, its id remembered in the same transaction: an event id seen before is
  * reported as a duplicate and stored nothing. The tenant is linked when
- * tenant_master knows it (by RDS and remote tenant id).
+ * tenant_master knows it (by RDS and remote tenant id). The actor is the RAI
+ * application, named by the signed event itself, not by the context.
  */
-export async function storeRaiEvent(db: Db, event: RaiEvent, from: {ip: string | null}, now: Date): Promise<StoreResult> {
-  return db.transaction(async (tx) => {
+export async function storeRaiEvent(ctx: Pick<OpsContext, 'db' | 'now'>, input: {event: RaiEvent; from: {ip: string | null}}): Promise<StoreResult> {
+  const {event, from} = input
+  const now = ctx.now()
+  return ctx.db.transaction(async (tx) => {
     // The head lock first: concurrent deliveries of one id then queue behind each other.
     await lockForChange(tx)
     if (await tx('webhook_events').where({event_id: event.id}).first('event_id')) return {status: 'duplicate'} as const

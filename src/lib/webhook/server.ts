@@ -2,7 +2,7 @@ import {createServer, type IncomingMessage, type ServerResponse} from 'node:http
 import type {AddressInfo} from 'node:net'
 
 import {AuditEntryError} from '../audit/writer.js'
-import type {Db} from '../db/control-db.js'
+import type {OpsContext} from '../context.js'
 import {messageOf} from '../errors/index.js'
 import {escapeControl} from '../text/escape.js'
 import {raiEventSchema, storeRaiEvent} from './events.js'
@@ -12,12 +12,10 @@ export const WEBHOOK_PATH = '/api/webhooks/rai/audit'
 export const MAX_BODY_BYTES = 64 * 1024
 
 export interface WebhookServerOptions {
-  db: Db
   secrets: readonly string[]
   toleranceS: number
   host: string
   port: number
-  now?: () => Date
   /** Told of every request once answered (for the access log). */
   onRequest?: (entry: RequestLog) => void
 }
@@ -91,8 +89,8 @@ function send(response: ServerResponse, status: number, body: Record<string, unk
  * refused gets a 4xx with a one-line reason and stores nothing; a 503 (retry)
  * means the control database could not be written.
  */
-export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
-  const now = options.now ?? (() => new Date())
+export async function startWebhookServer(ctx: Pick<OpsContext, 'db' | 'now'>, options: WebhookServerOptions): Promise<WebhookServer> {
+  const now = () => ctx.now()
   const inFlight = new Set<Promise<void>>()
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -102,7 +100,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     try {
       if (path === '/healthz') {
         if (request.method !== 'GET') throw new HttpError(405, 'use GET')
-        await options.db.raw('select 1')
+        await ctx.db.raw('select 1')
         log.status = 200
         log.detail = 'ok'
         send(response, 200, {ok: true})
@@ -129,7 +127,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       log.eventId = parsed.data.id
       // An event no engine can store (its values outgrow their column once redacted) is refused for good,
       // its transaction rolled back: a 503 would have the sender retry it forever.
-      const stored = await storeRaiEvent(options.db, parsed.data, {ip: request.socket.remoteAddress ?? null}, now()).catch((error: unknown) => {
+      const stored = await storeRaiEvent(ctx, {event: parsed.data, from: {ip: request.socket.remoteAddress ?? null}}).catch((error: unknown) => {
         throw error instanceof AuditEntryError ? new HttpError(422, `invalid event: ${error.message}`) : error
       })
       log.status = 200

@@ -8,7 +8,7 @@ export const auditSection: StatusSection = {
   key: 'audit',
   title: 'Audit chain',
   async collect(ctx: StatusContext): Promise<SectionReport> {
-    const [{entries, last}, chain] = await Promise.all([auditSummary(ctx.db), verifyAuditChain(ctx.db)])
+    const [{entries, last}, chain] = await Promise.all([auditSummary(ctx), verifyAuditChain(ctx)])
     const lastEntry = last ? {id: last.id, occurredAt: last.occurredAt, actor: `${last.actorType}:${last.actor}`, action: last.action} : null
     const data = {entries, intact: chain.ok, headSeq: chain.headSeq, firstBad: chain.firstBad ?? null, lastEntry}
     if (entries === 0 && chain.ok) return {...NEVER_RUN, summary: 'no entries yet', data}
