@@ -45,7 +45,7 @@ export default class AuthLogin extends BaseCommand<LoginResult> {
     const operator = await login(ctx.db, ctx.audit, email, password, ctx.now())
     const session = await startSession(ctx.db, this.runtime.config.home, operator, ctx.now(), flags.ttl)
     const result = {email: operator.email, name: operator.name, role: operator.role, expiresAt: session.expiresAt.toISOString()}
-    if (!this.jsonEnabled()) process.stdout.write(`${signedInLine(result)}\n`)
+    this.print(`${signedInLine(result)}\n`)
     return result
   }
 }

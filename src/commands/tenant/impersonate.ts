@@ -33,12 +33,10 @@ Every link is recorded by its id and written to the audit trail with the reason 
     const link = await issueImpersonation(await this.context(), {tenant: args.tenant, reason: flags.reason, ticket: flags.ticket, ttlSeconds}, {home: this.runtime.config.home})
     // The tenant's and the RDS's names come from the fleet and the registry: shown escaped.
     const shown = escapeControlDeep(link)
-    // Said also under --json (on stderr): until the applications hold the new public key, links are refused.
-    if (link.keyCreated) process.stderr.write(`created the impersonation key pair (key id ${shown.keyId}): give its public key, \`raiops tenant:impersonation-key\`, to the tenant applications\n`)
-    if (!this.jsonEnabled()) {
-      process.stdout.write(`${shown.url}\n`)
-      this.note(`link for tenant "${shown.tenant.name}" (#${shown.tenant.id}) on RDS ${shown.rds.name}, valid until ${shown.expiresAt}, single use`)
-    }
+    // Until the applications hold the new public key, links are refused.
+    if (link.keyCreated) this.warn(`created the impersonation key pair (key id ${link.keyId}): give its public key, \`raiops tenant:impersonation-key\`, to the tenant applications`)
+    this.print(`${shown.url}\n`)
+    this.note(`link for tenant "${shown.tenant.name}" (#${shown.tenant.id}) on RDS ${shown.rds.name}, valid until ${shown.expiresAt}, single use`)
     return link
   }
 }
