@@ -1,3 +1,5 @@
+import {untilStopped} from './interrupt.js'
+
 /** What a watch shows and how it words a frame's heading and a later frame's error. */
 export interface WatchOptions {
   intervalMs: number
@@ -15,14 +17,8 @@ export interface WatchOptions {
  */
 export async function watchFrames({intervalMs, frame, heading, errorText}: WatchOptions): Promise<void> {
   const tty = Boolean(process.stdout.isTTY)
-  let stop!: () => void
-  const stopped = new Promise<null>((resolve) => {
-    stop = () => resolve(null)
-  })
-  // `on`, not `once`: a listener still in place keeps signal-exit (loaded by the
-  // spinner) from re-raising the signal and killing the process mid-cleanup.
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  const stop = untilStopped()
+  const stopped = stop.stopped.then(() => null)
   let last: string | null = null
   let screen = false
   try {
@@ -52,8 +48,7 @@ export async function watchFrames({intervalMs, frame, heading, errorText}: Watch
       if (awake === null) break
     }
   } finally {
-    process.removeListener('SIGINT', stop)
-    process.removeListener('SIGTERM', stop)
+    stop.release()
     if (screen) process.stdout.write(`\u001B[?25h\u001B[?1049l${last ?? ''}`)
   }
 }
