@@ -22,7 +22,6 @@ export default class Demo extends BaseCommand<DemoOutput> {
   ]
 
   static override permission = null
-
   static override flags = demoFlags
 
   async run(): Promise<DemoOutput> {
