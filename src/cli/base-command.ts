@@ -10,6 +10,7 @@ import {escapeControl} from '../lib/text/escape.js'
 import {outputTarget, writeOutputText} from './output/output-file.js'
 import {LIST_FORMATS, renderList, type Column, type ListFormat} from './output/render.js'
 import {spinnerAllowed, startSpinner, type Progress} from './output/spinner.js'
+import {watchFrames} from './output/watch.js'
 import {scrubText} from '../lib/redact/index.js'
 import {Runtime} from '../lib/runtime.js'
 
@@ -57,8 +58,8 @@ export abstract class BaseCommand<T> extends Command {
     await super.init()
     const permission = (this.constructor as typeof BaseCommand).permission
     this.runtime = new Runtime({env: process.env, cwd: process.cwd(), commandLine: [this.id ?? '', ...this.argv], permission, commandId: this.id})
-    // Said even under --json (on stderr): a setting the user wrote was not used. It names files and settings a .env held.
-    for (const warning of this.runtime.envWarnings) process.stderr.write(`Warning: ${escapeControl(warning)}\n`)
+    // A setting the user wrote was not used: said also under --json. It names files and settings a .env held, never values.
+    for (const warning of this.runtime.envWarnings) this.warn(warning)
     // The permission is checked before the flags are even parsed: a refused caller learns nothing more.
     await this.runtime.authorize()
   }
@@ -107,6 +108,14 @@ export abstract class BaseCommand<T> extends Command {
     return progress
   }
 
+  /** `work` under a progress spinner (see `progress`), stopped when it ends. */
+  protected async withProgress<R>(text: string, work: (progress: Progress) => Promise<R>): Promise<R> {
+    const progress = await this.progress(text)
+    const result = await work(progress)
+    progress.stop()
+    return result
+  }
+
   /** The signal that stopped the run, once Ctrl-C or SIGTERM arrived during `stopSignal()` work. */
   protected interruptedBy?: NodeJS.Signals
   private releaseStopSignal?: () => void
@@ -138,6 +147,12 @@ export abstract class BaseCommand<T> extends Command {
     if (this.interruptedBy) this.exitWith(this.interruptedBy === 'SIGINT' ? 130 : 143)
   }
 
+  /** After work under `stopSignal()`: exit 3 when part of it failed, or the code of the signal that stopped it. */
+  protected exitAfterStoppableWork(partial: boolean): void {
+    if (partial) this.exitWith(ExitCode.partial)
+    this.exitIfInterrupted()
+  }
+
   /**
    * Tenants' users' emails as this caller may see them: masked (`j***@example.com`)
    * unless their role grants pii.view. Applied to what is printed and to --json alike.
@@ -149,6 +164,32 @@ export abstract class BaseCommand<T> extends Command {
   /** An audit entry as this caller may see it (see `pii`). */
   protected piiAudit<V extends AuditView>(entry: V): V {
     return seesPii(this.runtime.resolvedIdentity?.permissions) ? entry : maskAuditView(entry, maskEmails)
+  }
+
+  /** Text for stdout (a result as people read it), silent under --json, whose result stdout carries. */
+  protected print(text: string): void {
+    if (!this.jsonEnabled()) process.stdout.write(text)
+  }
+
+  /** The warnings of this run, in the order given (see `warn`). */
+  private readonly warnings: string[] = []
+
+  /**
+   * A warning: something the caller should act on. Said on stderr (also under
+   * --json: stdout carries the result) and, under --json, added to an object
+   * result as `warnings`, so a script sees it too (as sf-plugins-core does).
+   */
+  override warn(input: string | Error): string | Error {
+    const message = typeof input === 'string' ? input : input.message
+    this.warnings.push(message)
+    process.stderr.write(`Warning: ${escapeControl(message)}\n`)
+    return input
+  }
+
+  /** The --json output: what run() returned, with this run's warnings when there were some and the result is an object. */
+  protected override toSuccessJson(result: unknown): unknown {
+    if (this.warnings.length === 0 || result === null || typeof result !== 'object' || Array.isArray(result)) return result
+    return {...result, warnings: [...this.warnings]}
   }
 
   /** A note for the person at the terminal (stderr), silent under --json. */
@@ -214,58 +255,26 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   /**
-   * Shows `frame()` every `intervalMs` until Ctrl-C (or SIGTERM). On a terminal
-   * each frame replaces the last on the alternate screen, and on exit the
-   * terminal is restored with the last frame left on it; piped, frames are
-   * appended with a time line between them. An error in a later frame is
-   * shown in its place and the watch goes on; the first frame's error ends it.
-   * Ends with exit code 0.
+   * `load()` once, shown with `show` (printed, unless --json); or, with
+   * `watchMs`, loaded and shown every `watchMs` on the terminal until Ctrl-C
+   * (see `watchFrames`; exit 0). Either way the last result is returned, the
+   * `--json` output.
    */
-  protected async watch(intervalMs: number, frame: () => Promise<string>): Promise<void> {
-    const tty = Boolean(process.stdout.isTTY)
-    let stop!: () => void
-    const stopped = new Promise<null>((resolve) => {
-      stop = () => resolve(null)
-    })
-    // `on`, not `once`: a listener still in place keeps signal-exit (loaded by the
-    // spinner) from re-raising the signal and killing the process mid-cleanup.
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-    const heading = () => this.color.dim(`every ${intervalMs / 1000} s · ${new Date().toISOString()} · Ctrl-C to stop`)
-    let last: string | null = null
-    let screen = false
-    try {
-      for (let round = 0; ; round++) {
-        let text: string | null
-        try {
-          text = await Promise.race([frame(), stopped])
-        } catch (error) {
-          if (round === 0) throw error
-          text = `${this.errorLine(mapError(this.runtime.storageError(error) ?? error, this.argv))}\n`
-        }
-        if (text === null) break
-        last = text
-        if (tty) {
-          if (!screen) process.stdout.write('\u001B[?1049h\u001B[?25l')
-          screen = true
-          process.stdout.write(`\u001B[H\u001B[2J${heading()}\n\n${text}`)
-        } else {
-          process.stdout.write(`${round > 0 ? '\n' : ''}${heading()}\n${text}`)
-        }
-        let timer: NodeJS.Timeout | undefined
-        const slept = new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(true), intervalMs)
-        })
-        const awake = await Promise.race([slept, stopped])
-        clearTimeout(timer)
-        if (awake === null) break
-      }
-    } finally {
-      process.removeListener('SIGINT', stop)
-      process.removeListener('SIGTERM', stop)
-      if (screen) process.stdout.write(`\u001B[?25h\u001B[?1049l${last ?? ''}`)
+  protected async showOrWatch<R>(watchMs: number | undefined, load: () => Promise<R>, render: (result: R) => string, show: (text: string, result: R) => void = (text) => this.print(text)): Promise<R> {
+    if (watchMs === undefined) {
+      const result = await load()
+      show(render(result), result)
+      return result
     }
+    let last: R | undefined
+    await watchFrames({
+      intervalMs: watchMs,
+      frame: async () => render((last = await load())),
+      heading: () => this.color.dim(`every ${watchMs / 1000} s · ${new Date().toISOString()} · Ctrl-C to stop`),
+      errorText: (error) => this.errorLine(mapError(this.runtime.storageError(error) ?? error, this.argv)),
+    })
     process.exitCode = ExitCode.ok
+    return last as R
   }
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {

@@ -1,12 +1,8 @@
-import {Flags} from '@oclif/core'
-
 import {BaseCommand} from '../cli/base-command.js'
-import {startSession} from '../lib/auth/session.js'
-import {UserError} from '../lib/errors/index.js'
-import {promptSecret, promptText} from '../cli/prompts/prompt.js'
-import {escapeControlDeep} from '../lib/text/escape.js'
-import {readSecretFromStdin} from '../cli/prompts/stdin.js'
-import {initRaiops, type AdminInput, type InitResult} from '../lib/setup/init.js'
+import {adminFlags, askAdmin} from '../cli/prompts/admin.js'
+import {initNotes, renderInit} from '../cli/reporters/init.js'
+import {signInFirstAdmin} from '../lib/setup/first-session.js'
+import {initRaiops, type InitResult} from '../lib/setup/init.js'
 
 export default class Init extends BaseCommand<InitResult> {
   static override summary = 'set up raiops on this machine: master key, control database, roles, first admin'
@@ -21,61 +17,23 @@ Run it once per machine (or once per shared control database). Running it again 
   ]
 
   static override permission = null
-
-  static override flags = {
-    'admin-email': Flags.string({description: 'email of the first system_admin operator'}),
-    'admin-name': Flags.string({description: 'name of the first system_admin operator'}),
-    'password-stdin': Flags.boolean({description: "read the first admin's password from standard input"}),
-  }
+  static override flags = adminFlags
 
   async run(): Promise<InitResult> {
     const {flags} = await this.parse(Init)
     const runtime = this.runtime
     const db = await runtime.db({prepare: true})
-    const result = await initRaiops({db, audit: runtime.audit, now: () => new Date()}, {
+    const ctx = {db, audit: runtime.audit, now: () => new Date()}
+    const result = await initRaiops(ctx, {
       target: runtime.target,
       home: runtime.config.home,
       masterKey: runtime.config.masterKey,
       masterKeyFile: runtime.config.masterKeyFile,
-      admin: () => this.askAdmin(flags),
+      admin: () => askAdmin(flags, this.interactive()),
     })
-    // The first admin stays signed in on this machine.
-    if (result.admin.created) {
-      const admin = (await db('operators').where({email: result.admin.email}).first('id', 'email')) as {id: number; email: string}
-      await startSession({db, now: () => new Date()}, {home: runtime.config.home, operator: {id: Number(admin.id), email: admin.email}})
-    }
-    this.render(result)
+    if (result.admin.created) await signInFirstAdmin(ctx, {home: runtime.config.home, email: result.admin.email})
+    this.print(renderInit(this.color, result))
+    for (const note of initNotes(this.color, result)) this.note(note)
     return result
-  }
-
-  private async askAdmin(flags: {'admin-email'?: string; 'admin-name'?: string; 'password-stdin': boolean}): Promise<AdminInput> {
-    const interactive = this.interactive()
-    const missing = (flag: string) =>
-      new UserError(`${flag} is required to create the first admin`, {hint: 'pass --admin-email, --admin-name and --password-stdin, or run on a terminal'})
-    const email = flags['admin-email'] ?? (interactive ? await promptText('Admin email') : undefined)
-    if (!email) throw missing('--admin-email')
-    const name = flags['admin-name'] ?? (interactive ? await promptText('Admin name') : undefined)
-    if (!name) throw missing('--admin-name')
-    let password: string | undefined
-    if (flags['password-stdin']) password = await readSecretFromStdin()
-    else if (interactive) password = await promptSecret('Admin password (10+ characters)', {confirm: true})
-    if (!password) throw missing('--password-stdin')
-    return {email, name, password}
-  }
-
-  private render(init: InitResult): void {
-    // Paths and the admin's email as given: shown escaped.
-    const result = escapeControlDeep(init)
-    const ok = this.color.green('✓')
-    if (!result.changed) {
-      this.log(`raiops is already initialised in ${result.home} (${result.database}): nothing changed.`)
-      return
-    }
-    this.log(`${ok} home        ${result.home}`)
-    this.log(`${ok} master key  ${result.key.source === 'env' ? 'from RAIOPS_MASTER_KEY' : result.key.path} (key id ${result.key.kid}${result.key.created ? ', created' : ''})`)
-    this.log(`${ok} database    ${result.database} (${result.migrationsApplied.length} migration(s) applied)`)
-    this.log(`${ok} roles       ${result.roles.created.length > 0 ? result.roles.created.join(', ') : 'already present'}`)
-    this.log(`${ok} admin       ${result.admin.email}${result.admin.created ? ' (created)' : ' (exists)'}`)
-    if (result.key.created) this.note(this.color.yellow(`Back up ${result.key.path}: without it the stored RDS passwords cannot be read.`))
   }
 }

@@ -1,10 +1,8 @@
-import {Flags} from '@oclif/core'
-
 import {BaseCommand} from '../cli/base-command.js'
+import {statusFlags} from '../cli/flags/health.js'
 import {UserError} from '../lib/errors/index.js'
 import {DEFAULT_SLOW_MS} from '../lib/health/rules.js'
 import {runHealth} from '../lib/rds/health.js'
-import {parseSeconds} from '../lib/time/duration.js'
 import {collectStatus, type StatusOverview} from '../lib/status/index.js'
 import {renderStatus} from '../cli/reporters/status.js'
 
@@ -22,42 +20,17 @@ export default class Status extends BaseCommand<StatusOverview> {
   ]
 
   static override permission = 'rds.view' as const
-  static override flags = {
-    refresh: Flags.boolean({description: 'probe every active RDS first (as rds:health does) instead of showing the last stored check'}),
-    timeout: Flags.custom<number>({
-      description: 'with --refresh: seconds each probe may take',
-      default: async () => 5000,
-      defaultHelp: async () => '5',
-      parse: async (input) => parseSeconds(input, '--timeout', 600),
-    })(),
-    watch: Flags.custom<number>({
-      description: 'show it again every N seconds on the terminal until Ctrl-C',
-      parse: async (input) => parseSeconds(input, '--watch', 86_400),
-    })(),
-  }
+  static override flags = statusFlags
 
   async run(): Promise<StatusOverview> {
     const {flags} = await this.parse(Status)
-    if (flags.watch !== undefined && this.jsonEnabled()) {
-      throw new UserError('--watch redraws the terminal; it cannot be combined with --json', {hint: 'drop --watch, or --json'})
-    }
+    if (flags.watch !== undefined && this.jsonEnabled()) throw new UserError('--watch redraws the terminal; it cannot be combined with --json', {hint: 'drop --watch, or --json'})
     const ctx = await this.context()
     const collect = async (): Promise<StatusOverview> => {
-      if (flags.refresh) {
-        const progress = await this.progress('probing every active RDS')
-        await runHealth(ctx, {timeoutMs: flags.timeout, slowMs: DEFAULT_SLOW_MS})
-        progress.stop()
-      }
+      if (flags.refresh) await this.withProgress('probing every active RDS', () => runHealth(ctx, {timeoutMs: flags.timeout, slowMs: DEFAULT_SLOW_MS}))
       // The audit section names who acted last: emails are masked for a role without pii.view.
       return this.pii(await collectStatus(ctx))
     }
-    if (flags.watch !== undefined) {
-      let last: StatusOverview | undefined
-      await this.watch(flags.watch, async () => renderStatus(this.color, (last = await collect())))
-      return last as StatusOverview
-    }
-    const overview = await collect()
-    if (!this.jsonEnabled()) process.stdout.write(renderStatus(this.color, overview))
-    return overview
+    return this.showOrWatch(flags.watch, collect, (overview) => renderStatus(this.color, overview))
   }
 }

@@ -372,14 +372,19 @@ describe('audit:checkpoint and audit:verify --checkpoint', () => {
     const made = await cli(['audit:checkpoint', '--output', file, '--json'])
     expect(made.code, made.stderr).toBe(0)
     expect(made.stderr).toMatch(/created the checkpoint signing key/)
-    const checkpoint = JSON.parse(made.stdout) as {seq: number; hash: string; kid: string; jws: string}
+    const checkpoint = JSON.parse(made.stdout) as {seq: number; hash: string; kid: string; jws: string; warnings?: string[]}
+    // The new key is a warning: on stderr for a person, and in the --json result for a script.
+    const keyFile = join(env.RAIOPS_HOME, 'audit-signing.key')
+    expect(made.stderr).toBe(`Warning: created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host\n`)
+    expect(checkpoint.warnings).toEqual([`created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host`])
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({format: 'raiops-audit-checkpoint-v1', seq: checkpoint.seq, hash: checkpoint.hash})
     expect(statSync(join(env.RAIOPS_HOME, 'audit-signing.key')).mode & 0o777).toBe(0o600)
     expect(existsSync(join(env.RAIOPS_HOME, 'audit-signing.key.pub'))).toBe(true)
     // A second checkpoint reuses the key.
     const again = await cli(['audit:checkpoint', '--output', join(home.path, 'again.json'), '--json'])
     expect(again.stderr).not.toMatch(/created/)
-    expect((JSON.parse(again.stdout) as {kid: string}).kid).toBe(checkpoint.kid)
+    expect(JSON.parse(again.stdout) as {kid: string}).toMatchObject({kid: checkpoint.kid})
+    expect(JSON.parse(again.stdout)).not.toHaveProperty('warnings')
 
     const verified = await cli(['audit:verify', '--checkpoint', file])
     expect(verified.code, verified.stderr).toBe(0)

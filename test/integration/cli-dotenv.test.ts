@@ -51,6 +51,8 @@ describe('a .env in a directory someone else controls', () => {
     expect(who.code, who.stderr).toBe(0)
     expect(JSON.parse(who.stdout)).toMatchObject({email: 'victim@example.com'})
     expect(who.stderr).toMatch(/^Warning: ignoring RAIOPS_HOME, RAIOPS_TOKEN in /)
+    // A script reading --json learns it too: the warning is in the result.
+    expect((JSON.parse(who.stdout) as {warnings?: string[]}).warnings).toEqual([`ignoring RAIOPS_HOME, RAIOPS_TOKEN in ${join(checkout, '.env')}: set them in the environment or in ${join(victimHome, '.env')}`])
   })
 
   it('$RAIOPS_HOME/.env is honoured, when only its owner can write it', async () => {

@@ -1,6 +1,8 @@
-import {Args, Flags} from '@oclif/core'
+import {Args, Flags, type Interfaces} from '@oclif/core'
 
+import type {RdsChanges} from '../../lib/rds/service.js'
 import {RDS_ENGINES} from '../../lib/rds/types.js'
+import {parseDuration} from '../../lib/time/duration.js'
 
 /** The RDS argument every command that takes one accepts: a name or an id. */
 export const rdsArg = Args.string({name: 'RDS', description: 'RDS name or id', required: true})
@@ -20,3 +22,40 @@ export const rdsFieldFlags = {
 }
 
 export const engineFlag = Flags.option({options: RDS_ENGINES, description: 'database engine'})
+
+/** The flags of rds:add. */
+export const rdsAddFlags = {
+  ...rdsFieldFlags,
+  engine: engineFlag(),
+  master: Flags.boolean({description: 'make this the master RDS (holds user_email_routing); only one may be'}),
+}
+
+/** The flags of rds:edit: the fields, and --[no-]master, --[no-]active and the impersonation settings. */
+export const rdsEditFlags = {
+  ...rdsFieldFlags,
+  master: Flags.boolean({allowNo: true, description: 'make this the master RDS (--no-master to unset)'}),
+  active: Flags.boolean({allowNo: true, description: 'include it in syncs and health checks (--no-active to leave it out)'}),
+  impersonation: Flags.boolean({allowNo: true, description: 'let tenant:impersonate issue links for its tenants (--no-impersonation to refuse them)'}),
+  'impersonation-audience': Flags.string({description: 'the audience (aud) its RAI application expects in impersonation links; "" for its app URL'}),
+  'impersonation-ttl': Flags.string({description: 'how long its impersonation links are valid by default, 30s to 5m; "" for 5m'}),
+}
+
+/** The changes `rds:edit` asks for: only the flags given (undefined: unchanged; an empty value clears an optional setting). */
+export function rdsEditChanges(flags: Interfaces.InferredFlags<typeof rdsEditFlags>, password: string | undefined): RdsChanges {
+  const ttl = flags['impersonation-ttl']
+  return {
+    name: flags.name,
+    host: flags.host,
+    port: flags.port,
+    username: flags.username,
+    password,
+    raiDatabase: flags['rai-database'] ?? flags.file,
+    providersDatabase: flags['providers-database'],
+    appUrl: flags['app-url'],
+    master: flags.master,
+    active: flags.active,
+    impersonation: flags.impersonation,
+    impersonationAudience: flags['impersonation-audience'],
+    impersonationTtlSeconds: ttl === undefined ? undefined : ttl.trim() === '' ? null : parseDuration(ttl, '--impersonation-ttl') / 1000,
+  }
+}

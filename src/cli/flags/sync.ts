@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {parseShard} from '../../lib/fleet/fan-out.js'
+import type {RoutingSyncRequest} from '../../lib/sync/index.js'
 import {parseDuration, parseSeconds} from '../../lib/time/duration.js'
 
 /** --wait: how long to wait for a running sync of the same kind (default: exit 6 at once). */
@@ -49,4 +50,22 @@ export type SyncFormat = (typeof SYNC_FORMATS)[number]
 export const syncOutputFlags = {
   format: Flags.option({options: SYNC_FORMATS, default: 'table' as SyncFormat, char: 'f', description: 'output: a summary table, one JSON document, or NDJSON events (one per RDS, then a summary) for log shippers'})(),
   output: Flags.string({char: 'o', description: 'write the output to this file (atomically) instead of stdout'}),
+}
+
+/** The routing sync mode the flags ask for. */
+export function routingMode(flags: {full?: boolean; truncate?: boolean}): RoutingSyncRequest['mode'] {
+  return flags.truncate ? 'truncate' : flags.full ? 'full' : 'incremental'
+}
+
+/** The tenant sync's options, from its flags (`rds` and `shard` where the command has them). */
+export function tenantSyncInput(flags: {rds?: string[]; shard?: ReturnType<typeof parseShard>; force: boolean; 'max-age': number; concurrency: number; timeout: number; wait: number}) {
+  return {
+    refs: flags.rds,
+    shard: flags.shard,
+    force: flags.force,
+    maxAgeMs: flags['max-age'],
+    concurrency: flags.concurrency,
+    deadlineMs: flags.timeout,
+    waitMs: flags.wait,
+  }
 }

@@ -1,9 +1,9 @@
-import {closeSync, lstatSync, openSync, readlinkSync, renameSync, rmSync, writeSync, type Stats} from 'node:fs'
+import {closeSync, lstatSync, openSync, readlinkSync, writeSync, type Stats} from 'node:fs'
 import {open} from 'node:fs/promises'
 import {dirname, resolve, sep} from 'node:path'
 
 import {UserError} from '../../lib/errors/index.js'
-import {syncDirectory, temporaryBeside, writeFileAtomic} from '../../lib/files/atomic.js'
+import {openAtomicFile, writeFileAtomic, type AtomicFile} from '../../lib/files/atomic.js'
 
 /**
  * The mode of every file `--output` creates: what raiops writes (emails,
@@ -133,33 +133,33 @@ export async function openOutputStream(file: string, options: {mode?: number} = 
     }
   }
   const mode = options.mode ?? OUTPUT_FILE_MODE
-  const path = target.kind === 'atomic' ? temporaryBeside(target.path) : target.path
-  const handle = await open(path, target.kind === 'atomic' ? 'wx' : 'a', mode).catch((error: unknown) => {
+  if (target.kind === 'atomic') {
+    let atomic: AtomicFile
+    try {
+      atomic = openAtomicFile(target.path, mode)
+    } catch (error) {
+      throw cannotWrite(file, error)
+    }
+    const attempt = (step: () => void) => {
+      try {
+        step()
+      } catch (error) {
+        atomic.abort()
+        throw cannotWrite(file, error)
+      }
+    }
+    return {write: async (chunk) => attempt(() => atomic.write(chunk)), commit: async () => attempt(() => atomic.commit()), abort: async () => atomic.abort()}
+  }
+  const handle = await open(target.path, 'a', mode).catch((error: unknown) => {
     throw cannotWrite(file, error)
   })
   const failed = async (error: unknown) => {
     await handle.close().catch(() => undefined)
-    if (target.kind === 'atomic') rmSync(path, {force: true})
     throw cannotWrite(file, error)
   }
-  if (target.kind === 'atomic') await handle.chmod(mode).catch(failed)
   return {
     write: async (chunk) => void (await handle.write(chunk).catch(failed)),
-    async commit() {
-      try {
-        if (target.kind === 'atomic') await handle.sync()
-        await handle.close()
-        if (target.kind === 'atomic') {
-          renameSync(path, target.path)
-          syncDirectory(dirname(target.path))
-        }
-      } catch (error) {
-        await failed(error)
-      }
-    },
-    async abort() {
-      await handle.close().catch(() => undefined)
-      if (target.kind === 'atomic') rmSync(path, {force: true})
-    },
+    commit: async () => void (await handle.close().catch(failed)),
+    abort: async () => void (await handle.close().catch(() => undefined)),
   }
 }

@@ -4,6 +4,7 @@ import {ago} from '../../lib/text/age.js'
 import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
 import type {Column} from '../output/render.js'
 import type {AuditChange, AuditView} from '../../lib/audit/read.js'
+import type {ChainVerification} from '../../lib/audit/verify.js'
 
 const target = (row: AuditView): string => (row.targetType ? `${row.targetType}${row.targetId === null ? '' : `:${row.targetId}`}` : '')
 
@@ -54,4 +55,11 @@ export function renderAuditEntry(c: ChalkInstance, shownEntry: AuditView & {chan
     if (change.new !== null) lines.push(c.green(`    + ${shown(change.new)}`))
   }
   return `${lines.join('\n')}\n`
+}
+
+/** The chain's verdict on one line: intact with its head, or where it breaks and why. */
+export function renderVerification(c: ChalkInstance, result: ChainVerification, checkpoints: number): string {
+  return result.ok
+    ? `${c.green('intact')}: ${result.entries} entries, head sequence ${result.headSeq} (${result.headHash.slice(0, 16)}…)${checkpoints > 0 ? `, ${checkpoints} checkpoint(s) verified` : ''}\n`
+    : `${c.red('broken')} at sequence ${result.firstBad?.seq}${result.firstBad?.id === null || result.firstBad?.id === undefined ? '' : ` (entry ${result.firstBad.id})`}: ${escapeControl(result.firstBad?.reason ?? '')}\n`
 }

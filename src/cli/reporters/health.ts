@@ -1,8 +1,11 @@
 import type {ChalkInstance} from 'chalk'
 
-import type {JunitSuite} from '../output/junit.js'
-import type {MetricFamily} from '../output/prometheus.js'
-import type {Column} from '../output/render.js'
+import {renderJunit, type JunitSuite} from '../output/junit.js'
+import {renderPrometheus, type MetricFamily} from '../output/prometheus.js'
+import {renderJson, renderList, renderNdjson, type Column} from '../output/render.js'
+import type {Progress} from '../output/spinner.js'
+import type {HealthFormat} from '../flags/health.js'
+import {ExitCode} from '../../lib/errors/index.js'
 import {colourHealth} from './rds.js'
 import type {HealthStatus} from '../../lib/rds/types.js'
 import {isAtOrBelow} from '../../lib/health/rules.js'
@@ -128,3 +131,38 @@ function colourUptime(c: ChalkInstance, uptime: number): string {
 export function historyHeading(history: HealthHistory): string {
   return `health checks from ${history.since} to ${history.until}`
 }
+
+/** A probe's report in one --format; `failOn` decides the failed JUnit cases. */
+export function healthReporter(format: HealthFormat, c: ChalkInstance, failOn: FailOn): (report: HealthReport) => string {
+  const reporters: Record<HealthFormat, (report: HealthReport) => string> = {
+    prometheus: (report) => renderPrometheus(healthMetrics(report)),
+    junit: (report) => renderJunit(healthJunit(report, failOn)),
+    ndjson: (report) => renderNdjson(report.results),
+    json: (report) => renderJson(report),
+    csv: (report) => renderList(report.results, healthColumns(c), 'csv'),
+    table: (report) => (report.results.length === 0 ? '' : `${renderList(report.results, healthColumns(c), 'table')}${healthSummary(c, report)}\n`),
+  }
+  return reporters[format]
+}
+
+/** The stored checks in one --format (prometheus and junit are for a probe). */
+export function historyReporter(format: Exclude<HealthFormat, 'prometheus' | 'junit'>, c: ChalkInstance): (history: HealthHistory) => string {
+  const reporters: Record<typeof format, (history: HealthHistory) => string> = {
+    table: (history) => `${c.dim(historyHeading(history))}\n${renderList(history.rds, historyColumns(c), 'table')}`,
+    csv: (history) => renderList(history.rds, historyColumns(c), 'csv'),
+    ndjson: (history) => renderList(history.rds, historyColumns(c), 'ndjson'),
+    json: (history) => renderJson(history),
+  }
+  return reporters[format]
+}
+
+/** Exit 4 when any probed RDS is at or below `failOn`, else 0. */
+export function healthExitCode(report: HealthReport, failOn: FailOn): ExitCode {
+  return report.results.some((r) => isAtOrBelow(r.status, failOn)) ? ExitCode.unhealthy : ExitCode.ok
+}
+
+/** Each probe's end as the spinner's text. */
+export const showProbe =
+  (progress: Progress) =>
+  (result: RdsHealthResult, done: number, total: number): void =>
+    progress.update(`probed ${done}/${total} · last: ${result.name} ${result.status}`)

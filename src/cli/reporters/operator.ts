@@ -1,6 +1,6 @@
 import type {ChalkInstance} from 'chalk'
 
-import type {Column} from '../output/render.js'
+import {renderRecord, type Column} from '../output/render.js'
 import type {OperatorView} from '../../lib/operator/service.js'
 
 export function operatorColumns(c: ChalkInstance): Column<OperatorView>[] {
@@ -13,4 +13,18 @@ export function operatorColumns(c: ChalkInstance): Column<OperatorView>[] {
     {header: 'Last login', cell: (r) => r.lastLoginAt ?? 'never', plain: (r) => r.lastLoginAt},
     {header: 'Locked until', cell: (r) => r.lockedUntil ?? '', plain: (r) => r.lockedUntil},
   ]
+}
+
+/** One operator, a field per line, with the permissions their role grants. */
+export function renderOperator(operator: OperatorView & {permissions: string[]}): string {
+  return renderRecord(operator, (o) => [
+    ['id', String(o.id)],
+    ['email', o.email],
+    ['name', o.name],
+    ['role', o.role],
+    ['active', o.isActive ? 'yes' : 'no'],
+    ['last login', o.lastLoginAt ?? 'never'],
+    ['locked until', o.lockedUntil ?? '-'],
+    ['permissions', o.permissions.join(', ') || '(none)'],
+  ])
 }

@@ -1,8 +1,9 @@
 import type {ChalkInstance} from 'chalk'
 
 import {paint} from '../output/color.js'
-import type {Column} from '../output/render.js'
-import type {RdsTestResult} from '../../lib/rds/service.js'
+import {renderRecord, type Column} from '../output/render.js'
+import type {AddRdsResult, EditRdsResult, RdsTestResult} from '../../lib/rds/service.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
 import type {HealthStatus, RdsState, RdsView} from '../../lib/rds/types.js'
 
 export function colourHealth(c: ChalkInstance, status: HealthStatus): string {
@@ -74,4 +75,20 @@ export function rdsTestColumns(c: ChalkInstance): Column<RdsTestResult>[] {
     {header: 'server', cell: (r) => r.serverVersion ?? ''},
     {header: 'error', cell: (r) => r.error ?? ''},
   ]
+}
+
+/** A registered RDS: what was stored, and what its server said when tested. */
+export function renderRdsAdded(c: ChalkInstance, result: AddRdsResult): string {
+  // The server's version is whatever the server says.
+  const shown = escapeControlDeep(result)
+  const test = shown.test ? `: ${shown.test.serverVersion}, ${shown.test.latencyMs} ms` : ', connection not tested'
+  return `${c.green('✓')} registered RDS ${shown.rds.name} (id ${shown.rds.id})${test}\n${renderRecord(result.rds, (r) => rdsRecord(c, r)).trimEnd()}\n`
+}
+
+/** An edited RDS: what changed and the RDS now, or that nothing did. */
+export function renderRdsEdited(c: ChalkInstance, result: EditRdsResult): string {
+  const shown = escapeControlDeep(result)
+  if (result.changed.length === 0) return `RDS ${shown.rds.name} already has these values: nothing changed\n`
+  const tested = shown.test ? ` (connection tested: ${shown.test.latencyMs} ms)` : ''
+  return `${c.green('✓')} updated RDS ${shown.rds.name}: ${shown.changed.join(', ')}${tested}\n${renderRecord(result.rds, (r) => rdsRecord(c, r)).trimEnd()}\n`
 }

@@ -2,11 +2,14 @@ import type {ChalkInstance} from 'chalk'
 
 import {ago} from '../../lib/text/age.js'
 import {paint} from '../output/color.js'
-import {escapeControlDeep} from '../../lib/text/escape.js'
-import type {Column} from '../output/render.js'
+import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
+import {renderJson, renderList, type Column} from '../output/render.js'
+import type {Progress} from '../output/spinner.js'
+import type {SyncFormat} from '../flags/sync.js'
 import {invalidLines} from '../../lib/sync/invalid.js'
+import type {AllSyncReport, TenantSyncEvent} from '../../lib/sync/index.js'
 import type {RoutingSyncReport} from '../../lib/sync/routing/index.js'
-import type {RdsSyncStatus, SyncKindStatus} from '../../lib/sync/status.js'
+import type {RdsSyncStatus, SyncKindStatus, SyncStatusReport} from '../../lib/sync/status.js'
 import type {RdsTenantSync, TenantSyncReport} from '../../lib/sync/tenants.js'
 
 const seconds = (ms: number | null): string => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`)
@@ -114,3 +117,72 @@ function countsText(stats: Record<string, unknown> | null): string {
   const parts = (['inserted', 'updated', 'unchanged', 'missing', 'skipped', 'invalid'] as const).filter((k) => Number(stats[k] ?? 0) > 0).map((k) => `${String(stats[k])} ${k}`)
   return parts.length > 0 ? parts.join(', ') : 'no changes'
 }
+
+/** Lines of NDJSON, each ended. */
+const ndjson = (events: readonly unknown[]): string => events.map((event) => `${JSON.stringify(event)}\n`).join('')
+
+/** An RDS's tenant sync as an NDJSON event (`kind` in sync:all, where routing follows). */
+export const tenantSyncEvent = (result: RdsTenantSync, kind?: 'tenants'): string => ndjson([{type: 'rds', ...(kind ? {kind} : {}), ...result}])
+
+/**
+ * A report in one --format. `streamed`: the per-RDS NDJSON events were
+ * already printed as each RDS finished, so only the summary is left.
+ */
+type Reporter<R> = (c: ChalkInstance, report: R, streamed: boolean) => string
+
+const tenantSyncReporters: Record<SyncFormat, Reporter<TenantSyncReport>> = {
+  json: (_c, report) => renderJson(report),
+  ndjson: (_c, {rds, ...summary}, streamed) => `${streamed ? '' : rds.map((r) => tenantSyncEvent(r)).join('')}${ndjson([{type: 'summary', ...summary}])}`,
+  table: (c, report) => `${report.rds.length > 0 ? renderList(report.rds, tenantSyncColumns(c), 'table') : ''}${tenantSyncSummary(c, report)}\n`,
+}
+
+const routingSyncReporters: Record<SyncFormat, Reporter<RoutingSyncReport>> = {
+  json: (_c, report) => renderJson(report),
+  ndjson: (_c, report) => ndjson([{type: 'summary', ...report}]),
+  table: (c, report) => `${routingSyncSummary(c, report)}\n`,
+}
+
+const allSyncReporters: Record<SyncFormat, Reporter<AllSyncReport>> = {
+  json: (_c, report) => renderJson(report),
+  ndjson(_c, report, streamed) {
+    const {rds, ...summary} = report.tenants
+    return `${streamed ? '' : rds.map((r) => tenantSyncEvent(r, 'tenants')).join('')}${ndjson([{type: 'summary', ...summary}, ...(report.routing ? [{type: 'summary', ...report.routing}] : [])])}`
+  },
+  table: (c, report) =>
+    `${tenantSyncReporters.table(c, report.tenants, false)}${report.routing ? routingSyncSummary(c, report.routing) : `routing: ${escapeControl(report.routingError ?? '')}`}\n`,
+}
+
+export const tenantSyncReporter = (format: SyncFormat): Reporter<TenantSyncReport> => tenantSyncReporters[format]
+export const routingSyncReporter = (format: SyncFormat): Reporter<RoutingSyncReport> => routingSyncReporters[format]
+export const allSyncReporter = (format: SyncFormat): Reporter<AllSyncReport> => allSyncReporters[format]
+
+/** sync:status in one --format. */
+export function syncStatusReport(c: ChalkInstance, format: SyncFormat, report: SyncStatusReport): string {
+  const now = new Date(report.generatedAt)
+  if (format === 'json') return renderJson(report)
+  if (format === 'ndjson') return ndjson([...report.kinds.map((k) => ({type: 'kind', ...k})), ...report.rds.map((r) => ({type: 'rds', ...r}))])
+  return `${renderList(report.kinds, syncKindColumns(c, now), 'table')}${report.rds.length > 0 ? renderList(report.rds, rdsSyncColumns(c, now), 'table') : ''}`
+}
+
+/**
+ * A tenant sync's events on the terminal: each finished RDS as a line above the
+ * spinner, and passed to `finished` (NDJSON streaming); the spinner's text as
+ * the run goes (`phases`: also each RDS's reading and writing).
+ */
+export function showTenantSync(c: ChalkInstance, progress: Progress, options: {phases: boolean; finished?: (result: RdsTenantSync) => void}): (event: TenantSyncEvent) => void {
+  return (event) => {
+    if (event.type === 'done') {
+      options.finished?.(event.result)
+      progress.log(tenantSyncLine(c, event.result))
+      progress.update(`syncing tenants: ${event.done}/${event.total} RDS done`)
+    } else if (event.type === 'progress' && options.phases) {
+      progress.update(`syncing tenants: ${event.rds.name} ${event.phase}${event.total > 0 ? ` ${event.done}/${event.total}` : ''}`)
+    }
+  }
+}
+
+/** A routing sync's progress as the spinner's text. */
+export const showRoutingSync =
+  (progress: Progress, mode: string) =>
+  ({read, written}: {read: number; written: number}): void =>
+    progress.update(`syncing routing (${mode}): ${read} rows read, ${written} written`)

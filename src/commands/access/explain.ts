@@ -19,7 +19,7 @@ export default class AccessExplain extends BaseCommand<AccessExplanation> {
     if (!command) throw new NotFoundError(`no command "${args.command}"`, {hint: 'see `raiops --help`'})
     const permission = (command as unknown as {permission?: string | null}).permission ?? null
     const answer = await explainAccess(await this.context(), {operator: args.operator, command: {id, permission}})
-    if (!this.jsonEnabled()) process.stdout.write(`${answer.allowed ? this.color.green('yes') : this.color.red('no')}: ${escapeControl(answer.reason)}\n`)
+    this.print(`${answer.allowed ? this.color.green('yes') : this.color.red('no')}: ${escapeControl(answer.reason)}\n`)
     return answer
   }
 }

@@ -28,15 +28,13 @@ The key is $RAIOPS_HOME/audit-signing.key unless --key names another; the first 
     const ctx = await this.context()
     const keyFile = flags.key ?? join(this.runtime.config.home, 'audit-signing.key')
     const {privateKey, created} = loadSigningKey(keyFile, {create: true})
-    const shownKey = escapeControl(keyFile)
-    // Said also under --json (on stderr): a new key must be backed up and kept elsewhere.
-    if (created) process.stderr.write(`created the checkpoint signing key ${shownKey} (public key: ${shownKey}.pub); keep it off the database host\n`)
+    if (created) this.warn(`created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host`)
     const checkpoint = await createCheckpoint(ctx, {privateKey})
     this.writeOutputFile(flags.output, `${JSON.stringify(checkpoint, null, 2)}\n`)
     const summary = `checkpoint of sequence ${checkpoint.seq} (${checkpoint.hash.slice(0, 16)}…) signed by key ${escapeControl(checkpoint.kid)}, written to ${toStdout ? 'standard output' : escapeControl(flags.output)}\n`
     // With --output -, stdout carries the checkpoint itself.
     if (toStdout) process.stderr.write(summary)
-    else if (!this.jsonEnabled()) process.stdout.write(summary)
+    else this.print(summary)
     return {...checkpoint, file: flags.output}
   }
 }

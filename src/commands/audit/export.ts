@@ -1,32 +1,10 @@
 import {Flags} from '@oclif/core'
-import {stringify} from 'csv-stringify/sync'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {auditFilterFlags} from '../../cli/flags/audit.js'
-import {auditFilter} from '../../lib/audit/query.js'
-import {auditPages, type AuditView} from '../../lib/audit/read.js'
-import {escapeControl} from '../../lib/text/escape.js'
 import {openOutputStream} from '../../cli/output/output-file.js'
-
-const CSV_COLUMNS = ['id', 'seq', 'occurred_at', 'actor_type', 'actor', 'action', 'target_type', 'target_id', 'rds_instance_id', 'tenant_master_id', 'old_values', 'new_values', 'source_host', 'source_command', 'source_ip']
-
-const csvRow = (e: AuditView) => [
-  e.id,
-  e.seq,
-  e.occurredAt,
-  e.actorType,
-  e.actor,
-  e.action,
-  e.targetType,
-  e.targetId,
-  e.rdsInstanceId,
-  e.tenantMasterId,
-  e.oldValues === null ? null : JSON.stringify(e.oldValues),
-  e.newValues === null ? null : JSON.stringify(e.newValues),
-  e.source.host,
-  e.source.command,
-  e.source.ip,
-]
+import {exportAudit} from '../../lib/audit/export.js'
+import {escapeControl} from '../../lib/text/escape.js'
 
 export default class AuditExport extends BaseCommand<{file: string; format: string; entries: number}> {
   static override summary = 'export the audit trail (or part of it) to a CSV or NDJSON file'
@@ -49,24 +27,10 @@ export default class AuditExport extends BaseCommand<{file: string; format: stri
     const {flags} = await this.parse(AuditExport)
     const toStdout = this.outputIsStdout(flags.output)
     const ctx = await this.context()
-    const filter = await auditFilter(ctx, {...flags, limit: 1})
-    const out = await openOutputStream(flags.output)
-    let entries = 0
-    try {
-      const progress = await this.progress('exporting the audit trail')
-      if (flags.format === 'csv') await out.write(stringify([CSV_COLUMNS]))
-      for await (const raw of auditPages(ctx, filter)) {
-        const page = raw.map((entry) => this.piiAudit(entry))
-        await out.write(flags.format === 'csv' ? stringify(page.map(csvRow)) : page.map((e) => `${JSON.stringify(e)}\n`).join(''))
-        entries += page.length
-        progress.update(`exporting the audit trail: ${entries} entries`)
-      }
-      await out.commit()
-      progress.stop()
-    } catch (error) {
-      await out.abort()
-      throw error
-    }
+    const open = () => openOutputStream(flags.output)
+    const entries = await this.withProgress('exporting the audit trail', (progress) =>
+      exportAudit(ctx, {filter: flags, format: flags.format, open, view: (entry) => this.piiAudit(entry), onProgress: (n) => progress.update(`exporting the audit trail: ${n} entries`)}),
+    )
     this.note(`wrote ${entries} entries to ${toStdout ? 'standard output' : escapeControl(flags.output)}`)
     return {file: flags.output, format: flags.format, entries}
   }

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
+import {untilStopped} from '../../cli/output/interrupt.js'
 import {ConfigError, UserError} from '../../lib/errors/index.js'
 import {escapeControl} from '../../lib/text/escape.js'
 import {rememberSecret} from '../../lib/redact/index.js'
@@ -42,15 +43,9 @@ The secrets come from RAIOPS_WEBHOOK_SECRETS (comma-separated, 16 characters or 
       throw new UserError(`cannot listen on ${flags.host}:${flags.port} (${error.code ?? error.message})`, {hint: 'choose another --port, or stop what holds it'})
     })
     process.stderr.write(`listening on ${escapeControl(server.url)}${WEBHOOK_PATH} (${secrets.length} secret(s), tolerance ${flags.tolerance} s); Ctrl-C or SIGTERM to stop\n`)
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      const stop = (received: NodeJS.Signals) => {
-        process.removeListener('SIGINT', stop)
-        process.removeListener('SIGTERM', stop)
-        resolve(received)
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    const stop = untilStopped()
+    const signal = await stop.stopped
+    stop.release()
     process.stderr.write(`${signal}: finishing the requests in flight\n`)
     await server.close()
     process.stderr.write('stopped\n')

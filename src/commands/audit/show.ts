@@ -27,7 +27,7 @@ export default class AuditShow extends BaseCommand<AuditView & {changes: AuditCh
     const ctx = await this.context()
     const shown = this.piiAudit(await showAudit(ctx, {id: Number(args.id)}))
     const entry = {...shown, changes: shown.changes.map((change) => ({...change, field: this.pii(change.field), old: this.pii(change.old), new: this.pii(change.new)}))}
-    if (!this.jsonEnabled()) process.stdout.write(renderAuditEntry(this.color, entry, ctx.now()))
+    this.print(renderAuditEntry(this.color, entry, ctx.now()))
     return entry
   }
 }

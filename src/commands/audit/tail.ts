@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
+import {untilStopped} from '../../cli/output/interrupt.js'
 import {auditFilterFlags} from '../../cli/flags/audit.js'
 import {auditColumns} from '../../cli/reporters/audit.js'
 import {auditFilter} from '../../lib/audit/query.js'
@@ -35,16 +36,13 @@ When the control database stops answering (a restart), the poll is retried with 
     const {flags} = await this.parse(AuditTail)
     const ctx = await this.context()
     const filter = await auditFilter(ctx, {...flags, limit: 1})
-    const controller = new AbortController()
-    const stop = () => controller.abort()
     // Ctrl-C is how following ends: a clean stop, exit 0.
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
+    const stop = untilStopped()
     const columns = auditColumns(this.color, ctx.now())
     const line = (values: string[]) => values.join('  ')
     let header = false
     try {
-      for await (const event of tailAudit(ctx, {filter, last: flags.lines, follow: flags.follow, intervalMs: flags.interval, maxRetries: flags['max-retries'], signal: controller.signal})) {
+      for await (const event of tailAudit(ctx, {filter, last: flags.lines, follow: flags.follow, intervalMs: flags.interval, maxRetries: flags['max-retries'], signal: stop.signal})) {
         // Connection notices go to stderr also under --json (stdout carries the entries).
         if (event.type === 'disconnected') {
           process.stderr.write(`control database unreachable (attempt ${event.attempt} of ${flags['max-retries']}): ${escapeControl(event.error)}; retrying in ${Math.round(event.retryInMs / 100) / 10} s\n`)
@@ -59,8 +57,7 @@ When the control database stops answering (a restart), the poll is retried with 
         }
       }
     } finally {
-      process.removeListener('SIGINT', stop)
-      process.removeListener('SIGTERM', stop)
+      stop.release()
     }
   }
 }

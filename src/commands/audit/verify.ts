@@ -5,7 +5,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {loadVerifyKey, readCheckpoint} from '../../lib/audit/checkpoint.js'
 import {verifyAuditChain, type ChainVerification} from '../../lib/audit/verify.js'
 import {ExitCode} from '../../lib/errors/index.js'
-import {escapeControl} from '../../lib/text/escape.js'
+import {renderVerification} from '../../cli/reporters/audit.js'
 
 type Verified = ChainVerification & {checkpoints: Array<{file: string; seq: number; at: string}>}
 
@@ -33,13 +33,7 @@ A chain re-computed by someone who can write the table passes that walk; signed 
     const publicKey = files.length > 0 ? loadVerifyKey(flags['public-key'] ?? join(this.runtime.config.home, 'audit-signing.key.pub')) : undefined
     const checkpoints = publicKey ? await Promise.all(files.map((file) => readCheckpoint(file, publicKey))) : []
     const result = await verifyAuditChain(await this.context(), {checkpoints})
-    if (!this.jsonEnabled()) {
-      process.stdout.write(
-        result.ok
-          ? `${this.color.green('intact')}: ${result.entries} entries, head sequence ${result.headSeq} (${result.headHash.slice(0, 16)}…)${checkpoints.length > 0 ? `, ${checkpoints.length} checkpoint(s) verified` : ''}\n`
-          : `${this.color.red('broken')} at sequence ${result.firstBad?.seq}${result.firstBad?.id === null || result.firstBad?.id === undefined ? '' : ` (entry ${result.firstBad.id})`}: ${escapeControl(result.firstBad?.reason ?? '')}\n`,
-      )
-    }
+    this.print(renderVerification(this.color, result, checkpoints.length))
     if (!result.ok) this.exitWith(ExitCode.unexpected)
     return {...result, checkpoints: checkpoints.map(({file, seq, at}) => ({file, seq, at}))}
   }

@@ -11,7 +11,7 @@ export default class AuthLogout extends BaseCommand<{signedOut: boolean}> {
     await this.parse(AuthLogout)
     const db = await this.runtime.db().catch(() => null)
     const signedOut = await endSession({db, now: () => new Date()}, {home: this.runtime.config.home})
-    if (!this.jsonEnabled()) process.stdout.write(signedOut ? 'signed out\n' : 'not signed in: nothing to do\n')
+    this.print(signedOut ? 'signed out\n' : 'not signed in: nothing to do\n')
     return {signedOut}
   }
 }

@@ -11,7 +11,7 @@ export default class AuthWhoami extends BaseCommand<Identity> {
   async run(): Promise<Identity> {
     await this.parse(AuthWhoami)
     const identity = await this.runtime.identity()
-    if (!this.jsonEnabled()) process.stdout.write(renderIdentity(identity))
+    this.print(renderIdentity(identity))
     return identity
   }
 }

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {keyringSource, rotateMasterKey, type RotateKeysResult} from '../../lib/keys/rotate.js'
-import {escapeControlDeep} from '../../lib/text/escape.js'
+import {renderRotation} from '../../cli/reporters/keys.js'
 
 export default class KeysRotate extends BaseCommand<RotateKeysResult> {
   static override summary = 'put a new master key in the key file and re-encrypt every stored secret under it'
@@ -26,17 +26,7 @@ With RAIOPS_MASTER_KEY set, raiops cannot store a key there: put the new key fir
     const {flags} = await this.parse(KeysRotate)
     const ctx = await this.context()
     const result = await rotateMasterKey(ctx, {source: await keyringSource(ctx, {config: this.runtime.config, confirmedStored: flags['env-key-stored']})})
-    // Key ids come from the key file or RAIOPS_MASTER_KEY.
-    const shown = escapeControlDeep(result)
-    const from = Object.entries(shown.fromKids)
-      .map(([kid, n]) => `${n} from ${kid}`)
-      .join(', ')
-    const where = shown.keyFile ? `new key ${shown.activeKid} written to ${shown.keyFile} (back it up)` : `RAIOPS_MASTER_KEY must hold key ${shown.activeKid} first wherever raiops runs`
-    this.log(
-      result.reencrypted > 0
-        ? `${where}; re-encrypted ${result.reencrypted} secret(s) under it (${from}); ${result.alreadyCurrent} were already current`
-        : `${where}; every secret (${result.alreadyCurrent}) is under it`,
-    )
+    this.print(renderRotation(result))
     return result
   }
 }

@@ -26,10 +26,8 @@ export default class OperatorAdd extends BaseCommand<OperatorView> {
     const ctx = await this.context()
     const password = await newPassword({stdin: flags['password-stdin'], interactive: this.interactive(), what: `the password of ${flags.email}`})
     const operator = await addOperator(ctx, {email: flags.email, name: flags.name, role: flags.role, password})
-    if (!this.jsonEnabled()) {
-      const shown = escapeControlDeep(operator)
-      process.stdout.write(`added operator ${shown.email} (${shown.role}), id ${shown.id}\n`)
-    }
+    const shown = escapeControlDeep(operator)
+    this.print(`added operator ${shown.email} (${shown.role}), id ${shown.id}\n`)
     return operator
   }
 }

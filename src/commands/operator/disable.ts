@@ -15,7 +15,7 @@ export default class OperatorDisable extends BaseCommand<OperatorView> {
     const {args} = await this.parse(OperatorDisable)
     const ctx = await this.context()
     const operator = await editOperator(ctx, {ref: args.operator, changes: {isActive: false}, action: 'operator.disable'})
-    if (!this.jsonEnabled()) process.stdout.write(`operator ${escapeControl(operator.email)} disabled\n`)
+    this.print(`operator ${escapeControl(operator.email)} disabled\n`)
     return operator
   }
 }

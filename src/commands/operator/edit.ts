@@ -20,10 +20,8 @@ export default class OperatorEdit extends BaseCommand<OperatorView> {
     const {args, flags} = await this.parse(OperatorEdit)
     const ctx = await this.context()
     const operator = await editOperator(ctx, {ref: args.operator, changes: {name: flags.name, role: flags.role, isActive: flags.active}})
-    if (!this.jsonEnabled()) {
-      const shown = escapeControlDeep(operator)
-      process.stdout.write(`operator ${shown.email}: ${shown.role}, ${shown.isActive ? 'active' : 'disabled'}\n`)
-    }
+    const shown = escapeControlDeep(operator)
+    this.print(`operator ${shown.email}: ${shown.role}, ${shown.isActive ? 'active' : 'disabled'}\n`)
     return operator
   }
 }

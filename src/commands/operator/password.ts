@@ -18,7 +18,7 @@ export default class OperatorPassword extends BaseCommand<OperatorView> {
     const ctx = await this.context()
     const password = await newPassword({stdin: flags['password-stdin'], interactive: this.interactive(), what: `the new password of ${args.operator}`})
     const operator = await setOperatorPassword(ctx, {ref: args.operator, password})
-    if (!this.jsonEnabled()) process.stdout.write(`password of ${escapeControl(operator.email)} set\n`)
+    this.print(`password of ${escapeControl(operator.email)} set\n`)
     return operator
   }
 }

@@ -2,7 +2,7 @@ import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {permissionsOf} from '../../lib/auth/identity.js'
-import {renderRecord} from '../../cli/output/render.js'
+import {renderOperator} from '../../cli/reporters/operator.js'
 import {showOperator, type OperatorView} from '../../lib/operator/service.js'
 
 export default class OperatorShow extends BaseCommand<OperatorView & {permissions: string[]}> {
@@ -17,20 +17,7 @@ export default class OperatorShow extends BaseCommand<OperatorView & {permission
     const {db} = await this.context()
     const operator = await showOperator({db}, {ref: args.operator})
     const permissions = await permissionsOf(db, operator.role)
-    if (!this.jsonEnabled()) {
-      process.stdout.write(
-        renderRecord({...operator, permissions}, (o) => [
-          ['id', String(o.id)],
-          ['email', o.email],
-          ['name', o.name],
-          ['role', o.role],
-          ['active', o.isActive ? 'yes' : 'no'],
-          ['last login', o.lastLoginAt ?? 'never'],
-          ['locked until', o.lockedUntil ?? '-'],
-          ['permissions', o.permissions.join(', ') || '(none)'],
-        ]),
-      )
-    }
+    this.print(renderOperator({...operator, permissions}))
     return {...operator, permissions}
   }
 }

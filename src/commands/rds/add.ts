@@ -1,12 +1,8 @@
-import {Flags} from '@oclif/core'
-
 import {BaseCommand} from '../../cli/base-command.js'
-import {escapeControlDeep} from '../../lib/text/escape.js'
 import {terminalAsker} from '../../cli/prompts/prompt.js'
 import {readSecretFromStdin} from '../../cli/prompts/stdin.js'
-import {engineFlag, rdsFieldFlags} from '../../cli/flags/rds.js'
-import {rdsRecord} from '../../cli/reporters/rds.js'
-import {renderRecord} from '../../cli/output/render.js'
+import {rdsAddFlags} from '../../cli/flags/rds.js'
+import {renderRdsAdded} from '../../cli/reporters/rds.js'
 import {addRds, type AddRdsResult} from '../../lib/rds/service.js'
 import {collectRdsFields} from '../../cli/prompts/rds.js'
 
@@ -24,24 +20,16 @@ On a terminal, values not given as flags are asked for. Without a terminal (cron
   ]
 
   static override permission = 'rds.manage' as const
+  static override flags = rdsAddFlags
 
-  static override flags = {
-    ...rdsFieldFlags,
-    engine: engineFlag(),
-    master: Flags.boolean({description: 'make this the master RDS (holds user_email_routing); only one may be'}),
-  }
 
   async run(): Promise<AddRdsResult> {
     const {flags} = await this.parse(RdsAdd)
     const fields = await collectRdsFields(flags, this.interactive() ? terminalAsker : undefined, () => readSecretFromStdin())
     const ctx = await this.context()
-    const progress = await this.progress(flags['no-test'] ? `saving ${fields.name}` : `testing the connection to ${fields.name}`)
-    const result = await addRds(ctx, {...fields, test: !flags['no-test']})
-    progress.stop()
-    // The server's version is whatever the server says.
-    const shown = escapeControlDeep(result)
-    this.log(`${this.color.green('✓')} registered RDS ${shown.rds.name} (id ${shown.rds.id})${shown.test ? `: ${shown.test.serverVersion}, ${shown.test.latencyMs} ms` : ', connection not tested'}`)
-    this.log(renderRecord(result.rds, (r) => rdsRecord(this.color, r)).trimEnd())
+    const progressText = flags['no-test'] ? `saving ${fields.name}` : `testing the connection to ${fields.name}`
+    const result = await this.withProgress(progressText, () => addRds(ctx, {...fields, test: !flags['no-test']}))
+    this.print(renderRdsAdded(this.color, result))
     return result
   }
 }

@@ -1,12 +1,7 @@
-import {Flags} from '@oclif/core'
-
 import {BaseCommand} from '../../cli/base-command.js'
-import {escapeControlDeep} from '../../lib/text/escape.js'
-import {parseDuration} from '../../lib/time/duration.js'
 import {readSecretFromStdin} from '../../cli/prompts/stdin.js'
-import {renderRecord} from '../../cli/output/render.js'
-import {rdsArg, rdsFieldFlags} from '../../cli/flags/rds.js'
-import {rdsRecord} from '../../cli/reporters/rds.js'
+import {rdsArg, rdsEditChanges, rdsEditFlags} from '../../cli/flags/rds.js'
+import {renderRdsEdited} from '../../cli/reporters/rds.js'
 import {editRds, type EditRdsResult} from '../../lib/rds/service.js'
 
 export default class RdsEdit extends BaseCommand<EditRdsResult> {
@@ -24,43 +19,13 @@ export default class RdsEdit extends BaseCommand<EditRdsResult> {
 
   static override permission = 'rds.manage' as const
   static override args = {rds: rdsArg}
-  static override flags = {
-    ...rdsFieldFlags,
-    master: Flags.boolean({allowNo: true, description: 'make this the master RDS (--no-master to unset)'}),
-    active: Flags.boolean({allowNo: true, description: 'include it in syncs and health checks (--no-active to leave it out)'}),
-    impersonation: Flags.boolean({allowNo: true, description: 'let tenant:impersonate issue links for its tenants (--no-impersonation to refuse them)'}),
-    'impersonation-audience': Flags.string({description: 'the audience (aud) its RAI application expects in impersonation links; "" for its app URL'}),
-    'impersonation-ttl': Flags.string({description: 'how long its impersonation links are valid by default, 30s to 5m; "" for 5m'}),
-  }
+  static override flags = rdsEditFlags
 
   async run(): Promise<EditRdsResult> {
     const {args, flags} = await this.parse(RdsEdit)
     const password = flags['password-stdin'] ? await readSecretFromStdin() : undefined
-    const result = await editRds(await this.context(), {
-      ref: args.rds,
-      changes: {
-        name: flags.name,
-        host: flags.host,
-        port: flags.port,
-        username: flags.username,
-        password,
-        raiDatabase: flags['rai-database'] ?? flags.file,
-        providersDatabase: flags['providers-database'],
-        appUrl: flags['app-url'],
-        master: flags.master,
-        active: flags.active,
-        impersonation: flags.impersonation,
-        impersonationAudience: flags['impersonation-audience'],
-        impersonationTtlSeconds: flags['impersonation-ttl'] === undefined ? undefined : flags['impersonation-ttl'].trim() === '' ? null : parseDuration(flags['impersonation-ttl'], '--impersonation-ttl') / 1000,
-      },
-      test: !flags['no-test'],
-    })
-    const shown = escapeControlDeep(result)
-    if (result.changed.length === 0) this.log(`RDS ${shown.rds.name} already has these values: nothing changed`)
-    else {
-      this.log(`${this.color.green('✓')} updated RDS ${shown.rds.name}: ${shown.changed.join(', ')}${shown.test ? ` (connection tested: ${shown.test.latencyMs} ms)` : ''}`)
-      this.log(renderRecord(result.rds, (r) => rdsRecord(this.color, r)).trimEnd())
-    }
+    const result = await editRds(await this.context(), {ref: args.rds, changes: rdsEditChanges(flags, password), test: !flags['no-test']})
+    this.print(renderRdsEdited(this.color, result))
     return result
   }
 }

@@ -31,9 +31,8 @@ Exit code 0 when every tested RDS answered, 3 when any did not (the output still
     const refs = argv as string[]
     if (refs.length === 0 && !flags.all) throw new UserError('name an RDS to test, or pass --all')
     if (flags.timeout < 1 || flags.timeout > 600) throw new UserError('--timeout must be from 1 to 600 seconds')
-    const progress = await this.progress(`testing ${refs.length > 0 ? refs.join(', ') : 'every active RDS'}`)
-    const results = await testRds(await this.context(), {refs, all: flags.all, deadlineMs: flags.timeout * 1000})
-    progress.stop()
+    const ctx = await this.context()
+    const results = await this.withProgress(`testing ${refs.length > 0 ? refs.join(', ') : 'every active RDS'}`, () => testRds(ctx, {refs, all: flags.all, deadlineMs: flags.timeout * 1000}))
     this.renderList(results, rdsTestColumns(this.color), flags)
     if (results.some((r) => !r.ok)) this.exitWith(ExitCode.partial)
     return results

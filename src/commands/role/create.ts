@@ -19,7 +19,7 @@ export default class RoleCreate extends BaseCommand<RoleView> {
     const {args, flags} = await this.parse(RoleCreate)
     const ctx = await this.context()
     const role = await createRole(ctx, {name: args.name, description: flags.description, permissions: flags.permission ?? []})
-    if (!this.jsonEnabled()) process.stdout.write(`created role ${roleLine(role)}\n`)
+    this.print(`created role ${roleLine(role)}\n`)
     return role
   }
 }

@@ -17,7 +17,7 @@ export default class RoleGrant extends BaseCommand<RoleView> {
     const ctx = await this.context()
     const permissions = (argv as string[]).slice(1)
     const role = await changeGrants(ctx, {role: args.role, permissions, grant: true})
-    if (!this.jsonEnabled()) process.stdout.write(`${roleLine(role)}\n`)
+    this.print(`${roleLine(role)}\n`)
     return role
   }
 }

@@ -14,7 +14,7 @@ export default class RoleShow extends BaseCommand<RoleView> {
   async run(): Promise<RoleView> {
     const {args} = await this.parse(RoleShow)
     const role = await showRole(await this.context(), {name: args.role})
-    if (!this.jsonEnabled()) process.stdout.write(renderRole(role))
+    this.print(renderRole(role))
     return role
   }
 }

@@ -1,9 +1,7 @@
 import {BaseCommand} from '../../cli/base-command.js'
-import {ExitCode} from '../../lib/errors/index.js'
-import {renderJson} from '../../cli/output/render.js'
-import {routingModeFlags, syncOutputFlags, waitFlag} from '../../cli/flags/sync.js'
+import {routingMode, routingModeFlags, syncOutputFlags, waitFlag} from '../../cli/flags/sync.js'
 import {runRoutingSync, type RoutingSyncReport} from '../../lib/sync/index.js'
-import {routingSyncSummary} from '../../cli/reporters/sync.js'
+import {routingSyncReporter, showRoutingSync} from '../../cli/reporters/sync.js'
 
 export default class SyncRouting extends BaseCommand<RoutingSyncReport> {
   static override summary = "copy the master RDS's user_email_routing into the routing cache"
@@ -27,20 +25,12 @@ Only one routing sync runs at a time: a second one exits 6, or waits with --wait
   async run(): Promise<RoutingSyncReport> {
     const {flags} = await this.parse(SyncRouting)
     const ctx = await this.context()
-    const mode = flags.truncate ? 'truncate' : flags.full ? 'full' : 'incremental'
+    const mode = routingMode(flags)
     const progress = await this.progress(`syncing routing (${mode})`)
-    const report = await runRoutingSync(ctx, {
-      mode,
-      waitMs: flags.wait,
-      signal: this.stopSignal(),
-      onProgress: ({read, written}) => progress.update(`syncing routing (${mode}): ${read} rows read, ${written} written`),
-    })
+    const report = await runRoutingSync(ctx, {mode, waitMs: flags.wait, signal: this.stopSignal(), onProgress: showRoutingSync(progress, mode)})
     progress.stop()
-    const text =
-      flags.format === 'json' ? renderJson(report) : flags.format === 'ndjson' ? `${JSON.stringify({type: 'summary', ...report})}\n` : `${routingSyncSummary(this.color, report)}\n`
-    this.emitOutput(text, flags.output)
-    if (report.status === 'failed') this.exitWith(ExitCode.partial)
-    this.exitIfInterrupted()
+    this.emitOutput(routingSyncReporter(flags.format)(this.color, report, false), flags.output)
+    this.exitAfterStoppableWork(report.status === 'failed')
     return report
   }
 }

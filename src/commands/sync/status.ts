@@ -1,7 +1,6 @@
 import {BaseCommand} from '../../cli/base-command.js'
-import {renderJson, renderList} from '../../cli/output/render.js'
 import {syncOutputFlags} from '../../cli/flags/sync.js'
-import {rdsSyncColumns, syncKindColumns} from '../../cli/reporters/sync.js'
+import {syncStatusReport} from '../../cli/reporters/sync.js'
 import {syncStatus, type SyncStatusReport} from '../../lib/sync/status.js'
 
 export default class SyncStatus extends BaseCommand<SyncStatusReport> {
@@ -16,14 +15,7 @@ export default class SyncStatus extends BaseCommand<SyncStatusReport> {
   async run(): Promise<SyncStatusReport> {
     const {flags} = await this.parse(SyncStatus)
     const report = await syncStatus(await this.context())
-    const now = new Date(report.generatedAt)
-    const text =
-      flags.format === 'json'
-        ? renderJson(report)
-        : flags.format === 'ndjson'
-          ? [...report.kinds.map((k) => JSON.stringify({type: 'kind', ...k})), ...report.rds.map((r) => JSON.stringify({type: 'rds', ...r}))].join('\n') + '\n'
-          : `${renderList(report.kinds, syncKindColumns(this.color, now), 'table')}${report.rds.length > 0 ? renderList(report.rds, rdsSyncColumns(this.color, now), 'table') : ''}`
-    this.emitOutput(text, flags.output)
+    this.emitOutput(syncStatusReport(this.color, flags.format, report), flags.output)
     return report
   }
 }

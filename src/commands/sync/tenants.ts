@@ -1,9 +1,7 @@
 import {BaseCommand} from '../../cli/base-command.js'
-import {ExitCode} from '../../lib/errors/index.js'
-import {renderJson, renderList} from '../../cli/output/render.js'
-import {rdsSelectionFlags, syncOutputFlags, tenantSyncFlags, waitFlag} from '../../cli/flags/sync.js'
+import {rdsSelectionFlags, syncOutputFlags, tenantSyncFlags, tenantSyncInput, waitFlag} from '../../cli/flags/sync.js'
 import {runTenantSync, type TenantSyncReport} from '../../lib/sync/index.js'
-import {tenantSyncColumns, tenantSyncLine, tenantSyncSummary} from '../../cli/reporters/sync.js'
+import {showTenantSync, tenantSyncEvent, tenantSyncReporter} from '../../cli/reporters/sync.js'
 
 export default class SyncTenants extends BaseCommand<TenantSyncReport> {
   static override summary = 'sync the tenant registry (tenant_master) from every active RDS'
@@ -26,38 +24,16 @@ Exit codes: 0 every RDS synced or skipped, 3 some RDS failed, 6 another sync hol
   async run(): Promise<TenantSyncReport> {
     const {flags} = await this.parse(SyncTenants)
     const ctx = await this.context()
-    const streaming = flags.format === 'ndjson' && !flags.output && !this.jsonEnabled()
+    const stream = flags.format === 'ndjson' && !flags.output
     const progress = await this.progress('syncing tenants')
     const report = await runTenantSync(ctx, {
-      refs: flags.rds,
-      shard: flags.shard,
-      force: flags.force,
-      maxAgeMs: flags['max-age'],
-      concurrency: flags.concurrency,
-      deadlineMs: flags.timeout,
-      waitMs: flags.wait,
+      ...tenantSyncInput(flags),
       signal: this.stopSignal(),
-      onEvent: (event) => {
-        if (event.type === 'done') {
-          if (streaming) process.stdout.write(`${JSON.stringify({type: 'rds', ...event.result})}\n`)
-          progress.log(tenantSyncLine(this.color, event.result))
-          progress.update(`syncing tenants: ${event.done}/${event.total} RDS done`)
-        } else if (event.type === 'progress') {
-          progress.update(`syncing tenants: ${event.rds.name} ${event.phase}${event.total > 0 ? ` ${event.done}/${event.total}` : ''}`)
-        }
-      },
+      onEvent: showTenantSync(this.color, progress, {phases: true, finished: (result) => stream && this.print(tenantSyncEvent(result))}),
     })
     progress.stop()
-    const {rds, ...summary} = report
-    const text =
-      flags.format === 'json'
-        ? renderJson(report)
-        : flags.format === 'ndjson'
-          ? `${streaming ? '' : rds.map((r) => JSON.stringify({type: 'rds', ...r})).join('\n') + (rds.length > 0 ? '\n' : '')}${JSON.stringify({type: 'summary', ...summary})}\n`
-          : `${rds.length > 0 ? renderList(rds, tenantSyncColumns(this.color), 'table') : ''}${tenantSyncSummary(this.color, report)}\n`
-    this.emitOutput(text, flags.output)
-    if (report.status === 'partial' || report.status === 'failed') this.exitWith(ExitCode.partial)
-    this.exitIfInterrupted()
+    this.emitOutput(tenantSyncReporter(flags.format)(this.color, report, stream), flags.output)
+    this.exitAfterStoppableWork(report.status === 'partial' || report.status === 'failed')
     return report
   }
 }

@@ -3,7 +3,8 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {issueImpersonation, type ImpersonationLink} from '../../lib/impersonation/issue.js'
 import {parseDuration} from '../../lib/time/duration.js'
-import {escapeControlDeep} from '../../lib/text/escape.js'
+import {impersonationNote} from '../../cli/reporters/tenant.js'
+import {escapeControl} from '../../lib/text/escape.js'
 import {TENANT_REF_HELP} from '../../lib/tenant/reference.js'
 
 export default class TenantImpersonate extends BaseCommand<ImpersonationLink> {
@@ -31,14 +32,9 @@ Every link is recorded by its id and written to the audit trail with the reason 
     const {args, flags} = await this.parse(TenantImpersonate)
     const ttlSeconds = flags.ttl === undefined ? undefined : parseDuration(flags.ttl, '--ttl') / 1000
     const link = await issueImpersonation(await this.context(), {tenant: args.tenant, reason: flags.reason, ticket: flags.ticket, ttlSeconds, home: this.runtime.config.home})
-    // The tenant's and the RDS's names come from the fleet and the registry: shown escaped.
-    const shown = escapeControlDeep(link)
-    // Said also under --json (on stderr): until the applications hold the new public key, links are refused.
-    if (link.keyCreated) process.stderr.write(`created the impersonation key pair (key id ${shown.keyId}): give its public key, \`raiops tenant:impersonation-key\`, to the tenant applications\n`)
-    if (!this.jsonEnabled()) {
-      process.stdout.write(`${shown.url}\n`)
-      this.note(`link for tenant "${shown.tenant.name}" (#${shown.tenant.id}) on RDS ${shown.rds.name}, valid until ${shown.expiresAt}, single use`)
-    }
+    if (link.keyCreated) this.warn(`created the impersonation key pair (key id ${link.keyId}): give its public key, \`raiops tenant:impersonation-key\`, to the tenant applications`)
+    this.print(`${escapeControl(link.url)}\n`)
+    this.note(impersonationNote(link))
     return link
   }
 }

@@ -1,6 +1,5 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {impersonationPublicKey, type ImpersonationPublicKey} from '../../lib/impersonation/keys.js'
-import {escapeControl} from '../../lib/text/escape.js'
 
 export default class TenantImpersonationKey extends BaseCommand<ImpersonationPublicKey> {
   static override summary = 'the public key tenant applications verify impersonation links with'
@@ -13,9 +12,8 @@ export default class TenantImpersonationKey extends BaseCommand<ImpersonationPub
   async run(): Promise<ImpersonationPublicKey> {
     await this.parse(TenantImpersonationKey)
     const key = impersonationPublicKey(this.runtime.config.home)
-    // Said also under --json (on stderr): a new pair must be given to the tenant applications.
-    if (key.created) process.stderr.write(`created the impersonation key pair in ${escapeControl(this.runtime.config.home)} (key id ${escapeControl(key.keyId)}); give the public key to the tenant applications\n`)
-    if (!this.jsonEnabled()) process.stdout.write(key.publicKey)
+    if (key.created) this.warn(`created the impersonation key pair in ${this.runtime.config.home} (key id ${key.keyId}); give the public key to the tenant applications`)
+    this.print(key.publicKey)
     return key
   }
 }

@@ -28,11 +28,9 @@ export default class TokenCreate extends BaseCommand<TokenView & {token: string}
     const now = ctx.now()
     const expiresAt = flags.expires === 'never' ? null : /^\d{4}-/.test(flags.expires) ? parseTimeFlag(flags.expires, '--expires', now) : new Date(now.getTime() + parseDuration(flags.expires, '--expires'))
     const created = await createToken(ctx, {name: flags.name, role: flags.role, expiresAt})
-    if (!this.jsonEnabled()) {
-      process.stdout.write(`${created.token}\n`)
-      const shown = escapeControlDeep({name: created.name, role: created.role, expiresAt: created.expiresAt})
-      process.stderr.write(`token "${shown.name}" (role ${shown.role}, expires ${shown.expiresAt ?? 'never'}): shown once, store it now\n`)
-    }
+    this.print(`${created.token}\n`)
+    const shown = escapeControlDeep({name: created.name, role: created.role, expiresAt: created.expiresAt})
+    this.note(`token "${shown.name}" (role ${shown.role}, expires ${shown.expiresAt ?? 'never'}): shown once, store it now`)
     return created
   }
 }

@@ -15,10 +15,8 @@ export default class TokenRevoke extends BaseCommand<TokenView> {
     const {args} = await this.parse(TokenRevoke)
     const ctx = await this.context()
     const revoked = await revokeToken(ctx, {ref: args.token})
-    if (!this.jsonEnabled()) {
-      const shown = escapeControlDeep(revoked)
-      process.stdout.write(`token "${shown.name}" revoked at ${shown.revokedAt}\n`)
-    }
+    const shown = escapeControlDeep(revoked)
+    this.print(`token "${shown.name}" revoked at ${shown.revokedAt}\n`)
     return revoked
   }
 }

@@ -7,30 +7,68 @@ export function temporaryBeside(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
 }
 
+/** A file being replaced: written beside its final name, then put in place whole by `commit()`, or dropped by `abort()`. */
+export interface AtomicFile {
+  write(text: string): void
+  commit(): void
+  abort(): void
+}
+
 /**
- * Replaces `path` with `text` so that a reader, or a crash, sees the old file
- * or the new one, never half of either: a temporary file beside it (created
- * with `mode`), fsynced, renamed over it, and the directory fsynced so the
- * rename itself survives a power cut. Throws the file system's error.
+ * Opens a replacement for `path` so that a reader, or a crash, sees the old
+ * file or the new one, never half of either: a temporary file beside it
+ * (created with `mode`, whatever the umask), which `commit()` fsyncs and
+ * renames over `path`, then fsyncs the directory so the rename itself survives
+ * a power cut. The one implementation of raiops' atomic writes (`--output`,
+ * key files, the demo marker). Throws the file system's error; a failed commit
+ * leaves `path` as it was.
  */
-export function writeFileAtomic(path: string, text: string, mode: number): void {
+export function openAtomicFile(path: string, mode: number): AtomicFile {
   const temporary = temporaryBeside(path)
-  let fd: number | undefined
-  try {
-    fd = openSync(temporary, 'wx', mode)
-    // The mode asked for, whatever the umask.
-    fchmodSync(fd, mode)
-    writeSync(fd, text)
-    fsyncSync(fd)
-    closeSync(fd)
-    fd = undefined
-    renameSync(temporary, path)
-  } catch (error) {
+  let fd: number | undefined = openSync(temporary, 'wx', mode)
+  const abort = () => {
     if (fd !== undefined) closeSync(fd)
+    fd = undefined
     rmSync(temporary, {force: true})
+  }
+  try {
+    fchmodSync(fd, mode)
+  } catch (error) {
+    abort()
     throw error
   }
-  syncDirectory(dirname(path))
+  return {
+    write(text) {
+      if (fd === undefined) throw new Error('the file was already committed or abandoned')
+      writeSync(fd, text)
+    },
+    commit() {
+      if (fd === undefined) throw new Error('the file was already committed or abandoned')
+      try {
+        fsyncSync(fd)
+        closeSync(fd)
+        fd = undefined
+        renameSync(temporary, path)
+      } catch (error) {
+        abort()
+        throw error
+      }
+      syncDirectory(dirname(path))
+    },
+    abort,
+  }
+}
+
+/** Replaces `path` with `text` atomically (see `openAtomicFile`). */
+export function writeFileAtomic(path: string, text: string, mode: number): void {
+  const file = openAtomicFile(path, mode)
+  try {
+    file.write(text)
+  } catch (error) {
+    file.abort()
+    throw error
+  }
+  file.commit()
 }
 
 /** Makes a rename in `dir` durable; a file system that cannot fsync a directory is left as it is. */

@@ -1,0 +1,40 @@
+import type {ChalkInstance} from 'chalk'
+
+import {ago} from '../../lib/text/age.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
+import {renderList, type Column} from '../output/render.js'
+import type {RoutingEntry, RoutingLookup} from '../../lib/routing/lookup.js'
+
+function routingColumns(c: ChalkInstance): Column<RoutingEntry>[] {
+  return [
+    {header: 'tenant', cell: (e) => (e.tenantName ? `${e.tenantName} (#${e.tenantMasterId})` : c.yellow(`not in tenant_master (remote ${e.remoteTenantId})`))},
+    {header: 'rds', cell: (e) => e.rdsName ?? c.yellow(`unknown RDS ${e.rdsInstanceId}`)},
+    {header: 'user id', cell: (e) => String(e.remoteUserId)},
+    {header: 'status', cell: (e) => e.status ?? ''},
+    {header: 'updated upstream', cell: (e) => e.sourceUpdatedAt ?? ''},
+  ]
+}
+
+const entries = (n: number): string => `${n} entr${n === 1 ? 'y' : 'ies'}`
+
+/** Where an email routes: the cache's entries and age, then (with --live) the master's and how they differ. */
+export function renderRoutingLookup(c: ChalkInstance, result: RoutingLookup, now: Date): string {
+  const columns = routingColumns(c)
+  // The lines below print the email and the master's values themselves; the tables escape their rows.
+  const shown = escapeControlDeep(result)
+  let text = ''
+  if (result.cache.length === 0) text += `${shown.email}: not in the routing cache\n`
+  else {
+    const age = result.cacheAgeMs !== null ? `, synced ${ago(new Date(now.getTime() - result.cacheAgeMs).toISOString(), now)}` : ''
+    text += `${shown.email}: ${entries(result.cache.length)} in the routing cache${age}\n${renderList(result.cache, columns, 'table')}`
+  }
+  if (result.live) {
+    text += `live from the master RDS: ${entries(result.live.length)}\n`
+    if (result.live.length > 0) text += renderList(result.live, columns, 'table')
+    if (result.differences && result.differences.length > 0) {
+      for (const d of shown.differences ?? []) text += `${c.yellow(`  row ${d.sourceId}: ${d.difference}`)}\n`
+      text += `${c.dim('  run `raiops sync:routing` to bring the cache up to date')}\n`
+    } else text += `${c.green('  the cache matches the master')}\n`
+  }
+  return text
+}
