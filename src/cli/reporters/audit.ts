@@ -2,9 +2,11 @@ import type {ChalkInstance} from 'chalk'
 
 import {ago} from '../../lib/text/age.js'
 import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
-import type {Column} from '../output/render.js'
+import {renderCells, type Column} from '../output/render.js'
 import type {AuditChange, AuditView} from '../../lib/audit/read.js'
+import type {TailEvent} from '../../lib/audit/tail.js'
 import type {ChainVerification} from '../../lib/audit/verify.js'
+import {accessLogLine, type RequestLog} from '../../lib/webhook/server.js'
 
 const target = (row: AuditView): string => (row.targetType ? `${row.targetType}${row.targetId === null ? '' : `:${row.targetId}`}` : '')
 
@@ -62,4 +64,38 @@ export function renderVerification(c: ChalkInstance, result: ChainVerification, 
   return result.ok
     ? `${c.green('intact')}: ${result.entries} entries, head sequence ${result.headSeq} (${result.headHash.slice(0, 16)}…)${checkpoints > 0 ? `, ${checkpoints} checkpoint(s) verified` : ''}\n`
     : `${c.red('broken')} at sequence ${result.firstBad?.seq}${result.firstBad?.id === null || result.firstBad?.id === undefined ? '' : ` (entry ${result.firstBad.id})`}: ${escapeControl(result.firstBad?.reason ?? '')}\n`
+}
+
+/** What `audit:tail` prints for one event: entries on stdout (a header first, or NDJSON under --json), connection notices on stderr (also under --json). */
+export interface TailOutput {
+  stdout?: string
+  stderr?: string
+}
+
+/** `audit:tail`'s renderer, event by event; `view` masks an entry as the caller may see it. */
+export function tailRenderer(c: ChalkInstance, options: {json: boolean; maxRetries: number; now: Date; view: (entry: AuditView) => AuditView}): (event: TailEvent) => TailOutput {
+  const columns = auditColumns(c, options.now)
+  const line = (values: string[]) => values.join('  ')
+  let header = false
+  return (event) => {
+    if (event.type === 'disconnected') {
+      const retry = Math.round(event.retryInMs / 100) / 10
+      return {stderr: `control database unreachable (attempt ${event.attempt} of ${options.maxRetries}): ${escapeControl(event.error)}; retrying in ${retry} s\n`}
+    }
+    if (event.type === 'reconnected') return {stderr: `control database reachable again after ${event.failures} failed attempt(s)\n`}
+    const entry = options.view(event.entry)
+    if (options.json) return {stdout: `${JSON.stringify(entry)}\n`}
+    const head = header ? '' : `${c.dim(line(columns.map((col) => col.header)))}\n`
+    header = true
+    return {stdout: `${head}${line(renderCells(entry, columns))}\n`}
+  }
+}
+
+/** `audit:serve`'s access log line for one request: NDJSON under --json; nothing for an accepted request under --quiet. */
+export function accessLog(options: {json: boolean; quiet: boolean}): (entry: RequestLog) => string | null {
+  return (entry) => {
+    if (options.quiet && entry.status < 400) return null
+    const at = new Date()
+    return `${options.json ? JSON.stringify({at: at.toISOString(), ...entry}) : accessLogLine(at, entry)}\n`
+  }
 }

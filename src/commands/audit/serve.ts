@@ -1,11 +1,9 @@
-import {Flags} from '@oclif/core'
-
 import {BaseCommand} from '../../cli/base-command.js'
+import {auditServeFlags} from '../../cli/flags/audit.js'
 import {untilStopped} from '../../cli/output/interrupt.js'
-import {ConfigError, UserError} from '../../lib/errors/index.js'
+import {accessLog} from '../../cli/reporters/audit.js'
 import {escapeControl} from '../../lib/text/escape.js'
-import {rememberSecret} from '../../lib/redact/index.js'
-import {accessLogLine, startWebhookServer, WEBHOOK_PATH, type RequestLog} from '../../lib/webhook/server.js'
+import {startWebhookServer, WEBHOOK_PATH} from '../../lib/webhook/server.js'
 
 export default class AuditServe extends BaseCommand<void> {
   static override summary = 'receive audit events pushed by the RAI application (signed webhook)'
@@ -20,28 +18,17 @@ The secrets come from RAIOPS_WEBHOOK_SECRETS (comma-separated, 16 characters or 
   ]
 
   static override permission = 'audit.manage' as const
-  static override flags = {
-    host: Flags.string({description: 'the address to listen on', default: '127.0.0.1'}),
-    port: Flags.integer({char: 'p', description: 'the port to listen on (0: any free port)', default: 8787, min: 0, max: 65_535}),
-    tolerance: Flags.integer({description: 'seconds a signature timestamp may be off from now, either way', default: 300, min: 1, max: 86_400}),
-    quiet: Flags.boolean({char: 'q', description: 'log refused requests only'}),
-  }
+  static override flags = auditServeFlags
 
   async run(): Promise<void> {
     const {flags} = await this.parse(AuditServe)
     const secrets = this.runtime.config.webhookSecrets
-    if (secrets.length === 0) throw new ConfigError('RAIOPS_WEBHOOK_SECRETS is not set', {hint: 'set it to the secret the RAI application signs with (comma-separated during a rotation)'})
-    for (const secret of secrets) rememberSecret(secret)
-    const ctx = await this.context()
-    const json = this.jsonEnabled()
-    const onRequest = (entry: RequestLog) => {
-      if (flags.quiet && entry.status < 400) return
-      const line = json ? JSON.stringify({at: new Date().toISOString(), ...entry}) : accessLogLine(new Date(), entry)
-      process.stdout.write(`${line}\n`)
+    const log = accessLog({json: this.jsonEnabled(), quiet: flags.quiet})
+    const onRequest: Parameters<typeof startWebhookServer>[1]['onRequest'] = (entry) => {
+      const line = log(entry)
+      if (line) process.stdout.write(line)
     }
-    const server = await startWebhookServer(ctx, {secrets, toleranceS: flags.tolerance, host: flags.host, port: flags.port, onRequest}).catch((error: NodeJS.ErrnoException) => {
-      throw new UserError(`cannot listen on ${flags.host}:${flags.port} (${error.code ?? error.message})`, {hint: 'choose another --port, or stop what holds it'})
-    })
+    const server = await startWebhookServer(await this.context(), {secrets, toleranceS: flags.tolerance, host: flags.host, port: flags.port, onRequest})
     process.stderr.write(`listening on ${escapeControl(server.url)}${WEBHOOK_PATH} (${secrets.length} secret(s), tolerance ${flags.tolerance} s); Ctrl-C or SIGTERM to stop\n`)
     const stop = untilStopped()
     const signal = await stop.stopped

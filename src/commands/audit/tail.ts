@@ -1,14 +1,9 @@
-import {Flags} from '@oclif/core'
-
 import {BaseCommand} from '../../cli/base-command.js'
+import {auditTailFlags} from '../../cli/flags/audit.js'
 import {untilStopped} from '../../cli/output/interrupt.js'
-import {auditFilterFlags} from '../../cli/flags/audit.js'
-import {auditColumns} from '../../cli/reporters/audit.js'
+import {tailRenderer} from '../../cli/reporters/audit.js'
 import {auditFilter} from '../../lib/audit/query.js'
 import {tailAudit} from '../../lib/audit/tail.js'
-import {parseSeconds} from '../../lib/time/duration.js'
-import {escapeControl} from '../../lib/text/escape.js'
-import {renderCells} from '../../cli/output/render.js'
 
 export default class AuditTail extends BaseCommand<void> {
   static override summary = 'print the last audit entries, then follow new ones as they land'
@@ -24,37 +19,19 @@ When the control database stops answering (a restart), the poll is retried with 
   ]
 
   static override permission = 'audit.view' as const
-  static override flags = {
-    ...auditFilterFlags,
-    lines: Flags.integer({char: 'n', description: 'how many of the last entries to print first', default: 20, min: 0, max: 100_000}),
-    follow: Flags.boolean({char: 'F', description: 'keep printing new entries as they land'}),
-    interval: Flags.custom<number>({description: 'seconds between two polls when following', default: 1000, parse: async (input) => parseSeconds(input, '--interval', 3600)})(),
-    'max-retries': Flags.integer({description: 'failed polls in a row before exiting 1', default: 30, min: 0, max: 1_000_000}),
-  }
+  static override flags = auditTailFlags
 
   async run(): Promise<void> {
     const {flags} = await this.parse(AuditTail)
     const ctx = await this.context()
     const filter = await auditFilter(ctx, {...flags, limit: 1})
-    // Ctrl-C is how following ends: a clean stop, exit 0.
-    const stop = untilStopped()
-    const columns = auditColumns(this.color, ctx.now())
-    const line = (values: string[]) => values.join('  ')
-    let header = false
+    const render = tailRenderer(this.color, {json: this.jsonEnabled(), maxRetries: flags['max-retries'], now: ctx.now(), view: (entry) => this.piiAudit(entry)})
+    const stop = untilStopped() // Ctrl-C is how following ends: a clean stop, exit 0.
     try {
       for await (const event of tailAudit(ctx, {filter, last: flags.lines, follow: flags.follow, intervalMs: flags.interval, maxRetries: flags['max-retries'], signal: stop.signal})) {
-        // Connection notices go to stderr also under --json (stdout carries the entries).
-        if (event.type === 'disconnected') {
-          process.stderr.write(`control database unreachable (attempt ${event.attempt} of ${flags['max-retries']}): ${escapeControl(event.error)}; retrying in ${Math.round(event.retryInMs / 100) / 10} s\n`)
-        } else if (event.type === 'reconnected') {
-          process.stderr.write(`control database reachable again after ${event.failures} failed attempt(s)\n`)
-        } else if (this.jsonEnabled()) {
-          process.stdout.write(`${JSON.stringify(this.piiAudit(event.entry))}\n`)
-        } else {
-          if (!header) process.stdout.write(`${this.color.dim(line(columns.map((c) => c.header)))}\n`)
-          header = true
-          process.stdout.write(`${line(renderCells(this.piiAudit(event.entry), columns))}\n`)
-        }
+        const {stdout, stderr} = render(event)
+        if (stderr) process.stderr.write(stderr)
+        if (stdout) process.stdout.write(stdout)
       }
     } finally {
       stop.release()

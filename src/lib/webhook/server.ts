@@ -3,7 +3,8 @@ import type {AddressInfo} from 'node:net'
 
 import {AuditEntryError} from '../audit/writer.js'
 import type {OpsContext} from '../context.js'
-import {messageOf} from '../errors/index.js'
+import {ConfigError, messageOf, UserError} from '../errors/index.js'
+import {rememberSecret} from '../redact/index.js'
 import {escapeControl} from '../text/escape.js'
 import {raiEventSchema, storeRaiEvent} from './events.js'
 import {checkSignature, SIGNATURE_HEADER} from './signature.js'
@@ -90,6 +91,10 @@ function send(response: ServerResponse, status: number, body: Record<string, unk
  * means the control database could not be written.
  */
 export async function startWebhookServer(ctx: Pick<OpsContext, 'db' | 'now'>, options: WebhookServerOptions): Promise<WebhookServer> {
+  if (options.secrets.length === 0) {
+    throw new ConfigError('RAIOPS_WEBHOOK_SECRETS is not set', {hint: 'set it to the secret the RAI application signs with (comma-separated during a rotation)'})
+  }
+  for (const secret of options.secrets) rememberSecret(secret)
   const now = () => ctx.now()
   const inFlight = new Set<Promise<void>>()
 
@@ -161,9 +166,12 @@ export async function startWebhookServer(ctx: Pick<OpsContext, 'db' | 'now'>, op
   })
   server.keepAliveTimeout = 5000
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
+    const refused = (error: NodeJS.ErrnoException) => {
+      reject(new UserError(`cannot listen on ${options.host}:${options.port} (${error.code ?? error.message})`, {hint: 'choose another --port, or stop what holds it'}))
+    }
+    server.once('error', refused)
     server.listen({host: options.host, port: options.port}, () => {
-      server.removeListener('error', reject)
+      server.removeListener('error', refused)
       resolve()
     })
   })
