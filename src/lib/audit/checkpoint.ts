@@ -57,7 +57,7 @@ export function loadVerifyKey(file: string): KeyObject {
 
 /** The chain's head, signed. */
 export async function createCheckpoint(db: Db, privateKey: KeyObject, now: Date): Promise<CheckpointFile> {
-  const head = (await db('audit_head').where({id: 1}).first('seq', 'hash')) as {seq: number | string; hash: string} | undefined
+  const head = await db('audit_head').where({id: 1}).first('seq', 'hash')
   if (!head) throw new ConfigError('audit_head is missing', {hint: 'run `raiops db:migrate`'})
   const statement: CheckpointStatement = {seq: Number(head.seq), hash: head.hash, at: now.toISOString()}
   const kid = keyId(createPublicKey(privateKey))

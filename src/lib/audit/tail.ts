@@ -39,7 +39,7 @@ const pause = (ms: number, signal?: AbortSignal): Promise<void> => sleep(ms, und
 export async function* tailAudit(db: Db, filter: Omit<AuditFilter, 'limit' | 'afterId' | 'upToId' | 'ascending'>, options: TailOptions): AsyncGenerator<TailEvent> {
   // The newest entry of all first, matching or not: the last N are read up to it, and following starts after it,
   // so an entry landing in between is printed once, not lost.
-  const [{top}] = (await db('audit_logs').max({top: 'id'})) as Array<{top: number | string | null}>
+  const [{top}] = await db('audit_logs').max({top: 'id'})
   let lastId = Number(top ?? 0)
   const recent = options.last === 0 ? [] : await listAudit(db, {...filter, upToId: lastId, limit: options.last})
   for (const entry of recent.reverse()) yield {type: 'entry', entry}

@@ -1,5 +1,6 @@
 import {existsSync} from 'node:fs'
 import type {Knex} from 'knex'
+import type {Tables} from 'knex/types/tables.js'
 
 import {migrations} from '../../../migrations/index.js'
 import {ConfigError, ConnectionError} from '../errors/index.js'
@@ -12,6 +13,9 @@ export {parseDatabaseUrl} from './url.js'
 export type {ControlDbTarget, ControlEngine} from './url.js'
 
 export type Db = Knex | Knex.Transaction
+
+/** The tables whose rows have an `id` of their own. */
+type TableWithId = {[T in keyof Tables]: Tables[T] extends {id: number} ? T : never}[keyof Tables]
 
 export interface OpenControlDbOptions {
   connectTimeoutMs?: number
@@ -166,7 +170,7 @@ export async function assertReady(db: Knex, target: ControlDbTarget): Promise<vo
  */
 async function appliedMigrations(db: Knex): Promise<Set<string> | null> {
   try {
-    const rows = (await db(MIGRATIONS_TABLE).select('name')) as Array<{name: string}>
+    const rows = await db(MIGRATIONS_TABLE).select('name')
     return new Set(rows.map((row) => row.name))
   } catch (error) {
     if (isMissingTable(error)) return null
@@ -183,13 +187,15 @@ function isMissingTable(error: unknown): boolean {
 /**
  * Inserts one row and returns its id, on every engine (MySQL has no RETURNING).
  */
-export async function insertReturningId(db: Db, table: string, row: Record<string, unknown>): Promise<number> {
+export async function insertReturningId<T extends TableWithId>(db: Db, table: T, row: Partial<Tables[T]>): Promise<number> {
+  // The row is typed by the caller's table; knex cannot follow a generic table name, so the query itself is not.
+  const insert = db.insert(row).into(table)
   if (db.client.config.client === 'mysql2') {
-    const [id] = await db(table).insert(row)
+    const [id] = await insert
     return Number(id)
   }
-  const [inserted] = await db(table).insert(row).returning('id')
-  return Number(typeof inserted === 'object' ? (inserted as {id: number}).id : inserted)
+  const [inserted] = await insert.returning<Array<{id: number} | number>>('id')
+  return Number(typeof inserted === 'object' ? inserted.id : inserted)
 }
 
 

@@ -2,6 +2,7 @@ import type {Knex} from 'knex'
 
 import type {OpsContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
+import type {TenantMasterRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
 import {describeDriverError} from '../db/driver-errors.js'
 import {DeadlineError, fanOut, inShard, type FanOutResult, type Shard} from '../fleet/fan-out.js'
@@ -90,17 +91,8 @@ interface UpstreamTenant {
   locations: number
 }
 
-interface CachedTenant {
-  id: number
-  remote_tenant_id: number | string
-  name: string
-  primary_contact_name: string | null
-  primary_contact_email: string | null
-  status: string | null
-  cached_user_count: number | string
-  cached_location_count: number | string
-  remote_missing_at: unknown
-}
+const CACHED_COLUMNS = ['id', 'remote_tenant_id', 'name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'remote_missing_at'] as const
+type CachedTenant = Pick<TenantMasterRow, (typeof CACHED_COLUMNS)[number]>
 
 /** The RDS a sync covers: the named ones, else every active one; then the shard. */
 export async function syncTargets(db: Db, refs: readonly string[] | undefined, shard: Shard | undefined): Promise<RdsInstanceRow[]> {
@@ -184,12 +176,12 @@ async function writeTenants(
 ): Promise<SyncCounts> {
   const now = ctx.now()
   return ctx.db.transaction(async (tx) => {
-    const cached = (await tx(TENANT_MASTER_TABLE)
-      .select('id', 'remote_tenant_id', 'name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'remote_missing_at')
-      .where({rds_instance_id: rdsId})) as CachedTenant[]
+    const cached = await tx(TENANT_MASTER_TABLE)
+      .select(...CACHED_COLUMNS)
+      .where({rds_instance_id: rdsId})
     const byRemoteId = new Map(cached.map((row) => [Number(row.remote_tenant_id), row]))
     const counts: SyncCounts = {...ZERO_COUNTS}
-    const writes: Array<Record<string, unknown>> = []
+    const writes: Array<Omit<TenantMasterRow, 'id'>> = []
     const seen = new Set<number>()
     for (const tenant of upstream) {
       seen.add(tenant.id)
@@ -221,7 +213,7 @@ async function writeTenants(
     throwIfAborted(options.signal)
     // Every tenant still upstream was verified now, changed or not.
     if (counts.unchanged > 0) await tx(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId}).whereNull('remote_missing_at').update({cache_refreshed_at: now})
-    const merge = ['name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'cache_refreshed_at', 'remote_missing_at', 'updated_at']
+    const merge: Array<keyof TenantMasterRow> = ['name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'cache_refreshed_at', 'remote_missing_at', 'updated_at']
     for (let i = 0; i < writes.length; i += options.batchSize) {
       throwIfAborted(options.signal)
       await tx(TENANT_MASTER_TABLE)
