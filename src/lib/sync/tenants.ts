@@ -158,10 +158,6 @@ function differs(cached: CachedTenant, upstream: UpstreamTenant): boolean {
   )
 }
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('stopped')
-}
-
 /**
  * Writes one RDS's tenants to tenant_master in one transaction: new and changed
  * tenants upserted in batches keyed on (rds_instance_id, remote_tenant_id),
@@ -210,12 +206,12 @@ async function writeTenants(
     const vanished = cached.filter((row) => !seen.has(Number(row.remote_tenant_id)) && toIso(row.remote_missing_at) === null).map((row) => Number(row.id))
     counts.missing = vanished.length
 
-    throwIfAborted(options.signal)
+    options.signal.throwIfAborted()
     // Every tenant still upstream was verified now, changed or not.
     if (counts.unchanged > 0) await tx(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId}).whereNull('remote_missing_at').update({cache_refreshed_at: now})
     const merge: Array<keyof TenantMasterRow> = ['name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'cache_refreshed_at', 'remote_missing_at', 'updated_at']
     for (let i = 0; i < writes.length; i += options.batchSize) {
-      throwIfAborted(options.signal)
+      options.signal.throwIfAborted()
       await tx(TENANT_MASTER_TABLE)
         .insert(writes.slice(i, i + options.batchSize))
         .onConflict(['rds_instance_id', 'remote_tenant_id'])
@@ -223,11 +219,11 @@ async function writeTenants(
       options.onBatch(Math.min(i + options.batchSize, writes.length), writes.length)
     }
     for (let i = 0; i < vanished.length; i += options.batchSize) {
-      throwIfAborted(options.signal)
+      options.signal.throwIfAborted()
       await tx(TENANT_MASTER_TABLE).whereIn('id', vanished.slice(i, i + options.batchSize)).update({remote_missing_at: now, updated_at: now})
     }
     // The last moment to give up: past it, the transaction commits.
-    throwIfAborted(options.signal)
+    options.signal.throwIfAborted()
     return counts
   })
 }
@@ -297,11 +293,11 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
       emit({type: 'start', rds, index: due.indexOf(row), total})
       const runId = await startRun(ctx.db, 'tenants', rds.id, ctx.now())
       try {
-        throwIfAborted(signal)
+        signal.throwIfAborted()
         emit({type: 'progress', rds, phase: 'reading', done: 0, total: 0})
         const db = await ctx.fleet.get(await connectionSpecFor(ctx, row))
         const {tenants: upstream, invalidRows} = await readUpstreamTenants(db, remaining)
-        throwIfAborted(signal)
+        signal.throwIfAborted()
         const written = await retryOnDeadlock(() => writeTenants(ctx, rds.id, upstream, {
           batchSize: options.batchSize ?? 500,
           signal,
