@@ -90,9 +90,9 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
       expect(added.rds.health.status).toBe('unknown')
       await addRds(ctx, {...sqliteRds('local'), test: false})
 
-      const row = await control.db('rds_instances').where({name: 'main'}).first()
+      const row = (await control.db('rds_instances').where({name: 'main'}).first())!
       expect(row.password_enc).not.toContain('pw-for-main-1')
-      expect(decryptSecret(keyring, row.password_enc, {table: 'rds_instances', column: 'password_enc', rowId: row.id})).toBe('pw-for-main-1')
+      expect(decryptSecret(keyring, row.password_enc!, {table: 'rds_instances', column: 'password_enc', rowId: row.id})).toBe('pw-for-main-1')
 
       await expect(addRds(ctx, {...mysqlRds('main'), test: false})).rejects.toThrow('an RDS named "main" already exists')
       await expect(addRds(ctx, {...mysqlRds('second', {master: true}), test: false})).rejects.toThrow('"main" (id 1) is already the master RDS')
@@ -113,10 +113,10 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
       expect(actions).toEqual(['keys.register', 'rds.add', 'rds.add', 'rds.edit', 'rds.drain', 'rds.remove'])
       const allAudit = JSON.stringify(await control.db('audit_logs').select())
       expect(allAudit).not.toContain('pw-for-main')
-      const edit = await control.db('audit_logs').where({action: 'rds.edit'}).first()
-      expect(JSON.parse(edit.old_values)).toEqual({port: 3306, password: '[redacted]'})
+      const edit = (await control.db('audit_logs').where({action: 'rds.edit'}).first())!
+      expect(JSON.parse(edit.old_values!)).toEqual({port: 3306, password: '[redacted]'})
       // Both sides redacted, the new one saying that the password changed.
-      expect(JSON.parse(edit.new_values)).toEqual({port: 3307, password: '[redacted: changed]'})
+      expect(JSON.parse(edit.new_values!)).toEqual({port: 3307, password: '[redacted: changed]'})
       expect(await verifyAuditChain({db: control.db})).toMatchObject({ok: true, entries: 6, headSeq: 6})
     } finally {
       await ctx.close()
@@ -192,8 +192,8 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     const onlyNew = parseKeyring(`new:${Buffer.alloc(32, 4).toString('base64')}`, 'test')
     const rows = await control.db('rds_instances').whereNotNull('password_enc')
     for (const row of rows) {
-      expect(row.password_enc.startsWith('v1.new.')).toBe(true)
-      decryptSecret(onlyNew, row.password_enc, {table: 'rds_instances', column: 'password_enc', rowId: row.id})
+      expect(row.password_enc!.startsWith('v1.new.')).toBe(true)
+      decryptSecret(onlyNew, row.password_enc!, {table: 'rds_instances', column: 'password_enc', rowId: row.id})
     }
     expect(await registerActiveKey(control.db, onlyNew, TEST_AUDIT, new Date())).toBe(false)
     expect(await verifyAuditChain({db: control.db})).toMatchObject({ok: true})

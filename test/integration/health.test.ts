@@ -121,7 +121,7 @@ async function storedChecks(db: Knex, rdsId?: number): Promise<StoredCheck[]> {
 
 /** The registry row and the latest health_checks row of the result's RDS hold exactly what the run returned. */
 async function expectStored(db: Knex, result: RdsHealthResult): Promise<void> {
-  const row = await db('rds_instances').where({id: result.id}).first()
+  const row = (await db('rds_instances').where({id: result.id}).first())!
   expect(row.health_status).toBe(result.status)
   expect(toNumberOrNull(row.health_latency_ms)).toBe(result.latencyMs)
   expect(row.health_error).toBe(result.reasons.length > 0 ? result.reasons.join('; ') : null)
@@ -228,7 +228,7 @@ describe('runHealth: down', () => {
     const movedId = await register(ctx, fieldsFor(mysqlRai, 'moved', {username: user.user, password: user.password}))
     await register(ctx, fieldsFor(mysqlRai, 'fine'))
     // a secret moved from another row cannot be decrypted: only that RDS fails
-    const {password_enc: wrongSecret} = await control.db('rds_instances').where({id: wrongId}).first('password_enc')
+    const {password_enc: wrongSecret} = (await control.db('rds_instances').where({id: wrongId}).first('password_enc'))!
     await control.db('rds_instances').where({id: movedId}).update({password_enc: wrongSecret})
 
     const timeoutMs = 1500
@@ -437,7 +437,7 @@ describe('runHealth: which RDS', () => {
 
     const all = await runHealth(ctx, GENEROUS)
     expect(all.results.map((r) => r.id)).toEqual([activeId])
-    expect((await control.db('rds_instances').where({id: inactiveId}).first()).health_status).toBe('unknown')
+    expect((await control.db('rds_instances').where({id: inactiveId}).first())!.health_status).toBe('unknown')
 
     const named = await runHealth(ctx, {...GENEROUS, refs: ['resting']})
     expect(named.results.map((r) => [r.id, r.name, r.status])).toEqual([[inactiveId, 'resting', 'healthy']])
@@ -539,7 +539,7 @@ describe('health history and retention', () => {
     const now = Date.parse('2031-06-01T00:00:00.000Z')
     ctx.now = () => new Date(now)
     const keepMs = 86_400_000
-    const old = {rds_instance_id: id, status: 'healthy', latency_ms: 1, details: '{}'}
+    const old = {rds_instance_id: id, status: 'healthy' as const, latency_ms: 1, details: '{}'}
     await control.db(HEALTH_CHECKS_TABLE).insert([
       {...old, checked_at: new Date(now - keepMs - 3_600_000)},
       {...old, status: 'down', latency_ms: null, checked_at: new Date(now - keepMs + 3_600_000)},
@@ -576,7 +576,7 @@ describe('health history and retention', () => {
     await recordHealth({db: control.db, now: () => now}, {results: [gone, {...present, checkedAt: now.toISOString()}], keepMs: 86_400_000})
     const checks = await storedChecks(control.db)
     expect(checks.map((c) => Number(c.rds_instance_id))).toEqual([id, id])
-    expect(toIso((await control.db('rds_instances').where({id}).first()).health_checked_at)).toBe(now.toISOString())
+    expect(toIso((await control.db('rds_instances').where({id}).first())!.health_checked_at)).toBe(now.toISOString())
   })
 })
 

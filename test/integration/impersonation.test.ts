@@ -43,7 +43,7 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
     issueImpersonation(ctx, {tenant: `main:17`, reason: REASON, ...extra, home: home.path})
   const consume = (token: string, options: {audience?: string; now?: Date} = {}) =>
     consumeImpersonation({db: control.db, now: () => options.now ?? new Date()}, {token, publicKey, audience: options.audience ?? APP})
-  const usedAt = async (jti: string) => (await control.db('impersonations').where({jti}).first('used_at')).used_at as unknown
+  const usedAt = async (jti: string) => (await control.db('impersonations').where({jti}).first('used_at'))!.used_at as unknown
 
   beforeAll(async () => {
     control = await createControlDb(engine)
@@ -52,7 +52,7 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
     const {rds} = await addRds(ctx, {name: 'main', engine: 'sqlite', raiDatabase: '/tmp/rai-main.sqlite', appUrl: `${APP}/`, test: false})
     const now = new Date()
     await control.db('tenant_master').insert({rds_instance_id: rds.id, remote_tenant_id: 17, name: 'Acme', status: 'active', created_at: now, updated_at: now})
-    tenantId = Number((await control.db('tenant_master').where({remote_tenant_id: 17}).first('id')).id)
+    tenantId = Number((await control.db('tenant_master').where({remote_tenant_id: 17}).first('id'))!.id)
   })
 
   afterAll(async () => {
@@ -94,7 +94,7 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
     expect(audit[0]).toMatchObject({target_type: 'tenant', target_id: String(tenantId), old_values: null})
     expect(Number(audit[0].tenant_master_id)).toBe(tenantId)
     expect(Number(audit[0].rds_instance_id)).toBe(link.rds.id)
-    expect(JSON.parse(audit[0].new_values)).toEqual({jti: link.jti, reason: REASON, ticket: 'SUP-1234', audience: APP, keyId: link.keyId, ttlSeconds: 300, expiresAt: link.expiresAt})
+    expect(JSON.parse(audit[0].new_values!)).toEqual({jti: link.jti, reason: REASON, ticket: 'SUP-1234', audience: APP, keyId: link.keyId, ttlSeconds: 300, expiresAt: link.expiresAt})
     expect(JSON.stringify(audit)).not.toContain(link.token)
     expect(JSON.stringify(audit)).not.toContain(link.token.split('.')[2])
     expect(await verifyAuditChain({db: control.db})).toMatchObject({ok: true})

@@ -116,7 +116,7 @@ interface Entry {
 }
 
 async function cached(db: Knex): Promise<Entry[]> {
-  const rows = (await db(ROUTING_CACHE_TABLE).orderBy('source_id')) as Array<Record<string, unknown>>
+  const rows = await db(ROUTING_CACHE_TABLE).orderBy('source_id')
   return rows.map((r) => ({
     sourceId: Number(r.source_id),
     email: String(r.email),

@@ -180,7 +180,7 @@ export interface CachedTenant extends TenantFields {
 export async function cachedTenants(db: Knex, rdsId?: number): Promise<CachedTenant[]> {
   const query = db(TENANT_MASTER_TABLE).orderBy([{column: 'rds_instance_id'}, {column: 'remote_tenant_id'}])
   if (rdsId !== undefined) query.where({rds_instance_id: rdsId})
-  const rows = (await query) as Array<Record<string, unknown>>
+  const rows = await query
   return rows.map((r) => ({
     id: Number(r.id),
     rdsId: Number(r.rds_instance_id),
@@ -233,7 +233,7 @@ export interface CacheEntry {
 }
 
 export async function cachedRouting(db: Knex): Promise<CacheEntry[]> {
-  const rows = (await db(ROUTING_CACHE_TABLE).orderBy('source_id')) as Array<Record<string, unknown>>
+  const rows = await db(ROUTING_CACHE_TABLE).orderBy('source_id')
   return rows.map((r) => ({
     sourceId: Number(r.source_id),
     email: r.email as string,
@@ -311,7 +311,7 @@ export interface StoredRun {
 export async function storedRuns(db: Knex, kind?: 'tenants' | 'routing'): Promise<StoredRun[]> {
   const query = db('sync_runs').orderBy('id')
   if (kind) query.where({kind})
-  const rows = (await query) as Array<Record<string, unknown>>
+  const rows = await query
   return rows.map((r) => ({
     id: Number(r.id),
     kind: r.kind as string,

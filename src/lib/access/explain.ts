@@ -15,9 +15,9 @@ export interface AccessExplanation {
 export async function explainAccess(ctx: Pick<OpsContext, 'db'>, input: {operator: string; command: {id: string; permission: string | null}}): Promise<AccessExplanation> {
   const {db} = ctx
   const {operator: operatorRef, command} = input
-  const row = (await db('operators')
+  const row = await db('operators')
     .where((q) => (/^\d+$/.test(operatorRef) ? q.where({id: Number(operatorRef)}) : q.whereRaw('lower(email) = ?', [operatorRef.trim().toLowerCase()])))
-    .first('email', 'role', 'is_active')) as {email: string; role: string; is_active: unknown} | undefined
+    .first('email', 'role', 'is_active')
   if (!row) throw new NotFoundError(`no operator "${operatorRef}"`, {hint: 'see `raiops operator:list`'})
   const base = {operator: row.email, command: command.id, permission: command.permission}
   if (command.permission === null) return {...base, allowed: true, reason: `${command.id} needs no permission: anyone may run it`}

@@ -59,7 +59,7 @@ export function loadVerifyKey(file: string): KeyObject {
 export async function createCheckpoint(ctx: Pick<OpsContext, 'db' | 'now'>, input: {privateKey: KeyObject}): Promise<CheckpointFile> {
   const {privateKey} = input
   const now = ctx.now()
-  const head = (await ctx.db('audit_head').where({id: 1}).first('seq', 'hash')) as {seq: number | string; hash: string} | undefined
+  const head = await ctx.db('audit_head').where({id: 1}).first('seq', 'hash')
   if (!head) throw new ConfigError('audit_head is missing', {hint: 'run `raiops db:migrate`'})
   const statement: CheckpointStatement = {seq: Number(head.seq), hash: head.hash, at: now.toISOString()}
   const kid = keyId(createPublicKey(privateKey))

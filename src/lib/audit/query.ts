@@ -26,9 +26,9 @@ export async function auditFilter(ctx: Pick<OpsContext, 'db' | 'now'>, input: Au
   if (input.rds !== undefined) {
     // By id or by name, as every command names an RDS; read here so that audit stays below rds.
     const ref = input.rds.trim()
-    const rds = (await db(RDS_TABLE)
+    const rds = await db(RDS_TABLE)
       .where(/^\d+$/.test(ref) ? {id: Number(ref)} : {name: ref})
-      .first('id')) as {id: number} | undefined
+      .first('id')
     if (!rds) throw new NotFoundError(`no RDS "${input.rds}"`, {hint: 'see `raiops rds:list`'})
     rdsInstanceId = Number(rds.id)
   }

@@ -1,10 +1,11 @@
 import type {OpsContext} from '../context.js'
+import type {AuditLogRow} from '../db/tables.js'
 import {toIsoRequired, toNumberOrNull} from '../db/values.js'
 import {NotFoundError} from '../errors/index.js'
 import {inspectJson, jsonEqual} from '../json/walk.js'
 import {isRedactionMarker} from '../redact/index.js'
 import {AUDIT_LIMITS} from './limits.js'
-import type {ActorType, StoredAuditRow} from './writer.js'
+import type {ActorType} from './writer.js'
 
 /** An audit entry as read back: values and source parsed. */
 export interface AuditView {
@@ -51,7 +52,7 @@ export interface AuditChange {
 }
 
 /** The columns read back: the chain's own (prev_hash, hash) are left out. */
-type StoredRow = Omit<StoredAuditRow, 'prev_hash' | 'hash'>
+type StoredRow = Omit<AuditLogRow, 'prev_hash' | 'hash'>
 
 
 /**
@@ -97,11 +98,11 @@ export function likePattern(pattern: string): string {
   return pattern.replace(/[!%_]/g, (c) => `!${c}`).replace(/\*/g, '%')
 }
 
-const COLUMNS = ['id', 'seq', 'occurred_at', 'actor_type', 'actor', 'action', 'target_type', 'target_id', 'rds_instance_id', 'tenant_master_id', 'old_values', 'new_values', 'source']
+const COLUMNS = ['id', 'seq', 'occurred_at', 'actor_type', 'actor', 'action', 'target_type', 'target_id', 'rds_instance_id', 'tenant_master_id', 'old_values', 'new_values', 'source'] as const
 
 /** Audit entries matching the filter, newest first (or oldest first with `ascending`). */
 export async function listAudit(ctx: Pick<OpsContext, 'db'>, filter: AuditFilter): Promise<AuditView[]> {
-  const query = ctx.db('audit_logs').select(COLUMNS)
+  const query = ctx.db('audit_logs').select(...COLUMNS)
   // Case-insensitive on every engine (PostgreSQL compares case-sensitively, MySQL and SQLite do not).
   const match = (column: string, pattern: string) => {
     if (pattern.includes('*')) query.whereRaw(`lower(??) LIKE ? ESCAPE '!'`, [column, likePattern(pattern.toLowerCase())])
@@ -116,7 +117,7 @@ export async function listAudit(ctx: Pick<OpsContext, 'db'>, filter: AuditFilter
   if (filter.afterId !== undefined) query.where('id', '>', filter.afterId)
   if (filter.upToId !== undefined) query.where('id', '<=', filter.upToId)
   query.orderBy('id', filter.ascending ? 'asc' : 'desc').limit(filter.limit)
-  return ((await query) as StoredRow[]).map(toView)
+  return (await query).map(toView)
 }
 
 /** What changed between two value maps, field by field, in field order. */
@@ -136,7 +137,7 @@ export function diffValues(oldValues: Record<string, unknown> | null, newValues:
 /** One audit entry with the fields its change touched. */
 export async function showAudit(ctx: Pick<OpsContext, 'db'>, input: {id: number}): Promise<AuditView & {changes: AuditChange[]}> {
   const {id} = input
-  const row = (await ctx.db('audit_logs').select(COLUMNS).where({id}).first()) as StoredRow | undefined
+  const row = await ctx.db('audit_logs').select(...COLUMNS).where({id}).first()
   if (!row) throw new NotFoundError(`no audit entry ${id}`, {hint: 'see `raiops audit:list` for the ids'})
   const view = toView(row)
   return {...view, changes: diffValues(view.oldValues, view.newValues)}
@@ -144,7 +145,7 @@ export async function showAudit(ctx: Pick<OpsContext, 'db'>, input: {id: number}
 
 /** How many entries the trail holds and its newest one. */
 export async function auditSummary(ctx: Pick<OpsContext, 'db'>): Promise<{entries: number; last: AuditView | null}> {
-  const [{n}] = (await ctx.db('audit_logs').count({n: '*'})) as Array<{n: number | string}>
+  const [{n}] = await ctx.db('audit_logs').count({n: '*'})
   const [last] = await listAudit(ctx, {limit: 1})
   return {entries: Number(n), last: last ?? null}
 }

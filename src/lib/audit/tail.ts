@@ -43,7 +43,7 @@ export async function* tailAudit(ctx: Pick<OpsContext, 'db'>, options: TailOptio
   const {filter} = options
   // The newest entry of all first, matching or not: the last N are read up to it, and following starts after it,
   // so an entry landing in between is printed once, not lost.
-  const [{top}] = (await db('audit_logs').max({top: 'id'})) as Array<{top: number | string | null}>
+  const [{top}] = await db('audit_logs').max({top: 'id'})
   let lastId = Number(top ?? 0)
   const recent = options.last === 0 ? [] : await listAudit(ctx, {...filter, upToId: lastId, limit: options.last})
   for (const entry of recent.reverse()) yield {type: 'entry', entry}

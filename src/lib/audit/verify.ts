@@ -1,6 +1,6 @@
 import type {OpsContext} from '../context.js'
 import {toIsoRequired} from '../db/values.js'
-import {chainHash, GENESIS_HASH, type AuditRecord, type StoredAuditRow} from './writer.js'
+import {chainHash, GENESIS_HASH, type AuditRecord} from './writer.js'
 
 export interface ChainVerification {
   ok: boolean
@@ -39,7 +39,7 @@ export async function verifyAuditChain(ctx: Pick<OpsContext, 'db'>, input: {chec
   let expectedSeq = 1
   let entries = 0
   for (;;) {
-    const rows = (await db('audit_logs').where('seq', '>=', expectedSeq).orderBy('seq', 'asc').limit(PAGE)) as StoredAuditRow[]
+    const rows = await db('audit_logs').where('seq', '>=', expectedSeq).orderBy('seq', 'asc').limit(PAGE)
     for (const row of rows) {
       const seq = Number(row.seq)
       const bad = (reason: string): ChainVerification => ({ok: false, entries: entries + 1, headSeq: seq, headHash: prev, firstBad: {seq, id: Number(row.id), reason}})
@@ -73,7 +73,7 @@ export async function verifyAuditChain(ctx: Pick<OpsContext, 'db'>, input: {chec
   if (beyond) {
     return {ok: false, entries, headSeq, headHash: prev, firstBad: {seq: expectedSeq, id: null, reason: `entries up to sequence ${beyond.seq} (checkpoint signed at ${beyond.at}) were removed`}}
   }
-  const head = (await db('audit_head').where({id: 1}).first('seq', 'hash')) as {seq: number | string; hash: string} | undefined
+  const head = await db('audit_head').where({id: 1}).first('seq', 'hash')
   if (head && (Number(head.seq) !== headSeq || head.hash !== prev)) {
     return {ok: false, entries, headSeq, headHash: prev, firstBad: {seq: expectedSeq, id: null, reason: 'entries after this point were removed'}}
   }

@@ -44,25 +44,6 @@ export interface AuditRecord {
   source: string
 }
 
-/** An audit_logs row as the drivers return it (ids and numbers may come back as strings). */
-export interface StoredAuditRow {
-  id: number | string
-  seq: number | string
-  occurred_at: unknown
-  actor_type: ActorType
-  actor: string
-  action: string
-  target_type: string | null
-  target_id: string | null
-  rds_instance_id: number | string | null
-  tenant_master_id: number | string | null
-  old_values: string | null
-  new_values: string | null
-  source: string
-  prev_hash: string
-  hash: string
-}
-
 function sortedJson(value: unknown): string {
   return JSON.stringify(value, (_key, inner: unknown) => {
     if (inner && typeof inner === 'object' && !Array.isArray(inner)) {
@@ -158,7 +139,8 @@ export async function appendAudit(tx: Db, context: AuditContext, entry: AuditEnt
   if ('problem' in prepared) throw new AuditEntryError(`the audit entry cannot be stored: ${prepared.problem}`)
   const updated = await tx('audit_head').where({id: 1}).increment('seq', 1)
   if (!updated) throw new Error('audit_head is missing: run `raiops db:migrate`')
-  const head = (await tx('audit_head').where({id: 1}).first('seq', 'hash')) as {seq: number | string; hash: string}
+  const head = await tx('audit_head').where({id: 1}).first('seq', 'hash')
+  if (!head) throw new Error('audit_head is missing: run `raiops db:migrate`')
   // MySQL DATETIME(3) keeps milliseconds; the ISO string hashed must be the one read back.
   const occurredAt = new Date(Math.floor(now.getTime()))
   const record: AuditRecord = {

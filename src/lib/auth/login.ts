@@ -2,6 +2,7 @@ import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
 import type {ChangeContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {toBool, toIso} from '../db/values.js'
+import type {OperatorRow} from '../db/tables.js'
 import {NotPermittedError} from '../errors/index.js'
 import {checkPasswordOrDummy} from './passwords.js'
 
@@ -26,17 +27,6 @@ export interface LoggedIn {
   role: string
 }
 
-interface OperatorRow {
-  id: number | string
-  email: string
-  name: string
-  role: string
-  password_hash: string
-  is_active: unknown
-  failed_logins: number | string
-  locked_until: unknown
-}
-
 /**
  * Checks an operator's email and password. A wrong password, an unknown email,
  * a disabled operator and a locked email are refused (exit 5) and audited
@@ -52,7 +42,7 @@ export async function login(ctx: ChangeContext, input: {email: string; password:
   const address = email.trim().toLowerCase()
   // What the trail records of the address typed: a password typed into the email field is not kept.
   const recorded = EMAIL_SHAPE.test(address) ? address.slice(0, 200) : '(not an email address)'
-  const find = (q: Db) => q('operators').whereRaw('lower(email) = ?', [address]).first() as Promise<OperatorRow | undefined>
+  const find = (q: Db) => q('operators').whereRaw('lower(email) = ?', [address]).first()
   const isLocked = (row: OperatorRow | undefined) => {
     const until = row ? toIso(row.locked_until) : null
     return until !== null && Date.parse(until) > now.getTime()
@@ -68,7 +58,7 @@ export async function login(ctx: ChangeContext, input: {email: string; password:
     const locked = isLocked(row)
     const failure = !row ? 'unknown email' : locked ? 'locked' : !matches || row.password_hash !== seen?.password_hash ? 'wrong password' : !toBool(row.is_active) ? 'disabled' : null
     const context: AuditContext = {...audit, actorType: 'system', actor: `login:${recorded}`}
-    if (failure) {
+    if (failure || !row) {
       let lockedNow = false
       if (row && failure === 'wrong password') {
         const failed = Number(row.failed_logins) + 1
@@ -78,15 +68,15 @@ export async function login(ctx: ChangeContext, input: {email: string; password:
           .update(lockedNow ? {failed_logins: 0, locked_until: new Date(now.getTime() + LOCKOUT_MS), updated_at: now} : {failed_logins: failed, updated_at: now})
       }
       await appendAudit(tx, context, {action: 'auth.login_failed', targetType: 'operator', targetId: row ? Number(row.id) : null, newValues: {email: recorded, reason: failure, locked: lockedNow}}, now)
-      return {failure, row}
+      return {ok: false as const, failure}
     }
-    await tx('operators').where({id: (row as OperatorRow).id}).update({failed_logins: 0, locked_until: null, last_login_at: now, updated_at: now})
-    await appendAudit(tx, {...audit, actorType: 'operator', actor: (row as OperatorRow).email}, {action: 'auth.login', targetType: 'operator', targetId: Number((row as OperatorRow).id)}, now)
-    return {failure: null, row}
+    await tx('operators').where({id: row.id}).update({failed_logins: 0, locked_until: null, last_login_at: now, updated_at: now})
+    await appendAudit(tx, {...audit, actorType: 'operator', actor: row.email}, {action: 'auth.login', targetType: 'operator', targetId: Number(row.id)}, now)
+    return {ok: true as const, row}
   })
   // Only someone who typed the right password learns that the operator is disabled.
-  if (outcome.failure === 'disabled') throw new NotPermittedError(`the operator ${address} is disabled`, {hint: 'ask a system_admin'})
-  if (outcome.failure) throw new NotPermittedError(REFUSED, {hint: REFUSED_HINT})
-  const r = outcome.row as OperatorRow
+  if (!outcome.ok && outcome.failure === 'disabled') throw new NotPermittedError(`the operator ${address} is disabled`, {hint: 'ask a system_admin'})
+  if (!outcome.ok) throw new NotPermittedError(REFUSED, {hint: REFUSED_HINT})
+  const r = outcome.row
   return {id: Number(r.id), email: r.email, name: r.name, role: r.role}
 }

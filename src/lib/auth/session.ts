@@ -114,7 +114,7 @@ export async function startSession(ctx: Pick<OpsContext, 'db' | 'now'>, input: S
 
 /** Whether a verified session is still on record: not revoked, not expired, the operator's own. */
 export async function sessionOnRecord(db: Db, claims: SessionClaims, now: Date): Promise<boolean> {
-  const row = (await db('auth_sessions').where({jti: claims.jti}).first('operator_id', 'revoked_at', 'expires_at')) as {operator_id: unknown; revoked_at: unknown; expires_at: unknown} | undefined
+  const row = await db('auth_sessions').where({jti: claims.jti}).first('operator_id', 'revoked_at', 'expires_at')
   return row !== undefined && Number(row.operator_id) === claims.operatorId && (row.revoked_at === null || row.revoked_at === undefined) && new Date(row.expires_at as string | number | Date).getTime() > now.getTime()
 }
 

@@ -2,18 +2,13 @@ import {ExitCode, SecretError} from '../errors/index.js'
 import type {Db} from '../db/control-db.js'
 import {keyFingerprint, type Keyring} from './keyring.js'
 
-interface KeyRow {
-  kid: string
-  fingerprint: string
-}
-
 /**
  * Compares the keyring with the fingerprints of the keys that have encrypted
  * secrets in this control database, so a wrong key is reported by its id
  * before anything is read or written with it.
  */
 export async function checkKeyring(db: Db, keyring: Keyring): Promise<void> {
-  const rows = (await db('raiops_keys').select('kid', 'fingerprint')) as KeyRow[]
+  const rows = await db('raiops_keys').select('kid', 'fingerprint')
   if (rows.length === 0) return
   const known = new Map(rows.map((r) => [r.kid, r.fingerprint]))
   let matches = 0

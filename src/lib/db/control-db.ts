@@ -1,9 +1,10 @@
 import {existsSync} from 'node:fs'
 import type {Knex} from 'knex'
+import type {Tables} from 'knex/types/tables.js'
 
 import {migrations} from '../../../migrations/index.js'
 import {ConfigError, ConnectionError} from '../errors/index.js'
-import {quietLog} from './knex-log.js'
+import {knexConfigFor} from './knex-config.js'
 import {describeDriverError} from './driver-errors.js'
 import {rememberSecret} from '../redact/index.js'
 import type {ControlDbTarget} from './url.js'
@@ -13,6 +14,9 @@ export type {ControlDbTarget, ControlEngine} from './url.js'
 
 export type Db = Knex | Knex.Transaction
 
+/** The tables whose rows have an `id` of their own. */
+type TableWithId = {[T in keyof Tables]: Tables[T] extends {id: number} ? T : never}[keyof Tables]
+
 export interface OpenControlDbOptions {
   connectTimeoutMs?: number
 }
@@ -20,52 +24,11 @@ export interface OpenControlDbOptions {
 /** Builds the knex instance for the control database. knex and its driver are loaded here, lazily. */
 export async function openControlDb(target: ControlDbTarget, options: OpenControlDbOptions = {}): Promise<Knex> {
   const {default: knex} = await import('knex')
-  const connectTimeoutMs = options.connectTimeoutMs ?? 5000
-  // Errors carry `?` placeholders, never bound values (hashes, ciphertexts); knex's warnings stay off the console.
-  const common = {compileSqlOnError: false, log: quietLog(undefined)}
-  if (target.engine === 'sqlite') {
-    return knex({
-      ...common,
-      client: 'better-sqlite3',
-      connection: {filename: target.sqliteFile as string},
-      useNullAsDefault: true,
-      pool: {
-        min: 1,
-        max: 1,
-        afterCreate(conn: {pragma(sql: string): unknown; prepare(sql: string): unknown}, done: (error: Error | null, conn: unknown) => void) {
-          conn.pragma('journal_mode = WAL')
-          conn.pragma('busy_timeout = 10000')
-          conn.pragma('foreign_keys = ON')
-          // knex begins a transaction with a plain BEGIN, which takes the write lock
-          // only at the first write: a transaction that reads first then fails at once
-          // with "database is locked" (SQLITE_BUSY_SNAPSHOT) when another process
-          // committed in between, instead of waiting its turn. BEGIN IMMEDIATE takes
-          // the lock at the start, waiting up to the busy timeout for it.
-          const prepare = conn.prepare.bind(conn)
-          conn.prepare = (sql: string) => prepare(sql === 'BEGIN;' ? 'BEGIN IMMEDIATE;' : sql)
-          done(null, conn)
-        },
-      },
-    })
-  }
-  const connection = target.connection!
+  const controlDb = {controlDb: true as const, connectTimeoutMs: options.connectTimeoutMs ?? 5000}
+  if (target.engine === 'sqlite') return knex(knexConfigFor({engine: 'sqlite', database: target.sqliteFile as string}, controlDb))
+  const {user: username, ...connection} = target.connection!
   rememberSecret(connection.password)
-  if (target.engine === 'mysql') {
-    return knex({
-      ...common,
-      client: 'mysql2',
-      connection: {...connection, charset: 'utf8mb4', timezone: 'Z', connectTimeout: connectTimeoutMs},
-      pool: {min: 0, max: 4},
-      acquireConnectionTimeout: connectTimeoutMs + 3000,
-    })
-  }
-  return knex({
-    ...common,
-    client: 'pg',
-    connection: {...connection, connectionTimeoutMillis: connectTimeoutMs},
-    pool: {min: 0, max: 4},
-    acquireConnectionTimeout: connectTimeoutMs + 3000,
-  })
+  return knex(knexConfigFor({engine: target.engine, username, ...connection}, controlDb))
 }
 
 /** Whether a SQLite control database file exists yet (other engines always "exist"). */
@@ -155,7 +118,7 @@ export async function assertReady(db: Knex, target: ControlDbTarget): Promise<vo
  */
 async function appliedMigrations(db: Knex): Promise<Set<string> | null> {
   try {
-    const rows = (await db(MIGRATIONS_TABLE).select('name')) as Array<{name: string}>
+    const rows = await db(MIGRATIONS_TABLE).select('name')
     return new Set(rows.map((row) => row.name))
   } catch (error) {
     if (isMissingTable(error)) return null
@@ -172,13 +135,15 @@ function isMissingTable(error: unknown): boolean {
 /**
  * Inserts one row and returns its id, on every engine (MySQL has no RETURNING).
  */
-export async function insertReturningId(db: Db, table: string, row: Record<string, unknown>): Promise<number> {
+export async function insertReturningId<T extends TableWithId>(db: Db, table: T, row: Partial<Tables[T]>): Promise<number> {
+  // The row is typed by the caller's table; knex cannot follow a generic table name, so the query itself is not.
+  const insert = db.insert(row).into(table)
   if (db.client.config.client === 'mysql2') {
-    const [id] = await db(table).insert(row)
+    const [id] = await insert
     return Number(id)
   }
-  const [inserted] = await db(table).insert(row).returning('id')
-  return Number(typeof inserted === 'object' ? (inserted as {id: number}).id : inserted)
+  const [inserted] = await insert.returning<Array<{id: number} | number>>('id')
+  return Number(typeof inserted === 'object' ? inserted.id : inserted)
 }
 
 

@@ -3,7 +3,7 @@ import {existsSync} from 'node:fs'
 import type {Knex} from 'knex'
 
 import {quietLog} from './knex-log.js'
-import type {RdsConnectionSpec} from './connection-spec.js'
+import type {RdsEngine} from './connection-spec.js'
 
 /** Timeouts and pool size for the knex instance of one RDS (DESIGN.md §4, security-facts §7). */
 export interface FleetOptions {
@@ -21,8 +21,36 @@ export interface FleetOptions {
   onWarning?: (message: string) => void
 }
 
+/**
+ * The control database: raiops' own store. A few connections shared by a
+ * command's services, no statement cap, and on SQLite a file that `init` creates.
+ */
+export interface ControlDbOptions {
+  controlDb: true
+  /** TCP connect + handshake limit. */
+  connectTimeoutMs: number
+}
+
+/** Where a knex instance connects: an RDS of the fleet or the control database. */
+export interface KnexTarget {
+  engine: RdsEngine
+  host?: string | null
+  port?: number | null
+  username?: string | null
+  password?: string | null
+  /** The database name; for SQLite, the file. */
+  database: string
+}
+
+const isControl = (options: FleetOptions | ControlDbOptions): options is ControlDbOptions => 'controlDb' in options
+
+/** The control database's pool on a server: its commands are short, a few connections suffice. */
+const CONTROL_POOL_MAX = 4
+const CONTROL_ACQUIRE_MARGIN_MS = 3000
+
 /** How long a pool waits for a connection: strictly more than the connect timeout, so the real connect error wins. */
-export function acquireTimeoutFor(options: FleetOptions): number {
+export function acquireTimeoutFor(options: FleetOptions | ControlDbOptions): number {
+  if (isControl(options)) return options.connectTimeoutMs + CONTROL_ACQUIRE_MARGIN_MS
   return options.connectTimeoutMs + Math.max(1000, Math.round(options.connectTimeoutMs / 2))
 }
 
@@ -73,77 +101,111 @@ function missingSqliteFile(path: string): Error & {code: string} {
   return error
 }
 
+/** The part of a better-sqlite3 connection the control database's afterCreate needs. */
+interface SqliteRawConnection {
+  pragma(sql: string): unknown
+  prepare(sql: string): unknown
+}
+
+function controlSqliteAfterCreate(conn: SqliteRawConnection, done: (error: Error | null, conn: unknown) => void): void {
+  conn.pragma('journal_mode = WAL')
+  conn.pragma('busy_timeout = 10000')
+  conn.pragma('foreign_keys = ON')
+  // knex begins a transaction with a plain BEGIN, which takes the write lock
+  // only at the first write: a transaction that reads first then fails at once
+  // with "database is locked" (SQLITE_BUSY_SNAPSHOT) when another process
+  // committed in between, instead of waiting its turn. BEGIN IMMEDIATE takes
+  // the lock at the start, waiting up to the busy timeout for it.
+  const prepare = conn.prepare.bind(conn)
+  conn.prepare = (sql: string) => prepare(sql === 'BEGIN;' ? 'BEGIN IMMEDIATE;' : sql)
+  done(null, conn)
+}
+
 /**
- * The knex configuration of one RDS. Plain data plus a few callbacks: building it
- * loads no driver. Pools start empty (min 0) and stay small; every timeout is
- * finite; knex's own warnings never reach the console.
+ * The pool. The control database's SQLite file has one connection, kept open
+ * (its pragmas hold per connection), and knex's default wait for it; a fleet
+ * pool starts empty, stays small, and fails a connect at once rather than retrying.
  */
-export function knexConfigFor(spec: RdsConnectionSpec, options: FleetOptions): Knex.Config {
-  const acquireConnectionTimeout = acquireTimeoutFor(options)
+function poolFor(engine: RdsEngine, options: FleetOptions | ControlDbOptions, acquireConnectionTimeout: number): Knex.PoolConfig {
+  if (isControl(options)) return engine === 'sqlite' ? {min: 1, max: 1, afterCreate: controlSqliteAfterCreate} : {min: 0, max: CONTROL_POOL_MAX}
   const pool: Knex.PoolConfig = {
     min: 0,
-    max: options.poolMax ?? 2,
+    max: engine === 'sqlite' ? 1 : (options.poolMax ?? 2),
     propagateCreateError: true,
     // tarn's destroy() waits for pending creates: never longer than this.
     createTimeoutMillis: acquireConnectionTimeout,
     destroyTimeoutMillis: Math.min(5000, acquireConnectionTimeout),
   }
-  // compileSqlOnError false: a failed query's message shows `?` placeholders, never the bound values (secrets).
-  const common = {acquireConnectionTimeout, compileSqlOnError: false, log: quietLog(options.onWarning)}
+  return engine === 'mysql' && options.queryTimeoutMs > 0 ? {...pool, afterCreate: mysqlAfterCreate(options.queryTimeoutMs)} : pool
+}
 
-  switch (spec.engine) {
+/**
+ * The knex configuration of one RDS of the fleet, or of the control database:
+ * plain data plus a few callbacks, so building it loads no driver. Every timeout
+ * is finite; knex's own warnings never reach the console.
+ */
+export function knexConfigFor(target: KnexTarget, options: FleetOptions | ControlDbOptions): Knex.Config {
+  const control = isControl(options)
+  // The control database on SQLite waits for its one connection as long as knex lets it: a command queues behind another.
+  const acquireConnectionTimeout = control && target.engine === 'sqlite' ? undefined : acquireTimeoutFor(options)
+  const pool = poolFor(target.engine, options, acquireConnectionTimeout ?? 0)
+  // compileSqlOnError false: a failed query's message shows `?` placeholders, never the bound values (secrets).
+  const common = {acquireConnectionTimeout, compileSqlOnError: false, log: quietLog(control ? undefined : options.onWarning)}
+  const queryTimeoutMs = control ? 0 : options.queryTimeoutMs
+
+  switch (target.engine) {
     case 'mysql':
       return {
         ...common,
         client: 'mysql2',
         connection: {
-          host: spec.host ?? '127.0.0.1',
-          port: spec.port ?? 3306,
-          user: spec.username ?? undefined,
-          password: spec.password ?? undefined,
-          database: spec.database,
+          host: target.host ?? '127.0.0.1',
+          port: target.port ?? 3306,
+          user: target.username ?? undefined,
+          password: target.password ?? undefined,
+          database: target.database,
           charset: 'utf8mb4',
           timezone: 'Z',
           connectTimeout: options.connectTimeoutMs,
         } satisfies Knex.MySql2ConnectionConfig,
-        pool: options.queryTimeoutMs > 0 ? {...pool, afterCreate: mysqlAfterCreate(options.queryTimeoutMs)} : pool,
+        pool,
       }
     case 'postgres':
       return {
         ...common,
         client: 'pg',
         connection: {
-          host: spec.host ?? '127.0.0.1',
-          port: spec.port ?? 5432,
-          user: spec.username ?? undefined,
-          password: spec.password ?? undefined,
-          database: spec.database,
-          application_name: 'raiops',
+          host: target.host ?? '127.0.0.1',
+          port: target.port ?? 5432,
+          user: target.username ?? undefined,
+          password: target.password ?? undefined,
+          database: target.database,
+          // The fleet's sessions are named, so an RDS's own operators can tell raiops' from the application's.
+          ...(control ? {} : {application_name: 'raiops'}),
           connectionTimeoutMillis: options.connectTimeoutMs,
-          ...(options.queryTimeoutMs > 0
-            ? {statement_timeout: options.queryTimeoutMs, query_timeout: options.queryTimeoutMs + PG_QUERY_TIMEOUT_MARGIN_MS}
-            : {}),
+          ...(queryTimeoutMs > 0 ? {statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs + PG_QUERY_TIMEOUT_MARGIN_MS} : {}),
         } satisfies Knex.PgConnectionConfig,
         pool,
       }
     case 'sqlite': {
-      const filename = spec.database
-      // knex's better-sqlite3 client does not pass `fileMustExist` to the driver, so
-      // check here: a missing file must be an error, not a new empty database.
-      const connection = (): Knex.BetterSqlite3ConnectionConfig => {
+      const filename = target.database
+      // The control database's file is created by init; an RDS's must be there. knex's
+      // better-sqlite3 client does not pass `fileMustExist` to the driver, so check here:
+      // a missing file must be an error, not a new empty database.
+      const mustExist = (): Knex.BetterSqlite3ConnectionConfig => {
         if (filename !== ':memory:' && !existsSync(filename)) throw missingSqliteFile(filename)
         return {filename, options: {fileMustExist: true} as Knex.BetterSqlite3ConnectionConfig['options']}
       }
       return {
         ...common,
         client: 'better-sqlite3',
-        connection,
+        connection: control ? {filename} : mustExist,
         useNullAsDefault: true,
-        pool: {...pool, max: 1},
+        pool,
       }
     }
     default: {
-      const engine: never = spec.engine
+      const engine: never = target.engine
       throw new Error(`unsupported engine: ${String(engine)}`)
     }
   }

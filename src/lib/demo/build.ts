@@ -129,7 +129,7 @@ async function ensureSession(runtime: Runtime, home: string, now: Date, force: b
     if (checked.ok && checked.claims.expiresAt.getTime() - now.getTime() > 24 * 3_600_000) return checked.claims.expiresAt
   }
   const db = await runtime.db()
-  const admin = (await db('operators').where({email: DEMO_ADMIN.email}).first('id', 'email')) as {id: number | string; email: string} | undefined
+  const admin = await db('operators').where({email: DEMO_ADMIN.email}).first('id', 'email')
   if (!admin) throw new ConfigError(`it has no operator ${DEMO_ADMIN.email}`)
   const session = await startSession({db, now: () => now}, {home, operator: {id: Number(admin.id), email: admin.email}, ttlMs: DEMO_SESSION_TTL_MS})
   // As the session token holds it (whole seconds), so a later run reports the same instant.

@@ -1,5 +1,9 @@
 import {UserError} from '../errors/index.js'
 import {describeDriverError} from '../db/driver-errors.js'
+import {DeadlineError, withDeadline} from '../deadline.js'
+
+/** The reason an item's signal is aborted with when its deadline passes. */
+export {DeadlineError} from '../deadline.js'
 
 export type FanOutResult<I, T> =
   | {item: I; ok: true; value: T; ms: number}
@@ -20,14 +24,6 @@ export interface FanOutOptions<I, T> {
   deadlineMs: number
   /** Called as each item settles (progress display). Must not throw; what it throws is ignored. */
   onResult?: (result: FanOutResult<I, T>, index: number) => void
-}
-
-/** The reason an item's signal is aborted with when its deadline passes. */
-export class DeadlineError extends Error {
-  constructor(readonly deadlineMs: number) {
-    super(`timed out after ${deadlineMs} ms`)
-    this.name = 'DeadlineError'
-  }
 }
 
 /**
@@ -69,40 +65,20 @@ export async function fanOut<I, T>(
   return results
 }
 
-function runOne<I, T>(item: I, fn: (item: I, signal: AbortSignal) => Promise<T>, deadlineMs: number): Promise<FanOutResult<I, T>> {
-  const controller = new AbortController()
+async function runOne<I, T>(item: I, fn: (item: I, signal: AbortSignal) => Promise<T>, deadlineMs: number): Promise<FanOutResult<I, T>> {
   const started = performance.now()
   const elapsed = () => Math.round(performance.now() - started)
-  return new Promise((resolve) => {
-    let settled = false
-    const timer = setTimeout(() => {
-      if (settled) return
-      settled = true
-      const reason = new DeadlineError(deadlineMs)
-      resolve({item, ok: false, error: reason.message, timedOut: true, ms: elapsed()})
-      controller.abort(reason)
-    }, deadlineMs)
-    let work: Promise<T>
-    try {
-      work = Promise.resolve(fn(item, controller.signal))
-    } catch (error) {
-      work = Promise.reject(error)
-    }
-    work.then(
-      (value) => {
-        clearTimeout(timer)
-        if (settled) return
-        settled = true
-        resolve({item, ok: true, value, ms: elapsed()})
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        if (settled) return
-        settled = true
-        resolve({item, ok: false, error: describeDriverError(error), timedOut: false, ms: elapsed()})
-      },
-    )
-  })
+  return withDeadline<FanOutResult<I, T>>(
+    async (signal) => {
+      try {
+        const value = await fn(item, signal)
+        return {item, ok: true, value, ms: elapsed()}
+      } catch (error) {
+        return {item, ok: false, error: describeDriverError(error), timedOut: false, ms: elapsed()}
+      }
+    },
+    {deadlineMs, onDeadline: () => ({item, ok: false, error: new DeadlineError(deadlineMs).message, timedOut: true, ms: elapsed()})},
+  )
 }
 
 export interface Shard {

@@ -4,6 +4,7 @@ import type {RdsConnectionSpec, RdsEngine} from '../db/connection-spec.js'
 import {describeDriverError} from '../db/driver-errors.js'
 import {rowsOf, VERSION_SQL} from '../db/raw-rows.js'
 import type {ConnectionRegistry} from '../db/registry.js'
+import {withDeadline} from '../deadline.js'
 
 export type ProbeResult =
   | {ok: true; latencyMs: number; serverVersion: string}
@@ -49,22 +50,11 @@ export async function testConnection(registry: ConnectionRegistry, spec: RdsConn
     return {ok: true, latencyMs: Math.round(performance.now() - roundTripStart), serverVersion}
   }
 
-  let timer: NodeJS.Timeout | undefined
-  let onAbort: (() => void) | undefined
-  const stop = new Promise<ProbeResult>((resolve) => {
-    const timedOut = (why: string): void => resolve({ok: false, error: why, timedOut: true})
-    timer = setTimeout(() => timedOut(`timed out after ${deadlineMs} ms: no answer from the server`), deadlineMs)
-    if (signal) {
-      onAbort = () => timedOut(signal.reason instanceof Error ? signal.reason.message : 'cancelled')
-      if (signal.aborted) onAbort()
-      else signal.addEventListener('abort', onAbort, {once: true})
-    }
+  const timedOut = (why: string): ProbeResult => ({ok: false, error: why, timedOut: true})
+  return withDeadline(() => work().catch((error: unknown): ProbeResult => ({ok: false, error: describeDriverError(error), timedOut: false})), {
+    deadlineMs,
+    onDeadline: () => timedOut(`timed out after ${deadlineMs} ms: no answer from the server`),
+    signal,
+    onAbort: (reason) => timedOut(reason instanceof Error ? reason.message : 'cancelled'),
   })
-  const attempt = work().catch((error: unknown): ProbeResult => ({ok: false, error: describeDriverError(error), timedOut: false}))
-  try {
-    return await Promise.race([attempt, stop])
-  } finally {
-    clearTimeout(timer)
-    if (signal && onAbort) signal.removeEventListener('abort', onAbort)
-  }
 }

@@ -4,6 +4,7 @@ import type {RdsConnectionSpec, RdsEngine} from '../db/connection-spec.js'
 import {describeDriverError} from '../db/driver-errors.js'
 import {rowsOf, VERSION_SQL} from '../db/raw-rows.js'
 import type {ConnectionRegistry} from '../db/registry.js'
+import {withDeadline} from '../deadline.js'
 
 /** The tables of DESIGN.md §2 every RAI database holds; the master also holds `user_email_routing`. */
 export const RAI_TABLES = ['tenants', 'users', 'locations'] as const
@@ -124,33 +125,23 @@ export async function probeHealth(registry: ConnectionRegistry, target: HealthPr
     }
   }
 
-  let timer: NodeJS.Timeout | undefined
-  let onAbort: (() => void) | undefined
-  const stop = new Promise<void>((resolve) => {
-    const end = (why: string): void => {
-      if (stopped) return
-      stopped = true
-      probe.failure = {step, error: why, timedOut: true}
-      resolve()
-    }
-    timer = setTimeout(() => end(`timed out after ${deadlineMs} ms ${step === 'connect' ? 'connecting: no answer from the server' : `in the ${step} check: the server stopped answering`}`), deadlineMs)
-    if (signal) {
-      onAbort = () => end(signal.reason instanceof Error ? signal.reason.message : 'cancelled')
-      if (signal.aborted) onAbort()
-      else signal.addEventListener('abort', onAbort, {once: true})
-    }
-  })
-  const attempt = work().catch((error: unknown) => {
-    if (stopped || error instanceof StepTimeout) return
+  const end = (why: string): void => {
+    if (stopped) return
     stopped = true
-    probe.failure = {step, error: describeDriverError(error), timedOut: isTimeout(error)}
-  })
-  try {
-    await Promise.race([attempt, stop])
-  } finally {
-    clearTimeout(timer)
-    if (signal && onAbort) signal.removeEventListener('abort', onAbort)
+    probe.failure = {step, error: why, timedOut: true}
   }
+  const attempt = () =>
+    work().catch((error: unknown) => {
+      if (stopped || error instanceof StepTimeout) return
+      stopped = true
+      probe.failure = {step, error: describeDriverError(error), timedOut: isTimeout(error)}
+    })
+  await withDeadline(attempt, {
+    deadlineMs,
+    onDeadline: () => end(`timed out after ${deadlineMs} ms ${step === 'connect' ? 'connecting: no answer from the server' : `in the ${step} check: the server stopped answering`}`),
+    signal,
+    onAbort: (reason) => end(reason instanceof Error ? reason.message : 'cancelled'),
+  })
   return probe
 }
 

@@ -94,7 +94,7 @@ export async function consumeImpersonation(ctx: Pick<OpsContext, 'db' | 'now'>, 
 
   const marked = await db(IMPERSONATIONS_TABLE).where({jti: claims.jti}).whereNull('used_at').where('expires_at', '>', options.now).update({used_at: options.now})
   if (marked !== 1) {
-    const row = (await db(IMPERSONATIONS_TABLE).where({jti: claims.jti}).first('used_at')) as {used_at: unknown} | undefined
+    const row = await db(IMPERSONATIONS_TABLE).where({jti: claims.jti}).first('used_at')
     if (!row) throw new ImpersonationRefusedError('unknown', 'the impersonation link is not on record', 'it was issued against another control database; ask for a new link')
     if (row.used_at !== null && row.used_at !== undefined) throw new ImpersonationRefusedError('used', 'the impersonation link was already used', 'a link opens the tenant once: ask for a new one')
     throw new ImpersonationRefusedError('expired', 'the impersonation link has expired', 'ask for a new one: a link is valid for 5 minutes at most')

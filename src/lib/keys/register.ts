@@ -10,7 +10,7 @@ import {ExitCode, SecretError} from '../errors/index.js'
  */
 export async function registerActiveKey(tx: Db, keyring: Keyring, audit: AuditContext, now: Date): Promise<boolean> {
   const {kid, key} = keyring.active
-  const known = (await tx('raiops_keys').where({kid}).first('retired_at')) as {retired_at: unknown} | undefined
+  const known = await tx('raiops_keys').where({kid}).first('retired_at')
   if (known && known.retired_at !== null && known.retired_at !== undefined) {
     throw new SecretError(`key "${kid}" from ${keyring.source} was retired by keys:prune and encrypts nothing any more; nothing was changed`, ExitCode.badInput, {
       hint: 'use the current key file, or put the newest key first in RAIOPS_MASTER_KEY',

@@ -4,6 +4,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import type {Knex} from 'knex'
 
 import {isUniqueViolation} from '../db/control-db.js'
+import type {LockRow} from '../db/tables.js'
 import {toIsoRequired} from '../db/values.js'
 import {BusyError} from '../errors/index.js'
 import {describeDriverError} from '../db/driver-errors.js'
@@ -71,13 +72,6 @@ const MAX_HOLDER_LENGTH = 255
 /** Attempts in a row without sleeping when the row changes under us (released, or taken over by a third run). */
 const MAX_QUICK_RETRIES = 5
 
-interface LockRow {
-  name: string
-  holder: string
-  acquired_at: unknown
-  expires_at: unknown
-}
-
 function formatHolder(holder: LeaseHolder): string {
   const proof = holder.process ? `:${holder.process.bootId}/${holder.process.pidNamespace}/${holder.process.startTime ?? ''}` : ''
   return `${holder.host}:${holder.pid}:${holder.id}${proof}`
@@ -129,7 +123,7 @@ function busyError(name: string, held: LeaseInfo | null): BusyError {
 
 /** The lease named `name` as stored, expired or not; null when nobody holds it. */
 export async function readLease(db: Knex, name: string): Promise<LeaseInfo | null> {
-  const row = (await db(TABLE).where({name}).first()) as LockRow | undefined
+  const row = await db(TABLE).where({name}).first()
   return row === undefined ? null : toInfo(row)
 }
 
@@ -176,7 +170,7 @@ export async function acquireLease(db: Knex, name: string, options: AcquireLease
       if (!isUniqueViolation(error)) throw error
     }
 
-    const row = (await db(TABLE).where({name}).first()) as LockRow | undefined
+    const row = await db(TABLE).where({name}).first()
     let held: LeaseInfo | null = null
     if (row !== undefined) {
       held = toInfo(row)

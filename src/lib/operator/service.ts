@@ -5,6 +5,7 @@ import {hashPassword} from '../auth/passwords.js'
 import {assertMayChange, assertMayHandOut} from '../auth/principal.js'
 import type {OpsContext, PrincipalContext} from '../context.js'
 import {insertReturningId, isUniqueViolation, type Db} from '../db/control-db.js'
+import type {OperatorRow} from '../db/tables.js'
 import {toBool, toIso} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 
@@ -19,20 +20,12 @@ export interface OperatorView {
   createdAt: string | null
 }
 
-interface OperatorRow {
-  id: number | string
-  name: string
-  email: string
-  role: string
-  is_active: unknown
-  last_login_at: unknown
-  locked_until: unknown
-  created_at: unknown
-}
+const COLUMNS = ['id', 'name', 'email', 'role', 'is_active', 'last_login_at', 'locked_until', 'created_at'] as const
 
-const COLUMNS = ['id', 'name', 'email', 'role', 'is_active', 'last_login_at', 'locked_until', 'created_at']
+/** What the views need of an operator's row. */
+type OperatorViewRow = Pick<OperatorRow, (typeof COLUMNS)[number]>
 
-const toView = (row: OperatorRow): OperatorView => ({
+const toView = (row: OperatorViewRow): OperatorView => ({
   id: Number(row.id),
   name: row.name,
   email: row.email,
@@ -62,20 +55,20 @@ async function assertRole(tx: Db, role: string): Promise<void> {
   if (!(await tx('raiops_roles').where({name: role}).first('name'))) throw new NotFoundError(`no role "${role}"`, {hint: 'see `raiops role:list`'})
 }
 
-async function findRow(tx: Db, ref: string): Promise<OperatorRow> {
-  const row = (await tx('operators')
-    .select(COLUMNS)
+async function findRow(tx: Db, ref: string): Promise<OperatorViewRow> {
+  const row = await tx('operators')
+    .select(...COLUMNS)
     .where((q) => (/^\d+$/.test(ref) ? q.where({id: Number(ref)}) : q.whereRaw('lower(email) = ?', [ref.trim().toLowerCase()])))
-    .first()) as OperatorRow | undefined
+    .first()
   if (!row) throw new NotFoundError(`no operator "${ref}"`, {hint: 'see `raiops operator:list`'})
   return row
 }
 
 /** Refuses a change that would leave no active system_admin. */
-async function assertAdminRemains(tx: Db, row: OperatorRow, after: {role: string; isActive: boolean}): Promise<void> {
+async function assertAdminRemains(tx: Db, row: OperatorViewRow, after: {role: string; isActive: boolean}): Promise<void> {
   if (row.role !== 'system_admin' || !toView(row).isActive) return
   if (after.role === 'system_admin' && after.isActive) return
-  const others = (await tx('operators').where({role: 'system_admin'}).whereNot({id: row.id}).andWhere((q) => q.where({is_active: true})).count({n: '*'})) as Array<{n: number | string}>
+  const others = await tx('operators').where({role: 'system_admin'}).whereNot({id: row.id}).andWhere((q) => q.where({is_active: true})).count({n: '*'})
   if (Number(others[0].n) === 0) {
     throw new UserError(`${row.email} is the last active system_admin: it cannot be disabled or given another role`, {hint: 'make another operator system_admin first'})
   }
@@ -91,7 +84,7 @@ async function revokeSessions(tx: Db, operatorId: number, now: Date): Promise<vo
 }
 
 export async function listOperators(ctx: Pick<OpsContext, 'db'>): Promise<OperatorView[]> {
-  return ((await ctx.db('operators').select(COLUMNS).orderBy('id')) as OperatorRow[]).map(toView)
+  return (await ctx.db('operators').select(...COLUMNS).orderBy('id')).map(toView)
 }
 
 export async function showOperator(ctx: Pick<OpsContext, 'db'>, input: {ref: string}): Promise<OperatorView> {

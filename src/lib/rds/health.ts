@@ -150,7 +150,7 @@ export async function recordHealth(ctx: Pick<OpsContext, 'db' | 'now'>, input: {
   const now = ctx.now()
   await ctx.db.transaction(async (tx) => {
     const ids = results.map((r) => r.id)
-    const existing = new Set(((await tx(RDS_TABLE).whereIn('id', ids).pluck('id')) as Array<number | string>).map(Number))
+    const existing = new Set((await tx(RDS_TABLE).whereIn('id', ids).pluck('id')).map(Number))
     const stored = results.filter((r) => existing.has(r.id))
     for (const result of stored) {
       await tx(RDS_TABLE)
@@ -220,11 +220,11 @@ export async function healthHistory(ctx: Pick<OpsContext, 'db' | 'now'>, options
   const byRds = new Map<number, HealthPoint[]>()
   const ids = rows.map((r) => Number(r.id))
   for (let i = 0; i < ids.length; i += 500) {
-    const checks = (await ctx.db(HEALTH_CHECKS_TABLE)
+    const checks = await ctx.db(HEALTH_CHECKS_TABLE)
       .select('rds_instance_id', 'status', 'latency_ms', 'checked_at')
       .whereIn('rds_instance_id', ids.slice(i, i + 500))
       .where('checked_at', '>=', since)
-      .orderBy([{column: 'rds_instance_id'}, {column: 'checked_at'}, {column: 'id'}])) as Array<{rds_instance_id: number; status: HealthStatus; latency_ms: unknown; checked_at: unknown}>
+      .orderBy([{column: 'rds_instance_id'}, {column: 'checked_at'}, {column: 'id'}])
     for (const check of checks) {
       const id = Number(check.rds_instance_id)
       const list = byRds.get(id) ?? []

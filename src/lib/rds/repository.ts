@@ -5,16 +5,15 @@ import {NotFoundError} from '../errors/index.js'
 import type {RdsInstanceRow, RdsView} from './types.js'
 
 export async function listRdsRows(db: Db, options: {activeOnly?: boolean} = {}): Promise<RdsInstanceRow[]> {
-  const query = db<RdsInstanceRow>(RDS_TABLE).orderBy('id', 'asc')
+  const query = db(RDS_TABLE).orderBy('id', 'asc')
   if (options.activeOnly) query.where({is_active: true})
-  return (await query) as RdsInstanceRow[]
+  return query
 }
 
 /** Finds an RDS by id (all digits) or by name. */
 export async function findRds(db: Db, ref: string | number): Promise<RdsInstanceRow | undefined> {
   const text = String(ref).trim()
-  const row = /^\d+$/.test(text) ? await db(RDS_TABLE).where({id: Number(text)}).first() : await db(RDS_TABLE).where({name: text}).first()
-  return row as RdsInstanceRow | undefined
+  return /^\d+$/.test(text) ? db(RDS_TABLE).where({id: Number(text)}).first() : db(RDS_TABLE).where({name: text}).first()
 }
 
 export async function getRds(db: Db, ref: string | number): Promise<RdsInstanceRow> {
@@ -40,7 +39,7 @@ export async function selectRds(db: Db, refs: readonly string[] | undefined): Pr
 export async function findMaster(db: Db, exceptId?: number): Promise<RdsInstanceRow | undefined> {
   const query = db(RDS_TABLE).where({is_master: true})
   if (exceptId !== undefined) query.whereNot({id: exceptId})
-  return (await query.first()) as RdsInstanceRow | undefined
+  return query.first()
 }
 
 export function toRdsView(row: RdsInstanceRow): RdsView {

@@ -131,7 +131,7 @@ export async function addRds(ctx: OpsContext, input: RdsFields & AddRdsOptions):
       await registerActiveKey(tx, keyring, ctx.audit, now)
       await tx(RDS_TABLE).where({id}).update({password_enc: encryptSecret(keyring, fields.password, passwordLocation(id))})
     }
-    const created = toRdsView((await tx(RDS_TABLE).where({id}).first()) as RdsInstanceRow)
+    const created = toRdsView((await tx(RDS_TABLE).where({id}).first())!)
     await appendAudit(tx, ctx.audit, {action: 'rds.add', targetType: 'rds_instance', targetId: id, rdsInstanceId: id, newValues: auditValues(created)}, now)
     return created
   })
@@ -253,7 +253,7 @@ export async function editRds(ctx: OpsContext, input: EditRdsInput): Promise<Edi
       update.password_enc = encryptSecret(keyring, merged.password, passwordLocation(id))
     }
     await tx(RDS_TABLE).where({id}).update({...update, updated_at: now})
-    const updated = toRdsView((await tx(RDS_TABLE).where({id}).first()) as RdsInstanceRow)
+    const updated = toRdsView((await tx(RDS_TABLE).where({id}).first())!)
     const before = auditValues(current)
     const after = auditValues(updated)
     // A new password is recorded as "changed" against what was there ("set" or none): the audit redacts both,
@@ -292,7 +292,7 @@ async function removeUnderLease(ctx: OpsContext, row: RdsInstanceRow, options: {
   const view = toRdsView(row)
   const now = ctx.now()
   return changeTransaction(ctx, async (tx) => {
-    const tenantIds = ((await tx('tenant_master').where({rds_instance_id: id}).pluck('id')) as Array<number | string>).map(Number)
+    const tenantIds = (await tx('tenant_master').where({rds_instance_id: id}).pluck('id')).map(Number)
     if (tenantIds.length > 0 && !options.force) {
       throw new UserError(`RDS "${row.name}" still has ${tenantIds.length} tenant(s) in tenant_master`, {
         hint: 'move them first, or pass --force to remove them from the registry with it',
@@ -326,7 +326,7 @@ async function removeUnderLease(ctx: OpsContext, row: RdsInstanceRow, options: {
 async function countWhereIn(tx: Db, table: string, column: string, ids: number[]): Promise<number> {
   let total = 0
   for (let i = 0; i < ids.length; i += 500) {
-    const [{n}] = (await tx(table).whereIn(column, ids.slice(i, i + 500)).count({n: '*'})) as Array<{n: number | string}>
+    const [{n}] = await tx(table).whereIn(column, ids.slice(i, i + 500)).count({n: '*'})
     total += Number(n)
   }
   return total
@@ -354,7 +354,7 @@ export async function setRdsState(ctx: OpsContext, input: {ref: string; state: R
   const view = await changeTransaction(ctx, async (tx) => {
     await tx(RDS_TABLE).where({id}).update({state, updated_at: now})
     await appendAudit(tx, ctx.audit, {action: `rds.${state === 'online' ? 'online' : state === 'draining' ? 'drain' : 'lock'}`, targetType: 'rds_instance', targetId: id, rdsInstanceId: id, oldValues: {state: row.state}, newValues: {state}}, now)
-    return toRdsView((await tx(RDS_TABLE).where({id}).first()) as RdsInstanceRow)
+    return toRdsView((await tx(RDS_TABLE).where({id}).first())!)
   })
   return {rds: view, previous: row.state, changed: true}
 }

@@ -20,10 +20,10 @@ const ROLE_NAME = /^[a-z][a-z0-9_]{1,63}$/
 
 export async function listRoles(ctx: Pick<OpsContext, 'db'>): Promise<RoleView[]> {
   const {db} = ctx
-  const roles = (await db('raiops_roles').select('name', 'description', 'is_builtin').orderBy('name')) as Array<{name: string; description: string | null; is_builtin: unknown}>
-  const grants = (await db('raiops_role_permissions').select('role', 'permission').orderBy('permission')) as Array<{role: string; permission: string}>
-  const operators = (await db('operators').select('role').count({n: '*'}).groupBy('role')) as Array<{role: string; n: number | string}>
-  const tokens = (await db('api_tokens').whereNull('revoked_at').select('role').count({n: '*'}).groupBy('role')) as Array<{role: string; n: number | string}>
+  const roles = await db('raiops_roles').select('name', 'description', 'is_builtin').orderBy('name')
+  const grants = await db('raiops_role_permissions').select('role', 'permission').orderBy('permission')
+  const operators = await db('operators').select('role').count({n: '*'}).groupBy('role')
+  const tokens = await db('api_tokens').whereNull('revoked_at').select('role').count({n: '*'}).groupBy('role')
   return roles.map((r) => ({
     name: r.name,
     description: r.description,
@@ -77,7 +77,7 @@ export async function changeGrants(ctx: PrincipalContext, input: {role: string; 
   const now = ctx.now()
   await ctx.db.transaction(async (tx) => {
     await lockForChange(tx)
-    const role = (await tx('raiops_roles').where({name: input.role}).first('name', 'is_builtin')) as {name: string; is_builtin: unknown} | undefined
+    const role = await tx('raiops_roles').where({name: input.role}).first('name', 'is_builtin')
     if (!role) throw new NotFoundError(`no role "${input.role}"`, {hint: 'see `raiops role:list`'})
     if (toBool(role.is_builtin)) throw new UserError(`${input.role} is a built-in role: its permissions are fixed`, {hint: 'create a custom role with role:create'})
     await assertPermissionsExist(tx, input.permissions)

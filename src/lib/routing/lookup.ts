@@ -75,9 +75,9 @@ export async function lookupRouting(ctx: OpsContext, input: {email: string; live
     .whereRaw('LOWER(email) = ?', [email])
     .orderBy('id')
     .timeout(ctx.fleetOptions.queryTimeoutMs || 30_000)) as Array<Record<string, unknown>>
-  const names = new Map(((await ctx.db(RDS_TABLE).select('id', 'name')) as Array<{id: unknown; name: string}>).map((r) => [Number(r.id), r.name]))
+  const names = new Map((await ctx.db(RDS_TABLE).select('id', 'name')).map((r) => [Number(r.id), r.name]))
   const tenants = new Map<string, {id: number; name: string}>()
-  for (const row of (await ctx.db('tenant_master').select('id', 'name', 'rds_instance_id', 'remote_tenant_id').whereIn('remote_tenant_id', liveRows.map((r) => Number(r.tenant_id)))) as Array<Record<string, unknown>>) {
+  for (const row of await ctx.db('tenant_master').select('id', 'name', 'rds_instance_id', 'remote_tenant_id').whereIn('remote_tenant_id', liveRows.map((r) => Number(r.tenant_id)))) {
     tenants.set(`${Number(row.rds_instance_id)}:${Number(row.remote_tenant_id)}`, {id: Number(row.id), name: String(row.name)})
   }
   const live = liveRows.map((r): RoutingEntry => {

@@ -57,7 +57,7 @@ export function validateAdmin(input: AdminInput): AdminInput {
 
 async function findActiveAdmin(db: Knex): Promise<{email: string} | undefined> {
   if (!(await db.schema.hasTable('operators'))) return undefined
-  return (await db('operators').where({role: 'system_admin', is_active: true}).orderBy('id').first('email')) as {email: string} | undefined
+  return db('operators').where({role: 'system_admin', is_active: true}).orderBy('id').first('email')
 }
 
 /**

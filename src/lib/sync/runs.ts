@@ -1,6 +1,7 @@
 import {hostname} from 'node:os'
 
 import {insertReturningId, type Db} from '../db/control-db.js'
+import type {SyncRunRow} from '../db/tables.js'
 import {toIso, toNumberOrNull} from '../db/values.js'
 
 export const SYNC_RUNS_TABLE = 'sync_runs'
@@ -80,7 +81,7 @@ export async function recordRun(
  * many were closed.
  */
 export async function closeInterruptedRuns(db: Db, kind: SyncKind, rdsIds: readonly number[] | null, now: Date): Promise<number> {
-  const close = {status: 'failed', error: 'interrupted: the run ended without finishing (killed or crashed)', finished_at: now}
+  const close: Partial<SyncRunRow> = {status: 'failed', error: 'interrupted: the run ended without finishing (killed or crashed)', finished_at: now}
   if (rdsIds === null) return db(SYNC_RUNS_TABLE).where({kind, status: 'running'}).update(close)
   let closed = 0
   for (let i = 0; i < rdsIds.length; i += 500) {
@@ -89,19 +90,7 @@ export async function closeInterruptedRuns(db: Db, kind: SyncKind, rdsIds: reado
   return closed
 }
 
-interface RunRow {
-  id: number
-  kind: string
-  rds_instance_id: number | null
-  started_at: unknown
-  finished_at: unknown
-  status: SyncRunStatus
-  stats: string | null
-  error: string | null
-  host: string | null
-}
-
-export function toRunRecord(row: RunRow): SyncRunRecord {
+export function toRunRecord(row: SyncRunRow): SyncRunRecord {
   const startedAt = toIso(row.started_at) ?? ''
   const finishedAt = toIso(row.finished_at)
   let stats: SyncRunRecord['stats'] = null
@@ -128,12 +117,12 @@ export function toRunRecord(row: RunRow): SyncRunRecord {
 export async function lastSuccessByRds(db: Db, kind: SyncKind, rdsIds: readonly number[]): Promise<Map<number, string>> {
   const result = new Map<number, string>()
   for (let i = 0; i < rdsIds.length; i += 500) {
-    const rows = (await db(SYNC_RUNS_TABLE)
+    const rows = await db(SYNC_RUNS_TABLE)
       .select('rds_instance_id')
       .max({finished: 'finished_at'})
       .where({kind, status: 'ok'})
       .whereIn('rds_instance_id', rdsIds.slice(i, i + 500))
-      .groupBy('rds_instance_id')) as Array<{rds_instance_id: number; finished: unknown}>
+      .groupBy('rds_instance_id')
     for (const row of rows) {
       const at = toIso(row.finished)
       if (at) result.set(Number(row.rds_instance_id), at)
@@ -145,9 +134,9 @@ export async function lastSuccessByRds(db: Db, kind: SyncKind, rdsIds: readonly 
 /** The newest run of each (kind, RDS) pair, plus the newest run of each kind. */
 export async function latestRuns(db: Db): Promise<SyncRunRecord[]> {
   const latest = db(SYNC_RUNS_TABLE).select('kind', 'rds_instance_id').max({id: 'id'}).groupBy('kind', 'rds_instance_id')
-  const rows = (await db(SYNC_RUNS_TABLE)
+  const rows = await db(SYNC_RUNS_TABLE)
     .join(latest.as('l'), `${SYNC_RUNS_TABLE}.id`, 'l.id')
     .select(`${SYNC_RUNS_TABLE}.*`)
-    .orderBy([{column: `${SYNC_RUNS_TABLE}.kind`}, {column: `${SYNC_RUNS_TABLE}.rds_instance_id`}])) as RunRow[]
+    .orderBy([{column: `${SYNC_RUNS_TABLE}.kind`}, {column: `${SYNC_RUNS_TABLE}.rds_instance_id`}])
   return rows.map(toRunRecord)
 }

@@ -43,7 +43,7 @@ async function lastOk(ctx: Pick<OpsContext, 'db'>, kind: SyncKind, rdsScope: 'su
   const query = ctx.db(SYNC_RUNS_TABLE).select('rds_instance_id').max({at: 'finished_at'}).where({kind}).groupBy('rds_instance_id')
   if (rdsScope === 'summary') query.whereNull('rds_instance_id').whereIn('status', ['ok', 'partial'])
   else query.where({status: 'ok'})
-  const rows = (await query) as Array<{rds_instance_id: number | null; at: unknown}>
+  const rows = await query
   return new Map(rows.map((r) => [r.rds_instance_id === null ? null : Number(r.rds_instance_id), toIso(r.at) ?? '']))
 }
 

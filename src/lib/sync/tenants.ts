@@ -2,6 +2,7 @@ import type {Knex} from 'knex'
 
 import type {OpsContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
+import type {TenantMasterRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
 import {describeDriverError} from '../db/driver-errors.js'
 import {DeadlineError, fanOut, inShard, type FanOutResult, type Shard} from '../fleet/fan-out.js'
@@ -90,17 +91,8 @@ interface UpstreamTenant {
   locations: number
 }
 
-interface CachedTenant {
-  id: number
-  remote_tenant_id: number | string
-  name: string
-  primary_contact_name: string | null
-  primary_contact_email: string | null
-  status: string | null
-  cached_user_count: number | string
-  cached_location_count: number | string
-  remote_missing_at: unknown
-}
+const CACHED_COLUMNS = ['id', 'remote_tenant_id', 'name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'remote_missing_at'] as const
+type CachedTenant = Pick<TenantMasterRow, (typeof CACHED_COLUMNS)[number]>
 
 /** The RDS a sync covers: the named ones, else every active one; then the shard. */
 export async function syncTargets(db: Db, refs: readonly string[] | undefined, shard: Shard | undefined): Promise<RdsInstanceRow[]> {
@@ -166,10 +158,6 @@ function differs(cached: CachedTenant, upstream: UpstreamTenant): boolean {
   )
 }
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('stopped')
-}
-
 /**
  * Writes one RDS's tenants to tenant_master in one transaction: new and changed
  * tenants upserted in batches keyed on (rds_instance_id, remote_tenant_id),
@@ -184,12 +172,12 @@ async function writeTenants(
 ): Promise<SyncCounts> {
   const now = ctx.now()
   return ctx.db.transaction(async (tx) => {
-    const cached = (await tx(TENANT_MASTER_TABLE)
-      .select('id', 'remote_tenant_id', 'name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'remote_missing_at')
-      .where({rds_instance_id: rdsId})) as CachedTenant[]
+    const cached = await tx(TENANT_MASTER_TABLE)
+      .select(...CACHED_COLUMNS)
+      .where({rds_instance_id: rdsId})
     const byRemoteId = new Map(cached.map((row) => [Number(row.remote_tenant_id), row]))
     const counts: SyncCounts = {...ZERO_COUNTS}
-    const writes: Array<Record<string, unknown>> = []
+    const writes: Array<Omit<TenantMasterRow, 'id'>> = []
     const seen = new Set<number>()
     for (const tenant of upstream) {
       seen.add(tenant.id)
@@ -218,12 +206,12 @@ async function writeTenants(
     const vanished = cached.filter((row) => !seen.has(Number(row.remote_tenant_id)) && toIso(row.remote_missing_at) === null).map((row) => Number(row.id))
     counts.missing = vanished.length
 
-    throwIfAborted(options.signal)
+    options.signal.throwIfAborted()
     // Every tenant still upstream was verified now, changed or not.
     if (counts.unchanged > 0) await tx(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId}).whereNull('remote_missing_at').update({cache_refreshed_at: now})
-    const merge = ['name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'cache_refreshed_at', 'remote_missing_at', 'updated_at']
+    const merge: Array<keyof TenantMasterRow> = ['name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'cache_refreshed_at', 'remote_missing_at', 'updated_at']
     for (let i = 0; i < writes.length; i += options.batchSize) {
-      throwIfAborted(options.signal)
+      options.signal.throwIfAborted()
       await tx(TENANT_MASTER_TABLE)
         .insert(writes.slice(i, i + options.batchSize))
         .onConflict(['rds_instance_id', 'remote_tenant_id'])
@@ -231,11 +219,11 @@ async function writeTenants(
       options.onBatch(Math.min(i + options.batchSize, writes.length), writes.length)
     }
     for (let i = 0; i < vanished.length; i += options.batchSize) {
-      throwIfAborted(options.signal)
+      options.signal.throwIfAborted()
       await tx(TENANT_MASTER_TABLE).whereIn('id', vanished.slice(i, i + options.batchSize)).update({remote_missing_at: now, updated_at: now})
     }
     // The last moment to give up: past it, the transaction commits.
-    throwIfAborted(options.signal)
+    options.signal.throwIfAborted()
     return counts
   })
 }
@@ -305,11 +293,11 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
       emit({type: 'start', rds, index: due.indexOf(row), total})
       const runId = await startRun(ctx.db, 'tenants', rds.id, ctx.now())
       try {
-        throwIfAborted(signal)
+        signal.throwIfAborted()
         emit({type: 'progress', rds, phase: 'reading', done: 0, total: 0})
         const db = await ctx.fleet.get(await connectionSpecFor(ctx, row))
         const {tenants: upstream, invalidRows} = await readUpstreamTenants(db, remaining)
-        throwIfAborted(signal)
+        signal.throwIfAborted()
         const written = await retryOnDeadlock(() => writeTenants(ctx, rds.id, upstream, {
           batchSize: options.batchSize ?? 500,
           signal,

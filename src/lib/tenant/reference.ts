@@ -1,19 +1,12 @@
 import type {Db} from '../db/control-db.js'
+import type {TenantMasterRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {findRds} from '../rds/repository.js'
 
 export const TENANT_MASTER_TABLE = 'tenant_master'
 
-/** A row of `tenant_master` as the engines return it. */
-export interface TenantMasterRow {
-  id: number | string
-  rds_instance_id: number | string
-  remote_tenant_id: number | string
-  name: string
-  status: string | null
-  remote_missing_at: unknown
-}
+const COLUMNS = ['id', 'rds_instance_id', 'remote_tenant_id', 'name', 'status', 'remote_missing_at'] as const
 
 /** A tenant as raiops knows it. */
 export interface TenantRef {
@@ -33,7 +26,7 @@ export const TENANT_REF_HELP = 'its raiops id (as 42) or RDS:REMOTE_TENANT_ID (a
 
 const BY_RDS = /^([^:\s]+):(\d+)$/
 
-function toTenantRef(row: TenantMasterRow): TenantRef {
+function toTenantRef(row: Pick<TenantMasterRow, (typeof COLUMNS)[number]>): TenantRef {
   return {
     id: Number(row.id),
     rdsInstanceId: Number(row.rds_instance_id),
@@ -51,10 +44,9 @@ function toTenantRef(row: TenantMasterRow): TenantRef {
  */
 export async function getTenant(db: Db, ref: string): Promise<TenantRef> {
   const text = ref.trim()
-  const columns = ['id', 'rds_instance_id', 'remote_tenant_id', 'name', 'status', 'remote_missing_at']
   if (/^\d+$/.test(text)) {
     // tenant_master ids are 32-bit: a larger number names no tenant (and PostgreSQL would refuse to compare it).
-    const row = Number(text) <= 2_147_483_647 ? ((await db(TENANT_MASTER_TABLE).where({id: Number(text)}).first(columns)) as TenantMasterRow | undefined) : undefined
+    const row = Number(text) <= 2_147_483_647 ? await db(TENANT_MASTER_TABLE).where({id: Number(text)}).first(...COLUMNS) : undefined
     if (!row) throw new NotFoundError(`no tenant with id ${text}`, {hint: `name it by ${TENANT_REF_HELP}; \`raiops sync:tenants\` brings in new tenants`})
     return toTenantRef(row)
   }
@@ -64,7 +56,7 @@ export async function getTenant(db: Db, ref: string): Promise<TenantRef> {
   if (!rds) throw new NotFoundError(`no RDS named "${match[1]}"`, {hint: 'see `raiops rds:list`'})
   const remoteTenantId = Number(match[2])
   const row = Number.isSafeInteger(remoteTenantId)
-    ? ((await db(TENANT_MASTER_TABLE).where({rds_instance_id: Number(rds.id), remote_tenant_id: remoteTenantId}).first(columns)) as TenantMasterRow | undefined)
+    ? await db(TENANT_MASTER_TABLE).where({rds_instance_id: Number(rds.id), remote_tenant_id: remoteTenantId}).first(...COLUMNS)
     : undefined
   if (!row) throw new NotFoundError(`RDS "${rds.name}" has no tenant ${match[2]} in the registry`, {hint: 'run `raiops sync:tenants --rds ' + rds.name + '` if it is new'})
   return toTenantRef(row)

@@ -3,6 +3,7 @@ import {randomBytes} from 'node:crypto'
 import {appendAudit, lockForChange} from '../audit/writer.js'
 import type {OpsContext, PrincipalContext} from '../context.js'
 import {insertReturningId, isUniqueViolation} from '../db/control-db.js'
+import type {ApiTokenRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {assertMayChange, assertMayHandOut} from '../auth/principal.js'
@@ -19,15 +20,8 @@ export interface TokenView {
   state: 'active' | 'expired' | 'revoked'
 }
 
-interface TokenRow {
-  id: number | string
-  name: string
-  role: string
-  expires_at: unknown
-  last_used_at: unknown
-  revoked_at: unknown
-  created_at: unknown
-}
+/** What a token's view needs of its row (never its hash). */
+type TokenRow = Pick<ApiTokenRow, 'id' | 'name' | 'role' | 'expires_at' | 'last_used_at' | 'revoked_at' | 'created_at'>
 
 function toView(row: TokenRow, now: Date): TokenView {
   const expiresAt = toIso(row.expires_at)
@@ -65,7 +59,8 @@ export async function createToken(ctx: PrincipalContext, input: {name: string; r
       const operatorId = actor.kind === 'operator' ? actor.id : null
       const id = await insertReturningId(tx, 'api_tokens', {name: input.name, token_hash: hashToken(token), operator_id: operatorId, role: input.role, expires_at: input.expiresAt, created_at: now, updated_at: now})
       await appendAudit(tx, ctx.audit, {action: 'token.create', targetType: 'token', targetId: id, newValues: {name: input.name, role: input.role, expiresAt: input.expiresAt?.toISOString() ?? null}}, now)
-      const row = (await tx('api_tokens').where({id}).first()) as TokenRow
+      // Inserted just above, in this transaction.
+      const row = (await tx('api_tokens').where({id}).first())!
       return {...toView(row, now), token}
     })
   } catch (error) {
@@ -76,7 +71,7 @@ export async function createToken(ctx: PrincipalContext, input: {name: string; r
 
 export async function listTokens(ctx: Pick<OpsContext, 'db' | 'now'>): Promise<TokenView[]> {
   const now = ctx.now()
-  return ((await ctx.db('api_tokens').select('id', 'name', 'role', 'expires_at', 'last_used_at', 'revoked_at', 'created_at').orderBy('id')) as TokenRow[]).map((row) => toView(row, now))
+  return (await ctx.db('api_tokens').select('id', 'name', 'role', 'expires_at', 'last_used_at', 'revoked_at', 'created_at').orderBy('id')).map((row) => toView(row, now))
 }
 
 export async function revokeToken(ctx: PrincipalContext, input: {ref: string}): Promise<TokenView> {
@@ -85,9 +80,9 @@ export async function revokeToken(ctx: PrincipalContext, input: {ref: string}): 
   const now = ctx.now()
   return ctx.db.transaction(async (tx) => {
     await lockForChange(tx)
-    const row = (await tx('api_tokens')
+    const row = await tx('api_tokens')
       .where((q) => (/^\d+$/.test(ref) ? q.where({id: Number(ref)}).orWhere({name: ref}) : q.where({name: ref})))
-      .first()) as TokenRow | undefined
+      .first()
     if (!row) throw new NotFoundError(`no token "${ref}"`, {hint: 'see `raiops token:list`'})
     await assertMayChange(tx, actor, {kind: 'token', name: row.name, role: row.role})
     if (toIso(row.revoked_at)) return toView(row, now)

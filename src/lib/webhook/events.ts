@@ -79,7 +79,7 @@ export async function storeRaiEvent(ctx: Pick<OpsContext, 'db' | 'now'>, input: 
     if (await tx('webhook_events').where({event_id: event.id}).first('event_id')) return {status: 'duplicate'} as const
     let tenantMasterId: number | null = null
     if (event.tenant_id && event.rds_instance_id) {
-      const tenant = (await tx('tenant_master').where({rds_instance_id: event.rds_instance_id, remote_tenant_id: event.tenant_id}).first('id')) as {id: number} | undefined
+      const tenant = await tx('tenant_master').where({rds_instance_id: event.rds_instance_id, remote_tenant_id: event.tenant_id}).first('id')
       tenantMasterId = tenant ? Number(tenant.id) : null
     }
     const appended = await appendAudit(tx, raiAuditContext(event, from), raiAuditEntry(event, tenantMasterId), now)

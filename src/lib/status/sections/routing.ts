@@ -7,7 +7,7 @@ export const routingSection: StatusSection = {
   key: 'routing',
   title: 'Routing cache',
   async collect(ctx: StatusContext): Promise<SectionReport> {
-    const [row] = (await ctx.db('user_email_routing_cache').select(ctx.db.raw('count(*) as total'), ctx.db.raw('max(synced_at) as synced'))) as Array<{total: unknown; synced: unknown}>
+    const [row] = await ctx.db('user_email_routing_cache').count({total: '*'}).max({synced: 'synced_at'})
     const total = Number(row?.total ?? 0)
     const syncedAt = toIso(row?.synced)
     const data = {entries: total, syncedAt}

@@ -7,11 +7,7 @@ export const tenantsSection: StatusSection = {
   key: 'tenants',
   title: 'Tenants',
   async collect(ctx: StatusContext): Promise<SectionReport> {
-    const [row] = (await ctx.db('tenant_master').select(
-      ctx.db.raw('count(*) as total'),
-      ctx.db.raw('count(remote_missing_at) as missing'),
-      ctx.db.raw('max(cache_refreshed_at) as refreshed'),
-    )) as Array<{total: unknown; missing: unknown; refreshed: unknown}>
+    const [row] = await ctx.db('tenant_master').count({total: '*', missing: 'remote_missing_at'}).max({refreshed: 'cache_refreshed_at'})
     const total = Number(row?.total ?? 0)
     const missing = Number(row?.missing ?? 0)
     const refreshedAt = toIso(row?.refreshed)

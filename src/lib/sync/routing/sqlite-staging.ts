@@ -63,7 +63,7 @@ async function dropTable(db: Db, name: string): Promise<void> {
 async function copyRows(db: Knex, table: string, staging: string, signal: AbortSignal | undefined): Promise<void> {
   let after = 0
   for (;;) {
-    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('stopped')
+    signal?.throwIfAborted()
     const last = await db.transaction(async (tx) => {
       await tx.raw(`INSERT INTO ${quote(staging)} SELECT * FROM ${quote(table)} WHERE id > ? ORDER BY id LIMIT ?`, [after, COPY_BATCH])
       const [row] = await tx<{id: unknown}>(staging).max({id: 'id'})
@@ -102,7 +102,7 @@ export async function rebuildThroughStaging(
   try {
     if (options.copy) await copyRows(db, table, staging, options.signal)
     await options.fill({staging, write: (work) => db.transaction((tx) => work(tx))})
-    if (options.signal?.aborted) throw options.signal.reason instanceof Error ? options.signal.reason : new Error('stopped')
+    options.signal?.throwIfAborted()
     // Dropping the old table frees its pages at once (tens of ms for a million rows) and its index names.
     await db.transaction(async (tx) => {
       await dropTable(tx, table)
