@@ -4,7 +4,7 @@
  * database as stored and the fleet as it really is. A test file calls
  * `useSyncHarness()` once at its top.
  */
-import {ROUTING_CACHE_TABLE} from '../../src/lib/db/tables.js'
+import {ROUTING_CACHE_TABLE, TENANT_MASTER_TABLE} from '../../src/lib/db/tables.js'
 import type {Knex} from 'knex'
 import {afterAll, afterEach} from 'vitest'
 
@@ -13,7 +13,7 @@ import {toBool, toIso} from '../../src/lib/db/values.js'
 import {addRds} from '../../src/lib/rds/service.js'
 import type {RdsFields} from '../../src/lib/rds/validation.js'
 import type {TenantSyncRequest} from '../../src/lib/sync/index.js'
-import {TENANT_MASTER_TABLE, type RdsTenantSync} from '../../src/lib/sync/tenants.js'
+import {type RdsTenantSync} from '../../src/lib/sync/tenants.js'
 import {makeContext} from './context.js'
 import {createControlDb, type ControlEngineName, type TestControlDb} from './control-db.js'
 import {type FaultMode, type FaultProxy, startFaultProxy} from './fault-proxy.js'

@@ -1,3 +1,4 @@
+import type {ActorType} from '../db/tables.js'
 import {createHash} from 'node:crypto'
 
 import {insertReturningId, type Db} from '../db/control-db.js'
@@ -9,7 +10,7 @@ import {AUDIT_LIMITS, textProblem, valuesProblem} from './limits.js'
 export const GENESIS_HASH = '0'.repeat(64)
 const CANONICAL_VERSION = 'raiops-audit-v1'
 
-export type ActorType = 'operator' | 'token' | 'system' | 'rai'
+export type {ActorType} from '../db/tables.js'
 
 /** Who is acting and from where; built once per command run. */
 export interface AuditContext {

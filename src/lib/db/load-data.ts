@@ -88,9 +88,6 @@ async function socketCaughtUp(connection: Mysql2Connection): Promise<void> {
   }
 }
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('stopped')
-}
 
 export interface LoadDataOptions<C extends string, Row extends {readonly [K in C]?: TsvValue}> {
   table: string
@@ -148,7 +145,7 @@ async function loadOnce<C extends string, Row extends {readonly [K in C]?: TsvVa
       try {
         if (firstText !== '') await write(firstText)
         for (;;) {
-          throwIfAborted(signal)
+          signal?.throwIfAborted()
           const next = await batches.next()
           if (next.done) break
           // An empty batch (the source ended on a page boundary) adds nothing: even a bare newline would be a row.

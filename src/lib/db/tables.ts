@@ -6,14 +6,24 @@
  * The three engines disagree on three kinds of column; the types say so rather
  * than pretend, and the readers in ./values.ts (toIso, toBool, Number) even them out.
  */
-import type {ActorType} from '../audit/writer.js'
-import type {HealthStatus} from '../health/rules.js'
-import type {RdsState} from '../rds/types.js'
-import type {SyncRunStatus} from '../sync/runs.js'
 import type {RdsEngine} from './connection-spec.js'
 
 export const RDS_TABLE = 'rds_instances'
 export const ROUTING_CACHE_TABLE = 'user_email_routing_cache'
+export const TENANT_MASTER_TABLE = 'tenant_master'
+export const SYNC_RUNS_TABLE = 'sync_runs'
+export const HEALTH_CHECKS_TABLE = 'health_checks'
+export const IMPERSONATIONS_TABLE = 'impersonations'
+export const LOCKS_TABLE = 'locks'
+
+/** The values some columns may hold, declared with the tables so that every layer reads them from here. */
+export const RDS_STATES = ['online', 'draining', 'locked'] as const
+export type RdsState = (typeof RDS_STATES)[number]
+/** What a probe makes of a server; `unknown` until one has run. */
+export const HEALTH_STATUSES = ['healthy', 'degraded', 'down', 'unknown'] as const
+export type HealthStatus = (typeof HEALTH_STATUSES)[number]
+export type ActorType = 'operator' | 'token' | 'system' | 'rai'
+export type SyncRunStatus = 'running' | 'ok' | 'partial' | 'failed' | 'skipped'
 
 /** Written as a Date. MySQL and PostgreSQL return a Date; SQLite the epoch milliseconds knex stored. */
 export type DbTimestamp = Date | number

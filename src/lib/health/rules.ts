@@ -1,10 +1,9 @@
+import type {HealthStatus} from '../db/tables.js'
 import type {HealthProbe, ProbeStep} from './probe.js'
 
-/** The thresholds of the status rules (README "Health status rules", `rds:health --help`). */
-/** What a probe makes of a server; `unknown` until one has run. */
-export const HEALTH_STATUSES = ['healthy', 'degraded', 'down', 'unknown'] as const
-export type HealthStatus = (typeof HEALTH_STATUSES)[number]
+export {HEALTH_STATUSES, type HealthStatus} from '../db/tables.js'
 
+/** The thresholds of the status rules (README "Health status rules", `rds:health --help`). */
 export interface HealthThresholds {
   /** A `SELECT 1` round trip above this is slow: degraded. */
   slowMs: number

@@ -3,8 +3,6 @@
  * tenant and whose `act` claim (RFC 8693 §4.1) names who acts as it.
  */
 
-/** Where each issued link is recorded by its jti, and marked when used. */
-export const IMPERSONATIONS_TABLE = 'impersonations'
 export const IMPERSONATION_ISSUER = 'raiops'
 /** The JWT `typ` header, so an impersonation token is never mistaken for another JWT signed with the same key. */
 export const IMPERSONATION_TOKEN_TYPE = 'raiops-imp+jwt'

@@ -1,3 +1,4 @@
+import {IMPERSONATIONS_TABLE} from '../db/tables.js'
 import type {KeyObject} from 'node:crypto'
 import {jwtVerify, type JWTPayload} from 'jose'
 import {z} from 'zod'
@@ -5,7 +6,7 @@ import {z} from 'zod'
 import type {OpsContext} from '../context.js'
 import {ExitCode, RaiopsError} from '../errors/index.js'
 import {MAX_TTL_SECONDS} from '../rds/validation.js'
-import {IMPERSONATION_ISSUER, IMPERSONATION_TOKEN_TYPE, IMPERSONATIONS_TABLE} from './claims.js'
+import {IMPERSONATION_ISSUER, IMPERSONATION_TOKEN_TYPE} from './claims.js'
 
 /** Why an impersonation token was refused. */
 export type ImpersonationRefusal = 'invalid' | 'expired' | 'audience' | 'used' | 'unknown'

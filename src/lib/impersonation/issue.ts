@@ -1,3 +1,4 @@
+import {IMPERSONATIONS_TABLE} from '../db/tables.js'
 import {randomUUID} from 'node:crypto'
 import {SignJWT} from 'jose'
 import {z} from 'zod'
@@ -12,15 +13,7 @@ import type {RdsInstanceRow} from '../rds/types.js'
 import {MAX_TTL_SECONDS, MIN_TTL_SECONDS} from '../rds/validation.js'
 import {rememberSecret} from '../redact/index.js'
 import {getTenant, type TenantRef} from '../tenant/reference.js'
-import {
-  IMPERSONATION_ISSUER,
-  IMPERSONATION_PATH,
-  IMPERSONATION_TOKEN_TYPE,
-  IMPERSONATIONS_TABLE,
-  MAX_REASON_LENGTH,
-  MAX_TICKET_LENGTH,
-  MIN_REASON_LENGTH,
-} from './claims.js'
+import {IMPERSONATION_ISSUER, IMPERSONATION_PATH, IMPERSONATION_TOKEN_TYPE, MAX_REASON_LENGTH, MAX_TICKET_LENGTH, MIN_REASON_LENGTH} from './claims.js'
 import {loadImpersonationKey} from './keys.js'
 
 export interface ImpersonationRequest {

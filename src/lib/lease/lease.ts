@@ -4,7 +4,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import type {Knex} from 'knex'
 
 import {isUniqueViolation} from '../db/control-db.js'
-import type {LockRow} from '../db/tables.js'
+import {LOCKS_TABLE, type LockRow} from '../db/tables.js'
 import {toIsoRequired} from '../db/values.js'
 import {BusyError} from '../errors/index.js'
 import {describeDriverError} from '../db/driver-errors.js'
@@ -64,7 +64,6 @@ export interface AcquireLeaseOptions {
   now?: () => Date
 }
 
-const TABLE = 'locks'
 const DEFAULT_TTL_MS = 60_000
 const POLL_MS = 250
 const MAX_NAME_LENGTH = 128
@@ -123,7 +122,7 @@ function busyError(name: string, held: LeaseInfo | null): BusyError {
 
 /** The lease named `name` as stored, expired or not; null when nobody holds it. */
 export async function readLease(db: Knex, name: string): Promise<LeaseInfo | null> {
-  const row = await db(TABLE).where({name}).first()
+  const row = await db(LOCKS_TABLE).where({name}).first()
   return row === undefined ? null : toInfo(row)
 }
 
@@ -164,13 +163,13 @@ export async function acquireLease(db: Knex, name: string, options: AcquireLease
     const at = now()
     const expiresAt = new Date(at.getTime() + ttlMs)
     try {
-      await db(TABLE).insert({name, holder: holderText, acquired_at: at, expires_at: expiresAt})
+      await db(LOCKS_TABLE).insert({name, holder: holderText, acquired_at: at, expires_at: expiresAt})
       return startLease({db, name, holder, holderText, ttlMs, heartbeatMs, now, expiresAtMs: expiresAt.getTime()})
     } catch (error) {
       if (!isUniqueViolation(error)) throw error
     }
 
-    const row = await db(TABLE).where({name}).first()
+    const row = await db(LOCKS_TABLE).where({name}).first()
     let held: LeaseInfo | null = null
     if (row !== undefined) {
       held = toInfo(row)
@@ -179,7 +178,7 @@ export async function acquireLease(db: Knex, name: string, options: AcquireLease
       if (expired || crashedHere) {
         // Conditional on what was read: if another run took it over first, or
         // the holder renewed it meanwhile, nothing matches and the lease is held.
-        let takeover = db(TABLE).where({name, holder: row.holder})
+        let takeover = db(LOCKS_TABLE).where({name, holder: row.holder})
         if (!crashedHere) takeover = takeover.andWhere('expires_at', '<', at)
         const updated = await takeover.update({holder: holderText, acquired_at: at, expires_at: expiresAt})
         if (Number(updated) === 1) return startLease({db, name, holder, holderText, ttlMs, heartbeatMs, now, expiresAtMs: expiresAt.getTime()})
@@ -247,7 +246,7 @@ function startLease(state: LeaseState): Lease {
   /** Pushes expires_at forward if the row is still ours; false when it is not. */
   async function extend(): Promise<boolean> {
     const next = new Date(now().getTime() + ttlMs)
-    const updated = await db(TABLE).where({name, holder: holderText}).update({expires_at: next})
+    const updated = await db(LOCKS_TABLE).where({name, holder: holderText}).update({expires_at: next})
     if (Number(updated) < 1) return false
     expiresAtMs = Math.max(expiresAtMs, next.getTime())
     return true
@@ -301,7 +300,7 @@ function startLease(state: LeaseState): Lease {
         stop()
         // A heartbeat still in flight cannot bring the row back: an UPDATE matches nothing once it is deleted.
         try {
-          await db(TABLE).where({name, holder: holderText}).delete()
+          await db(LOCKS_TABLE).where({name, holder: holderText}).delete()
         } catch {
           // the lease expires by itself
         }

@@ -1,4 +1,4 @@
-import {RDS_TABLE} from '../db/tables.js'
+import {RDS_TABLE, HEALTH_CHECKS_TABLE} from '../db/tables.js'
 import type {OpsContext} from '../context.js'
 import {toBool, toIso, toNumberOrNull} from '../db/values.js'
 import {listRdsRows, selectRds, toRdsView} from './repository.js'
@@ -8,7 +8,6 @@ import {fanOut} from '../fleet/fan-out.js'
 import {probeHealth, type HealthProbe} from '../health/probe.js'
 import {assessHealth, DEFAULT_MAX_CONNECTIONS_RATIO, type HealthCheck} from '../health/rules.js'
 
-export const HEALTH_CHECKS_TABLE = 'health_checks'
 
 /** One RDS after one probe. */
 export interface RdsHealthResult {

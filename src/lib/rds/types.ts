@@ -1,12 +1,8 @@
 import type {RdsEngine} from '../db/connection-spec.js'
-import type {HealthStatus} from '../health/rules.js'
+import type {HealthStatus, RdsState} from '../db/tables.js'
 
 export {RDS_ENGINES, type RdsConnectionSpec, type RdsEngine} from '../db/connection-spec.js'
-export {HEALTH_STATUSES, type HealthStatus} from '../health/rules.js'
-export type {RdsInstanceRow} from '../db/tables.js'
-
-export const RDS_STATES = ['online', 'draining', 'locked'] as const
-export type RdsState = (typeof RDS_STATES)[number]
+export {HEALTH_STATUSES, RDS_STATES, type HealthStatus, type RdsInstanceRow, type RdsState} from '../db/tables.js'
 
 /** An RDS as raiops shows it: never the password, only whether one is set. */
 export interface RdsView {

@@ -1,16 +1,17 @@
+import {SYNC_RUNS_TABLE} from '../db/tables.js'
+import type {SyncRunStatus} from '../db/tables.js'
 import {hostname} from 'node:os'
 
 import {insertReturningId, type Db} from '../db/control-db.js'
 import type {SyncRunRow} from '../db/tables.js'
 import {toIso, toNumberOrNull} from '../db/values.js'
 
-export const SYNC_RUNS_TABLE = 'sync_runs'
 
 export const SYNC_KINDS = ['tenants', 'routing'] as const
 export type SyncKind = (typeof SYNC_KINDS)[number]
 
 /** `running` while a run lives; a run whose process died is marked `failed` by the next run that takes its lease. */
-export type SyncRunStatus = 'running' | 'ok' | 'partial' | 'failed' | 'skipped'
+export type {SyncRunStatus} from '../db/tables.js'
 
 /** What a run did, by row. Every count is present (0 when nothing happened). */
 export interface SyncCounts {

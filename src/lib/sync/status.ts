@@ -1,9 +1,10 @@
+import {SYNC_RUNS_TABLE} from '../db/tables.js'
 import type {OpsContext} from '../context.js'
 import {toBool} from '../db/values.js'
 import {listRdsRows} from '../rds/repository.js'
 import type {LeaseInfo} from '../lease/lease.js'
 import {runningSyncs} from './index.js'
-import {latestRuns, SYNC_KINDS, SYNC_RUNS_TABLE, type SyncKind, type SyncRunRecord} from './runs.js'
+import {latestRuns, SYNC_KINDS, type SyncKind, type SyncRunRecord} from './runs.js'
 import {toIso} from '../db/values.js'
 
 export interface SyncKindStatus {

@@ -1,3 +1,4 @@
+import {TENANT_MASTER_TABLE} from '../db/tables.js'
 import type {Knex} from 'knex'
 
 import type {OpsContext} from '../context.js'
@@ -13,7 +14,6 @@ import {InvalidTally, isId, type InvalidRows} from './invalid.js'
 import {retryOnDeadlock} from '../db/retry.js'
 import {finishRun, lastSuccessByRds, recordRun, startRun, ZERO_COUNTS, type SyncCounts} from './runs.js'
 
-export const TENANT_MASTER_TABLE = 'tenant_master'
 
 export interface TenantSyncOptions {
   /** RDS names or ids (active or not); absent: every active RDS. */

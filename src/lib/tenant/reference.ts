@@ -1,10 +1,10 @@
+import {TENANT_MASTER_TABLE} from '../db/tables.js'
 import type {Db} from '../db/control-db.js'
 import type {TenantMasterRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {findRds} from '../rds/repository.js'
 
-export const TENANT_MASTER_TABLE = 'tenant_master'
 
 const COLUMNS = ['id', 'rds_instance_id', 'remote_tenant_id', 'name', 'status', 'remote_missing_at'] as const
 

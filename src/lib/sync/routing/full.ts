@@ -6,7 +6,7 @@ import {loadsLocalInfile} from '../../db/load-data.js'
 import {ROUTING_CACHE_TABLE} from '../../db/tables.js'
 import {CacheCursor} from './cache.js'
 import {dirtyRanges} from './checksum.js'
-import {STAGING_TABLE, throwIfAborted, toCacheRow, type CacheWrite, type ModeOptions} from './model.js'
+import {STAGING_TABLE, toCacheRow, type CacheWrite, type ModeOptions} from './model.js'
 import {sourcePages} from './source.js'
 import {isSqlite, rebuildThroughStaging} from './sqlite-staging.js'
 import {loadTenantLinks, type Tally} from './tally.js'
@@ -65,7 +65,7 @@ export async function syncFull(ctx: OpsContext, source: Knex, options: ModeOptio
           const write = tally.write(old, toCacheRow(row, tally.link(links, row), now))
           if (write) writes.push(write)
         }
-        throwIfAborted(options.signal)
+        options.signal?.throwIfAborted()
         if (writes.length > 0) await write((tx) => upsert(tx, writes, {load, signal: options.signal, table}))
         if (gone.length >= 500) await flushGone()
         options.onProgress?.({read: tally.counts.read, written: tally.counts.inserted + tally.counts.updated + tally.counts.missing})
@@ -97,7 +97,7 @@ export async function syncFull(ctx: OpsContext, source: Knex, options: ModeOptio
     await ctx.db.transaction(async (tx) => {
       await merge((work) => work(tx), ROUTING_CACHE_TABLE)
       if (mark) await writeWatermark(tx, mark, ctx.now())
-      throwIfAborted(options.signal)
+      options.signal?.throwIfAborted()
     })
   }
   return mark

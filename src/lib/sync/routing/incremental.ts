@@ -5,7 +5,7 @@ import type {Db} from '../../db/control-db.js'
 import {loadsLocalInfile} from '../../db/load-data.js'
 import {retryOnDeadlock} from '../../db/retry.js'
 import {cachedByIds} from './cache.js'
-import {throwIfAborted, toCacheRow, type CachedRow, type CacheWrite, type ModeOptions} from './model.js'
+import {toCacheRow, type CachedRow, type CacheWrite, type ModeOptions} from './model.js'
 import {sourcePages, type Page} from './source.js'
 import {isSqlite} from './sqlite-staging.js'
 import {loadTenantLinks, type Tally} from './tally.js'
@@ -65,7 +65,7 @@ export async function syncIncremental(ctx: OpsContext, source: Knex, options: Mo
       const rows = page.rows.map((row) => toCacheRow(row, tally.link(links, row), now))
       let committed: Promise<number>
       if (load) {
-        throwIfAborted(options.signal)
+        options.signal?.throwIfAborted()
         while (writing.length >= writers) await writing.shift()
         committed = retryOnDeadlock(() => ctx.db.transaction((tx) => applyByLoad(tx, rows, options.signal))).then((applied) => {
           tally.counts.inserted += applied.inserted
@@ -80,7 +80,7 @@ export async function syncIncremental(ctx: OpsContext, source: Knex, options: Mo
           const write = tally.write(cached.get(page.rows[i].id), row)
           if (write) writes.push(write)
         }
-        throwIfAborted(options.signal)
+        options.signal?.throwIfAborted()
         while (writing.length >= writers) await writing.shift()
         committed = writes.length === 0 ? Promise.resolve(0) : retryOnDeadlock(() => ctx.db.transaction((tx) => upsert(tx, writes, {load, signal: options.signal}))).then(() => writes.length)
       }

@@ -106,6 +106,3 @@ export function toCacheRow(row: SourceRow, tenantMasterId: number | null, now: D
   }
 }
 
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('stopped')
-}

@@ -2,7 +2,7 @@ import type {Knex} from 'knex'
 
 import {toIso} from '../../db/values.js'
 import {isId} from '../invalid.js'
-import {throwIfAborted, type SourceRow} from './model.js'
+import {type SourceRow} from './model.js'
 import {isSqlite} from './sqlite-staging.js'
 
 /** The master's user_email_routing as this sync reads it: as the driver returns it, unchecked. */
@@ -131,7 +131,7 @@ export async function* sourcePages(
     // A turn of the event loop per page: with SQLite on both sides every query runs synchronously, and
     // without it Ctrl-C (a signal handler, run between turns) would wait for the whole sync.
     await new Promise((resolve) => setImmediate(resolve))
-    throwIfAborted(options.signal)
+    options.signal?.throwIfAborted()
     const page = await next
     const more = page.raw === page.limit
     if (more) {

@@ -4,7 +4,7 @@ import type {OpsContext} from '../../context.js'
 import type {Db} from '../../db/control-db.js'
 import {loadData, loadsLocalInfile} from '../../db/load-data.js'
 import {ROUTING_CACHE_TABLE} from '../../db/tables.js'
-import {LOAD_COLUMNS, RETIRED_TABLE, STAGING_TABLE, throwIfAborted, toCacheRow, type CachedRow, type CacheRow, type ModeOptions} from './model.js'
+import {LOAD_COLUMNS, RETIRED_TABLE, STAGING_TABLE, toCacheRow, type CachedRow, type CacheRow, type ModeOptions} from './model.js'
 import {sourcePages} from './source.js'
 import {isSqlite, rebuildThroughStaging} from './sqlite-staging.js'
 import {loadTenantLinks, type Tally} from './tally.js'
@@ -50,7 +50,7 @@ export async function syncTruncate(ctx: OpsContext, source: Knex, options: ModeO
     await ctx.db.raw('CREATE TABLE ?? LIKE ??', [STAGING_TABLE, ROUTING_CACHE_TABLE])
     try {
       await fillStaging(ctx.db, rowsOf(), options.signal, () => tally.counts.inserted)
-      throwIfAborted(options.signal)
+      options.signal?.throwIfAborted()
       // Fresh index statistics before readers get it: without them the planner may
       // scan the whole table for every lookup until InnoDB refreshes them itself.
       await ctx.db.raw('ANALYZE TABLE ??', [STAGING_TABLE])
@@ -72,7 +72,7 @@ export async function syncTruncate(ctx: OpsContext, source: Knex, options: ModeO
       signal: options.signal,
       fill: async (rebuild) => {
         for await (const rows of rowsOf()) {
-          throwIfAborted(options.signal)
+          options.signal?.throwIfAborted()
           if (rows.length > 0) await rebuild.write((tx) => insertAll(tx, rebuild.staging, rows))
         }
         before = await counting
@@ -86,11 +86,11 @@ export async function syncTruncate(ctx: OpsContext, source: Knex, options: ModeO
     await ctx.db.transaction(async (tx) => {
       await tx(ROUTING_CACHE_TABLE).delete()
       for await (const rows of rowsOf()) {
-        throwIfAborted(options.signal)
+        options.signal?.throwIfAborted()
         await insertAll(tx, ROUTING_CACHE_TABLE, rows)
       }
       if (mark) await writeWatermark(tx, mark, ctx.now())
-      throwIfAborted(options.signal)
+      options.signal?.throwIfAborted()
     })
   }
   tally.counts.missing = Math.max(0, before - tally.counts.inserted)
@@ -102,7 +102,7 @@ export async function syncTruncate(ctx: OpsContext, source: Knex, options: ModeO
 async function insertStaging(db: Db, batches: AsyncIterable<CacheRow[]>, signal: AbortSignal | undefined): Promise<number> {
   let inserted = 0
   for await (const rows of batches) {
-    throwIfAborted(signal)
+    signal?.throwIfAborted()
     await insertAll(db, STAGING_TABLE, rows)
     inserted += rows.length
   }
