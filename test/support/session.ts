@@ -88,7 +88,7 @@ export interface BackgroundCli {
 /**
  * Starts `raiops ARGS` in a child process and returns at once, for a test that
  * signals it (SIGINT to a `--follow`, SIGKILL mid-write) or watches its output
- * while it runs. Its stdin is closed. The caller kills what it started.
+ * while it runs. Its stdin is closed.
  */
 export function startCli(args: string[], options: {env?: Env} = {}): BackgroundCli {
   const child = spawn(process.execPath, [CLI_BIN, ...args], {cwd: root, env: cliEnv(options.env), stdio: ['ignore', 'pipe', 'pipe']})
@@ -96,7 +96,16 @@ export function startCli(args: string[], options: {env?: Env} = {}): BackgroundC
   child.stdout?.on('data', (d) => (output.stdout += d))
   child.stderr?.on('data', (d) => (output.stderr += d))
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+  running.add(child)
+  void exited.then(() => running.delete(child))
   return {child, output, exited}
+}
+
+const running = new Set<ChildProcess>()
+
+/** Kills (SIGKILL) every command `startCli` started that still runs: for an `afterAll`, so a failed test leaves none behind. */
+export function killStartedClis(): void {
+  for (const child of running) child.kill('SIGKILL')
 }
 
 /** Waits until `condition()` holds, polling every `intervalMs` (50); fails naming `what` after `timeoutMs` (20 s). */
