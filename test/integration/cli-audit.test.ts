@@ -1,40 +1,17 @@
-import {spawn} from 'node:child_process'
 import {cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {parse} from 'csv-parse/sync'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {chainHash, GENESIS_HASH, type AuditRecord} from '../../src/lib/audit/writer.js'
-import {runCli, type CliResult} from '../support/cli.js'
+import {type CliResult} from '../support/cli.js'
 import {startFaultProxy, type FaultProxy} from '../support/fault-proxy.js'
 import {createTestDatabase, createTestDir, mysqlServer, type TestDatabase, type TestDir} from '../support/servers.js'
-import {waitFor} from '../support/session.js'
-
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')
-
-/** raiops started in the background, its output collected as it comes. */
-function startCli(args: string[], env: Record<string, string>) {
-  const childEnv: Record<string, string> = {}
-  for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...env})) if (v !== undefined) childEnv[k] = v
-  delete childEnv.NODE_ENV
-  delete childEnv.FORCE_COLOR
-  const child = spawn(process.execPath, [bin, ...args], {env: childEnv, stdio: ['ignore', 'pipe', 'pipe']})
-  const output = {stdout: '', stderr: ''}
-  child.stdout.on('data', (d) => (output.stdout += d))
-  child.stderr.on('data', (d) => (output.stderr += d))
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
-  started.add(child)
-  void exited.then(() => started.delete(child))
-  return {child, output, exited}
-}
+import {initialisedHome, killStartedClis, startCli, waitFor, type CliSession} from '../support/session.js'
 
 /** Every background raiops still running is killed when its file's tests end, whatever happened. */
-const started = new Set<ReturnType<typeof spawn>>()
-afterAll(() => {
-  for (const child of started) child.kill('SIGKILL')
-})
+afterAll(killStartedClis)
 
 const RDS_PASSWORD = 'Audit-Secret-pw-7'
 /** A control character as it would reach a terminal: anything but the newline that ends a line. */
@@ -44,9 +21,9 @@ const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/
 describe('audit:list, audit:show, audit:verify and the status audit section', () => {
   let home: TestDir
   let env: Record<string, string>
-
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
-    runCli(args, {env: {...env, ...options.env}, input: options.input, timeoutMs: 30_000})
+  let session: CliSession
+  // In-process: what is tested is the audit trail and its output; `--follow`, stopped by Ctrl-C, is spawned (startCli).
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
 
   /** A copy of the control database in a home of its own, to tamper with. */
   function copyHome(name: string): {env: Record<string, string>; db: Database.Database} {
@@ -59,9 +36,9 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
 
   beforeAll(async () => {
     home = createTestDir('raiops-audit-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: 'audit-admin-password-1', runner: 'in-process'})
+    env = session.env
     const steps: Array<[string[], string?]> = [
-      [['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], 'audit-admin-password-1\n'],
       [['rds:add', '--name', 'main', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_a', '--master', '--no-test', '--no-input', '--password-stdin'], `${RDS_PASSWORD}\n`],
       [['rds:add', '--name', 'eu', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_b', '--no-test', '--no-input']],
       [['rds:edit', 'eu', '--rai-database', 'rai_eu', '--no-test']],
@@ -302,7 +279,7 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     expect(lines[1]).toMatch(/rds\.edit/)
     expect(lines[2]).toMatch(/rds\.drain/)
 
-    const tail = startCli(['audit:tail', '-n', '1', '--follow', '--interval', '0.2', '--json'], env)
+    const tail = startCli(['audit:tail', '-n', '1', '--follow', '--interval', '0.2', '--json'], {env})
     await waitFor(() => tail.output.stdout.includes('rds.drain'), {what: 'the last entry'})
     const added = await cli(['rds:add', '--name', 'tailed', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_t', '--no-test', '--no-input'])
     expect(added.code, added.stderr).toBe(0)
@@ -320,7 +297,9 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
 describe('audit:checkpoint and audit:verify --checkpoint', () => {
   let home: TestDir
   let env: Record<string, string>
-  const cli = (args: string[], options: {env?: Record<string, string>} = {}): Promise<CliResult> => runCli(args, {env: {...env, ...options.env}, timeoutMs: 30_000})
+  let session: CliSession
+  // In-process: what is tested is the checkpoint and its check, not the process around them.
+  const cli = (args: string[], options: {env?: Record<string, string>} = {}): Promise<CliResult> => session.run(args, options)
 
   /** What someone with write access to the table can do: re-compute every hash from `fromSeq` on, and the head. */
   function rechain(db: Database.Database): void {
@@ -356,9 +335,8 @@ describe('audit:checkpoint and audit:verify --checkpoint', () => {
 
   beforeAll(async () => {
     home = createTestDir('raiops-checkpoint-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
-    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'checkpoint-admin-password-1\n'})
-    expect(init.code, init.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: 'checkpoint-admin-password-1', runner: 'in-process'})
+    env = session.env
   })
 
   afterAll(() => home?.drop())
@@ -448,6 +426,7 @@ describe('audit:tail against a MariaDB control database that restarts', () => {
   let control: TestDatabase
   let proxy: FaultProxy
   let env: Record<string, string>
+  let session: CliSession
 
   beforeAll(async () => {
     home = createTestDir('raiops-audit-tail-')
@@ -455,9 +434,9 @@ describe('audit:tail against a MariaDB control database that restarts', () => {
     proxy = await startFaultProxy({targetHost: mysqlServer.host, targetPort: mysqlServer.port})
     const url = new URL(control.url)
     url.port = String(proxy.port)
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: url.toString(), RAIOPS_CONNECT_TIMEOUT_MS: '1000'}
-    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'tail-admin-password-1\n'})
-    expect(init.code, init.stderr).toBe(0)
+    // In-process, but for the `--follow` runs (startCli), which the test cuts off from the database and stops with Ctrl-C.
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: 'tail-admin-password-1', env: {RAIOPS_DATABASE_URL: url.toString(), RAIOPS_CONNECT_TIMEOUT_MS: '1000'}, runner: 'in-process'})
+    env = session.env
   })
 
   afterAll(async () => {
@@ -467,12 +446,12 @@ describe('audit:tail against a MariaDB control database that restarts', () => {
   })
 
   it('reconnects with back-off and says so on stderr, then prints what landed meanwhile', async () => {
-    const tail = startCli(['audit:tail', '-n', '0', '--follow', '--interval', '0.2', '--max-retries', '50', '--json'], env)
+    const tail = startCli(['audit:tail', '-n', '0', '--follow', '--interval', '0.2', '--max-retries', '50', '--json'], {env})
     await new Promise((resolve) => setTimeout(resolve, 1500))
     await proxy.setMode('refuse')
     await waitFor(() => /control database unreachable \(attempt 2 of 50\)/.test(tail.output.stderr), {what: 'two failed polls'})
     // A change made while the tail cannot see the database (straight to the server, not through the proxy).
-    const added = await runCli(['rds:add', '--name', 'meanwhile', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_m', '--no-test', '--no-input'], {env: {...env, RAIOPS_DATABASE_URL: control.url}})
+    const added = await session.run(['rds:add', '--name', 'meanwhile', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_m', '--no-test', '--no-input'], {env: {RAIOPS_DATABASE_URL: control.url}})
     expect(added.code, added.stderr).toBe(0)
     await proxy.setMode('pass')
     await waitFor(() => tail.output.stdout.includes('meanwhile'), {what: 'the entry written during the outage', timeoutMs: 40_000})
@@ -483,7 +462,7 @@ describe('audit:tail against a MariaDB control database that restarts', () => {
   }, 60_000)
 
   it('exits 1 after --max-retries failed polls in a row', async () => {
-    const tail = startCli(['audit:tail', '-n', '0', '--follow', '--interval', '0.1', '--max-retries', '2'], env)
+    const tail = startCli(['audit:tail', '-n', '0', '--follow', '--interval', '0.1', '--max-retries', '2'], {env})
     await new Promise((resolve) => setTimeout(resolve, 1500))
     await proxy.setMode('refuse')
     try {

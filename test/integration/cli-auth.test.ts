@@ -3,16 +3,18 @@ import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {queryControlDb, RAW_CONTROL, runCli, type CliResult} from '../support/cli.js'
+import {queryControlDb, RAW_CONTROL, type CliResult} from '../support/cli.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
+import {CliSession, initialisedHome} from '../support/session.js'
 
 const ADMIN_PASSWORD = 'auth-admin-password-1'
 
 describe('sign-in, sessions, service tokens and permissions', () => {
   let home: TestDir
   let env: Record<string, string>
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
-    runCli(args, {env: {...env, ...options.env}, input: options.input, timeoutMs: 30_000})
+  let session: CliSession
+  // In-process: what is tested is sign-in, sessions and tokens, not the process around them.
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
   const write = (sql: string, ...params: unknown[]) => {
     const db = new Database(join(env.RAIOPS_HOME, 'raiops.sqlite'))
     try {
@@ -21,7 +23,7 @@ describe('sign-in, sessions, service tokens and permissions', () => {
       db.close()
     }
   }
-  const login = (password = ADMIN_PASSWORD, extra: string[] = []) => cli(['auth:login', '--email', 'ops@example.com', '--password-stdin', ...extra], {input: `${password}\n`})
+  const login = (password = ADMIN_PASSWORD, extra: string[] = [], via = session) => via.run(['auth:login', '--email', 'ops@example.com', '--password-stdin', ...extra], {input: `${password}\n`})
   const outputs: string[] = []
   const keep = (result: CliResult) => {
     outputs.push(result.stdout, result.stderr)
@@ -30,9 +32,8 @@ describe('sign-in, sessions, service tokens and permissions', () => {
 
   beforeAll(async () => {
     home = createTestDir('raiops-auth-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: ''}
-    const init = await cli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {input: `${ADMIN_PASSWORD}\n`})
-    expect(init.code, init.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, env: {RAIOPS_TOKEN: ''}, runner: 'in-process'})
+    env = session.env
   })
 
   afterAll(() => home?.drop())
@@ -214,7 +215,9 @@ describe('sign-in, sessions, service tokens and permissions', () => {
   })
 
   it('parallel wrong passwords are all counted: six at once lock the email; a password typed as the email is not recorded', async () => {
-    const attempts = await Promise.all(Array.from({length: 6}, () => login('parallel-wrong-pw-1')))
+    // Spawned: six processes at once, as six terminals would; in-process runs take turns.
+    const terminals = new CliSession(env)
+    const attempts = await Promise.all(Array.from({length: 6}, () => login('parallel-wrong-pw-1', [], terminals)))
     expect(attempts.every((a) => a.code === 5)).toBe(true)
     const locked = await login()
     expect(locked.code).toBe(5)
@@ -231,14 +234,12 @@ describe('sign-in, sessions, service tokens and permissions', () => {
 
 describe('names and descriptions operators type, in human output', () => {
   let home: TestDir
-  let env: Record<string, string>
-  const cli = (args: string[], input?: string): Promise<CliResult> => runCli(args, {env, input, timeoutMs: 30_000})
+  let session: CliSession
+  const cli = (args: string[], input?: string): Promise<CliResult> => session.run(args, {input})
 
   beforeAll(async () => {
     home = createTestDir('raiops-auth-escape-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: ''}
-    const init = await cli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], `${ADMIN_PASSWORD}\n`)
-    expect(init.code, init.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, env: {RAIOPS_TOKEN: ''}, runner: 'in-process'})
   })
 
   afterAll(() => home?.drop())

@@ -4,6 +4,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {queryControlDb, runCli} from '../support/cli.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
+import {initialisedHome} from '../support/session.js'
 
 describe('a .env in a directory someone else controls', () => {
   let root: TestDir
@@ -25,10 +26,8 @@ describe('a .env in a directory someone else controls', () => {
     expect(victim.code, victim.stderr).toBe(0)
 
     // Someone else's registry, and a token of theirs that lets anyone use it.
-    const attackerEnv = {RAIOPS_HOME: attackerHome, RAIOPS_DATABASE_URL: '', RAIOPS_MASTER_KEY: ''}
-    const attacker = await runCli(['init', '--admin-email', 'attacker@example.com', '--admin-name', 'Attacker', '--password-stdin'], {env: attackerEnv, input: 'attacker-admin-password-1\n'})
-    expect(attacker.code, attacker.stderr).toBe(0)
-    const made = await runCli(['token:create', '--name', 'bait', '--role', 'system_admin', '--expires', '1d', '--json'], {env: attackerEnv})
+    const attacker = await initialisedHome({home: attackerHome, password: 'attacker-admin-password-1', email: 'attacker@example.com', name: 'Attacker'})
+    const made = await attacker.run(['token:create', '--name', 'bait', '--role', 'system_admin', '--expires', '1d', '--json'])
     expect(made.code, made.stderr).toBe(0)
     const {token} = JSON.parse(made.stdout) as {token: string}
     writeFileSync(join(checkout, '.env'), `RAIOPS_HOME=${attackerHome}\nRAIOPS_TOKEN=${token}\nNO_COLOR=1\n`)

@@ -4,9 +4,10 @@ import Database from 'better-sqlite3'
 import {decodeProtectedHeader, importSPKI, jwtVerify} from 'jose'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {queryControlDb, RAW_CONTROL, runCli, type CliResult} from '../support/cli.js'
+import {queryControlDb, RAW_CONTROL, type CliResult} from '../support/cli.js'
 import {createRaiFixture, type RaiFixture} from '../support/rai-fixture.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
+import {initialisedHome, type CliSession} from '../support/session.js'
 
 const REASON = 'customer cannot see the March invoices'
 
@@ -15,10 +16,11 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
   let env: Record<string, string>
   let main: RaiFixture
   let other: RaiFixture
+  let session: CliSession
   const tokens = new Map<string, string>()
 
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
-    runCli(args, {env: {...env, ...options.env}, input: options.input, timeoutMs: 30_000})
+  // In-process: what is tested is the links, rows and messages, not the process around them.
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
   const as = (role: string, args: string[]) => cli(args, {env: {RAIOPS_TOKEN: tokens.get(role) as string}})
   const count = (sql: string) => queryControlDb<{n: number}>(env.RAIOPS_HOME, sql)[0].n
   const written = () => ({links: count('select count(*) as n from impersonations'), audit: count('select count(*) as n from audit_logs')})
@@ -30,10 +32,9 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
 
   beforeAll(async () => {
     home = createTestDir('raiops-impersonate-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: ''}
     ;[main, other] = await Promise.all([createRaiFixture({engine: 'sqlite', tenants: 4}), createRaiFixture({engine: 'sqlite', tenants: 2})])
-    const init = await cli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {input: 'impersonate-admin-password-1\n'})
-    expect(init.code, init.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: 'impersonate-admin-password-1', env: {RAIOPS_TOKEN: ''}, runner: 'in-process'})
+    env = session.env
     const steps = [
       ['rds:add', '--name', 'main', '--engine', 'sqlite', '--file', main.database, '--app-url', 'https://eu.rai.example/', '--no-test'],
       ['rds:add', '--name', 'us', '--engine', 'sqlite', '--file', other.database, '--app-url', 'https://us.rai.example', '--no-test'],

@@ -1,13 +1,12 @@
-import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync} from 'node:fs'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
+import {queryControlDb, type CliResult} from '../support/cli.js'
 import {createTestDatabase, createTestDir, withMysqlAdmin, type TestDatabase, type TestDir} from '../support/servers.js'
+import {initialisedHome, startCli} from '../support/session.js'
 
 const addArgs = (name: string) => ['rds:add', '--name', name, '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', `rai_${name}`, '--password-stdin', '--no-test', '--no-input']
 const passwordOf = (name: string) => `secret-of-${name}-1`
@@ -22,11 +21,18 @@ interface Home {
   sql(statement: string): void
 }
 
+/** A home with two RDS whose passwords are stored encrypted. In-process: what is tested is the key file and the rows, not the process around them. */
 async function makeHome(root: string, name: string, keyring?: string): Promise<Home> {
-  const env = {RAIOPS_HOME: join(root, name), RAIOPS_MASTER_KEY: keyring ?? '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: '', RAIOPS_MASTER_KEY_FILE: ''}
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}) => runCli(args, {env: {...env, ...options.env}, input: options.input, timeoutMs: 30_000})
-  const init = await cli(['init', '--admin-email', 'keys@example.com', '--admin-name', 'Keys', '--password-stdin'], {input: 'keys-admin-password-1\n'})
-  expect(init.code, init.stderr).toBe(0)
+  const session = await initialisedHome({
+    home: join(root, name),
+    password: 'keys-admin-password-1',
+    email: 'keys@example.com',
+    name: 'Keys',
+    env: {RAIOPS_MASTER_KEY: keyring ?? '', RAIOPS_TOKEN: '', RAIOPS_MASTER_KEY_FILE: ''},
+    runner: 'in-process',
+  })
+  const env = session.env
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}) => session.run(args, options)
   for (const rds of ['r1', 'r2']) {
     const added = await cli(addArgs(rds), {input: `${passwordOf(rds)}\n`})
     expect(added.code, added.stderr).toBe(0)
@@ -225,9 +231,16 @@ describe('keys:rotate killed (kill -9) between writing the key file and committi
   })
 
   it('leaves every secret under a key the key file holds; the next rotation and prune finish the job', async () => {
-    const env = {RAIOPS_HOME: join(root.path, 'home'), RAIOPS_DATABASE_URL: database.url, RAIOPS_MASTER_KEY: '', RAIOPS_TOKEN: '', RAIOPS_MASTER_KEY_FILE: ''}
-    const cli = (args: string[], input?: string) => runCli(args, {env, input, timeoutMs: 30_000})
-    expect((await cli(['init', '--admin-email', 'keys@example.com', '--admin-name', 'Keys', '--password-stdin'], 'keys-admin-password-1\n')).code).toBe(0)
+    const session = await initialisedHome({
+      home: join(root.path, 'home'),
+      password: 'keys-admin-password-1',
+      email: 'keys@example.com',
+      name: 'Keys',
+      env: {RAIOPS_DATABASE_URL: database.url, RAIOPS_MASTER_KEY: '', RAIOPS_TOKEN: '', RAIOPS_MASTER_KEY_FILE: ''},
+      runner: 'in-process',
+    })
+    const env = session.env
+    const cli = (args: string[], input?: string) => session.run(args, {input})
     for (const rds of ['r1', 'r2']) expect((await cli(addArgs(rds), `${passwordOf(rds)}\n`)).code).toBe(0)
     const keyFile = join(env.RAIOPS_HOME, 'master.key')
     const kids = () => readFileSync(keyFile, 'utf8').trim().split('\n').map((line) => line.split(':')[0])
@@ -237,12 +250,8 @@ describe('keys:rotate killed (kill -9) between writing the key file and committi
       await conn.query(`create trigger \`${database.name}\`.slow_rotation before update on \`${database.name}\`.rds_instances for each row begin do sleep(2); end`)
     })
 
-    const childEnv: Record<string, string> = {}
-    for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...env})) if (v !== undefined) childEnv[k] = v
-    delete childEnv.NODE_ENV
-    const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')
-    const child = spawn(process.execPath, [bin, 'keys:rotate'], {env: childEnv, stdio: 'ignore'})
-    const exited = new Promise((resolve) => child.on('close', resolve))
+    // Spawned: only a process of its own can be killed mid-write.
+    const {child, exited} = startCli(['keys:rotate'], {env})
     const deadline = Date.now() + 20_000
     while (kids().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
     child.kill('SIGKILL')

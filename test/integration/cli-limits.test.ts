@@ -6,12 +6,12 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {COLUMN_LENGTHS} from '../../src/lib/db/limits.js'
 import {MAX_TICKET_LENGTH} from '../../src/lib/impersonation/claims.js'
-import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
+import {queryControlDb, type CliResult} from '../support/cli.js'
 import {CONTROL_ENGINES, createControlDb} from '../support/control-db.js'
 import {createTestDatabase, createTestDir, mysqlServer, type TestDatabase, type TestDir} from '../support/servers.js'
+import {initialisedHome, type CliSession} from '../support/session.js'
 
 const ADMIN_PASSWORD = 'limits-admin-password-1'
-const initArgs = ['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin']
 const oneLine = (result: CliResult) => result.stderr.trim().split('\n')
 
 describe.each(CONTROL_ENGINES)('the column lengths inputs are checked against (%s)', (engine) => {
@@ -42,8 +42,9 @@ describe.each(CONTROL_ENGINES)('the column lengths inputs are checked against (%
 describe('limits checked before anything is written, on a MariaDB control database', () => {
   let home: TestDir
   let database: TestDatabase
-  let env: Record<string, string>
-  const cli = (args: string[], input?: string) => runCli(args, {env, input, timeoutMs: 30_000})
+  let session: CliSession
+  // In-process: what is tested is the checks on input, not the process around them.
+  const cli = (args: string[], input?: string, env?: Record<string, string>) => session.run(args, {input, env})
   const count = async (table: string) => {
     const conn = await mysql.createConnection({...mysqlServer, database: database.name})
     try {
@@ -57,9 +58,7 @@ describe('limits checked before anything is written, on a MariaDB control databa
   beforeAll(async () => {
     home = createTestDir('raiops-limits-')
     database = await createTestDatabase('mysql', 'raiops_ctl')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_DATABASE_URL: database.url, RAIOPS_MASTER_KEY: '', RAIOPS_TOKEN: ''}
-    const init = await cli(initArgs, `${ADMIN_PASSWORD}\n`)
-    expect(init.code, init.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, env: {RAIOPS_DATABASE_URL: database.url, RAIOPS_TOKEN: ''}, runner: 'in-process'})
     const added = await cli(['rds:add', '--name', 'main', '--host', '127.0.0.1', '--username', 'root', '--rai-database', 'rai_main', '--no-test', '--no-input'])
     expect(added.code, added.stderr).toBe(0)
   })
@@ -129,7 +128,7 @@ describe('limits checked before anything is written, on a MariaDB control databa
       ['sqlite:///tmp/raiops-%g1.sqlite', 'file path'],
     ]
     for (const [url, part] of cases) {
-      const result = await runCli(['rds:list'], {env: {...env, RAIOPS_DATABASE_URL: url}})
+      const result = await cli(['rds:list'], undefined, {RAIOPS_DATABASE_URL: url})
       expect(result.code, url).toBe(2)
       expect(oneLine(result), url).toHaveLength(1)
       expect(result.stderr, url).toMatch(new RegExp(`^Error: RAIOPS_DATABASE_URL: the ${part} holds a malformed percent-escape`))
@@ -158,12 +157,8 @@ describe('a full disk or a read-only RAIOPS_HOME (SQLite control database)', () 
 
   afterAll(() => root?.drop())
 
-  const initHome = async (home: string) => {
-    const env = {RAIOPS_HOME: home, RAIOPS_DATABASE_URL: '', RAIOPS_MASTER_KEY: '', RAIOPS_TOKEN: ''}
-    const init = await runCli(initArgs, {env, input: `${ADMIN_PASSWORD}\n`})
-    expect(init.code, init.stderr).toBe(0)
-    return env
-  }
+  // Spawned: every file a command opened is closed when its process ends, before the test undoes the mount.
+  const initHome = (home: string) => initialisedHome({home, password: ADMIN_PASSWORD, env: {RAIOPS_TOKEN: ''}, timeoutMs: 30_000})
 
   it('a full disk: exit 2, one line naming the database file, no SQL, nothing written', async () => {
     const mountPoint = join(root.path, 'small')
@@ -171,11 +166,11 @@ describe('a full disk or a read-only RAIOPS_HOME (SQLite control database)', () 
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint])
     try {
       const home = join(mountPoint, 'raiops')
-      const env = await initHome(home)
+      const session = await initHome(home)
       // Leave 40 KiB: SQLite opens, but cannot commit a new row.
       const {bavail, bsize} = statfsSync(mountPoint)
       writeFileSync(join(mountPoint, 'filler'), Buffer.alloc(bavail * bsize - 40 * 1024))
-      const added = await runCli(['rds:add', '--name', 'full', '--host', '127.0.0.1', '--username', 'root', '--rai-database', 'rai_full', '--no-test', '--no-input'], {env})
+      const added = await session.run(['rds:add', '--name', 'full', '--host', '127.0.0.1', '--username', 'root', '--rai-database', 'rai_full', '--no-test', '--no-input'])
       expect(added.code, added.stderr).toBe(2)
       expect(oneLine(added)).toEqual([`Error: cannot write ${join(home, 'raiops.sqlite')}: the disk is full; nothing was written — free some space there (df -h ${home}), then run the command again`])
       rmSync(join(mountPoint, 'filler'))
@@ -187,12 +182,12 @@ describe('a full disk or a read-only RAIOPS_HOME (SQLite control database)', () 
 
   it('a read-only RAIOPS_HOME: exit 2, one line naming the file, for the database and for the session file', async () => {
     const home = join(root.path, 'ro-home')
-    const env = await initHome(home)
+    const session = await initHome(home)
     await withReadOnly(home, async () => {
-      const listed = await runCli(['rds:list'], {env})
+      const listed = await session.run(['rds:list'])
       expect(listed.code, listed.stderr).toBe(2)
       expect(oneLine(listed)).toEqual([`Error: cannot write ${join(home, 'raiops.sqlite')}: it is on a read-only file system; nothing was written — remount it read-write, or set RAIOPS_HOME (or RAIOPS_DATABASE_URL) to a place raiops can write`])
-      const out = await runCli(['auth:logout'], {env})
+      const out = await session.run(['auth:logout'])
       expect(out.code, out.stderr).toBe(2)
       expect(oneLine(out)).toHaveLength(1)
       expect(out.stderr).toMatch(new RegExp(`^Error: cannot write ${join(home, 'session.jwt')}: it is on a read-only file system`))

@@ -3,25 +3,25 @@ import {lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync,
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {runCli, type CliResult} from '../support/cli.js'
+import {type CliResult} from '../support/cli.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
+import {initialisedHome, type CliSession} from '../support/session.js'
 
 const CSV_HEADER = /^id,name,engine,/m
 
 describe('--output writes files atomically, devices and FIFOs through, and never replaces a link', () => {
   let home: TestDir
   let dir: string
-  let env: Record<string, string>
-  const cli = (args: string[]): Promise<CliResult> => runCli(args, {env, timeoutMs: 30_000})
+  let session: CliSession
+  // Spawned: a link to /proc/self/fd/1 is the command's own standard output only in a process of its own.
+  const cli = (args: string[]): Promise<CliResult> => session.run(args)
   const modeOf = (path: string) => statSync(path).mode & 0o777
 
   beforeAll(async () => {
     home = createTestDir('raiops-output-')
     dir = join(home.path, 'out')
     mkdirSync(dir)
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: ''}
-    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'output-admin-password-1\n'})
-    expect(init.code, init.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: 'output-admin-password-1', env: {RAIOPS_TOKEN: ''}, timeoutMs: 30_000})
   })
 
   afterAll(() => home?.drop())

@@ -2,23 +2,24 @@ import {createHash} from 'node:crypto'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
+import {queryControlDb, type CliResult} from '../support/cli.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
+import {initialisedHome, type CliSession} from '../support/session.js'
 
 const ADMIN_PASSWORD = 'leaks-admin-password-1'
 
 describe('no secret in debug output or in the errors of a mistyped command line', () => {
   let home: TestDir
   let env: Record<string, string>
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
-    runCli(args, {env: {...env, ...options.env}, input: options.input, timeoutMs: 30_000})
+  let session: CliSession
+  // Spawned: DEBUG output is scrubbed by bin/run.js, which a command run in-process skips.
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
   const printed = (result: CliResult) => `${result.stdout}\n${result.stderr}`
 
   beforeAll(async () => {
     home = createTestDir('raiops-leaks-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: ''}
-    const init = await cli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {input: `${ADMIN_PASSWORD}\n`})
-    expect(init.code, init.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, env: {RAIOPS_TOKEN: ''}, timeoutMs: 30_000})
+    env = session.env
   })
 
   afterAll(() => home?.drop())

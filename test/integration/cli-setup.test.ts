@@ -4,8 +4,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {migrations} from '../../migrations/index.js'
 import {openControlDb, parseDatabaseUrl} from '../../src/lib/db/control-db.js'
-import {runCli} from '../support/cli.js'
 import {createTestDatabase, createTestDir, type TestDatabase, type TestDir} from '../support/servers.js'
+import {CliSession, homeEnv} from '../support/session.js'
 
 const ADMIN_PASSWORD = 'admin-pass-Zq81x!'
 
@@ -16,22 +16,26 @@ function initArgs(extra: string[] = []): string[] {
 describe('raiops init and the control database', () => {
   let home: TestDir
   let env: Record<string, string>
+  // In-process: what is tested is init and the control database, not the process around them; start-up is spawned.
+  let session: CliSession
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}) => session.run(args, options)
 
   beforeAll(() => {
     home = createTestDir('raiops-home-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
+    session = new CliSession(homeEnv(join(home.path, 'raiops')), {runner: 'in-process'})
+    env = session.env
   })
   afterAll(() => home.drop())
 
   it('prints its version without touching a database', async () => {
-    const result = await runCli(['--version'], {env})
+    const result = await new CliSession(env).run(['--version'])
     expect(result.code).toBe(0)
     expect(result.stdout).toMatch(/^raiops\/\d+\.\d+\.\d+/)
     expect(existsSync(env.RAIOPS_HOME)).toBe(false)
   })
 
   it('refuses to run a command before init, saying what to do', async () => {
-    const result = await runCli(['rds:list'], {env})
+    const result = await cli(['rds:list'])
     expect(result.code).toBe(2)
     expect(result.stderr.trim().split('\n')).toHaveLength(1)
     expect(result.stderr).toContain('raiops is not initialised')
@@ -39,7 +43,7 @@ describe('raiops init and the control database', () => {
   })
 
   it('needs the first admin without a terminal, and creates no key before it has one', async () => {
-    const result = await runCli(['init'], {env})
+    const result = await cli(['init'])
     expect(result.code).toBe(2)
     expect(result.stderr.trim().split('\n')).toHaveLength(1)
     expect(result.stderr).toContain('--admin-email is required')
@@ -47,13 +51,13 @@ describe('raiops init and the control database', () => {
   })
 
   it('rejects a short admin password with exit 2', async () => {
-    const result = await runCli(initArgs(), {env, input: 'short\n'})
+    const result = await cli(initArgs(), {input: 'short\n'})
     expect(result.code).toBe(2)
     expect(result.stderr).toContain('the admin password must be at least 10 characters')
   })
 
   it('initialises once: key file 0600, migrations, roles, admin', async () => {
-    const result = await runCli([...initArgs(), '--json'], {env, input: `${ADMIN_PASSWORD}\n`})
+    const result = await cli([...initArgs(), '--json'], {input: `${ADMIN_PASSWORD}\n`})
     expect(result.code, result.stderr).toBe(0)
     const json = JSON.parse(result.stdout)
     expect(json).toMatchObject({changed: true, admin: {email: 'ops@example.com', created: true}, key: {source: 'file', created: true}})
@@ -66,17 +70,17 @@ describe('raiops init and the control database', () => {
 
   it('changes nothing the second time, and says so', async () => {
     const key = readFileSync(join(env.RAIOPS_HOME, 'master.key'), 'utf8')
-    const result = await runCli(['init'], {env})
+    const result = await cli(['init'])
     expect(result.code, result.stderr).toBe(0)
     expect(result.stdout).toContain('already initialised')
     expect(result.stdout).toContain('nothing changed')
     expect(readFileSync(join(env.RAIOPS_HOME, 'master.key'), 'utf8')).toBe(key)
-    const json = JSON.parse((await runCli(['init', '--json'], {env})).stdout)
+    const json = JSON.parse((await cli(['init', '--json'])).stdout)
     expect(json).toMatchObject({changed: false, migrationsApplied: [], admin: {created: false}})
   })
 
   it('reports migration status', async () => {
-    const result = await runCli(['db:migrate', '--status', '--json'], {env})
+    const result = await cli(['db:migrate', '--status', '--json'])
     expect(result.code).toBe(0)
     expect(JSON.parse(result.stdout)).toMatchObject({pending: [], applied: migrations.map((m) => m.name)})
   })
@@ -89,7 +93,7 @@ describe('raiops init and the control database', () => {
       ['oracle://x/y', 2, /RAIOPS_DATABASE_URL: expected mysql:\/\//],
     ]
     for (const [url, code, message] of cases) {
-      const result = await runCli(['rds:list'], {env: {...env, RAIOPS_DATABASE_URL: url}})
+      const result = await cli(['rds:list'], {env: {RAIOPS_DATABASE_URL: url}})
       expect(result.code, url).toBe(code)
       expect(result.stderr.trim().split('\n'), url).toHaveLength(1)
       expect(result.stderr, url).toMatch(message)
@@ -97,7 +101,7 @@ describe('raiops init and the control database', () => {
   })
 
   it('names an invalid environment variable', async () => {
-    const result = await runCli(['rds:list'], {env: {...env, RAIOPS_CONNECT_TIMEOUT_MS: 'soon'}})
+    const result = await cli(['rds:list'], {env: {RAIOPS_CONNECT_TIMEOUT_MS: 'soon'}})
     expect(result.code).toBe(2)
     expect(result.stderr).toMatch(/RAIOPS_CONNECT_TIMEOUT_MS: expected a whole number of milliseconds/)
   })
@@ -118,15 +122,16 @@ describe('raiops init on a MariaDB and a PostgreSQL control database', () => {
 
   it('initialises and lists through RAIOPS_DATABASE_URL', async () => {
     for (const database of databases) {
-      const env = {RAIOPS_HOME: join(home.path, database.engine), RAIOPS_DATABASE_URL: database.url, RAIOPS_MASTER_KEY: ''}
-      const init = await runCli(initArgs(), {env, input: `${ADMIN_PASSWORD}\n`})
+      const session = new CliSession(homeEnv(join(home.path, database.engine), {RAIOPS_DATABASE_URL: database.url}), {runner: 'in-process'})
+      const cli = (args: string[], options: {input?: string} = {}) => session.run(args, options)
+      const init = await cli(initArgs(), {input: `${ADMIN_PASSWORD}\n`})
       expect(init.code, init.stderr).toBe(0)
       expect(init.stdout).toContain(`${database.engine}://`)
-      const add = await runCli(['rds:add', '--name', 'local', '--engine', 'sqlite', '--file', '/tmp/rai-local.sqlite', '--no-test', '--json'], {env})
+      const add = await cli(['rds:add', '--name', 'local', '--engine', 'sqlite', '--file', '/tmp/rai-local.sqlite', '--no-test', '--json'])
       expect(add.code, add.stderr).toBe(0)
-      const list = await runCli(['rds:list', '--json'], {env})
+      const list = await cli(['rds:list', '--json'])
       expect(JSON.parse(list.stdout).map((r: {name: string}) => r.name)).toEqual(['local'])
-      const again = await runCli(['init'], {env})
+      const again = await cli(['init'])
       expect(again.stdout).toContain('nothing changed')
     }
   })
@@ -135,14 +140,15 @@ describe('raiops init on a MariaDB and a PostgreSQL control database', () => {
     for (const engine of ['mysql', 'postgres'] as const) {
       const database = await createTestDatabase(engine, 'raiops_ctl')
       databases.push(database)
-      const env = {RAIOPS_HOME: join(home.path, `${engine}-upgrade`), RAIOPS_DATABASE_URL: database.url, RAIOPS_MASTER_KEY: ''}
-      const empty = await runCli(['rds:list'], {env})
+      const session = new CliSession(homeEnv(join(home.path, `${engine}-upgrade`), {RAIOPS_DATABASE_URL: database.url}), {runner: 'in-process'})
+      const cli = (args: string[], options: {input?: string} = {}) => session.run(args, options)
+      const empty = await cli(['rds:list'])
       expect(empty.code, engine).toBe(2)
       expect(empty.stderr.trim().split('\n')).toHaveLength(1)
       expect(empty.stderr).toContain(`is not initialised (${migrations.length} migration(s) pending)`)
       expect(empty.stderr).toContain('raiops init')
 
-      expect((await runCli(initArgs(), {env, input: `${ADMIN_PASSWORD}\n`})).code).toBe(0)
+      expect((await cli(initArgs(), {input: `${ADMIN_PASSWORD}\n`})).code).toBe(0)
       // The database as the release before the newest migration left it.
       const db = await openControlDb(parseDatabaseUrl(database.url, home.path))
       try {
@@ -152,14 +158,14 @@ describe('raiops init on a MariaDB and a PostgreSQL control database', () => {
       } finally {
         await db.destroy()
       }
-      const stale = await runCli(['rds:list'], {env})
+      const stale = await cli(['rds:list'])
       expect(stale.code, engine).toBe(2)
       expect(stale.stderr).toContain('is not up to date (1 migration(s) pending)')
       expect(stale.stderr).toContain('raiops db:migrate')
-      expect((await runCli(['db:migrate'], {env})).code).toBe(0)
+      expect((await cli(['db:migrate'])).code).toBe(0)
       // Signed in afresh, whatever the newest migration changed in the sign-in tables.
-      expect((await runCli(['auth:login', '--email', 'ops@example.com', '--password-stdin'], {env, input: `${ADMIN_PASSWORD}\n`})).code).toBe(0)
-      const list = await runCli(['rds:list', '--json'], {env})
+      expect((await cli(['auth:login', '--email', 'ops@example.com', '--password-stdin'], {input: `${ADMIN_PASSWORD}\n`})).code).toBe(0)
+      const list = await cli(['rds:list', '--json'])
       expect(list.code, list.stderr).toBe(0)
       expect(JSON.parse(list.stdout)).toEqual([])
     }

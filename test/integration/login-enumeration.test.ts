@@ -5,29 +5,28 @@ import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 import {login} from '../../src/lib/auth/login.js'
 import {DUMMY_PASSWORD_HASH, hashPassword, PASSWORD_COST} from '../../src/lib/auth/passwords.js'
 import {initRaiops} from '../../src/lib/setup/init.js'
-import {runCli} from '../support/cli.js'
 import {changeContext} from '../support/context.js'
 import {createControlDb, type TestControlDb} from '../support/control-db.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
+import {initialisedHome, type CliSession} from '../support/session.js'
 
 const ADMIN_PASSWORD = 'enumeration-admin-pw-1'
 
 describe('a refused sign-in does not tell whether the email is an operator', () => {
   let home: TestDir
-  let env: Record<string, string>
+  // In-process: what is compared is what sign-in prints and its exit code, not the process around it.
+  let session: CliSession
 
   beforeAll(async () => {
     home = createTestDir('raiops-enum-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_TOKEN: ''}
-    const init = await runCli(['init', '--admin-email', 'real@example.com', '--admin-name', 'Real', '--password-stdin'], {env, input: `${ADMIN_PASSWORD}\n`})
-    expect(init.code, init.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, email: 'real@example.com', name: 'Real', env: {RAIOPS_TOKEN: ''}, runner: 'in-process'})
   })
 
   afterAll(() => home?.drop())
 
   it('the 1st to 7th failures of a real email (locked from the 5th) read exactly as those of an unknown one', async () => {
     const attempt = async (email: string) => {
-      const result = await runCli(['auth:login', '--email', email, '--password-stdin'], {env, input: 'not-the-password-1\n'})
+      const result = await session.run(['auth:login', '--email', email, '--password-stdin'], {input: 'not-the-password-1\n'})
       return {code: result.code, stdout: result.stdout, stderr: result.stderr}
     }
     const real = []
@@ -41,7 +40,7 @@ describe('a refused sign-in does not tell whether the email is an operator', () 
     expect(new Set(real.map((r) => r.stderr)).size).toBe(1)
     expect(real[0].stderr).not.toMatch(/real@example\.com/)
     // The real email is locked all the same: the right password is refused now, with the same line.
-    const right = await runCli(['auth:login', '--email', 'real@example.com', '--password-stdin'], {env, input: `${ADMIN_PASSWORD}\n`})
+    const right = await session.run(['auth:login', '--email', 'real@example.com', '--password-stdin'], {input: `${ADMIN_PASSWORD}\n`})
     expect({code: right.code, stdout: right.stdout, stderr: right.stderr}).toEqual(unknown[0])
   })
 })

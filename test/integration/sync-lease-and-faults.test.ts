@@ -13,6 +13,7 @@ useSyncHarness()
 
 describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s control database', (engine) => {
   it('leases: of two concurrent tenant syncs one runs and the other is busy (exit 6, naming the holder); with waitMs it waits its turn', async () => {
+    // Given: one RDS behind a proxy that delays every reply 100 ms, and two control-database pools, as two raiops processes would have.
     const created = await control(engine)
     const ctx = context(created.db)
     const other = context(await otherPool(created.target))
@@ -20,6 +21,7 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
     const proxy = await proxyTo(main, {delayMs: 100})
     await register(ctx, main, 'main', {via: proxy})
 
+    // When: both start a forced tenant sync at once, without waiting; then: one runs, the other is refused as busy (exit 6, naming the holder), and the lease is released.
     const [a, b] = await Promise.allSettled([runTenantSync(ctx, {...TENANTS, force: true}), runTenantSync(other, {...TENANTS, force: true})])
     const fulfilled = [a, b].filter((r) => r.status === 'fulfilled')
     const rejected = [a, b].filter((r) => r.status === 'rejected')
@@ -34,6 +36,7 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
     expect(await cachedTenants(created.db)).toHaveLength(3)
     expect(await created.db('locks').select()).toEqual([])
 
+    // When: both start again with waitMs; then: both run, one after the other, and the lease seen meanwhile names this host and process.
     // With waitMs, the second waits for the first to release the lease, then runs.
     let lockSeen: Record<string, unknown> | undefined
     let running: Awaited<ReturnType<typeof syncStatus>>['kinds'][number]['running'] = null
@@ -64,6 +67,7 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
   })
 
   it('fleet rows that break the contract are counted as invalid with the reason and a few ids (result and sync_runs), kept with a fallback or left out, never lost silently', async () => {
+    // Given: a master whose tenants 2 and 4 have no name, routing rows 3 and 6 no updated_at, and row 5 an empty email.
     const {db} = await control(engine)
     const ctx = context(db)
     const main = await fixture({engine: 'mysql', master: true, tenants: 4, usersPerTenant: 2})
@@ -77,6 +81,7 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
     })
     const nullName = {reason: 'name is NULL: stored with an empty name', kept: true, rows: 2, ids: [2, 4]}
 
+    // When: tenants sync, then routing incremental, --full and --truncate (a comment each below); then: every run reports the invalid rows with the reason, whether kept, and their ids, in its result and in sync_runs, and the cache holds what could be kept.
     // Tenants: the two without a name are stored, with an empty one, and counted.
     const tenants = await runTenantSync(ctx, TENANTS)
     expect(resultFor(tenants.rds, 'main')).toMatchObject({status: 'ok', tenants: 4, counts: {...ZERO, inserted: 4, invalid: 2}, invalidRows: [nullName]})

@@ -46,6 +46,7 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
   })
 
   it('routing truncate and full with the master down (refused, or cut mid-run): failed with the cause, the previous cache intact', async () => {
+    // Given: a master of 80 routing rows behind a proxy, synced once (cache and watermark), then changed upstream: one row deleted, one suspended.
     const {db} = await control(engine)
     const ctx = context(db)
     const main = await fixture({engine: 'mysql', master: true, tenants: 8, usersPerTenant: 10})
@@ -62,6 +63,7 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
       await fdb('user_email_routing').where({id: 2}).update({status: 'suspended', updated_at: sqlTime(nextSecond())})
     })
 
+    // When: the master refuses connections, and then dies after two pages; then: every truncate and full run fails with its cause, the cache and the watermark as they were, no staging table left.
     await proxy.setMode('refuse')
     for (const mode of ['truncate', 'full'] as const) {
       // A fresh pool: no connection left over from the run above.
@@ -103,6 +105,7 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
   })
 
   it('routing truncate and full are atomic for readers: a concurrent lookup sees the previous cache until the run ends', async () => {
+    // Given: a master of 100 routing rows behind a proxy, synced once, and a second control-database pool that reads.
     const created = await control(engine)
     const ctx = context(created.db)
     const readerDb = await otherPool(created.target)
@@ -129,6 +132,7 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
         await fdb('user_email_routing').where({id: removed.id}).delete()
       })
 
+      // When: a run pages slowly through a changed and a deleted row, and the reader looks both up while it runs;
       await proxy.setMode({delayMs: 60})
       let progressed = false
       let finished = false
@@ -143,6 +147,7 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
       const report = await run
       await proxy.setMode('pass')
 
+      // Then: the reader saw the previous cache throughout, and sees the new one once the run has ended.
       expect(report).toMatchObject({mode, status: 'ok', error: null})
       expect(readWhileRunning).toBe(true)
       expect(during.changed.cache).toEqual(changedBefore)
@@ -167,6 +172,7 @@ describe('routing truncate on a MariaDB control database (LOAD DATA LOCAL INFILE
    * no hang, the previous cache intact.
    */
   it('the master failing before the control server asks for the rows: the run fails cleanly, without an uncaught error or a hang', async () => {
+    // Given: a master of 80 routing rows, synced once, and the MariaDB control database 50 ms away behind a proxy.
     const created = await control('mysql')
     const setup = context(created.db)
     const main = await fixture({engine: 'mysql', master: true, tenants: 8, usersPerTenant: 10})
@@ -184,6 +190,7 @@ describe('routing truncate on a MariaDB control database (LOAD DATA LOCAL INFILE
     const ctx = context(slowDb)
     closers.push(() => slowDb.destroy())
 
+    // When: a --truncate run starts and the master refuses connections once the first page is read;
     // Errors thrown outside the run are collected here instead of by vitest (restored below).
     const uncaught: unknown[] = []
     const capture = (error: unknown) => void uncaught.push(error)
@@ -209,6 +216,7 @@ describe('routing truncate on a MariaDB control database (LOAD DATA LOCAL INFILE
       process.removeListener('uncaughtException', capture)
       for (const listener of saved) process.on('uncaughtException', listener)
     }
+    // Then: nothing escaped the run, it did not hang, it failed with a cause, and the cache is as it was.
     expect(uncaught.map(String)).toEqual([])
     expect(outcome).not.toBe('hung')
     expect(outcome).toMatchObject({mode: 'truncate', status: 'failed', error: expect.any(String)})

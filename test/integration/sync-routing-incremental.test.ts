@@ -9,6 +9,7 @@ useSyncHarness()
 
 describe.each(CONTROL_ENGINES)('incremental routing sync on a %s control database', (engine) => {
   it('routing incremental: every row copied and linked (unknown tenants kept unlinked), then only what changed; deletions wait for full', async () => {
+    // Given: a MariaDB master of 20 users, plus one user of the second RDS's tenant 2 and two of a tenant raiops does not know; tenants synced.
     const {db} = await control(engine)
     const ctx = context(db)
     const [main, second] = await Promise.all([fixture({engine: 'mysql', master: true, tenants: 4, usersPerTenant: 5}), fixture({engine: 'sqlite', tenants: 2})])
@@ -29,6 +30,7 @@ describe.each(CONTROL_ENGINES)('incremental routing sync on a %s control databas
     const total = main.counts.routing + 3
     expect(total).toBe(23)
 
+    // When: the first incremental run; then: every row copied, linked to its tenant or counted unlinked, the watermark at the newest row.
     const first = await runRoutingSync(ctx, {mode: 'incremental'})
     expect(first).toMatchObject({kind: 'routing', mode: 'incremental', status: 'ok', error: null, master: {id: mainId, name: 'main'}})
     expect(first.counts).toEqual({read: total, inserted: total, updated: 0, unchanged: 0, missing: 0, skipped: 0, unlinked: 2, invalid: 0})
@@ -42,6 +44,7 @@ describe.each(CONTROL_ENGINES)('incremental routing sync on a %s control databas
     expect(first.watermark).toEqual(newestOf(source))
     expect(await storedWatermark(db)).toEqual(newestOf(source))
 
+    // Then, phase by phase (a comment each): rows changed upstream, only they are updated; a late commit inside the overlap is caught; a deletion waits for --full; every run recorded.
     // Three rows changed upstream a second from now: exactly those are updated.
     const changedAt = nextSecond()
     await onFixture(main, async (fdb) => {

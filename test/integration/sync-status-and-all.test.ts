@@ -11,12 +11,14 @@ useSyncHarness()
 
 describe.each(CONTROL_ENGINES)('sync status, routing lookup and the combined sync on a %s control database', (engine) => {
   it('syncStatus: the last run, outcome, counts and staleness per kind and per RDS; lookupRouting: entries with tenant and RDS names, and live differences', async () => {
+    // Given: no run yet; syncStatus says so for both kinds.
     const {db} = await control(engine)
     const ctx = context(db)
     expect((await syncStatus(ctx)).kinds).toEqual([
       {kind: 'tenants', lastRun: null, lastOkAt: null, staleMs: null, running: null},
       {kind: 'routing', lastRun: null, lastOkAt: null, staleMs: null, running: null},
     ])
+    // Given: a SQLite master and a MariaDB RDS behind a proxy, one person (a mixed-case email) a user on both; tenants and routing synced, then a forced tenant sync with the second RDS refusing (partial).
     const [main, second] = await Promise.all([fixture({engine: 'sqlite', master: true, tenants: 3, usersPerTenant: 3}), fixture({engine: 'mysql', tenants: 2})])
     const proxy = await proxyTo(second)
     const mainId = await registerMaster(ctx, main, 'main')
@@ -39,6 +41,7 @@ describe.each(CONTROL_ENGINES)('sync status, routing lookup and the combined syn
     const partial = await runTenantSync(context(db), {...TENANTS, force: true})
     expect(partial.status).toBe('partial')
 
+    // When: syncStatus is asked; then: per kind and per RDS, the last run and its outcome, the last success, and a staleness measured from it.
     const asked = Date.now()
     const status = await syncStatus(ctx)
     const answered = Date.now()
@@ -85,6 +88,7 @@ describe.each(CONTROL_ENGINES)('sync status, routing lookup and the combined syn
     expect(secondStatus.staleMs).toBeGreaterThanOrEqual(staleness(secondOkAt).min)
     expect(secondStatus.staleMs).toBeLessThanOrEqual(staleness(secondOkAt).max)
 
+    // When: lookupRouting is asked for that email, from the cache and live; then: both entries with tenant and RDS names, and the differences from upstream until the next sync.
     // lookup: typed with other capitals and spaces; both entries, with names.
     const tenants = await cachedTenants(db)
     const tenantOf = (rdsId: number, remoteId: number) => must(tenants.find((t) => t.rdsId === rdsId && t.remoteId === remoteId), 'a tenant')
@@ -151,6 +155,7 @@ describe.each(CONTROL_ENGINES)('sync status, routing lookup and the combined syn
   })
 
   it('runAllSyncs: tenants, then routing linked to the tenants just synced, in one call', async () => {
+    // Given: a PostgreSQL master with two routing rows for users of a MariaDB RDS's tenants, and no tenant synced yet.
     const {db} = await control(engine)
     const ctx = context(db)
     const [main, second] = await Promise.all([fixture({engine: 'postgres', master: true, tenants: 3, usersPerTenant: 2}), fixture({engine: 'mysql', tenants: 2})])
@@ -166,6 +171,7 @@ describe.each(CONTROL_ENGINES)('sync status, routing lookup and the combined syn
     const total = main.counts.routing + 2
     expect(await cachedTenants(db)).toEqual([])
 
+    // When: runAllSyncs; then: tenants first, then routing with every row linked to a tenant just synced, the runs recorded in that order.
     const report = await runAllSyncs(ctx, {...TENANTS, mode: 'incremental'})
     expect(report).toMatchObject({status: 'ok', routingError: null, tenants: {status: 'ok', totals: {...ZERO, inserted: 5}}})
     expect(report.routing).toMatchObject({status: 'ok', mode: 'incremental', master: {id: mainId, name: 'main'}})

@@ -12,6 +12,7 @@ useSyncHarness()
 
 describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) => {
   it('tenants: exactly the upstream tenants with their counts (ghosts not counted); then unchanged, updated, missing (kept) and back', async () => {
+    // Given: a MariaDB master (3 tenants) and a PostgreSQL RDS (2 tenants), both with ghost users and locations, registered.
     const {db} = await control(engine)
     const ctx = context(db)
     const [main, second] = await Promise.all([
@@ -22,6 +23,7 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     const secondId = await register(ctx, second, 'second')
     expect(mainId).toBeLessThan(secondId)
 
+    // When: the first sync; then: exactly the upstream tenants, users counted without ghosts, one run per RDS and a summary.
     const first = await runTenantSync(ctx, TENANTS)
     expect(first).toMatchObject({kind: 'tenants', status: 'ok', totals: {...ZERO, inserted: 5}})
     expect(first.rds.map(brief)).toEqual([
@@ -50,6 +52,7 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     ])
     for (const run of runs) expect(run.finishedAt).not.toBeNull()
 
+    // Then, phase by phase (a comment each): forced again, unchanged; renamed upstream, updated; deleted upstream, kept and marked missing; back, cleared on the same row.
     // Forced again, nothing changed: every tenant unchanged, and verified now.
     const again = await runTenantSync(ctx, {...TENANTS, force: true})
     expect(again).toMatchObject({status: 'ok', totals: {...ZERO, unchanged: 5}})
@@ -143,6 +146,7 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
   })
 
   it('one RDS refused and one silent: the healthy one syncs, the failed ones keep their rows untouched; partial, each failure named with its cause', async () => {
+    // Given: three RDS (SQLite, MariaDB, PostgreSQL), the last two behind proxies, synced once.
     const {db} = await control(engine)
     const ctx = context(db)
     const [healthy, refused, silent] = await Promise.all([
@@ -161,6 +165,7 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     expect(before.refused).toHaveLength(3)
     expect(before.silent).toHaveLength(2)
 
+    // When: each changes upstream, the MariaDB proxy refuses and the PostgreSQL one goes silent, and a forced sync runs with a 2 s deadline;
     // Upstream changes everywhere: only the reachable RDS's may show. A tenant deleted
     // on each unreachable one: were the failure read as "no tenants", it would be marked missing.
     await onFixture(healthy, (fdb) => fdb('tenants').where({id: 1}).update({name: 'Healthy renamed'}))
@@ -174,6 +179,7 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     const report = await runTenantSync(faulty, {...TENANTS, force: true, deadlineMs: 2000})
     expect(performance.now() - started).toBeLessThan(2000 + HANG_MARGIN_MS)
 
+    // Then: it ends in time, partial: the healthy RDS synced, each failed one named with its cause and its rows untouched, in the result and in sync_runs.
     expect(report.status).toBe('partial')
     expect(report.totals).toEqual({...ZERO, updated: 1, unchanged: 1})
     expect(brief(resultFor(report.rds, 'healthy'))).toEqual({id: healthyId, name: 'healthy', status: 'ok', tenants: 2, counts: {...ZERO, updated: 1, unchanged: 1}, error: null})
@@ -234,6 +240,7 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
   })
 
   it('names and emails with quotes, backslashes, emoji, mixed case and trailing spaces round-trip exactly (emails lower-cased)', async () => {
+    // Given: a MariaDB master whose tenant names and first six emails hold quotes, backslashes, emoji, mixed case, trailing spaces and a tab.
     const {db} = await control(engine)
     const ctx = context(db)
     const names = [`O'Brien "Quoted" Ltd`, 'Back\\slash \\N Tenant', 'Emoji 🚀 Café ✓ 日本', 'MiXeD CaSe GmbH', 'Trailing spaces   ']
@@ -244,6 +251,7 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
       for (const [i, email] of emails.entries()) await fdb('user_email_routing').where({id: i + 1}).update({email})
     })
 
+    // When: tenants and routing sync, then --truncate, --full and incremental runs after changes upstream; then: every name and email reads back byte for byte (emails lower-cased), and the run after each finds nothing to change.
     expect((await runTenantSync(ctx, TENANTS)).totals).toEqual({...ZERO, inserted: 5})
     const tenants = await cachedTenants(db)
     expect(tenants.map((t) => t.name)).toEqual(names)

@@ -23,23 +23,34 @@ export interface CliOptions {
 }
 
 /**
+ * The environment a command under test gets: the test's own, without colour,
+ * with `extra` over it (an `undefined` there unsets the variable).
+ */
+export function cliEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...extra})) if (v !== undefined) env[k] = v
+  // An inherited FORCE_COLOR would colour every test's output; one the test passes is kept.
+  delete env.FORCE_COLOR
+  if (extra.FORCE_COLOR !== undefined) env.FORCE_COLOR = extra.FORCE_COLOR
+  // A token exported in the developer's shell would decide who every test runs as.
+  if (extra.RAIOPS_TOKEN === undefined) delete env.RAIOPS_TOKEN
+  // vitest sets NODE_ENV=test, which puts oclif in development mode (extra warnings): run as a user would.
+  delete env.NODE_ENV
+  return env
+}
+
+/** Where bin/run.js is: for a test that starts the CLI itself (in the background, to signal it). */
+export const CLI_BIN = bin
+
+/**
  * Runs the built CLI (bin/run.js) as a user would, in a child process, and
  * returns its exit code and output. `npm test` builds first.
  */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   if (!existsSync(join(root, 'dist'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)')
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...options.env})) if (v !== undefined) env[k] = v
-  // An inherited FORCE_COLOR would colour every test's output; one the test passes is kept.
-  delete env.FORCE_COLOR
-  if (options.env?.FORCE_COLOR !== undefined) env.FORCE_COLOR = options.env.FORCE_COLOR
-  // A token exported in the developer's shell would decide who every test runs as.
-  if (options.env?.RAIOPS_TOKEN === undefined) delete env.RAIOPS_TOKEN
-  // vitest sets NODE_ENV=test, which puts oclif in development mode (extra warnings): run as a user would.
-  delete env.NODE_ENV
   const started = Date.now()
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {cwd: options.cwd ?? root, env, stdio: ['pipe', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [bin, ...args], {cwd: options.cwd ?? root, env: cliEnv(options.env), stdio: ['pipe', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))

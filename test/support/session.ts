@@ -1,10 +1,11 @@
+import {spawn, type ChildProcess} from 'node:child_process'
 import {dirname, join} from 'node:path'
 import {Readable} from 'node:stream'
 import {fileURLToPath} from 'node:url'
 import {format} from 'node:util'
 import {expect} from 'vitest'
 
-import {runCli, type CliOptions, type CliResult} from './cli.js'
+import {CLI_BIN, cliEnv, runCli, type CliOptions, type CliResult} from './cli.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -76,6 +77,37 @@ export async function initialisedHome(options: HomeOptions): Promise<CliSession>
   return session
 }
 
+/** A command started in the background; its output collected as it comes. */
+export interface BackgroundCli {
+  child: ChildProcess
+  output: {stdout: string; stderr: string}
+  /** Its exit code (null when a signal ended it). */
+  exited: Promise<number | null>
+}
+
+/**
+ * Starts `raiops ARGS` in a child process and returns at once, for a test that
+ * signals it (SIGINT to a `--follow`, SIGKILL mid-write) or watches its output
+ * while it runs. Its stdin is closed.
+ */
+export function startCli(args: string[], options: {env?: Env} = {}): BackgroundCli {
+  const child = spawn(process.execPath, [CLI_BIN, ...args], {cwd: root, env: cliEnv(options.env), stdio: ['ignore', 'pipe', 'pipe']})
+  const output = {stdout: '', stderr: ''}
+  child.stdout?.on('data', (d) => (output.stdout += d))
+  child.stderr?.on('data', (d) => (output.stderr += d))
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+  running.add(child)
+  void exited.then(() => running.delete(child))
+  return {child, output, exited}
+}
+
+const running = new Set<ChildProcess>()
+
+/** Kills (SIGKILL) every command `startCli` started that still runs: for an `afterAll`, so a failed test leaves none behind. */
+export function killStartedClis(): void {
+  for (const child of running) child.kill('SIGKILL')
+}
+
 /** Waits until `condition()` holds, polling every `intervalMs` (50); fails naming `what` after `timeoutMs` (20 s). */
 export async function waitFor(condition: () => boolean, options: {timeoutMs?: number; what?: string; intervalMs?: number} = {}): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 20_000
@@ -109,14 +141,10 @@ async function runOnce(args: string[], options: CliOptions): Promise<CliResult> 
   let stdout = ''
   let stderr = ''
   const saved = {env: process.env, cwd: process.cwd(), exitCode: process.exitCode, stdin: Object.getOwnPropertyDescriptor(process, 'stdin')}
+  const ttys = {out: Object.getOwnPropertyDescriptor(process.stdout, 'isTTY'), err: Object.getOwnPropertyDescriptor(process.stderr, 'isTTY')}
   const writes = {out: process.stdout.write, err: process.stderr.write, log: console.log, error: console.error, warn: console.warn, info: console.info}
-  // The environment the spawned CLI gets (see runCli): the test's own, coloured or not, and no inherited token.
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...options.env})) if (v !== undefined) env[k] = v
-  delete env.FORCE_COLOR
-  if (options.env?.FORCE_COLOR !== undefined) env.FORCE_COLOR = options.env.FORCE_COLOR
-  if (options.env?.RAIOPS_TOKEN === undefined) delete env.RAIOPS_TOKEN
-  delete env.NODE_ENV
+  // The environment the spawned CLI gets.
+  const env = cliEnv(options.env)
   const capture =
     (to: 'out' | 'err') =>
     (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
@@ -135,6 +163,8 @@ async function runOnce(args: string[], options: CliOptions): Promise<CliResult> 
     Object.defineProperty(process, 'stdin', {value: Readable.from([Buffer.from(options.input ?? '')]), configurable: true, writable: true})
     process.stdout.write = capture('out') as typeof process.stdout.write
     process.stderr.write = capture('err') as typeof process.stderr.write
+    // Captured as the spawned CLI's are piped: not a terminal, even when vitest runs in one.
+    for (const stream of [process.stdout, process.stderr]) Object.defineProperty(stream, 'isTTY', {value: false, configurable: true, writable: true})
     // oclif's own output (this.log, --json, help) goes through console.
     console.log = console.info = (...a: unknown[]) => void (stdout += `${format(...a)}\n`)
     console.error = console.warn = (...a: unknown[]) => void (stderr += `${format(...a)}\n`)
@@ -150,6 +180,10 @@ async function runOnce(args: string[], options: CliOptions): Promise<CliResult> 
   } finally {
     process.stdout.write = writes.out
     process.stderr.write = writes.err
+    for (const [stream, tty] of [[process.stdout, ttys.out], [process.stderr, ttys.err]] as const) {
+      if (tty) Object.defineProperty(stream, 'isTTY', tty)
+      else delete (stream as {isTTY?: boolean}).isTTY
+    }
     Object.assign(console, {log: writes.log, error: writes.error, warn: writes.warn, info: writes.info})
     if (saved.stdin) Object.defineProperty(process, 'stdin', saved.stdin)
     process.env = saved.env
