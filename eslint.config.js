@@ -41,7 +41,16 @@ export default tseslint.config(
           paths: TERMINAL_PACKAGES.map((name) => ({name, message: 'src/lib never talks to a terminal: flags, prompts, colours, tables and spinners belong in src/cli'})),
           patterns: [
             {group: ['**/cli/**', '**/cli', '**/commands/**'], message: 'src/lib never imports src/cli or src/commands: the terminal layer calls the services, not the reverse'},
+            {group: TERMINAL_PACKAGES.map((name) => `${name}/*`), message: 'src/lib never talks to a terminal'},
           ],
+        },
+      ],
+      // The same for import(): a dynamic import is still an import.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: `ImportExpression[source.value=/^(${TERMINAL_PACKAGES.map((name) => name.replace(/[/.@-]/g, (c) => `\\${c}`)).join('|')})(\\/|$)|\\/(cli|commands)\\//]`,
+          message: 'src/lib never imports src/cli, src/commands or a terminal package, not even with import()',
         },
       ],
     },

@@ -108,12 +108,21 @@ export abstract class BaseCommand<T> extends Command {
     return progress
   }
 
-  /** `work` under a progress spinner (see `progress`), stopped when it ends. */
-  protected async withProgress<R>(text: string, work: (progress: Progress) => Promise<R>): Promise<R> {
+  /**
+   * `work` under a progress spinner (see `progress`), stopped when it ends. When
+   * it throws, `catch()` marks the spinner failed before the error line, unless
+   * `stopOnError` (the error explains itself: the spinner just goes).
+   */
+  protected async withProgress<R>(text: string, work: (progress: Progress) => Promise<R>, options: {stopOnError?: boolean} = {}): Promise<R> {
     const progress = await this.progress(text)
-    const result = await work(progress)
-    progress.stop()
-    return result
+    try {
+      const result = await work(progress)
+      progress.stop()
+      return result
+    } catch (error) {
+      if (options.stopOnError) progress.stop()
+      throw error
+    }
   }
 
   /** The signal that stopped the run, once Ctrl-C or SIGTERM arrived during `stopSignal()` work. */

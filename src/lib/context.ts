@@ -1,7 +1,7 @@
 import type {Knex} from 'knex'
 
 import type {AuditContext} from './audit/writer.js'
-import type {Principal} from './auth/principal.js'
+import type {Principal} from './auth/types.js'
 import type {Keyring} from './crypto/keyring.js'
 import type {FleetOptions} from './db/knex-config.js'
 import type {ConnectionRegistry} from './db/registry.js'

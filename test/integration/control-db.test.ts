@@ -208,7 +208,7 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     try {
       await Promise.all(
         Array.from({length: 50}, (_, i) =>
-          pools[i % pools.length].transaction((tx) => appendAudit(tx, TEST_AUDIT, {action: 'test.concurrent', targetType: 'test', targetId: i, newValues: {i}})),
+          pools[i % pools.length].transaction((tx) => appendAudit(tx, TEST_AUDIT, {action: 'test.concurrent', targetType: 'test', targetId: i, newValues: {i}}, new Date())),
         ),
       )
     } finally {

@@ -189,6 +189,9 @@ describe('routing truncate on a MariaDB control database (LOAD DATA LOCAL INFILE
     const slowDb = await openControlDb({...created.target, connection: {...address, host: controlProxy.host, port: controlProxy.port}})
     const ctx = context(slowDb)
     closers.push(() => slowDb.destroy())
+    // LOAD DATA streams its rows outside knex: a row INSERTed into the staging table would mean the plain path ran instead.
+    const statements: string[] = []
+    slowDb.on('query', (query: {sql: string}) => void statements.push(query.sql))
 
     // When: a --truncate run starts and the master refuses connections once the first page is read;
     // Errors thrown outside the run are collected here instead of by vitest (restored below).
@@ -221,6 +224,8 @@ describe('routing truncate on a MariaDB control database (LOAD DATA LOCAL INFILE
     expect(outcome).not.toBe('hung')
     expect(outcome).toMatchObject({mode: 'truncate', status: 'failed', error: expect.any(String)})
     expect(await cachedRouting(created.db)).toEqual(before)
+    expect(statements).toContain('CREATE TABLE `user_email_routing_cache_next` LIKE `user_email_routing_cache`')
+    expect(statements.filter((sql) => sql.startsWith('insert into `user_email_routing_cache_next`'))).toEqual([])
   })
 })
 

@@ -1,7 +1,7 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {dirname, join} from 'node:path'
 import {Readable} from 'node:stream'
-import {fileURLToPath} from 'node:url'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 import {format} from 'node:util'
 import {expect} from 'vitest'
 
@@ -120,6 +120,7 @@ export async function waitFor(condition: () => boolean, options: {timeoutMs?: nu
 
 type OclifMain = {run(argv: string[], root: string): Promise<unknown>}
 let oclif: Promise<OclifMain> | undefined
+let redaction: Promise<{forgetSecrets(): void}> | undefined
 let queue: Promise<unknown> = Promise.resolve()
 
 /**
@@ -137,6 +138,9 @@ export function runInProcess(args: string[], options: CliOptions = {}): Promise<
 async function runOnce(args: string[], options: CliOptions): Promise<CliResult> {
   oclif ??= import('@oclif/core') as Promise<OclifMain>
   const {run} = await oclif
+  // The built CLI's own copy of the redaction module: a spawned CLI starts knowing no secret, and so does each run here.
+  redaction ??= import(pathToFileURL(join(root, 'dist', 'src', 'lib', 'redact', 'index.js')).href) as Promise<{forgetSecrets(): void}>
+  ;(await redaction).forgetSecrets()
   const started = Date.now()
   let stdout = ''
   let stderr = ''

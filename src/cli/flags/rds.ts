@@ -8,7 +8,7 @@ import {parseDuration} from '../../lib/time/duration.js'
 export const rdsArg = Args.string({name: 'RDS', description: 'RDS name or id', required: true})
 
 /** Connection flags shared by rds:add and rds:edit. */
-export const rdsFieldFlags = {
+const rdsFieldFlags = {
   name: Flags.string({description: 'unique name of the RDS, as main or eu-west-2'}),
   host: Flags.string({description: 'server host name or address'}),
   port: Flags.integer({description: 'server port (default 3306 for mysql, 5432 for postgres)'}),
@@ -21,7 +21,7 @@ export const rdsFieldFlags = {
   'no-test': Flags.boolean({description: 'save without testing the connection first'}),
 }
 
-export const engineFlag = Flags.option({options: RDS_ENGINES, description: 'database engine'})
+const engineFlag = Flags.option({options: RDS_ENGINES, description: 'database engine'})
 
 /** The flags of rds:add. */
 export const rdsAddFlags = {

@@ -1,7 +1,7 @@
-import type {ActorType} from '../db/tables.js'
 import {createHash} from 'node:crypto'
 
 import {insertReturningId, type Db} from '../db/control-db.js'
+import type {ActorType, AuditLogRow} from '../db/tables.js'
 import {toIsoRequired} from '../db/values.js'
 import {UserError} from '../errors/index.js'
 import {redactChange} from '../redact/index.js'
@@ -29,21 +29,8 @@ export interface AuditEntry {
   newValues?: Record<string, unknown> | null
 }
 
-/** The stored form of an audit row, as hashed. */
-export interface AuditRecord {
-  seq: number
-  occurred_at: string
-  actor_type: ActorType
-  actor: string
-  action: string
-  target_type: string | null
-  target_id: string | null
-  rds_instance_id: number | null
-  tenant_master_id: number | null
-  old_values: string | null
-  new_values: string | null
-  source: string
-}
+/** The stored form of an audit row, as hashed: its columns but the id and the hashes, with the sequence and time in one form on every engine. */
+export type AuditRecord = Omit<AuditLogRow, 'id' | 'seq' | 'occurred_at' | 'prev_hash' | 'hash'> & {seq: number; occurred_at: string}
 
 function sortedJson(value: unknown): string {
   return JSON.stringify(value, (_key, inner: unknown) => {
@@ -135,7 +122,7 @@ export interface AppendedAudit {
  * that some engine could not store as hashed is refused (AuditEntryError) before
  * anything is written.
  */
-export async function appendAudit(tx: Db, context: AuditContext, entry: AuditEntry, now = new Date()): Promise<AppendedAudit> {
+export async function appendAudit(tx: Db, context: AuditContext, entry: AuditEntry, now: Date): Promise<AppendedAudit> {
   const prepared = prepareEntry(context, entry)
   if ('problem' in prepared) throw new AuditEntryError(`the audit entry cannot be stored: ${prepared.problem}`)
   const updated = await tx('audit_head').where({id: 1}).increment('seq', 1)

@@ -5,11 +5,9 @@ import {toBool, toIso} from '../db/values.js'
 import {NotPermittedError} from '../errors/index.js'
 import {sessionOnRecord, verifySession} from './session.js'
 import {hashToken, recordTokenUse} from './token-hash.js'
+import type {Identity} from './types.js'
 
-/** Who runs this command: an operator signed in on this machine, or a service token. */
-export type Identity =
-  | {kind: 'operator'; id: number; email: string; name: string; role: string; permissions: string[]; expiresAt: string}
-  | {kind: 'token'; id: number; name: string; role: string; permissions: string[]; expiresAt: string | null}
+export type {Identity} from './types.js'
 
 export async function permissionsOf(db: Db, role: string): Promise<string[]> {
   return ((await db('raiops_role_permissions').where({role}).orderBy('permission').pluck('permission')) as string[]).map(String)

@@ -1,15 +1,9 @@
 import type {Db} from '../db/control-db.js'
 import {NotPermittedError} from '../errors/index.js'
-import {permissionsOf, type Identity} from './identity.js'
+import {permissionsOf} from './identity.js'
+import type {Identity, Principal, SystemPrincipal} from './types.js'
 
-/** raiops acting for itself, with no caller behind it (setting up, tests): holds everything. */
-export interface SystemPrincipal {
-  kind: 'system'
-  name: string
-}
-
-/** Who acts on operators, tokens, sessions and roles: a signed-in operator, a service token, or raiops itself. */
-export type Principal = Identity | SystemPrincipal
+export type {Principal, SystemPrincipal} from './types.js'
 
 export const SYSTEM_PRINCIPAL: SystemPrincipal = {kind: 'system', name: 'raiops'}
 

@@ -4,7 +4,7 @@ import {login} from './login.js'
 import {startSession} from './session.js'
 
 /** The longest session `auth:login --ttl` may ask for. */
-export const MAX_SESSION_TTL_MS = 7 * 86_400_000
+const MAX_SESSION_TTL_MS = 7 * 86_400_000
 
 /** Who signed in, and until when: what `auth:login --json` returns. */
 export interface SignedIn {

@@ -3,7 +3,7 @@ import {closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSyn
 import {basename, dirname, join} from 'node:path'
 
 /** A name for a temporary file beside `path`, in the same directory (so a rename replaces `path` at once). */
-export function temporaryBeside(path: string): string {
+function temporaryBeside(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
 }
 
@@ -26,9 +26,15 @@ export interface AtomicFile {
 export function openAtomicFile(path: string, mode: number): AtomicFile {
   const temporary = temporaryBeside(path)
   let fd: number | undefined = openSync(temporary, 'wx', mode)
+  // Best effort, and never in place of the error that led here: the descriptor may already be closed.
   const abort = () => {
-    if (fd !== undefined) closeSync(fd)
+    const open = fd
     fd = undefined
+    try {
+      if (open !== undefined) closeSync(open)
+    } catch {
+      // already closed, or the close itself failed: the temporary file goes all the same
+    }
     rmSync(temporary, {force: true})
   }
   try {
@@ -46,8 +52,9 @@ export function openAtomicFile(path: string, mode: number): AtomicFile {
       if (fd === undefined) throw new Error('the file was already committed or abandoned')
       try {
         fsyncSync(fd)
-        closeSync(fd)
+        const open = fd
         fd = undefined
+        closeSync(open)
         renameSync(temporary, path)
       } catch (error) {
         abort()
@@ -72,7 +79,7 @@ export function writeFileAtomic(path: string, text: string, mode: number): void 
 }
 
 /** Makes a rename in `dir` durable; a file system that cannot fsync a directory is left as it is. */
-export function syncDirectory(dir: string): void {
+function syncDirectory(dir: string): void {
   let fd: number | undefined
   try {
     fd = openSync(dir, 'r')

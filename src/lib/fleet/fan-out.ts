@@ -3,7 +3,6 @@ import {describeDriverError} from '../db/driver-errors.js'
 import {DeadlineError, withDeadline} from '../deadline.js'
 
 /** The reason an item's signal is aborted with when its deadline passes. */
-export {DeadlineError} from '../deadline.js'
 
 export type FanOutResult<I, T> =
   | {item: I; ok: true; value: T; ms: number}

@@ -114,6 +114,14 @@ export const isRedactionMarker = (value: unknown): boolean => value === REDACTED
 
 const seen = new Set<string>()
 
+/**
+ * Forgets every remembered secret: for a process that runs several commands one
+ * after another (the tests' in-process runner), so each starts as a new process does.
+ */
+export function forgetSecrets(): void {
+  seen.clear()
+}
+
 /** Remember a secret this process has read, so `scrubText` can remove it from any output. */
 export function rememberSecret(secret: string | null | undefined): void {
   if (secret && secret.length >= 3) seen.add(secret)
