@@ -11,15 +11,46 @@ export default tseslint.config(
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: {globals: {process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly'}},
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        URL: 'readonly',
+      },
+    },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', {argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_'}],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_'},
+      ],
       'no-console': 'error',
     },
   },
   {
     files: ['scripts/**', 'bench/**', 'test/**'],
     rules: {'no-console': 'off'},
+  },
+  {
+    // One order for imports everywhere: Node's and packages', then the project's; each module imported once.
+    files: ['**/*.ts', '**/*.mjs', '**/*.js'],
+    plugins: {'import-x': importX},
+    rules: {
+      'import-x/no-duplicates': 'error',
+      'import-x/order': [
+        'error',
+        {
+          groups: [
+            ['builtin', 'external'],
+            ['parent', 'sibling', 'index'],
+          ],
+          'newlines-between': 'always',
+          alphabetize: {order: 'asc', caseInsensitive: true},
+        },
+      ],
+    },
   },
   {
     // No import cycles anywhere in the product: a module's dependencies are always below it.
@@ -38,9 +69,15 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: TERMINAL_PACKAGES.map((name) => ({name, message: 'src/lib never talks to a terminal: flags, prompts, colours, tables and spinners belong in src/cli'})),
+          paths: TERMINAL_PACKAGES.map((name) => ({
+            name,
+            message: 'src/lib never talks to a terminal: flags, prompts, colours, tables and spinners belong in src/cli',
+          })),
           patterns: [
-            {group: ['**/cli/**', '**/cli', '**/commands/**'], message: 'src/lib never imports src/cli or src/commands: the terminal layer calls the services, not the reverse'},
+            {
+              group: ['**/cli/**', '**/cli', '**/commands/**'],
+              message: 'src/lib never imports src/cli or src/commands: the terminal layer calls the services, not the reverse',
+            },
             {group: TERMINAL_PACKAGES.map((name) => `${name}/*`), message: 'src/lib never talks to a terminal'},
           ],
         },

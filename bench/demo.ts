@@ -18,16 +18,26 @@
 // Usage: npm run build && npm run bench:demo [-- --runs 3] [--large-runs 1] [--large-tour-runs 1]
 // About 6 minutes on 2 cores, 3.5 of them the large tour: --large-tour-runs 0 skips
 // it (about 2.5 minutes), --large-runs 0 the large size (about 30 s).
+import Database from 'better-sqlite3'
+import knexFactory from 'knex'
 import {constants as bufferConstants} from 'node:buffer'
 import {spawn, type ChildProcess} from 'node:child_process'
 import {existsSync, mkdirSync, readdirSync, rmSync, statSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {cpus, loadavg, totalmem} from 'node:os'
 import {join} from 'node:path'
-import Database from 'better-sqlite3'
-import knexFactory from 'knex'
 
-import {FLEET_TABLES, locationRows, planCounts, routingRows, tenantRows, userRows, type FleetRow, type FleetTable, type RoutedDatabase} from '../src/lib/demo/fleet-data.js'
+import {
+  FLEET_TABLES,
+  locationRows,
+  planCounts,
+  routingRows,
+  tenantRows,
+  userRows,
+  type FleetRow,
+  type FleetTable,
+  type RoutedDatabase,
+} from '../src/lib/demo/fleet-data.js'
 import {createFleetIndexes, createFleetSchema} from '../src/lib/demo/fleet-load.js'
 import {demoFleet, type DemoFleet, type DemoRds, type DemoSize} from '../src/lib/demo/fleet.js'
 import {demoTour} from '../src/lib/demo/tour.js'
@@ -136,7 +146,11 @@ function countFile(path: string): TableCounts {
       locations: n('SELECT COUNT(*) AS n FROM locations'),
       routing: hasRouting ? n('SELECT COUNT(*) AS n FROM user_email_routing') : 0,
       obrien: n(`SELECT COUNT(*) AS n FROM users WHERE name LIKE '%O''Brien'`),
-      routingRdsIds: hasRouting ? (db.prepare('SELECT DISTINCT rds_instance_id AS id FROM user_email_routing ORDER BY 1').all() as Array<{id: number}>).map((r) => r.id) : [],
+      routingRdsIds: hasRouting
+        ? (db.prepare('SELECT DISTINCT rds_instance_id AS id FROM user_email_routing ORDER BY 1').all() as Array<{id: number}>).map(
+            (r) => r.id,
+          )
+        : [],
     }
   } finally {
     db.close()
@@ -144,7 +158,10 @@ function countFile(path: string): TableCounts {
 }
 
 /** The rows in the fleet files of `fleet` under `dir` (the missing RDS has none). */
-function countFleet(fleet: DemoFleet, dir: string): {perFile: Record<string, TableCounts>; totals: Omit<TableCounts, 'routingRdsIds'> & {all: number}} {
+function countFleet(
+  fleet: DemoFleet,
+  dir: string,
+): {perFile: Record<string, TableCounts>; totals: Omit<TableCounts, 'routingRdsIds'> & {all: number}} {
   const perFile: Record<string, TableCounts> = {}
   const totals = {tenants: 0, users: 0, ghostUsers: 0, locations: 0, routing: 0, obrien: 0, all: 0}
   for (const server of fleet.rds) {
@@ -158,7 +175,10 @@ function countFleet(fleet: DemoFleet, dir: string): {perFile: Record<string, Tab
 }
 
 function sameRows(what: string, built: Record<string, TableCounts>, floor: Record<string, TableCounts>): void {
-  if (JSON.stringify(built) !== JSON.stringify(floor)) throw new Error(`${what}: the demo and the floor wrote different rows\ndemo:  ${JSON.stringify(built)}\nfloor: ${JSON.stringify(floor)}`)
+  if (JSON.stringify(built) !== JSON.stringify(floor))
+    throw new Error(
+      `${what}: the demo and the floor wrote different rows\ndemo:  ${JSON.stringify(built)}\nfloor: ${JSON.stringify(floor)}`,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -285,7 +305,19 @@ interface FloorRun {
 }
 
 async function floorRun(fleet: DemoFleet, dir: string): Promise<FloorRun> {
-  const result: FloorRun = {generateMs: 0, schemaMs: 0, writeMs: 0, sqlTextMs: 0, execMs: 0, commitCloseMs: 0, indexMs: 0, sqlChars: 0, statementsPerTable: {}, bytesOnDisk: 0, counts: {perFile: {}, totals: {tenants: 0, users: 0, ghostUsers: 0, locations: 0, routing: 0, obrien: 0, all: 0}}}
+  const result: FloorRun = {
+    generateMs: 0,
+    schemaMs: 0,
+    writeMs: 0,
+    sqlTextMs: 0,
+    execMs: 0,
+    commitCloseMs: 0,
+    indexMs: 0,
+    sqlChars: 0,
+    statementsPerTable: {},
+    bytesOnDisk: 0,
+    counts: {perFile: {}, totals: {tenants: 0, users: 0, ghostUsers: 0, locations: 0, routing: 0, obrien: 0, all: 0}},
+  }
   // File by file, so that only one file's rows are held at a time (the large master's are ~1.3M objects).
   for (const server of fleet.rds.filter((s) => !s.missing)) {
     let started = performance.now()
@@ -358,12 +390,18 @@ async function floorRun(fleet: DemoFleet, dir: string): Promise<FloorRun> {
 // The demo, built and toured.
 
 const tourFleet = demoFleet('small')
-const TOUR_STEPS = demoTour({rds: tourFleet.rds.map((r) => ({...r, ...planCounts(r.plan)})), sharedEmails: tourFleet.sharedEmails, supportTenant: tourFleet.supportTenant}).length
+const TOUR_STEPS = demoTour({
+  rds: tourFleet.rds.map((r) => ({...r, ...planCounts(r.plan)})),
+  sharedEmails: tourFleet.sharedEmails,
+  supportTenant: tourFleet.supportTenant,
+}).length
 
 function checkTour(run: Run, dir: string): void {
   const steps = (run.stdout.match(/^\d+\/\d+ {2}/gm) ?? []).length
-  if (steps !== TOUR_STEPS) throw new Error(`raiops demo --tour --dir ${dir}: ${steps} steps shown, expected ${TOUR_STEPS}\n${run.stdout.slice(-2000)}`)
-  if (run.stdout.includes('not expected on the demo')) throw new Error(`raiops demo --tour --dir ${dir}: a step ended with an exit code the tour does not expect\n${run.stdout}`)
+  if (steps !== TOUR_STEPS)
+    throw new Error(`raiops demo --tour --dir ${dir}: ${steps} steps shown, expected ${TOUR_STEPS}\n${run.stdout.slice(-2000)}`)
+  if (run.stdout.includes('not expected on the demo'))
+    throw new Error(`raiops demo --tour --dir ${dir}: a step ended with an exit code the tour does not expect\n${run.stdout}`)
 }
 
 /** The bytes of a built demo: its fleet files and its home. */
@@ -394,7 +432,9 @@ async function measure(size: DemoSize, runs: number, tourRuns: number): Promise<
     const floor = await floorRun(fleet, floorDir)
     result.floor.push(floor)
     rmSync(floorDir, {recursive: true, force: true})
-    log(`${size} floor ${i}/${runs}: write ${(floor.writeMs / 1000).toFixed(2)} s (text ${(floor.sqlTextMs / 1000).toFixed(2)} s, exec ${(floor.execMs / 1000).toFixed(2)} s), generated in ${(floor.generateMs / 1000).toFixed(2)} s`)
+    log(
+      `${size} floor ${i}/${runs}: write ${(floor.writeMs / 1000).toFixed(2)} s (text ${(floor.sqlTextMs / 1000).toFixed(2)} s, exec ${(floor.execMs / 1000).toFixed(2)} s), generated in ${(floor.generateMs / 1000).toFixed(2)} s`,
+    )
 
     const dir = join(tmp.path, `${size}-demo-${i}`)
     const build = await raiopsOk(['demo', ...(size === 'small' ? [] : ['--size', size]), '--quiet', '--dir', dir])
@@ -507,7 +547,14 @@ try {
       {
         benchmark: 'demo',
         environment: {...environment, loadavgAtEnd: loadavg().map((n) => Math.round(n * 100) / 100)},
-        setup: {bcryptHashesMs, smallRuns: RUNS, largeRuns: LARGE_RUNS, largeTourRuns: Math.min(LARGE_TOUR_RUNS, LARGE_RUNS), tourSteps: TOUR_STEPS, databaseServers: 'none: SQLite files in temp dirs'},
+        setup: {
+          bcryptHashesMs,
+          smallRuns: RUNS,
+          largeRuns: LARGE_RUNS,
+          largeTourRuns: Math.min(LARGE_TOUR_RUNS, LARGE_RUNS),
+          tourSteps: TOUR_STEPS,
+          databaseServers: 'none: SQLite files in temp dirs',
+        },
         small: {
           ...smallReport,
           goalMs: GOAL_MS,

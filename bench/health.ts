@@ -20,7 +20,14 @@ const BLACKHOLED = 10
 const TIMEOUT_S = 2
 
 const home = createTestDir('raiops-bench-health-')
-const env: NodeJS.ProcessEnv = {...process.env, RAIOPS_HOME: home.path, RAIOPS_DATABASE_URL: '', RAIOPS_MASTER_KEY: '', NO_COLOR: '1', CI: '1'}
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  RAIOPS_HOME: home.path,
+  RAIOPS_DATABASE_URL: '',
+  RAIOPS_MASTER_KEY: '',
+  NO_COLOR: '1',
+  CI: '1',
+}
 delete env.NODE_ENV
 
 function cli(args: string[], input = ''): {status: number | null; stdout: string; stderr: string} {
@@ -47,7 +54,9 @@ const round = (n: number): number => Math.round(n * 100) / 100
 
 const fixture = await createRaiFixture({engine: 'mysql', tenants: 2, usersPerTenant: 1, locationsPerTenant: 1})
 const user = await createMysqlUser(fixture.database)
-const proxies: FaultProxy[] = await Promise.all(Array.from({length: BLACKHOLED}, () => startFaultProxy({targetHost: mysqlServer.host, targetPort: mysqlServer.port, mode: 'blackhole'})))
+const proxies: FaultProxy[] = await Promise.all(
+  Array.from({length: BLACKHOLED}, () => startFaultProxy({targetHost: mysqlServer.host, targetPort: mysqlServer.port, mode: 'blackhole'})),
+)
 try {
   const init = cli(['init', '--admin-email', 'bench@example.com', '--admin-name', 'Bench', '--password-stdin'], 'bench-password-1\n')
   if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`)
@@ -55,9 +64,28 @@ try {
   // Registered four at a time (each rds:add is one short transaction).
   for (let i = 0; i < ports.length; i += 4) {
     const codes = await Promise.all(
-      ports.slice(i, i + 4).map((port, j) =>
-        cliAsync(['rds:add', '--name', `bench-${i + j + 1}`, '--host', '127.0.0.1', '--port', String(port), '--username', user.user, '--password-stdin', '--rai-database', fixture.database, '--no-test'], `${user.password}\n`),
-      ),
+      ports
+        .slice(i, i + 4)
+        .map((port, j) =>
+          cliAsync(
+            [
+              'rds:add',
+              '--name',
+              `bench-${i + j + 1}`,
+              '--host',
+              '127.0.0.1',
+              '--port',
+              String(port),
+              '--username',
+              user.user,
+              '--password-stdin',
+              '--rai-database',
+              fixture.database,
+              '--no-test',
+            ],
+            `${user.password}\n`,
+          ),
+        ),
     )
     if (codes.some((c) => c !== 0)) throw new Error('rds:add failed')
   }
@@ -70,7 +98,8 @@ try {
     const ms = Number(process.hrtime.bigint() - started) / 1e6
     if (result.status !== 4) throw new Error(`rds:health exited ${result.status}: ${result.stderr}`)
     last = JSON.parse(result.stdout)
-    if (last?.counts.down !== BLACKHOLED || last.counts.healthy !== INSTANCES - BLACKHOLED) throw new Error(`unexpected counts ${JSON.stringify(last?.counts)}`)
+    if (last?.counts.down !== BLACKHOLED || last.counts.healthy !== INSTANCES - BLACKHOLED)
+      throw new Error(`unexpected counts ${JSON.stringify(last?.counts)}`)
     if (i > 0) samples.push(ms) // the first run warms the disk cache
   }
   const floorMs = TIMEOUT_S * 1000

@@ -24,7 +24,8 @@ function run(args, input) {
 }
 
 run([bin, 'init', '--admin-email', 'bench@example.com', '--admin-name', 'Bench', '--password-stdin'], 'bench-password-1\n')
-for (let i = 1; i <= 5; i++) run([bin, 'rds:add', '--name', `rds-${i}`, '--engine', 'sqlite', '--file', `/tmp/rai-${i}.sqlite`, '--no-test'])
+for (let i = 1; i <= 5; i++)
+  run([bin, 'rds:add', '--name', `rds-${i}`, '--engine', 'sqlite', '--file', `/tmp/rai-${i}.sqlite`, '--no-test'])
 
 const subjects = {
   node: [['-e', '0']],
@@ -55,7 +56,12 @@ const result = {
   runs,
   floor: {command: 'node -e 0', medianMs: round(floor)},
   version: {command: 'raiops --version', medianMs: round(median(samples.version)), ratio: round(median(samples.version) / floor), goal: 3},
-  rdsList: {command: 'raiops rds:list (SQLite, 5 rows)', medianMs: round(median(samples.rdsList)), ratio: round(median(samples.rdsList) / floor), goal: 5},
+  rdsList: {
+    command: 'raiops rds:list (SQLite, 5 rows)',
+    medianMs: round(median(samples.rdsList)),
+    ratio: round(median(samples.rdsList) / floor),
+    goal: 5,
+  },
 }
 console.log(JSON.stringify(result, null, 2))
 rmSync(home, {recursive: true, force: true})

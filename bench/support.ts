@@ -1,10 +1,10 @@
 // What the benchmarks share: statistics, a log on stderr, clean-up on the way out
 // (also on failure and Ctrl-C), and the CLI run as a user runs it.
+import mysql from 'mysql2/promise'
 import {spawn, type ChildProcess} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import mysql from 'mysql2/promise'
 
 import {mysqlServer} from '../test/support/servers.js'
 
@@ -18,7 +18,12 @@ export const median = (values: number[]): number => {
 }
 export const ms1 = (n: number): number => Math.round(n * 10) / 10
 export const ratio = (n: number): number => Math.round(n * 1000) / 1000
-export const stats = (samples: number[]) => ({medianMs: ms1(median(samples)), minMs: ms1(Math.min(...samples)), maxMs: ms1(Math.max(...samples)), samplesMs: samples.map(ms1)})
+export const stats = (samples: number[]) => ({
+  medianMs: ms1(median(samples)),
+  minMs: ms1(Math.min(...samples)),
+  maxMs: ms1(Math.max(...samples)),
+  samplesMs: samples.map(ms1),
+})
 
 export async function timed(fn: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint()
@@ -96,7 +101,8 @@ export function cliRunner(home: string, options: {measureRss?: boolean} = {}): C
 
   const cli = (args: string[], input = ''): Promise<CliRun> => {
     const rssFile = timeBin ? join(home, `rss-${++rssFiles}.txt`) : null
-    const [command, argv] = timeBin && rssFile ? [timeBin, ['-f', '%M', '-o', rssFile, process.execPath, bin, ...args]] : [process.execPath, [bin, ...args]]
+    const [command, argv] =
+      timeBin && rssFile ? [timeBin, ['-f', '%M', '-o', rssFile, process.execPath, bin, ...args]] : [process.execPath, [bin, ...args]]
     return new Promise((resolve, reject) => {
       const started = process.hrtime.bigint()
       const child = spawn(command, argv, {cwd: root, env, stdio: ['pipe', 'pipe', 'pipe']})
@@ -162,7 +168,12 @@ export interface BufferPool {
 
 /** One statement on a connection of its own to the test MariaDB server (no database selected). */
 export async function serverQuery(sql: string): Promise<Array<Record<string, unknown>>> {
-  const conn = await mysql.createConnection({host: mysqlServer.host, port: mysqlServer.port, user: mysqlServer.user, password: mysqlServer.password})
+  const conn = await mysql.createConnection({
+    host: mysqlServer.host,
+    port: mysqlServer.port,
+    user: mysqlServer.user,
+    password: mysqlServer.password,
+  })
   try {
     return ((await conn.query(sql)) as unknown as [Array<Record<string, unknown>>])[0]
   } finally {
@@ -175,7 +186,8 @@ export async function sizeBufferPool(
   wantedMb: number,
   log: (message: string) => void,
 ): Promise<BufferPool> {
-  const current = async (): Promise<number> => Math.round(Number((await query('SELECT @@innodb_buffer_pool_size AS size'))[0].size) / 2 ** 20)
+  const current = async (): Promise<number> =>
+    Math.round(Number((await query('SELECT @@innodb_buffer_pool_size AS size'))[0].size) / 2 ** 20)
   const beforeMb = await current()
   if (wantedMb === 0 || beforeMb >= wantedMb) return {mb: beforeMb, beforeMb}
   const resize = async (mb: number): Promise<void> => {

@@ -13,13 +13,29 @@
 // Prints one JSON document on stdout; progress goes to stderr.
 // Usage: npm run build && npm run bench:sync-routing [-- --runs 3] [--source-rows 1000000] [--buffer-pool-mb 2048]
 // (--source-rows below a multiple of 500 deletes the fixture's last rows.)
-import {cpus, loadavg} from 'node:os'
 import {createConnection as createCallbackConnection} from 'mysql2'
 import mysql from 'mysql2/promise'
+import {cpus, loadavg} from 'node:os'
 
 import {createFleetSchema, createRaiFixture, type RaiFixture} from '../test/support/rai-fixture.js'
 import {createTestDatabase, createTestDir, mysqlServer, type TestDatabase} from '../test/support/servers.js'
-import {benchLog, cleanup, cleanUpOnSignals, cleanups, cliRunner, numberArgument, serverQuery, sizeBufferPool, median, ms1, ratio, stats, timed, TIME_BIN, type CliRun} from './support.js'
+import {
+  benchLog,
+  cleanup,
+  cleanUpOnSignals,
+  cleanups,
+  cliRunner,
+  numberArgument,
+  serverQuery,
+  sizeBufferPool,
+  median,
+  ms1,
+  ratio,
+  stats,
+  timed,
+  TIME_BIN,
+  type CliRun,
+} from './support.js'
 
 const argument = (name: string, fallback: number): number => {
   const at = process.argv.indexOf(name)
@@ -37,7 +53,8 @@ const TENANTS = Math.ceil(ROWS / USERS_PER_TENANT)
 const CHANGED = Math.floor(ROWS / 100)
 const PAGE = 5000
 const SOURCE_SELECT = 'SELECT id, email, tenant_id, rds_instance_id, user_id, status, updated_at FROM user_email_routing'
-const CACHE_COLUMNS = 'source_id, email, tenant_master_id, remote_tenant_id, remote_user_id, rds_instance_id, status, source_updated_at, synced_at'
+const CACHE_COLUMNS =
+  'source_id, email, tenant_master_id, remote_tenant_id, remote_user_id, rds_instance_id, status, source_updated_at, synced_at'
 
 const benchStarted = performance.now()
 const log = benchLog('sync-routing')
@@ -63,7 +80,8 @@ async function syncRouting(mode: '--truncate' | '--full' | null): Promise<{run: 
 
 function expectCounts(what: string, counts: RoutingReport['counts'], expected: Partial<RoutingReport['counts']>): void {
   for (const [key, value] of Object.entries(expected)) {
-    if (counts[key as keyof RoutingReport['counts']] !== value) throw new Error(`${what}: expected ${key} = ${value}, got ${JSON.stringify(counts)}`)
+    if (counts[key as keyof RoutingReport['counts']] !== value)
+      throw new Error(`${what}: expected ${key} = ${value}, got ${JSON.stringify(counts)}`)
   }
 }
 
@@ -71,12 +89,29 @@ function expectCounts(what: string, counts: RoutingReport['counts'], expected: P
 // Direct connections for the floors.
 
 const connect = (database: string, options: mysql.ConnectionOptions = {}): Promise<mysql.Connection> =>
-  mysql.createConnection({host: mysqlServer.host, port: mysqlServer.port, user: mysqlServer.user, password: mysqlServer.password, database, charset: 'utf8mb4', ...options})
+  mysql.createConnection({
+    host: mysqlServer.host,
+    port: mysqlServer.port,
+    user: mysqlServer.user,
+    password: mysqlServer.password,
+    database,
+    charset: 'utf8mb4',
+    ...options,
+  })
 
 /** Reads every source row once with a streamed query (array rows, date strings): the cost of reading alone. */
 async function streamReadMs(database: string): Promise<number> {
   // The callback API: its query() hands out the row stream.
-  const conn = createCallbackConnection({host: mysqlServer.host, port: mysqlServer.port, user: mysqlServer.user, password: mysqlServer.password, database, charset: 'utf8mb4', rowsAsArray: true, dateStrings: true})
+  const conn = createCallbackConnection({
+    host: mysqlServer.host,
+    port: mysqlServer.port,
+    user: mysqlServer.user,
+    password: mysqlServer.password,
+    database,
+    charset: 'utf8mb4',
+    rowsAsArray: true,
+    dateStrings: true,
+  })
   try {
     let rows = 0
     const ms = await timed(
@@ -157,7 +192,22 @@ try {
   log(`control database ${control.name}: init, rds:add, sync:tenants --force`)
   await cliOk(['init', '--admin-email', 'bench@example.com', '--admin-name', 'Bench', '--password-stdin'], 'bench-password-1\n')
   await cliOk(
-    ['rds:add', '--name', 'master', '--host', mysqlServer.host, '--port', String(mysqlServer.port), '--username', mysqlServer.user, '--rai-database', fixture.database, '--master', '--no-input', ...(mysqlServer.password ? ['--password-stdin'] : [])],
+    [
+      'rds:add',
+      '--name',
+      'master',
+      '--host',
+      mysqlServer.host,
+      '--port',
+      String(mysqlServer.port),
+      '--username',
+      mysqlServer.user,
+      '--rai-database',
+      fixture.database,
+      '--master',
+      '--no-input',
+      ...(mysqlServer.password ? ['--password-stdin'] : []),
+    ],
     mysqlServer.password ? `${mysqlServer.password}\n` : '',
   )
   const tenantSync = JSON.parse((await cliOk(['sync:tenants', '--force', '--json'])).stdout) as {status: string; totals: {inserted: number}}
@@ -165,7 +215,9 @@ try {
 
   const admin = await connect(scratch.name)
   cleanups.push(() => admin.end())
-  const [[server]] = (await admin.query('SELECT VERSION() AS version, @@innodb_buffer_pool_size AS pool, @@local_infile AS localInfile')) as unknown as [[{version: string; pool: number; localInfile: number}]]
+  const [[server]] = (await admin.query(
+    'SELECT VERSION() AS version, @@innodb_buffer_pool_size AS pool, @@local_infile AS localInfile',
+  )) as unknown as [[{version: string; pool: number; localInfile: number}]]
   await admin.query(`CREATE TABLE dst LIKE \`${control.name}\`.user_email_routing_cache`)
   const insertSelect = `INSERT INTO dst (${CACHE_COLUMNS}) SELECT id, LOWER(email), NULL, tenant_id, user_id, rds_instance_id, status, updated_at, NOW(3) FROM \`${fixture.database}\`.user_email_routing`
 
@@ -183,11 +235,16 @@ try {
     rebuild.push(run.ms)
     rebuildInProcess.push(report.durationMs)
     if (run.peakRssKb !== null) rebuildRss.push(run.peakRssKb / 1024)
-    log(`sync:routing --truncate ${i + 1}/${runs}: ${(run.ms / 1000).toFixed(2)} s, peak RSS ${run.peakRssKb === null ? '?' : (run.peakRssKb / 1024).toFixed(0)} MB`)
+    log(
+      `sync:routing --truncate ${i + 1}/${runs}: ${(run.ms / 1000).toFixed(2)} s, peak RSS ${run.peakRssKb === null ? '?' : (run.peakRssKb / 1024).toFixed(0)} MB`,
+    )
   }
   await admin.query('DROP TABLE dst')
-  const [[cache]] = (await admin.query(`SELECT COUNT(*) AS n, SUM(tenant_master_id IS NULL) AS unlinked, SUM(email <> LOWER(email)) AS upper FROM \`${control.name}\`.user_email_routing_cache`)) as unknown as [[{n: number; unlinked: number; upper: number}]]
-  if (Number(cache.n) !== ROWS || Number(cache.unlinked) !== 0 || Number(cache.upper) !== 0) throw new Error(`the cache after --truncate: ${JSON.stringify(cache)}`)
+  const [[cache]] = (await admin.query(
+    `SELECT COUNT(*) AS n, SUM(tenant_master_id IS NULL) AS unlinked, SUM(email <> LOWER(email)) AS upper FROM \`${control.name}\`.user_email_routing_cache`,
+  )) as unknown as [[{n: number; unlinked: number; upper: number}]]
+  if (Number(cache.n) !== ROWS || Number(cache.unlinked) !== 0 || Number(cache.upper) !== 0)
+    throw new Error(`the cache after --truncate: ${JSON.stringify(cache)}`)
 
   /**
    * The optimizer's row estimate for the cache (InnoDB persistent statistics). A --truncate swaps in a
@@ -196,7 +253,10 @@ try {
    */
   async function cacheStatsRows(): Promise<number | null> {
     try {
-      const [rows] = (await admin.query(`SELECT n_rows FROM mysql.innodb_table_stats WHERE database_name = ? AND table_name = 'user_email_routing_cache'`, [control.name])) as unknown as [Array<{n_rows: number}>]
+      const [rows] = (await admin.query(
+        `SELECT n_rows FROM mysql.innodb_table_stats WHERE database_name = ? AND table_name = 'user_email_routing_cache'`,
+        [control.name],
+      )) as unknown as [Array<{n_rows: number}>]
       return rows.length > 0 ? Number(rows[0].n_rows) : null
     } catch {
       return null
@@ -254,7 +314,9 @@ try {
     incremental.push(run.ms)
     incrementalInProcess.push(report.durationMs)
     incrementalCounts = report.counts
-    log(`sync:routing after ${CHANGED} changed ${i + 1}/${runs}: ${(run.ms / 1000).toFixed(2)} s, ${report.counts.read} read, ${report.counts.updated} updated`)
+    log(
+      `sync:routing after ${CHANGED} changed ${i + 1}/${runs}: ${(run.ms / 1000).toFixed(2)} s, ${report.counts.read} read, ${report.counts.updated} updated`,
+    )
   }
 
   // The same right after a --truncate (one sample, not in the medians above).
@@ -279,15 +341,32 @@ try {
           sourceRows: ROWS,
           runs,
           fixtureBuildS: Math.round(fixtureMs / 100) / 10,
-          server: {version: server.version, innodbBufferPoolMb: Math.round(Number(server.pool) / 2 ** 20), innodbBufferPoolBeforeMb: bufferPool.beforeMb, localInfile: Number(server.localInfile) === 1},
+          server: {
+            version: server.version,
+            innodbBufferPoolMb: Math.round(Number(server.pool) / 2 ** 20),
+            innodbBufferPoolBeforeMb: bufferPool.beforeMb,
+            localInfile: Number(server.localInfile) === 1,
+          },
           cpus: cpus().length,
           loadavgAtEnd: loadavg().map((n) => Math.round(n * 100) / 100),
           peakRssMeasuredWith: TIME_BIN ? '/usr/bin/time -f %M' : 'VmHWM polled every 20 ms',
         },
         floors: {
-          insertSelect: {what: 'INSERT INTO <copy of user_email_routing_cache> … SELECT … FROM user_email_routing (server-side, empty target)', ...stats(floorCopy), rowsPerS: Math.round(ROWS / (floorMs / 1000))},
-          readStream: {what: 'mysql2 query().stream(), rowsAsArray, dateStrings, one connection', ...stats(readStream), rowsPerS: Math.round(ROWS / (readMs / 1000))},
-          readKeyset: {what: `mysql2 keyset pages by id, LIMIT ${PAGE}, rowsAsArray, dateStrings`, ...stats(readKeyset), rowsPerS: Math.round(ROWS / (keysetMs / 1000))},
+          insertSelect: {
+            what: 'INSERT INTO <copy of user_email_routing_cache> … SELECT … FROM user_email_routing (server-side, empty target)',
+            ...stats(floorCopy),
+            rowsPerS: Math.round(ROWS / (floorMs / 1000)),
+          },
+          readStream: {
+            what: 'mysql2 query().stream(), rowsAsArray, dateStrings, one connection',
+            ...stats(readStream),
+            rowsPerS: Math.round(ROWS / (readMs / 1000)),
+          },
+          readKeyset: {
+            what: `mysql2 keyset pages by id, LIMIT ${PAGE}, rowsAsArray, dateStrings`,
+            ...stats(readKeyset),
+            rowsPerS: Math.round(ROWS / (keysetMs / 1000)),
+          },
         },
         fullRebuild: {
           command: 'raiops sync:routing --truncate --json',
@@ -309,7 +388,12 @@ try {
         incremental: {
           command: 'raiops sync:routing --json',
           changedRows: CHANGED,
-          nothingChanged: {wallMs: ms1(quiet.run.ms), inProcessMs: quiet.report.durationMs, read: quiet.report.counts.read, peakRssMb: quiet.run.peakRssKb === null ? null : Math.round(quiet.run.peakRssKb / 1024)},
+          nothingChanged: {
+            wallMs: ms1(quiet.run.ms),
+            inProcessMs: quiet.report.durationMs,
+            read: quiet.report.counts.read,
+            peakRssMb: quiet.run.peakRssKb === null ? null : Math.round(quiet.run.peakRssKb / 1024),
+          },
           wall: stats(incremental),
           inProcessMedianMs: median(incrementalInProcess),
           lastCounts: incrementalCounts,

@@ -10,12 +10,26 @@
 //     extrapolated ×10 for the fleet (the earlier sync went through the RDS one after another).
 // Prints one JSON document on stdout; progress goes to stderr.
 // Usage: npm run build && npm run bench:sync-tenants [-- --runs 3] [--buffer-pool-mb 2048]
-import {cpus, loadavg} from 'node:os'
 import mysql from 'mysql2/promise'
+import {cpus, loadavg} from 'node:os'
 
 import {createRaiFixture, type RaiFixture} from '../test/support/rai-fixture.js'
 import {createTestDatabase, createTestDir, mysqlServer, type TestDatabase} from '../test/support/servers.js'
-import {benchLog, cleanup, cleanUpOnSignals, cleanups, cliRunner, numberArgument, serverQuery, sizeBufferPool, median, ms1, ratio, stats, timed} from './support.js'
+import {
+  benchLog,
+  cleanup,
+  cleanUpOnSignals,
+  cleanups,
+  cliRunner,
+  numberArgument,
+  serverQuery,
+  sizeBufferPool,
+  median,
+  ms1,
+  ratio,
+  stats,
+  timed,
+} from './support.js'
 
 const runs = numberArgument('--runs', 3)
 /** The InnoDB buffer pool for the run, so the 5.2M user rows are read from memory (0: leave the server as it is). */
@@ -47,7 +61,14 @@ interface TenantReport {
 // Direct connections for the floors.
 
 const connect = (database: string): Promise<mysql.Connection> =>
-  mysql.createConnection({host: mysqlServer.host, port: mysqlServer.port, user: mysqlServer.user, password: mysqlServer.password, database, charset: 'utf8mb4'})
+  mysql.createConnection({
+    host: mysqlServer.host,
+    port: mysqlServer.port,
+    user: mysqlServer.user,
+    password: mysqlServer.password,
+    database,
+    charset: 'utf8mb4',
+  })
 
 /** The three aggregate queries on every RDS at once, each RDS on its own fresh connection (as separate servers would be). */
 function aggregateFloorMs(fixtures: RaiFixture[]): Promise<number> {
@@ -56,10 +77,17 @@ function aggregateFloorMs(fixtures: RaiFixture[]): Promise<number> {
       fixtures.map(async (fixture) => {
         const conn = await connect(fixture.database)
         try {
-          const [tenants] = (await conn.query('SELECT id, name, primary_contact_name, primary_contact_email, status FROM tenants ORDER BY id')) as unknown as [unknown[]]
-          const [users] = (await conn.query('SELECT tenant_id, COUNT(*) AS n FROM users USE INDEX () WHERE is_ghost = 0 GROUP BY tenant_id')) as unknown as [unknown[]]
-          const [locations] = (await conn.query('SELECT tenant_id, COUNT(*) AS n FROM locations GROUP BY tenant_id')) as unknown as [unknown[]]
-          if (tenants.length !== TENANTS || users.length !== TENANTS || locations.length !== TENANTS) throw new Error(`aggregate floor on ${fixture.database}: ${tenants.length}/${users.length}/${locations.length} rows`)
+          const [tenants] = (await conn.query(
+            'SELECT id, name, primary_contact_name, primary_contact_email, status FROM tenants ORDER BY id',
+          )) as unknown as [unknown[]]
+          const [users] = (await conn.query(
+            'SELECT tenant_id, COUNT(*) AS n FROM users USE INDEX () WHERE is_ghost = 0 GROUP BY tenant_id',
+          )) as unknown as [unknown[]]
+          const [locations] = (await conn.query('SELECT tenant_id, COUNT(*) AS n FROM locations GROUP BY tenant_id')) as unknown as [
+            unknown[],
+          ]
+          if (tenants.length !== TENANTS || users.length !== TENANTS || locations.length !== TENANTS)
+            throw new Error(`aggregate floor on ${fixture.database}: ${tenants.length}/${users.length}/${locations.length} rows`)
         } finally {
           await conn.end()
         }
@@ -75,21 +103,34 @@ function aggregateFloorMs(fixtures: RaiFixture[]): Promise<number> {
  * autocommitted). `countsOnly` leaves out the tenant_master writes: the two COUNT(*) per tenant alone.
  * `table` is a copy of tenant_master already holding this server's tenants as rds_instance_id 1.
  */
-async function perTenantMs(fixture: RaiFixture, control: mysql.Connection, table: string, countsOnly: boolean): Promise<{ms: number; queries: number}> {
+async function perTenantMs(
+  fixture: RaiFixture,
+  control: mysql.Connection,
+  table: string,
+  countsOnly: boolean,
+): Promise<{ms: number; queries: number}> {
   const conn = await connect(fixture.database)
   try {
     let queries = 0
     const ms = await timed(async () => {
-      const [tenants] = (await conn.query('SELECT id, name, primary_contact_name, primary_contact_email, status FROM tenants ORDER BY id')) as unknown as [
+      const [tenants] = (await conn.query(
+        'SELECT id, name, primary_contact_name, primary_contact_email, status FROM tenants ORDER BY id',
+      )) as unknown as [
         Array<{id: number; name: string; primary_contact_name: string | null; primary_contact_email: string | null; status: string}>,
       ]
       queries++
       for (const tenant of tenants) {
-        const [[users]] = (await conn.query('SELECT COUNT(*) AS n FROM users WHERE tenant_id = ? AND is_ghost = 0', [tenant.id])) as unknown as [[{n: number}]]
-        const [[locations]] = (await conn.query('SELECT COUNT(*) AS n FROM locations WHERE tenant_id = ?', [tenant.id])) as unknown as [[{n: number}]]
+        const [[users]] = (await conn.query('SELECT COUNT(*) AS n FROM users WHERE tenant_id = ? AND is_ghost = 0', [
+          tenant.id,
+        ])) as unknown as [[{n: number}]]
+        const [[locations]] = (await conn.query('SELECT COUNT(*) AS n FROM locations WHERE tenant_id = ?', [tenant.id])) as unknown as [
+          [{n: number}],
+        ]
         queries += 2
         if (countsOnly) continue
-        const [found] = (await control.query(`SELECT id FROM ${table} WHERE rds_instance_id = 1 AND remote_tenant_id = ? LIMIT 1`, [tenant.id])) as unknown as [Array<{id: number}>]
+        const [found] = (await control.query(`SELECT id FROM ${table} WHERE rds_instance_id = 1 AND remote_tenant_id = ? LIMIT 1`, [
+          tenant.id,
+        ])) as unknown as [Array<{id: number}>]
         if (found.length === 0) throw new Error(`tenant ${tenant.id} is not in ${table}`)
         await control.query(
           `UPDATE ${table} SET name = ?, primary_contact_name = ?, primary_contact_email = ?, status = ?, cached_user_count = ?, cached_location_count = ?, cache_refreshed_at = NOW(), updated_at = NOW() WHERE id = ?`,
@@ -108,12 +149,20 @@ async function perTenantMs(fixture: RaiFixture, control: mysql.Connection, table
 
 try {
   const bufferPool = await sizeBufferPool(serverQuery, BUFFER_POOL_MB, log)
-  log(`building ${INSTANCES} RDS fixtures of ${TENANTS} tenants × (${USERS} users + ${GHOSTS} ghosts, ${LOCATIONS} locations), ${BUILD_CONCURRENCY} at a time`)
+  log(
+    `building ${INSTANCES} RDS fixtures of ${TENANTS} tenants × (${USERS} users + ${GHOSTS} ghosts, ${LOCATIONS} locations), ${BUILD_CONCURRENCY} at a time`,
+  )
   const fixtureStarted = performance.now()
   const fixtures: RaiFixture[] = []
   for (let i = 0; i < INSTANCES; i += BUILD_CONCURRENCY) {
     const batch = Array.from({length: Math.min(BUILD_CONCURRENCY, INSTANCES - i)}, () =>
-      createRaiFixture({engine: 'mysql', tenants: TENANTS, usersPerTenant: USERS, ghostUsersPerTenant: GHOSTS, locationsPerTenant: LOCATIONS}),
+      createRaiFixture({
+        engine: 'mysql',
+        tenants: TENANTS,
+        usersPerTenant: USERS,
+        ghostUsersPerTenant: GHOSTS,
+        locationsPerTenant: LOCATIONS,
+      }),
     )
     // Every fixture that was built is dropped, even when its neighbour failed.
     const settled = await Promise.allSettled(batch)
@@ -142,21 +191,42 @@ try {
   // Registered four at a time (each rds:add is one short transaction).
   for (let i = 0; i < fixtures.length; i += 4) {
     await Promise.all(
-      fixtures.slice(i, i + 4).map((fixture, j) =>
-        cliOk(
-          ['rds:add', '--name', `rds-${String(i + j + 1).padStart(2, '0')}`, '--host', mysqlServer.host, '--port', String(mysqlServer.port), '--username', mysqlServer.user, '--rai-database', fixture.database, '--no-input', ...passwordArgs],
-          passwordInput,
+      fixtures
+        .slice(i, i + 4)
+        .map((fixture, j) =>
+          cliOk(
+            [
+              'rds:add',
+              '--name',
+              `rds-${String(i + j + 1).padStart(2, '0')}`,
+              '--host',
+              mysqlServer.host,
+              '--port',
+              String(mysqlServer.port),
+              '--username',
+              mysqlServer.user,
+              '--rai-database',
+              fixture.database,
+              '--no-input',
+              ...passwordArgs,
+            ],
+            passwordInput,
+          ),
         ),
-      ),
     )
   }
 
   const admin = await connect(scratch.name)
   cleanups.push(() => admin.end())
-  const [[server]] = (await admin.query('SELECT VERSION() AS version, @@innodb_buffer_pool_size AS pool')) as unknown as [[{version: string; pool: number}]]
+  const [[server]] = (await admin.query('SELECT VERSION() AS version, @@innodb_buffer_pool_size AS pool')) as unknown as [
+    [{version: string; pool: number}],
+  ]
   await admin.query(`CREATE TABLE t LIKE \`${control.name}\`.tenant_master`)
   const copy = `INSERT INTO t (rds_instance_id, remote_tenant_id, name, primary_contact_name, primary_contact_email, status, cached_user_count, cached_location_count, cache_refreshed_at, remote_missing_at, created_at, updated_at) ${fixtures
-    .map((f, i) => `SELECT ${i + 1}, id, name, primary_contact_name, primary_contact_email, status, ${USERS}, ${LOCATIONS}, NOW(3), NULL, NOW(3), NOW(3) FROM \`${f.database}\`.tenants`)
+    .map(
+      (f, i) =>
+        `SELECT ${i + 1}, id, name, primary_contact_name, primary_contact_email, status, ${USERS}, ${LOCATIONS}, NOW(3), NULL, NOW(3), NOW(3) FROM \`${f.database}\`.tenants`,
+    )
     .join(' UNION ALL ')}`
 
   // The sync runs interleaved with the floors, so both see the same machine.
@@ -171,21 +241,27 @@ try {
     aggregate.push(await aggregateFloorMs(fixtures))
     await admin.query('TRUNCATE TABLE t')
     serverCopy.push(await timed(() => admin.query(copy)))
-    log(`floor ${i + 1}/${runs}: aggregates over ${INSTANCES} DBs ${aggregate[i].toFixed(0)} ms, server-side copy ${serverCopy[i].toFixed(0)} ms`)
+    log(
+      `floor ${i + 1}/${runs}: aggregates over ${INSTANCES} DBs ${aggregate[i].toFixed(0)} ms, server-side copy ${serverCopy[i].toFixed(0)} ms`,
+    )
 
     const run = await cliOk(['sync:tenants', '--force', '--json'])
     const report = JSON.parse(run.stdout) as TenantReport
     if (report.status !== 'ok') throw new Error(`sync:tenants: ${run.stdout}`)
-    const expected = i === 0 ? {inserted: INSTANCES * TENANTS, updated: 0, unchanged: 0} : {inserted: 0, updated: 0, unchanged: INSTANCES * TENANTS}
+    const expected =
+      i === 0 ? {inserted: INSTANCES * TENANTS, updated: 0, unchanged: 0} : {inserted: 0, updated: 0, unchanged: INSTANCES * TENANTS}
     for (const [key, value] of Object.entries(expected)) {
-      if (report.totals[key as keyof TenantReport['totals']] !== value) throw new Error(`sync:tenants run ${i + 1}: expected ${key} = ${value}, got ${JSON.stringify(report.totals)}`)
+      if (report.totals[key as keyof TenantReport['totals']] !== value)
+        throw new Error(`sync:tenants run ${i + 1}: expected ${key} = ${value}, got ${JSON.stringify(report.totals)}`)
     }
     if (i === 0) firstTotals = report.totals
     else repeatTotals = report.totals
     sync.push(run.ms)
     syncInProcess.push(report.durationMs)
     perRds.push(report.rds.map((r) => r.durationMs))
-    log(`sync:tenants --force ${i + 1}/${runs}${i === 0 ? ' (empty tenant_master)' : ''}: ${(run.ms / 1000).toFixed(2)} s (in process ${report.durationMs} ms; per RDS ${Math.min(...perRds[i])}–${Math.max(...perRds[i])} ms)`)
+    log(
+      `sync:tenants --force ${i + 1}/${runs}${i === 0 ? ' (empty tenant_master)' : ''}: ${(run.ms / 1000).toFixed(2)} s (in process ${report.durationMs} ms; per RDS ${Math.min(...perRds[i])}–${Math.max(...perRds[i])} ms)`,
+    )
   }
   await admin.query('DROP TABLE t')
   const [[stored]] = (await admin.query(
@@ -213,10 +289,15 @@ try {
     perTenant.push(measured.ms)
     perTenantQueries = measured.queries
     perTenantCounts.push((await perTenantMs(fixtures[0], admin, 't', true)).ms)
-    log(`one server ${i + 1}/${runs}: sync:tenants --rds ${(run.ms / 1000).toFixed(2)} s; per-tenant queries and writes ${(perTenant[i] / 1000).toFixed(2)} s (${measured.queries} queries); per-tenant counts alone ${(perTenantCounts[i] / 1000).toFixed(2)} s`)
+    log(
+      `one server ${i + 1}/${runs}: sync:tenants --rds ${(run.ms / 1000).toFixed(2)} s; per-tenant queries and writes ${(perTenant[i] / 1000).toFixed(2)} s (${measured.queries} queries); per-tenant counts alone ${(perTenantCounts[i] / 1000).toFixed(2)} s`,
+    )
   }
-  const [[refreshed]] = (await admin.query('SELECT COUNT(*) AS n, SUM(cached_user_count) AS users FROM t')) as unknown as [[{n: number; users: number}]]
-  if (Number(refreshed.n) !== TENANTS || Number(refreshed.users) !== TENANTS * USERS) throw new Error(`the per-tenant approach left ${JSON.stringify(refreshed)} in its tenant_master`)
+  const [[refreshed]] = (await admin.query('SELECT COUNT(*) AS n, SUM(cached_user_count) AS users FROM t')) as unknown as [
+    [{n: number; users: number}],
+  ]
+  if (Number(refreshed.n) !== TENANTS || Number(refreshed.users) !== TENANTS * USERS)
+    throw new Error(`the per-tenant approach left ${JSON.stringify(refreshed)} in its tenant_master`)
   await admin.query('DROP TABLE t')
 
   const floorMs = median(aggregate) + median(serverCopy)
@@ -237,7 +318,11 @@ try {
           userRows: INSTANCES * TENANTS * (USERS + GHOSTS),
           runs,
           fixtureBuildS: Math.round(fixtureMs / 100) / 10,
-          server: {version: server.version, innodbBufferPoolMb: Math.round(Number(server.pool) / 2 ** 20), innodbBufferPoolBeforeMb: bufferPool.beforeMb},
+          server: {
+            version: server.version,
+            innodbBufferPoolMb: Math.round(Number(server.pool) / 2 ** 20),
+            innodbBufferPoolBeforeMb: bufferPool.beforeMb,
+          },
           cpus: cpus().length,
           loadavgAtEnd: loadavg().map((n) => Math.round(n * 100) / 100),
         },

@@ -7,11 +7,11 @@
 // against the control database, with the same concurrency, without HTTP.
 // Prints one JSON document on stdout; progress goes to stderr.
 // Usage: npm run build && npm run bench:webhook [-- --seconds 30] [--concurrency 32]
+import mysql from 'mysql2/promise'
 import {spawn} from 'node:child_process'
 import {createHmac} from 'node:crypto'
 import {Agent, request} from 'node:http'
 import {cpus, loadavg} from 'node:os'
-import mysql from 'mysql2/promise'
 
 import {openControlDb, parseDatabaseUrl} from '../src/lib/db/control-db.js'
 import {storeRaiEvent} from '../src/lib/webhook/events.js'
@@ -51,11 +51,21 @@ function sign(body: string): string {
 
 function send(agent: Agent, port: number, body: string): Promise<{status: number; duplicate: boolean}> {
   return new Promise((resolve, reject) => {
-    const req = request({host: '127.0.0.1', port, path: PATH, method: 'POST', agent, headers: {'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-raiops-signature': sign(body)}}, (res) => {
-      let text = ''
-      res.on('data', (d) => (text += d))
-      res.on('end', () => resolve({status: res.statusCode ?? 0, duplicate: text.includes('"duplicate":true')}))
-    })
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: PATH,
+        method: 'POST',
+        agent,
+        headers: {'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-raiops-signature': sign(body)},
+      },
+      (res) => {
+        let text = ''
+        res.on('data', (d) => (text += d))
+        res.on('end', () => resolve({status: res.statusCode ?? 0, duplicate: text.includes('"duplicate":true')}))
+      },
+    )
     req.on('error', reject)
     req.end(body)
   })
@@ -89,7 +99,11 @@ try {
   await db.destroy()
   log(`floor: ${floorCount} events stored directly in ${FLOOR_SECONDS} s (${Math.round(floorRate)}/s)`)
 
-  const server = spawn(process.execPath, [bin, 'audit:serve', '--port', '0', '--quiet'], {cwd: root, env, stdio: ['ignore', 'pipe', 'pipe']})
+  const server = spawn(process.execPath, [bin, 'audit:serve', '--port', '0', '--quiet'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   cleanups.push(() => server.exitCode === null && server.kill('SIGKILL'))
   let serverErr = ''
   server.stderr.on('data', (d) => (serverErr += d))
@@ -126,7 +140,13 @@ try {
   server.kill('SIGTERM')
   const exitCode = await exited
 
-  const conn = await mysql.createConnection({host: mysqlServer.host, port: mysqlServer.port, user: mysqlServer.user, password: mysqlServer.password, database: control.name})
+  const conn = await mysql.createConnection({
+    host: mysqlServer.host,
+    port: mysqlServer.port,
+    user: mysqlServer.user,
+    password: mysqlServer.password,
+    database: control.name,
+  })
   const [[counts]] = (await conn.query(
     "SELECT (SELECT COUNT(*) FROM audit_logs WHERE actor_type = 'rai' AND source NOT LIKE '%floor-%') AS storedRows, (SELECT COUNT(DISTINCT event_id) FROM webhook_events WHERE event_id LIKE 'evt-%') AS distinctIds",
   )) as unknown as [[{storedRows: number; distinctIds: number}]]
@@ -140,11 +160,36 @@ try {
     JSON.stringify(
       {
         benchmark: 'webhook',
-        setup: {seconds: SECONDS, concurrency: CONCURRENCY, controlDatabase: 'MariaDB on 127.0.0.1', cpus: cpus().length, loadavgAtEnd: loadavg().map((n) => Math.round(n * 100) / 100)},
-        requests: {sent, statuses: Object.fromEntries(statuses), perSecond: Math.round(rate), p50Ms: ms1(percentile(sorted, 50)), p90Ms: ms1(percentile(sorted, 90)), p99Ms: ms1(percentile(sorted, 99)), maxMs: ms1(sorted.at(-1) ?? 0)},
-        stored: {rows: Number(counts.storedRows), distinctEventIds: Number(counts.distinctIds), acknowledged: accepted, duplicatesReported: duplicates, lost: accepted - Number(counts.storedRows), duplicated: Number(counts.storedRows) - Number(counts.distinctIds)},
+        setup: {
+          seconds: SECONDS,
+          concurrency: CONCURRENCY,
+          controlDatabase: 'MariaDB on 127.0.0.1',
+          cpus: cpus().length,
+          loadavgAtEnd: loadavg().map((n) => Math.round(n * 100) / 100),
+        },
+        requests: {
+          sent,
+          statuses: Object.fromEntries(statuses),
+          perSecond: Math.round(rate),
+          p50Ms: ms1(percentile(sorted, 50)),
+          p90Ms: ms1(percentile(sorted, 90)),
+          p99Ms: ms1(percentile(sorted, 99)),
+          maxMs: ms1(sorted.at(-1) ?? 0),
+        },
+        stored: {
+          rows: Number(counts.storedRows),
+          distinctEventIds: Number(counts.distinctIds),
+          acknowledged: accepted,
+          duplicatesReported: duplicates,
+          lost: accepted - Number(counts.storedRows),
+          duplicated: Number(counts.storedRows) - Number(counts.distinctIds),
+        },
         chain: {intact: verify.ok, entries: verify.entries},
-        floor: {what: `storeRaiEvent (audit append + event id, one transaction each) from ${CONCURRENCY} concurrent callers on one knex pool, no HTTP`, seconds: FLOOR_SECONDS, perSecond: Math.round(floorRate)},
+        floor: {
+          what: `storeRaiEvent (audit append + event id, one transaction each) from ${CONCURRENCY} concurrent callers on one knex pool, no HTTP`,
+          seconds: FLOOR_SECONDS,
+          perSecond: Math.round(floorRate),
+        },
         ratioToFloor: Math.round((rate / floorRate) * 1000) / 1000,
         serverExitCode: exitCode,
         benchWallS: Math.round((performance.now() - benchStarted) / 100) / 10,

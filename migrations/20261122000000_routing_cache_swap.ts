@@ -21,7 +21,8 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   if (knex.client.config.client === 'better-sqlite3') {
     // A rebuild on SQLite (src/lib/sync/sqlite-staging.ts) leaves the index under one of two names.
-    for (const name of ['user_email_routing_cache_tenant_master_id_index', 'user_email_routing_cache_tenant_master_id_index_alt']) await knex.raw('DROP INDEX IF EXISTS ??', [name])
+    for (const name of ['user_email_routing_cache_tenant_master_id_index', 'user_email_routing_cache_tenant_master_id_index_alt'])
+      await knex.raw('DROP INDEX IF EXISTS ??', [name])
   } else if (knex.client.config.client !== 'mysql2') {
     await knex.schema.alterTable('user_email_routing_cache', (table) => {
       table.dropIndex(['tenant_master_id'])

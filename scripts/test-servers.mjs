@@ -5,9 +5,9 @@
 // A local server that is installed but stopped is started and waited for (30 s);
 // a missing one is named with the package to install. Exit 0 when both answer,
 // else 1. Run by `npm test` (pretest) and CI. Usage: node scripts/test-servers.mjs [--mysql-only]
+import mysql from 'mysql2/promise'
 import {spawnSync} from 'node:child_process'
 import {existsSync, readdirSync, readFileSync} from 'node:fs'
-import mysql from 'mysql2/promise'
 import pg from 'pg'
 
 const START_WAIT_MS = 30_000
@@ -69,7 +69,11 @@ async function probeMysql(address) {
     return {ok: true, version: String(rows[0].version)}
   } catch (error) {
     // 1045 access denied, 1044 no right on a database, 1698 unix_socket plugin refused root
-    return {ok: false, kind: classify(error, ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR']), message: messageOf(error)}
+    return {
+      ok: false,
+      kind: classify(error, ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR']),
+      message: messageOf(error),
+    }
   } finally {
     conn?.destroy()
   }
@@ -77,7 +81,12 @@ async function probeMysql(address) {
 
 /** @returns {Promise<Probe>} */
 async function probePg(address) {
-  const client = new pg.Client({...address, database: 'postgres', connectionTimeoutMillis: PROBE_TIMEOUT_MS, query_timeout: PROBE_TIMEOUT_MS})
+  const client = new pg.Client({
+    ...address,
+    database: 'postgres',
+    connectionTimeoutMillis: PROBE_TIMEOUT_MS,
+    query_timeout: PROBE_TIMEOUT_MS,
+  })
   client.on('error', () => {})
   try {
     await withTimeout(client.connect(), PROBE_TIMEOUT_MS + 500, 'connect')
@@ -119,7 +128,12 @@ const servers = [
     probe: probeMysql,
     installHint: 'MariaDB is not installed: run apt-get install -y mariadb-server',
     installed() {
-      return existsSync('/usr/sbin/mariadbd') || existsSync('/usr/sbin/mysqld') || which('mariadbd') || (which('service') && existsSync('/etc/init.d/mariadb'))
+      return (
+        existsSync('/usr/sbin/mariadbd') ||
+        existsSync('/usr/sbin/mysqld') ||
+        which('mariadbd') ||
+        (which('service') && existsSync('/etc/init.d/mariadb'))
+      )
     },
     start() {
       if (existsSync('/usr/sbin/mariadbd')) {
@@ -179,20 +193,32 @@ async function ensure(server) {
     }
   }
   if (first.kind === 'other') {
-    return {ok: false, line: `${server.label} at ${where} did not answer a query: ${first.message}. Fix the server or set ${server.envVar}.`}
+    return {
+      ok: false,
+      line: `${server.label} at ${where} did not answer a query: ${first.message}. Fix the server or set ${server.envVar}.`,
+    }
   }
   if (!LOCAL_HOSTS.has(server.address.host)) {
-    return {ok: false, line: `${server.label} at ${where} is not reachable (${first.message}); it is not local, so start it there or fix ${server.envVar}.`}
+    return {
+      ok: false,
+      line: `${server.label} at ${where} is not reachable (${first.message}); it is not local, so start it there or fix ${server.envVar}.`,
+    }
   }
   if (!server.installed()) return {ok: false, line: server.installHint}
 
   console.error(`${server.label} at ${where} is not answering (${first.message}): starting it`)
   const started = server.start()
   if (!started.ok && /already running/i.test(started.output)) {
-    return {ok: false, line: `${server.label} is running but does not answer at ${where} (${first.message}): check the port it listens on, or set ${server.envVar}.`}
+    return {
+      ok: false,
+      line: `${server.label} is running but does not answer at ${where} (${first.message}): check the port it listens on, or set ${server.envVar}.`,
+    }
   }
   if (!started.ok) {
-    return {ok: false, line: `${server.label} is installed but could not be started${started.output ? `: ${started.output}` : ''}${process.getuid?.() === 0 ? '' : ' (try again as root)'}`}
+    return {
+      ok: false,
+      line: `${server.label} is installed but could not be started${started.output ? `: ${started.output}` : ''}${process.getuid?.() === 0 ? '' : ' (try again as root)'}`,
+    }
   }
   const deadline = Date.now() + START_WAIT_MS
   let last = first
@@ -201,7 +227,10 @@ async function ensure(server) {
     last = await server.probe(server.address)
     if (last.ok) return {ok: true, line: `${server.label} ${last.version} started, up at ${where}`}
     if (last.kind === 'auth') {
-      return {ok: false, line: `${server.label} at ${where} started but rejected user "${server.address.user}": ${last.message}. Set ${server.envVar}=${server.exampleUrl}.`}
+      return {
+        ok: false,
+        line: `${server.label} at ${where} started but rejected user "${server.address.user}": ${last.message}. Set ${server.envVar}=${server.exampleUrl}.`,
+      }
     }
     if (!server.alive()) break
   }

@@ -1,18 +1,18 @@
 import {Command, Flags, Interfaces} from '@oclif/core'
 import type {ChalkInstance} from 'chalk'
 
-import type {Permission} from '../lib/auth/permissions.js'
 import {maskAuditView, type AuditView} from '../lib/audit/read.js'
+import type {Permission} from '../lib/auth/permissions.js'
 import {maskEmails, seesPii} from '../lib/auth/pii.js'
 import {ExitCode, RaiopsError, UserError, type ExitCode as ExitCodeValue} from '../lib/errors/index.js'
-import {makeChalk} from './output/color.js'
+import {scrubText} from '../lib/redact/index.js'
+import {Runtime} from '../lib/runtime.js'
 import {escapeControl} from '../lib/text/escape.js'
+import {makeChalk} from './output/color.js'
 import {outputTarget, writeOutputText} from './output/output-file.js'
 import {LIST_FORMATS, renderList, type Column, type ListFormat} from './output/render.js'
 import {spinnerAllowed, startSpinner, type Progress} from './output/spinner.js'
 import {watchFrames} from './output/watch.js'
-import {scrubText} from '../lib/redact/index.js'
-import {Runtime} from '../lib/runtime.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 
@@ -57,7 +57,13 @@ export abstract class BaseCommand<T> extends Command {
   override async init(): Promise<void> {
     await super.init()
     const permission = (this.constructor as typeof BaseCommand).permission
-    this.runtime = new Runtime({env: process.env, cwd: process.cwd(), commandLine: [this.id ?? '', ...this.argv], permission, commandId: this.id})
+    this.runtime = new Runtime({
+      env: process.env,
+      cwd: process.cwd(),
+      commandLine: [this.id ?? '', ...this.argv],
+      permission,
+      commandId: this.id,
+    })
     // A setting the user wrote was not used: said also under --json. It names files and settings a .env held, never values.
     for (const warning of this.runtime.envWarnings) this.warn(warning)
     // The permission is checked before the flags are even parsed: a refused caller learns nothing more.
@@ -113,7 +119,11 @@ export abstract class BaseCommand<T> extends Command {
    * it throws, `catch()` marks the spinner failed before the error line, unless
    * `stopOnError` (the error explains itself: the spinner just goes).
    */
-  protected async withProgress<R>(text: string, work: (progress: Progress) => Promise<R>, options: {stopOnError?: boolean} = {}): Promise<R> {
+  protected async withProgress<R>(
+    text: string,
+    work: (progress: Progress) => Promise<R>,
+    options: {stopOnError?: boolean} = {},
+  ): Promise<R> {
     const progress = await this.progress(text)
     try {
       const result = await work(progress)
@@ -139,7 +149,9 @@ export abstract class BaseCommand<T> extends Command {
     const onSignal = (signal: NodeJS.Signals) => {
       if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
       this.interruptedBy = signal
-      process.stderr.write(`stopping (${signal}): the current batch is finished or rolled back, the lock released; press Ctrl-C again to quit at once\n`)
+      process.stderr.write(
+        `stopping (${signal}): the current batch is finished or rolled back, the lock released; press Ctrl-C again to quit at once\n`,
+      )
       controller.abort(new Error(`stopped by ${signal}`))
     }
     process.on('SIGINT', onSignal)
@@ -249,7 +261,8 @@ export abstract class BaseCommand<T> extends Command {
   protected outputIsStdout(output: string): boolean {
     // `-`, /dev/stdout, /dev/fd/1 or a link to one of them: a second document on stdout beside --json's.
     if (outputTarget(output).kind !== 'stdout') return false
-    if (this.jsonEnabled()) throw new UserError(`--output ${output} and --json both write to standard output`, {hint: 'name a file, or drop --json'})
+    if (this.jsonEnabled())
+      throw new UserError(`--output ${output} and --json both write to standard output`, {hint: 'name a file, or drop --json'})
     return true
   }
 
@@ -269,7 +282,12 @@ export abstract class BaseCommand<T> extends Command {
    * (see `watchFrames`; exit 0). Either way the last result is returned, the
    * `--json` output.
    */
-  protected async showOrWatch<R>(watchMs: number | undefined, load: () => Promise<R>, render: (result: R) => string, show: (text: string, result: R) => void = (text) => this.print(text)): Promise<R> {
+  protected async showOrWatch<R>(
+    watchMs: number | undefined,
+    load: () => Promise<R>,
+    render: (result: R) => string,
+    show: (text: string, result: R) => void = (text) => this.print(text),
+  ): Promise<R> {
     if (watchMs === undefined) {
       const result = await load()
       show(render(result), result)
@@ -292,14 +310,18 @@ export abstract class BaseCommand<T> extends Command {
     const mapped = mapError(this.runtime?.storageError(error) ?? error, this.argv)
     process.exitCode = mapped.exitCode
     if (this.jsonEnabled()) {
-      process.stdout.write(`${JSON.stringify({error: {code: mapped.code, message: mapped.message, hint: mapped.hint ?? null, exitCode: mapped.exitCode}}, null, 2)}\n`)
+      process.stdout.write(
+        `${JSON.stringify({error: {code: mapped.code, message: mapped.message, hint: mapped.hint ?? null, exitCode: mapped.exitCode}}, null, 2)}\n`,
+      )
     } else {
       process.stderr.write(`${this.errorLine(mapped)}\n`)
     }
     if (this.argv.includes('--verbose') || /(^|,)raiops/.test(this.env.DEBUG ?? '')) {
       // The frames only, under the message as shown above: the raw message may hold what the user typed.
       const frames = (error?.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line))
-      process.stderr.write(`${scrubText([`${escapeControl(error?.name ?? 'Error')}: ${escapeControl(mapped.message)}`, ...frames].join('\n'))}\n`)
+      process.stderr.write(
+        `${scrubText([`${escapeControl(error?.name ?? 'Error')}: ${escapeControl(mapped.message)}`, ...frames].join('\n'))}\n`,
+      )
     }
   }
 
@@ -343,14 +365,36 @@ function oneLine(text: string): string {
  */
 export function mapError(error: unknown, argv: readonly string[] = []): MappedError {
   if (error instanceof RaiopsError) {
-    return {exitCode: error.exitCode, code: error.code, message: scrubText(oneLine(error.message)), hint: error.hint && scrubText(error.hint)}
+    return {
+      exitCode: error.exitCode,
+      code: error.code,
+      message: scrubText(oneLine(error.message)),
+      hint: error.hint && scrubText(error.hint),
+    }
   }
-  const e = error as {name?: string; message?: string; oclif?: {exit?: number}; constructor?: {name?: string}; flags?: unknown; args?: unknown}
+  const e = error as {
+    name?: string
+    message?: string
+    oclif?: {exit?: number}
+    constructor?: {name?: string}
+    flags?: unknown
+    args?: unknown
+  }
   const name = e?.constructor?.name ?? e?.name ?? ''
   if (PARSE_ERRORS.has(name) || (e?.oclif?.exit === 2 && e?.message)) {
-    return {exitCode: ExitCode.badInput, code: 'BAD_USAGE', message: scrubText(oneLine(parseErrorMessage(name, e, argv))), hint: 'see --help'}
+    return {
+      exitCode: ExitCode.badInput,
+      code: 'BAD_USAGE',
+      message: scrubText(oneLine(parseErrorMessage(name, e, argv))),
+      hint: 'see --help',
+    }
   }
-  return {exitCode: ExitCode.unexpected, code: 'UNEXPECTED', message: scrubText(oneLine(e?.message ?? String(error))), hint: 'run again with --verbose for details'}
+  return {
+    exitCode: ExitCode.unexpected,
+    code: 'UNEXPECTED',
+    message: scrubText(oneLine(e?.message ?? String(error))),
+    hint: 'run again with --verbose for details',
+  }
 }
 
 /**
@@ -377,7 +421,8 @@ function describeStrayArgument(arg: string, argv: readonly string[]): string {
     const flag = /^(--?[^=\s]+)=(.*)$/s.exec(typed)
     if (flag && flag[2] === arg) return `the value given to ${flag[1]} (not shown; it takes none)`
     const before = argv[index - 1]
-    if (typed === arg && before !== undefined && /^--?[^-=]/.test(before) && !before.includes('=')) return `a value after ${before} (not shown; it takes none)`
+    if (typed === arg && before !== undefined && /^--?[^-=]/.test(before) && !before.includes('='))
+      return `a value after ${before} (not shown; it takes none)`
   }
   return arg
 }

@@ -1,14 +1,14 @@
+import type {ChalkInstance} from 'chalk'
 import {spawn} from 'node:child_process'
 import {existsSync, realpathSync} from 'node:fs'
 import {delimiter, join} from 'node:path'
-import type {ChalkInstance} from 'chalk'
 
 import {demoEnvironment, type DemoResult} from '../lib/demo/build.js'
 import {foreignSettings, type DemoOutput} from '../lib/demo/output.js'
 import {demoTour, type TourStep} from '../lib/demo/tour.js'
-import {demoFleetSummary, demoHeadline, demoKeptNote, demoUsage} from './reporters/demo.js'
 import {escapeControl} from '../lib/text/escape.js'
 import {shellLine, shellQuote} from '../lib/text/shell.js'
+import {demoFleetSummary, demoHeadline, demoKeptNote, demoUsage} from './reporters/demo.js'
 
 /** How to run this raiops from a shell: `raiops` when that is on PATH, else its bin/run.js (with an alias line). */
 export function shellInvocation(root: string, path = process.env.PATH ?? ''): {command: string; alias: string | null} {
@@ -30,7 +30,10 @@ export function shellInvocation(root: string, path = process.env.PATH ?? ''): {c
 }
 
 /** Runs each step as its own raiops process (`bin`) on the demo in `dir`, its output shown as it comes; `log` prints a line. */
-export async function runTour(steps: TourStep[], options: {dir: string; bin: string; color: ChalkInstance; noColor: boolean; log: (line: string) => void}): Promise<void> {
+export async function runTour(
+  steps: TourStep[],
+  options: {dir: string; bin: string; color: ChalkInstance; noColor: boolean; log: (line: string) => void},
+): Promise<void> {
   const {color: c, log} = options
   const env: NodeJS.ProcessEnv = {...process.env}
   for (const name of Object.keys(env)) if (name.startsWith('RAIOPS_')) delete env[name]
@@ -74,7 +77,12 @@ export interface DemoTerminal {
  * The demo on the terminal: what was built (or found), its data, the tour when
  * it runs (a new demo without --quiet, or --tour), then how to use it.
  */
-export async function showDemo(result: DemoResult, output: DemoOutput, options: {dir: string; seconds: string; quiet: boolean; tour: boolean; bin: string}, terminal: DemoTerminal): Promise<void> {
+export async function showDemo(
+  result: DemoResult,
+  output: DemoOutput,
+  options: {dir: string; seconds: string; quiet: boolean; tour: boolean; bin: string},
+  terminal: DemoTerminal,
+): Promise<void> {
   const {color, log} = terminal
   log(demoHeadline(color, result, {dir: options.dir, seconds: options.seconds, tour: options.tour}))
   const kept = demoKeptNote(result)

@@ -1,9 +1,9 @@
-import {BaseCommand} from './base-command.js'
-import {escapeControl} from '../lib/text/escape.js'
-import {rdsArg} from './flags/rds.js'
-import {colourState} from './reporters/rds.js'
 import {setRdsState, type StateChangeResult} from '../lib/rds/service.js'
 import type {RdsState} from '../lib/rds/types.js'
+import {escapeControl} from '../lib/text/escape.js'
+import {BaseCommand} from './base-command.js'
+import {rdsArg} from './flags/rds.js'
+import {colourState} from './reporters/rds.js'
 
 /** rds:drain, rds:lock and rds:online: one RDS argument, one state each. */
 export abstract class RdsStateCommand extends BaseCommand<StateChangeResult> {

@@ -1,20 +1,20 @@
+import type {Knex} from 'knex'
 import {chmodSync, existsSync, mkdirSync} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {dirname} from 'node:path'
-import type {Knex} from 'knex'
 
 import type {AuditContext} from './audit/writer.js'
-import {loadConfig, loadEnvironment, type Environment, type RaiopsConfig} from './config/index.js'
-import {assertReachable, assertReady, controlDbExists, openControlDb, parseDatabaseUrl, type ControlDbTarget} from './db/control-db.js'
-import {describeStorageError} from './db/storage-errors.js'
-import type {OpsContext} from './context.js'
-import {checkKeyring} from './crypto/key-check.js'
-import {loadKeyring, type Keyring} from './crypto/keyring.js'
-import {ConfigError} from './errors/index.js'
-import type {ConnectionRegistry} from './db/registry.js'
 import {assertPermitted, auditActor, resolveIdentity, type Identity} from './auth/identity.js'
 import type {Permission} from './auth/permissions.js'
 import {readSessionToken} from './auth/session.js'
+import {loadConfig, loadEnvironment, type Environment, type RaiopsConfig} from './config/index.js'
+import type {OpsContext} from './context.js'
+import {checkKeyring} from './crypto/key-check.js'
+import {loadKeyring, type Keyring} from './crypto/keyring.js'
+import {assertReachable, assertReady, controlDbExists, openControlDb, parseDatabaseUrl, type ControlDbTarget} from './db/control-db.js'
+import type {ConnectionRegistry} from './db/registry.js'
+import {describeStorageError} from './db/storage-errors.js'
+import {ConfigError} from './errors/index.js'
 import {rememberSecret, scrubArgv} from './redact/index.js'
 
 export interface RuntimeOptions {
@@ -127,7 +127,10 @@ export class Runtime {
     if (token) rememberSecret(token)
     const session = readSessionToken(this.config.home)
     if (session) rememberSecret(session)
-    this.identityResolved = await resolveIdentity({db: db ?? (await this.db()), now: () => new Date()}, {token, session, home: this.config.home})
+    this.identityResolved = await resolveIdentity(
+      {db: db ?? (await this.db()), now: () => new Date()},
+      {token, session, home: this.config.home},
+    )
     return this.identityResolved
   }
 
@@ -191,7 +194,13 @@ export class Runtime {
   async close(timeoutMs = 1500): Promise<void> {
     const work: Array<Promise<unknown>> = []
     if (this.registry) work.push(this.registry.destroyAll({timeoutMs}))
-    if (this.database) work.push(this.database.then((db) => db.destroy(), () => undefined))
+    if (this.database)
+      work.push(
+        this.database.then(
+          (db) => db.destroy(),
+          () => undefined,
+        ),
+      )
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
       Promise.allSettled(work),
@@ -211,6 +220,8 @@ function makeHome(dir: string): void {
     mkdirSync(dir, {recursive: true, mode: 0o700})
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error'
-    throw new ConfigError(`cannot create ${dir} for the control database (${code})`, {hint: 'set RAIOPS_HOME (or RAIOPS_DATABASE_URL) to a directory you can write'})
+    throw new ConfigError(`cannot create ${dir} for the control database (${code})`, {
+      hint: 'set RAIOPS_HOME (or RAIOPS_DATABASE_URL) to a directory you can write',
+    })
   }
 }

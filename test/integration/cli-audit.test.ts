@@ -1,7 +1,7 @@
-import {cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {parse} from 'csv-parse/sync'
+import {cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {chainHash, GENESIS_HASH, type AuditRecord} from '../../src/lib/audit/writer.js'
@@ -23,7 +23,8 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
   let env: Record<string, string>
   let session: CliSession
   // In-process: what is tested is the audit trail and its output; `--follow`, stopped by Ctrl-C, is spawned (startCli).
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
+    session.run(args, options)
 
   /** A copy of the control database in a home of its own, to tamper with. */
   function copyHome(name: string): {env: Record<string, string>; db: Database.Database} {
@@ -32,15 +33,51 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     return {env: {...env, RAIOPS_HOME: copy}, db: new Database(join(copy, 'raiops.sqlite'))}
   }
 
-  const ids = (db: Database.Database): Array<{id: number; seq: number; action: string}> => db.prepare('select id, seq, action from audit_logs order by seq').all() as Array<{id: number; seq: number; action: string}>
+  const ids = (db: Database.Database): Array<{id: number; seq: number; action: string}> =>
+    db.prepare('select id, seq, action from audit_logs order by seq').all() as Array<{id: number; seq: number; action: string}>
 
   beforeAll(async () => {
     home = createTestDir('raiops-audit-')
     session = await initialisedHome({home: join(home.path, 'raiops'), password: 'audit-admin-password-1', runner: 'in-process'})
     env = session.env
     const steps: Array<[string[], string?]> = [
-      [['rds:add', '--name', 'main', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_a', '--master', '--no-test', '--no-input', '--password-stdin'], `${RDS_PASSWORD}\n`],
-      [['rds:add', '--name', 'eu', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_b', '--no-test', '--no-input']],
+      [
+        [
+          'rds:add',
+          '--name',
+          'main',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          '3306',
+          '--username',
+          'root',
+          '--rai-database',
+          'rai_a',
+          '--master',
+          '--no-test',
+          '--no-input',
+          '--password-stdin',
+        ],
+        `${RDS_PASSWORD}\n`,
+      ],
+      [
+        [
+          'rds:add',
+          '--name',
+          'eu',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          '3306',
+          '--username',
+          'root',
+          '--rai-database',
+          'rai_b',
+          '--no-test',
+          '--no-input',
+        ],
+      ],
       [['rds:edit', 'eu', '--rai-database', 'rai_eu', '--no-test']],
       [['rds:drain', 'eu']],
     ]
@@ -55,12 +92,21 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
   it('lists newest first, filters by action wildcard, RDS and time, in every format, never with a secret', async () => {
     const all = await cli(['audit:list', '--json'])
     expect(all.code, all.stderr).toBe(0)
-    const entries = JSON.parse(all.stdout) as Array<{id: number; action: string; rdsInstanceId: number | null; newValues: Record<string, unknown> | null; actorType: string; actor: string}>
+    const entries = JSON.parse(all.stdout) as Array<{
+      id: number
+      action: string
+      rdsInstanceId: number | null
+      newValues: Record<string, unknown> | null
+      actorType: string
+      actor: string
+    }>
     expect(entries.length).toBeGreaterThanOrEqual(5)
     expect(entries.map((e) => e.id)).toEqual([...entries.map((e) => e.id)].sort((a, b) => b - a))
     expect(entries.map((e) => e.action)).toContain('system.init')
     // init acts as the system; the first admin, signed in by it, made the rest.
-    expect(entries.filter((e) => e.action.startsWith('rds.')).every((e) => e.actorType === 'operator' && e.actor === 'ops@example.com')).toBe(true)
+    expect(
+      entries.filter((e) => e.action.startsWith('rds.')).every((e) => e.actorType === 'operator' && e.actor === 'ops@example.com'),
+    ).toBe(true)
     expect(entries.find((e) => e.action === 'system.init')?.actorType).toBe('system')
 
     const rds = JSON.parse((await cli(['audit:list', '--action', 'rds.*', '--json'])).stdout) as typeof entries
@@ -102,14 +148,18 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
   })
 
   it('shows one entry with its change as a diff', async () => {
-    const [databaseEdit] = JSON.parse((await cli(['audit:list', '--action', 'rds.edit', '--rds', 'eu', '--json'])).stdout) as Array<{id: number}>
+    const [databaseEdit] = JSON.parse((await cli(['audit:list', '--action', 'rds.edit', '--rds', 'eu', '--json'])).stdout) as Array<{
+      id: number
+    }>
     const shown = await cli(['audit:show', String(databaseEdit.id)])
     expect(shown.code, shown.stderr).toBe(0)
     expect(shown.stdout).toContain(`Audit entry ${databaseEdit.id}`)
     expect(shown.stdout).toMatch(/Action\s+rds\.edit/)
     expect(shown.stdout).toMatch(/raiDatabase\n\s+- rai_b\n\s+\+ rai_eu/)
     expect(shown.stdout).not.toMatch(/^\s+name$/m)
-    const json = JSON.parse((await cli(['audit:show', String(databaseEdit.id), '--json'])).stdout) as {changes: Array<{field: string; old: unknown; new: unknown}>}
+    const json = JSON.parse((await cli(['audit:show', String(databaseEdit.id), '--json'])).stdout) as {
+      changes: Array<{field: string; old: unknown; new: unknown}>
+    }
     expect(json.changes).toContainEqual({field: 'raiDatabase', old: 'rai_b', new: 'rai_eu'})
     // Only what changed: the name stayed.
     expect(json.changes.map((c) => c.field)).not.toContain('name')
@@ -119,15 +169,28 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     const verified = await cli(['audit:verify'])
     expect(verified.code, verified.stderr).toBe(0)
     expect(verified.stdout).toMatch(/^intact: \d+ entries, head sequence \d+/)
-    const status = JSON.parse((await cli(['status', '--json'])).stdout) as {sections: Array<{key: string; state: string; data: Record<string, unknown>}>}
+    const status = JSON.parse((await cli(['status', '--json'])).stdout) as {
+      sections: Array<{key: string; state: string; data: Record<string, unknown>}>
+    }
     const audit = status.sections.find((s) => s.key === 'audit')
     expect(audit?.state).toBe('ok')
     expect(audit?.data).toMatchObject({intact: true, lastEntry: {action: 'rds.drain'}})
   })
 
   it.each([
-    ['an edited value', (db: Database.Database) => db.prepare(`update audit_logs set new_values = replace(new_values, 'rai_eu', 'rai_xx') where action = 'rds.edit'`).run(), 5, /content does not match/],
-    ['a deleted entry', (db: Database.Database, rows: ReturnType<typeof ids>) => db.prepare('delete from audit_logs where id = ?').run(rows[2].id), 3, /missing/],
+    [
+      'an edited value',
+      (db: Database.Database) =>
+        db.prepare(`update audit_logs set new_values = replace(new_values, 'rai_eu', 'rai_xx') where action = 'rds.edit'`).run(),
+      5,
+      /content does not match/,
+    ],
+    [
+      'a deleted entry',
+      (db: Database.Database, rows: ReturnType<typeof ids>) => db.prepare('delete from audit_logs where id = ?').run(rows[2].id),
+      3,
+      /missing/,
+    ],
     [
       'two entries swapped',
       (db: Database.Database, rows: ReturnType<typeof ids>) => {
@@ -138,7 +201,12 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
       1,
       /prev_hash|content/,
     ],
-    ['the last entry removed', (db: Database.Database, rows: ReturnType<typeof ids>) => db.prepare('delete from audit_logs where id = ?').run(rows.at(-1)?.id), -1, /removed/],
+    [
+      'the last entry removed',
+      (db: Database.Database, rows: ReturnType<typeof ids>) => db.prepare('delete from audit_logs where id = ?').run(rows.at(-1)?.id),
+      -1,
+      /removed/,
+    ],
   ])('%s: audit:verify names the first bad entry, exit 1; status fails', async (name, tamper, index, reason) => {
     const copy = copyHome(name.replace(/\W+/g, '-'))
     const rows = ids(copy.db)
@@ -173,7 +241,10 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     const ndjson = await cli(['audit:export', '--format', 'ndjson', '--output', ndjsonFile, '--action', 'rds.*', '--json'])
     expect(ndjson.code, ndjson.stderr).toBe(0)
     expect(JSON.parse(ndjson.stdout)).toMatchObject({format: 'ndjson', entries: 4})
-    const lines = readFileSync(ndjsonFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {action: string})
+    const lines = readFileSync(ndjsonFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as {action: string})
     expect(lines.map((l) => l.action)).toEqual(['rds.add', 'rds.add', 'rds.edit', 'rds.drain'])
 
     const nowhere = await cli(['audit:export', '--format', 'csv', '--output', join(home.path, 'missing-dir', 'a.csv')])
@@ -189,7 +260,9 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     copy.db.close()
     const edited = await cli(['rds:edit', 'eu', '--password-stdin', '--no-test'], {env: copy.env, input: 'New-Secret-pw-8\n'})
     expect(edited.code, edited.stderr).toBe(0)
-    const [entry] = JSON.parse((await cli(['audit:list', '--action', 'rds.edit', '--limit', '1', '--json'], {env: copy.env})).stdout) as Array<{id: number}>
+    const [entry] = JSON.parse(
+      (await cli(['audit:list', '--action', 'rds.edit', '--limit', '1', '--json'], {env: copy.env})).stdout,
+    ) as Array<{id: number}>
     const shown = await cli(['audit:show', String(entry.id)], {env: copy.env})
     expect(shown.code, shown.stderr).toBe(0)
     expect(shown.stdout).toMatch(/^\s+password: changed \(redacted\)$/m)
@@ -207,11 +280,18 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
 
     /** An entry written straight into the table, as an older version or a hand-made INSERT could have left it. */
     function insert(db: Database.Database, values: {action: string; actor: string; targetId: string; newValues: string}): number {
-      const last = db.prepare('select seq, occurred_at, hash from audit_logs order by seq desc limit 1').get() as {seq: number; occurred_at: unknown; hash: string}
+      const last = db.prepare('select seq, occurred_at, hash from audit_logs order by seq desc limit 1').get() as {
+        seq: number
+        occurred_at: unknown
+        hash: string
+      }
       return Number(
         db
-          .prepare(`insert into audit_logs (seq, occurred_at, actor_type, actor, action, target_type, target_id, old_values, new_values, source, prev_hash, hash) values (?, ?, 'rai', ?, ?, 'user', ?, null, ?, '{}', ?, ?)`)
-          .run(last.seq + 1, last.occurred_at, values.actor, values.action, values.targetId, values.newValues, last.hash, '0'.repeat(64)).lastInsertRowid,
+          .prepare(
+            `insert into audit_logs (seq, occurred_at, actor_type, actor, action, target_type, target_id, old_values, new_values, source, prev_hash, hash) values (?, ?, 'rai', ?, ?, 'user', ?, null, ?, '{}', ?, ?)`,
+          )
+          .run(last.seq + 1, last.occurred_at, values.actor, values.action, values.targetId, values.newValues, last.hash, '0'.repeat(64))
+          .lastInsertRowid,
       )
     }
 
@@ -221,7 +301,12 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
       expect(created.code, created.stderr).toBe(0)
       viewer = {...copy.env, RAIOPS_TOKEN: (JSON.parse(created.stdout) as {token: string}).token}
       deepId = insert(copy.db, {action: 'deep.nesting', actor: 'user:1 <deep@example.com>', targetId: '1', newValues: `{"nested":${deep}}`})
-      controlId = insert(copy.db, {action, actor: 'user:2 <\u001b]0;owned\u0007x@example.com>', targetId: '2\r\n3', newValues: '{"note":"ok"}'})
+      controlId = insert(copy.db, {
+        action,
+        actor: 'user:2 <\u001b]0;owned\u0007x@example.com>',
+        targetId: '2\r\n3',
+        newValues: '{"note":"ok"}',
+      })
       copy.db.close()
     })
 
@@ -266,7 +351,10 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
       expect(outputs[0].stdout).toContain('Action   user.updated\\u001b[2J\\nforged line\\u202e')
       expect(outputs[0].stdout).toContain('Target   user:2\\r\\n3')
       expect(outputs[2].stdout).toContain('user.updated\\u001b[2J\\nforged line\\u202e')
-      const json = JSON.parse((await cli(['audit:show', String(controlId), '--json'], {env: copy.env})).stdout) as {action: string; targetId: string}
+      const json = JSON.parse((await cli(['audit:show', String(controlId), '--json'], {env: copy.env})).stdout) as {
+        action: string
+        targetId: string
+      }
       expect(json).toMatchObject({action, targetId: '2\r\n3'})
     })
   })
@@ -281,12 +369,29 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
 
     const tail = startCli(['audit:tail', '-n', '1', '--follow', '--interval', '0.2', '--json'], {env})
     await waitFor(() => tail.output.stdout.includes('rds.drain'), {what: 'the last entry'})
-    const added = await cli(['rds:add', '--name', 'tailed', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_t', '--no-test', '--no-input'])
+    const added = await cli([
+      'rds:add',
+      '--name',
+      'tailed',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '3306',
+      '--username',
+      'root',
+      '--rai-database',
+      'rai_t',
+      '--no-test',
+      '--no-input',
+    ])
     expect(added.code, added.stderr).toBe(0)
     await waitFor(() => tail.output.stdout.includes('"tailed"') || tail.output.stdout.split('\n').length > 2, {what: 'the new entry'})
     tail.child.kill('SIGINT')
     expect(await tail.exited).toBe(0)
-    const events = tail.output.stdout.trim().split('\n').map((l) => JSON.parse(l) as {action: string; newValues: Record<string, unknown>})
+    const events = tail.output.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as {action: string; newValues: Record<string, unknown>})
     expect(events.map((e) => e.action)).toEqual(['rds.drain', 'rds.add'])
     expect(events[1].newValues).toMatchObject({name: 'tailed'})
     const removed = await cli(['rds:remove', 'tailed', '--yes'])
@@ -343,7 +448,21 @@ describe('audit:checkpoint and audit:verify --checkpoint', () => {
 
   it('signs the head with a key it creates (0600, public key beside it); verify checks the checkpoint', async () => {
     for (const name of ['one', 'two', 'three']) {
-      const added = await cli(['rds:add', '--name', name, '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', `rai_${name}`, '--no-test', '--no-input'])
+      const added = await cli([
+        'rds:add',
+        '--name',
+        name,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '3306',
+        '--username',
+        'root',
+        '--rai-database',
+        `rai_${name}`,
+        '--no-test',
+        '--no-input',
+      ])
       expect(added.code, added.stderr).toBe(0)
     }
     const file = join(home.path, 'head.json')
@@ -353,9 +472,17 @@ describe('audit:checkpoint and audit:verify --checkpoint', () => {
     const checkpoint = JSON.parse(made.stdout) as {seq: number; hash: string; kid: string; jws: string; warnings?: string[]}
     // The new key is a warning: on stderr for a person, and in the --json result for a script.
     const keyFile = join(env.RAIOPS_HOME, 'audit-signing.key')
-    expect(made.stderr).toBe(`Warning: created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host\n`)
-    expect(checkpoint.warnings).toEqual([`created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host`])
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({format: 'raiops-audit-checkpoint-v1', seq: checkpoint.seq, hash: checkpoint.hash})
+    expect(made.stderr).toBe(
+      `Warning: created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host\n`,
+    )
+    expect(checkpoint.warnings).toEqual([
+      `created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host`,
+    ])
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({
+      format: 'raiops-audit-checkpoint-v1',
+      seq: checkpoint.seq,
+      hash: checkpoint.hash,
+    })
     expect(statSync(join(env.RAIOPS_HOME, 'audit-signing.key')).mode & 0o777).toBe(0o600)
     expect(existsSync(join(env.RAIOPS_HOME, 'audit-signing.key.pub'))).toBe(true)
     // A second checkpoint reuses the key.
@@ -378,7 +505,10 @@ describe('audit:checkpoint and audit:verify --checkpoint', () => {
     copy.db.close()
     const plain = await cli(['audit:verify'], {env: copy.env})
     expect(plain.code, 'the re-computed chain is consistent in itself').toBe(0)
-    const checked = await cli(['audit:verify', '--checkpoint', file, '--public-key', join(env.RAIOPS_HOME, 'audit-signing.key.pub'), '--json'], {env: copy.env})
+    const checked = await cli(
+      ['audit:verify', '--checkpoint', file, '--public-key', join(env.RAIOPS_HOME, 'audit-signing.key.pub'), '--json'],
+      {env: copy.env},
+    )
     expect(checked.code).toBe(1)
     const report = JSON.parse(checked.stdout) as {ok: boolean; firstBad: {seq: number; reason: string}}
     expect(report.firstBad.seq).toBe(seq)
@@ -393,16 +523,22 @@ describe('audit:checkpoint and audit:verify --checkpoint', () => {
     rechain(copy.db)
     copy.db.close()
     expect((await cli(['audit:verify'], {env: copy.env})).code).toBe(0)
-    const checked = await cli(['audit:verify', '--checkpoint', file, '--public-key', join(env.RAIOPS_HOME, 'audit-signing.key.pub')], {env: copy.env})
+    const checked = await cli(['audit:verify', '--checkpoint', file, '--public-key', join(env.RAIOPS_HOME, 'audit-signing.key.pub')], {
+      env: copy.env,
+    })
     expect(checked.code).toBe(1)
-    expect(checked.stdout).toMatch(new RegExp(`^broken at sequence ${seq - 1}: entries up to sequence ${seq} \\(checkpoint signed at .*\\) were removed`))
+    expect(checked.stdout).toMatch(
+      new RegExp(`^broken at sequence ${seq - 1}: entries up to sequence ${seq} \\(checkpoint signed at .*\\) were removed`),
+    )
   })
 
   it('a forged or foreign checkpoint is refused: exit 2, one line', async () => {
     const file = join(home.path, 'head.json')
     const original = JSON.parse(readFileSync(file, 'utf8')) as {jws: string; seq: number}
     const [header, payload, signature] = original.jws.split('.')
-    const forgedPayload = Buffer.from(JSON.stringify({...JSON.parse(Buffer.from(payload, 'base64url').toString()), seq: original.seq + 100})).toString('base64url')
+    const forgedPayload = Buffer.from(
+      JSON.stringify({...JSON.parse(Buffer.from(payload, 'base64url').toString()), seq: original.seq + 100}),
+    ).toString('base64url')
     const forged = join(home.path, 'forged.json')
     writeFileSync(forged, JSON.stringify({...original, seq: original.seq + 100, jws: `${header}.${forgedPayload}.${signature}`}))
     const refused = await cli(['audit:verify', '--checkpoint', forged])
@@ -435,7 +571,12 @@ describe('audit:tail against a MariaDB control database that restarts', () => {
     const url = new URL(control.url)
     url.port = String(proxy.port)
     // In-process, but for the `--follow` runs (startCli), which the test cuts off from the database and stops with Ctrl-C.
-    session = await initialisedHome({home: join(home.path, 'raiops'), password: 'tail-admin-password-1', env: {RAIOPS_DATABASE_URL: url.toString(), RAIOPS_CONNECT_TIMEOUT_MS: '1000'}, runner: 'in-process'})
+    session = await initialisedHome({
+      home: join(home.path, 'raiops'),
+      password: 'tail-admin-password-1',
+      env: {RAIOPS_DATABASE_URL: url.toString(), RAIOPS_CONNECT_TIMEOUT_MS: '1000'},
+      runner: 'in-process',
+    })
     env = session.env
   })
 
@@ -451,14 +592,36 @@ describe('audit:tail against a MariaDB control database that restarts', () => {
     await proxy.setMode('refuse')
     await waitFor(() => /control database unreachable \(attempt 2 of 50\)/.test(tail.output.stderr), {what: 'two failed polls'})
     // A change made while the tail cannot see the database (straight to the server, not through the proxy).
-    const added = await session.run(['rds:add', '--name', 'meanwhile', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_m', '--no-test', '--no-input'], {env: {RAIOPS_DATABASE_URL: control.url}})
+    const added = await session.run(
+      [
+        'rds:add',
+        '--name',
+        'meanwhile',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '3306',
+        '--username',
+        'root',
+        '--rai-database',
+        'rai_m',
+        '--no-test',
+        '--no-input',
+      ],
+      {env: {RAIOPS_DATABASE_URL: control.url}},
+    )
     expect(added.code, added.stderr).toBe(0)
     await proxy.setMode('pass')
     await waitFor(() => tail.output.stdout.includes('meanwhile'), {what: 'the entry written during the outage', timeoutMs: 40_000})
     expect(tail.output.stderr).toMatch(/control database reachable again after \d+ failed attempt/)
     tail.child.kill('SIGINT')
     expect(await tail.exited).toBe(0)
-    expect(tail.output.stdout.trim().split('\n').map((l) => (JSON.parse(l) as {action: string}).action)).toEqual(['rds.add'])
+    expect(
+      tail.output.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as {action: string}).action),
+    ).toEqual(['rds.add'])
   }, 60_000)
 
   it('exits 1 after --max-retries failed polls in a row', async () => {

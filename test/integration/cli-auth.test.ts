@@ -1,6 +1,6 @@
+import Database from 'better-sqlite3'
 import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {queryControlDb, RAW_CONTROL, type CliResult} from '../support/cli.js'
@@ -14,7 +14,8 @@ describe('sign-in, sessions, service tokens and permissions', () => {
   let env: Record<string, string>
   let session: CliSession
   // In-process: what is tested is sign-in, sessions and tokens, not the process around them.
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
+    session.run(args, options)
   const write = (sql: string, ...params: unknown[]) => {
     const db = new Database(join(env.RAIOPS_HOME, 'raiops.sqlite'))
     try {
@@ -23,7 +24,8 @@ describe('sign-in, sessions, service tokens and permissions', () => {
       db.close()
     }
   }
-  const login = (password = ADMIN_PASSWORD, extra: string[] = [], via = session) => via.run(['auth:login', '--email', 'ops@example.com', '--password-stdin', ...extra], {input: `${password}\n`})
+  const login = (password = ADMIN_PASSWORD, extra: string[] = [], via = session) =>
+    via.run(['auth:login', '--email', 'ops@example.com', '--password-stdin', ...extra], {input: `${password}\n`})
   const outputs: string[] = []
   const keep = (result: CliResult) => {
     outputs.push(result.stdout, result.stderr)
@@ -32,7 +34,12 @@ describe('sign-in, sessions, service tokens and permissions', () => {
 
   beforeAll(async () => {
     home = createTestDir('raiops-auth-')
-    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, env: {RAIOPS_TOKEN: ''}, runner: 'in-process'})
+    session = await initialisedHome({
+      home: join(home.path, 'raiops'),
+      password: ADMIN_PASSWORD,
+      env: {RAIOPS_TOKEN: ''},
+      runner: 'in-process',
+    })
     env = session.env
   })
 
@@ -46,9 +53,26 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     expect(identity).toMatchObject({kind: 'operator', email: 'ops@example.com', role: 'system_admin'})
     expect(identity.permissions).toContain('rds.manage')
     expect(Date.parse(identity.expiresAt) - Date.now()).toBeGreaterThan(11 * 3_600_000)
-    const added = await cli(['rds:add', '--name', 'main', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_a', '--no-test', '--no-input'])
+    const added = await cli([
+      'rds:add',
+      '--name',
+      'main',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '3306',
+      '--username',
+      'root',
+      '--rai-database',
+      'rai_a',
+      '--no-test',
+      '--no-input',
+    ])
     expect(added.code, added.stderr).toBe(0)
-    const [entry] = queryControlDb<{actor_type: string; actor: string}>(env.RAIOPS_HOME, "select actor_type, actor from audit_logs where action = 'rds.add'")
+    const [entry] = queryControlDb<{actor_type: string; actor: string}>(
+      env.RAIOPS_HOME,
+      "select actor_type, actor from audit_logs where action = 'rds.add'",
+    )
     expect(entry).toEqual({actor_type: 'operator', actor: 'ops@example.com'})
   })
 
@@ -77,9 +101,20 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     const unknown = keep(await cli(['auth:login', '--email', 'nobody@example.com', '--password-stdin'], {input: 'whatever-password-1\n'}))
     expect(unknown.code).toBe(5)
     expect(unknown.stderr).toMatch(/wrong email or password/)
-    const failures = queryControlDb<{actor: string; new_values: string}>(env.RAIOPS_HOME, "select actor, new_values from audit_logs where action = 'auth.login_failed' order by seq")
+    const failures = queryControlDb<{actor: string; new_values: string}>(
+      env.RAIOPS_HOME,
+      "select actor, new_values from audit_logs where action = 'auth.login_failed' order by seq",
+    )
     expect(failures).toHaveLength(7)
-    expect(failures.map((f) => JSON.parse(f.new_values).reason)).toEqual(['wrong password', 'wrong password', 'wrong password', 'wrong password', 'wrong password', 'locked', 'unknown email'])
+    expect(failures.map((f) => JSON.parse(f.new_values).reason)).toEqual([
+      'wrong password',
+      'wrong password',
+      'wrong password',
+      'wrong password',
+      'wrong password',
+      'locked',
+      'unknown email',
+    ])
     expect(JSON.stringify(failures)).not.toContain('not-the-password-1')
     // The lock runs out.
     write("update operators set locked_until = '2000-01-01 00:00:00.000' where email = 'ops@example.com'")
@@ -116,13 +151,37 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     const listed = keep(await cli(['rds:list', '--json'], asToken))
     expect(listed.code, listed.stderr).toBe(0)
     const before = queryControlDb<{n: number}>(env.RAIOPS_HOME, 'select count(*) as n from rds_instances')[0].n
-    const denied = keep(await cli(['rds:add', '--name', 'x', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_x', '--no-test', '--no-input'], asToken))
+    const denied = keep(
+      await cli(
+        [
+          'rds:add',
+          '--name',
+          'x',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          '3306',
+          '--username',
+          'root',
+          '--rai-database',
+          'rai_x',
+          '--no-test',
+          '--no-input',
+        ],
+        asToken,
+      ),
+    )
     expect(denied.code).toBe(5)
-    expect(denied.stderr.trim()).toBe('Error: token "ci-health" (role read_only) may not run rds:add: it needs the permission rds.manage — ask a system_admin for a role that has it')
+    expect(denied.stderr.trim()).toBe(
+      'Error: token "ci-health" (role read_only) may not run rds:add: it needs the permission rds.manage — ask a system_admin for a role that has it',
+    )
     expect(queryControlDb<{n: number}>(env.RAIOPS_HOME, 'select count(*) as n from rds_instances')[0].n).toBe(before)
     const who = JSON.parse(keep(await cli(['auth:whoami', '--json'], asToken)).stdout) as {kind: string; name: string}
     expect(who).toMatchObject({kind: 'token', name: 'ci-health'})
-    expect(queryControlDb<{last_used_at: unknown}>(env.RAIOPS_HOME, "select last_used_at from api_tokens where name = 'ci-health'")[0].last_used_at).not.toBeNull()
+    expect(
+      queryControlDb<{last_used_at: unknown}>(env.RAIOPS_HOME, "select last_used_at from api_tokens where name = 'ci-health'")[0]
+        .last_used_at,
+    ).not.toBeNull()
 
     const revoked = keep(await cli(['token:revoke', 'ci-health']))
     expect(revoked.code, revoked.stderr).toBe(0)
@@ -130,7 +189,9 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     expect(afterRevoke.code).toBe(5)
     expect(afterRevoke.stderr).toMatch(/the token "ci-health" was revoked/)
 
-    const short = JSON.parse((await cli(['token:create', '--name', 'short', '--role', 'system_admin', '--expires', '1d', '--json'])).stdout) as {token: string}
+    const short = JSON.parse(
+      (await cli(['token:create', '--name', 'short', '--role', 'system_admin', '--expires', '1d', '--json'])).stdout,
+    ) as {token: string}
     write("update api_tokens set expires_at = '2000-01-01 00:00:00.000' where name = 'short'")
     const expired = keep(await cli(['rds:list'], {env: {RAIOPS_TOKEN: short.token}}))
     expect(expired.code).toBe(5)
@@ -139,14 +200,21 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     expect(forged.code).toBe(5)
     expect(forged.stderr).toMatch(/not a valid raiops token/)
 
-    for (const args of [['token:create', '--name', 'Bad Name', '--role', 'read_only', '--expires', '1d'], ['token:create', '--name', 'x', '--role', 'nope', '--expires', '1d'], ['token:create', '--name', 'y', '--role', 'read_only', '--expires', 'soon']]) {
+    for (const args of [
+      ['token:create', '--name', 'Bad Name', '--role', 'read_only', '--expires', '1d'],
+      ['token:create', '--name', 'x', '--role', 'nope', '--expires', '1d'],
+      ['token:create', '--name', 'y', '--role', 'read_only', '--expires', 'soon'],
+    ]) {
       const bad = await cli(args)
       expect(bad.code, args.join(' ')).toBe(2)
       expect(bad.stderr.trim().split('\n')).toHaveLength(1)
     }
     // No token, password, hash or session secret in any output kept above or anywhere in the audit trail.
     const audit = JSON.stringify(queryControlDb(env.RAIOPS_HOME, 'select * from audit_logs'))
-    const [{password_hash: hash}] = queryControlDb<{password_hash: string}>(env.RAIOPS_HOME, "select password_hash from operators where email = 'ops@example.com'")
+    const [{password_hash: hash}] = queryControlDb<{password_hash: string}>(
+      env.RAIOPS_HOME,
+      "select password_hash from operators where email = 'ops@example.com'",
+    )
     const sessionJwt = readFileSync(join(env.RAIOPS_HOME, 'session.jwt'), 'utf8').trim()
     const sessionKey = readFileSync(join(env.RAIOPS_HOME, 'session.key'), 'utf8').trim()
     for (const text of [...outputs.filter((o) => o !== created.stdout), audit]) {
@@ -156,7 +224,25 @@ describe('sign-in, sessions, service tokens and permissions', () => {
 
   it('rds:show --reveal prints the stored password to a role with rds.secrets and audits it; plain reads are not audited', async () => {
     const secret = 'Reveal-Me-Pw-9'
-    const added = await cli(['rds:add', '--name', 'secretive', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_s', '--no-test', '--no-input', '--password-stdin'], {input: `${secret}\n`})
+    const added = await cli(
+      [
+        'rds:add',
+        '--name',
+        'secretive',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '3306',
+        '--username',
+        'root',
+        '--rai-database',
+        'rai_s',
+        '--no-test',
+        '--no-input',
+        '--password-stdin',
+      ],
+      {input: `${secret}\n`},
+    )
     expect(added.code, added.stderr).toBe(0)
     const count = () => queryControlDb<{n: number}>(env.RAIOPS_HOME, 'select count(*) as n from audit_logs')[0].n
     const before = count()
@@ -167,11 +253,15 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     const revealed = await cli(['rds:show', 'secretive', '--reveal', '--json'])
     expect(revealed.code, revealed.stderr).toBe(0)
     expect(JSON.parse(revealed.stdout)).toMatchObject({name: 'secretive', password: secret})
-    const [entry] = queryControlDb<{actor: string; new_values: string}>(env.RAIOPS_HOME, "select actor, new_values from audit_logs where action = 'rds.reveal'")
+    const [entry] = queryControlDb<{actor: string; new_values: string}>(
+      env.RAIOPS_HOME,
+      "select actor, new_values from audit_logs where action = 'rds.reveal'",
+    )
     expect(entry.actor).toBe('ops@example.com')
     expect(entry.new_values).not.toContain(secret)
 
-    const token = JSON.parse((await cli(['token:create', '--name', 'reader', '--role', 'read_only', '--expires', '1d', '--json'])).stdout).token as string
+    const token = JSON.parse((await cli(['token:create', '--name', 'reader', '--role', 'read_only', '--expires', '1d', '--json'])).stdout)
+      .token as string
     const refused = await cli(['rds:show', 'secretive', '--reveal'], {env: {RAIOPS_TOKEN: token}})
     expect(refused.code).toBe(5)
     expect(refused.stderr).toMatch(/may not run rds:show --reveal: it needs the permission rds.secrets/)
@@ -199,7 +289,9 @@ describe('sign-in, sessions, service tokens and permissions', () => {
 
   it('nobody hands out more than they hold: a token manager cannot create a system_admin token or grant itself more', async () => {
     expect((await cli(['role:create', 'token_manager', '-p', 'operator.manage', '-p', 'operator.view', '-p', 'rds.view'])).code).toBe(0)
-    const manager = JSON.parse((await cli(['token:create', '--name', 'manager', '--role', 'token_manager', '--expires', '1d', '--json'])).stdout).token as string
+    const manager = JSON.parse(
+      (await cli(['token:create', '--name', 'manager', '--role', 'token_manager', '--expires', '1d', '--json'])).stdout,
+    ).token as string
     const asManager = {env: {RAIOPS_TOKEN: manager}}
     const escalate = await cli(['token:create', '--name', 'root-ish', '--role', 'system_admin', '--expires', '1d'], asManager)
     expect(escalate.code).toBe(5)
@@ -221,11 +313,18 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     expect(attempts.every((a) => a.code === 5)).toBe(true)
     const locked = await login()
     expect(locked.code).toBe(5)
-    expect(queryControlDb<{locked_until: string | null}>(env.RAIOPS_HOME, "select locked_until from operators where email = 'ops@example.com'")[0].locked_until).not.toBeNull()
+    expect(
+      queryControlDb<{locked_until: string | null}>(
+        env.RAIOPS_HOME,
+        "select locked_until from operators where email = 'ops@example.com'",
+      )[0].locked_until,
+    ).not.toBeNull()
     write("update operators set locked_until = null, failed_logins = 0 where email = 'ops@example.com'")
     const typo = await cli(['auth:login', '--email', 'my-secret-password-typed-here', '--password-stdin'], {input: 'whatever-password-1\n'})
     expect(typo.code).toBe(5)
-    const audit = JSON.stringify(queryControlDb(env.RAIOPS_HOME, "select actor, new_values from audit_logs where action = 'auth.login_failed'"))
+    const audit = JSON.stringify(
+      queryControlDb(env.RAIOPS_HOME, "select actor, new_values from audit_logs where action = 'auth.login_failed'"),
+    )
     expect(audit).not.toContain('my-secret-password-typed-here')
     expect(audit).toContain('(not an email address)')
     expect((await login()).code).toBe(0)
@@ -239,7 +338,12 @@ describe('names and descriptions operators type, in human output', () => {
 
   beforeAll(async () => {
     home = createTestDir('raiops-auth-escape-')
-    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, env: {RAIOPS_TOKEN: ''}, runner: 'in-process'})
+    session = await initialisedHome({
+      home: join(home.path, 'raiops'),
+      password: ADMIN_PASSWORD,
+      env: {RAIOPS_TOKEN: ''},
+      runner: 'in-process',
+    })
   })
 
   afterAll(() => home?.drop())
@@ -259,7 +363,10 @@ describe('names and descriptions operators type, in human output', () => {
 
   it("auth:whoami escapes the operator's name as stored; --json keeps it exact", async () => {
     const name = 'Eve\u001b]0;owned\u0007\nrole         system_admin'
-    const added = await cli(['operator:add', '--email', 'eve@example.com', '--name', name, '--role', 'read_only', '--password-stdin'], 'eve-password-0001\n')
+    const added = await cli(
+      ['operator:add', '--email', 'eve@example.com', '--name', name, '--role', 'read_only', '--password-stdin'],
+      'eve-password-0001\n',
+    )
     expect(added.code, added.stderr).toBe(0)
     const login = await cli(['auth:login', '--email', 'eve@example.com', '--password-stdin'], 'eve-password-0001\n')
     expect(login.code, login.stderr).toBe(0)

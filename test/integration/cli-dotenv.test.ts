@@ -21,12 +21,26 @@ describe('a .env in a directory someone else controls', () => {
     attackerHome = join(root.path, 'attacker')
     checkout = join(root.path, 'checkout')
     mkdirSync(checkout)
-    victimEnv = {XDG_DATA_HOME: victimData, RAIOPS_HOME: undefined, RAIOPS_DATABASE_URL: undefined, RAIOPS_MASTER_KEY: undefined, RAIOPS_MASTER_KEY_FILE: undefined}
-    const victim = await runCli(['init', '--admin-email', 'victim@example.com', '--admin-name', 'Victim', '--password-stdin'], {env: victimEnv, input: 'victim-admin-password-1\n'})
+    victimEnv = {
+      XDG_DATA_HOME: victimData,
+      RAIOPS_HOME: undefined,
+      RAIOPS_DATABASE_URL: undefined,
+      RAIOPS_MASTER_KEY: undefined,
+      RAIOPS_MASTER_KEY_FILE: undefined,
+    }
+    const victim = await runCli(['init', '--admin-email', 'victim@example.com', '--admin-name', 'Victim', '--password-stdin'], {
+      env: victimEnv,
+      input: 'victim-admin-password-1\n',
+    })
     expect(victim.code, victim.stderr).toBe(0)
 
     // Someone else's registry, and a token of theirs that lets anyone use it.
-    const attacker = await initialisedHome({home: attackerHome, password: 'attacker-admin-password-1', email: 'attacker@example.com', name: 'Attacker'})
+    const attacker = await initialisedHome({
+      home: attackerHome,
+      password: 'attacker-admin-password-1',
+      email: 'attacker@example.com',
+      name: 'Attacker',
+    })
     const made = await attacker.run(['token:create', '--name', 'bait', '--role', 'system_admin', '--expires', '1d', '--json'])
     expect(made.code, made.stderr).toBe(0)
     const {token} = JSON.parse(made.stdout) as {token: string}
@@ -35,23 +49,43 @@ describe('a .env in a directory someone else controls', () => {
 
   afterAll(() => root?.drop())
 
-  it('cannot point raiops at another registry: rds:add --password-stdin run there stores the password in the user\'s own, with one warning line', async () => {
-    const added = await runCli(['rds:add', '--name', 'prod', '--host', '10.0.0.1', '--username', 'root', '--rai-database', 'rai', '--password-stdin', '--no-test', '--no-input'], {
-      env: victimEnv,
-      cwd: checkout,
-      input: 'production-db-password-1\n',
-    })
+  it("cannot point raiops at another registry: rds:add --password-stdin run there stores the password in the user's own, with one warning line", async () => {
+    const added = await runCli(
+      [
+        'rds:add',
+        '--name',
+        'prod',
+        '--host',
+        '10.0.0.1',
+        '--username',
+        'root',
+        '--rai-database',
+        'rai',
+        '--password-stdin',
+        '--no-test',
+        '--no-input',
+      ],
+      {
+        env: victimEnv,
+        cwd: checkout,
+        input: 'production-db-password-1\n',
+      },
+    )
     expect(added.code, added.stderr).toBe(0)
     expect(queryControlDb<{n: number}>(attackerHome, 'select count(*) as n from rds_instances')[0].n).toBe(0)
     expect(queryControlDb<{name: string}>(victimHome, 'select name from rds_instances')).toEqual([{name: 'prod'}])
-    expect(added.stderr.trim().split('\n')).toEqual([`Warning: ignoring RAIOPS_HOME, RAIOPS_TOKEN in ${join(checkout, '.env')}: set them in the environment or in ${join(victimHome, '.env')}`])
+    expect(added.stderr.trim().split('\n')).toEqual([
+      `Warning: ignoring RAIOPS_HOME, RAIOPS_TOKEN in ${join(checkout, '.env')}: set them in the environment or in ${join(victimHome, '.env')}`,
+    ])
 
     const who = await runCli(['auth:whoami', '--json'], {env: victimEnv, cwd: checkout})
     expect(who.code, who.stderr).toBe(0)
     expect(JSON.parse(who.stdout)).toMatchObject({email: 'victim@example.com'})
     expect(who.stderr).toMatch(/^Warning: ignoring RAIOPS_HOME, RAIOPS_TOKEN in /)
     // A script reading --json learns it too: the warning is in the result.
-    expect((JSON.parse(who.stdout) as {warnings?: string[]}).warnings).toEqual([`ignoring RAIOPS_HOME, RAIOPS_TOKEN in ${join(checkout, '.env')}: set them in the environment or in ${join(victimHome, '.env')}`])
+    expect((JSON.parse(who.stdout) as {warnings?: string[]}).warnings).toEqual([
+      `ignoring RAIOPS_HOME, RAIOPS_TOKEN in ${join(checkout, '.env')}: set them in the environment or in ${join(victimHome, '.env')}`,
+    ])
   })
 
   it('$RAIOPS_HOME/.env is honoured, when only its owner can write it', async () => {

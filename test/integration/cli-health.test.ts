@@ -24,7 +24,8 @@ describe('rds:health and status from the command line', () => {
   let dbUser: TestMysqlUser
   const proxies: FaultProxy[] = []
   let session: CliSession
-  const cli = (args: string[], options: {input?: string; env?: Record<string, string>; timeoutMs?: number} = {}): Promise<CliResult> => session.run(args, options)
+  const cli = (args: string[], options: {input?: string; env?: Record<string, string>; timeoutMs?: number} = {}): Promise<CliResult> =>
+    session.run(args, options)
 
   const query = <T>(sql: string): T[] => queryControlDb<T>(env.RAIOPS_HOME, sql)
 
@@ -35,9 +36,12 @@ describe('rds:health and status from the command line', () => {
   }
 
   async function add(name: string, port: number, options: {password?: string; extra?: string[]} = {}): Promise<void> {
-    const result = await cli(mysqlRdsAddArgs({name, port, user: dbUser.user, database: fleet.database, extra: ['--no-test', ...(options.extra ?? [])]}), {
-      input: `${options.password ?? dbUser.password}\n`,
-    })
+    const result = await cli(
+      mysqlRdsAddArgs({name, port, user: dbUser.user, database: fleet.database, extra: ['--no-test', ...(options.extra ?? [])]}),
+      {
+        input: `${options.password ?? dbUser.password}\n`,
+      },
+    )
     expect(result.code, result.stderr).toBe(0)
   }
 
@@ -90,7 +94,9 @@ describe('rds:health and status from the command line', () => {
     expect(lines.find((l) => l.includes(' wrong-pw '))).toMatch(/down .*access denied/i)
     expect(result.stdout).toMatch(/1 healthy, 0 degraded, 2 down/)
 
-    const stored = query<{name: string; health_status: string; health_error: string | null; health_checked_at: number | null}>('select name, health_status, health_error, health_checked_at from rds_instances order by id')
+    const stored = query<{name: string; health_status: string; health_error: string | null; health_checked_at: number | null}>(
+      'select name, health_status, health_error, health_checked_at from rds_instances order by id',
+    )
     expect(stored.map((r) => [r.name, r.health_status])).toEqual([
       ['main', 'healthy'],
       ['refused', 'down'],
@@ -130,7 +136,11 @@ describe('rds:health and status from the command line', () => {
     expect(prom.stdout).not.toMatch(/^raiops_rds_latency_seconds\{rds="refused"\}/m)
     expect(prom.stdout).toMatch(/^raiops_rds_connections_used_ratio\{rds="main"\} (0\.\d+|1)$/m)
     // Every non-comment line is `name{labels} value`.
-    for (const line of prom.stdout.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^[a-z_]+\{[^}]*\} -?[\d.e+-]+$/)
+    for (const line of prom.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('#')))
+      expect(line).toMatch(/^[a-z_]+\{[^}]*\} -?[\d.e+-]+$/)
 
     const file = join(home.path, 'health.xml')
     const junit = await cli(['rds:health', '--fail-on', 'degraded', '--format', 'junit', '--output', file])
@@ -145,7 +155,10 @@ describe('rds:health and status from the command line', () => {
     expect(xml.match(/<testcase /g)?.length).toBe(xml.match(/<\/testcase>|<testcase [^>]*\/>/g)?.length)
 
     const ndjson = await cli(['rds:health', '--format', 'ndjson'])
-    const events = ndjson.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const events = ndjson.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(events.map((e) => [e.name, e.status])).toEqual([
       ['main', 'healthy'],
       ['refused', 'down'],
@@ -193,7 +206,9 @@ describe('rds:health and status from the command line', () => {
 
     const json = JSON.parse((await cli(['rds:health', '--history', '--json', '--window', '1h'])).stdout)
     const mainHistory = json.rds.find((r: {name: string}) => r.name === 'main')
-    const stored = query<{n: number}>("select count(*) as n from health_checks h join rds_instances r on r.id = h.rds_instance_id where r.name = 'main'")[0].n
+    const stored = query<{n: number}>(
+      "select count(*) as n from health_checks h join rds_instances r on r.id = h.rds_instance_id where r.name = 'main'",
+    )[0].n
     expect(mainHistory.total).toBe(stored)
     expect(mainHistory.uptime).toBe(1)
     expect(mainHistory.checks.every((c: {status: string}) => c.status === 'healthy')).toBe(true)
@@ -226,7 +241,10 @@ describe('rds:health and status from the command line', () => {
   })
 
   it('--watch redraws until Ctrl-C, then exits 0 (piped: frames appended)', async () => {
-    const child = spawn(process.execPath, [bin, 'rds:health', '--rds', 'main', '--watch', '0.3'], {env: {...process.env, ...env, NO_COLOR: '1', NODE_ENV: ''}, stdio: ['pipe', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [bin, 'rds:health', '--rds', 'main', '--watch', '0.3'], {
+      env: {...process.env, ...env, NO_COLOR: '1', NODE_ENV: ''},
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     let stdout = ''
     child.stdout.on('data', (d) => (stdout += d))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
@@ -240,7 +258,10 @@ describe('rds:health and status from the command line', () => {
     // `exec`: the shell script(1) starts (dash when $SHELL is unset) is replaced by
     // raiops, so Ctrl-C reaches raiops alone and not a shell waiting on it.
     const command = `exec ${process.execPath} ${bin} status --watch 0.3`
-    const child = spawn('script', ['-qefc', command, '/dev/null'], {env: {...process.env, ...env, NO_COLOR: '1', TERM: 'xterm', NODE_ENV: ''}, stdio: ['pipe', 'pipe', 'pipe']})
+    const child = spawn('script', ['-qefc', command, '/dev/null'], {
+      env: {...process.env, ...env, NO_COLOR: '1', TERM: 'xterm', NODE_ENV: ''},
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     let stdout = ''
     child.stdout.on('data', (d) => (stdout += d))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))

@@ -1,7 +1,7 @@
-import {existsSync, readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {decodeProtectedHeader, importSPKI, jwtVerify} from 'jose'
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {queryControlDb, RAW_CONTROL, type CliResult} from '../support/cli.js'
@@ -20,7 +20,8 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
   const tokens = new Map<string, string>()
 
   // In-process: what is tested is the links, rows and messages, not the process around them.
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
+    session.run(args, options)
   const as = (role: string, args: string[]) => cli(args, {env: {RAIOPS_TOKEN: tokens.get(role) as string}})
   const count = (sql: string) => queryControlDb<{n: number}>(env.RAIOPS_HOME, sql)[0].n
   const written = () => ({links: count('select count(*) as n from impersonations'), audit: count('select count(*) as n from audit_logs')})
@@ -33,7 +34,12 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
   beforeAll(async () => {
     home = createTestDir('raiops-impersonate-')
     ;[main, other] = await Promise.all([createRaiFixture({engine: 'sqlite', tenants: 4}), createRaiFixture({engine: 'sqlite', tenants: 2})])
-    session = await initialisedHome({home: join(home.path, 'raiops'), password: 'impersonate-admin-password-1', env: {RAIOPS_TOKEN: ''}, runner: 'in-process'})
+    session = await initialisedHome({
+      home: join(home.path, 'raiops'),
+      password: 'impersonate-admin-password-1',
+      env: {RAIOPS_TOKEN: ''},
+      runner: 'in-process',
+    })
     env = session.env
     const steps = [
       ['rds:add', '--name', 'main', '--engine', 'sqlite', '--file', main.database, '--app-url', 'https://eu.rai.example/', '--no-test'],
@@ -56,7 +62,11 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
     await fleet.destroy()
     const resync = await cli(['sync:tenants', '--rds', 'main', '--force'])
     expect(resync.code, resync.stderr).toBe(0)
-    expect(count("select count(*) as n from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name = 'main' and t.remote_missing_at is not null")).toBe(1)
+    expect(
+      count(
+        "select count(*) as n from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name = 'main' and t.remote_missing_at is not null",
+      ),
+    ).toBe(1)
     const settings = (JSON.parse((await cli(['rds:show', 'us', '--json'])).stdout) as {impersonation: unknown}).impersonation
     expect(settings).toEqual({enabled: true, audience: 'rai-us', ttlSeconds: 120})
     for (const role of ['support_admin', 'billing_admin', 'read_only']) {
@@ -77,7 +87,11 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
     ['unknown RDS', ['nowhere:1'], /no RDS named "nowhere"/],
     ['not a tenant reference', ['main'], /"main" does not name a tenant/],
     ['tenant gone upstream', ['main:4'], /tenant ".*" \(#\d+\) is gone from RDS "main" \(missing since /],
-    ['impersonation turned off', ['off:1'], /impersonation is turned off on RDS "off" .* — turn it on with `raiops rds:edit off --impersonation`/],
+    [
+      'impersonation turned off',
+      ['off:1'],
+      /impersonation is turned off on RDS "off" .* — turn it on with `raiops rds:edit off --impersonation`/,
+    ],
     ['RDS without app URL', ['noapp:1'], /RDS "noapp" has no app URL .* — set it: `raiops rds:edit noapp --app-url/],
     ['inactive RDS', ['old:1'], /RDS "old" of tenant .* is inactive/],
     ['--ttl 10m', ['main:1', '--ttl', '10m'], /valid for 30 s to 5 minutes, not 600 s — give --ttl from 30s to 5m/],
@@ -106,7 +120,13 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
   it.each(['billing_admin', 'read_only'])('as %s: exit 5 naming tenant.impersonate, nothing written', async (role) => {
     const before = written()
     for (const args of [['tenant:impersonate', 'main:1', '--reason', REASON], ['tenant:impersonation-key']]) {
-      expectOneLine(await as(role, args), 5, new RegExp(`token "as-${role.replace('_', '-')}" \\(role ${role}\\) may not run ${args[0]}: it needs the permission tenant\\.impersonate`))
+      expectOneLine(
+        await as(role, args),
+        5,
+        new RegExp(
+          `token "as-${role.replace('_', '-')}" \\(role ${role}\\) may not run ${args[0]}: it needs the permission tenant\\.impersonate`,
+        ),
+      )
     }
     expect(written()).toEqual(before)
     expect(existsSync(join(env.RAIOPS_HOME, 'impersonation.key'))).toBe(false)
@@ -127,22 +147,47 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
     expect(result.stderr).toMatch(/link for tenant ".*" \(#\d+\) on RDS main, valid until \d{4}-\d\d-\d\dT[\d:.]+Z, single use\n$/)
 
     const pem = readFileSync(join(env.RAIOPS_HOME, 'impersonation.pub'), 'utf8')
-    const {payload, protectedHeader} = await jwtVerify(token, await importSPKI(pem, 'EdDSA'), {algorithms: ['EdDSA'], issuer: 'raiops', audience: 'https://eu.rai.example'})
+    const {payload, protectedHeader} = await jwtVerify(token, await importSPKI(pem, 'EdDSA'), {
+      algorithms: ['EdDSA'],
+      issuer: 'raiops',
+      audience: 'https://eu.rai.example',
+    })
     expect(payload).toMatchObject({sub: '1', tenant_id: 1, act: {sub: 'as-support-admin'}, reason: REASON, ticket: 'SUP-1234'})
     expect((payload.exp as number) - (payload.iat as number)).toBeLessThanOrEqual(300)
     expect(protectedHeader).toMatchObject({alg: 'EdDSA', typ: 'raiops-imp+jwt'})
 
     expect(written()).toEqual({links: before.links + 1, audit: before.audit + 1})
-    const [link] = queryControlDb<{jti: string; operator: string; reason: string; ticket: string; used_at: number | null}>(env.RAIOPS_HOME, 'select jti, operator, reason, ticket, used_at from impersonations')
+    const [link] = queryControlDb<{jti: string; operator: string; reason: string; ticket: string; used_at: number | null}>(
+      env.RAIOPS_HOME,
+      'select jti, operator, reason, ticket, used_at from impersonations',
+    )
     expect(link).toEqual({jti: payload.jti, operator: 'as-support-admin', reason: REASON, ticket: 'SUP-1234', used_at: null})
-    const [entry] = queryControlDb<{actor_type: string; actor: string; target_type: string; tenant_master_id: number; rds_instance_id: number; old_values: string | null; new_values: string; source: string}>(
+    const [entry] = queryControlDb<{
+      actor_type: string
+      actor: string
+      target_type: string
+      tenant_master_id: number
+      rds_instance_id: number
+      old_values: string | null
+      new_values: string
+      source: string
+    }>(
       env.RAIOPS_HOME,
       "select actor_type, actor, target_type, tenant_master_id, rds_instance_id, old_values, new_values, source from audit_logs where action = 'tenant.impersonate'",
     )
     expect(entry).toMatchObject({actor_type: 'token', actor: 'as-support-admin', target_type: 'tenant', old_values: null})
-    expect(entry.tenant_master_id).toBe(count("select t.id as n from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name = 'main' and t.remote_tenant_id = 1"))
+    expect(entry.tenant_master_id).toBe(
+      count(
+        "select t.id as n from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name = 'main' and t.remote_tenant_id = 1",
+      ),
+    )
     expect(entry.rds_instance_id).toBe(count("select id as n from rds_instances where name = 'main'"))
-    expect(JSON.parse(entry.new_values)).toMatchObject({jti: payload.jti, reason: REASON, ticket: 'SUP-1234', expiresAt: new Date((payload.exp as number) * 1000).toISOString()})
+    expect(JSON.parse(entry.new_values)).toMatchObject({
+      jti: payload.jti,
+      reason: REASON,
+      ticket: 'SUP-1234',
+      expiresAt: new Date((payload.exp as number) * 1000).toISOString(),
+    })
     expect(JSON.parse(entry.source).command).toMatch(/^raiops tenant:impersonate main:1 --reason/)
     for (const text of [entry.new_values, entry.source, entry.old_values ?? '']) {
       expect(text).not.toContain(token)
@@ -162,7 +207,22 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).toBe('')
     const link = JSON.parse(result.stdout) as Record<string, unknown> & {token: string; url: string; expiresAt: string; issuedAt: string}
-    expect(Object.keys(link).sort()).toEqual(['actor', 'audience', 'expiresAt', 'issuedAt', 'jti', 'keyCreated', 'keyId', 'rds', 'reason', 'tenant', 'ticket', 'token', 'ttlSeconds', 'url'])
+    expect(Object.keys(link).sort()).toEqual([
+      'actor',
+      'audience',
+      'expiresAt',
+      'issuedAt',
+      'jti',
+      'keyCreated',
+      'keyId',
+      'rds',
+      'reason',
+      'tenant',
+      'ticket',
+      'token',
+      'ttlSeconds',
+      'url',
+    ])
     expect(link).toMatchObject({
       url: `https://us.rai.example/raiops/impersonate?token=${link.token}`,
       tenant: {remoteTenantId: 2},
@@ -175,7 +235,10 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
       ttlSeconds: 120,
     })
     expect(Date.parse(link.expiresAt) - Date.parse(link.issuedAt)).toBe(120_000)
-    const [row] = queryControlDb<{expires_at: number}>(env.RAIOPS_HOME, `select expires_at from impersonations where jti = '${link.jti as string}'`)
+    const [row] = queryControlDb<{expires_at: number}>(
+      env.RAIOPS_HOME,
+      `select expires_at from impersonations where jti = '${link.jti as string}'`,
+    )
     expect(new Date(row.expires_at).toISOString()).toBe(link.expiresAt)
   })
 
@@ -193,8 +256,14 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
 
     const edited = await cli(['rds:edit', 'us', '--impersonation-audience', '', '--impersonation-ttl', '', '--json'])
     expect(edited.code, edited.stderr).toBe(0)
-    expect(JSON.parse(edited.stdout)).toMatchObject({changed: ['impersonationAudience', 'impersonationTtlSeconds'], rds: {impersonation: {enabled: true, audience: null, ttlSeconds: null}}})
-    const [entry] = queryControlDb<{old_values: string; new_values: string}>(env.RAIOPS_HOME, "select old_values, new_values from audit_logs where action = 'rds.edit' order by id desc limit 1")
+    expect(JSON.parse(edited.stdout)).toMatchObject({
+      changed: ['impersonationAudience', 'impersonationTtlSeconds'],
+      rds: {impersonation: {enabled: true, audience: null, ttlSeconds: null}},
+    })
+    const [entry] = queryControlDb<{old_values: string; new_values: string}>(
+      env.RAIOPS_HOME,
+      "select old_values, new_values from audit_logs where action = 'rds.edit' order by id desc limit 1",
+    )
     expect(JSON.parse(entry.old_values)).toEqual({impersonationAudience: 'rai-us', impersonationTtlSeconds: 120})
     expect(JSON.parse(entry.new_values)).toEqual({impersonationAudience: null, impersonationTtlSeconds: null})
     const restored = await cli(['rds:edit', 'us', '--impersonation-audience', 'rai-us', '--impersonation-ttl', '120s'])

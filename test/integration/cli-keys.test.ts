@@ -1,14 +1,29 @@
+import Database from 'better-sqlite3'
 import {randomBytes} from 'node:crypto'
 import {existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync} from 'node:fs'
 import {join} from 'node:path'
-import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {queryControlDb, type CliResult} from '../support/cli.js'
 import {createTestDatabase, createTestDir, withMysqlAdmin, type TestDatabase, type TestDir} from '../support/servers.js'
 import {initialisedHome, startCli} from '../support/session.js'
 
-const addArgs = (name: string) => ['rds:add', '--name', name, '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', `rai_${name}`, '--password-stdin', '--no-test', '--no-input']
+const addArgs = (name: string) => [
+  'rds:add',
+  '--name',
+  name,
+  '--host',
+  '127.0.0.1',
+  '--port',
+  '3306',
+  '--username',
+  'root',
+  '--rai-database',
+  `rai_${name}`,
+  '--password-stdin',
+  '--no-test',
+  '--no-input',
+]
 const passwordOf = (name: string) => `secret-of-${name}-1`
 const newKey = (kid: string) => `${kid}:${randomBytes(32).toString('base64')}`
 
@@ -42,8 +57,15 @@ async function makeHome(root: string, name: string, keyring?: string): Promise<H
     env,
     cli,
     keyFile,
-    kids: () => readFileSync(keyFile, 'utf8').trim().split('\n').map((line) => line.split(':')[0]),
-    secretKids: () => queryControlDb<{password_enc: string}>(env.RAIOPS_HOME, 'select password_enc from rds_instances order by name').map((r) => r.password_enc.split('.')[1]),
+    kids: () =>
+      readFileSync(keyFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(':')[0]),
+    secretKids: () =>
+      queryControlDb<{password_enc: string}>(env.RAIOPS_HOME, 'select password_enc from rds_instances order by name').map(
+        (r) => r.password_enc.split('.')[1],
+      ),
     sql(statement) {
       const db = new Database(join(env.RAIOPS_HOME, 'raiops.sqlite'))
       try {
@@ -75,7 +97,7 @@ describe('keys:rotate and keys:prune with the key file', () => {
 
   afterAll(() => root?.drop())
 
-  it('the README\'s old recipe (a new key only in RAIOPS_MASTER_KEY, the key file without it) is refused and changes nothing', async () => {
+  it("the README's old recipe (a new key only in RAIOPS_MASTER_KEY, the key file without it) is refused and changes nothing", async () => {
     const [oldKid] = home.kids()
     const keyFileBefore = readFileSync(home.keyFile, 'utf8')
     const rotate = await home.cli(['keys:rotate'], {env: {RAIOPS_MASTER_KEY: `${newKey('k2')},${keyFileBefore.trim()}`}})
@@ -122,7 +144,10 @@ describe('keys:rotate and keys:prune with the key file', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({removed: [], kept: [activeKid]})
 
     // A run still holding the old keyring (old key first) may not write a secret the key file no longer opens.
-    const stale = await home.cli(['rds:edit', 'r1', '--password-stdin', '--no-test'], {env: {RAIOPS_MASTER_KEY: `${oldLine},${readFileSync(home.keyFile, 'utf8').trim()}`}, input: 'another-password-1\n'})
+    const stale = await home.cli(['rds:edit', 'r1', '--password-stdin', '--no-test'], {
+      env: {RAIOPS_MASTER_KEY: `${oldLine},${readFileSync(home.keyFile, 'utf8').trim()}`},
+      input: 'another-password-1\n',
+    })
     expect(stale.code).toBe(2)
     expect(stale.stderr).toMatch(/key "[^"]+" from RAIOPS_MASTER_KEY was retired by keys:prune/)
     expect(home.secretKids()).toEqual([activeKid, activeKid])
@@ -195,7 +220,9 @@ describe('keys:rotate and keys:prune with RAIOPS_MASTER_KEY (no key file)', () =
     const refused = await home.cli(['keys:rotate'], {env: {RAIOPS_MASTER_KEY: `${k2},${k1}`}})
     expect(refused.code).toBe(2)
     expect(refused.stderr.trim().split('\n')).toHaveLength(1)
-    expect(refused.stderr).toMatch(/RAIOPS_MASTER_KEY is set, and raiops cannot store a new key there; nothing was changed — put the new key first in RAIOPS_MASTER_KEY wherever raiops runs .* --env-key-stored/)
+    expect(refused.stderr).toMatch(
+      /RAIOPS_MASTER_KEY is set, and raiops cannot store a new key there; nothing was changed — put the new key first in RAIOPS_MASTER_KEY wherever raiops runs .* --env-key-stored/,
+    )
     expect(home.secretKids()).toEqual(['k1', 'k1'])
 
     const rotated = await home.cli(['keys:rotate', '--env-key-stored'], {env: {RAIOPS_MASTER_KEY: `${k2},${k1}`}})
@@ -243,11 +270,17 @@ describe('keys:rotate killed (kill -9) between writing the key file and committi
     const cli = (args: string[], input?: string) => session.run(args, {input})
     for (const rds of ['r1', 'r2']) expect((await cli(addArgs(rds), `${passwordOf(rds)}\n`)).code).toBe(0)
     const keyFile = join(env.RAIOPS_HOME, 'master.key')
-    const kids = () => readFileSync(keyFile, 'utf8').trim().split('\n').map((line) => line.split(':')[0])
+    const kids = () =>
+      readFileSync(keyFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(':')[0])
     const [oldKid] = kids()
     // Each re-encryption waits, so the rotation is caught after the key file is written, before its commit.
     await withMysqlAdmin(async (conn) => {
-      await conn.query(`create trigger \`${database.name}\`.slow_rotation before update on \`${database.name}\`.rds_instances for each row begin do sleep(2); end`)
+      await conn.query(
+        `create trigger \`${database.name}\`.slow_rotation before update on \`${database.name}\`.rds_instances for each row begin do sleep(2); end`,
+      )
     })
 
     // Spawned: only a process of its own can be killed mid-write.
@@ -262,7 +295,10 @@ describe('keys:rotate killed (kill -9) between writing the key file and committi
     await withMysqlAdmin(async (conn) => {
       await conn.query(`drop trigger \`${database.name}\`.slow_rotation`)
     })
-    const secrets = await withMysqlAdmin(async (conn) => (await conn.query(`select password_enc from \`${database.name}\`.rds_instances order by name`))[0] as Array<{password_enc: string}>)
+    const secrets = await withMysqlAdmin(
+      async (conn) =>
+        (await conn.query(`select password_enc from \`${database.name}\`.rds_instances order by name`))[0] as Array<{password_enc: string}>,
+    )
     expect(secrets.map((r) => r.password_enc.split('.')[1])).toEqual([oldKid, oldKid])
     for (const rds of ['r1', 'r2']) {
       const shown = await cli(['rds:show', rds, '--reveal', '--json'])

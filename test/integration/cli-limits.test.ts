@@ -1,7 +1,7 @@
+import mysql from 'mysql2/promise'
 import {execFileSync} from 'node:child_process'
 import {mkdirSync, rmSync, statfsSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {COLUMN_LENGTHS} from '../../src/lib/db/limits.js'
@@ -27,7 +27,11 @@ describe.each(CONTROL_ENGINES)('the column lengths inputs are checked against (%
             declared = Number(/\((\d+)\)/.exec(info.find((c) => c.name === column)?.type ?? '')?.[1])
           } else {
             const schema = engine === 'mysql' ? control.db.raw('database()') : 'public'
-            const row = (await control.db('information_schema.columns').where({table_name: table, column_name: column}).andWhere('table_schema', schema).first('character_maximum_length as length')) as {length: number} | undefined
+            const row = (await control
+              .db('information_schema.columns')
+              .where({table_name: table, column_name: column})
+              .andWhere('table_schema', schema)
+              .first('character_maximum_length as length')) as {length: number} | undefined
             declared = Number(row?.length)
           }
           expect(declared, `${table}.${column}`).toBe(length)
@@ -58,8 +62,25 @@ describe('limits checked before anything is written, on a MariaDB control databa
   beforeAll(async () => {
     home = createTestDir('raiops-limits-')
     database = await createTestDatabase('mysql', 'raiops_ctl')
-    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, env: {RAIOPS_DATABASE_URL: database.url, RAIOPS_TOKEN: ''}, runner: 'in-process'})
-    const added = await cli(['rds:add', '--name', 'main', '--host', '127.0.0.1', '--username', 'root', '--rai-database', 'rai_main', '--no-test', '--no-input'])
+    session = await initialisedHome({
+      home: join(home.path, 'raiops'),
+      password: ADMIN_PASSWORD,
+      env: {RAIOPS_DATABASE_URL: database.url, RAIOPS_TOKEN: ''},
+      runner: 'in-process',
+    })
+    const added = await cli([
+      'rds:add',
+      '--name',
+      'main',
+      '--host',
+      '127.0.0.1',
+      '--username',
+      'root',
+      '--rai-database',
+      'rai_main',
+      '--no-test',
+      '--no-input',
+    ])
     expect(added.code, added.stderr).toBe(0)
   })
 
@@ -74,7 +95,9 @@ describe('limits checked before anything is written, on a MariaDB control databa
     const auditBefore = await count('audit_logs')
     const add = (values: Record<string, string>) => [
       'rds:add',
-      ...Object.entries({name: 'long', host: '127.0.0.1', username: 'root', 'rai-database': 'rai_long', ...values}).flatMap(([flag, value]) => [`--${flag}`, value]),
+      ...Object.entries({name: 'long', host: '127.0.0.1', username: 'root', 'rai-database': 'rai_long', ...values}).flatMap(
+        ([flag, value]) => [`--${flag}`, value],
+      ),
       '--no-test',
       '--no-input',
     ]
@@ -83,8 +106,14 @@ describe('limits checked before anything is written, on a MariaDB control databa
       [add({username: 'u'.repeat(200)}), /^Error: --username must be at most 128 characters/],
       [add({'app-url': `https://${'a'.repeat(600)}.example`}), /^Error: --app-url must be at most 512 characters/],
       [['rds:edit', 'main', '--host', 'h'.repeat(300), '--no-test'], /^Error: --host must be at most 255 characters/],
-      [['rds:edit', 'main', '--impersonation-audience', `https://${'a'.repeat(300)}`], /^Error: --impersonation-audience must be at most 255 characters/],
-      [['role:create', 'long_description', '--permission', 'rds.view', '--description', 'd'.repeat(300)], /^Error: --description must be at most 255 characters/],
+      [
+        ['rds:edit', 'main', '--impersonation-audience', `https://${'a'.repeat(300)}`],
+        /^Error: --impersonation-audience must be at most 255 characters/,
+      ],
+      [
+        ['role:create', 'long_description', '--permission', 'rds.view', '--description', 'd'.repeat(300)],
+        /^Error: --description must be at most 255 characters/,
+      ],
     ]
     for (const [args, message] of cases) {
       const result = await cli(args)
@@ -101,7 +130,10 @@ describe('limits checked before anything is written, on a MariaDB control databa
   it('durations and times out of range: exit 2, one line naming the flag, nothing written', async () => {
     const tokensBefore = await count('api_tokens')
     const cases: Array<[string[], RegExp]> = [
-      [['token:create', '--name', 'forever', '--role', 'read_only', '--expires', '999999999d'], /^Error: --expires must be at most 36500d, not "999999999d"/],
+      [
+        ['token:create', '--name', 'forever', '--role', 'read_only', '--expires', '999999999d'],
+        /^Error: --expires must be at most 36500d, not "999999999d"/,
+      ],
       [['token:create', '--name', 'forever', '--role', 'read_only', '--expires', '1e400d'], /^Error: --expires must be a duration/],
       [['audit:list', '--since', '999999999w'], /^Error: --since must be at most 36500d/],
       [['audit:list', '--until', '0001-01-01'], /^Error: --until must be a time from 1970 to 9999/],
@@ -170,9 +202,23 @@ describe('a full disk or a read-only RAIOPS_HOME (SQLite control database)', () 
       // Leave 40 KiB: SQLite opens, but cannot commit a new row.
       const {bavail, bsize} = statfsSync(mountPoint)
       writeFileSync(join(mountPoint, 'filler'), Buffer.alloc(bavail * bsize - 40 * 1024))
-      const added = await session.run(['rds:add', '--name', 'full', '--host', '127.0.0.1', '--username', 'root', '--rai-database', 'rai_full', '--no-test', '--no-input'])
+      const added = await session.run([
+        'rds:add',
+        '--name',
+        'full',
+        '--host',
+        '127.0.0.1',
+        '--username',
+        'root',
+        '--rai-database',
+        'rai_full',
+        '--no-test',
+        '--no-input',
+      ])
       expect(added.code, added.stderr).toBe(2)
-      expect(oneLine(added)).toEqual([`Error: cannot write ${join(home, 'raiops.sqlite')}: the disk is full; nothing was written — free some space there (df -h ${home}), then run the command again`])
+      expect(oneLine(added)).toEqual([
+        `Error: cannot write ${join(home, 'raiops.sqlite')}: the disk is full; nothing was written — free some space there (df -h ${home}), then run the command again`,
+      ])
       rmSync(join(mountPoint, 'filler'))
       expect(queryControlDb<{n: number}>(home, 'select count(*) as n from rds_instances')[0].n).toBe(0)
     } finally {
@@ -186,7 +232,9 @@ describe('a full disk or a read-only RAIOPS_HOME (SQLite control database)', () 
     await withReadOnly(home, async () => {
       const listed = await session.run(['rds:list'])
       expect(listed.code, listed.stderr).toBe(2)
-      expect(oneLine(listed)).toEqual([`Error: cannot write ${join(home, 'raiops.sqlite')}: it is on a read-only file system; nothing was written — remount it read-write, or set RAIOPS_HOME (or RAIOPS_DATABASE_URL) to a place raiops can write`])
+      expect(oneLine(listed)).toEqual([
+        `Error: cannot write ${join(home, 'raiops.sqlite')}: it is on a read-only file system; nothing was written — remount it read-write, or set RAIOPS_HOME (or RAIOPS_DATABASE_URL) to a place raiops can write`,
+      ])
       const out = await session.run(['auth:logout'])
       expect(out.code, out.stderr).toBe(2)
       expect(oneLine(out)).toHaveLength(1)

@@ -21,7 +21,12 @@ describe('--output writes files atomically, devices and FIFOs through, and never
     home = createTestDir('raiops-output-')
     dir = join(home.path, 'out')
     mkdirSync(dir)
-    session = await initialisedHome({home: join(home.path, 'raiops'), password: 'output-admin-password-1', env: {RAIOPS_TOKEN: ''}, timeoutMs: 30_000})
+    session = await initialisedHome({
+      home: join(home.path, 'raiops'),
+      password: 'output-admin-password-1',
+      env: {RAIOPS_TOKEN: ''},
+      timeoutMs: 30_000,
+    })
   })
 
   afterAll(() => home?.drop())
@@ -60,14 +65,16 @@ describe('--output writes files atomically, devices and FIFOs through, and never
     expect(modeOf(target)).toBe(0o600)
   })
 
-  it('a link to this process\'s stdout (what /dev/stdout is) is written through and stays a link', async () => {
+  it("a link to this process's stdout (what /dev/stdout is) is written through and stays a link", async () => {
     const stdoutLink = join(dir, 'stdout')
     symlinkSync('/proc/self/fd/1', stdoutLink)
     for (const args of [['rds:list', '--format', 'csv'], ['audit:export', '--format', 'ndjson'], ['audit:checkpoint']]) {
       const result = await cli([...args, '--output', stdoutLink])
       expect(result.code, result.stderr).toBe(0)
       expect(lstatSync(stdoutLink).isSymbolicLink(), args[0]).toBe(true)
-      expect(result.stdout, args[0]).toMatch(args[0] === 'rds:list' ? CSV_HEADER : args[0] === 'audit:export' ? /"action":"operator\.create"/ : /"jws"/)
+      expect(result.stdout, args[0]).toMatch(
+        args[0] === 'rds:list' ? CSV_HEADER : args[0] === 'audit:export' ? /"action":"operator\.create"/ : /"jws"/,
+      )
     }
   })
 

@@ -1,6 +1,6 @@
+import Database from 'better-sqlite3'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import Database from 'better-sqlite3'
 
 import {mysqlRdsAddArgs, type CliResult} from '../support/cli.js'
 import {startFaultProxy} from '../support/fault-proxy.js'
@@ -24,7 +24,8 @@ describe('rds commands against real servers', () => {
   const proxies: Proxy[] = []
   /** Every output of every command run here is kept, to check no secret ever leaks. */
   let session: CliSession
-  const cli = (args: string[], options: {input?: string; env?: Record<string, string>} = {}): Promise<CliResult> => session.run(args, options)
+  const cli = (args: string[], options: {input?: string; env?: Record<string, string>} = {}): Promise<CliResult> =>
+    session.run(args, options)
 
   function controlDb(): Database.Database {
     return new Database(join(env.RAIOPS_HOME, 'raiops.sqlite'), {readonly: true})
@@ -46,7 +47,11 @@ describe('rds commands against real servers', () => {
     home = createTestDir('raiops-home-')
     fleet = await createRaiFixture({engine: 'mysql', tenants: 3, usersPerTenant: 2, locationsPerTenant: 1, master: true})
     dbUser = await createMysqlUser(fleet.database)
-    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, env: {RAIOPS_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS)}})
+    session = await initialisedHome({
+      home: join(home.path, 'raiops'),
+      password: ADMIN_PASSWORD,
+      env: {RAIOPS_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS)},
+    })
     env = session.env
   })
 
@@ -70,7 +75,9 @@ describe('rds commands against real servers', () => {
   })
 
   it('adds an RDS after testing the connection, and shows it without its password', async () => {
-    const add = await cli([...addArgs('main', mysqlServer.port, ['--master', '--app-url', 'https://app.example.com']), '--json'], {input: `${dbUser.password}\n`})
+    const add = await cli([...addArgs('main', mysqlServer.port, ['--master', '--app-url', 'https://app.example.com']), '--json'], {
+      input: `${dbUser.password}\n`,
+    })
     expect(add.code, add.stderr).toBe(0)
     const json = JSON.parse(add.stdout)
     expect(json.rds).toMatchObject({id: 1, name: 'main', isMaster: true, passwordSet: true, state: 'online'})
@@ -128,7 +135,11 @@ describe('rds commands against real servers', () => {
     for (const r of [r1, r2, r3]) expect(r.stderr.trim().split('\n')).toHaveLength(1)
     const verbose = await cli([...addArgs('wrongpw', mysqlServer.port), '--verbose', '--json'], {input: 'not-the-password-9'})
     expect(verbose.code).toBe(1)
-    expect(JSON.parse(verbose.stdout).error).toMatchObject({code: 'CONNECTION', exitCode: 1, message: expect.stringMatching(/access denied/i)})
+    expect(JSON.parse(verbose.stdout).error).toMatchObject({
+      code: 'CONNECTION',
+      exitCode: 1,
+      message: expect.stringMatching(/access denied/i),
+    })
     expect(verbose.stderr).toContain('    at ')
     expect(verbose.stdout + verbose.stderr).not.toContain('not-the-password-9')
     expect(count('rds_instances')).toBe(before)
@@ -141,7 +152,9 @@ describe('rds commands against real servers', () => {
   it('tests one or all instances, exit 3 when any fails, within the deadline', async () => {
     const one = await cli(['rds:test', 'main', '--json'])
     expect(one.code, one.stderr).toBe(0)
-    expect(JSON.parse(one.stdout)).toEqual([expect.objectContaining({name: 'main', ok: true, serverVersion: expect.stringMatching(/MariaDB/)})])
+    expect(JSON.parse(one.stdout)).toEqual([
+      expect.objectContaining({name: 'main', ok: true, serverVersion: expect.stringMatching(/MariaDB/)}),
+    ])
 
     const all = await cli(['rds:test', '--all', '--json', '--timeout', '3'])
     expect(all.code).toBe(3)
@@ -162,7 +175,10 @@ describe('rds commands against real servers', () => {
     expect(csv.stdout.split('\n')[0]).toBe('id,name,engine,endpoint,database,master,active,state,health,checked')
     expect(csv.stdout).toContain(`1,main,mysql,127.0.0.1:${mysqlServer.port},${fleet.database},true,true,online,unknown,`)
     const ndjson = await cli(['rds:list', '--format', 'ndjson'])
-    const lines = ndjson.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const lines = ndjson.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(lines.map((l) => l.name)).toEqual(['main', 'refused'])
     const out = join(home.path, 'rds.json')
     const file = await cli(['rds:list', '--format', 'json', '--output', out])
@@ -206,7 +222,10 @@ describe('rds commands against real servers', () => {
     const wrong = await cli(['rds:test', 'main'], {env: {RAIOPS_MASTER_KEY: `${currentKid}:${Buffer.alloc(32, 9).toString('base64')}`}})
     expect([1, 2]).toContain(wrong.code)
     expect(wrong.stderr).toContain(`wrong master key: key "${currentKid}"`)
-    const wrongEdit = await cli(['rds:edit', 'main', '--password-stdin', '--no-test'], {input: 'x-new-pass-1', env: {RAIOPS_MASTER_KEY: Buffer.alloc(32, 8).toString('base64')}})
+    const wrongEdit = await cli(['rds:edit', 'main', '--password-stdin', '--no-test'], {
+      input: 'x-new-pass-1',
+      env: {RAIOPS_MASTER_KEY: Buffer.alloc(32, 8).toString('base64')},
+    })
     expect(wrongEdit.code).toBe(2)
     expect(wrongEdit.stderr).toContain('wrong master key')
     expect(count('audit_logs')).toBe(auditBefore)

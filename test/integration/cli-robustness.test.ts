@@ -1,12 +1,21 @@
+import Database from 'better-sqlite3'
 import {spawn} from 'node:child_process'
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import Database from 'better-sqlite3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {mysqlRdsAddArgs, type CliResult} from '../support/cli.js'
-import {createMysqlUser, createTestDatabase, createTestDir, mysqlServer, withMysqlAdmin, type TestDatabase, type TestDir, type TestMysqlUser} from '../support/servers.js'
+import {
+  createMysqlUser,
+  createTestDatabase,
+  createTestDir,
+  mysqlServer,
+  withMysqlAdmin,
+  type TestDatabase,
+  type TestDir,
+  type TestMysqlUser,
+} from '../support/servers.js'
 import {CliSession, type Env} from '../support/session.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -37,7 +46,11 @@ function openControl(env: Record<string, string>, readonly = true): Database.Dat
 function passwordEncs(env: Record<string, string>): Array<{id: number; name: string; password_enc: string | null}> {
   const db = openControl(env)
   try {
-    return db.prepare('select id, name, password_enc from rds_instances order by id').all() as Array<{id: number; name: string; password_enc: string | null}>
+    return db.prepare('select id, name, password_enc from rds_instances order by id').all() as Array<{
+      id: number
+      name: string
+      password_enc: string | null
+    }>
   } finally {
     db.close()
   }
@@ -137,8 +150,26 @@ describe('a broken secret, stdin, colours and --output on a SQLite control datab
     for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...env})) if (v !== undefined) childEnv[k] = v
     delete childEnv.FORCE_COLOR
     delete childEnv.NODE_ENV
-    const args = ['rds:add', '--name', 'p1', '--engine', 'mysql', '--host', '127.0.0.1', '--username', 'root', '--password-stdin', '--rai-database', fleetDb.name, '--no-test']
-    const child = spawn(process.execPath, [join(root, 'bin', 'run.js'), ...args], {cwd: root, env: childEnv, stdio: ['pipe', 'pipe', 'pipe']})
+    const args = [
+      'rds:add',
+      '--name',
+      'p1',
+      '--engine',
+      'mysql',
+      '--host',
+      '127.0.0.1',
+      '--username',
+      'root',
+      '--password-stdin',
+      '--rai-database',
+      fleetDb.name,
+      '--no-test',
+    ]
+    const child = spawn(process.execPath, [join(root, 'bin', 'run.js'), ...args], {
+      cwd: root,
+      env: childEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -198,7 +229,10 @@ describe('a broken secret, stdin, colours and --output on a SQLite control datab
 describe('keys:rotate failing part-way', () => {
   it('changes nothing: every password_enc, the audit log and the key registry stay as they were', async () => {
     const env = await initSqliteHome(dirs, 'home-rotate')
-    for (const [name, user] of [['r1', userA], ['r2', userB]] as const) {
+    for (const [name, user] of [
+      ['r1', userA],
+      ['r2', userB],
+    ] as const) {
       const add = await cli(env, addArgs(name, user), `${user.password}\n`)
       expect(add.code, add.stderr).toBe(0)
     }
@@ -247,7 +281,9 @@ describe('a MariaDB control database shared by concurrent runs and machines', ()
 
   function masterRows(control: TestDatabase): Promise<{total: number; masters: string[]}> {
     return withMysqlAdmin(async (conn) => {
-      const [all] = (await conn.query(`SELECT name, is_master FROM \`${control.name}\`.rds_instances ORDER BY id`)) as unknown as [Array<{name: string; is_master: number}>]
+      const [all] = (await conn.query(`SELECT name, is_master FROM \`${control.name}\`.rds_instances ORDER BY id`)) as unknown as [
+        Array<{name: string; is_master: number}>,
+      ]
       return {total: all.length, masters: all.filter((r) => Number(r.is_master) === 1).map((r) => r.name)}
     })
   }
@@ -255,7 +291,19 @@ describe('a MariaDB control database shared by concurrent runs and machines', ()
   it('two concurrent rds:add --master: exactly one wins, the other exits 2 naming it (5 rounds)', async () => {
     const {env, control} = await initMariadb('home-race')
     const add = (name: string) =>
-      cli(env, ['rds:add', '--name', name, '--host', '127.0.0.1', '--username', 'root', '--rai-database', fleetDb.name, '--master', '--no-test'])
+      cli(env, [
+        'rds:add',
+        '--name',
+        name,
+        '--host',
+        '127.0.0.1',
+        '--username',
+        'root',
+        '--rai-database',
+        fleetDb.name,
+        '--master',
+        '--no-test',
+      ])
     for (let round = 1; round <= 5; round++) {
       const names = [`race${round}a`, `race${round}b`]
       const results = await Promise.all(names.map(add))
@@ -274,7 +322,7 @@ describe('a MariaDB control database shared by concurrent runs and machines', ()
     }
   })
 
-  it('init on a second machine: a new key is refused and not written; the first machine\'s key changes nothing', async () => {
+  it("init on a second machine: a new key is refused and not written; the first machine's key changes nothing", async () => {
     const {env, control} = await initMariadb('home-machine1')
     const keyFile = join(env.RAIOPS_HOME, 'master.key')
     expect(existsSync(keyFile)).toBe(true)
@@ -307,7 +355,11 @@ describe('one-line errors for a bad RAIOPS_HOME or control database', () => {
     const file = join(dirs.path, 'a-regular-file')
     writeFileSync(file, 'not a directory\n')
     const home = join(file, 'raiops')
-    const result = await cli({RAIOPS_HOME: home, RAIOPS_DATABASE_URL: '', RAIOPS_MASTER_KEY: '', RAIOPS_MASTER_KEY_FILE: ''}, initArgs, `${ADMIN_PASSWORD}\n`)
+    const result = await cli(
+      {RAIOPS_HOME: home, RAIOPS_DATABASE_URL: '', RAIOPS_MASTER_KEY: '', RAIOPS_MASTER_KEY_FILE: ''},
+      initArgs,
+      `${ADMIN_PASSWORD}\n`,
+    )
     expect(result.code).toBe(2)
     expect(result.stderr.trim().split('\n')).toHaveLength(1)
     expect(result.stderr).toContain(home)

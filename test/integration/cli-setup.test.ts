@@ -140,7 +140,9 @@ describe('raiops init on a MariaDB and a PostgreSQL control database', () => {
     for (const engine of ['mysql', 'postgres'] as const) {
       const database = await createTestDatabase(engine, 'raiops_ctl')
       databases.push(database)
-      const session = new CliSession(homeEnv(join(home.path, `${engine}-upgrade`), {RAIOPS_DATABASE_URL: database.url}), {runner: 'in-process'})
+      const session = new CliSession(homeEnv(join(home.path, `${engine}-upgrade`), {RAIOPS_DATABASE_URL: database.url}), {
+        runner: 'in-process',
+      })
       const cli = (args: string[], options: {input?: string} = {}) => session.run(args, options)
       const empty = await cli(['rds:list'])
       expect(empty.code, engine).toBe(2)

@@ -36,14 +36,31 @@ describe('sync commands from the command line', () => {
   }
 
   async function addRds(name: string, database: string, port: number, extra: string[] = []): Promise<void> {
-    const result = await cli(['rds:add', '--name', name, '--host', '127.0.0.1', '--port', String(port), '--username', 'root', '--rai-database', database, '--no-test', '--no-input', ...extra])
+    const result = await cli([
+      'rds:add',
+      '--name',
+      name,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--username',
+      'root',
+      '--rai-database',
+      database,
+      '--no-test',
+      '--no-input',
+      ...extra,
+    ])
     expect(result.code, result.stderr).toBe(0)
   }
 
   /** What a sync leaves in the control database, ready to compare between runs. */
   function snapshot() {
     return {
-      tenants: query('select rds_instance_id, remote_tenant_id, name, primary_contact_email, status, cached_user_count, cached_location_count, remote_missing_at from tenant_master order by rds_instance_id, remote_tenant_id'),
+      tenants: query(
+        'select rds_instance_id, remote_tenant_id, name, primary_contact_email, status, cached_user_count, cached_location_count, remote_missing_at from tenant_master order by rds_instance_id, remote_tenant_id',
+      ),
       routing: query('select source_id, email, tenant_master_id, remote_user_id, status from user_email_routing_cache order by source_id'),
     }
   }
@@ -52,10 +69,20 @@ describe('sync commands from the command line', () => {
     home = createTestDir('raiops-sync-')
     env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_CONNECT_TIMEOUT_MS: '1500'}
     ;[master, eu] = await Promise.all([
-      createRaiFixture({engine: 'mysql', tenants: 40, usersPerTenant: 3, master: true, routingRdsInstanceId: 1, tenantNames: ["O'Brien \\ Sons", 'Café ☕ 🚀', 'Trailing  ']}),
+      createRaiFixture({
+        engine: 'mysql',
+        tenants: 40,
+        usersPerTenant: 3,
+        master: true,
+        routingRdsInstanceId: 1,
+        tenantNames: ["O'Brien \\ Sons", 'Café ☕ 🚀', 'Trailing  '],
+      }),
       createRaiFixture({engine: 'mysql', tenants: 25, usersPerTenant: 2}),
     ])
-    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'sync-admin-password-1\n'})
+    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
+      env,
+      input: 'sync-admin-password-1\n',
+    })
     expect(initialised.code, initialised.stderr).toBe(0)
     await addRds('main', master.database, mysqlServer.port, ['--master'])
     await addRds('eu', eu.database, mysqlServer.port)
@@ -92,14 +119,19 @@ describe('sync commands from the command line', () => {
     expect(report.status).toBe('ok')
     expect(report.tenants.totals.inserted).toBe(65)
     expect(report.routing.counts).toMatchObject({inserted: master.counts.routing, unlinked: 0})
-    const names = query<{name: string}>('select name from tenant_master where rds_instance_id = 1 order by remote_tenant_id limit 3').map((r) => r.name)
+    const names = query<{name: string}>('select name from tenant_master where rds_instance_id = 1 order by remote_tenant_id limit 3').map(
+      (r) => r.name,
+    )
     expect(names).toEqual(["O'Brien \\ Sons", 'Café ☕ 🚀', 'Trailing  '])
-    expect(count("select count(*) as n from user_email_routing_cache where email <> lower(email)")).toBe(0)
+    expect(count('select count(*) as n from user_email_routing_cache where email <> lower(email)')).toBe(0)
     expect(count('select count(*) as n from user_email_routing_cache where tenant_master_id is null')).toBe(0)
 
     const again = await cli(['sync:tenants', '--format', 'ndjson'])
     expect(again.code).toBe(0)
-    const events = again.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const events = again.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(events.filter((e) => e.type === 'rds').map((e) => [e.name, e.status])).toEqual([
       ['main', 'skipped'],
       ['eu', 'skipped'],
@@ -114,7 +146,9 @@ describe('sync commands from the command line', () => {
     await addRds('silent', eu.database, silent.port)
     const first = await cli(['sync:tenants', '--rds', 'refusing,silent', '--force'])
     expect(first.code, first.stderr).toBe(0)
-    const before = query("select * from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name in ('refusing', 'silent') order by t.id")
+    const before = query(
+      "select * from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name in ('refusing', 'silent') order by t.id",
+    )
     expect(before).toHaveLength(50)
 
     await refused.setMode('refuse')
@@ -127,8 +161,14 @@ describe('sync commands from the command line', () => {
     expect(result.code, result.stderr).toBe(3)
     expect(result.stdout).toMatch(/failed: refusing: connection refused/)
     expect(result.stdout).toMatch(/failed: silent: .*tim/)
-    expect(query("select * from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name in ('refusing', 'silent') order by t.id")).toEqual(before)
-    expect(query<{name: string}>('select name from tenant_master where rds_instance_id = 1 and remote_tenant_id = 1')[0].name).toBe('Renamed upstream')
+    expect(
+      query(
+        "select * from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name in ('refusing', 'silent') order by t.id",
+      ),
+    ).toEqual(before)
+    expect(query<{name: string}>('select name from tenant_master where rds_instance_id = 1 and remote_tenant_id = 1')[0].name).toBe(
+      'Renamed upstream',
+    )
     await cli(['rds:edit', 'refusing', '--no-active'])
     await cli(['rds:edit', 'silent', '--no-active'])
   })
@@ -141,7 +181,7 @@ describe('sync commands from the command line', () => {
     expect(codes).toEqual([0, 6])
     const busy = a.code === 6 ? a : b
     expect(busy.stderr).toMatch(/already running on .* since/)
-    expect(count("select count(*) as n from locks")).toBe(0)
+    expect(count('select count(*) as n from locks')).toBe(0)
     await cli(['rds:edit', 'slow', '--no-active'])
   })
 
@@ -151,8 +191,14 @@ describe('sync commands from the command line', () => {
     await cli(['sync:all', '--force', '--full'])
     const reference = snapshot()
 
-    const child = spawn(process.execPath, [bin, 'sync:tenants', '--force'], {env: {...process.env, ...env, NO_COLOR: '1', CI: '1'}, stdio: 'ignore'})
-    await waitFor(() => count("select count(*) as n from sync_runs where status = 'running'") > 0 && count('select count(*) as n from locks') > 0, {timeoutMs: 20_000, intervalMs: 25})
+    const child = spawn(process.execPath, [bin, 'sync:tenants', '--force'], {
+      env: {...process.env, ...env, NO_COLOR: '1', CI: '1'},
+      stdio: 'ignore',
+    })
+    await waitFor(
+      () => count("select count(*) as n from sync_runs where status = 'running'") > 0 && count('select count(*) as n from locks') > 0,
+      {timeoutMs: 20_000, intervalMs: 25},
+    )
     child.kill('SIGKILL')
     await new Promise((resolve) => child.on('close', resolve))
     expect(count('select count(*) as n from locks')).toBe(1)
@@ -168,7 +214,10 @@ describe('sync commands from the command line', () => {
   it('Ctrl-C stops cleanly: exit 130, lease released, the interrupted RDS unchanged', async () => {
     const slow = await proxy({delayMs: 300})
     await addRds('slow-int', eu.database, slow.port)
-    const child = spawn(process.execPath, [bin, 'sync:tenants', '--rds', 'slow-int', '--force'], {env: {...process.env, ...env, NO_COLOR: '1', CI: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [bin, 'sync:tenants', '--rds', 'slow-int', '--force'], {
+      env: {...process.env, ...env, NO_COLOR: '1', CI: '1'},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
@@ -177,8 +226,14 @@ describe('sync commands from the command line', () => {
     expect(await exited).toBe(130)
     expect(stderr).toMatch(/stopping \(SIGINT\)/)
     expect(count('select count(*) as n from locks')).toBe(0)
-    expect(count("select count(*) as n from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name = 'slow-int'")).toBe(0)
-    expect(query<{status: string; error: string}>("select s.status, s.error from sync_runs s join rds_instances r on r.id = s.rds_instance_id where r.name = 'slow-int' order by s.id desc limit 1")[0]).toEqual({
+    expect(
+      count("select count(*) as n from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name = 'slow-int'"),
+    ).toBe(0)
+    expect(
+      query<{status: string; error: string}>(
+        "select s.status, s.error from sync_runs s join rds_instances r on r.id = s.rds_instance_id where r.name = 'slow-int' order by s.id desc limit 1",
+      )[0],
+    ).toEqual({
       status: 'failed',
       error: 'stopped by SIGINT',
     })
@@ -200,7 +255,9 @@ describe('sync commands from the command line', () => {
   })
 
   it('routing:lookup finds an email whatever its case; --live shows a change not yet synced', async () => {
-    const [row] = query<{email: string; source_id: number}>('select email, source_id from user_email_routing_cache order by source_id limit 1')
+    const [row] = query<{email: string; source_id: number}>(
+      'select email, source_id from user_email_routing_cache order by source_id limit 1',
+    )
     const upper = row.email.toUpperCase()
     const cached = await cli(['routing:lookup', upper])
     expect(cached.code, cached.stderr).toBe(0)
@@ -208,7 +265,9 @@ describe('sync commands from the command line', () => {
     expect(cached.stdout).toMatch(/main/)
 
     const db = await master.knex()
-    await db('user_email_routing').where({id: row.source_id}).update({status: 'suspended', updated_at: new Date(Date.now() + 1000)})
+    await db('user_email_routing')
+      .where({id: row.source_id})
+      .update({status: 'suspended', updated_at: new Date(Date.now() + 1000)})
     await db.destroy()
     const live = await cli(['routing:lookup', row.email, '--live', '--json'])
     const result = JSON.parse(live.stdout)
@@ -221,7 +280,9 @@ describe('sync commands from the command line', () => {
     expect(after.differences).toEqual([])
 
     // A support_admin (no pii.view) sees the email masked, in the table and in --json.
-    const token = JSON.parse((await cli(['token:create', '--name', 'support', '--role', 'support_admin', '--expires', '1d', '--json'])).stdout).token as string
+    const token = JSON.parse(
+      (await cli(['token:create', '--name', 'support', '--role', 'support_admin', '--expires', '1d', '--json'])).stdout,
+    ).token as string
     const masked = `${row.email[0]}***@${row.email.split('@')[1]}`
     const asSupport = await cli(['routing:lookup', row.email], {env: {RAIOPS_TOKEN: token}})
     expect(asSupport.code, asSupport.stderr).toBe(0)
@@ -232,8 +293,10 @@ describe('sync commands from the command line', () => {
     expect(json.stdout).not.toContain(row.email)
   })
 
-  it('routing:lookup --live shows the master\'s values escaped: an escape sequence or a newline cannot forge a line; --json keeps them exact', async () => {
-    const [row] = query<{email: string; source_id: number; status: string}>('select email, source_id, status from user_email_routing_cache order by source_id limit 1')
+  it("routing:lookup --live shows the master's values escaped: an escape sequence or a newline cannot forge a line; --json keeps them exact", async () => {
+    const [row] = query<{email: string; source_id: number; status: string}>(
+      'select email, source_id, status from user_email_routing_cache order by source_id limit 1',
+    )
     const status = 'x\u001b[31mRED\nrow 1: forged\u202e'
     const setStatus = async (value: string) => {
       const db = await master.knex()
@@ -247,7 +310,9 @@ describe('sync commands from the command line', () => {
       expect(`${live.stdout}${live.stderr}`).not.toMatch(RAW_CONTROL)
       expect(live.stdout).not.toMatch(/^row 1: forged/m)
       expect(live.stdout).toContain(`row ${row.source_id}: differs: status ${row.status} → x\\u001b[31mRED\\nrow 1: forged\\u202e\n`)
-      const json = JSON.parse((await cli(['routing:lookup', row.email, '--live', '--json'])).stdout) as {differences: Array<{difference: string}>}
+      const json = JSON.parse((await cli(['routing:lookup', row.email, '--live', '--json'])).stdout) as {
+        differences: Array<{difference: string}>
+      }
       expect(json.differences[0].difference).toContain(status)
     } finally {
       await setStatus(row.status)
@@ -303,15 +368,40 @@ describe('a long routing rebuild on a SQLite control database', () => {
   beforeAll(async () => {
     home = createTestDir('raiops-rebuild-')
     env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_CONNECT_TIMEOUT_MS: '10000'}
-    master = await createRaiFixture({engine: 'mysql', tenants: 400, usersPerTenant: 100, ghostUsersPerTenant: 0, locationsPerTenant: 0, master: true})
+    master = await createRaiFixture({
+      engine: 'mysql',
+      tenants: 400,
+      usersPerTenant: 100,
+      ghostUsersPerTenant: 0,
+      locationsPerTenant: 0,
+      master: true,
+    })
     relay = await startFaultProxy({targetHost: mysqlServer.host, targetPort: mysqlServer.port, mode: 'pass'})
-    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'rebuild-admin-password-1\n'})
+    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
+      env,
+      input: 'rebuild-admin-password-1\n',
+    })
     expect(initialised.code, initialised.stderr).toBe(0)
     for (const [name, port, extra] of [
       ['main', relay.port, ['--master']],
       ['other', mysqlServer.port, []],
     ] as const) {
-      const added = await cli(['rds:add', '--name', name, '--host', '127.0.0.1', '--port', String(port), '--username', 'root', '--rai-database', master.database, '--no-test', '--no-input', ...extra])
+      const added = await cli([
+        'rds:add',
+        '--name',
+        name,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--username',
+        'root',
+        '--rai-database',
+        master.database,
+        '--no-test',
+        '--no-input',
+        ...extra,
+      ])
       expect(added.code, added.stderr).toBe(0)
     }
     const created = await cli(['token:create', '--name', 'cron', '--role', 'system_admin', '--expires', '1d', '--json'])
@@ -338,20 +428,38 @@ describe('a long routing rebuild on a SQLite control database', () => {
     await relay.setMode({delayMs: 300})
     let rebuildDone = false
     const rebuild = cli(['sync:routing', '--truncate', '--json'], {...asToken, timeoutMs: 120_000}).finally(() => void (rebuildDone = true))
-    await waitFor(() => count("select count(*) as n from sync_runs where kind = 'routing' and status = 'running'") > 0, {timeoutMs: 30_000, intervalMs: 25})
+    await waitFor(() => count("select count(*) as n from sync_runs where kind = 'routing' and status = 'running'") > 0, {
+      timeoutMs: 30_000,
+      intervalMs: 25,
+    })
 
     type Outcome = {kind: string; ok: boolean; ms: number; detail: string}
     const post = async (i: number): Promise<Outcome> => {
-      const body = JSON.stringify({id: `rebuild-evt-${i}`, occurred_at: '2026-01-02T03:04:05Z', actor: {type: 'user', id: i}, action: 'user.updated', new_values: {n: i}})
+      const body = JSON.stringify({
+        id: `rebuild-evt-${i}`,
+        occurred_at: '2026-01-02T03:04:05Z',
+        actor: {type: 'user', id: i},
+        action: 'user.updated',
+        new_values: {n: i},
+      })
       const t = Math.floor(Date.now() / 1000)
       const signature = `t=${t},v1=${createHmac('sha256', WEBHOOK_SECRET).update(`${t}.${body}`).digest('hex')}`
       const started = Date.now()
-      const response = await fetch(`${webhook}/api/webhooks/rai/audit`, {method: 'POST', body, headers: {'content-type': 'application/json', 'x-raiops-signature': signature}})
+      const response = await fetch(`${webhook}/api/webhooks/rai/audit`, {
+        method: 'POST',
+        body,
+        headers: {'content-type': 'application/json', 'x-raiops-signature': signature},
+      })
       return {kind: 'webhook', ok: response.status === 200, ms: Date.now() - started, detail: `${response.status} ${await response.text()}`}
     }
     const command = async (kind: string, args: string[]): Promise<Outcome> => {
       const result = await cli(args, asToken)
-      return {kind, ok: result.code === 0, ms: result.ms, detail: `exit ${result.code}: ${result.stderr.trim()} ${result.code === 0 ? '' : result.stdout.trim()}`}
+      return {
+        kind,
+        ok: result.code === 0,
+        ms: result.ms,
+        detail: `exit ${result.code}: ${result.stderr.trim()} ${result.code === 0 ? '' : result.stdout.trim()}`,
+      }
     }
     const kinds = [
       () => command('status', ['status', '--json']),
@@ -376,7 +484,9 @@ describe('a long routing rebuild on a SQLite control database', () => {
     const succeeded = results.filter((r) => r.ok).length
     const slowest = Math.max(...results.map((r) => r.ms))
     const summary = JSON.parse(report.stdout) as {status: string; durationMs: number; counts: {inserted: number}}
-    console.log(`SQLite control database, sync:routing --truncate ran ${summary.durationMs} ms: ${succeeded} of ${results.length} commands started during it succeeded, the slowest in ${slowest} ms`)
+    console.log(
+      `SQLite control database, sync:routing --truncate ran ${summary.durationMs} ms: ${succeeded} of ${results.length} commands started during it succeeded, the slowest in ${slowest} ms`,
+    )
     expect(report.code, report.stderr).toBe(0)
     expect(summary).toMatchObject({status: 'ok', counts: {inserted: master.counts.routing}})
     expect(startedWhileRunning).toBe(20)
@@ -391,13 +501,23 @@ describe('a long routing rebuild on a SQLite control database', () => {
   })
 
   it('a rebuild killed with SIGKILL leaves the cache as it was; the next one takes over its lease and replaces its staging table', async () => {
-    const cache = () => queryControlDb(env.RAIOPS_HOME, 'select source_id, email, tenant_master_id, remote_user_id, status from user_email_routing_cache order by source_id')
+    const cache = () =>
+      queryControlDb(
+        env.RAIOPS_HOME,
+        'select source_id, email, tenant_master_id, remote_user_id, status from user_email_routing_cache order by source_id',
+      )
     const before = cache()
     expect(before).toHaveLength(master.counts.routing)
     await relay.setMode({delayMs: 150})
-    const child = spawn(process.execPath, [bin, 'sync:routing', '--truncate'], {env: {...childEnv(), ...env, RAIOPS_TOKEN: token}, stdio: 'ignore'})
+    const child = spawn(process.execPath, [bin, 'sync:routing', '--truncate'], {
+      env: {...childEnv(), ...env, RAIOPS_TOKEN: token},
+      stdio: 'ignore',
+    })
     const staged = "select count(*) as n from sqlite_master where type = 'table' and name = 'user_email_routing_cache_next'"
-    await waitFor(() => count(staged) === 1 && count('select count(*) as n from user_email_routing_cache_next') > 0, {timeoutMs: 30_000, intervalMs: 25})
+    await waitFor(() => count(staged) === 1 && count('select count(*) as n from user_email_routing_cache_next') > 0, {
+      timeoutMs: 30_000,
+      intervalMs: 25,
+    })
     child.kill('SIGKILL')
     await new Promise((resolve) => child.on('close', resolve))
     await relay.setMode('pass')
@@ -416,10 +536,28 @@ describe('a long routing rebuild on a SQLite control database', () => {
     let pid = 20_000 + Math.floor(Math.random() * 5000)
     while (existsSync(`/proc/${pid}`)) pid--
     await relay.setMode({delayMs: 150})
-    const inner = spawn('unshare', ['--kill-child', '--pid', '--fork', '--mount-proc', 'sh', '-c', `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid && "$@"; exit $?`, 'sh', process.execPath, bin, 'sync:routing', '--truncate', '--json'], {
-      env: {...childEnv(), ...env, RAIOPS_TOKEN: token},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const inner = spawn(
+      'unshare',
+      [
+        '--kill-child',
+        '--pid',
+        '--fork',
+        '--mount-proc',
+        'sh',
+        '-c',
+        `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid && "$@"; exit $?`,
+        'sh',
+        process.execPath,
+        bin,
+        'sync:routing',
+        '--truncate',
+        '--json',
+      ],
+      {
+        env: {...childEnv(), ...env, RAIOPS_TOKEN: token},
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     let innerOut = ''
     inner.stdout.on('data', (d) => (innerOut += d))
     inner.stderr.on('data', (d) => (innerOut += d))
@@ -430,7 +568,9 @@ describe('a long routing rebuild on a SQLite control database', () => {
       expect(lock.holder.startsWith(`${hostname()}:${pid}:`)).toBe(true)
 
       const second = await cli(['sync:routing', '--truncate', '--json'], asToken)
-      console.log(`sync:routing --truncate beside a rebuild in another pid namespace (same hostname, pid ${pid}): exit ${second.code} in ${second.ms} ms`)
+      console.log(
+        `sync:routing --truncate beside a rebuild in another pid namespace (same hostname, pid ${pid}): exit ${second.code} in ${second.ms} ms`,
+      )
       expect(second.code, second.stdout).toBe(6)
       expect(JSON.parse(second.stdout).error.message).toContain(`sync:routing is already running on ${hostname()} (pid ${pid})`)
       expect(await innerExit, innerOut).toBe(0)
@@ -447,10 +587,21 @@ describe('a long routing rebuild on a SQLite control database', () => {
     expect(created.code, created.stderr).toBe(0)
     const token = JSON.parse(created.stdout).token as string
     // Another process holds SQLite's write lock (a migration, say) until it is killed.
-    const holder = spawn(process.execPath, ['-e', "const db = new (require(process.env.DRIVER))(process.env.FILE); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setInterval(() => {}, 1000)"], {
-      env: {...process.env, DRIVER: createRequire(import.meta.url).resolve('better-sqlite3'), FILE: join(env.RAIOPS_HOME, 'raiops.sqlite')},
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        "const db = new (require(process.env.DRIVER))(process.env.FILE); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setInterval(() => {}, 1000)",
+      ],
+      {
+        env: {
+          ...process.env,
+          DRIVER: createRequire(import.meta.url).resolve('better-sqlite3'),
+          FILE: join(env.RAIOPS_HOME, 'raiops.sqlite'),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     try {
       await new Promise<void>((resolve) => holder.stdout.on('data', () => resolve()))
       const listed = await cli(['rds:list', '--json'], {env: {RAIOPS_TOKEN: token}})
@@ -466,7 +617,8 @@ describe('a long routing rebuild on a SQLite control database', () => {
 
 function childEnv(): Record<string, string> {
   const env: Record<string, string> = {NO_COLOR: '1', CI: '1'}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'NODE_ENV' && k !== 'RAIOPS_TOKEN' && k !== 'FORCE_COLOR') env[k] = v
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && k !== 'NODE_ENV' && k !== 'RAIOPS_TOKEN' && k !== 'FORCE_COLOR') env[k] = v
   return env
 }
 
@@ -487,9 +639,30 @@ describe('fleet rows that break the contract, from the command line', () => {
     } finally {
       await db.destroy()
     }
-    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'invalid-admin-password-1\n'})
+    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
+      env,
+      input: 'invalid-admin-password-1\n',
+    })
     expect(initialised.code, initialised.stderr).toBe(0)
-    const added = await runCli(['rds:add', '--name', 'main', '--host', '127.0.0.1', '--port', String(mysqlServer.port), '--username', 'root', '--rai-database', master.database, '--no-test', '--no-input', '--master'], {env})
+    const added = await runCli(
+      [
+        'rds:add',
+        '--name',
+        'main',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(mysqlServer.port),
+        '--username',
+        'root',
+        '--rai-database',
+        master.database,
+        '--no-test',
+        '--no-input',
+        '--master',
+      ],
+      {env},
+    )
     expect(added.code, added.stderr).toBe(0)
   })
 
@@ -511,7 +684,14 @@ describe('fleet rows that break the contract, from the command line', () => {
     expect(JSON.parse(full.stdout)).toMatchObject({
       status: 'ok',
       counts: {inserted: 2, invalid: 2},
-      invalidRows: [{reason: 'updated_at is NULL: copied without a source time; incremental runs never see its changes (--full does)', kept: true, rows: 2, ids: [2, 4]}],
+      invalidRows: [
+        {
+          reason: 'updated_at is NULL: copied without a source time; incremental runs never see its changes (--full does)',
+          kept: true,
+          rows: 2,
+          ids: [2, 4],
+        },
+      ],
     })
     const status = await runCli(['sync:status', '--json'], {env})
     const routing = JSON.parse(status.stdout).kinds.find((k: {kind: string}) => k.kind === 'routing')
@@ -528,7 +708,10 @@ describe('driver errors in sync summaries', () => {
   beforeAll(async () => {
     home = createTestDir('raiops-sync-escape-')
     env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
-    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'escape-admin-password-1\n'})
+    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
+      env,
+      input: 'escape-admin-password-1\n',
+    })
     expect(initialised.code, initialised.stderr).toBe(0)
     // A file that is not there: the driver's error names its path, escape sequence and all.
     const file = join(home.path, 'no\u001b[31mRED\u202e', 'rai.sqlite')
@@ -538,7 +721,7 @@ describe('driver errors in sync summaries', () => {
 
   afterAll(() => home?.drop())
 
-  it('sync:all and sync:tenants show a failed RDS\'s error escaped in the table, the lines and the summaries; --json keeps it exact', async () => {
+  it("sync:all and sync:tenants show a failed RDS's error escaped in the table, the lines and the summaries; --json keeps it exact", async () => {
     for (const args of [['sync:all'], ['sync:tenants', '--force']]) {
       const result = await runCli(args, {env})
       expect(result.code, result.stderr).toBe(3)
@@ -546,7 +729,9 @@ describe('driver errors in sync summaries', () => {
       expect(result.stdout, args[0]).toMatch(/^ {2}failed: broken: cannot open the SQLite file: no such file: .*no\\u001b\[31mRED\\u202e/m)
     }
     const all = await runCli(['sync:all'], {env})
-    expect(all.stdout).toMatch(/^ {2}failed: cannot open the SQLite file: no such file: .*no\\u001b\[31mRED\\u202e.* — the cache keeps its last committed state$/m)
+    expect(all.stdout).toMatch(
+      /^ {2}failed: cannot open the SQLite file: no such file: .*no\\u001b\[31mRED\\u202e.* — the cache keeps its last committed state$/m,
+    )
     const json = JSON.parse((await runCli(['sync:tenants', '--force', '--json'], {env})).stdout) as {rds: Array<{error: string}>}
     expect(json.rds[0].error).toContain('no\u001b[31mRED\u202e')
   })
@@ -564,10 +749,27 @@ describe('Ctrl-C during a routing sync with SQLite on both sides (every query sy
   it('stops within the page it is on: exit 130, part of the rows copied, the lease released, the run recorded as stopped', async () => {
     home = createTestDir('raiops-sqlite-int-')
     const env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
-    master = await createRaiFixture({engine: 'sqlite', tenants: 2000, usersPerTenant: 60, ghostUsersPerTenant: 0, locationsPerTenant: 0, master: true})
+    master = await createRaiFixture({
+      engine: 'sqlite',
+      tenants: 2000,
+      usersPerTenant: 60,
+      ghostUsersPerTenant: 0,
+      locationsPerTenant: 0,
+      master: true,
+    })
     const count = (sql: string): number => (queryControlDb<{n: number}>(env.RAIOPS_HOME, sql)[0] as {n: number}).n
-    expect((await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'sqlite-int-admin-pass\n'})).code).toBe(0)
-    const added = await runCli(['rds:add', '--name', 'main', '--engine', 'sqlite', '--rai-database', master.database, '--master', '--no-input'], {env})
+    expect(
+      (
+        await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
+          env,
+          input: 'sqlite-int-admin-pass\n',
+        })
+      ).code,
+    ).toBe(0)
+    const added = await runCli(
+      ['rds:add', '--name', 'main', '--engine', 'sqlite', '--rai-database', master.database, '--master', '--no-input'],
+      {env},
+    )
     expect(added.code, added.stderr).toBe(0)
 
     const child = spawn(process.execPath, [bin, 'sync:routing'], {env: {...childEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']})
@@ -581,6 +783,11 @@ describe('Ctrl-C during a routing sync with SQLite on both sides (every query sy
     // Stopped where it was, not after copying everything.
     expect(count('select count(*) as n from user_email_routing_cache')).toBeLessThan(master.counts.routing)
     expect(count('select count(*) as n from locks')).toBe(0)
-    expect(queryControlDb<{status: string; error: string}>(env.RAIOPS_HOME, "select status, error from sync_runs where kind = 'routing' order by id desc limit 1")[0]).toEqual({status: 'failed', error: 'stopped by SIGINT'})
+    expect(
+      queryControlDb<{status: string; error: string}>(
+        env.RAIOPS_HOME,
+        "select status, error from sync_runs where kind = 'routing' order by id desc limit 1",
+      )[0],
+    ).toEqual({status: 'failed', error: 'stopped by SIGINT'})
   })
 })

@@ -2,21 +2,21 @@ import {spawn} from 'node:child_process'
 import {createRequire} from 'node:module'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {appendAudit} from '../../src/lib/audit/writer.js'
 import {verifyAuditChain} from '../../src/lib/audit/verify.js'
-import {seedRoles} from '../../src/lib/auth/seed.js'
+import {appendAudit} from '../../src/lib/audit/writer.js'
 import {BUILTIN_ROLES} from '../../src/lib/auth/permissions.js'
-import {migrateDownAll, migrateLatest, migrationStatus, openControlDb} from '../../src/lib/db/control-db.js'
+import {seedRoles} from '../../src/lib/auth/seed.js'
 import {checkKeyring} from '../../src/lib/crypto/key-check.js'
-import {registerActiveKey} from '../../src/lib/keys/register.js'
-import {decryptSecret} from '../../src/lib/crypto/secret-box.js'
 import {parseKeyring} from '../../src/lib/crypto/keyring.js'
-import {rotateKeys} from '../../src/lib/keys/rotate.js'
-import {addRds, editRds, listRds, removeRds, setRdsState, showRds} from '../../src/lib/rds/service.js'
+import {decryptSecret} from '../../src/lib/crypto/secret-box.js'
+import {migrateDownAll, migrateLatest, migrationStatus, openControlDb} from '../../src/lib/db/control-db.js'
 import {BusyError} from '../../src/lib/errors/index.js'
+import {registerActiveKey} from '../../src/lib/keys/register.js'
+import {rotateKeys} from '../../src/lib/keys/rotate.js'
 import {acquireLease, leaseName} from '../../src/lib/lease/lease.js'
-import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
+import {addRds, editRds, listRds, removeRds, setRdsState, showRds} from '../../src/lib/rds/service.js'
 import {makeContext, randomKeyring, TEST_AUDIT} from '../support/context.js'
+import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 
 const EXPECTED_TABLES = [
   'rds_instances',
@@ -41,8 +41,21 @@ const EXPECTED_TABLES = [
   'impersonations',
 ]
 
-const sqliteRds = (name: string, extra: Record<string, unknown> = {}) => ({name, engine: 'sqlite' as const, raiDatabase: `/tmp/${name}.sqlite`, ...extra})
-const mysqlRds = (name: string, extra: Record<string, unknown> = {}) => ({name, engine: 'mysql' as const, host: '127.0.0.1', port: 3306, username: 'root', raiDatabase: 'rai', ...extra})
+const sqliteRds = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  engine: 'sqlite' as const,
+  raiDatabase: `/tmp/${name}.sqlite`,
+  ...extra,
+})
+const mysqlRds = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  engine: 'mysql' as const,
+  host: '127.0.0.1',
+  port: 3306,
+  username: 'root',
+  raiDatabase: 'rai',
+  ...extra,
+})
 
 describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
   let control: TestControlDb
@@ -85,17 +98,33 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     const keyring = randomKeyring('k1')
     const ctx = makeContext(control.db, {keyring})
     try {
-      const added = await addRds(ctx, {...mysqlRds('main', {password: 'pw-for-main-1', master: true, appUrl: 'https://app.example.com'}), test: false})
-      expect(added.rds).toMatchObject({name: 'main', engine: 'mysql', host: '127.0.0.1', port: 3306, passwordSet: true, isMaster: true, isActive: true, state: 'online'})
+      const added = await addRds(ctx, {
+        ...mysqlRds('main', {password: 'pw-for-main-1', master: true, appUrl: 'https://app.example.com'}),
+        test: false,
+      })
+      expect(added.rds).toMatchObject({
+        name: 'main',
+        engine: 'mysql',
+        host: '127.0.0.1',
+        port: 3306,
+        passwordSet: true,
+        isMaster: true,
+        isActive: true,
+        state: 'online',
+      })
       expect(added.rds.health.status).toBe('unknown')
       await addRds(ctx, {...sqliteRds('local'), test: false})
 
       const row = (await control.db('rds_instances').where({name: 'main'}).first())!
       expect(row.password_enc).not.toContain('pw-for-main-1')
-      expect(decryptSecret(keyring, row.password_enc!, {table: 'rds_instances', column: 'password_enc', rowId: row.id})).toBe('pw-for-main-1')
+      expect(decryptSecret(keyring, row.password_enc!, {table: 'rds_instances', column: 'password_enc', rowId: row.id})).toBe(
+        'pw-for-main-1',
+      )
 
       await expect(addRds(ctx, {...mysqlRds('main'), test: false})).rejects.toThrow('an RDS named "main" already exists')
-      await expect(addRds(ctx, {...mysqlRds('second', {master: true}), test: false})).rejects.toThrow('"main" (id 1) is already the master RDS')
+      await expect(addRds(ctx, {...mysqlRds('second', {master: true}), test: false})).rejects.toThrow(
+        '"main" (id 1) is already the master RDS',
+      )
 
       const edited = await editRds(ctx, {ref: 'main', changes: {port: 3307, password: 'pw-for-main-2'}, test: false})
       expect(edited.changed).toEqual(['port', 'password'])
@@ -186,7 +215,10 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     const again = await rotateKeys(rotateCtx)
     expect(again.reencrypted).toBe(0)
     expect(Number((await control.db('audit_logs').count({n: '*'}))[0].n)).toBe(Number(before) + 2)
-    expect((await control.db('audit_logs').orderBy('seq', 'desc').limit(2).pluck('action')).sort()).toEqual(['keys.register', 'keys.rotate'])
+    expect((await control.db('audit_logs').orderBy('seq', 'desc').limit(2).pluck('action')).sort()).toEqual([
+      'keys.register',
+      'keys.rotate',
+    ])
     await rotateCtx.close()
 
     const onlyNew = parseKeyring(`new:${Buffer.alloc(32, 4).toString('base64')}`, 'test')
@@ -208,7 +240,9 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     try {
       await Promise.all(
         Array.from({length: 50}, (_, i) =>
-          pools[i % pools.length].transaction((tx) => appendAudit(tx, TEST_AUDIT, {action: 'test.concurrent', targetType: 'test', targetId: i, newValues: {i}}, new Date())),
+          pools[i % pools.length].transaction((tx) =>
+            appendAudit(tx, TEST_AUDIT, {action: 'test.concurrent', targetType: 'test', targetId: i, newValues: {i}}, new Date()),
+          ),
         ),
       )
     } finally {
@@ -237,7 +271,10 @@ describe('control database on sqlite, written by several processes', () => {
   /** Another raiops process writing a row, waiting its turn for the lock as raiops does (busy timeout). */
   function writeFromAnotherProcess(file: string, name: string): Promise<{code: number | null; stderr: string}> {
     const script = `const Database = require(process.env.DRIVER); const db = new Database(process.env.FILE); db.pragma('busy_timeout = 10000'); db.prepare('insert into sync_state (name, value, updated_at) values (?, ?, ?)').run(process.env.NAME, 'x', Date.now())`
-    const child = spawn(process.execPath, ['-e', script], {env: {...process.env, DRIVER: createRequire(import.meta.url).resolve('better-sqlite3'), FILE: file, NAME: name}, stdio: ['ignore', 'ignore', 'pipe']})
+    const child = spawn(process.execPath, ['-e', script], {
+      env: {...process.env, DRIVER: createRequire(import.meta.url).resolve('better-sqlite3'), FILE: file, NAME: name},
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
     return new Promise((resolve) => child.on('close', (code) => resolve({code, stderr})))

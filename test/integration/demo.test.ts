@@ -1,22 +1,33 @@
+import bcrypt from 'bcryptjs'
+import Database from 'better-sqlite3'
+import knexFactory, {type Knex} from 'knex'
 import {spawn, type ChildProcess} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import Database from 'better-sqlite3'
-import bcrypt from 'bcryptjs'
-import knexFactory, {type Knex} from 'knex'
 import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {DemoOutput} from '../../src/commands/demo.js'
 import {buildDemo, type DemoResult} from '../../src/lib/demo/build.js'
 import {DEMO_MARKER} from '../../src/lib/demo/directory.js'
-import {UserError} from '../../src/lib/errors/index.js'
-import {FLEET_TABLES, FLEET_USER_PASSWORD, locationRows, planCounts, routingRows, tenantRows, userRows, type FleetRow, type RaiDataPlan, type RoutedDatabase} from '../../src/lib/demo/fleet-data.js'
+import {
+  FLEET_TABLES,
+  FLEET_USER_PASSWORD,
+  locationRows,
+  planCounts,
+  routingRows,
+  tenantRows,
+  userRows,
+  type FleetRow,
+  type RaiDataPlan,
+  type RoutedDatabase,
+} from '../../src/lib/demo/fleet-data.js'
 import {writeRaiDatabase} from '../../src/lib/demo/fleet-load.js'
 import {demoFleet} from '../../src/lib/demo/fleet.js'
+import {UserError} from '../../src/lib/errors/index.js'
 import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
 import {createTestDatabase, createTestDir, type TestDatabase, type TestDir} from '../support/servers.js'
 
@@ -70,7 +81,10 @@ function readSqlite<T = FleetRow>(file: string, sql: string, ...params: unknown[
 /** A SQLite database as SQL sees it: its schema, and per table the row count and a hash of every row in id order. */
 function sqliteContents(file: string): Record<string, string> {
   const contents: Record<string, string> = {}
-  const schema = readSqlite<{type: string; name: string; sql: string | null}>(file, `SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name`)
+  const schema = readSqlite<{type: string; name: string; sql: string | null}>(
+    file,
+    `SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name`,
+  )
   contents.schema = JSON.stringify(schema)
   for (const {name} of schema.filter((s) => s.type === 'table')) {
     const rows = readSqlite(file, `SELECT * FROM "${name}" ORDER BY id`)
@@ -95,7 +109,10 @@ function readMarkerFile(dir: string): {state: string; size: string; startedAt: s
 }
 
 function controlCounts(home: string): {audit: number; sessions: number} {
-  const [row] = queryControlDb<{audit: number; sessions: number}>(home, 'SELECT (SELECT COUNT(*) FROM audit_logs) AS audit, (SELECT COUNT(*) FROM auth_sessions) AS sessions')
+  const [row] = queryControlDb<{audit: number; sessions: number}>(
+    home,
+    'SELECT (SELECT COUNT(*) FROM audit_logs) AS audit, (SELECT COUNT(*) FROM auth_sessions) AS sessions',
+  )
   return row
 }
 
@@ -103,7 +120,9 @@ function controlCounts(home: string): {audit: number; sessions: number} {
 function shellWords(line: string): string[] {
   const words: string[] = []
   for (const match of line.matchAll(/(?:'[^']*'|\\'|[^\s'\\]+)+/g)) {
-    words.push(match[0].replace(/'([^']*)'|\\(')/g, (_, quoted: string | undefined, escaped: string | undefined) => quoted ?? escaped ?? ''))
+    words.push(
+      match[0].replace(/'([^']*)'|\\(')/g, (_, quoted: string | undefined, escaped: string | undefined) => quoted ?? escaped ?? ''),
+    )
   }
   return words
 }
@@ -126,10 +145,13 @@ describe('buildDemo: the data of the small demo', () => {
     expect(second.status).toBe('created')
     for (const name of RDS_NAMES.slice(0, 3)) {
       const contents = sqliteContents(fleetFile(first.dir, name))
-      expect(Object.keys(contents).sort()).toEqual(['schema', 'locations', 'tenants', 'users', ...(name === 'eu-central-1' ? ['user_email_routing'] : [])].sort())
+      expect(Object.keys(contents).sort()).toEqual(
+        ['schema', 'locations', 'tenants', 'users', ...(name === 'eu-central-1' ? ['user_email_routing'] : [])].sort(),
+      )
       expect(sqliteContents(fleetFile(second.dir, name)), name).toEqual(contents)
     }
-    const registryOf = (home: string) => queryControlDb(home, 'SELECT id, name, engine, is_master, state, app_url FROM rds_instances ORDER BY id')
+    const registryOf = (home: string) =>
+      queryControlDb(home, 'SELECT id, name, engine, is_master, state, app_url FROM rds_instances ORDER BY id')
     expect(registryOf(second.home)).toEqual(registryOf(first.home))
 
     // The comparison sees a difference: eu-west-1 written again with its own plan is the same, with another seed it is not.
@@ -154,7 +176,12 @@ describe('buildDemo: the data of the small demo', () => {
   it('has four RDS: eu-central-1 the master, us-east-1 draining in the control database, the file of us-west-2 missing', () => {
     expect(registry.map((r) => r.name)).toEqual(RDS_NAMES)
     expect(registry.filter((r) => r.is_master).map((r) => r.name)).toEqual(['eu-central-1'])
-    expect(Object.fromEntries(registry.map((r) => [r.name, r.state]))).toEqual({'eu-central-1': 'online', 'eu-west-1': 'online', 'us-east-1': 'draining', 'us-west-2': 'online'})
+    expect(Object.fromEntries(registry.map((r) => [r.name, r.state]))).toEqual({
+      'eu-central-1': 'online',
+      'eu-west-1': 'online',
+      'us-east-1': 'draining',
+      'us-west-2': 'online',
+    })
     for (const r of registry) expect(r.rai_database).toBe(fleetFile(first.dir, r.name))
     expect(sqliteFiles(first.dir)).toEqual(['eu-central-1.sqlite', 'eu-west-1.sqlite', 'us-east-1.sqlite'])
     expect(readdirSync(join(first.dir, 'fleet')).filter((entry) => entry.startsWith('us-west-2'))).toEqual([])
@@ -173,7 +200,10 @@ describe('buildDemo: the data of the small demo', () => {
     const fleet = demoFleet('small')
     let tenants = 0
     for (const [index, name] of RDS_NAMES.entries()) {
-      const count = name === 'us-west-2' ? fleet.rds[index].plan.tenants : readSqlite<{n: number}>(fleetFile(first.dir, name), 'SELECT COUNT(*) AS n FROM tenants')[0].n
+      const count =
+        name === 'us-west-2'
+          ? fleet.rds[index].plan.tenants
+          : readSqlite<{n: number}>(fleetFile(first.dir, name), 'SELECT COUNT(*) AS n FROM tenants')[0].n
       expect(count, name).toBe(first.rds[index].tenants)
       tenants += count
     }
@@ -185,9 +215,12 @@ describe('buildDemo: the data of the small demo', () => {
     const routing = readSqlite(master, 'SELECT * FROM user_email_routing ORDER BY id')
     expect(routing.length).toBe(first.totals.users)
     expect(new Set(routing.map((r) => r.rds_instance_id))).toEqual(new Set(registry.map((r) => r.id)))
-    const key = (tenant: unknown, user: unknown, email: unknown, hash: unknown, status: unknown) => `${tenant}/${user}/${email}/${hash}/${status}`
+    const key = (tenant: unknown, user: unknown, email: unknown, hash: unknown, status: unknown) =>
+      `${tenant}/${user}/${email}/${hash}/${status}`
     for (const [index, r] of registry.entries()) {
-      const routed = routing.filter((row) => row.rds_instance_id === r.id).map((row) => key(row.tenant_id, row.user_id, row.email, row.password_hash, row.status))
+      const routed = routing
+        .filter((row) => row.rds_instance_id === r.id)
+        .map((row) => key(row.tenant_id, row.user_id, row.email, row.password_hash, row.status))
       // us-west-2 has no file: its users are those the generator makes for its plan.
       const users =
         r.name === 'us-west-2'
@@ -211,7 +244,9 @@ describe('buildDemo: the data of the small demo', () => {
       for (const name of RDS_NAMES.slice(0, 3)) {
         const users = readSqlite(fleetFile(first.dir, name), 'SELECT tenant_id, id FROM users WHERE email = ? AND is_ghost = 0', email)
         const routedHere = routed.filter((r) => nameOf.get(Number(r.rds_instance_id)) === name)
-        expect(users.map((u) => `${u.tenant_id}/${u.id}`).sort(), `${email} on ${name}`).toEqual(routedHere.map((r) => `${r.tenant_id}/${r.user_id}`).sort())
+        expect(users.map((u) => `${u.tenant_id}/${u.id}`).sort(), `${email} on ${name}`).toEqual(
+          routedHere.map((r) => `${r.tenant_id}/${r.user_id}`).sort(),
+        )
         if (users.length > 0) inFiles.push(name)
       }
       if (inFiles.length >= 2) onTwoFiles++
@@ -233,11 +268,17 @@ describe('buildDemo: the data of the small demo', () => {
 
   it('stores passwords as Laravel bcrypt hashes ($2y$) that verify against FLEET_USER_PASSWORD', async () => {
     for (const name of RDS_NAMES.slice(0, 3)) {
-      const [{other}] = readSqlite<{other: number}>(fleetFile(first.dir, name), `SELECT COUNT(*) AS other FROM users WHERE password NOT LIKE '$2y$10$%' OR length(password) <> 60`)
+      const [{other}] = readSqlite<{other: number}>(
+        fleetFile(first.dir, name),
+        `SELECT COUNT(*) AS other FROM users WHERE password NOT LIKE '$2y$10$%' OR length(password) <> 60`,
+      )
       expect(other, name).toBe(0)
     }
     const master = fleetFile(first.dir, 'eu-central-1')
-    const [{other}] = readSqlite<{other: number}>(master, `SELECT COUNT(*) AS other FROM user_email_routing WHERE password_hash NOT LIKE '$2y$10$%'`)
+    const [{other}] = readSqlite<{other: number}>(
+      master,
+      `SELECT COUNT(*) AS other FROM user_email_routing WHERE password_hash NOT LIKE '$2y$10$%'`,
+    )
     expect(other).toBe(0)
     const [user] = readSqlite(fleetFile(first.dir, 'us-east-1'), 'SELECT password FROM users WHERE is_ghost = 0 ORDER BY id DESC LIMIT 1')
     const [routed] = readSqlite(master, 'SELECT password_hash FROM user_email_routing WHERE email = ? LIMIT 1', first.sharedEmails[0])
@@ -249,12 +290,22 @@ describe('buildDemo: the data of the small demo', () => {
   it('built again on a complete demo, changes nothing but a session with less than a day left', async () => {
     const before = controlCounts(second.home)
     const marker = readFileSync(join(second.dir, DEMO_MARKER), 'utf8')
-    const soon = await buildDemo({dir: second.dir, size: 'small', reset: false, now: new Date(Date.parse(second.sessionExpiresAt) - 2 * 86_400_000)})
+    const soon = await buildDemo({
+      dir: second.dir,
+      size: 'small',
+      reset: false,
+      now: new Date(Date.parse(second.sessionExpiresAt) - 2 * 86_400_000),
+    })
     const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000)
     expect(soon.status).toBe('exists')
     expect(seconds(soon.sessionExpiresAt)).toBe(seconds(second.sessionExpiresAt))
     expect(controlCounts(second.home)).toEqual(before)
-    const late = await buildDemo({dir: second.dir, size: 'small', reset: false, now: new Date(Date.parse(second.sessionExpiresAt) - 3_600_000)})
+    const late = await buildDemo({
+      dir: second.dir,
+      size: 'small',
+      reset: false,
+      now: new Date(Date.parse(second.sessionExpiresAt) - 3_600_000),
+    })
     expect(late.status).toBe('exists')
     expect(Date.parse(late.sessionExpiresAt)).toBeGreaterThan(Date.parse(second.sessionExpiresAt))
     expect(controlCounts(second.home).sessions).toBe(before.sessions + 1)
@@ -280,11 +331,14 @@ describe('the generator writes the same rows on MariaDB, PostgreSQL and SQLite',
 
   /** Every value as text ('1'/'0' for booleans, 'YYYY-MM-DD HH:MM:SS' for times): what each engine returns, made comparable. */
   function normalize(rows: readonly FleetRow[]): Array<Record<string, string | null>> {
-    return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : v === true ? '1' : v === false ? '0' : String(v)])))
+    return rows.map((row) =>
+      Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : v === true ? '1' : v === false ? '0' : String(v)])),
+    )
   }
 
   async function openEngine(engine: 'mysql' | 'postgres' | 'sqlite'): Promise<Knex> {
-    if (engine === 'sqlite') return knexFactory({client: 'better-sqlite3', connection: {filename: join(tempDir(), 'rai.sqlite')}, useNullAsDefault: true})
+    if (engine === 'sqlite')
+      return knexFactory({client: 'better-sqlite3', connection: {filename: join(tempDir(), 'rai.sqlite')}, useNullAsDefault: true})
     const database = await createTestDatabase(engine, 'rai_demo')
     databases.push(database)
     const connection = {host: database.host, port: database.port, user: database.user, password: database.password, database: database.name}
@@ -295,14 +349,20 @@ describe('the generator writes the same rows on MariaDB, PostgreSQL and SQLite',
         pool: {
           min: 0,
           max: 4,
-          afterCreate(conn: {query(sql: string, cb: (error: Error | null) => void): void}, done: (error: Error | null, conn: unknown) => void) {
+          afterCreate(
+            conn: {query(sql: string, cb: (error: Error | null) => void): void},
+            done: (error: Error | null, conn: unknown) => void,
+          ) {
             conn.query(`SET time_zone = '+00:00'`, (error) => done(error, conn))
           },
         },
       })
     }
     // Timestamps without a time zone read back as the text stored, not as a Date in this process's zone.
-    const types = {getTypeParser: (oid: number, format: string) => (oid === pg.types.builtins.TIMESTAMP ? (value: string) => value : pg.types.getTypeParser(oid, format as 'text'))}
+    const types = {
+      getTypeParser: (oid: number, format: string) =>
+        oid === pg.types.builtins.TIMESTAMP ? (value: string) => value : pg.types.getTypeParser(oid, format as 'text'),
+    }
     return knexFactory({client: 'pg', connection: {...connection, types}, pool: {min: 0, max: 4}})
   }
 
@@ -414,7 +474,12 @@ describe('raiops demo interrupted while it builds', () => {
 
   it.each([
     {signal: 'SIGINT' as const, when: 'the marker says building', ready: (dir: string) => building(dir), rebuild: 'cli'},
-    {signal: 'SIGKILL' as const, when: 'the fleet is being written', ready: (dir: string) => building(dir) && existsSync(fleetFile(dir, 'eu-central-1')), rebuild: 'service'},
+    {
+      signal: 'SIGKILL' as const,
+      when: 'the fleet is being written',
+      ready: (dir: string) => building(dir) && existsSync(fleetFile(dir, 'eu-central-1')),
+      rebuild: 'service',
+    },
   ])('by $signal once $when: the next run says it is incomplete, --reset builds it again', async ({signal, when, ready, rebuild}) => {
     const dir = join(tempDir(), 'demo')
     const build = startLargeBuild(dir)
@@ -443,7 +508,9 @@ describe('raiops demo interrupted while it builds', () => {
     expect(sqliteFiles(dir)).toEqual(['eu-central-1.sqlite', 'eu-west-1.sqlite', 'us-east-1.sqlite'])
     const [{n}] = readSqlite<{n: number}>(fleetFile(dir, 'eu-central-1'), 'SELECT COUNT(*) AS n FROM tenants')
     expect(n).toBe(demoFleet('small').rds[0].plan.tenants)
-    expect(queryControlDb<{name: string}>(join(dir, 'home'), 'SELECT name FROM rds_instances ORDER BY id').map((r) => r.name)).toEqual(RDS_NAMES)
+    expect(queryControlDb<{name: string}>(join(dir, 'home'), 'SELECT name FROM rds_instances ORDER BY id').map((r) => r.name)).toEqual(
+      RDS_NAMES,
+    )
   })
 })
 
@@ -465,7 +532,13 @@ describe('raiops demo: the tour', () => {
     const parts = tour.stdout.split(/^\$ raiops /m).slice(1)
     for (const part of parts) {
       const [command, ...rest] = part.split('\n')
-      sections.set(command.split(' ')[0], rest.join('\n').split(/^─{20,}$/m)[0].split(/^Try next:/m)[0])
+      sections.set(
+        command.split(' ')[0],
+        rest
+          .join('\n')
+          .split(/^─{20,}$/m)[0]
+          .split(/^Try next:/m)[0],
+      )
     }
     return sections
   }
@@ -488,14 +561,25 @@ describe('raiops demo: the tour', () => {
     expect(at).toEqual([...at].sort((a, b) => a - b))
 
     const output = steps()
-    expect([...output.keys()]).toEqual(['rds:list', 'rds:health', 'sync:all', 'status', 'routing:lookup', 'tenant:impersonate', 'audit:list', 'audit:verify'])
+    expect([...output.keys()]).toEqual([
+      'rds:list',
+      'rds:health',
+      'sync:all',
+      'status',
+      'routing:lookup',
+      'tenant:impersonate',
+      'audit:list',
+      'audit:verify',
+    ])
     for (const name of RDS_NAMES) expect(output.get('rds:list'), name).toContain(name)
     expect(output.get('rds:health')).toMatch(/│ us-west-2\s+│ sqlite\s+│ down /)
     expect(output.get('rds:health')).toContain('(exit 4:')
     expect(output.get('sync:all')).toContain('(exit 3:')
     expect(tour.stdout.match(/^\(exit \d+/gm)).toEqual(['(exit 4', '(exit 3'])
     expect(tour.stdout).not.toContain('not expected on the demo')
-    const lookedUp = new Set([...(output.get('routing:lookup') ?? '').matchAll(/│ (eu-central-1|eu-west-1|us-east-1|us-west-2) /g)].map((m) => m[1]))
+    const lookedUp = new Set(
+      [...(output.get('routing:lookup') ?? '').matchAll(/│ (eu-central-1|eu-west-1|us-east-1|us-west-2) /g)].map((m) => m[1]),
+    )
     expect(lookedUp.size).toBeGreaterThanOrEqual(2)
     expect(output.get('tenant:impersonate')).toMatch(/^https:\/\/eu\.rai\.example\.com\/raiops\/impersonate\?token=\S+$/m)
     expect(output.get('audit:list')).toContain('tenant.impersonate')
@@ -525,7 +609,13 @@ describe('raiops demo: the tour', () => {
     expect(show).toBeDefined()
     expect(lookup).toBeDefined()
 
-    const env = {RAIOPS_HOME: home, RAIOPS_DATABASE_URL: undefined, RAIOPS_MASTER_KEY: undefined, RAIOPS_MASTER_KEY_FILE: undefined, RAIOPS_TOKEN: undefined}
+    const env = {
+      RAIOPS_HOME: home,
+      RAIOPS_DATABASE_URL: undefined,
+      RAIOPS_MASTER_KEY: undefined,
+      RAIOPS_MASTER_KEY_FILE: undefined,
+      RAIOPS_TOKEN: undefined,
+    }
     const [shown, looked] = await Promise.all([runCli(shellWords(show!).slice(1), {env}), runCli(shellWords(lookup!).slice(1), {env})])
     expect(shown.code, shown.stderr).toBe(0)
     expect(shown.stdout).toMatch(/^name:\s+eu-central-1$/m)
@@ -606,7 +696,10 @@ describe('raiops demo: what it refuses or says besides', () => {
     for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !key.startsWith('RAIOPS_')) env[key] = value
     delete env.NODE_ENV
     const shell = await new Promise<{code: number | null; stdout: string; stderr: string}>((resolve, reject) => {
-      const child = spawn('bash', ['--norc', '--noprofile', '-i'], {env: {...env, NO_COLOR: '1', HOME: tempDir()}, stdio: ['pipe', 'pipe', 'pipe']})
+      const child = spawn('bash', ['--norc', '--noprofile', '-i'], {
+        env: {...env, NO_COLOR: '1', HOME: tempDir()},
+        stdio: ['pipe', 'pipe', 'pipe'],
+      })
       let stdout = ''
       let stderr = ''
       child.stdout.on('data', (d) => (stdout += d))
@@ -622,7 +715,7 @@ describe('raiops demo: what it refuses or says besides', () => {
     expect(shell.stderr).not.toMatch(/command not found|Error:/)
   })
 
-  it('refuses --dir with ~ the shell left unexpanded or control characters, --tour with --json, a size other than the demo\'s (exit 2); a build in progress is busy (exit 6)', async () => {
+  it("refuses --dir with ~ the shell left unexpanded or control characters, --tour with --json, a size other than the demo's (exit 2); a build in progress is busy (exit 6)", async () => {
     const parent = tempDir()
     const refused = await Promise.all([
       runCli(['demo', '--dir=~/demo'], {cwd: parent}),

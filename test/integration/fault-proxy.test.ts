@@ -124,7 +124,7 @@ describe('fault proxy', () => {
     const p = await proxy()
     const conn = await connect(p)
     // A result of some 100 kB, then one of a few bytes on the same connection.
-    const big = 'SELECT REPEAT(\'x\', 1000) AS filler FROM information_schema.COLLATIONS a JOIN information_schema.COLLATIONS b LIMIT 100'
+    const big = "SELECT REPEAT('x', 1000) AS filler FROM information_schema.COLLATIONS a JOIN information_schema.COLLATIONS b LIMIT 100"
     await p.setMode({stallAfterBytes: 10_000})
     let received = 0
     // The callback connection underneath streams the rows as they arrive.

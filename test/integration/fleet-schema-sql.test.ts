@@ -1,8 +1,8 @@
+import knexFactory from 'knex'
+import mysql from 'mysql2/promise'
 import {readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import knexFactory from 'knex'
-import mysql from 'mysql2/promise'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {createFleetSchema} from '../../src/lib/demo/fleet-load.js'
@@ -26,7 +26,10 @@ async function describeTables(database: string): Promise<unknown> {
          FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
       [database],
     )
-    const [tables] = await conn.query(`SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`, [database])
+    const [tables] = await conn.query(
+      `SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`,
+      [database],
+    )
     return {tables, columns, indexes}
   } finally {
     await conn.end()

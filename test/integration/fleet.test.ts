@@ -1,16 +1,15 @@
+import Database from 'better-sqlite3'
 import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-
-import Database from 'better-sqlite3'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
-import {UserError} from '../../src/lib/errors/index.js'
 import {acquireTimeoutFor, knexConfigFor} from '../../src/lib/db/knex-config.js'
+import {ConnectionRegistry} from '../../src/lib/db/registry.js'
+import {UserError} from '../../src/lib/errors/index.js'
 import {fanOut, inShard, parseShard} from '../../src/lib/fleet/fan-out.js'
 import {testConnection} from '../../src/lib/fleet/probe.js'
-import {ConnectionRegistry} from '../../src/lib/db/registry.js'
 import type {RdsConnectionSpec} from '../../src/lib/rds/types.js'
 import {type FaultProxy, startFaultProxy} from '../support/fault-proxy.js'
 import {createMysqlUser, createTestDatabase, createTestDir, type TestDatabase, type TestDir} from '../support/servers.js'
@@ -94,7 +93,16 @@ describe('knexConfigFor', () => {
   const options = {connectTimeoutMs: 5000, queryTimeoutMs: 30_000}
 
   it('mysql: mysql2, utf8mb4, UTC, small pool, acquire timeout above the connect timeout', () => {
-    const spec: RdsConnectionSpec = {id: 1, name: 'one', engine: 'mysql', host: '127.0.0.1', port: 3306, username: 'u', password: 'p', database: 'rai'}
+    const spec: RdsConnectionSpec = {
+      id: 1,
+      name: 'one',
+      engine: 'mysql',
+      host: '127.0.0.1',
+      port: 3306,
+      username: 'u',
+      password: 'p',
+      database: 'rai',
+    }
     const config = knexConfigFor(spec, options)
     expect(config.client).toBe('mysql2')
     expect(config.connection).toMatchObject({charset: 'utf8mb4', timezone: 'Z', connectTimeout: 5000, database: 'rai'})
@@ -300,7 +308,8 @@ describe('fanOut', () => {
         peak = Math.max(peak, running)
         await new Promise((resolve) => setTimeout(resolve, n * 20))
         running--
-        if (n === 4) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {code: 'ECONNREFUSED', address: '127.0.0.1', port: 1})
+        if (n === 4)
+          throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {code: 'ECONNREFUSED', address: '127.0.0.1', port: 1})
         if (n === 0) throw new Error('boom')
         return n * 10
       },

@@ -1,9 +1,9 @@
-import {HEALTH_CHECKS_TABLE} from '../../src/lib/db/tables.js'
+import type {Knex} from 'knex'
 import {randomBytes} from 'node:crypto'
 import {join} from 'node:path'
-import type {Knex} from 'knex'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
+import {HEALTH_CHECKS_TABLE} from '../../src/lib/db/tables.js'
 import {toIso, toNumberOrNull} from '../../src/lib/db/values.js'
 import {NotFoundError} from '../../src/lib/errors/index.js'
 import type {HealthProbe} from '../../src/lib/health/probe.js'
@@ -54,7 +54,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-async function controlContext(engine: ControlEngineName = 'sqlite', options: {connectTimeoutMs?: number} = {}): Promise<{control: TestControlDb; ctx: Ctx}> {
+async function controlContext(
+  engine: ControlEngineName = 'sqlite',
+  options: {connectTimeoutMs?: number} = {},
+): Promise<{control: TestControlDb; ctx: Ctx}> {
   const control = await createControlDb(engine)
   cleanups.push(() => control.drop())
   const ctx = makeContext(control.db, options)
@@ -259,7 +262,10 @@ describe('runHealth: down', () => {
     }
     expect(byName(report.results, 'nofile').reasons[0]).toContain(missingFile)
 
-    const everything = JSON.stringify(report) + JSON.stringify(await control.db('rds_instances').select('health_error')) + JSON.stringify(await storedChecks(control.db))
+    const everything =
+      JSON.stringify(report) +
+      JSON.stringify(await control.db('rds_instances').select('health_error')) +
+      JSON.stringify(await storedChecks(control.db))
     expect(everything).not.toContain(user.password)
     expect(everything).not.toContain(wrongPassword)
     expect(await storedChecks(control.db)).toHaveLength(6)
@@ -357,7 +363,10 @@ describe('runHealth: degraded', () => {
   it('providers database: missing or not usable is degraded naming it, an existing one is ok', async () => {
     const {control, ctx} = await controlContext()
     const [mysqlProviders, pgProviders] = await Promise.all([createTestDatabase('mysql', 'prov'), createTestDatabase('postgres', 'prov')])
-    cleanups.push(() => mysqlProviders.drop(), () => pgProviders.drop())
+    cleanups.push(
+      () => mysqlProviders.drop(),
+      () => pgProviders.drop(),
+    )
     const user = await createMysqlUser(mysqlRai.database)
     cleanups.push(() => user.drop())
     const missing = `prov_missing_${randomBytes(4).toString('hex')}`
@@ -365,7 +374,10 @@ describe('runHealth: degraded', () => {
     await register(ctx, fieldsFor(mysqlRai, 'my-missing', {providersDatabase: missing}))
     await register(ctx, fieldsFor(mysqlRai, 'my-present', {providersDatabase: mysqlProviders.name}))
     // the database exists, but this user holds no right in it
-    await register(ctx, fieldsFor(mysqlRai, 'my-no-rights', {username: user.user, password: user.password, providersDatabase: mysqlProviders.name}))
+    await register(
+      ctx,
+      fieldsFor(mysqlRai, 'my-no-rights', {username: user.user, password: user.password, providersDatabase: mysqlProviders.name}),
+    )
     await register(ctx, fieldsFor(pgRai, 'pg-missing', {providersDatabase: missing}))
     await register(ctx, fieldsFor(pgRai, 'pg-present', {providersDatabase: pgProviders.name}))
 
@@ -375,7 +387,10 @@ describe('runHealth: degraded', () => {
       const result = byName(report.results, name)
       expect(result.status, name).toBe('degraded')
       expect(result.reasons, name).toEqual([`providers database "${missing}" does not exist or this user may not use it`])
-      expect(result.checks.find((c) => c.name === 'providers'), name).toMatchObject({outcome: 'degraded', value: missing})
+      expect(
+        result.checks.find((c) => c.name === 'providers'),
+        name,
+      ).toMatchObject({outcome: 'degraded', value: missing})
       expect(outcomes(result), name).toMatchObject({connect: 'ok', latency: 'ok', schema: 'ok', connections: 'ok'})
     }
     const noRights = byName(report.results, 'my-no-rights')
@@ -389,8 +404,14 @@ describe('runHealth: degraded', () => {
     ]) {
       const result = byName(report.results, name)
       expect(result.status, name).toBe('healthy')
-      expect(result.checks.map((c) => c.name), name).toEqual(['connect', 'latency', 'schema', 'providers', 'connections'])
-      expect(result.checks.find((c) => c.name === 'providers'), name).toEqual({name: 'providers', outcome: 'ok', value: database, reason: null})
+      expect(
+        result.checks.map((c) => c.name),
+        name,
+      ).toEqual(['connect', 'latency', 'schema', 'providers', 'connections'])
+      expect(
+        result.checks.find((c) => c.name === 'providers'),
+        name,
+      ).toEqual({name: 'providers', outcome: 'ok', value: database, reason: null})
     }
     for (const result of report.results) await expectStored(control.db, result)
   })
@@ -518,7 +539,16 @@ describe('health history and retention', () => {
       },
     })
     expect(history.rds[1]).toMatchObject({id: steady, status: 'healthy', total: 3, up: 3, uptime: 1})
-    expect(history.rds[2]).toEqual({id: never, name: 'never-checked', status: 'unknown', checks: [], total: 0, up: 0, uptime: null, latency: null})
+    expect(history.rds[2]).toEqual({
+      id: never,
+      name: 'never-checked',
+      status: 'unknown',
+      checks: [],
+      total: 0,
+      up: 0,
+      uptime: null,
+      latency: null,
+    })
 
     // the most recent points only, counts over the whole window
     const last = await healthHistory(ctx, {refs: ['flaky'], windowMs: 3_600_000, points: 2})
@@ -528,7 +558,10 @@ describe('health history and retention', () => {
 
     // a window that starts after the first run
     const recent = await healthHistory(ctx, {refs: [String(id)], windowMs: 150_000})
-    expect(recent.rds[0].checks.map((c) => c.checkedAt)).toEqual([new Date(t0 + 60_000).toISOString(), new Date(t0 + 120_000).toISOString()])
+    expect(recent.rds[0].checks.map((c) => c.checkedAt)).toEqual([
+      new Date(t0 + 60_000).toISOString(),
+      new Date(t0 + 120_000).toISOString(),
+    ])
     expect(recent.rds[0]).toMatchObject({total: 2, up: 1, uptime: 0.5, latency: {min: latencies[1], avg: latencies[1], max: latencies[1]}})
 
     await expect(healthHistory(ctx, {refs: ['nope'], windowMs: 1000})).rejects.toThrow(NotFoundError)
@@ -610,11 +643,18 @@ describe('assessHealth and isAtOrBelow (the status rules)', () => {
     const busy = assessHealth(healthyProbe({connections: {used: 95, max: 100}}), thresholds)
     expect(busy.status).toBe('degraded')
     expect(busy.reasons).toEqual(['connections 95/100 in use (over 90 %)'])
-    expect(busy.checks.find((c) => c.name === 'connections')).toEqual({name: 'connections', outcome: 'degraded', value: 0.95, reason: busy.reasons[0]})
+    expect(busy.checks.find((c) => c.name === 'connections')).toEqual({
+      name: 'connections',
+      outcome: 'degraded',
+      value: 0.95,
+      reason: busy.reasons[0],
+    })
 
     // exactly at the ratio is not over it
     expect(assessHealth(healthyProbe({connections: {used: 90, max: 100}}), thresholds).status).toBe('healthy')
-    expect(assessHealth(healthyProbe({connections: {used: 95, max: 100}}), {...thresholds, maxConnectionsRatio: 0.96}).status).toBe('healthy')
+    expect(assessHealth(healthyProbe({connections: {used: 95, max: 100}}), {...thresholds, maxConnectionsRatio: 0.96}).status).toBe(
+      'healthy',
+    )
 
     const unlimited = assessHealth(healthyProbe({connections: {used: 5, max: 0}}), thresholds)
     expect(unlimited.status).toBe('healthy')
@@ -628,14 +668,21 @@ describe('assessHealth and isAtOrBelow (the status rules)', () => {
     const slow = assessHealth(healthyProbe({latencyMs: 312.4}), thresholds)
     expect(slow).toMatchObject({status: 'degraded', reasons: ['slow: SELECT 1 took 312 ms (over 250 ms)']})
     expect(assessHealth(healthyProbe({latencyMs: 250}), thresholds).status).toBe('healthy')
-    expect(assessHealth(healthyProbe({latencyMs: 3.25}), {...thresholds, slowMs: 2}).reasons).toEqual(['slow: SELECT 1 took 3.3 ms (over 2 ms)'])
+    expect(assessHealth(healthyProbe({latencyMs: 3.25}), {...thresholds, slowMs: 2}).reasons).toEqual([
+      'slow: SELECT 1 took 3.3 ms (over 2 ms)',
+    ])
 
     const schemaError = assessHealth(healthyProbe({schema: {error: 'no rights'}}), thresholds)
     expect(schemaError).toMatchObject({status: 'degraded', reasons: ['schema check failed: no rights']})
 
-    const providers = assessHealth(healthyProbe({providers: {name: 'prov', ok: false, error: 'providers database "prov" does not exist or this user may not use it'}}), thresholds)
+    const providers = assessHealth(
+      healthyProbe({providers: {name: 'prov', ok: false, error: 'providers database "prov" does not exist or this user may not use it'}}),
+      thresholds,
+    )
     expect(providers).toMatchObject({status: 'degraded', reasons: ['providers database "prov" does not exist or this user may not use it']})
-    expect(assessHealth(healthyProbe({providers: {name: 'prov', ok: true}}), thresholds).checks.find((c) => c.name === 'providers')).toEqual({
+    expect(
+      assessHealth(healthyProbe({providers: {name: 'prov', ok: true}}), thresholds).checks.find((c) => c.name === 'providers'),
+    ).toEqual({
       name: 'providers',
       outcome: 'ok',
       value: 'prov',
@@ -643,7 +690,14 @@ describe('assessHealth and isAtOrBelow (the status rules)', () => {
     })
 
     // several reasons at once, in check order
-    const several = assessHealth(healthyProbe({latencyMs: 400, schema: {required: ['tenants', 'users', 'locations'], missing: ['users', 'locations']}, connections: {used: 99, max: 100}}), thresholds)
+    const several = assessHealth(
+      healthyProbe({
+        latencyMs: 400,
+        schema: {required: ['tenants', 'users', 'locations'], missing: ['users', 'locations']},
+        connections: {used: 99, max: 100},
+      }),
+      thresholds,
+    )
     expect(several.status).toBe('degraded')
     expect(several.reasons).toEqual([
       'slow: SELECT 1 took 400 ms (over 250 ms)',
@@ -654,20 +708,40 @@ describe('assessHealth and isAtOrBelow (the status rules)', () => {
 
   it('down: no connection, or a step cut short after connecting', () => {
     const never = assessHealth(
-      {serverVersion: null, latencyMs: null, connected: false, failure: {step: 'connect', error: 'connection refused', timedOut: false}, schema: null, providers: null, connections: null},
+      {
+        serverVersion: null,
+        latencyMs: null,
+        connected: false,
+        failure: {step: 'connect', error: 'connection refused', timedOut: false},
+        schema: null,
+        providers: null,
+        connections: null,
+      },
       thresholds,
     )
-    expect(never).toEqual({status: 'down', reasons: ['connection refused'], checks: [{name: 'connect', outcome: 'down', value: null, reason: 'connection refused'}]})
+    expect(never).toEqual({
+      status: 'down',
+      reasons: ['connection refused'],
+      checks: [{name: 'connect', outcome: 'down', value: null, reason: 'connection refused'}],
+    })
 
     const noAnswer = assessHealth(
-      healthyProbe({latencyMs: null, failure: {step: 'latency', error: 'timed out after 100 ms in the latency check', timedOut: true}, schema: null, connections: null}),
+      healthyProbe({
+        latencyMs: null,
+        failure: {step: 'latency', error: 'timed out after 100 ms in the latency check', timedOut: true},
+        schema: null,
+        connections: null,
+      }),
       thresholds,
     )
     expect(noAnswer.status).toBe('down')
     expect(noAnswer.reasons).toEqual(['timed out after 100 ms in the latency check'])
 
     // cut short in a later step: that step is down, the earlier ones keep their outcome
-    const cut = assessHealth(healthyProbe({failure: {step: 'connections', error: 'timed out in the connections check', timedOut: true}, connections: null}), thresholds)
+    const cut = assessHealth(
+      healthyProbe({failure: {step: 'connections', error: 'timed out in the connections check', timedOut: true}, connections: null}),
+      thresholds,
+    )
     expect(cut.status).toBe('down')
     expect(cut.reasons).toEqual(['timed out in the connections check'])
     expect(cut.checks.map((c) => [c.name, c.outcome])).toEqual([
@@ -678,7 +752,15 @@ describe('assessHealth and isAtOrBelow (the status rules)', () => {
     ])
 
     // down wins over degraded, and both reasons are given
-    const both = assessHealth(healthyProbe({latencyMs: 900, failure: {step: 'schema', error: 'timed out in the schema check', timedOut: true}, schema: null, connections: null}), thresholds)
+    const both = assessHealth(
+      healthyProbe({
+        latencyMs: 900,
+        failure: {step: 'schema', error: 'timed out in the schema check', timedOut: true},
+        schema: null,
+        connections: null,
+      }),
+      thresholds,
+    )
     expect(both.status).toBe('down')
     expect(both.reasons).toEqual(['slow: SELECT 1 took 900 ms (over 250 ms)', 'timed out in the schema check'])
   })
@@ -686,7 +768,10 @@ describe('assessHealth and isAtOrBelow (the status rules)', () => {
   it('isAtOrBelow: the matrix of statuses and thresholds', () => {
     const statuses: HealthStatus[] = ['healthy', 'degraded', 'unknown', 'down']
     const matrix = Object.fromEntries(
-      (['down', 'degraded', 'healthy', 'never'] as const).map((threshold) => [threshold, statuses.filter((status) => isAtOrBelow(status, threshold))]),
+      (['down', 'degraded', 'healthy', 'never'] as const).map((threshold) => [
+        threshold,
+        statuses.filter((status) => isAtOrBelow(status, threshold)),
+      ]),
     )
     expect(matrix).toEqual({
       down: ['down'],

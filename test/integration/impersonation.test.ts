@@ -1,7 +1,7 @@
+import {decodeJwt, decodeProtectedHeader, SignJWT, type JWTPayload} from 'jose'
 import {generateKeyPairSync, type KeyObject} from 'node:crypto'
 import {readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
-import {decodeJwt, decodeProtectedHeader, SignJWT, type JWTPayload} from 'jose'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {verifyAuditChain} from '../../src/lib/audit/verify.js'
@@ -9,8 +9,8 @@ import {keyId, readEd25519PublicKey} from '../../src/lib/crypto/ed25519.js'
 import {consumeImpersonation, ImpersonationRefusedError, type ImpersonationRefusal} from '../../src/lib/impersonation/consume.js'
 import {issueImpersonation, type ImpersonationLink} from '../../src/lib/impersonation/issue.js'
 import {addRds} from '../../src/lib/rds/service.js'
-import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 import {makeContext, TEST_AUDIT} from '../support/context.js'
+import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
 
 const APP = 'https://eu.rai.example'
@@ -51,7 +51,9 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
     ctx = makeContext(control.db)
     const {rds} = await addRds(ctx, {name: 'main', engine: 'sqlite', raiDatabase: '/tmp/rai-main.sqlite', appUrl: `${APP}/`, test: false})
     const now = new Date()
-    await control.db('tenant_master').insert({rds_instance_id: rds.id, remote_tenant_id: 17, name: 'Acme', status: 'active', created_at: now, updated_at: now})
+    await control
+      .db('tenant_master')
+      .insert({rds_instance_id: rds.id, remote_tenant_id: 17, name: 'Acme', status: 'active', created_at: now, updated_at: now})
     tenantId = Number((await control.db('tenant_master').where({remote_tenant_id: 17}).first('id'))!.id)
   })
 
@@ -80,11 +82,22 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
     })
     expect(decodeProtectedHeader(link.token)).toEqual({alg: 'EdDSA', typ: 'raiops-imp+jwt', kid: keyId(publicKey)})
     const claims = decodeJwt(link.token)
-    expect(claims).toMatchObject({iss: 'raiops', aud: APP, sub: '17', tenant_id: 17, act: {sub: TEST_AUDIT.actor}, jti: link.jti, reason: REASON, ticket: 'SUP-1234'})
+    expect(claims).toMatchObject({
+      iss: 'raiops',
+      aud: APP,
+      sub: '17',
+      tenant_id: 17,
+      act: {sub: TEST_AUDIT.actor},
+      jti: link.jti,
+      reason: REASON,
+      ticket: 'SUP-1234',
+    })
     expect((claims.exp as number) - (claims.iat as number)).toBe(300)
     expect(new Date((claims.exp as number) * 1000).toISOString()).toBe(link.expiresAt)
 
-    const rows = await control.db('impersonations').select('jti', 'operator', 'tenant_master_id', 'reason', 'ticket', 'used_at', 'expires_at')
+    const rows = await control
+      .db('impersonations')
+      .select('jti', 'operator', 'tenant_master_id', 'reason', 'ticket', 'used_at', 'expires_at')
     expect(rows).toHaveLength(1)
     expect(rows[0]).toMatchObject({jti: link.jti, operator: TEST_AUDIT.actor, reason: REASON, ticket: 'SUP-1234', used_at: null})
     expect(Number(rows[0].tenant_master_id)).toBe(tenantId)
@@ -94,14 +107,30 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
     expect(audit[0]).toMatchObject({target_type: 'tenant', target_id: String(tenantId), old_values: null})
     expect(Number(audit[0].tenant_master_id)).toBe(tenantId)
     expect(Number(audit[0].rds_instance_id)).toBe(link.rds.id)
-    expect(JSON.parse(audit[0].new_values!)).toEqual({jti: link.jti, reason: REASON, ticket: 'SUP-1234', audience: APP, keyId: link.keyId, ttlSeconds: 300, expiresAt: link.expiresAt})
+    expect(JSON.parse(audit[0].new_values!)).toEqual({
+      jti: link.jti,
+      reason: REASON,
+      ticket: 'SUP-1234',
+      audience: APP,
+      keyId: link.keyId,
+      ttlSeconds: 300,
+      expiresAt: link.expiresAt,
+    })
     expect(JSON.stringify(audit)).not.toContain(link.token)
     expect(JSON.stringify(audit)).not.toContain(link.token.split('.')[2])
     expect(await verifyAuditChain({db: control.db})).toMatchObject({ok: true})
 
     // The application accepts it once.
     const accepted = await consume(link.token)
-    expect(accepted).toMatchObject({jti: link.jti, tenantId: 17, actor: TEST_AUDIT.actor, audience: APP, reason: REASON, ticket: 'SUP-1234', expiresAt: link.expiresAt})
+    expect(accepted).toMatchObject({
+      jti: link.jti,
+      tenantId: 17,
+      actor: TEST_AUDIT.actor,
+      audience: APP,
+      reason: REASON,
+      ticket: 'SUP-1234',
+      expiresAt: link.expiresAt,
+    })
     expect(await usedAt(link.jti)).not.toBeNull()
     expect(await refusedFor(consume(link.token))).toBe('used')
   })
@@ -111,7 +140,8 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
     expect(link.keyCreated).toBe(false)
     const outcomes = await Promise.allSettled(Array.from({length: 6}, () => consume(link.token)))
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1)
-    for (const outcome of outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected')) expect((outcome.reason as ImpersonationRefusedError).reason).toBe('used')
+    for (const outcome of outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected'))
+      expect((outcome.reason as ImpersonationRefusedError).reason).toBe('used')
   })
 
   it('refuses an expired token and one for another application, leaving it unused', async () => {
@@ -129,7 +159,9 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
     const forgeries = [
       await new SignJWT(claims).setProtectedHeader({alg: 'EdDSA', typ: 'raiops-imp+jwt', kid: link.keyId}).sign(other.privateKey),
       // The classic confusion: the public key's PEM used as an HMAC secret.
-      await new SignJWT(claims).setProtectedHeader({alg: 'HS256', typ: 'raiops-imp+jwt'}).sign(new TextEncoder().encode(readFileSync(join(home.path, 'impersonation.pub'), 'utf8'))),
+      await new SignJWT(claims)
+        .setProtectedHeader({alg: 'HS256', typ: 'raiops-imp+jwt'})
+        .sign(new TextEncoder().encode(readFileSync(join(home.path, 'impersonation.pub'), 'utf8'))),
       `${base64url({alg: 'none', typ: 'raiops-imp+jwt'})}.${base64url(claims)}.`,
       // The genuine header and signature over altered claims.
       `${link.token.split('.')[0]}.${base64url({...claims, sub: '18', tenant_id: 18})}.${link.token.split('.')[2]}`,
@@ -141,7 +173,10 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
 
   it('refuses a link whose expiry was brought forward in the registry', async () => {
     const link = await issue()
-    await control.db('impersonations').where({jti: link.jti}).update({expires_at: new Date(Date.now() - 1000)})
+    await control
+      .db('impersonations')
+      .where({jti: link.jti})
+      .update({expires_at: new Date(Date.now() - 1000)})
     expect(await refusedFor(consume(link.token))).toBe('expired')
     expect(await usedAt(link.jti)).toBeNull()
   })
@@ -186,6 +221,8 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
       expect(error.message, JSON.stringify(input)).toMatch(message)
       expect(error.exitCode).toBe(2)
     }
-    expect({links: await control.db('impersonations').count({n: '*'}), audit: await control.db('audit_logs').count({n: '*'})}).toEqual(before)
+    expect({links: await control.db('impersonations').count({n: '*'}), audit: await control.db('audit_logs').count({n: '*'})}).toEqual(
+      before,
+    )
   })
 })

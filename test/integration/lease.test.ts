@@ -1,8 +1,8 @@
+import type {Knex} from 'knex'
 import {type ChildProcess, spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {fileURLToPath} from 'node:url'
-import type {Knex} from 'knex'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {openControlDb} from '../../src/lib/db/control-db.js'
@@ -154,7 +154,9 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
   }
 
   const holderText = (lease: Lease) => {
-    const proof = lease.holder.process ? `:${lease.holder.process.bootId}/${lease.holder.process.pidNamespace}/${lease.holder.process.startTime ?? ''}` : ''
+    const proof = lease.holder.process
+      ? `:${lease.holder.process.bootId}/${lease.holder.process.pidNamespace}/${lease.holder.process.startTime ?? ''}`
+      : ''
     return `${lease.holder.host}:${lease.holder.pid}:${lease.holder.id}${proof}`
   }
 
@@ -216,7 +218,12 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
   it('stores the times of its clock, to the millisecond', async () => {
     const name = nextName()
     const at = new Date('2099-03-04T05:06:07.123Z')
-    const lease = await acquire(ctl.db, name, {ttlMs: 5_000, heartbeatMs: 0, now: () => at, holder: {host: 'host-a', pid: 4242, id: 'abc', process: null}})
+    const lease = await acquire(ctl.db, name, {
+      ttlMs: 5_000,
+      heartbeatMs: 0,
+      now: () => at,
+      holder: {host: 'host-a', pid: 4242, id: 'abc', process: null},
+    })
     expect(lease.holder).toEqual({host: 'host-a', pid: 4242, id: 'abc', process: null})
     expect(await readLease(ctl.db, name)).toEqual({
       name,
@@ -228,7 +235,12 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
 
     // An id of digits, with the proof of the process: each field read back where it belongs.
     const digits = nextName()
-    const holder = {host: 'host-b', pid: 77, id: '123456789012', process: {bootId: '0a1b2c3d-0000-4000-8000-123456789abc', pidNamespace: '4026531836', startTime: '4242'}}
+    const holder = {
+      host: 'host-b',
+      pid: 77,
+      id: '123456789012',
+      process: {bootId: '0a1b2c3d-0000-4000-8000-123456789abc', pidNamespace: '4026531836', startTime: '4242'},
+    }
     expect((await acquire(ctl.db, digits, {heartbeatMs: 0, holder})).holder).toEqual(holder)
     expect((await readLease(ctl.db, digits))?.holder).toEqual(holder)
   })
@@ -327,7 +339,12 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
   it('a holder of this host and pid namespace killed with SIGKILL (kill -9): its lease is taken over at once', async () => {
     const name = nextName()
     const child = await holderProcess(name, {ttlMs: 60_000})
-    expect((await readLease(ctl.db, name))?.holder).toEqual({host: hostname(), pid: child.pid, id: expect.any(String), process: {...here, startTime: expect.stringMatching(/^\d+$/)}})
+    expect((await readLease(ctl.db, name))?.holder).toEqual({
+      host: hostname(),
+      pid: child.pid,
+      id: expect.any(String),
+      process: {...here, startTime: expect.stringMatching(/^\d+$/)},
+    })
     // Alive: its lease stands.
     expect((await busy(acquireLease(ctl.db, name))).message).toContain(`already running on ${hostname()} (pid ${child.pid})`)
 
@@ -342,7 +359,20 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
     const ttlMs = 4000
     // Its pid, as that namespace numbers it, is one no process has here: seen from here it looks gone.
     const pid = pidFreeHere()
-    const child = await holderProcess(name, {ttlMs, command: ['unshare', '--kill-child', '--pid', '--fork', '--mount-proc', 'sh', '-c', `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid && "$@"; exit $?`, 'sh']})
+    const child = await holderProcess(name, {
+      ttlMs,
+      command: [
+        'unshare',
+        '--kill-child',
+        '--pid',
+        '--fork',
+        '--mount-proc',
+        'sh',
+        '-c',
+        `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid && "$@"; exit $?`,
+        'sh',
+      ],
+    })
     const held = await readLease(ctl.db, name)
     expect(held?.holder).toMatchObject({host: hostname(), pid})
 
@@ -350,7 +380,11 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
     const error = await busy(acquireLease(ctl.db, name))
     expect(error.exitCode).toBe(6)
     expect(error.message).toContain(`already running on ${hostname()} (pid ${pid})`)
-    expect(held?.holder.process).toEqual({bootId: here?.bootId, pidNamespace: expect.not.stringMatching(`^${here?.pidNamespace}$`), startTime: expect.stringMatching(/^\d+$/)})
+    expect(held?.holder.process).toEqual({
+      bootId: here?.bootId,
+      pidNamespace: expect.not.stringMatching(`^${here?.pidNamespace}$`),
+      startTime: expect.stringMatching(/^\d+$/),
+    })
 
     // Killed there: nothing here can prove it, so its lease stands until it expires.
     child.kill('SIGKILL')
@@ -363,7 +397,9 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
     const taken = await readLease(ctl.db, name)
     expect(taken?.holder).toEqual(next.holder)
     expect(Date.parse(taken!.acquiredAt)).toBeGreaterThan(Date.parse(last!.expiresAt))
-    console.log(`${engine}: a lease held from another pid namespace (same hostname, pid ${pid}) was refused (busy, exit 6) while alive and after kill -9, then taken ${waited} ms later, once it expired (ttl ${ttlMs} ms)`)
+    console.log(
+      `${engine}: a lease held from another pid namespace (same hostname, pid ${pid}) was refused (busy, exit 6) while alive and after kill -9, then taken ${waited} ms later, once it expired (ttl ${ttlMs} ms)`,
+    )
   })
 
   it('a pid now naming another process (started at another time) proves its holder gone; the same start time does not', async () => {
@@ -424,39 +460,39 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
   // A SQLite file has no connection to lose: this one is for the server engines.
   if (engine !== 'sqlite')
     it('a heartbeat that cannot reach the database retries, and gives up once the lease has expired', async () => {
-    const connection = ctl.target.connection!
-    const proxy = await startFaultProxy({targetHost: connection.host, targetPort: connection.port})
-    const db = await openControlDb({...ctl.target, connection: {...connection, port: proxy.port}}, {connectTimeoutMs: 500})
-    try {
-      const name = nextName()
-      const lease = await acquire(db, name, {ttlMs: 3000, heartbeatMs: 100})
-      const before = await readLease(ctl.db, name)
+      const connection = ctl.target.connection!
+      const proxy = await startFaultProxy({targetHost: connection.host, targetPort: connection.port})
+      const db = await openControlDb({...ctl.target, connection: {...connection, port: proxy.port}}, {connectTimeoutMs: 500})
+      try {
+        const name = nextName()
+        const lease = await acquire(db, name, {ttlMs: 3000, heartbeatMs: 100})
+        const before = await readLease(ctl.db, name)
 
-      // an outage well within the ttl: the failed heartbeats are retried
-      await proxy.setMode('refuse')
-      await sleep(600)
-      expect(lease.signal.aborted).toBe(false)
-      await proxy.setMode('pass')
-      const limit = performance.now() + HANG_MARGIN_MS
-      let renewed = before
-      while (Date.parse(renewed!.expiresAt) <= Date.parse(before!.expiresAt) && performance.now() < limit) {
-        await sleep(100)
-        renewed = await readLease(ctl.db, name)
+        // an outage well within the ttl: the failed heartbeats are retried
+        await proxy.setMode('refuse')
+        await sleep(600)
+        expect(lease.signal.aborted).toBe(false)
+        await proxy.setMode('pass')
+        const limit = performance.now() + HANG_MARGIN_MS
+        let renewed = before
+        while (Date.parse(renewed!.expiresAt) <= Date.parse(before!.expiresAt) && performance.now() < limit) {
+          await sleep(100)
+          renewed = await readLease(ctl.db, name)
+        }
+        expect(Date.parse(renewed!.expiresAt)).toBeGreaterThan(Date.parse(before!.expiresAt))
+        expect(lease.signal.aborted).toBe(false)
+
+        // an outage past the expiry: the lease is given up
+        await proxy.setMode('refuse')
+        const reason = await abortReason(lease.signal, 3000 + HANG_MARGIN_MS)
+        expect((reason as Error).message).toMatch(new RegExp(`^lost the lease ${name}: could not renew it before it expired`))
+        // release never throws, even with the database unreachable
+        await lease.release()
+        await proxy.setMode('pass')
+        expect(await holderColumn(name)).toEqual([holderText(lease)])
+      } finally {
+        await db.destroy()
+        await proxy.close()
       }
-      expect(Date.parse(renewed!.expiresAt)).toBeGreaterThan(Date.parse(before!.expiresAt))
-      expect(lease.signal.aborted).toBe(false)
-
-      // an outage past the expiry: the lease is given up
-      await proxy.setMode('refuse')
-      const reason = await abortReason(lease.signal, 3000 + HANG_MARGIN_MS)
-      expect((reason as Error).message).toMatch(new RegExp(`^lost the lease ${name}: could not renew it before it expired`))
-      // release never throws, even with the database unreachable
-      await lease.release()
-      await proxy.setMode('pass')
-      expect(await holderColumn(name)).toEqual([holderText(lease)])
-    } finally {
-      await db.destroy()
-      await proxy.close()
-    }
-  })
+    })
 })

@@ -1,5 +1,5 @@
-import {join} from 'node:path'
 import bcrypt from 'bcryptjs'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 
 import {login} from '../../src/lib/auth/login.js'
@@ -19,7 +19,14 @@ describe('a refused sign-in does not tell whether the email is an operator', () 
 
   beforeAll(async () => {
     home = createTestDir('raiops-enum-')
-    session = await initialisedHome({home: join(home.path, 'raiops'), password: ADMIN_PASSWORD, email: 'real@example.com', name: 'Real', env: {RAIOPS_TOKEN: ''}, runner: 'in-process'})
+    session = await initialisedHome({
+      home: join(home.path, 'raiops'),
+      password: ADMIN_PASSWORD,
+      email: 'real@example.com',
+      name: 'Real',
+      env: {RAIOPS_TOKEN: ''},
+      runner: 'in-process',
+    })
   })
 
   afterAll(() => home?.drop())
@@ -50,17 +57,14 @@ describe('the password check of an unknown or locked email', () => {
 
   beforeAll(async () => {
     control = await createControlDb('sqlite', {migrate: false})
-    await initRaiops(
-      changeContext(control.db),
-      {
+    await initRaiops(changeContext(control.db), {
       target: control.target,
       home: '/nonexistent',
       masterKey: 'k1:' + Buffer.alloc(32, 7).toString('base64'),
       masterKeyFile: '/nonexistent/master.key',
       admin: async () => ({email: 'real@example.com', name: 'Real', password: ADMIN_PASSWORD}),
       bcryptCost: 4,
-      },
-    )
+    })
   })
 
   afterAll(() => control?.drop())
@@ -73,20 +77,29 @@ describe('the password check of an unknown or locked email', () => {
   it('runs a full bcrypt comparison against the dummy hash, as for a real email', async () => {
     const compare = vi.spyOn(bcrypt, 'compare')
     try {
-      await expect(login(changeContext(control.db), {email: 'nobody@example.com', password: 'whatever-password-1'})).rejects.toThrow(/wrong email or password/)
+      await expect(login(changeContext(control.db), {email: 'nobody@example.com', password: 'whatever-password-1'})).rejects.toThrow(
+        /wrong email or password/,
+      )
       expect(compare).toHaveBeenCalledTimes(1)
       expect(compare.mock.calls[0][1]).toBe(DUMMY_PASSWORD_HASH)
       await expect(compare.mock.results[0].value).resolves.toBe(false)
 
       compare.mockClear()
-      await expect(login(changeContext(control.db), {email: 'real@example.com', password: 'whatever-password-1'})).rejects.toThrow(/wrong email or password/)
+      await expect(login(changeContext(control.db), {email: 'real@example.com', password: 'whatever-password-1'})).rejects.toThrow(
+        /wrong email or password/,
+      )
       expect(compare).toHaveBeenCalledTimes(1)
       expect(compare.mock.calls[0][1]).toMatch(/^\$2y\$04\$/)
 
       // Locked: the stored hash is not consulted, the dummy is.
-      await control.db('operators').where({email: 'real@example.com'}).update({locked_until: new Date(Date.now() + 60_000)})
+      await control
+        .db('operators')
+        .where({email: 'real@example.com'})
+        .update({locked_until: new Date(Date.now() + 60_000)})
       compare.mockClear()
-      await expect(login(changeContext(control.db), {email: 'real@example.com', password: ADMIN_PASSWORD})).rejects.toThrow(/wrong email or password/)
+      await expect(login(changeContext(control.db), {email: 'real@example.com', password: ADMIN_PASSWORD})).rejects.toThrow(
+        /wrong email or password/,
+      )
       expect(compare).toHaveBeenCalledTimes(1)
       expect(compare.mock.calls[0][1]).toBe(DUMMY_PASSWORD_HASH)
     } finally {

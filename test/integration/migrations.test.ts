@@ -23,12 +23,56 @@ const T1 = new Date('2026-11-21T08:00:00.125Z')
  * keep them: strings, integers, booleans, millisecond timestamps and NULLs.
  */
 async function seedRows(db: Knex): Promise<void> {
-  await db('rds_instances').insert({name: 'main', engine: 'mysql', host: 'db.example.com', port: 3306, username: 'raiops', password_enc: 'v1:test1:abc', rai_database: 'rai', is_master: true, created_at: T0, updated_at: T0})
-  await db('tenant_master').insert({rds_instance_id: 1, remote_tenant_id: 9_000_000_001, name: 'Acme', primary_contact_email: 'ops@acme.example', cached_user_count: 7, created_at: T0, updated_at: T0})
-  await db('user_email_routing_cache').insert({source_id: 42, email: 'jane@acme.example', tenant_master_id: 1, remote_tenant_id: 9_000_000_001, remote_user_id: 5, rds_instance_id: 1, status: 'active', source_updated_at: T0, synced_at: T1})
+  await db('rds_instances').insert({
+    name: 'main',
+    engine: 'mysql',
+    host: 'db.example.com',
+    port: 3306,
+    username: 'raiops',
+    password_enc: 'v1:test1:abc',
+    rai_database: 'rai',
+    is_master: true,
+    created_at: T0,
+    updated_at: T0,
+  })
+  await db('tenant_master').insert({
+    rds_instance_id: 1,
+    remote_tenant_id: 9_000_000_001,
+    name: 'Acme',
+    primary_contact_email: 'ops@acme.example',
+    cached_user_count: 7,
+    created_at: T0,
+    updated_at: T0,
+  })
+  await db('user_email_routing_cache').insert({
+    source_id: 42,
+    email: 'jane@acme.example',
+    tenant_master_id: 1,
+    remote_tenant_id: 9_000_000_001,
+    remote_user_id: 5,
+    rds_instance_id: 1,
+    status: 'active',
+    source_updated_at: T0,
+    synced_at: T1,
+  })
   await db('raiops_roles').insert({name: 'system_admin', description: 'all', is_builtin: true, created_at: T0, updated_at: T0})
-  await db('operators').insert({name: 'Ops', email: 'ops@example.com', password_hash: '$argon2id$hash', role: 'system_admin', failed_logins: 2, created_at: T0, updated_at: T0})
-  await db('impersonations').insert({jti: 'jti-1', operator: 'ops@example.com', tenant_master_id: 1, issued_at: T0, expires_at: T1, reason: 'support'})
+  await db('operators').insert({
+    name: 'Ops',
+    email: 'ops@example.com',
+    password_hash: '$argon2id$hash',
+    role: 'system_admin',
+    failed_logins: 2,
+    created_at: T0,
+    updated_at: T0,
+  })
+  await db('impersonations').insert({
+    jti: 'jti-1',
+    operator: 'ops@example.com',
+    tenant_master_id: 1,
+    issued_at: T0,
+    expires_at: T1,
+    reason: 'support',
+  })
   await db('raiops_keys').insert({kid: 'test1', fingerprint: 'f'.repeat(64), created_at: T0})
 }
 
@@ -44,9 +88,19 @@ async function seededRows(db: Knex): Promise<unknown> {
   return {
     rds: {...rds, port: Number(rds.port), is_master: Boolean(rds.is_master), created_at: toIso(rds.created_at)},
     tenant: {...tenant, remote_tenant_id: String(tenant.remote_tenant_id), cached_user_count: Number(tenant.cached_user_count)},
-    cache: cache.map((row) => ({...row, source_id: Number(row.source_id), tenant_master_id: Number(row.tenant_master_id), source_updated_at: toIso(row.source_updated_at), synced_at: toIso(row.synced_at)})),
+    cache: cache.map((row) => ({
+      ...row,
+      source_id: Number(row.source_id),
+      tenant_master_id: Number(row.tenant_master_id),
+      source_updated_at: toIso(row.source_updated_at),
+      synced_at: toIso(row.synced_at),
+    })),
     operator: {...operator, failed_logins: Number(operator.failed_logins), is_active: Boolean(operator.is_active)},
-    impersonation: {...impersonation, tenant_master_id: Number(impersonation.tenant_master_id), expires_at: toIso(impersonation.expires_at)},
+    impersonation: {
+      ...impersonation,
+      tenant_master_id: Number(impersonation.tenant_master_id),
+      expires_at: toIso(impersonation.expires_at),
+    },
     key: {...key, created_at: toIso(key.created_at)},
     head: {seq: Number(head.seq), hash: head.hash},
   }
@@ -55,7 +109,9 @@ async function seededRows(db: Knex): Promise<unknown> {
 const SEEDED = {
   rds: {name: 'main', host: 'db.example.com', port: 3306, password_enc: 'v1:test1:abc', is_master: true, created_at: T0.toISOString()},
   tenant: {remote_tenant_id: '9000000001', name: 'Acme', primary_contact_email: 'ops@acme.example', cached_user_count: 7},
-  cache: [{source_id: 42, email: 'jane@acme.example', tenant_master_id: 1, source_updated_at: T0.toISOString(), synced_at: T1.toISOString()}],
+  cache: [
+    {source_id: 42, email: 'jane@acme.example', tenant_master_id: 1, source_updated_at: T0.toISOString(), synced_at: T1.toISOString()},
+  ],
   operator: {email: 'ops@example.com', role: 'system_admin', failed_logins: 2, is_active: true},
   impersonation: {jti: 'jti-1', tenant_master_id: 1, expires_at: T1.toISOString(), reason: 'support'},
   key: {kid: 'test1', fingerprint: 'f'.repeat(64), created_at: T0.toISOString()},
@@ -80,7 +136,16 @@ const CASES: Record<string, MigrationCase> = {
       await seedRows(db)
     },
     async afterDown(db) {
-      for (const table of ['rds_instances', 'tenant_master', 'user_email_routing_cache', 'operators', 'audit_logs', 'audit_head', 'raiops_keys']) expect(await db.schema.hasTable(table), table).toBe(false)
+      for (const table of [
+        'rds_instances',
+        'tenant_master',
+        'user_email_routing_cache',
+        'operators',
+        'audit_logs',
+        'audit_head',
+        'raiops_keys',
+      ])
+        expect(await db.schema.hasTable(table), table).toBe(false)
     },
   },
   '20261122000000_routing_cache_swap': {
@@ -98,7 +163,9 @@ const CASES: Record<string, MigrationCase> = {
     async afterUp(db) {
       await db('webhook_events').insert({event_id: 'evt-1', audit_log_id: 3, received_at: T1})
       const rows = await db('webhook_events').select('event_id', 'audit_log_id', 'received_at')
-      expect(rows.map((r) => ({...r, audit_log_id: Number(r.audit_log_id), received_at: toIso(r.received_at)}))).toEqual([{event_id: 'evt-1', audit_log_id: 3, received_at: T1.toISOString()}])
+      expect(rows.map((r) => ({...r, audit_log_id: Number(r.audit_log_id), received_at: toIso(r.received_at)}))).toEqual([
+        {event_id: 'evt-1', audit_log_id: 3, received_at: T1.toISOString()},
+      ])
     },
     async afterDown(db) {
       expect(await db.schema.hasTable('webhook_events')).toBe(false)
@@ -108,7 +175,12 @@ const CASES: Record<string, MigrationCase> = {
     async afterUp(db) {
       await db('auth_sessions').insert({jti: 'session-1', operator_id: 1, host: 'laptop', issued_at: T0, expires_at: T1})
       const [row] = await db('auth_sessions').select('jti', 'operator_id', 'expires_at', 'revoked_at')
-      expect({...row, operator_id: Number(row.operator_id), expires_at: toIso(row.expires_at)}).toEqual({jti: 'session-1', operator_id: 1, expires_at: T1.toISOString(), revoked_at: null})
+      expect({...row, operator_id: Number(row.operator_id), expires_at: toIso(row.expires_at)}).toEqual({
+        jti: 'session-1',
+        operator_id: 1,
+        expires_at: T1.toISOString(),
+        revoked_at: null,
+      })
     },
     async afterDown(db) {
       expect(await db.schema.hasTable('auth_sessions')).toBe(false)

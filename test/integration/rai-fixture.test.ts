@@ -1,6 +1,6 @@
-import {existsSync} from 'node:fs'
 import bcrypt from 'bcryptjs'
 import type {Knex} from 'knex'
+import {existsSync} from 'node:fs'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {createRaiFixture, LARAVEL_TEST_PASSWORD, type FixtureEngine, type RaiFixture} from '../support/rai-fixture.js'
@@ -35,7 +35,9 @@ async function databaseExists(fixture: RaiFixture): Promise<boolean> {
       return (rows as unknown[]).length === 1
     })
   }
-  return withPgAdmin(async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [fixture.database])).rowCount === 1)
+  return withPgAdmin(
+    async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [fixture.database])).rowCount === 1,
+  )
 }
 
 describe.each(ENGINES)('RAI fixture on %s', (engine) => {
@@ -90,12 +92,38 @@ describe.each(ENGINES)('RAI fixture on %s', (engine) => {
 
   it('has the columns of the fleet contract', async () => {
     const columns = async (table: string) => Object.keys(await db(table).columnInfo()).sort()
-    expect(await columns('tenants')).toEqual(['created_at', 'id', 'name', 'primary_contact_email', 'primary_contact_name', 'status', 'updated_at'])
-    expect(await columns('users')).toEqual(['created_at', 'email', 'id', 'is_ghost', 'name', 'password', 'status', 'tenant_id', 'updated_at'])
+    expect(await columns('tenants')).toEqual([
+      'created_at',
+      'id',
+      'name',
+      'primary_contact_email',
+      'primary_contact_name',
+      'status',
+      'updated_at',
+    ])
+    expect(await columns('users')).toEqual([
+      'created_at',
+      'email',
+      'id',
+      'is_ghost',
+      'name',
+      'password',
+      'status',
+      'tenant_id',
+      'updated_at',
+    ])
     expect(await columns('locations')).toEqual(['created_at', 'id', 'name', 'tenant_id', 'updated_at'])
-    expect(await columns('user_email_routing')).toEqual(
-      ['created_at', 'email', 'id', 'password_hash', 'rds_instance_id', 'status', 'tenant_id', 'updated_at', 'user_id'],
-    )
+    expect(await columns('user_email_routing')).toEqual([
+      'created_at',
+      'email',
+      'id',
+      'password_hash',
+      'rds_instance_id',
+      'status',
+      'tenant_id',
+      'updated_at',
+      'user_id',
+    ])
   })
 
   it('stores Laravel bcrypt hashes ($2y$) of LARAVEL_TEST_PASSWORD', async () => {
@@ -120,9 +148,15 @@ describe.each(ENGINES)('RAI fixture on %s', (engine) => {
   })
 
   it('routes every regular user, and no ghost, from user_email_routing', async () => {
-    const users: Array<{id: number | string; tenant_id: number | string; email: string; password: string; is_ghost: unknown}> = await db('users').select()
-    const routes: Array<{user_id: number | string; tenant_id: number | string; email: string; password_hash: string; rds_instance_id: number | string}> =
-      await db('user_email_routing').select()
+    const users: Array<{id: number | string; tenant_id: number | string; email: string; password: string; is_ghost: unknown}> =
+      await db('users').select()
+    const routes: Array<{
+      user_id: number | string
+      tenant_id: number | string
+      email: string
+      password_hash: string
+      rds_instance_id: number | string
+    }> = await db('user_email_routing').select()
     const byId = new Map(users.map((user) => [Number(user.id), user]))
     expect(routes).toHaveLength(15)
     expect(new Set(routes.map((route) => Number(route.user_id))).size).toBe(15)
@@ -167,9 +201,9 @@ describe.each(ENGINES)('RAI fixture on %s', (engine) => {
 
   if (engine === 'mysql') {
     it('uses utf8mb4 (Laravel collation) on MariaDB', async () => {
-      const [rows] = (await db.raw('SELECT TABLE_NAME AS t, TABLE_COLLATION AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()')) as [
-        Array<{t: string; c: string}>,
-      ]
+      const [rows] = (await db.raw(
+        'SELECT TABLE_NAME AS t, TABLE_COLLATION AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()',
+      )) as [Array<{t: string; c: string}>]
       expect(rows.map((row) => row.t).sort()).toEqual(['locations', 'tenants', 'user_email_routing', 'users'])
       for (const row of rows) expect(row.c).toBe('utf8mb4_unicode_ci')
     })
@@ -204,7 +238,14 @@ describe.each(ENGINES)('broken RAI fixture on %s', (engine) => {
 describe.each(ENGINES)('fixture loading on %s', (engine) => {
   it('splits a batchSize beyond the engine limits (bind parameters, compound SELECT terms)', async () => {
     // 8000 users x 9 columns: more than PostgreSQL's 65535 bind parameters and SQLite's 500 compound terms in one INSERT.
-    const fixture = await createRaiFixture({engine, tenants: 1000, usersPerTenant: 8, ghostUsersPerTenant: 0, locationsPerTenant: 0, batchSize: 10_000})
+    const fixture = await createRaiFixture({
+      engine,
+      tenants: 1000,
+      usersPerTenant: 8,
+      ghostUsersPerTenant: 0,
+      locationsPerTenant: 0,
+      batchSize: 10_000,
+    })
     const db = await fixture.knex()
     try {
       expect(fixture.counts).toEqual({tenants: 1000, users: 8000, ghostUsers: 0, locations: 0, routing: 0})

@@ -1,13 +1,31 @@
+import {hostname} from 'node:os'
 import {describe, expect, it} from 'vitest'
 
-import {hostname} from 'node:os'
 import {toIso} from '../../src/lib/db/values.js'
 import {BusyError} from '../../src/lib/errors/index.js'
 import {LEASE_TTL_MS, leaseName} from '../../src/lib/lease/lease.js'
 import {runRoutingSync, runTenantSync} from '../../src/lib/sync/index.js'
 import {syncStatus} from '../../src/lib/sync/status.js'
 import {CONTROL_ENGINES} from '../support/control-db.js'
-import {TENANTS, ZERO, cachedRouting, cachedTenants, context, control, fixture, must, onFixture, otherPool, proxyTo, register, registerMaster, resultFor, sleep, storedRuns, useSyncHarness} from '../support/sync-harness.js'
+import {
+  TENANTS,
+  ZERO,
+  cachedRouting,
+  cachedTenants,
+  context,
+  control,
+  fixture,
+  must,
+  onFixture,
+  otherPool,
+  proxyTo,
+  register,
+  registerMaster,
+  resultFor,
+  sleep,
+  storedRuns,
+  useSyncHarness,
+} from '../support/sync-harness.js'
 
 useSyncHarness()
 
@@ -22,7 +40,10 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
     await register(ctx, main, 'main', {via: proxy})
 
     // When: both start a forced tenant sync at once, without waiting; then: one runs, the other is refused as busy (exit 6, naming the holder), and the lease is released.
-    const [a, b] = await Promise.allSettled([runTenantSync(ctx, {...TENANTS, force: true}), runTenantSync(other, {...TENANTS, force: true})])
+    const [a, b] = await Promise.allSettled([
+      runTenantSync(ctx, {...TENANTS, force: true}),
+      runTenantSync(other, {...TENANTS, force: true}),
+    ])
     const fulfilled = [a, b].filter((r) => r.status === 'fulfilled')
     const rejected = [a, b].filter((r) => r.status === 'rejected')
     expect(fulfilled).toHaveLength(1)
@@ -31,7 +52,10 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
     expect(error).toBeInstanceOf(BusyError)
     expect(error.exitCode).toBe(6)
     expect(error.message).toContain(`${leaseName('tenants')} is already running on ${hostname()}`)
-    expect((fulfilled[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof runTenantSync>>>).value).toMatchObject({status: 'ok', totals: {...ZERO, inserted: 3}})
+    expect((fulfilled[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof runTenantSync>>>).value).toMatchObject({
+      status: 'ok',
+      totals: {...ZERO, inserted: 3},
+    })
     expect((await storedRuns(created.db, 'tenants')).filter((r) => r.rdsId === null)).toHaveLength(1)
     expect(await cachedTenants(created.db)).toHaveLength(3)
     expect(await created.db('locks').select()).toEqual([])
@@ -41,12 +65,17 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
     let lockSeen: Record<string, unknown> | undefined
     let running: Awaited<ReturnType<typeof syncStatus>>['kinds'][number]['running'] = null
     let done = false
-    const both = Promise.all([runTenantSync(ctx, {...TENANTS, force: true, waitMs: 30_000}), runTenantSync(other, {...TENANTS, force: true, waitMs: 30_000})]).finally(
-      () => void (done = true),
-    )
+    const both = Promise.all([
+      runTenantSync(ctx, {...TENANTS, force: true, waitMs: 30_000}),
+      runTenantSync(other, {...TENANTS, force: true, waitMs: 30_000}),
+    ]).finally(() => void (done = true))
     while (!done && lockSeen === undefined) {
       lockSeen = (await created.db('locks').first()) as Record<string, unknown> | undefined
-      if (lockSeen) running = must((await syncStatus(ctx)).kinds.find((k) => k.kind === 'tenants'), 'tenants').running
+      if (lockSeen)
+        running = must(
+          (await syncStatus(ctx)).kinds.find((k) => k.kind === 'tenants'),
+          'tenants',
+        ).running
       else await sleep(10)
     }
     const reports = (await both).sort((x, y) => (x.startedAt < y.startedAt ? -1 : 1))
@@ -62,7 +91,9 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
     const lock = must(lockSeen, 'the lease row while a sync ran')
     expect(lock.name).toBe(leaseName('tenants'))
     expect(String(lock.holder).startsWith(`${hostname()}:${process.pid}:`)).toBe(true)
-    expect(Date.parse(must(toIso(lock.expires_at), 'expires_at')) - Date.parse(must(toIso(lock.acquired_at), 'acquired_at'))).toBe(LEASE_TTL_MS)
+    expect(Date.parse(must(toIso(lock.expires_at), 'expires_at')) - Date.parse(must(toIso(lock.acquired_at), 'acquired_at'))).toBe(
+      LEASE_TTL_MS,
+    )
     expect(running).toMatchObject({name: leaseName('tenants'), holder: {host: hostname(), pid: process.pid}})
   })
 
@@ -84,7 +115,12 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
     // When: tenants sync, then routing incremental, --full and --truncate (a comment each below); then: every run reports the invalid rows with the reason, whether kept, and their ids, in its result and in sync_runs, and the cache holds what could be kept.
     // Tenants: the two without a name are stored, with an empty one, and counted.
     const tenants = await runTenantSync(ctx, TENANTS)
-    expect(resultFor(tenants.rds, 'main')).toMatchObject({status: 'ok', tenants: 4, counts: {...ZERO, inserted: 4, invalid: 2}, invalidRows: [nullName]})
+    expect(resultFor(tenants.rds, 'main')).toMatchObject({
+      status: 'ok',
+      tenants: 4,
+      counts: {...ZERO, inserted: 4, invalid: 2},
+      invalidRows: [nullName],
+    })
     expect(tenants.totals).toEqual({...ZERO, inserted: 4, invalid: 2})
     expect((await cachedTenants(db)).map((t) => [t.remoteId, t.name === ''])).toEqual([
       [1, false],
@@ -93,7 +129,10 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
       [4, true],
     ])
     // Counted again by every run that reads them, even with nothing to write.
-    expect(resultFor((await runTenantSync(ctx, {...TENANTS, force: true})).rds, 'main')).toMatchObject({counts: {...ZERO, unchanged: 4, invalid: 2}, invalidRows: [nullName]})
+    expect(resultFor((await runTenantSync(ctx, {...TENANTS, force: true})).rds, 'main')).toMatchObject({
+      counts: {...ZERO, unchanged: 4, invalid: 2},
+      invalidRows: [nullName],
+    })
     const tenantRuns = (await storedRuns(db, 'tenants')).filter((r) => r.rdsId === mainId)
     expect(tenantRuns.map((r) => r.stats)).toEqual([
       expect.objectContaining({inserted: 4, invalid: 2, invalidRows: [nullName]}),
@@ -104,11 +143,19 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
     const noEmail = {reason: 'email is NULL or empty: left out', kept: false, rows: 1, ids: [5]}
     const incremental = await runRoutingSync(ctx, {mode: 'incremental'})
     expect(incremental).toMatchObject({status: 'ok', counts: {read: 6, inserted: 5, invalid: 3}})
-    expect(incremental.invalidRows).toEqual([{reason: 'updated_at is NULL: incremental runs never read it (--full and --truncate copy it)', kept: false, rows: 2, ids: [3, 6]}, noEmail])
+    expect(incremental.invalidRows).toEqual([
+      {reason: 'updated_at is NULL: incremental runs never read it (--full and --truncate copy it)', kept: false, rows: 2, ids: [3, 6]},
+      noEmail,
+    ])
     expect((await cachedRouting(db)).map((e) => e.sourceId)).toEqual([1, 2, 4, 7, 8])
 
     // --full copies them (without a source time) and still reports them; --truncate alike.
-    const copied = {reason: 'updated_at is NULL: copied without a source time; incremental runs never see its changes (--full does)', kept: true, rows: 2, ids: [3, 6]}
+    const copied = {
+      reason: 'updated_at is NULL: copied without a source time; incremental runs never see its changes (--full does)',
+      kept: true,
+      rows: 2,
+      ids: [3, 6],
+    }
     const full = await runRoutingSync(ctx, {mode: 'full'})
     expect(full).toMatchObject({status: 'ok', counts: {read: 8, inserted: 2, unchanged: 5, invalid: 3}})
     expect(full.invalidRows).toEqual([copied, noEmail])
@@ -129,7 +176,14 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
 describe('a server that stalls in the middle of a result', () => {
   it('tenant and routing syncs fail saying which limit passed and that the server sent no data for that long, never "for an unknown reason"', async () => {
     const {db} = await control('sqlite')
-    const main = await fixture({engine: 'mysql', master: true, tenants: 2000, usersPerTenant: 1, ghostUsersPerTenant: 0, locationsPerTenant: 1})
+    const main = await fixture({
+      engine: 'mysql',
+      master: true,
+      tenants: 2000,
+      usersPerTenant: 1,
+      ghostUsersPerTenant: 0,
+      locationsPerTenant: 1,
+    })
     const proxy = await proxyTo(main)
     await registerMaster(context(db), main, 'main', proxy)
     const limits = {connectTimeoutMs: 1000, queryTimeoutMs: 2000}
@@ -140,11 +194,15 @@ describe('a server that stalls in the middle of a result', () => {
     const failed = must(tenants.rds[0], 'the RDS result')
     expect(failed.status).toBe('failed')
     // Its three queries share two connections: the third waits for one that never comes free.
-    expect(failed.error).toMatch(/^no connection to the server came free in time \(each waits on a query\) with no data from the server for \d+(\.\d)? s$/)
+    expect(failed.error).toMatch(
+      /^no connection to the server came free in time \(each waits on a query\) with no data from the server for \d+(\.\d)? s$/,
+    )
     const routing = await runRoutingSync(context(db, limits), {mode: 'full'})
     expect(routing.status).toBe('failed')
     expect(routing.error).toMatch(/^the query timed out: its timeout of 2 s passed with no data from the server for \d+(\.\d)? s$/)
     const runs = await storedRuns(db)
-    expect(runs.filter((r) => r.status === 'failed').map((r) => r.error)).toEqual([failed.error, failed.error, routing.error].map((e) => expect.stringContaining(String(e))))
+    expect(runs.filter((r) => r.status === 'failed').map((r) => r.error)).toEqual(
+      [failed.error, failed.error, routing.error].map((e) => expect.stringContaining(String(e))),
+    )
   })
 })

@@ -1,14 +1,39 @@
+import type {Knex} from 'knex'
 import {describe, expect, it} from 'vitest'
 
-import {ROUTING_CACHE_TABLE} from '../../src/lib/db/tables.js'
-import type {Knex} from 'knex'
 import {migrateDownAll, migrateLatest, openControlDb} from '../../src/lib/db/control-db.js'
-import {runRoutingSync, runTenantSync} from '../../src/lib/sync/index.js'
+import {ROUTING_CACHE_TABLE} from '../../src/lib/db/tables.js'
 import {lookupRouting} from '../../src/lib/routing/lookup.js'
+import {runRoutingSync, runTenantSync} from '../../src/lib/sync/index.js'
 import {type RoutingMode, type RoutingSyncReport} from '../../src/lib/sync/routing/index.js'
 import {CONTROL_ENGINES} from '../support/control-db.js'
 import {startFaultProxy} from '../support/fault-proxy.js'
-import {HANG_MARGIN_MS, type SourceRow, TENANTS, cachedRouting, cachedTenants, closers, context, control, expectedCache, fixture, must, nextSecond, onFixture, otherPool, proxies, proxyTo, registerMaster, sleep, sqlTime, storedRuns, storedWatermark, until, upstreamRouting, useSyncHarness} from '../support/sync-harness.js'
+import {
+  HANG_MARGIN_MS,
+  type SourceRow,
+  TENANTS,
+  cachedRouting,
+  cachedTenants,
+  closers,
+  context,
+  control,
+  expectedCache,
+  fixture,
+  must,
+  nextSecond,
+  onFixture,
+  otherPool,
+  proxies,
+  proxyTo,
+  registerMaster,
+  sleep,
+  sqlTime,
+  storedRuns,
+  storedWatermark,
+  until,
+  upstreamRouting,
+  useSyncHarness,
+} from '../support/sync-harness.js'
 
 useSyncHarness()
 
@@ -32,7 +57,17 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
 
     // The cache damaged behind the sync's back: a row not upstream, a wrong status, a lost link.
     const now = new Date()
-    await db(ROUTING_CACHE_TABLE).insert({source_id: 9999, email: 'stray@cache.example.com', tenant_master_id: null, remote_tenant_id: 1, remote_user_id: 1, rds_instance_id: mainId, status: 'active', source_updated_at: now, synced_at: now})
+    await db(ROUTING_CACHE_TABLE).insert({
+      source_id: 9999,
+      email: 'stray@cache.example.com',
+      tenant_master_id: null,
+      remote_tenant_id: 1,
+      remote_user_id: 1,
+      rds_instance_id: mainId,
+      status: 'active',
+      source_updated_at: now,
+      synced_at: now,
+    })
     await db(ROUTING_CACHE_TABLE).where({source_id: 1}).update({status: 'bogus', tenant_master_id: null})
     const repaired = await runRoutingSync(ctx, {mode: 'truncate'})
     expect(repaired.counts).toEqual({read: 20, inserted: 20, updated: 0, unchanged: 0, missing: 1, skipped: 0, unlinked: 0, invalid: 0})
@@ -60,7 +95,9 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
     // Changes a successful run would apply.
     await onFixture(main, async (fdb) => {
       await fdb('user_email_routing').where({id: 1}).delete()
-      await fdb('user_email_routing').where({id: 2}).update({status: 'suspended', updated_at: sqlTime(nextSecond())})
+      await fdb('user_email_routing')
+        .where({id: 2})
+        .update({status: 'suspended', updated_at: sqlTime(nextSecond())})
     })
 
     // When: the master refuses connections, and then dies after two pages; then: every truncate and full run fails with its cause, the cache and the watermark as they were, no staging table left.
@@ -128,7 +165,9 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
       expect(changedBefore).toHaveLength(1)
       expect((await lookupRouting(reader, {email: removed.email})).cache).toHaveLength(1)
       await onFixture(main, async (fdb) => {
-        await fdb('user_email_routing').where({id: changed.id}).update({status: `s-${mode}`, updated_at: sqlTime(nextSecond())})
+        await fdb('user_email_routing')
+          .where({id: changed.id})
+          .update({status: `s-${mode}`, updated_at: sqlTime(nextSecond())})
         await fdb('user_email_routing').where({id: removed.id}).delete()
       })
 
@@ -136,7 +175,9 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
       await proxy.setMode({delayMs: 60})
       let progressed = false
       let finished = false
-      const run = runRoutingSync(ctx, {mode, batchSize: 10, onProgress: () => void (progressed = true)}).finally(() => void (finished = true))
+      const run = runRoutingSync(ctx, {mode, batchSize: 10, onProgress: () => void (progressed = true)}).finally(
+        () => void (finished = true),
+      )
       await until(() => progressed || finished, 20_000, 'progress')
       const during = {
         changed: await lookupRouting(reader, {email: changed.email}),
@@ -154,7 +195,10 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
       expect(during.removed.cache).toHaveLength(1)
       expect(during.all).toEqual(before)
 
-      const after = {changed: await lookupRouting(reader, {email: changed.email}), removed: await lookupRouting(reader, {email: removed.email})}
+      const after = {
+        changed: await lookupRouting(reader, {email: changed.email}),
+        removed: await lookupRouting(reader, {email: removed.email}),
+      }
       expect(after.changed.cache.map((e) => e.status)).toEqual([`s-${mode}`])
       expect(after.removed.cache).toEqual([])
       expect(await cachedRouting(readerDb)).toEqual(expectedCache(await upstreamRouting(main), tenants))
@@ -242,7 +286,12 @@ describe.each(CONTROL_ENGINES)('routing --full on a %s control database: links m
     expect((await runTenantSync(ctx, TENANTS)).status).toBe('ok')
     const linked = await runRoutingSync(ctx, {mode: 'full'})
     expect(linked.counts).toMatchObject({inserted: 0, updated: main.counts.routing, unchanged: 0, missing: 0, unlinked: 0})
-    const tenants = new Map(((await db('tenant_master').select('id', 'remote_tenant_id')) as Array<{id: unknown; remote_tenant_id: unknown}>).map((t) => [Number(t.remote_tenant_id), Number(t.id)]))
+    const tenants = new Map(
+      ((await db('tenant_master').select('id', 'remote_tenant_id')) as Array<{id: unknown; remote_tenant_id: unknown}>).map((t) => [
+        Number(t.remote_tenant_id),
+        Number(t.id),
+      ]),
+    )
     for (const entry of await cachedRouting(db)) expect(entry.tenantMasterId).toBe(tenants.get(entry.remoteTenantId))
 
     const idle = await runRoutingSync(ctx, {mode: 'full'})

@@ -3,7 +3,26 @@ import {describe, expect, it} from 'vitest'
 import {runRoutingSync, runTenantSync} from '../../src/lib/sync/index.js'
 import {WATERMARK_OVERLAP_MS} from '../../src/lib/sync/routing/index.js'
 import {CONTROL_ENGINES} from '../support/control-db.js'
-import {TENANTS, cachedRouting, cachedTenants, context, control, expectedCache, fixture, must, newestOf, nextSecond, onFixture, register, registerMaster, sqlTime, storedRuns, storedWatermark, upstreamRouting, useSyncHarness} from '../support/sync-harness.js'
+import {
+  TENANTS,
+  cachedRouting,
+  cachedTenants,
+  context,
+  control,
+  expectedCache,
+  fixture,
+  must,
+  newestOf,
+  nextSecond,
+  onFixture,
+  register,
+  registerMaster,
+  sqlTime,
+  storedRuns,
+  storedWatermark,
+  upstreamRouting,
+  useSyncHarness,
+} from '../support/sync-harness.js'
 
 useSyncHarness()
 
@@ -12,7 +31,10 @@ describe.each(CONTROL_ENGINES)('incremental routing sync on a %s control databas
     // Given: a MariaDB master of 20 users, plus one user of the second RDS's tenant 2 and two of a tenant raiops does not know; tenants synced.
     const {db} = await control(engine)
     const ctx = context(db)
-    const [main, second] = await Promise.all([fixture({engine: 'mysql', master: true, tenants: 4, usersPerTenant: 5}), fixture({engine: 'sqlite', tenants: 2})])
+    const [main, second] = await Promise.all([
+      fixture({engine: 'mysql', master: true, tenants: 4, usersPerTenant: 5}),
+      fixture({engine: 'sqlite', tenants: 2}),
+    ])
     const mainId = await registerMaster(ctx, main, 'main')
     const secondId = await register(ctx, second, 'second')
     // A user of the second RDS's tenant 2, and two rows whose tenant raiops does not know; old, outside any overlap.
@@ -38,8 +60,13 @@ describe.each(CONTROL_ENGINES)('incremental routing sync on a %s control databas
     let source = await upstreamRouting(main)
     let cache = await cachedRouting(db)
     expect(cache).toEqual(expectedCache(source, tenants))
-    expect(cache.filter((e) => e.tenantMasterId === null).map((e) => e.email)).toEqual(['orphan1@nowhere.example.com', 'orphan2@nowhere.example.com'])
-    expect(cache.find((e) => e.email === 'visitor@second.example.com')?.tenantMasterId).toBe(tenants.find((t) => t.rdsId === secondId && t.remoteId === 2)?.id)
+    expect(cache.filter((e) => e.tenantMasterId === null).map((e) => e.email)).toEqual([
+      'orphan1@nowhere.example.com',
+      'orphan2@nowhere.example.com',
+    ])
+    expect(cache.find((e) => e.email === 'visitor@second.example.com')?.tenantMasterId).toBe(
+      tenants.find((t) => t.rdsId === secondId && t.remoteId === 2)?.id,
+    )
     expect(cache.filter((e) => e.rdsId === mainId && e.remoteTenantId !== 99).every((e) => e.tenantMasterId !== null)).toBe(true)
     expect(first.watermark).toEqual(newestOf(source))
     expect(await storedWatermark(db)).toEqual(newestOf(source))
@@ -48,24 +75,45 @@ describe.each(CONTROL_ENGINES)('incremental routing sync on a %s control databas
     // Three rows changed upstream a second from now: exactly those are updated.
     const changedAt = nextSecond()
     await onFixture(main, async (fdb) => {
-      await fdb('user_email_routing').whereIn('id', [2, 11]).update({status: 'suspended', updated_at: sqlTime(changedAt)})
-      await fdb('user_email_routing').where({id: 5}).update({email: 'Renamed.User@Example.com', status: 'suspended', updated_at: sqlTime(changedAt)})
+      await fdb('user_email_routing')
+        .whereIn('id', [2, 11])
+        .update({status: 'suspended', updated_at: sqlTime(changedAt)})
+      await fdb('user_email_routing')
+        .where({id: 5})
+        .update({email: 'Renamed.User@Example.com', status: 'suspended', updated_at: sqlTime(changedAt)})
     })
     const second2 = await runRoutingSync(ctx, {mode: 'incremental'})
     expect(second2.status).toBe('ok')
-    expect(second2.counts).toEqual({read: second2.counts.read, inserted: 0, updated: 3, unchanged: second2.counts.read - 3, missing: 0, skipped: 0, unlinked: 0, invalid: 0})
+    expect(second2.counts).toEqual({
+      read: second2.counts.read,
+      inserted: 0,
+      updated: 3,
+      unchanged: second2.counts.read - 3,
+      missing: 0,
+      skipped: 0,
+      unlinked: 0,
+      invalid: 0,
+    })
     source = await upstreamRouting(main)
     cache = await cachedRouting(db)
     expect(cache).toEqual(expectedCache(source, tenants))
-    expect(cache.find((e) => e.sourceId === 5)).toMatchObject({email: 'renamed.user@example.com', status: 'suspended', sourceUpdatedAt: new Date(changedAt).toISOString()})
+    expect(cache.find((e) => e.sourceId === 5)).toMatchObject({
+      email: 'renamed.user@example.com',
+      status: 'suspended',
+      sourceUpdatedAt: new Date(changedAt).toISOString(),
+    })
     const mark = {updatedAt: new Date(changedAt).toISOString(), id: 11}
     expect(second2.watermark).toEqual(mark)
     expect(await storedWatermark(db)).toEqual(mark)
 
     // A change that committed late (stamped inside the overlap) is still picked up; one older than the overlap is not.
     await onFixture(main, async (fdb) => {
-      await fdb('user_email_routing').where({id: 3}).update({status: 'late', updated_at: sqlTime(changedAt - WATERMARK_OVERLAP_MS / 2)})
-      await fdb('user_email_routing').where({id: 4}).update({status: 'stale', updated_at: sqlTime(changedAt - WATERMARK_OVERLAP_MS - 60_000)})
+      await fdb('user_email_routing')
+        .where({id: 3})
+        .update({status: 'late', updated_at: sqlTime(changedAt - WATERMARK_OVERLAP_MS / 2)})
+      await fdb('user_email_routing')
+        .where({id: 4})
+        .update({status: 'stale', updated_at: sqlTime(changedAt - WATERMARK_OVERLAP_MS - 60_000)})
     })
     const third = await runRoutingSync(ctx, {mode: 'incremental'})
     expect(third.counts).toMatchObject({inserted: 0, updated: 1, missing: 0})
@@ -82,13 +130,31 @@ describe.each(CONTROL_ENGINES)('incremental routing sync on a %s control databas
 
     const full = await runRoutingSync(ctx, {mode: 'full'})
     expect(full).toMatchObject({mode: 'full', status: 'ok', error: null})
-    expect(full.counts).toEqual({read: total - 1, inserted: 0, updated: 1, unchanged: total - 2, missing: 1, skipped: 0, unlinked: 2, invalid: 0})
+    expect(full.counts).toEqual({
+      read: total - 1,
+      inserted: 0,
+      updated: 1,
+      unchanged: total - 2,
+      missing: 1,
+      skipped: 0,
+      unlinked: 2,
+      invalid: 0,
+    })
     source = await upstreamRouting(main)
     expect(await cachedRouting(db)).toEqual(expectedCache(source, tenants))
     expect(await storedWatermark(db)).toEqual(mark)
 
     const idle = await runRoutingSync(ctx, {mode: 'full'})
-    expect(idle.counts).toEqual({read: total - 1, inserted: 0, updated: 0, unchanged: total - 1, missing: 0, skipped: 0, unlinked: 2, invalid: 0})
+    expect(idle.counts).toEqual({
+      read: total - 1,
+      inserted: 0,
+      updated: 0,
+      unchanged: total - 1,
+      missing: 0,
+      skipped: 0,
+      unlinked: 2,
+      invalid: 0,
+    })
     expect(await cachedRouting(db)).toEqual(expectedCache(source, tenants))
 
     const runs = await storedRuns(db, 'routing')

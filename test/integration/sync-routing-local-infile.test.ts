@@ -80,20 +80,17 @@ async function onFixture<T>(target: RaiFixture, work: (db: Knex) => Promise<T>):
 async function master(ctx: Ctx, via?: FaultProxy): Promise<RaiFixture> {
   const fixture = await createRaiFixture({engine: 'mysql', master: true, tenants: 6, usersPerTenant: 12})
   cleanups.push(() => fixture.drop())
-  const {rds} = await addRds(
-    ctx,
-    {
-      name: 'main',
-      engine: 'mysql',
-      host: via ? via.host : fixture.host,
-      port: via ? via.port : fixture.port,
-      username: fixture.user,
-      password: fixture.password || null,
-      raiDatabase: fixture.database,
-      master: true,
-      test: false,
-    },
-  )
+  const {rds} = await addRds(ctx, {
+    name: 'main',
+    engine: 'mysql',
+    host: via ? via.host : fixture.host,
+    port: via ? via.port : fixture.port,
+    username: fixture.user,
+    password: fixture.password || null,
+    raiDatabase: fixture.database,
+    master: true,
+    test: false,
+  })
   await onFixture(fixture, async (db) => {
     await db('user_email_routing').update({rds_instance_id: rds.id})
     const ids = (await db('user_email_routing').orderBy('id').limit(6).pluck('id')) as number[]
@@ -155,7 +152,8 @@ function recordStatements(db: Knex): string[] {
   return statements
 }
 
-const insertsInto = (statements: readonly string[], table: string): number => statements.filter((sql) => sql.startsWith(`insert into \`${table}\``)).length
+const insertsInto = (statements: readonly string[], table: string): number =>
+  statements.filter((sql) => sql.startsWith(`insert into \`${table}\``)).length
 
 describe('routing sync on a MariaDB control database with local_infile OFF', () => {
   it('truncate, incremental and full each leave the cache holding exactly the source rows, written with INSERTs', async () => {
@@ -175,7 +173,10 @@ describe('routing sync on a MariaDB control database with local_infile OFF', () 
       // when rows change and are added upstream, and an incremental run follows:
       const now = new Date(Date.now() + 1000)
       await onFixture(fixture, async (db) => {
-        for (const id of [10, 20, 30]) await db('user_email_routing').where({id}).update({email: `Changed\t${id}@X.io`, updated_at: now})
+        for (const id of [10, 20, 30])
+          await db('user_email_routing')
+            .where({id})
+            .update({email: `Changed\t${id}@X.io`, updated_at: now})
         await db('user_email_routing').where({id: 40}).update({status: 'disabled', updated_at: now})
       })
       const changed = await runRoutingSync(ctx, {mode: 'incremental', batchSize: 5})
@@ -193,14 +194,19 @@ describe('routing sync on a MariaDB control database with local_infile OFF', () 
     // Then each run reports success and the cache is the source, row for row.
     expect(truncate).toMatchObject({status: 'ok', error: null, counts: {read: 72, inserted: 72, missing: 0, invalid: 0}})
     expect(incremental).toMatchObject({status: 'ok', error: null, counts: {updated: 4, inserted: 0, invalid: 0}})
-    expect(full).toMatchObject({status: 'ok', error: null, counts: {read: 69, updated: 1, missing: 3, inserted: 0, unchanged: 68, invalid: 0}})
+    expect(full).toMatchObject({
+      status: 'ok',
+      error: null,
+      counts: {read: 69, updated: 1, missing: 3, inserted: 0, unchanged: 68, invalid: 0},
+    })
     expect(await cached(control.db)).toEqual(await expected(fixture))
     expect(await cached(control.db)).toHaveLength(69)
 
     // And the fallback was the path taken: the staging table filled by INSERTs, a page at a time
     // (LOAD DATA sends none through knex), and no page loaded into a temporary table.
     expect(insertsInto(afterTruncate, 'user_email_routing_cache_next')).toBe(Math.ceil(72 / 7))
-    for (const sent of [afterTruncate, afterIncremental, afterFull]) expect(sent.some((sql) => sql.includes('raiops_routing_page'))).toBe(false)
+    for (const sent of [afterTruncate, afterIncremental, afterFull])
+      expect(sent.some((sql) => sql.includes('raiops_routing_page'))).toBe(false)
     expect(insertsInto(afterIncremental, ROUTING_CACHE_TABLE)).toBeGreaterThan(0)
     expect(insertsInto(afterFull, ROUTING_CACHE_TABLE)).toBeGreaterThan(0)
   })
@@ -269,7 +275,11 @@ describe('loadData: LOAD DATA LOCAL INFILE as a transport', () => {
   }
 
   const stored = async (db: Knex) =>
-    ((await db('load_probe').orderBy('id')) as Array<{id: number; name: string | null; at: Date | null}>).map((r) => ({id: r.id, name: r.name, at: r.at === null ? null : toIso(r.at)}))
+    ((await db('load_probe').orderBy('id')) as Array<{id: number; name: string | null; at: Date | null}>).map((r) => ({
+      id: r.id,
+      name: r.name,
+      at: r.at === null ? null : toIso(r.at),
+    }))
   const want = ROWS.map((r) => ({id: r.id, name: r.name, at: r.at === null ? null : r.at.toISOString()}))
 
   it('streams every batch and the server stores each value as it was, special characters and NULLs included', async () => {

@@ -2,11 +2,37 @@ import {describe, expect, it} from 'vitest'
 
 import {getRds} from '../../src/lib/rds/repository.js'
 import {connectionSpecFor} from '../../src/lib/rds/service.js'
-import {runRoutingSync, runTenantSync} from '../../src/lib/sync/index.js'
 import {lookupRouting} from '../../src/lib/routing/lookup.js'
+import {runRoutingSync, runTenantSync} from '../../src/lib/sync/index.js'
 import {readUpstreamTenants, syncTenants} from '../../src/lib/sync/tenants.js'
 import {CONTROL_ENGINES} from '../support/control-db.js'
-import {HANG_MARGIN_MS, TENANTS, ZERO, bigFleet, brief, cachedRouting, cachedTenants, context, control, expectedCache, fieldsOf, fixture, must, nextSecond, onFixture, proxyTo, register, registerMaster, resultFor, sqlTime, storedRuns, upstreamRouting, upstreamTenants, useSyncHarness, within} from '../support/sync-harness.js'
+import {
+  HANG_MARGIN_MS,
+  TENANTS,
+  ZERO,
+  bigFleet,
+  brief,
+  cachedRouting,
+  cachedTenants,
+  context,
+  control,
+  expectedCache,
+  fieldsOf,
+  fixture,
+  must,
+  nextSecond,
+  onFixture,
+  proxyTo,
+  register,
+  registerMaster,
+  resultFor,
+  sqlTime,
+  storedRuns,
+  upstreamRouting,
+  upstreamTenants,
+  useSyncHarness,
+  within,
+} from '../support/sync-harness.js'
 
 useSyncHarness()
 
@@ -32,7 +58,13 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     ])
     const upstream = [...(await upstreamTenants(main, mainId)), ...(await upstreamTenants(second, secondId))]
     // The oracle itself: 3 + 2 ghosts and 2 + 1 ghost per tenant count as 3 and 2.
-    expect(upstream.map((t) => [t.users, t.locations])).toEqual([[3, 2], [3, 2], [3, 2], [2, 3], [2, 3]])
+    expect(upstream.map((t) => [t.users, t.locations])).toEqual([
+      [3, 2],
+      [3, 2],
+      [3, 2],
+      [2, 3],
+      [2, 3],
+    ])
     const synced = await cachedTenants(db)
     expect(synced.map(fieldsOf)).toEqual(upstream)
     for (const row of synced) {
@@ -59,19 +91,28 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     const verified = await cachedTenants(db)
     expect(verified.map(fieldsOf)).toEqual(upstream)
     expect(verified.map((t) => t.id)).toEqual(synced.map((t) => t.id))
-    for (const row of verified) expect(within(row.refreshedAt, again), `${row.refreshedAt} within ${again.startedAt}…${again.finishedAt}`).toBe(true)
+    for (const row of verified)
+      expect(within(row.refreshedAt, again), `${row.refreshedAt} within ${again.startedAt}…${again.finishedAt}`).toBe(true)
 
     // Tenant 2 renamed and one of its users deleted: one tenant updated.
     await onFixture(main, async (fdb) => {
       await fdb('tenants').where({id: 2}).update({name: 'Renamed & Co "2"'})
-      const user = must((await fdb('users').where({tenant_id: 2, is_ghost: false}).orderBy('id').first()) as {id: number} | undefined, 'a user')
+      const user = must(
+        (await fdb('users').where({tenant_id: 2, is_ghost: false}).orderBy('id').first()) as {id: number} | undefined,
+        'a user',
+      )
       await fdb('users').where({id: user.id}).delete()
     })
     const changed = await runTenantSync(ctx, {...TENANTS, force: true})
     expect(changed.totals).toEqual({...ZERO, updated: 1, unchanged: 4})
     expect(resultFor(changed.rds, 'main').counts).toEqual({...ZERO, updated: 1, unchanged: 2})
     const afterChange = await cachedTenants(db)
-    expect(afterChange.find((t) => t.rdsId === mainId && t.remoteId === 2)).toMatchObject({name: 'Renamed & Co "2"', users: 2, locations: 2, missingAt: null})
+    expect(afterChange.find((t) => t.rdsId === mainId && t.remoteId === 2)).toMatchObject({
+      name: 'Renamed & Co "2"',
+      users: 2,
+      locations: 2,
+      missingAt: null,
+    })
     expect(afterChange.map(fieldsOf)).toEqual([...(await upstreamTenants(main, mainId)), ...(await upstreamTenants(second, secondId))])
     expect(afterChange.map((t) => t.id)).toEqual(synced.map((t) => t.id))
 
@@ -91,7 +132,14 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
       'tenant 3 kept',
     )
     expect(within(tenant3.missingAt, missing)).toBe(true)
-    expect(fieldsOf(tenant3)).toEqual(fieldsOf(must(afterChange.find((t) => t.remoteId === 3 && t.rdsId === mainId), 'tenant 3 before')))
+    expect(fieldsOf(tenant3)).toEqual(
+      fieldsOf(
+        must(
+          afterChange.find((t) => t.remoteId === 3 && t.rdsId === mainId),
+          'tenant 3 before',
+        ),
+      ),
+    )
     expect(marked.filter((t) => t !== tenant3).every((t) => t.missingAt === null)).toBe(true)
 
     const stillMissing = await runTenantSync(ctx, {...TENANTS, force: true})
@@ -108,7 +156,10 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     )
     expect(restored).toMatchObject({remoteId: 3, missingAt: null})
     expect(within(restored.refreshedAt, back)).toBe(true)
-    expect((await cachedTenants(db)).map(fieldsOf)).toEqual([...(await upstreamTenants(main, mainId)), ...(await upstreamTenants(second, secondId))])
+    expect((await cachedTenants(db)).map(fieldsOf)).toEqual([
+      ...(await upstreamTenants(main, mainId)),
+      ...(await upstreamTenants(second, secondId)),
+    ])
   })
 
   it('--max-age: an RDS synced within maxAgeMs is skipped and nothing is written; an older sync is due again', async () => {
@@ -131,8 +182,28 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     const skipped = await runTenantSync(ctx, {...TENANTS, maxAgeMs: hour})
     expect(skipped).toMatchObject({status: 'skipped', totals: {...ZERO, skipped: 2}})
     expect(skipped.rds).toEqual([
-      {id: oneId, name: 'one', status: 'skipped', tenants: null, counts: {...ZERO, skipped: 1}, durationMs: 0, error: null, lastSyncedAt: okRuns.find((r) => r.rdsId === oneId)?.finishedAt, invalidRows: []},
-      {id: twoId, name: 'two', status: 'skipped', tenants: null, counts: {...ZERO, skipped: 1}, durationMs: 0, error: null, lastSyncedAt: okRuns.find((r) => r.rdsId === twoId)?.finishedAt, invalidRows: []},
+      {
+        id: oneId,
+        name: 'one',
+        status: 'skipped',
+        tenants: null,
+        counts: {...ZERO, skipped: 1},
+        durationMs: 0,
+        error: null,
+        lastSyncedAt: okRuns.find((r) => r.rdsId === oneId)?.finishedAt,
+        invalidRows: [],
+      },
+      {
+        id: twoId,
+        name: 'two',
+        status: 'skipped',
+        tenants: null,
+        counts: {...ZERO, skipped: 1},
+        durationMs: 0,
+        error: null,
+        lastSyncedAt: okRuns.find((r) => r.rdsId === twoId)?.finishedAt,
+        invalidRows: [],
+      },
     ])
     expect(await cachedTenants(db)).toEqual(snapshot)
     const runs = await storedRuns(db, 'tenants')
@@ -182,7 +253,14 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     // Then: it ends in time, partial: the healthy RDS synced, each failed one named with its cause and its rows untouched, in the result and in sync_runs.
     expect(report.status).toBe('partial')
     expect(report.totals).toEqual({...ZERO, updated: 1, unchanged: 1})
-    expect(brief(resultFor(report.rds, 'healthy'))).toEqual({id: healthyId, name: 'healthy', status: 'ok', tenants: 2, counts: {...ZERO, updated: 1, unchanged: 1}, error: null})
+    expect(brief(resultFor(report.rds, 'healthy'))).toEqual({
+      id: healthyId,
+      name: 'healthy',
+      status: 'ok',
+      tenants: 2,
+      counts: {...ZERO, updated: 1, unchanged: 1},
+      error: null,
+    })
     const refusedResult = resultFor(report.rds, 'refused-rds')
     const silentResult = resultFor(report.rds, 'silent-rds')
     expect(refusedResult).toMatchObject({id: refusedId, status: 'failed', tenants: null, counts: ZERO})
@@ -222,7 +300,14 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
 
     const report = await runTenantSync(ctx, TENANTS)
     expect(report.status).toBe('ok')
-    expect(brief(resultFor(report.rds, 'big'))).toEqual({id: bigId, name: 'big', status: 'ok', tenants: 2000, counts: {...ZERO, inserted: 2000}, error: null})
+    expect(brief(resultFor(report.rds, 'big'))).toEqual({
+      id: bigId,
+      name: 'big',
+      status: 'ok',
+      tenants: 2000,
+      counts: {...ZERO, inserted: 2000},
+      error: null,
+    })
     expect(resultFor(report.rds, 'small')).toMatchObject({status: 'ok', tenants: 3})
     expect(queries.get(bigId)).toHaveLength(3)
     expect(queries.get(smallId)).toHaveLength(3)
@@ -244,11 +329,21 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     const {db} = await control(engine)
     const ctx = context(db)
     const names = [`O'Brien "Quoted" Ltd`, 'Back\\slash \\N Tenant', 'Emoji 🚀 Café ✓ 日本', 'MiXeD CaSe GmbH', 'Trailing spaces   ']
-    const emails = [`"O'Quote"@Example.COM`, 'back\\slash\\N@example.com', 'Emoji🚀@Café.Example.com', 'MiXeD.CaSe@EXAMPLE.com', 'trailing@example.com   ', 'tab\tin@example.com']
+    const emails = [
+      `"O'Quote"@Example.COM`,
+      'back\\slash\\N@example.com',
+      'Emoji🚀@Café.Example.com',
+      'MiXeD.CaSe@EXAMPLE.com',
+      'trailing@example.com   ',
+      'tab\tin@example.com',
+    ]
     const main = await fixture({engine: 'mysql', master: true, tenantNames: names, usersPerTenant: 2})
     const mainId = await registerMaster(ctx, main, 'main')
     await onFixture(main, async (fdb) => {
-      for (const [i, email] of emails.entries()) await fdb('user_email_routing').where({id: i + 1}).update({email})
+      for (const [i, email] of emails.entries())
+        await fdb('user_email_routing')
+          .where({id: i + 1})
+          .update({email})
     })
 
     // When: tenants and routing sync, then --truncate, --full and incremental runs after changes upstream; then: every name and email reads back byte for byte (emails lower-cased), and the run after each finds nothing to change.
@@ -281,10 +376,20 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
 
     // Changed upstream (one only in its trailing spaces, one only in its time): updated in place with the same bytes
     // (on MariaDB through LOAD DATA into a temporary table and one UPDATE … JOIN).
-    const changed = [`"O'Quote" 2@Example.COM`, 'back\\slash\\N\\t@example.com', 'Emoji🚀🚀@Café.Example.com', 'MiXeD.CaSe@EXAMPLE.com', 'trailing@example.com ', 'tab\t\tin@example.com']
+    const changed = [
+      `"O'Quote" 2@Example.COM`,
+      'back\\slash\\N\\t@example.com',
+      'Emoji🚀🚀@Café.Example.com',
+      'MiXeD.CaSe@EXAMPLE.com',
+      'trailing@example.com ',
+      'tab\t\tin@example.com',
+    ]
     const changedAt = nextSecond()
     await onFixture(main, async (fdb) => {
-      for (const [i, email] of changed.entries()) await fdb('user_email_routing').where({id: i + 1}).update({email, updated_at: sqlTime(changedAt)})
+      for (const [i, email] of changed.entries())
+        await fdb('user_email_routing')
+          .where({id: i + 1})
+          .update({email, updated_at: sqlTime(changedAt)})
     })
     expect((await runRoutingSync(ctx, {mode: 'incremental'})).counts).toMatchObject({inserted: 0, updated: changed.length, invalid: 0})
     const updated = await cachedRouting(db)
@@ -312,7 +417,15 @@ describe('readUpstreamTenants', () => {
     const rai = await fixture({engine: 'sqlite', tenants: 2, usersPerTenant: 2, ghostUsersPerTenant: 3, locationsPerTenant: 1})
     const stamp = sqlTime(Date.now())
     const read = await onFixture(rai, async (fdb) => {
-      await fdb('tenants').insert({id: 3, name: 'Empty', primary_contact_name: null, primary_contact_email: null, status: 'active', created_at: stamp, updated_at: stamp})
+      await fdb('tenants').insert({
+        id: 3,
+        name: 'Empty',
+        primary_contact_name: null,
+        primary_contact_email: null,
+        status: 'active',
+        created_at: stamp,
+        updated_at: stamp,
+      })
       return readUpstreamTenants(fdb, () => 5000)
     })
     expect(read.tenants.map((t) => [t.id, t.users, t.locations])).toEqual([
@@ -320,7 +433,15 @@ describe('readUpstreamTenants', () => {
       [2, 2, 1],
       [3, 0, 0],
     ])
-    expect(read.tenants[2]).toEqual({id: 3, name: 'Empty', primaryContactName: null, primaryContactEmail: null, status: 'active', users: 0, locations: 0})
+    expect(read.tenants[2]).toEqual({
+      id: 3,
+      name: 'Empty',
+      primaryContactName: null,
+      primaryContactEmail: null,
+      status: 'active',
+      users: 0,
+      locations: 0,
+    })
     expect(read.invalidRows).toEqual([])
   })
 })

@@ -19,7 +19,8 @@ const PATH = '/api/webhooks/rai/audit'
 // eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/
 
-const sign = (body: string, secret = SECRET, t = Math.floor(Date.now() / 1000)) => `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`
+const sign = (body: string, secret = SECRET, t = Math.floor(Date.now() / 1000)) =>
+  `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`
 
 type Serve = {child: ChildProcess; url: string; stdout: string; stderr: string; exited: Promise<number | null>}
 
@@ -64,15 +65,30 @@ describe('audit:serve, the signed webhook receiver', () => {
   const start = (extraEnv: Record<string, string> = {}, args: string[] = []) => startServe({...env, ...extraEnv}, args)
 
   const post = (body: string | Buffer, headers: Record<string, string> = {}, path = PATH) =>
-    fetch(`${server.url}${path}`, {method: 'POST', body, headers: {'content-type': 'application/json', 'x-raiops-signature': sign(String(body)), ...headers}})
+    fetch(`${server.url}${path}`, {
+      method: 'POST',
+      body,
+      headers: {'content-type': 'application/json', 'x-raiops-signature': sign(String(body)), ...headers},
+    })
 
   const stored = (): Array<{actor_type: string; actor: string; action: string; old_values: string; new_values: string; source: string}> =>
-    queryControlDb(env.RAIOPS_HOME, "select actor_type, actor, action, old_values, new_values, source from audit_logs where actor_type = 'rai' order by seq")
+    queryControlDb(
+      env.RAIOPS_HOME,
+      "select actor_type, actor, action, old_values, new_values, source from audit_logs where actor_type = 'rai' order by seq",
+    )
 
   beforeAll(async () => {
     home = createTestDir('raiops-webhook-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_WEBHOOK_SECRETS: `${SECRET},${OLD_SECRET}`}
-    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'webhook-admin-password-1\n'})
+    env = {
+      RAIOPS_HOME: join(home.path, 'raiops'),
+      RAIOPS_MASTER_KEY: '',
+      RAIOPS_DATABASE_URL: '',
+      RAIOPS_WEBHOOK_SECRETS: `${SECRET},${OLD_SECRET}`,
+    }
+    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
+      env,
+      input: 'webhook-admin-password-1\n',
+    })
     expect(init.code, init.stderr).toBe(0)
     server = await start()
   })
@@ -106,16 +122,48 @@ describe('audit:serve, the signed webhook receiver', () => {
     const wrong = createHmac('sha256', 'not-the-secret-at-all').update(`${t}.${body}`).digest('hex')
     const right = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex')
     expect((await post(body, {'x-raiops-signature': `t=${t},v1=${wrong},v1=${right}`})).status).toBe(200)
-    expect(stored().map((r) => JSON.parse(r.source).command)).toEqual(expect.arrayContaining([expect.stringMatching(/evt-old/), expect.stringMatching(/evt-two/)]))
+    expect(stored().map((r) => JSON.parse(r.source).command)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/evt-old/), expect.stringMatching(/evt-two/)]),
+    )
   })
 
   it.each([
-    ['a bad signature', () => post(event('bad-1'), {'x-raiops-signature': sign(event('bad-1'), 'some-other-secret-000')}), 401, /no signature matches/],
-    ['no signature header', () => fetch(`${server.url}${PATH}`, {method: 'POST', body: event('bad-2'), headers: {'content-type': 'application/json'}}), 401, /missing X-Raiops-Signature/],
-    ['a stale timestamp', () => post(event('bad-3'), {'x-raiops-signature': sign(event('bad-3'), SECRET, Math.floor(Date.now() / 1000) - 301)}), 401, /more than 300 s/],
-    ['a timestamp from the future', () => post(event('bad-4'), {'x-raiops-signature': sign(event('bad-4'), SECRET, Math.floor(Date.now() / 1000) + 400)}), 401, /more than 300 s/],
-    ['a header without t', () => post(event('bad-5'), {'x-raiops-signature': sign(event('bad-5')).replace(/^t=\d+,/, '')}), 401, /no timestamp/],
-    ['a v1 of the wrong length', () => post(event('bad-6'), {'x-raiops-signature': `${sign(event('bad-6')).slice(0, -2)}`}), 401, /64 hex digits/],
+    [
+      'a bad signature',
+      () => post(event('bad-1'), {'x-raiops-signature': sign(event('bad-1'), 'some-other-secret-000')}),
+      401,
+      /no signature matches/,
+    ],
+    [
+      'no signature header',
+      () => fetch(`${server.url}${PATH}`, {method: 'POST', body: event('bad-2'), headers: {'content-type': 'application/json'}}),
+      401,
+      /missing X-Raiops-Signature/,
+    ],
+    [
+      'a stale timestamp',
+      () => post(event('bad-3'), {'x-raiops-signature': sign(event('bad-3'), SECRET, Math.floor(Date.now() / 1000) - 301)}),
+      401,
+      /more than 300 s/,
+    ],
+    [
+      'a timestamp from the future',
+      () => post(event('bad-4'), {'x-raiops-signature': sign(event('bad-4'), SECRET, Math.floor(Date.now() / 1000) + 400)}),
+      401,
+      /more than 300 s/,
+    ],
+    [
+      'a header without t',
+      () => post(event('bad-5'), {'x-raiops-signature': sign(event('bad-5')).replace(/^t=\d+,/, '')}),
+      401,
+      /no timestamp/,
+    ],
+    [
+      'a v1 of the wrong length',
+      () => post(event('bad-6'), {'x-raiops-signature': `${sign(event('bad-6')).slice(0, -2)}`}),
+      401,
+      /64 hex digits/,
+    ],
     ['a garbage header', () => post(event('bad-7'), {'x-raiops-signature': '=,,t=,v1=zz,=='}), 401, /no timestamp/],
     ['malformed JSON', () => post('{"id": "bad-8",'), 400, /not valid JSON/],
     ['an invalid event', () => post(event('bad-9', {occurred_at: 'yesterday'})), 422, /occurred_at/],
@@ -137,11 +185,20 @@ describe('audit:serve, the signed webhook receiver', () => {
     const body = event('evt-slow')
     const url = new URL(`${server.url}${PATH}`)
     const response = new Promise<{status: number; body: string}>((resolve, reject) => {
-      const req = request({host: url.hostname, port: url.port, path: PATH, method: 'POST', headers: {'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-raiops-signature': sign(body)}}, (res) => {
-        let text = ''
-        res.on('data', (d) => (text += d))
-        res.on('end', () => resolve({status: res.statusCode ?? 0, body: text}))
-      })
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: PATH,
+          method: 'POST',
+          headers: {'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-raiops-signature': sign(body)},
+        },
+        (res) => {
+          let text = ''
+          res.on('data', (d) => (text += d))
+          res.on('end', () => resolve({status: res.statusCode ?? 0, body: text}))
+        },
+      )
       req.on('error', reject)
       // Half the body now, the rest after SIGTERM.
       req.write(body.slice(0, 40))
@@ -167,7 +224,10 @@ describe('audit:serve, the signed webhook receiver', () => {
     const created = await runCli(['token:create', '--name', 'viewer', '--role', 'read_only', '--expires', '1d', '--json'], {env})
     expect(created.code, created.stderr).toBe(0)
     const viewer = {...env, RAIOPS_TOKEN: (JSON.parse(created.stdout) as {token: string}).token}
-    const masked = JSON.parse((await runCli(['audit:list', '--actor', 'user:*', '--json'], {env: viewer})).stdout) as Array<{actor: string; newValues: Record<string, unknown>}>
+    const masked = JSON.parse((await runCli(['audit:list', '--actor', 'user:*', '--json'], {env: viewer})).stdout) as Array<{
+      actor: string
+      newValues: Record<string, unknown>
+    }>
     expect(masked.length).toBeGreaterThan(0)
     expect(masked.every((e) => e.actor === 'user:42 <a***@b.example>')).toBe(true)
     const table = await runCli(['audit:list', '--actor', 'user:*'], {env: viewer})
@@ -193,18 +253,46 @@ const nested = (depth: number) => `${'{"a":'.repeat(depth - 1)}{"leaf":1}${'}'.r
 
 /** Signed events that no engine can store: each is refused for good (4xx with its reason), never "retry" (503). */
 const POISON: Array<[string, (id: string) => string, RegExp]> = [
-  ['values nested 5,000 deep', (id) => withRaw(event(id, {new_values: 'DEEP'}), 'DEEP', nested(5000)), /new_values: must not nest deeper than 32 levels/],
-  ['values nested 33 deep', (id) => withRaw(event(id, {new_values: 'DEEP'}), 'DEEP', nested(33)), /new_values: must not nest deeper than 32 levels/],
-  ['an rds_instance_id out of range of the integer columns', (id) => event(id, {rds_instance_id: 99_999_999_999_999}), /rds_instance_id: Number must be less than or equal to 2147483647/],
-  ['a tenant_id beyond the safe integers', (id) => event(id, {tenant_id: 2 ** 60}), /tenant_id: Number must be less than or equal to 9007199254740991/],
+  [
+    'values nested 5,000 deep',
+    (id) => withRaw(event(id, {new_values: 'DEEP'}), 'DEEP', nested(5000)),
+    /new_values: must not nest deeper than 32 levels/,
+  ],
+  [
+    'values nested 33 deep',
+    (id) => withRaw(event(id, {new_values: 'DEEP'}), 'DEEP', nested(33)),
+    /new_values: must not nest deeper than 32 levels/,
+  ],
+  [
+    'an rds_instance_id out of range of the integer columns',
+    (id) => event(id, {rds_instance_id: 99_999_999_999_999}),
+    /rds_instance_id: Number must be less than or equal to 2147483647/,
+  ],
+  [
+    'a tenant_id beyond the safe integers',
+    (id) => event(id, {tenant_id: 2 ** 60}),
+    /tenant_id: Number must be less than or equal to 9007199254740991/,
+  ],
   ['a NUL in the id', (id) => event(`${id}\u0000x`), /id: must not hold control characters/],
   ['a NUL in the action', (id) => event(id, {action: 'user.updated\u0000'}), /action: must not hold control characters/],
   ['an ESC in the action', (id) => event(id, {action: 'user.\u001b[2Jupdated'}), /action: must not hold control characters/],
-  ['a C1 control in the target type', (id) => event(id, {target: {type: 'user\u009b', id: 1}}), /target\.type: must not hold control characters/],
+  [
+    'a C1 control in the target type',
+    (id) => event(id, {target: {type: 'user\u009b', id: 1}}),
+    /target\.type: must not hold control characters/,
+  ],
   ['half a surrogate pair in the id', (id) => event(`${id}\ud800`), /id: must be valid Unicode text/],
   ['an actor id beyond the safe integers', (id) => event(id, {actor: {type: 'user', id: 1e20}}), /actor\.id/],
-  ['a number JSON reads as infinity', (id) => withRaw(event(id, {new_values: {n: 'BIG'}}), 'BIG', '1e999'), /new_values: must not hold a number out of range/],
-  ['values that outgrow their column once redacted', (id) => event(id, {old_values: null, new_values: {list: Array.from({length: 6000}, () => ({pin: 1}))}}), /new_values take \d+ bytes once redacted and serialised, over the 65535/],
+  [
+    'a number JSON reads as infinity',
+    (id) => withRaw(event(id, {new_values: {n: 'BIG'}}), 'BIG', '1e999'),
+    /new_values: must not hold a number out of range/,
+  ],
+  [
+    'values that outgrow their column once redacted',
+    (id) => event(id, {old_values: null, new_values: {list: Array.from({length: 6000}, () => ({pin: 1}))}}),
+    /new_values take \d+ bytes once redacted and serialised, over the 65535/,
+  ],
 ]
 
 describe('audit:serve: secrets, poison events, control characters and masking', () => {
@@ -213,14 +301,21 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
   let server: Serve
   let viewer: Record<string, string>
 
-  const post = (body: string) => fetch(`${server.url}${PATH}`, {method: 'POST', body, headers: {'content-type': 'application/json', 'x-raiops-signature': sign(body)}})
+  const post = (body: string) =>
+    fetch(`${server.url}${PATH}`, {method: 'POST', body, headers: {'content-type': 'application/json', 'x-raiops-signature': sign(body)}})
   const rows = (): Array<{id: number; action: string; old_values: string | null; new_values: string | null; source: string}> =>
-    queryControlDb(env.RAIOPS_HOME, "select id, action, old_values, new_values, source from audit_logs where actor_type = 'rai' order by seq")
+    queryControlDb(
+      env.RAIOPS_HOME,
+      "select id, action, old_values, new_values, source from audit_logs where actor_type = 'rai' order by seq",
+    )
 
   beforeAll(async () => {
     home = createTestDir('raiops-webhook-poison-')
     env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_WEBHOOK_SECRETS: SECRET}
-    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {env, input: 'webhook-admin-password-1\n'})
+    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
+      env,
+      input: 'webhook-admin-password-1\n',
+    })
     expect(init.code, init.stderr).toBe(0)
     const created = await runCli(['token:create', '--name', 'viewer', '--role', 'read_only', '--expires', '1d', '--json'], {env})
     expect(created.code, created.stderr).toBe(0)
@@ -238,22 +333,53 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
     const jwt = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg'
     const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIPEMkeyMaterial0123\n-----END PRIVATE KEY-----'
     const keyed = {
-      apiKey: 'sk-apikey-1111', privateKey: 'privatekey-2222', accessKey: 'AKIAACCESS3333', clientSecret: 'clientsecret-4444', pwd: 'pwd-5555',
-      passcode: 'passcode-6666', otp: 'otp-777777', pin: 'pin-8888', jwt: 'jwt-9999', bearer: 'bearer-aaaa', cookie: 'cookie-bbbb',
-      session_id: 'session-cccc', signature: 'signature-dddd', 'X-Api-Key': 'xapikey-eeee', PASSWORD: 'upper-ffff',
+      apiKey: 'sk-apikey-1111',
+      privateKey: 'privatekey-2222',
+      accessKey: 'AKIAACCESS3333',
+      clientSecret: 'clientsecret-4444',
+      pwd: 'pwd-5555',
+      passcode: 'passcode-6666',
+      otp: 'otp-777777',
+      pin: 'pin-8888',
+      jwt: 'jwt-9999',
+      bearer: 'bearer-aaaa',
+      cookie: 'cookie-bbbb',
+      session_id: 'session-cccc',
+      signature: 'signature-dddd',
+      'X-Api-Key': 'xapikey-eeee',
+      PASSWORD: 'upper-ffff',
     }
     const body = event('evt-secrets', {
       old_values: {...keyed, password: 'old-password-0001', name: 'Ann', pinned: true},
-      new_values: {password: 'new-password-0002', name: 'Ann', pinned: true, note: `hash ${bcrypt}`, header: `Bearer ${jwt}`, material: pem},
+      new_values: {
+        password: 'new-password-0002',
+        name: 'Ann',
+        pinned: true,
+        note: `hash ${bcrypt}`,
+        header: `Bearer ${jwt}`,
+        material: pem,
+      },
     })
     const response = await post(body)
     expect(response.status).toBe(200)
     const {audit_id: id} = (await response.json()) as {audit_id: number}
     const [row] = rows().filter((r) => r.id === id)
     const stored = `${row.old_values}${row.new_values}`
-    for (const secret of [...Object.values(keyed), 'old-password-0001', 'new-password-0002', bcrypt, jwt, 'PEMkeyMaterial']) expect(stored).not.toContain(secret)
-    expect(JSON.parse(row.old_values as string)).toMatchObject({apiKey: '[redacted]', session_id: '[redacted]', 'X-Api-Key': '[redacted]', name: 'Ann', pinned: true})
-    expect(JSON.parse(row.new_values as string)).toMatchObject({password: '[redacted: changed]', note: 'hash [redacted]', header: 'Bearer [redacted]', material: '[redacted]'})
+    for (const secret of [...Object.values(keyed), 'old-password-0001', 'new-password-0002', bcrypt, jwt, 'PEMkeyMaterial'])
+      expect(stored).not.toContain(secret)
+    expect(JSON.parse(row.old_values as string)).toMatchObject({
+      apiKey: '[redacted]',
+      session_id: '[redacted]',
+      'X-Api-Key': '[redacted]',
+      name: 'Ann',
+      pinned: true,
+    })
+    expect(JSON.parse(row.new_values as string)).toMatchObject({
+      password: '[redacted: changed]',
+      note: 'hash [redacted]',
+      header: 'Bearer [redacted]',
+      material: '[redacted]',
+    })
 
     const shown = await runCli(['audit:show', String(id)], {env})
     expect(shown.code, shown.stderr).toBe(0)
@@ -261,11 +387,15 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
     expect(shown.stdout).toMatch(/^\s+apiKey: changed \(redacted\)$/m)
     expect(shown.stdout).not.toMatch(/no values recorded/)
     expect(shown.stdout).not.toMatch(/^\s+name$/m)
-    const json = JSON.parse((await runCli(['audit:show', String(id), '--json'], {env})).stdout) as {changes: Array<{field: string; redacted?: boolean}>}
+    const json = JSON.parse((await runCli(['audit:show', String(id), '--json'], {env})).stdout) as {
+      changes: Array<{field: string; redacted?: boolean}>
+    }
     expect(json.changes).toContainEqual({field: 'password', old: '[redacted]', new: '[redacted: changed]', redacted: true})
 
     // The same secret on both sides did not change, and is not shown as changed.
-    const same = await post(event('evt-same-secret', {old_values: {password: 'same-0003', name: 'Bo'}, new_values: {password: 'same-0003', name: 'Bob'}}))
+    const same = await post(
+      event('evt-same-secret', {old_values: {password: 'same-0003', name: 'Bo'}, new_values: {password: 'same-0003', name: 'Bob'}}),
+    )
     const sameId = ((await same.json()) as {audit_id: number}).audit_id
     const sameShown = await runCli(['audit:show', String(sameId)], {env})
     expect(sameShown.stdout).not.toMatch(/password/)
@@ -317,14 +447,19 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
     expect(listed.stdout).toContain('note.\\u202eadded')
     expect(listed.stdout).not.toContain('\u202e')
     // JSON stays exact.
-    const json = JSON.parse((await runCli(['audit:show', String(id), '--json'], {env})).stdout) as {action: string; newValues: {note: string}}
+    const json = JSON.parse((await runCli(['audit:show', String(id), '--json'], {env})).stdout) as {
+      action: string
+      newValues: {note: string}
+    }
     expect(json).toMatchObject({action: 'note.\u202eadded', newValues: {note}})
   })
 
   it('redacts a secret and masks an address sent as a key: stored redacted, shown masked in audit:show and audit:export', async () => {
     const hash = `$2b$10$${'N9qo8uLOickgx2ZMRZoMye'}${'IjZAgcfl7p92ldGxad68LJZdL17lhWy'}`
     const address = 'vïctim7@cörp.example'
-    const response = await post(event('evt-secret-keys', {old_values: null, new_values: {[address]: {role: 'owner'}, [hash]: 'x', 'other@example.com': 1}}))
+    const response = await post(
+      event('evt-secret-keys', {old_values: null, new_values: {[address]: {role: 'owner'}, [hash]: 'x', 'other@example.com': 1}}),
+    )
     expect(response.status).toBe(200)
     const {audit_id: id} = (await response.json()) as {audit_id: number}
     const [row] = rows().filter((r) => r.id === id)
@@ -342,7 +477,11 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
     }
     expect(shown.stdout).toMatch(/^\s+v\*\*\*@cörp\.example$/m)
     expect(shown.stdout).toMatch(/^\s+o\*\*\*@example\.com$/m)
-    expect((JSON.parse(json.stdout) as {newValues: Record<string, unknown>}).newValues).toEqual({'v***@cörp.example': {role: 'owner'}, '[redacted]': 'x', 'o***@example.com': 1})
+    expect((JSON.parse(json.stdout) as {newValues: Record<string, unknown>}).newValues).toEqual({
+      'v***@cörp.example': {role: 'owner'},
+      '[redacted]': 'x',
+      'o***@example.com': 1,
+    })
     expect(exported.stdout).toContain('"v***@cörp.example":{"role":"owner"}')
     // pii.view sees the address as sent; nobody sees the hash.
     const admin = await runCli(['audit:show', String(id)], {env})
@@ -352,7 +491,12 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
 
   it('masks every address for a role without pii.view, Unicode and IDN ones too', async () => {
     const addresses = ['vïctim7@cörp.example', 'josé@xn--crp-sna.example', 'пользователь@пример.рф']
-    const response = await post(event('evt-unicode-mail', {actor: {type: 'user', id: 7, email: addresses[0]}, new_values: {email: addresses[1], cc: `copy to ${addresses[2]}`}}))
+    const response = await post(
+      event('evt-unicode-mail', {
+        actor: {type: 'user', id: 7, email: addresses[0]},
+        new_values: {email: addresses[1], cc: `copy to ${addresses[2]}`},
+      }),
+    )
     expect(response.status).toBe(200)
     const json = await runCli(['audit:list', '--action', 'user.updated', '--json'], {env: viewer})
     const table = await runCli(['audit:list', '--action', 'user.updated'], {env: viewer})
@@ -368,12 +512,16 @@ describe.each(CONTROL_ENGINES)('the webhook receiver on a %s control database', 
   let control: TestControlDb
   let receiver: WebhookServer
 
-  const post = (body: string) => fetch(`${receiver.url}${PATH}`, {method: 'POST', body, headers: {'content-type': 'application/json', 'x-raiops-signature': sign(body)}})
+  const post = (body: string) =>
+    fetch(`${receiver.url}${PATH}`, {method: 'POST', body, headers: {'content-type': 'application/json', 'x-raiops-signature': sign(body)}})
   const count = async () => Number(((await control.db('audit_logs').count({n: '*'})) as Array<{n: number | string}>)[0].n)
 
   beforeAll(async () => {
     control = await createControlDb(engine)
-    receiver = await startWebhookServer({db: control.db, now: () => new Date()}, {secrets: [SECRET], toleranceS: 300, host: '127.0.0.1', port: 0})
+    receiver = await startWebhookServer(
+      {db: control.db, now: () => new Date()},
+      {secrets: [SECRET], toleranceS: 300, host: '127.0.0.1', port: 0},
+    )
   })
   afterAll(async () => {
     await receiver?.close(2000)
@@ -395,7 +543,11 @@ describe.each(CONTROL_ENGINES)('the webhook receiver on a %s control database', 
       event('evt-max-ids', {tenant_id: 2_147_483_647, rds_instance_id: 2_147_483_647, actor: {type: 'user', id: Number.MAX_SAFE_INTEGER}}),
       // A tenant id is only looked up (remote ids are big integers), and an empty email is no email.
       event('evt-big-tenant', {tenant_id: 3_000_000_000, actor: {type: 'user', id: 7, email: ''}}),
-      event('🔑'.repeat(191), {action: 'ä'.repeat(128), target: {type: 'ü'.repeat(64), id: '√'.repeat(64)}, actor: {type: 'user', id: 1, email: `${'é'.repeat(240)}@x.example`}}),
+      event('🔑'.repeat(191), {
+        action: 'ä'.repeat(128),
+        target: {type: 'ü'.repeat(64), id: '√'.repeat(64)},
+        actor: {type: 'user', id: 1, email: `${'é'.repeat(240)}@x.example`},
+      }),
       event('evt-big-values', {old_values: null, new_values: {blob: 'x'.repeat(65_000), note: 'nul \u0000 and esc \u001b inside values'}}),
     ]
     for (const body of ok) expect((await post(body)).status, body.slice(0, 80)).toBe(200)

@@ -1,5 +1,5 @@
-import {randomBytes} from 'node:crypto'
 import type {Knex} from 'knex'
+import {randomBytes} from 'node:crypto'
 
 import type {AuditContext} from '../../src/lib/audit/writer.js'
 import {SYSTEM_PRINCIPAL, type Principal} from '../../src/lib/auth/principal.js'
@@ -26,7 +26,10 @@ export function changeContext(db: Knex, options: {audit?: AuditContext; now?: Da
  * A service context over a real control database, as a command builds it;
  * raiops itself acts unless a `principal` is given.
  */
-export function makeContext(db: Knex, options: {keyring?: Keyring; connectTimeoutMs?: number; queryTimeoutMs?: number; principal?: Principal} = {}): OpsContext & {close(): Promise<void>} {
+export function makeContext(
+  db: Knex,
+  options: {keyring?: Keyring; connectTimeoutMs?: number; queryTimeoutMs?: number; principal?: Principal} = {},
+): OpsContext & {close(): Promise<void>} {
   const keyring = options.keyring ?? randomKeyring()
   const fleetOptions = {connectTimeoutMs: options.connectTimeoutMs ?? 2000, queryTimeoutMs: options.queryTimeoutMs ?? 5000}
   const fleet = new ConnectionRegistry(fleetOptions)

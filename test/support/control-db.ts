@@ -1,6 +1,6 @@
+import type {Knex} from 'knex'
 import {randomBytes} from 'node:crypto'
 import {join} from 'node:path'
-import type {Knex} from 'knex'
 
 import {migrateLatest, openControlDb, parseDatabaseUrl, type ControlDbTarget} from '../../src/lib/db/control-db.js'
 import {createTestDatabase, createTestDir} from './servers.js'

@@ -1,5 +1,5 @@
-import {join} from 'node:path'
 import knexFactory, {type Knex} from 'knex'
+import {join} from 'node:path'
 
 import {FLEET_USER_PASSWORD, laravelHash as fleetLaravelHash, type RaiDataPlan} from '../../src/lib/demo/fleet-data.js'
 import {writeRaiDatabase, type RaiDatabaseCounts} from '../../src/lib/demo/fleet-load.js'
@@ -90,20 +90,35 @@ async function createStore(engine: FixtureEngine): Promise<Store> {
   if (engine === 'mysql') {
     // Laravel's default for a RAI database; tables created later by tests inherit it.
     try {
-      await withKnex(engine, database, (db) => db.raw(`ALTER DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`, [database.name]))
+      await withKnex(engine, database, (db) =>
+        db.raw(`ALTER DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`, [database.name]),
+      )
     } catch (error) {
       await database.drop().catch(() => {})
       throw error
     }
   }
-  return {host: database.host, port: database.port, user: database.user, password: database.password, database: database.name, drop: database.drop}
+  return {
+    host: database.host,
+    port: database.port,
+    user: database.user,
+    password: database.password,
+    database: database.name,
+    drop: database.drop,
+  }
 }
 
 function openKnex(engine: FixtureEngine, store: Pick<Store, 'host' | 'port' | 'user' | 'password' | 'database'>): Knex {
   if (engine === 'sqlite') {
     return knexFactory({client: 'better-sqlite3', connection: {filename: store.database}, useNullAsDefault: true, pool: {min: 1, max: 1}})
   }
-  const connection = {host: store.host ?? '127.0.0.1', port: store.port ?? undefined, user: store.user ?? undefined, password: store.password ?? '', database: store.database}
+  const connection = {
+    host: store.host ?? '127.0.0.1',
+    port: store.port ?? undefined,
+    user: store.user ?? undefined,
+    password: store.password ?? '',
+    database: store.database,
+  }
   if (engine === 'mysql') {
     return knexFactory({
       client: 'mysql2',
@@ -112,7 +127,10 @@ function openKnex(engine: FixtureEngine, store: Pick<Store, 'host' | 'port' | 'u
         min: 0,
         max: 4,
         // Timestamps are written as UTC strings: read them back in UTC whatever the server's zone.
-        afterCreate(conn: {query(sql: string, cb: (error: Error | null) => void): void}, done: (error: Error | null, conn: unknown) => void) {
+        afterCreate(
+          conn: {query(sql: string, cb: (error: Error | null) => void): void},
+          done: (error: Error | null, conn: unknown) => void,
+        ) {
           conn.query(`SET time_zone = '+00:00'`, (error) => done(error, conn))
         },
       },
@@ -121,7 +139,11 @@ function openKnex(engine: FixtureEngine, store: Pick<Store, 'host' | 'port' | 'u
   return knexFactory({client: 'pg', connection: {...connection, connectionTimeoutMillis: 5000}, pool: {min: 0, max: 4}})
 }
 
-async function withKnex<T>(engine: FixtureEngine, store: {host: string; port: number; user: string; password: string; name: string}, fn: (db: Knex) => Promise<T>): Promise<T> {
+async function withKnex<T>(
+  engine: FixtureEngine,
+  store: {host: string; port: number; user: string; password: string; name: string},
+  fn: (db: Knex) => Promise<T>,
+): Promise<T> {
   const db = openKnex(engine, {...store, database: store.name})
   try {
     return await fn(db)
@@ -151,7 +173,12 @@ export async function createRaiFixture(options: RaiFixtureOptions): Promise<RaiF
   const db = openKnex(engine, store)
   let counts: RaiFixtureCounts
   try {
-    counts = await writeRaiDatabase(db, {plan, routes: options.master ? [{plan, rdsInstanceId}] : undefined, omitTables: options.omitTables, batchSize})
+    counts = await writeRaiDatabase(db, {
+      plan,
+      routes: options.master ? [{plan, rdsInstanceId}] : undefined,
+      omitTables: options.omitTables,
+      batchSize,
+    })
   } catch (error) {
     await db.destroy().catch(() => {})
     await store.drop().catch(() => {})

@@ -1,8 +1,8 @@
+import mysql from 'mysql2/promise'
 import {randomBytes} from 'node:crypto'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import mysql from 'mysql2/promise'
 import pg from 'pg'
 
 /**
@@ -68,7 +68,9 @@ export async function withPgAdmin<T>(fn: (client: pg.Client) => Promise<T>): Pro
 }
 
 function urlOf(engine: ServerEngine, server: ServerAddress, name: string): string {
-  const auth = server.password ? `${encodeURIComponent(server.user)}:${encodeURIComponent(server.password)}` : encodeURIComponent(server.user)
+  const auth = server.password
+    ? `${encodeURIComponent(server.user)}:${encodeURIComponent(server.password)}`
+    : encodeURIComponent(server.user)
   return `${engine}://${auth}@${server.host}:${server.port}/${name}`
 }
 

@@ -36,7 +36,12 @@ export class CliSession {
   /** Runs `raiops ARGS` with the session's environment (and `options.env` over it). */
   async run(args: string[], options: {input?: string; env?: Env; timeoutMs?: number; cwd?: string} = {}): Promise<CliResult> {
     const run = this.options.runner === 'in-process' ? runInProcess : runCli
-    const result = await run(args, {env: {...this.env, ...options.env}, input: options.input, cwd: options.cwd, timeoutMs: options.timeoutMs ?? this.options.timeoutMs})
+    const result = await run(args, {
+      env: {...this.env, ...options.env},
+      input: options.input,
+      cwd: options.cwd,
+      timeoutMs: options.timeoutMs ?? this.options.timeoutMs,
+    })
     this.transcript.push(result.stdout, result.stderr)
     return result
   }
@@ -72,7 +77,10 @@ export function homeEnv(home: string, extra: Record<string, string> = {}): Recor
  */
 export async function initialisedHome(options: HomeOptions): Promise<CliSession> {
   const session = new CliSession(homeEnv(options.home, options.env), {runner: options.runner, timeoutMs: options.timeoutMs})
-  const init = await session.run(['init', '--admin-email', options.email ?? 'ops@example.com', '--admin-name', options.name ?? 'Ops', '--password-stdin'], {input: `${options.password}\n`})
+  const init = await session.run(
+    ['init', '--admin-email', options.email ?? 'ops@example.com', '--admin-name', options.name ?? 'Ops', '--password-stdin'],
+    {input: `${options.password}\n`},
+  )
   expect(init.code, init.stderr).toBe(0)
   return session
 }
@@ -109,7 +117,10 @@ export function killStartedClis(): void {
 }
 
 /** Waits until `condition()` holds, polling every `intervalMs` (50); fails naming `what` after `timeoutMs` (20 s). */
-export async function waitFor(condition: () => boolean, options: {timeoutMs?: number; what?: string; intervalMs?: number} = {}): Promise<void> {
+export async function waitFor(
+  condition: () => boolean,
+  options: {timeoutMs?: number; what?: string; intervalMs?: number} = {},
+): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 20_000
   const started = Date.now()
   while (!condition()) {
@@ -145,8 +156,18 @@ async function runOnce(args: string[], options: CliOptions): Promise<CliResult> 
   let stdout = ''
   let stderr = ''
   const saved = {env: process.env, cwd: process.cwd(), exitCode: process.exitCode, stdin: Object.getOwnPropertyDescriptor(process, 'stdin')}
-  const ttys = {out: Object.getOwnPropertyDescriptor(process.stdout, 'isTTY'), err: Object.getOwnPropertyDescriptor(process.stderr, 'isTTY')}
-  const writes = {out: process.stdout.write, err: process.stderr.write, log: console.log, error: console.error, warn: console.warn, info: console.info}
+  const ttys = {
+    out: Object.getOwnPropertyDescriptor(process.stdout, 'isTTY'),
+    err: Object.getOwnPropertyDescriptor(process.stderr, 'isTTY'),
+  }
+  const writes = {
+    out: process.stdout.write,
+    err: process.stderr.write,
+    log: console.log,
+    error: console.error,
+    warn: console.warn,
+    info: console.info,
+  }
   // The environment the spawned CLI gets.
   const env = cliEnv(options.env)
   const capture =
@@ -168,7 +189,8 @@ async function runOnce(args: string[], options: CliOptions): Promise<CliResult> 
     process.stdout.write = capture('out') as typeof process.stdout.write
     process.stderr.write = capture('err') as typeof process.stderr.write
     // Captured as the spawned CLI's are piped: not a terminal, even when vitest runs in one.
-    for (const stream of [process.stdout, process.stderr]) Object.defineProperty(stream, 'isTTY', {value: false, configurable: true, writable: true})
+    for (const stream of [process.stdout, process.stderr])
+      Object.defineProperty(stream, 'isTTY', {value: false, configurable: true, writable: true})
     // oclif's own output (this.log, --json, help) goes through console.
     console.log = console.info = (...a: unknown[]) => void (stdout += `${format(...a)}\n`)
     console.error = console.warn = (...a: unknown[]) => void (stderr += `${format(...a)}\n`)
@@ -184,7 +206,10 @@ async function runOnce(args: string[], options: CliOptions): Promise<CliResult> 
   } finally {
     process.stdout.write = writes.out
     process.stderr.write = writes.err
-    for (const [stream, tty] of [[process.stdout, ttys.out], [process.stderr, ttys.err]] as const) {
+    for (const [stream, tty] of [
+      [process.stdout, ttys.out],
+      [process.stderr, ttys.err],
+    ] as const) {
       if (tty) Object.defineProperty(stream, 'isTTY', tty)
       else delete (stream as {isTTY?: boolean}).isTTY
     }

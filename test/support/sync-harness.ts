@@ -4,11 +4,11 @@
  * database as stored and the fleet as it really is. A test file calls
  * `useSyncHarness()` once at its top.
  */
-import {ROUTING_CACHE_TABLE, TENANT_MASTER_TABLE} from '../../src/lib/db/tables.js'
 import type {Knex} from 'knex'
 import {afterAll, afterEach} from 'vitest'
 
 import {openControlDb, type ControlDbTarget} from '../../src/lib/db/control-db.js'
+import {ROUTING_CACHE_TABLE, TENANT_MASTER_TABLE} from '../../src/lib/db/tables.js'
 import {toBool, toIso} from '../../src/lib/db/values.js'
 import {addRds} from '../../src/lib/rds/service.js'
 import type {RdsFields} from '../../src/lib/rds/validation.js'
@@ -18,7 +18,6 @@ import {makeContext} from './context.js'
 import {createControlDb, type ControlEngineName, type TestControlDb} from './control-db.js'
 import {type FaultMode, type FaultProxy, startFaultProxy} from './fault-proxy.js'
 import {createRaiFixture, type RaiFixture, type RaiFixtureOptions} from './rai-fixture.js'
-
 
 /** Undoes, after each test, what it set up; drops the 2,000-tenant fleet after the file. */
 export function useSyncHarness(): void {
@@ -95,7 +94,12 @@ export async function proxyTo(target: RaiFixture, mode: FaultMode = 'pass'): Pro
 }
 
 /** Registers an RDS (through `via` when given) without testing it; returns its raiops id. */
-export async function register(ctx: Ctx, target: RaiFixture, name: string, options: {master?: boolean; via?: FaultProxy} = {}): Promise<number> {
+export async function register(
+  ctx: Ctx,
+  target: RaiFixture,
+  name: string,
+  options: {master?: boolean; via?: FaultProxy} = {},
+): Promise<number> {
   const fields: RdsFields = {
     name,
     engine: target.engine,
@@ -325,7 +329,9 @@ export async function storedRuns(db: Knex, kind?: 'tenants' | 'routing'): Promis
 }
 
 /** A tenant sync's result for one RDS, without its duration and (when there are none) its invalid rows. */
-export function brief(result: RdsTenantSync): Omit<RdsTenantSync, 'durationMs' | 'lastSyncedAt' | 'invalidRows'> & {invalidRows?: RdsTenantSync['invalidRows']} {
+export function brief(
+  result: RdsTenantSync,
+): Omit<RdsTenantSync, 'durationMs' | 'lastSyncedAt' | 'invalidRows'> & {invalidRows?: RdsTenantSync['invalidRows']} {
   const {durationMs: _duration, lastSyncedAt: _last, invalidRows, ...rest} = result
   return invalidRows.length > 0 ? {...rest, invalidRows} : rest
 }

@@ -19,7 +19,9 @@ describe('config', () => {
   it('names the variable and what is expected', () => {
     expect(() => loadConfig({RAIOPS_HOME: 'relative/dir'})).toThrow('RAIOPS_HOME: expected an absolute path')
     expect(() => loadConfig({RAIOPS_DATABASE_URL: 'oracle://x'})).toThrow(/^RAIOPS_DATABASE_URL: expected mysql:\/\//)
-    expect(() => loadConfig({RAIOPS_CONNECT_TIMEOUT_MS: 'soon'})).toThrow(/^RAIOPS_CONNECT_TIMEOUT_MS: expected a whole number of milliseconds/)
+    expect(() => loadConfig({RAIOPS_CONNECT_TIMEOUT_MS: 'soon'})).toThrow(
+      /^RAIOPS_CONNECT_TIMEOUT_MS: expected a whole number of milliseconds/,
+    )
     expect(() => loadConfig({RAIOPS_QUERY_TIMEOUT_MS: '5'})).toThrow(/RAIOPS_QUERY_TIMEOUT_MS: expected at least 100 ms/)
     expect(() => loadConfig({RAIOPS_HOME: 'x'})).toThrow(expect.objectContaining({exitCode: 2, constructor: ConfigError}))
   })
@@ -39,7 +41,11 @@ describe('control database URL', () => {
   it('understands sqlite, mysql and postgres URLs without exposing the password', () => {
     expect(parseDatabaseUrl(undefined, '/h')).toMatchObject({engine: 'sqlite', sqliteFile: '/h/raiops.sqlite'})
     const mysql = parseDatabaseUrl('mysql://ops:p%40ss@db.internal:3307/raiops', '/h')
-    expect(mysql).toMatchObject({engine: 'mysql', client: 'mysql2', connection: {host: 'db.internal', port: 3307, user: 'ops', password: 'p@ss', database: 'raiops'}})
+    expect(mysql).toMatchObject({
+      engine: 'mysql',
+      client: 'mysql2',
+      connection: {host: 'db.internal', port: 3307, user: 'ops', password: 'p@ss', database: 'raiops'},
+    })
     expect(mysql.display).toBe('mysql://ops@db.internal:3307/raiops')
     expect(parseDatabaseUrl('postgresql://pg@127.0.0.1/raiops', '/h')).toMatchObject({engine: 'postgres', connection: {port: 5432}})
   })

@@ -4,8 +4,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {decryptSecret, encryptSecret, envelopeKid} from '../../src/lib/crypto/secret-box.js'
 import {derivedKid, ensureKeyFile, loadKeyring, parseKeyring} from '../../src/lib/crypto/keyring.js'
+import {decryptSecret, encryptSecret, envelopeKid} from '../../src/lib/crypto/secret-box.js'
 import {SecretError} from '../../src/lib/errors/index.js'
 
 const key = () => randomBytes(32).toString('base64')

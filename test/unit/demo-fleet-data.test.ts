@@ -1,8 +1,17 @@
-import {createHash} from 'node:crypto'
 import bcrypt from 'bcryptjs'
+import {createHash} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
 
-import {FLEET_USER_PASSWORD, locationRows, planCounts, routingRows, tenantRows, userRows, type FleetRow, type RaiDataPlan} from '../../src/lib/demo/fleet-data.js'
+import {
+  FLEET_USER_PASSWORD,
+  locationRows,
+  planCounts,
+  routingRows,
+  tenantRows,
+  userRows,
+  type FleetRow,
+  type RaiDataPlan,
+} from '../../src/lib/demo/fleet-data.js'
 import {demoFleet, type DemoFleet} from '../../src/lib/demo/fleet.js'
 
 /** Registry ids the routing rows are written with (any fixed numbers do). */
@@ -89,7 +98,10 @@ describe('the demo fleet generator', () => {
       const routed = routing.filter((r) => r.rds_instance_id === IDS[index])
       const key = (r: FleetRow) => `${r.tenant_id}/${r.email}`
       expect(routed.map((r) => `${r.tenant_id}/${r.user_id}/${r.email}/${r.password_hash}`).sort()).toEqual(
-        users.filter((u) => !u.is_ghost).map((u) => `${u.tenant_id}/${u.id}/${u.email}/${u.password}`).sort(),
+        users
+          .filter((u) => !u.is_ghost)
+          .map((u) => `${u.tenant_id}/${u.id}/${u.email}/${u.password}`)
+          .sort(),
       )
       const routedKeys = new Set(routed.map(key))
       for (const ghost of ghosts) expect(routedKeys.has(key(ghost))).toBe(false)

@@ -53,7 +53,9 @@ describe('which .env settings raiops honours', () => {
   it('$RAIOPS_HOME/.env may set them (but not RAIOPS_HOME), when it is owned by the user and writable by nobody else', () => {
     const {home, work} = fixture()
     const file = join(home, '.env')
-    writeFileSync(file, `RAIOPS_DATABASE_URL=sqlite:///${home}/other.db\nRAIOPS_MASTER_KEY=${KEY}\nRAIOPS_HOME=/tmp/elsewhere\n`, {mode: 0o600})
+    writeFileSync(file, `RAIOPS_DATABASE_URL=sqlite:///${home}/other.db\nRAIOPS_MASTER_KEY=${KEY}\nRAIOPS_HOME=/tmp/elsewhere\n`, {
+      mode: 0o600,
+    })
     const trusted = loadEnvironment({RAIOPS_HOME: home}, work)
     expect(trusted.warnings).toEqual([])
     expect(loadConfig(trusted.env)).toMatchObject({home, databaseUrl: `sqlite:///${home}/other.db`, masterKey: KEY})

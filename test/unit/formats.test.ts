@@ -1,17 +1,25 @@
 import {describe, expect, it} from 'vitest'
 
-import {UserError} from '../../src/lib/errors/index.js'
-import {parseDuration, parseSeconds} from '../../src/lib/time/duration.js'
-import {escapeControl, escapeControlDeep} from '../../src/lib/text/escape.js'
 import {escapeXml, renderJunit} from '../../src/cli/output/junit.js'
 import {renderPrometheus} from '../../src/cli/output/prometheus.js'
 import {renderCsv, renderRecord, renderTable, type Column} from '../../src/cli/output/render.js'
+import {UserError} from '../../src/lib/errors/index.js'
+import {escapeControl, escapeControlDeep} from '../../src/lib/text/escape.js'
+import {parseDuration, parseSeconds} from '../../src/lib/time/duration.js'
 import {accessLogLine} from '../../src/lib/webhook/server.js'
 
 describe('Prometheus text format', () => {
   it('escapes backslashes, quotes and newlines in label values, and writes HELP and TYPE once per family', () => {
     const text = renderPrometheus([
-      {name: 'raiops_rds_up', help: 'up\nor not', type: 'gauge', samples: [{labels: {rds: 'a"b\\c\nd'}, value: 1}, {labels: {rds: 'plain'}, value: 0}]},
+      {
+        name: 'raiops_rds_up',
+        help: 'up\nor not',
+        type: 'gauge',
+        samples: [
+          {labels: {rds: 'a"b\\c\nd'}, value: 1},
+          {labels: {rds: 'plain'}, value: 0},
+        ],
+      },
       {name: 'raiops_x', help: 'x', type: 'gauge', samples: [{labels: {}, value: Number.NaN}]},
     ])
     expect(text).toBe(
@@ -42,7 +50,13 @@ describe('JUnit XML', () => {
       time: 1.5,
       cases: [
         {classname: 'c', name: 'ok', time: 0.01},
-        {classname: 'c', name: 'bad & down', time: 2, failure: {type: 'down', message: 'refused "x"', body: 'line1\nline2'}, output: 'status: down'},
+        {
+          classname: 'c',
+          name: 'bad & down',
+          time: 2,
+          failure: {type: 'down', message: 'refused "x"', body: 'line1\nline2'},
+          output: 'status: down',
+        },
       ],
     })
     expect(xml).toContain('<testsuites name="suite &lt;1&gt;" tests="2" failures="1" errors="0" time="1.500">')
@@ -75,7 +89,8 @@ describe('durations and seconds', () => {
   it('parseSeconds takes fractions, refuses zero, negatives, words and values over the maximum', () => {
     expect(parseSeconds('2', '--timeout')).toBe(2000)
     expect(parseSeconds('0.25', '--timeout')).toBe(250)
-    for (const bad of ['0', '-1', 'soon', '', '601']) expect(() => parseSeconds(bad, '--timeout', 600)).toThrow(/--timeout must be a number of seconds above 0 and at most 600/)
+    for (const bad of ['0', '-1', 'soon', '', '601'])
+      expect(() => parseSeconds(bad, '--timeout', 600)).toThrow(/--timeout must be a number of seconds above 0 and at most 600/)
   })
 })
 
@@ -108,8 +123,17 @@ describe('control characters in human output', () => {
   })
 
   it('cannot forge a line of the access log', () => {
-    const line = accessLogLine(new Date('2026-01-02T03:04:05Z'), {method: 'POST', path: '/api/webhooks/rai/audit', status: 503, ms: 1.5, eventId: 'e\n2026-01-02T03:04:06.000Z 200 POST / forged', detail: 'failed (\u001b]0;title\u0007)'})
+    const line = accessLogLine(new Date('2026-01-02T03:04:05Z'), {
+      method: 'POST',
+      path: '/api/webhooks/rai/audit',
+      status: 503,
+      ms: 1.5,
+      eventId: 'e\n2026-01-02T03:04:06.000Z 200 POST / forged',
+      detail: 'failed (\u001b]0;title\u0007)',
+    })
     expect(line.split('\n')).toHaveLength(1)
-    expect(line).toBe('2026-01-02T03:04:05.000Z 503 POST /api/webhooks/rai/audit e\\n2026-01-02T03:04:06.000Z 200 POST / forged 1.5 ms: failed (\\u001b]0;title\\u0007)')
+    expect(line).toBe(
+      '2026-01-02T03:04:05.000Z 503 POST /api/webhooks/rai/audit e\\n2026-01-02T03:04:06.000Z 200 POST / forged 1.5 ms: failed (\\u001b]0;title\\u0007)',
+    )
   })
 })

@@ -17,7 +17,7 @@ describe('email masking', () => {
     expect(maskEmail('用户@例子.广告')).toBe('用***@例子.广告')
     expect(maskEmail('пользователь@пример.рф')).toBe('п***@пример.рф')
     expect(maskEmail('user@xn--80akhbyknj4f.xn--p1ai')).toBe('u***@xn--80akhbyknj4f.xn--p1ai')
-    expect(maskEmail('o\'brien!x@example.com')).toBe('o***@example.com')
+    expect(maskEmail("o'brien!x@example.com")).toBe('o***@example.com')
     expect(maskEmail('"john doe"@example.com')).toBe('"***@example.com')
     expect(maskEmail('root@[192.0.2.1]')).toBe('r***@[192.0.2.1]')
     expect(maskEmail('𝒜lice@example.com')).toBe('𝒜***@example.com')
@@ -44,7 +44,14 @@ describe('email masking', () => {
   })
 
   it('masks addresses sent as keys, at any depth, keeping two keys that mask alike apart', () => {
-    expect(maskEmails({'vïctim7@cörp.example': {role: 'admin'}, list: [{'ana@example.com': 1, 'anna@example.com': 2}], 'cc ana@example.com': 'bo@example.com', id: 7})).toEqual({
+    expect(
+      maskEmails({
+        'vïctim7@cörp.example': {role: 'admin'},
+        list: [{'ana@example.com': 1, 'anna@example.com': 2}],
+        'cc ana@example.com': 'bo@example.com',
+        id: 7,
+      }),
+    ).toEqual({
       'v***@cörp.example': {role: 'admin'},
       list: [{'a***@example.com': 1, 'a***@example.com 2': 2}],
       'cc a***@example.com': 'b***@example.com',

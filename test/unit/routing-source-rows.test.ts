@@ -5,7 +5,15 @@ import {toCacheRow, type CachedRow} from '../../src/lib/sync/routing/model.js'
 import {parseSourceRow, REJECTED, sourceTime, type UpstreamRow} from '../../src/lib/sync/routing/source.js'
 import {later} from '../../src/lib/sync/routing/watermark.js'
 
-const ROW: UpstreamRow = {id: 7, email: 'Ann.Lee@Example.COM', tenant_id: 3, rds_instance_id: 1, user_id: 42, status: 'active', updated_at: new Date('2024-05-01T10:20:30Z')}
+const ROW: UpstreamRow = {
+  id: 7,
+  email: 'Ann.Lee@Example.COM',
+  tenant_id: 3,
+  rds_instance_id: 1,
+  user_id: 42,
+  status: 'active',
+  updated_at: new Date('2024-05-01T10:20:30Z'),
+}
 
 describe('sourceTime: a Laravel timestamp as ms since the epoch, UTC', () => {
   it('reads a Date, the naive text Laravel writes (as UTC), and text with a zone', () => {
@@ -25,13 +33,23 @@ describe('sourceTime: a Laravel timestamp as ms since the epoch, UTC', () => {
 
 describe('parseSourceRow: a fleet routing row checked', () => {
   it('keeps a valid row, its email lower-cased and nothing else changed', () => {
-    expect(parseSourceRow(ROW)).toEqual({id: 7, email: 'ann.lee@example.com', tenantId: 3, rdsInstanceId: 1, userId: 42, status: 'active', updatedAt: Date.parse('2024-05-01T10:20:30Z')})
+    expect(parseSourceRow(ROW)).toEqual({
+      id: 7,
+      email: 'ann.lee@example.com',
+      tenantId: 3,
+      rdsInstanceId: 1,
+      userId: 42,
+      status: 'active',
+      updatedAt: Date.parse('2024-05-01T10:20:30Z'),
+    })
     const odd = parseSourceRow({...ROW, email: " O'Brien+X@Ex.io "})
     expect(odd).toMatchObject({email: " o'brien+x@ex.io "})
   })
 
   it('reads BIGINT ids given as digits, a numeric status as text, and a missing status or time as null', () => {
-    expect(parseSourceRow({...ROW, id: '9007199254740', tenant_id: '3', rds_instance_id: '1', user_id: '42', status: 2, updated_at: null})).toEqual({
+    expect(
+      parseSourceRow({...ROW, id: '9007199254740', tenant_id: '3', rds_instance_id: '1', user_id: '42', status: 2, updated_at: null}),
+    ).toEqual({
       id: 9_007_199_254_740,
       email: 'ann.lee@example.com',
       tenantId: 3,

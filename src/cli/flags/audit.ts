@@ -17,7 +17,11 @@ export const auditTailFlags = {
   ...auditFilterFlags,
   lines: Flags.integer({char: 'n', description: 'how many of the last entries to print first', default: 20, min: 0, max: 100_000}),
   follow: Flags.boolean({char: 'F', description: 'keep printing new entries as they land'}),
-  interval: Flags.custom<number>({description: 'seconds between two polls when following', default: 1000, parse: async (input) => parseSeconds(input, '--interval', 3600)})(),
+  interval: Flags.custom<number>({
+    description: 'seconds between two polls when following',
+    default: 1000,
+    parse: async (input) => parseSeconds(input, '--interval', 3600),
+  })(),
   'max-retries': Flags.integer({description: 'failed polls in a row before exiting 1', default: 30, min: 0, max: 1_000_000}),
 }
 
@@ -25,6 +29,11 @@ export const auditTailFlags = {
 export const auditServeFlags = {
   host: Flags.string({description: 'the address to listen on', default: '127.0.0.1'}),
   port: Flags.integer({char: 'p', description: 'the port to listen on (0: any free port)', default: 8787, min: 0, max: 65_535}),
-  tolerance: Flags.integer({description: 'seconds a signature timestamp may be off from now, either way', default: 300, min: 1, max: 86_400}),
+  tolerance: Flags.integer({
+    description: 'seconds a signature timestamp may be off from now, either way',
+    default: 300,
+    min: 1,
+    max: 86_400,
+  }),
   quiet: Flags.boolean({char: 'q', description: 'log refused requests only'}),
 }

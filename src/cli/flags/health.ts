@@ -10,11 +10,17 @@ export type HealthFormat = (typeof HEALTH_FORMATS)[number]
 const FAIL_ON = ['down', 'degraded', 'never'] as const
 
 /** --watch N: show it again every N seconds on the terminal. */
-export const watchFlag = (description: string) => Flags.custom<number>({description, parse: async (input) => parseSeconds(input, '--watch', 86_400)})()
+export const watchFlag = (description: string) =>
+  Flags.custom<number>({description, parse: async (input) => parseSeconds(input, '--watch', 86_400)})()
 
 /** --timeout of a probe, in seconds (5 by default). */
 export const probeTimeoutFlag = (description: string) =>
-  Flags.custom<number>({description, default: async () => 5000, defaultHelp: async () => '5', parse: async (input) => parseSeconds(input, '--timeout', 600)})()
+  Flags.custom<number>({
+    description,
+    default: async () => 5000,
+    defaultHelp: async () => '5',
+    parse: async (input) => parseSeconds(input, '--timeout', 600),
+  })()
 
 /** rds:health's description: what its flags do together, its status rules and exit codes. */
 export const healthDescription = `Probes each RDS concurrently, each within --timeout, so the run lasts about as long as the slowest probe whatever the number of dead servers. A probe connects, times a SELECT 1 round trip, reads the server version, checks that the RAI tables exist (tenants, users, locations; user_email_routing on the master), that the providers database is reachable when one is set, and connection usage (MySQL/MariaDB Threads_connected / max_connections, PostgreSQL backends / max_connections). The outcome is stored on the RDS (rds:list, status) and appended to its history.
@@ -33,12 +39,19 @@ Exit codes: 4 when any probed RDS is at or below --fail-on (down by default; deg
 
 /** The flags of rds:health. */
 export const healthFlags = {
-  rds: Flags.string({description: 'only these RDS (name or id; repeat or separate with commas); inactive ones too', multiple: true, delimiter: ','}),
+  rds: Flags.string({
+    description: 'only these RDS (name or id; repeat or separate with commas); inactive ones too',
+    multiple: true,
+    delimiter: ',',
+  }),
   timeout: probeTimeoutFlag('seconds each probe may take before the RDS is down (fractions allowed)'),
   'slow-ms': Flags.integer({description: 'a SELECT 1 round trip above this many ms is degraded', default: DEFAULT_SLOW_MS, min: 1}),
   'fail-on': Flags.option({options: FAIL_ON, default: 'down' as const, description: 'exit 4 when any RDS is at or below this status'})(),
   format: Flags.option({options: HEALTH_FORMATS, default: 'table' as HealthFormat, char: 'f', description: 'output format'})(),
-  output: Flags.string({char: 'o', description: 'write the output to this file (atomically; mode 0600, 0644 for prometheus) instead of stdout'}),
+  output: Flags.string({
+    char: 'o',
+    description: 'write the output to this file (atomically; mode 0600, 0644 for prometheus) instead of stdout',
+  }),
   concurrency: Flags.integer({description: 'probes at once', default: DEFAULT_HEALTH_CONCURRENCY, min: 1, max: 1024}),
   history: Flags.boolean({description: 'show the stored checks and uptime instead of probing'}),
   window: Flags.custom<number>({
@@ -82,7 +95,9 @@ export function checkHealthFlags(flags: HealthFlagValues, json: boolean): void {
     throw new UserError(`--format ${flags.format} is for a probe, not --history`, {hint: 'use table, json, csv or ndjson with --history'})
   }
   if (flags.watch !== undefined && (json || flags.output)) {
-    throw new UserError('--watch redraws the terminal; it cannot be combined with --json or --output', {hint: 'run it from cron for files and machines'})
+    throw new UserError('--watch redraws the terminal; it cannot be combined with --json or --output', {
+      hint: 'run it from cron for files and machines',
+    })
   }
 }
 

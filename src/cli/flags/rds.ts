@@ -35,8 +35,13 @@ export const rdsEditFlags = {
   ...rdsFieldFlags,
   master: Flags.boolean({allowNo: true, description: 'make this the master RDS (--no-master to unset)'}),
   active: Flags.boolean({allowNo: true, description: 'include it in syncs and health checks (--no-active to leave it out)'}),
-  impersonation: Flags.boolean({allowNo: true, description: 'let tenant:impersonate issue links for its tenants (--no-impersonation to refuse them)'}),
-  'impersonation-audience': Flags.string({description: 'the audience (aud) its RAI application expects in impersonation links; "" for its app URL'}),
+  impersonation: Flags.boolean({
+    allowNo: true,
+    description: 'let tenant:impersonate issue links for its tenants (--no-impersonation to refuse them)',
+  }),
+  'impersonation-audience': Flags.string({
+    description: 'the audience (aud) its RAI application expects in impersonation links; "" for its app URL',
+  }),
   'impersonation-ttl': Flags.string({description: 'how long its impersonation links are valid by default, 30s to 5m; "" for 5m'}),
 }
 

@@ -31,7 +31,11 @@ export const tenantSyncFlags = {
 }
 
 export const rdsSelectionFlags = {
-  rds: Flags.string({description: 'only these RDS (name or id; repeat or separate with commas), active or not', multiple: true, delimiter: ','}),
+  rds: Flags.string({
+    description: 'only these RDS (name or id; repeat or separate with commas), active or not',
+    multiple: true,
+    delimiter: ',',
+  }),
   shard: Flags.custom({
     description: 'only the RDS of shard K of N (ids dealt round-robin), so N cron workers split the fleet; each shard has its own lock',
     parse: async (input: string) => parseShard(input),
@@ -40,15 +44,26 @@ export const rdsSelectionFlags = {
 
 /** --full / --truncate of a routing sync. */
 export const routingModeFlags = {
-  full: Flags.boolean({description: 'reconcile every row, including rows deleted on the master (writes only what differs)', exclusive: ['truncate']}),
-  truncate: Flags.boolean({description: 'rebuild the cache from scratch; readers see the previous cache until it is swapped in', exclusive: ['full']}),
+  full: Flags.boolean({
+    description: 'reconcile every row, including rows deleted on the master (writes only what differs)',
+    exclusive: ['truncate'],
+  }),
+  truncate: Flags.boolean({
+    description: 'rebuild the cache from scratch; readers see the previous cache until it is swapped in',
+    exclusive: ['full'],
+  }),
 }
 
 export const SYNC_FORMATS = ['table', 'json', 'ndjson'] as const
 export type SyncFormat = (typeof SYNC_FORMATS)[number]
 
 export const syncOutputFlags = {
-  format: Flags.option({options: SYNC_FORMATS, default: 'table' as SyncFormat, char: 'f', description: 'output: a summary table, one JSON document, or NDJSON events (one per RDS, then a summary) for log shippers'})(),
+  format: Flags.option({
+    options: SYNC_FORMATS,
+    default: 'table' as SyncFormat,
+    char: 'f',
+    description: 'output: a summary table, one JSON document, or NDJSON events (one per RDS, then a summary) for log shippers',
+  })(),
   output: Flags.string({char: 'o', description: 'write the output to this file (atomically) instead of stdout'}),
 }
 
@@ -58,7 +73,15 @@ export function routingMode(flags: {full?: boolean; truncate?: boolean}): Routin
 }
 
 /** The tenant sync's options, from its flags (`rds` and `shard` where the command has them). */
-export function tenantSyncInput(flags: {rds?: string[]; shard?: ReturnType<typeof parseShard>; force: boolean; 'max-age': number; concurrency: number; timeout: number; wait: number}) {
+export function tenantSyncInput(flags: {
+  rds?: string[]
+  shard?: ReturnType<typeof parseShard>
+  force: boolean
+  'max-age': number
+  concurrency: number
+  timeout: number
+  wait: number
+}) {
   return {
     refs: flags.rds,
     shard: flags.shard,

@@ -26,7 +26,8 @@ export const OUTPUT_FILE_MODE = 0o600
  *   /proc: written through, appended to, never replaced;
  * - anything else (a directory, a socket): refused.
  */
-export type OutputTarget = {kind: 'stdout'} | {kind: 'atomic'; path: string} | {kind: 'through'; path: string} | {kind: 'descriptor'; fd: number}
+export type OutputTarget =
+  {kind: 'stdout'} | {kind: 'atomic'; path: string} | {kind: 'through'; path: string} | {kind: 'descriptor'; fd: number}
 
 const MAX_LINKS = 40
 
@@ -77,7 +78,9 @@ export function outputTarget(file: string): OutputTarget {
     }
     if (stat.isCharacterDevice() || stat.isFIFO()) return {kind: 'through', path: current}
     if (stat.isDirectory()) throw new UserError(`--output ${file} is a directory`, {hint: 'name a file in it'})
-    throw new UserError(`--output ${file} is neither a file, a character device nor a FIFO`, {hint: 'name a file, or - for standard output'})
+    throw new UserError(`--output ${file} is neither a file, a character device nor a FIFO`, {
+      hint: 'name a file, or - for standard output',
+    })
   }
   throw new UserError(`--output ${file} is a loop of symbolic links`, {hint: 'name a file'})
 }
@@ -148,7 +151,11 @@ export async function openOutputStream(file: string, options: {mode?: number} = 
         throw cannotWrite(file, error)
       }
     }
-    return {write: async (chunk) => attempt(() => atomic.write(chunk)), commit: async () => attempt(() => atomic.commit()), abort: async () => atomic.abort()}
+    return {
+      write: async (chunk) => attempt(() => atomic.write(chunk)),
+      commit: async () => attempt(() => atomic.commit()),
+      abort: async () => atomic.abort(),
+    }
   }
   const handle = await open(target.path, 'a', mode).catch((error: unknown) => {
     throw cannotWrite(file, error)

@@ -1,19 +1,23 @@
 import type {ChalkInstance} from 'chalk'
 
-import {ago} from '../../lib/text/age.js'
-import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
-import {renderCells, type Column} from '../output/render.js'
 import type {AuditChange, AuditView} from '../../lib/audit/read.js'
 import type {TailEvent} from '../../lib/audit/tail.js'
 import type {ChainVerification} from '../../lib/audit/verify.js'
+import {ago} from '../../lib/text/age.js'
+import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
 import {accessLogLine, type RequestLog} from '../../lib/webhook/server.js'
+import {renderCells, type Column} from '../output/render.js'
 
 const target = (row: AuditView): string => (row.targetType ? `${row.targetType}${row.targetId === null ? '' : `:${row.targetId}`}` : '')
 
 export function auditColumns(c: ChalkInstance, now: Date): Column<AuditView>[] {
   return [
     {header: 'ID', cell: (r) => String(r.id), plain: (r) => r.id},
-    {header: 'When', cell: (r) => `${r.occurredAt.slice(0, 19).replace('T', ' ')} ${c.dim(`(${ago(r.occurredAt, now)})`)}`, plain: (r) => r.occurredAt},
+    {
+      header: 'When',
+      cell: (r) => `${r.occurredAt.slice(0, 19).replace('T', ' ')} ${c.dim(`(${ago(r.occurredAt, now)})`)}`,
+      plain: (r) => r.occurredAt,
+    },
     {header: 'Actor', cell: (r) => `${c.dim(`${r.actorType}:`)}${r.actor}`, plain: (r) => `${r.actorType}:${r.actor}`},
     {header: 'Action', cell: (r) => r.action},
     {header: 'Target', cell: target, plain: (r) => target(r) || null},
@@ -23,7 +27,8 @@ export function auditColumns(c: ChalkInstance, now: Date): Column<AuditView>[] {
 }
 
 /** A value on one line: a string as it is, anything else as JSON, either escaped for the terminal. */
-const shown = (value: unknown): string => (value === null || value === undefined ? '∅' : escapeControl(typeof value === 'string' ? value : JSON.stringify(value)))
+const shown = (value: unknown): string =>
+  value === null || value === undefined ? '∅' : escapeControl(typeof value === 'string' ? value : JSON.stringify(value))
 
 /**
  * An entry's fields, then its change as a diff: `-` the old value, `+` the new
@@ -46,7 +51,8 @@ export function renderAuditEntry(c: ChalkInstance, shownEntry: AuditView & {chan
   if (entry.source.host) lines.push(`  Host     ${entry.source.host}${entry.source.ip ? ` (${entry.source.ip})` : ''}`)
   if (entry.source.command) lines.push(`  Command  ${entry.source.command}`)
   lines.push('')
-  if (changes.length === 0) lines.push(c.dim(entry.oldValues === null && entry.newValues === null ? '  no values recorded' : '  no field changed'))
+  if (changes.length === 0)
+    lines.push(c.dim(entry.oldValues === null && entry.newValues === null ? '  no values recorded' : '  no field changed'))
   for (const change of changes) {
     if (change.redacted) {
       lines.push(`  ${escapeControl(change.field)}: changed ${c.dim('(redacted)')}`)
@@ -73,14 +79,19 @@ export interface TailOutput {
 }
 
 /** `audit:tail`'s renderer, event by event; `view` masks an entry as the caller may see it. */
-export function tailRenderer(c: ChalkInstance, options: {json: boolean; maxRetries: number; now: Date; view: (entry: AuditView) => AuditView}): (event: TailEvent) => TailOutput {
+export function tailRenderer(
+  c: ChalkInstance,
+  options: {json: boolean; maxRetries: number; now: Date; view: (entry: AuditView) => AuditView},
+): (event: TailEvent) => TailOutput {
   const columns = auditColumns(c, options.now)
   const line = (values: string[]) => values.join('  ')
   let header = false
   return (event) => {
     if (event.type === 'disconnected') {
       const retry = Math.round(event.retryInMs / 100) / 10
-      return {stderr: `control database unreachable (attempt ${event.attempt} of ${options.maxRetries}): ${escapeControl(event.error)}; retrying in ${retry} s\n`}
+      return {
+        stderr: `control database unreachable (attempt ${event.attempt} of ${options.maxRetries}): ${escapeControl(event.error)}; retrying in ${retry} s\n`,
+      }
     }
     if (event.type === 'reconnected') return {stderr: `control database reachable again after ${event.failures} failed attempt(s)\n`}
     const entry = options.view(event.entry)

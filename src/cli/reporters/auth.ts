@@ -1,7 +1,7 @@
-import {escapeControlDeep} from '../../lib/text/escape.js'
 import type {Identity} from '../../lib/auth/identity.js'
 import {PERMISSIONS} from '../../lib/auth/permissions.js'
 import type {RoleView} from '../../lib/role/roles.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
 
 /** `sync_runner: sync.run, sync.view`: a role and what it grants, on one line. */
 export function roleLine(role: RoleView): string {
@@ -12,7 +12,11 @@ export function roleLine(role: RoleView): string {
 /** A role with its description, who holds it, and each permission with what it allows; the description is the operator's text, escaped. */
 export function renderRole(role: RoleView): string {
   const shown = escapeControlDeep(role)
-  const lines = [`${shown.name} (${shown.builtin ? 'built-in' : 'custom'}): ${shown.description ?? ''}`.trimEnd(), `${shown.operators} operator(s), ${shown.tokens} active token(s)`, '']
+  const lines = [
+    `${shown.name} (${shown.builtin ? 'built-in' : 'custom'}): ${shown.description ?? ''}`.trimEnd(),
+    `${shown.operators} operator(s), ${shown.tokens} active token(s)`,
+    '',
+  ]
   for (const p of shown.permissions) lines.push(`  ${p.padEnd(22)} ${PERMISSIONS[p as keyof typeof PERMISSIONS] ?? ''}`.trimEnd())
   if (shown.permissions.length === 0) lines.push('  (no permissions)')
   return `${lines.join('\n')}\n`
@@ -22,7 +26,13 @@ export function renderRole(role: RoleView): string {
 export function renderIdentity(identity: Identity): string {
   const shown = escapeControlDeep(identity)
   const who = shown.kind === 'operator' ? `operator ${shown.email} (${shown.name})` : `token "${shown.name}" (from RAIOPS_TOKEN)`
-  return [who, `role         ${shown.role}`, `permissions  ${shown.permissions.join(', ') || '(none)'}`, `expires      ${shown.expiresAt ?? 'never'}`, ''].join('\n')
+  return [
+    who,
+    `role         ${shown.role}`,
+    `permissions  ${shown.permissions.join(', ') || '(none)'}`,
+    `expires      ${shown.expiresAt ?? 'never'}`,
+    '',
+  ].join('\n')
 }
 
 /** `signed in as ana@example.com (support_admin) until …`. */

@@ -1,15 +1,15 @@
 import type {ChalkInstance} from 'chalk'
 
+import {ExitCode} from '../../lib/errors/index.js'
+import {isAtOrBelow} from '../../lib/health/rules.js'
+import type {HealthHistory, HealthReport, RdsHealthHistory, RdsHealthResult} from '../../lib/rds/health.js'
+import type {HealthStatus} from '../../lib/rds/types.js'
+import type {HealthFormat} from '../flags/health.js'
 import {renderJunit, type JunitSuite} from '../output/junit.js'
 import {renderPrometheus, type MetricFamily} from '../output/prometheus.js'
 import {renderJson, renderList, renderNdjson, type Column} from '../output/render.js'
 import type {Progress} from '../output/spinner.js'
-import type {HealthFormat} from '../flags/health.js'
-import {ExitCode} from '../../lib/errors/index.js'
 import {colourHealth} from './rds.js'
-import type {HealthStatus} from '../../lib/rds/types.js'
-import {isAtOrBelow} from '../../lib/health/rules.js'
-import type {HealthHistory, HealthReport, RdsHealthHistory, RdsHealthResult} from '../../lib/rds/health.js'
 
 export type FailOn = HealthStatus | 'never'
 
@@ -32,7 +32,11 @@ export function healthColumns(c: ChalkInstance): Column<RdsHealthResult>[] {
 /** One line under the table: how many of each status, and how long it took. */
 export function healthSummary(c: ChalkInstance, report: HealthReport): string {
   const {healthy, degraded, down} = report.counts
-  const parts = [c.green(`${healthy} healthy`), degraded > 0 ? c.yellow(`${degraded} degraded`) : `${degraded} degraded`, down > 0 ? c.red(`${down} down`) : `${down} down`]
+  const parts = [
+    c.green(`${healthy} healthy`),
+    degraded > 0 ? c.yellow(`${degraded} degraded`) : `${degraded} degraded`,
+    down > 0 ? c.red(`${down} down`) : `${down} down`,
+  ]
   return `${parts.join(', ')} · ${report.results.length} probed in ${(report.durationMs / 1000).toFixed(1)} s`
 }
 
@@ -57,13 +61,17 @@ export function healthMetrics(report: HealthReport): MetricFamily[] {
       name: 'raiops_rds_connections_used_ratio',
       help: 'Connections in use over the server limit (MySQL Threads_connected / max_connections, PostgreSQL backends / max_connections).',
       type: 'gauge',
-      samples: report.results.filter((r) => r.connectionsUsedRatio !== null).map((r) => ({labels: label(r), value: r.connectionsUsedRatio as number})),
+      samples: report.results
+        .filter((r) => r.connectionsUsedRatio !== null)
+        .map((r) => ({labels: label(r), value: r.connectionsUsedRatio as number})),
     },
     {
       name: 'raiops_rds_health_status',
       help: 'The health status of the RDS: 1 for its current status, 0 for the others.',
       type: 'gauge',
-      samples: report.results.flatMap((r) => statuses.map((status) => ({labels: {...label(r), status}, value: r.status === status ? 1 : 0}))),
+      samples: report.results.flatMap((r) =>
+        statuses.map((status) => ({labels: {...label(r), status}, value: r.status === status ? 1 : 0})),
+      ),
     },
     {
       name: 'raiops_rds_health_checked_timestamp_seconds',
@@ -81,13 +89,20 @@ export function healthJunit(report: HealthReport, failOn: FailOn): JunitSuite {
     timestamp: report.checkedAt,
     time: report.durationMs / 1000,
     cases: report.results.map((r) => {
-      const lines = [`status: ${r.status}`, ...(r.latencyMs === null ? [] : [`latency: ${ms(r.latencyMs)} ms`]), ...(r.serverVersion ? [`server: ${r.serverVersion}`] : []), ...r.reasons.map((reason) => `- ${reason}`)]
+      const lines = [
+        `status: ${r.status}`,
+        ...(r.latencyMs === null ? [] : [`latency: ${ms(r.latencyMs)} ms`]),
+        ...(r.serverVersion ? [`server: ${r.serverVersion}`] : []),
+        ...r.reasons.map((reason) => `- ${reason}`),
+      ]
       return {
         classname: `raiops.rds.${r.engine}`,
         name: r.name,
         time: r.durationMs / 1000,
         output: lines.join('\n'),
-        ...(isAtOrBelow(r.status, failOn) ? {failure: {type: r.status, message: `${r.name} is ${r.status}: ${r.reasons.join('; ')}`, body: lines.join('\n')}} : {}),
+        ...(isAtOrBelow(r.status, failOn)
+          ? {failure: {type: r.status, message: `${r.name} is ${r.status}: ${r.reasons.join('; ')}`, body: lines.join('\n')}}
+          : {}),
       }
     }),
   }
@@ -118,7 +133,11 @@ export function historyColumns(c: ChalkInstance): Column<RdsHealthHistory>[] {
     {header: 'now', cell: (r) => colourHealth(c, r.status), plain: (r) => r.status},
     {header: 'checks', cell: (r) => String(r.total), plain: (r) => r.total},
     {header: 'uptime', cell: (r) => (r.uptime === null ? c.dim('no checks') : colourUptime(c, r.uptime)), plain: (r) => r.uptime},
-    {header: 'latency ms (min/avg/max)', cell: (r) => (r.latency ? `${ms(r.latency.min)}/${ms(r.latency.avg)}/${ms(r.latency.max)}` : ''), plain: (r) => (r.latency ? `${r.latency.min}/${r.latency.avg}/${r.latency.max}` : null)},
+    {
+      header: 'latency ms (min/avg/max)',
+      cell: (r) => (r.latency ? `${ms(r.latency.min)}/${ms(r.latency.avg)}/${ms(r.latency.max)}` : ''),
+      plain: (r) => (r.latency ? `${r.latency.min}/${r.latency.avg}/${r.latency.max}` : null),
+    },
     {header: 'recent (oldest → newest)', cell: (r) => sparkline(c, r.checks), plain: (r) => r.checks.map((p) => p.status).join(' ')},
   ]
 }
@@ -140,13 +159,17 @@ export function healthReporter(format: HealthFormat, c: ChalkInstance, failOn: F
     ndjson: (report) => renderNdjson(report.results),
     json: (report) => renderJson(report),
     csv: (report) => renderList(report.results, healthColumns(c), 'csv'),
-    table: (report) => (report.results.length === 0 ? '' : `${renderList(report.results, healthColumns(c), 'table')}${healthSummary(c, report)}\n`),
+    table: (report) =>
+      report.results.length === 0 ? '' : `${renderList(report.results, healthColumns(c), 'table')}${healthSummary(c, report)}\n`,
   }
   return reporters[format]
 }
 
 /** The stored checks in one --format (prometheus and junit are for a probe). */
-export function historyReporter(format: Exclude<HealthFormat, 'prometheus' | 'junit'>, c: ChalkInstance): (history: HealthHistory) => string {
+export function historyReporter(
+  format: Exclude<HealthFormat, 'prometheus' | 'junit'>,
+  c: ChalkInstance,
+): (history: HealthHistory) => string {
   const reporters: Record<typeof format, (history: HealthHistory) => string> = {
     table: (history) => `${c.dim(historyHeading(history))}\n${renderList(history.rds, historyColumns(c), 'table')}`,
     csv: (history) => renderList(history.rds, historyColumns(c), 'csv'),

@@ -8,7 +8,9 @@ export function renderRotation(result: RotateKeysResult): string {
   const from = Object.entries(shown.fromKids)
     .map(([kid, n]) => `${n} from ${kid}`)
     .join(', ')
-  const where = shown.keyFile ? `new key ${shown.activeKid} written to ${shown.keyFile} (back it up)` : `RAIOPS_MASTER_KEY must hold key ${shown.activeKid} first wherever raiops runs`
+  const where = shown.keyFile
+    ? `new key ${shown.activeKid} written to ${shown.keyFile} (back it up)`
+    : `RAIOPS_MASTER_KEY must hold key ${shown.activeKid} first wherever raiops runs`
   return result.reencrypted > 0
     ? `${where}; re-encrypted ${result.reencrypted} secret(s) under it (${from}); ${result.alreadyCurrent} were already current\n`
     : `${where}; every secret (${result.alreadyCurrent}) is under it\n`

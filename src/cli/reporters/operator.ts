@@ -1,7 +1,7 @@
 import type {ChalkInstance} from 'chalk'
 
-import {renderRecord, type Column} from '../output/render.js'
 import type {OperatorView} from '../../lib/operator/service.js'
+import {renderRecord, type Column} from '../output/render.js'
 
 export function operatorColumns(c: ChalkInstance): Column<OperatorView>[] {
   return [

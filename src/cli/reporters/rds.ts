@@ -1,10 +1,10 @@
 import type {ChalkInstance} from 'chalk'
 
+import type {AddRdsResult, EditRdsResult, RdsTestResult} from '../../lib/rds/service.js'
+import type {HealthStatus, RdsState, RdsView} from '../../lib/rds/types.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
 import {paint} from '../output/color.js'
 import {renderRecord, type Column} from '../output/render.js'
-import type {AddRdsResult, EditRdsResult, RdsTestResult} from '../../lib/rds/service.js'
-import {escapeControlDeep} from '../../lib/text/escape.js'
-import type {HealthStatus, RdsState, RdsView} from '../../lib/rds/types.js'
 
 export function colourHealth(c: ChalkInstance, status: HealthStatus): string {
   return paint(c, status === 'healthy' ? 'ok' : status === 'degraded' ? 'warn' : status === 'down' ? 'fail' : 'dim', status)
@@ -59,7 +59,10 @@ export function rdsRecord(c: ChalkInstance, r: RdsView): Array<[string, string]>
     ['master', r.isMaster ? 'yes' : 'no'],
     ['active', r.isActive ? 'yes' : 'no'],
     ['state', colourState(c, r.state)],
-    ['health', `${colourHealth(c, r.health.status)}${r.health.latencyMs !== null ? ` (${r.health.latencyMs} ms)` : ''}${r.health.error ? ` ${r.health.error}` : ''}`],
+    [
+      'health',
+      `${colourHealth(c, r.health.status)}${r.health.latencyMs !== null ? ` (${r.health.latencyMs} ms)` : ''}${r.health.error ? ` ${r.health.error}` : ''}`,
+    ],
     ['health checked', r.health.checkedAt ?? c.dim('never')],
     ['created', r.createdAt],
     ['updated', r.updatedAt],

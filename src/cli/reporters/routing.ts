@@ -1,13 +1,17 @@
 import type {ChalkInstance} from 'chalk'
 
+import type {RoutingEntry, RoutingLookup} from '../../lib/routing/lookup.js'
 import {ago} from '../../lib/text/age.js'
 import {escapeControlDeep} from '../../lib/text/escape.js'
 import {renderList, type Column} from '../output/render.js'
-import type {RoutingEntry, RoutingLookup} from '../../lib/routing/lookup.js'
 
 function routingColumns(c: ChalkInstance): Column<RoutingEntry>[] {
   return [
-    {header: 'tenant', cell: (e) => (e.tenantName ? `${e.tenantName} (#${e.tenantMasterId})` : c.yellow(`not in tenant_master (remote ${e.remoteTenantId})`))},
+    {
+      header: 'tenant',
+      cell: (e) =>
+        e.tenantName ? `${e.tenantName} (#${e.tenantMasterId})` : c.yellow(`not in tenant_master (remote ${e.remoteTenantId})`),
+    },
     {header: 'rds', cell: (e) => e.rdsName ?? c.yellow(`unknown RDS ${e.rdsInstanceId}`)},
     {header: 'user id', cell: (e) => String(e.remoteUserId)},
     {header: 'status', cell: (e) => e.status ?? ''},

@@ -1,21 +1,25 @@
 import type {ChalkInstance} from 'chalk'
 
-import {ago} from '../../lib/text/age.js'
-import {paint} from '../output/color.js'
-import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
-import {renderJson, renderList, type Column} from '../output/render.js'
-import type {Progress} from '../output/spinner.js'
-import type {SyncFormat} from '../flags/sync.js'
-import {invalidLines} from '../../lib/sync/invalid.js'
 import type {AllSyncReport, TenantSyncEvent} from '../../lib/sync/index.js'
+import {invalidLines} from '../../lib/sync/invalid.js'
 import type {RoutingSyncReport} from '../../lib/sync/routing/index.js'
 import type {RdsSyncStatus, SyncKindStatus, SyncStatusReport} from '../../lib/sync/status.js'
 import type {RdsTenantSync, TenantSyncReport} from '../../lib/sync/tenants.js'
+import {ago} from '../../lib/text/age.js'
+import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
+import type {SyncFormat} from '../flags/sync.js'
+import {paint} from '../output/color.js'
+import {renderJson, renderList, type Column} from '../output/render.js'
+import type {Progress} from '../output/spinner.js'
 
 const seconds = (ms: number | null): string => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`)
 
 export function colourRun(c: ChalkInstance, status: string): string {
-  return paint(c, status === 'ok' ? 'ok' : status === 'partial' || status === 'running' ? 'warn' : status === 'failed' ? 'fail' : 'dim', status)
+  return paint(
+    c,
+    status === 'ok' ? 'ok' : status === 'partial' || status === 'running' ? 'warn' : status === 'failed' ? 'fail' : 'dim',
+    status,
+  )
 }
 
 export function tenantSyncColumns(c: ChalkInstance): Column<RdsTenantSync>[] {
@@ -31,7 +35,14 @@ export function tenantSyncColumns(c: ChalkInstance): Column<RdsTenantSync>[] {
     {header: 'time', cell: (r) => (r.status === 'skipped' ? '' : seconds(r.durationMs)), plain: (r) => r.durationMs},
     {
       header: 'note',
-      cell: (r) => (r.error ? c.red(r.error) : r.status === 'skipped' && r.lastSyncedAt ? c.dim(`synced ${r.lastSyncedAt}; --force to sync now`) : r.invalidRows.length > 0 ? c.yellow(invalidNote(r)) : ''),
+      cell: (r) =>
+        r.error
+          ? c.red(r.error)
+          : r.status === 'skipped' && r.lastSyncedAt
+            ? c.dim(`synced ${r.lastSyncedAt}; --force to sync now`)
+            : r.invalidRows.length > 0
+              ? c.yellow(invalidNote(r))
+              : '',
       plain: (r) => r.error ?? (r.invalidRows.length > 0 ? invalidNote(r) : ''),
     },
   ]
@@ -78,7 +89,9 @@ export function routingSyncSummary(c: ChalkInstance, routingReport: RoutingSyncR
   ]
   if (unlinked > 0) {
     const examples = report.unlinkedTenants.map((t) => `RDS ${t.rdsInstanceId} tenant ${t.remoteTenantId} (${t.rows})`).join(', ')
-    lines.push(c.yellow(`  ${unlinked} row(s) kept without a tenant link: their tenant is not in tenant_master (run sync:tenants) — ${examples}`))
+    lines.push(
+      c.yellow(`  ${unlinked} row(s) kept without a tenant link: their tenant is not in tenant_master (run sync:tenants) — ${examples}`),
+    )
   }
   if (invalid > 0) {
     lines.push(c.yellow(`  ${invalid} source row(s) break the contract:`))
@@ -91,11 +104,23 @@ export function routingSyncSummary(c: ChalkInstance, routingReport: RoutingSyncR
 export function syncKindColumns(c: ChalkInstance, now: Date): Column<SyncKindStatus>[] {
   return [
     {header: 'kind', cell: (k) => k.kind},
-    {header: 'last run', cell: (k) => (k.lastRun ? `${k.lastRun.startedAt} (${ago(k.lastRun.startedAt, now)})` : c.dim('never run')), plain: (k) => k.lastRun?.startedAt ?? null},
+    {
+      header: 'last run',
+      cell: (k) => (k.lastRun ? `${k.lastRun.startedAt} (${ago(k.lastRun.startedAt, now)})` : c.dim('never run')),
+      plain: (k) => k.lastRun?.startedAt ?? null,
+    },
     {header: 'result', cell: (k) => (k.lastRun ? colourRun(c, k.lastRun.status) : ''), plain: (k) => k.lastRun?.status ?? null},
     {header: 'counts', cell: (k) => countsText(k.lastRun?.stats ?? null), plain: (k) => countsText(k.lastRun?.stats ?? null)},
-    {header: 'data age', cell: (k) => (k.lastOkAt ? ago(k.lastOkAt, now).replace(' ago', '') : c.dim('never synced')), plain: (k) => k.staleMs},
-    {header: 'running now', cell: (k) => (k.running ? `${k.running.holder.host} (pid ${k.running.holder.pid}) since ${k.running.acquiredAt}` : ''), plain: (k) => (k.running ? `${k.running.holder.host}:${k.running.holder.pid}` : '')},
+    {
+      header: 'data age',
+      cell: (k) => (k.lastOkAt ? ago(k.lastOkAt, now).replace(' ago', '') : c.dim('never synced')),
+      plain: (k) => k.staleMs,
+    },
+    {
+      header: 'running now',
+      cell: (k) => (k.running ? `${k.running.holder.host} (pid ${k.running.holder.pid}) since ${k.running.acquiredAt}` : ''),
+      plain: (k) => (k.running ? `${k.running.holder.host}:${k.running.holder.pid}` : ''),
+    },
     {header: 'error', cell: (k) => (k.lastRun?.error ? c.red(k.lastRun.error) : ''), plain: (k) => k.lastRun?.error ?? ''},
   ]
 }
@@ -104,17 +129,27 @@ export function rdsSyncColumns(c: ChalkInstance, now: Date): Column<RdsSyncStatu
   return [
     {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
     {header: 'rds', cell: (r) => (r.active ? r.name : `${r.name} ${c.dim('(inactive)')}`), plain: (r) => r.name},
-    {header: 'last tenant sync', cell: (r) => (r.lastRun ? `${r.lastRun.startedAt} (${ago(r.lastRun.startedAt, now)})` : c.dim('never run')), plain: (r) => r.lastRun?.startedAt ?? null},
+    {
+      header: 'last tenant sync',
+      cell: (r) => (r.lastRun ? `${r.lastRun.startedAt} (${ago(r.lastRun.startedAt, now)})` : c.dim('never run')),
+      plain: (r) => r.lastRun?.startedAt ?? null,
+    },
     {header: 'result', cell: (r) => (r.lastRun ? colourRun(c, r.lastRun.status) : ''), plain: (r) => r.lastRun?.status ?? null},
     {header: 'counts', cell: (r) => countsText(r.lastRun?.stats ?? null), plain: (r) => countsText(r.lastRun?.stats ?? null)},
-    {header: 'data age', cell: (r) => (r.lastOkAt ? ago(r.lastOkAt, now).replace(' ago', '') : c.dim('never synced')), plain: (r) => r.staleMs},
+    {
+      header: 'data age',
+      cell: (r) => (r.lastOkAt ? ago(r.lastOkAt, now).replace(' ago', '') : c.dim('never synced')),
+      plain: (r) => r.staleMs,
+    },
     {header: 'error', cell: (r) => (r.lastRun?.error ? c.red(r.lastRun.error) : ''), plain: (r) => r.lastRun?.error ?? ''},
   ]
 }
 
 function countsText(stats: Record<string, unknown> | null): string {
   if (!stats) return ''
-  const parts = (['inserted', 'updated', 'unchanged', 'missing', 'skipped', 'invalid'] as const).filter((k) => Number(stats[k] ?? 0) > 0).map((k) => `${String(stats[k])} ${k}`)
+  const parts = (['inserted', 'updated', 'unchanged', 'missing', 'skipped', 'invalid'] as const)
+    .filter((k) => Number(stats[k] ?? 0) > 0)
+    .map((k) => `${String(stats[k])} ${k}`)
   return parts.length > 0 ? parts.join(', ') : 'no changes'
 }
 
@@ -122,7 +157,8 @@ function countsText(stats: Record<string, unknown> | null): string {
 const ndjson = (events: readonly unknown[]): string => events.map((event) => `${JSON.stringify(event)}\n`).join('')
 
 /** An RDS's tenant sync as an NDJSON event (`kind` in sync:all, where routing follows). */
-export const tenantSyncEvent = (result: RdsTenantSync, kind?: 'tenants'): string => ndjson([{type: 'rds', ...(kind ? {kind} : {}), ...result}])
+export const tenantSyncEvent = (result: RdsTenantSync, kind?: 'tenants'): string =>
+  ndjson([{type: 'rds', ...(kind ? {kind} : {}), ...result}])
 
 /**
  * A report in one --format. `streamed`: the per-RDS NDJSON events were
@@ -132,8 +168,10 @@ type Reporter<R> = (c: ChalkInstance, report: R, streamed: boolean) => string
 
 const tenantSyncReporters: Record<SyncFormat, Reporter<TenantSyncReport>> = {
   json: (_c, report) => renderJson(report),
-  ndjson: (_c, {rds, ...summary}, streamed) => `${streamed ? '' : rds.map((r) => tenantSyncEvent(r)).join('')}${ndjson([{type: 'summary', ...summary}])}`,
-  table: (c, report) => `${report.rds.length > 0 ? renderList(report.rds, tenantSyncColumns(c), 'table') : ''}${tenantSyncSummary(c, report)}\n`,
+  ndjson: (_c, {rds, ...summary}, streamed) =>
+    `${streamed ? '' : rds.map((r) => tenantSyncEvent(r)).join('')}${ndjson([{type: 'summary', ...summary}])}`,
+  table: (c, report) =>
+    `${report.rds.length > 0 ? renderList(report.rds, tenantSyncColumns(c), 'table') : ''}${tenantSyncSummary(c, report)}\n`,
 }
 
 const routingSyncReporters: Record<SyncFormat, Reporter<RoutingSyncReport>> = {
@@ -160,7 +198,8 @@ export const allSyncReporter = (format: SyncFormat): Reporter<AllSyncReport> => 
 export function syncStatusReport(c: ChalkInstance, format: SyncFormat, report: SyncStatusReport): string {
   const now = new Date(report.generatedAt)
   if (format === 'json') return renderJson(report)
-  if (format === 'ndjson') return ndjson([...report.kinds.map((k) => ({type: 'kind', ...k})), ...report.rds.map((r) => ({type: 'rds', ...r}))])
+  if (format === 'ndjson')
+    return ndjson([...report.kinds.map((k) => ({type: 'kind', ...k})), ...report.rds.map((r) => ({type: 'rds', ...r}))])
   return `${renderList(report.kinds, syncKindColumns(c, now), 'table')}${report.rds.length > 0 ? renderList(report.rds, rdsSyncColumns(c, now), 'table') : ''}`
 }
 
@@ -169,7 +208,11 @@ export function syncStatusReport(c: ChalkInstance, format: SyncFormat, report: S
  * spinner, and passed to `finished` (NDJSON streaming); the spinner's text as
  * the run goes (`phases`: also each RDS's reading and writing).
  */
-export function showTenantSync(c: ChalkInstance, progress: Progress, options: {phases: boolean; finished?: (result: RdsTenantSync) => void}): (event: TenantSyncEvent) => void {
+export function showTenantSync(
+  c: ChalkInstance,
+  progress: Progress,
+  options: {phases: boolean; finished?: (result: RdsTenantSync) => void},
+): (event: TenantSyncEvent) => void {
   return (event) => {
     if (event.type === 'done') {
       options.finished?.(event.result)

@@ -1,5 +1,5 @@
-import {join} from 'node:path'
 import {Flags} from '@oclif/core'
+import {join} from 'node:path'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {createCheckpoint, loadSigningKey, type CheckpointFile} from '../../lib/audit/checkpoint.js'

@@ -29,7 +29,13 @@ export default class AuditExport extends BaseCommand<{file: string; format: stri
     const ctx = await this.context()
     const open = () => openOutputStream(flags.output)
     const entries = await this.withProgress('exporting the audit trail', (progress) =>
-      exportAudit(ctx, {filter: flags, format: flags.format, open, view: (entry) => this.piiAudit(entry), onProgress: (n) => progress.update(`exporting the audit trail: ${n} entries`)}),
+      exportAudit(ctx, {
+        filter: flags,
+        format: flags.format,
+        open,
+        view: (entry) => this.piiAudit(entry),
+        onProgress: (n) => progress.update(`exporting the audit trail: ${n} entries`),
+      }),
     )
     this.note(`wrote ${entries} entries to ${toStdout ? 'standard output' : escapeControl(flags.output)}`)
     return {file: flags.output, format: flags.format, entries}

@@ -28,8 +28,16 @@ The secrets come from RAIOPS_WEBHOOK_SECRETS (comma-separated, 16 characters or 
       const line = log(entry)
       if (line) process.stdout.write(line)
     }
-    const server = await startWebhookServer(await this.context(), {secrets, toleranceS: flags.tolerance, host: flags.host, port: flags.port, onRequest})
-    process.stderr.write(`listening on ${escapeControl(server.url)}${WEBHOOK_PATH} (${secrets.length} secret(s), tolerance ${flags.tolerance} s); Ctrl-C or SIGTERM to stop\n`)
+    const server = await startWebhookServer(await this.context(), {
+      secrets,
+      toleranceS: flags.tolerance,
+      host: flags.host,
+      port: flags.port,
+      onRequest,
+    })
+    process.stderr.write(
+      `listening on ${escapeControl(server.url)}${WEBHOOK_PATH} (${secrets.length} secret(s), tolerance ${flags.tolerance} s); Ctrl-C or SIGTERM to stop\n`,
+    )
     const stop = untilStopped()
     const signal = await stop.stopped
     stop.release()

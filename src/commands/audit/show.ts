@@ -1,14 +1,14 @@
 import {Args} from '@oclif/core'
 
-import {UserError} from '../../lib/errors/index.js'
-
 import {BaseCommand} from '../../cli/base-command.js'
 import {renderAuditEntry} from '../../cli/reporters/audit.js'
 import {showAudit, type AuditChange, type AuditView} from '../../lib/audit/read.js'
+import {UserError} from '../../lib/errors/index.js'
 
 export default class AuditShow extends BaseCommand<AuditView & {changes: AuditChange[]}> {
   static override summary = 'show one audit entry, its old and new values as a diff'
-  static override description = 'Shows an audit entry in full: when, who (operator, token, system or the RAI application), the action and its target, the host and command line it came from, and each changed field with its old (-) and new (+) value. Secrets are stored redacted: a secret that changed shows as "password: changed (redacted)".'
+  static override description =
+    'Shows an audit entry in full: when, who (operator, token, system or the RAI application), the action and its target, the host and command line it came from, and each changed field with its old (-) and new (+) value. Secrets are stored redacted: a secret that changed shows as "password: changed (redacted)".'
   static override examples = ['<%= config.bin %> <%= command.id %> 42', '<%= config.bin %> <%= command.id %> 42 --json']
   static override permission = 'audit.view' as const
   static override args = {
@@ -16,7 +16,10 @@ export default class AuditShow extends BaseCommand<AuditView & {changes: AuditCh
       description: 'the entry id (see audit:list)',
       required: true,
       parse: async (input) => {
-        if (!/^[1-9]\d{0,14}$/.test(input.trim())) throw new UserError(`the audit entry id must be a positive whole number, not "${input}"`, {hint: 'see `raiops audit:list` for the ids'})
+        if (!/^[1-9]\d{0,14}$/.test(input.trim()))
+          throw new UserError(`the audit entry id must be a positive whole number, not "${input}"`, {
+            hint: 'see `raiops audit:list` for the ids',
+          })
         return Number(input)
       },
     })(),
@@ -26,7 +29,15 @@ export default class AuditShow extends BaseCommand<AuditView & {changes: AuditCh
     const {args} = await this.parse(AuditShow)
     const ctx = await this.context()
     const shown = this.piiAudit(await showAudit(ctx, {id: Number(args.id)}))
-    const entry = {...shown, changes: shown.changes.map((change) => ({...change, field: this.pii(change.field), old: this.pii(change.old), new: this.pii(change.new)}))}
+    const entry = {
+      ...shown,
+      changes: shown.changes.map((change) => ({
+        ...change,
+        field: this.pii(change.field),
+        old: this.pii(change.old),
+        new: this.pii(change.new),
+      })),
+    }
     this.print(renderAuditEntry(this.color, entry, ctx.now()))
     return entry
   }

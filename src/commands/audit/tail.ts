@@ -25,10 +25,22 @@ When the control database stops answering (a restart), the poll is retried with 
     const {flags} = await this.parse(AuditTail)
     const ctx = await this.context()
     const filter = await auditFilter(ctx, {...flags, limit: 1})
-    const render = tailRenderer(this.color, {json: this.jsonEnabled(), maxRetries: flags['max-retries'], now: ctx.now(), view: (entry) => this.piiAudit(entry)})
+    const render = tailRenderer(this.color, {
+      json: this.jsonEnabled(),
+      maxRetries: flags['max-retries'],
+      now: ctx.now(),
+      view: (entry) => this.piiAudit(entry),
+    })
     const stop = untilStopped() // Ctrl-C is how following ends: a clean stop, exit 0.
     try {
-      for await (const event of tailAudit(ctx, {filter, last: flags.lines, follow: flags.follow, intervalMs: flags.interval, maxRetries: flags['max-retries'], signal: stop.signal})) {
+      for await (const event of tailAudit(ctx, {
+        filter,
+        last: flags.lines,
+        follow: flags.follow,
+        intervalMs: flags.interval,
+        maxRetries: flags['max-retries'],
+        signal: stop.signal,
+      })) {
         const {stdout, stderr} = render(event)
         if (stderr) process.stderr.write(stderr)
         if (stdout) process.stdout.write(stdout)

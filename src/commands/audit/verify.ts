@@ -1,11 +1,11 @@
-import {join} from 'node:path'
 import {Flags} from '@oclif/core'
+import {join} from 'node:path'
 
 import {BaseCommand} from '../../cli/base-command.js'
+import {renderVerification} from '../../cli/reporters/audit.js'
 import {loadVerifyKey, readCheckpoint} from '../../lib/audit/checkpoint.js'
 import {verifyAuditChain, type ChainVerification} from '../../lib/audit/verify.js'
 import {ExitCode} from '../../lib/errors/index.js'
-import {renderVerification} from '../../cli/reporters/audit.js'
 
 type Verified = ChainVerification & {checkpoints: Array<{file: string; seq: number; at: string}>}
 
@@ -30,7 +30,8 @@ A chain re-computed by someone who can write the table passes that walk; signed 
   async run(): Promise<Verified> {
     const {flags} = await this.parse(AuditVerify)
     const files = flags.checkpoint ?? []
-    const publicKey = files.length > 0 ? loadVerifyKey(flags['public-key'] ?? join(this.runtime.config.home, 'audit-signing.key.pub')) : undefined
+    const publicKey =
+      files.length > 0 ? loadVerifyKey(flags['public-key'] ?? join(this.runtime.config.home, 'audit-signing.key.pub')) : undefined
     const checkpoints = publicKey ? await Promise.all(files.map((file) => readCheckpoint(file, publicKey))) : []
     const result = await verifyAuditChain(await this.context(), {checkpoints})
     this.print(renderVerification(this.color, result, checkpoints.length))

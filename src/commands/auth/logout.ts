@@ -3,7 +3,8 @@ import {endSession} from '../../lib/auth/session.js'
 
 export default class AuthLogout extends BaseCommand<{signedOut: boolean}> {
   static override summary = 'sign out on this machine'
-  static override description = 'Ends the session of this machine: revoked in the control database and its file removed from RAIOPS_HOME (removed even when the control database cannot be reached). Commands then need `raiops auth:login` again (or RAIOPS_TOKEN). Signing out when not signed in is not an error.'
+  static override description =
+    'Ends the session of this machine: revoked in the control database and its file removed from RAIOPS_HOME (removed even when the control database cannot be reached). Commands then need `raiops auth:login` again (or RAIOPS_TOKEN). Signing out when not signed in is not an error.'
   static override examples = ['<%= config.bin %> <%= command.id %>']
   static override permission = null
 

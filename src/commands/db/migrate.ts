@@ -20,14 +20,21 @@ export default class DbMigrate extends BaseCommand<MigrateResult> {
 
   async run(): Promise<MigrateResult> {
     const {flags} = await this.parse(DbMigrate)
-    const result = await migrateControlDb({db: await this.runtime.db({prepare: true})}, {target: this.runtime.target, statusOnly: flags.status})
+    const result = await migrateControlDb(
+      {db: await this.runtime.db({prepare: true})},
+      {target: this.runtime.target, statusOnly: flags.status},
+    )
     // The database is named as configured: a path or a URL the environment gave.
     const shown = escapeControlDeep(result)
     if (flags.status) {
       for (const name of shown.applied) this.log(`${this.color.green('applied')}  ${name}`)
       for (const name of shown.pending) this.log(`${this.color.yellow('pending')}  ${name}`)
     } else {
-      this.log(shown.appliedNow.length > 0 ? `applied ${shown.appliedNow.length} migration(s) to ${shown.database}: ${shown.appliedNow.join(', ')}` : `${shown.database} is up to date`)
+      this.log(
+        shown.appliedNow.length > 0
+          ? `applied ${shown.appliedNow.length} migration(s) to ${shown.database}: ${shown.appliedNow.join(', ')}`
+          : `${shown.database} is up to date`,
+      )
     }
     return result
   }

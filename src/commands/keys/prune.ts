@@ -10,7 +10,11 @@ export default class KeysPrune extends BaseCommand<PruneKeysResult> {
 
 With RAIOPS_MASTER_KEY set, raiops cannot edit it: the command names the keys to drop from it and changes nothing.`
 
-  static override examples = ['<%= config.bin %> <%= command.id %> --dry-run', '<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --dry-run',
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --json',
+  ]
 
   static override permission = 'system.manage' as const
   static override flags = {

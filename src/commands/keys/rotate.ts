@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {keyringSource, rotateMasterKey, type RotateKeysResult} from '../../lib/keys/rotate.js'
 import {renderRotation} from '../../cli/reporters/keys.js'
+import {keyringSource, rotateMasterKey, type RotateKeysResult} from '../../lib/keys/rotate.js'
 
 export default class KeysRotate extends BaseCommand<RotateKeysResult> {
   static override summary = 'put a new master key in the key file and re-encrypt every stored secret under it'
@@ -25,7 +25,9 @@ With RAIOPS_MASTER_KEY set, raiops cannot store a key there: put the new key fir
   async run(): Promise<RotateKeysResult> {
     const {flags} = await this.parse(KeysRotate)
     const ctx = await this.context()
-    const result = await rotateMasterKey(ctx, {source: await keyringSource(ctx, {config: this.runtime.config, confirmedStored: flags['env-key-stored']})})
+    const result = await rotateMasterKey(ctx, {
+      source: await keyringSource(ctx, {config: this.runtime.config, confirmedStored: flags['env-key-stored']}),
+    })
     this.print(renderRotation(result))
     return result
   }

@@ -2,12 +2,13 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {newPassword} from '../../cli/prompts/password.js'
-import {escapeControlDeep} from '../../lib/text/escape.js'
 import {addOperator, type OperatorView} from '../../lib/operator/service.js'
+import {escapeControlDeep} from '../../lib/text/escape.js'
 
 export default class OperatorAdd extends BaseCommand<OperatorView> {
   static override summary = 'add an operator (a person who signs in to raiops)'
-  static override description = 'Creates an operator with an email, a name and a role; the password is asked on a hidden prompt (twice) or read with --password-stdin, never from a flag, and stored as a bcrypt hash. The operator then signs in with `raiops auth:login`.'
+  static override description =
+    'Creates an operator with an email, a name and a role; the password is asked on a hidden prompt (twice) or read with --password-stdin, never from a flag, and stored as a bcrypt hash. The operator then signs in with `raiops auth:login`.'
   static override examples = [
     '<%= config.bin %> <%= command.id %> --email ana@example.com --name "Ana Ops" --role support_admin',
     `printf '%s' "$PASSWORD" | <%= config.bin %> <%= command.id %> --email ci@example.com --name CI --role read_only --password-stdin`,
@@ -24,7 +25,11 @@ export default class OperatorAdd extends BaseCommand<OperatorView> {
   async run(): Promise<OperatorView> {
     const {flags} = await this.parse(OperatorAdd)
     const ctx = await this.context()
-    const password = await newPassword({stdin: flags['password-stdin'], interactive: this.interactive(), what: `the password of ${flags.email}`})
+    const password = await newPassword({
+      stdin: flags['password-stdin'],
+      interactive: this.interactive(),
+      what: `the password of ${flags.email}`,
+    })
     const operator = await addOperator(ctx, {email: flags.email, name: flags.name, role: flags.role, password})
     const shown = escapeControlDeep(operator)
     this.print(`added operator ${shown.email} (${shown.role}), id ${shown.id}\n`)

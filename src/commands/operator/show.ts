@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {permissionsOf} from '../../lib/auth/identity.js'
 import {renderOperator} from '../../cli/reporters/operator.js'
+import {permissionsOf} from '../../lib/auth/identity.js'
 import {showOperator, type OperatorView} from '../../lib/operator/service.js'
 
 export default class OperatorShow extends BaseCommand<OperatorView & {permissions: string[]}> {

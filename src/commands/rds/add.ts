@@ -1,10 +1,10 @@
 import {BaseCommand} from '../../cli/base-command.js'
-import {terminalAsker} from '../../cli/prompts/prompt.js'
-import {readSecretFromStdin} from '../../cli/prompts/stdin.js'
 import {rdsAddFlags} from '../../cli/flags/rds.js'
+import {terminalAsker} from '../../cli/prompts/prompt.js'
+import {collectRdsFields} from '../../cli/prompts/rds.js'
+import {readSecretFromStdin} from '../../cli/prompts/stdin.js'
 import {renderRdsAdded} from '../../cli/reporters/rds.js'
 import {addRds, type AddRdsResult} from '../../lib/rds/service.js'
-import {collectRdsFields} from '../../cli/prompts/rds.js'
 
 export default class RdsAdd extends BaseCommand<AddRdsResult> {
   static override summary = 'register an RDS instance (its password is stored encrypted)'
@@ -21,7 +21,6 @@ On a terminal, values not given as flags are asked for. Without a terminal (cron
 
   static override permission = 'rds.manage' as const
   static override flags = rdsAddFlags
-
 
   async run(): Promise<AddRdsResult> {
     const {flags} = await this.parse(RdsAdd)

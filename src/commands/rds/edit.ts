@@ -1,6 +1,6 @@
 import {BaseCommand} from '../../cli/base-command.js'
-import {readSecretFromStdin} from '../../cli/prompts/stdin.js'
 import {rdsArg, rdsEditChanges, rdsEditFlags} from '../../cli/flags/rds.js'
+import {readSecretFromStdin} from '../../cli/prompts/stdin.js'
 import {renderRdsEdited} from '../../cli/reporters/rds.js'
 import {editRds, type EditRdsResult} from '../../lib/rds/service.js'
 

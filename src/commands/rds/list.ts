@@ -5,8 +5,13 @@ import type {RdsView} from '../../lib/rds/types.js'
 
 export default class RdsList extends BaseCommand<RdsView[]> {
   static override summary = 'list the registered RDS instances'
-  static override description = 'Shows every registered RDS with its engine, endpoint, master flag, state (online/draining/locked) and last known health. Passwords are never shown.'
-  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --format csv --output rds.csv', '<%= config.bin %> <%= command.id %> --json']
+  static override description =
+    'Shows every registered RDS with its engine, endpoint, master flag, state (online/draining/locked) and last known health. Passwords are never shown.'
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --format csv --output rds.csv',
+    '<%= config.bin %> <%= command.id %> --json',
+  ]
   static override permission = 'rds.view' as const
   static override flags = {...listFlags}
 

@@ -1,18 +1,22 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {UserError} from '../../lib/errors/index.js'
-import {promptConfirm} from '../../cli/prompts/prompt.js'
-import {escapeControl} from '../../lib/text/escape.js'
 import {rdsArg} from '../../cli/flags/rds.js'
+import {promptConfirm} from '../../cli/prompts/prompt.js'
+import {UserError} from '../../lib/errors/index.js'
 import {removeRds, showRds, type RemoveRdsResult} from '../../lib/rds/service.js'
+import {escapeControl} from '../../lib/text/escape.js'
 
 export default class RdsRemove extends BaseCommand<RemoveRdsResult> {
   static override summary = 'remove an RDS instance from the registry'
   static override description =
     "Removes the RDS from raiops' registry (its server is not touched). Asks for confirmation unless --yes. Refuses while tenants in tenant_master live on it; --force removes those registry rows too (never rows with billing history). To keep an RDS but leave it out of syncs, use `rds:edit NAME --no-active` instead."
 
-  static override examples = ['<%= config.bin %> <%= command.id %> old-eu', '<%= config.bin %> <%= command.id %> 4 --yes', '<%= config.bin %> <%= command.id %> old-eu --yes --force']
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> old-eu',
+    '<%= config.bin %> <%= command.id %> 4 --yes',
+    '<%= config.bin %> <%= command.id %> old-eu --yes --force',
+  ]
   static override permission = 'rds.manage' as const
   static override args = {rds: rdsArg}
   static override flags = {

@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {assertPermitted} from '../../lib/auth/identity.js'
-import {renderRecord} from '../../cli/output/render.js'
 import {rdsArg} from '../../cli/flags/rds.js'
+import {renderRecord} from '../../cli/output/render.js'
 import {rdsRecord} from '../../cli/reporters/rds.js'
+import {assertPermitted} from '../../lib/auth/identity.js'
 import {revealRdsPassword, showRds} from '../../lib/rds/service.js'
 import type {RdsView} from '../../lib/rds/types.js'
 
@@ -14,7 +14,11 @@ export default class RdsShow extends BaseCommand<RdsView & {password?: string | 
 
 --reveal also prints the stored password, for an operator whose role has rds.secrets (system_admin); every reveal is written to the audit trail.`
 
-  static override examples = ['<%= config.bin %> <%= command.id %> main', '<%= config.bin %> <%= command.id %> 3 --json', '<%= config.bin %> <%= command.id %> main --reveal']
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> main',
+    '<%= config.bin %> <%= command.id %> 3 --json',
+    '<%= config.bin %> <%= command.id %> main --reveal',
+  ]
   static override permission = 'rds.view' as const
   static override args = {rds: rdsArg}
   static override flags = {reveal: Flags.boolean({description: 'also show the stored password (needs rds.secrets; audited)'})}
@@ -24,7 +28,9 @@ export default class RdsShow extends BaseCommand<RdsView & {password?: string | 
     if (flags.reveal) {
       assertPermitted(await this.runtime.identity(), 'rds.secrets', 'rds:show --reveal')
       const {rds, password} = await revealRdsPassword(await this.context(), {ref: args.rds})
-      this.log(renderRecord({rds, password}, (r) => [...rdsRecord(this.color, r.rds), ['password', r.password ?? '(none stored)']]).trimEnd())
+      this.log(
+        renderRecord({rds, password}, (r) => [...rdsRecord(this.color, r.rds), ['password', r.password ?? '(none stored)']]).trimEnd(),
+      )
       return {...rds, password}
     }
     const rds = await showRds({db: await this.runtime.db()}, {ref: args.rds})

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, listFlags} from '../../cli/base-command.js'
-import {ExitCode, UserError} from '../../lib/errors/index.js'
 import {rdsTestColumns} from '../../cli/reporters/rds.js'
+import {ExitCode, UserError} from '../../lib/errors/index.js'
 import {testRds, type RdsTestResult} from '../../lib/rds/service.js'
 
 export default class RdsTest extends BaseCommand<RdsTestResult[]> {
@@ -32,7 +32,9 @@ Exit code 0 when every tested RDS answered, 3 when any did not (the output still
     if (refs.length === 0 && !flags.all) throw new UserError('name an RDS to test, or pass --all')
     if (flags.timeout < 1 || flags.timeout > 600) throw new UserError('--timeout must be from 1 to 600 seconds')
     const ctx = await this.context()
-    const results = await this.withProgress(`testing ${refs.length > 0 ? refs.join(', ') : 'every active RDS'}`, () => testRds(ctx, {refs, all: flags.all, deadlineMs: flags.timeout * 1000}))
+    const results = await this.withProgress(`testing ${refs.length > 0 ? refs.join(', ') : 'every active RDS'}`, () =>
+      testRds(ctx, {refs, all: flags.all, deadlineMs: flags.timeout * 1000}),
+    )
     this.renderList(results, rdsTestColumns(this.color), flags)
     if (results.some((r) => !r.ok)) this.exitWith(ExitCode.partial)
     return results

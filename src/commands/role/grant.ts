@@ -6,11 +6,15 @@ import {changeGrants, type RoleView} from '../../lib/role/roles.js'
 
 export default class RoleGrant extends BaseCommand<RoleView> {
   static override summary = 'grant permissions to a custom role'
-  static override description = 'Adds permissions to a custom role; operators and tokens holding it can use them from their next command. Built-in roles are fixed.'
+  static override description =
+    'Adds permissions to a custom role; operators and tokens holding it can use them from their next command. Built-in roles are fixed.'
   static override examples = ['<%= config.bin %> <%= command.id %> sync_runner sync.run sync.view']
   static override permission = 'operator.manage' as const
   static override strict = false
-  static override args = {role: Args.string({description: 'the custom role', required: true}), permissions: Args.string({description: 'one or more permissions', required: true})}
+  static override args = {
+    role: Args.string({description: 'the custom role', required: true}),
+    permissions: Args.string({description: 'one or more permissions', required: true}),
+  }
 
   async run(): Promise<RoleView> {
     const {args, argv} = await this.parse(RoleGrant)

@@ -8,7 +8,11 @@ export default class RoutingLookupCommand extends BaseCommand<RoutingLookup> {
   static override summary = 'which tenants and servers an email belongs to'
   static override description = `Looks the email up (case-insensitively) in the routing cache and shows each tenant and RDS it routes to, with the age of the cache. --live also asks the master RDS directly and shows how the cache differs from it (missing, gone, or changed rows).`
 
-  static override examples = ['<%= config.bin %> <%= command.id %> ana@example.com', '<%= config.bin %> <%= command.id %> Ana@Example.com --live', '<%= config.bin %> <%= command.id %> ana@example.com --json']
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> ana@example.com',
+    '<%= config.bin %> <%= command.id %> Ana@Example.com --live',
+    '<%= config.bin %> <%= command.id %> ana@example.com --json',
+  ]
 
   static override permission = 'tenant.view' as const
   static override args = {email: Args.string({description: 'the email address', required: true})}

@@ -1,7 +1,7 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {routingMode, routingModeFlags, syncOutputFlags, tenantSyncFlags, tenantSyncInput, waitFlag} from '../../cli/flags/sync.js'
-import {runAllSyncs, type AllSyncReport} from '../../lib/sync/index.js'
 import {allSyncReporter, showRoutingSync, showTenantSync, tenantSyncEvent} from '../../cli/reporters/sync.js'
+import {runAllSyncs, type AllSyncReport} from '../../lib/sync/index.js'
 
 export default class SyncAll extends BaseCommand<AllSyncReport> {
   static override summary = 'sync the tenant registry, then the routing cache: the job cron runs'
@@ -28,7 +28,10 @@ Exit codes: 0 all synced, 3 some RDS or the routing sync failed (the rest is kep
       ...tenantSyncInput(flags),
       mode,
       signal: this.stopSignal(),
-      onEvent: showTenantSync(this.color, progress, {phases: false, finished: (result) => stream && this.print(tenantSyncEvent(result, 'tenants'))}),
+      onEvent: showTenantSync(this.color, progress, {
+        phases: false,
+        finished: (result) => stream && this.print(tenantSyncEvent(result, 'tenants')),
+      }),
       onProgress: showRoutingSync(progress, mode),
     })
     progress.stop()

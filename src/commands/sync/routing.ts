@@ -1,7 +1,7 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {routingMode, routingModeFlags, syncOutputFlags, waitFlag} from '../../cli/flags/sync.js'
-import {runRoutingSync, type RoutingSyncReport} from '../../lib/sync/index.js'
 import {routingSyncReporter, showRoutingSync} from '../../cli/reporters/sync.js'
+import {runRoutingSync, type RoutingSyncReport} from '../../lib/sync/index.js'
 
 export default class SyncRouting extends BaseCommand<RoutingSyncReport> {
   static override summary = "copy the master RDS's user_email_routing into the routing cache"
@@ -27,7 +27,12 @@ Only one routing sync runs at a time: a second one exits 6, or waits with --wait
     const ctx = await this.context()
     const mode = routingMode(flags)
     const progress = await this.progress(`syncing routing (${mode})`)
-    const report = await runRoutingSync(ctx, {mode, waitMs: flags.wait, signal: this.stopSignal(), onProgress: showRoutingSync(progress, mode)})
+    const report = await runRoutingSync(ctx, {
+      mode,
+      waitMs: flags.wait,
+      signal: this.stopSignal(),
+      onProgress: showRoutingSync(progress, mode),
+    })
     progress.stop()
     this.emitOutput(routingSyncReporter(flags.format)(this.color, report, false), flags.output)
     this.exitAfterStoppableWork(report.status === 'failed')

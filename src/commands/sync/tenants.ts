@@ -1,7 +1,7 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {rdsSelectionFlags, syncOutputFlags, tenantSyncFlags, tenantSyncInput, waitFlag} from '../../cli/flags/sync.js'
-import {runTenantSync, type TenantSyncReport} from '../../lib/sync/index.js'
 import {showTenantSync, tenantSyncEvent, tenantSyncReporter} from '../../cli/reporters/sync.js'
+import {runTenantSync, type TenantSyncReport} from '../../lib/sync/index.js'
 
 export default class SyncTenants extends BaseCommand<TenantSyncReport> {
   static override summary = 'sync the tenant registry (tenant_master) from every active RDS'

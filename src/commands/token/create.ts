@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {createToken, type TokenView} from '../../lib/token/tokens.js'
-import {parseTimeFlag} from '../../lib/time/parse-time.js'
-import {parseDuration} from '../../lib/time/duration.js'
 import {escapeControlDeep} from '../../lib/text/escape.js'
+import {parseDuration} from '../../lib/time/duration.js'
+import {parseTimeFlag} from '../../lib/time/parse-time.js'
+import {createToken, type TokenView} from '../../lib/token/tokens.js'
 
 export default class TokenCreate extends BaseCommand<TokenView & {token: string}> {
   static override summary = 'create a service token for cron or CI (shown once)'
@@ -19,14 +19,22 @@ export default class TokenCreate extends BaseCommand<TokenView & {token: string}
   static override flags = {
     name: Flags.string({description: 'a name for the token (lower case, digits, . _ -)', required: true}),
     role: Flags.string({description: 'the role it acts with', required: true}),
-    expires: Flags.string({description: 'when it expires: a duration from now (90d) or a date (2027-01-01); "never" for no expiry', required: true}),
+    expires: Flags.string({
+      description: 'when it expires: a duration from now (90d) or a date (2027-01-01); "never" for no expiry',
+      required: true,
+    }),
   }
 
   async run(): Promise<TokenView & {token: string}> {
     const {flags} = await this.parse(TokenCreate)
     const ctx = await this.context()
     const now = ctx.now()
-    const expiresAt = flags.expires === 'never' ? null : /^\d{4}-/.test(flags.expires) ? parseTimeFlag(flags.expires, '--expires', now) : new Date(now.getTime() + parseDuration(flags.expires, '--expires'))
+    const expiresAt =
+      flags.expires === 'never'
+        ? null
+        : /^\d{4}-/.test(flags.expires)
+          ? parseTimeFlag(flags.expires, '--expires', now)
+          : new Date(now.getTime() + parseDuration(flags.expires, '--expires'))
     const created = await createToken(ctx, {name: flags.name, role: flags.role, expiresAt})
     this.print(`${created.token}\n`)
     const shown = escapeControlDeep({name: created.name, role: created.role, expiresAt: created.expiresAt})

@@ -12,11 +12,16 @@ export interface AccessExplanation {
 }
 
 /** Whether an operator may run a command, and why, from their state, their role and its grants. */
-export async function explainAccess(ctx: Pick<OpsContext, 'db'>, input: {operator: string; command: {id: string; permission: string | null}}): Promise<AccessExplanation> {
+export async function explainAccess(
+  ctx: Pick<OpsContext, 'db'>,
+  input: {operator: string; command: {id: string; permission: string | null}},
+): Promise<AccessExplanation> {
   const {db} = ctx
   const {operator: operatorRef, command} = input
   const row = await db('operators')
-    .where((q) => (/^\d+$/.test(operatorRef) ? q.where({id: Number(operatorRef)}) : q.whereRaw('lower(email) = ?', [operatorRef.trim().toLowerCase()])))
+    .where((q) =>
+      /^\d+$/.test(operatorRef) ? q.where({id: Number(operatorRef)}) : q.whereRaw('lower(email) = ?', [operatorRef.trim().toLowerCase()]),
+    )
     .first('email', 'role', 'is_active')
   if (!row) throw new NotFoundError(`no operator "${operatorRef}"`, {hint: 'see `raiops operator:list`'})
   const base = {operator: row.email, command: command.id, permission: command.permission}
@@ -26,6 +31,8 @@ export async function explainAccess(ctx: Pick<OpsContext, 'db'>, input: {operato
   return {
     ...base,
     allowed: granted,
-    reason: granted ? `${command.id} needs ${command.permission}, which the role ${row.role} of ${row.email} grants` : `${command.id} needs ${command.permission}, which the role ${row.role} of ${row.email} does not grant`,
+    reason: granted
+      ? `${command.id} needs ${command.permission}, which the role ${row.role} of ${row.email} grants`
+      : `${command.id} needs ${command.permission}, which the role ${row.role} of ${row.email} does not grant`,
   }
 }

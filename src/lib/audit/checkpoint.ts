@@ -1,6 +1,6 @@
+import {CompactSign, compactVerify} from 'jose'
 import {createPublicKey, type KeyObject} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
-import {CompactSign, compactVerify} from 'jose'
 import {z} from 'zod'
 
 import type {OpsContext} from '../context.js'
@@ -37,7 +37,10 @@ export function loadSigningKey(file: string, options: {create: boolean}): Ed2551
   try {
     pair = loadEd25519KeyPair({privateFile: file, publicFile: `${file}.pub`}, options)
   } catch (error) {
-    if (error instanceof KeyFileError) throw new ConfigError(`${file} is not an Ed25519 private key (${error.detail})`, {hint: 'give the key audit:checkpoint created, with --key'})
+    if (error instanceof KeyFileError)
+      throw new ConfigError(`${file} is not an Ed25519 private key (${error.detail})`, {
+        hint: 'give the key audit:checkpoint created, with --key',
+      })
     throw error
   }
   if (!pair) throw new ConfigError(`no checkpoint signing key at ${file}`, {hint: 'run `raiops audit:checkpoint` first, or give --key'})
@@ -50,7 +53,10 @@ export function loadVerifyKey(file: string): KeyObject {
   try {
     return readEd25519PublicKey(file)
   } catch (error) {
-    if (error instanceof KeyFileError) throw new UserError(`${file} is not an Ed25519 key (${error.detail})`, {hint: 'give the .pub file audit:checkpoint wrote beside its key'})
+    if (error instanceof KeyFileError)
+      throw new UserError(`${file} is not an Ed25519 key (${error.detail})`, {
+        hint: 'give the .pub file audit:checkpoint wrote beside its key',
+      })
     throw error
   }
 }
@@ -63,7 +69,9 @@ export async function createCheckpoint(ctx: Pick<OpsContext, 'db' | 'now'>, inpu
   if (!head) throw new ConfigError('audit_head is missing', {hint: 'run `raiops db:migrate`'})
   const statement: CheckpointStatement = {seq: Number(head.seq), hash: head.hash, at: now.toISOString()}
   const kid = keyId(createPublicKey(privateKey))
-  const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(statement))).setProtectedHeader({alg: 'EdDSA', kid, typ: CHECKPOINT_FORMAT}).sign(privateKey)
+  const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(statement)))
+    .setProtectedHeader({alg: 'EdDSA', kid, typ: CHECKPOINT_FORMAT})
+    .sign(privateKey)
   return {format: CHECKPOINT_FORMAT, ...statement, kid, jws}
 }
 
@@ -73,12 +81,16 @@ export async function readCheckpoint(file: string, publicKey: KeyObject): Promis
   try {
     parsed = fileSchema.parse(JSON.parse(readFileSync(file, 'utf8')))
   } catch (error) {
-    throw new UserError(`${file} is not a raiops audit checkpoint (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`, {hint: 'give a file written by `raiops audit:checkpoint`'})
+    throw new UserError(`${file} is not a raiops audit checkpoint (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`, {
+      hint: 'give a file written by `raiops audit:checkpoint`',
+    })
   }
   try {
     const {payload} = await compactVerify(parsed.jws, publicKey, {algorithms: ['EdDSA']})
     return {...statementSchema.parse(JSON.parse(new TextDecoder().decode(payload))), file}
   } catch {
-    throw new UserError(`${file}: the checkpoint's signature does not verify with this key`, {hint: 'the file was altered, or it was signed with another key (see --public-key)'})
+    throw new UserError(`${file}: the checkpoint's signature does not verify with this key`, {
+      hint: 'the file was altered, or it was signed with another key (see --public-key)',
+    })
   }
 }

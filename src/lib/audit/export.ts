@@ -6,7 +6,23 @@ import {auditPages, type AuditView} from './read.js'
 
 export type AuditExportFormat = 'csv' | 'ndjson'
 
-const CSV_COLUMNS = ['id', 'seq', 'occurred_at', 'actor_type', 'actor', 'action', 'target_type', 'target_id', 'rds_instance_id', 'tenant_master_id', 'old_values', 'new_values', 'source_host', 'source_command', 'source_ip']
+const CSV_COLUMNS = [
+  'id',
+  'seq',
+  'occurred_at',
+  'actor_type',
+  'actor',
+  'action',
+  'target_type',
+  'target_id',
+  'rds_instance_id',
+  'tenant_master_id',
+  'old_values',
+  'new_values',
+  'source_host',
+  'source_command',
+  'source_ip',
+]
 
 const csvRow = (e: AuditView) => [
   e.id,

@@ -1,7 +1,7 @@
 import type {OpsContext} from '../context.js'
+import {RDS_TABLE} from '../db/tables.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {parseTimeFlag} from '../time/parse-time.js'
-import {RDS_TABLE} from '../db/tables.js'
 import type {AuditFilter} from './read.js'
 
 /** The filter flags as given on the command line. */

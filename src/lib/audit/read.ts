@@ -54,7 +54,6 @@ export interface AuditChange {
 /** The columns read back: the chain's own (prev_hash, hash) are left out. */
 type StoredRow = Omit<AuditLogRow, 'prev_hash' | 'hash'>
 
-
 /**
  * Stored values as an object. Text that is not JSON, or that nests deeper than
  * values may (written before that was checked, or into the table directly), is
@@ -98,7 +97,21 @@ export function likePattern(pattern: string): string {
   return pattern.replace(/[!%_]/g, (c) => `!${c}`).replace(/\*/g, '%')
 }
 
-const COLUMNS = ['id', 'seq', 'occurred_at', 'actor_type', 'actor', 'action', 'target_type', 'target_id', 'rds_instance_id', 'tenant_master_id', 'old_values', 'new_values', 'source'] as const
+const COLUMNS = [
+  'id',
+  'seq',
+  'occurred_at',
+  'actor_type',
+  'actor',
+  'action',
+  'target_type',
+  'target_id',
+  'rds_instance_id',
+  'tenant_master_id',
+  'old_values',
+  'new_values',
+  'source',
+] as const
 
 /** Audit entries matching the filter, newest first (or oldest first with `ascending`). */
 export async function listAudit(ctx: Pick<OpsContext, 'db'>, filter: AuditFilter): Promise<AuditView[]> {
@@ -137,7 +150,11 @@ export function diffValues(oldValues: Record<string, unknown> | null, newValues:
 /** One audit entry with the fields its change touched. */
 export async function showAudit(ctx: Pick<OpsContext, 'db'>, input: {id: number}): Promise<AuditView & {changes: AuditChange[]}> {
   const {id} = input
-  const row = await ctx.db('audit_logs').select(...COLUMNS).where({id}).first()
+  const row = await ctx
+    .db('audit_logs')
+    .select(...COLUMNS)
+    .where({id})
+    .first()
   if (!row) throw new NotFoundError(`no audit entry ${id}`, {hint: 'see `raiops audit:list` for the ids'})
   const view = toView(row)
   return {...view, changes: diffValues(view.oldValues, view.newValues)}
@@ -154,7 +171,10 @@ export async function auditSummary(ctx: Pick<OpsContext, 'db'>): Promise<{entrie
 const PAGE = 5000
 
 /** Every entry matching the filter, oldest first, in pages read by id (memory stays flat). */
-export async function* auditPages(ctx: Pick<OpsContext, 'db'>, filter: Omit<AuditFilter, 'limit' | 'afterId' | 'upToId' | 'ascending'>): AsyncGenerator<AuditView[]> {
+export async function* auditPages(
+  ctx: Pick<OpsContext, 'db'>,
+  filter: Omit<AuditFilter, 'limit' | 'afterId' | 'upToId' | 'ascending'>,
+): AsyncGenerator<AuditView[]> {
   let afterId = 0
   for (;;) {
     const page = await listAudit(ctx, {...filter, afterId, ascending: true, limit: PAGE})

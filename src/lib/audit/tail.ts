@@ -51,7 +51,8 @@ export async function* tailAudit(ctx: Pick<OpsContext, 'db'>, options: TailOptio
   let failures = 0
   let backlog = false
   while (!options.signal?.aborted) {
-    if (!backlog) await pause(failures > 0 ? Math.min(options.intervalMs * 2 ** failures, MAX_BACKOFF_MS) : options.intervalMs, options.signal)
+    if (!backlog)
+      await pause(failures > 0 ? Math.min(options.intervalMs * 2 ** failures, MAX_BACKOFF_MS) : options.intervalMs, options.signal)
     if (options.signal?.aborted) return
     let entries: AuditView[]
     try {
@@ -63,7 +64,12 @@ export async function* tailAudit(ctx: Pick<OpsContext, 'db'>, options: TailOptio
           hint: 'check that it is running; a supervisor restarting this command is what --max-retries is for',
         })
       }
-      yield {type: 'disconnected', attempt: failures, error: messageOf(error), retryInMs: Math.min(options.intervalMs * 2 ** failures, MAX_BACKOFF_MS)}
+      yield {
+        type: 'disconnected',
+        attempt: failures,
+        error: messageOf(error),
+        retryInMs: Math.min(options.intervalMs * 2 ** failures, MAX_BACKOFF_MS),
+      }
       backlog = false
       continue
     }

@@ -11,7 +11,6 @@ export interface ChainVerification {
   firstBad?: {seq: number; id: number | null; reason: string}
 }
 
-
 const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v))
 
 /** Entries read per page while walking the chain. */
@@ -30,7 +29,10 @@ export interface TrustedHead {
  * checkpoint's sequence must carry its hash (a chain re-computed after an edit
  * does not), and no checkpointed entry may be missing (a truncated tail).
  */
-export async function verifyAuditChain(ctx: Pick<OpsContext, 'db'>, input: {checkpoints?: readonly TrustedHead[]} = {}): Promise<ChainVerification> {
+export async function verifyAuditChain(
+  ctx: Pick<OpsContext, 'db'>,
+  input: {checkpoints?: readonly TrustedHead[]} = {},
+): Promise<ChainVerification> {
   const {db} = ctx
   const checkpoints = input.checkpoints ?? []
   const bySeq = new Map<number, TrustedHead[]>()
@@ -42,7 +44,13 @@ export async function verifyAuditChain(ctx: Pick<OpsContext, 'db'>, input: {chec
     const rows = await db('audit_logs').where('seq', '>=', expectedSeq).orderBy('seq', 'asc').limit(PAGE)
     for (const row of rows) {
       const seq = Number(row.seq)
-      const bad = (reason: string): ChainVerification => ({ok: false, entries: entries + 1, headSeq: seq, headHash: prev, firstBad: {seq, id: Number(row.id), reason}})
+      const bad = (reason: string): ChainVerification => ({
+        ok: false,
+        entries: entries + 1,
+        headSeq: seq,
+        headHash: prev,
+        firstBad: {seq, id: Number(row.id), reason},
+      })
       if (seq !== expectedSeq) return bad(seq > expectedSeq ? `entry ${expectedSeq} is missing` : `sequence ${seq} repeats`)
       if (row.prev_hash !== prev) return bad('prev_hash does not match the previous entry')
       const record: AuditRecord = {
@@ -71,11 +79,27 @@ export async function verifyAuditChain(ctx: Pick<OpsContext, 'db'>, input: {chec
   const headSeq = expectedSeq - 1
   const beyond = checkpoints.filter((c) => c.seq > headSeq).sort((a, b) => b.seq - a.seq)[0]
   if (beyond) {
-    return {ok: false, entries, headSeq, headHash: prev, firstBad: {seq: expectedSeq, id: null, reason: `entries up to sequence ${beyond.seq} (checkpoint signed at ${beyond.at}) were removed`}}
+    return {
+      ok: false,
+      entries,
+      headSeq,
+      headHash: prev,
+      firstBad: {
+        seq: expectedSeq,
+        id: null,
+        reason: `entries up to sequence ${beyond.seq} (checkpoint signed at ${beyond.at}) were removed`,
+      },
+    }
   }
   const head = await db('audit_head').where({id: 1}).first('seq', 'hash')
   if (head && (Number(head.seq) !== headSeq || head.hash !== prev)) {
-    return {ok: false, entries, headSeq, headHash: prev, firstBad: {seq: expectedSeq, id: null, reason: 'entries after this point were removed'}}
+    return {
+      ok: false,
+      entries,
+      headSeq,
+      headHash: prev,
+      firstBad: {seq: expectedSeq, id: null, reason: 'entries after this point were removed'},
+    }
   }
   return {ok: true, entries, headSeq, headHash: prev}
 }

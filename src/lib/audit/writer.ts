@@ -76,10 +76,17 @@ function fieldsProblem(context: AuditContext, entry: AuditEntry): string | null 
     const problem = typeof text === 'string' ? textProblem(text, max) : null
     if (problem) return `${column} ${problem}`
   }
-  for (const [column, id] of [['rds_instance_id', entry.rdsInstanceId], ['tenant_master_id', entry.tenantMasterId]] as const) {
-    if (id !== null && id !== undefined && !(Number.isInteger(id) && id >= 0 && id <= AUDIT_LIMITS.id)) return `${column} must be a whole number from 0 to ${AUDIT_LIMITS.id}`
+  for (const [column, id] of [
+    ['rds_instance_id', entry.rdsInstanceId],
+    ['tenant_master_id', entry.tenantMasterId],
+  ] as const) {
+    if (id !== null && id !== undefined && !(Number.isInteger(id) && id >= 0 && id <= AUDIT_LIMITS.id))
+      return `${column} must be a whole number from 0 to ${AUDIT_LIMITS.id}`
   }
-  for (const [column, values] of [['old_values', entry.oldValues], ['new_values', entry.newValues]] as const) {
+  for (const [column, values] of [
+    ['old_values', entry.oldValues],
+    ['new_values', entry.newValues],
+  ] as const) {
     const problem = values === null || values === undefined ? null : valuesProblem(values)
     if (problem) return `${column} ${problem}`
   }
@@ -93,7 +100,8 @@ function prepareEntry(context: AuditContext, entry: AuditEntry): {problem: strin
   const values = storedValues(entry)
   for (const column of ['old_values', 'new_values'] as const) {
     const bytes = values[column] === null ? 0 : Buffer.byteLength(values[column])
-    if (bytes > AUDIT_LIMITS.valueBytes) return {problem: `${column} take ${bytes} bytes once redacted and serialised, over the ${AUDIT_LIMITS.valueBytes} the column holds`}
+    if (bytes > AUDIT_LIMITS.valueBytes)
+      return {problem: `${column} take ${bytes} bytes once redacted and serialised, over the ${AUDIT_LIMITS.valueBytes} the column holds`}
   }
   return {values}
 }
@@ -104,7 +112,9 @@ function prepareEntry(context: AuditContext, entry: AuditEntry): {problem: strin
  * database: checks made after it (one master, unique names) cannot race.
  */
 export async function lockForChange(tx: Db): Promise<void> {
-  const updated = await tx('audit_head').where({id: 1}).update({seq: tx.raw('seq')})
+  const updated = await tx('audit_head')
+    .where({id: 1})
+    .update({seq: tx.raw('seq')})
   if (!updated) throw new Error('audit_head is missing: run `raiops db:migrate`')
 }
 

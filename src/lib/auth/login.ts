@@ -1,8 +1,8 @@
 import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
 import type {ChangeContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
-import {toBool, toIso} from '../db/values.js'
 import type {OperatorRow} from '../db/tables.js'
+import {toBool, toIso} from '../db/values.js'
 import {NotPermittedError} from '../errors/index.js'
 import {checkPasswordOrDummy} from './passwords.js'
 
@@ -56,7 +56,15 @@ export async function login(ctx: ChangeContext, input: {email: string; password:
     // Read again under the lock: parallel attempts are counted one after another.
     const row = await find(tx)
     const locked = isLocked(row)
-    const failure = !row ? 'unknown email' : locked ? 'locked' : !matches || row.password_hash !== seen?.password_hash ? 'wrong password' : !toBool(row.is_active) ? 'disabled' : null
+    const failure = !row
+      ? 'unknown email'
+      : locked
+        ? 'locked'
+        : !matches || row.password_hash !== seen?.password_hash
+          ? 'wrong password'
+          : !toBool(row.is_active)
+            ? 'disabled'
+            : null
     const context: AuditContext = {...audit, actorType: 'system', actor: `login:${recorded}`}
     if (failure || !row) {
       let lockedNow = false
@@ -65,17 +73,37 @@ export async function login(ctx: ChangeContext, input: {email: string; password:
         lockedNow = failed >= MAX_FAILED_LOGINS
         await tx('operators')
           .where({id: row.id})
-          .update(lockedNow ? {failed_logins: 0, locked_until: new Date(now.getTime() + LOCKOUT_MS), updated_at: now} : {failed_logins: failed, updated_at: now})
+          .update(
+            lockedNow
+              ? {failed_logins: 0, locked_until: new Date(now.getTime() + LOCKOUT_MS), updated_at: now}
+              : {failed_logins: failed, updated_at: now},
+          )
       }
-      await appendAudit(tx, context, {action: 'auth.login_failed', targetType: 'operator', targetId: row ? Number(row.id) : null, newValues: {email: recorded, reason: failure, locked: lockedNow}}, now)
+      await appendAudit(
+        tx,
+        context,
+        {
+          action: 'auth.login_failed',
+          targetType: 'operator',
+          targetId: row ? Number(row.id) : null,
+          newValues: {email: recorded, reason: failure, locked: lockedNow},
+        },
+        now,
+      )
       return {ok: false as const, failure}
     }
     await tx('operators').where({id: row.id}).update({failed_logins: 0, locked_until: null, last_login_at: now, updated_at: now})
-    await appendAudit(tx, {...audit, actorType: 'operator', actor: row.email}, {action: 'auth.login', targetType: 'operator', targetId: Number(row.id)}, now)
+    await appendAudit(
+      tx,
+      {...audit, actorType: 'operator', actor: row.email},
+      {action: 'auth.login', targetType: 'operator', targetId: Number(row.id)},
+      now,
+    )
     return {ok: true as const, row}
   })
   // Only someone who typed the right password learns that the operator is disabled.
-  if (!outcome.ok && outcome.failure === 'disabled') throw new NotPermittedError(`the operator ${address} is disabled`, {hint: 'ask a system_admin'})
+  if (!outcome.ok && outcome.failure === 'disabled')
+    throw new NotPermittedError(`the operator ${address} is disabled`, {hint: 'ask a system_admin'})
   if (!outcome.ok) throw new NotPermittedError(REFUSED, {hint: REFUSED_HINT})
   const r = outcome.row
   return {id: Number(r.id), email: r.email, name: r.name, role: r.role}

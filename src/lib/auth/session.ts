@@ -1,8 +1,8 @@
+import {decodeJwt, jwtVerify, SignJWT} from 'jose'
 import {randomBytes, randomUUID} from 'node:crypto'
 import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
-import {decodeJwt, jwtVerify, SignJWT} from 'jose'
 
 import type {OpsContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
@@ -39,7 +39,12 @@ function sessionKey(home: string, create: boolean): Uint8Array | null {
   return key.length === 32 ? new Uint8Array(key) : null
 }
 
-export async function signSession(home: string, operator: {id: number; email: string}, now: Date, ttlMs = DEFAULT_SESSION_TTL_MS): Promise<{token: string; jti: string; expiresAt: Date}> {
+export async function signSession(
+  home: string,
+  operator: {id: number; email: string},
+  now: Date,
+  ttlMs = DEFAULT_SESSION_TTL_MS,
+): Promise<{token: string; jti: string; expiresAt: Date}> {
   mkdirSync(home, {recursive: true, mode: 0o700})
   const key = sessionKey(home, true)
   if (!key) throw new Error(`${join(home, 'session.key')} is not a session key: remove it and sign in again`)
@@ -84,7 +89,13 @@ export async function verifySession(home: string, token: string, now: Date): Pro
   try {
     const {payload} = await jwtVerify(token, key, {algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, currentDate: now})
     const operatorId = Number(payload.sub)
-    if (!Number.isSafeInteger(operatorId) || typeof payload.email !== 'string' || typeof payload.exp !== 'number' || typeof payload.jti !== 'string') return {ok: false, reason: 'invalid'}
+    if (
+      !Number.isSafeInteger(operatorId) ||
+      typeof payload.email !== 'string' ||
+      typeof payload.exp !== 'number' ||
+      typeof payload.jti !== 'string'
+    )
+      return {ok: false, reason: 'invalid'}
     return {ok: true, claims: {jti: payload.jti, operatorId, email: payload.email, expiresAt: new Date(payload.exp * 1000)}}
   } catch (error) {
     return {ok: false, reason: (error as {code?: string}).code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid'}
@@ -103,11 +114,16 @@ export interface StartSessionInput {
  * Signs an operator in on this machine: the session recorded in the control
  * database (auth_sessions) and its token in a file in RAIOPS_HOME (0600).
  */
-export async function startSession(ctx: Pick<OpsContext, 'db' | 'now'>, input: StartSessionInput): Promise<{expiresAt: Date; file: string}> {
+export async function startSession(
+  ctx: Pick<OpsContext, 'db' | 'now'>,
+  input: StartSessionInput,
+): Promise<{expiresAt: Date; file: string}> {
   const {home, operator} = input
   const now = ctx.now()
   const {token, jti, expiresAt} = await signSession(home, operator, now, input.ttlMs ?? DEFAULT_SESSION_TTL_MS)
-  await ctx.db('auth_sessions').insert({jti, operator_id: operator.id, host: hostname().slice(0, 255), issued_at: now, expires_at: expiresAt})
+  await ctx
+    .db('auth_sessions')
+    .insert({jti, operator_id: operator.id, host: hostname().slice(0, 255), issued_at: now, expires_at: expiresAt})
   writeSession(home, token)
   return {expiresAt, file: sessionFile(home)}
 }
@@ -115,7 +131,12 @@ export async function startSession(ctx: Pick<OpsContext, 'db' | 'now'>, input: S
 /** Whether a verified session is still on record: not revoked, not expired, the operator's own. */
 export async function sessionOnRecord(db: Db, claims: SessionClaims, now: Date): Promise<boolean> {
   const row = await db('auth_sessions').where({jti: claims.jti}).first('operator_id', 'revoked_at', 'expires_at')
-  return row !== undefined && Number(row.operator_id) === claims.operatorId && (row.revoked_at === null || row.revoked_at === undefined) && new Date(row.expires_at as string | number | Date).getTime() > now.getTime()
+  return (
+    row !== undefined &&
+    Number(row.operator_id) === claims.operatorId &&
+    (row.revoked_at === null || row.revoked_at === undefined) &&
+    new Date(row.expires_at as string | number | Date).getTime() > now.getTime()
+  )
 }
 
 /**

@@ -15,7 +15,10 @@ export interface SignedIn {
 }
 
 /** `auth:login`: checks the operator's email and password (audited, locked after repeated failures) and stores their session in `home`. */
-export async function signIn(ctx: Pick<OpsContext, 'db' | 'audit' | 'now'>, input: {home: string; email: string; password: string; ttlMs: number}): Promise<SignedIn> {
+export async function signIn(
+  ctx: Pick<OpsContext, 'db' | 'audit' | 'now'>,
+  input: {home: string; email: string; password: string; ttlMs: number},
+): Promise<SignedIn> {
   const {email, password} = input
   const operator = await login(ctx, {email, password})
   const session = await startSession(ctx, {home: input.home, operator, ttlMs: input.ttlMs})

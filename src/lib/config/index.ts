@@ -37,8 +37,16 @@ export const envSchema = z.object({
   RAIOPS_TOKEN: z.string().min(1).optional(),
   RAIOPS_WEBHOOK_SECRETS: z
     .string()
-    .transform((value) => value.split(',').map((secret) => secret.trim()).filter((secret) => secret !== ''))
-    .refine((secrets) => secrets.length > 0 && secrets.every((secret) => secret.length >= 16), 'comma-separated secrets of at least 16 characters each')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((secret) => secret.trim())
+        .filter((secret) => secret !== ''),
+    )
+    .refine(
+      (secrets) => secrets.length > 0 && secrets.every((secret) => secret.length >= 16),
+      'comma-separated secrets of at least 16 characters each',
+    )
     .optional(),
   XDG_DATA_HOME: absolutePath.optional(),
   // Output: read by the command base before the rest is validated, so they are plain strings.
@@ -71,7 +79,15 @@ export interface RaiopsConfig {
  * database, the keys, the identity, the home holding them), and a working
  * directory may belong to someone else: a checkout, a shared folder.
  */
-export const WORKING_DIR_ENV_KEYS: readonly string[] = ['NO_COLOR', 'FORCE_COLOR', 'DEBUG', 'CI', 'TERM', 'RAIOPS_CONNECT_TIMEOUT_MS', 'RAIOPS_QUERY_TIMEOUT_MS']
+export const WORKING_DIR_ENV_KEYS: readonly string[] = [
+  'NO_COLOR',
+  'FORCE_COLOR',
+  'DEBUG',
+  'CI',
+  'TERM',
+  'RAIOPS_CONNECT_TIMEOUT_MS',
+  'RAIOPS_QUERY_TIMEOUT_MS',
+]
 
 /** The settings that choose RAIOPS_HOME: never read from a `.env`, not even the one inside it. */
 const HOME_KEYS = new Set(['RAIOPS_HOME', 'XDG_DATA_HOME'])
@@ -136,7 +152,9 @@ export function loadEnvironment(env: NodeJS.ProcessEnv, dir: string): Environmen
     }
     if (ignored.length > 0) {
       ignored.sort()
-      warnings.push(`ignoring ${ignored.join(', ')} in ${localFile}: set ${ignored.length === 1 ? 'it' : 'them'} in the environment or in ${homeFile ?? '$RAIOPS_HOME/.env'}`)
+      warnings.push(
+        `ignoring ${ignored.join(', ')} in ${localFile}: set ${ignored.length === 1 ? 'it' : 'them'} in the environment or in ${homeFile ?? '$RAIOPS_HOME/.env'}`,
+      )
     }
   }
   return {env: {...fromHome, ...fromDir, ...env}, warnings}

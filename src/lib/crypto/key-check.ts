@@ -1,5 +1,5 @@
-import {ExitCode, SecretError} from '../errors/index.js'
 import type {Db} from '../db/control-db.js'
+import {ExitCode, SecretError} from '../errors/index.js'
 import {keyFingerprint, type Keyring} from './keyring.js'
 
 /**
@@ -16,9 +16,13 @@ export async function checkKeyring(db: Db, keyring: Keyring): Promise<void> {
     const fingerprint = known.get(kid)
     if (fingerprint === undefined) continue
     if (fingerprint !== keyFingerprint(key)) {
-      throw new SecretError(`wrong master key: key "${kid}" from ${keyring.source} is not the key "${kid}" this registry was encrypted with`, ExitCode.badInput, {
-        hint: 'set RAIOPS_MASTER_KEY or RAIOPS_MASTER_KEY_FILE to the key this registry uses; nothing was changed',
-      })
+      throw new SecretError(
+        `wrong master key: key "${kid}" from ${keyring.source} is not the key "${kid}" this registry was encrypted with`,
+        ExitCode.badInput,
+        {
+          hint: 'set RAIOPS_MASTER_KEY or RAIOPS_MASTER_KEY_FILE to the key this registry uses; nothing was changed',
+        },
+      )
     }
     matches++
   }

@@ -110,7 +110,10 @@ export function loadKeyring(source: KeySource): Keyring {
   try {
     text = readFileSync(source.masterKeyFile, 'utf8')
   } catch (error) {
-    throw new SecretError(`cannot read the master key file ${source.masterKeyFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, ExitCode.badInput)
+    throw new SecretError(
+      `cannot read the master key file ${source.masterKeyFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      ExitCode.badInput,
+    )
   }
   return parseKeyring(text, source.masterKeyFile)
 }
@@ -174,8 +177,12 @@ export function writeKeyFile(path: string, keys: readonly MasterKey[]): void {
     // A key file that is a link (to a key store, a mounted secret) keeps being one: its target gets the new keys.
     writeFileAtomic(existsSync(path) ? realpathSync(path) : path, text, 0o600)
   } catch (error) {
-    throw new SecretError(`cannot write the master key file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); nothing was changed`, ExitCode.badInput, {
-      hint: 'make the file and its directory writable by you, or set RAIOPS_MASTER_KEY_FILE to one that is',
-    })
+    throw new SecretError(
+      `cannot write the master key file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); nothing was changed`,
+      ExitCode.badInput,
+      {
+        hint: 'make the file and its directory writable by you, or set RAIOPS_MASTER_KEY_FILE to one that is',
+      },
+    )
   }
 }

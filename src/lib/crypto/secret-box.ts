@@ -50,9 +50,13 @@ export function decryptSecret(keyring: Keyring, envelope: string, location: Secr
   const [, kid, encoded] = parts
   const master = keyring.get(kid)
   if (!master) {
-    throw new SecretError(`cannot decrypt ${where(location)}: it was encrypted with key "${kid}", which ${keyring.source} does not hold`, ExitCode.badInput, {
-      hint: `add key "${kid}" to the keyring (RAIOPS_MASTER_KEY=newkid:…,${kid}:…)`,
-    })
+    throw new SecretError(
+      `cannot decrypt ${where(location)}: it was encrypted with key "${kid}", which ${keyring.source} does not hold`,
+      ExitCode.badInput,
+      {
+        hint: `add key "${kid}" to the keyring (RAIOPS_MASTER_KEY=newkid:…,${kid}:…)`,
+      },
+    )
   }
   const raw = Buffer.from(encoded, 'base64url')
   if (raw.length < NONCE_BYTES + TAG_BYTES) {

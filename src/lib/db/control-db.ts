@@ -1,12 +1,12 @@
-import {existsSync} from 'node:fs'
 import type {Knex} from 'knex'
 import type {Tables} from 'knex/types/tables.js'
+import {existsSync} from 'node:fs'
 
 import {migrations} from '../../../migrations/index.js'
 import {ConfigError, ConnectionError} from '../errors/index.js'
-import {knexConfigFor} from './knex-config.js'
-import {describeDriverError} from './driver-errors.js'
 import {rememberSecret} from '../redact/index.js'
+import {describeDriverError} from './driver-errors.js'
+import {knexConfigFor} from './knex-config.js'
 import type {ControlDbTarget} from './url.js'
 
 export {parseDatabaseUrl} from './url.js'
@@ -146,10 +146,13 @@ export async function insertReturningId<T extends TableWithId>(db: Db, table: T,
   return Number(typeof inserted === 'object' ? inserted.id : inserted)
 }
 
-
-
 /** Whether a driver error is a unique-constraint violation, on any engine. */
 export function isUniqueViolation(error: unknown): boolean {
   const e = error as {code?: string; errno?: number} | null
-  return e?.code === 'ER_DUP_ENTRY' || e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  return (
+    e?.code === 'ER_DUP_ENTRY' ||
+    e?.code === '23505' ||
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  )
 }

@@ -48,7 +48,8 @@ function serverSide(context: FailureContext): string {
 }
 
 /** tarn's TimeoutError names itself "Error": it is known by its class name. */
-const isPoolTimeout = (e: DriverErrorLike): boolean => e.name === 'TimeoutError' || (e as {constructor?: {name?: string}}).constructor?.name === 'TimeoutError'
+const isPoolTimeout = (e: DriverErrorLike): boolean =>
+  e.name === 'TimeoutError' || (e as {constructor?: {name?: string}}).constructor?.name === 'TimeoutError'
 
 function describe(error: unknown, depth: number, context: FailureContext): string {
   if (error === null || error === undefined) return 'unknown error'
@@ -61,7 +62,8 @@ function describe(error: unknown, depth: number, context: FailureContext): strin
   if (e.name === 'DeadlineError') return `${e.message ?? 'timed out'}${serverSide(context)}`
   // tarn's acquire timeout (the cause knex ≥ 3.3 wraps): the message of the last create error, if any.
   if (isPoolTimeout(e) && e.message === 'operation timed out for an unknown reason') {
-    if (context.quietMs !== null && context.quietMs !== undefined) return `no connection to the server came free in time (each waits on a query)${serverSide(context)}`
+    if (context.quietMs !== null && context.quietMs !== undefined)
+      return `no connection to the server came free in time (each waits on a query)${serverSide(context)}`
     return 'timed out waiting for a connection: the server did not finish the connection in time, or every pooled connection is busy'
   }
   if (isPoolTimeout(e) && e.message && depth > 0) return `timed out waiting for a connection: ${firstLine(e.message)}`
@@ -106,7 +108,9 @@ function describe(error: unknown, depth: number, context: FailureContext): strin
         return 'connection timed out: the server accepted no connection or sent no greeting in time'
       // pg: query_timeout passed with no answer
       case 'Query read timeout':
-        return context.quietMs === null || context.quietMs === undefined ? 'the query timed out: the server sent no answer in time' : `the query timed out${serverSide(context)}`
+        return context.quietMs === null || context.quietMs === undefined
+          ? 'the query timed out: the server sent no answer in time'
+          : `the query timed out${serverSide(context)}`
       // tarn: a wait for a connection cut short because the pool was destroyed
       case 'aborted':
         return 'cancelled: the connection pool was closed while waiting for a connection'
@@ -119,7 +123,8 @@ function describe(error: unknown, depth: number, context: FailureContext): strin
 }
 
 /** knex prefixes a failed query's error with `<sql> - `: the operator needs the cause, not the statement. */
-const SQL_PREFIX = /^\s*(select|insert|update|delete|with|show|set|create|alter|drop|pragma|begin|commit|rollback|savepoint|release|truncate|replace|call|explain|lock|unlock|grant|revoke|use|analyze|vacuum)\b/i
+const SQL_PREFIX =
+  /^\s*(select|insert|update|delete|with|show|set|create|alter|drop|pragma|begin|commit|rollback|savepoint|release|truncate|replace|call|explain|lock|unlock|grant|revoke|use|analyze|vacuum)\b/i
 
 function withoutSql(message: string | undefined): string | undefined {
   if (message === undefined) return undefined

@@ -1,9 +1,8 @@
+import type {Knex} from 'knex'
 import {existsSync} from 'node:fs'
 
-import type {Knex} from 'knex'
-
-import {quietLog} from './knex-log.js'
 import type {RdsEngine} from './connection-spec.js'
+import {quietLog} from './knex-log.js'
 
 /** Timeouts and pool size for the knex instance of one RDS (DESIGN.md §4, security-facts §7). */
 export interface FleetOptions {
@@ -93,7 +92,6 @@ function mysqlAfterCreate(queryTimeoutMs: number) {
   }
 }
 
-
 /** An error shaped like the driver's, for a SQLite file that is not there. */
 function missingSqliteFile(path: string): Error & {code: string} {
   const error = new Error(`no such file: ${path}`) as Error & {code: string}
@@ -127,7 +125,8 @@ function controlSqliteAfterCreate(conn: SqliteRawConnection, done: (error: Error
  * pool starts empty, stays small, and fails a connect at once rather than retrying.
  */
 function poolFor(engine: RdsEngine, options: FleetOptions | ControlDbOptions, acquireConnectionTimeout: number): Knex.PoolConfig {
-  if (isControl(options)) return engine === 'sqlite' ? {min: 1, max: 1, afterCreate: controlSqliteAfterCreate} : {min: 0, max: CONTROL_POOL_MAX}
+  if (isControl(options))
+    return engine === 'sqlite' ? {min: 1, max: 1, afterCreate: controlSqliteAfterCreate} : {min: 0, max: CONTROL_POOL_MAX}
   const pool: Knex.PoolConfig = {
     min: 0,
     max: engine === 'sqlite' ? 1 : (options.poolMax ?? 2),

@@ -7,7 +7,15 @@ import {z} from 'zod'
  * PostgreSQL refuse a longer value with a raw INSERT error, SQLite stores it.
  */
 export const COLUMN_LENGTHS = {
-  rds_instances: {name: 64, host: 255, username: 128, rai_database: 512, providers_database: 512, app_url: 512, impersonation_audience: 255},
+  rds_instances: {
+    name: 64,
+    host: 255,
+    username: 128,
+    rai_database: 512,
+    providers_database: 512,
+    app_url: 512,
+    impersonation_audience: 255,
+  },
   operators: {name: 255, email: 255},
   api_tokens: {name: 128},
   raiops_roles: {name: 64, description: 255},

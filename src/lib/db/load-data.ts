@@ -1,6 +1,6 @@
+import type {Knex} from 'knex'
 import {once} from 'node:events'
 import {PassThrough} from 'node:stream'
-import type {Knex} from 'knex'
 
 import {rowsOf} from './raw-rows.js'
 import {toBool} from './values.js'
@@ -69,7 +69,10 @@ const REFUSED = new Set([1148, 3948, 2068, 4166])
 /** mysql2's connection (callback API) as far as LOAD DATA needs it: its query() and its socket. */
 interface Mysql2Connection {
   stream?: NodeJS.EventEmitter & {writableLength?: number; destroyed?: boolean}
-  query(options: {sql: string; values?: unknown[]; infileStreamFactory?: () => NodeJS.ReadableStream}, callback: (error: (Error & {errno?: number}) | null, rows?: unknown) => void): void
+  query(
+    options: {sql: string; values?: unknown[]; infileStreamFactory?: () => NodeJS.ReadableStream},
+    callback: (error: (Error & {errno?: number}) | null, rows?: unknown) => void,
+  ): void
 }
 
 /** Bytes of the file waiting in the socket before more rows are produced. */
@@ -87,7 +90,6 @@ async function socketCaughtUp(connection: Mysql2Connection): Promise<void> {
     await Promise.race([once(socket, 'drain'), once(socket, 'close')])
   }
 }
-
 
 export interface LoadDataOptions<C extends string, Row extends {readonly [K in C]?: TsvValue}> {
   table: string
@@ -120,12 +122,18 @@ async function* replay<Row>(first: Row[], rest: AsyncIterator<Row[]>): AsyncGene
  * server could not take is only a warning, and the caller compares the count
  * with what it sent. A refused statement hands the rows to `refused`.
  */
-export async function loadData<C extends string, Row extends {readonly [K in C]?: TsvValue}>(db: Knex, options: LoadDataOptions<C, Row>): Promise<number> {
+export async function loadData<C extends string, Row extends {readonly [K in C]?: TsvValue}>(
+  db: Knex,
+  options: LoadDataOptions<C, Row>,
+): Promise<number> {
   const outcome = await loadOnce(db, options)
   return typeof outcome === 'number' ? outcome : options.refused(replay(outcome.first, options.batches))
 }
 
-async function loadOnce<C extends string, Row extends {readonly [K in C]?: TsvValue}>(db: Knex, options: LoadDataOptions<C, Row>): Promise<number | {first: Row[]}> {
+async function loadOnce<C extends string, Row extends {readonly [K in C]?: TsvValue}>(
+  db: Knex,
+  options: LoadDataOptions<C, Row>,
+): Promise<number | {first: Row[]}> {
   const {table, columns, batches, signal} = options
   const connection = (await db.client.acquireConnection()) as Mysql2Connection
   try {
@@ -166,7 +174,9 @@ async function loadOnce<C extends string, Row extends {readonly [K in C]?: TsvVa
         pumping.done = send(firstText)
         return stream
       }
-      connection.query({sql, infileStreamFactory}, (error, result) => (error ? reject(error) : resolve(Number((result as {affectedRows?: number} | undefined)?.affectedRows ?? 0))))
+      connection.query({sql, infileStreamFactory}, (error, result) =>
+        error ? reject(error) : resolve(Number((result as {affectedRows?: number} | undefined)?.affectedRows ?? 0)),
+      )
     })
     // Encoded while the server reads the statement.
     firstText = first.value.length > 0 ? encode(first.value) : ''

@@ -1,10 +1,9 @@
+import type {Knex} from 'knex'
 import {createHash} from 'node:crypto'
 import net from 'node:net'
 
-import type {Knex} from 'knex'
-
-import type {RdsConnectionSpec} from './connection-spec.js'
 import {rememberSecret} from '../redact/index.js'
+import type {RdsConnectionSpec} from './connection-spec.js'
 import {type FleetOptions, knexConfigFor} from './knex-config.js'
 
 /** An RDS as the registry reports it. */
@@ -50,7 +49,12 @@ function fingerprintOf(spec: RdsConnectionSpec): string {
 }
 
 /** Lets the registry see (and, when needed, cut) every socket the driver opens, and when each last heard from the server. */
-function withSocketTracking(config: Knex.Config, engine: RdsConnectionSpec['engine'], sockets: Set<net.Socket>, heard: Entry['heard']): Knex.Config {
+function withSocketTracking(
+  config: Knex.Config,
+  engine: RdsConnectionSpec['engine'],
+  sockets: Set<net.Socket>,
+  heard: Entry['heard'],
+): Knex.Config {
   const track = (socket: net.Socket): net.Socket => {
     sockets.add(socket)
     // Added before the driver's own listener, in the same tick: no byte is missed by either.

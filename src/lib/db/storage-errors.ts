@@ -29,7 +29,8 @@ function problemOf(code: string): Problem | null {
 function storageCause(error: unknown): {code: string; path?: string} | null {
   let current = error as ErrorLike | null | undefined
   for (let depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
-    if (typeof current.code === 'string' && problemOf(current.code)) return {code: current.code, path: typeof current.path === 'string' ? current.path : undefined}
+    if (typeof current.code === 'string' && problemOf(current.code))
+      return {code: current.code, path: typeof current.path === 'string' ? current.path : undefined}
     current = current.cause as ErrorLike | null | undefined
   }
   return null
@@ -83,10 +84,18 @@ export function describeStorageError(error: unknown, target: ControlDbTarget | u
   if (path) {
     // SQLite says "I/O error" or "unable to open" for a full or read-only disk alike: ask the file system.
     if (problem === 'io') problem = probe(dirname(path)) ?? 'io'
-    return new ConfigError(`cannot write ${path}: ${SAYS[problem]}; nothing was written`, {hint: HINTS[problem](dirname(path)), cause: error})
+    return new ConfigError(`cannot write ${path}: ${SAYS[problem]}; nothing was written`, {
+      hint: HINTS[problem](dirname(path)),
+      cause: error,
+    })
   }
   if (!SERVER_CODES.has(found.code) || !target || target.engine === 'sqlite') return null
-  const server: Record<Problem, string> = {full: 'its server is out of disk space', 'read-only': 'its server is read-only', denied: 'its server refused the write', io: 'its server reports an I/O error'}
+  const server: Record<Problem, string> = {
+    full: 'its server is out of disk space',
+    'read-only': 'its server is read-only',
+    denied: 'its server refused the write',
+    io: 'its server reports an I/O error',
+  }
   return new ConfigError(`cannot write to the control database ${target.display}: ${server[problem]}; nothing was written`, {
     hint: 'ask the database administrator, then run the command again',
     cause: error,

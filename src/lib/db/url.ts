@@ -26,9 +26,12 @@ function decodePart(value: string, part: string): string {
   try {
     return decodeURIComponent(value)
   } catch {
-    throw new ConfigError(`RAIOPS_DATABASE_URL: the ${part} holds a malformed percent-escape ("%" must be followed by two hex digits of UTF-8)`, {
-      hint: `write a literal "%" in the ${part} as %25, and other special characters percent-encoded (encodeURIComponent)`,
-    })
+    throw new ConfigError(
+      `RAIOPS_DATABASE_URL: the ${part} holds a malformed percent-escape ("%" must be followed by two hex digits of UTF-8)`,
+      {
+        hint: `write a literal "%" in the ${part} as %25, and other special characters percent-encoded (encodeURIComponent)`,
+      },
+    )
   }
 }
 
@@ -57,7 +60,9 @@ export function parseDatabaseUrl(url: string | undefined, home: string): Control
     }
     const dir = dirname(file)
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new ConfigError(`RAIOPS_DATABASE_URL: directory ${dir} does not exist`, {hint: `create it (mkdir -p ${dir}) or point the URL elsewhere`})
+      throw new ConfigError(`RAIOPS_DATABASE_URL: directory ${dir} does not exist`, {
+        hint: `create it (mkdir -p ${dir}) or point the URL elsewhere`,
+      })
     }
     return {engine: 'sqlite', client: 'better-sqlite3', display: `sqlite://${file}`, sqliteFile: file}
   }

@@ -1,15 +1,15 @@
+import knexFactory from 'knex'
 import {mkdirSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
-import knexFactory from 'knex'
 
 import {startSession, readSessionToken, verifySession} from '../auth/session.js'
 import {BusyError, ConfigError, RaiopsError, UserError} from '../errors/index.js'
-import {shellQuote} from '../text/shell.js'
 import {addRds, setRdsState} from '../rds/service.js'
 import {Runtime} from '../runtime.js'
 import {initRaiops} from '../setup/init.js'
+import {shellQuote} from '../text/shell.js'
 import {claimDemoDir, clearDemoDir, inspectDemoDir, writeMarker, type DemoMarker} from './directory.js'
 import {planCounts, type RoutedDatabase} from './fleet-data.js'
 import {writeRaiDatabase} from './fleet-load.js'
@@ -110,12 +110,25 @@ function buildRunning(marker: DemoMarker): boolean {
 function summarize(fleet: DemoFleet, dir: string): Pick<DemoResult, 'rds' | 'totals' | 'sharedEmails' | 'supportTenant'> {
   const rds = fleet.rds.map((server): DemoRdsSummary => {
     const counts = planCounts(server.plan)
-    return {name: server.name, state: server.state, master: server.master, missing: server.missing, file: join(fleetDir(dir), server.file), ...counts}
+    return {
+      name: server.name,
+      state: server.state,
+      master: server.master,
+      missing: server.missing,
+      file: join(fleetDir(dir), server.file),
+      ...counts,
+    }
   })
   const sum = (key: 'tenants' | 'users' | 'ghostUsers' | 'locations') => rds.reduce((total, r) => total + r[key], 0)
   return {
     rds,
-    totals: {tenants: sum('tenants'), users: sum('users'), ghostUsers: sum('ghostUsers'), locations: sum('locations'), routing: sum('users')},
+    totals: {
+      tenants: sum('tenants'),
+      users: sum('users'),
+      ghostUsers: sum('ghostUsers'),
+      locations: sum('locations'),
+      routing: sum('users'),
+    },
     sharedEmails: fleet.sharedEmails.slice(0, 5),
     supportTenant: fleet.supportTenant,
   }
@@ -131,7 +144,10 @@ async function ensureSession(runtime: Runtime, home: string, now: Date, force: b
   const db = await runtime.db()
   const admin = await db('operators').where({email: DEMO_ADMIN.email}).first('id', 'email')
   if (!admin) throw new ConfigError(`it has no operator ${DEMO_ADMIN.email}`)
-  const session = await startSession({db, now: () => now}, {home, operator: {id: Number(admin.id), email: admin.email}, ttlMs: DEMO_SESSION_TTL_MS})
+  const session = await startSession(
+    {db, now: () => now},
+    {home, operator: {id: Number(admin.id), email: admin.email}, ttlMs: DEMO_SESSION_TTL_MS},
+  )
   // As the session token holds it (whole seconds), so a later run reports the same instant.
   return new Date(Math.floor(session.expiresAt.getTime() / 1000) * 1000)
 }
@@ -142,8 +158,15 @@ async function writeFleet(fleet: DemoFleet, dir: string, ids: readonly number[],
   const routes: RoutedDatabase[] = fleet.rds.map((server, index) => ({plan: server.plan, rdsInstanceId: ids[index]}))
   for (const server of fleet.rds) {
     if (server.missing) continue
-    progress(`writing the RAI database of ${server.name} (${server.plan.tenants} tenants${server.master ? ', and the routing directory' : ''})`)
-    const db = knexFactory({client: 'better-sqlite3', connection: {filename: join(fleetDir(dir), server.file)}, useNullAsDefault: true, pool: {min: 1, max: 1}})
+    progress(
+      `writing the RAI database of ${server.name} (${server.plan.tenants} tenants${server.master ? ', and the routing directory' : ''})`,
+    )
+    const db = knexFactory({
+      client: 'better-sqlite3',
+      connection: {filename: join(fleetDir(dir), server.file)},
+      useNullAsDefault: true,
+      pool: {min: 1, max: 1},
+    })
     try {
       await writeRaiDatabase(db, {plan: server.plan, routes: server.master ? routes : undefined})
     } finally {
@@ -169,14 +192,20 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
   let keptEntries: string[] = []
 
   if (state.kind === 'demo' && buildRunning(state.marker)) {
-    throw new BusyError(`a demo is being built in ${dir} right now (process ${state.marker.builder.pid})`, {hint: `wait for it to finish, then run \`${demoCommand(dir, '--tour')}\``})
+    throw new BusyError(`a demo is being built in ${dir} right now (process ${state.marker.builder.pid})`, {
+      hint: `wait for it to finish, then run \`${demoCommand(dir, '--tour')}\``,
+    })
   }
   if (state.kind === 'demo' && !request.reset) {
     if (state.marker.state !== 'complete') {
-      throw new UserError(`the demo in ${dir} is incomplete: its build was interrupted`, {hint: `run \`${demoCommand(dir, '--reset')}\` to build it again`})
+      throw new UserError(`the demo in ${dir} is incomplete: its build was interrupted`, {
+        hint: `run \`${demoCommand(dir, '--reset')}\` to build it again`,
+      })
     }
     if (request.size && request.size !== state.marker.size) {
-      throw new UserError(`the demo in ${dir} is of size ${state.marker.size}, not ${request.size}`, {hint: `run \`${demoCommand(dir, `--reset --size ${request.size}`)}\` to build it again`})
+      throw new UserError(`the demo in ${dir} is of size ${state.marker.size}, not ${request.size}`, {
+        hint: `run \`${demoCommand(dir, `--reset --size ${request.size}`)}\` to build it again`,
+      })
     }
     const runtime = demoRuntime(dir, ['demo'])
     try {
@@ -184,11 +213,23 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
       await runtime.db()
       const expiresAt = await ensureSession(runtime, home, now, false)
       const fleet = demoFleet(state.marker.size)
-      return {status: 'exists', dir, keptEntries, home, size: fleet.size, seed: state.marker.seed, admin: DEMO_ADMIN.email, ...summarize(fleet, dir), sessionExpiresAt: expiresAt.toISOString()}
+      return {
+        status: 'exists',
+        dir,
+        keptEntries,
+        home,
+        size: fleet.size,
+        seed: state.marker.seed,
+        admin: DEMO_ADMIN.email,
+        ...summarize(fleet, dir),
+        sessionExpiresAt: expiresAt.toISOString(),
+      }
     } catch (error) {
       // A demo whose home was changed by hand: rebuilding it is the way back.
       if (error instanceof RaiopsError && !(error instanceof UserError)) {
-        throw new UserError(`the demo in ${dir} is damaged: ${error.message}`, {hint: `run \`${demoCommand(dir, '--reset')}\` to build it again`})
+        throw new UserError(`the demo in ${dir} is damaged: ${error.message}`, {
+          hint: `run \`${demoCommand(dir, '--reset')}\` to build it again`,
+        })
       }
       throw error
     } finally {
@@ -237,7 +278,14 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
     await operator.identity()
     const acting = {...ctx, audit: operator.audit}
     for (const server of fleet.rds) {
-      const added = await addRds(acting, {name: server.name, engine: 'sqlite', raiDatabase: join(fleetDir(dir), server.file), appUrl: server.appUrl, master: server.master, test: false})
+      const added = await addRds(acting, {
+        name: server.name,
+        engine: 'sqlite',
+        raiDatabase: join(fleetDir(dir), server.file),
+        appUrl: server.appUrl,
+        master: server.master,
+        test: false,
+      })
       ids.push(added.rds.id)
       if (server.state !== 'online') await setRdsState(acting, {ref: server.name, state: server.state})
     }
@@ -248,5 +296,15 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
   await writeFleet(fleet, dir, ids, progress)
 
   writeMarker(dir, {...marker, state: 'complete', completedAt: new Date().toISOString()})
-  return {status: 'created', dir, keptEntries, home, size: fleet.size, seed: DEMO_SEED, admin: DEMO_ADMIN.email, ...summarize(fleet, dir), sessionExpiresAt: sessionExpiresAt.toISOString()}
+  return {
+    status: 'created',
+    dir,
+    keptEntries,
+    home,
+    size: fleet.size,
+    seed: DEMO_SEED,
+    admin: DEMO_ADMIN.email,
+    ...summarize(fleet, dir),
+    sessionExpiresAt: sessionExpiresAt.toISOString(),
+  }
 }

@@ -36,7 +36,9 @@ function code(error: unknown): string {
 }
 
 function unusable(dir: string, reason: string): UserError {
-  return new UserError(`--dir ${dir} ${reason}`, {hint: 'choose another --dir: raiops demo only writes into a new or empty directory, or one holding a demo'})
+  return new UserError(`--dir ${dir} ${reason}`, {
+    hint: 'choose another --dir: raiops demo only writes into a new or empty directory, or one holding a demo',
+  })
 }
 
 export function readMarker(dir: string): DemoMarker | null {
@@ -96,7 +98,8 @@ export function clearDemoDir(dir: string): string[] {
   if (!readMarker(dir)) throw unusable(dir, 'holds no raiops demo: it is not deleted')
   const others: string[] = []
   for (const entry of readdirSync(dir)) {
-    if ((DEMO_ENTRIES as readonly string[]).includes(entry) || isMarkerTemporary(entry)) rmSync(join(dir, entry), {recursive: true, force: true})
+    if ((DEMO_ENTRIES as readonly string[]).includes(entry) || isMarkerTemporary(entry))
+      rmSync(join(dir, entry), {recursive: true, force: true})
     else if (entry !== DEMO_MARKER) others.push(entry)
   }
   // The marker goes last: a clean-up that stops half-way still leaves a directory --reset may clear.

@@ -102,15 +102,91 @@ export function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)]
 }
 
-export const FIRST_NAMES = ['Maria', 'James', 'Aiko', 'Olu', 'Sofia', 'Liam', 'Chen', 'Fatima', 'Noah', 'Emma', 'Mateo', 'Priya', 'Lukas', 'Zoe', 'Omar', 'Ines'] as const
-export const LAST_NAMES = ['Garcia', 'Smith', 'Tanaka', 'Adeyemi', 'Rossi', 'Murphy', 'Wang', 'Khan', 'Müller', 'Dubois', 'Silva', 'Patel', 'Novak', 'Jensen', "O'Brien", 'Kowalski'] as const
+export const FIRST_NAMES = [
+  'Maria',
+  'James',
+  'Aiko',
+  'Olu',
+  'Sofia',
+  'Liam',
+  'Chen',
+  'Fatima',
+  'Noah',
+  'Emma',
+  'Mateo',
+  'Priya',
+  'Lukas',
+  'Zoe',
+  'Omar',
+  'Ines',
+] as const
+export const LAST_NAMES = [
+  'Garcia',
+  'Smith',
+  'Tanaka',
+  'Adeyemi',
+  'Rossi',
+  'Murphy',
+  'Wang',
+  'Khan',
+  'Müller',
+  'Dubois',
+  'Silva',
+  'Patel',
+  'Novak',
+  'Jensen',
+  "O'Brien",
+  'Kowalski',
+] as const
 const ADJECTIVES = ['Bright', 'Northern', 'Golden', 'Riverside', 'Summit', 'Harbor', 'Maple', 'Blue Sky', 'Evergreen', 'Pioneer'] as const
 const NOUNS = ['Dental', 'Bakery', 'Fitness', 'Logistics', 'Clinic', 'Studio', 'Motors', 'Cafe', 'Vet Care', 'Builders'] as const
 const CITIES = ['Springfield', 'Riverton', 'Lakeside', 'Fairview', 'Kingston', 'Ashford', 'Brookfield', 'Salem'] as const
 // Business names: 24 × 24 × 16 combinations before a number is needed.
-const BUSINESS_FIRST = [...ADJECTIVES, 'Silver Oak', 'Redwood', 'Lighthouse', 'Cedar', 'Copper', 'Meadow', 'Granite', 'Willow', 'Atlas', 'Orchard', 'Sunrise', 'Keystone', 'Bluebird', 'Iron Gate'] as const
-const BUSINESS_KIND = [...NOUNS, 'Pharmacy', 'Optics', 'Physio', 'Catering', 'Plumbing', 'Florist', 'Bookkeeping', 'Salon', 'Garden Center', 'Print Shop', 'Brewing', 'Pet Grooming', 'Yoga', 'Auto Repair'] as const
-const BUSINESS_PLACE = [...CITIES, 'Oakridge', 'Millbrook', 'Westport', 'Hillcrest', 'Bayview', 'Greenville', 'Northgate', 'Clearwater'] as const
+const BUSINESS_FIRST = [
+  ...ADJECTIVES,
+  'Silver Oak',
+  'Redwood',
+  'Lighthouse',
+  'Cedar',
+  'Copper',
+  'Meadow',
+  'Granite',
+  'Willow',
+  'Atlas',
+  'Orchard',
+  'Sunrise',
+  'Keystone',
+  'Bluebird',
+  'Iron Gate',
+] as const
+const BUSINESS_KIND = [
+  ...NOUNS,
+  'Pharmacy',
+  'Optics',
+  'Physio',
+  'Catering',
+  'Plumbing',
+  'Florist',
+  'Bookkeeping',
+  'Salon',
+  'Garden Center',
+  'Print Shop',
+  'Brewing',
+  'Pet Grooming',
+  'Yoga',
+  'Auto Repair',
+] as const
+const BUSINESS_PLACE = [
+  ...CITIES,
+  'Oakridge',
+  'Millbrook',
+  'Westport',
+  'Hillcrest',
+  'Bayview',
+  'Greenville',
+  'Northgate',
+  'Clearwater',
+] as const
 const BUSINESS_NAMES = BUSINESS_FIRST.length * BUSINESS_KIND.length * BUSINESS_PLACE.length
 /** Coprime with BUSINESS_NAMES: consecutive tenants get unrelated names, and no two the same. */
 const BUSINESS_STRIDE = 7919
@@ -160,12 +236,16 @@ export function assertPlan(plan: RaiDataPlan): void {
     ['bcryptCost', plan.bcryptCost],
   ]
   for (const [name, value] of counts) {
-    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw new RangeError(`fleet data: ${name} must be a non-negative integer, got ${value}`)
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0))
+      throw new RangeError(`fleet data: ${name} must be a non-negative integer, got ${value}`)
   }
-  if (plan.usersPerTenantMax !== undefined && plan.usersPerTenantMax < plan.usersPerTenant) throw new RangeError('fleet data: usersPerTenantMax is below usersPerTenant')
+  if (plan.usersPerTenantMax !== undefined && plan.usersPerTenantMax < plan.usersPerTenant)
+    throw new RangeError('fleet data: usersPerTenantMax is below usersPerTenant')
   if (plan.ghostTenantEvery === 0) throw new RangeError('fleet data: ghostTenantEvery must be at least 1')
-  if (plan.tenantNames.length > plan.tenants) throw new RangeError(`fleet data: ${plan.tenantNames.length} tenantNames for ${plan.tenants} tenants`)
-  if (plan.bcryptCost !== undefined && (plan.bcryptCost < 4 || plan.bcryptCost > 31)) throw new RangeError('fleet data: bcryptCost must be 4 to 31')
+  if (plan.tenantNames.length > plan.tenants)
+    throw new RangeError(`fleet data: ${plan.tenantNames.length} tenantNames for ${plan.tenants} tenants`)
+  if (plan.bcryptCost !== undefined && (plan.bcryptCost < 4 || plan.bcryptCost > 31))
+    throw new RangeError('fleet data: bcryptCost must be 4 to 31')
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,17 @@
 import type {Knex} from 'knex'
 
-import {assertPlan, locationRows, planCounts, routingRows, tenantRows, userRows, type FleetRow, type FleetTable, type RaiDataPlan, type RoutedDatabase} from './fleet-data.js'
+import {
+  assertPlan,
+  locationRows,
+  planCounts,
+  routingRows,
+  tenantRows,
+  userRows,
+  type FleetRow,
+  type FleetTable,
+  type RaiDataPlan,
+  type RoutedDatabase,
+} from './fleet-data.js'
 
 /**
  * Writes generated fleet data into a RAI database: the tables of the fleet
@@ -152,7 +163,9 @@ async function loadSqlite(db: Knex, table: FleetTable, rows: Iterable<FleetRow>)
     let first = iterator.next()
     if (first.done) return 0
     const columns = Object.keys(first.value)
-    const statement = conn.prepare(`INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
+    const statement = conn.prepare(
+      `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+    )
     let total = 0
     const chunk = conn.transaction(() => {
       for (let n = 0; n < SQLITE_ROWS_PER_TRANSACTION && !first.done; n++) {
@@ -205,7 +218,12 @@ async function loadBatches(db: Knex, engine: FleetEngine, table: FleetTable, row
 }
 
 /** Inserts `rows` into `table`; returns how many. `batchSize`: rows per INSERT on a server (default 1000). */
-export async function loadFleetRows(db: Knex, table: FleetTable, rows: Iterable<FleetRow>, options: {batchSize?: number} = {}): Promise<number> {
+export async function loadFleetRows(
+  db: Knex,
+  table: FleetTable,
+  rows: Iterable<FleetRow>,
+  options: {batchSize?: number} = {},
+): Promise<number> {
   const engine = fleetEngineOf(db)
   if (engine === 'sqlite') return loadSqlite(db, table, rows)
   return loadBatches(db, engine, table, rows, options.batchSize ?? 1000)
@@ -255,8 +273,10 @@ export async function writeRaiDatabase(db: Knex, spec: RaiDatabaseSpec): Promise
       counts.ghostUsers = planned.ghostUsers
     })
   }
-  if (has('locations')) loads.push(async () => void (counts.locations = await loadFleetRows(db, 'locations', locationRows(spec.plan), options)))
-  if (has('user_email_routing')) loads.push(async () => void (counts.routing = await loadFleetRows(db, 'user_email_routing', routingRows(spec.routes ?? []), options)))
+  if (has('locations'))
+    loads.push(async () => void (counts.locations = await loadFleetRows(db, 'locations', locationRows(spec.plan), options)))
+  if (has('user_email_routing'))
+    loads.push(async () => void (counts.routing = await loadFleetRows(db, 'user_email_routing', routingRows(spec.routes ?? []), options)))
   if (sqlite) {
     for (const run of loads) await run()
     await createFleetIndexes(db, {master, omitTables: spec.omitTables})

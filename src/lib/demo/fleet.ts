@@ -64,7 +64,11 @@ const SHARED_LAST = ['Lee', 'Morgan', 'Okafor', 'Lindqvist', 'Haddad', 'Moreau',
 const SHARED_FIRMS = ['ledgerline-accounting', 'northwind-consulting', 'brightbooks', 'taxwise-partners', 'clearpath-advisors'] as const
 
 /** Which tenants each shared person belongs to: 3 to 5 tenants, on servers taken in turn, so always at least two. */
-function sharedMemberships(spec: SizeSpec): {emails: string[]; byRds: Array<Map<number, FleetMember[]>>; first: {rds: number; tenant: number}} {
+function sharedMemberships(spec: SizeSpec): {
+  emails: string[]
+  byRds: Array<Map<number, FleetMember[]>>
+  first: {rds: number; tenant: number}
+} {
   const byRds = SERVERS.map(() => new Map<number, FleetMember[]>())
   const emails: string[] = []
   let first = {rds: 0, tenant: 1}

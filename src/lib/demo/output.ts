@@ -43,7 +43,11 @@ export function demoOutput(result: DemoResult, options: {alias: string | null; e
  * or one with control characters (it could not be pasted back) is refused.
  */
 export function demoDir(given: string): string {
-  if (/^~($|\/)/.test(given)) throw new UserError(`--dir ${escapeControl(given)} starts with ~, which the shell did not expand`, {hint: 'write --dir "$HOME/…" or --dir ~/… (with a space, not =)'})
-  if (escapeControl(given) !== given) throw new UserError(`--dir ${escapeControl(given)} holds control characters`, {hint: 'choose a directory name without them'})
+  if (/^~($|\/)/.test(given))
+    throw new UserError(`--dir ${escapeControl(given)} starts with ~, which the shell did not expand`, {
+      hint: 'write --dir "$HOME/…" or --dir ~/… (with a space, not =)',
+    })
+  if (escapeControl(given) !== given)
+    throw new UserError(`--dir ${escapeControl(given)} holds control characters`, {hint: 'choose a directory name without them'})
   return resolve(given)
 }

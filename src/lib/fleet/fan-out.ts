@@ -1,6 +1,6 @@
-import {UserError} from '../errors/index.js'
 import {describeDriverError} from '../db/driver-errors.js'
 import {DeadlineError, withDeadline} from '../deadline.js'
+import {UserError} from '../errors/index.js'
 
 /** The reason an item's signal is aborted with when its deadline passes. */
 

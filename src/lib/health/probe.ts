@@ -65,12 +65,24 @@ class StepTimeout extends Error {}
  * Never throws and never outlives `deadlineMs`: a step that has not finished
  * by then ends the probe, reported as the step it was in.
  */
-export async function probeHealth(registry: ConnectionRegistry, target: HealthProbeTarget, options: HealthProbeOptions): Promise<HealthProbe> {
+export async function probeHealth(
+  registry: ConnectionRegistry,
+  target: HealthProbeTarget,
+  options: HealthProbeOptions,
+): Promise<HealthProbe> {
   const {spec} = target
   const {deadlineMs, signal} = options
   const started = performance.now()
   const remaining = () => Math.max(1, Math.floor(deadlineMs - (performance.now() - started)))
-  const probe: HealthProbe = {serverVersion: null, latencyMs: null, connected: false, failure: null, schema: null, providers: null, connections: null}
+  const probe: HealthProbe = {
+    serverVersion: null,
+    latencyMs: null,
+    connected: false,
+    failure: null,
+    schema: null,
+    providers: null,
+    connections: null,
+  }
   let step: ProbeStep = 'connect'
   let stopped = false
 
@@ -96,7 +108,9 @@ export async function probeHealth(registry: ConnectionRegistry, target: HealthPr
     step = 'schema'
     const required = [...RAI_TABLES, ...(target.isMaster ? MASTER_TABLES : [])]
     probe.schema = await check(async () => {
-      const present = new Set((await query(TABLES_SQL[spec.engine])).map((row) => String(row.name ?? row.NAME ?? row.table_name ?? row.TABLE_NAME).toLowerCase()))
+      const present = new Set(
+        (await query(TABLES_SQL[spec.engine])).map((row) => String(row.name ?? row.NAME ?? row.table_name ?? row.TABLE_NAME).toLowerCase()),
+      )
       return {required, missing: required.filter((table) => !present.has(table))}
     })
 
@@ -104,10 +118,15 @@ export async function probeHealth(registry: ConnectionRegistry, target: HealthPr
     const providersSql = PROVIDERS_SQL[spec.engine]
     if (target.providersDatabase && providersSql) {
       const name = target.providersDatabase
-      probe.providers = await check(async () => {
-        const rows = await query(providersSql, [name])
-        return rows.length > 0 ? {name, ok: true as const} : {name, ok: false as const, error: `providers database "${name}" does not exist or this user may not use it`}
-      }, (error) => ({name, ok: false as const, error}))
+      probe.providers = await check(
+        async () => {
+          const rows = await query(providersSql, [name])
+          return rows.length > 0
+            ? {name, ok: true as const}
+            : {name, ok: false as const, error: `providers database "${name}" does not exist or this user may not use it`}
+        },
+        (error) => ({name, ok: false as const, error}),
+      )
     }
 
     step = 'connections'
@@ -119,7 +138,9 @@ export async function probeHealth(registry: ConnectionRegistry, target: HealthPr
       })
     } else if (spec.engine === 'postgres') {
       probe.connections = await check(async () => {
-        const [row] = await query("SELECT (SELECT sum(numbackends) FROM pg_stat_database) AS used, current_setting('max_connections') AS max")
+        const [row] = await query(
+          "SELECT (SELECT sum(numbackends) FROM pg_stat_database) AS used, current_setting('max_connections') AS max",
+        )
         return usage(row?.used, row?.max)
       })
     }
@@ -138,7 +159,10 @@ export async function probeHealth(registry: ConnectionRegistry, target: HealthPr
     })
   await withDeadline(attempt, {
     deadlineMs,
-    onDeadline: () => end(`timed out after ${deadlineMs} ms ${step === 'connect' ? 'connecting: no answer from the server' : `in the ${step} check: the server stopped answering`}`),
+    onDeadline: () =>
+      end(
+        `timed out after ${deadlineMs} ms ${step === 'connect' ? 'connecting: no answer from the server' : `in the ${step} check: the server stopped answering`}`,
+      ),
     signal,
     onAbort: (reason) => end(reason instanceof Error ? reason.message : 'cancelled'),
   })
@@ -157,7 +181,8 @@ async function check<T>(fn: () => Promise<T>, onError: (error: string) => T = (e
 
 function usage(used: unknown, max: unknown): {used: number; max: number} | {error: string} {
   const values = {used: Number(used), max: Number(max)}
-  if (used === null || used === undefined || !Number.isFinite(values.used) || !Number.isFinite(values.max)) return {error: 'the server did not report it'}
+  if (used === null || used === undefined || !Number.isFinite(values.used) || !Number.isFinite(values.max))
+    return {error: 'the server did not report it'}
   return values
 }
 

@@ -1,9 +1,9 @@
-import {IMPERSONATIONS_TABLE} from '../db/tables.js'
-import type {KeyObject} from 'node:crypto'
 import {jwtVerify, type JWTPayload} from 'jose'
+import type {KeyObject} from 'node:crypto'
 import {z} from 'zod'
 
 import type {OpsContext} from '../context.js'
+import {IMPERSONATIONS_TABLE} from '../db/tables.js'
 import {ExitCode, RaiopsError} from '../errors/index.js'
 import {MAX_TTL_SECONDS} from '../rds/validation.js'
 import {IMPERSONATION_ISSUER, IMPERSONATION_TOKEN_TYPE} from './claims.js'
@@ -57,11 +57,24 @@ const payloadSchema = z
 
 function refusal(error: unknown): ImpersonationRefusedError {
   const {code, claim} = error as {code?: string; claim?: string}
-  if (code === 'ERR_JWT_EXPIRED') return new ImpersonationRefusedError('expired', 'the impersonation link has expired', 'ask for a new one: a link is valid for 5 minutes at most')
+  if (code === 'ERR_JWT_EXPIRED')
+    return new ImpersonationRefusedError(
+      'expired',
+      'the impersonation link has expired',
+      'ask for a new one: a link is valid for 5 minutes at most',
+    )
   if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'aud') {
-    return new ImpersonationRefusedError('audience', 'the impersonation link is for another application', "open the link at the application it was issued for; check this application's audience")
+    return new ImpersonationRefusedError(
+      'audience',
+      'the impersonation link is for another application',
+      "open the link at the application it was issued for; check this application's audience",
+    )
   }
-  return new ImpersonationRefusedError('invalid', `the impersonation token is not valid (${code ?? 'unreadable'})`, 'ask for a new link with `raiops tenant:impersonate`')
+  return new ImpersonationRefusedError(
+    'invalid',
+    `the impersonation token is not valid (${code ?? 'unreadable'})`,
+    'ask for a new link with `raiops tenant:impersonate`',
+  )
 }
 
 /**
@@ -71,7 +84,10 @@ function refusal(error: unknown): ImpersonationRefusedError {
  * two uses, even at the same moment, only one succeeds. Returns the claims;
  * anything else is an ImpersonationRefusedError saying why.
  */
-export async function consumeImpersonation(ctx: Pick<OpsContext, 'db' | 'now'>, input: ConsumeOptions & {token: string}): Promise<ImpersonationClaims> {
+export async function consumeImpersonation(
+  ctx: Pick<OpsContext, 'db' | 'now'>,
+  input: ConsumeOptions & {token: string},
+): Promise<ImpersonationClaims> {
   const {db} = ctx
   const {token, ...given} = input
   const options = {...given, now: ctx.now()}
@@ -90,15 +106,38 @@ export async function consumeImpersonation(ctx: Pick<OpsContext, 'db' | 'now'>, 
     throw refusal(error)
   }
   const parsed = payloadSchema.safeParse(payload)
-  if (!parsed.success) throw new ImpersonationRefusedError('invalid', 'the impersonation token does not carry the claims of a raiops link', 'ask for a new link with `raiops tenant:impersonate`')
+  if (!parsed.success)
+    throw new ImpersonationRefusedError(
+      'invalid',
+      'the impersonation token does not carry the claims of a raiops link',
+      'ask for a new link with `raiops tenant:impersonate`',
+    )
   const claims = parsed.data
 
-  const marked = await db(IMPERSONATIONS_TABLE).where({jti: claims.jti}).whereNull('used_at').where('expires_at', '>', options.now).update({used_at: options.now})
+  const marked = await db(IMPERSONATIONS_TABLE)
+    .where({jti: claims.jti})
+    .whereNull('used_at')
+    .where('expires_at', '>', options.now)
+    .update({used_at: options.now})
   if (marked !== 1) {
     const row = await db(IMPERSONATIONS_TABLE).where({jti: claims.jti}).first('used_at')
-    if (!row) throw new ImpersonationRefusedError('unknown', 'the impersonation link is not on record', 'it was issued against another control database; ask for a new link')
-    if (row.used_at !== null && row.used_at !== undefined) throw new ImpersonationRefusedError('used', 'the impersonation link was already used', 'a link opens the tenant once: ask for a new one')
-    throw new ImpersonationRefusedError('expired', 'the impersonation link has expired', 'ask for a new one: a link is valid for 5 minutes at most')
+    if (!row)
+      throw new ImpersonationRefusedError(
+        'unknown',
+        'the impersonation link is not on record',
+        'it was issued against another control database; ask for a new link',
+      )
+    if (row.used_at !== null && row.used_at !== undefined)
+      throw new ImpersonationRefusedError(
+        'used',
+        'the impersonation link was already used',
+        'a link opens the tenant once: ask for a new one',
+      )
+    throw new ImpersonationRefusedError(
+      'expired',
+      'the impersonation link has expired',
+      'ask for a new one: a link is valid for 5 minutes at most',
+    )
   }
   return {
     jti: claims.jti,

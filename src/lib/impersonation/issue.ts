@@ -1,11 +1,11 @@
-import {IMPERSONATIONS_TABLE} from '../db/tables.js'
-import {randomUUID} from 'node:crypto'
 import {SignJWT} from 'jose'
+import {randomUUID} from 'node:crypto'
 import {z} from 'zod'
 
 import {appendAudit, lockForChange} from '../audit/writer.js'
 import type {ChangeContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
+import {IMPERSONATIONS_TABLE} from '../db/tables.js'
 import {toBool, toNumberOrNull} from '../db/values.js'
 import {UserError} from '../errors/index.js'
 import {getRds} from '../rds/repository.js'
@@ -13,7 +13,14 @@ import type {RdsInstanceRow} from '../rds/types.js'
 import {MAX_TTL_SECONDS, MIN_TTL_SECONDS} from '../rds/validation.js'
 import {rememberSecret} from '../redact/index.js'
 import {getTenant, type TenantRef} from '../tenant/reference.js'
-import {IMPERSONATION_ISSUER, IMPERSONATION_PATH, IMPERSONATION_TOKEN_TYPE, MAX_REASON_LENGTH, MAX_TICKET_LENGTH, MIN_REASON_LENGTH} from './claims.js'
+import {
+  IMPERSONATION_ISSUER,
+  IMPERSONATION_PATH,
+  IMPERSONATION_TOKEN_TYPE,
+  MAX_REASON_LENGTH,
+  MAX_TICKET_LENGTH,
+  MIN_REASON_LENGTH,
+} from './claims.js'
 import {loadImpersonationKey} from './keys.js'
 
 export interface ImpersonationRequest {
@@ -93,7 +100,10 @@ function validateRequest(input: ImpersonationRequest): z.infer<typeof requestSch
   // JWT times are whole seconds.
   const ttlSeconds = Math.round(parsed.data.ttlSeconds)
   if (!(ttlSeconds >= MIN_TTL_SECONDS && ttlSeconds <= MAX_TTL_SECONDS)) {
-    throw new UserError(`an impersonation link is valid for ${MIN_TTL_SECONDS} s to ${MAX_TTL_SECONDS / 60} minutes, not ${parsed.data.ttlSeconds} s`, {hint: 'give --ttl from 30s to 5m'})
+    throw new UserError(
+      `an impersonation link is valid for ${MIN_TTL_SECONDS} s to ${MAX_TTL_SECONDS / 60} minutes, not ${parsed.data.ttlSeconds} s`,
+      {hint: 'give --ttl from 30s to 5m'},
+    )
   }
   return {...parsed.data, ttlSeconds}
 }
@@ -115,10 +125,19 @@ async function impersonationTarget(tx: Db, ref: string): Promise<{tenant: Tenant
       hint: `there is nothing to open; if it is back, \`raiops sync:tenants --rds ${rds.name}\` finds it again`,
     })
   }
-  if (!toBool(rds.is_active)) throw new UserError(`RDS "${rds.name}" of tenant ${label} is inactive`, {hint: `reactivate it first: \`raiops rds:edit ${rds.name} --active\``})
-  if (!toBool(rds.impersonation_enabled)) throw new UserError(`impersonation is turned off on RDS "${rds.name}" (tenant ${label})`, {hint: `turn it on with \`raiops rds:edit ${rds.name} --impersonation\` (needs rds.manage)`})
+  if (!toBool(rds.is_active))
+    throw new UserError(`RDS "${rds.name}" of tenant ${label} is inactive`, {
+      hint: `reactivate it first: \`raiops rds:edit ${rds.name} --active\``,
+    })
+  if (!toBool(rds.impersonation_enabled))
+    throw new UserError(`impersonation is turned off on RDS "${rds.name}" (tenant ${label})`, {
+      hint: `turn it on with \`raiops rds:edit ${rds.name} --impersonation\` (needs rds.manage)`,
+    })
   const appUrl = (rds.app_url ?? '').trim().replace(/\/+$/, '')
-  if (appUrl === '') throw new UserError(`RDS "${rds.name}" has no app URL to open tenant ${label} at`, {hint: `set it: \`raiops rds:edit ${rds.name} --app-url https://…\``})
+  if (appUrl === '')
+    throw new UserError(`RDS "${rds.name}" has no app URL to open tenant ${label} at`, {
+      hint: `set it: \`raiops rds:edit ${rds.name} --app-url https://…\``,
+    })
   return {tenant, rds, appUrl}
 }
 
@@ -131,7 +150,10 @@ async function impersonationTarget(tx: Db, ref: string): Promise<{tenant: Tenant
  * with impersonation turned off or without an app URL, a missing reason, or a
  * lifetime outside 30 s to 5 minutes.
  */
-export async function issueImpersonation(ctx: ChangeContext, input: ImpersonationRequest & ImpersonationOptions): Promise<ImpersonationLink> {
+export async function issueImpersonation(
+  ctx: ChangeContext,
+  input: ImpersonationRequest & ImpersonationOptions,
+): Promise<ImpersonationLink> {
   const {home, ...requested} = input
   const options: ImpersonationOptions = {home}
   const request = validateRequest(requested)
@@ -147,7 +169,12 @@ export async function issueImpersonation(ctx: ChangeContext, input: Impersonatio
     const issuedAt = new Date(Math.floor(now.getTime() / 1000) * 1000)
     const expiresAt = new Date(issuedAt.getTime() + ttlSeconds * 1000)
     const jti = randomUUID()
-    const token = await new SignJWT({tenant_id: tenant.remoteTenantId, act: {sub: actor}, reason: request.reason, ...(request.ticket === null ? {} : {ticket: request.ticket})})
+    const token = await new SignJWT({
+      tenant_id: tenant.remoteTenantId,
+      act: {sub: actor},
+      reason: request.reason,
+      ...(request.ticket === null ? {} : {ticket: request.ticket}),
+    })
       .setProtectedHeader({alg: 'EdDSA', typ: IMPERSONATION_TOKEN_TYPE, kid: key.keyId})
       .setIssuer(IMPERSONATION_ISSUER)
       .setAudience(audience)
@@ -176,7 +203,15 @@ export async function issueImpersonation(ctx: ChangeContext, input: Impersonatio
         targetId: tenant.id,
         rdsInstanceId: Number(rds.id),
         tenantMasterId: tenant.id,
-        newValues: {jti, reason: request.reason, ticket: request.ticket, audience, keyId: key.keyId, ttlSeconds, expiresAt: expiresAt.toISOString()},
+        newValues: {
+          jti,
+          reason: request.reason,
+          ticket: request.ticket,
+          audience,
+          keyId: key.keyId,
+          ttlSeconds,
+          expiresAt: expiresAt.toISOString(),
+        },
       },
       now,
     )

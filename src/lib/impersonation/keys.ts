@@ -40,7 +40,10 @@ export function loadImpersonationKey(home: string): ImpersonationSigningKey {
       })
     }
     const code = (error as NodeJS.ErrnoException).code
-    if (code) throw new ConfigError(`cannot write the impersonation key in ${home} (${code})`, {hint: 'set RAIOPS_HOME to a directory you can write'})
+    if (code)
+      throw new ConfigError(`cannot write the impersonation key in ${home} (${code})`, {
+        hint: 'set RAIOPS_HOME to a directory you can write',
+      })
     throw error
   }
 }

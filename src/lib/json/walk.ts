@@ -17,7 +17,8 @@ export interface JsonMapper {
   property?(key: string, value: unknown): {value: unknown} | undefined
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date)
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date)
 
 /**
  * The keys of one object as the mapper renames them, each unique: a renamed key
@@ -61,12 +62,22 @@ export function mapJson<T>(root: T, mapper: JsonMapper): T {
       continue
     }
     const entries = Object.entries(source)
-    const keys = mapper.key ? mapKeys(entries.map(([key]) => key), mapper.key) : null
+    const keys = mapper.key
+      ? mapKeys(
+          entries.map(([key]) => key),
+          mapper.key,
+        )
+      : null
     for (const [i, [key, value]] of entries.entries()) {
       // The property hook judges the key as it was sent (`password`), not as it is shown.
       const replaced = mapper.property?.(key, value)
       // Defined, not assigned: a `__proto__` key (JSON.parse makes it an own property) stays a property of the copy.
-      Object.defineProperty(target, keys ? keys[i] : key, {value: replaced ? replaced.value : copy(value), enumerable: true, writable: true, configurable: true})
+      Object.defineProperty(target, keys ? keys[i] : key, {
+        value: replaced ? replaced.value : copy(value),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
     }
   }
   return result as T
@@ -84,7 +95,8 @@ export function inspectJson(value: unknown): {depth: number; nonFinite: boolean}
     if (inner === null) continue
     const level = next.depth + 1
     if (level > depth) depth = level
-    for (const item of inner) if ((item !== null && typeof item === 'object') || typeof item === 'number') pending.push({value: item, depth: level})
+    for (const item of inner)
+      if ((item !== null && typeof item === 'object') || typeof item === 'number') pending.push({value: item, depth: level})
   }
   return {depth, nonFinite}
 }

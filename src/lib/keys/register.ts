@@ -12,9 +12,13 @@ export async function registerActiveKey(tx: Db, keyring: Keyring, audit: AuditCo
   const {kid, key} = keyring.active
   const known = await tx('raiops_keys').where({kid}).first('retired_at')
   if (known && known.retired_at !== null && known.retired_at !== undefined) {
-    throw new SecretError(`key "${kid}" from ${keyring.source} was retired by keys:prune and encrypts nothing any more; nothing was changed`, ExitCode.badInput, {
-      hint: 'use the current key file, or put the newest key first in RAIOPS_MASTER_KEY',
-    })
+    throw new SecretError(
+      `key "${kid}" from ${keyring.source} was retired by keys:prune and encrypts nothing any more; nothing was changed`,
+      ExitCode.badInput,
+      {
+        hint: 'use the current key file, or put the newest key first in RAIOPS_MASTER_KEY',
+      },
+    )
   }
   if (known) return false
   await tx('raiops_keys').insert({kid, fingerprint: keyFingerprint(key), created_at: now})

@@ -2,12 +2,12 @@ import {existsSync} from 'node:fs'
 
 import {appendAudit, lockForChange, type AuditContext} from '../audit/writer.js'
 import type {ChangeContext, OpsContext} from '../context.js'
-import type {Db} from '../db/control-db.js'
-import {UserError} from '../errors/index.js'
 import {checkKeyring} from '../crypto/key-check.js'
-import {registerActiveKey} from './register.js'
 import {generateKey, keyFingerprint, Keyring, loadKeyring, writeKeyFile, type KeySource} from '../crypto/keyring.js'
 import {decryptSecret, encryptSecret, envelopeKid, type SecretLocation} from '../crypto/secret-box.js'
+import type {Db} from '../db/control-db.js'
+import {UserError} from '../errors/index.js'
+import {registerActiveKey} from './register.js'
 
 /** Every column that holds a secret box. Later features add theirs here. */
 export const SECRET_COLUMNS: ReadonlyArray<{table: string; column: string}> = [{table: 'rds_instances', column: 'password_enc'}]
@@ -28,9 +28,14 @@ export type KeyringSource =
     }
 
 /** The keyring's source as the configuration gives it (RAIOPS_MASTER_KEY wins over the key file). */
-export async function keyringSource(ctx: Pick<OpsContext, 'keyring'>, input: {config: KeySource; confirmedStored?: boolean}): Promise<KeyringSource> {
+export async function keyringSource(
+  ctx: Pick<OpsContext, 'keyring'>,
+  input: {config: KeySource; confirmedStored?: boolean},
+): Promise<KeyringSource> {
   const {config, confirmedStored = false} = input
-  return config.masterKey ? {from: 'env', keyring: await ctx.keyring(), keyFile: config.masterKeyFile, confirmedStored} : {from: 'file', keyFile: config.masterKeyFile}
+  return config.masterKey
+    ? {from: 'env', keyring: await ctx.keyring(), keyFile: config.masterKeyFile, confirmedStored}
+    : {from: 'file', keyFile: config.masterKeyFile}
 }
 
 export interface RotateKeysResult {
@@ -59,7 +64,8 @@ async function readSecrets(tx: Db): Promise<Secret[]> {
   const secrets: Secret[] = []
   for (const {table, column} of SECRET_COLUMNS) {
     const rows = (await tx(table).whereNotNull(column).select('id', column)) as Array<Record<string, string> & {id: number}>
-    for (const row of rows) secrets.push({table, column, id: Number(row.id), envelope: row[column], kid: envelopeKid(row[column]) ?? 'unknown'})
+    for (const row of rows)
+      secrets.push({table, column, id: Number(row.id), envelope: row[column], kid: envelopeKid(row[column]) ?? 'unknown'})
   }
   return secrets
 }
@@ -69,7 +75,14 @@ async function readSecrets(tx: Db): Promise<Secret[]> {
  * yet, inside `tx` (which holds the change lock). Every secret is decrypted
  * before the first is written: one that does not decrypt stops it all.
  */
-async function reencryptAll(tx: Db, keyring: Keyring, secrets: readonly Secret[], audit: AuditContext, now: Date, keyFile: string | null): Promise<RotateKeysResult> {
+async function reencryptAll(
+  tx: Db,
+  keyring: Keyring,
+  secrets: readonly Secret[],
+  audit: AuditContext,
+  now: Date,
+  keyFile: string | null,
+): Promise<RotateKeysResult> {
   const active = keyring.active.kid
   const stale = secrets.filter((s) => s.kid !== active).map((s) => ({...s, plaintext: decryptSecret(keyring, s.envelope, locationOf(s))}))
   await registerActiveKey(tx, keyring, audit, now)
@@ -85,7 +98,12 @@ async function reencryptAll(tx: Db, keyring: Keyring, secrets: readonly Secret[]
     }
   }
   if (reencrypted > 0 || keyFile !== null) {
-    await appendAudit(tx, audit, {action: 'keys.rotate', targetType: 'keyring', targetId: active, newValues: {activeKid: active, reencrypted, fromKids, keyFile}}, now)
+    await appendAudit(
+      tx,
+      audit,
+      {action: 'keys.rotate', targetType: 'keyring', targetId: active, newValues: {activeKid: active, reencrypted, fromKids, keyFile}},
+      now,
+    )
   }
   return {activeKid: active, reencrypted, alreadyCurrent: secrets.length - stale.length, fromKids, keyFile, kids: keyring.kids}
 }
@@ -177,19 +195,38 @@ export async function pruneKeys(ctx: ChangeContext, input: {source: KeyringSourc
     const removed = keyring.kids.filter((kid) => kid !== keyring.active.kid && inUse[kid] === 0)
     const kept = keyring.kids.filter((kid) => !removed.includes(kid))
     if (source.from === 'env' && removed.length > 0 && !dryRun) {
-      throw new UserError(`RAIOPS_MASTER_KEY is set, and raiops cannot edit it: no secret uses ${removed.map((k) => `"${k}"`).join(', ')} any more; nothing was changed`, {
-        hint: 'drop those keys from RAIOPS_MASTER_KEY wherever raiops runs',
-      })
+      throw new UserError(
+        `RAIOPS_MASTER_KEY is set, and raiops cannot edit it: no secret uses ${removed.map((k) => `"${k}"`).join(', ')} any more; nothing was changed`,
+        {
+          hint: 'drop those keys from RAIOPS_MASTER_KEY wherever raiops runs',
+        },
+      )
     }
     if (removed.length > 0 && !dryRun && source.from === 'file') {
-      writeKeyFile(source.keyFile, keyring.keys.filter((k) => kept.includes(k.kid)))
+      writeKeyFile(
+        source.keyFile,
+        keyring.keys.filter((k) => kept.includes(k.kid)),
+      )
       for (const key of keyring.keys.filter((k) => removed.includes(k.kid))) {
         // A key that never encrypted anything is recorded too, so that it never will.
         const updated = await tx('raiops_keys').where({kid: key.kid}).update({retired_at: now})
-        if (updated === 0) await tx('raiops_keys').insert({kid: key.kid, fingerprint: keyFingerprint(key.key), created_at: now, retired_at: now})
+        if (updated === 0)
+          await tx('raiops_keys').insert({kid: key.kid, fingerprint: keyFingerprint(key.key), created_at: now, retired_at: now})
       }
-      await appendAudit(tx, ctx.audit, {action: 'keys.prune', targetType: 'keyring', targetId: keyring.active.kid, newValues: {removed, kept, keyFile: source.keyFile}}, now)
+      await appendAudit(
+        tx,
+        ctx.audit,
+        {action: 'keys.prune', targetType: 'keyring', targetId: keyring.active.kid, newValues: {removed, kept, keyFile: source.keyFile}},
+        now,
+      )
     }
-    return {keyFile: source.from === 'file' ? source.keyFile : 'RAIOPS_MASTER_KEY', activeKid: keyring.active.kid, kept, removed, inUse, dryRun}
+    return {
+      keyFile: source.from === 'file' ? source.keyFile : 'RAIOPS_MASTER_KEY',
+      activeKid: keyring.active.kid,
+      kept,
+      removed,
+      inUse,
+      dryRun,
+    }
   })
 }

@@ -52,7 +52,8 @@ function name(value: string): string {
 }
 
 async function assertRole(tx: Db, role: string): Promise<void> {
-  if (!(await tx('raiops_roles').where({name: role}).first('name'))) throw new NotFoundError(`no role "${role}"`, {hint: 'see `raiops role:list`'})
+  if (!(await tx('raiops_roles').where({name: role}).first('name')))
+    throw new NotFoundError(`no role "${role}"`, {hint: 'see `raiops role:list`'})
 }
 
 async function findRow(tx: Db, ref: string): Promise<OperatorViewRow> {
@@ -68,9 +69,15 @@ async function findRow(tx: Db, ref: string): Promise<OperatorViewRow> {
 async function assertAdminRemains(tx: Db, row: OperatorViewRow, after: {role: string; isActive: boolean}): Promise<void> {
   if (row.role !== 'system_admin' || !toView(row).isActive) return
   if (after.role === 'system_admin' && after.isActive) return
-  const others = await tx('operators').where({role: 'system_admin'}).whereNot({id: row.id}).andWhere((q) => q.where({is_active: true})).count({n: '*'})
+  const others = await tx('operators')
+    .where({role: 'system_admin'})
+    .whereNot({id: row.id})
+    .andWhere((q) => q.where({is_active: true}))
+    .count({n: '*'})
   if (Number(others[0].n) === 0) {
-    throw new UserError(`${row.email} is the last active system_admin: it cannot be disabled or given another role`, {hint: 'make another operator system_admin first'})
+    throw new UserError(`${row.email} is the last active system_admin: it cannot be disabled or given another role`, {
+      hint: 'make another operator system_admin first',
+    })
   }
 }
 
@@ -84,14 +91,22 @@ async function revokeSessions(tx: Db, operatorId: number, now: Date): Promise<vo
 }
 
 export async function listOperators(ctx: Pick<OpsContext, 'db'>): Promise<OperatorView[]> {
-  return (await ctx.db('operators').select(...COLUMNS).orderBy('id')).map(toView)
+  return (
+    await ctx
+      .db('operators')
+      .select(...COLUMNS)
+      .orderBy('id')
+  ).map(toView)
 }
 
 export async function showOperator(ctx: Pick<OpsContext, 'db'>, input: {ref: string}): Promise<OperatorView> {
   return toView(await findRow(ctx.db, input.ref))
 }
 
-export async function addOperator(ctx: PrincipalContext, input: {email: string; name: string; role: string; password: string}): Promise<OperatorView> {
+export async function addOperator(
+  ctx: PrincipalContext,
+  input: {email: string; name: string; role: string; password: string},
+): Promise<OperatorView> {
   const address = email(input.email)
   const displayName = name(input.name)
   const passwordHash = await hashPassword(input.password)
@@ -102,12 +117,27 @@ export async function addOperator(ctx: PrincipalContext, input: {email: string; 
       await lockForChange(tx)
       await assertRole(tx, input.role)
       await assertMayHandOut(tx, actor, {role: input.role})
-      const id = await insertReturningId(tx, 'operators', {name: displayName, email: address, password_hash: passwordHash, role: input.role, is_active: true, failed_logins: 0, created_at: now, updated_at: now})
-      await appendAudit(tx, ctx.audit, {action: 'operator.create', targetType: 'operator', targetId: id, newValues: {name: displayName, email: address, role: input.role}}, now)
+      const id = await insertReturningId(tx, 'operators', {
+        name: displayName,
+        email: address,
+        password_hash: passwordHash,
+        role: input.role,
+        is_active: true,
+        failed_logins: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      await appendAudit(
+        tx,
+        ctx.audit,
+        {action: 'operator.create', targetType: 'operator', targetId: id, newValues: {name: displayName, email: address, role: input.role}},
+        now,
+      )
       return toView(await findRow(tx, String(id)))
     })
   } catch (error) {
-    if (isUniqueViolation(error)) throw new UserError(`an operator with email ${address} already exists`, {hint: 'see `raiops operator:list`'})
+    if (isUniqueViolation(error))
+      throw new UserError(`an operator with email ${address} already exists`, {hint: 'see `raiops operator:list`'})
     throw error
   }
 }
@@ -129,7 +159,8 @@ export interface EditOperatorInput {
 export async function editOperator(ctx: PrincipalContext, input: EditOperatorInput): Promise<OperatorView> {
   const {ref, changes} = input
   const action = input.action ?? 'operator.edit'
-  if (changes.name === undefined && changes.role === undefined && changes.isActive === undefined) throw new UserError('nothing to change', {hint: 'give --name, --role, --active or --no-active'})
+  if (changes.name === undefined && changes.role === undefined && changes.isActive === undefined)
+    throw new UserError('nothing to change', {hint: 'give --name, --role, --active or --no-active'})
   const actor = await ctx.principal()
   const now = ctx.now()
   return ctx.db.transaction(async (tx) => {
@@ -141,12 +172,27 @@ export async function editOperator(ctx: PrincipalContext, input: EditOperatorInp
       await assertRole(tx, changes.role)
       await assertMayHandOut(tx, actor, {role: changes.role})
     }
-    const after = {name: changes.name === undefined ? before.name : name(changes.name), role: changes.role ?? before.role, isActive: changes.isActive ?? before.isActive}
+    const after = {
+      name: changes.name === undefined ? before.name : name(changes.name),
+      role: changes.role ?? before.role,
+      isActive: changes.isActive ?? before.isActive,
+    }
     await assertAdminRemains(tx, row, after)
     if (after.name === before.name && after.role === before.role && after.isActive === before.isActive) return before
     await tx('operators').where({id: row.id}).update({name: after.name, role: after.role, is_active: after.isActive, updated_at: now})
     if (!after.isActive) await revokeSessions(tx, Number(row.id), now)
-    await appendAudit(tx, ctx.audit, {action, targetType: 'operator', targetId: before.id, oldValues: {name: before.name, role: before.role, isActive: before.isActive}, newValues: after}, now)
+    await appendAudit(
+      tx,
+      ctx.audit,
+      {
+        action,
+        targetType: 'operator',
+        targetId: before.id,
+        oldValues: {name: before.name, role: before.role, isActive: before.isActive},
+        newValues: after,
+      },
+      now,
+    )
     return toView(await findRow(tx, String(before.id)))
   })
 }
@@ -164,7 +210,12 @@ export async function setOperatorPassword(ctx: PrincipalContext, input: {ref: st
     await tx('operators').where({id: row.id}).update({password_hash: passwordHash, failed_logins: 0, locked_until: null, updated_at: now})
     // Whoever held a session of the old password holds nothing now.
     await revokeSessions(tx, Number(row.id), now)
-    await appendAudit(tx, ctx.audit, {action: 'operator.password', targetType: 'operator', targetId: Number(row.id), newValues: {email: row.email, password: 'changed'}}, now)
+    await appendAudit(
+      tx,
+      ctx.audit,
+      {action: 'operator.password', targetType: 'operator', targetId: Number(row.id), newValues: {email: row.email, password: 'changed'}},
+      now,
+    )
     return toView(await findRow(tx, String(row.id)))
   })
 }

@@ -1,13 +1,12 @@
-import {RDS_TABLE, HEALTH_CHECKS_TABLE} from '../db/tables.js'
 import type {OpsContext} from '../context.js'
+import {RDS_TABLE, HEALTH_CHECKS_TABLE} from '../db/tables.js'
 import {toBool, toIso, toNumberOrNull} from '../db/values.js'
-import {listRdsRows, selectRds, toRdsView} from './repository.js'
-import {connectionSpecFor} from './service.js'
-import type {HealthStatus, RdsEngine, RdsInstanceRow, RdsState} from './types.js'
 import {fanOut} from '../fleet/fan-out.js'
 import {probeHealth, type HealthProbe} from '../health/probe.js'
 import {assessHealth, DEFAULT_MAX_CONNECTIONS_RATIO, type HealthCheck} from '../health/rules.js'
-
+import {listRdsRows, selectRds, toRdsView} from './repository.js'
+import {connectionSpecFor} from './service.js'
+import type {HealthStatus, RdsEngine, RdsInstanceRow, RdsState} from './types.js'
 
 /** One RDS after one probe. */
 export interface RdsHealthResult {
@@ -79,7 +78,11 @@ export async function runHealth(ctx: OpsContext, options: HealthRunOptions): Pro
     rows,
     async (row, signal) => {
       const spec = await connectionSpecFor(ctx, row)
-      const probe = await probeHealth(ctx.fleet, {spec, isMaster: toBool(row.is_master), providersDatabase: row.providers_database}, {deadlineMs: options.timeoutMs, signal})
+      const probe = await probeHealth(
+        ctx.fleet,
+        {spec, isMaster: toBool(row.is_master), providersDatabase: row.providers_database},
+        {deadlineMs: options.timeoutMs, signal},
+      )
       // A server that did not answer in time is given up: its sockets are cut now, not at exit.
       if (probe.failure?.timedOut) ctx.fleet.abandon(spec.id)
       return probe
@@ -91,7 +94,15 @@ export async function runHealth(ctx: OpsContext, options: HealthRunOptions): Pro
       onResult: (outcome, index) => {
         const probe: HealthProbe = outcome.ok
           ? outcome.value
-          : {serverVersion: null, latencyMs: null, connected: false, failure: {step: 'connect', error: outcome.error, timedOut: outcome.timedOut}, schema: null, providers: null, connections: null}
+          : {
+              serverVersion: null,
+              latencyMs: null,
+              connected: false,
+              failure: {step: 'connect', error: outcome.error, timedOut: outcome.timedOut},
+              schema: null,
+              providers: null,
+              connections: null,
+            }
         if (!outcome.ok && outcome.timedOut) ctx.fleet.abandon(Number(outcome.item.id))
         const result = toResult(outcome.item, probe, thresholds, outcome.ms, ctx.now())
         results[index] = result
@@ -115,7 +126,13 @@ export async function runHealth(ctx: OpsContext, options: HealthRunOptions): Pro
   }
 }
 
-function toResult(row: RdsInstanceRow, probe: HealthProbe, thresholds: Parameters<typeof assessHealth>[1], ms: number, now: Date): RdsHealthResult {
+function toResult(
+  row: RdsInstanceRow,
+  probe: HealthProbe,
+  thresholds: Parameters<typeof assessHealth>[1],
+  ms: number,
+  now: Date,
+): RdsHealthResult {
   const assessment = assessHealth(probe, thresholds)
   const usage = assessment.checks.find((c) => c.name === 'connections')
   const {id, name, engine, host, port, state, isMaster} = toRdsView(row)
@@ -143,7 +160,10 @@ function toResult(row: RdsInstanceRow, probe: HealthProbe, thresholds: Parameter
  * `rds_instances` row, one `health_checks` row per probe, and drops checks
  * older than `keepMs`. An RDS removed meanwhile is skipped.
  */
-export async function recordHealth(ctx: Pick<OpsContext, 'db' | 'now'>, input: {results: readonly RdsHealthResult[]; keepMs: number}): Promise<void> {
+export async function recordHealth(
+  ctx: Pick<OpsContext, 'db' | 'now'>,
+  input: {results: readonly RdsHealthResult[]; keepMs: number},
+): Promise<void> {
   const {results, keepMs} = input
   if (results.length === 0) return
   const now = ctx.now()
@@ -165,11 +185,18 @@ export async function recordHealth(ctx: Pick<OpsContext, 'db' | 'now'>, input: {
       rds_instance_id: r.id,
       status: r.status,
       latency_ms: r.latencyMs,
-      details: JSON.stringify({reasons: r.reasons, serverVersion: r.serverVersion, connectionsUsedRatio: r.connectionsUsedRatio, checks: r.checks}),
+      details: JSON.stringify({
+        reasons: r.reasons,
+        serverVersion: r.serverVersion,
+        connectionsUsedRatio: r.connectionsUsedRatio,
+        checks: r.checks,
+      }),
       checked_at: new Date(r.checkedAt),
     }))
     for (let i = 0; i < rows.length; i += 200) await tx(HEALTH_CHECKS_TABLE).insert(rows.slice(i, i + 200))
-    await tx(HEALTH_CHECKS_TABLE).where('checked_at', '<', new Date(now.getTime() - keepMs)).delete()
+    await tx(HEALTH_CHECKS_TABLE)
+      .where('checked_at', '<', new Date(now.getTime() - keepMs))
+      .delete()
   })
 }
 
@@ -219,7 +246,8 @@ export async function healthHistory(ctx: Pick<OpsContext, 'db' | 'now'>, options
   const byRds = new Map<number, HealthPoint[]>()
   const ids = rows.map((r) => Number(r.id))
   for (let i = 0; i < ids.length; i += 500) {
-    const checks = await ctx.db(HEALTH_CHECKS_TABLE)
+    const checks = await ctx
+      .db(HEALTH_CHECKS_TABLE)
       .select('rds_instance_id', 'status', 'latency_ms', 'checked_at')
       .whereIn('rds_instance_id', ids.slice(i, i + 500))
       .where('checked_at', '>=', since)

@@ -1,5 +1,5 @@
-import {RDS_TABLE} from '../db/tables.js'
 import type {Db} from '../db/control-db.js'
+import {RDS_TABLE} from '../db/tables.js'
 import {toBool, toIso, toIsoRequired, toNumberOrNull} from '../db/values.js'
 import {NotFoundError} from '../errors/index.js'
 import type {RdsInstanceRow, RdsView} from './types.js'
@@ -13,7 +13,11 @@ export async function listRdsRows(db: Db, options: {activeOnly?: boolean} = {}):
 /** Finds an RDS by id (all digits) or by name. */
 export async function findRds(db: Db, ref: string | number): Promise<RdsInstanceRow | undefined> {
   const text = String(ref).trim()
-  return /^\d+$/.test(text) ? db(RDS_TABLE).where({id: Number(text)}).first() : db(RDS_TABLE).where({name: text}).first()
+  return /^\d+$/.test(text)
+    ? db(RDS_TABLE)
+        .where({id: Number(text)})
+        .first()
+    : db(RDS_TABLE).where({name: text}).first()
 }
 
 export async function getRds(db: Db, ref: string | number): Promise<RdsInstanceRow> {
@@ -54,7 +58,11 @@ export function toRdsView(row: RdsInstanceRow): RdsView {
     raiDatabase: row.rai_database,
     providersDatabase: row.providers_database,
     appUrl: row.app_url,
-    impersonation: {enabled: toBool(row.impersonation_enabled), audience: row.impersonation_audience, ttlSeconds: toNumberOrNull(row.impersonation_ttl_seconds)},
+    impersonation: {
+      enabled: toBool(row.impersonation_enabled),
+      audience: row.impersonation_audience,
+      ttlSeconds: toNumberOrNull(row.impersonation_ttl_seconds),
+    },
     isMaster: toBool(row.is_master),
     isActive: toBool(row.is_active),
     state: row.state,

@@ -1,12 +1,12 @@
-import {RDS_TABLE} from '../db/tables.js'
 import {appendAudit, lockForChange} from '../audit/writer.js'
 import type {OpsContext} from '../context.js'
-import {insertReturningId, isUniqueViolation, type Db} from '../db/control-db.js'
-import {registerActiveKey} from '../keys/register.js'
 import {decryptSecret, encryptSecret, type SecretLocation} from '../crypto/secret-box.js'
+import {insertReturningId, isUniqueViolation, type Db} from '../db/control-db.js'
+import {RDS_TABLE} from '../db/tables.js'
 import {BusyError, ConnectionError, UserError} from '../errors/index.js'
 import {fanOut} from '../fleet/fan-out.js'
 import {testConnection} from '../fleet/probe.js'
+import {registerActiveKey} from '../keys/register.js'
 import {acquireLease, LEASE_TTL_MS, leaseName} from '../lease/lease.js'
 import {findMaster, findRds, getRds, listRdsRows, toRdsView} from './repository.js'
 import type {RdsConnectionSpec, RdsInstanceRow, RdsState, RdsView} from './types.js'
@@ -30,11 +30,29 @@ function auditValues(view: RdsView): Record<string, unknown> {
 export async function connectionSpecFor(ctx: OpsContext, row: RdsInstanceRow): Promise<RdsConnectionSpec> {
   const id = Number(row.id)
   const password = row.password_enc ? decryptSecret(await ctx.keyring(), row.password_enc, passwordLocation(id)) : null
-  return {id, name: row.name, engine: row.engine, host: row.host, port: row.port === null ? null : Number(row.port), username: row.username, password, database: row.rai_database}
+  return {
+    id,
+    name: row.name,
+    engine: row.engine,
+    host: row.host,
+    port: row.port === null ? null : Number(row.port),
+    username: row.username,
+    password,
+    database: row.rai_database,
+  }
 }
 
 function specFromFields(id: number, fields: ValidRdsFields): RdsConnectionSpec {
-  return {id, name: fields.name, engine: fields.engine, host: fields.host, port: fields.port, username: fields.username, password: fields.password, database: fields.raiDatabase}
+  return {
+    id,
+    name: fields.name,
+    engine: fields.engine,
+    host: fields.host,
+    port: fields.port,
+    username: fields.username,
+    password: fields.password,
+    database: fields.raiDatabase,
+  }
 }
 
 /**
@@ -49,7 +67,8 @@ async function changeTransaction<T>(ctx: OpsContext, work: (tx: Db) => Promise<T
       return work(tx)
     })
   } catch (error) {
-    if (isUniqueViolation(error)) throw new UserError('another change to the same RDS was saved at the same time', {hint: 'look at `raiops rds:list` and try again'})
+    if (isUniqueViolation(error))
+      throw new UserError('another change to the same RDS was saved at the same time', {hint: 'look at `raiops rds:list` and try again'})
     throw error
   }
 }
@@ -66,7 +85,9 @@ async function assertConnects(ctx: OpsContext, spec: RdsConnectionSpec): Promise
   const deadlineMs = ctx.fleetOptions.connectTimeoutMs + 2000
   const result = await testConnection(ctx.fleet, spec, {deadlineMs})
   if (!result.ok) {
-    throw new ConnectionError(`cannot connect to ${spec.name}: ${result.error}`, {hint: 'check the values, or pass --no-test to save without testing'})
+    throw new ConnectionError(`cannot connect to ${spec.name}: ${result.error}`, {
+      hint: 'check the values, or pass --no-test to save without testing',
+    })
   }
   return {ok: true, latencyMs: result.latencyMs, serverVersion: result.serverVersion, error: null}
 }
@@ -129,10 +150,17 @@ export async function addRds(ctx: OpsContext, input: RdsFields & AddRdsOptions):
     })
     if (keyring && fields.password) {
       await registerActiveKey(tx, keyring, ctx.audit, now)
-      await tx(RDS_TABLE).where({id}).update({password_enc: encryptSecret(keyring, fields.password, passwordLocation(id))})
+      await tx(RDS_TABLE)
+        .where({id})
+        .update({password_enc: encryptSecret(keyring, fields.password, passwordLocation(id))})
     }
     const created = toRdsView((await tx(RDS_TABLE).where({id}).first())!)
-    await appendAudit(tx, ctx.audit, {action: 'rds.add', targetType: 'rds_instance', targetId: id, rdsInstanceId: id, newValues: auditValues(created)}, now)
+    await appendAudit(
+      tx,
+      ctx.audit,
+      {action: 'rds.add', targetType: 'rds_instance', targetId: id, rdsInstanceId: id, newValues: auditValues(created)},
+      now,
+    )
     return created
   })
   return {rds: view, test}
@@ -151,14 +179,28 @@ export async function showRds(ctx: Pick<OpsContext, 'db'>, input: {ref: string})
  * access itself is audited (rds.reveal, never with the password), in the same
  * transaction that reads the row.
  */
-export async function revealRdsPassword(ctx: Pick<OpsContext, 'db' | 'audit' | 'now' | 'keyring'>, input: {ref: string}): Promise<{rds: RdsView; password: string | null}> {
+export async function revealRdsPassword(
+  ctx: Pick<OpsContext, 'db' | 'audit' | 'now' | 'keyring'>,
+  input: {ref: string},
+): Promise<{rds: RdsView; password: string | null}> {
   const {ref} = input
   const keyring = await ctx.keyring()
   return ctx.db.transaction(async (tx) => {
     await lockForChange(tx)
     const row = await getRds(tx, ref)
     const password = row.password_enc ? decryptSecret(keyring, row.password_enc, passwordLocation(Number(row.id))) : null
-    await appendAudit(tx, ctx.audit, {action: 'rds.reveal', targetType: 'rds_instance', targetId: Number(row.id), rdsInstanceId: Number(row.id), newValues: {revealed: 'password', stored: password !== null}}, ctx.now())
+    await appendAudit(
+      tx,
+      ctx.audit,
+      {
+        action: 'rds.reveal',
+        targetType: 'rds_instance',
+        targetId: Number(row.id),
+        rdsInstanceId: Number(row.id),
+        newValues: {revealed: 'password', stored: password !== null},
+      },
+      ctx.now(),
+    )
     return {rds: toRdsView(row), password}
   })
 }
@@ -252,14 +294,22 @@ export async function editRds(ctx: OpsContext, input: EditRdsInput): Promise<Edi
       await registerActiveKey(tx, keyring, ctx.audit, now)
       update.password_enc = encryptSecret(keyring, merged.password, passwordLocation(id))
     }
-    await tx(RDS_TABLE).where({id}).update({...update, updated_at: now})
+    await tx(RDS_TABLE)
+      .where({id})
+      .update({...update, updated_at: now})
     const updated = toRdsView((await tx(RDS_TABLE).where({id}).first())!)
     const before = auditValues(current)
     const after = auditValues(updated)
     // A new password is recorded as "changed" against what was there ("set" or none): the audit redacts both,
     // and records that they differ.
-    const pick = (values: Record<string, unknown>) => Object.fromEntries(changed.map((f) => [f, f === 'password' && values === after ? 'changed' : values[f]]))
-    await appendAudit(tx, ctx.audit, {action: 'rds.edit', targetType: 'rds_instance', targetId: id, rdsInstanceId: id, oldValues: pick(before), newValues: pick(after)}, now)
+    const pick = (values: Record<string, unknown>) =>
+      Object.fromEntries(changed.map((f) => [f, f === 'password' && values === after ? 'changed' : values[f]]))
+    await appendAudit(
+      tx,
+      ctx.audit,
+      {action: 'rds.edit', targetType: 'rds_instance', targetId: id, rdsInstanceId: id, oldValues: pick(before), newValues: pick(after)},
+      now,
+    )
     return updated
   })
   return {rds: view, changed, test}
@@ -278,7 +328,9 @@ export async function removeRds(ctx: OpsContext, input: {ref: string; force?: bo
   // (a rebuild swaps in the rows it read), so removing waits for none and holds the routing lease.
   const lease = await acquireLease(ctx.db, leaseName('routing'), {ttlMs: LEASE_TTL_MS}).catch((error: unknown) => {
     if (!(error instanceof BusyError)) throw error
-    throw new BusyError(`RDS "${row.name}" cannot be removed while the routing sync runs: ${error.message}`, {hint: 'run rds:remove again once it has finished'})
+    throw new BusyError(`RDS "${row.name}" cannot be removed while the routing sync runs: ${error.message}`, {
+      hint: 'run rds:remove again once it has finished',
+    })
   })
   try {
     return await removeUnderLease(ctx, row, options)
@@ -316,7 +368,13 @@ async function removeUnderLease(ctx: OpsContext, row: RdsInstanceRow, options: {
     await appendAudit(
       tx,
       ctx.audit,
-      {action: 'rds.remove', targetType: 'rds_instance', targetId: id, rdsInstanceId: id, oldValues: {...auditValues(view), tenants: tenantIds.length}},
+      {
+        action: 'rds.remove',
+        targetType: 'rds_instance',
+        targetId: id,
+        rdsInstanceId: id,
+        oldValues: {...auditValues(view), tenants: tenantIds.length},
+      },
       now,
     )
     return {removed: view, tenantsRemoved: tenantIds.length, routingRowsRemoved}
@@ -326,7 +384,9 @@ async function removeUnderLease(ctx: OpsContext, row: RdsInstanceRow, options: {
 async function countWhereIn(tx: Db, table: string, column: string, ids: number[]): Promise<number> {
   let total = 0
   for (let i = 0; i < ids.length; i += 500) {
-    const [{n}] = await tx(table).whereIn(column, ids.slice(i, i + 500)).count({n: '*'})
+    const [{n}] = await tx(table)
+      .whereIn(column, ids.slice(i, i + 500))
+      .count({n: '*'})
     total += Number(n)
   }
   return total
@@ -334,7 +394,10 @@ async function countWhereIn(tx: Db, table: string, column: string, ids: number[]
 
 async function deleteWhereIn(tx: Db, table: string, column: string, ids: number[]): Promise<number> {
   let total = 0
-  for (let i = 0; i < ids.length; i += 500) total += await tx(table).whereIn(column, ids.slice(i, i + 500)).delete()
+  for (let i = 0; i < ids.length; i += 500)
+    total += await tx(table)
+      .whereIn(column, ids.slice(i, i + 500))
+      .delete()
   return total
 }
 
@@ -353,7 +416,19 @@ export async function setRdsState(ctx: OpsContext, input: {ref: string; state: R
   const now = ctx.now()
   const view = await changeTransaction(ctx, async (tx) => {
     await tx(RDS_TABLE).where({id}).update({state, updated_at: now})
-    await appendAudit(tx, ctx.audit, {action: `rds.${state === 'online' ? 'online' : state === 'draining' ? 'drain' : 'lock'}`, targetType: 'rds_instance', targetId: id, rdsInstanceId: id, oldValues: {state: row.state}, newValues: {state}}, now)
+    await appendAudit(
+      tx,
+      ctx.audit,
+      {
+        action: `rds.${state === 'online' ? 'online' : state === 'draining' ? 'drain' : 'lock'}`,
+        targetType: 'rds_instance',
+        targetId: id,
+        rdsInstanceId: id,
+        oldValues: {state: row.state},
+        newValues: {state},
+      },
+      now,
+    )
     return toRdsView((await tx(RDS_TABLE).where({id}).first())!)
   })
   return {rds: view, previous: row.state, changed: true}
@@ -370,16 +445,26 @@ export interface RdsTestResult {
 }
 
 /** Connects to each RDS, runs SELECT 1 and reads the server version, concurrently with a deadline each. */
-export async function testRds(ctx: OpsContext, input: {refs: string[]; all?: boolean; concurrency?: number; deadlineMs?: number}): Promise<RdsTestResult[]> {
+export async function testRds(
+  ctx: OpsContext,
+  input: {refs: string[]; all?: boolean; concurrency?: number; deadlineMs?: number},
+): Promise<RdsTestResult[]> {
   const {refs, ...options} = input
-  const rows = options.all || refs.length === 0 ? await listRdsRows(ctx.db, {activeOnly: true}) : await Promise.all(refs.map((ref) => getRds(ctx.db, ref)))
+  const rows =
+    options.all || refs.length === 0
+      ? await listRdsRows(ctx.db, {activeOnly: true})
+      : await Promise.all(refs.map((ref) => getRds(ctx.db, ref)))
   const deadlineMs = options.deadlineMs ?? ctx.fleetOptions.connectTimeoutMs + 2000
   // A wrong master key stops the run here; one unreadable secret only fails its own RDS, in its task.
   if (rows.some((row) => row.password_enc)) await ctx.keyring()
-  const results = await fanOut(rows, async (row, signal) => testConnection(ctx.fleet, await connectionSpecFor(ctx, row), {deadlineMs, signal}), {
-    concurrency: options.concurrency ?? 8,
-    deadlineMs,
-  })
+  const results = await fanOut(
+    rows,
+    async (row, signal) => testConnection(ctx.fleet, await connectionSpecFor(ctx, row), {deadlineMs, signal}),
+    {
+      concurrency: options.concurrency ?? 8,
+      deadlineMs,
+    },
+  )
   return results.map((r) => {
     const base = {id: Number(r.item.id), name: r.item.name, engine: r.item.engine}
     if (!r.ok) return {...base, ok: false, latencyMs: null, serverVersion: null, error: r.error}

@@ -65,25 +65,39 @@ const fieldsSchema = z
     name: rdsNameSchema,
     engine: z.enum(RDS_ENGINES, {errorMap: () => ({message: `must be one of ${RDS_ENGINES.join(', ')}`})}),
     host: nullableText('host'),
-    port: z.number({invalid_type_error: 'must be a number'}).int({message: 'must be a whole number'}).min(1, {message: 'must be from 1 to 65535'}).max(65_535, {message: 'must be from 1 to 65535'}).nullish(),
+    port: z
+      .number({invalid_type_error: 'must be a number'})
+      .int({message: 'must be a whole number'})
+      .min(1, {message: 'must be from 1 to 65535'})
+      .max(65_535, {message: 'must be from 1 to 65535'})
+      .nullish(),
     username: nullableText('username'),
     password: z.string().nullish(),
     raiDatabase: fitsColumn('rds_instances', 'rai_database').trim().min(1, {message: 'must not be empty'}),
     providersDatabase: nullableText('providers_database'),
-    appUrl: nullableText('app_url').refine((v) => v === null || /^https?:\/\/[^\s/]+/.test(v), {message: 'must be an http(s) URL, as https://app.example.com'}),
+    appUrl: nullableText('app_url').refine((v) => v === null || /^https?:\/\/[^\s/]+/.test(v), {
+      message: 'must be an http(s) URL, as https://app.example.com',
+    }),
     master: z.boolean().default(false),
   })
   .superRefine((value, ctx) => {
     if (value.engine === 'sqlite') {
-      if (!isAbsolute(value.raiDatabase)) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['raiDatabase'], message: 'must be an absolute file path for sqlite'})
+      if (!isAbsolute(value.raiDatabase))
+        ctx.addIssue({code: z.ZodIssueCode.custom, path: ['raiDatabase'], message: 'must be an absolute file path for sqlite'})
       return
     }
     if (!value.host) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['host'], message: 'must not be empty'})
-    else if (/\s|\//.test(value.host)) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['host'], message: 'must be a host name or address, without spaces or slashes'})
+    else if (/\s|\//.test(value.host))
+      ctx.addIssue({code: z.ZodIssueCode.custom, path: ['host'], message: 'must be a host name or address, without spaces or slashes'})
     if (!value.username) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['username'], message: 'must not be empty'})
-    if (!identifier.safeParse(value.raiDatabase).success) ctx.addIssue({code: z.ZodIssueCode.custom, path: ['raiDatabase'], message: 'must be a database name (letters, digits, _, $, -)'})
+    if (!identifier.safeParse(value.raiDatabase).success)
+      ctx.addIssue({code: z.ZodIssueCode.custom, path: ['raiDatabase'], message: 'must be a database name (letters, digits, _, $, -)'})
     if (value.providersDatabase && !identifier.safeParse(value.providersDatabase).success) {
-      ctx.addIssue({code: z.ZodIssueCode.custom, path: ['providersDatabase'], message: 'must be a database name (letters, digits, _, $, -)'})
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['providersDatabase'],
+        message: 'must be a database name (letters, digits, _, $, -)',
+      })
     }
   })
 
@@ -136,7 +150,9 @@ export interface ImpersonationSettings {
 
 const impersonationSchema = z.object({
   enabled: z.boolean(),
-  audience: nullableText('impersonation_audience').refine((v) => v === null || !/\s/.test(v), {message: 'must be one word or URL, as https://eu.rai.example.com'}),
+  audience: nullableText('impersonation_audience').refine((v) => v === null || !/\s/.test(v), {
+    message: 'must be one word or URL, as https://eu.rai.example.com',
+  }),
   ttlSeconds: z
     .number()
     .int({message: 'must be whole seconds'})
@@ -145,7 +161,11 @@ const impersonationSchema = z.object({
     .nullable(),
 })
 
-const IMPERSONATION_FLAGS: Record<string, string> = {enabled: '--impersonation', audience: '--impersonation-audience', ttlSeconds: '--impersonation-ttl'}
+const IMPERSONATION_FLAGS: Record<string, string> = {
+  enabled: '--impersonation',
+  audience: '--impersonation-audience',
+  ttlSeconds: '--impersonation-ttl',
+}
 
 /** Validates an RDS's impersonation settings; the first problem is a one-line UserError naming the flag. */
 export function validateImpersonation(input: ImpersonationSettings): ImpersonationSettings {

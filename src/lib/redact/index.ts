@@ -81,7 +81,8 @@ const redactor = (marker: string) => ({
   // A secret can be sent as a key (`{"$2b$10$…": "x"}`); two such keys in one object stay apart (`[redacted]`, `[redacted] 2`).
   key: (key: string) => redactSecretShapes(key, marker),
   // A boolean (`passwordSet: true`) or an absent value tells nothing secret and is kept.
-  property: (key: string, value: unknown) => (isSecretKey(key) && value !== null && value !== undefined && typeof value !== 'boolean' ? {value: marker} : undefined),
+  property: (key: string, value: unknown) =>
+    isSecretKey(key) && value !== null && value !== undefined && typeof value !== 'boolean' ? {value: marker} : undefined,
 })
 
 /** A deep copy of `value` with every secret-looking key's value, and every secret-shaped string or key, replaced by `[redacted]`. */

@@ -1,5 +1,5 @@
-import {RDS_TABLE, ROUTING_CACHE_TABLE} from '../db/tables.js'
 import type {OpsContext} from '../context.js'
+import {RDS_TABLE, ROUTING_CACHE_TABLE} from '../db/tables.js'
 import {toIso, toNumberOrNull} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {findMaster} from '../rds/repository.js'
@@ -43,11 +43,25 @@ const EMAIL = /^[^\s@]+@[^\s@]+$/
 export async function lookupRouting(ctx: OpsContext, input: {email: string; live?: boolean}): Promise<RoutingLookup> {
   const {email: emailInput, ...options} = input
   const email = emailInput.trim().toLowerCase()
-  if (!EMAIL.test(email)) throw new UserError(`"${emailInput}" is not an email address`, {hint: 'give the full address, as ana@example.com'})
-  const rows = (await ctx.db(`${ROUTING_CACHE_TABLE} as c`)
+  if (!EMAIL.test(email))
+    throw new UserError(`"${emailInput}" is not an email address`, {hint: 'give the full address, as ana@example.com'})
+  const rows = (await ctx
+    .db(`${ROUTING_CACHE_TABLE} as c`)
     .leftJoin('tenant_master as t', 't.id', 'c.tenant_master_id')
     .leftJoin(`${RDS_TABLE} as r`, 'r.id', 'c.rds_instance_id')
-    .select('c.source_id', 'c.email', 'c.tenant_master_id', 't.name as tenant_name', 'c.remote_tenant_id', 'c.remote_user_id', 'c.rds_instance_id', 'r.name as rds_name', 'c.status', 'c.source_updated_at', 'c.synced_at')
+    .select(
+      'c.source_id',
+      'c.email',
+      'c.tenant_master_id',
+      't.name as tenant_name',
+      'c.remote_tenant_id',
+      'c.remote_user_id',
+      'c.rds_instance_id',
+      'r.name as rds_name',
+      'c.status',
+      'c.source_updated_at',
+      'c.synced_at',
+    )
     .where('c.email', email)
     .orderBy('c.source_id')) as Array<Record<string, unknown>>
   const cache = rows.map((r): RoutingEntry => ({
@@ -63,7 +77,10 @@ export async function lookupRouting(ctx: OpsContext, input: {email: string; live
     sourceUpdatedAt: toIso(r.source_updated_at),
     syncedAt: toIso(r.synced_at),
   }))
-  const oldest = cache.map((e) => e.syncedAt).filter((t): t is string => t !== null).sort()[0]
+  const oldest = cache
+    .map((e) => e.syncedAt)
+    .filter((t): t is string => t !== null)
+    .sort()[0]
   const cacheAgeMs = oldest ? ctx.now().getTime() - Date.parse(oldest) : null
   if (!options.live) return {email, cache, cacheAgeMs, live: null, differences: null}
 
@@ -77,7 +94,13 @@ export async function lookupRouting(ctx: OpsContext, input: {email: string; live
     .timeout(ctx.fleetOptions.queryTimeoutMs || 30_000)) as Array<Record<string, unknown>>
   const names = new Map((await ctx.db(RDS_TABLE).select('id', 'name')).map((r) => [Number(r.id), r.name]))
   const tenants = new Map<string, {id: number; name: string}>()
-  for (const row of await ctx.db('tenant_master').select('id', 'name', 'rds_instance_id', 'remote_tenant_id').whereIn('remote_tenant_id', liveRows.map((r) => Number(r.tenant_id)))) {
+  for (const row of await ctx
+    .db('tenant_master')
+    .select('id', 'name', 'rds_instance_id', 'remote_tenant_id')
+    .whereIn(
+      'remote_tenant_id',
+      liveRows.map((r) => Number(r.tenant_id)),
+    )) {
     tenants.set(`${Number(row.rds_instance_id)}:${Number(row.remote_tenant_id)}`, {id: Number(row.id), name: String(row.name)})
   }
   const live = liveRows.map((r): RoutingEntry => {
@@ -109,8 +132,14 @@ function compare(cache: RoutingEntry[], live: RoutingEntry[]): RoutingDifference
       differences.push({sourceId: entry.sourceId, difference: 'missing from the cache'})
       continue
     }
-    const fields = (['remoteTenantId', 'remoteUserId', 'rdsInstanceId', 'status', 'sourceUpdatedAt'] as const).filter((f) => old[f] !== entry[f])
-    if (fields.length > 0) differences.push({sourceId: entry.sourceId, difference: `differs: ${fields.map((f) => `${f} ${String(old[f])} → ${String(entry[f])}`).join(', ')}`})
+    const fields = (['remoteTenantId', 'remoteUserId', 'rdsInstanceId', 'status', 'sourceUpdatedAt'] as const).filter(
+      (f) => old[f] !== entry[f],
+    )
+    if (fields.length > 0)
+      differences.push({
+        sourceId: entry.sourceId,
+        difference: `differs: ${fields.map((f) => `${f} ${String(old[f])} → ${String(entry[f])}`).join(', ')}`,
+      })
   }
   for (const gone of cached.values()) differences.push({sourceId: gone.sourceId, difference: 'in the cache, no longer on the master'})
   return differences

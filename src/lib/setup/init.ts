@@ -1,15 +1,15 @@
+import type {Knex} from 'knex'
 import {z} from 'zod'
 
 import {appendAudit, lockForChange} from '../audit/writer.js'
 import {assertAcceptablePassword, hashPassword} from '../auth/passwords.js'
 import {seedRoles} from '../auth/seed.js'
 import type {ChangeContext} from '../context.js'
-import {insertReturningId, migrateLatest, type ControlDbTarget} from '../db/control-db.js'
 import {checkKeyring} from '../crypto/key-check.js'
-import {registerActiveKey} from '../keys/register.js'
 import {loadKeyring, prepareKeyFile} from '../crypto/keyring.js'
+import {insertReturningId, migrateLatest, type ControlDbTarget} from '../db/control-db.js'
 import {UserError} from '../errors/index.js'
-import type {Knex} from 'knex'
+import {registerActiveKey} from '../keys/register.js'
 
 export interface AdminInput {
   email: string
@@ -39,7 +39,11 @@ export interface InitResult {
 }
 
 const adminSchema = z.object({
-  email: z.string().trim().email({message: 'expected an email address'}).transform((e) => e.toLowerCase()),
+  email: z
+    .string()
+    .trim()
+    .email({message: 'expected an email address'})
+    .transform((e) => e.toLowerCase()),
   name: z.string().trim().min(1, {message: 'must not be empty'}).max(255),
   password: z.string(),
 })
@@ -89,14 +93,27 @@ export async function initRaiops(ctx: ChangeContext, options: InitOptions): Prom
       await appendAudit(
         tx,
         audit,
-        {action: 'system.init', targetType: 'system', targetId: 'raiops', newValues: {migrations: migrationsApplied, roles: seeded.rolesCreated, permissions: seeded.permissionsCreated.length, keyId: keyring.active.kid}},
+        {
+          action: 'system.init',
+          targetType: 'system',
+          targetId: 'raiops',
+          newValues: {
+            migrations: migrationsApplied,
+            roles: seeded.rolesCreated,
+            permissions: seeded.permissionsCreated.length,
+            keyId: keyring.active.kid,
+          },
+        },
         now,
       )
     }
     let adminCreated = false
     if (admin && passwordHash) {
       const taken = await tx('operators').where({email: admin.email}).first('id')
-      if (taken) throw new UserError(`an operator with email ${admin.email} already exists but is not an active system_admin`, {hint: 'use another --admin-email'})
+      if (taken)
+        throw new UserError(`an operator with email ${admin.email} already exists but is not an active system_admin`, {
+          hint: 'use another --admin-email',
+        })
       const id = await insertReturningId(tx, 'operators', {
         name: admin.name,
         email: admin.email,
@@ -107,17 +124,35 @@ export async function initRaiops(ctx: ChangeContext, options: InitOptions): Prom
         created_at: now,
         updated_at: now,
       })
-      await appendAudit(tx, audit, {action: 'operator.create', targetType: 'operator', targetId: id, newValues: {name: admin.name, email: admin.email, role: 'system_admin'}}, now)
+      await appendAudit(
+        tx,
+        audit,
+        {
+          action: 'operator.create',
+          targetType: 'operator',
+          targetId: id,
+          newValues: {name: admin.name, email: admin.email, role: 'system_admin'},
+        },
+        now,
+      )
       adminCreated = true
     }
     return {seeded, adminCreated, keyRegistered}
   })
 
-  const changed = result.keyRegistered || migrationsApplied.length > 0 || result.seeded.rolesCreated.length > 0 || result.seeded.permissionsCreated.length > 0 || result.adminCreated || Boolean(keyFile?.created)
+  const changed =
+    result.keyRegistered ||
+    migrationsApplied.length > 0 ||
+    result.seeded.rolesCreated.length > 0 ||
+    result.seeded.permissionsCreated.length > 0 ||
+    result.adminCreated ||
+    Boolean(keyFile?.created)
   return {
     home: options.home,
     database: options.target.display,
-    key: keyFile ? {source: 'file', path: keyFile.path, kid: keyFile.kid, created: keyFile.created} : {source: 'env', path: null, kid: keyring.active.kid, created: false},
+    key: keyFile
+      ? {source: 'file', path: keyFile.path, kid: keyFile.kid, created: keyFile.created}
+      : {source: 'env', path: null, kid: keyring.active.kid, created: false},
     migrationsApplied,
     roles: {created: result.seeded.rolesCreated, permissionsCreated: result.seeded.permissionsCreated},
     admin: {email: admin?.email ?? existingAdmin!.email, created: result.adminCreated},

@@ -29,7 +29,14 @@ export async function collectStatus(ctx: StatusContext, input: {sections?: reado
       try {
         return {key: section.key, title: section.title, ...(await section.collect(ctx))}
       } catch (error) {
-        return {key: section.key, title: section.title, state: 'fail', summary: `cannot be read: ${describeDriverError(error)}`, facts: [], data: {}}
+        return {
+          key: section.key,
+          title: section.title,
+          state: 'fail',
+          summary: `cannot be read: ${describeDriverError(error)}`,
+          facts: [],
+          data: {},
+        }
       }
     }),
   )

@@ -50,7 +50,13 @@ export interface RoutingSyncRequest extends LeaseOptions {
 export async function runRoutingSync(ctx: OpsContext, request: RoutingSyncRequest): Promise<RoutingSyncReport> {
   return withLease(ctx, leaseName('routing'), request, async (signal) => {
     await closeInterruptedRuns(ctx.db, 'routing', null, ctx.now())
-    return syncRouting(ctx, {mode: request.mode, batchSize: request.batchSize, queryTimeoutMs: ctx.fleetOptions.queryTimeoutMs || 30_000, signal, onProgress: request.onProgress})
+    return syncRouting(ctx, {
+      mode: request.mode,
+      batchSize: request.batchSize,
+      queryTimeoutMs: ctx.fleetOptions.queryTimeoutMs || 30_000,
+      signal,
+      onProgress: request.onProgress,
+    })
   })
 }
 
@@ -63,10 +69,18 @@ export interface AllSyncReport {
 }
 
 /** `sync:all`: tenants, then routing (linked to the tenants just synced), one report. */
-export async function runAllSyncs(ctx: OpsContext, request: TenantSyncRequest & {mode: RoutingMode; onProgress?: RoutingSyncRequest['onProgress']}): Promise<AllSyncReport> {
+export async function runAllSyncs(
+  ctx: OpsContext,
+  request: TenantSyncRequest & {mode: RoutingMode; onProgress?: RoutingSyncRequest['onProgress']},
+): Promise<AllSyncReport> {
   const tenants = await runTenantSync(ctx, request)
   if (request.signal?.aborted) return {status: 'failed', tenants, routing: null, routingError: 'stopped before the routing sync'}
-  const routing = await runRoutingSync(ctx, {mode: request.mode, waitMs: request.waitMs, signal: request.signal, onProgress: request.onProgress})
+  const routing = await runRoutingSync(ctx, {
+    mode: request.mode,
+    waitMs: request.waitMs,
+    signal: request.signal,
+    onProgress: request.onProgress,
+  })
   const failed = (tenants.status === 'failed' || tenants.status === 'partial' ? 1 : 0) + (routing.status === 'failed' ? 1 : 0)
   const status = failed === 0 ? 'ok' : tenants.status === 'failed' && routing.status === 'failed' ? 'failed' : 'partial'
   return {status, tenants, routing, routingError: null}

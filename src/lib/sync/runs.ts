@@ -1,11 +1,9 @@
-import {SYNC_RUNS_TABLE} from '../db/tables.js'
-import type {SyncRunStatus} from '../db/tables.js'
 import {hostname} from 'node:os'
 
 import {insertReturningId, type Db} from '../db/control-db.js'
-import type {SyncRunRow} from '../db/tables.js'
+import {SYNC_RUNS_TABLE} from '../db/tables.js'
+import type {SyncRunStatus, SyncRunRow} from '../db/tables.js'
 import {toIso, toNumberOrNull} from '../db/values.js'
-
 
 export const SYNC_KINDS = ['tenants', 'routing'] as const
 export type SyncKind = (typeof SYNC_KINDS)[number]
@@ -42,7 +40,13 @@ export interface SyncRunRecord {
 
 /** Opens a run record (status `running`). */
 export async function startRun(db: Db, kind: SyncKind, rdsInstanceId: number | null, startedAt: Date): Promise<number> {
-  return insertReturningId(db, SYNC_RUNS_TABLE, {kind, rds_instance_id: rdsInstanceId, started_at: startedAt, status: 'running', host: hostname()})
+  return insertReturningId(db, SYNC_RUNS_TABLE, {
+    kind,
+    rds_instance_id: rdsInstanceId,
+    started_at: startedAt,
+    status: 'running',
+    host: hostname(),
+  })
 }
 
 /** Closes a run record with its outcome, counts and error (one line, no secret). */
@@ -53,7 +57,12 @@ export async function finishRun(
 ): Promise<void> {
   await db(SYNC_RUNS_TABLE)
     .where({id})
-    .update({status: outcome.status, stats: outcome.stats ? JSON.stringify(outcome.stats) : null, error: outcome.error ?? null, finished_at: outcome.finishedAt})
+    .update({
+      status: outcome.status,
+      stats: outcome.stats ? JSON.stringify(outcome.stats) : null,
+      error: outcome.error ?? null,
+      finished_at: outcome.finishedAt,
+    })
 }
 
 /** Writes a finished run in one go (a skipped RDS). */
@@ -61,7 +70,13 @@ export async function recordRun(
   db: Db,
   kind: SyncKind,
   rdsInstanceId: number | null,
-  outcome: {status: Exclude<SyncRunStatus, 'running'>; stats?: Record<string, unknown> | null; error?: string | null; startedAt: Date; finishedAt: Date},
+  outcome: {
+    status: Exclude<SyncRunStatus, 'running'>
+    stats?: Record<string, unknown> | null
+    error?: string | null
+    startedAt: Date
+    finishedAt: Date
+  },
 ): Promise<number> {
   return insertReturningId(db, SYNC_RUNS_TABLE, {
     kind,
@@ -82,11 +97,18 @@ export async function recordRun(
  * many were closed.
  */
 export async function closeInterruptedRuns(db: Db, kind: SyncKind, rdsIds: readonly number[] | null, now: Date): Promise<number> {
-  const close: Partial<SyncRunRow> = {status: 'failed', error: 'interrupted: the run ended without finishing (killed or crashed)', finished_at: now}
+  const close: Partial<SyncRunRow> = {
+    status: 'failed',
+    error: 'interrupted: the run ended without finishing (killed or crashed)',
+    finished_at: now,
+  }
   if (rdsIds === null) return db(SYNC_RUNS_TABLE).where({kind, status: 'running'}).update(close)
   let closed = 0
   for (let i = 0; i < rdsIds.length; i += 500) {
-    closed += await db(SYNC_RUNS_TABLE).where({kind, status: 'running'}).whereIn('rds_instance_id', rdsIds.slice(i, i + 500)).update(close)
+    closed += await db(SYNC_RUNS_TABLE)
+      .where({kind, status: 'running'})
+      .whereIn('rds_instance_id', rdsIds.slice(i, i + 500))
+      .update(close)
   }
   return closed
 }

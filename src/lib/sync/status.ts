@@ -1,11 +1,10 @@
-import {SYNC_RUNS_TABLE} from '../db/tables.js'
 import type {OpsContext} from '../context.js'
-import {toBool} from '../db/values.js'
-import {listRdsRows} from '../rds/repository.js'
+import {SYNC_RUNS_TABLE} from '../db/tables.js'
+import {toBool, toIso} from '../db/values.js'
 import type {LeaseInfo} from '../lease/lease.js'
+import {listRdsRows} from '../rds/repository.js'
 import {runningSyncs} from './index.js'
 import {latestRuns, SYNC_KINDS, type SyncKind, type SyncRunRecord} from './runs.js'
-import {toIso} from '../db/values.js'
 
 export interface SyncKindStatus {
   kind: SyncKind
@@ -69,13 +68,24 @@ export async function syncStatus(ctx: Pick<OpsContext, 'db' | 'now'>): Promise<S
     const ofKind = runs.filter((r) => r.kind === kind)
     const lastRun = kind === 'tenants' ? newest(ofKind.filter((r) => r.rdsInstanceId === null)) : newest(ofKind)
     const okTimes = kind === 'tenants' ? [tenantsOk.get(null)] : [...routingOk.values()]
-    const lastOkAt = okTimes.filter((t): t is string => Boolean(t)).sort().at(-1) ?? null
+    const lastOkAt =
+      okTimes
+        .filter((t): t is string => Boolean(t))
+        .sort()
+        .at(-1) ?? null
     return {kind, lastRun, lastOkAt, staleMs: age(lastOkAt), running: running[kind]}
   })
   const rds = rdsRows.map((row): RdsSyncStatus => {
     const id = Number(row.id)
     const lastOkAt = tenantsByRds.get(id) ?? null
-    return {id, name: row.name, active: toBool(row.is_active), lastRun: runs.find((r) => r.kind === 'tenants' && r.rdsInstanceId === id) ?? null, lastOkAt, staleMs: age(lastOkAt)}
+    return {
+      id,
+      name: row.name,
+      active: toBool(row.is_active),
+      lastRun: runs.find((r) => r.kind === 'tenants' && r.rdsInstanceId === id) ?? null,
+      lastOkAt,
+      staleMs: age(lastOkAt),
+    }
   })
   return {generatedAt: now.toISOString(), kinds, rds}
 }

@@ -1,20 +1,19 @@
-import {TENANT_MASTER_TABLE} from '../db/tables.js'
 import type {Knex} from 'knex'
 
 import type {OpsContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
+import {describeDriverError} from '../db/driver-errors.js'
+import {retryOnDeadlock} from '../db/retry.js'
+import {TENANT_MASTER_TABLE} from '../db/tables.js'
 import type {TenantMasterRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
-import {describeDriverError} from '../db/driver-errors.js'
 import {DeadlineError} from '../deadline.js'
 import {fanOut, inShard, type FanOutResult, type Shard} from '../fleet/fan-out.js'
 import {selectRds} from '../rds/repository.js'
 import {connectionSpecFor} from '../rds/service.js'
 import type {RdsInstanceRow} from '../rds/types.js'
 import {InvalidTally, isId, type InvalidRows} from './invalid.js'
-import {retryOnDeadlock} from '../db/retry.js'
 import {finishRun, lastSuccessByRds, recordRun, startRun, ZERO_COUNTS, type SyncCounts} from './runs.js'
-
 
 export interface TenantSyncOptions {
   /** RDS names or ids (active or not); absent: every active RDS. */
@@ -92,7 +91,17 @@ interface UpstreamTenant {
   locations: number
 }
 
-const CACHED_COLUMNS = ['id', 'remote_tenant_id', 'name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'remote_missing_at'] as const
+const CACHED_COLUMNS = [
+  'id',
+  'remote_tenant_id',
+  'name',
+  'primary_contact_name',
+  'primary_contact_email',
+  'status',
+  'cached_user_count',
+  'cached_location_count',
+  'remote_missing_at',
+] as const
 type CachedTenant = Pick<TenantMasterRow, (typeof CACHED_COLUMNS)[number]>
 
 /** The RDS a sync covers: the named ones, else every active one; then the shard. */
@@ -204,13 +213,26 @@ async function writeTenants(
         updated_at: now,
       })
     }
-    const vanished = cached.filter((row) => !seen.has(Number(row.remote_tenant_id)) && toIso(row.remote_missing_at) === null).map((row) => Number(row.id))
+    const vanished = cached
+      .filter((row) => !seen.has(Number(row.remote_tenant_id)) && toIso(row.remote_missing_at) === null)
+      .map((row) => Number(row.id))
     counts.missing = vanished.length
 
     options.signal.throwIfAborted()
     // Every tenant still upstream was verified now, changed or not.
-    if (counts.unchanged > 0) await tx(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId}).whereNull('remote_missing_at').update({cache_refreshed_at: now})
-    const merge: Array<keyof TenantMasterRow> = ['name', 'primary_contact_name', 'primary_contact_email', 'status', 'cached_user_count', 'cached_location_count', 'cache_refreshed_at', 'remote_missing_at', 'updated_at']
+    if (counts.unchanged > 0)
+      await tx(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId}).whereNull('remote_missing_at').update({cache_refreshed_at: now})
+    const merge: Array<keyof TenantMasterRow> = [
+      'name',
+      'primary_contact_name',
+      'primary_contact_email',
+      'status',
+      'cached_user_count',
+      'cached_location_count',
+      'cache_refreshed_at',
+      'remote_missing_at',
+      'updated_at',
+    ]
     for (let i = 0; i < writes.length; i += options.batchSize) {
       options.signal.throwIfAborted()
       await tx(TENANT_MASTER_TABLE)
@@ -221,7 +243,9 @@ async function writeTenants(
     }
     for (let i = 0; i < vanished.length; i += options.batchSize) {
       options.signal.throwIfAborted()
-      await tx(TENANT_MASTER_TABLE).whereIn('id', vanished.slice(i, i + options.batchSize)).update({remote_missing_at: now, updated_at: now})
+      await tx(TENANT_MASTER_TABLE)
+        .whereIn('id', vanished.slice(i, i + options.batchSize))
+        .update({remote_missing_at: now, updated_at: now})
     }
     // The last moment to give up: past it, the transaction commits.
     options.signal.throwIfAborted()
@@ -234,7 +258,15 @@ type Synced = {tenants: number; counts: SyncCounts; durationMs: number; invalidR
 function toRdsResult(outcome: FanOutResult<RdsInstanceRow, Synced>): RdsTenantSync {
   const base = {id: Number(outcome.item.id), name: outcome.item.name, lastSyncedAt: null}
   return outcome.ok
-    ? {...base, status: 'ok', tenants: outcome.value.tenants, counts: outcome.value.counts, durationMs: outcome.value.durationMs, error: null, invalidRows: outcome.value.invalidRows}
+    ? {
+        ...base,
+        status: 'ok',
+        tenants: outcome.value.tenants,
+        counts: outcome.value.counts,
+        durationMs: outcome.value.durationMs,
+        error: null,
+        invalidRows: outcome.value.invalidRows,
+      }
     : {...base, status: 'failed', tenants: null, counts: {...ZERO_COUNTS}, durationMs: outcome.ms, error: outcome.error, invalidRows: []}
 }
 
@@ -246,7 +278,14 @@ export function overallStatus(results: readonly RdsTenantSync[]): SyncStatus {
 }
 
 export function addCounts(a: SyncCounts, b: SyncCounts): SyncCounts {
-  return {inserted: a.inserted + b.inserted, updated: a.updated + b.updated, unchanged: a.unchanged + b.unchanged, missing: a.missing + b.missing, skipped: a.skipped + b.skipped, invalid: a.invalid + b.invalid}
+  return {
+    inserted: a.inserted + b.inserted,
+    updated: a.updated + b.updated,
+    unchanged: a.unchanged + b.unchanged,
+    missing: a.missing + b.missing,
+    skipped: a.skipped + b.skipped,
+    invalid: a.invalid + b.invalid,
+  }
 }
 
 /**
@@ -262,13 +301,29 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
   const startedMs = performance.now()
   const rows = await syncTargets(ctx.db, options.refs, options.shard)
   if (rows.some((row) => row.password_enc)) await ctx.keyring()
-  const lastOk = options.force ? new Map<number, string>() : await lastSuccessByRds(ctx.db, 'tenants', rows.map((r) => Number(r.id)))
+  const lastOk = options.force
+    ? new Map<number, string>()
+    : await lastSuccessByRds(
+        ctx.db,
+        'tenants',
+        rows.map((r) => Number(r.id)),
+      )
   const results: RdsTenantSync[] = []
   const due: RdsInstanceRow[] = []
   for (const row of rows) {
     const last = lastOk.get(Number(row.id))
     if (last && started.getTime() - Date.parse(last) < options.maxAgeMs) {
-      results.push({id: Number(row.id), name: row.name, status: 'skipped', tenants: null, counts: {...ZERO_COUNTS, skipped: 1}, durationMs: 0, error: null, lastSyncedAt: last, invalidRows: []})
+      results.push({
+        id: Number(row.id),
+        name: row.name,
+        status: 'skipped',
+        tenants: null,
+        counts: {...ZERO_COUNTS, skipped: 1},
+        durationMs: 0,
+        error: null,
+        lastSyncedAt: last,
+        invalidRows: [],
+      })
     } else {
       due.push(row)
     }
@@ -299,11 +354,13 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
         const db = await ctx.fleet.get(await connectionSpecFor(ctx, row))
         const {tenants: upstream, invalidRows} = await readUpstreamTenants(db, remaining)
         signal.throwIfAborted()
-        const written = await retryOnDeadlock(() => writeTenants(ctx, rds.id, upstream, {
-          batchSize: options.batchSize ?? 500,
-          signal,
-          onBatch: (n, of) => emit({type: 'progress', rds, phase: 'writing', done: n, total: of}),
-        }))
+        const written = await retryOnDeadlock(() =>
+          writeTenants(ctx, rds.id, upstream, {
+            batchSize: options.batchSize ?? 500,
+            signal,
+            onBatch: (n, of) => emit({type: 'progress', rds, phase: 'writing', done: n, total: of}),
+          }),
+        )
         const counts = {...written, invalid: invalidRows.reduce((sum, group) => sum + group.rows, 0)}
         const durationMs = Math.round(performance.now() - t0)
         const stats = {...counts, tenants: upstream.length, durationMs, ...(invalidRows.length > 0 ? {invalidRows} : {})}
@@ -312,8 +369,15 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
       } catch (error) {
         // Stopped (Ctrl-C, a lost lease) says so; a failure or the deadline says what the server was doing.
         const stopped = signal.aborted && signal.reason instanceof Error && !(signal.reason instanceof DeadlineError) ? signal.reason : null
-        const message = stopped ? stopped.message : describeDriverError(signal.aborted ? signal.reason : error, {quietMs: ctx.fleet.quietMs(rds.id)})
-        await finishRun(ctx.db, runId, {status: 'failed', stats: {...ZERO_COUNTS, durationMs: Math.round(performance.now() - t0)}, error: message, finishedAt: ctx.now()}).catch(() => undefined)
+        const message = stopped
+          ? stopped.message
+          : describeDriverError(signal.aborted ? signal.reason : error, {quietMs: ctx.fleet.quietMs(rds.id)})
+        await finishRun(ctx.db, runId, {
+          status: 'failed',
+          stats: {...ZERO_COUNTS, durationMs: Math.round(performance.now() - t0)},
+          error: message,
+          finishedAt: ctx.now(),
+        }).catch(() => undefined)
         throw new Error(message)
       }
     },
@@ -339,6 +403,13 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
     startedAt: started,
     finishedAt: finished,
   })
-  return {kind: 'tenants', status, startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationMs: Math.round(performance.now() - startedMs), totals, rds: results}
+  return {
+    kind: 'tenants',
+    status,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: Math.round(performance.now() - startedMs),
+    totals,
+    rds: results,
+  }
 }
-

@@ -1,10 +1,9 @@
-import {TENANT_MASTER_TABLE} from '../db/tables.js'
 import type {Db} from '../db/control-db.js'
+import {TENANT_MASTER_TABLE} from '../db/tables.js'
 import type {TenantMasterRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {findRds} from '../rds/repository.js'
-
 
 const COLUMNS = ['id', 'rds_instance_id', 'remote_tenant_id', 'name', 'status', 'remote_missing_at'] as const
 
@@ -46,8 +45,16 @@ export async function getTenant(db: Db, ref: string): Promise<TenantRef> {
   const text = ref.trim()
   if (/^\d+$/.test(text)) {
     // tenant_master ids are 32-bit: a larger number names no tenant (and PostgreSQL would refuse to compare it).
-    const row = Number(text) <= 2_147_483_647 ? await db(TENANT_MASTER_TABLE).where({id: Number(text)}).first(...COLUMNS) : undefined
-    if (!row) throw new NotFoundError(`no tenant with id ${text}`, {hint: `name it by ${TENANT_REF_HELP}; \`raiops sync:tenants\` brings in new tenants`})
+    const row =
+      Number(text) <= 2_147_483_647
+        ? await db(TENANT_MASTER_TABLE)
+            .where({id: Number(text)})
+            .first(...COLUMNS)
+        : undefined
+    if (!row)
+      throw new NotFoundError(`no tenant with id ${text}`, {
+        hint: `name it by ${TENANT_REF_HELP}; \`raiops sync:tenants\` brings in new tenants`,
+      })
     return toTenantRef(row)
   }
   const match = BY_RDS.exec(text)
@@ -56,8 +63,13 @@ export async function getTenant(db: Db, ref: string): Promise<TenantRef> {
   if (!rds) throw new NotFoundError(`no RDS named "${match[1]}"`, {hint: 'see `raiops rds:list`'})
   const remoteTenantId = Number(match[2])
   const row = Number.isSafeInteger(remoteTenantId)
-    ? await db(TENANT_MASTER_TABLE).where({rds_instance_id: Number(rds.id), remote_tenant_id: remoteTenantId}).first(...COLUMNS)
+    ? await db(TENANT_MASTER_TABLE)
+        .where({rds_instance_id: Number(rds.id), remote_tenant_id: remoteTenantId})
+        .first(...COLUMNS)
     : undefined
-  if (!row) throw new NotFoundError(`RDS "${rds.name}" has no tenant ${match[2]} in the registry`, {hint: 'run `raiops sync:tenants --rds ' + rds.name + '` if it is new'})
+  if (!row)
+    throw new NotFoundError(`RDS "${rds.name}" has no tenant ${match[2]} in the registry`, {
+      hint: 'run `raiops sync:tenants --rds ' + rds.name + '` if it is new',
+    })
   return toTenantRef(row)
 }

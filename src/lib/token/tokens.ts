@@ -1,13 +1,13 @@
 import {randomBytes} from 'node:crypto'
 
 import {appendAudit, lockForChange} from '../audit/writer.js'
+import {assertMayChange, assertMayHandOut} from '../auth/principal.js'
+import {hashToken, TOKEN_PREFIX} from '../auth/token-hash.js'
 import type {OpsContext, PrincipalContext} from '../context.js'
 import {insertReturningId, isUniqueViolation} from '../db/control-db.js'
 import type {ApiTokenRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
-import {assertMayChange, assertMayHandOut} from '../auth/principal.js'
-import {hashToken, TOKEN_PREFIX} from '../auth/token-hash.js'
 
 export interface TokenView {
   id: number
@@ -44,34 +44,60 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/
  * A new service token: returned once (only its hash is stored), with its role
  * and expiry; recorded as created by the operator acting, if one is.
  */
-export async function createToken(ctx: PrincipalContext, input: {name: string; role: string; expiresAt: Date | null}): Promise<TokenView & {token: string}> {
+export async function createToken(
+  ctx: PrincipalContext,
+  input: {name: string; role: string; expiresAt: Date | null},
+): Promise<TokenView & {token: string}> {
   const now = ctx.now()
   // All digits would read as an id in token:revoke.
-  if (!NAME.test(input.name) || /^\d+$/.test(input.name)) throw new UserError(`token name "${input.name}" must be lower-case letters, digits, dots, dashes or underscores, not only digits`)
+  if (!NAME.test(input.name) || /^\d+$/.test(input.name))
+    throw new UserError(`token name "${input.name}" must be lower-case letters, digits, dots, dashes or underscores, not only digits`)
   if (input.expiresAt && input.expiresAt.getTime() <= now.getTime()) throw new UserError('--expires must be in the future')
   const actor = await ctx.principal()
   const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`
   try {
     return await ctx.db.transaction(async (tx) => {
       await lockForChange(tx)
-      if (!(await tx('raiops_roles').where({name: input.role}).first('name'))) throw new NotFoundError(`no role "${input.role}"`, {hint: 'see `raiops role:list`'})
+      if (!(await tx('raiops_roles').where({name: input.role}).first('name')))
+        throw new NotFoundError(`no role "${input.role}"`, {hint: 'see `raiops role:list`'})
       await assertMayHandOut(tx, actor, {role: input.role})
       const operatorId = actor.kind === 'operator' ? actor.id : null
-      const id = await insertReturningId(tx, 'api_tokens', {name: input.name, token_hash: hashToken(token), operator_id: operatorId, role: input.role, expires_at: input.expiresAt, created_at: now, updated_at: now})
-      await appendAudit(tx, ctx.audit, {action: 'token.create', targetType: 'token', targetId: id, newValues: {name: input.name, role: input.role, expiresAt: input.expiresAt?.toISOString() ?? null}}, now)
+      const id = await insertReturningId(tx, 'api_tokens', {
+        name: input.name,
+        token_hash: hashToken(token),
+        operator_id: operatorId,
+        role: input.role,
+        expires_at: input.expiresAt,
+        created_at: now,
+        updated_at: now,
+      })
+      await appendAudit(
+        tx,
+        ctx.audit,
+        {
+          action: 'token.create',
+          targetType: 'token',
+          targetId: id,
+          newValues: {name: input.name, role: input.role, expiresAt: input.expiresAt?.toISOString() ?? null},
+        },
+        now,
+      )
       // Inserted just above, in this transaction.
       const row = (await tx('api_tokens').where({id}).first())!
       return {...toView(row, now), token}
     })
   } catch (error) {
-    if (isUniqueViolation(error)) throw new UserError(`a token named "${input.name}" already exists`, {hint: 'choose another --name, or revoke the old one'})
+    if (isUniqueViolation(error))
+      throw new UserError(`a token named "${input.name}" already exists`, {hint: 'choose another --name, or revoke the old one'})
     throw error
   }
 }
 
 export async function listTokens(ctx: Pick<OpsContext, 'db' | 'now'>): Promise<TokenView[]> {
   const now = ctx.now()
-  return (await ctx.db('api_tokens').select('id', 'name', 'role', 'expires_at', 'last_used_at', 'revoked_at', 'created_at').orderBy('id')).map((row) => toView(row, now))
+  return (
+    await ctx.db('api_tokens').select('id', 'name', 'role', 'expires_at', 'last_used_at', 'revoked_at', 'created_at').orderBy('id')
+  ).map((row) => toView(row, now))
 }
 
 export async function revokeToken(ctx: PrincipalContext, input: {ref: string}): Promise<TokenView> {
@@ -87,7 +113,18 @@ export async function revokeToken(ctx: PrincipalContext, input: {ref: string}): 
     await assertMayChange(tx, actor, {kind: 'token', name: row.name, role: row.role})
     if (toIso(row.revoked_at)) return toView(row, now)
     await tx('api_tokens').where({id: row.id}).update({revoked_at: now, updated_at: now})
-    await appendAudit(tx, ctx.audit, {action: 'token.revoke', targetType: 'token', targetId: Number(row.id), oldValues: {name: row.name, revokedAt: null}, newValues: {name: row.name, revokedAt: now.toISOString()}}, now)
+    await appendAudit(
+      tx,
+      ctx.audit,
+      {
+        action: 'token.revoke',
+        targetType: 'token',
+        targetId: Number(row.id),
+        oldValues: {name: row.name, revokedAt: null},
+        newValues: {name: row.name, revokedAt: now.toISOString()},
+      },
+      now,
+    )
     return toView({...row, revoked_at: now}, now)
   })
 }

@@ -48,7 +48,11 @@ export type StoreResult = {status: 'stored'; auditId: number; seq: number} | {st
 /** Who an event says acted, as the audit trail records it (cut to the column's 255 characters, never inside a character). */
 function raiAuditContext(event: RaiEvent, from: {ip: string | null}): AuditContext {
   const actor = `${event.actor.type}${event.actor.id === null || event.actor.id === undefined ? '' : `:${event.actor.id}`}${event.actor.email ? ` <${event.actor.email}>` : ''}`
-  return {actorType: 'rai', actor: [...actor].slice(0, AUDIT_LIMITS.actor).join(''), source: {host: 'rai', command: `event ${event.id} at ${event.occurred_at}`, ip: from.ip}}
+  return {
+    actorType: 'rai',
+    actor: [...actor].slice(0, AUDIT_LIMITS.actor).join(''),
+    source: {host: 'rai', command: `event ${event.id} at ${event.occurred_at}`, ip: from.ip},
+  }
 }
 
 function raiAuditEntry(event: RaiEvent, tenantMasterId: number | null): AuditEntry {
@@ -70,7 +74,10 @@ function raiAuditEntry(event: RaiEvent, tenantMasterId: number | null): AuditEnt
  * tenant_master knows it (by RDS and remote tenant id). The actor is the RAI
  * application, named by the signed event itself, not by the context.
  */
-export async function storeRaiEvent(ctx: Pick<OpsContext, 'db' | 'now'>, input: {event: RaiEvent; from: {ip: string | null}}): Promise<StoreResult> {
+export async function storeRaiEvent(
+  ctx: Pick<OpsContext, 'db' | 'now'>,
+  input: {event: RaiEvent; from: {ip: string | null}},
+): Promise<StoreResult> {
   const {event, from} = input
   const now = ctx.now()
   return ctx.db.transaction(async (tx) => {
@@ -79,7 +86,9 @@ export async function storeRaiEvent(ctx: Pick<OpsContext, 'db' | 'now'>, input: 
     if (await tx('webhook_events').where({event_id: event.id}).first('event_id')) return {status: 'duplicate'} as const
     let tenantMasterId: number | null = null
     if (event.tenant_id && event.rds_instance_id) {
-      const tenant = await tx('tenant_master').where({rds_instance_id: event.rds_instance_id, remote_tenant_id: event.tenant_id}).first('id')
+      const tenant = await tx('tenant_master')
+        .where({rds_instance_id: event.rds_instance_id, remote_tenant_id: event.tenant_id})
+        .first('id')
       tenantMasterId = tenant ? Number(tenant.id) : null
     }
     const appended = await appendAudit(tx, raiAuditContext(event, from), raiAuditEntry(event, tenantMasterId), now)

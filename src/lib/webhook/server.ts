@@ -92,7 +92,9 @@ function send(response: ServerResponse, status: number, body: Record<string, unk
  */
 export async function startWebhookServer(ctx: Pick<OpsContext, 'db' | 'now'>, options: WebhookServerOptions): Promise<WebhookServer> {
   if (options.secrets.length === 0) {
-    throw new ConfigError('RAIOPS_WEBHOOK_SECRETS is not set', {hint: 'set it to the secret the RAI application signs with (comma-separated during a rotation)'})
+    throw new ConfigError('RAIOPS_WEBHOOK_SECRETS is not set', {
+      hint: 'set it to the secret the RAI application signs with (comma-separated during a rotation)',
+    })
   }
   for (const secret of options.secrets) rememberSecret(secret)
   const now = () => ctx.now()
@@ -113,10 +115,19 @@ export async function startWebhookServer(ctx: Pick<OpsContext, 'db' | 'now'>, op
       }
       if (path !== WEBHOOK_PATH) throw new HttpError(404, 'not found')
       if (request.method !== 'POST') throw new HttpError(405, 'use POST')
-      const type = String(request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
+      const type = String(request.headers['content-type'] ?? '')
+        .split(';')[0]
+        .trim()
+        .toLowerCase()
       if (type !== 'application/json') throw new HttpError(415, 'the content type must be application/json')
       const body = await readBody(request, MAX_BODY_BYTES)
-      const signature = checkSignature(request.headers[SIGNATURE_HEADER] as string | undefined, body, options.secrets, options.toleranceS, Math.floor(now().getTime() / 1000))
+      const signature = checkSignature(
+        request.headers[SIGNATURE_HEADER] as string | undefined,
+        body,
+        options.secrets,
+        options.toleranceS,
+        Math.floor(now().getTime() / 1000),
+      )
       if (!signature.ok) throw new HttpError(401, signature.reason)
       let json: unknown
       try {
@@ -132,9 +143,11 @@ export async function startWebhookServer(ctx: Pick<OpsContext, 'db' | 'now'>, op
       log.eventId = parsed.data.id
       // An event no engine can store (its values outgrow their column once redacted) is refused for good,
       // its transaction rolled back: a 503 would have the sender retry it forever.
-      const stored = await storeRaiEvent(ctx, {event: parsed.data, from: {ip: request.socket.remoteAddress ?? null}}).catch((error: unknown) => {
-        throw error instanceof AuditEntryError ? new HttpError(422, `invalid event: ${error.message}`) : error
-      })
+      const stored = await storeRaiEvent(ctx, {event: parsed.data, from: {ip: request.socket.remoteAddress ?? null}}).catch(
+        (error: unknown) => {
+          throw error instanceof AuditEntryError ? new HttpError(422, `invalid event: ${error.message}`) : error
+        },
+      )
       log.status = 200
       if (stored.status === 'duplicate') {
         log.detail = 'duplicate, already stored'
@@ -167,7 +180,11 @@ export async function startWebhookServer(ctx: Pick<OpsContext, 'db' | 'now'>, op
   server.keepAliveTimeout = 5000
   await new Promise<void>((resolve, reject) => {
     const refused = (error: NodeJS.ErrnoException) => {
-      reject(new UserError(`cannot listen on ${options.host}:${options.port} (${error.code ?? error.message})`, {hint: 'choose another --port, or stop what holds it'}))
+      reject(
+        new UserError(`cannot listen on ${options.host}:${options.port} (${error.code ?? error.message})`, {
+          hint: 'choose another --port, or stop what holds it',
+        }),
+      )
     }
     server.once('error', refused)
     server.listen({host: options.host, port: options.port}, () => {

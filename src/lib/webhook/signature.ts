@@ -15,7 +15,13 @@ export function signBody(secret: string, body: string | Buffer, t = Math.floor(D
  * (several secrets: rotation without downtime; several v1: a sender mid-rotation),
  * compared in constant time. Malformed headers are refused, never thrown on.
  */
-export function checkSignature(header: string | undefined, body: Buffer, secrets: readonly string[], toleranceS: number, nowS = Math.floor(Date.now() / 1000)): SignatureCheck {
+export function checkSignature(
+  header: string | undefined,
+  body: Buffer,
+  secrets: readonly string[],
+  toleranceS: number,
+  nowS = Math.floor(Date.now() / 1000),
+): SignatureCheck {
   if (!header) return {ok: false, reason: 'missing X-Raiops-Signature header'}
   let t: number | undefined
   const signatures: Buffer[] = []

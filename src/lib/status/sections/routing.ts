@@ -12,6 +12,11 @@ export const routingSection: StatusSection = {
     const syncedAt = toIso(row?.synced)
     const data = {entries: total, syncedAt}
     if (total === 0 && !(await hasRun(ctx, 'routing'))) return {...NEVER_RUN, data}
-    return {state: 'ok', summary: `${total} email(s) cached`, facts: syncedAt ? [{label: 'synced', value: `${syncedAt} (${ago(syncedAt, ctx.now())})`}] : [], data}
+    return {
+      state: 'ok',
+      summary: `${total} email(s) cached`,
+      facts: syncedAt ? [{label: 'synced', value: `${syncedAt} (${ago(syncedAt, ctx.now())})`}] : [],
+      data,
+    }
   },
 }

@@ -1,5 +1,5 @@
-import {ago} from '../../text/age.js'
 import {syncStatus} from '../../sync/status.js'
+import {ago} from '../../text/age.js'
 import {NEVER_RUN, type SectionReport, type SectionState, type StatusContext, type StatusSection} from '../types.js'
 
 /** Data older than this (since the last successful run of a kind) is reported as stale. */
@@ -29,7 +29,9 @@ export const syncSection: StatusSection = {
       facts: [
         ...report.kinds.map((k) => ({
           label: k.kind,
-          value: k.lastRun ? `last run ${k.lastRun.status} ${ago(k.lastRun.startedAt, now)}${k.running ? ` · running now on ${k.running.holder.host}` : ''}${k.lastRun.error ? ` · ${k.lastRun.error}` : ''}` : 'never run',
+          value: k.lastRun
+            ? `last run ${k.lastRun.status} ${ago(k.lastRun.startedAt, now)}${k.running ? ` · running now on ${k.running.holder.host}` : ''}${k.lastRun.error ? ` · ${k.lastRun.error}` : ''}`
+            : 'never run',
           tone: k.lastRun ? tone(k) : ('never' as const),
         })),
         ...(data.rdsFailing.length > 0 ? [{label: 'failing RDS', value: data.rdsFailing.join(', '), tone: 'fail' as const}] : []),

@@ -1,5 +1,5 @@
-import {ROUTING_CACHE_TABLE} from '../../db/tables.js'
 import type {Db} from '../../db/control-db.js'
+import {ROUTING_CACHE_TABLE} from '../../db/tables.js'
 import {CACHE_COLUMNS, type CachedRow, type CacheRow} from './model.js'
 import type {IdRange} from './source.js'
 import {sourceTime} from './source.js'
@@ -11,7 +11,8 @@ const numOrNull = (v: unknown): number | null => (v === null || v === undefined 
 
 /** Whether a cached row already holds what the source row would write (synced_at aside). */
 export function sameRow(cached: CachedRow, next: CacheRow): boolean {
-  const cachedTime = cached.source_updated_at === null || cached.source_updated_at === undefined ? null : sourceTime(cached.source_updated_at)
+  const cachedTime =
+    cached.source_updated_at === null || cached.source_updated_at === undefined ? null : sourceTime(cached.source_updated_at)
   return (
     cached.email === next.email &&
     numOrNull(cached.tenant_master_id) === next.tenant_master_id &&
@@ -28,7 +29,13 @@ export async function cachedByIds(db: Db, ids: readonly number[]): Promise<Map<n
   const chunks: Array<Promise<CachedRow[]>> = []
   // Two IN lists side by side: the other connections of the pool stay free for the page writes.
   const size = Math.max(500, Math.ceil(ids.length / 2))
-  for (let i = 0; i < ids.length; i += size) chunks.push(db<CachedRow>(ROUTING_CACHE_TABLE).select(...CACHED_COLUMNS).whereIn('source_id', ids.slice(i, i + size)).then((rows) => rows))
+  for (let i = 0; i < ids.length; i += size)
+    chunks.push(
+      db<CachedRow>(ROUTING_CACHE_TABLE)
+        .select(...CACHED_COLUMNS)
+        .whereIn('source_id', ids.slice(i, i + size))
+        .then((rows) => rows),
+    )
   const cached = new Map<number, CachedRow>()
   for (const rows of await Promise.all(chunks)) for (const row of rows) cached.set(Number(row.source_id), row)
   return cached
@@ -50,7 +57,11 @@ export class CacheCursor {
   }
 
   private fetch(after: number): Promise<CachedRow[]> {
-    const query = this.db<CachedRow>(ROUTING_CACHE_TABLE).select(...CACHED_COLUMNS).where('source_id', '>', after).orderBy('source_id').limit(this.batchSize)
+    const query = this.db<CachedRow>(ROUTING_CACHE_TABLE)
+      .select(...CACHED_COLUMNS)
+      .where('source_id', '>', after)
+      .orderBy('source_id')
+      .limit(this.batchSize)
     if (this.range.upTo !== null) query.where('source_id', '<=', this.range.upTo)
     const page = query.then((rows) => rows)
     page.catch(() => undefined)

@@ -1,9 +1,9 @@
 import type {Knex} from 'knex'
 
-import {ROUTING_CACHE_TABLE} from '../../db/tables.js'
+import type {OpsContext} from '../../context.js'
 import type {Db} from '../../db/control-db.js'
 import {rowsOf} from '../../db/raw-rows.js'
-import type {OpsContext} from '../../context.js'
+import {ROUTING_CACHE_TABLE} from '../../db/tables.js'
 import {newestSourceRow, sourceTime, type IdRange} from './source.js'
 import type {Watermark} from './watermark.js'
 
@@ -14,7 +14,16 @@ const CHECKSUM_BUCKET = 10_000
  * The row as both servers render it for a checksum: the cache's columns and the
  * source's, normalised alike (email lower-cased, times as DATETIME(3)).
  */
-function checksumExpression(columns: {id: string; email: string; tenant: string; rds: string; user: string; status: string; updated: string; unlinked: string}): string {
+function checksumExpression(columns: {
+  id: string
+  email: string
+  tenant: string
+  rds: string
+  user: string
+  status: string
+  updated: string
+  unlinked: string
+}): string {
   const row = `CONCAT_WS('|', ${columns.id}, ${columns.email}, ${columns.tenant}, ${columns.rds}, ${columns.user}, IFNULL(${columns.status}, '\\0'), IFNULL(CAST(${columns.updated} AS DATETIME(3)), '\\0'))`
   return `COUNT(*) AS n, SUM(CRC32(${row})) AS s1, SUM(${columns.unlinked}) AS u`
 }

@@ -24,7 +24,11 @@ import {deleteSourceIds, upsert} from './writes.js'
  * and a failure leaves it intact.
  */
 export async function syncFull(ctx: OpsContext, source: Knex, options: ModeOptions, tally: Tally): Promise<Watermark | null> {
-  const [links, load, fast] = await Promise.all([loadTenantLinks(ctx.db), loadsLocalInfile(ctx.db), dirtyRanges(ctx, source, options.queryTimeoutMs)])
+  const [links, load, fast] = await Promise.all([
+    loadTenantLinks(ctx.db),
+    loadsLocalInfile(ctx.db),
+    dirtyRanges(ctx, source, options.queryTimeoutMs),
+  ])
   let mark: Watermark | null = fast?.mark ?? null
   if (fast) {
     // The rows of matching buckets: read (by their server), unchanged, and their links as they are.
@@ -46,7 +50,12 @@ export async function syncFull(ctx: OpsContext, source: Knex, options: ModeOptio
     for (const range of ranges) {
       // The cache is read beside the writes (the lease keeps other writers out).
       const cache = new CacheCursor(ctx.db, options.batchSize, range)
-      const pages = sourcePages(source, {ids: range, batchSize: options.batchSize, timeoutMs: options.queryTimeoutMs, signal: options.signal})
+      const pages = sourcePages(source, {
+        ids: range,
+        batchSize: options.batchSize,
+        timeoutMs: options.queryTimeoutMs,
+        signal: options.signal,
+      })
       for await (const page of pages) {
         tally.page(page)
         const now = ctx.now()
@@ -102,4 +111,3 @@ export async function syncFull(ctx: OpsContext, source: Knex, options: ModeOptio
   }
   return mark
 }
-

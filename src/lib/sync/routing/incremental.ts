@@ -36,7 +36,13 @@ export async function syncIncremental(ctx: OpsContext, source: Knex, options: Mo
   let mark = watermark
   const from = mark === null ? 0 : mark.updatedAt - WATERMARK_OVERLAP_MS
   // A short first page: its writes begin while the next pages are read.
-  const pages = sourcePages(source, {byUpdated: {from}, batchSize: options.batchSize, firstBatchSize: Math.min(options.batchSize, 1000), timeoutMs: options.queryTimeoutMs, signal: options.signal})[Symbol.asyncIterator]()
+  const pages = sourcePages(source, {
+    byUpdated: {from},
+    batchSize: options.batchSize,
+    firstBatchSize: Math.min(options.batchSize, 1000),
+    timeoutMs: options.queryTimeoutMs,
+    signal: options.signal,
+  })[Symbol.asyncIterator]()
   const besides = readsBesideTransactions(ctx.db)
   const writers = besides ? INCREMENTAL_WRITERS : 1
   /** Page commits not yet awaited, oldest first. */
@@ -50,7 +56,10 @@ export async function syncIncremental(ctx: OpsContext, source: Knex, options: Mo
     // MySQL/MariaDB taking local infile compares each page with the cache itself; elsewhere the page's cache rows are read and compared here.
     const lookup = (page: Page): Promise<Map<number, CachedRow>> | null => {
       if (load) return null
-      const looked = cachedByIds(ctx.db, page.rows.map((r) => r.id))
+      const looked = cachedByIds(
+        ctx.db,
+        page.rows.map((r) => r.id),
+      )
       looked.catch(() => undefined)
       return looked
     }
@@ -82,7 +91,12 @@ export async function syncIncremental(ctx: OpsContext, source: Knex, options: Mo
         }
         options.signal?.throwIfAborted()
         while (writing.length >= writers) await writing.shift()
-        committed = writes.length === 0 ? Promise.resolve(0) : retryOnDeadlock(() => ctx.db.transaction((tx) => upsert(tx, writes, {load, signal: options.signal}))).then(() => writes.length)
+        committed =
+          writes.length === 0
+            ? Promise.resolve(0)
+            : retryOnDeadlock(() => ctx.db.transaction((tx) => upsert(tx, writes, {load, signal: options.signal}))).then(
+                () => writes.length,
+              )
       }
       committed.catch(() => undefined)
       writing.push(
@@ -92,7 +106,9 @@ export async function syncIncremental(ctx: OpsContext, source: Knex, options: Mo
         }),
       )
       const through = pageMark
-      advanced = Promise.all([advanced, committed]).then(() => (through && through !== watermark ? writeWatermark(ctx.db, through, now) : undefined))
+      advanced = Promise.all([advanced, committed]).then(() =>
+        through && through !== watermark ? writeWatermark(ctx.db, through, now) : undefined,
+      )
       advanced.catch(() => undefined)
       mark = pageMark
       // The next page was fetched while this one was compared; its cache rows are read while this one is written.

@@ -24,7 +24,8 @@ export {WATERMARK_OVERLAP_MS} from './watermark.js'
  */
 export async function syncRouting(ctx: OpsContext, options: RoutingSyncOptions): Promise<RoutingSyncReport> {
   const master = await findMaster(ctx.db)
-  if (!master) throw new UserError('no master RDS: the routing directory is read from it', {hint: 'mark one with `raiops rds:edit NAME --master`'})
+  if (!master)
+    throw new UserError('no master RDS: the routing directory is read from it', {hint: 'mark one with `raiops rds:edit NAME --master`'})
   const started = ctx.now()
   const startedMs = performance.now()
   const runId = await startRun(ctx.db, 'routing', Number(master.id), started)
@@ -40,7 +41,10 @@ export async function syncRouting(ctx: OpsContext, options: RoutingSyncOptions):
     const run = options.mode === 'full' ? syncFull : options.mode === 'truncate' ? syncTruncate : syncIncremental
     watermark = await run(ctx, source, {...options, batchSize}, tally)
   } catch (caught) {
-    error = options.signal?.aborted && options.signal.reason instanceof Error ? options.signal.reason.message : describeDriverError(caught, {quietMs: ctx.fleet.quietMs(Number(master.id))})
+    error =
+      options.signal?.aborted && options.signal.reason instanceof Error
+        ? options.signal.reason.message
+        : describeDriverError(caught, {quietMs: ctx.fleet.quietMs(Number(master.id))})
     if (caught instanceof UserError) error = caught.message
   }
   const finished = ctx.now()

@@ -83,10 +83,28 @@ export interface CachedRow {
 /** A cache row to write: new, or (with `id`) the new content of the cached row with that id. */
 export type CacheWrite = CacheRow & {id?: number}
 
-export const CACHE_COLUMNS = ['source_id', 'email', 'tenant_master_id', 'remote_tenant_id', 'remote_user_id', 'rds_instance_id', 'status', 'source_updated_at'] as const
+export const CACHE_COLUMNS = [
+  'source_id',
+  'email',
+  'tenant_master_id',
+  'remote_tenant_id',
+  'remote_user_id',
+  'rds_instance_id',
+  'status',
+  'source_updated_at',
+] as const
 /** The columns a row sent with LOAD DATA fills. */
 export const LOAD_COLUMNS = [...CACHE_COLUMNS, 'synced_at'] as const
-export const MERGE_COLUMNS = ['email', 'tenant_master_id', 'remote_tenant_id', 'remote_user_id', 'rds_instance_id', 'status', 'source_updated_at', 'synced_at']
+export const MERGE_COLUMNS = [
+  'email',
+  'tenant_master_id',
+  'remote_tenant_id',
+  'remote_user_id',
+  'rds_instance_id',
+  'status',
+  'source_updated_at',
+  'synced_at',
+]
 
 /** Where a rebuild writes before it is swapped in, and where the previous cache goes meanwhile. */
 export const STAGING_TABLE = 'user_email_routing_cache_next'
@@ -105,4 +123,3 @@ export function toCacheRow(row: SourceRow, tenantMasterId: number | null, now: D
     synced_at: now,
   }
 }
-

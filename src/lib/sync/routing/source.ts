@@ -100,7 +100,10 @@ export async function* sourcePages(
   const sqliteSource = isSqlite(source)
   const time = (ms: number): Date | string => (sqliteSource ? new Date(ms).toISOString().slice(0, 19).replace('T', ' ') : new Date(ms))
   const fetchPage = async (after: Page['last'], limit: number): Promise<Page & {limit: number}> => {
-    const query = source<UpstreamRow>(SOURCE_TABLE).select(...SOURCE_COLUMNS).limit(limit).timeout(options.timeoutMs)
+    const query = source<UpstreamRow>(SOURCE_TABLE)
+      .select(...SOURCE_COLUMNS)
+      .limit(limit)
+      .timeout(options.timeoutMs)
     if (options.byUpdated) {
       const from = time(options.byUpdated.from)
       if (after === null) query.where('updated_at', '>=', from)
@@ -161,7 +164,10 @@ export async function newestSourceRow(source: Knex, timeoutMs: number): Promise<
   return source<UpstreamRow>(SOURCE_TABLE)
     .select('id', 'updated_at')
     .whereNotNull('updated_at')
-    .orderBy([{column: 'updated_at', order: 'desc'}, {column: 'id', order: 'desc'}])
+    .orderBy([
+      {column: 'updated_at', order: 'desc'},
+      {column: 'id', order: 'desc'},
+    ])
     .first()
     .timeout(timeoutMs)
 }

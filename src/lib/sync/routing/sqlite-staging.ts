@@ -91,7 +91,14 @@ export interface StagedRebuild {
  */
 export async function rebuildThroughStaging(
   db: Knex,
-  options: {table: string; staging: string; copy: boolean; signal?: AbortSignal; fill: (rebuild: StagedRebuild) => Promise<void>; atSwap: (tx: Db) => Promise<void>},
+  options: {
+    table: string
+    staging: string
+    copy: boolean
+    signal?: AbortSignal
+    fill: (rebuild: StagedRebuild) => Promise<void>
+    atSwap: (tx: Db) => Promise<void>
+  },
 ): Promise<void> {
   const {table, staging} = options
   // A staging table left by a run that was killed is stale: start again.

@@ -1,5 +1,5 @@
-import {ROUTING_CACHE_TABLE} from '../../db/tables.js'
 import type {Db} from '../../db/control-db.js'
+import {ROUTING_CACHE_TABLE} from '../../db/tables.js'
 import {InvalidTally, type InvalidRows} from '../invalid.js'
 import {ZERO_COUNTS} from '../runs.js'
 import {sameRow} from './cache.js'
@@ -92,7 +92,8 @@ export class Tally {
       .limit(10)
     for (const g of groups) {
       const key = `${Number(g.rds_instance_id)}:${Number(g.remote_tenant_id)}`
-      if (!this.unlinked.has(key) && this.unlinked.size < 10) this.unlinked.set(key, {rdsInstanceId: Number(g.rds_instance_id), remoteTenantId: Number(g.remote_tenant_id), rows: Number(g.n)})
+      if (!this.unlinked.has(key) && this.unlinked.size < 10)
+        this.unlinked.set(key, {rdsInstanceId: Number(g.rds_instance_id), remoteTenantId: Number(g.remote_tenant_id), rows: Number(g.n)})
     }
   }
 

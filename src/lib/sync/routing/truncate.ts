@@ -25,7 +25,8 @@ const TRUNCATE_PAGE = 2000
  */
 export async function syncTruncate(ctx: OpsContext, source: Knex, options: ModeOptions, tally: Tally): Promise<Watermark | null> {
   // The rows the cache holds now (to count those gone), counted while the new rows are read.
-  const counting = ctx.db<CachedRow>(ROUTING_CACHE_TABLE)
+  const counting = ctx
+    .db<CachedRow>(ROUTING_CACHE_TABLE)
     .count({n: '*'})
     .then((rows) => Number(rows[0].n))
   counting.catch(() => undefined)
@@ -33,7 +34,11 @@ export async function syncTruncate(ctx: OpsContext, source: Knex, options: ModeO
   let before = 0
   let mark: Watermark | null = null
   // Pages smaller than the other modes': the rows stream straight to the server, and fewer alive at once keep the heap small.
-  const pages = sourcePages(source, {batchSize: Math.min(options.batchSize, TRUNCATE_PAGE), timeoutMs: options.queryTimeoutMs, signal: options.signal})
+  const pages = sourcePages(source, {
+    batchSize: Math.min(options.batchSize, TRUNCATE_PAGE),
+    timeoutMs: options.queryTimeoutMs,
+    signal: options.signal,
+  })
   const rowsOf = async function* (): AsyncGenerator<CacheRow[]> {
     for await (const page of pages) {
       tally.page(page)
@@ -97,7 +102,6 @@ export async function syncTruncate(ctx: OpsContext, source: Knex, options: ModeO
   return mark
 }
 
-
 /** Rows into the staging table with batched INSERTs; returns how many. */
 async function insertStaging(db: Db, batches: AsyncIterable<CacheRow[]>, signal: AbortSignal | undefined): Promise<number> {
   let inserted = 0
@@ -114,11 +118,22 @@ async function insertStaging(db: Db, batches: AsyncIterable<CacheRow[]>, signal:
  * it, else batched INSERTs (also when it refuses the statement after all:
  * local_infile turned off since it was read).
  */
-async function fillStaging(db: Db, batches: AsyncGenerator<CacheRow[]>, signal: AbortSignal | undefined, expected: () => number): Promise<void> {
+async function fillStaging(
+  db: Db,
+  batches: AsyncGenerator<CacheRow[]>,
+  signal: AbortSignal | undefined,
+  expected: () => number,
+): Promise<void> {
   if (!(await loadsLocalInfile(db))) {
     await insertStaging(db, batches, signal)
     return
   }
-  const stored = await loadData(db, {table: STAGING_TABLE, columns: LOAD_COLUMNS, batches, signal, refused: (rest) => insertStaging(db, rest, signal)})
+  const stored = await loadData(db, {
+    table: STAGING_TABLE,
+    columns: LOAD_COLUMNS,
+    batches,
+    signal,
+    refused: (rest) => insertStaging(db, rest, signal),
+  })
   if (stored !== expected()) throw new Error(`LOAD DATA stored ${stored} of ${expected()} rows`)
 }

@@ -35,4 +35,5 @@ export async function writeWatermark(db: Db, mark: Watermark, now: Date): Promis
 }
 
 /** The later of two positions in (updated_at, id) order. */
-export const later = (a: Watermark | null, b: Watermark): Watermark => (a === null || b.updatedAt > a.updatedAt || (b.updatedAt === a.updatedAt && b.id > a.id) ? b : a)
+export const later = (a: Watermark | null, b: Watermark): Watermark =>
+  a === null || b.updatedAt > a.updatedAt || (b.updatedAt === a.updatedAt && b.id > a.id) ? b : a

@@ -1,6 +1,6 @@
-import {ROUTING_CACHE_TABLE} from '../../db/tables.js'
 import type {Db} from '../../db/control-db.js'
 import {loadData} from '../../db/load-data.js'
+import {ROUTING_CACHE_TABLE} from '../../db/tables.js'
 import {LOAD_COLUMNS, MERGE_COLUMNS, type CacheRow, type CacheWrite} from './model.js'
 
 /** Rows per INSERT: SQLite caps a compound SELECT at 500 terms, PostgreSQL a statement at 65,535 parameters. */
@@ -15,7 +15,10 @@ export async function insertAll(db: Db, table: string, rows: CacheRow[]): Promis
 }
 
 export async function deleteSourceIds(db: Db, table: string, ids: number[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += 500) await db(table).whereIn('source_id', ids.slice(i, i + 500)).delete()
+  for (let i = 0; i < ids.length; i += 500)
+    await db(table)
+      .whereIn('source_id', ids.slice(i, i + 500))
+      .delete()
 }
 
 const PAGE_TABLE = 'raiops_routing_page'
@@ -49,10 +52,17 @@ async function* only<T>(value: T): AsyncGenerator<T> {
  * server refuse the load (local_infile turned off meanwhile), the page goes into
  * the temporary table with INSERTs, and the rest is the same.
  */
-export async function applyByLoad(tx: Db, rows: CacheWrite[], signal: AbortSignal | undefined): Promise<{inserted: number; updated: number}> {
+export async function applyByLoad(
+  tx: Db,
+  rows: CacheWrite[],
+  signal: AbortSignal | undefined,
+): Promise<{inserted: number; updated: number}> {
   if (rows.length === 0) return {inserted: 0, updated: 0}
   const columns = LOAD_COLUMNS.map((c) => `\`${c}\``)
-  await tx.raw(`CREATE TEMPORARY TABLE ?? ENGINE=MEMORY SELECT ${columns.join(', ')} FROM ?? WHERE 1 = 0`, [PAGE_TABLE, ROUTING_CACHE_TABLE])
+  await tx.raw(`CREATE TEMPORARY TABLE ?? ENGINE=MEMORY SELECT ${columns.join(', ')} FROM ?? WHERE 1 = 0`, [
+    PAGE_TABLE,
+    ROUTING_CACHE_TABLE,
+  ])
   try {
     const stored = await loadData(tx, {
       table: PAGE_TABLE,
@@ -70,7 +80,10 @@ export async function applyByLoad(tx: Db, rows: CacheWrite[], signal: AbortSigna
     })
     if (stored !== rows.length) throw new Error(`LOAD DATA stored ${stored} of ${rows.length} rows`)
     const set = MERGE_COLUMNS.map((c) => `c.\`${c}\` = p.\`${c}\``).join(', ')
-    const [updated] = (await tx.raw(`UPDATE ?? c JOIN ?? p ON p.source_id = c.source_id SET ${set} WHERE NOT (${SAME_ROW})`, [ROUTING_CACHE_TABLE, PAGE_TABLE])) as unknown as WriteResult
+    const [updated] = (await tx.raw(`UPDATE ?? c JOIN ?? p ON p.source_id = c.source_id SET ${set} WHERE NOT (${SAME_ROW})`, [
+      ROUTING_CACHE_TABLE,
+      PAGE_TABLE,
+    ])) as unknown as WriteResult
     const [inserted] = (await tx.raw(
       `INSERT INTO ?? (${columns.join(', ')}) SELECT ${columns.map((c) => `p.${c}`).join(', ')} FROM ?? p WHERE NOT EXISTS (SELECT 1 FROM ?? c WHERE c.source_id = p.source_id)`,
       [ROUTING_CACHE_TABLE, PAGE_TABLE, ROUTING_CACHE_TABLE],
@@ -99,9 +112,15 @@ export async function upsert(db: Db, rows: CacheWrite[], options: {load: boolean
   const updates = rows.filter((row) => row.id !== undefined)
   const inserts = rows.filter((row) => row.id === undefined)
   for (let i = 0; i < updates.length; i += chunk) {
-    await db(table).insert(updates.slice(i, i + chunk)).onConflict('id').merge(MERGE_COLUMNS)
+    await db(table)
+      .insert(updates.slice(i, i + chunk))
+      .onConflict('id')
+      .merge(MERGE_COLUMNS)
   }
   for (let i = 0; i < inserts.length; i += chunk) {
-    await db(table).insert(inserts.slice(i, i + chunk)).onConflict('source_id').merge(MERGE_COLUMNS)
+    await db(table)
+      .insert(inserts.slice(i, i + chunk))
+      .onConflict('source_id')
+      .merge(MERGE_COLUMNS)
   }
 }
