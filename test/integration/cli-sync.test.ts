@@ -1,30 +1,33 @@
-import {type ChildProcess, spawn} from 'node:child_process'
+import {spawn} from 'node:child_process'
 import {createHmac} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {hostname} from 'node:os'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {queryControlDb, RAW_CONTROL, runCli, type CliResult} from '../support/cli.js'
+import {CLI_BIN, cliEnv, queryControlDb, RAW_CONTROL, type CliResult} from '../support/cli.js'
 import {startFaultProxy, type FaultProxy} from '../support/fault-proxy.js'
 import {createRaiFixture, type RaiFixture} from '../support/rai-fixture.js'
 import {createTestDir, mysqlServer, type TestDir} from '../support/servers.js'
-import {waitFor} from '../support/session.js'
+import {CliSession, initialisedHome, killStartedClis, startCli, waitFor} from '../support/session.js'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const bin = join(root, 'bin', 'run.js')
+/** Commands run in-process unless two of them must contend (a lease, SQLite's write lock) or one is signalled: those get processes of their own. */
+const SESSION = {runner: 'in-process', timeoutMs: 60_000} as const
 
 describe('sync commands from the command line', () => {
+  const ADMIN_PASSWORD = 'sync-admin-password-1'
   let home: TestDir
   let env: Record<string, string>
   let master: RaiFixture
   let eu: RaiFixture
   const proxies: FaultProxy[] = []
+  let session: CliSession
+  /** The same home, each command in a process of its own. */
+  let terminals: CliSession
 
   const cli = (args: string[], options: {env?: Record<string, string>; timeoutMs?: number} = {}): Promise<CliResult> =>
-    runCli(args, {env: {...env, ...options.env}, timeoutMs: options.timeoutMs ?? 60_000})
+    session.run(args, options)
 
   const query = <T>(sql: string): T[] => queryControlDb<T>(env.RAIOPS_HOME, sql)
   const count = (sql: string): number => (query<{n: number}>(sql)[0] as {n: number}).n
@@ -67,7 +70,6 @@ describe('sync commands from the command line', () => {
 
   beforeAll(async () => {
     home = createTestDir('raiops-sync-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_CONNECT_TIMEOUT_MS: '1500'}
     ;[master, eu] = await Promise.all([
       createRaiFixture({
         engine: 'mysql',
@@ -79,19 +81,25 @@ describe('sync commands from the command line', () => {
       }),
       createRaiFixture({engine: 'mysql', tenants: 25, usersPerTenant: 2}),
     ])
-    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
-      env,
-      input: 'sync-admin-password-1\n',
+    session = await initialisedHome({
+      home: join(home.path, 'raiops'),
+      password: ADMIN_PASSWORD,
+      env: {RAIOPS_CONNECT_TIMEOUT_MS: '1500'},
+      ...SESSION,
     })
-    expect(initialised.code, initialised.stderr).toBe(0)
+    env = session.env
+    terminals = new CliSession(env, {timeoutMs: SESSION.timeoutMs})
     await addRds('main', master.database, mysqlServer.port, ['--master'])
     await addRds('eu', eu.database, mysqlServer.port)
   })
 
   afterAll(async () => {
+    killStartedClis()
     await Promise.all(proxies.map((p) => p.close()))
     await Promise.all([master?.drop(), eu?.drop()])
     home?.drop()
+    session?.expectNoSecretInTranscript(ADMIN_PASSWORD)
+    terminals?.expectNoSecretInTranscript(ADMIN_PASSWORD)
   })
 
   it.each([
@@ -176,7 +184,8 @@ describe('sync commands from the command line', () => {
   it('two sync:tenants at once: exactly one works, the other exits 6 naming the holder', async () => {
     const slow = await proxy({delayMs: 150})
     await addRds('slow', eu.database, slow.port)
-    const [a, b] = await Promise.all([cli(['sync:tenants', '--force']), cli(['sync:tenants', '--force'])])
+    // Two processes: the lease names its holder host:pid, and in-process runs take turns.
+    const [a, b] = await Promise.all([terminals.run(['sync:tenants', '--force']), terminals.run(['sync:tenants', '--force'])])
     const codes = [a.code, b.code].sort()
     expect(codes).toEqual([0, 6])
     const busy = a.code === 6 ? a : b
@@ -191,16 +200,13 @@ describe('sync commands from the command line', () => {
     await cli(['sync:all', '--force', '--full'])
     const reference = snapshot()
 
-    const child = spawn(process.execPath, [bin, 'sync:tenants', '--force'], {
-      env: {...process.env, ...env, NO_COLOR: '1', CI: '1'},
-      stdio: 'ignore',
-    })
+    const killed = startCli(['sync:tenants', '--force'], {env})
     await waitFor(
       () => count("select count(*) as n from sync_runs where status = 'running'") > 0 && count('select count(*) as n from locks') > 0,
       {timeoutMs: 20_000, intervalMs: 25},
     )
-    child.kill('SIGKILL')
-    await new Promise((resolve) => child.on('close', resolve))
+    killed.child.kill('SIGKILL')
+    await killed.exited
     expect(count('select count(*) as n from locks')).toBe(1)
 
     const next = await cli(['sync:all', '--force', '--full'])
@@ -214,17 +220,11 @@ describe('sync commands from the command line', () => {
   it('Ctrl-C stops cleanly: exit 130, lease released, the interrupted RDS unchanged', async () => {
     const slow = await proxy({delayMs: 300})
     await addRds('slow-int', eu.database, slow.port)
-    const child = spawn(process.execPath, [bin, 'sync:tenants', '--rds', 'slow-int', '--force'], {
-      env: {...process.env, ...env, NO_COLOR: '1', CI: '1'},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stderr = ''
-    child.stderr.on('data', (d) => (stderr += d))
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+    const interrupted = startCli(['sync:tenants', '--rds', 'slow-int', '--force'], {env})
     await waitFor(() => count("select count(*) as n from sync_runs where status = 'running'") > 0, {timeoutMs: 20_000, intervalMs: 25})
-    child.kill('SIGINT')
-    expect(await exited).toBe(130)
-    expect(stderr).toMatch(/stopping \(SIGINT\)/)
+    interrupted.child.kill('SIGINT')
+    expect(await interrupted.exited).toBe(130)
+    expect(interrupted.output.stderr).toMatch(/stopping \(SIGINT\)/)
     expect(count('select count(*) as n from locks')).toBe(0)
     expect(
       count("select count(*) as n from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name = 'slow-int'"),
@@ -344,30 +344,28 @@ describe('a long routing rebuild on a SQLite control database', () => {
   let env: Record<string, string>
   let master: RaiFixture
   let relay: FaultProxy
-  let server: ChildProcess | undefined
   let token: string
   let asToken: {env: Record<string, string>}
+  let session: CliSession
+  /** The same home, each command in a process of its own: the rebuild and the commands beside it contend for SQLite's write lock. */
+  let terminals: CliSession
 
   const cli = (args: string[], options: {env?: Record<string, string>; timeoutMs?: number} = {}): Promise<CliResult> =>
-    runCli(args, {env: {...env, ...options.env}, timeoutMs: options.timeoutMs ?? 60_000})
+    session.run(args, options)
   const count = (sql: string): number => (queryControlDb<{n: number}>(env.RAIOPS_HOME, sql)[0] as {n: number}).n
 
   /** audit:serve on a free port; resolves with its base URL once it listens. */
   async function serveWebhooks(token: string): Promise<string> {
-    const child = spawn(process.execPath, [bin, 'audit:serve', '--port', '0', '--quiet'], {
-      env: {...childEnv(), ...env, RAIOPS_TOKEN: token, RAIOPS_WEBHOOK_SECRETS: WEBHOOK_SECRET},
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const server = startCli(['audit:serve', '--port', '0', '--quiet'], {
+      env: {...env, RAIOPS_TOKEN: token, RAIOPS_WEBHOOK_SECRETS: WEBHOOK_SECRET},
     })
-    server = child
-    let stderr = ''
-    child.stderr.on('data', (d) => (stderr += d))
-    await waitFor(() => /listening on (http:\/\/[^/\s]+)/.test(stderr), {timeoutMs: 20_000, intervalMs: 25})
-    return (/listening on (http:\/\/[^/\s]+)/.exec(stderr) as RegExpExecArray)[1]
+    const listening = /listening on (http:\/\/[^/\s]+)/
+    await waitFor(() => listening.test(server.output.stderr), {timeoutMs: 20_000, intervalMs: 25, what: 'audit:serve to listen'})
+    return (listening.exec(server.output.stderr) as RegExpExecArray)[1]
   }
 
   beforeAll(async () => {
     home = createTestDir('raiops-rebuild-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_CONNECT_TIMEOUT_MS: '10000'}
     master = await createRaiFixture({
       engine: 'mysql',
       tenants: 400,
@@ -377,11 +375,14 @@ describe('a long routing rebuild on a SQLite control database', () => {
       master: true,
     })
     relay = await startFaultProxy({targetHost: mysqlServer.host, targetPort: mysqlServer.port, mode: 'pass'})
-    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
-      env,
-      input: 'rebuild-admin-password-1\n',
+    session = await initialisedHome({
+      home: join(home.path, 'raiops'),
+      password: 'rebuild-admin-password-1',
+      env: {RAIOPS_CONNECT_TIMEOUT_MS: '10000'},
+      ...SESSION,
     })
-    expect(initialised.code, initialised.stderr).toBe(0)
+    env = session.env
+    terminals = new CliSession(env, {timeoutMs: SESSION.timeoutMs})
     for (const [name, port, extra] of [
       ['main', relay.port, ['--master']],
       ['other', mysqlServer.port, []],
@@ -415,7 +416,7 @@ describe('a long routing rebuild on a SQLite control database', () => {
   })
 
   afterAll(async () => {
-    server?.kill('SIGKILL')
+    killStartedClis()
     await relay?.close()
     await master?.drop()
     home?.drop()
@@ -427,7 +428,9 @@ describe('a long routing rebuild on a SQLite control database', () => {
     // The master slowed down: every packet 300 ms late, some 20 pages of 2,000 rows.
     await relay.setMode({delayMs: 300})
     let rebuildDone = false
-    const rebuild = cli(['sync:routing', '--truncate', '--json'], {...asToken, timeoutMs: 120_000}).finally(() => void (rebuildDone = true))
+    const rebuild = terminals
+      .run(['sync:routing', '--truncate', '--json'], {...asToken, timeoutMs: 120_000})
+      .finally(() => void (rebuildDone = true))
     await waitFor(() => count("select count(*) as n from sync_runs where kind = 'routing' and status = 'running'") > 0, {
       timeoutMs: 30_000,
       intervalMs: 25,
@@ -453,7 +456,7 @@ describe('a long routing rebuild on a SQLite control database', () => {
       return {kind: 'webhook', ok: response.status === 200, ms: Date.now() - started, detail: `${response.status} ${await response.text()}`}
     }
     const command = async (kind: string, args: string[]): Promise<Outcome> => {
-      const result = await cli(args, asToken)
+      const result = await terminals.run(args, asToken)
       return {
         kind,
         ok: result.code === 0,
@@ -509,17 +512,14 @@ describe('a long routing rebuild on a SQLite control database', () => {
     const before = cache()
     expect(before).toHaveLength(master.counts.routing)
     await relay.setMode({delayMs: 150})
-    const child = spawn(process.execPath, [bin, 'sync:routing', '--truncate'], {
-      env: {...childEnv(), ...env, RAIOPS_TOKEN: token},
-      stdio: 'ignore',
-    })
+    const killed = startCli(['sync:routing', '--truncate'], {env: {...env, RAIOPS_TOKEN: token}})
     const staged = "select count(*) as n from sqlite_master where type = 'table' and name = 'user_email_routing_cache_next'"
     await waitFor(() => count(staged) === 1 && count('select count(*) as n from user_email_routing_cache_next') > 0, {
       timeoutMs: 30_000,
       intervalMs: 25,
     })
-    child.kill('SIGKILL')
-    await new Promise((resolve) => child.on('close', resolve))
+    killed.child.kill('SIGKILL')
+    await killed.exited
     await relay.setMode('pass')
     expect(cache()).toEqual(before)
     expect(count(staged)).toBe(1)
@@ -548,13 +548,13 @@ describe('a long routing rebuild on a SQLite control database', () => {
         `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid && "$@"; exit $?`,
         'sh',
         process.execPath,
-        bin,
+        CLI_BIN,
         'sync:routing',
         '--truncate',
         '--json',
       ],
       {
-        env: {...childEnv(), ...env, RAIOPS_TOKEN: token},
+        env: cliEnv({...env, RAIOPS_TOKEN: token}),
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     )
@@ -567,7 +567,7 @@ describe('a long routing rebuild on a SQLite control database', () => {
       const [lock] = queryControlDb<{holder: string}>(env.RAIOPS_HOME, "select holder from locks where name = 'sync:routing'")
       expect(lock.holder.startsWith(`${hostname()}:${pid}:`)).toBe(true)
 
-      const second = await cli(['sync:routing', '--truncate', '--json'], asToken)
+      const second = await terminals.run(['sync:routing', '--truncate', '--json'], asToken)
       console.log(
         `sync:routing --truncate beside a rebuild in another pid namespace (same hostname, pid ${pid}): exit ${second.code} in ${second.ms} ms`,
       )
@@ -615,21 +615,14 @@ describe('a long routing rebuild on a SQLite control database', () => {
   })
 })
 
-function childEnv(): Record<string, string> {
-  const env: Record<string, string> = {NO_COLOR: '1', CI: '1'}
-  for (const [k, v] of Object.entries(process.env))
-    if (v !== undefined && k !== 'NODE_ENV' && k !== 'RAIOPS_TOKEN' && k !== 'FORCE_COLOR') env[k] = v
-  return env
-}
-
 describe('fleet rows that break the contract, from the command line', () => {
   let home: TestDir
-  let env: Record<string, string>
   let master: RaiFixture
+  let session: CliSession
+  const cli = (args: string[]): Promise<CliResult> => session.run(args)
 
   beforeAll(async () => {
     home = createTestDir('raiops-invalid-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
     master = await createRaiFixture({engine: 'mysql', tenants: 3, usersPerTenant: 2, master: true})
     const db = await master.knex()
     try {
@@ -639,30 +632,23 @@ describe('fleet rows that break the contract, from the command line', () => {
     } finally {
       await db.destroy()
     }
-    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
-      env,
-      input: 'invalid-admin-password-1\n',
-    })
-    expect(initialised.code, initialised.stderr).toBe(0)
-    const added = await runCli(
-      [
-        'rds:add',
-        '--name',
-        'main',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(mysqlServer.port),
-        '--username',
-        'root',
-        '--rai-database',
-        master.database,
-        '--no-test',
-        '--no-input',
-        '--master',
-      ],
-      {env},
-    )
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: 'invalid-admin-password-1', ...SESSION})
+    const added = await cli([
+      'rds:add',
+      '--name',
+      'main',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(mysqlServer.port),
+      '--username',
+      'root',
+      '--rai-database',
+      master.database,
+      '--no-test',
+      '--no-input',
+      '--master',
+    ])
     expect(added.code, added.stderr).toBe(0)
   })
 
@@ -672,14 +658,14 @@ describe('fleet rows that break the contract, from the command line', () => {
   })
 
   it('the summary names each reason with its count and ids; --json and sync:status carry them', async () => {
-    const all = await runCli(['sync:all'], {env})
+    const all = await cli(['sync:all'])
     expect(all.code, all.stderr).toBe(0)
     expect(all.stdout).toMatch(/tenants: ok · .* 3 new, 0 updated, 0 unchanged, 0 missing, 1 invalid ·/)
     expect(all.stdout).toContain('main: 1 invalid: name is NULL: stored with an empty name (1 row: id 2)')
     expect(all.stdout).toContain('2 source row(s) break the contract:')
     expect(all.stdout).toContain('updated_at is NULL: incremental runs never read it (--full and --truncate copy it) (2 rows: ids 2, 4)')
 
-    const full = await runCli(['sync:routing', '--full', '--json'], {env})
+    const full = await cli(['sync:routing', '--full', '--json'])
     expect(full.code, full.stderr).toBe(0)
     expect(JSON.parse(full.stdout)).toMatchObject({
       status: 'ok',
@@ -693,29 +679,25 @@ describe('fleet rows that break the contract, from the command line', () => {
         },
       ],
     })
-    const status = await runCli(['sync:status', '--json'], {env})
+    const status = await cli(['sync:status', '--json'])
     const routing = JSON.parse(status.stdout).kinds.find((k: {kind: string}) => k.kind === 'routing')
     expect(routing.lastRun.stats).toMatchObject({invalid: 2, invalidRows: [{rows: 2, ids: [2, 4]}]})
-    const text = await runCli(['sync:status'], {env})
+    const text = await cli(['sync:status'])
     expect(text.stdout).toMatch(/2 inserted, .*2 invalid/)
   })
 })
 
 describe('driver errors in sync summaries', () => {
   let home: TestDir
-  let env: Record<string, string>
+  let session: CliSession
+  const cli = (args: string[]): Promise<CliResult> => session.run(args)
 
   beforeAll(async () => {
     home = createTestDir('raiops-sync-escape-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
-    const initialised = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
-      env,
-      input: 'escape-admin-password-1\n',
-    })
-    expect(initialised.code, initialised.stderr).toBe(0)
+    session = await initialisedHome({home: join(home.path, 'raiops'), password: 'escape-admin-password-1', ...SESSION})
     // A file that is not there: the driver's error names its path, escape sequence and all.
     const file = join(home.path, 'no\u001b[31mRED\u202e', 'rai.sqlite')
-    const added = await runCli(['rds:add', '--name', 'broken', '--engine', 'sqlite', '--file', file, '--master', '--no-test'], {env})
+    const added = await cli(['rds:add', '--name', 'broken', '--engine', 'sqlite', '--file', file, '--master', '--no-test'])
     expect(added.code, added.stderr).toBe(0)
   })
 
@@ -723,16 +705,16 @@ describe('driver errors in sync summaries', () => {
 
   it("sync:all and sync:tenants show a failed RDS's error escaped in the table, the lines and the summaries; --json keeps it exact", async () => {
     for (const args of [['sync:all'], ['sync:tenants', '--force']]) {
-      const result = await runCli(args, {env})
+      const result = await cli(args)
       expect(result.code, result.stderr).toBe(3)
       expect(`${result.stdout}${result.stderr}`, args[0]).not.toMatch(RAW_CONTROL)
       expect(result.stdout, args[0]).toMatch(/^ {2}failed: broken: cannot open the SQLite file: no such file: .*no\\u001b\[31mRED\\u202e/m)
     }
-    const all = await runCli(['sync:all'], {env})
+    const all = await cli(['sync:all'])
     expect(all.stdout).toMatch(
       /^ {2}failed: cannot open the SQLite file: no such file: .*no\\u001b\[31mRED\\u202e.* — the cache keeps its last committed state$/m,
     )
-    const json = JSON.parse((await runCli(['sync:tenants', '--force', '--json'], {env})).stdout) as {rds: Array<{error: string}>}
+    const json = JSON.parse((await cli(['sync:tenants', '--force', '--json'])).stdout) as {rds: Array<{error: string}>}
     expect(json.rds[0].error).toContain('no\u001b[31mRED\u202e')
   })
 })
@@ -742,13 +724,13 @@ describe('Ctrl-C during a routing sync with SQLite on both sides (every query sy
   let master: RaiFixture
 
   afterAll(async () => {
+    killStartedClis()
     await master?.drop()
     home?.drop()
   })
 
   it('stops within the page it is on: exit 130, part of the rows copied, the lease released, the run recorded as stopped', async () => {
     home = createTestDir('raiops-sqlite-int-')
-    const env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: ''}
     master = await createRaiFixture({
       engine: 'sqlite',
       tenants: 2000,
@@ -757,29 +739,27 @@ describe('Ctrl-C during a routing sync with SQLite on both sides (every query sy
       locationsPerTenant: 0,
       master: true,
     })
+    const session = await initialisedHome({home: join(home.path, 'raiops'), password: 'sqlite-int-admin-pass', ...SESSION})
+    const env = session.env
     const count = (sql: string): number => (queryControlDb<{n: number}>(env.RAIOPS_HOME, sql)[0] as {n: number}).n
-    expect(
-      (
-        await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
-          env,
-          input: 'sqlite-int-admin-pass\n',
-        })
-      ).code,
-    ).toBe(0)
-    const added = await runCli(
-      ['rds:add', '--name', 'main', '--engine', 'sqlite', '--rai-database', master.database, '--master', '--no-input'],
-      {env},
-    )
+    const added = await session.run([
+      'rds:add',
+      '--name',
+      'main',
+      '--engine',
+      'sqlite',
+      '--rai-database',
+      master.database,
+      '--master',
+      '--no-input',
+    ])
     expect(added.code, added.stderr).toBe(0)
 
-    const child = spawn(process.execPath, [bin, 'sync:routing'], {env: {...childEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']})
-    let stderr = ''
-    child.stderr.on('data', (d) => (stderr += d))
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+    const interrupted = startCli(['sync:routing'], {env})
     await waitFor(() => count('select count(*) as n from user_email_routing_cache') > 0, {timeoutMs: 30_000, intervalMs: 25})
-    child.kill('SIGINT')
-    expect(await exited).toBe(130)
-    expect(stderr).toMatch(/stopping \(SIGINT\)/)
+    interrupted.child.kill('SIGINT')
+    expect(await interrupted.exited).toBe(130)
+    expect(interrupted.output.stderr).toMatch(/stopping \(SIGINT\)/)
     // Stopped where it was, not after copying everything.
     expect(count('select count(*) as n from user_email_routing_cache')).toBeLessThan(master.counts.routing)
     expect(count('select count(*) as n from locks')).toBe(0)
