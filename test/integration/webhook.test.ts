@@ -1,45 +1,37 @@
-import {spawn, type ChildProcess} from 'node:child_process'
 import {createHmac} from 'node:crypto'
 import {request} from 'node:http'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {verifyAuditChain} from '../../src/lib/audit/verify.js'
 import {startWebhookServer, type WebhookServer} from '../../src/lib/webhook/server.js'
-import {queryControlDb, runCli} from '../support/cli.js'
+import {queryControlDb, RAW_CONTROL, type CliResult} from '../support/cli.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
+import {initialisedHome, killStartedClis, startCli, waitFor, type BackgroundCli, type CliSession} from '../support/session.js'
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')
 const SECRET = 'webhook-secret-current-0123'
 const OLD_SECRET = 'webhook-secret-previous-4567'
+const ADMIN_PASSWORD = 'webhook-admin-password-1'
 const PATH = '/api/webhooks/rai/audit'
-/** A control character as it would reach a terminal: anything but the newline that ends a line. */
-// eslint-disable-next-line no-control-regex
-const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/
 
 const sign = (body: string, secret = SECRET, t = Math.floor(Date.now() / 1000)) =>
   `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`
 
-type Serve = {child: ChildProcess; url: string; stdout: string; stderr: string; exited: Promise<number | null>}
+type Serve = BackgroundCli & {url: string}
 
-/** `audit:serve --port 0` started in the background with `env`, once it says where it listens. */
-async function startServe(env: Record<string, string>, args: string[] = []): Promise<Serve> {
-  const childEnv: Record<string, string> = {}
-  for (const [k, v] of Object.entries({...process.env, NO_COLOR: '1', CI: '1', ...env})) if (v !== undefined) childEnv[k] = v
-  delete childEnv.NODE_ENV
-  const child = spawn(process.execPath, [bin, 'audit:serve', '--port', '0', ...args], {env: childEnv, stdio: ['ignore', 'pipe', 'pipe']})
-  const state: Serve = {child, url: '', stdout: '', stderr: '', exited: new Promise<number | null>((resolve) => child.on('close', resolve))}
-  child.stdout.on('data', (d) => (state.stdout += d))
-  child.stderr.on('data', (d) => (state.stderr += d))
-  const started = Date.now()
-  while (!/listening on (http:\/\/[^/]+)/.test(state.stderr)) {
-    if (Date.now() - started > 15_000) throw new Error(`audit:serve did not start: ${state.stderr}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  state.url = /listening on (http:\/\/[^/]+)/.exec(state.stderr)?.[1] as string
-  return state
+/**
+ * `audit:serve --port 0` started in the background with `env`, once it says where
+ * it listens. A process of its own: it serves while other commands run, and a
+ * test ends it with SIGTERM.
+ */
+async function startServe(env: Record<string, string>): Promise<Serve> {
+  const server = startCli(['audit:serve', '--port', '0'], {env})
+  const listening = /listening on (http:\/\/[^/]+)/
+  await waitFor(() => listening.test(server.output.stderr), {timeoutMs: 15_000, what: 'audit:serve to listen'}).catch((error: Error) => {
+    throw new Error(`${error.message}; its stderr: ${server.output.stderr}`)
+  })
+  return {...server, url: (listening.exec(server.output.stderr) as RegExpExecArray)[1]}
 }
 
 function event(id: string, extra: Record<string, unknown> = {}): string {
@@ -61,8 +53,8 @@ describe('audit:serve, the signed webhook receiver', () => {
   let home: TestDir
   let env: Record<string, string>
   let server: Serve
-
-  const start = (extraEnv: Record<string, string> = {}, args: string[] = []) => startServe({...env, ...extraEnv}, args)
+  let session: CliSession
+  const cli = (args: string[], options: {env?: Record<string, string>} = {}): Promise<CliResult> => session.run(args, options)
 
   const post = (body: string | Buffer, headers: Record<string, string> = {}, path = PATH) =>
     fetch(`${server.url}${path}`, {
@@ -79,23 +71,20 @@ describe('audit:serve, the signed webhook receiver', () => {
 
   beforeAll(async () => {
     home = createTestDir('raiops-webhook-')
-    env = {
-      RAIOPS_HOME: join(home.path, 'raiops'),
-      RAIOPS_MASTER_KEY: '',
-      RAIOPS_DATABASE_URL: '',
-      RAIOPS_WEBHOOK_SECRETS: `${SECRET},${OLD_SECRET}`,
-    }
-    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
-      env,
-      input: 'webhook-admin-password-1\n',
+    session = await initialisedHome({
+      home: join(home.path, 'raiops'),
+      password: ADMIN_PASSWORD,
+      env: {RAIOPS_WEBHOOK_SECRETS: `${SECRET},${OLD_SECRET}`},
+      runner: 'in-process',
     })
-    expect(init.code, init.stderr).toBe(0)
-    server = await start()
+    env = session.env
+    server = await startServe(env)
   })
 
   afterAll(async () => {
-    if (server && server.child.exitCode === null) server.child.kill('SIGKILL')
+    killStartedClis()
     home?.drop()
+    session?.expectNoSecretInTranscript(ADMIN_PASSWORD, SECRET, OLD_SECRET, 'old-plain-password')
   })
 
   it('stores a signed event as an rai audit entry in the chain, secrets redacted; a replay is acknowledged, not stored twice', async () => {
@@ -111,7 +100,7 @@ describe('audit:serve, the signed webhook receiver', () => {
     expect(rows[0]).toMatchObject({actor_type: 'rai', actor: 'user:42 <a@b.example>', action: 'user.updated'})
     expect(JSON.parse(rows[0].old_values)).toEqual({name: 'Ann', password: '[redacted]'})
     expect(JSON.parse(rows[0].source)).toMatchObject({command: 'event evt-1 at 2026-01-02T03:04:05Z', ip: '127.0.0.1'})
-    const verify = await runCli(['audit:verify'], {env})
+    const verify = await cli(['audit:verify'])
     expect(verify.code, verify.stdout).toBe(0)
   })
 
@@ -209,11 +198,11 @@ describe('audit:serve, the signed webhook receiver', () => {
     })
     expect((await response).status).toBe(200)
     expect(await server.exited).toBe(0)
-    expect(server.stderr).toMatch(/SIGTERM: finishing the requests in flight/)
+    expect(server.output.stderr).toMatch(/SIGTERM: finishing the requests in flight/)
     expect(stored().some((r) => JSON.parse(r.source).command.includes('evt-slow'))).toBe(true)
-    expect(server.stdout).toMatch(/200 POST \/api\/webhooks\/rai\/audit evt-1 [\d.]+ ms: stored as audit entry \d+/)
-    expect(server.stdout).toMatch(/401 POST .* no signature matches/)
-    for (const text of [server.stdout, server.stderr]) {
+    expect(server.output.stdout).toMatch(/200 POST \/api\/webhooks\/rai\/audit evt-1 [\d.]+ ms: stored as audit entry \d+/)
+    expect(server.output.stdout).toMatch(/401 POST .* no signature matches/)
+    for (const text of [server.output.stdout, server.output.stderr]) {
       expect(text).not.toContain(SECRET)
       expect(text).not.toContain(OLD_SECRET)
       expect(text).not.toContain('old-plain-password')
@@ -221,25 +210,25 @@ describe('audit:serve, the signed webhook receiver', () => {
   })
 
   it("tenants' users' emails are masked for a role without pii.view, in tables and --json alike", async () => {
-    const created = await runCli(['token:create', '--name', 'viewer', '--role', 'read_only', '--expires', '1d', '--json'], {env})
+    const created = await cli(['token:create', '--name', 'viewer', '--role', 'read_only', '--expires', '1d', '--json'])
     expect(created.code, created.stderr).toBe(0)
-    const viewer = {...env, RAIOPS_TOKEN: (JSON.parse(created.stdout) as {token: string}).token}
-    const masked = JSON.parse((await runCli(['audit:list', '--actor', 'user:*', '--json'], {env: viewer})).stdout) as Array<{
+    const viewer = {env: {RAIOPS_TOKEN: (JSON.parse(created.stdout) as {token: string}).token}}
+    const masked = JSON.parse((await cli(['audit:list', '--actor', 'user:*', '--json'], viewer)).stdout) as Array<{
       actor: string
       newValues: Record<string, unknown>
     }>
     expect(masked.length).toBeGreaterThan(0)
     expect(masked.every((e) => e.actor === 'user:42 <a***@b.example>')).toBe(true)
-    const table = await runCli(['audit:list', '--actor', 'user:*'], {env: viewer})
+    const table = await cli(['audit:list', '--actor', 'user:*'], viewer)
     expect(table.stdout).toContain('a***@b.example')
     expect(table.stdout).not.toContain('a@b.example')
-    const admin = JSON.parse((await runCli(['audit:list', '--actor', 'user:*', '--json'], {env})).stdout) as Array<{actor: string}>
+    const admin = JSON.parse((await cli(['audit:list', '--actor', 'user:*', '--json'])).stdout) as Array<{actor: string}>
     expect(admin[0].actor).toBe('user:42 <a@b.example>')
   })
 
   it('refuses to start without secrets, or with a short one: exit 2, one line', async () => {
     for (const secrets of ['', 'short']) {
-      const result = await runCli(['audit:serve', '--port', '0'], {env: {...env, RAIOPS_WEBHOOK_SECRETS: secrets}})
+      const result = await cli(['audit:serve', '--port', '0'], {env: {RAIOPS_WEBHOOK_SECRETS: secrets}})
       expect(result.code).toBe(2)
       expect(result.stderr.trim().split('\n')).toHaveLength(1)
       expect(result.stderr).toMatch(/RAIOPS_WEBHOOK_SECRETS/)
@@ -299,7 +288,9 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
   let home: TestDir
   let env: Record<string, string>
   let server: Serve
-  let viewer: Record<string, string>
+  let viewer: {env: Record<string, string>}
+  let session: CliSession
+  const cli = (args: string[], options: {env?: Record<string, string>} = {}): Promise<CliResult> => session.run(args, options)
 
   const post = (body: string) =>
     fetch(`${server.url}${PATH}`, {method: 'POST', body, headers: {'content-type': 'application/json', 'x-raiops-signature': sign(body)}})
@@ -311,21 +302,23 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
 
   beforeAll(async () => {
     home = createTestDir('raiops-webhook-poison-')
-    env = {RAIOPS_HOME: join(home.path, 'raiops'), RAIOPS_MASTER_KEY: '', RAIOPS_DATABASE_URL: '', RAIOPS_WEBHOOK_SECRETS: SECRET}
-    const init = await runCli(['init', '--admin-email', 'ops@example.com', '--admin-name', 'Ops', '--password-stdin'], {
-      env,
-      input: 'webhook-admin-password-1\n',
+    session = await initialisedHome({
+      home: join(home.path, 'raiops'),
+      password: ADMIN_PASSWORD,
+      env: {RAIOPS_WEBHOOK_SECRETS: SECRET},
+      runner: 'in-process',
     })
-    expect(init.code, init.stderr).toBe(0)
-    const created = await runCli(['token:create', '--name', 'viewer', '--role', 'read_only', '--expires', '1d', '--json'], {env})
+    env = session.env
+    const created = await cli(['token:create', '--name', 'viewer', '--role', 'read_only', '--expires', '1d', '--json'])
     expect(created.code, created.stderr).toBe(0)
-    viewer = {...env, RAIOPS_TOKEN: (JSON.parse(created.stdout) as {token: string}).token}
+    viewer = {env: {RAIOPS_TOKEN: (JSON.parse(created.stdout) as {token: string}).token}}
     server = await startServe(env)
   })
 
   afterAll(async () => {
-    if (server && server.child.exitCode === null) server.child.kill('SIGKILL')
+    killStartedClis()
     home?.drop()
+    session?.expectNoSecretInTranscript(ADMIN_PASSWORD, SECRET)
   })
 
   it('redacts secrets by key name in any case or separator, and by shape in any key; audit:show says which secret changed', async () => {
@@ -381,13 +374,13 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
       material: '[redacted]',
     })
 
-    const shown = await runCli(['audit:show', String(id)], {env})
+    const shown = await cli(['audit:show', String(id)])
     expect(shown.code, shown.stderr).toBe(0)
     expect(shown.stdout).toMatch(/^\s+password: changed \(redacted\)$/m)
     expect(shown.stdout).toMatch(/^\s+apiKey: changed \(redacted\)$/m)
     expect(shown.stdout).not.toMatch(/no values recorded/)
     expect(shown.stdout).not.toMatch(/^\s+name$/m)
-    const json = JSON.parse((await runCli(['audit:show', String(id), '--json'], {env})).stdout) as {
+    const json = JSON.parse((await cli(['audit:show', String(id), '--json'])).stdout) as {
       changes: Array<{field: string; redacted?: boolean}>
     }
     expect(json.changes).toContainEqual({field: 'password', old: '[redacted]', new: '[redacted: changed]', redacted: true})
@@ -397,7 +390,7 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
       event('evt-same-secret', {old_values: {password: 'same-0003', name: 'Bo'}, new_values: {password: 'same-0003', name: 'Bob'}}),
     )
     const sameId = ((await same.json()) as {audit_id: number}).audit_id
-    const sameShown = await runCli(['audit:show', String(sameId)], {env})
+    const sameShown = await cli(['audit:show', String(sameId)])
     expect(sameShown.stdout).not.toMatch(/password/)
     expect(sameShown.stdout).toMatch(/^\s+name\n\s+- Bo\n\s+\+ Bob$/m)
   })
@@ -420,7 +413,7 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
       event('🔑'.repeat(191), {action: 'ä'.repeat(128), target: {type: 'ü'.repeat(64), id: '√'.repeat(64)}}),
     ]
     for (const body of ok) expect((await post(body)).status, body.slice(0, 80)).toBe(200)
-    const verify = await runCli(['audit:verify'], {env})
+    const verify = await cli(['audit:verify'])
     expect(verify.code, verify.stdout).toBe(0)
   })
 
@@ -433,21 +426,21 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
     expect(response.status).toBe(200)
     const {audit_id: id} = (await response.json()) as {audit_id: number}
     await new Promise((resolve) => setTimeout(resolve, 200))
-    const log = server.stdout.split('\n')
+    const log = server.output.stdout.split('\n')
     expect(log.filter((line) => line.startsWith('2030-01-01'))).toEqual([])
     expect(log.filter((line) => /^\d{4}-\d\d-\d\dT/.test(line) || line === '')).toEqual(log)
-    expect(server.stdout).not.toMatch(RAW_CONTROL)
+    expect(server.output.stdout).not.toMatch(RAW_CONTROL)
 
-    const shown = await runCli(['audit:show', String(id)], {env})
+    const shown = await cli(['audit:show', String(id)])
     expect(shown.code, shown.stderr).toBe(0)
     expect(shown.stdout).not.toMatch(RAW_CONTROL)
     expect(shown.stdout).toContain('+ line one\\nline two\\u001b[2J\\u009b31m\\u202egnp.exe')
     expect(shown.stdout).toMatch(/Action\s+note\.\\u202eadded/)
-    const listed = await runCli(['audit:list', '--action', 'note.*'], {env})
+    const listed = await cli(['audit:list', '--action', 'note.*'])
     expect(listed.stdout).toContain('note.\\u202eadded')
     expect(listed.stdout).not.toContain('\u202e')
     // JSON stays exact.
-    const json = JSON.parse((await runCli(['audit:show', String(id), '--json'], {env})).stdout) as {
+    const json = JSON.parse((await cli(['audit:show', String(id), '--json'])).stdout) as {
       action: string
       newValues: {note: string}
     }
@@ -466,9 +459,9 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
     expect(row.new_values).not.toContain(hash)
     expect(JSON.parse(row.new_values as string)).toEqual({[address]: {role: 'owner'}, '[redacted]': 'x', 'other@example.com': 1})
 
-    const shown = await runCli(['audit:show', String(id)], {env: viewer})
-    const json = await runCli(['audit:show', String(id), '--json'], {env: viewer})
-    const exported = await runCli(['audit:export', '--format', 'ndjson', '--output', '-', '--action', 'user.updated'], {env: viewer})
+    const shown = await cli(['audit:show', String(id)], viewer)
+    const json = await cli(['audit:show', String(id), '--json'], viewer)
+    const exported = await cli(['audit:export', '--format', 'ndjson', '--output', '-', '--action', 'user.updated'], viewer)
     for (const result of [shown, json, exported]) {
       expect(result.code, result.stderr).toBe(0)
       expect(result.stdout).not.toContain(address)
@@ -484,7 +477,7 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
     })
     expect(exported.stdout).toContain('"v***@cörp.example":{"role":"owner"}')
     // pii.view sees the address as sent; nobody sees the hash.
-    const admin = await runCli(['audit:show', String(id)], {env})
+    const admin = await cli(['audit:show', String(id)])
     expect(admin.stdout).toContain(address)
     expect(admin.stdout).not.toContain(hash)
   })
@@ -498,9 +491,9 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
       }),
     )
     expect(response.status).toBe(200)
-    const json = await runCli(['audit:list', '--action', 'user.updated', '--json'], {env: viewer})
-    const table = await runCli(['audit:list', '--action', 'user.updated'], {env: viewer})
-    const shown = await runCli(['audit:show', String(((await response.json()) as {audit_id: number}).audit_id)], {env: viewer})
+    const json = await cli(['audit:list', '--action', 'user.updated', '--json'], viewer)
+    const table = await cli(['audit:list', '--action', 'user.updated'], viewer)
+    const shown = await cli(['audit:show', String(((await response.json()) as {audit_id: number}).audit_id)], viewer)
     for (const output of [json.stdout, table.stdout, shown.stdout]) for (const address of addresses) expect(output).not.toContain(address)
     expect(json.stdout).toContain('user:7 <v***@cörp.example>')
     expect(shown.stdout).toContain('j***@xn--crp-sna.example')
