@@ -103,6 +103,25 @@ export async function showOperator(ctx: Pick<OpsContext, 'db'>, input: {ref: str
   return toView(await findRow(ctx.db, input.ref))
 }
 
+/** Inserts an active operator with no failed sign-ins; the caller owns the transaction and writes its audit entry. */
+export async function insertOperator(
+  tx: Db,
+  operator: {name: string; email: string; passwordHash: string; role: string},
+  now: Date,
+): Promise<number> {
+  const {name, email, passwordHash, role} = operator
+  return insertReturningId(tx, 'operators', {
+    name,
+    email,
+    password_hash: passwordHash,
+    role,
+    is_active: true,
+    failed_logins: 0,
+    created_at: now,
+    updated_at: now,
+  })
+}
+
 export async function addOperator(
   ctx: PrincipalContext,
   input: {email: string; name: string; role: string; password: string},
@@ -117,16 +136,7 @@ export async function addOperator(
       await lockForChange(tx)
       await assertRole(tx, input.role)
       await assertMayHandOut(tx, actor, {role: input.role})
-      const id = await insertReturningId(tx, 'operators', {
-        name: displayName,
-        email: address,
-        password_hash: passwordHash,
-        role: input.role,
-        is_active: true,
-        failed_logins: 0,
-        created_at: now,
-        updated_at: now,
-      })
+      const id = await insertOperator(tx, {name: displayName, email: address, passwordHash, role: input.role}, now)
       await appendAudit(
         tx,
         ctx.audit,

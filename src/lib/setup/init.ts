@@ -7,9 +7,10 @@ import {seedRoles} from '../auth/seed.js'
 import type {ChangeContext} from '../context.js'
 import {checkKeyring} from '../crypto/key-check.js'
 import {loadKeyring, prepareKeyFile} from '../crypto/keyring.js'
-import {insertReturningId, migrateLatest, type ControlDbTarget} from '../db/control-db.js'
+import {migrateLatest, type ControlDbTarget} from '../db/control-db.js'
 import {UserError} from '../errors/index.js'
 import {registerActiveKey} from '../keys/register.js'
+import {insertOperator} from '../operator/service.js'
 
 export interface AdminInput {
   email: string
@@ -114,16 +115,7 @@ export async function initRaiops(ctx: ChangeContext, options: InitOptions): Prom
         throw new UserError(`an operator with email ${admin.email} already exists but is not an active system_admin`, {
           hint: 'use another --admin-email',
         })
-      const id = await insertReturningId(tx, 'operators', {
-        name: admin.name,
-        email: admin.email,
-        password_hash: passwordHash,
-        role: 'system_admin',
-        is_active: true,
-        failed_logins: 0,
-        created_at: now,
-        updated_at: now,
-      })
+      const id = await insertOperator(tx, {name: admin.name, email: admin.email, passwordHash, role: 'system_admin'}, now)
       await appendAudit(
         tx,
         audit,
