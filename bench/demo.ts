@@ -147,9 +147,7 @@ function countFile(path: string): TableCounts {
       routing: hasRouting ? n('SELECT COUNT(*) AS n FROM user_email_routing') : 0,
       obrien: n(`SELECT COUNT(*) AS n FROM users WHERE name LIKE '%O''Brien'`),
       routingRdsIds: hasRouting
-        ? (db.prepare('SELECT DISTINCT rds_instance_id AS id FROM user_email_routing ORDER BY 1').all() as Array<{id: number}>).map(
-            (r) => r.id,
-          )
+        ? (db.prepare('SELECT DISTINCT rds_instance_id AS id FROM user_email_routing ORDER BY 1').all() as Array<{id: number}>).map((r) => r.id)
         : [],
     }
   } finally {
@@ -158,10 +156,7 @@ function countFile(path: string): TableCounts {
 }
 
 /** The rows in the fleet files of `fleet` under `dir` (the missing RDS has none). */
-function countFleet(
-  fleet: DemoFleet,
-  dir: string,
-): {perFile: Record<string, TableCounts>; totals: Omit<TableCounts, 'routingRdsIds'> & {all: number}} {
+function countFleet(fleet: DemoFleet, dir: string): {perFile: Record<string, TableCounts>; totals: Omit<TableCounts, 'routingRdsIds'> & {all: number}} {
   const perFile: Record<string, TableCounts> = {}
   const totals = {tenants: 0, users: 0, ghostUsers: 0, locations: 0, routing: 0, obrien: 0, all: 0}
   for (const server of fleet.rds) {
@@ -176,9 +171,7 @@ function countFleet(
 
 function sameRows(what: string, built: Record<string, TableCounts>, floor: Record<string, TableCounts>): void {
   if (JSON.stringify(built) !== JSON.stringify(floor))
-    throw new Error(
-      `${what}: the demo and the floor wrote different rows\ndemo:  ${JSON.stringify(built)}\nfloor: ${JSON.stringify(floor)}`,
-    )
+    throw new Error(`${what}: the demo and the floor wrote different rows\ndemo:  ${JSON.stringify(built)}\nfloor: ${JSON.stringify(floor)}`)
 }
 
 // ---------------------------------------------------------------------------
@@ -398,8 +391,7 @@ const TOUR_STEPS = demoTour({
 
 function checkTour(run: Run, dir: string): void {
   const steps = (run.stdout.match(/^\d+\/\d+ {2}/gm) ?? []).length
-  if (steps !== TOUR_STEPS)
-    throw new Error(`raiops demo --tour --dir ${dir}: ${steps} steps shown, expected ${TOUR_STEPS}\n${run.stdout.slice(-2000)}`)
+  if (steps !== TOUR_STEPS) throw new Error(`raiops demo --tour --dir ${dir}: ${steps} steps shown, expected ${TOUR_STEPS}\n${run.stdout.slice(-2000)}`)
   if (run.stdout.includes('not expected on the demo'))
     throw new Error(`raiops demo --tour --dir ${dir}: a step ended with an exit code the tour does not expect\n${run.stdout}`)
 }

@@ -98,8 +98,7 @@ try {
     const ms = Number(process.hrtime.bigint() - started) / 1e6
     if (result.status !== 4) throw new Error(`rds:health exited ${result.status}: ${result.stderr}`)
     last = JSON.parse(result.stdout)
-    if (last?.counts.down !== BLACKHOLED || last.counts.healthy !== INSTANCES - BLACKHOLED)
-      throw new Error(`unexpected counts ${JSON.stringify(last?.counts)}`)
+    if (last?.counts.down !== BLACKHOLED || last.counts.healthy !== INSTANCES - BLACKHOLED) throw new Error(`unexpected counts ${JSON.stringify(last?.counts)}`)
     if (i > 0) samples.push(ms) // the first run warms the disk cache
   }
   const floorMs = TIMEOUT_S * 1000

@@ -24,8 +24,7 @@ function run(args, input) {
 }
 
 run([bin, 'init', '--admin-email', 'bench@example.com', '--admin-name', 'Bench', '--password-stdin'], 'bench-password-1\n')
-for (let i = 1; i <= 5; i++)
-  run([bin, 'rds:add', '--name', `rds-${i}`, '--engine', 'sqlite', '--file', `/tmp/rai-${i}.sqlite`, '--no-test'])
+for (let i = 1; i <= 5; i++) run([bin, 'rds:add', '--name', `rds-${i}`, '--engine', 'sqlite', '--file', `/tmp/rai-${i}.sqlite`, '--no-test'])
 
 const subjects = {
   node: [['-e', '0']],

@@ -101,8 +101,7 @@ export function cliRunner(home: string, options: {measureRss?: boolean} = {}): C
 
   const cli = (args: string[], input = ''): Promise<CliRun> => {
     const rssFile = timeBin ? join(home, `rss-${++rssFiles}.txt`) : null
-    const [command, argv] =
-      timeBin && rssFile ? [timeBin, ['-f', '%M', '-o', rssFile, process.execPath, bin, ...args]] : [process.execPath, [bin, ...args]]
+    const [command, argv] = timeBin && rssFile ? [timeBin, ['-f', '%M', '-o', rssFile, process.execPath, bin, ...args]] : [process.execPath, [bin, ...args]]
     return new Promise((resolve, reject) => {
       const started = process.hrtime.bigint()
       const child = spawn(command, argv, {cwd: root, env, stdio: ['pipe', 'pipe', 'pipe']})
@@ -186,8 +185,7 @@ export async function sizeBufferPool(
   wantedMb: number,
   log: (message: string) => void,
 ): Promise<BufferPool> {
-  const current = async (): Promise<number> =>
-    Math.round(Number((await query('SELECT @@innodb_buffer_pool_size AS size'))[0].size) / 2 ** 20)
+  const current = async (): Promise<number> => Math.round(Number((await query('SELECT @@innodb_buffer_pool_size AS size'))[0].size) / 2 ** 20)
   const beforeMb = await current()
   if (wantedMb === 0 || beforeMb >= wantedMb) return {mb: beforeMb, beforeMb}
   const resize = async (mb: number): Promise<void> => {

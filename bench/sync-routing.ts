@@ -53,8 +53,7 @@ const TENANTS = Math.ceil(ROWS / USERS_PER_TENANT)
 const CHANGED = Math.floor(ROWS / 100)
 const PAGE = 5000
 const SOURCE_SELECT = 'SELECT id, email, tenant_id, rds_instance_id, user_id, status, updated_at FROM user_email_routing'
-const CACHE_COLUMNS =
-  'source_id, email, tenant_master_id, remote_tenant_id, remote_user_id, rds_instance_id, status, source_updated_at, synced_at'
+const CACHE_COLUMNS = 'source_id, email, tenant_master_id, remote_tenant_id, remote_user_id, rds_instance_id, status, source_updated_at, synced_at'
 
 const benchStarted = performance.now()
 const log = benchLog('sync-routing')
@@ -80,8 +79,7 @@ async function syncRouting(mode: '--truncate' | '--full' | null): Promise<{run: 
 
 function expectCounts(what: string, counts: RoutingReport['counts'], expected: Partial<RoutingReport['counts']>): void {
   for (const [key, value] of Object.entries(expected)) {
-    if (counts[key as keyof RoutingReport['counts']] !== value)
-      throw new Error(`${what}: expected ${key} = ${value}, got ${JSON.stringify(counts)}`)
+    if (counts[key as keyof RoutingReport['counts']] !== value) throw new Error(`${what}: expected ${key} = ${value}, got ${JSON.stringify(counts)}`)
   }
 }
 
@@ -215,9 +213,9 @@ try {
 
   const admin = await connect(scratch.name)
   cleanups.push(() => admin.end())
-  const [[server]] = (await admin.query(
-    'SELECT VERSION() AS version, @@innodb_buffer_pool_size AS pool, @@local_infile AS localInfile',
-  )) as unknown as [[{version: string; pool: number; localInfile: number}]]
+  const [[server]] = (await admin.query('SELECT VERSION() AS version, @@innodb_buffer_pool_size AS pool, @@local_infile AS localInfile')) as unknown as [
+    [{version: string; pool: number; localInfile: number}],
+  ]
   await admin.query(`CREATE TABLE dst LIKE \`${control.name}\`.user_email_routing_cache`)
   const insertSelect = `INSERT INTO dst (${CACHE_COLUMNS}) SELECT id, LOWER(email), NULL, tenant_id, user_id, rds_instance_id, status, updated_at, NOW(3) FROM \`${fixture.database}\`.user_email_routing`
 
@@ -253,10 +251,9 @@ try {
    */
   async function cacheStatsRows(): Promise<number | null> {
     try {
-      const [rows] = (await admin.query(
-        `SELECT n_rows FROM mysql.innodb_table_stats WHERE database_name = ? AND table_name = 'user_email_routing_cache'`,
-        [control.name],
-      )) as unknown as [Array<{n_rows: number}>]
+      const [rows] = (await admin.query(`SELECT n_rows FROM mysql.innodb_table_stats WHERE database_name = ? AND table_name = 'user_email_routing_cache'`, [
+        control.name,
+      ])) as unknown as [Array<{n_rows: number}>]
       return rows.length > 0 ? Number(rows[0].n_rows) : null
     } catch {
       return null
@@ -314,9 +311,7 @@ try {
     incremental.push(run.ms)
     incrementalInProcess.push(report.durationMs)
     incrementalCounts = report.counts
-    log(
-      `sync:routing after ${CHANGED} changed ${i + 1}/${runs}: ${(run.ms / 1000).toFixed(2)} s, ${report.counts.read} read, ${report.counts.updated} updated`,
-    )
+    log(`sync:routing after ${CHANGED} changed ${i + 1}/${runs}: ${(run.ms / 1000).toFixed(2)} s, ${report.counts.read} read, ${report.counts.updated} updated`)
   }
 
   // The same right after a --truncate (one sample, not in the medians above).

@@ -77,15 +77,13 @@ function aggregateFloorMs(fixtures: RaiFixture[]): Promise<number> {
       fixtures.map(async (fixture) => {
         const conn = await connect(fixture.database)
         try {
-          const [tenants] = (await conn.query(
-            'SELECT id, name, primary_contact_name, primary_contact_email, status FROM tenants ORDER BY id',
-          )) as unknown as [unknown[]]
-          const [users] = (await conn.query(
-            'SELECT tenant_id, COUNT(*) AS n FROM users USE INDEX () WHERE is_ghost = 0 GROUP BY tenant_id',
-          )) as unknown as [unknown[]]
-          const [locations] = (await conn.query('SELECT tenant_id, COUNT(*) AS n FROM locations GROUP BY tenant_id')) as unknown as [
+          const [tenants] = (await conn.query('SELECT id, name, primary_contact_name, primary_contact_email, status FROM tenants ORDER BY id')) as unknown as [
             unknown[],
           ]
+          const [users] = (await conn.query('SELECT tenant_id, COUNT(*) AS n FROM users USE INDEX () WHERE is_ghost = 0 GROUP BY tenant_id')) as unknown as [
+            unknown[],
+          ]
+          const [locations] = (await conn.query('SELECT tenant_id, COUNT(*) AS n FROM locations GROUP BY tenant_id')) as unknown as [unknown[]]
           if (tenants.length !== TENANTS || users.length !== TENANTS || locations.length !== TENANTS)
             throw new Error(`aggregate floor on ${fixture.database}: ${tenants.length}/${users.length}/${locations.length} rows`)
         } finally {
@@ -103,34 +101,23 @@ function aggregateFloorMs(fixtures: RaiFixture[]): Promise<number> {
  * autocommitted). `countsOnly` leaves out the tenant_master writes: the two COUNT(*) per tenant alone.
  * `table` is a copy of tenant_master already holding this server's tenants as rds_instance_id 1.
  */
-async function perTenantMs(
-  fixture: RaiFixture,
-  control: mysql.Connection,
-  table: string,
-  countsOnly: boolean,
-): Promise<{ms: number; queries: number}> {
+async function perTenantMs(fixture: RaiFixture, control: mysql.Connection, table: string, countsOnly: boolean): Promise<{ms: number; queries: number}> {
   const conn = await connect(fixture.database)
   try {
     let queries = 0
     const ms = await timed(async () => {
-      const [tenants] = (await conn.query(
-        'SELECT id, name, primary_contact_name, primary_contact_email, status FROM tenants ORDER BY id',
-      )) as unknown as [
+      const [tenants] = (await conn.query('SELECT id, name, primary_contact_name, primary_contact_email, status FROM tenants ORDER BY id')) as unknown as [
         Array<{id: number; name: string; primary_contact_name: string | null; primary_contact_email: string | null; status: string}>,
       ]
       queries++
       for (const tenant of tenants) {
-        const [[users]] = (await conn.query('SELECT COUNT(*) AS n FROM users WHERE tenant_id = ? AND is_ghost = 0', [
-          tenant.id,
-        ])) as unknown as [[{n: number}]]
-        const [[locations]] = (await conn.query('SELECT COUNT(*) AS n FROM locations WHERE tenant_id = ?', [tenant.id])) as unknown as [
-          [{n: number}],
-        ]
+        const [[users]] = (await conn.query('SELECT COUNT(*) AS n FROM users WHERE tenant_id = ? AND is_ghost = 0', [tenant.id])) as unknown as [[{n: number}]]
+        const [[locations]] = (await conn.query('SELECT COUNT(*) AS n FROM locations WHERE tenant_id = ?', [tenant.id])) as unknown as [[{n: number}]]
         queries += 2
         if (countsOnly) continue
-        const [found] = (await control.query(`SELECT id FROM ${table} WHERE rds_instance_id = 1 AND remote_tenant_id = ? LIMIT 1`, [
-          tenant.id,
-        ])) as unknown as [Array<{id: number}>]
+        const [found] = (await control.query(`SELECT id FROM ${table} WHERE rds_instance_id = 1 AND remote_tenant_id = ? LIMIT 1`, [tenant.id])) as unknown as [
+          Array<{id: number}>,
+        ]
         if (found.length === 0) throw new Error(`tenant ${tenant.id} is not in ${table}`)
         await control.query(
           `UPDATE ${table} SET name = ?, primary_contact_name = ?, primary_contact_email = ?, status = ?, cached_user_count = ?, cached_location_count = ?, cache_refreshed_at = NOW(), updated_at = NOW() WHERE id = ?`,
@@ -149,9 +136,7 @@ async function perTenantMs(
 
 try {
   const bufferPool = await sizeBufferPool(serverQuery, BUFFER_POOL_MB, log)
-  log(
-    `building ${INSTANCES} RDS fixtures of ${TENANTS} tenants × (${USERS} users + ${GHOSTS} ghosts, ${LOCATIONS} locations), ${BUILD_CONCURRENCY} at a time`,
-  )
+  log(`building ${INSTANCES} RDS fixtures of ${TENANTS} tenants × (${USERS} users + ${GHOSTS} ghosts, ${LOCATIONS} locations), ${BUILD_CONCURRENCY} at a time`)
   const fixtureStarted = performance.now()
   const fixtures: RaiFixture[] = []
   for (let i = 0; i < INSTANCES; i += BUILD_CONCURRENCY) {
@@ -218,9 +203,7 @@ try {
 
   const admin = await connect(scratch.name)
   cleanups.push(() => admin.end())
-  const [[server]] = (await admin.query('SELECT VERSION() AS version, @@innodb_buffer_pool_size AS pool')) as unknown as [
-    [{version: string; pool: number}],
-  ]
+  const [[server]] = (await admin.query('SELECT VERSION() AS version, @@innodb_buffer_pool_size AS pool')) as unknown as [[{version: string; pool: number}]]
   await admin.query(`CREATE TABLE t LIKE \`${control.name}\`.tenant_master`)
   const copy = `INSERT INTO t (rds_instance_id, remote_tenant_id, name, primary_contact_name, primary_contact_email, status, cached_user_count, cached_location_count, cache_refreshed_at, remote_missing_at, created_at, updated_at) ${fixtures
     .map(
@@ -241,15 +224,12 @@ try {
     aggregate.push(await aggregateFloorMs(fixtures))
     await admin.query('TRUNCATE TABLE t')
     serverCopy.push(await timed(() => admin.query(copy)))
-    log(
-      `floor ${i + 1}/${runs}: aggregates over ${INSTANCES} DBs ${aggregate[i].toFixed(0)} ms, server-side copy ${serverCopy[i].toFixed(0)} ms`,
-    )
+    log(`floor ${i + 1}/${runs}: aggregates over ${INSTANCES} DBs ${aggregate[i].toFixed(0)} ms, server-side copy ${serverCopy[i].toFixed(0)} ms`)
 
     const run = await cliOk(['sync:tenants', '--force', '--json'])
     const report = JSON.parse(run.stdout) as TenantReport
     if (report.status !== 'ok') throw new Error(`sync:tenants: ${run.stdout}`)
-    const expected =
-      i === 0 ? {inserted: INSTANCES * TENANTS, updated: 0, unchanged: 0} : {inserted: 0, updated: 0, unchanged: INSTANCES * TENANTS}
+    const expected = i === 0 ? {inserted: INSTANCES * TENANTS, updated: 0, unchanged: 0} : {inserted: 0, updated: 0, unchanged: INSTANCES * TENANTS}
     for (const [key, value] of Object.entries(expected)) {
       if (report.totals[key as keyof TenantReport['totals']] !== value)
         throw new Error(`sync:tenants run ${i + 1}: expected ${key} = ${value}, got ${JSON.stringify(report.totals)}`)
@@ -293,9 +273,7 @@ try {
       `one server ${i + 1}/${runs}: sync:tenants --rds ${(run.ms / 1000).toFixed(2)} s; per-tenant queries and writes ${(perTenant[i] / 1000).toFixed(2)} s (${measured.queries} queries); per-tenant counts alone ${(perTenantCounts[i] / 1000).toFixed(2)} s`,
     )
   }
-  const [[refreshed]] = (await admin.query('SELECT COUNT(*) AS n, SUM(cached_user_count) AS users FROM t')) as unknown as [
-    [{n: number; users: number}],
-  ]
+  const [[refreshed]] = (await admin.query('SELECT COUNT(*) AS n, SUM(cached_user_count) AS users FROM t')) as unknown as [[{n: number; users: number}]]
   if (Number(refreshed.n) !== TENANTS || Number(refreshed.users) !== TENANTS * USERS)
     throw new Error(`the per-tenant approach left ${JSON.stringify(refreshed)} in its tenant_master`)
   await admin.query('DROP TABLE t')

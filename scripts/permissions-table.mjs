@@ -14,9 +14,7 @@ const rows = Object.entries(manifest.commands)
   .sort(([a], [b]) => a.localeCompare(b))
   .map(([id, command]) => {
     // A command without a permission (signing in, init) is open to anyone.
-    const allowed = roles.map((role) =>
-      command.permission === null || BUILTIN_ROLES[role].permissions.includes(command.permission) ? 'yes' : '-',
-    )
+    const allowed = roles.map((role) => (command.permission === null || BUILTIN_ROLES[role].permissions.includes(command.permission) ? 'yes' : '-'))
     return `| \`${id}\` | ${command.permission === null ? 'anyone' : `\`${command.permission}\``} | ${allowed.join(' | ')} |`
   })
 const table = [`| command | permission | ${roles.join(' | ')} |`, `|---|---|${roles.map(() => '---').join('|')}|`, ...rows].join('\n')

@@ -128,12 +128,7 @@ const servers = [
     probe: probeMysql,
     installHint: 'MariaDB is not installed: run apt-get install -y mariadb-server',
     installed() {
-      return (
-        existsSync('/usr/sbin/mariadbd') ||
-        existsSync('/usr/sbin/mysqld') ||
-        which('mariadbd') ||
-        (which('service') && existsSync('/etc/init.d/mariadb'))
-      )
+      return existsSync('/usr/sbin/mariadbd') || existsSync('/usr/sbin/mysqld') || which('mariadbd') || (which('service') && existsSync('/etc/init.d/mariadb'))
     },
     start() {
       if (existsSync('/usr/sbin/mariadbd')) {

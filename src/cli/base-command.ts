@@ -119,11 +119,7 @@ export abstract class BaseCommand<T> extends Command {
    * it throws, `catch()` marks the spinner failed before the error line, unless
    * `stopOnError` (the error explains itself: the spinner just goes).
    */
-  protected async withProgress<R>(
-    text: string,
-    work: (progress: Progress) => Promise<R>,
-    options: {stopOnError?: boolean} = {},
-  ): Promise<R> {
+  protected async withProgress<R>(text: string, work: (progress: Progress) => Promise<R>, options: {stopOnError?: boolean} = {}): Promise<R> {
     const progress = await this.progress(text)
     try {
       const result = await work(progress)
@@ -149,9 +145,7 @@ export abstract class BaseCommand<T> extends Command {
     const onSignal = (signal: NodeJS.Signals) => {
       if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
       this.interruptedBy = signal
-      process.stderr.write(
-        `stopping (${signal}): the current batch is finished or rolled back, the lock released; press Ctrl-C again to quit at once\n`,
-      )
+      process.stderr.write(`stopping (${signal}): the current batch is finished or rolled back, the lock released; press Ctrl-C again to quit at once\n`)
       controller.abort(new Error(`stopped by ${signal}`))
     }
     process.on('SIGINT', onSignal)
@@ -261,8 +255,7 @@ export abstract class BaseCommand<T> extends Command {
   protected outputIsStdout(output: string): boolean {
     // `-`, /dev/stdout, /dev/fd/1 or a link to one of them: a second document on stdout beside --json's.
     if (outputTarget(output).kind !== 'stdout') return false
-    if (this.jsonEnabled())
-      throw new UserError(`--output ${output} and --json both write to standard output`, {hint: 'name a file, or drop --json'})
+    if (this.jsonEnabled()) throw new UserError(`--output ${output} and --json both write to standard output`, {hint: 'name a file, or drop --json'})
     return true
   }
 
@@ -319,9 +312,7 @@ export abstract class BaseCommand<T> extends Command {
     if (this.argv.includes('--verbose') || /(^|,)raiops/.test(this.env.DEBUG ?? '')) {
       // The frames only, under the message as shown above: the raw message may hold what the user typed.
       const frames = (error?.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line))
-      process.stderr.write(
-        `${scrubText([`${escapeControl(error?.name ?? 'Error')}: ${escapeControl(mapped.message)}`, ...frames].join('\n'))}\n`,
-      )
+      process.stderr.write(`${scrubText([`${escapeControl(error?.name ?? 'Error')}: ${escapeControl(mapped.message)}`, ...frames].join('\n'))}\n`)
     }
   }
 
@@ -421,8 +412,7 @@ function describeStrayArgument(arg: string, argv: readonly string[]): string {
     const flag = /^(--?[^=\s]+)=(.*)$/s.exec(typed)
     if (flag && flag[2] === arg) return `the value given to ${flag[1]} (not shown; it takes none)`
     const before = argv[index - 1]
-    if (typed === arg && before !== undefined && /^--?[^-=]/.test(before) && !before.includes('='))
-      return `a value after ${before} (not shown; it takes none)`
+    if (typed === arg && before !== undefined && /^--?[^-=]/.test(before) && !before.includes('=')) return `a value after ${before} (not shown; it takes none)`
   }
   return arg
 }

@@ -26,14 +26,12 @@ export default class Demo extends BaseCommand<DemoOutput> {
 
   async run(): Promise<DemoOutput> {
     const {flags} = await this.parse(Demo)
-    if (flags.tour && this.jsonEnabled())
-      throw new UserError('--tour shows the tour on the terminal: it does not go with --json', {hint: 'drop one of them'})
+    if (flags.tour && this.jsonEnabled()) throw new UserError('--tour shows the tour on the terminal: it does not go with --json', {hint: 'drop one of them'})
     const dir = demoDir(flags.dir)
     const started = performance.now()
     const result = await this.withProgress(
       `building the demo in ${dir}`,
-      (progress) =>
-        buildDemo({dir, size: flags.size as DemoSize | undefined, reset: flags.reset, onProgress: (message) => progress.update(message)}),
+      (progress) => buildDemo({dir, size: flags.size as DemoSize | undefined, reset: flags.reset, onProgress: (message) => progress.update(message)}),
       {stopOnError: true},
     )
     const seconds = ((performance.now() - started) / 1000).toFixed(1)

@@ -28,8 +28,7 @@ export default class Status extends BaseCommand<StatusOverview> {
       throw new UserError('--watch redraws the terminal; it cannot be combined with --json', {hint: 'drop --watch, or --json'})
     const ctx = await this.context()
     const collect = async (): Promise<StatusOverview> => {
-      if (flags.refresh)
-        await this.withProgress('probing every active RDS', () => runHealth(ctx, {timeoutMs: flags.timeout, slowMs: DEFAULT_SLOW_MS}))
+      if (flags.refresh) await this.withProgress('probing every active RDS', () => runHealth(ctx, {timeoutMs: flags.timeout, slowMs: DEFAULT_SLOW_MS}))
       // The audit section names who acted last: emails are masked for a role without pii.view.
       return this.pii(await collectStatus(ctx))
     }

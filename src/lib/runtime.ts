@@ -127,10 +127,7 @@ export class Runtime {
     if (token) rememberSecret(token)
     const session = readSessionToken(this.config.home)
     if (session) rememberSecret(session)
-    this.identityResolved = await resolveIdentity(
-      {db: db ?? (await this.db()), now: () => new Date()},
-      {token, session, home: this.config.home},
-    )
+    this.identityResolved = await resolveIdentity({db: db ?? (await this.db()), now: () => new Date()}, {token, session, home: this.config.home})
     return this.identityResolved
   }
 

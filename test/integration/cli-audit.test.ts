@@ -23,8 +23,7 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
   let env: Record<string, string>
   let session: CliSession
   // In-process: what is tested is the audit trail and its output; `--follow`, stopped by Ctrl-C, is spawned (startCli).
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
-    session.run(args, options)
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
 
   /** A copy of the control database in a home of its own, to tamper with. */
   function copyHome(name: string): {env: Record<string, string>; db: Database.Database} {
@@ -61,23 +60,7 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
         ],
         `${RDS_PASSWORD}\n`,
       ],
-      [
-        [
-          'rds:add',
-          '--name',
-          'eu',
-          '--host',
-          '127.0.0.1',
-          '--port',
-          '3306',
-          '--username',
-          'root',
-          '--rai-database',
-          'rai_b',
-          '--no-test',
-          '--no-input',
-        ],
-      ],
+      [['rds:add', '--name', 'eu', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_b', '--no-test', '--no-input']],
       [['rds:edit', 'eu', '--rai-database', 'rai_eu', '--no-test']],
       [['rds:drain', 'eu']],
     ]
@@ -104,9 +87,7 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     expect(entries.map((e) => e.id)).toEqual([...entries.map((e) => e.id)].sort((a, b) => b - a))
     expect(entries.map((e) => e.action)).toContain('system.init')
     // init acts as the system; the first admin, signed in by it, made the rest.
-    expect(
-      entries.filter((e) => e.action.startsWith('rds.')).every((e) => e.actorType === 'operator' && e.actor === 'ops@example.com'),
-    ).toBe(true)
+    expect(entries.filter((e) => e.action.startsWith('rds.')).every((e) => e.actorType === 'operator' && e.actor === 'ops@example.com')).toBe(true)
     expect(entries.find((e) => e.action === 'system.init')?.actorType).toBe('system')
 
     const rds = JSON.parse((await cli(['audit:list', '--action', 'rds.*', '--json'])).stdout) as typeof entries
@@ -180,8 +161,7 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
   it.each([
     [
       'an edited value',
-      (db: Database.Database) =>
-        db.prepare(`update audit_logs set new_values = replace(new_values, 'rai_eu', 'rai_xx') where action = 'rds.edit'`).run(),
+      (db: Database.Database) => db.prepare(`update audit_logs set new_values = replace(new_values, 'rai_eu', 'rai_xx') where action = 'rds.edit'`).run(),
       5,
       /content does not match/,
     ],
@@ -260,9 +240,7 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     copy.db.close()
     const edited = await cli(['rds:edit', 'eu', '--password-stdin', '--no-test'], {env: copy.env, input: 'New-Secret-pw-8\n'})
     expect(edited.code, edited.stderr).toBe(0)
-    const [entry] = JSON.parse(
-      (await cli(['audit:list', '--action', 'rds.edit', '--limit', '1', '--json'], {env: copy.env})).stdout,
-    ) as Array<{id: number}>
+    const [entry] = JSON.parse((await cli(['audit:list', '--action', 'rds.edit', '--limit', '1', '--json'], {env: copy.env})).stdout) as Array<{id: number}>
     const shown = await cli(['audit:show', String(entry.id)], {env: copy.env})
     expect(shown.code, shown.stderr).toBe(0)
     expect(shown.stdout).toMatch(/^\s+password: changed \(redacted\)$/m)
@@ -290,8 +268,7 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
           .prepare(
             `insert into audit_logs (seq, occurred_at, actor_type, actor, action, target_type, target_id, old_values, new_values, source, prev_hash, hash) values (?, ?, 'rai', ?, ?, 'user', ?, null, ?, '{}', ?, ?)`,
           )
-          .run(last.seq + 1, last.occurred_at, values.actor, values.action, values.targetId, values.newValues, last.hash, '0'.repeat(64))
-          .lastInsertRowid,
+          .run(last.seq + 1, last.occurred_at, values.actor, values.action, values.targetId, values.newValues, last.hash, '0'.repeat(64)).lastInsertRowid,
       )
     }
 
@@ -472,12 +449,8 @@ describe('audit:checkpoint and audit:verify --checkpoint', () => {
     const checkpoint = JSON.parse(made.stdout) as {seq: number; hash: string; kid: string; jws: string; warnings?: string[]}
     // The new key is a warning: on stderr for a person, and in the --json result for a script.
     const keyFile = join(env.RAIOPS_HOME, 'audit-signing.key')
-    expect(made.stderr).toBe(
-      `Warning: created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host\n`,
-    )
-    expect(checkpoint.warnings).toEqual([
-      `created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host`,
-    ])
+    expect(made.stderr).toBe(`Warning: created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host\n`)
+    expect(checkpoint.warnings).toEqual([`created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host`])
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({
       format: 'raiops-audit-checkpoint-v1',
       seq: checkpoint.seq,
@@ -505,10 +478,7 @@ describe('audit:checkpoint and audit:verify --checkpoint', () => {
     copy.db.close()
     const plain = await cli(['audit:verify'], {env: copy.env})
     expect(plain.code, 'the re-computed chain is consistent in itself').toBe(0)
-    const checked = await cli(
-      ['audit:verify', '--checkpoint', file, '--public-key', join(env.RAIOPS_HOME, 'audit-signing.key.pub'), '--json'],
-      {env: copy.env},
-    )
+    const checked = await cli(['audit:verify', '--checkpoint', file, '--public-key', join(env.RAIOPS_HOME, 'audit-signing.key.pub'), '--json'], {env: copy.env})
     expect(checked.code).toBe(1)
     const report = JSON.parse(checked.stdout) as {ok: boolean; firstBad: {seq: number; reason: string}}
     expect(report.firstBad.seq).toBe(seq)
@@ -527,18 +497,16 @@ describe('audit:checkpoint and audit:verify --checkpoint', () => {
       env: copy.env,
     })
     expect(checked.code).toBe(1)
-    expect(checked.stdout).toMatch(
-      new RegExp(`^broken at sequence ${seq - 1}: entries up to sequence ${seq} \\(checkpoint signed at .*\\) were removed`),
-    )
+    expect(checked.stdout).toMatch(new RegExp(`^broken at sequence ${seq - 1}: entries up to sequence ${seq} \\(checkpoint signed at .*\\) were removed`))
   })
 
   it('a forged or foreign checkpoint is refused: exit 2, one line', async () => {
     const file = join(home.path, 'head.json')
     const original = JSON.parse(readFileSync(file, 'utf8')) as {jws: string; seq: number}
     const [header, payload, signature] = original.jws.split('.')
-    const forgedPayload = Buffer.from(
-      JSON.stringify({...JSON.parse(Buffer.from(payload, 'base64url').toString()), seq: original.seq + 100}),
-    ).toString('base64url')
+    const forgedPayload = Buffer.from(JSON.stringify({...JSON.parse(Buffer.from(payload, 'base64url').toString()), seq: original.seq + 100})).toString(
+      'base64url',
+    )
     const forged = join(home.path, 'forged.json')
     writeFileSync(forged, JSON.stringify({...original, seq: original.seq + 100, jws: `${header}.${forgedPayload}.${signature}`}))
     const refused = await cli(['audit:verify', '--checkpoint', forged])
@@ -593,21 +561,7 @@ describe('audit:tail against a MariaDB control database that restarts', () => {
     await waitFor(() => /control database unreachable \(attempt 2 of 50\)/.test(tail.output.stderr), {what: 'two failed polls'})
     // A change made while the tail cannot see the database (straight to the server, not through the proxy).
     const added = await session.run(
-      [
-        'rds:add',
-        '--name',
-        'meanwhile',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '3306',
-        '--username',
-        'root',
-        '--rai-database',
-        'rai_m',
-        '--no-test',
-        '--no-input',
-      ],
+      ['rds:add', '--name', 'meanwhile', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_m', '--no-test', '--no-input'],
       {env: {RAIOPS_DATABASE_URL: control.url}},
     )
     expect(added.code, added.stderr).toBe(0)

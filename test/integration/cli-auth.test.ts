@@ -14,8 +14,7 @@ describe('sign-in, sessions, service tokens and permissions', () => {
   let env: Record<string, string>
   let session: CliSession
   // In-process: what is tested is sign-in, sessions and tokens, not the process around them.
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
-    session.run(args, options)
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
   const write = (sql: string, ...params: unknown[]) => {
     const db = new Database(join(env.RAIOPS_HOME, 'raiops.sqlite'))
     try {
@@ -69,10 +68,7 @@ describe('sign-in, sessions, service tokens and permissions', () => {
       '--no-input',
     ])
     expect(added.code, added.stderr).toBe(0)
-    const [entry] = queryControlDb<{actor_type: string; actor: string}>(
-      env.RAIOPS_HOME,
-      "select actor_type, actor from audit_logs where action = 'rds.add'",
-    )
+    const [entry] = queryControlDb<{actor_type: string; actor: string}>(env.RAIOPS_HOME, "select actor_type, actor from audit_logs where action = 'rds.add'")
     expect(entry).toEqual({actor_type: 'operator', actor: 'ops@example.com'})
   })
 
@@ -153,21 +149,7 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     const before = queryControlDb<{n: number}>(env.RAIOPS_HOME, 'select count(*) as n from rds_instances')[0].n
     const denied = keep(
       await cli(
-        [
-          'rds:add',
-          '--name',
-          'x',
-          '--host',
-          '127.0.0.1',
-          '--port',
-          '3306',
-          '--username',
-          'root',
-          '--rai-database',
-          'rai_x',
-          '--no-test',
-          '--no-input',
-        ],
+        ['rds:add', '--name', 'x', '--host', '127.0.0.1', '--port', '3306', '--username', 'root', '--rai-database', 'rai_x', '--no-test', '--no-input'],
         asToken,
       ),
     )
@@ -179,8 +161,7 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     const who = JSON.parse(keep(await cli(['auth:whoami', '--json'], asToken)).stdout) as {kind: string; name: string}
     expect(who).toMatchObject({kind: 'token', name: 'ci-health'})
     expect(
-      queryControlDb<{last_used_at: unknown}>(env.RAIOPS_HOME, "select last_used_at from api_tokens where name = 'ci-health'")[0]
-        .last_used_at,
+      queryControlDb<{last_used_at: unknown}>(env.RAIOPS_HOME, "select last_used_at from api_tokens where name = 'ci-health'")[0].last_used_at,
     ).not.toBeNull()
 
     const revoked = keep(await cli(['token:revoke', 'ci-health']))
@@ -189,9 +170,7 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     expect(afterRevoke.code).toBe(5)
     expect(afterRevoke.stderr).toMatch(/the token "ci-health" was revoked/)
 
-    const short = JSON.parse(
-      (await cli(['token:create', '--name', 'short', '--role', 'system_admin', '--expires', '1d', '--json'])).stdout,
-    ) as {token: string}
+    const short = JSON.parse((await cli(['token:create', '--name', 'short', '--role', 'system_admin', '--expires', '1d', '--json'])).stdout) as {token: string}
     write("update api_tokens set expires_at = '2000-01-01 00:00:00.000' where name = 'short'")
     const expired = keep(await cli(['rds:list'], {env: {RAIOPS_TOKEN: short.token}}))
     expect(expired.code).toBe(5)
@@ -253,15 +232,11 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     const revealed = await cli(['rds:show', 'secretive', '--reveal', '--json'])
     expect(revealed.code, revealed.stderr).toBe(0)
     expect(JSON.parse(revealed.stdout)).toMatchObject({name: 'secretive', password: secret})
-    const [entry] = queryControlDb<{actor: string; new_values: string}>(
-      env.RAIOPS_HOME,
-      "select actor, new_values from audit_logs where action = 'rds.reveal'",
-    )
+    const [entry] = queryControlDb<{actor: string; new_values: string}>(env.RAIOPS_HOME, "select actor, new_values from audit_logs where action = 'rds.reveal'")
     expect(entry.actor).toBe('ops@example.com')
     expect(entry.new_values).not.toContain(secret)
 
-    const token = JSON.parse((await cli(['token:create', '--name', 'reader', '--role', 'read_only', '--expires', '1d', '--json'])).stdout)
-      .token as string
+    const token = JSON.parse((await cli(['token:create', '--name', 'reader', '--role', 'read_only', '--expires', '1d', '--json'])).stdout).token as string
     const refused = await cli(['rds:show', 'secretive', '--reveal'], {env: {RAIOPS_TOKEN: token}})
     expect(refused.code).toBe(5)
     expect(refused.stderr).toMatch(/may not run rds:show --reveal: it needs the permission rds.secrets/)
@@ -289,9 +264,8 @@ describe('sign-in, sessions, service tokens and permissions', () => {
 
   it('nobody hands out more than they hold: a token manager cannot create a system_admin token or grant itself more', async () => {
     expect((await cli(['role:create', 'token_manager', '-p', 'operator.manage', '-p', 'operator.view', '-p', 'rds.view'])).code).toBe(0)
-    const manager = JSON.parse(
-      (await cli(['token:create', '--name', 'manager', '--role', 'token_manager', '--expires', '1d', '--json'])).stdout,
-    ).token as string
+    const manager = JSON.parse((await cli(['token:create', '--name', 'manager', '--role', 'token_manager', '--expires', '1d', '--json'])).stdout)
+      .token as string
     const asManager = {env: {RAIOPS_TOKEN: manager}}
     const escalate = await cli(['token:create', '--name', 'root-ish', '--role', 'system_admin', '--expires', '1d'], asManager)
     expect(escalate.code).toBe(5)
@@ -314,17 +288,12 @@ describe('sign-in, sessions, service tokens and permissions', () => {
     const locked = await login()
     expect(locked.code).toBe(5)
     expect(
-      queryControlDb<{locked_until: string | null}>(
-        env.RAIOPS_HOME,
-        "select locked_until from operators where email = 'ops@example.com'",
-      )[0].locked_until,
+      queryControlDb<{locked_until: string | null}>(env.RAIOPS_HOME, "select locked_until from operators where email = 'ops@example.com'")[0].locked_until,
     ).not.toBeNull()
     write("update operators set locked_until = null, failed_logins = 0 where email = 'ops@example.com'")
     const typo = await cli(['auth:login', '--email', 'my-secret-password-typed-here', '--password-stdin'], {input: 'whatever-password-1\n'})
     expect(typo.code).toBe(5)
-    const audit = JSON.stringify(
-      queryControlDb(env.RAIOPS_HOME, "select actor, new_values from audit_logs where action = 'auth.login_failed'"),
-    )
+    const audit = JSON.stringify(queryControlDb(env.RAIOPS_HOME, "select actor, new_values from audit_logs where action = 'auth.login_failed'"))
     expect(audit).not.toContain('my-secret-password-typed-here')
     expect(audit).toContain('(not an email address)')
     expect((await login()).code).toBe(0)
@@ -363,10 +332,7 @@ describe('names and descriptions operators type, in human output', () => {
 
   it("auth:whoami escapes the operator's name as stored; --json keeps it exact", async () => {
     const name = 'Eve\u001b]0;owned\u0007\nrole         system_admin'
-    const added = await cli(
-      ['operator:add', '--email', 'eve@example.com', '--name', name, '--role', 'read_only', '--password-stdin'],
-      'eve-password-0001\n',
-    )
+    const added = await cli(['operator:add', '--email', 'eve@example.com', '--name', name, '--role', 'read_only', '--password-stdin'], 'eve-password-0001\n')
     expect(added.code, added.stderr).toBe(0)
     const login = await cli(['auth:login', '--email', 'eve@example.com', '--password-stdin'], 'eve-password-0001\n')
     expect(login.code, login.stderr).toBe(0)

@@ -51,20 +51,7 @@ describe('a .env in a directory someone else controls', () => {
 
   it("cannot point raiops at another registry: rds:add --password-stdin run there stores the password in the user's own, with one warning line", async () => {
     const added = await runCli(
-      [
-        'rds:add',
-        '--name',
-        'prod',
-        '--host',
-        '10.0.0.1',
-        '--username',
-        'root',
-        '--rai-database',
-        'rai',
-        '--password-stdin',
-        '--no-test',
-        '--no-input',
-      ],
+      ['rds:add', '--name', 'prod', '--host', '10.0.0.1', '--username', 'root', '--rai-database', 'rai', '--password-stdin', '--no-test', '--no-input'],
       {
         env: victimEnv,
         cwd: checkout,

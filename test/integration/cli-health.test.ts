@@ -36,12 +36,9 @@ describe('rds:health and status from the command line', () => {
   }
 
   async function add(name: string, port: number, options: {password?: string; extra?: string[]} = {}): Promise<void> {
-    const result = await cli(
-      mysqlRdsAddArgs({name, port, user: dbUser.user, database: fleet.database, extra: ['--no-test', ...(options.extra ?? [])]}),
-      {
-        input: `${options.password ?? dbUser.password}\n`,
-      },
-    )
+    const result = await cli(mysqlRdsAddArgs({name, port, user: dbUser.user, database: fleet.database, extra: ['--no-test', ...(options.extra ?? [])]}), {
+      input: `${options.password ?? dbUser.password}\n`,
+    })
     expect(result.code, result.stderr).toBe(0)
   }
 
@@ -206,9 +203,7 @@ describe('rds:health and status from the command line', () => {
 
     const json = JSON.parse((await cli(['rds:health', '--history', '--json', '--window', '1h'])).stdout)
     const mainHistory = json.rds.find((r: {name: string}) => r.name === 'main')
-    const stored = query<{n: number}>(
-      "select count(*) as n from health_checks h join rds_instances r on r.id = h.rds_instance_id where r.name = 'main'",
-    )[0].n
+    const stored = query<{n: number}>("select count(*) as n from health_checks h join rds_instances r on r.id = h.rds_instance_id where r.name = 'main'")[0].n
     expect(mainHistory.total).toBe(stored)
     expect(mainHistory.uptime).toBe(1)
     expect(mainHistory.checks.every((c: {status: string}) => c.status === 'healthy')).toBe(true)

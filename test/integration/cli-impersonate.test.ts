@@ -20,8 +20,7 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
   const tokens = new Map<string, string>()
 
   // In-process: what is tested is the links, rows and messages, not the process around them.
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
-    session.run(args, options)
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
   const as = (role: string, args: string[]) => cli(args, {env: {RAIOPS_TOKEN: tokens.get(role) as string}})
   const count = (sql: string) => queryControlDb<{n: number}>(env.RAIOPS_HOME, sql)[0].n
   const written = () => ({links: count('select count(*) as n from impersonations'), audit: count('select count(*) as n from audit_logs')})
@@ -87,11 +86,7 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
     ['unknown RDS', ['nowhere:1'], /no RDS named "nowhere"/],
     ['not a tenant reference', ['main'], /"main" does not name a tenant/],
     ['tenant gone upstream', ['main:4'], /tenant ".*" \(#\d+\) is gone from RDS "main" \(missing since /],
-    [
-      'impersonation turned off',
-      ['off:1'],
-      /impersonation is turned off on RDS "off" .* — turn it on with `raiops rds:edit off --impersonation`/,
-    ],
+    ['impersonation turned off', ['off:1'], /impersonation is turned off on RDS "off" .* — turn it on with `raiops rds:edit off --impersonation`/],
     ['RDS without app URL', ['noapp:1'], /RDS "noapp" has no app URL .* — set it: `raiops rds:edit noapp --app-url/],
     ['inactive RDS', ['old:1'], /RDS "old" of tenant .* is inactive/],
     ['--ttl 10m', ['main:1', '--ttl', '10m'], /valid for 30 s to 5 minutes, not 600 s — give --ttl from 30s to 5m/],
@@ -123,9 +118,7 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
       expectOneLine(
         await as(role, args),
         5,
-        new RegExp(
-          `token "as-${role.replace('_', '-')}" \\(role ${role}\\) may not run ${args[0]}: it needs the permission tenant\\.impersonate`,
-        ),
+        new RegExp(`token "as-${role.replace('_', '-')}" \\(role ${role}\\) may not run ${args[0]}: it needs the permission tenant\\.impersonate`),
       )
     }
     expect(written()).toEqual(before)
@@ -177,9 +170,7 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
     )
     expect(entry).toMatchObject({actor_type: 'token', actor: 'as-support-admin', target_type: 'tenant', old_values: null})
     expect(entry.tenant_master_id).toBe(
-      count(
-        "select t.id as n from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name = 'main' and t.remote_tenant_id = 1",
-      ),
+      count("select t.id as n from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name = 'main' and t.remote_tenant_id = 1"),
     )
     expect(entry.rds_instance_id).toBe(count("select id as n from rds_instances where name = 'main'"))
     expect(JSON.parse(entry.new_values)).toMatchObject({
@@ -235,10 +226,7 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
       ttlSeconds: 120,
     })
     expect(Date.parse(link.expiresAt) - Date.parse(link.issuedAt)).toBe(120_000)
-    const [row] = queryControlDb<{expires_at: number}>(
-      env.RAIOPS_HOME,
-      `select expires_at from impersonations where jti = '${link.jti as string}'`,
-    )
+    const [row] = queryControlDb<{expires_at: number}>(env.RAIOPS_HOME, `select expires_at from impersonations where jti = '${link.jti as string}'`)
     expect(new Date(row.expires_at).toISOString()).toBe(link.expiresAt)
   })
 

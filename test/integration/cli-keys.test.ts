@@ -63,9 +63,7 @@ async function makeHome(root: string, name: string, keyring?: string): Promise<H
         .split('\n')
         .map((line) => line.split(':')[0]),
     secretKids: () =>
-      queryControlDb<{password_enc: string}>(env.RAIOPS_HOME, 'select password_enc from rds_instances order by name').map(
-        (r) => r.password_enc.split('.')[1],
-      ),
+      queryControlDb<{password_enc: string}>(env.RAIOPS_HOME, 'select password_enc from rds_instances order by name').map((r) => r.password_enc.split('.')[1]),
     sql(statement) {
       const db = new Database(join(env.RAIOPS_HOME, 'raiops.sqlite'))
       try {
@@ -296,8 +294,7 @@ describe('keys:rotate killed (kill -9) between writing the key file and committi
       await conn.query(`drop trigger \`${database.name}\`.slow_rotation`)
     })
     const secrets = await withMysqlAdmin(
-      async (conn) =>
-        (await conn.query(`select password_enc from \`${database.name}\`.rds_instances order by name`))[0] as Array<{password_enc: string}>,
+      async (conn) => (await conn.query(`select password_enc from \`${database.name}\`.rds_instances order by name`))[0] as Array<{password_enc: string}>,
     )
     expect(secrets.map((r) => r.password_enc.split('.')[1])).toEqual([oldKid, oldKid])
     for (const rds of ['r1', 'r2']) {

@@ -68,19 +68,7 @@ describe('limits checked before anything is written, on a MariaDB control databa
       env: {RAIOPS_DATABASE_URL: database.url, RAIOPS_TOKEN: ''},
       runner: 'in-process',
     })
-    const added = await cli([
-      'rds:add',
-      '--name',
-      'main',
-      '--host',
-      '127.0.0.1',
-      '--username',
-      'root',
-      '--rai-database',
-      'rai_main',
-      '--no-test',
-      '--no-input',
-    ])
+    const added = await cli(['rds:add', '--name', 'main', '--host', '127.0.0.1', '--username', 'root', '--rai-database', 'rai_main', '--no-test', '--no-input'])
     expect(added.code, added.stderr).toBe(0)
   })
 
@@ -95,9 +83,10 @@ describe('limits checked before anything is written, on a MariaDB control databa
     const auditBefore = await count('audit_logs')
     const add = (values: Record<string, string>) => [
       'rds:add',
-      ...Object.entries({name: 'long', host: '127.0.0.1', username: 'root', 'rai-database': 'rai_long', ...values}).flatMap(
-        ([flag, value]) => [`--${flag}`, value],
-      ),
+      ...Object.entries({name: 'long', host: '127.0.0.1', username: 'root', 'rai-database': 'rai_long', ...values}).flatMap(([flag, value]) => [
+        `--${flag}`,
+        value,
+      ]),
       '--no-test',
       '--no-input',
     ]
@@ -106,10 +95,7 @@ describe('limits checked before anything is written, on a MariaDB control databa
       [add({username: 'u'.repeat(200)}), /^Error: --username must be at most 128 characters/],
       [add({'app-url': `https://${'a'.repeat(600)}.example`}), /^Error: --app-url must be at most 512 characters/],
       [['rds:edit', 'main', '--host', 'h'.repeat(300), '--no-test'], /^Error: --host must be at most 255 characters/],
-      [
-        ['rds:edit', 'main', '--impersonation-audience', `https://${'a'.repeat(300)}`],
-        /^Error: --impersonation-audience must be at most 255 characters/,
-      ],
+      [['rds:edit', 'main', '--impersonation-audience', `https://${'a'.repeat(300)}`], /^Error: --impersonation-audience must be at most 255 characters/],
       [
         ['role:create', 'long_description', '--permission', 'rds.view', '--description', 'd'.repeat(300)],
         /^Error: --description must be at most 255 characters/,
@@ -130,10 +116,7 @@ describe('limits checked before anything is written, on a MariaDB control databa
   it('durations and times out of range: exit 2, one line naming the flag, nothing written', async () => {
     const tokensBefore = await count('api_tokens')
     const cases: Array<[string[], RegExp]> = [
-      [
-        ['token:create', '--name', 'forever', '--role', 'read_only', '--expires', '999999999d'],
-        /^Error: --expires must be at most 36500d, not "999999999d"/,
-      ],
+      [['token:create', '--name', 'forever', '--role', 'read_only', '--expires', '999999999d'], /^Error: --expires must be at most 36500d, not "999999999d"/],
       [['token:create', '--name', 'forever', '--role', 'read_only', '--expires', '1e400d'], /^Error: --expires must be a duration/],
       [['audit:list', '--since', '999999999w'], /^Error: --since must be at most 36500d/],
       [['audit:list', '--until', '0001-01-01'], /^Error: --until must be a time from 1970 to 9999/],

@@ -12,18 +12,14 @@ describe('operators, roles and access:explain', () => {
   let env: Record<string, string>
   let session: CliSession
   // In-process: what is tested is the commands' output and rows, not the process around them.
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
-    session.run(args, options)
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
   const expectOneLine = (result: CliResult, code: number, message: RegExp) => {
     expect(result.code, result.stderr).toBe(code)
     expect(result.stderr.trim().split('\n')).toHaveLength(1)
     expect(result.stderr).toMatch(message)
   }
   const operators = () =>
-    queryControlDb<{email: string; role: string; is_active: number}>(
-      env.RAIOPS_HOME,
-      'select email, role, is_active from operators order by id',
-    )
+    queryControlDb<{email: string; role: string; is_active: number}>(env.RAIOPS_HOME, 'select email, role, is_active from operators order by id')
 
   beforeAll(async () => {
     home = createTestDir('raiops-operators-')
@@ -39,16 +35,12 @@ describe('operators, roles and access:explain', () => {
   afterAll(() => home?.drop())
 
   it('adds an operator with a bcrypt $2y$ hash (email lower-cased), lists and shows them without it', async () => {
-    const added = await cli(
-      ['operator:add', '--email', 'Ana@Example.com', '--name', 'Ana', '--role', 'support_admin', '--password-stdin', '--json'],
-      {input: `${ANA_PASSWORD}\n`},
-    )
+    const added = await cli(['operator:add', '--email', 'Ana@Example.com', '--name', 'Ana', '--role', 'support_admin', '--password-stdin', '--json'], {
+      input: `${ANA_PASSWORD}\n`,
+    })
     expect(added.code, added.stderr).toBe(0)
     expect(JSON.parse(added.stdout)).toMatchObject({email: 'ana@example.com', role: 'support_admin', isActive: true})
-    const [hash] = queryControlDb<{password_hash: string}>(
-      env.RAIOPS_HOME,
-      "select password_hash from operators where email = 'ana@example.com'",
-    )
+    const [hash] = queryControlDb<{password_hash: string}>(env.RAIOPS_HOME, "select password_hash from operators where email = 'ana@example.com'")
     expect(hash.password_hash).toMatch(/^\$2y\$12\$.{53}$/)
     const list = await cli(['operator:list'])
     expect(list.stdout).toMatch(/ana@example\.com\s+│ Ana\s+│ support_admin/)
@@ -71,21 +63,9 @@ describe('operators, roles and access:explain', () => {
       'long-enough-password\n',
       /is not an email address/,
     ],
-    [
-      ['operator:add', '--email', 'x@example.com', '--name', 'X', '--role', 'nope', '--password-stdin'],
-      'long-enough-password\n',
-      /no role "nope"/,
-    ],
-    [
-      ['operator:add', '--email', 'x@example.com', '--name', 'X', '--role', 'read_only', '--password-stdin'],
-      'short\n',
-      /at least 10 characters/,
-    ],
-    [
-      ['operator:add', '--email', 'ana@example.com', '--name', 'X', '--role', 'read_only', '--password-stdin'],
-      'long-enough-password\n',
-      /already exists/,
-    ],
+    [['operator:add', '--email', 'x@example.com', '--name', 'X', '--role', 'nope', '--password-stdin'], 'long-enough-password\n', /no role "nope"/],
+    [['operator:add', '--email', 'x@example.com', '--name', 'X', '--role', 'read_only', '--password-stdin'], 'short\n', /at least 10 characters/],
+    [['operator:add', '--email', 'ana@example.com', '--name', 'X', '--role', 'read_only', '--password-stdin'], 'long-enough-password\n', /already exists/],
     [
       ['operator:add', '--email', 'x@example.com', '--name', 'X', '--role', 'read_only', '--password', 'long-enough-password'],
       '',
@@ -131,14 +111,8 @@ describe('operators, roles and access:explain', () => {
     // Sign in as Ana, then back as the admin for the rest.
     const asAna = await cli(['auth:login', '--email', 'ana@example.com', '--password-stdin'], {input: 'ana-new-password-456\n'})
     expect(asAna.code, asAna.stderr).toBe(0)
-    expectOneLine(
-      await cli(['operator:list']),
-      5,
-      /ana@example.com \(role support_admin\) may not run operator:list: it needs the permission operator.view/,
-    )
-    expect(
-      (await cli(['auth:login', '--email', 'ops@example.com', '--password-stdin'], {input: 'operators-admin-password-1\n'})).code,
-    ).toBe(0)
+    expectOneLine(await cli(['operator:list']), 5, /ana@example.com \(role support_admin\) may not run operator:list: it needs the permission operator.view/)
+    expect((await cli(['auth:login', '--email', 'ops@example.com', '--password-stdin'], {input: 'operators-admin-password-1\n'})).code).toBe(0)
   })
 
   it('custom roles: created with permissions, granted and revoked, held by a token; built-in roles are fixed', async () => {
@@ -180,10 +154,9 @@ describe('operators, roles and access:explain', () => {
         .map((r) => r.name)
         .sort(),
     ).toEqual(['billing_admin', 'read_only', 'support_admin', 'system_admin'])
-    const audited = queryControlDb<{action: string}>(
-      env.RAIOPS_HOME,
-      "select action from audit_logs where action like 'role.%' order by seq",
-    ).map((r) => r.action)
+    const audited = queryControlDb<{action: string}>(env.RAIOPS_HOME, "select action from audit_logs where action like 'role.%' order by seq").map(
+      (r) => r.action,
+    )
     expect(audited).toEqual(['role.create', 'role.grant', 'role.revoke'])
   })
 

@@ -72,9 +72,7 @@ describe('--output writes files atomically, devices and FIFOs through, and never
       const result = await cli([...args, '--output', stdoutLink])
       expect(result.code, result.stderr).toBe(0)
       expect(lstatSync(stdoutLink).isSymbolicLink(), args[0]).toBe(true)
-      expect(result.stdout, args[0]).toMatch(
-        args[0] === 'rds:list' ? CSV_HEADER : args[0] === 'audit:export' ? /"action":"operator\.create"/ : /"jws"/,
-      )
+      expect(result.stdout, args[0]).toMatch(args[0] === 'rds:list' ? CSV_HEADER : args[0] === 'audit:export' ? /"action":"operator\.create"/ : /"jws"/)
     }
   })
 

@@ -63,8 +63,7 @@ describe('every command under every built-in role', () => {
     const matrix = readmeMatrix()
     expect([...matrix.keys()].sort()).toEqual(Object.keys(manifest.commands).sort())
     const runs: Array<{id: string; role: string; allowed: boolean}> = []
-    for (const id of Object.keys(manifest.commands))
-      for (const role of roles) runs.push({id, role, allowed: matrix.get(id)?.get(role) as boolean})
+    for (const id of Object.keys(manifest.commands)) for (const role of roles) runs.push({id, role, allowed: matrix.get(id)?.get(role) as boolean})
     const mismatches: string[] = []
     // Eight at a time: each run is a short process that parses nothing but the identity.
     for (let i = 0; i < runs.length; i += 8) {
@@ -72,8 +71,7 @@ describe('every command under every built-in role', () => {
         runs.slice(i, i + 8).map(async ({id, role, allowed}) => {
           const result = await cli([id, '--no-such-flag-anywhere'], {RAIOPS_TOKEN: tokens.get(role) as string})
           const expected = allowed ? 2 : 5
-          if (result.code !== expected)
-            mismatches.push(`${id} as ${role}: exit ${result.code}, expected ${expected} (${result.stderr.trim()})`)
+          if (result.code !== expected) mismatches.push(`${id} as ${role}: exit ${result.code}, expected ${expected} (${result.stderr.trim()})`)
           if (!allowed && !result.stderr.includes(`needs the permission ${manifest.commands[id].permission}`))
             mismatches.push(`${id} as ${role}: ${result.stderr.trim()}`)
         }),

@@ -15,8 +15,7 @@ describe('an operator.manage-only caller against a system_admin, as a user runs 
   let session: CliSession
   let managerToken: string
   // In-process: what is tested is who may do what, decided inside the commands.
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
-    session.run(args, options)
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
   const ok = async (args: string[], input?: string) => {
     const result = await cli(args, {input})
     expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0)
@@ -45,18 +44,9 @@ describe('an operator.manage-only caller against a system_admin, as a user runs 
     env = session.env
     await ok(['role:create', 'operator_manager', '-p', 'operator.manage'])
     await ok(['role:create', 'secrets_keeper', '-p', 'operator.manage', '-p', 'rds.secrets'])
-    await ok(
-      ['operator:add', '--email', 'mgr@example.com', '--name', 'Manager', '--role', 'operator_manager', '--password-stdin'],
-      `${MANAGER_PASSWORD}\n`,
-    )
-    await ok(
-      ['operator:add', '--email', 'peer@example.com', '--name', 'Peer', '--role', 'operator_manager', '--password-stdin'],
-      'peer-password-123\n',
-    )
-    await ok(
-      ['operator:add', '--email', 'keeper@example.com', '--name', 'Keeper', '--role', 'secrets_keeper', '--password-stdin'],
-      'keeper-password-123\n',
-    )
+    await ok(['operator:add', '--email', 'mgr@example.com', '--name', 'Manager', '--role', 'operator_manager', '--password-stdin'], `${MANAGER_PASSWORD}\n`)
+    await ok(['operator:add', '--email', 'peer@example.com', '--name', 'Peer', '--role', 'operator_manager', '--password-stdin'], 'peer-password-123\n')
+    await ok(['operator:add', '--email', 'keeper@example.com', '--name', 'Keeper', '--role', 'secrets_keeper', '--password-stdin'], 'keeper-password-123\n')
     await ok(['token:create', '--name', 'nightly', '--role', 'system_admin', '--expires', '1d'])
     managerToken = (
       JSON.parse((await ok(['token:create', '--name', 'manager', '--role', 'operator_manager', '--expires', '1d', '--json'])).stdout) as {
@@ -74,10 +64,7 @@ describe('an operator.manage-only caller against a system_admin, as a user runs 
       ['operator:password', 'ops@example.com', '--password-stdin'],
       /^Error: the operator ops@example\.com \(role system_admin\) holds .+, which you do not hold yourself: you may not change them — /,
     ],
-    [
-      ['operator:edit', 'ops@example.com', '--role', 'operator_manager'],
-      /^Error: the operator ops@example\.com \(role system_admin\) holds /,
-    ],
+    [['operator:edit', 'ops@example.com', '--role', 'operator_manager'], /^Error: the operator ops@example\.com \(role system_admin\) holds /],
     [['operator:edit', 'ops@example.com', '--name', 'Someone Else'], /^Error: the operator ops@example\.com \(role system_admin\) holds /],
     [['operator:disable', 'ops@example.com'], /^Error: the operator ops@example\.com \(role system_admin\) holds /],
     [
@@ -89,10 +76,7 @@ describe('an operator.manage-only caller against a system_admin, as a user runs 
       ['role:revoke', 'secrets_keeper', 'operator.manage'],
       /^Error: the role secrets_keeper holds rds\.secrets, which you do not hold yourself: you may not change it/,
     ],
-    [
-      ['role:grant', 'secrets_keeper', 'operator.manage'],
-      /^Error: the role secrets_keeper holds rds\.secrets, which you do not hold yourself/,
-    ],
+    [['role:grant', 'secrets_keeper', 'operator.manage'], /^Error: the role secrets_keeper holds rds\.secrets, which you do not hold yourself/],
   ])('signed in with operator.manage only, %j exits 5 with one line and writes nothing', async (args, message) => {
     const before = state()
     const result = await cli(args, {input: `${ATTACKER_PASSWORD}\n`})
@@ -144,9 +128,7 @@ describe('an operator.manage-only caller against a system_admin, as a user runs 
     const peerHome = createTestDir('raiops-principals-peer-')
     try {
       const asPeer = {RAIOPS_HOME: peerHome.path, RAIOPS_DATABASE_URL: `sqlite://${join(env.RAIOPS_HOME, 'raiops.sqlite')}`}
-      expect(
-        (await cli(['auth:login', '--email', 'peer@example.com', '--password-stdin'], {env: asPeer, input: 'peer-password-123\n'})).code,
-      ).toBe(0)
+      expect((await cli(['auth:login', '--email', 'peer@example.com', '--password-stdin'], {env: asPeer, input: 'peer-password-123\n'})).code).toBe(0)
       expect((await cli(['operator:password', 'peer@example.com', '--password-stdin'], {input: 'peer-new-password-456\n'})).code).toBe(0)
       expect((await cli(['auth:whoami'], {env: asPeer})).code).toBe(5)
       expect((await cli(['operator:disable', 'peer@example.com'])).code).toBe(0)

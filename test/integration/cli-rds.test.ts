@@ -24,8 +24,7 @@ describe('rds commands against real servers', () => {
   const proxies: Proxy[] = []
   /** Every output of every command run here is kept, to check no secret ever leaks. */
   let session: CliSession
-  const cli = (args: string[], options: {input?: string; env?: Record<string, string>} = {}): Promise<CliResult> =>
-    session.run(args, options)
+  const cli = (args: string[], options: {input?: string; env?: Record<string, string>} = {}): Promise<CliResult> => session.run(args, options)
 
   function controlDb(): Database.Database {
     return new Database(join(env.RAIOPS_HOME, 'raiops.sqlite'), {readonly: true})
@@ -40,8 +39,7 @@ describe('rds commands against real servers', () => {
     }
   }
 
-  const addArgs = (name: string, port: number, extra: string[] = []) =>
-    mysqlRdsAddArgs({name, port, user: dbUser.user, database: fleet.database, extra})
+  const addArgs = (name: string, port: number, extra: string[] = []) => mysqlRdsAddArgs({name, port, user: dbUser.user, database: fleet.database, extra})
 
   beforeAll(async () => {
     home = createTestDir('raiops-home-')
@@ -152,9 +150,7 @@ describe('rds commands against real servers', () => {
   it('tests one or all instances, exit 3 when any fails, within the deadline', async () => {
     const one = await cli(['rds:test', 'main', '--json'])
     expect(one.code, one.stderr).toBe(0)
-    expect(JSON.parse(one.stdout)).toEqual([
-      expect.objectContaining({name: 'main', ok: true, serverVersion: expect.stringMatching(/MariaDB/)}),
-    ])
+    expect(JSON.parse(one.stdout)).toEqual([expect.objectContaining({name: 'main', ok: true, serverVersion: expect.stringMatching(/MariaDB/)})])
 
     const all = await cli(['rds:test', '--all', '--json', '--timeout', '3'])
     expect(all.code).toBe(3)

@@ -291,19 +291,7 @@ describe('a MariaDB control database shared by concurrent runs and machines', ()
   it('two concurrent rds:add --master: exactly one wins, the other exits 2 naming it (5 rounds)', async () => {
     const {env, control} = await initMariadb('home-race')
     const add = (name: string) =>
-      cli(env, [
-        'rds:add',
-        '--name',
-        name,
-        '--host',
-        '127.0.0.1',
-        '--username',
-        'root',
-        '--rai-database',
-        fleetDb.name,
-        '--master',
-        '--no-test',
-      ])
+      cli(env, ['rds:add', '--name', name, '--host', '127.0.0.1', '--username', 'root', '--rai-database', fleetDb.name, '--master', '--no-test'])
     for (let round = 1; round <= 5; round++) {
       const names = [`race${round}a`, `race${round}b`]
       const results = await Promise.all(names.map(add))
@@ -355,11 +343,7 @@ describe('one-line errors for a bad RAIOPS_HOME or control database', () => {
     const file = join(dirs.path, 'a-regular-file')
     writeFileSync(file, 'not a directory\n')
     const home = join(file, 'raiops')
-    const result = await cli(
-      {RAIOPS_HOME: home, RAIOPS_DATABASE_URL: '', RAIOPS_MASTER_KEY: '', RAIOPS_MASTER_KEY_FILE: ''},
-      initArgs,
-      `${ADMIN_PASSWORD}\n`,
-    )
+    const result = await cli({RAIOPS_HOME: home, RAIOPS_DATABASE_URL: '', RAIOPS_MASTER_KEY: '', RAIOPS_MASTER_KEY_FILE: ''}, initArgs, `${ADMIN_PASSWORD}\n`)
     expect(result.code).toBe(2)
     expect(result.stderr.trim().split('\n')).toHaveLength(1)
     expect(result.stderr).toContain(home)

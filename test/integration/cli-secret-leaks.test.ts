@@ -13,8 +13,7 @@ describe('no secret in debug output or in the errors of a mistyped command line'
   let env: Record<string, string>
   let session: CliSession
   // Spawned: DEBUG output is scrubbed by bin/run.js, which a command run in-process skips.
-  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> =>
-    session.run(args, options)
+  const cli = (args: string[], options: {env?: Record<string, string>; input?: string} = {}): Promise<CliResult> => session.run(args, options)
   const printed = (result: CliResult) => `${result.stdout}\n${result.stderr}`
 
   beforeAll(async () => {
@@ -33,10 +32,7 @@ describe('no secret in debug output or in the errors of a mistyped command line'
     })
     expect(added.code, added.stderr).toBe(0)
     expect(added.stderr).toMatch(/knex:bindings/)
-    const [{password_hash: hash}] = queryControlDb<{password_hash: string}>(
-      env.RAIOPS_HOME,
-      `select password_hash from operators where email = '${email}'`,
-    )
+    const [{password_hash: hash}] = queryControlDb<{password_hash: string}>(env.RAIOPS_HOME, `select password_hash from operators where email = '${email}'`)
     expect(hash).toMatch(/^\$2y\$12\$/)
     expect(printed(added)).not.toContain(hash)
     expect(printed(added)).not.toContain(hash.slice(7))
@@ -67,10 +63,7 @@ describe('no secret in debug output or in the errors of a mistyped command line'
       },
     )
     expect(added.code, added.stderr).toBe(0)
-    const [{password_enc: envelope}] = queryControlDb<{password_enc: string}>(
-      env.RAIOPS_HOME,
-      "select password_enc from rds_instances where name = 'leaky'",
-    )
+    const [{password_enc: envelope}] = queryControlDb<{password_enc: string}>(env.RAIOPS_HOME, "select password_enc from rds_instances where name = 'leaky'")
     expect(printed(added)).not.toContain('rds-password-hunter2')
     expect(printed(added)).not.toContain(envelope.split('.')[2].slice(0, 24))
 
@@ -93,35 +86,28 @@ describe('no secret in debug output or in the errors of a mistyped command line'
   })
 
   const mistypes: Array<[string, string[], string]> = [
-    [
-      '--password=VALUE on a command that takes --password-stdin',
-      ['operator:password', 'ops@example.com', '--password=Mistyped-Secret-1'],
-      '--password',
-    ],
+    ['--password=VALUE on a command that takes --password-stdin', ['operator:password', 'ops@example.com', '--password=Mistyped-Secret-1'], '--password'],
     ['--password VALUE', ['operator:password', 'ops@example.com', '--password', 'Mistyped-Secret-1'], '--password'],
     ['an unknown flag of any name with =VALUE', ['operator:password', 'ops@example.com', '--pw=Mistyped-Secret-1'], '--pw'],
     ['a value after a flag that takes none', ['rds:add', '--name', 'x', '--password-stdin', 'Mistyped-Secret-1'], '--password-stdin'],
     ['=VALUE on a flag that takes none', ['rds:list', '--no-input=Mistyped-Secret-1'], '--no-input'],
   ]
 
-  it.each(mistypes)(
-    '%s: exit 2, one line naming the flag, the value nowhere (plain, --json, --verbose, DEBUG=*)',
-    async (_, args, flag) => {
-      for (const variant of [
-        {extra: [] as string[], debug: ''},
-        {extra: ['--json'], debug: ''},
-        {extra: ['--verbose'], debug: ''},
-        {extra: [], debug: '*'},
-      ]) {
-        const result = await cli([...args, ...variant.extra], {env: variant.debug ? {DEBUG: variant.debug} : {}})
-        const context = `${args.join(' ')} ${variant.extra.join(' ')} DEBUG=${variant.debug}`
-        expect(result.code, context).toBe(2)
-        expect(printed(result), context).not.toContain('Mistyped-Secret-1')
-        if (variant.extra.length === 0 && !variant.debug) {
-          expect(result.stderr.trim().split('\n'), context).toHaveLength(1)
-          expect(result.stderr, context).toContain(flag)
-        }
+  it.each(mistypes)('%s: exit 2, one line naming the flag, the value nowhere (plain, --json, --verbose, DEBUG=*)', async (_, args, flag) => {
+    for (const variant of [
+      {extra: [] as string[], debug: ''},
+      {extra: ['--json'], debug: ''},
+      {extra: ['--verbose'], debug: ''},
+      {extra: [], debug: '*'},
+    ]) {
+      const result = await cli([...args, ...variant.extra], {env: variant.debug ? {DEBUG: variant.debug} : {}})
+      const context = `${args.join(' ')} ${variant.extra.join(' ')} DEBUG=${variant.debug}`
+      expect(result.code, context).toBe(2)
+      expect(printed(result), context).not.toContain('Mistyped-Secret-1')
+      if (variant.extra.length === 0 && !variant.debug) {
+        expect(result.stderr.trim().split('\n'), context).toHaveLength(1)
+        expect(result.stderr, context).toContain(flag)
       }
-    },
-  )
+    }
+  })
 })

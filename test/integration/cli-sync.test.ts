@@ -26,8 +26,7 @@ describe('sync commands from the command line', () => {
   /** The same home, each command in a process of its own. */
   let terminals: CliSession
 
-  const cli = (args: string[], options: {env?: Record<string, string>; timeoutMs?: number} = {}): Promise<CliResult> =>
-    session.run(args, options)
+  const cli = (args: string[], options: {env?: Record<string, string>; timeoutMs?: number} = {}): Promise<CliResult> => session.run(args, options)
 
   const query = <T>(sql: string): T[] => queryControlDb<T>(env.RAIOPS_HOME, sql)
   const count = (sql: string): number => (query<{n: number}>(sql)[0] as {n: number}).n
@@ -127,9 +126,7 @@ describe('sync commands from the command line', () => {
     expect(report.status).toBe('ok')
     expect(report.tenants.totals.inserted).toBe(65)
     expect(report.routing.counts).toMatchObject({inserted: master.counts.routing, unlinked: 0})
-    const names = query<{name: string}>('select name from tenant_master where rds_instance_id = 1 order by remote_tenant_id limit 3').map(
-      (r) => r.name,
-    )
+    const names = query<{name: string}>('select name from tenant_master where rds_instance_id = 1 order by remote_tenant_id limit 3').map((r) => r.name)
     expect(names).toEqual(["O'Brien \\ Sons", 'Café ☕ 🚀', 'Trailing  '])
     expect(count('select count(*) as n from user_email_routing_cache where email <> lower(email)')).toBe(0)
     expect(count('select count(*) as n from user_email_routing_cache where tenant_master_id is null')).toBe(0)
@@ -154,9 +151,7 @@ describe('sync commands from the command line', () => {
     await addRds('silent', eu.database, silent.port)
     const first = await cli(['sync:tenants', '--rds', 'refusing,silent', '--force'])
     expect(first.code, first.stderr).toBe(0)
-    const before = query(
-      "select * from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name in ('refusing', 'silent') order by t.id",
-    )
+    const before = query("select * from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name in ('refusing', 'silent') order by t.id")
     expect(before).toHaveLength(50)
 
     await refused.setMode('refuse')
@@ -170,13 +165,9 @@ describe('sync commands from the command line', () => {
     expect(result.stdout).toMatch(/failed: refusing: connection refused/)
     expect(result.stdout).toMatch(/failed: silent: .*tim/)
     expect(
-      query(
-        "select * from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name in ('refusing', 'silent') order by t.id",
-      ),
+      query("select * from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name in ('refusing', 'silent') order by t.id"),
     ).toEqual(before)
-    expect(query<{name: string}>('select name from tenant_master where rds_instance_id = 1 and remote_tenant_id = 1')[0].name).toBe(
-      'Renamed upstream',
-    )
+    expect(query<{name: string}>('select name from tenant_master where rds_instance_id = 1 and remote_tenant_id = 1')[0].name).toBe('Renamed upstream')
     await cli(['rds:edit', 'refusing', '--no-active'])
     await cli(['rds:edit', 'silent', '--no-active'])
   })
@@ -201,10 +192,10 @@ describe('sync commands from the command line', () => {
     const reference = snapshot()
 
     const killed = startCli(['sync:tenants', '--force'], {env})
-    await waitFor(
-      () => count("select count(*) as n from sync_runs where status = 'running'") > 0 && count('select count(*) as n from locks') > 0,
-      {timeoutMs: 20_000, intervalMs: 25},
-    )
+    await waitFor(() => count("select count(*) as n from sync_runs where status = 'running'") > 0 && count('select count(*) as n from locks') > 0, {
+      timeoutMs: 20_000,
+      intervalMs: 25,
+    })
     killed.child.kill('SIGKILL')
     await killed.exited
     expect(count('select count(*) as n from locks')).toBe(1)
@@ -226,9 +217,7 @@ describe('sync commands from the command line', () => {
     expect(await interrupted.exited).toBe(130)
     expect(interrupted.output.stderr).toMatch(/stopping \(SIGINT\)/)
     expect(count('select count(*) as n from locks')).toBe(0)
-    expect(
-      count("select count(*) as n from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name = 'slow-int'"),
-    ).toBe(0)
+    expect(count("select count(*) as n from tenant_master t join rds_instances r on r.id = t.rds_instance_id where r.name = 'slow-int'")).toBe(0)
     expect(
       query<{status: string; error: string}>(
         "select s.status, s.error from sync_runs s join rds_instances r on r.id = s.rds_instance_id where r.name = 'slow-int' order by s.id desc limit 1",
@@ -255,9 +244,7 @@ describe('sync commands from the command line', () => {
   })
 
   it('routing:lookup finds an email whatever its case; --live shows a change not yet synced', async () => {
-    const [row] = query<{email: string; source_id: number}>(
-      'select email, source_id from user_email_routing_cache order by source_id limit 1',
-    )
+    const [row] = query<{email: string; source_id: number}>('select email, source_id from user_email_routing_cache order by source_id limit 1')
     const upper = row.email.toUpperCase()
     const cached = await cli(['routing:lookup', upper])
     expect(cached.code, cached.stderr).toBe(0)
@@ -280,9 +267,7 @@ describe('sync commands from the command line', () => {
     expect(after.differences).toEqual([])
 
     // A support_admin (no pii.view) sees the email masked, in the table and in --json.
-    const token = JSON.parse(
-      (await cli(['token:create', '--name', 'support', '--role', 'support_admin', '--expires', '1d', '--json'])).stdout,
-    ).token as string
+    const token = JSON.parse((await cli(['token:create', '--name', 'support', '--role', 'support_admin', '--expires', '1d', '--json'])).stdout).token as string
     const masked = `${row.email[0]}***@${row.email.split('@')[1]}`
     const asSupport = await cli(['routing:lookup', row.email], {env: {RAIOPS_TOKEN: token}})
     expect(asSupport.code, asSupport.stderr).toBe(0)
@@ -350,8 +335,7 @@ describe('a long routing rebuild on a SQLite control database', () => {
   /** The same home, each command in a process of its own: the rebuild and the commands beside it contend for SQLite's write lock. */
   let terminals: CliSession
 
-  const cli = (args: string[], options: {env?: Record<string, string>; timeoutMs?: number} = {}): Promise<CliResult> =>
-    session.run(args, options)
+  const cli = (args: string[], options: {env?: Record<string, string>; timeoutMs?: number} = {}): Promise<CliResult> => session.run(args, options)
   const count = (sql: string): number => (queryControlDb<{n: number}>(env.RAIOPS_HOME, sql)[0] as {n: number}).n
 
   /** audit:serve on a free port; resolves with its base URL once it listens. */
@@ -428,9 +412,7 @@ describe('a long routing rebuild on a SQLite control database', () => {
     // The master slowed down: every packet 300 ms late, some 20 pages of 2,000 rows.
     await relay.setMode({delayMs: 300})
     let rebuildDone = false
-    const rebuild = terminals
-      .run(['sync:routing', '--truncate', '--json'], {...asToken, timeoutMs: 120_000})
-      .finally(() => void (rebuildDone = true))
+    const rebuild = terminals.run(['sync:routing', '--truncate', '--json'], {...asToken, timeoutMs: 120_000}).finally(() => void (rebuildDone = true))
     await waitFor(() => count("select count(*) as n from sync_runs where kind = 'routing' and status = 'running'") > 0, {
       timeoutMs: 30_000,
       intervalMs: 25,
@@ -505,10 +487,7 @@ describe('a long routing rebuild on a SQLite control database', () => {
 
   it('a rebuild killed with SIGKILL leaves the cache as it was; the next one takes over its lease and replaces its staging table', async () => {
     const cache = () =>
-      queryControlDb(
-        env.RAIOPS_HOME,
-        'select source_id, email, tenant_master_id, remote_user_id, status from user_email_routing_cache order by source_id',
-      )
+      queryControlDb(env.RAIOPS_HOME, 'select source_id, email, tenant_master_id, remote_user_id, status from user_email_routing_cache order by source_id')
     const before = cache()
     expect(before).toHaveLength(master.counts.routing)
     await relay.setMode({delayMs: 150})
@@ -568,9 +547,7 @@ describe('a long routing rebuild on a SQLite control database', () => {
       expect(lock.holder.startsWith(`${hostname()}:${pid}:`)).toBe(true)
 
       const second = await terminals.run(['sync:routing', '--truncate', '--json'], asToken)
-      console.log(
-        `sync:routing --truncate beside a rebuild in another pid namespace (same hostname, pid ${pid}): exit ${second.code} in ${second.ms} ms`,
-      )
+      console.log(`sync:routing --truncate beside a rebuild in another pid namespace (same hostname, pid ${pid}): exit ${second.code} in ${second.ms} ms`)
       expect(second.code, second.stdout).toBe(6)
       expect(JSON.parse(second.stdout).error.message).toContain(`sync:routing is already running on ${hostname()} (pid ${pid})`)
       expect(await innerExit, innerOut).toBe(0)
@@ -589,10 +566,7 @@ describe('a long routing rebuild on a SQLite control database', () => {
     // Another process holds SQLite's write lock (a migration, say) until it is killed.
     const holder = spawn(
       process.execPath,
-      [
-        '-e',
-        "const db = new (require(process.env.DRIVER))(process.env.FILE); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setInterval(() => {}, 1000)",
-      ],
+      ['-e', "const db = new (require(process.env.DRIVER))(process.env.FILE); db.exec('BEGIN IMMEDIATE'); console.log('locked'); setInterval(() => {}, 1000)"],
       {
         env: {
           ...process.env,
@@ -742,17 +716,7 @@ describe('Ctrl-C during a routing sync with SQLite on both sides (every query sy
     const session = await initialisedHome({home: join(home.path, 'raiops'), password: 'sqlite-int-admin-pass', ...SESSION})
     const env = session.env
     const count = (sql: string): number => (queryControlDb<{n: number}>(env.RAIOPS_HOME, sql)[0] as {n: number}).n
-    const added = await session.run([
-      'rds:add',
-      '--name',
-      'main',
-      '--engine',
-      'sqlite',
-      '--rai-database',
-      master.database,
-      '--master',
-      '--no-input',
-    ])
+    const added = await session.run(['rds:add', '--name', 'main', '--engine', 'sqlite', '--rai-database', master.database, '--master', '--no-input'])
     expect(added.code, added.stderr).toBe(0)
 
     const interrupted = startCli(['sync:routing'], {env})

@@ -117,14 +117,10 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
 
       const row = (await control.db('rds_instances').where({name: 'main'}).first())!
       expect(row.password_enc).not.toContain('pw-for-main-1')
-      expect(decryptSecret(keyring, row.password_enc!, {table: 'rds_instances', column: 'password_enc', rowId: row.id})).toBe(
-        'pw-for-main-1',
-      )
+      expect(decryptSecret(keyring, row.password_enc!, {table: 'rds_instances', column: 'password_enc', rowId: row.id})).toBe('pw-for-main-1')
 
       await expect(addRds(ctx, {...mysqlRds('main'), test: false})).rejects.toThrow('an RDS named "main" already exists')
-      await expect(addRds(ctx, {...mysqlRds('second', {master: true}), test: false})).rejects.toThrow(
-        '"main" (id 1) is already the master RDS',
-      )
+      await expect(addRds(ctx, {...mysqlRds('second', {master: true}), test: false})).rejects.toThrow('"main" (id 1) is already the master RDS')
 
       const edited = await editRds(ctx, {ref: 'main', changes: {port: 3307, password: 'pw-for-main-2'}, test: false})
       expect(edited.changed).toEqual(['port', 'password'])
@@ -215,10 +211,7 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     const again = await rotateKeys(rotateCtx)
     expect(again.reencrypted).toBe(0)
     expect(Number((await control.db('audit_logs').count({n: '*'}))[0].n)).toBe(Number(before) + 2)
-    expect((await control.db('audit_logs').orderBy('seq', 'desc').limit(2).pluck('action')).sort()).toEqual([
-      'keys.register',
-      'keys.rotate',
-    ])
+    expect((await control.db('audit_logs').orderBy('seq', 'desc').limit(2).pluck('action')).sort()).toEqual(['keys.register', 'keys.rotate'])
     await rotateCtx.close()
 
     const onlyNew = parseKeyring(`new:${Buffer.alloc(32, 4).toString('base64')}`, 'test')

@@ -120,9 +120,7 @@ function controlCounts(home: string): {audit: number; sessions: number} {
 function shellWords(line: string): string[] {
   const words: string[] = []
   for (const match of line.matchAll(/(?:'[^']*'|\\'|[^\s'\\]+)+/g)) {
-    words.push(
-      match[0].replace(/'([^']*)'|\\(')/g, (_, quoted: string | undefined, escaped: string | undefined) => quoted ?? escaped ?? ''),
-    )
+    words.push(match[0].replace(/'([^']*)'|\\(')/g, (_, quoted: string | undefined, escaped: string | undefined) => quoted ?? escaped ?? ''))
   }
   return words
 }
@@ -150,8 +148,7 @@ describe('buildDemo: the data of the small demo', () => {
       )
       expect(sqliteContents(fleetFile(second.dir, name)), name).toEqual(contents)
     }
-    const registryOf = (home: string) =>
-      queryControlDb(home, 'SELECT id, name, engine, is_master, state, app_url FROM rds_instances ORDER BY id')
+    const registryOf = (home: string) => queryControlDb(home, 'SELECT id, name, engine, is_master, state, app_url FROM rds_instances ORDER BY id')
     expect(registryOf(second.home)).toEqual(registryOf(first.home))
 
     // The comparison sees a difference: eu-west-1 written again with its own plan is the same, with another seed it is not.
@@ -201,9 +198,7 @@ describe('buildDemo: the data of the small demo', () => {
     let tenants = 0
     for (const [index, name] of RDS_NAMES.entries()) {
       const count =
-        name === 'us-west-2'
-          ? fleet.rds[index].plan.tenants
-          : readSqlite<{n: number}>(fleetFile(first.dir, name), 'SELECT COUNT(*) AS n FROM tenants')[0].n
+        name === 'us-west-2' ? fleet.rds[index].plan.tenants : readSqlite<{n: number}>(fleetFile(first.dir, name), 'SELECT COUNT(*) AS n FROM tenants')[0].n
       expect(count, name).toBe(first.rds[index].tenants)
       tenants += count
     }
@@ -215,8 +210,7 @@ describe('buildDemo: the data of the small demo', () => {
     const routing = readSqlite(master, 'SELECT * FROM user_email_routing ORDER BY id')
     expect(routing.length).toBe(first.totals.users)
     expect(new Set(routing.map((r) => r.rds_instance_id))).toEqual(new Set(registry.map((r) => r.id)))
-    const key = (tenant: unknown, user: unknown, email: unknown, hash: unknown, status: unknown) =>
-      `${tenant}/${user}/${email}/${hash}/${status}`
+    const key = (tenant: unknown, user: unknown, email: unknown, hash: unknown, status: unknown) => `${tenant}/${user}/${email}/${hash}/${status}`
     for (const [index, r] of registry.entries()) {
       const routed = routing
         .filter((row) => row.rds_instance_id === r.id)
@@ -244,9 +238,7 @@ describe('buildDemo: the data of the small demo', () => {
       for (const name of RDS_NAMES.slice(0, 3)) {
         const users = readSqlite(fleetFile(first.dir, name), 'SELECT tenant_id, id FROM users WHERE email = ? AND is_ghost = 0', email)
         const routedHere = routed.filter((r) => nameOf.get(Number(r.rds_instance_id)) === name)
-        expect(users.map((u) => `${u.tenant_id}/${u.id}`).sort(), `${email} on ${name}`).toEqual(
-          routedHere.map((r) => `${r.tenant_id}/${r.user_id}`).sort(),
-        )
+        expect(users.map((u) => `${u.tenant_id}/${u.id}`).sort(), `${email} on ${name}`).toEqual(routedHere.map((r) => `${r.tenant_id}/${r.user_id}`).sort())
         if (users.length > 0) inFiles.push(name)
       }
       if (inFiles.length >= 2) onTwoFiles++
@@ -275,10 +267,7 @@ describe('buildDemo: the data of the small demo', () => {
       expect(other, name).toBe(0)
     }
     const master = fleetFile(first.dir, 'eu-central-1')
-    const [{other}] = readSqlite<{other: number}>(
-      master,
-      `SELECT COUNT(*) AS other FROM user_email_routing WHERE password_hash NOT LIKE '$2y$10$%'`,
-    )
+    const [{other}] = readSqlite<{other: number}>(master, `SELECT COUNT(*) AS other FROM user_email_routing WHERE password_hash NOT LIKE '$2y$10$%'`)
     expect(other).toBe(0)
     const [user] = readSqlite(fleetFile(first.dir, 'us-east-1'), 'SELECT password FROM users WHERE is_ghost = 0 ORDER BY id DESC LIMIT 1')
     const [routed] = readSqlite(master, 'SELECT password_hash FROM user_email_routing WHERE email = ? LIMIT 1', first.sharedEmails[0])
@@ -331,14 +320,11 @@ describe('the generator writes the same rows on MariaDB, PostgreSQL and SQLite',
 
   /** Every value as text ('1'/'0' for booleans, 'YYYY-MM-DD HH:MM:SS' for times): what each engine returns, made comparable. */
   function normalize(rows: readonly FleetRow[]): Array<Record<string, string | null>> {
-    return rows.map((row) =>
-      Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : v === true ? '1' : v === false ? '0' : String(v)])),
-    )
+    return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : v === true ? '1' : v === false ? '0' : String(v)])))
   }
 
   async function openEngine(engine: 'mysql' | 'postgres' | 'sqlite'): Promise<Knex> {
-    if (engine === 'sqlite')
-      return knexFactory({client: 'better-sqlite3', connection: {filename: join(tempDir(), 'rai.sqlite')}, useNullAsDefault: true})
+    if (engine === 'sqlite') return knexFactory({client: 'better-sqlite3', connection: {filename: join(tempDir(), 'rai.sqlite')}, useNullAsDefault: true})
     const database = await createTestDatabase(engine, 'rai_demo')
     databases.push(database)
     const connection = {host: database.host, port: database.port, user: database.user, password: database.password, database: database.name}
@@ -349,10 +335,7 @@ describe('the generator writes the same rows on MariaDB, PostgreSQL and SQLite',
         pool: {
           min: 0,
           max: 4,
-          afterCreate(
-            conn: {query(sql: string, cb: (error: Error | null) => void): void},
-            done: (error: Error | null, conn: unknown) => void,
-          ) {
+          afterCreate(conn: {query(sql: string, cb: (error: Error | null) => void): void}, done: (error: Error | null, conn: unknown) => void) {
             conn.query(`SET time_zone = '+00:00'`, (error) => done(error, conn))
           },
         },
@@ -508,9 +491,7 @@ describe('raiops demo interrupted while it builds', () => {
     expect(sqliteFiles(dir)).toEqual(['eu-central-1.sqlite', 'eu-west-1.sqlite', 'us-east-1.sqlite'])
     const [{n}] = readSqlite<{n: number}>(fleetFile(dir, 'eu-central-1'), 'SELECT COUNT(*) AS n FROM tenants')
     expect(n).toBe(demoFleet('small').rds[0].plan.tenants)
-    expect(queryControlDb<{name: string}>(join(dir, 'home'), 'SELECT name FROM rds_instances ORDER BY id').map((r) => r.name)).toEqual(
-      RDS_NAMES,
-    )
+    expect(queryControlDb<{name: string}>(join(dir, 'home'), 'SELECT name FROM rds_instances ORDER BY id').map((r) => r.name)).toEqual(RDS_NAMES)
   })
 })
 
@@ -561,25 +542,14 @@ describe('raiops demo: the tour', () => {
     expect(at).toEqual([...at].sort((a, b) => a - b))
 
     const output = steps()
-    expect([...output.keys()]).toEqual([
-      'rds:list',
-      'rds:health',
-      'sync:all',
-      'status',
-      'routing:lookup',
-      'tenant:impersonate',
-      'audit:list',
-      'audit:verify',
-    ])
+    expect([...output.keys()]).toEqual(['rds:list', 'rds:health', 'sync:all', 'status', 'routing:lookup', 'tenant:impersonate', 'audit:list', 'audit:verify'])
     for (const name of RDS_NAMES) expect(output.get('rds:list'), name).toContain(name)
     expect(output.get('rds:health')).toMatch(/│ us-west-2\s+│ sqlite\s+│ down /)
     expect(output.get('rds:health')).toContain('(exit 4:')
     expect(output.get('sync:all')).toContain('(exit 3:')
     expect(tour.stdout.match(/^\(exit \d+/gm)).toEqual(['(exit 4', '(exit 3'])
     expect(tour.stdout).not.toContain('not expected on the demo')
-    const lookedUp = new Set(
-      [...(output.get('routing:lookup') ?? '').matchAll(/│ (eu-central-1|eu-west-1|us-east-1|us-west-2) /g)].map((m) => m[1]),
-    )
+    const lookedUp = new Set([...(output.get('routing:lookup') ?? '').matchAll(/│ (eu-central-1|eu-west-1|us-east-1|us-west-2) /g)].map((m) => m[1]))
     expect(lookedUp.size).toBeGreaterThanOrEqual(2)
     expect(output.get('tenant:impersonate')).toMatch(/^https:\/\/eu\.rai\.example\.com\/raiops\/impersonate\?token=\S+$/m)
     expect(output.get('audit:list')).toContain('tenant.impersonate')

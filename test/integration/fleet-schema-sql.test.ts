@@ -26,10 +26,9 @@ async function describeTables(database: string): Promise<unknown> {
          FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
       [database],
     )
-    const [tables] = await conn.query(
-      `SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`,
-      [database],
-    )
+    const [tables] = await conn.query(`SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`, [
+      database,
+    ])
     return {tables, columns, indexes}
   } finally {
     await conn.end()

@@ -182,9 +182,7 @@ describe('testConnection', () => {
 
     const deadlineMs = 3000
     const specs = [specFor(mysqlDb), specFor(mysqlDb, {port: proxy.port}), specFor(pgDb)]
-    const fan = await timed(() =>
-      fanOut(specs, (spec, signal) => testConnection(reg, spec, {deadlineMs: 5000, signal}), {concurrency: 3, deadlineMs}),
-    )
+    const fan = await timed(() => fanOut(specs, (spec, signal) => testConnection(reg, spec, {deadlineMs: 5000, signal}), {concurrency: 3, deadlineMs}))
     expect(fan.ms).toBeLessThan(deadlineMs + HANG_MARGIN_MS)
     expect(fan.value.map((r) => r.ok && r.value.ok)).toEqual([true, false, true])
     const silent = fan.value[1]
@@ -308,8 +306,7 @@ describe('fanOut', () => {
         peak = Math.max(peak, running)
         await new Promise((resolve) => setTimeout(resolve, n * 20))
         running--
-        if (n === 4)
-          throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {code: 'ECONNREFUSED', address: '127.0.0.1', port: 1})
+        if (n === 4) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {code: 'ECONNREFUSED', address: '127.0.0.1', port: 1})
         if (n === 0) throw new Error('boom')
         return n * 10
       },

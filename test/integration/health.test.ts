@@ -54,10 +54,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-async function controlContext(
-  engine: ControlEngineName = 'sqlite',
-  options: {connectTimeoutMs?: number} = {},
-): Promise<{control: TestControlDb; ctx: Ctx}> {
+async function controlContext(engine: ControlEngineName = 'sqlite', options: {connectTimeoutMs?: number} = {}): Promise<{control: TestControlDb; ctx: Ctx}> {
   const control = await createControlDb(engine)
   cleanups.push(() => control.drop())
   const ctx = makeContext(control.db, options)
@@ -263,9 +260,7 @@ describe('runHealth: down', () => {
     expect(byName(report.results, 'nofile').reasons[0]).toContain(missingFile)
 
     const everything =
-      JSON.stringify(report) +
-      JSON.stringify(await control.db('rds_instances').select('health_error')) +
-      JSON.stringify(await storedChecks(control.db))
+      JSON.stringify(report) + JSON.stringify(await control.db('rds_instances').select('health_error')) + JSON.stringify(await storedChecks(control.db))
     expect(everything).not.toContain(user.password)
     expect(everything).not.toContain(wrongPassword)
     expect(await storedChecks(control.db)).toHaveLength(6)
@@ -374,10 +369,7 @@ describe('runHealth: degraded', () => {
     await register(ctx, fieldsFor(mysqlRai, 'my-missing', {providersDatabase: missing}))
     await register(ctx, fieldsFor(mysqlRai, 'my-present', {providersDatabase: mysqlProviders.name}))
     // the database exists, but this user holds no right in it
-    await register(
-      ctx,
-      fieldsFor(mysqlRai, 'my-no-rights', {username: user.user, password: user.password, providersDatabase: mysqlProviders.name}),
-    )
+    await register(ctx, fieldsFor(mysqlRai, 'my-no-rights', {username: user.user, password: user.password, providersDatabase: mysqlProviders.name}))
     await register(ctx, fieldsFor(pgRai, 'pg-missing', {providersDatabase: missing}))
     await register(ctx, fieldsFor(pgRai, 'pg-present', {providersDatabase: pgProviders.name}))
 
@@ -558,10 +550,7 @@ describe('health history and retention', () => {
 
     // a window that starts after the first run
     const recent = await healthHistory(ctx, {refs: [String(id)], windowMs: 150_000})
-    expect(recent.rds[0].checks.map((c) => c.checkedAt)).toEqual([
-      new Date(t0 + 60_000).toISOString(),
-      new Date(t0 + 120_000).toISOString(),
-    ])
+    expect(recent.rds[0].checks.map((c) => c.checkedAt)).toEqual([new Date(t0 + 60_000).toISOString(), new Date(t0 + 120_000).toISOString()])
     expect(recent.rds[0]).toMatchObject({total: 2, up: 1, uptime: 0.5, latency: {min: latencies[1], avg: latencies[1], max: latencies[1]}})
 
     await expect(healthHistory(ctx, {refs: ['nope'], windowMs: 1000})).rejects.toThrow(NotFoundError)
@@ -652,9 +641,7 @@ describe('assessHealth and isAtOrBelow (the status rules)', () => {
 
     // exactly at the ratio is not over it
     expect(assessHealth(healthyProbe({connections: {used: 90, max: 100}}), thresholds).status).toBe('healthy')
-    expect(assessHealth(healthyProbe({connections: {used: 95, max: 100}}), {...thresholds, maxConnectionsRatio: 0.96}).status).toBe(
-      'healthy',
-    )
+    expect(assessHealth(healthyProbe({connections: {used: 95, max: 100}}), {...thresholds, maxConnectionsRatio: 0.96}).status).toBe('healthy')
 
     const unlimited = assessHealth(healthyProbe({connections: {used: 5, max: 0}}), thresholds)
     expect(unlimited.status).toBe('healthy')
@@ -668,9 +655,7 @@ describe('assessHealth and isAtOrBelow (the status rules)', () => {
     const slow = assessHealth(healthyProbe({latencyMs: 312.4}), thresholds)
     expect(slow).toMatchObject({status: 'degraded', reasons: ['slow: SELECT 1 took 312 ms (over 250 ms)']})
     expect(assessHealth(healthyProbe({latencyMs: 250}), thresholds).status).toBe('healthy')
-    expect(assessHealth(healthyProbe({latencyMs: 3.25}), {...thresholds, slowMs: 2}).reasons).toEqual([
-      'slow: SELECT 1 took 3.3 ms (over 2 ms)',
-    ])
+    expect(assessHealth(healthyProbe({latencyMs: 3.25}), {...thresholds, slowMs: 2}).reasons).toEqual(['slow: SELECT 1 took 3.3 ms (over 2 ms)'])
 
     const schemaError = assessHealth(healthyProbe({schema: {error: 'no rights'}}), thresholds)
     expect(schemaError).toMatchObject({status: 'degraded', reasons: ['schema check failed: no rights']})
@@ -680,9 +665,7 @@ describe('assessHealth and isAtOrBelow (the status rules)', () => {
       thresholds,
     )
     expect(providers).toMatchObject({status: 'degraded', reasons: ['providers database "prov" does not exist or this user may not use it']})
-    expect(
-      assessHealth(healthyProbe({providers: {name: 'prov', ok: true}}), thresholds).checks.find((c) => c.name === 'providers'),
-    ).toEqual({
+    expect(assessHealth(healthyProbe({providers: {name: 'prov', ok: true}}), thresholds).checks.find((c) => c.name === 'providers')).toEqual({
       name: 'providers',
       outcome: 'ok',
       value: 'prov',
@@ -768,10 +751,7 @@ describe('assessHealth and isAtOrBelow (the status rules)', () => {
   it('isAtOrBelow: the matrix of statuses and thresholds', () => {
     const statuses: HealthStatus[] = ['healthy', 'degraded', 'unknown', 'down']
     const matrix = Object.fromEntries(
-      (['down', 'degraded', 'healthy', 'never'] as const).map((threshold) => [
-        threshold,
-        statuses.filter((status) => isAtOrBelow(status, threshold)),
-      ]),
+      (['down', 'degraded', 'healthy', 'never'] as const).map((threshold) => [threshold, statuses.filter((status) => isAtOrBelow(status, threshold))]),
     )
     expect(matrix).toEqual({
       down: ['down'],

@@ -51,9 +51,7 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
     ctx = makeContext(control.db)
     const {rds} = await addRds(ctx, {name: 'main', engine: 'sqlite', raiDatabase: '/tmp/rai-main.sqlite', appUrl: `${APP}/`, test: false})
     const now = new Date()
-    await control
-      .db('tenant_master')
-      .insert({rds_instance_id: rds.id, remote_tenant_id: 17, name: 'Acme', status: 'active', created_at: now, updated_at: now})
+    await control.db('tenant_master').insert({rds_instance_id: rds.id, remote_tenant_id: 17, name: 'Acme', status: 'active', created_at: now, updated_at: now})
     tenantId = Number((await control.db('tenant_master').where({remote_tenant_id: 17}).first('id'))!.id)
   })
 
@@ -95,9 +93,7 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
     expect((claims.exp as number) - (claims.iat as number)).toBe(300)
     expect(new Date((claims.exp as number) * 1000).toISOString()).toBe(link.expiresAt)
 
-    const rows = await control
-      .db('impersonations')
-      .select('jti', 'operator', 'tenant_master_id', 'reason', 'ticket', 'used_at', 'expires_at')
+    const rows = await control.db('impersonations').select('jti', 'operator', 'tenant_master_id', 'reason', 'ticket', 'used_at', 'expires_at')
     expect(rows).toHaveLength(1)
     expect(rows[0]).toMatchObject({jti: link.jti, operator: TEST_AUDIT.actor, reason: REASON, ticket: 'SUP-1234', used_at: null})
     expect(Number(rows[0].tenant_master_id)).toBe(tenantId)
@@ -221,8 +217,6 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
       expect(error.message, JSON.stringify(input)).toMatch(message)
       expect(error.exitCode).toBe(2)
     }
-    expect({links: await control.db('impersonations').count({n: '*'}), audit: await control.db('audit_logs').count({n: '*'})}).toEqual(
-      before,
-    )
+    expect({links: await control.db('impersonations').count({n: '*'}), audit: await control.db('audit_logs').count({n: '*'})}).toEqual(before)
   })
 })

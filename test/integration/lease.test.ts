@@ -154,9 +154,7 @@ describe.each(CONTROL_ENGINES)('leases on %s', (engine) => {
   }
 
   const holderText = (lease: Lease) => {
-    const proof = lease.holder.process
-      ? `:${lease.holder.process.bootId}/${lease.holder.process.pidNamespace}/${lease.holder.process.startTime ?? ''}`
-      : ''
+    const proof = lease.holder.process ? `:${lease.holder.process.bootId}/${lease.holder.process.pidNamespace}/${lease.holder.process.startTime ?? ''}` : ''
     return `${lease.holder.host}:${lease.holder.pid}:${lease.holder.id}${proof}`
   }
 

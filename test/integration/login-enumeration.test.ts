@@ -77,17 +77,13 @@ describe('the password check of an unknown or locked email', () => {
   it('runs a full bcrypt comparison against the dummy hash, as for a real email', async () => {
     const compare = vi.spyOn(bcrypt, 'compare')
     try {
-      await expect(login(changeContext(control.db), {email: 'nobody@example.com', password: 'whatever-password-1'})).rejects.toThrow(
-        /wrong email or password/,
-      )
+      await expect(login(changeContext(control.db), {email: 'nobody@example.com', password: 'whatever-password-1'})).rejects.toThrow(/wrong email or password/)
       expect(compare).toHaveBeenCalledTimes(1)
       expect(compare.mock.calls[0][1]).toBe(DUMMY_PASSWORD_HASH)
       await expect(compare.mock.results[0].value).resolves.toBe(false)
 
       compare.mockClear()
-      await expect(login(changeContext(control.db), {email: 'real@example.com', password: 'whatever-password-1'})).rejects.toThrow(
-        /wrong email or password/,
-      )
+      await expect(login(changeContext(control.db), {email: 'real@example.com', password: 'whatever-password-1'})).rejects.toThrow(/wrong email or password/)
       expect(compare).toHaveBeenCalledTimes(1)
       expect(compare.mock.calls[0][1]).toMatch(/^\$2y\$04\$/)
 
@@ -97,9 +93,7 @@ describe('the password check of an unknown or locked email', () => {
         .where({email: 'real@example.com'})
         .update({locked_until: new Date(Date.now() + 60_000)})
       compare.mockClear()
-      await expect(login(changeContext(control.db), {email: 'real@example.com', password: ADMIN_PASSWORD})).rejects.toThrow(
-        /wrong email or password/,
-      )
+      await expect(login(changeContext(control.db), {email: 'real@example.com', password: ADMIN_PASSWORD})).rejects.toThrow(/wrong email or password/)
       expect(compare).toHaveBeenCalledTimes(1)
       expect(compare.mock.calls[0][1]).toBe(DUMMY_PASSWORD_HASH)
     } finally {

@@ -109,9 +109,7 @@ async function seededRows(db: Knex): Promise<unknown> {
 const SEEDED = {
   rds: {name: 'main', host: 'db.example.com', port: 3306, password_enc: 'v1:test1:abc', is_master: true, created_at: T0.toISOString()},
   tenant: {remote_tenant_id: '9000000001', name: 'Acme', primary_contact_email: 'ops@acme.example', cached_user_count: 7},
-  cache: [
-    {source_id: 42, email: 'jane@acme.example', tenant_master_id: 1, source_updated_at: T0.toISOString(), synced_at: T1.toISOString()},
-  ],
+  cache: [{source_id: 42, email: 'jane@acme.example', tenant_master_id: 1, source_updated_at: T0.toISOString(), synced_at: T1.toISOString()}],
   operator: {email: 'ops@example.com', role: 'system_admin', failed_logins: 2, is_active: true},
   impersonation: {jti: 'jti-1', tenant_master_id: 1, expires_at: T1.toISOString(), reason: 'support'},
   key: {kid: 'test1', fingerprint: 'f'.repeat(64), created_at: T0.toISOString()},
@@ -136,15 +134,7 @@ const CASES: Record<string, MigrationCase> = {
       await seedRows(db)
     },
     async afterDown(db) {
-      for (const table of [
-        'rds_instances',
-        'tenant_master',
-        'user_email_routing_cache',
-        'operators',
-        'audit_logs',
-        'audit_head',
-        'raiops_keys',
-      ])
+      for (const table of ['rds_instances', 'tenant_master', 'user_email_routing_cache', 'operators', 'audit_logs', 'audit_head', 'raiops_keys'])
         expect(await db.schema.hasTable(table), table).toBe(false)
     },
   },

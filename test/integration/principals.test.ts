@@ -71,17 +71,13 @@ async function snapshot(db: Knex): Promise<Snapshot> {
     ['audit_head', ['id']],
   ]
   const result: Snapshot = {}
-  for (const [table, order] of tables)
-    result[table] = JSON.parse(JSON.stringify(await db(table).select('*').orderBy(order))) as Array<Record<string, unknown>>
+  for (const [table, order] of tables) result[table] = JSON.parse(JSON.stringify(await db(table).select('*').orderBy(order))) as Array<Record<string, unknown>>
   return result
 }
 
 const row = (snap: Snapshot, table: string, match: (r: Record<string, unknown>) => boolean) => snap[table].find(match)
 const openSessions = async (db: Knex, operatorId: number) =>
-  Number(
-    ((await db('auth_sessions').where({operator_id: operatorId}).whereNull('revoked_at').count({n: '*'})) as Array<{n: number | string}>)[0]
-      .n,
-  )
+  Number(((await db('auth_sessions').where({operator_id: operatorId}).whereNull('revoked_at').count({n: '*'})) as Array<{n: number | string}>)[0].n)
 const auditedSince = async (db: Knex, before: Snapshot, action: string) =>
   ((await db('audit_logs').where('seq', '>', before.audit_logs.length).pluck('action')) as string[]).includes(action)
 
@@ -91,9 +87,7 @@ const COMMANDS: Record<string, Command> = {
     async effect(db, t, before) {
       const after = (await db('operators').where({id: t.operatorId}).first('password_hash')) as {password_hash: string}
       return [
-        ...(after.password_hash === row(before, 'operators', (r) => r.id === t.operatorId)?.password_hash
-          ? ['password_hash unchanged']
-          : []),
+        ...(after.password_hash === row(before, 'operators', (r) => r.id === t.operatorId)?.password_hash ? ['password_hash unchanged'] : []),
         ...((await openSessions(db, t.operatorId)) > 0 ? ['a session still open'] : []),
         ...((await auditedSince(db, before, 'operator.password')) ? [] : ['not audited']),
       ]
@@ -101,8 +95,7 @@ const COMMANDS: Record<string, Command> = {
   },
   'operator:edit --name': {
     run: (ctx, t) => editOperator(ctx, {ref: t.email, changes: {name: 'Renamed'}}),
-    effect: async (db, t) =>
-      ((await db('operators').where({id: t.operatorId}).first('name')) as {name: string}).name === 'Renamed' ? [] : ['name unchanged'],
+    effect: async (db, t) => (((await db('operators').where({id: t.operatorId}).first('name')) as {name: string}).name === 'Renamed' ? [] : ['name unchanged']),
   },
   'operator:edit --role': {
     run: (ctx, t) => editOperator(ctx, {ref: t.email, changes: {role: 'no_access'}}),
@@ -123,24 +116,18 @@ const COMMANDS: Record<string, Command> = {
   'token:revoke': {
     run: (ctx, t) => revokeToken(ctx, {ref: t.token}),
     effect: async (db, t) =>
-      ((await db('api_tokens').where({name: t.token}).first('revoked_at')) as {revoked_at: unknown}).revoked_at
-        ? []
-        : ['token not revoked'],
+      ((await db('api_tokens').where({name: t.token}).first('revoked_at')) as {revoked_at: unknown}).revoked_at ? [] : ['token not revoked'],
   },
   'role:grant': {
     // operator.manage: a permission every caller that may run role:grant holds, so only the target decides.
     run: (ctx, t) => changeGrants(ctx, {role: t.copy, permissions: ['operator.manage'], grant: true}),
     effect: async (db, t) =>
-      ((await db('raiops_role_permissions').where({role: t.copy}).pluck('permission')) as string[]).includes('operator.manage')
-        ? []
-        : ['not granted'],
+      ((await db('raiops_role_permissions').where({role: t.copy}).pluck('permission')) as string[]).includes('operator.manage') ? [] : ['not granted'],
   },
   'role:revoke': {
     run: (ctx, t) => changeGrants(ctx, {role: t.copy, permissions: [permissionsOf(t.role)[0]], grant: false}),
     effect: async (db, t) =>
-      ((await db('raiops_role_permissions').where({role: t.copy}).pluck('permission')) as string[]).includes(permissionsOf(t.role)[0])
-        ? ['not revoked']
-        : [],
+      ((await db('raiops_role_permissions').where({role: t.copy}).pluck('permission')) as string[]).includes(permissionsOf(t.role)[0]) ? ['not revoked'] : [],
   },
 }
 
@@ -239,9 +226,7 @@ describe.each(CONTROL_ENGINES)('nobody acts on someone who holds more, on a %s c
             else for (const problem of await command.effect(control.db, t, before)) mismatches.push(`${cellName}: allowed, but ${problem}`)
           } else {
             if (!(error instanceof NotPermittedError))
-              mismatches.push(
-                `${cellName}: expected NotPermittedError, got ${error ? `${error.constructor.name}: ${error.message}` : 'success'}`,
-              )
+              mismatches.push(`${cellName}: expected NotPermittedError, got ${error ? `${error.constructor.name}: ${error.message}` : 'success'}`)
             else if (error.exitCode !== 5 || error.message.includes('\n'))
               mismatches.push(`${cellName}: exit ${error.exitCode}, message ${JSON.stringify(error.message)}`)
             expect(await snapshot(control.db), `${cellName} wrote something`).toEqual(before)
@@ -268,9 +253,7 @@ describe.each(CONTROL_ENGINES)('nobody acts on someone who holds more, on a %s c
         `^the operator ${t.email} \\(role support_admin\\) holds audit\\.view, rds\\.view, tenant\\.edit and 5 more, which you do not hold yourself: you may not change them$`,
       ),
     )
-    await expect(revokeToken(ctx, {ref: t.token})).rejects.toThrow(
-      /^the token "target-\d+" \(role support_admin\) holds .* which you do not hold yourself/,
-    )
+    await expect(revokeToken(ctx, {ref: t.token})).rejects.toThrow(/^the token "target-\d+" \(role support_admin\) holds .* which you do not hold yourself/)
     await expect(changeGrants(ctx, {role: t.copy, permissions: ['tenant.view'], grant: false})).rejects.toThrow(
       /^the role copy_\d+ holds .* which you do not hold yourself: you may not change it$/,
     )

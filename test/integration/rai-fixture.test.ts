@@ -35,9 +35,7 @@ async function databaseExists(fixture: RaiFixture): Promise<boolean> {
       return (rows as unknown[]).length === 1
     })
   }
-  return withPgAdmin(
-    async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [fixture.database])).rowCount === 1,
-  )
+  return withPgAdmin(async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [fixture.database])).rowCount === 1)
 }
 
 describe.each(ENGINES)('RAI fixture on %s', (engine) => {
@@ -92,26 +90,8 @@ describe.each(ENGINES)('RAI fixture on %s', (engine) => {
 
   it('has the columns of the fleet contract', async () => {
     const columns = async (table: string) => Object.keys(await db(table).columnInfo()).sort()
-    expect(await columns('tenants')).toEqual([
-      'created_at',
-      'id',
-      'name',
-      'primary_contact_email',
-      'primary_contact_name',
-      'status',
-      'updated_at',
-    ])
-    expect(await columns('users')).toEqual([
-      'created_at',
-      'email',
-      'id',
-      'is_ghost',
-      'name',
-      'password',
-      'status',
-      'tenant_id',
-      'updated_at',
-    ])
+    expect(await columns('tenants')).toEqual(['created_at', 'id', 'name', 'primary_contact_email', 'primary_contact_name', 'status', 'updated_at'])
+    expect(await columns('users')).toEqual(['created_at', 'email', 'id', 'is_ghost', 'name', 'password', 'status', 'tenant_id', 'updated_at'])
     expect(await columns('locations')).toEqual(['created_at', 'id', 'name', 'tenant_id', 'updated_at'])
     expect(await columns('user_email_routing')).toEqual([
       'created_at',
@@ -148,8 +128,7 @@ describe.each(ENGINES)('RAI fixture on %s', (engine) => {
   })
 
   it('routes every regular user, and no ghost, from user_email_routing', async () => {
-    const users: Array<{id: number | string; tenant_id: number | string; email: string; password: string; is_ghost: unknown}> =
-      await db('users').select()
+    const users: Array<{id: number | string; tenant_id: number | string; email: string; password: string; is_ghost: unknown}> = await db('users').select()
     const routes: Array<{
       user_id: number | string
       tenant_id: number | string
@@ -201,9 +180,9 @@ describe.each(ENGINES)('RAI fixture on %s', (engine) => {
 
   if (engine === 'mysql') {
     it('uses utf8mb4 (Laravel collation) on MariaDB', async () => {
-      const [rows] = (await db.raw(
-        'SELECT TABLE_NAME AS t, TABLE_COLLATION AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()',
-      )) as [Array<{t: string; c: string}>]
+      const [rows] = (await db.raw('SELECT TABLE_NAME AS t, TABLE_COLLATION AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()')) as [
+        Array<{t: string; c: string}>,
+      ]
       expect(rows.map((row) => row.t).sort()).toEqual(['locations', 'tenants', 'user_email_routing', 'users'])
       for (const row of rows) expect(row.c).toBe('utf8mb4_unicode_ci')
     })

@@ -40,10 +40,7 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
     await register(ctx, main, 'main', {via: proxy})
 
     // When: both start a forced tenant sync at once, without waiting; then: one runs, the other is refused as busy (exit 6, naming the holder), and the lease is released.
-    const [a, b] = await Promise.allSettled([
-      runTenantSync(ctx, {...TENANTS, force: true}),
-      runTenantSync(other, {...TENANTS, force: true}),
-    ])
+    const [a, b] = await Promise.allSettled([runTenantSync(ctx, {...TENANTS, force: true}), runTenantSync(other, {...TENANTS, force: true})])
     const fulfilled = [a, b].filter((r) => r.status === 'fulfilled')
     const rejected = [a, b].filter((r) => r.status === 'rejected')
     expect(fulfilled).toHaveLength(1)
@@ -91,9 +88,7 @@ describe.each(CONTROL_ENGINES)('sync leases and broken fleet data on a %s contro
     const lock = must(lockSeen, 'the lease row while a sync ran')
     expect(lock.name).toBe(leaseName('tenants'))
     expect(String(lock.holder).startsWith(`${hostname()}:${process.pid}:`)).toBe(true)
-    expect(Date.parse(must(toIso(lock.expires_at), 'expires_at')) - Date.parse(must(toIso(lock.acquired_at), 'acquired_at'))).toBe(
-      LEASE_TTL_MS,
-    )
+    expect(Date.parse(must(toIso(lock.expires_at), 'expires_at')) - Date.parse(must(toIso(lock.acquired_at), 'acquired_at'))).toBe(LEASE_TTL_MS)
     expect(running).toMatchObject({name: leaseName('tenants'), holder: {host: hostname(), pid: process.pid}})
   })
 
@@ -194,9 +189,7 @@ describe('a server that stalls in the middle of a result', () => {
     const failed = must(tenants.rds[0], 'the RDS result')
     expect(failed.status).toBe('failed')
     // Its three queries share two connections: the third waits for one that never comes free.
-    expect(failed.error).toMatch(
-      /^no connection to the server came free in time \(each waits on a query\) with no data from the server for \d+(\.\d)? s$/,
-    )
+    expect(failed.error).toMatch(/^no connection to the server came free in time \(each waits on a query\) with no data from the server for \d+(\.\d)? s$/)
     const routing = await runRoutingSync(context(db, limits), {mode: 'full'})
     expect(routing.status).toBe('failed')
     expect(routing.error).toMatch(/^the query timed out: its timeout of 2 s passed with no data from the server for \d+(\.\d)? s$/)

@@ -175,9 +175,7 @@ describe.each(CONTROL_ENGINES)('full and truncate routing syncs on a %s control 
       await proxy.setMode({delayMs: 60})
       let progressed = false
       let finished = false
-      const run = runRoutingSync(ctx, {mode, batchSize: 10, onProgress: () => void (progressed = true)}).finally(
-        () => void (finished = true),
-      )
+      const run = runRoutingSync(ctx, {mode, batchSize: 10, onProgress: () => void (progressed = true)}).finally(() => void (finished = true))
       await until(() => progressed || finished, 20_000, 'progress')
       const during = {
         changed: await lookupRouting(reader, {email: changed.email}),

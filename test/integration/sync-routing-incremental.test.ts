@@ -31,10 +31,7 @@ describe.each(CONTROL_ENGINES)('incremental routing sync on a %s control databas
     // Given: a MariaDB master of 20 users, plus one user of the second RDS's tenant 2 and two of a tenant raiops does not know; tenants synced.
     const {db} = await control(engine)
     const ctx = context(db)
-    const [main, second] = await Promise.all([
-      fixture({engine: 'mysql', master: true, tenants: 4, usersPerTenant: 5}),
-      fixture({engine: 'sqlite', tenants: 2}),
-    ])
+    const [main, second] = await Promise.all([fixture({engine: 'mysql', master: true, tenants: 4, usersPerTenant: 5}), fixture({engine: 'sqlite', tenants: 2})])
     const mainId = await registerMaster(ctx, main, 'main')
     const secondId = await register(ctx, second, 'second')
     // A user of the second RDS's tenant 2, and two rows whose tenant raiops does not know; old, outside any overlap.
@@ -60,13 +57,8 @@ describe.each(CONTROL_ENGINES)('incremental routing sync on a %s control databas
     let source = await upstreamRouting(main)
     let cache = await cachedRouting(db)
     expect(cache).toEqual(expectedCache(source, tenants))
-    expect(cache.filter((e) => e.tenantMasterId === null).map((e) => e.email)).toEqual([
-      'orphan1@nowhere.example.com',
-      'orphan2@nowhere.example.com',
-    ])
-    expect(cache.find((e) => e.email === 'visitor@second.example.com')?.tenantMasterId).toBe(
-      tenants.find((t) => t.rdsId === secondId && t.remoteId === 2)?.id,
-    )
+    expect(cache.filter((e) => e.tenantMasterId === null).map((e) => e.email)).toEqual(['orphan1@nowhere.example.com', 'orphan2@nowhere.example.com'])
+    expect(cache.find((e) => e.email === 'visitor@second.example.com')?.tenantMasterId).toBe(tenants.find((t) => t.rdsId === secondId && t.remoteId === 2)?.id)
     expect(cache.filter((e) => e.rdsId === mainId && e.remoteTenantId !== 99).every((e) => e.tenantMasterId !== null)).toBe(true)
     expect(first.watermark).toEqual(newestOf(source))
     expect(await storedWatermark(db)).toEqual(newestOf(source))

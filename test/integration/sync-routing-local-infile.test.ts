@@ -152,8 +152,7 @@ function recordStatements(db: Knex): string[] {
   return statements
 }
 
-const insertsInto = (statements: readonly string[], table: string): number =>
-  statements.filter((sql) => sql.startsWith(`insert into \`${table}\``)).length
+const insertsInto = (statements: readonly string[], table: string): number => statements.filter((sql) => sql.startsWith(`insert into \`${table}\``)).length
 
 describe('routing sync on a MariaDB control database with local_infile OFF', () => {
   it('truncate, incremental and full each leave the cache holding exactly the source rows, written with INSERTs', async () => {
@@ -205,8 +204,7 @@ describe('routing sync on a MariaDB control database with local_infile OFF', () 
     // And the fallback was the path taken: the staging table filled by INSERTs, a page at a time
     // (LOAD DATA sends none through knex), and no page loaded into a temporary table.
     expect(insertsInto(afterTruncate, 'user_email_routing_cache_next')).toBe(Math.ceil(72 / 7))
-    for (const sent of [afterTruncate, afterIncremental, afterFull])
-      expect(sent.some((sql) => sql.includes('raiops_routing_page'))).toBe(false)
+    for (const sent of [afterTruncate, afterIncremental, afterFull]) expect(sent.some((sql) => sql.includes('raiops_routing_page'))).toBe(false)
     expect(insertsInto(afterIncremental, ROUTING_CACHE_TABLE)).toBeGreaterThan(0)
     expect(insertsInto(afterFull, ROUTING_CACHE_TABLE)).toBeGreaterThan(0)
   })

@@ -38,10 +38,7 @@ describe.each(CONTROL_ENGINES)('sync status, routing lookup and the combined syn
       {kind: 'routing', lastRun: null, lastOkAt: null, staleMs: null, running: null},
     ])
     // Given: a SQLite master and a MariaDB RDS behind a proxy, one person (a mixed-case email) a user on both; tenants and routing synced, then a forced tenant sync with the second RDS refusing (partial).
-    const [main, second] = await Promise.all([
-      fixture({engine: 'sqlite', master: true, tenants: 3, usersPerTenant: 3}),
-      fixture({engine: 'mysql', tenants: 2}),
-    ])
+    const [main, second] = await Promise.all([fixture({engine: 'sqlite', master: true, tenants: 3, usersPerTenant: 3}), fixture({engine: 'mysql', tenants: 2})])
     const proxy = await proxyTo(second)
     const mainId = await registerMaster(ctx, main, 'main')
     const secondId = await register(ctx, second, 'second', {via: proxy})

@@ -91,16 +91,12 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     const verified = await cachedTenants(db)
     expect(verified.map(fieldsOf)).toEqual(upstream)
     expect(verified.map((t) => t.id)).toEqual(synced.map((t) => t.id))
-    for (const row of verified)
-      expect(within(row.refreshedAt, again), `${row.refreshedAt} within ${again.startedAt}…${again.finishedAt}`).toBe(true)
+    for (const row of verified) expect(within(row.refreshedAt, again), `${row.refreshedAt} within ${again.startedAt}…${again.finishedAt}`).toBe(true)
 
     // Tenant 2 renamed and one of its users deleted: one tenant updated.
     await onFixture(main, async (fdb) => {
       await fdb('tenants').where({id: 2}).update({name: 'Renamed & Co "2"'})
-      const user = must(
-        (await fdb('users').where({tenant_id: 2, is_ghost: false}).orderBy('id').first()) as {id: number} | undefined,
-        'a user',
-      )
+      const user = must((await fdb('users').where({tenant_id: 2, is_ghost: false}).orderBy('id').first()) as {id: number} | undefined, 'a user')
       await fdb('users').where({id: user.id}).delete()
     })
     const changed = await runTenantSync(ctx, {...TENANTS, force: true})
@@ -156,10 +152,7 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     )
     expect(restored).toMatchObject({remoteId: 3, missingAt: null})
     expect(within(restored.refreshedAt, back)).toBe(true)
-    expect((await cachedTenants(db)).map(fieldsOf)).toEqual([
-      ...(await upstreamTenants(main, mainId)),
-      ...(await upstreamTenants(second, secondId)),
-    ])
+    expect((await cachedTenants(db)).map(fieldsOf)).toEqual([...(await upstreamTenants(main, mainId)), ...(await upstreamTenants(second, secondId))])
   })
 
   it('--max-age: an RDS synced within maxAgeMs is skipped and nothing is written; an older sync is due again', async () => {

@@ -64,10 +64,7 @@ describe('audit:serve, the signed webhook receiver', () => {
     })
 
   const stored = (): Array<{actor_type: string; actor: string; action: string; old_values: string; new_values: string; source: string}> =>
-    queryControlDb(
-      env.RAIOPS_HOME,
-      "select actor_type, actor, action, old_values, new_values, source from audit_logs where actor_type = 'rai' order by seq",
-    )
+    queryControlDb(env.RAIOPS_HOME, "select actor_type, actor, action, old_values, new_values, source from audit_logs where actor_type = 'rai' order by seq")
 
   beforeAll(async () => {
     home = createTestDir('raiops-webhook-')
@@ -117,12 +114,7 @@ describe('audit:serve, the signed webhook receiver', () => {
   })
 
   it.each([
-    [
-      'a bad signature',
-      () => post(event('bad-1'), {'x-raiops-signature': sign(event('bad-1'), 'some-other-secret-000')}),
-      401,
-      /no signature matches/,
-    ],
+    ['a bad signature', () => post(event('bad-1'), {'x-raiops-signature': sign(event('bad-1'), 'some-other-secret-000')}), 401, /no signature matches/],
     [
       'no signature header',
       () => fetch(`${server.url}${PATH}`, {method: 'POST', body: event('bad-2'), headers: {'content-type': 'application/json'}}),
@@ -141,18 +133,8 @@ describe('audit:serve, the signed webhook receiver', () => {
       401,
       /more than 300 s/,
     ],
-    [
-      'a header without t',
-      () => post(event('bad-5'), {'x-raiops-signature': sign(event('bad-5')).replace(/^t=\d+,/, '')}),
-      401,
-      /no timestamp/,
-    ],
-    [
-      'a v1 of the wrong length',
-      () => post(event('bad-6'), {'x-raiops-signature': `${sign(event('bad-6')).slice(0, -2)}`}),
-      401,
-      /64 hex digits/,
-    ],
+    ['a header without t', () => post(event('bad-5'), {'x-raiops-signature': sign(event('bad-5')).replace(/^t=\d+,/, '')}), 401, /no timestamp/],
+    ['a v1 of the wrong length', () => post(event('bad-6'), {'x-raiops-signature': `${sign(event('bad-6')).slice(0, -2)}`}), 401, /64 hex digits/],
     ['a garbage header', () => post(event('bad-7'), {'x-raiops-signature': '=,,t=,v1=zz,=='}), 401, /no timestamp/],
     ['malformed JSON', () => post('{"id": "bad-8",'), 400, /not valid JSON/],
     ['an invalid event', () => post(event('bad-9', {occurred_at: 'yesterday'})), 422, /occurred_at/],
@@ -242,41 +224,21 @@ const nested = (depth: number) => `${'{"a":'.repeat(depth - 1)}{"leaf":1}${'}'.r
 
 /** Signed events that no engine can store: each is refused for good (4xx with its reason), never "retry" (503). */
 const POISON: Array<[string, (id: string) => string, RegExp]> = [
-  [
-    'values nested 5,000 deep',
-    (id) => withRaw(event(id, {new_values: 'DEEP'}), 'DEEP', nested(5000)),
-    /new_values: must not nest deeper than 32 levels/,
-  ],
-  [
-    'values nested 33 deep',
-    (id) => withRaw(event(id, {new_values: 'DEEP'}), 'DEEP', nested(33)),
-    /new_values: must not nest deeper than 32 levels/,
-  ],
+  ['values nested 5,000 deep', (id) => withRaw(event(id, {new_values: 'DEEP'}), 'DEEP', nested(5000)), /new_values: must not nest deeper than 32 levels/],
+  ['values nested 33 deep', (id) => withRaw(event(id, {new_values: 'DEEP'}), 'DEEP', nested(33)), /new_values: must not nest deeper than 32 levels/],
   [
     'an rds_instance_id out of range of the integer columns',
     (id) => event(id, {rds_instance_id: 99_999_999_999_999}),
     /rds_instance_id: Number must be less than or equal to 2147483647/,
   ],
-  [
-    'a tenant_id beyond the safe integers',
-    (id) => event(id, {tenant_id: 2 ** 60}),
-    /tenant_id: Number must be less than or equal to 9007199254740991/,
-  ],
+  ['a tenant_id beyond the safe integers', (id) => event(id, {tenant_id: 2 ** 60}), /tenant_id: Number must be less than or equal to 9007199254740991/],
   ['a NUL in the id', (id) => event(`${id}\u0000x`), /id: must not hold control characters/],
   ['a NUL in the action', (id) => event(id, {action: 'user.updated\u0000'}), /action: must not hold control characters/],
   ['an ESC in the action', (id) => event(id, {action: 'user.\u001b[2Jupdated'}), /action: must not hold control characters/],
-  [
-    'a C1 control in the target type',
-    (id) => event(id, {target: {type: 'user\u009b', id: 1}}),
-    /target\.type: must not hold control characters/,
-  ],
+  ['a C1 control in the target type', (id) => event(id, {target: {type: 'user\u009b', id: 1}}), /target\.type: must not hold control characters/],
   ['half a surrogate pair in the id', (id) => event(`${id}\ud800`), /id: must be valid Unicode text/],
   ['an actor id beyond the safe integers', (id) => event(id, {actor: {type: 'user', id: 1e20}}), /actor\.id/],
-  [
-    'a number JSON reads as infinity',
-    (id) => withRaw(event(id, {new_values: {n: 'BIG'}}), 'BIG', '1e999'),
-    /new_values: must not hold a number out of range/,
-  ],
+  ['a number JSON reads as infinity', (id) => withRaw(event(id, {new_values: {n: 'BIG'}}), 'BIG', '1e999'), /new_values: must not hold a number out of range/],
   [
     'values that outgrow their column once redacted',
     (id) => event(id, {old_values: null, new_values: {list: Array.from({length: 6000}, () => ({pin: 1}))}}),
@@ -295,10 +257,7 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
   const post = (body: string) =>
     fetch(`${server.url}${PATH}`, {method: 'POST', body, headers: {'content-type': 'application/json', 'x-raiops-signature': sign(body)}})
   const rows = (): Array<{id: number; action: string; old_values: string | null; new_values: string | null; source: string}> =>
-    queryControlDb(
-      env.RAIOPS_HOME,
-      "select id, action, old_values, new_values, source from audit_logs where actor_type = 'rai' order by seq",
-    )
+    queryControlDb(env.RAIOPS_HOME, "select id, action, old_values, new_values, source from audit_logs where actor_type = 'rai' order by seq")
 
   beforeAll(async () => {
     home = createTestDir('raiops-webhook-poison-')
@@ -386,9 +345,7 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
     expect(json.changes).toContainEqual({field: 'password', old: '[redacted]', new: '[redacted: changed]', redacted: true})
 
     // The same secret on both sides did not change, and is not shown as changed.
-    const same = await post(
-      event('evt-same-secret', {old_values: {password: 'same-0003', name: 'Bo'}, new_values: {password: 'same-0003', name: 'Bob'}}),
-    )
+    const same = await post(event('evt-same-secret', {old_values: {password: 'same-0003', name: 'Bo'}, new_values: {password: 'same-0003', name: 'Bob'}}))
     const sameId = ((await same.json()) as {audit_id: number}).audit_id
     const sameShown = await cli(['audit:show', String(sameId)])
     expect(sameShown.stdout).not.toMatch(/password/)
@@ -450,9 +407,7 @@ describe('audit:serve: secrets, poison events, control characters and masking', 
   it('redacts a secret and masks an address sent as a key: stored redacted, shown masked in audit:show and audit:export', async () => {
     const hash = `$2b$10$${'N9qo8uLOickgx2ZMRZoMye'}${'IjZAgcfl7p92ldGxad68LJZdL17lhWy'}`
     const address = 'vïctim7@cörp.example'
-    const response = await post(
-      event('evt-secret-keys', {old_values: null, new_values: {[address]: {role: 'owner'}, [hash]: 'x', 'other@example.com': 1}}),
-    )
+    const response = await post(event('evt-secret-keys', {old_values: null, new_values: {[address]: {role: 'owner'}, [hash]: 'x', 'other@example.com': 1}}))
     expect(response.status).toBe(200)
     const {audit_id: id} = (await response.json()) as {audit_id: number}
     const [row] = rows().filter((r) => r.id === id)
@@ -511,10 +466,7 @@ describe.each(CONTROL_ENGINES)('the webhook receiver on a %s control database', 
 
   beforeAll(async () => {
     control = await createControlDb(engine)
-    receiver = await startWebhookServer(
-      {db: control.db, now: () => new Date()},
-      {secrets: [SECRET], toleranceS: 300, host: '127.0.0.1', port: 0},
-    )
+    receiver = await startWebhookServer({db: control.db, now: () => new Date()}, {secrets: [SECRET], toleranceS: 300, host: '127.0.0.1', port: 0})
   })
   afterAll(async () => {
     await receiver?.close(2000)

@@ -217,11 +217,7 @@ class Proxy implements FaultProxy {
     if (typeof mode === 'object' && 'delayMs' in mode && !(Number.isFinite(mode.delayMs) && mode.delayMs >= 0)) {
       return Promise.reject(new Error(`fault proxy: invalid delay ${String(mode.delayMs)}`))
     }
-    if (
-      typeof mode === 'object' &&
-      'stallAfterBytes' in mode &&
-      !(Number.isSafeInteger(mode.stallAfterBytes) && mode.stallAfterBytes >= 0)
-    ) {
+    if (typeof mode === 'object' && 'stallAfterBytes' in mode && !(Number.isSafeInteger(mode.stallAfterBytes) && mode.stallAfterBytes >= 0)) {
       return Promise.reject(new Error(`fault proxy: invalid byte count ${String(mode.stallAfterBytes)}`))
     }
     const next = this.chain.then(async () => {

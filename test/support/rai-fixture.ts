@@ -90,9 +90,7 @@ async function createStore(engine: FixtureEngine): Promise<Store> {
   if (engine === 'mysql') {
     // Laravel's default for a RAI database; tables created later by tests inherit it.
     try {
-      await withKnex(engine, database, (db) =>
-        db.raw(`ALTER DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`, [database.name]),
-      )
+      await withKnex(engine, database, (db) => db.raw(`ALTER DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`, [database.name]))
     } catch (error) {
       await database.drop().catch(() => {})
       throw error
@@ -127,10 +125,7 @@ function openKnex(engine: FixtureEngine, store: Pick<Store, 'host' | 'port' | 'u
         min: 0,
         max: 4,
         // Timestamps are written as UTC strings: read them back in UTC whatever the server's zone.
-        afterCreate(
-          conn: {query(sql: string, cb: (error: Error | null) => void): void},
-          done: (error: Error | null, conn: unknown) => void,
-        ) {
+        afterCreate(conn: {query(sql: string, cb: (error: Error | null) => void): void}, done: (error: Error | null, conn: unknown) => void) {
           conn.query(`SET time_zone = '+00:00'`, (error) => done(error, conn))
         },
       },

@@ -68,9 +68,7 @@ export async function withPgAdmin<T>(fn: (client: pg.Client) => Promise<T>): Pro
 }
 
 function urlOf(engine: ServerEngine, server: ServerAddress, name: string): string {
-  const auth = server.password
-    ? `${encodeURIComponent(server.user)}:${encodeURIComponent(server.password)}`
-    : encodeURIComponent(server.user)
+  const auth = server.password ? `${encodeURIComponent(server.user)}:${encodeURIComponent(server.password)}` : encodeURIComponent(server.user)
   return `${engine}://${auth}@${server.host}:${server.port}/${name}`
 }
 

@@ -77,10 +77,9 @@ export function homeEnv(home: string, extra: Record<string, string> = {}): Recor
  */
 export async function initialisedHome(options: HomeOptions): Promise<CliSession> {
   const session = new CliSession(homeEnv(options.home, options.env), {runner: options.runner, timeoutMs: options.timeoutMs})
-  const init = await session.run(
-    ['init', '--admin-email', options.email ?? 'ops@example.com', '--admin-name', options.name ?? 'Ops', '--password-stdin'],
-    {input: `${options.password}\n`},
-  )
+  const init = await session.run(['init', '--admin-email', options.email ?? 'ops@example.com', '--admin-name', options.name ?? 'Ops', '--password-stdin'], {
+    input: `${options.password}\n`,
+  })
   expect(init.code, init.stderr).toBe(0)
   return session
 }
@@ -117,10 +116,7 @@ export function killStartedClis(): void {
 }
 
 /** Waits until `condition()` holds, polling every `intervalMs` (50); fails naming `what` after `timeoutMs` (20 s). */
-export async function waitFor(
-  condition: () => boolean,
-  options: {timeoutMs?: number; what?: string; intervalMs?: number} = {},
-): Promise<void> {
+export async function waitFor(condition: () => boolean, options: {timeoutMs?: number; what?: string; intervalMs?: number} = {}): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 20_000
   const started = Date.now()
   while (!condition()) {
@@ -189,8 +185,7 @@ async function runOnce(args: string[], options: CliOptions): Promise<CliResult> 
     process.stdout.write = capture('out') as typeof process.stdout.write
     process.stderr.write = capture('err') as typeof process.stderr.write
     // Captured as the spawned CLI's are piped: not a terminal, even when vitest runs in one.
-    for (const stream of [process.stdout, process.stderr])
-      Object.defineProperty(stream, 'isTTY', {value: false, configurable: true, writable: true})
+    for (const stream of [process.stdout, process.stderr]) Object.defineProperty(stream, 'isTTY', {value: false, configurable: true, writable: true})
     // oclif's own output (this.log, --json, help) goes through console.
     console.log = console.info = (...a: unknown[]) => void (stdout += `${format(...a)}\n`)
     console.error = console.warn = (...a: unknown[]) => void (stderr += `${format(...a)}\n`)

@@ -94,12 +94,7 @@ export async function proxyTo(target: RaiFixture, mode: FaultMode = 'pass'): Pro
 }
 
 /** Registers an RDS (through `via` when given) without testing it; returns its raiops id. */
-export async function register(
-  ctx: Ctx,
-  target: RaiFixture,
-  name: string,
-  options: {master?: boolean; via?: FaultProxy} = {},
-): Promise<number> {
+export async function register(ctx: Ctx, target: RaiFixture, name: string, options: {master?: boolean; via?: FaultProxy} = {}): Promise<number> {
   const fields: RdsFields = {
     name,
     engine: target.engine,

@@ -6,10 +6,7 @@ import {PERMISSIONS} from '../../src/lib/auth/permissions.js'
 
 const root = join(import.meta.dirname, '..', '..')
 const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8')) as {
-  commands: Record<
-    string,
-    {permission?: string | null; summary?: string; description?: string; examples?: string[]; enableJsonFlag?: boolean}
-  >
+  commands: Record<string, {permission?: string | null; summary?: string; description?: string; examples?: string[]; enableJsonFlag?: boolean}>
 }
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
 

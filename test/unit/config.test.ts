@@ -19,9 +19,7 @@ describe('config', () => {
   it('names the variable and what is expected', () => {
     expect(() => loadConfig({RAIOPS_HOME: 'relative/dir'})).toThrow('RAIOPS_HOME: expected an absolute path')
     expect(() => loadConfig({RAIOPS_DATABASE_URL: 'oracle://x'})).toThrow(/^RAIOPS_DATABASE_URL: expected mysql:\/\//)
-    expect(() => loadConfig({RAIOPS_CONNECT_TIMEOUT_MS: 'soon'})).toThrow(
-      /^RAIOPS_CONNECT_TIMEOUT_MS: expected a whole number of milliseconds/,
-    )
+    expect(() => loadConfig({RAIOPS_CONNECT_TIMEOUT_MS: 'soon'})).toThrow(/^RAIOPS_CONNECT_TIMEOUT_MS: expected a whole number of milliseconds/)
     expect(() => loadConfig({RAIOPS_QUERY_TIMEOUT_MS: '5'})).toThrow(/RAIOPS_QUERY_TIMEOUT_MS: expected at least 100 ms/)
     expect(() => loadConfig({RAIOPS_HOME: 'x'})).toThrow(expect.objectContaining({exitCode: 2, constructor: ConfigError}))
   })

@@ -102,7 +102,6 @@ describe('sqlTime: DATETIME(3) text in UTC', () => {
       const ms = start + d * day + ((d * 7_919_113) % day)
       expect(sqlTime(ms)).toBe(isoSqlTime(ms))
     }
-    for (const ms of [start, start + 1, start + day - 1, start + 5000 * day + 3_600_000 * 13 + 61_001])
-      expect(sqlTime(ms)).toBe(isoSqlTime(ms))
+    for (const ms of [start, start + 1, start + day - 1, start + 5000 * day + 3_600_000 * 13 + 61_001]) expect(sqlTime(ms)).toBe(isoSqlTime(ms))
   })
 })

@@ -5,9 +5,7 @@ import {isSecretKey, redactChange, redactValues, rememberSecret, scrubArgv, scru
 
 describe('redaction', () => {
   it('replaces secret-looking keys at any depth', () => {
-    expect(
-      redactValues({name: 'main', password: 'x', nested: {api_token: 't', password_enc: 'v1.k.x', port: 3306}, list: [{secret: 's'}]}),
-    ).toEqual({
+    expect(redactValues({name: 'main', password: 'x', nested: {api_token: 't', password_enc: 'v1.k.x', port: 3306}, list: [{secret: 's'}]})).toEqual({
       name: 'main',
       password: '[redacted]',
       nested: {api_token: '[redacted]', password_enc: '[redacted]', port: 3306},
@@ -148,15 +146,11 @@ describe('redaction', () => {
       header: `Bearer ${jwt}`,
       blob: pem,
       openssh: '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA',
-      list: [
-        '$2b$12$0123456789012345678901uABCDEFGHIJKLMNOPQRSTUVWXYZ01234',
-        '$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG',
-      ],
+      list: ['$2b$12$0123456789012345678901uABCDEFGHIJKLMNOPQRSTUVWXYZ01234', '$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG'],
       fine: 'eyJ is not a token, $2y$ alone is not a hash',
     }
     const out = JSON.stringify(redactValues(values))
-    for (const secret of [bcrypt, jwt, 'MIIEowIBAAKCAQEA', 'b3BlbnNzaC1rZXktdjEAAAAA', 'uABCDEFGHIJ', 'RdescudvJCsgt3ub'])
-      expect(out).not.toContain(secret)
+    for (const secret of [bcrypt, jwt, 'MIIEowIBAAKCAQEA', 'b3BlbnNzaC1rZXktdjEAAAAA', 'uABCDEFGHIJ', 'RdescudvJCsgt3ub']) expect(out).not.toContain(secret)
     expect(redactValues(values)).toMatchObject({
       note: 'hash [redacted] set',
       header: 'Bearer [redacted]',
@@ -235,8 +229,6 @@ describe('RDS field validation', () => {
     expect(() => validateRdsFields({...base, name: '42'})).toThrow('--name must not be only digits')
     expect(() => validateRdsFields({...base, appUrl: 'ftp://x'})).toThrow('--app-url must be an http(s) URL')
     expect(() => validateRdsFields({...base, raiDatabase: 'rai; drop'})).toThrow('--rai-database must be a database name')
-    expect(() => validateRdsFields({name: 'f', engine: 'sqlite', raiDatabase: 'relative.db'})).toThrow(
-      '--file must be an absolute file path for sqlite',
-    )
+    expect(() => validateRdsFields({name: 'f', engine: 'sqlite', raiDatabase: 'relative.db'})).toThrow('--file must be an absolute file path for sqlite')
   })
 })

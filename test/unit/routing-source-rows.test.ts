@@ -47,9 +47,7 @@ describe('parseSourceRow: a fleet routing row checked', () => {
   })
 
   it('reads BIGINT ids given as digits, a numeric status as text, and a missing status or time as null', () => {
-    expect(
-      parseSourceRow({...ROW, id: '9007199254740', tenant_id: '3', rds_instance_id: '1', user_id: '42', status: 2, updated_at: null}),
-    ).toEqual({
+    expect(parseSourceRow({...ROW, id: '9007199254740', tenant_id: '3', rds_instance_id: '1', user_id: '42', status: 2, updated_at: null})).toEqual({
       id: 9_007_199_254_740,
       email: 'ann.lee@example.com',
       tenantId: 3,

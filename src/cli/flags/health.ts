@@ -10,8 +10,7 @@ export type HealthFormat = (typeof HEALTH_FORMATS)[number]
 const FAIL_ON = ['down', 'degraded', 'never'] as const
 
 /** --watch N: show it again every N seconds on the terminal. */
-export const watchFlag = (description: string) =>
-  Flags.custom<number>({description, parse: async (input) => parseSeconds(input, '--watch', 86_400)})()
+export const watchFlag = (description: string) => Flags.custom<number>({description, parse: async (input) => parseSeconds(input, '--watch', 86_400)})()
 
 /** --timeout of a probe, in seconds (5 by default). */
 export const probeTimeoutFlag = (description: string) =>

@@ -26,8 +26,7 @@ export const OUTPUT_FILE_MODE = 0o600
  *   /proc: written through, appended to, never replaced;
  * - anything else (a directory, a socket): refused.
  */
-export type OutputTarget =
-  {kind: 'stdout'} | {kind: 'atomic'; path: string} | {kind: 'through'; path: string} | {kind: 'descriptor'; fd: number}
+export type OutputTarget = {kind: 'stdout'} | {kind: 'atomic'; path: string} | {kind: 'through'; path: string} | {kind: 'descriptor'; fd: number}
 
 const MAX_LINKS = 40
 

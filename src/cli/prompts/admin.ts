@@ -13,10 +13,7 @@ export const adminFlags = {
 }
 
 /** The first admin, from init's flags, else asked on a terminal (`interactive`); a missing value is a one-line error. */
-export async function askAdmin(
-  flags: {'admin-email'?: string; 'admin-name'?: string; 'password-stdin': boolean},
-  interactive: boolean,
-): Promise<AdminInput> {
+export async function askAdmin(flags: {'admin-email'?: string; 'admin-name'?: string; 'password-stdin': boolean}, interactive: boolean): Promise<AdminInput> {
   const missing = (flag: string) =>
     new UserError(`${flag} is required to create the first admin`, {
       hint: 'pass --admin-email, --admin-name and --password-stdin, or run on a terminal',

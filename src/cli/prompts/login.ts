@@ -17,14 +17,10 @@ export const loginFlags = {
 }
 
 /** The email and password, from the flags or a terminal (`interactive`); never from the command line. */
-export async function askCredentials(
-  flags: {email?: string; 'password-stdin': boolean},
-  interactive: boolean,
-): Promise<{email: string; password: string}> {
+export async function askCredentials(flags: {email?: string; 'password-stdin': boolean}, interactive: boolean): Promise<{email: string; password: string}> {
   const email = flags.email ?? (interactive ? await promptText('Email') : undefined)
   if (!email) throw new UserError('--email is required without a terminal', {hint: 'pass --email and --password-stdin'})
   const password = flags['password-stdin'] ? await readSecretFromStdin() : interactive ? await promptSecret('Password') : undefined
-  if (!password)
-    throw new UserError('the password is required: give it on a terminal or with --password-stdin', {hint: 'never on the command line'})
+  if (!password) throw new UserError('the password is required: give it on a terminal or with --password-stdin', {hint: 'never on the command line'})
   return {email, password}
 }

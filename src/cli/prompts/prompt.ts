@@ -2,14 +2,9 @@
  * Interactive prompts (inquirer), loaded only when a prompt is shown. Callers
  * decide whether prompting is allowed; these never run without a TTY.
  */
-export async function promptText(
-  message: string,
-  options: {default?: string; validate?: (value: string) => true | string} = {},
-): Promise<string> {
+export async function promptText(message: string, options: {default?: string; validate?: (value: string) => true | string} = {}): Promise<string> {
   const {default: inquirer} = await import('inquirer')
-  const {value} = await inquirer.prompt<{value: string}>([
-    {type: 'input', name: 'value', message, default: options.default, validate: options.validate},
-  ])
+  const {value} = await inquirer.prompt<{value: string}>([{type: 'input', name: 'value', message, default: options.default, validate: options.validate}])
   return value
 }
 
@@ -26,9 +21,7 @@ export async function promptSecret(message: string, options: {confirm?: boolean}
 
 export async function promptSelect<T extends string>(message: string, choices: readonly T[], defaultValue?: T): Promise<T> {
   const {default: inquirer} = await import('inquirer')
-  const {value} = await inquirer.prompt<{value: string}>([
-    {type: 'select', name: 'value', message, choices: [...choices], default: defaultValue},
-  ])
+  const {value} = await inquirer.prompt<{value: string}>([{type: 'select', name: 'value', message, choices: [...choices], default: defaultValue}])
   return value as T
 }
 

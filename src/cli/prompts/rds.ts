@@ -23,11 +23,7 @@ export interface RdsAddFlags {
  * The values of a new RDS: from flags, asking on a terminal for what is missing,
  * or a one-line error naming the missing flag when nobody can be asked.
  */
-export async function collectRdsFields(
-  flags: RdsAddFlags,
-  ask: Asker | undefined,
-  readPassword: () => Promise<string>,
-): Promise<RdsFields> {
+export async function collectRdsFields(flags: RdsAddFlags, ask: Asker | undefined, readPassword: () => Promise<string>): Promise<RdsFields> {
   const need = async (value: string | undefined, flag: string, question: string, fallback?: string): Promise<string> => {
     if (value !== undefined) return value
     if (ask) return ask.text(question, fallback)
@@ -47,11 +43,7 @@ export async function collectRdsFields(
   const host = await need(flags.host, '--host', 'Host')
   const port = flags.port ?? (ask ? Number(await ask.text('Port', String(DEFAULT_PORTS[engine]))) : undefined)
   const username = await need(flags.username, '--username', 'Username')
-  const password = flags['password-stdin']
-    ? await readPassword()
-    : ask
-      ? (await ask.secret('Password (hidden, empty for none)')) || undefined
-      : undefined
+  const password = flags['password-stdin'] ? await readPassword() : ask ? (await ask.secret('Password (hidden, empty for none)')) || undefined : undefined
   const raiDatabase = await need(flags['rai-database'], '--rai-database', 'RAI database name', ask ? 'rai' : undefined)
   return {
     ...common,

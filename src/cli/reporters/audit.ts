@@ -51,8 +51,7 @@ export function renderAuditEntry(c: ChalkInstance, shownEntry: AuditView & {chan
   if (entry.source.host) lines.push(`  Host     ${entry.source.host}${entry.source.ip ? ` (${entry.source.ip})` : ''}`)
   if (entry.source.command) lines.push(`  Command  ${entry.source.command}`)
   lines.push('')
-  if (changes.length === 0)
-    lines.push(c.dim(entry.oldValues === null && entry.newValues === null ? '  no values recorded' : '  no field changed'))
+  if (changes.length === 0) lines.push(c.dim(entry.oldValues === null && entry.newValues === null ? '  no values recorded' : '  no field changed'))
   for (const change of changes) {
     if (change.redacted) {
       lines.push(`  ${escapeControl(change.field)}: changed ${c.dim('(redacted)')}`)

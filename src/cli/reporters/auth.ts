@@ -26,13 +26,9 @@ export function renderRole(role: RoleView): string {
 export function renderIdentity(identity: Identity): string {
   const shown = escapeControlDeep(identity)
   const who = shown.kind === 'operator' ? `operator ${shown.email} (${shown.name})` : `token "${shown.name}" (from RAIOPS_TOKEN)`
-  return [
-    who,
-    `role         ${shown.role}`,
-    `permissions  ${shown.permissions.join(', ') || '(none)'}`,
-    `expires      ${shown.expiresAt ?? 'never'}`,
-    '',
-  ].join('\n')
+  return [who, `role         ${shown.role}`, `permissions  ${shown.permissions.join(', ') || '(none)'}`, `expires      ${shown.expiresAt ?? 'never'}`, ''].join(
+    '\n',
+  )
 }
 
 /** `signed in as ana@example.com (support_admin) until …`. */

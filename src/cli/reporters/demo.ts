@@ -26,11 +26,7 @@ export function demoFleetSummary(result: DemoResult): string {
   ]
   const width = Math.max(...result.rds.map((r) => r.name.length))
   for (const r of escapeControlDeep(result.rds)) {
-    const role = [
-      r.master ? 'master' : null,
-      r.state,
-      r.missing ? 'its database file is missing on purpose: the server that is down' : null,
-    ]
+    const role = [r.master ? 'master' : null, r.state, r.missing ? 'its database file is missing on purpose: the server that is down' : null]
       .filter(Boolean)
       .join(', ')
     lines.push(`    ${r.name.padEnd(width)}  ${n(r.tenants).padStart(7)} tenants  ${role}`)
@@ -42,11 +38,7 @@ export function demoFleetSummary(result: DemoResult): string {
 export function demoUsage(c: ChalkInstance, output: DemoOutput, options: {dir: string; tourRan: boolean; foreign: string[]}): string {
   const lines = ['']
   if (options.foreign.length > 0)
-    lines.push(
-      c.yellow(
-        `Your shell sets ${options.foreign.join(', ')}, which would point raiops elsewhere: the unset line below keeps it on the demo.`,
-      ),
-    )
+    lines.push(c.yellow(`Your shell sets ${options.foreign.join(', ')}, which would point raiops elsewhere: the unset line below keeps it on the demo.`))
   lines.push(
     c.bold(
       options.tourRan

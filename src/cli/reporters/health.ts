@@ -61,17 +61,13 @@ export function healthMetrics(report: HealthReport): MetricFamily[] {
       name: 'raiops_rds_connections_used_ratio',
       help: 'Connections in use over the server limit (MySQL Threads_connected / max_connections, PostgreSQL backends / max_connections).',
       type: 'gauge',
-      samples: report.results
-        .filter((r) => r.connectionsUsedRatio !== null)
-        .map((r) => ({labels: label(r), value: r.connectionsUsedRatio as number})),
+      samples: report.results.filter((r) => r.connectionsUsedRatio !== null).map((r) => ({labels: label(r), value: r.connectionsUsedRatio as number})),
     },
     {
       name: 'raiops_rds_health_status',
       help: 'The health status of the RDS: 1 for its current status, 0 for the others.',
       type: 'gauge',
-      samples: report.results.flatMap((r) =>
-        statuses.map((status) => ({labels: {...label(r), status}, value: r.status === status ? 1 : 0})),
-      ),
+      samples: report.results.flatMap((r) => statuses.map((status) => ({labels: {...label(r), status}, value: r.status === status ? 1 : 0}))),
     },
     {
       name: 'raiops_rds_health_checked_timestamp_seconds',
@@ -159,17 +155,13 @@ export function healthReporter(format: HealthFormat, c: ChalkInstance, failOn: F
     ndjson: (report) => renderNdjson(report.results),
     json: (report) => renderJson(report),
     csv: (report) => renderList(report.results, healthColumns(c), 'csv'),
-    table: (report) =>
-      report.results.length === 0 ? '' : `${renderList(report.results, healthColumns(c), 'table')}${healthSummary(c, report)}\n`,
+    table: (report) => (report.results.length === 0 ? '' : `${renderList(report.results, healthColumns(c), 'table')}${healthSummary(c, report)}\n`),
   }
   return reporters[format]
 }
 
 /** The stored checks in one --format (prometheus and junit are for a probe). */
-export function historyReporter(
-  format: Exclude<HealthFormat, 'prometheus' | 'junit'>,
-  c: ChalkInstance,
-): (history: HealthHistory) => string {
+export function historyReporter(format: Exclude<HealthFormat, 'prometheus' | 'junit'>, c: ChalkInstance): (history: HealthHistory) => string {
   const reporters: Record<typeof format, (history: HealthHistory) => string> = {
     table: (history) => `${c.dim(historyHeading(history))}\n${renderList(history.rds, historyColumns(c), 'table')}`,
     csv: (history) => renderList(history.rds, historyColumns(c), 'csv'),

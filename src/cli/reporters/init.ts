@@ -21,7 +21,5 @@ export function renderInit(c: ChalkInstance, init: InitResult): string {
 
 /** What the person at the terminal must do next: back up a master key just created. */
 export function initNotes(c: ChalkInstance, init: InitResult): string[] {
-  return init.changed && init.key.created
-    ? [c.yellow(`Back up ${escapeControlDeep(init).key.path}: without it the stored RDS passwords cannot be read.`)]
-    : []
+  return init.changed && init.key.created ? [c.yellow(`Back up ${escapeControlDeep(init).key.path}: without it the stored RDS passwords cannot be read.`)] : []
 }

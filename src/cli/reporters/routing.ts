@@ -9,8 +9,7 @@ function routingColumns(c: ChalkInstance): Column<RoutingEntry>[] {
   return [
     {
       header: 'tenant',
-      cell: (e) =>
-        e.tenantName ? `${e.tenantName} (#${e.tenantMasterId})` : c.yellow(`not in tenant_master (remote ${e.remoteTenantId})`),
+      cell: (e) => (e.tenantName ? `${e.tenantName} (#${e.tenantMasterId})` : c.yellow(`not in tenant_master (remote ${e.remoteTenantId})`)),
     },
     {header: 'rds', cell: (e) => e.rdsName ?? c.yellow(`unknown RDS ${e.rdsInstanceId}`)},
     {header: 'user id', cell: (e) => String(e.remoteUserId)},

@@ -14,18 +14,14 @@ function tone(c: ChalkInstance, state: SectionState | undefined, text: string): 
 /** The overview on one screen: a heading per section with its state and summary, its facts indented. */
 export function renderStatus(c: ChalkInstance, overview: StatusOverview): string {
   const width = Math.max(...overview.sections.map((s) => s.title.length))
-  const lines = [
-    `${c.bold('raiops status')} ${c.dim(overview.generatedAt)}  overall: ${tone(c, overview.state, BADGE[overview.state])}`,
-    '',
-  ]
+  const lines = [`${c.bold('raiops status')} ${c.dim(overview.generatedAt)}  overall: ${tone(c, overview.state, BADGE[overview.state])}`, '']
   for (const section of overview.sections) {
     const badge = tone(c, section.state, `[${BADGE[section.state]}]`)
     lines.push(
       `${c.bold(section.title.padEnd(width))}  ${badge} ${section.state === 'never' && section.summary === 'never run' ? '' : escapeControl(section.summary)}`.trimEnd(),
     )
     const labelWidth = Math.max(0, ...section.facts.map((f) => f.label.length))
-    for (const fact of section.facts)
-      lines.push(`  ${c.dim(`${fact.label}:`.padEnd(labelWidth + 1))} ${tone(c, fact.tone, escapeControl(fact.value))}`)
+    for (const fact of section.facts) lines.push(`  ${c.dim(`${fact.label}:`.padEnd(labelWidth + 1))} ${tone(c, fact.tone, escapeControl(fact.value))}`)
   }
   return `${lines.join('\n')}\n`
 }

@@ -15,11 +15,7 @@ import type {Progress} from '../output/spinner.js'
 const seconds = (ms: number | null): string => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`)
 
 export function colourRun(c: ChalkInstance, status: string): string {
-  return paint(
-    c,
-    status === 'ok' ? 'ok' : status === 'partial' || status === 'running' ? 'warn' : status === 'failed' ? 'fail' : 'dim',
-    status,
-  )
+  return paint(c, status === 'ok' ? 'ok' : status === 'partial' || status === 'running' ? 'warn' : status === 'failed' ? 'fail' : 'dim', status)
 }
 
 export function tenantSyncColumns(c: ChalkInstance): Column<RdsTenantSync>[] {
@@ -89,9 +85,7 @@ export function routingSyncSummary(c: ChalkInstance, routingReport: RoutingSyncR
   ]
   if (unlinked > 0) {
     const examples = report.unlinkedTenants.map((t) => `RDS ${t.rdsInstanceId} tenant ${t.remoteTenantId} (${t.rows})`).join(', ')
-    lines.push(
-      c.yellow(`  ${unlinked} row(s) kept without a tenant link: their tenant is not in tenant_master (run sync:tenants) — ${examples}`),
-    )
+    lines.push(c.yellow(`  ${unlinked} row(s) kept without a tenant link: their tenant is not in tenant_master (run sync:tenants) — ${examples}`))
   }
   if (invalid > 0) {
     lines.push(c.yellow(`  ${invalid} source row(s) break the contract:`))
@@ -157,8 +151,7 @@ function countsText(stats: Record<string, unknown> | null): string {
 const ndjson = (events: readonly unknown[]): string => events.map((event) => `${JSON.stringify(event)}\n`).join('')
 
 /** An RDS's tenant sync as an NDJSON event (`kind` in sync:all, where routing follows). */
-export const tenantSyncEvent = (result: RdsTenantSync, kind?: 'tenants'): string =>
-  ndjson([{type: 'rds', ...(kind ? {kind} : {}), ...result}])
+export const tenantSyncEvent = (result: RdsTenantSync, kind?: 'tenants'): string => ndjson([{type: 'rds', ...(kind ? {kind} : {}), ...result}])
 
 /**
  * A report in one --format. `streamed`: the per-RDS NDJSON events were
@@ -168,10 +161,8 @@ type Reporter<R> = (c: ChalkInstance, report: R, streamed: boolean) => string
 
 const tenantSyncReporters: Record<SyncFormat, Reporter<TenantSyncReport>> = {
   json: (_c, report) => renderJson(report),
-  ndjson: (_c, {rds, ...summary}, streamed) =>
-    `${streamed ? '' : rds.map((r) => tenantSyncEvent(r)).join('')}${ndjson([{type: 'summary', ...summary}])}`,
-  table: (c, report) =>
-    `${report.rds.length > 0 ? renderList(report.rds, tenantSyncColumns(c), 'table') : ''}${tenantSyncSummary(c, report)}\n`,
+  ndjson: (_c, {rds, ...summary}, streamed) => `${streamed ? '' : rds.map((r) => tenantSyncEvent(r)).join('')}${ndjson([{type: 'summary', ...summary}])}`,
+  table: (c, report) => `${report.rds.length > 0 ? renderList(report.rds, tenantSyncColumns(c), 'table') : ''}${tenantSyncSummary(c, report)}\n`,
 }
 
 const routingSyncReporters: Record<SyncFormat, Reporter<RoutingSyncReport>> = {
@@ -198,8 +189,7 @@ export const allSyncReporter = (format: SyncFormat): Reporter<AllSyncReport> => 
 export function syncStatusReport(c: ChalkInstance, format: SyncFormat, report: SyncStatusReport): string {
   const now = new Date(report.generatedAt)
   if (format === 'json') return renderJson(report)
-  if (format === 'ndjson')
-    return ndjson([...report.kinds.map((k) => ({type: 'kind', ...k})), ...report.rds.map((r) => ({type: 'rds', ...r}))])
+  if (format === 'ndjson') return ndjson([...report.kinds.map((k) => ({type: 'kind', ...k})), ...report.rds.map((r) => ({type: 'rds', ...r}))])
   return `${renderList(report.kinds, syncKindColumns(c, now), 'table')}${report.rds.length > 0 ? renderList(report.rds, rdsSyncColumns(c, now), 'table') : ''}`
 }
 

@@ -30,8 +30,7 @@ A chain re-computed by someone who can write the table passes that walk; signed 
   async run(): Promise<Verified> {
     const {flags} = await this.parse(AuditVerify)
     const files = flags.checkpoint ?? []
-    const publicKey =
-      files.length > 0 ? loadVerifyKey(flags['public-key'] ?? join(this.runtime.config.home, 'audit-signing.key.pub')) : undefined
+    const publicKey = files.length > 0 ? loadVerifyKey(flags['public-key'] ?? join(this.runtime.config.home, 'audit-signing.key.pub')) : undefined
     const checkpoints = publicKey ? await Promise.all(files.map((file) => readCheckpoint(file, publicKey))) : []
     const result = await verifyAuditChain(await this.context(), {checkpoints})
     this.print(renderVerification(this.color, result, checkpoints.length))

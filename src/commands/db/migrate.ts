@@ -20,10 +20,7 @@ export default class DbMigrate extends BaseCommand<MigrateResult> {
 
   async run(): Promise<MigrateResult> {
     const {flags} = await this.parse(DbMigrate)
-    const result = await migrateControlDb(
-      {db: await this.runtime.db({prepare: true})},
-      {target: this.runtime.target, statusOnly: flags.status},
-    )
+    const result = await migrateControlDb({db: await this.runtime.db({prepare: true})}, {target: this.runtime.target, statusOnly: flags.status})
     // The database is named as configured: a path or a URL the environment gave.
     const shown = escapeControlDeep(result)
     if (flags.status) {

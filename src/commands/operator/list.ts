@@ -6,10 +6,7 @@ export default class OperatorList extends BaseCommand<OperatorView[]> {
   static override summary = 'list operators'
   static override description =
     'Shows every operator: email, name, role, whether active, last sign-in, and a lock after failed logins. Password hashes are never shown.'
-  static override examples = [
-    '<%= config.bin %> <%= command.id %>',
-    '<%= config.bin %> <%= command.id %> --format csv --output operators.csv',
-  ]
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --format csv --output operators.csv']
   static override permission = 'operator.view' as const
   static override flags = {...listFlags}
 

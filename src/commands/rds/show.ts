@@ -28,9 +28,7 @@ export default class RdsShow extends BaseCommand<RdsView & {password?: string | 
     if (flags.reveal) {
       assertPermitted(await this.runtime.identity(), 'rds.secrets', 'rds:show --reveal')
       const {rds, password} = await revealRdsPassword(await this.context(), {ref: args.rds})
-      this.log(
-        renderRecord({rds, password}, (r) => [...rdsRecord(this.color, r.rds), ['password', r.password ?? '(none stored)']]).trimEnd(),
-      )
+      this.log(renderRecord({rds, password}, (r) => [...rdsRecord(this.color, r.rds), ['password', r.password ?? '(none stored)']]).trimEnd())
       return {...rds, password}
     }
     const rds = await showRds({db: await this.runtime.db()}, {ref: args.rds})

@@ -8,9 +8,7 @@ export default class RoleCreate extends BaseCommand<RoleView> {
   static override summary = 'create a custom role with the permissions it grants'
   static override description =
     'Creates a role for operators and tokens (for example one that may only run the syncs, for cron). Permissions are named as role:show system_admin lists them; more can be granted or revoked later.'
-  static override examples = [
-    '<%= config.bin %> <%= command.id %> sync_runner --permission sync.run --permission sync.view --description "cron: the syncs"',
-  ]
+  static override examples = ['<%= config.bin %> <%= command.id %> sync_runner --permission sync.run --permission sync.view --description "cron: the syncs"']
   static override permission = 'operator.manage' as const
   static override args = {name: Args.string({description: 'the role name (lower case, digits, _)', required: true})}
   static override flags = {

@@ -19,9 +19,7 @@ export async function explainAccess(
   const {db} = ctx
   const {operator: operatorRef, command} = input
   const row = await db('operators')
-    .where((q) =>
-      /^\d+$/.test(operatorRef) ? q.where({id: Number(operatorRef)}) : q.whereRaw('lower(email) = ?', [operatorRef.trim().toLowerCase()]),
-    )
+    .where((q) => (/^\d+$/.test(operatorRef) ? q.where({id: Number(operatorRef)}) : q.whereRaw('lower(email) = ?', [operatorRef.trim().toLowerCase()])))
     .first('email', 'role', 'is_active')
   if (!row) throw new NotFoundError(`no operator "${operatorRef}"`, {hint: 'see `raiops operator:list`'})
   const base = {operator: row.email, command: command.id, permission: command.permission}

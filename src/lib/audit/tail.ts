@@ -51,8 +51,7 @@ export async function* tailAudit(ctx: Pick<OpsContext, 'db'>, options: TailOptio
   let failures = 0
   let backlog = false
   while (!options.signal?.aborted) {
-    if (!backlog)
-      await pause(failures > 0 ? Math.min(options.intervalMs * 2 ** failures, MAX_BACKOFF_MS) : options.intervalMs, options.signal)
+    if (!backlog) await pause(failures > 0 ? Math.min(options.intervalMs * 2 ** failures, MAX_BACKOFF_MS) : options.intervalMs, options.signal)
     if (options.signal?.aborted) return
     let entries: AuditView[]
     try {

@@ -29,10 +29,7 @@ export interface TrustedHead {
  * checkpoint's sequence must carry its hash (a chain re-computed after an edit
  * does not), and no checkpointed entry may be missing (a truncated tail).
  */
-export async function verifyAuditChain(
-  ctx: Pick<OpsContext, 'db'>,
-  input: {checkpoints?: readonly TrustedHead[]} = {},
-): Promise<ChainVerification> {
+export async function verifyAuditChain(ctx: Pick<OpsContext, 'db'>, input: {checkpoints?: readonly TrustedHead[]} = {}): Promise<ChainVerification> {
   const {db} = ctx
   const checkpoints = input.checkpoints ?? []
   const bySeq = new Map<number, TrustedHead[]>()

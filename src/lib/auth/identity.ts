@@ -20,10 +20,7 @@ export async function permissionsOf(db: Db, role: string): Promise<string[]> {
  * a disabled operator) is refused with one line (exit 5). The only change it
  * makes is noting the token's use, on behalf of the token itself.
  */
-export async function resolveIdentity(
-  ctx: Pick<OpsContext, 'db' | 'now'>,
-  source: {token?: string; session: string | null; home: string},
-): Promise<Identity> {
+export async function resolveIdentity(ctx: Pick<OpsContext, 'db' | 'now'>, source: {token?: string; session: string | null; home: string}): Promise<Identity> {
   const {db} = ctx
   const now = ctx.now()
   if (source.token) {
@@ -32,8 +29,7 @@ export async function resolveIdentity(
       .first('id', 'name', 'role', 'expires_at', 'revoked_at')) as
       {id: number | string; name: string; role: string; expires_at: unknown; revoked_at: unknown} | undefined
     if (!row) throw new NotPermittedError('RAIOPS_TOKEN is not a valid raiops token', {hint: 'create one with `raiops token:create`'})
-    if (toIso(row.revoked_at))
-      throw new NotPermittedError(`the token "${row.name}" was revoked`, {hint: 'create a new one with `raiops token:create`'})
+    if (toIso(row.revoked_at)) throw new NotPermittedError(`the token "${row.name}" was revoked`, {hint: 'create a new one with `raiops token:create`'})
     const expiresAt = toIso(row.expires_at)
     if (expiresAt && Date.parse(expiresAt) <= now.getTime())
       throw new NotPermittedError(`the token "${row.name}" expired at ${expiresAt}`, {hint: 'create a new one with `raiops token:create`'})
@@ -76,7 +72,5 @@ export function assertPermitted(identity: Identity, permission: string, command:
 
 /** The audit identity of a caller. */
 export function auditActor(identity: Identity, source: AuditContext['source']): AuditContext {
-  return identity.kind === 'operator'
-    ? {actorType: 'operator', actor: identity.email, source}
-    : {actorType: 'token', actor: identity.name, source}
+  return identity.kind === 'operator' ? {actorType: 'operator', actor: identity.email, source} : {actorType: 'token', actor: identity.name, source}
 }

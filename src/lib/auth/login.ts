@@ -74,9 +74,7 @@ export async function login(ctx: ChangeContext, input: {email: string; password:
         await tx('operators')
           .where({id: row.id})
           .update(
-            lockedNow
-              ? {failed_logins: 0, locked_until: new Date(now.getTime() + LOCKOUT_MS), updated_at: now}
-              : {failed_logins: failed, updated_at: now},
+            lockedNow ? {failed_logins: 0, locked_until: new Date(now.getTime() + LOCKOUT_MS), updated_at: now} : {failed_logins: failed, updated_at: now},
           )
       }
       await appendAudit(
@@ -93,17 +91,11 @@ export async function login(ctx: ChangeContext, input: {email: string; password:
       return {ok: false as const, failure}
     }
     await tx('operators').where({id: row.id}).update({failed_logins: 0, locked_until: null, last_login_at: now, updated_at: now})
-    await appendAudit(
-      tx,
-      {...audit, actorType: 'operator', actor: row.email},
-      {action: 'auth.login', targetType: 'operator', targetId: Number(row.id)},
-      now,
-    )
+    await appendAudit(tx, {...audit, actorType: 'operator', actor: row.email}, {action: 'auth.login', targetType: 'operator', targetId: Number(row.id)}, now)
     return {ok: true as const, row}
   })
   // Only someone who typed the right password learns that the operator is disabled.
-  if (!outcome.ok && outcome.failure === 'disabled')
-    throw new NotPermittedError(`the operator ${address} is disabled`, {hint: 'ask a system_admin'})
+  if (!outcome.ok && outcome.failure === 'disabled') throw new NotPermittedError(`the operator ${address} is disabled`, {hint: 'ask a system_admin'})
   if (!outcome.ok) throw new NotPermittedError(REFUSED, {hint: REFUSED_HINT})
   const r = outcome.row
   return {id: Number(r.id), email: r.email, name: r.name, role: r.role}

@@ -35,16 +35,7 @@ export const BUILTIN_ROLES: Record<string, {description: string; permissions: re
   system_admin: {description: 'everything', permissions: ALL_PERMISSIONS},
   support_admin: {
     description: 'tenant support: tenants, their users, impersonation, audit',
-    permissions: [
-      'tenant.view',
-      'tenant.edit',
-      'tenant.impersonate',
-      'user.view',
-      'user.edit',
-      'user.password-reset',
-      'audit.view',
-      'rds.view',
-    ],
+    permissions: ['tenant.view', 'tenant.edit', 'tenant.impersonate', 'user.view', 'user.edit', 'user.password-reset', 'audit.view', 'rds.view'],
   },
   billing_admin: {
     description: 'billing and reports',

@@ -19,10 +19,7 @@ const EMAIL = new RegExp(String.raw`(?<!${LOCAL})("(?:[^"\\\r\n]|\\.)+"|${LOCAL}
 
 /** `john@example.com` → `j***@example.com`: the first character, the domain. */
 export function maskEmail(text: string): string {
-  return text.replace(
-    EMAIL,
-    (_match, local: string, domain: string) => `${String.fromCodePoint(local.codePointAt(0) as number)}***@${domain}`,
-  )
+  return text.replace(EMAIL, (_match, local: string, domain: string) => `${String.fromCodePoint(local.codePointAt(0) as number)}***@${domain}`)
 }
 
 /** Every email in every string and every key of a value (objects and arrays walked, at any depth). */

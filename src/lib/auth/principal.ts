@@ -8,8 +8,7 @@ export type {Principal, SystemPrincipal} from './types.js'
 export const SYSTEM_PRINCIPAL: SystemPrincipal = {kind: 'system', name: 'raiops'}
 
 /** An operator, a token (with their role) or a role, as something a caller acts on. */
-export type PrincipalRef =
-  {kind: 'operator'; email: string; role: string} | {kind: 'token'; name: string; role: string} | {kind: 'role'; name: string}
+export type PrincipalRef = {kind: 'operator'; email: string; role: string} | {kind: 'token'; name: string; role: string} | {kind: 'role'; name: string}
 
 /** The permission every change to an operator, a token, a session or a role needs, whichever command makes it. */
 const MANAGE = 'operator.manage'
@@ -34,10 +33,9 @@ function named(permissions: readonly string[]): string {
  */
 function assertHolds(actor: Identity, permissions: readonly string[], refusal: (beyond: string) => string, hint: string): void {
   if (!actor.permissions.includes(MANAGE)) {
-    throw new NotPermittedError(
-      `${who(actor)} (role ${actor.role}) may not change operators, tokens or roles: it needs the permission ${MANAGE}`,
-      {hint: 'ask a system_admin for a role that has it'},
-    )
+    throw new NotPermittedError(`${who(actor)} (role ${actor.role}) may not change operators, tokens or roles: it needs the permission ${MANAGE}`, {
+      hint: 'ask a system_admin for a role that has it',
+    })
   }
   const beyond = permissions.filter((p) => !actor.permissions.includes(p))
   if (beyond.length > 0) throw new NotPermittedError(refusal(named(beyond)), {hint})
@@ -57,8 +55,7 @@ export async function assertMayChange(tx: Db, actor: Principal, target: Principa
   assertHolds(
     actor,
     held,
-    (beyond) =>
-      `${describeTarget(target)} holds ${beyond}, which you do not hold yourself: you may not change ${target.kind === 'role' ? 'it' : 'them'}`,
+    (beyond) => `${describeTarget(target)} holds ${beyond}, which you do not hold yourself: you may not change ${target.kind === 'role' ? 'it' : 'them'}`,
     'ask someone who holds them all',
   )
 }

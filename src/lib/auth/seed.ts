@@ -41,9 +41,7 @@ export async function seedRoles(tx: Db, now: Date): Promise<RoleSeedResult> {
   const newRoles = new Set(rolesCreated)
   const newPermissions = new Set(permissionsCreated)
   const grants = Object.entries(BUILTIN_ROLES).flatMap(([role, {permissions}]) =>
-    permissions
-      .filter((permission) => newRoles.has(role) || newPermissions.has(permission))
-      .map((permission) => ({role, permission, created_at: now})),
+    permissions.filter((permission) => newRoles.has(role) || newPermissions.has(permission)).map((permission) => ({role, permission, created_at: now})),
   )
   for (let i = 0; i < grants.length; i += 100) await tx('raiops_role_permissions').insert(grants.slice(i, i + 100))
   return {permissionsCreated, rolesCreated, grantsCreated: grants.length}

@@ -89,12 +89,7 @@ export async function verifySession(home: string, token: string, now: Date): Pro
   try {
     const {payload} = await jwtVerify(token, key, {algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, currentDate: now})
     const operatorId = Number(payload.sub)
-    if (
-      !Number.isSafeInteger(operatorId) ||
-      typeof payload.email !== 'string' ||
-      typeof payload.exp !== 'number' ||
-      typeof payload.jti !== 'string'
-    )
+    if (!Number.isSafeInteger(operatorId) || typeof payload.email !== 'string' || typeof payload.exp !== 'number' || typeof payload.jti !== 'string')
       return {ok: false, reason: 'invalid'}
     return {ok: true, claims: {jti: payload.jti, operatorId, email: payload.email, expiresAt: new Date(payload.exp * 1000)}}
   } catch (error) {
@@ -114,16 +109,11 @@ export interface StartSessionInput {
  * Signs an operator in on this machine: the session recorded in the control
  * database (auth_sessions) and its token in a file in RAIOPS_HOME (0600).
  */
-export async function startSession(
-  ctx: Pick<OpsContext, 'db' | 'now'>,
-  input: StartSessionInput,
-): Promise<{expiresAt: Date; file: string}> {
+export async function startSession(ctx: Pick<OpsContext, 'db' | 'now'>, input: StartSessionInput): Promise<{expiresAt: Date; file: string}> {
   const {home, operator} = input
   const now = ctx.now()
   const {token, jti, expiresAt} = await signSession(home, operator, now, input.ttlMs ?? DEFAULT_SESSION_TTL_MS)
-  await ctx
-    .db('auth_sessions')
-    .insert({jti, operator_id: operator.id, host: hostname().slice(0, 255), issued_at: now, expires_at: expiresAt})
+  await ctx.db('auth_sessions').insert({jti, operator_id: operator.id, host: hostname().slice(0, 255), issued_at: now, expires_at: expiresAt})
   writeSession(home, token)
   return {expiresAt, file: sessionFile(home)}
 }

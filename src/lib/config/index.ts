@@ -43,10 +43,7 @@ export const envSchema = z.object({
         .map((secret) => secret.trim())
         .filter((secret) => secret !== ''),
     )
-    .refine(
-      (secrets) => secrets.length > 0 && secrets.every((secret) => secret.length >= 16),
-      'comma-separated secrets of at least 16 characters each',
-    )
+    .refine((secrets) => secrets.length > 0 && secrets.every((secret) => secret.length >= 16), 'comma-separated secrets of at least 16 characters each')
     .optional(),
   XDG_DATA_HOME: absolutePath.optional(),
   // Output: read by the command base before the rest is validated, so they are plain strings.

@@ -110,10 +110,7 @@ export function loadKeyring(source: KeySource): Keyring {
   try {
     text = readFileSync(source.masterKeyFile, 'utf8')
   } catch (error) {
-    throw new SecretError(
-      `cannot read the master key file ${source.masterKeyFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
-      ExitCode.badInput,
-    )
+    throw new SecretError(`cannot read the master key file ${source.masterKeyFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, ExitCode.badInput)
   }
   return parseKeyring(text, source.masterKeyFile)
 }

@@ -50,13 +50,9 @@ export function decryptSecret(keyring: Keyring, envelope: string, location: Secr
   const [, kid, encoded] = parts
   const master = keyring.get(kid)
   if (!master) {
-    throw new SecretError(
-      `cannot decrypt ${where(location)}: it was encrypted with key "${kid}", which ${keyring.source} does not hold`,
-      ExitCode.badInput,
-      {
-        hint: `add key "${kid}" to the keyring (RAIOPS_MASTER_KEY=newkid:…,${kid}:…)`,
-      },
-    )
+    throw new SecretError(`cannot decrypt ${where(location)}: it was encrypted with key "${kid}", which ${keyring.source} does not hold`, ExitCode.badInput, {
+      hint: `add key "${kid}" to the keyring (RAIOPS_MASTER_KEY=newkid:…,${kid}:…)`,
+    })
   }
   const raw = Buffer.from(encoded, 'base64url')
   if (raw.length < NONCE_BYTES + TAG_BYTES) {
@@ -69,9 +65,7 @@ export function decryptSecret(keyring: Keyring, envelope: string, location: Secr
   try {
     plaintext = Buffer.concat([decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString('utf8')
   } catch {
-    throw new SecretError(
-      `cannot decrypt ${where(location)} with key "${kid}": the ciphertext was altered, moved from another row, or the key is wrong`,
-    )
+    throw new SecretError(`cannot decrypt ${where(location)} with key "${kid}": the ciphertext was altered, moved from another row, or the key is wrong`)
   }
   rememberSecret(plaintext)
   return plaintext

@@ -149,10 +149,5 @@ export async function insertReturningId<T extends TableWithId>(db: Db, table: T,
 /** Whether a driver error is a unique-constraint violation, on any engine. */
 export function isUniqueViolation(error: unknown): boolean {
   const e = error as {code?: string; errno?: number} | null
-  return (
-    e?.code === 'ER_DUP_ENTRY' ||
-    e?.code === '23505' ||
-    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
-  )
+  return e?.code === 'ER_DUP_ENTRY' || e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
 }

@@ -48,8 +48,7 @@ function serverSide(context: FailureContext): string {
 }
 
 /** tarn's TimeoutError names itself "Error": it is known by its class name. */
-const isPoolTimeout = (e: DriverErrorLike): boolean =>
-  e.name === 'TimeoutError' || (e as {constructor?: {name?: string}}).constructor?.name === 'TimeoutError'
+const isPoolTimeout = (e: DriverErrorLike): boolean => e.name === 'TimeoutError' || (e as {constructor?: {name?: string}}).constructor?.name === 'TimeoutError'
 
 function describe(error: unknown, depth: number, context: FailureContext): string {
   if (error === null || error === undefined) return 'unknown error'

@@ -125,8 +125,7 @@ function controlSqliteAfterCreate(conn: SqliteRawConnection, done: (error: Error
  * pool starts empty, stays small, and fails a connect at once rather than retrying.
  */
 function poolFor(engine: RdsEngine, options: FleetOptions | ControlDbOptions, acquireConnectionTimeout: number): Knex.PoolConfig {
-  if (isControl(options))
-    return engine === 'sqlite' ? {min: 1, max: 1, afterCreate: controlSqliteAfterCreate} : {min: 0, max: CONTROL_POOL_MAX}
+  if (isControl(options)) return engine === 'sqlite' ? {min: 1, max: 1, afterCreate: controlSqliteAfterCreate} : {min: 0, max: CONTROL_POOL_MAX}
   const pool: Knex.PoolConfig = {
     min: 0,
     max: engine === 'sqlite' ? 1 : (options.poolMax ?? 2),

@@ -122,10 +122,7 @@ async function* replay<Row>(first: Row[], rest: AsyncIterator<Row[]>): AsyncGene
  * server could not take is only a warning, and the caller compares the count
  * with what it sent. A refused statement hands the rows to `refused`.
  */
-export async function loadData<C extends string, Row extends {readonly [K in C]?: TsvValue}>(
-  db: Knex,
-  options: LoadDataOptions<C, Row>,
-): Promise<number> {
+export async function loadData<C extends string, Row extends {readonly [K in C]?: TsvValue}>(db: Knex, options: LoadDataOptions<C, Row>): Promise<number> {
   const outcome = await loadOnce(db, options)
   return typeof outcome === 'number' ? outcome : options.refused(replay(outcome.first, options.batches))
 }

@@ -49,12 +49,7 @@ function fingerprintOf(spec: RdsConnectionSpec): string {
 }
 
 /** Lets the registry see (and, when needed, cut) every socket the driver opens, and when each last heard from the server. */
-function withSocketTracking(
-  config: Knex.Config,
-  engine: RdsConnectionSpec['engine'],
-  sockets: Set<net.Socket>,
-  heard: Entry['heard'],
-): Knex.Config {
+function withSocketTracking(config: Knex.Config, engine: RdsConnectionSpec['engine'], sockets: Set<net.Socket>, heard: Entry['heard']): Knex.Config {
   const track = (socket: net.Socket): net.Socket => {
     sockets.add(socket)
     // Added before the driver's own listener, in the same tick: no byte is missed by either.

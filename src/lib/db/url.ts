@@ -26,12 +26,9 @@ function decodePart(value: string, part: string): string {
   try {
     return decodeURIComponent(value)
   } catch {
-    throw new ConfigError(
-      `RAIOPS_DATABASE_URL: the ${part} holds a malformed percent-escape ("%" must be followed by two hex digits of UTF-8)`,
-      {
-        hint: `write a literal "%" in the ${part} as %25, and other special characters percent-encoded (encodeURIComponent)`,
-      },
-    )
+    throw new ConfigError(`RAIOPS_DATABASE_URL: the ${part} holds a malformed percent-escape ("%" must be followed by two hex digits of UTF-8)`, {
+      hint: `write a literal "%" in the ${part} as %25, and other special characters percent-encoded (encodeURIComponent)`,
+    })
   }
 }
 

@@ -144,10 +144,7 @@ async function ensureSession(runtime: Runtime, home: string, now: Date, force: b
   const db = await runtime.db()
   const admin = await db('operators').where({email: DEMO_ADMIN.email}).first('id', 'email')
   if (!admin) throw new ConfigError(`it has no operator ${DEMO_ADMIN.email}`)
-  const session = await startSession(
-    {db, now: () => now},
-    {home, operator: {id: Number(admin.id), email: admin.email}, ttlMs: DEMO_SESSION_TTL_MS},
-  )
+  const session = await startSession({db, now: () => now}, {home, operator: {id: Number(admin.id), email: admin.email}, ttlMs: DEMO_SESSION_TTL_MS})
   // As the session token holds it (whole seconds), so a later run reports the same instant.
   return new Date(Math.floor(session.expiresAt.getTime() / 1000) * 1000)
 }
@@ -158,9 +155,7 @@ async function writeFleet(fleet: DemoFleet, dir: string, ids: readonly number[],
   const routes: RoutedDatabase[] = fleet.rds.map((server, index) => ({plan: server.plan, rdsInstanceId: ids[index]}))
   for (const server of fleet.rds) {
     if (server.missing) continue
-    progress(
-      `writing the RAI database of ${server.name} (${server.plan.tenants} tenants${server.master ? ', and the routing directory' : ''})`,
-    )
+    progress(`writing the RAI database of ${server.name} (${server.plan.tenants} tenants${server.master ? ', and the routing directory' : ''})`)
     const db = knexFactory({
       client: 'better-sqlite3',
       connection: {filename: join(fleetDir(dir), server.file)},

@@ -98,8 +98,7 @@ export function clearDemoDir(dir: string): string[] {
   if (!readMarker(dir)) throw unusable(dir, 'holds no raiops demo: it is not deleted')
   const others: string[] = []
   for (const entry of readdirSync(dir)) {
-    if ((DEMO_ENTRIES as readonly string[]).includes(entry) || isMarkerTemporary(entry))
-      rmSync(join(dir, entry), {recursive: true, force: true})
+    if ((DEMO_ENTRIES as readonly string[]).includes(entry) || isMarkerTemporary(entry)) rmSync(join(dir, entry), {recursive: true, force: true})
     else if (entry !== DEMO_MARKER) others.push(entry)
   }
   // The marker goes last: a clean-up that stops half-way still leaves a directory --reset may clear.

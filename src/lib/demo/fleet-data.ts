@@ -176,17 +176,7 @@ const BUSINESS_KIND = [
   'Yoga',
   'Auto Repair',
 ] as const
-const BUSINESS_PLACE = [
-  ...CITIES,
-  'Oakridge',
-  'Millbrook',
-  'Westport',
-  'Hillcrest',
-  'Bayview',
-  'Greenville',
-  'Northgate',
-  'Clearwater',
-] as const
+const BUSINESS_PLACE = [...CITIES, 'Oakridge', 'Millbrook', 'Westport', 'Hillcrest', 'Bayview', 'Greenville', 'Northgate', 'Clearwater'] as const
 const BUSINESS_NAMES = BUSINESS_FIRST.length * BUSINESS_KIND.length * BUSINESS_PLACE.length
 /** Coprime with BUSINESS_NAMES: consecutive tenants get unrelated names, and no two the same. */
 const BUSINESS_STRIDE = 7919
@@ -242,10 +232,8 @@ export function assertPlan(plan: RaiDataPlan): void {
   if (plan.usersPerTenantMax !== undefined && plan.usersPerTenantMax < plan.usersPerTenant)
     throw new RangeError('fleet data: usersPerTenantMax is below usersPerTenant')
   if (plan.ghostTenantEvery === 0) throw new RangeError('fleet data: ghostTenantEvery must be at least 1')
-  if (plan.tenantNames.length > plan.tenants)
-    throw new RangeError(`fleet data: ${plan.tenantNames.length} tenantNames for ${plan.tenants} tenants`)
-  if (plan.bcryptCost !== undefined && (plan.bcryptCost < 4 || plan.bcryptCost > 31))
-    throw new RangeError('fleet data: bcryptCost must be 4 to 31')
+  if (plan.tenantNames.length > plan.tenants) throw new RangeError(`fleet data: ${plan.tenantNames.length} tenantNames for ${plan.tenants} tenants`)
+  if (plan.bcryptCost !== undefined && (plan.bcryptCost < 4 || plan.bcryptCost > 31)) throw new RangeError('fleet data: bcryptCost must be 4 to 31')
 }
 
 // ---------------------------------------------------------------------------

@@ -163,9 +163,7 @@ async function loadSqlite(db: Knex, table: FleetTable, rows: Iterable<FleetRow>)
     let first = iterator.next()
     if (first.done) return 0
     const columns = Object.keys(first.value)
-    const statement = conn.prepare(
-      `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
-    )
+    const statement = conn.prepare(`INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
     let total = 0
     const chunk = conn.transaction(() => {
       for (let n = 0; n < SQLITE_ROWS_PER_TRANSACTION && !first.done; n++) {
@@ -218,12 +216,7 @@ async function loadBatches(db: Knex, engine: FleetEngine, table: FleetTable, row
 }
 
 /** Inserts `rows` into `table`; returns how many. `batchSize`: rows per INSERT on a server (default 1000). */
-export async function loadFleetRows(
-  db: Knex,
-  table: FleetTable,
-  rows: Iterable<FleetRow>,
-  options: {batchSize?: number} = {},
-): Promise<number> {
+export async function loadFleetRows(db: Knex, table: FleetTable, rows: Iterable<FleetRow>, options: {batchSize?: number} = {}): Promise<number> {
   const engine = fleetEngineOf(db)
   if (engine === 'sqlite') return loadSqlite(db, table, rows)
   return loadBatches(db, engine, table, rows, options.batchSize ?? 1000)
@@ -273,8 +266,7 @@ export async function writeRaiDatabase(db: Knex, spec: RaiDatabaseSpec): Promise
       counts.ghostUsers = planned.ghostUsers
     })
   }
-  if (has('locations'))
-    loads.push(async () => void (counts.locations = await loadFleetRows(db, 'locations', locationRows(spec.plan), options)))
+  if (has('locations')) loads.push(async () => void (counts.locations = await loadFleetRows(db, 'locations', locationRows(spec.plan), options)))
   if (has('user_email_routing'))
     loads.push(async () => void (counts.routing = await loadFleetRows(db, 'user_email_routing', routingRows(spec.routes ?? []), options)))
   if (sqlite) {

@@ -38,18 +38,14 @@ export function demoTour(facts: Facts): TourStep[] {
       title: 'Are they healthy?',
       about: `Every server is probed at once, each with its own deadline.${down ? ` The RAI database of ${down} is gone, so it is down,` : ''} and the exit code says so, for cron and CI.`,
       args: ['rds:health'],
-      expectedExit: down
-        ? {code: 4, why: `${down} is down: rds:health exits 4 when any RDS is at or below --fail-on (default: down)`}
-        : undefined,
+      expectedExit: down ? {code: 4, why: `${down} is down: rds:health exits 4 when any RDS is at or below --fail-on (default: down)`} : undefined,
     },
     {
       title: 'Bring the tenants and the routing directory into raiops',
       about:
         'What cron runs every few minutes: the tenants of every RDS into the registry, and the routing directory of the master into the cache. A server that is down does not stop the others.',
       args: ['sync:all'],
-      expectedExit: down
-        ? {code: 3, why: `partial: ${down} could not be read; everything else was synced, and the next run catches up`}
-        : undefined,
+      expectedExit: down ? {code: 3, why: `partial: ${down} could not be read; everything else was synced, and the next run catches up`} : undefined,
     },
     {
       title: 'The overview',
@@ -68,8 +64,7 @@ export function demoTour(facts: Facts): TourStep[] {
     },
     {
       title: 'Who did what?',
-      about:
-        'Every change made above, in the hash-chained audit trail: the setup, the registrations, the drain, the impersonation with its reason and ticket.',
+      about: 'Every change made above, in the hash-chained audit trail: the setup, the registrations, the drain, the impersonation with its reason and ticket.',
       args: ['audit:list', '--limit', '12'],
     },
     {

@@ -51,13 +51,10 @@ export async function testConnection(registry: ConnectionRegistry, spec: RdsConn
   }
 
   const timedOut = (why: string): ProbeResult => ({ok: false, error: why, timedOut: true})
-  return withDeadline(
-    () => work().catch((error: unknown): ProbeResult => ({ok: false, error: describeDriverError(error), timedOut: false})),
-    {
-      deadlineMs,
-      onDeadline: () => timedOut(`timed out after ${deadlineMs} ms: no answer from the server`),
-      signal,
-      onAbort: (reason) => timedOut(reason instanceof Error ? reason.message : 'cancelled'),
-    },
-  )
+  return withDeadline(() => work().catch((error: unknown): ProbeResult => ({ok: false, error: describeDriverError(error), timedOut: false})), {
+    deadlineMs,
+    onDeadline: () => timedOut(`timed out after ${deadlineMs} ms: no answer from the server`),
+    signal,
+    onAbort: (reason) => timedOut(reason instanceof Error ? reason.message : 'cancelled'),
+  })
 }

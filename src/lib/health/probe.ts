@@ -65,11 +65,7 @@ class StepTimeout extends Error {}
  * Never throws and never outlives `deadlineMs`: a step that has not finished
  * by then ends the probe, reported as the step it was in.
  */
-export async function probeHealth(
-  registry: ConnectionRegistry,
-  target: HealthProbeTarget,
-  options: HealthProbeOptions,
-): Promise<HealthProbe> {
+export async function probeHealth(registry: ConnectionRegistry, target: HealthProbeTarget, options: HealthProbeOptions): Promise<HealthProbe> {
   const {spec} = target
   const {deadlineMs, signal} = options
   const started = performance.now()
@@ -138,9 +134,7 @@ export async function probeHealth(
       })
     } else if (spec.engine === 'postgres') {
       probe.connections = await check(async () => {
-        const [row] = await query(
-          "SELECT (SELECT sum(numbackends) FROM pg_stat_database) AS used, current_setting('max_connections') AS max",
-        )
+        const [row] = await query("SELECT (SELECT sum(numbackends) FROM pg_stat_database) AS used, current_setting('max_connections') AS max")
         return usage(row?.used, row?.max)
       })
     }
@@ -181,8 +175,7 @@ async function check<T>(fn: () => Promise<T>, onError: (error: string) => T = (e
 
 function usage(used: unknown, max: unknown): {used: number; max: number} | {error: string} {
   const values = {used: Number(used), max: Number(max)}
-  if (used === null || used === undefined || !Number.isFinite(values.used) || !Number.isFinite(values.max))
-    return {error: 'the server did not report it'}
+  if (used === null || used === undefined || !Number.isFinite(values.used) || !Number.isFinite(values.max)) return {error: 'the server did not report it'}
   return values
 }
 

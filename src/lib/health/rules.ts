@@ -52,8 +52,7 @@ export function isAtOrBelow(status: HealthStatus, threshold: HealthStatus | 'nev
  */
 export function assessHealth(probe: HealthProbe, thresholds: HealthThresholds): HealthAssessment {
   const checks: HealthCheck[] = []
-  const add = (name: ProbeStep, outcome: CheckOutcome, value: HealthCheck['value'], reason: string | null) =>
-    checks.push({name, outcome, value, reason})
+  const add = (name: ProbeStep, outcome: CheckOutcome, value: HealthCheck['value'], reason: string | null) => checks.push({name, outcome, value, reason})
   const failure = probe.failure
 
   if (!probe.connected) {
@@ -77,12 +76,7 @@ export function assessHealth(probe: HealthProbe, thresholds: HealthThresholds): 
   const schema = probe.schema
   if (schema && 'error' in schema) add('schema', 'degraded', null, `schema check failed: ${schema.error}`)
   else if (schema && schema.missing.length > 0) {
-    add(
-      'schema',
-      'degraded',
-      schema.missing,
-      `missing table${schema.missing.length > 1 ? 's' : ''} ${schema.missing.join(', ')} in the RAI database`,
-    )
+    add('schema', 'degraded', schema.missing, `missing table${schema.missing.length > 1 ? 's' : ''} ${schema.missing.join(', ')} in the RAI database`)
   } else if (schema) add('schema', 'ok', [], null)
 
   const providers = probe.providers
@@ -97,9 +91,7 @@ export function assessHealth(probe: HealthProbe, thresholds: HealthThresholds): 
       'connections',
       high ? 'degraded' : ratio === null ? 'skipped' : 'ok',
       ratio === null ? null : Math.round(ratio * 10_000) / 10_000,
-      high
-        ? `connections ${connections.used}/${connections.max} in use (over ${Math.round(thresholds.maxConnectionsRatio * 100)} %)`
-        : null,
+      high ? `connections ${connections.used}/${connections.max} in use (over ${Math.round(thresholds.maxConnectionsRatio * 100)} %)` : null,
     )
   }
 

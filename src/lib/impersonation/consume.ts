@@ -58,11 +58,7 @@ const payloadSchema = z
 function refusal(error: unknown): ImpersonationRefusedError {
   const {code, claim} = error as {code?: string; claim?: string}
   if (code === 'ERR_JWT_EXPIRED')
-    return new ImpersonationRefusedError(
-      'expired',
-      'the impersonation link has expired',
-      'ask for a new one: a link is valid for 5 minutes at most',
-    )
+    return new ImpersonationRefusedError('expired', 'the impersonation link has expired', 'ask for a new one: a link is valid for 5 minutes at most')
   if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'aud') {
     return new ImpersonationRefusedError(
       'audience',
@@ -84,10 +80,7 @@ function refusal(error: unknown): ImpersonationRefusedError {
  * two uses, even at the same moment, only one succeeds. Returns the claims;
  * anything else is an ImpersonationRefusedError saying why.
  */
-export async function consumeImpersonation(
-  ctx: Pick<OpsContext, 'db' | 'now'>,
-  input: ConsumeOptions & {token: string},
-): Promise<ImpersonationClaims> {
+export async function consumeImpersonation(ctx: Pick<OpsContext, 'db' | 'now'>, input: ConsumeOptions & {token: string}): Promise<ImpersonationClaims> {
   const {db} = ctx
   const {token, ...given} = input
   const options = {...given, now: ctx.now()}
@@ -128,16 +121,8 @@ export async function consumeImpersonation(
         'it was issued against another control database; ask for a new link',
       )
     if (row.used_at !== null && row.used_at !== undefined)
-      throw new ImpersonationRefusedError(
-        'used',
-        'the impersonation link was already used',
-        'a link opens the tenant once: ask for a new one',
-      )
-    throw new ImpersonationRefusedError(
-      'expired',
-      'the impersonation link has expired',
-      'ask for a new one: a link is valid for 5 minutes at most',
-    )
+      throw new ImpersonationRefusedError('used', 'the impersonation link was already used', 'a link opens the tenant once: ask for a new one')
+    throw new ImpersonationRefusedError('expired', 'the impersonation link has expired', 'ask for a new one: a link is valid for 5 minutes at most')
   }
   return {
     jti: claims.jti,

@@ -13,14 +13,7 @@ import type {RdsInstanceRow} from '../rds/types.js'
 import {MAX_TTL_SECONDS, MIN_TTL_SECONDS} from '../rds/validation.js'
 import {rememberSecret} from '../redact/index.js'
 import {getTenant, type TenantRef} from '../tenant/reference.js'
-import {
-  IMPERSONATION_ISSUER,
-  IMPERSONATION_PATH,
-  IMPERSONATION_TOKEN_TYPE,
-  MAX_REASON_LENGTH,
-  MAX_TICKET_LENGTH,
-  MIN_REASON_LENGTH,
-} from './claims.js'
+import {IMPERSONATION_ISSUER, IMPERSONATION_PATH, IMPERSONATION_TOKEN_TYPE, MAX_REASON_LENGTH, MAX_TICKET_LENGTH, MIN_REASON_LENGTH} from './claims.js'
 import {loadImpersonationKey} from './keys.js'
 
 export interface ImpersonationRequest {
@@ -100,10 +93,9 @@ function validateRequest(input: ImpersonationRequest): z.infer<typeof requestSch
   // JWT times are whole seconds.
   const ttlSeconds = Math.round(parsed.data.ttlSeconds)
   if (!(ttlSeconds >= MIN_TTL_SECONDS && ttlSeconds <= MAX_TTL_SECONDS)) {
-    throw new UserError(
-      `an impersonation link is valid for ${MIN_TTL_SECONDS} s to ${MAX_TTL_SECONDS / 60} minutes, not ${parsed.data.ttlSeconds} s`,
-      {hint: 'give --ttl from 30s to 5m'},
-    )
+    throw new UserError(`an impersonation link is valid for ${MIN_TTL_SECONDS} s to ${MAX_TTL_SECONDS / 60} minutes, not ${parsed.data.ttlSeconds} s`, {
+      hint: 'give --ttl from 30s to 5m',
+    })
   }
   return {...parsed.data, ttlSeconds}
 }
@@ -150,10 +142,7 @@ async function impersonationTarget(tx: Db, ref: string): Promise<{tenant: Tenant
  * with impersonation turned off or without an app URL, a missing reason, or a
  * lifetime outside 30 s to 5 minutes.
  */
-export async function issueImpersonation(
-  ctx: ChangeContext,
-  input: ImpersonationRequest & ImpersonationOptions,
-): Promise<ImpersonationLink> {
+export async function issueImpersonation(ctx: ChangeContext, input: ImpersonationRequest & ImpersonationOptions): Promise<ImpersonationLink> {
   const {home, ...requested} = input
   const options: ImpersonationOptions = {home}
   const request = validateRequest(requested)

@@ -95,8 +95,7 @@ export function inspectJson(value: unknown): {depth: number; nonFinite: boolean}
     if (inner === null) continue
     const level = next.depth + 1
     if (level > depth) depth = level
-    for (const item of inner)
-      if ((item !== null && typeof item === 'object') || typeof item === 'number') pending.push({value: item, depth: level})
+    for (const item of inner) if ((item !== null && typeof item === 'object') || typeof item === 'number') pending.push({value: item, depth: level})
   }
   return {depth, nonFinite}
 }

@@ -28,10 +28,7 @@ export type KeyringSource =
     }
 
 /** The keyring's source as the configuration gives it (RAIOPS_MASTER_KEY wins over the key file). */
-export async function keyringSource(
-  ctx: Pick<OpsContext, 'keyring'>,
-  input: {config: KeySource; confirmedStored?: boolean},
-): Promise<KeyringSource> {
+export async function keyringSource(ctx: Pick<OpsContext, 'keyring'>, input: {config: KeySource; confirmedStored?: boolean}): Promise<KeyringSource> {
   const {config, confirmedStored = false} = input
   return config.masterKey
     ? {from: 'env', keyring: await ctx.keyring(), keyFile: config.masterKeyFile, confirmedStored}
@@ -64,8 +61,7 @@ async function readSecrets(tx: Db): Promise<Secret[]> {
   const secrets: Secret[] = []
   for (const {table, column} of SECRET_COLUMNS) {
     const rows = (await tx(table).whereNotNull(column).select('id', column)) as Array<Record<string, string> & {id: number}>
-    for (const row of rows)
-      secrets.push({table, column, id: Number(row.id), envelope: row[column], kid: envelopeKid(row[column]) ?? 'unknown'})
+    for (const row of rows) secrets.push({table, column, id: Number(row.id), envelope: row[column], kid: envelopeKid(row[column]) ?? 'unknown'})
   }
   return secrets
 }
@@ -210,8 +206,7 @@ export async function pruneKeys(ctx: ChangeContext, input: {source: KeyringSourc
       for (const key of keyring.keys.filter((k) => removed.includes(k.kid))) {
         // A key that never encrypted anything is recorded too, so that it never will.
         const updated = await tx('raiops_keys').where({kid: key.kid}).update({retired_at: now})
-        if (updated === 0)
-          await tx('raiops_keys').insert({kid: key.kid, fingerprint: keyFingerprint(key.key), created_at: now, retired_at: now})
+        if (updated === 0) await tx('raiops_keys').insert({kid: key.kid, fingerprint: keyFingerprint(key.key), created_at: now, retired_at: now})
       }
       await appendAudit(
         tx,

@@ -114,8 +114,7 @@ function checkMs(what: string, value: number, min: number): void {
 }
 
 function busyError(name: string, held: LeaseInfo | null): BusyError {
-  if (held === null)
-    return new BusyError(`${name} is being acquired by another run`, {hint: 'wait for it to finish or pass --wait SECONDS'})
+  if (held === null) return new BusyError(`${name} is being acquired by another run`, {hint: 'wait for it to finish or pass --wait SECONDS'})
   return new BusyError(`${name} is already running on ${held.holder.host} (pid ${held.holder.pid}) since ${held.acquiredAt}`, {
     hint: 'wait for it to finish, pass --wait SECONDS, or let its lease expire (at ' + held.expiresAt + ') if it crashed',
   })
@@ -138,8 +137,7 @@ export async function acquireLease(db: Knex, name: string, options: AcquireLease
   checkMs('ttlMs', ttlMs, 1)
   const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(ttlMs / 4))
   checkMs('heartbeatMs', heartbeatMs, 0)
-  if (heartbeatMs >= ttlMs)
-    throw new RangeError(`heartbeatMs (${heartbeatMs}) must be below ttlMs (${ttlMs}), or the lease expires between heartbeats`)
+  if (heartbeatMs >= ttlMs) throw new RangeError(`heartbeatMs (${heartbeatMs}) must be below ttlMs (${ttlMs}), or the lease expires between heartbeats`)
   const waitMs = options.waitMs ?? 0
   checkMs('waitMs', waitMs, 0)
   const now = options.now ?? (() => new Date())
@@ -150,16 +148,14 @@ export async function acquireLease(db: Knex, name: string, options: AcquireLease
     id: options.holder?.id ?? randomBytes(6).toString('hex'),
     process: options.holder?.process === undefined ? processIdentity(pid) : options.holder.process,
   }
-  if (holder.id.includes(':') || !Number.isSafeInteger(holder.pid))
-    throw new RangeError('a lease holder needs an integer pid and an id without ":"')
+  if (holder.id.includes(':') || !Number.isSafeInteger(holder.pid)) throw new RangeError('a lease holder needs an integer pid and an id without ":"')
   let holderText = formatHolder(holder)
   // A hostname too long for both keeps the lease without the proof: it is then never taken over before it expires.
   if (holderText.length > MAX_HOLDER_LENGTH && holder.process) {
     holder.process = null
     holderText = formatHolder(holder)
   }
-  if (holderText.length > MAX_HOLDER_LENGTH)
-    throw new RangeError(`a lease holder must fit in ${MAX_HOLDER_LENGTH} characters: ${holderText}`)
+  if (holderText.length > MAX_HOLDER_LENGTH) throw new RangeError(`a lease holder must fit in ${MAX_HOLDER_LENGTH} characters: ${holderText}`)
 
   const deadline = performance.now() + waitMs
   let quickRetries = 0
@@ -185,8 +181,7 @@ export async function acquireLease(db: Knex, name: string, options: AcquireLease
         let takeover = db(LOCKS_TABLE).where({name, holder: row.holder})
         if (!crashedHere) takeover = takeover.andWhere('expires_at', '<', at)
         const updated = await takeover.update({holder: holderText, acquired_at: at, expires_at: expiresAt})
-        if (Number(updated) === 1)
-          return startLease({db, name, holder, holderText, ttlMs, heartbeatMs, now, expiresAtMs: expiresAt.getTime()})
+        if (Number(updated) === 1) return startLease({db, name, holder, holderText, ttlMs, heartbeatMs, now, expiresAtMs: expiresAt.getTime()})
         if (quickRetries++ < MAX_QUICK_RETRIES) continue // read who won, for the message
       }
     } else if (quickRetries++ < MAX_QUICK_RETRIES) {

@@ -52,8 +52,7 @@ function name(value: string): string {
 }
 
 async function assertRole(tx: Db, role: string): Promise<void> {
-  if (!(await tx('raiops_roles').where({name: role}).first('name')))
-    throw new NotFoundError(`no role "${role}"`, {hint: 'see `raiops role:list`'})
+  if (!(await tx('raiops_roles').where({name: role}).first('name'))) throw new NotFoundError(`no role "${role}"`, {hint: 'see `raiops role:list`'})
 }
 
 async function findRow(tx: Db, ref: string): Promise<OperatorViewRow> {
@@ -104,11 +103,7 @@ export async function showOperator(ctx: Pick<OpsContext, 'db'>, input: {ref: str
 }
 
 /** Inserts an active operator with no failed sign-ins; the caller owns the transaction and writes its audit entry. */
-export async function insertOperator(
-  tx: Db,
-  operator: {name: string; email: string; passwordHash: string; role: string},
-  now: Date,
-): Promise<number> {
+export async function insertOperator(tx: Db, operator: {name: string; email: string; passwordHash: string; role: string}, now: Date): Promise<number> {
   const {name, email, passwordHash, role} = operator
   return insertReturningId(tx, 'operators', {
     name,
@@ -122,10 +117,7 @@ export async function insertOperator(
   })
 }
 
-export async function addOperator(
-  ctx: PrincipalContext,
-  input: {email: string; name: string; role: string; password: string},
-): Promise<OperatorView> {
+export async function addOperator(ctx: PrincipalContext, input: {email: string; name: string; role: string; password: string}): Promise<OperatorView> {
   const address = email(input.email)
   const displayName = name(input.name)
   const passwordHash = await hashPassword(input.password)
@@ -146,8 +138,7 @@ export async function addOperator(
       return toView(await findRow(tx, String(id)))
     })
   } catch (error) {
-    if (isUniqueViolation(error))
-      throw new UserError(`an operator with email ${address} already exists`, {hint: 'see `raiops operator:list`'})
+    if (isUniqueViolation(error)) throw new UserError(`an operator with email ${address} already exists`, {hint: 'see `raiops operator:list`'})
     throw error
   }
 }

@@ -126,13 +126,7 @@ export async function runHealth(ctx: OpsContext, options: HealthRunOptions): Pro
   }
 }
 
-function toResult(
-  row: RdsInstanceRow,
-  probe: HealthProbe,
-  thresholds: Parameters<typeof assessHealth>[1],
-  ms: number,
-  now: Date,
-): RdsHealthResult {
+function toResult(row: RdsInstanceRow, probe: HealthProbe, thresholds: Parameters<typeof assessHealth>[1], ms: number, now: Date): RdsHealthResult {
   const assessment = assessHealth(probe, thresholds)
   const usage = assessment.checks.find((c) => c.name === 'connections')
   const {id, name, engine, host, port, state, isMaster} = toRdsView(row)
@@ -160,10 +154,7 @@ function toResult(
  * `rds_instances` row, one `health_checks` row per probe, and drops checks
  * older than `keepMs`. An RDS removed meanwhile is skipped.
  */
-export async function recordHealth(
-  ctx: Pick<OpsContext, 'db' | 'now'>,
-  input: {results: readonly RdsHealthResult[]; keepMs: number},
-): Promise<void> {
+export async function recordHealth(ctx: Pick<OpsContext, 'db' | 'now'>, input: {results: readonly RdsHealthResult[]; keepMs: number}): Promise<void> {
   const {results, keepMs} = input
   if (results.length === 0) return
   const now = ctx.now()

@@ -155,12 +155,7 @@ export async function addRds(ctx: OpsContext, input: RdsFields & AddRdsOptions):
         .update({password_enc: encryptSecret(keyring, fields.password, passwordLocation(id))})
     }
     const created = toRdsView((await tx(RDS_TABLE).where({id}).first())!)
-    await appendAudit(
-      tx,
-      ctx.audit,
-      {action: 'rds.add', targetType: 'rds_instance', targetId: id, rdsInstanceId: id, newValues: auditValues(created)},
-      now,
-    )
+    await appendAudit(tx, ctx.audit, {action: 'rds.add', targetType: 'rds_instance', targetId: id, rdsInstanceId: id, newValues: auditValues(created)}, now)
     return created
   })
   return {rds: view, test}
@@ -302,8 +297,7 @@ export async function editRds(ctx: OpsContext, input: EditRdsInput): Promise<Edi
     const after = auditValues(updated)
     // A new password is recorded as "changed" against what was there ("set" or none): the audit redacts both,
     // and records that they differ.
-    const pick = (values: Record<string, unknown>) =>
-      Object.fromEntries(changed.map((f) => [f, f === 'password' && values === after ? 'changed' : values[f]]))
+    const pick = (values: Record<string, unknown>) => Object.fromEntries(changed.map((f) => [f, f === 'password' && values === after ? 'changed' : values[f]]))
     await appendAudit(
       tx,
       ctx.audit,
@@ -445,26 +439,16 @@ export interface RdsTestResult {
 }
 
 /** Connects to each RDS, runs SELECT 1 and reads the server version, concurrently with a deadline each. */
-export async function testRds(
-  ctx: OpsContext,
-  input: {refs: string[]; all?: boolean; concurrency?: number; deadlineMs?: number},
-): Promise<RdsTestResult[]> {
+export async function testRds(ctx: OpsContext, input: {refs: string[]; all?: boolean; concurrency?: number; deadlineMs?: number}): Promise<RdsTestResult[]> {
   const {refs, ...options} = input
-  const rows =
-    options.all || refs.length === 0
-      ? await listRdsRows(ctx.db, {activeOnly: true})
-      : await Promise.all(refs.map((ref) => getRds(ctx.db, ref)))
+  const rows = options.all || refs.length === 0 ? await listRdsRows(ctx.db, {activeOnly: true}) : await Promise.all(refs.map((ref) => getRds(ctx.db, ref)))
   const deadlineMs = options.deadlineMs ?? ctx.fleetOptions.connectTimeoutMs + 2000
   // A wrong master key stops the run here; one unreadable secret only fails its own RDS, in its task.
   if (rows.some((row) => row.password_enc)) await ctx.keyring()
-  const results = await fanOut(
-    rows,
-    async (row, signal) => testConnection(ctx.fleet, await connectionSpecFor(ctx, row), {deadlineMs, signal}),
-    {
-      concurrency: options.concurrency ?? 8,
-      deadlineMs,
-    },
-  )
+  const results = await fanOut(rows, async (row, signal) => testConnection(ctx.fleet, await connectionSpecFor(ctx, row), {deadlineMs, signal}), {
+    concurrency: options.concurrency ?? 8,
+    deadlineMs,
+  })
   return results.map((r) => {
     const base = {id: Number(r.item.id), name: r.item.name, engine: r.item.engine}
     if (!r.ok) return {...base, ok: false, latencyMs: null, serverVersion: null, error: r.error}

@@ -50,15 +50,10 @@ async function assertPermissionsExist(tx: Db, permissions: readonly string[]): P
     })
 }
 
-export async function createRole(
-  ctx: PrincipalContext,
-  input: {name: string; description?: string; permissions: string[]},
-): Promise<RoleView> {
-  if (!ROLE_NAME.test(input.name))
-    throw new UserError(`role name "${input.name}" must be lower-case letters, digits and underscores, starting with a letter`)
+export async function createRole(ctx: PrincipalContext, input: {name: string; description?: string; permissions: string[]}): Promise<RoleView> {
+  if (!ROLE_NAME.test(input.name)) throw new UserError(`role name "${input.name}" must be lower-case letters, digits and underscores, starting with a letter`)
   const descriptionLength = columnLength('raiops_roles', 'description')
-  if ((input.description?.length ?? 0) > descriptionLength)
-    throw new UserError(`--description must be at most ${descriptionLength} characters`)
+  if ((input.description?.length ?? 0) > descriptionLength) throw new UserError(`--description must be at most ${descriptionLength} characters`)
   const actor = await ctx.principal()
   const now = ctx.now()
   await ctx.db.transaction(async (tx) => {
@@ -75,8 +70,7 @@ export async function createRole(
       updated_at: now,
     })
     const unique = [...new Set(input.permissions)]
-    if (unique.length > 0)
-      await tx('raiops_role_permissions').insert(unique.map((permission) => ({role: input.name, permission, created_at: now})))
+    if (unique.length > 0) await tx('raiops_role_permissions').insert(unique.map((permission) => ({role: input.name, permission, created_at: now})))
     await appendAudit(
       tx,
       ctx.audit,
@@ -114,8 +108,7 @@ export async function changeGrants(ctx: PrincipalContext, input: {role: string; 
     const wanted = [...new Set(input.permissions)]
     if (input.grant) {
       const missing = wanted.filter((p) => !before.includes(p))
-      if (missing.length > 0)
-        await tx('raiops_role_permissions').insert(missing.map((permission) => ({role: input.role, permission, created_at: now})))
+      if (missing.length > 0) await tx('raiops_role_permissions').insert(missing.map((permission) => ({role: input.role, permission, created_at: now})))
     } else {
       await tx('raiops_role_permissions').where({role: input.role}).whereIn('permission', wanted).delete()
     }

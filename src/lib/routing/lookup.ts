@@ -43,8 +43,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+$/
 export async function lookupRouting(ctx: OpsContext, input: {email: string; live?: boolean}): Promise<RoutingLookup> {
   const {email: emailInput, ...options} = input
   const email = emailInput.trim().toLowerCase()
-  if (!EMAIL.test(email))
-    throw new UserError(`"${emailInput}" is not an email address`, {hint: 'give the full address, as ana@example.com'})
+  if (!EMAIL.test(email)) throw new UserError(`"${emailInput}" is not an email address`, {hint: 'give the full address, as ana@example.com'})
   const rows = (await ctx
     .db(`${ROUTING_CACHE_TABLE} as c`)
     .leftJoin('tenant_master as t', 't.id', 'c.tenant_master_id')
@@ -132,9 +131,7 @@ function compare(cache: RoutingEntry[], live: RoutingEntry[]): RoutingDifference
       differences.push({sourceId: entry.sourceId, difference: 'missing from the cache'})
       continue
     }
-    const fields = (['remoteTenantId', 'remoteUserId', 'rdsInstanceId', 'status', 'sourceUpdatedAt'] as const).filter(
-      (f) => old[f] !== entry[f],
-    )
+    const fields = (['remoteTenantId', 'remoteUserId', 'rdsInstanceId', 'status', 'sourceUpdatedAt'] as const).filter((f) => old[f] !== entry[f])
     if (fields.length > 0)
       differences.push({
         sourceId: entry.sourceId,

@@ -19,8 +19,7 @@ const MAX_IDS = 5
 
 /** A fleet id: a positive safe integer, as a number or as the digits a driver returns for a BIGINT. */
 export const isId = (value: unknown): boolean =>
-  (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) ||
-  (typeof value === 'string' && /^\d{1,15}$/.test(value) && !/^0+$/.test(value))
+  (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) || (typeof value === 'string' && /^\d{1,15}$/.test(value) && !/^0+$/.test(value))
 
 /** Collects invalid rows by reason, in the order the reasons were first met. */
 export class InvalidTally {

@@ -213,15 +213,12 @@ async function writeTenants(
         updated_at: now,
       })
     }
-    const vanished = cached
-      .filter((row) => !seen.has(Number(row.remote_tenant_id)) && toIso(row.remote_missing_at) === null)
-      .map((row) => Number(row.id))
+    const vanished = cached.filter((row) => !seen.has(Number(row.remote_tenant_id)) && toIso(row.remote_missing_at) === null).map((row) => Number(row.id))
     counts.missing = vanished.length
 
     options.signal.throwIfAborted()
     // Every tenant still upstream was verified now, changed or not.
-    if (counts.unchanged > 0)
-      await tx(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId}).whereNull('remote_missing_at').update({cache_refreshed_at: now})
+    if (counts.unchanged > 0) await tx(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId}).whereNull('remote_missing_at').update({cache_refreshed_at: now})
     const merge: Array<keyof TenantMasterRow> = [
       'name',
       'primary_contact_name',
@@ -369,9 +366,7 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
       } catch (error) {
         // Stopped (Ctrl-C, a lost lease) says so; a failure or the deadline says what the server was doing.
         const stopped = signal.aborted && signal.reason instanceof Error && !(signal.reason instanceof DeadlineError) ? signal.reason : null
-        const message = stopped
-          ? stopped.message
-          : describeDriverError(signal.aborted ? signal.reason : error, {quietMs: ctx.fleet.quietMs(rds.id)})
+        const message = stopped ? stopped.message : describeDriverError(signal.aborted ? signal.reason : error, {quietMs: ctx.fleet.quietMs(rds.id)})
         await finishRun(ctx.db, runId, {
           status: 'failed',
           stats: {...ZERO_COUNTS, durationMs: Math.round(performance.now() - t0)},

@@ -20,7 +20,5 @@ export function parseTimeFlag(text: string, flag: string, now = new Date()): Dat
   }
   // A duration's own errors (too long) are said as they are; anything else is neither a time nor a duration.
   if (isDuration(input)) return new Date(now.getTime() - parseDuration(input, flag))
-  throw new UserError(
-    `${flag} must be an ISO date or time (2026-01-02, 2026-01-02T03:04:05Z) or a duration back from now (24h, 7d), not "${text}"`,
-  )
+  throw new UserError(`${flag} must be an ISO date or time (2026-01-02, 2026-01-02T03:04:05Z) or a duration back from now (24h, 7d), not "${text}"`)
 }

@@ -44,10 +44,7 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/
  * A new service token: returned once (only its hash is stored), with its role
  * and expiry; recorded as created by the operator acting, if one is.
  */
-export async function createToken(
-  ctx: PrincipalContext,
-  input: {name: string; role: string; expiresAt: Date | null},
-): Promise<TokenView & {token: string}> {
+export async function createToken(ctx: PrincipalContext, input: {name: string; role: string; expiresAt: Date | null}): Promise<TokenView & {token: string}> {
   const now = ctx.now()
   // All digits would read as an id in token:revoke.
   if (!NAME.test(input.name) || /^\d+$/.test(input.name))
@@ -87,17 +84,16 @@ export async function createToken(
       return {...toView(row, now), token}
     })
   } catch (error) {
-    if (isUniqueViolation(error))
-      throw new UserError(`a token named "${input.name}" already exists`, {hint: 'choose another --name, or revoke the old one'})
+    if (isUniqueViolation(error)) throw new UserError(`a token named "${input.name}" already exists`, {hint: 'choose another --name, or revoke the old one'})
     throw error
   }
 }
 
 export async function listTokens(ctx: Pick<OpsContext, 'db' | 'now'>): Promise<TokenView[]> {
   const now = ctx.now()
-  return (
-    await ctx.db('api_tokens').select('id', 'name', 'role', 'expires_at', 'last_used_at', 'revoked_at', 'created_at').orderBy('id')
-  ).map((row) => toView(row, now))
+  return (await ctx.db('api_tokens').select('id', 'name', 'role', 'expires_at', 'last_used_at', 'revoked_at', 'created_at').orderBy('id')).map((row) =>
+    toView(row, now),
+  )
 }
 
 export async function revokeToken(ctx: PrincipalContext, input: {ref: string}): Promise<TokenView> {

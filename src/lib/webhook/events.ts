@@ -74,10 +74,7 @@ function raiAuditEntry(event: RaiEvent, tenantMasterId: number | null): AuditEnt
  * tenant_master knows it (by RDS and remote tenant id). The actor is the RAI
  * application, named by the signed event itself, not by the context.
  */
-export async function storeRaiEvent(
-  ctx: Pick<OpsContext, 'db' | 'now'>,
-  input: {event: RaiEvent; from: {ip: string | null}},
-): Promise<StoreResult> {
+export async function storeRaiEvent(ctx: Pick<OpsContext, 'db' | 'now'>, input: {event: RaiEvent; from: {ip: string | null}}): Promise<StoreResult> {
   const {event, from} = input
   const now = ctx.now()
   return ctx.db.transaction(async (tx) => {
@@ -86,9 +83,7 @@ export async function storeRaiEvent(
     if (await tx('webhook_events').where({event_id: event.id}).first('event_id')) return {status: 'duplicate'} as const
     let tenantMasterId: number | null = null
     if (event.tenant_id && event.rds_instance_id) {
-      const tenant = await tx('tenant_master')
-        .where({rds_instance_id: event.rds_instance_id, remote_tenant_id: event.tenant_id})
-        .first('id')
+      const tenant = await tx('tenant_master').where({rds_instance_id: event.rds_instance_id, remote_tenant_id: event.tenant_id}).first('id')
       tenantMasterId = tenant ? Number(tenant.id) : null
     }
     const appended = await appendAudit(tx, raiAuditContext(event, from), raiAuditEntry(event, tenantMasterId), now)

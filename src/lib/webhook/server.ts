@@ -143,11 +143,9 @@ export async function startWebhookServer(ctx: Pick<OpsContext, 'db' | 'now'>, op
       log.eventId = parsed.data.id
       // An event no engine can store (its values outgrow their column once redacted) is refused for good,
       // its transaction rolled back: a 503 would have the sender retry it forever.
-      const stored = await storeRaiEvent(ctx, {event: parsed.data, from: {ip: request.socket.remoteAddress ?? null}}).catch(
-        (error: unknown) => {
-          throw error instanceof AuditEntryError ? new HttpError(422, `invalid event: ${error.message}`) : error
-        },
-      )
+      const stored = await storeRaiEvent(ctx, {event: parsed.data, from: {ip: request.socket.remoteAddress ?? null}}).catch((error: unknown) => {
+        throw error instanceof AuditEntryError ? new HttpError(422, `invalid event: ${error.message}`) : error
+      })
       log.status = 200
       if (stored.status === 'duplicate') {
         log.detail = 'duplicate, already stored'

@@ -9,14 +9,10 @@ export const auditSection: StatusSection = {
   title: 'Audit chain',
   async collect(ctx: StatusContext): Promise<SectionReport> {
     const [{entries, last}, chain] = await Promise.all([auditSummary(ctx), verifyAuditChain(ctx)])
-    const lastEntry = last
-      ? {id: last.id, occurredAt: last.occurredAt, actor: `${last.actorType}:${last.actor}`, action: last.action}
-      : null
+    const lastEntry = last ? {id: last.id, occurredAt: last.occurredAt, actor: `${last.actorType}:${last.actor}`, action: last.action} : null
     const data = {entries, intact: chain.ok, headSeq: chain.headSeq, firstBad: chain.firstBad ?? null, lastEntry}
     if (entries === 0 && chain.ok) return {...NEVER_RUN, summary: 'no entries yet', data}
-    const facts = lastEntry
-      ? [{label: 'last', value: `${lastEntry.action} by ${lastEntry.actor}, ${ago(lastEntry.occurredAt, ctx.now())}`}]
-      : []
+    const facts = lastEntry ? [{label: 'last', value: `${lastEntry.action} by ${lastEntry.actor}, ${ago(lastEntry.occurredAt, ctx.now())}`}] : []
     if (!chain.ok) {
       facts.unshift({label: 'first bad', value: `sequence ${chain.firstBad?.seq}: ${chain.firstBad?.reason} — run \`raiops audit:verify\``})
       return {state: 'fail', summary: `${entries} entries, chain broken`, facts, data}

@@ -7,11 +7,4 @@ import {syncSection} from './sync.js'
 import {tenantsSection} from './tenants.js'
 
 /** The sections of `raiops status`, in the order shown. A new section is a new file and one line here. */
-export const STATUS_SECTIONS: readonly StatusSection[] = [
-  rdsSection,
-  syncSection,
-  tenantsSection,
-  routingSection,
-  billingSection,
-  auditSection,
-]
+export const STATUS_SECTIONS: readonly StatusSection[] = [rdsSection, syncSection, tenantsSection, routingSection, billingSection, auditSection]

@@ -20,15 +20,9 @@ export const rdsSection: StatusSection = {
   key: 'rds',
   title: 'RDS instances',
   async collect(ctx: StatusContext): Promise<SectionReport> {
-    const rows = (await ctx
-      .db(RDS_TABLE)
-      .select('name', 'is_active', 'state', 'health_status', 'health_checked_at', 'health_error')
-      .orderBy('id')) as Row[]
+    const rows = (await ctx.db(RDS_TABLE).select('name', 'is_active', 'state', 'health_status', 'health_checked_at', 'health_error').orderBy('id')) as Row[]
     const active = rows.filter((r) => toBool(r.is_active))
-    const byHealth = Object.fromEntries(HEALTH_STATUSES.map((s) => [s, active.filter((r) => r.health_status === s).length])) as Record<
-      HealthStatus,
-      number
-    >
+    const byHealth = Object.fromEntries(HEALTH_STATUSES.map((s) => [s, active.filter((r) => r.health_status === s).length])) as Record<HealthStatus, number>
     const byState = Object.fromEntries(RDS_STATES.map((s) => [s, active.filter((r) => r.state === s).length])) as Record<RdsState, number>
     const checked = active.map((r) => toIso(r.health_checked_at)).filter((t): t is string => t !== null)
     const lastCheckedAt = checked.length > 0 ? checked.reduce((a, b) => (a > b ? a : b)) : null

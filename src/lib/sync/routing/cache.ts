@@ -11,8 +11,7 @@ const numOrNull = (v: unknown): number | null => (v === null || v === undefined 
 
 /** Whether a cached row already holds what the source row would write (synced_at aside). */
 export function sameRow(cached: CachedRow, next: CacheRow): boolean {
-  const cachedTime =
-    cached.source_updated_at === null || cached.source_updated_at === undefined ? null : sourceTime(cached.source_updated_at)
+  const cachedTime = cached.source_updated_at === null || cached.source_updated_at === undefined ? null : sourceTime(cached.source_updated_at)
   return (
     cached.email === next.email &&
     numOrNull(cached.tenant_master_id) === next.tenant_master_id &&

@@ -24,11 +24,7 @@ import {deleteSourceIds, upsert} from './writes.js'
  * and a failure leaves it intact.
  */
 export async function syncFull(ctx: OpsContext, source: Knex, options: ModeOptions, tally: Tally): Promise<Watermark | null> {
-  const [links, load, fast] = await Promise.all([
-    loadTenantLinks(ctx.db),
-    loadsLocalInfile(ctx.db),
-    dirtyRanges(ctx, source, options.queryTimeoutMs),
-  ])
+  const [links, load, fast] = await Promise.all([loadTenantLinks(ctx.db), loadsLocalInfile(ctx.db), dirtyRanges(ctx, source, options.queryTimeoutMs)])
   let mark: Watermark | null = fast?.mark ?? null
   if (fast) {
     // The rows of matching buckets: read (by their server), unchanged, and their links as they are.

@@ -94,9 +94,7 @@ export async function syncIncremental(ctx: OpsContext, source: Knex, options: Mo
         committed =
           writes.length === 0
             ? Promise.resolve(0)
-            : retryOnDeadlock(() => ctx.db.transaction((tx) => upsert(tx, writes, {load, signal: options.signal}))).then(
-                () => writes.length,
-              )
+            : retryOnDeadlock(() => ctx.db.transaction((tx) => upsert(tx, writes, {load, signal: options.signal}))).then(() => writes.length)
       }
       committed.catch(() => undefined)
       writing.push(
@@ -106,9 +104,7 @@ export async function syncIncremental(ctx: OpsContext, source: Knex, options: Mo
         }),
       )
       const through = pageMark
-      advanced = Promise.all([advanced, committed]).then(() =>
-        through && through !== watermark ? writeWatermark(ctx.db, through, now) : undefined,
-      )
+      advanced = Promise.all([advanced, committed]).then(() => (through && through !== watermark ? writeWatermark(ctx.db, through, now) : undefined))
       advanced.catch(() => undefined)
       mark = pageMark
       // The next page was fetched while this one was compared; its cache rows are read while this one is written.

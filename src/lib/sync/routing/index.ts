@@ -24,8 +24,7 @@ export {WATERMARK_OVERLAP_MS} from './watermark.js'
  */
 export async function syncRouting(ctx: OpsContext, options: RoutingSyncOptions): Promise<RoutingSyncReport> {
   const master = await findMaster(ctx.db)
-  if (!master)
-    throw new UserError('no master RDS: the routing directory is read from it', {hint: 'mark one with `raiops rds:edit NAME --master`'})
+  if (!master) throw new UserError('no master RDS: the routing directory is read from it', {hint: 'mark one with `raiops rds:edit NAME --master`'})
   const started = ctx.now()
   const startedMs = performance.now()
   const runId = await startRun(ctx.db, 'routing', Number(master.id), started)

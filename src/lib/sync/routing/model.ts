@@ -95,16 +95,7 @@ export const CACHE_COLUMNS = [
 ] as const
 /** The columns a row sent with LOAD DATA fills. */
 export const LOAD_COLUMNS = [...CACHE_COLUMNS, 'synced_at'] as const
-export const MERGE_COLUMNS = [
-  'email',
-  'tenant_master_id',
-  'remote_tenant_id',
-  'remote_user_id',
-  'rds_instance_id',
-  'status',
-  'source_updated_at',
-  'synced_at',
-]
+export const MERGE_COLUMNS = ['email', 'tenant_master_id', 'remote_tenant_id', 'remote_user_id', 'rds_instance_id', 'status', 'source_updated_at', 'synced_at']
 
 /** Where a rebuild writes before it is swapped in, and where the previous cache goes meanwhile. */
 export const STAGING_TABLE = 'user_email_routing_cache_next'

@@ -118,12 +118,7 @@ async function insertStaging(db: Db, batches: AsyncIterable<CacheRow[]>, signal:
  * it, else batched INSERTs (also when it refuses the statement after all:
  * local_infile turned off since it was read).
  */
-async function fillStaging(
-  db: Db,
-  batches: AsyncGenerator<CacheRow[]>,
-  signal: AbortSignal | undefined,
-  expected: () => number,
-): Promise<void> {
+async function fillStaging(db: Db, batches: AsyncGenerator<CacheRow[]>, signal: AbortSignal | undefined, expected: () => number): Promise<void> {
   if (!(await loadsLocalInfile(db))) {
     await insertStaging(db, batches, signal)
     return

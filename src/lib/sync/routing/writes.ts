@@ -52,17 +52,10 @@ async function* only<T>(value: T): AsyncGenerator<T> {
  * server refuse the load (local_infile turned off meanwhile), the page goes into
  * the temporary table with INSERTs, and the rest is the same.
  */
-export async function applyByLoad(
-  tx: Db,
-  rows: CacheWrite[],
-  signal: AbortSignal | undefined,
-): Promise<{inserted: number; updated: number}> {
+export async function applyByLoad(tx: Db, rows: CacheWrite[], signal: AbortSignal | undefined): Promise<{inserted: number; updated: number}> {
   if (rows.length === 0) return {inserted: 0, updated: 0}
   const columns = LOAD_COLUMNS.map((c) => `\`${c}\``)
-  await tx.raw(`CREATE TEMPORARY TABLE ?? ENGINE=MEMORY SELECT ${columns.join(', ')} FROM ?? WHERE 1 = 0`, [
-    PAGE_TABLE,
-    ROUTING_CACHE_TABLE,
-  ])
+  await tx.raw(`CREATE TEMPORARY TABLE ?? ENGINE=MEMORY SELECT ${columns.join(', ')} FROM ?? WHERE 1 = 0`, [PAGE_TABLE, ROUTING_CACHE_TABLE])
   try {
     const stored = await loadData(tx, {
       table: PAGE_TABLE,
