@@ -4,7 +4,8 @@ import {getRds} from '../../src/lib/rds/repository.js'
 import {connectionSpecFor} from '../../src/lib/rds/service.js'
 import {lookupRouting} from '../../src/lib/routing/lookup.js'
 import {runRoutingSync, runTenantSync} from '../../src/lib/sync/index.js'
-import {readUpstreamTenants, syncTenants} from '../../src/lib/sync/tenants.js'
+import {syncTenants} from '../../src/lib/sync/tenants.js'
+import {readUpstreamTenants} from '../../src/lib/sync/upstream-tenants.js'
 import {CONTROL_ENGINES} from '../support/control-db.js'
 import {
   HANG_MARGIN_MS,

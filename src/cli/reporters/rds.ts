@@ -1,6 +1,7 @@
 import type {ChalkInstance} from 'chalk'
 
-import type {AddRdsResult, EditRdsResult, RdsTestResult} from '../../lib/rds/service.js'
+import type {RdsTestResult} from '../../lib/rds/connection-test.js'
+import type {AddRdsResult, EditRdsResult} from '../../lib/rds/service.js'
 import type {HealthStatus, RdsState, RdsView} from '../../lib/rds/types.js'
 import {escapeControlDeep} from '../../lib/text/escape.js'
 import {paint} from '../output/color.js'

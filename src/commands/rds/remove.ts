@@ -4,7 +4,9 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {rdsArg} from '../../cli/flags/rds.js'
 import {promptConfirm} from '../../cli/prompts/prompt.js'
 import {UserError} from '../../lib/errors/index.js'
-import {removeRds, showRds, type RemoveRdsResult} from '../../lib/rds/service.js'
+import {type RemoveRdsResult} from '../../lib/rds/remove.js'
+import {removeRds} from '../../lib/rds/remove.js'
+import {showRds} from '../../lib/rds/service.js'
 import {escapeControl} from '../../lib/text/escape.js'
 
 export default class RdsRemove extends BaseCommand<RemoveRdsResult> {

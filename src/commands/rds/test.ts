@@ -3,7 +3,8 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand, listFlags} from '../../cli/base-command.js'
 import {rdsTestColumns} from '../../cli/reporters/rds.js'
 import {ExitCode, UserError} from '../../lib/errors/index.js'
-import {testRds, type RdsTestResult} from '../../lib/rds/service.js'
+import {type RdsTestResult} from '../../lib/rds/connection-test.js'
+import {testRds} from '../../lib/rds/connection-test.js'
 
 export default class RdsTest extends BaseCommand<RdsTestResult[]> {
   static override summary = 'test the connection to one, several or all RDS instances'

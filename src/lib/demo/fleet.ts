@@ -1,4 +1,5 @@
-import {rng, type FleetMember, type RaiDataPlan} from './fleet-data.js'
+import {type FleetMember, type RaiDataPlan} from './fleet-data.js'
+import {rng} from './names.js'
 
 /**
  * The demo's fleet: four RAI databases in SQLite files, one of them the master

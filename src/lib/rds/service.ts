@@ -1,30 +1,15 @@
 import {appendAudit, lockForChange} from '../audit/writer.js'
 import type {OpsContext} from '../context.js'
-import {decryptSecret, encryptSecret, type SecretLocation} from '../crypto/secret-box.js'
-import {insertReturningId, isUniqueViolation, type Db} from '../db/control-db.js'
+import {decryptSecret, encryptSecret} from '../crypto/secret-box.js'
+import {insertReturningId, type Db} from '../db/control-db.js'
 import {RDS_TABLE} from '../db/tables.js'
-import {BusyError, ConnectionError, UserError} from '../errors/index.js'
-import {fanOut} from '../fleet/fan-out.js'
+import {ConnectionError, UserError} from '../errors/index.js'
 import {testConnection} from '../fleet/probe.js'
 import {registerActiveKey} from '../keys/register.js'
-import {acquireLease, LEASE_TTL_MS, leaseName} from '../lease/lease.js'
+import {auditValues, changeTransaction, passwordLocation} from './change.js'
 import {findMaster, findRds, getRds, listRdsRows, toRdsView} from './repository.js'
 import type {RdsConnectionSpec, RdsInstanceRow, RdsState, RdsView} from './types.js'
 import {validateImpersonation, validateRdsFields, type RdsFields, type ValidRdsFields} from './validation.js'
-
-const passwordLocation = (id: number): SecretLocation => ({table: RDS_TABLE, column: 'password_enc', rowId: id})
-
-/** The audit view of an RDS: everything but secrets and volatile health. */
-function auditValues(view: RdsView): Record<string, unknown> {
-  const {health: _health, createdAt: _c, updatedAt: _u, passwordSet, impersonation, ...rest} = view
-  return {
-    ...rest,
-    password: passwordSet ? 'set' : null,
-    impersonationEnabled: impersonation.enabled,
-    impersonationAudience: impersonation.audience,
-    impersonationTtlSeconds: impersonation.ttlSeconds,
-  }
-}
 
 /** The plain connection values of a registered RDS, its password decrypted. */
 export async function connectionSpecFor(ctx: OpsContext, row: RdsInstanceRow): Promise<RdsConnectionSpec> {
@@ -52,24 +37,6 @@ function specFromFields(id: number, fields: ValidRdsFields): RdsConnectionSpec {
     username: fields.username,
     password: fields.password,
     database: fields.raiDatabase,
-  }
-}
-
-/**
- * A registry change: one transaction that first takes the change lock, so its
- * checks hold until it commits. A unique-key race that slips past them is still
- * reported as bad input, not as a driver error.
- */
-async function changeTransaction<T>(ctx: OpsContext, work: (tx: Db) => Promise<T>): Promise<T> {
-  try {
-    return await ctx.db.transaction(async (tx) => {
-      await lockForChange(tx)
-      return work(tx)
-    })
-  } catch (error) {
-    if (isUniqueViolation(error))
-      throw new UserError('another change to the same RDS was saved at the same time', {hint: 'look at `raiops rds:list` and try again'})
-    throw error
   }
 }
 
@@ -309,92 +276,6 @@ export async function editRds(ctx: OpsContext, input: EditRdsInput): Promise<Edi
   return {rds: view, changed, test}
 }
 
-export interface RemoveRdsResult {
-  removed: RdsView
-  tenantsRemoved: number
-  routingRowsRemoved: number
-}
-
-export async function removeRds(ctx: OpsContext, input: {ref: string; force?: boolean}): Promise<RemoveRdsResult> {
-  const {ref, ...options} = input
-  const row = await getRds(ctx.db, ref)
-  // The routing cache loses this RDS's rows: a routing sync running meanwhile would write them back
-  // (a rebuild swaps in the rows it read), so removing waits for none and holds the routing lease.
-  const lease = await acquireLease(ctx.db, leaseName('routing'), {ttlMs: LEASE_TTL_MS}).catch((error: unknown) => {
-    if (!(error instanceof BusyError)) throw error
-    throw new BusyError(`RDS "${row.name}" cannot be removed while the routing sync runs: ${error.message}`, {
-      hint: 'run rds:remove again once it has finished',
-    })
-  })
-  try {
-    return await removeUnderLease(ctx, row, options)
-  } finally {
-    await lease.release()
-  }
-}
-
-async function removeUnderLease(ctx: OpsContext, row: RdsInstanceRow, options: {force?: boolean}): Promise<RemoveRdsResult> {
-  const id = Number(row.id)
-  const view = toRdsView(row)
-  const now = ctx.now()
-  return changeTransaction(ctx, async (tx) => {
-    const tenantIds = (await tx('tenant_master').where({rds_instance_id: id}).pluck('id')).map(Number)
-    if (tenantIds.length > 0 && !options.force) {
-      throw new UserError(`RDS "${row.name}" still has ${tenantIds.length} tenant(s) in tenant_master`, {
-        hint: 'move them first, or pass --force to remove them from the registry with it',
-      })
-    }
-    let routingRowsRemoved = 0
-    if (tenantIds.length > 0) {
-      for (const table of ['tenant_billing', 'billing_events', 'payments', 'impersonations']) {
-        const refs = await countWhereIn(tx, table, 'tenant_master_id', tenantIds)
-        if (refs > 0) {
-          throw new UserError(`RDS "${row.name}" has tenants with ${refs} row(s) in ${table}; they cannot be removed`, {
-            hint: 'deactivate it instead: `raiops rds:edit ' + row.name + ' --no-active`',
-          })
-        }
-      }
-      routingRowsRemoved = await deleteWhereIn(tx, 'user_email_routing_cache', 'tenant_master_id', tenantIds)
-      await deleteWhereIn(tx, 'tenant_master', 'id', tenantIds)
-    }
-    routingRowsRemoved += await tx('user_email_routing_cache').where({rds_instance_id: id}).delete()
-    await tx(RDS_TABLE).where({id}).delete()
-    await appendAudit(
-      tx,
-      ctx.audit,
-      {
-        action: 'rds.remove',
-        targetType: 'rds_instance',
-        targetId: id,
-        rdsInstanceId: id,
-        oldValues: {...auditValues(view), tenants: tenantIds.length},
-      },
-      now,
-    )
-    return {removed: view, tenantsRemoved: tenantIds.length, routingRowsRemoved}
-  })
-}
-
-async function countWhereIn(tx: Db, table: string, column: string, ids: number[]): Promise<number> {
-  let total = 0
-  for (let i = 0; i < ids.length; i += 500) {
-    const [{n}] = await tx(table)
-      .whereIn(column, ids.slice(i, i + 500))
-      .count({n: '*'})
-    total += Number(n)
-  }
-  return total
-}
-
-async function deleteWhereIn(tx: Db, table: string, column: string, ids: number[]): Promise<number> {
-  let total = 0
-  for (let i = 0; i < ids.length; i += 500)
-    total += await tx(table)
-      .whereIn(column, ids.slice(i, i + 500))
-      .delete()
-  return total
-}
-
 export interface StateChangeResult {
   rds: RdsView
   previous: RdsState
@@ -426,35 +307,4 @@ export async function setRdsState(ctx: OpsContext, input: {ref: string; state: R
     return toRdsView((await tx(RDS_TABLE).where({id}).first())!)
   })
   return {rds: view, previous: row.state, changed: true}
-}
-
-export interface RdsTestResult {
-  id: number
-  name: string
-  engine: string
-  ok: boolean
-  latencyMs: number | null
-  serverVersion: string | null
-  error: string | null
-}
-
-/** Connects to each RDS, runs SELECT 1 and reads the server version, concurrently with a deadline each. */
-export async function testRds(ctx: OpsContext, input: {refs: string[]; all?: boolean; concurrency?: number; deadlineMs?: number}): Promise<RdsTestResult[]> {
-  const {refs, ...options} = input
-  const rows = options.all || refs.length === 0 ? await listRdsRows(ctx.db, {activeOnly: true}) : await Promise.all(refs.map((ref) => getRds(ctx.db, ref)))
-  const deadlineMs = options.deadlineMs ?? ctx.fleetOptions.connectTimeoutMs + 2000
-  // A wrong master key stops the run here; one unreadable secret only fails its own RDS, in its task.
-  if (rows.some((row) => row.password_enc)) await ctx.keyring()
-  const results = await fanOut(rows, async (row, signal) => testConnection(ctx.fleet, await connectionSpecFor(ctx, row), {deadlineMs, signal}), {
-    concurrency: options.concurrency ?? 8,
-    deadlineMs,
-  })
-  return results.map((r) => {
-    const base = {id: Number(r.item.id), name: r.item.name, engine: r.item.engine}
-    if (!r.ok) return {...base, ok: false, latencyMs: null, serverVersion: null, error: r.error}
-    const probe = r.value
-    return probe.ok
-      ? {...base, ok: true, latencyMs: probe.latencyMs, serverVersion: probe.serverVersion, error: null}
-      : {...base, ok: false, latencyMs: null, serverVersion: null, error: probe.error}
-  })
 }
