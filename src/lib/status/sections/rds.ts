@@ -7,20 +7,11 @@ import type {SectionReport, StatusContext, StatusSection} from '../types.js'
 /** A fleet whose newest check is older than this is reported as stale. */
 export const HEALTH_STALE_MS = 60 * 60 * 1000
 
-interface Row {
-  name: string
-  is_active: unknown
-  state: RdsState
-  health_status: HealthStatus
-  health_checked_at: unknown
-  health_error: string | null
-}
-
 export const rdsSection: StatusSection = {
   key: 'rds',
   title: 'RDS instances',
   async collect(ctx: StatusContext): Promise<SectionReport> {
-    const rows = (await ctx.db(RDS_TABLE).select('name', 'is_active', 'state', 'health_status', 'health_checked_at', 'health_error').orderBy('id')) as Row[]
+    const rows = await ctx.db(RDS_TABLE).select('name', 'is_active', 'state', 'health_status', 'health_checked_at', 'health_error').orderBy('id')
     const active = rows.filter((r) => toBool(r.is_active))
     const byHealth = Object.fromEntries(HEALTH_STATUSES.map((s) => [s, active.filter((r) => r.health_status === s).length])) as Record<HealthStatus, number>
     const byState = Object.fromEntries(RDS_STATES.map((s) => [s, active.filter((r) => r.state === s).length])) as Record<RdsState, number>
