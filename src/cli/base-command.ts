@@ -1,7 +1,7 @@
 import {Command, Flags, Interfaces} from '@oclif/core'
 import type {ChalkInstance} from 'chalk'
 
-import {maskAuditView, type AuditView} from '../lib/audit/read.js'
+import {maskAuditView, type AuditChange, type AuditView} from '../lib/audit/read.js'
 import type {Permission} from '../lib/auth/permissions.js'
 import {maskEmails, seesPii} from '../lib/auth/pii.js'
 import {ExitCode, UserError, type ExitCode as ExitCodeValue} from '../lib/errors/index.js'
@@ -170,9 +170,15 @@ export abstract class BaseCommand<T> extends Command {
     return seesPii(this.runtime.resolvedIdentity?.permissions) ? value : maskEmails(value)
   }
 
-  /** An audit entry as this caller may see it (see `pii`). */
-  protected piiAudit<V extends AuditView>(entry: V): V {
-    return seesPii(this.runtime.resolvedIdentity?.permissions) ? entry : maskAuditView(entry, maskEmails)
+  /** An audit entry as this caller may see it (see `pii`), with its changed fields when it has them (audit:show). */
+  protected piiAudit<V extends AuditView & {changes?: AuditChange[]}>(entry: V): V {
+    if (seesPii(this.runtime.resolvedIdentity?.permissions)) return entry
+    const masked = maskAuditView(entry, maskEmails)
+    if (!entry.changes) return masked
+    return {
+      ...masked,
+      changes: entry.changes.map((change) => ({...change, field: maskEmails(change.field), old: maskEmails(change.old), new: maskEmails(change.new)})),
+    }
   }
 
   /** Text for stdout (a result as people read it), silent under --json, whose result stdout carries. */

@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import {existsSync, realpathSync} from 'node:fs'
 import {delimiter, join} from 'node:path'
 
-import {demoEnvironment, type DemoResult} from '../lib/demo/build.js'
+import {demoEnvironment} from '../lib/demo/build.js'
 import {foreignSettings, type DemoOutput} from '../lib/demo/output.js'
 import {demoTour, type TourStep} from '../lib/demo/tour.js'
 import {escapeControl} from '../lib/text/escape.js'
@@ -78,17 +78,16 @@ export interface DemoTerminal {
  * it runs (a new demo without --quiet, or --tour), then how to use it.
  */
 export async function showDemo(
-  result: DemoResult,
-  output: DemoOutput,
+  demo: DemoOutput,
   options: {dir: string; seconds: string; quiet: boolean; tour: boolean; bin: string},
   terminal: DemoTerminal,
 ): Promise<void> {
   const {color, log} = terminal
-  log(demoHeadline(color, result, {dir: options.dir, seconds: options.seconds, tour: options.tour}))
-  const kept = demoKeptNote(result)
+  log(demoHeadline(color, demo, {dir: options.dir, seconds: options.seconds, tour: options.tour}))
+  const kept = demoKeptNote(demo)
   if (kept) terminal.note(kept)
-  log(demoFleetSummary(result))
-  const tourRan = result.status === 'created' ? !options.quiet : options.tour
-  if (tourRan) await runTour(demoTour(result), {dir: options.dir, bin: options.bin, color, noColor: terminal.noColor, log})
-  log(demoUsage(color, output, {dir: options.dir, tourRan, foreign: foreignSettings(process.env)}))
+  log(demoFleetSummary(demo))
+  const tourRan = demo.status === 'created' ? !options.quiet : options.tour
+  if (tourRan) await runTour(demoTour(demo), {dir: options.dir, bin: options.bin, color, noColor: terminal.noColor, log})
+  log(demoUsage(color, demo, {dir: options.dir, tourRan, foreign: foreignSettings(process.env)}))
 }

@@ -1,9 +1,7 @@
 import {BaseCommand} from '../cli/base-command.js'
 import {shellInvocation, showDemo} from '../cli/demo.js'
 import {demoDescription, demoFlags} from '../cli/flags/demo.js'
-import {buildDemo} from '../lib/demo/build.js'
-import type {DemoSize} from '../lib/demo/fleet.js'
-import {demoDir, demoOutput, type DemoOutput} from '../lib/demo/output.js'
+import {demoDir, setUpDemo, type DemoOutput} from '../lib/demo/output.js'
 import {UserError} from '../lib/errors/index.js'
 
 export type {DemoOutput} from '../lib/demo/output.js'
@@ -28,22 +26,14 @@ export default class Demo extends BaseCommand<DemoOutput> {
     const {flags} = await this.parse(Demo)
     if (flags.tour && this.jsonEnabled()) throw new UserError('--tour shows the tour on the terminal: it does not go with --json', {hint: 'drop one of them'})
     const dir = demoDir(flags.dir)
-    const started = performance.now()
-    const result = await this.withProgress(
+    const {command: bin, alias} = shellInvocation(this.config.root)
+    const {output, seconds} = await this.withProgress(
       `building the demo in ${dir}`,
-      (progress) => buildDemo({dir, size: flags.size as DemoSize | undefined, reset: flags.reset, onProgress: (message) => progress.update(message)}),
+      (progress) => setUpDemo({dir, size: flags.size, reset: flags.reset, alias, env: process.env, onProgress: (line) => progress.update(line)}),
       {stopOnError: true},
     )
-    const seconds = ((performance.now() - started) / 1000).toFixed(1)
-    const invocation = shellInvocation(this.config.root)
-    const output = demoOutput(result, {alias: invocation.alias, env: process.env})
-    if (this.jsonEnabled()) return output
-    await showDemo(
-      result,
-      output,
-      {dir, seconds, quiet: flags.quiet, tour: flags.tour, bin: invocation.command},
-      {color: this.color, noColor: this.argv.includes('--no-color'), log: (line) => this.log(line), note: (line) => this.note(line)},
-    )
+    const terminal = {color: this.color, noColor: this.argv.includes('--no-color'), log: this.log.bind(this), note: this.note.bind(this)}
+    if (!this.jsonEnabled()) await showDemo(output, {dir, seconds, quiet: flags.quiet, tour: flags.tour, bin}, terminal)
     return output
   }
 }

@@ -1,7 +1,6 @@
 import {BaseCommand} from '../cli/base-command.js'
 import {adminFlags, askAdmin} from '../cli/prompts/admin.js'
 import {initNotes, renderInit} from '../cli/reporters/init.js'
-import {signInFirstAdmin} from '../lib/setup/first-session.js'
 import {initRaiops, type InitResult} from '../lib/setup/init.js'
 
 export default class Init extends BaseCommand<InitResult> {
@@ -30,8 +29,8 @@ Run it once per machine (or once per shared control database). Running it again 
       masterKey: runtime.config.masterKey,
       masterKeyFile: runtime.config.masterKeyFile,
       admin: () => askAdmin(flags, this.interactive()),
+      signInAdmin: true,
     })
-    if (result.admin.created) await signInFirstAdmin(ctx, {home: runtime.config.home, email: result.admin.email})
     this.print(renderInit(this.color, result))
     for (const note of initNotes(this.color, result)) this.note(note)
     return result

@@ -2,9 +2,7 @@ import {BaseCommand} from '../cli/base-command.js'
 import {statusFlags} from '../cli/flags/health.js'
 import {renderStatus} from '../cli/reporters/status.js'
 import {UserError} from '../lib/errors/index.js'
-import {DEFAULT_SLOW_MS} from '../lib/health/rules.js'
-import {runHealth} from '../lib/rds/health.js'
-import {collectStatus, type StatusOverview} from '../lib/status/index.js'
+import {statusOverview, type StatusOverview} from '../lib/status/index.js'
 
 export default class Status extends BaseCommand<StatusOverview> {
   static override summary = 'the system overview: RDS health and state, sync freshness, tenants, routing cache, billing alerts, audit chain'
@@ -27,11 +25,12 @@ export default class Status extends BaseCommand<StatusOverview> {
     if (flags.watch !== undefined && this.jsonEnabled())
       throw new UserError('--watch redraws the terminal; it cannot be combined with --json', {hint: 'drop --watch, or --json'})
     const ctx = await this.context()
-    const collect = async (): Promise<StatusOverview> => {
-      if (flags.refresh) await this.withProgress('probing every active RDS', () => runHealth(ctx, {timeoutMs: flags.timeout, slowMs: DEFAULT_SLOW_MS}))
-      // The audit section names who acted last: emails are masked for a role without pii.view.
-      return this.pii(await collectStatus(ctx))
+    const refresh = {
+      refreshTimeoutMs: flags.refresh ? flags.timeout : undefined,
+      probing: (probe: () => Promise<unknown>) => this.withProgress('probing every active RDS', probe),
     }
+    // The audit section names who acted last: emails are masked for a role without pii.view.
+    const collect = async (): Promise<StatusOverview> => this.pii(await statusOverview(ctx, refresh))
     return this.showOrWatch(flags.watch, collect, (overview) => renderStatus(this.color, overview))
   }
 }

@@ -1,6 +1,16 @@
-import {Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 
+import {UserError} from '../../lib/errors/index.js'
 import {parseSeconds} from '../../lib/time/duration.js'
+
+/** An audit entry's id, as audit:show takes it. */
+export const auditIdArg = Args.custom<number>({
+  async parse(input) {
+    if (!/^[1-9]\d{0,14}$/.test(input.trim()))
+      throw new UserError(`the audit entry id must be a positive whole number, not "${input}"`, {hint: 'see `raiops audit:list` for the ids'})
+    return Number(input)
+  },
+})({description: 'the entry id (see audit:list)', required: true})
 
 /** The filters audit:list, audit:export and audit:tail share. */
 export const auditFilterFlags = {
@@ -10,6 +20,13 @@ export const auditFilterFlags = {
   rds: Flags.string({description: 'only entries about this RDS (id or name)'}),
   since: Flags.string({description: 'from this time on: ISO date or time, or a duration back from now (24h, 7d)'}),
   until: Flags.string({description: 'before this time: ISO date or time, or a duration back from now'}),
+}
+
+/** audit:export's flags: the filters, the file and its format. */
+export const auditExportFlags = {
+  ...auditFilterFlags,
+  format: Flags.option({options: ['csv', 'ndjson'] as const, char: 'f', description: 'file format', required: true})(),
+  output: Flags.string({char: 'o', description: 'the file to write (mode 0600; - is stdout)', required: true}),
 }
 
 /** audit:tail's own flags. */

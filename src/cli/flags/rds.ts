@@ -3,6 +3,7 @@ import {Args, Flags, type Interfaces} from '@oclif/core'
 import type {RdsChanges} from '../../lib/rds/service.js'
 import {RDS_ENGINES} from '../../lib/rds/types.js'
 import {parseDuration} from '../../lib/time/duration.js'
+import {listFlags} from '../base-command.js'
 
 /** The RDS argument every command that takes one accepts: a name or an id. */
 export const rdsArg = Args.string({name: 'RDS', description: 'RDS name or id', required: true})
@@ -19,6 +20,13 @@ const rdsFieldFlags = {
   'app-url': Flags.string({description: 'URL of the RAI application served from this RDS'}),
   file: Flags.string({description: 'for --engine sqlite: path of the database file'}),
   'no-test': Flags.boolean({description: 'save without testing the connection first'}),
+}
+
+/** The flags of rds:test. */
+export const rdsTestFlags = {
+  all: Flags.boolean({description: 'test every active RDS'}),
+  timeout: Flags.integer({description: 'seconds each RDS may take', default: 7, min: 1, max: 600}),
+  ...listFlags,
 }
 
 const engineFlag = Flags.option({options: RDS_ENGINES, description: 'database engine'})

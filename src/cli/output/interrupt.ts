@@ -35,3 +35,23 @@ export function untilStopped(): Stop {
     },
   }
 }
+
+/** `work` with a signal that Ctrl-C or SIGTERM aborts (see `untilStopped`), the listeners removed when it ends. */
+export async function runUntilStopped<R>(work: (signal: AbortSignal) => Promise<R>): Promise<R> {
+  const stop = untilStopped()
+  try {
+    return await work(stop.signal)
+  } finally {
+    stop.release()
+  }
+}
+
+/** Serves until Ctrl-C or SIGTERM, then lets the requests in flight finish and closes, saying so on stderr. */
+export async function closeWhenStopped(server: {close(): Promise<void>}): Promise<void> {
+  const stop = untilStopped()
+  const signal = await stop.stopped
+  stop.release()
+  process.stderr.write(`${signal}: finishing the requests in flight\n`)
+  await server.close()
+  process.stderr.write('stopped\n')
+}

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 
+import {checkSessionTtl} from '../../lib/auth/sign-in.js'
 import {UserError} from '../../lib/errors/index.js'
 import {parseDuration} from '../../lib/time/duration.js'
 import {promptSecret, promptText} from './prompt.js'
@@ -12,7 +13,8 @@ export const loginFlags = {
   ttl: Flags.custom<number>({
     description: 'how long the session lasts (e.g. 30m, 8h)',
     default: 12 * 3_600_000,
-    parse: async (input) => parseDuration(input, '--ttl'),
+    // Refused before anything is asked or checked.
+    parse: async (input) => checkSessionTtl(parseDuration(input, '--ttl')),
   })(),
 }
 

@@ -1,9 +1,12 @@
 import {resolve} from 'node:path'
 
+import type {OpsContext} from '../../lib/context.js'
 import {UserError} from '../../lib/errors/index.js'
+import {showRds} from '../../lib/rds/service.js'
 import {RDS_ENGINES, type RdsEngine} from '../../lib/rds/types.js'
 import {DEFAULT_PORTS, type RdsFields} from '../../lib/rds/validation.js'
-import type {Asker} from './prompt.js'
+import {escapeControl} from '../../lib/text/escape.js'
+import {promptConfirm, type Asker} from './prompt.js'
 
 export interface RdsAddFlags {
   name?: string
@@ -55,4 +58,12 @@ export async function collectRdsFields(flags: RdsAddFlags, ask: Asker | undefine
     providersDatabase: await optional(flags['providers-database'], 'Providers database (empty for none)'),
     appUrl: await optional(flags['app-url'], 'App URL (empty for none)'),
   }
+}
+
+/** rds:remove's confirmation: asked on a terminal unless `yes`; without one, refused. */
+export async function confirmRdsRemoval(ctx: Pick<OpsContext, 'db'>, input: {ref: string; yes: boolean; interactive: boolean}): Promise<void> {
+  if (input.yes) return
+  const rds = await showRds(ctx, {ref: input.ref})
+  if (!input.interactive) throw new UserError(`removing RDS ${rds.name} needs confirmation`, {hint: 'pass --yes'})
+  if (!(await promptConfirm(`Remove RDS ${escapeControl(rds.name)} (id ${rds.id}) from the registry?`))) throw new UserError('cancelled: nothing was removed')
 }

@@ -1,11 +1,12 @@
 import type {ChalkInstance} from 'chalk'
 
+import type {CheckpointFile} from '../../lib/audit/checkpoint.js'
 import type {AuditChange, AuditView} from '../../lib/audit/read.js'
 import type {TailEvent} from '../../lib/audit/tail.js'
 import type {ChainVerification} from '../../lib/audit/verify.js'
 import {ago} from '../../lib/text/age.js'
 import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
-import {accessLogLine, type RequestLog} from '../../lib/webhook/server.js'
+import {accessLogLine, WEBHOOK_PATH, type RequestLog} from '../../lib/webhook/server.js'
 import {renderCells, type Column} from '../output/render.js'
 
 const target = (row: AuditView): string => (row.targetType ? `${row.targetType}${row.targetId === null ? '' : `:${row.targetId}`}` : '')
@@ -101,11 +102,34 @@ export function tailRenderer(
   }
 }
 
-/** `audit:serve`'s access log line for one request: NDJSON under --json; nothing for an accepted request under --quiet. */
-export function accessLog(options: {json: boolean; quiet: boolean}): (entry: RequestLog) => string | null {
-  return (entry) => {
-    if (options.quiet && entry.status < 400) return null
-    const at = new Date()
-    return `${options.json ? JSON.stringify({at: at.toISOString(), ...entry}) : accessLogLine(at, entry)}\n`
+/** Prints `audit:tail`'s events as they come (see `tailRenderer`): entries on stdout, the connection's state on stderr. */
+export async function printTail(events: AsyncIterable<TailEvent>, render: (event: TailEvent) => TailOutput): Promise<void> {
+  for await (const event of events) {
+    const {stdout, stderr} = render(event)
+    if (stderr) process.stderr.write(stderr)
+    if (stdout) process.stdout.write(stdout)
   }
+}
+
+/** `audit:serve`'s access log, a line on stdout per request: NDJSON under --json; nothing for an accepted request under --quiet. */
+export function accessLog(options: {json: boolean; quiet: boolean}): (entry: RequestLog) => void {
+  return (entry) => {
+    if (options.quiet && entry.status < 400) return
+    const at = new Date()
+    process.stdout.write(`${options.json ? JSON.stringify({at: at.toISOString(), ...entry}) : accessLogLine(at, entry)}\n`)
+  }
+}
+
+/** `listening on http://127.0.0.1:8787/webhook (2 secret(s), tolerance 300 s)`, for stderr. */
+export function listeningLine(url: string, secrets: number, toleranceS: number): string {
+  return `listening on ${escapeControl(url)}${WEBHOOK_PATH} (${secrets} secret(s), tolerance ${toleranceS} s); Ctrl-C or SIGTERM to stop\n`
+}
+
+/** The warning that audit:checkpoint created its signing key. */
+export const signingKeyCreated = (keyFile: string): string =>
+  `created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host`
+
+/** What audit:checkpoint signed and where it went (`toStdout`: the checkpoint itself is on stdout). */
+export function checkpointSummary(checkpoint: CheckpointFile, output: string, toStdout: boolean): string {
+  return `checkpoint of sequence ${checkpoint.seq} (${checkpoint.hash.slice(0, 16)}…) signed by key ${escapeControl(checkpoint.kid)}, written to ${toStdout ? 'standard output' : escapeControl(output)}\n`
 }

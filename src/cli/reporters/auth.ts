@@ -2,6 +2,7 @@ import type {Identity} from '../../lib/auth/identity.js'
 import {PERMISSIONS} from '../../lib/auth/permissions.js'
 import type {RoleView} from '../../lib/role/roles.js'
 import {escapeControlDeep} from '../../lib/text/escape.js'
+import type {Column} from '../output/render.js'
 
 /** `sync_runner: sync.run, sync.view`: a role and what it grants, on one line. */
 export function roleLine(role: RoleView): string {
@@ -36,3 +37,13 @@ export function signedInLine(session: {email: string; role: string; expiresAt: s
   const shown = escapeControlDeep(session)
   return `signed in as ${shown.email} (${shown.role}) until ${shown.expiresAt}`
 }
+
+/** role:list's columns: each role, how many permissions it grants (all of them in csv and json), who holds it. */
+export const roleColumns: readonly Column<RoleView>[] = [
+  {header: 'Role', cell: (r) => r.name},
+  {header: 'Kind', cell: (r) => (r.builtin ? 'built-in' : 'custom')},
+  {header: 'Permissions', cell: (r) => String(r.permissions.length), plain: (r) => r.permissions.join(' ')},
+  {header: 'Operators', cell: (r) => String(r.operators), plain: (r) => r.operators},
+  {header: 'Tokens', cell: (r) => String(r.tokens), plain: (r) => r.tokens},
+  {header: 'Description', cell: (r) => r.description ?? ''},
+]

@@ -1,9 +1,10 @@
 import type {ChalkInstance} from 'chalk'
 
 import type {RdsTestResult} from '../../lib/rds/connection-test.js'
+import type {RemoveRdsResult} from '../../lib/rds/remove.js'
 import type {AddRdsResult, EditRdsResult} from '../../lib/rds/service.js'
 import type {HealthStatus, RdsState, RdsView} from '../../lib/rds/types.js'
-import {escapeControlDeep} from '../../lib/text/escape.js'
+import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
 import {paint} from '../output/color.js'
 import {renderRecord, type Column} from '../output/render.js'
 
@@ -95,4 +96,16 @@ export function renderRdsEdited(c: ChalkInstance, result: EditRdsResult): string
   if (result.changed.length === 0) return `RDS ${shown.rds.name} already has these values: nothing changed\n`
   const tested = shown.test ? ` (connection tested: ${shown.test.latencyMs} ms)` : ''
   return `${c.green('✓')} updated RDS ${shown.rds.name}: ${shown.changed.join(', ')}${tested}\n${renderRecord(result.rds, (r) => rdsRecord(c, r)).trimEnd()}\n`
+}
+
+/** rds:show: every setting, and the stored password when it was revealed. */
+export function renderRdsShown(c: ChalkInstance, shown: RdsView & {password?: string | null}): string {
+  const record = renderRecord(shown, (r) => [...rdsRecord(c, r), ...('password' in r ? [['password', r.password ?? '(none stored)'] as [string, string]] : [])])
+  return `${record.trimEnd()}\n`
+}
+
+/** `✓ removed RDS old-eu (id 4)`, with the tenant registry rows --force took along. */
+export function renderRdsRemoved(c: ChalkInstance, result: RemoveRdsResult): string {
+  const tenants = result.tenantsRemoved > 0 ? ` and ${result.tenantsRemoved} tenant registry row(s)` : ''
+  return `${c.green('✓')} removed RDS ${escapeControl(result.removed.name)} (id ${result.removed.id})${tenants}\n`
 }

@@ -185,13 +185,17 @@ export const tenantSyncReporter = (format: SyncFormat): Reporter<TenantSyncRepor
 export const routingSyncReporter = (format: SyncFormat): Reporter<RoutingSyncReport> => routingSyncReporters[format]
 export const allSyncReporter = (format: SyncFormat): Reporter<AllSyncReport> => allSyncReporters[format]
 
-/** sync:status in one --format. */
-export function syncStatusReport(c: ChalkInstance, format: SyncFormat, report: SyncStatusReport): string {
-  const now = new Date(report.generatedAt)
-  if (format === 'json') return renderJson(report)
-  if (format === 'ndjson') return ndjson([...report.kinds.map((k) => ({type: 'kind', ...k})), ...report.rds.map((r) => ({type: 'rds', ...r}))])
-  return `${renderList(report.kinds, syncKindColumns(c, now), 'table')}${report.rds.length > 0 ? renderList(report.rds, rdsSyncColumns(c, now), 'table') : ''}`
+const syncStatusReporters: Record<SyncFormat, Reporter<SyncStatusReport>> = {
+  json: (_c, report) => renderJson(report),
+  ndjson: (_c, report) => ndjson([...report.kinds.map((k) => ({type: 'kind', ...k})), ...report.rds.map((r) => ({type: 'rds', ...r}))]),
+  table(c, report) {
+    const now = new Date(report.generatedAt)
+    return `${renderList(report.kinds, syncKindColumns(c, now), 'table')}${report.rds.length > 0 ? renderList(report.rds, rdsSyncColumns(c, now), 'table') : ''}`
+  },
 }
+
+/** sync:status in one --format. */
+export const syncStatusReporter = (format: SyncFormat): Reporter<SyncStatusReport> => syncStatusReporters[format]
 
 /**
  * A tenant sync's events on the terminal: each finished RDS as a line above the

@@ -7,3 +7,8 @@ export function impersonationNote(link: ImpersonationLink): string {
   const shown = escapeControlDeep(link)
   return `link for tenant "${shown.tenant.name}" (#${shown.tenant.id}) on RDS ${shown.rds.name}, valid until ${shown.expiresAt}, single use`
 }
+
+/** The warning that this link's issuing created the impersonation key pair, which tenant applications must be given. */
+export function impersonationKeyCreated(link: ImpersonationLink): string {
+  return `created the impersonation key pair (key id ${link.keyId}): give its public key, \`raiops tenant:impersonation-key\`, to the tenant applications`
+}

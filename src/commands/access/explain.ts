@@ -1,9 +1,9 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
+import {commandArg} from '../../cli/flags/access.js'
+import {renderAccess} from '../../cli/reporters/operator.js'
 import {explainAccess, type AccessExplanation} from '../../lib/access/explain.js'
-import {NotFoundError} from '../../lib/errors/index.js'
-import {escapeControl} from '../../lib/text/escape.js'
 
 export default class AccessExplain extends BaseCommand<AccessExplanation> {
   static override summary = 'say whether an operator may run a command, and why'
@@ -13,17 +13,13 @@ export default class AccessExplain extends BaseCommand<AccessExplanation> {
   static override permission = 'operator.view' as const
   static override args = {
     operator: Args.string({description: 'email or id', required: true}),
-    command: Args.string({description: 'a raiops command, e.g. rds:add', required: true}),
+    command: commandArg,
   }
 
   async run(): Promise<AccessExplanation> {
     const {args} = await this.parse(AccessExplain)
-    const id = args.command.replaceAll(' ', ':')
-    const command = this.config.findCommand(id)
-    if (!command) throw new NotFoundError(`no command "${args.command}"`, {hint: 'see `raiops --help`'})
-    const permission = (command as unknown as {permission?: string | null}).permission ?? null
-    const answer = await explainAccess(await this.context(), {operator: args.operator, command: {id, permission}})
-    this.print(`${answer.allowed ? this.color.green('yes') : this.color.red('no')}: ${escapeControl(answer.reason)}\n`)
+    const answer = await explainAccess(await this.context(), {operator: args.operator, command: args.command})
+    this.print(renderAccess(this.color, answer))
     return answer
   }
 }

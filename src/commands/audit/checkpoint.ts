@@ -1,9 +1,8 @@
 import {Flags} from '@oclif/core'
-import {join} from 'node:path'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {createCheckpoint, loadSigningKey, type CheckpointFile} from '../../lib/audit/checkpoint.js'
-import {escapeControl} from '../../lib/text/escape.js'
+import {checkpointSummary, signingKeyCreated} from '../../cli/reporters/audit.js'
+import {signCheckpoint, type CheckpointFile} from '../../lib/audit/checkpoint.js'
 
 export default class AuditCheckpoint extends BaseCommand<CheckpointFile & {file: string}> {
   static override summary = 'write a signed (Ed25519) statement of the audit chain head, to keep off the database host'
@@ -25,13 +24,13 @@ The key is $RAIOPS_HOME/audit-signing.key unless --key names another; the first 
   async run(): Promise<CheckpointFile & {file: string}> {
     const {flags} = await this.parse(AuditCheckpoint)
     const toStdout = this.outputIsStdout(flags.output)
-    const ctx = await this.context()
-    const keyFile = flags.key ?? join(this.runtime.config.home, 'audit-signing.key')
-    const {privateKey, created} = loadSigningKey(keyFile, {create: true})
-    if (created) this.warn(`created the checkpoint signing key ${keyFile} (public key: ${keyFile}.pub); keep it off the database host`)
-    const checkpoint = await createCheckpoint(ctx, {privateKey})
+    const checkpoint = await signCheckpoint(await this.context(), {
+      home: this.runtime.config.home,
+      keyFile: flags.key,
+      onKeyCreated: (keyFile) => this.warn(signingKeyCreated(keyFile)),
+    })
     this.writeOutputFile(flags.output, `${JSON.stringify(checkpoint, null, 2)}\n`)
-    const summary = `checkpoint of sequence ${checkpoint.seq} (${checkpoint.hash.slice(0, 16)}…) signed by key ${escapeControl(checkpoint.kid)}, written to ${toStdout ? 'standard output' : escapeControl(flags.output)}\n`
+    const summary = checkpointSummary(checkpoint, flags.output, toStdout)
     // With --output -, stdout carries the checkpoint itself.
     if (toStdout) process.stderr.write(summary)
     else this.print(summary)

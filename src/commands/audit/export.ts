@@ -1,7 +1,5 @@
-import {Flags} from '@oclif/core'
-
 import {BaseCommand} from '../../cli/base-command.js'
-import {auditFilterFlags} from '../../cli/flags/audit.js'
+import {auditExportFlags} from '../../cli/flags/audit.js'
 import {openOutputStream} from '../../cli/output/output-file.js'
 import {exportAudit} from '../../lib/audit/export.js'
 import {escapeControl} from '../../lib/text/escape.js'
@@ -17,11 +15,7 @@ export default class AuditExport extends BaseCommand<{file: string; format: stri
   ]
 
   static override permission = 'audit.view' as const
-  static override flags = {
-    ...auditFilterFlags,
-    format: Flags.option({options: ['csv', 'ndjson'] as const, char: 'f', description: 'file format', required: true})(),
-    output: Flags.string({char: 'o', description: 'the file to write (mode 0600; - is stdout)', required: true}),
-  }
+  static override flags = auditExportFlags
 
   async run(): Promise<{file: string; format: string; entries: number}> {
     const {flags} = await this.parse(AuditExport)

@@ -3,8 +3,8 @@ import {Flags} from '@oclif/core'
 import {BaseCommand, listFlags} from '../../cli/base-command.js'
 import {auditFilterFlags} from '../../cli/flags/audit.js'
 import {auditColumns} from '../../cli/reporters/audit.js'
-import {auditFilter} from '../../lib/audit/query.js'
-import {listAudit, type AuditView} from '../../lib/audit/read.js'
+import {listAuditEntries} from '../../lib/audit/query.js'
+import type {AuditView} from '../../lib/audit/read.js'
 
 export default class AuditList extends BaseCommand<AuditView[]> {
   static override summary = 'list audit entries, newest first, with filters'
@@ -27,7 +27,7 @@ export default class AuditList extends BaseCommand<AuditView[]> {
   async run(): Promise<AuditView[]> {
     const {flags} = await this.parse(AuditList)
     const ctx = await this.context()
-    const rows = (await listAudit(ctx, await auditFilter(ctx, flags))).map((entry) => this.piiAudit(entry))
+    const rows = (await listAuditEntries(ctx, flags)).map((entry) => this.piiAudit(entry))
     this.renderList(rows, auditColumns(this.color, ctx.now()), flags)
     return rows
   }

@@ -1,8 +1,7 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {auditServeFlags} from '../../cli/flags/audit.js'
-import {untilStopped} from '../../cli/output/interrupt.js'
-import {accessLog} from '../../cli/reporters/audit.js'
-import {escapeControl} from '../../lib/text/escape.js'
+import {closeWhenStopped} from '../../cli/output/interrupt.js'
+import {accessLog, listeningLine} from '../../cli/reporters/audit.js'
 import {startWebhookServer, WEBHOOK_PATH} from '../../lib/webhook/server.js'
 
 export default class AuditServe extends BaseCommand<void> {
@@ -23,26 +22,14 @@ The secrets come from RAIOPS_WEBHOOK_SECRETS (comma-separated, 16 characters or 
   async run(): Promise<void> {
     const {flags} = await this.parse(AuditServe)
     const secrets = this.runtime.config.webhookSecrets
-    const log = accessLog({json: this.jsonEnabled(), quiet: flags.quiet})
-    const onRequest: Parameters<typeof startWebhookServer>[1]['onRequest'] = (entry) => {
-      const line = log(entry)
-      if (line) process.stdout.write(line)
-    }
     const server = await startWebhookServer(await this.context(), {
       secrets,
       toleranceS: flags.tolerance,
       host: flags.host,
       port: flags.port,
-      onRequest,
+      onRequest: accessLog({json: this.jsonEnabled(), quiet: flags.quiet}),
     })
-    process.stderr.write(
-      `listening on ${escapeControl(server.url)}${WEBHOOK_PATH} (${secrets.length} secret(s), tolerance ${flags.tolerance} s); Ctrl-C or SIGTERM to stop\n`,
-    )
-    const stop = untilStopped()
-    const signal = await stop.stopped
-    stop.release()
-    process.stderr.write(`${signal}: finishing the requests in flight\n`)
-    await server.close()
-    process.stderr.write('stopped\n')
+    process.stderr.write(listeningLine(server.url, secrets.length, flags.tolerance))
+    await closeWhenStopped(server)
   }
 }

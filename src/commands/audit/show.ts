@@ -1,9 +1,7 @@
-import {Args} from '@oclif/core'
-
 import {BaseCommand} from '../../cli/base-command.js'
+import {auditIdArg} from '../../cli/flags/audit.js'
 import {renderAuditEntry} from '../../cli/reporters/audit.js'
 import {showAudit, type AuditChange, type AuditView} from '../../lib/audit/read.js'
-import {UserError} from '../../lib/errors/index.js'
 
 export default class AuditShow extends BaseCommand<AuditView & {changes: AuditChange[]}> {
   static override summary = 'show one audit entry, its old and new values as a diff'
@@ -11,33 +9,12 @@ export default class AuditShow extends BaseCommand<AuditView & {changes: AuditCh
     'Shows an audit entry in full: when, who (operator, token, system or the RAI application), the action and its target, the host and command line it came from, and each changed field with its old (-) and new (+) value. Secrets are stored redacted: a secret that changed shows as "password: changed (redacted)".'
   static override examples = ['<%= config.bin %> <%= command.id %> 42', '<%= config.bin %> <%= command.id %> 42 --json']
   static override permission = 'audit.view' as const
-  static override args = {
-    id: Args.custom<number>({
-      description: 'the entry id (see audit:list)',
-      required: true,
-      parse: async (input) => {
-        if (!/^[1-9]\d{0,14}$/.test(input.trim()))
-          throw new UserError(`the audit entry id must be a positive whole number, not "${input}"`, {
-            hint: 'see `raiops audit:list` for the ids',
-          })
-        return Number(input)
-      },
-    })(),
-  }
+  static override args = {id: auditIdArg}
 
   async run(): Promise<AuditView & {changes: AuditChange[]}> {
     const {args} = await this.parse(AuditShow)
     const ctx = await this.context()
-    const shown = this.piiAudit(await showAudit(ctx, {id: Number(args.id)}))
-    const entry = {
-      ...shown,
-      changes: shown.changes.map((change) => ({
-        ...change,
-        field: this.pii(change.field),
-        old: this.pii(change.old),
-        new: this.pii(change.new),
-      })),
-    }
+    const entry = this.piiAudit(await showAudit(ctx, {id: args.id}))
     this.print(renderAuditEntry(this.color, entry, ctx.now()))
     return entry
   }

@@ -1,8 +1,7 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {auditTailFlags} from '../../cli/flags/audit.js'
-import {untilStopped} from '../../cli/output/interrupt.js'
-import {tailRenderer} from '../../cli/reporters/audit.js'
-import {auditFilter} from '../../lib/audit/query.js'
+import {runUntilStopped} from '../../cli/output/interrupt.js'
+import {printTail, tailRenderer} from '../../cli/reporters/audit.js'
 import {tailAudit} from '../../lib/audit/tail.js'
 
 export default class AuditTail extends BaseCommand<void> {
@@ -24,29 +23,9 @@ When the control database stops answering (a restart), the poll is retried with 
   async run(): Promise<void> {
     const {flags} = await this.parse(AuditTail)
     const ctx = await this.context()
-    const filter = await auditFilter(ctx, {...flags, limit: 1})
-    const render = tailRenderer(this.color, {
-      json: this.jsonEnabled(),
-      maxRetries: flags['max-retries'],
-      now: ctx.now(),
-      view: (entry) => this.piiAudit(entry),
-    })
-    const stop = untilStopped() // Ctrl-C is how following ends: a clean stop, exit 0.
-    try {
-      for await (const event of tailAudit(ctx, {
-        filter,
-        last: flags.lines,
-        follow: flags.follow,
-        intervalMs: flags.interval,
-        maxRetries: flags['max-retries'],
-        signal: stop.signal,
-      })) {
-        const {stdout, stderr} = render(event)
-        if (stderr) process.stderr.write(stderr)
-        if (stdout) process.stdout.write(stdout)
-      }
-    } finally {
-      stop.release()
-    }
+    const render = tailRenderer(this.color, {json: this.jsonEnabled(), maxRetries: flags['max-retries'], now: ctx.now(), view: (entry) => this.piiAudit(entry)})
+    const tail = {filter: flags, last: flags.lines, follow: flags.follow, intervalMs: flags.interval, maxRetries: flags['max-retries']}
+    // Ctrl-C is how following ends: a clean stop, exit 0.
+    await runUntilStopped((signal) => printTail(tailAudit(ctx, {...tail, signal}), render))
   }
 }

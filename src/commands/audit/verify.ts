@@ -1,15 +1,11 @@
 import {Flags} from '@oclif/core'
-import {join} from 'node:path'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {renderVerification} from '../../cli/reporters/audit.js'
-import {loadVerifyKey, readCheckpoint} from '../../lib/audit/checkpoint.js'
-import {verifyAuditChain, type ChainVerification} from '../../lib/audit/verify.js'
+import {verifyAuditTrail, type VerifiedChain} from '../../lib/audit/checkpoint.js'
 import {ExitCode} from '../../lib/errors/index.js'
 
-type Verified = ChainVerification & {checkpoints: Array<{file: string; seq: number; at: string}>}
-
-export default class AuditVerify extends BaseCommand<Verified> {
+export default class AuditVerify extends BaseCommand<VerifiedChain> {
   static override summary = 'walk the audit hash chain and report the first altered entry'
   static override description = `Recomputes every entry's hash from its content and the previous entry's hash, in sequence order. An edited value, a deleted entry, two entries swapped or entries removed from the end break the chain: the first bad entry is named and the exit code is 1. Exit 0 when the chain is intact.
 
@@ -27,14 +23,12 @@ A chain re-computed by someone who can write the table passes that walk; signed 
     'public-key': Flags.string({description: 'the public key the checkpoints verify with [default: $RAIOPS_HOME/audit-signing.key.pub]'}),
   }
 
-  async run(): Promise<Verified> {
+  async run(): Promise<VerifiedChain> {
     const {flags} = await this.parse(AuditVerify)
-    const files = flags.checkpoint ?? []
-    const publicKey = files.length > 0 ? loadVerifyKey(flags['public-key'] ?? join(this.runtime.config.home, 'audit-signing.key.pub')) : undefined
-    const checkpoints = publicKey ? await Promise.all(files.map((file) => readCheckpoint(file, publicKey))) : []
-    const result = await verifyAuditChain(await this.context(), {checkpoints})
-    this.print(renderVerification(this.color, result, checkpoints.length))
+    const home = this.runtime.config.home
+    const result = await verifyAuditTrail(await this.context(), {home, checkpointFiles: flags.checkpoint ?? [], publicKeyFile: flags['public-key']})
+    this.print(renderVerification(this.color, result, result.checkpoints.length))
     if (!result.ok) this.exitWith(ExitCode.unexpected)
-    return {...result, checkpoints: checkpoints.map(({file, seq, at}) => ({file, seq, at}))}
+    return result
   }
 }

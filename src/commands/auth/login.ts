@@ -1,7 +1,7 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {askCredentials, loginFlags} from '../../cli/prompts/login.js'
 import {signedInLine} from '../../cli/reporters/auth.js'
-import {checkSessionTtl, signIn, type SignedIn} from '../../lib/auth/sign-in.js'
+import {signIn, type SignedIn} from '../../lib/auth/sign-in.js'
 
 export default class AuthLogin extends BaseCommand<SignedIn> {
   static override summary = 'sign in as an operator on this machine'
@@ -18,7 +18,6 @@ export default class AuthLogin extends BaseCommand<SignedIn> {
 
   async run(): Promise<SignedIn> {
     const {flags} = await this.parse(AuthLogin)
-    checkSessionTtl(flags.ttl)
     const credentials = await askCredentials(flags, this.interactive())
     const result = await signIn(await this.context(), {home: this.runtime.config.home, ...credentials, ttlMs: flags.ttl})
     this.print(`${signedInLine(result)}\n`)

@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
+import {renderMigration} from '../../cli/reporters/db.js'
 import {migrateControlDb, type MigrateResult} from '../../lib/db/migrate.js'
-import {escapeControlDeep} from '../../lib/text/escape.js'
 
 export default class DbMigrate extends BaseCommand<MigrateResult> {
   static override summary = 'apply pending control database migrations'
@@ -21,18 +21,7 @@ export default class DbMigrate extends BaseCommand<MigrateResult> {
   async run(): Promise<MigrateResult> {
     const {flags} = await this.parse(DbMigrate)
     const result = await migrateControlDb({db: await this.runtime.db({prepare: true})}, {target: this.runtime.target, statusOnly: flags.status})
-    // The database is named as configured: a path or a URL the environment gave.
-    const shown = escapeControlDeep(result)
-    if (flags.status) {
-      for (const name of shown.applied) this.log(`${this.color.green('applied')}  ${name}`)
-      for (const name of shown.pending) this.log(`${this.color.yellow('pending')}  ${name}`)
-    } else {
-      this.log(
-        shown.appliedNow.length > 0
-          ? `applied ${shown.appliedNow.length} migration(s) to ${shown.database}: ${shown.appliedNow.join(', ')}`
-          : `${shown.database} is up to date`,
-      )
-    }
+    this.print(renderMigration(this.color, result, flags.status))
     return result
   }
 }

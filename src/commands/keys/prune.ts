@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {keyringSource, pruneKeys, type PruneKeysResult} from '../../lib/keys/rotate.js'
-import {escapeControlDeep} from '../../lib/text/escape.js'
+import {renderPrune} from '../../cli/reporters/keys.js'
+import {pruneKeys, type PruneKeysResult} from '../../lib/keys/rotate.js'
 
 export default class KeysPrune extends BaseCommand<PruneKeysResult> {
   static override summary = 'take the master keys no secret uses any more out of the key file'
@@ -23,13 +23,8 @@ With RAIOPS_MASTER_KEY set, raiops cannot edit it: the command names the keys to
 
   async run(): Promise<PruneKeysResult> {
     const {flags} = await this.parse(KeysPrune)
-    const ctx = await this.context()
-    const result = await pruneKeys(ctx, {source: await keyringSource(ctx, {config: this.runtime.config}), dryRun: flags['dry-run']})
-    // Key ids come from the key file or RAIOPS_MASTER_KEY.
-    const shown = escapeControlDeep(result)
-    const used = shown.kept.map((kid) => `${kid} (${shown.inUse[kid]} secret(s)${kid === shown.activeKid ? ', active' : ''})`).join(', ')
-    if (shown.removed.length === 0) this.log(`nothing to remove from ${shown.keyFile}: every key is in use or active: ${used}`)
-    else this.log(`${shown.dryRun ? 'would remove' : 'removed'} ${shown.removed.join(', ')} from ${shown.keyFile}; kept ${used}`)
+    const result = await pruneKeys(await this.context(), {config: this.runtime.config, dryRun: flags['dry-run']})
+    this.print(renderPrune(result))
     return result
   }
 }

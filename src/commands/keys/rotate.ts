@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {renderRotation} from '../../cli/reporters/keys.js'
-import {keyringSource, rotateMasterKey, type RotateKeysResult} from '../../lib/keys/rotate.js'
+import {rotateMasterKey, type RotateKeysResult} from '../../lib/keys/rotate.js'
 
 export default class KeysRotate extends BaseCommand<RotateKeysResult> {
   static override summary = 'put a new master key in the key file and re-encrypt every stored secret under it'
@@ -24,10 +24,7 @@ With RAIOPS_MASTER_KEY set, raiops cannot store a key there: put the new key fir
 
   async run(): Promise<RotateKeysResult> {
     const {flags} = await this.parse(KeysRotate)
-    const ctx = await this.context()
-    const result = await rotateMasterKey(ctx, {
-      source: await keyringSource(ctx, {config: this.runtime.config, confirmedStored: flags['env-key-stored']}),
-    })
+    const result = await rotateMasterKey(await this.context(), {config: this.runtime.config, confirmedStored: flags['env-key-stored']})
     this.print(renderRotation(result))
     return result
   }

@@ -2,7 +2,6 @@ import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {renderOperator} from '../../cli/reporters/operator.js'
-import {permissionsOf} from '../../lib/auth/identity.js'
 import {showOperator, type OperatorView} from '../../lib/operator/service.js'
 
 export default class OperatorShow extends BaseCommand<OperatorView & {permissions: string[]}> {
@@ -14,10 +13,8 @@ export default class OperatorShow extends BaseCommand<OperatorView & {permission
 
   async run(): Promise<OperatorView & {permissions: string[]}> {
     const {args} = await this.parse(OperatorShow)
-    const {db} = await this.context()
-    const operator = await showOperator({db}, {ref: args.operator})
-    const permissions = await permissionsOf(db, operator.role)
-    this.print(renderOperator({...operator, permissions}))
-    return {...operator, permissions}
+    const operator = await showOperator(await this.context(), {ref: args.operator})
+    this.print(renderOperator(operator))
+    return operator
   }
 }

@@ -2,12 +2,9 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {rdsArg} from '../../cli/flags/rds.js'
-import {promptConfirm} from '../../cli/prompts/prompt.js'
-import {UserError} from '../../lib/errors/index.js'
-import {type RemoveRdsResult} from '../../lib/rds/remove.js'
-import {removeRds} from '../../lib/rds/remove.js'
-import {showRds} from '../../lib/rds/service.js'
-import {escapeControl} from '../../lib/text/escape.js'
+import {confirmRdsRemoval} from '../../cli/prompts/rds.js'
+import {renderRdsRemoved} from '../../cli/reporters/rds.js'
+import {removeRds, type RemoveRdsResult} from '../../lib/rds/remove.js'
 
 export default class RdsRemove extends BaseCommand<RemoveRdsResult> {
   static override summary = 'remove an RDS instance from the registry'
@@ -29,17 +26,9 @@ export default class RdsRemove extends BaseCommand<RemoveRdsResult> {
   async run(): Promise<RemoveRdsResult> {
     const {args, flags} = await this.parse(RdsRemove)
     const ctx = await this.context()
-    if (!flags.yes) {
-      const rds = await showRds(ctx, {ref: args.rds})
-      if (!this.interactive()) throw new UserError(`removing RDS ${rds.name} needs confirmation`, {hint: 'pass --yes'})
-      if (!(await promptConfirm(`Remove RDS ${escapeControl(rds.name)} (id ${rds.id}) from the registry?`))) {
-        throw new UserError('cancelled: nothing was removed')
-      }
-    }
+    await confirmRdsRemoval(ctx, {ref: args.rds, yes: flags.yes, interactive: this.interactive()})
     const result = await removeRds(ctx, {ref: args.rds, force: flags.force})
-    this.log(
-      `${this.color.green('✓')} removed RDS ${escapeControl(result.removed.name)} (id ${result.removed.id})${result.tenantsRemoved > 0 ? ` and ${result.tenantsRemoved} tenant registry row(s)` : ''}`,
-    )
+    this.print(renderRdsRemoved(this.color, result))
     return result
   }
 }

@@ -2,10 +2,8 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {rdsArg} from '../../cli/flags/rds.js'
-import {renderRecord} from '../../cli/output/render.js'
-import {rdsRecord} from '../../cli/reporters/rds.js'
-import {assertPermitted} from '../../lib/auth/identity.js'
-import {revealRdsPassword, showRds} from '../../lib/rds/service.js'
+import {renderRdsShown} from '../../cli/reporters/rds.js'
+import {showRdsSettings} from '../../lib/rds/show.js'
 import type {RdsView} from '../../lib/rds/types.js'
 
 export default class RdsShow extends BaseCommand<RdsView & {password?: string | null}> {
@@ -25,14 +23,8 @@ export default class RdsShow extends BaseCommand<RdsView & {password?: string | 
 
   async run(): Promise<RdsView & {password?: string | null}> {
     const {args, flags} = await this.parse(RdsShow)
-    if (flags.reveal) {
-      assertPermitted(await this.runtime.identity(), 'rds.secrets', 'rds:show --reveal')
-      const {rds, password} = await revealRdsPassword(await this.context(), {ref: args.rds})
-      this.log(renderRecord({rds, password}, (r) => [...rdsRecord(this.color, r.rds), ['password', r.password ?? '(none stored)']]).trimEnd())
-      return {...rds, password}
-    }
-    const rds = await showRds({db: await this.runtime.db()}, {ref: args.rds})
-    this.log(renderRecord(rds, (r) => rdsRecord(this.color, r)).trimEnd())
-    return rds
+    const shown = await showRdsSettings(await this.context(), {ref: args.rds, reveal: flags.reveal})
+    this.print(renderRdsShown(this.color, shown))
+    return shown
   }
 }

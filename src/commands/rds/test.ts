@@ -1,6 +1,7 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 
-import {BaseCommand, listFlags} from '../../cli/base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {rdsTestFlags} from '../../cli/flags/rds.js'
 import {rdsTestColumns} from '../../cli/reporters/rds.js'
 import {ExitCode, UserError} from '../../lib/errors/index.js'
 import {type RdsTestResult} from '../../lib/rds/connection-test.js'
@@ -21,17 +22,12 @@ Exit code 0 when every tested RDS answered, 3 when any did not (the output still
   static override permission = 'rds.view' as const
   static override strict = false
   static override args = {rds: Args.string({description: 'RDS names or ids', required: false})}
-  static override flags = {
-    all: Flags.boolean({description: 'test every active RDS'}),
-    timeout: Flags.integer({description: 'seconds each RDS may take', default: 7}),
-    ...listFlags,
-  }
+  static override flags = rdsTestFlags
 
   async run(): Promise<RdsTestResult[]> {
     const {argv, flags} = await this.parse(RdsTest)
     const refs = argv as string[]
     if (refs.length === 0 && !flags.all) throw new UserError('name an RDS to test, or pass --all')
-    if (flags.timeout < 1 || flags.timeout > 600) throw new UserError('--timeout must be from 1 to 600 seconds')
     const ctx = await this.context()
     const results = await this.withProgress(`testing ${refs.length > 0 ? refs.join(', ') : 'every active RDS'}`, () =>
       testRds(ctx, {refs, all: flags.all, deadlineMs: flags.timeout * 1000}),

@@ -1,4 +1,5 @@
 import {BaseCommand, listFlags} from '../../cli/base-command.js'
+import {roleColumns} from '../../cli/reporters/auth.js'
 import {listRoles, type RoleView} from '../../lib/role/roles.js'
 
 export default class RoleList extends BaseCommand<RoleView[]> {
@@ -12,18 +13,7 @@ export default class RoleList extends BaseCommand<RoleView[]> {
   async run(): Promise<RoleView[]> {
     const {flags} = await this.parse(RoleList)
     const rows = await listRoles(await this.context())
-    this.renderList(
-      rows,
-      [
-        {header: 'Role', cell: (r) => r.name},
-        {header: 'Kind', cell: (r) => (r.builtin ? 'built-in' : 'custom')},
-        {header: 'Permissions', cell: (r) => String(r.permissions.length), plain: (r) => r.permissions.join(' ')},
-        {header: 'Operators', cell: (r) => String(r.operators), plain: (r) => r.operators},
-        {header: 'Tokens', cell: (r) => String(r.tokens), plain: (r) => r.tokens},
-        {header: 'Description', cell: (r) => r.description ?? ''},
-      ],
-      flags,
-    )
+    this.renderList(rows, roleColumns, flags)
     return rows
   }
 }

@@ -23,18 +23,15 @@ Exit codes: 0 all synced, 3 some RDS or the routing sync failed (the rest is kep
     const ctx = await this.context()
     const mode = routingMode(flags)
     const stream = flags.format === 'ndjson' && !flags.output
-    const progress = await this.progress('syncing tenants')
-    const report = await runAllSyncs(ctx, {
-      ...tenantSyncInput(flags),
-      mode,
-      signal: this.stopSignal(),
-      onEvent: showTenantSync(this.color, progress, {
-        phases: false,
-        finished: (result) => stream && this.print(tenantSyncEvent(result, 'tenants')),
+    const report = await this.withProgress('syncing tenants', (progress) =>
+      runAllSyncs(ctx, {
+        ...tenantSyncInput(flags),
+        mode,
+        signal: this.stopSignal(),
+        onEvent: showTenantSync(this.color, progress, {phases: false, finished: (result) => stream && this.print(tenantSyncEvent(result, 'tenants'))}),
+        onProgress: showRoutingSync(progress, mode),
       }),
-      onProgress: showRoutingSync(progress, mode),
-    })
-    progress.stop()
+    )
     this.emitOutput(allSyncReporter(flags.format)(this.color, report, stream), flags.output)
     this.exitAfterStoppableWork(report.status !== 'ok')
     return report

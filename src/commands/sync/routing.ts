@@ -26,14 +26,9 @@ Only one routing sync runs at a time: a second one exits 6, or waits with --wait
     const {flags} = await this.parse(SyncRouting)
     const ctx = await this.context()
     const mode = routingMode(flags)
-    const progress = await this.progress(`syncing routing (${mode})`)
-    const report = await runRoutingSync(ctx, {
-      mode,
-      waitMs: flags.wait,
-      signal: this.stopSignal(),
-      onProgress: showRoutingSync(progress, mode),
-    })
-    progress.stop()
+    const report = await this.withProgress(`syncing routing (${mode})`, (progress) =>
+      runRoutingSync(ctx, {mode, waitMs: flags.wait, signal: this.stopSignal(), onProgress: showRoutingSync(progress, mode)}),
+    )
     this.emitOutput(routingSyncReporter(flags.format)(this.color, report, false), flags.output)
     this.exitAfterStoppableWork(report.status === 'failed')
     return report

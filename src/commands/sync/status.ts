@@ -1,6 +1,6 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {syncOutputFlags} from '../../cli/flags/sync.js'
-import {syncStatusReport} from '../../cli/reporters/sync.js'
+import {syncStatusReporter} from '../../cli/reporters/sync.js'
 import {syncStatus, type SyncStatusReport} from '../../lib/sync/status.js'
 
 export default class SyncStatus extends BaseCommand<SyncStatusReport> {
@@ -15,7 +15,7 @@ export default class SyncStatus extends BaseCommand<SyncStatusReport> {
   async run(): Promise<SyncStatusReport> {
     const {flags} = await this.parse(SyncStatus)
     const report = await syncStatus(await this.context())
-    this.emitOutput(syncStatusReport(this.color, flags.format, report), flags.output)
+    this.emitOutput(syncStatusReporter(flags.format)(this.color, report, false), flags.output)
     return report
   }
 }

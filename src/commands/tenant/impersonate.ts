@@ -1,11 +1,8 @@
-import {Args, Flags} from '@oclif/core'
-
 import {BaseCommand} from '../../cli/base-command.js'
-import {impersonationNote} from '../../cli/reporters/tenant.js'
+import {impersonateFlags, tenantArg} from '../../cli/flags/tenant.js'
+import {impersonationKeyCreated, impersonationNote} from '../../cli/reporters/tenant.js'
 import {issueImpersonation, type ImpersonationLink} from '../../lib/impersonation/issue.js'
-import {TENANT_REF_HELP} from '../../lib/tenant/reference.js'
 import {escapeControl} from '../../lib/text/escape.js'
-import {parseDuration} from '../../lib/time/duration.js'
 
 export default class TenantImpersonate extends BaseCommand<ImpersonationLink> {
   static override summary = "a single-use link that opens a tenant's RAI application as that tenant, for support"
@@ -21,30 +18,14 @@ Every link is recorded by its id and written to the audit trail with the reason 
   ]
 
   static override permission = 'tenant.impersonate' as const
-  static override args = {tenant: Args.string({description: `the tenant: ${TENANT_REF_HELP}`, required: true})}
-  static override flags = {
-    reason: Flags.string({
-      description: 'why you open the tenant: one line, 10 to 500 characters (in the link and the audit trail)',
-      required: true,
-    }),
-    ticket: Flags.string({description: 'the support ticket it is for, as SUP-1234'}),
-    ttl: Flags.string({description: "how long the link is valid, 30s to 5m [default: the RDS's setting, else 5m]"}),
-  }
+  static override args = {tenant: tenantArg}
+  static override flags = impersonateFlags
 
   async run(): Promise<ImpersonationLink> {
     const {args, flags} = await this.parse(TenantImpersonate)
-    const ttlSeconds = flags.ttl === undefined ? undefined : parseDuration(flags.ttl, '--ttl') / 1000
-    const link = await issueImpersonation(await this.context(), {
-      tenant: args.tenant,
-      reason: flags.reason,
-      ticket: flags.ticket,
-      ttlSeconds,
-      home: this.runtime.config.home,
-    })
-    if (link.keyCreated)
-      this.warn(
-        `created the impersonation key pair (key id ${link.keyId}): give its public key, \`raiops tenant:impersonation-key\`, to the tenant applications`,
-      )
+    const {reason, ticket, ttl: ttlSeconds} = flags
+    const link = await issueImpersonation(await this.context(), {tenant: args.tenant, reason, ticket, ttlSeconds, home: this.runtime.config.home})
+    if (link.keyCreated) this.warn(impersonationKeyCreated(link))
     this.print(`${escapeControl(link.url)}\n`)
     this.note(impersonationNote(link))
     return link

@@ -1,9 +1,6 @@
-import {Flags} from '@oclif/core'
-
 import {BaseCommand} from '../../cli/base-command.js'
-import {escapeControlDeep} from '../../lib/text/escape.js'
-import {parseDuration} from '../../lib/time/duration.js'
-import {parseTimeFlag} from '../../lib/time/parse-time.js'
+import {tokenCreateFlags} from '../../cli/flags/token.js'
+import {tokenCreatedNote} from '../../cli/reporters/token.js'
 import {createToken, type TokenView} from '../../lib/token/tokens.js'
 
 export default class TokenCreate extends BaseCommand<TokenView & {token: string}> {
@@ -16,29 +13,13 @@ export default class TokenCreate extends BaseCommand<TokenView & {token: string}
   ]
 
   static override permission = 'operator.manage' as const
-  static override flags = {
-    name: Flags.string({description: 'a name for the token (lower case, digits, . _ -)', required: true}),
-    role: Flags.string({description: 'the role it acts with', required: true}),
-    expires: Flags.string({
-      description: 'when it expires: a duration from now (90d) or a date (2027-01-01); "never" for no expiry',
-      required: true,
-    }),
-  }
+  static override flags = tokenCreateFlags
 
   async run(): Promise<TokenView & {token: string}> {
     const {flags} = await this.parse(TokenCreate)
-    const ctx = await this.context()
-    const now = ctx.now()
-    const expiresAt =
-      flags.expires === 'never'
-        ? null
-        : /^\d{4}-/.test(flags.expires)
-          ? parseTimeFlag(flags.expires, '--expires', now)
-          : new Date(now.getTime() + parseDuration(flags.expires, '--expires'))
-    const created = await createToken(ctx, {name: flags.name, role: flags.role, expiresAt})
+    const created = await createToken(await this.context(), {name: flags.name, role: flags.role, ...flags.expires})
     this.print(`${created.token}\n`)
-    const shown = escapeControlDeep({name: created.name, role: created.role, expiresAt: created.expiresAt})
-    this.note(`token "${shown.name}" (role ${shown.role}, expires ${shown.expiresAt ?? 'never'}): shown once, store it now`)
+    this.note(tokenCreatedNote(created))
     return created
   }
 }

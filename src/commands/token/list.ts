@@ -1,4 +1,5 @@
 import {BaseCommand, listFlags} from '../../cli/base-command.js'
+import {tokenColumns} from '../../cli/reporters/token.js'
 import {listTokens, type TokenView} from '../../lib/token/tokens.js'
 
 export default class TokenList extends BaseCommand<TokenView[]> {
@@ -13,18 +14,7 @@ export default class TokenList extends BaseCommand<TokenView[]> {
     const {flags} = await this.parse(TokenList)
     const ctx = await this.context()
     const rows = await listTokens(ctx)
-    this.renderList(
-      rows,
-      [
-        {header: 'ID', cell: (r) => String(r.id), plain: (r) => r.id},
-        {header: 'Name', cell: (r) => r.name},
-        {header: 'Role', cell: (r) => r.role},
-        {header: 'State', cell: (r) => r.state},
-        {header: 'Expires', cell: (r) => r.expiresAt ?? 'never', plain: (r) => r.expiresAt},
-        {header: 'Last used', cell: (r) => r.lastUsedAt ?? 'never', plain: (r) => r.lastUsedAt},
-      ],
-      flags,
-    )
+    this.renderList(rows, tokenColumns, flags)
     return rows
   }
 }

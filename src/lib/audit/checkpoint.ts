@@ -1,11 +1,13 @@
 import {CompactSign, compactVerify} from 'jose'
 import {createPublicKey, type KeyObject} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {z} from 'zod'
 
 import type {OpsContext} from '../context.js'
 import {keyId, KeyFileError, loadEd25519KeyPair, readEd25519PublicKey, type Ed25519KeyPair} from '../crypto/ed25519.js'
 import {ConfigError, UserError} from '../errors/index.js'
+import {verifyAuditChain, type ChainVerification} from './verify.js'
 
 export const CHECKPOINT_FORMAT = 'raiops-audit-checkpoint-v1'
 
@@ -93,4 +95,38 @@ export async function readCheckpoint(file: string, publicKey: KeyObject): Promis
       hint: 'the file was altered, or it was signed with another key (see --public-key)',
     })
   }
+}
+
+/**
+ * `audit:checkpoint`: the chain's head signed with the key in `keyFile`
+ * ($RAIOPS_HOME/audit-signing.key by default), created when missing; `onKeyCreated`
+ * is told at once, so the news survives a failure after it.
+ */
+export async function signCheckpoint(
+  ctx: Pick<OpsContext, 'db' | 'now'>,
+  input: {home: string; keyFile?: string; onKeyCreated?: (keyFile: string) => void},
+): Promise<CheckpointFile> {
+  const keyFile = input.keyFile ?? join(input.home, 'audit-signing.key')
+  const {privateKey, created} = loadSigningKey(keyFile, {create: true})
+  if (created) input.onKeyCreated?.(keyFile)
+  return createCheckpoint(ctx, {privateKey})
+}
+
+/** What audit:verify finds: the chain walk, and the checkpoints it was held against. */
+export type VerifiedChain = ChainVerification & {checkpoints: Array<{file: string; seq: number; at: string}>}
+
+/**
+ * `audit:verify`: each checkpoint file's signature verified with the public key
+ * in `publicKeyFile` ($RAIOPS_HOME/audit-signing.key.pub by default), then the
+ * chain walked and held against them.
+ */
+export async function verifyAuditTrail(
+  ctx: Pick<OpsContext, 'db'>,
+  input: {home: string; checkpointFiles: readonly string[]; publicKeyFile?: string},
+): Promise<VerifiedChain> {
+  const files = input.checkpointFiles
+  const publicKey = files.length > 0 ? loadVerifyKey(input.publicKeyFile ?? join(input.home, 'audit-signing.key.pub')) : undefined
+  const checkpoints = publicKey ? await Promise.all(files.map((file) => readCheckpoint(file, publicKey))) : []
+  const result = await verifyAuditChain(ctx, {checkpoints})
+  return {...result, checkpoints: checkpoints.map(({file, seq, at}) => ({file, seq, at}))}
 }

@@ -2,7 +2,7 @@ import type {OpsContext} from '../context.js'
 import {RDS_TABLE} from '../db/tables.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {parseTimeFlag} from '../time/parse-time.js'
-import type {AuditFilter} from './read.js'
+import {listAudit, type AuditFilter, type AuditView} from './read.js'
 
 /** The filter flags as given on the command line. */
 export interface AuditFilterInput {
@@ -33,4 +33,9 @@ export async function auditFilter(ctx: Pick<OpsContext, 'db' | 'now'>, input: Au
     rdsInstanceId = Number(rds.id)
   }
   return {actor: input.actor, action: input.action, tenantMasterId: input.tenant, rdsInstanceId, since, until, limit: input.limit}
+}
+
+/** `audit:list`: the entries matching the filter flags, newest first. */
+export async function listAuditEntries(ctx: Pick<OpsContext, 'db' | 'now'>, input: AuditFilterInput): Promise<AuditView[]> {
+  return listAudit(ctx, await auditFilter(ctx, input))
 }

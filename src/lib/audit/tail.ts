@@ -2,7 +2,8 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {OpsContext} from '../context.js'
 import {ConnectionError, messageOf} from '../errors/index.js'
-import {listAudit, type AuditFilter, type AuditView} from './read.js'
+import {auditFilter, type AuditFilterInput} from './query.js'
+import {listAudit, type AuditView} from './read.js'
 
 export type TailEvent =
   | {type: 'entry'; entry: AuditView}
@@ -12,8 +13,8 @@ export type TailEvent =
   | {type: 'reconnected'; failures: number}
 
 export interface TailOptions {
-  /** Which entries: the audit:list filter, without its paging. */
-  filter: Omit<AuditFilter, 'limit' | 'afterId' | 'upToId' | 'ascending'>
+  /** Which entries: the audit:list filter flags, without --limit. */
+  filter: Omit<AuditFilterInput, 'limit'>
   /** Entries shown before following (the last N). */
   last: number
   follow: boolean
@@ -38,9 +39,10 @@ const pause = (ms: number, signal?: AbortSignal): Promise<void> => sleep(ms, und
  * doubling back-off (reported as events); after `maxRetries` failures in a row
  * it throws. Ends when the signal aborts.
  */
-export async function* tailAudit(ctx: Pick<OpsContext, 'db'>, options: TailOptions): AsyncGenerator<TailEvent> {
+export async function* tailAudit(ctx: Pick<OpsContext, 'db' | 'now'>, options: TailOptions): AsyncGenerator<TailEvent> {
   const {db} = ctx
-  const {filter} = options
+  // Every read below sets its own limit.
+  const filter = await auditFilter(ctx, {...options.filter, limit: 1})
   // The newest entry of all first, matching or not: the last N are read up to it, and following starts after it,
   // so an entry landing in between is printed once, not lost.
   const [{top}] = await db('audit_logs').max({top: 'id'})

@@ -25,7 +25,8 @@ export async function signIn(
   return {email: operator.email, name: operator.name, role: operator.role, expiresAt: session.expiresAt.toISOString()}
 }
 
-/** Refuses a session longer than a week before anything is asked or checked. */
-export function checkSessionTtl(ttlMs: number): void {
+/** A session's length, refused when longer than a week. */
+export function checkSessionTtl(ttlMs: number): number {
   if (ttlMs > MAX_SESSION_TTL_MS) throw new UserError('--ttl must be at most 7d')
+  return ttlMs
 }

@@ -3,7 +3,7 @@ import {resolve} from 'node:path'
 import {UserError} from '../errors/index.js'
 import {escapeControl} from '../text/escape.js'
 import {shellLine, shellQuote} from '../text/shell.js'
-import type {DemoResult} from './build.js'
+import {buildDemo, type DemoRequest, type DemoResult} from './build.js'
 import {demoTryNext} from './tour.js'
 
 /** What `raiops demo --json` returns: the demo, and how to use it. */
@@ -50,4 +50,14 @@ export function demoDir(given: string): string {
   if (escapeControl(given) !== given)
     throw new UserError(`--dir ${escapeControl(given)} holds control characters`, {hint: 'choose a directory name without them'})
   return resolve(given)
+}
+
+/** `demo`: the demo built (or found) as `request` says, how to use it (see `demoOutput`), and how long that took. */
+export async function setUpDemo(
+  request: DemoRequest & {alias: string | null; env: Record<string, string | undefined>},
+): Promise<{output: DemoOutput; seconds: string}> {
+  const {alias, env, ...build} = request
+  const started = performance.now()
+  const result = await buildDemo(build)
+  return {output: demoOutput(result, {alias, env}), seconds: ((performance.now() - started) / 1000).toFixed(1)}
 }

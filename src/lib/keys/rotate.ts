@@ -28,7 +28,7 @@ export type KeyringSource =
     }
 
 /** The keyring's source as the configuration gives it (RAIOPS_MASTER_KEY wins over the key file). */
-export async function keyringSource(ctx: Pick<OpsContext, 'keyring'>, input: {config: KeySource; confirmedStored?: boolean}): Promise<KeyringSource> {
+async function keyringSource(ctx: Pick<OpsContext, 'keyring'>, input: {config: KeySource; confirmedStored?: boolean}): Promise<KeyringSource> {
   const {config, confirmedStored = false} = input
   return config.masterKey
     ? {from: 'env', keyring: await ctx.keyring(), keyFile: config.masterKeyFile, confirmedStored}
@@ -129,8 +129,8 @@ export async function rotateKeys(ctx: KeysContext): Promise<RotateKeysResult> {
  * unless the operator confirms the keyring there is what every run gets, and
  * always when the key file a run without it would read lacks its active key.
  */
-export async function rotateMasterKey(ctx: KeysContext, input: {source: KeyringSource}): Promise<RotateKeysResult> {
-  const {source} = input
+export async function rotateMasterKey(ctx: KeysContext, input: {config: KeySource; confirmedStored?: boolean}): Promise<RotateKeysResult> {
+  const source = await keyringSource(ctx, input)
   if (source.from === 'env') {
     const {keyring, keyFile} = source
     if (existsSync(keyFile) && !loadKeyring({masterKeyFile: keyFile}).get(keyring.active.kid)) {
@@ -178,8 +178,8 @@ export interface PruneKeysResult {
  * encrypt again. RAIOPS_MASTER_KEY cannot be edited: refused, naming the keys
  * to drop from it.
  */
-export async function pruneKeys(ctx: ChangeContext, input: {source: KeyringSource; dryRun?: boolean}): Promise<PruneKeysResult> {
-  const {source} = input
+export async function pruneKeys(ctx: KeysContext, input: {config: KeySource; dryRun?: boolean}): Promise<PruneKeysResult> {
+  const source = await keyringSource(ctx, {config: input.config})
   const dryRun = input.dryRun ?? false
   const now = ctx.now()
   return ctx.db.transaction(async (tx) => {

@@ -1,6 +1,7 @@
 import {z} from 'zod'
 
 import {appendAudit, lockForChange} from '../audit/writer.js'
+import {permissionsOf} from '../auth/identity.js'
 import {hashPassword} from '../auth/passwords.js'
 import {assertMayChange, assertMayHandOut} from '../auth/principal.js'
 import type {OpsContext, PrincipalContext} from '../context.js'
@@ -98,8 +99,10 @@ export async function listOperators(ctx: Pick<OpsContext, 'db'>): Promise<Operat
   ).map(toView)
 }
 
-export async function showOperator(ctx: Pick<OpsContext, 'db'>, input: {ref: string}): Promise<OperatorView> {
-  return toView(await findRow(ctx.db, input.ref))
+/** `operator:show`: an operator, with the permissions their role grants. */
+export async function showOperator(ctx: Pick<OpsContext, 'db'>, input: {ref: string}): Promise<OperatorView & {permissions: string[]}> {
+  const operator = toView(await findRow(ctx.db, input.ref))
+  return {...operator, permissions: await permissionsOf(ctx.db, operator.role)}
 }
 
 /** Inserts an active operator with no failed sign-ins; the caller owns the transaction and writes its audit entry. */

@@ -11,6 +11,7 @@ import {migrateLatest, type ControlDbTarget} from '../db/control-db.js'
 import {UserError} from '../errors/index.js'
 import {registerActiveKey} from '../keys/register.js'
 import {insertOperator} from '../operator/service.js'
+import {signInFirstAdmin} from './first-session.js'
 
 export interface AdminInput {
   email: string
@@ -26,6 +27,8 @@ export interface InitOptions {
   /** Asked only when no system_admin exists yet. */
   admin: () => Promise<AdminInput>
   bcryptCost?: number
+  /** Start a session in `home` for the first admin, when this run creates them (`raiops init`). */
+  signInAdmin?: boolean
 }
 
 export interface InitResult {
@@ -132,6 +135,7 @@ export async function initRaiops(ctx: ChangeContext, options: InitOptions): Prom
     return {seeded, adminCreated, keyRegistered}
   })
 
+  if (options.signInAdmin && admin && result.adminCreated) await signInFirstAdmin(ctx, {home: options.home, email: admin.email})
   const changed =
     result.keyRegistered ||
     migrationsApplied.length > 0 ||

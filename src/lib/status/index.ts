@@ -1,4 +1,7 @@
+import type {OpsContext} from '../context.js'
 import {describeDriverError} from '../db/driver-errors.js'
+import {DEFAULT_SLOW_MS} from '../health/rules.js'
+import {runHealth} from '../rds/health.js'
 import {STATUS_SECTIONS} from './sections/index.js'
 import type {SectionReport, SectionState, StatusContext, StatusSection} from './types.js'
 
@@ -42,4 +45,18 @@ export async function collectStatus(ctx: StatusContext, input: {sections?: reado
   )
   const state = results.reduce<SectionState>((worst, r) => (SEVERITY[r.state] > SEVERITY[worst] ? r.state : worst), 'never')
   return {generatedAt: ctx.now().toISOString(), state, sections: results}
+}
+
+/**
+ * `status`: the overview; with `refreshTimeoutMs`, every active RDS probed first
+ * (as rds:health does, within that many ms each) instead of read from what the
+ * last check stored. `probing` runs the probe (under a spinner, say).
+ */
+export async function statusOverview(
+  ctx: OpsContext,
+  input: {refreshTimeoutMs?: number; probing?: (probe: () => Promise<unknown>) => Promise<unknown>} = {},
+): Promise<StatusOverview> {
+  const {refreshTimeoutMs, probing = (probe) => probe()} = input
+  if (refreshTimeoutMs !== undefined) await probing(() => runHealth(ctx, {timeoutMs: refreshTimeoutMs, slowMs: DEFAULT_SLOW_MS}))
+  return collectStatus(ctx)
 }

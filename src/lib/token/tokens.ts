@@ -40,16 +40,20 @@ function toView(row: TokenRow, now: Date): TokenView {
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/
 
+/** When a new token expires: at a time (null: never), or this long after it is created. */
+export type TokenExpiry = {expiresAt: Date | null} | {expiresInMs: number}
+
 /**
  * A new service token: returned once (only its hash is stored), with its role
  * and expiry; recorded as created by the operator acting, if one is.
  */
-export async function createToken(ctx: PrincipalContext, input: {name: string; role: string; expiresAt: Date | null}): Promise<TokenView & {token: string}> {
+export async function createToken(ctx: PrincipalContext, input: {name: string; role: string} & TokenExpiry): Promise<TokenView & {token: string}> {
   const now = ctx.now()
+  const expiresAt = 'expiresInMs' in input ? new Date(now.getTime() + input.expiresInMs) : input.expiresAt
   // All digits would read as an id in token:revoke.
   if (!NAME.test(input.name) || /^\d+$/.test(input.name))
     throw new UserError(`token name "${input.name}" must be lower-case letters, digits, dots, dashes or underscores, not only digits`)
-  if (input.expiresAt && input.expiresAt.getTime() <= now.getTime()) throw new UserError('--expires must be in the future')
+  if (expiresAt && expiresAt.getTime() <= now.getTime()) throw new UserError('--expires must be in the future')
   const actor = await ctx.principal()
   const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`
   try {
@@ -64,7 +68,7 @@ export async function createToken(ctx: PrincipalContext, input: {name: string; r
         token_hash: hashToken(token),
         operator_id: operatorId,
         role: input.role,
-        expires_at: input.expiresAt,
+        expires_at: expiresAt,
         created_at: now,
         updated_at: now,
       })
@@ -75,7 +79,7 @@ export async function createToken(ctx: PrincipalContext, input: {name: string; r
           action: 'token.create',
           targetType: 'token',
           targetId: id,
-          newValues: {name: input.name, role: input.role, expiresAt: input.expiresAt?.toISOString() ?? null},
+          newValues: {name: input.name, role: input.role, expiresAt: expiresAt?.toISOString() ?? null},
         },
         now,
       )
