@@ -11,8 +11,8 @@ Run it once per machine (or once per shared control database). Running it again 
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
-    `printf '%s' "$ADMIN_PASSWORD" | <%= config.bin %> <%= command.id %> --admin-email ops@example.com --admin-name "Ops Admin" --password-stdin`,
-    'RAIOPS_DATABASE_URL=mysql://raiops:secret@127.0.0.1:3306/raiops <%= config.bin %> <%= command.id %> --admin-email ops@example.com --admin-name Ops --password-stdin',
+    '<%= config.bin %> <%= command.id %> --admin-email ops@example.com --admin-name "Ops Admin" --password-stdin < admin-password.txt',
+    '<%= config.bin %> <%= command.id %> --admin-email ops@example.com --admin-name Ops --password-stdin < admin-password.txt   # a shared control database: RAIOPS_DATABASE_URL=mysql://…',
   ]
 
   static override permission = null

@@ -36,7 +36,8 @@ export const auditTailFlags = {
   follow: Flags.boolean({char: 'F', description: 'keep printing new entries as they land'}),
   interval: Flags.custom<number>({
     description: 'seconds between two polls when following',
-    default: 1000,
+    default: async () => 1000,
+    defaultHelp: async () => '1',
     parse: async (input) => parseSeconds(input, '--interval', 3600),
   })(),
   'max-retries': Flags.integer({description: 'failed polls in a row before exiting 1', default: 30, min: 0, max: 1_000_000}),

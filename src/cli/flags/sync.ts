@@ -9,7 +9,8 @@ export const waitFlag = Flags.custom<number>({
   description: 'wait up to this many seconds for a running sync of the same kind to finish, instead of exiting 6 at once',
   default: async () => 0,
   defaultHelp: async () => '0',
-  parse: async (input) => parseSeconds(input, '--wait', 86_400),
+  // 0, the default as help shows it, may be typed too.
+  parse: async (input) => (input.trim() === '0' ? 0 : parseSeconds(input, '--wait', 86_400)),
 })()
 
 /** Flags of a tenant sync (sync:tenants, sync:all). */

@@ -12,7 +12,8 @@ export const loginFlags = {
   'password-stdin': Flags.boolean({description: 'read the password from standard input (first line)'}),
   ttl: Flags.custom<number>({
     description: 'how long the session lasts (e.g. 30m, 8h)',
-    default: 12 * 3_600_000,
+    default: async () => 12 * 3_600_000,
+    defaultHelp: async () => '12h',
     // Refused before anything is asked or checked.
     parse: async (input) => checkSessionTtl(parseDuration(input, '--ttl')),
   })(),

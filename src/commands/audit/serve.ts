@@ -11,8 +11,8 @@ export default class AuditServe extends BaseCommand<void> {
 The secrets come from RAIOPS_WEBHOOK_SECRETS (comma-separated, 16 characters or more each): during a rotation list the new and the old one, then drop the old one. Binds 127.0.0.1 unless --host says otherwise; put a TLS-terminating proxy in front for other machines. SIGTERM or Ctrl-C stops accepting, lets the requests in flight finish, and exits 0.`
 
   static override examples = [
-    'RAIOPS_WEBHOOK_SECRETS=$SECRET <%= config.bin %> <%= command.id %>',
-    'RAIOPS_WEBHOOK_SECRETS=$NEW,$OLD <%= config.bin %> <%= command.id %> --port 8787 --tolerance 120',
+    '<%= config.bin %> <%= command.id %>   # the secret in RAIOPS_WEBHOOK_SECRETS',
+    '<%= config.bin %> <%= command.id %> --port 8787 --tolerance 120   # rotating: RAIOPS_WEBHOOK_SECRETS=$NEW,$OLD',
     '<%= config.bin %> <%= command.id %> --json   # access log as NDJSON',
   ]
 

@@ -10,7 +10,7 @@ export default class AuthLogin extends BaseCommand<SignedIn> {
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --email ops@example.com --ttl 1h',
-    `printf '%s' "$PASSWORD" | <%= config.bin %> <%= command.id %> --email ops@example.com --password-stdin`,
+    '<%= config.bin %> <%= command.id %> --email ops@example.com --password-stdin < password.txt',
   ]
 
   static override permission = null

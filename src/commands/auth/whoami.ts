@@ -9,7 +9,7 @@ export default class AuthWhoami extends BaseCommand<Identity> {
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --json',
-    'RAIOPS_TOKEN=$TOKEN <%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %>   # with RAIOPS_TOKEN set: the service token it holds',
   ]
   static override permission = null
 

@@ -12,7 +12,7 @@ With RAIOPS_MASTER_KEY set, raiops cannot store a key there: put the new key fir
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
-    'RAIOPS_MASTER_KEY="k2:$(openssl rand -base64 32),$RAIOPS_MASTER_KEY" <%= config.bin %> <%= command.id %> --env-key-stored',
+    '<%= config.bin %> <%= command.id %> --env-key-stored   # after RAIOPS_MASTER_KEY="k2:$(openssl rand -base64 32),$RAIOPS_MASTER_KEY" wherever raiops runs',
   ]
 
   static override permission = 'system.manage' as const

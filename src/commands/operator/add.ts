@@ -11,7 +11,7 @@ export default class OperatorAdd extends BaseCommand<OperatorView> {
     'Creates an operator with an email, a name and a role; the password is asked on a hidden prompt (twice) or read with --password-stdin, never from a flag, and stored as a bcrypt hash. The operator then signs in with `raiops auth:login`.'
   static override examples = [
     '<%= config.bin %> <%= command.id %> --email ana@example.com --name "Ana Ops" --role support_admin',
-    `printf '%s' "$PASSWORD" | <%= config.bin %> <%= command.id %> --email ci@example.com --name CI --role read_only --password-stdin`,
+    '<%= config.bin %> <%= command.id %> --email ci@example.com --name CI --role read_only --password-stdin < password.txt',
   ]
 
   static override permission = 'operator.manage' as const

@@ -11,7 +11,7 @@ export default class OperatorPassword extends BaseCommand<OperatorView> {
     'Sets a new password, asked on a hidden prompt (twice) or read with --password-stdin, never from a flag. A lock after failed logins is lifted. The change is audited, the password never is.'
   static override examples = [
     '<%= config.bin %> <%= command.id %> ana@example.com',
-    `printf '%s' "$NEW" | <%= config.bin %> <%= command.id %> ana@example.com --password-stdin`,
+    '<%= config.bin %> <%= command.id %> ana@example.com --password-stdin < new-password.txt',
   ]
   static override permission = 'operator.manage' as const
   static override args = {operator: Args.string({description: 'email or id', required: true})}

@@ -13,7 +13,7 @@ export default class RdsAdd extends BaseCommand<AddRdsResult> {
 On a terminal, values not given as flags are asked for. Without a terminal (cron, CI, --no-input) every required value must be a flag.`
 
   static override examples = [
-    `printf '%s' "$DB_PASSWORD" | <%= config.bin %> <%= command.id %> --name main --host 10.0.0.5 --username raiops --password-stdin --rai-database rai --master`,
+    '<%= config.bin %> <%= command.id %> --name main --host 10.0.0.5 --username raiops --password-stdin --rai-database rai --master < db-password.txt',
     '<%= config.bin %> <%= command.id %> --name eu-2 --engine postgres --host db2.internal --port 5432 --username raiops --password-stdin --rai-database rai < pw.txt',
     '<%= config.bin %> <%= command.id %> --name local --engine sqlite --file /var/lib/rai/rai.sqlite',
     '<%= config.bin %> <%= command.id %>   # asks for every value',

@@ -12,7 +12,7 @@ export default class RdsEdit extends BaseCommand<EditRdsResult> {
   static override examples = [
     '<%= config.bin %> <%= command.id %> main --port 3307',
     '<%= config.bin %> <%= command.id %> 3 --name eu-west-2 --app-url https://eu.rai.example.com',
-    `printf '%s' "$NEW_PASSWORD" | <%= config.bin %> <%= command.id %> main --password-stdin`,
+    '<%= config.bin %> <%= command.id %> main --password-stdin < db-password.txt',
     '<%= config.bin %> <%= command.id %> old-main --no-master',
     '<%= config.bin %> <%= command.id %> eu-west-2 --impersonation --impersonation-audience rai-eu --impersonation-ttl 2m',
   ]

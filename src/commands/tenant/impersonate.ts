@@ -13,7 +13,7 @@ Every link is recorded by its id and written to the audit trail with the reason 
   static override examples = [
     '<%= config.bin %> <%= command.id %> 42 --reason "customer cannot see the March invoices" --ticket SUP-1234',
     '<%= config.bin %> <%= command.id %> main:17 --reason "reproduce the failing report export" --ttl 2m',
-    'xdg-open "$(<%= config.bin %> <%= command.id %> main:17 --reason "check the location settings with the customer")"',
+    '<%= config.bin %> <%= command.id %> main:17 --reason "check the location settings with the customer" | xargs xdg-open',
     '<%= config.bin %> <%= command.id %> 42 --reason "customer cannot see the March invoices" --json',
   ]
 
