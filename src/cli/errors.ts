@@ -1,5 +1,6 @@
 import {ExitCode, RaiopsError, type ExitCode as ExitCodeValue} from '../lib/errors/index.js'
 import {scrubText} from '../lib/redact/index.js'
+import {closest} from '../lib/text/closest.js'
 
 /** An error as a command reports it: exit code, a code for --json, one line and what to do. */
 export interface MappedError {
@@ -51,6 +52,7 @@ export function mapError(error: unknown, argv: readonly string[] = []): MappedEr
     constructor?: {name?: string}
     flags?: unknown
     args?: unknown
+    parse?: ParseState
   }
   const name = e?.constructor?.name ?? e?.name ?? ''
   if (PARSE_ERRORS.has(name) || (e?.oclif?.exit === 2 && e?.message)) {
@@ -74,17 +76,31 @@ export function mapError(error: unknown, argv: readonly string[] = []): MappedEr
  * that does not exist or takes none: a mistyped `--password=…` or
  * `--password-stdin hunter2` must not print the password back.
  */
-function parseErrorMessage(name: string, e: {message?: string; flags?: unknown; args?: unknown}, argv: readonly string[]): string {
+function parseErrorMessage(name: string, e: {message?: string; flags?: unknown; args?: unknown; parse?: ParseState}, argv: readonly string[]): string {
   if (name === 'NonExistentFlagsError' && Array.isArray(e.flags)) {
     const flags = e.flags.map(String)
     const valued = flags.some((flag) => flag.includes('='))
-    return `Nonexistent flag${flags.length === 1 ? '' : 's'}: ${flags.map((flag) => flag.split('=')[0]).join(', ')}${valued ? ' (the value given is not shown)' : ''}`
+    const known = Object.keys(e.parse?.input?.flags ?? {})
+    const described = flags.map((flag) => withSuggestion(flag.split('=')[0], known))
+    return `Nonexistent flag${flags.length === 1 ? '' : 's'}: ${described.join(', ')}${valued ? ' (the value given is not shown)' : ''}`
   }
   if (name === 'UnexpectedArgsError' && Array.isArray(e.args)) {
     const args = e.args.map(String)
     return `Unexpected argument${args.length === 1 ? '' : 's'}: ${args.map((arg) => describeStrayArgument(arg, argv)).join(', ')}`
   }
   return e.message ?? 'bad usage'
+}
+
+/** What oclif's parse errors carry of the command's declared flags. */
+interface ParseState {
+  input?: {flags?: Record<string, unknown>}
+}
+
+/** `--formt` as `--formt (did you mean --format?)` when a declared flag is that near; only flag names, never a value. */
+function withSuggestion(typed: string, known: readonly string[]): string {
+  const match = /^--([^=]+)$/.exec(typed)
+  const suggestion = match ? closest(match[1], known) : undefined
+  return suggestion ? `${typed} (did you mean --${suggestion}?)` : typed
 }
 
 /** A stray argument as it may be shown: itself, unless it was typed as a flag's value. */
