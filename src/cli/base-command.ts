@@ -2,6 +2,7 @@ import {Command, Flags, Interfaces} from '@oclif/core'
 import type {ChalkInstance} from 'chalk'
 
 import {maskAuditView, type AuditChange, type AuditView} from '../lib/audit/read.js'
+import {assertPermitted} from '../lib/auth/identity.js'
 import type {Permission} from '../lib/auth/permissions.js'
 import {maskEmails, seesPii} from '../lib/auth/pii.js'
 import {ExitCode, UserError, type ExitCode as ExitCodeValue} from '../lib/errors/index.js'
@@ -35,6 +36,13 @@ export abstract class BaseCommand<T> extends Command {
 
   /** The permission a caller needs to run the command (enforced before any work); null: anyone (signing in, init). */
   static permission: Permission | null
+
+  /**
+   * Flags that need a permission beside the command's (`{reveal: 'rds.secrets'}`),
+   * checked as soon as the flags are parsed, when the flag was given; access:explain
+   * and access:list read it too.
+   */
+  static flagPermissions?: Readonly<Record<string, Permission>>
 
   static override baseFlags = {
     'no-color': Flags.boolean({helpGroup: 'GLOBAL', description: 'disable colours (also NO_COLOR=1)'}),
@@ -81,6 +89,20 @@ export abstract class BaseCommand<T> extends Command {
   /** The service context: control database, keyring, fleet, audit identity. */
   protected context() {
     return this.runtime.context()
+  }
+
+  /** The flags, parsed; a flag given that needs a permission the caller lacks is refused (exit 5) before any work. */
+  protected override async parse<F extends Record<string, unknown>, B extends Record<string, unknown>, A extends Record<string, unknown>>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const parsed = await super.parse(options, argv)
+    for (const [flag, permission] of Object.entries((this.constructor as typeof BaseCommand).flagPermissions ?? {})) {
+      const value: unknown = parsed.flags[flag]
+      if (value === undefined || value === false || parsed.metadata.flags[flag]?.setFromDefault) continue
+      assertPermitted(await this.runtime.identity(), permission, `${this.id} --${flag}`)
+    }
+    return parsed
   }
 
   /** Whether prompting is allowed: a TTY on stdin and no --no-input. */

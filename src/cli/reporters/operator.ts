@@ -1,8 +1,6 @@
 import type {ChalkInstance} from 'chalk'
 
-import type {AccessExplanation} from '../../lib/access/explain.js'
 import type {OperatorView} from '../../lib/operator/service.js'
-import {escapeControl} from '../../lib/text/escape.js'
 import {renderRecord, type Column} from '../output/render.js'
 
 export function operatorColumns(c: ChalkInstance): Column<OperatorView>[] {
@@ -29,9 +27,4 @@ export function renderOperator(operator: OperatorView & {permissions: string[]})
     ['locked until', o.lockedUntil ?? '-'],
     ['permissions', o.permissions.join(', ') || '(none)'],
   ])
-}
-
-/** access:explain's answer: yes or no, and why. */
-export function renderAccess(c: ChalkInstance, answer: AccessExplanation): string {
-  return `${answer.allowed ? c.green('yes') : c.red('no')}: ${escapeControl(answer.reason)}\n`
 }

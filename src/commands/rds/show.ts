@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {rdsArg} from '../../cli/flags/rds.js'
 import {renderRdsShown} from '../../cli/reporters/rds.js'
-import {showRdsSettings} from '../../lib/rds/show.js'
+import {REVEAL_PERMISSION, showRdsSettings} from '../../lib/rds/show.js'
 import type {RdsView} from '../../lib/rds/types.js'
 
 export default class RdsShow extends BaseCommand<RdsView & {password?: string | null}> {
@@ -18,8 +18,9 @@ export default class RdsShow extends BaseCommand<RdsView & {password?: string | 
     '<%= config.bin %> <%= command.id %> main --reveal',
   ]
   static override permission = 'rds.view' as const
+  static override flagPermissions = {reveal: REVEAL_PERMISSION}
   static override args = {rds: rdsArg}
-  static override flags = {reveal: Flags.boolean({description: 'also show the stored password (needs rds.secrets; audited)'})}
+  static override flags = {reveal: Flags.boolean({description: `also show the stored password (needs ${REVEAL_PERMISSION}; audited)`})}
 
   async run(): Promise<RdsView & {password?: string | null}> {
     const {args, flags} = await this.parse(RdsShow)

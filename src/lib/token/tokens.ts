@@ -100,6 +100,17 @@ export async function listTokens(ctx: Pick<OpsContext, 'db' | 'now'>): Promise<T
   )
 }
 
+/** One token by name or id, as token:list shows it. */
+export async function showToken(ctx: Pick<OpsContext, 'db' | 'now'>, input: {ref: string}): Promise<TokenView> {
+  const {ref} = input
+  const row = await ctx
+    .db('api_tokens')
+    .where((q) => (/^\d+$/.test(ref) ? q.where({id: Number(ref)}).orWhere({name: ref}) : q.where({name: ref})))
+    .first('id', 'name', 'role', 'expires_at', 'last_used_at', 'revoked_at', 'created_at')
+  if (!row) throw new NotFoundError(`no token "${ref}"`, {hint: 'see `raiops token:list`'})
+  return toView(row, ctx.now())
+}
+
 export async function revokeToken(ctx: PrincipalContext, input: {ref: string}): Promise<TokenView> {
   const {ref} = input
   const actor = await ctx.principal()
