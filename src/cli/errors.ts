@@ -52,7 +52,7 @@ export function mapError(error: unknown, argv: readonly string[] = []): MappedEr
     constructor?: {name?: string}
     flags?: unknown
     args?: unknown
-    parse?: ParseState
+    parse?: ParseInput
   }
   const name = e?.constructor?.name ?? e?.name ?? ''
   if (PARSE_ERRORS.has(name) || (e?.oclif?.exit === 2 && e?.message)) {
@@ -76,7 +76,7 @@ export function mapError(error: unknown, argv: readonly string[] = []): MappedEr
  * that does not exist or takes none: a mistyped `--password=…` or
  * `--password-stdin hunter2` must not print the password back.
  */
-function parseErrorMessage(name: string, e: {message?: string; flags?: unknown; args?: unknown; parse?: ParseState}, argv: readonly string[]): string {
+function parseErrorMessage(name: string, e: {message?: string; flags?: unknown; args?: unknown; parse?: ParseInput}, argv: readonly string[]): string {
   if (name === 'NonExistentFlagsError' && Array.isArray(e.flags)) {
     const flags = e.flags.map(String)
     const valued = flags.some((flag) => flag.includes('='))
@@ -88,12 +88,13 @@ function parseErrorMessage(name: string, e: {message?: string; flags?: unknown; 
     const args = e.args.map(String)
     return `Unexpected argument${args.length === 1 ? '' : 's'}: ${args.map((arg) => describeStrayArgument(arg, argv)).join(', ')}`
   }
+  if (name === 'RequiredArgsError' && Array.isArray(e.args)) {
+    return (e.args as Array<{name?: string; description?: string}>)
+      .map((arg) => `${(arg.name ?? 'an argument').toUpperCase()} is required${arg.description ? `: ${arg.description}` : ''}`)
+      .join('; ')
+  }
+  if (name === 'FailedFlagValidationError' || name === 'ViolatedFlagConstraintError') return flagValidationMessage(e)
   return e.message ?? 'bad usage'
-}
-
-/** What oclif's parse errors carry of the command's declared flags. */
-interface ParseState {
-  input?: {flags?: Record<string, unknown>}
 }
 
 /** `--formt` as `--formt (did you mean --format?)` when a declared flag is that near; only flag names, never a value. */
@@ -101,6 +102,47 @@ function withSuggestion(typed: string, known: readonly string[]): string {
   const match = /^--([^=]+)$/.exec(typed)
   const suggestion = match ? closest(match[1], known) : undefined
   return suggestion ? `${typed} (did you mean --${suggestion}?)` : typed
+}
+
+/** oclif's flag definitions, which its parse errors carry. */
+type ParseInput = {input?: {flags?: Record<string, {description?: string}>}}
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*m/g
+
+/**
+ * oclif's "The following errors occurred: …" as one plain line: a missing flag
+ * with what it is for, a pair of flags that exclude each other said once (never
+ * with the value typed), the rest as oclif words it.
+ */
+function flagValidationMessage(e: {message?: string; parse?: ParseInput}): string {
+  const flags = e.parse?.input?.flags ?? {}
+  const reasons = (e.message ?? '')
+    .replace(ANSI, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/^The following errors? occurred:$/.test(line) && !/^See more help with/.test(line))
+  const missing = reasons.map((reason) => /^Missing required flag ([\w-]+)$/.exec(reason)?.[1]).filter((flag) => flag !== undefined)
+  const said = new Set<string>()
+  // One missing flag with what it is for; several by name (their descriptions are in --help).
+  if (missing.length === 1) {
+    const description = flags[missing[0]]?.description
+    said.add(`--${missing[0]} is required${description ? `: ${description}` : ''}`)
+  } else if (missing.length > 1) {
+    const names = missing.map((flag) => `--${flag}`)
+    said.add(`${names.slice(0, -1).join(', ')} and ${names.at(-1)} are required`)
+  }
+  for (const reason of reasons) {
+    const exclusive = /^--([\w-]+)(?:=.*)? cannot also be provided when using --([\w-]+)$/s.exec(reason)
+    if (/^Missing required flag /.test(reason)) continue
+    if (exclusive) {
+      const [a, b] = [exclusive[1], exclusive[2]].sort()
+      said.add(`--${a} and --${b} cannot be used together: give one of them`)
+    } else {
+      said.add(reason.replace(/^(.)/, (first) => first.toLowerCase()))
+    }
+  }
+  return said.size > 0 ? [...said].join('; ') : 'bad usage'
 }
 
 /** A stray argument as it may be shown: itself, unless it was typed as a flag's value. */

@@ -1,19 +1,20 @@
 import {BaseCommand} from '../cli/base-command.js'
 import {statusFlags} from '../cli/flags/health.js'
-import {renderStatus} from '../cli/reporters/status.js'
+import {renderStatus, statusExitCode} from '../cli/reporters/status.js'
 import {UserError} from '../lib/errors/index.js'
 import {statusOverview, type StatusOverview} from '../lib/status/index.js'
 
 export default class Status extends BaseCommand<StatusOverview> {
-  static override summary = 'the system overview: RDS health and state, sync freshness, tenants, routing cache, billing alerts, audit chain'
+  static override summary = 'the system overview: RDS health and state, sync freshness, tenants, routing cache, audit chain'
   static override description = `One screen with a section per concern, each with its state (ok, warn, FAIL, or "never run" when its job has not run yet) and the facts behind it. The RDS section counts active instances by health and by state (online, draining, locked), shows the last check time and names each degraded or down RDS with its reasons; it is read from what the last health check stored (run \`raiops rds:health\` from cron), or probed now with --refresh.
 
---json returns the same data. Exit code 0 whatever the states; use \`raiops rds:health --fail-on\` to fail a pipeline.`
+--json returns the same data. Exit codes: 4 when the overall state is FAIL (--fail-on warn: also warn; --fail-on never: never), 0 otherwise, so a CI step or a cron check fails on what the screen shows; with --watch, 0 after Ctrl-C.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --refresh',
     '<%= config.bin %> <%= command.id %> --json',
+    '<%= config.bin %> <%= command.id %> --refresh --fail-on warn',
     '<%= config.bin %> <%= command.id %> --watch 5 --refresh',
   ]
 
@@ -31,6 +32,14 @@ export default class Status extends BaseCommand<StatusOverview> {
     }
     // The audit section names who acted last: emails are masked for a role without pii.view.
     const collect = async (): Promise<StatusOverview> => this.pii(await statusOverview(ctx, refresh))
-    return this.showOrWatch(flags.watch, collect, (overview) => renderStatus(this.color, overview))
+    return this.showOrWatch(
+      flags.watch,
+      collect,
+      (overview) => renderStatus(this.color, overview),
+      (text, overview) => {
+        this.exitWith(statusExitCode(overview, flags['fail-on']))
+        this.print(text)
+      },
+    )
   }
 }

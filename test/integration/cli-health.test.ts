@@ -209,12 +209,13 @@ describe('rds:health and status from the command line', () => {
     expect(mainHistory.checks.every((c: {status: string}) => c.status === 'healthy')).toBe(true)
   })
 
-  it('status shows the RDS counts by health and state, and "never run" for the rest; --json has the same data', async () => {
+  it('status shows the RDS counts by health and state, and "never run" for the rest; --json has the same data; FAIL exits 4', async () => {
     await cli(['rds:drain', 'wrong-pw'])
     const json = await cli(['status', '--json'])
-    expect(json.code, json.stderr).toBe(0)
+    // Two RDS down: the overview is FAIL, and so is the exit code (--fail-on fail by default).
+    expect(json.code, json.stderr).toBe(4)
     const overview = JSON.parse(json.stdout)
-    expect(overview.sections.map((s: {key: string}) => s.key)).toEqual(['rds', 'sync', 'tenants', 'routing', 'billing', 'audit'])
+    expect(overview.sections.map((s: {key: string}) => s.key)).toEqual(['rds', 'sync', 'tenants', 'routing', 'audit'])
     const rds = overview.sections[0]
     expect(rds.state).toBe('fail')
     expect(rds.data.byHealth).toMatchObject({healthy: 1, down: 2})
@@ -228,6 +229,7 @@ describe('rds:health and status from the command line', () => {
     expect(audit.data.entries).toBeGreaterThan(0)
 
     const text = await cli(['status'])
+    expect(text.code).toBe(4)
     expect(text.stdout).toMatch(/RDS instances\s+\[FAIL\] 3 active: 1 healthy, 2 down/)
     expect(text.stdout).toMatch(/2 online, 1 draining, 0 locked/)
     expect(text.stdout).toMatch(/Sync freshness\s+\[never run\]/)

@@ -108,7 +108,7 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
   it('without --reason: exit 2, never a prompt', async () => {
     const result = await as('support_admin', ['tenant:impersonate', 'main:1'])
     expect(result.code).toBe(2)
-    expect(result.stderr).toMatch(/Missing required flag reason/)
+    expect(result.stderr).toMatch(/^Error: --reason is required: why you open the tenant/)
     expect(count('select count(*) as n from impersonations')).toBe(0)
   })
 

@@ -69,8 +69,17 @@ export const healthFlags = {
   watch: watchFlag('probe again every N seconds on the terminal until Ctrl-C'),
 }
 
+/** status --fail-on: the overall state at or above which it exits 4. */
+export const STATUS_FAIL_ON = ['fail', 'warn', 'never'] as const
+export type StatusFailOn = (typeof STATUS_FAIL_ON)[number]
+
 /** The flags of status. */
 export const statusFlags = {
+  'fail-on': Flags.option({
+    options: STATUS_FAIL_ON,
+    default: 'fail' as StatusFailOn,
+    description: 'exit 4 when the overall state is this or worse (fail: FAIL; warn: warn or FAIL; never: always 0)',
+  })(),
   refresh: Flags.boolean({description: 'probe every active RDS first (as rds:health does) instead of showing the last stored check'}),
   timeout: probeTimeoutFlag('with --refresh: seconds each probe may take'),
   watch: watchFlag('show it again every N seconds on the terminal until Ctrl-C'),

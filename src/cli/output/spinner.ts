@@ -16,8 +16,13 @@ export interface Progress {
 
 const silent: Progress = {update() {}, log() {}, succeed() {}, fail() {}, stop() {}}
 
-export function spinnerAllowed(env: Record<string, string | undefined>, stderrIsTTY: boolean): boolean {
-  return stderrIsTTY && !env.CI && env.TERM !== 'dumb'
+/**
+ * Whether a spinner may run: stderr a terminal, not CI, not a dumb terminal, and
+ * a width known. A terminal that says it has 0 columns (script(1), some `docker
+ * exec -t`) sends ora into an endless redraw, so it gets no spinner.
+ */
+export function spinnerAllowed(env: Record<string, string | undefined>, stderrIsTTY: boolean, columns: number | undefined = process.stderr.columns): boolean {
+  return stderrIsTTY && !env.CI && env.TERM !== 'dumb' && (columns ?? 0) > 0
 }
 
 /** An ora spinner on stderr when allowed; otherwise a no-op, so callers never branch. */

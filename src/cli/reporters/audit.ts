@@ -81,9 +81,10 @@ export interface TailOutput {
 /** `audit:tail`'s renderer, event by event; `view` masks an entry as the caller may see it. */
 export function tailRenderer(
   c: ChalkInstance,
-  options: {json: boolean; maxRetries: number; now: Date; view: (entry: AuditView) => AuditView},
+  options: {json: boolean; maxRetries: number; now: () => Date; view: (entry: AuditView) => AuditView},
 ): (event: TailEvent) => TailOutput {
-  const columns = auditColumns(c, options.now)
+  // Each entry's age is read against the clock when it is printed: a followed entry lands long after the start.
+  const columns = () => auditColumns(c, options.now())
   const line = (values: string[]) => values.join('  ')
   let header = false
   return (event) => {
@@ -96,9 +97,9 @@ export function tailRenderer(
     if (event.type === 'reconnected') return {stderr: `control database reachable again after ${event.failures} failed attempt(s)\n`}
     const entry = options.view(event.entry)
     if (options.json) return {stdout: `${JSON.stringify(entry)}\n`}
-    const head = header ? '' : `${c.dim(line(columns.map((col) => col.header)))}\n`
+    const head = header ? '' : `${c.dim(line(columns().map((col) => col.header)))}\n`
     header = true
-    return {stdout: `${head}${line(renderCells(entry, columns))}\n`}
+    return {stdout: `${head}${line(renderCells(entry, columns()))}\n`}
   }
 }
 

@@ -40,7 +40,13 @@ export function healthSummary(c: ChalkInstance, report: HealthReport): string {
   return `${parts.join(', ')} · ${report.results.length} probed in ${(report.durationMs / 1000).toFixed(1)} s`
 }
 
-/** The metrics of a health run for Prometheus (node_exporter's textfile collector). */
+/**
+ * A measurement to `decimals` places, as a number that prints without float
+ * noise: 0.84 ms is 0.00084 s, not 0.0008399999999999999.
+ */
+const rounded = (value: number, decimals: number): number => Number(value.toFixed(decimals))
+
+/** The metrics of a health run for Prometheus (node_exporter's textfile collector); seconds to the microsecond, ratios to 4 places. */
 export function healthMetrics(report: HealthReport): MetricFamily[] {
   const label = (r: RdsHealthResult) => ({rds: r.name})
   const statuses: Array<Exclude<HealthStatus, 'unknown'>> = ['healthy', 'degraded', 'down']
@@ -55,13 +61,15 @@ export function healthMetrics(report: HealthReport): MetricFamily[] {
       name: 'raiops_rds_latency_seconds',
       help: 'Round trip of SELECT 1 on an open connection, in seconds.',
       type: 'gauge',
-      samples: report.results.filter((r) => r.latencyMs !== null).map((r) => ({labels: label(r), value: (r.latencyMs as number) / 1000})),
+      samples: report.results.filter((r) => r.latencyMs !== null).map((r) => ({labels: label(r), value: rounded((r.latencyMs as number) / 1000, 6)})),
     },
     {
       name: 'raiops_rds_connections_used_ratio',
       help: 'Connections in use over the server limit (MySQL Threads_connected / max_connections, PostgreSQL backends / max_connections).',
       type: 'gauge',
-      samples: report.results.filter((r) => r.connectionsUsedRatio !== null).map((r) => ({labels: label(r), value: r.connectionsUsedRatio as number})),
+      samples: report.results
+        .filter((r) => r.connectionsUsedRatio !== null)
+        .map((r) => ({labels: label(r), value: rounded(r.connectionsUsedRatio as number, 4)})),
     },
     {
       name: 'raiops_rds_health_status',

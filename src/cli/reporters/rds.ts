@@ -90,17 +90,50 @@ export function renderRdsAdded(c: ChalkInstance, result: AddRdsResult): string {
   return `${c.green('✓')} registered RDS ${shown.rds.name} (id ${shown.rds.id})${test}\n${renderRecord(result.rds, (r) => rdsRecord(c, r)).trimEnd()}\n`
 }
 
-/** An edited RDS: what changed and the RDS now, or that nothing did. */
+/** A changed field of rds:edit's result as the flag that sets it: `--port`, `--no-active`. */
+function editFlag(field: string, rds: RdsView): string {
+  switch (field) {
+    case 'raiDatabase':
+      return rds.engine === 'sqlite' ? '--file' : '--rai-database'
+    case 'providersDatabase':
+      return '--providers-database'
+    case 'appUrl':
+      return '--app-url'
+    case 'isMaster':
+      return rds.isMaster ? '--master' : '--no-master'
+    case 'isActive':
+      return rds.isActive ? '--active' : '--no-active'
+    case 'impersonationEnabled':
+      return rds.impersonation.enabled ? '--impersonation' : '--no-impersonation'
+    case 'impersonationAudience':
+      return '--impersonation-audience'
+    case 'impersonationTtlSeconds':
+      return '--impersonation-ttl'
+    case 'password':
+      return '--password-stdin'
+    default:
+      return `--${field.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`
+  }
+}
+
+/** An edited RDS: what changed (by the flags that change it) and the RDS now, or that nothing did. */
 export function renderRdsEdited(c: ChalkInstance, result: EditRdsResult): string {
   const shown = escapeControlDeep(result)
   if (result.changed.length === 0) return `RDS ${shown.rds.name} already has these values: nothing changed\n`
   const tested = shown.test ? ` (connection tested: ${shown.test.latencyMs} ms)` : ''
-  return `${c.green('✓')} updated RDS ${shown.rds.name}: ${shown.changed.join(', ')}${tested}\n${renderRecord(result.rds, (r) => rdsRecord(c, r)).trimEnd()}\n`
+  const changed = result.changed.map((field) => editFlag(field, result.rds)).join(', ')
+  return `${c.green('✓')} updated RDS ${shown.rds.name}: ${changed}${tested}\n${renderRecord(result.rds, (r) => rdsRecord(c, r)).trimEnd()}\n`
 }
 
-/** rds:show: every setting, and the stored password when it was revealed. */
+/** rds:show: every setting, with the stored password in its place when it was revealed. */
 export function renderRdsShown(c: ChalkInstance, shown: RdsView & {password?: string | null}): string {
-  const record = renderRecord(shown, (r) => [...rdsRecord(c, r), ...('password' in r ? [['password', r.password ?? '(none stored)'] as [string, string]] : [])])
+  const record = renderRecord(shown, (r) => {
+    const fields = rdsRecord(c, r)
+    if (!('password' in r)) return fields
+    const revealed: [string, string] = ['password', r.password ?? c.dim('(none stored)')]
+    const at = fields.findIndex(([key]) => key === 'password')
+    return at === -1 ? [...fields, revealed] : fields.map((field, index) => (index === at ? revealed : field))
+  })
   return `${record.trimEnd()}\n`
 }
 

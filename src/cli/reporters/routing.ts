@@ -2,7 +2,7 @@ import type {ChalkInstance} from 'chalk'
 
 import type {RoutingEntry, RoutingLookup} from '../../lib/routing/lookup.js'
 import {ago} from '../../lib/text/age.js'
-import {escapeControlDeep} from '../../lib/text/escape.js'
+import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
 import {renderList, type Column} from '../output/render.js'
 
 function routingColumns(c: ChalkInstance): Column<RoutingEntry>[] {
@@ -20,8 +20,19 @@ function routingColumns(c: ChalkInstance): Column<RoutingEntry>[] {
 
 const entries = (n: number): string => `${n} entr${n === 1 ? 'y' : 'ies'}`
 
-/** Where an email routes: the cache's entries and age, then (with --live) the master's and how they differ. */
+/** An email no tenant has, in the cache nor (with --live) on the master: said on stderr, the result is empty. */
+export const routingLookupEmpty = (result: RoutingLookup): boolean => result.cache.length === 0 && (result.live === null || result.live.length === 0)
+
+/** What routing:lookup says on stderr when no tenant has the email; null when one has. */
+export function routingLookupNote(result: RoutingLookup): string | null {
+  if (!routingLookupEmpty(result)) return null
+  const where = result.live === null ? 'not in the routing cache' : 'not in the routing cache, nor on the master RDS'
+  return `no tenant has this email: ${escapeControl(result.email)} is ${where}`
+}
+
+/** Where an email routes: the cache's entries and age, then (with --live) the master's and how they differ; nothing when no tenant has it (see routingLookupNote). */
 export function renderRoutingLookup(c: ChalkInstance, result: RoutingLookup, now: Date): string {
+  if (routingLookupEmpty(result)) return ''
   const columns = routingColumns(c)
   // The lines below print the email and the master's values themselves; the tables escape their rows.
   const shown = escapeControlDeep(result)

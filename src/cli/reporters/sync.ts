@@ -31,13 +31,14 @@ export function tenantSyncColumns(c: ChalkInstance): Column<RdsTenantSync>[] {
     {header: 'time', cell: (r) => (r.status === 'skipped' ? '' : seconds(r.durationMs)), plain: (r) => r.durationMs},
     {
       header: 'note',
+      // A failure's cause and the invalid rows are told once, in full, by the summary under the table.
       cell: (r) =>
         r.error
-          ? c.red(r.error)
+          ? c.dim('cause below')
           : r.status === 'skipped' && r.lastSyncedAt
             ? c.dim(`synced ${r.lastSyncedAt}; --force to sync now`)
             : r.invalidRows.length > 0
-              ? c.yellow(invalidNote(r))
+              ? c.yellow(`${r.counts.invalid} invalid, below`)
               : '',
       plain: (r) => r.error ?? (r.invalidRows.length > 0 ? invalidNote(r) : ''),
     },
@@ -55,10 +56,10 @@ function invalidNote(r: RdsTenantSync): string {
  * once, before it formats and colours it.
  */
 
-/** One line per finished RDS (progress on a terminal). */
+/** One line per finished RDS (progress on a terminal); a failure's cause is left to the summary, printed once the run ends. */
 export function tenantSyncLine(c: ChalkInstance, result: RdsTenantSync): string {
   const r = escapeControlDeep(result)
-  if (r.status === 'failed') return `${c.red('✖')} ${r.name}: ${r.error}`
+  if (r.status === 'failed') return `${c.red('✖')} ${r.name}: failed after ${seconds(r.durationMs)}`
   if (r.status === 'skipped') return `${c.dim('–')} ${r.name}: skipped, synced ${r.lastSyncedAt}`
   const invalid = r.counts.invalid > 0 ? `, ${r.counts.invalid} invalid` : ''
   return `${c.green('✔')} ${r.name}: ${r.tenants} tenants (${r.counts.inserted} new, ${r.counts.updated} updated, ${r.counts.missing} missing${invalid}) in ${seconds(r.durationMs)}`

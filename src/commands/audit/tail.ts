@@ -23,7 +23,12 @@ When the control database stops answering (a restart), the poll is retried with 
   async run(): Promise<void> {
     const {flags} = await this.parse(AuditTail)
     const ctx = await this.context()
-    const render = tailRenderer(this.color, {json: this.jsonEnabled(), maxRetries: flags['max-retries'], now: ctx.now(), view: (entry) => this.piiAudit(entry)})
+    const render = tailRenderer(this.color, {
+      json: this.jsonEnabled(),
+      maxRetries: flags['max-retries'],
+      now: () => ctx.now(),
+      view: (entry) => this.piiAudit(entry),
+    })
     const tail = {filter: flags, last: flags.lines, follow: flags.follow, intervalMs: flags.interval, maxRetries: flags['max-retries']}
     // Ctrl-C is how following ends: a clean stop, exit 0.
     await runUntilStopped((signal) => printTail(tailAudit(ctx, {...tail, signal}), render))

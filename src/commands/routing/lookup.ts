@@ -1,12 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {renderRoutingLookup} from '../../cli/reporters/routing.js'
+import {renderRoutingLookup, routingLookupNote} from '../../cli/reporters/routing.js'
 import {lookupRouting, type RoutingLookup} from '../../lib/routing/lookup.js'
 
 export default class RoutingLookupCommand extends BaseCommand<RoutingLookup> {
   static override summary = 'which tenants and servers an email belongs to'
-  static override description = `Looks the email up (case-insensitively) in the routing cache and shows each tenant and RDS it routes to, with the age of the cache. --live also asks the master RDS directly and shows how the cache differs from it (missing, gone, or changed rows).`
+  static override description = `Looks the email up (case-insensitively) in the routing cache and shows each tenant and RDS it routes to, with the age of the cache. An email no tenant has is not an error: it says so on stderr and exits 0 (--json: an empty cache list). --live also asks the master RDS directly and shows how the cache differs from it (missing, gone, or changed rows).`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> ana@example.com',
@@ -22,6 +22,8 @@ export default class RoutingLookupCommand extends BaseCommand<RoutingLookup> {
     const {args, flags} = await this.parse(RoutingLookupCommand)
     const result = this.pii(await lookupRouting(await this.context(), {email: args.email, live: flags.live}))
     this.print(renderRoutingLookup(this.color, result, new Date()))
+    const none = routingLookupNote(result)
+    if (none) this.note(none)
     return result
   }
 }

@@ -18,6 +18,12 @@ export interface FailureContext {
    * work failed, ms (ConnectionRegistry.quietMs); null or absent: unknown.
    */
   quietMs?: number | null
+  /**
+   * The fleet RDS the work ran on, by name: a table or column the RAI schema
+   * should have and the server lacks is then said as such (the server does not
+   * follow the fleet contract), not as the driver words it.
+   */
+  rds?: string
 }
 
 /**
@@ -117,8 +123,47 @@ function describe(error: unknown, depth: number, context: FailureContext): strin
         break
     }
   }
+  if (context.rds !== undefined) {
+    const schema = schemaMismatch(e, context.rds)
+    if (schema) return schema
+  }
   const message = firstLine(e.sqlMessage ?? withoutSql(e.message) ?? String(error))
   return e.code && !message.includes(e.code) ? `${message} (${e.code})` : message
+}
+
+const NOT_THE_CONTRACT = 'it does not follow the RAI schema raiops reads (see README, fleet contract)'
+
+/** A name as a driver quotes it (`db`.`t`, "t", 'db.t', t.c): its last part, unquoted. */
+const bare = (name: string): string => (name.replace(/[`"']/g, '').split('.').pop() ?? name).trim()
+
+/**
+ * A table or column the RAI schema has and the RDS lacks (MySQL/MariaDB,
+ * PostgreSQL, SQLite), said against the fleet contract. The table of a missing
+ * column is read from the failed statement when it reads one table only.
+ */
+function schemaMismatch(e: DriverErrorLike, rds: string): string | null {
+  const text = e.sqlMessage ?? withoutSql(e.message) ?? ''
+  const table =
+    (e.code === 'ER_NO_SUCH_TABLE' && /^Table (\S+) doesn't exist/.exec(text)) ||
+    (e.code === '42P01' && /^relation (\S+) does not exist/.exec(text)) ||
+    (e.code === 'SQLITE_ERROR' && /no such table: (\S+)/.exec(text))
+  if (table) return `the RAI database on ${rds} has no table ${bare(table[1])}: ${NOT_THE_CONTRACT}`
+  const column =
+    (e.code === 'ER_BAD_FIELD_ERROR' && /^Unknown column (\S+) in /.exec(text)) ||
+    (e.code === '42703' && /^column (\S+) does not exist/.exec(text)) ||
+    (e.code === 'SQLITE_ERROR' && /no such column: (\S+)/.exec(text))
+  if (!column) return null
+  const from = statementTable(e.message)
+  return `${from ? `the ${from} table` : 'the RAI database'} on ${rds} has no column ${bare(column[1])}: ${NOT_THE_CONTRACT}`
+}
+
+/** The one table a failed statement (in knex's `<sql> - <error>`) reads; null when it joins or names none. */
+function statementTable(message: string | undefined): string | null {
+  if (!message || !SQL_PREFIX.test(message) || message.lastIndexOf(' - ') <= 0) return null
+  const sql = message.slice(0, message.lastIndexOf(' - '))
+  if (/\bjoin\b/i.test(sql)) return null
+  const from = /\bfrom\s+((?:[`"]?\w+[`"]?\.)*[`"]?\w+[`"]?)/i.exec(sql)
+  return from ? bare(from[1]) : null
 }
 
 /** knex prefixes a failed query's error with `<sql> - `: the operator needs the cause, not the statement. */

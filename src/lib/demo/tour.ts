@@ -49,8 +49,9 @@ export function demoTour(facts: Facts): TourStep[] {
     },
     {
       title: 'The overview',
-      about: 'One screen: the fleet, how fresh the syncs are, the audit chain.',
+      about: 'One screen: the fleet, how fresh the syncs are, the audit chain; its exit code says FAIL too, for cron and CI.',
       args: ['status'],
+      expectedExit: down ? {code: 4, why: `${down} is down, so the overview is FAIL: status exits 4 (--fail-on, default fail)`} : undefined,
     },
     {
       title: 'Where does this email sign in?',

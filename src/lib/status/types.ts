@@ -31,7 +31,8 @@ export interface StatusSection {
   collect(ctx: StatusContext): Promise<SectionReport>
 }
 
-export const NEVER_RUN: Omit<SectionReport, 'data'> = {state: 'never', summary: 'never run', facts: []}
+/** A section whose job has never run: the summary says the command that fills it. */
+export const neverRun = (next: string): Omit<SectionReport, 'data'> => ({state: 'never', summary: `never run: ${next}`, facts: []})
 
 /** Whether a sync of this kind has ever run (an empty cache after a run is not "never run"). */
 export async function hasRun(ctx: StatusContext, kind: string): Promise<boolean> {

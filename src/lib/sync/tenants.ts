@@ -198,11 +198,14 @@ function toRdsResult(outcome: FanOutResult<RdsInstanceRow, Synced>): RdsTenantSy
     : {...base, status: 'failed', tenants: null, counts: {...ZERO_COUNTS}, durationMs: outcome.ms, error: outcome.error, invalidRows: []}
 }
 
+/**
+ * The run as a whole: `failed` only when every RDS failed; some failed and the
+ * others synced or skipped as fresh is `partial` (their tenants are current).
+ */
 export function overallStatus(results: readonly RdsTenantSync[]): SyncStatus {
-  const attempted = results.filter((r) => r.status !== 'skipped')
-  if (attempted.length === 0) return 'skipped'
-  const failed = attempted.filter((r) => r.status === 'failed').length
-  return failed === 0 ? 'ok' : failed === attempted.length ? 'failed' : 'partial'
+  if (results.length === 0 || results.every((r) => r.status === 'skipped')) return 'skipped'
+  const failed = results.filter((r) => r.status === 'failed').length
+  return failed === 0 ? 'ok' : failed === results.length ? 'failed' : 'partial'
 }
 
 export function addCounts(a: SyncCounts, b: SyncCounts): SyncCounts {
@@ -297,7 +300,9 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
       } catch (error) {
         // Stopped (Ctrl-C, a lost lease) says so; a failure or the deadline says what the server was doing.
         const stopped = signal.aborted && signal.reason instanceof Error && !(signal.reason instanceof DeadlineError) ? signal.reason : null
-        const message = stopped ? stopped.message : describeDriverError(signal.aborted ? signal.reason : error, {quietMs: ctx.fleet.quietMs(rds.id)})
+        const message = stopped
+          ? stopped.message
+          : describeDriverError(signal.aborted ? signal.reason : error, {quietMs: ctx.fleet.quietMs(rds.id), rds: rds.name})
         await finishRun(ctx.db, runId, {
           status: 'failed',
           stats: {...ZERO_COUNTS, durationMs: Math.round(performance.now() - t0)},

@@ -1,7 +1,7 @@
 import {auditSummary} from '../../audit/read.js'
 import {verifyAuditChain} from '../../audit/verify.js'
 import {ago} from '../../text/age.js'
-import {NEVER_RUN, type SectionReport, type StatusContext, type StatusSection} from '../types.js'
+import {type SectionReport, type StatusContext, type StatusSection} from '../types.js'
 
 /** The audit trail: how many entries, the newest one, and whether the hash chain is intact. */
 export const auditSection: StatusSection = {
@@ -11,7 +11,7 @@ export const auditSection: StatusSection = {
     const [{entries, last}, chain] = await Promise.all([auditSummary(ctx), verifyAuditChain(ctx)])
     const lastEntry = last ? {id: last.id, occurredAt: last.occurredAt, actor: `${last.actorType}:${last.actor}`, action: last.action} : null
     const data = {entries, intact: chain.ok, headSeq: chain.headSeq, firstBad: chain.firstBad ?? null, lastEntry}
-    if (entries === 0 && chain.ok) return {...NEVER_RUN, summary: 'no entries yet', data}
+    if (entries === 0 && chain.ok) return {state: 'never', summary: 'no entries yet', facts: [], data}
     const facts = lastEntry ? [{label: 'last', value: `${lastEntry.action} by ${lastEntry.actor}, ${ago(lastEntry.occurredAt, ctx.now())}`}] : []
     if (!chain.ok) {
       facts.unshift({label: 'first bad', value: `sequence ${chain.firstBad?.seq}: ${chain.firstBad?.reason} — run \`raiops audit:verify\``})

@@ -1,6 +1,6 @@
 import {toIso} from '../../db/values.js'
 import {ago} from '../../text/age.js'
-import {hasRun, NEVER_RUN, type SectionReport, type StatusContext, type StatusSection} from '../types.js'
+import {hasRun, neverRun, type SectionReport, type StatusContext, type StatusSection} from '../types.js'
 
 /** The email routing directory cache (`user_email_routing_cache`). */
 export const routingSection: StatusSection = {
@@ -11,7 +11,7 @@ export const routingSection: StatusSection = {
     const total = Number(row?.total ?? 0)
     const syncedAt = toIso(row?.synced)
     const data = {entries: total, syncedAt}
-    if (total === 0 && !(await hasRun(ctx, 'routing'))) return {...NEVER_RUN, data}
+    if (total === 0 && !(await hasRun(ctx, 'routing'))) return {...neverRun('run `raiops sync:routing`'), data}
     return {
       state: 'ok',
       summary: `${total} email(s) cached`,

@@ -1,6 +1,6 @@
 import {syncStatus} from '../../sync/status.js'
 import {ago} from '../../text/age.js'
-import {NEVER_RUN, type SectionReport, type SectionState, type StatusContext, type StatusSection} from '../types.js'
+import {neverRun, type SectionReport, type SectionState, type StatusContext, type StatusSection} from '../types.js'
 
 /** Data older than this (since the last successful run of a kind) is reported as stale. */
 export const SYNC_STALE_MS = 60 * 60 * 1000
@@ -13,7 +13,7 @@ export const syncSection: StatusSection = {
     const report = await syncStatus(ctx)
     const kinds = report.kinds.filter((k) => k.lastRun !== null)
     const data = {kinds: report.kinds, rdsFailing: report.rds.filter((r) => r.active && r.lastRun?.status === 'failed').map((r) => r.name)}
-    if (kinds.length === 0) return {...NEVER_RUN, data}
+    if (kinds.length === 0) return {...neverRun('run `raiops sync:all` (from cron: see README, Syncs)'), data}
     const now = ctx.now()
     const tone = (k: (typeof kinds)[number]): SectionState => {
       const status = k.lastRun?.status

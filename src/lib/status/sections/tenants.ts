@@ -1,6 +1,6 @@
 import {toIso} from '../../db/values.js'
 import {ago} from '../../text/age.js'
-import {hasRun, NEVER_RUN, type SectionReport, type StatusContext, type StatusSection} from '../types.js'
+import {hasRun, neverRun, type SectionReport, type StatusContext, type StatusSection} from '../types.js'
 
 /** The tenant registry (`tenant_master`), as the tenant sync leaves it. */
 export const tenantsSection: StatusSection = {
@@ -12,7 +12,7 @@ export const tenantsSection: StatusSection = {
     const missing = Number(row?.missing ?? 0)
     const refreshedAt = toIso(row?.refreshed)
     const data = {total, missingUpstream: missing, refreshedAt}
-    if (total === 0 && !(await hasRun(ctx, 'tenants'))) return {...NEVER_RUN, data}
+    if (total === 0 && !(await hasRun(ctx, 'tenants'))) return {...neverRun('run `raiops sync:tenants`'), data}
     return {
       state: missing > 0 ? 'warn' : 'ok',
       summary: `${total} tenant(s)${missing > 0 ? `, ${missing} gone upstream` : ''}`,

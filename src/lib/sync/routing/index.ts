@@ -43,7 +43,7 @@ export async function syncRouting(ctx: OpsContext, options: RoutingSyncOptions):
     error =
       options.signal?.aborted && options.signal.reason instanceof Error
         ? options.signal.reason.message
-        : describeDriverError(caught, {quietMs: ctx.fleet.quietMs(Number(master.id))})
+        : describeDriverError(caught, {quietMs: ctx.fleet.quietMs(Number(master.id)), rds: master.name})
     if (caught instanceof UserError) error = caught.message
   }
   const finished = ctx.now()
