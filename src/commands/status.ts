@@ -30,7 +30,7 @@ export default class Status extends BaseCommand<StatusOverview> {
       probing: (probe: () => Promise<unknown>) => this.withProgress('probing every active RDS', probe),
     }
     // The audit section names who acted last: emails are masked for a role without pii.view.
-    const collect = async (): Promise<StatusOverview> => this.pii(await statusOverview(ctx, refresh))
+    const collect = async (signal?: AbortSignal): Promise<StatusOverview> => this.pii(await statusOverview(ctx, {...refresh, signal}))
     return this.showOrWatch(flags.watch, collect, (overview) => renderStatus(this.color, overview))
   }
 }
