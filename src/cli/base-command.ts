@@ -11,12 +11,17 @@ import {Runtime} from '../lib/runtime.js'
 import {escapeControl} from '../lib/text/escape.js'
 import {mapError, type MappedError} from './errors.js'
 import {makeChalk} from './output/color.js'
+import {Interrupts, signalExitCode} from './output/interrupt.js'
 import {outputTarget, writeOutputText} from './output/output-file.js'
 import {LIST_FORMATS, renderList, type Column, type ListFormat} from './output/render.js'
 import {spinnerAllowed, startSpinner, type Progress} from './output/spinner.js'
 import {watchFrames} from './output/watch.js'
+import {isPromptInterrupt} from './prompts/prompt.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+
+/** What a sync says as Ctrl-C stops it. */
+export const STOPPING_SYNC = 'the current batch is finished or rolled back, the lock released'
 
 /** Flags every list or report command takes. */
 export const listFlags = {
@@ -57,6 +62,8 @@ export abstract class BaseCommand<T> extends Command {
   abstract override run(): Promise<T>
 
   override async init(): Promise<void> {
+    // From the start, Ctrl-C ends the run: at once, or (work under stopSignal()) cleanly.
+    this.interrupts.install()
     await super.init()
     const permission = (this.constructor as typeof BaseCommand).permission
     this.runtime = new Runtime({
@@ -147,35 +154,39 @@ export abstract class BaseCommand<T> extends Command {
     }
   }
 
+  /** Ctrl-C and SIGTERM: the first ends the run (cleanly, for work under `stopSignal()`), a second at once. */
+  private readonly interrupts = new Interrupts(() => {
+    this.activeProgress?.stop()
+    this.runtime?.discardCreatedControlDb()
+  })
+
   /** The signal that stopped the run, once Ctrl-C or SIGTERM arrived during `stopSignal()` work. */
-  protected interruptedBy?: NodeJS.Signals
-  private releaseStopSignal?: () => void
+  protected get interruptedBy(): NodeJS.Signals | undefined {
+    return this.interrupts.interruptedBy
+  }
 
   /**
    * An AbortSignal for long work that must stop cleanly: Ctrl-C or SIGTERM aborts
    * it (the work rolls back or commits its current batch and releases its locks),
    * and the command then exits 130 or 143; a second Ctrl-C exits at once.
+   * `stopping`, when given, is said on stderr as the work winds down.
    */
-  protected stopSignal(): AbortSignal {
-    const controller = new AbortController()
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143)
-      this.interruptedBy = signal
-      process.stderr.write(`stopping (${signal}): the current batch is finished or rolled back, the lock released; press Ctrl-C again to quit at once\n`)
-      controller.abort(new Error(`stopped by ${signal}`))
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-    this.releaseStopSignal = () => {
-      process.removeListener('SIGINT', onSignal)
-      process.removeListener('SIGTERM', onSignal)
-    }
-    return controller.signal
+  protected stopSignal(stopping?: string): AbortSignal {
+    const signal = this.interrupts.stoppable()
+    signal.addEventListener(
+      'abort',
+      () => {
+        this.activeProgress?.stop()
+        if (stopping) process.stderr.write(`stopping (${this.interruptedBy}): ${stopping}; press Ctrl-C again to quit at once\n`)
+      },
+      {once: true},
+    )
+    return signal
   }
 
   /** After work under `stopSignal()`: the exit code of the signal that stopped it, if one did. */
   protected exitIfInterrupted(): void {
-    if (this.interruptedBy) this.exitWith(this.interruptedBy === 'SIGINT' ? 130 : 143)
+    if (this.interruptedBy) this.exitWith(signalExitCode(this.interruptedBy))
   }
 
   /** After work under `stopSignal()`: exit 3 when part of it failed, or the code of the signal that stopped it. */
@@ -294,12 +305,13 @@ export abstract class BaseCommand<T> extends Command {
   /**
    * `load()` once, shown with `show` (printed, unless --json); or, with
    * `watchMs`, loaded and shown every `watchMs` on the terminal until Ctrl-C
-   * (see `watchFrames`; exit 0). Either way the last result is returned, the
+   * (see `watchFrames`), which stops a load in progress too (`load` gets the
+   * signal) and exits 130. Either way the last result is returned, the
    * `--json` output.
    */
   protected async showOrWatch<R>(
     watchMs: number | undefined,
-    load: () => Promise<R>,
+    load: (signal?: AbortSignal) => Promise<R>,
     render: (result: R) => string,
     show: (text: string, result: R) => void = (text) => this.print(text),
   ): Promise<R> {
@@ -311,16 +323,24 @@ export abstract class BaseCommand<T> extends Command {
     let last: R | undefined
     await watchFrames({
       intervalMs: watchMs,
-      frame: async () => render((last = await load())),
+      frame: async (signal) => render((last = await load(signal))),
       heading: () => this.color.dim(`every ${watchMs / 1000} s · ${new Date().toISOString()} · Ctrl-C to stop`),
       errorText: (error) => this.errorLine(mapError(this.runtime.storageError(error) ?? error, this.argv)),
+      signal: this.stopSignal(),
     })
     process.exitCode = ExitCode.ok
+    this.exitIfInterrupted()
     return last as R
   }
 
   protected override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
     if (error?.constructor?.name === 'ExitError') throw error
+    if (isPromptInterrupt(error)) {
+      // Ctrl-C at a prompt: the person meant to stop; nothing to explain.
+      this.activeProgress?.stop()
+      process.exitCode = 130
+      return
+    }
     this.activeProgress?.fail()
     const mapped = mapError(this.runtime?.storageError(error) ?? error, this.argv)
     process.exitCode = mapped.exitCode
@@ -344,8 +364,9 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   protected override async finally(error: Error | undefined): Promise<void> {
-    this.releaseStopSignal?.()
-    await this.runtime?.close()
+    this.interrupts.release()
+    // A control database file this run created and did not finish setting up (init stopped part-way) is not left behind.
+    await this.runtime?.close({discardCreated: error !== undefined})
     await super.finally(error)
   }
 }

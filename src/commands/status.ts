@@ -8,7 +8,7 @@ export default class Status extends BaseCommand<StatusOverview> {
   static override summary = 'the system overview: RDS health and state, sync freshness, tenants, routing cache, audit chain'
   static override description = `One screen with a section per concern, each with its state (ok, warn, FAIL, or "never run" when its job has not run yet) and the facts behind it. The RDS section counts active instances by health and by state (online, draining, locked), shows the last check time and names each degraded or down RDS with its reasons; it is read from what the last health check stored (run \`raiops rds:health\` from cron), or probed now with --refresh.
 
---json returns the same data. Exit codes: 4 when the overall state is FAIL (--fail-on warn: also warn; --fail-on never: never), 0 otherwise, so a CI step or a cron check fails on what the screen shows; with --watch, 0 after Ctrl-C.`
+--json returns the same data. Exit codes: 4 when the overall state is FAIL (--fail-on warn: also warn; --fail-on never: never), 0 otherwise, so a CI step or a cron check fails on what the screen shows; with --watch, 130 after Ctrl-C.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -26,20 +26,14 @@ export default class Status extends BaseCommand<StatusOverview> {
     if (flags.watch !== undefined && this.jsonEnabled())
       throw new UserError('--watch redraws the terminal; it cannot be combined with --json', {hint: 'drop --watch, or --json'})
     const ctx = await this.context()
-    const refresh = {
-      refreshTimeoutMs: flags.refresh ? flags.timeout : undefined,
-      probing: (probe: () => Promise<unknown>) => this.withProgress('probing every active RDS', probe),
-    }
+    const probing = (probe: () => Promise<unknown>) => this.withProgress('probing every active RDS', probe)
+    const refresh = {refreshTimeoutMs: flags.refresh ? flags.timeout : undefined, probing}
     // The audit section names who acted last: emails are masked for a role without pii.view.
-    const collect = async (): Promise<StatusOverview> => this.pii(await statusOverview(ctx, refresh))
-    return this.showOrWatch(
-      flags.watch,
-      collect,
-      (overview) => renderStatus(this.color, overview),
-      (text, overview) => {
-        this.exitWith(statusExitCode(overview, flags['fail-on']))
-        this.print(text)
-      },
-    )
+    const collect = async (signal?: AbortSignal) => this.pii(await statusOverview(ctx, {...refresh, signal}))
+    const show = (text: string, overview: StatusOverview) => {
+      this.exitWith(statusExitCode(overview, flags['fail-on']))
+      this.print(text)
+    }
+    return this.showOrWatch(flags.watch, collect, (overview) => renderStatus(this.color, overview), show)
   }
 }

@@ -1,5 +1,5 @@
 import type {Knex} from 'knex'
-import {chmodSync, existsSync, mkdirSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, rmSync} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {dirname} from 'node:path'
 
@@ -40,6 +40,8 @@ export class Runtime {
   private registry?: ConnectionRegistry
   private keys?: Promise<Keyring>
   private identityResolved?: Identity
+  /** The SQLite control database file this run created (init, db:migrate), until the run ends well. */
+  private createdFile?: string
 
   constructor(options: RuntimeOptions) {
     this.options = options
@@ -95,6 +97,7 @@ export class Runtime {
         })
       }
       const isNew = file !== undefined && !existsSync(file)
+      if (isNew) this.createdFile = file
       this.database = openControlDb(target, {connectTimeoutMs: this.config.fleet.connectTimeoutMs}).then(async (db) => {
         try {
           if (options.prepare) await assertReachable(db, target)
@@ -187,8 +190,24 @@ export class Runtime {
     }
   }
 
-  /** Destroys every connection, never waiting longer than `timeoutMs`. */
-  async close(timeoutMs = 1500): Promise<void> {
+  /**
+   * Removes the SQLite control database file this run created, with its journal:
+   * a run that stopped part-way (init failed or was interrupted) leaves nothing
+   * that the next command would take for a database to migrate.
+   */
+  discardCreatedControlDb(): void {
+    const file = this.createdFile
+    this.createdFile = undefined
+    if (!file) return
+    for (const path of [file, `${file}-journal`, `${file}-wal`, `${file}-shm`]) rmSync(path, {force: true})
+  }
+
+  /**
+   * Destroys every connection, never waiting longer than `timeoutMs`; then,
+   * with `discardCreated` (the run failed), removes the control database file it created.
+   */
+  async close(options: {timeoutMs?: number; discardCreated?: boolean} = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 1500
     const work: Array<Promise<unknown>> = []
     if (this.registry) work.push(this.registry.destroyAll({timeoutMs}))
     if (this.database)
@@ -209,6 +228,7 @@ export class Runtime {
     if (timer) clearTimeout(timer)
     this.registry = undefined
     this.database = undefined
+    if (options.discardCreated) this.discardCreatedControlDb()
   }
 }
 

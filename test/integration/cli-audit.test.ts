@@ -336,7 +336,7 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     })
   })
 
-  it('tail prints the last entries oldest first; --follow prints new ones as they land (NDJSON under --json), Ctrl-C exits 0', async () => {
+  it('tail prints the last entries oldest first; --follow prints new ones as they land (NDJSON under --json), Ctrl-C exits 130', async () => {
     const last = await cli(['audit:tail', '-n', '2'])
     expect(last.code, last.stderr).toBe(0)
     const lines = last.stdout.trim().split('\n')
@@ -364,7 +364,8 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     expect(added.code, added.stderr).toBe(0)
     await waitFor(() => tail.output.stdout.includes('"tailed"') || tail.output.stdout.split('\n').length > 2, {what: 'the new entry'})
     tail.child.kill('SIGINT')
-    expect(await tail.exited).toBe(0)
+    // Ctrl-C ends a follow: exit 130.
+    expect(await tail.exited).toBe(130)
     const events = tail.output.stdout
       .trim()
       .split('\n')
@@ -569,7 +570,8 @@ describe('audit:tail against a MariaDB control database that restarts', () => {
     await waitFor(() => tail.output.stdout.includes('meanwhile'), {what: 'the entry written during the outage', timeoutMs: 40_000})
     expect(tail.output.stderr).toMatch(/control database reachable again after \d+ failed attempt/)
     tail.child.kill('SIGINT')
-    expect(await tail.exited).toBe(0)
+    // Ctrl-C ends a follow: exit 130.
+    expect(await tail.exited).toBe(130)
     expect(
       tail.output.stdout
         .trim()

@@ -237,7 +237,7 @@ describe('rds:health and status from the command line', () => {
     await cli(['rds:online', 'wrong-pw'])
   })
 
-  it('--watch redraws until Ctrl-C, then exits 0 (piped: frames appended)', async () => {
+  it('--watch redraws until Ctrl-C, then exits 130 (piped: frames appended)', async () => {
     const child = spawn(process.execPath, [bin, 'rds:health', '--rds', 'main', '--watch', '0.3'], {
       env: {...process.env, ...env, NO_COLOR: '1', NODE_ENV: ''},
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -247,7 +247,7 @@ describe('rds:health and status from the command line', () => {
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
     await waitFor(() => (stdout.match(/Ctrl-C to stop/g) ?? []).length >= 3, {timeoutMs: 15_000})
     child.kill('SIGINT')
-    expect(await exited).toBe(0)
+    expect(await exited).toBe(130)
     expect(stdout.match(/1 healthy, 0 degraded, 0 down/g)?.length).toBeGreaterThanOrEqual(3)
   })
 
@@ -265,7 +265,7 @@ describe('rds:health and status from the command line', () => {
     await waitFor(() => (stdout.match(/Ctrl-C to stop/g) ?? []).length >= 2, {timeoutMs: 15_000})
     // Ctrl-C typed at the terminal: the line discipline turns it into SIGINT.
     child.stdin.write('\u0003')
-    expect(await exited).toBe(0)
+    expect(await exited).toBe(130)
     expect(stdout).toContain('\u001B[?1049h')
     const restored = stdout.lastIndexOf('\u001B[?25h\u001B[?1049l')
     expect(restored).toBeGreaterThan(stdout.lastIndexOf('Ctrl-C to stop'))

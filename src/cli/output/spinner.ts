@@ -29,7 +29,8 @@ export function spinnerAllowed(env: Record<string, string | undefined>, stderrIs
 export async function startSpinner(text: string, enabled: boolean): Promise<Progress> {
   if (!enabled) return silent
   const {default: ora} = await import('ora')
-  const spinner = ora({text: escapeControl(text), stream: process.stderr}).start()
+  // discardStdin would put a terminal in raw mode without reading it: Ctrl-C would be a byte nobody reads, not a SIGINT.
+  const spinner = ora({text: escapeControl(text), stream: process.stderr, discardStdin: false}).start()
   return {
     update: (t) => void (spinner.text = escapeControl(t)),
     log: (line) => {

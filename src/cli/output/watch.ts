@@ -1,32 +1,35 @@
-import {untilStopped} from './interrupt.js'
+import {aborted} from './interrupt.js'
 
 /** What a watch shows and how it words a frame's heading and a later frame's error. */
 export interface WatchOptions {
   intervalMs: number
-  frame: () => Promise<string>
+  /** One frame's text; `signal` aborts when the watch is stopped, so a frame in progress (a probe of a silent server) stops too. */
+  frame: (signal: AbortSignal) => Promise<string>
   heading: () => string
   errorText: (error: unknown) => string
+  /** Aborted by Ctrl-C or SIGTERM: the watch ends at once, even in the middle of a frame. */
+  signal: AbortSignal
 }
 
 /**
- * Shows `frame()` every `intervalMs` until Ctrl-C (or SIGTERM). On a terminal
+ * Shows `frame()` every `intervalMs` until `signal` aborts (Ctrl-C). On a terminal
  * each frame replaces the last on the alternate screen, and on exit the
  * terminal is restored with the last frame left on it; piped, frames are
  * appended with a heading line between them. An error in a later frame is
  * shown in its place and the watch goes on; the first frame's error ends it.
  */
-export async function watchFrames({intervalMs, frame, heading, errorText}: WatchOptions): Promise<void> {
+export async function watchFrames({intervalMs, frame, heading, errorText, signal}: WatchOptions): Promise<void> {
   const tty = Boolean(process.stdout.isTTY)
-  const stop = untilStopped()
-  const stopped = stop.stopped.then(() => null)
+  const stopped = aborted(signal).then(() => null)
   let last: string | null = null
   let screen = false
   try {
-    for (let round = 0; ; round++) {
+    for (let round = 0; !signal.aborted; round++) {
       let text: string | null
       try {
-        text = await Promise.race([frame(), stopped])
+        text = await Promise.race([frame(signal), stopped])
       } catch (error) {
+        if (signal.aborted) break
         if (round === 0) throw error
         text = `${errorText(error)}\n`
       }
@@ -48,7 +51,6 @@ export async function watchFrames({intervalMs, frame, heading, errorText}: Watch
       if (awake === null) break
     }
   } finally {
-    stop.release()
     if (screen) process.stdout.write(`\u001B[?25h\u001B[?1049l${last ?? ''}`)
   }
 }

@@ -19,14 +19,25 @@ export interface RdsAddFlags {
   'providers-database'?: string
   'app-url'?: string
   file?: string
-  master: boolean
+  /** Absent: asked on a terminal (default yes when there is no master yet), else no. */
+  master?: boolean
 }
+
+/** A port as a prompt's answer: a whole number from 1 to 65535, else asked again. */
+const validPort = (value: string): true | string =>
+  (/^\d+$/.test(value.trim()) && Number(value) >= 1 && Number(value) <= 65_535) || 'a port is a whole number from 1 to 65535'
 
 /**
  * The values of a new RDS: from flags, asking on a terminal for what is missing,
  * or a one-line error naming the missing flag when nobody can be asked.
+ * `masterExists` tells whether the question "master?" defaults to no.
  */
-export async function collectRdsFields(flags: RdsAddFlags, ask: Asker | undefined, readPassword: () => Promise<string>): Promise<RdsFields> {
+export async function collectRdsFields(
+  flags: RdsAddFlags,
+  ask: Asker | undefined,
+  readPassword: () => Promise<string>,
+  masterExists: () => Promise<boolean> = async () => false,
+): Promise<RdsFields> {
   const need = async (value: string | undefined, flag: string, question: string, fallback?: string): Promise<string> => {
     if (value !== undefined) return value
     if (ask) return ask.text(question, fallback)
@@ -38,13 +49,14 @@ export async function collectRdsFields(flags: RdsAddFlags, ask: Asker | undefine
 
   const engine = flags.engine ?? (ask ? await ask.select('Engine', RDS_ENGINES, 'mysql') : 'mysql')
   const name = await need(flags.name, '--name', 'Name (as main or eu-west-2)')
-  const common = {name, engine, master: flags.master}
+  const master = flags.master ?? (ask ? await ask.confirm('Is it the master RDS (the one holding user_email_routing)?', !(await masterExists())) : false)
+  const common = {name, engine, master}
   if (engine === 'sqlite') {
     const file = await need(flags.file ?? flags['rai-database'], '--file', 'SQLite database file')
     return {...common, raiDatabase: file ? resolve(file) : '', providersDatabase: flags['providers-database'], appUrl: flags['app-url']}
   }
   const host = await need(flags.host, '--host', 'Host')
-  const port = flags.port ?? (ask ? Number(await ask.text('Port', String(DEFAULT_PORTS[engine]))) : undefined)
+  const port = flags.port ?? (ask ? Number(await ask.text('Port', String(DEFAULT_PORTS[engine]), validPort)) : undefined)
   const username = await need(flags.username, '--username', 'Username')
   const password = flags['password-stdin'] ? await readPassword() : ask ? (await ask.secret('Password (hidden, empty for none)')) || undefined : undefined
   const raiDatabase = await need(flags['rai-database'], '--rai-database', 'RAI database name', ask ? 'rai' : undefined)

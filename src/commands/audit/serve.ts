@@ -30,6 +30,6 @@ The secrets come from RAIOPS_WEBHOOK_SECRETS (comma-separated, 16 characters or 
       onRequest: accessLog({json: this.jsonEnabled(), quiet: flags.quiet}),
     })
     process.stderr.write(listeningLine(server.url, secrets.length, flags.tolerance))
-    await closeWhenStopped(server)
+    await closeWhenStopped(server, this.stopSignal(), () => this.interruptedBy)
   }
 }

@@ -1,6 +1,5 @@
 import {BaseCommand} from '../../cli/base-command.js'
 import {auditTailFlags} from '../../cli/flags/audit.js'
-import {runUntilStopped} from '../../cli/output/interrupt.js'
 import {printTail, tailRenderer} from '../../cli/reporters/audit.js'
 import {tailAudit} from '../../lib/audit/tail.js'
 
@@ -8,7 +7,7 @@ export default class AuditTail extends BaseCommand<void> {
   static override summary = 'print the last audit entries, then follow new ones as they land'
   static override description = `Prints the last N entries (oldest first), and with --follow every new entry as it lands, polling the control database every --interval seconds on the entries' primary key. Under --json each entry is one JSON line (NDJSON), for log shippers.
 
-When the control database stops answering (a restart), the poll is retried with a doubling back-off up to 30 s and each attempt is reported on stderr; after --max-retries failed attempts in a row the command exits 1, so a supervisor can restart it. Ctrl-C exits 0.`
+When the control database stops answering (a restart), the poll is retried with a doubling back-off up to 30 s and each attempt is reported on stderr; after --max-retries failed attempts in a row the command exits 1, so a supervisor can restart it. Ctrl-C stops it and exits 130.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -30,7 +29,8 @@ When the control database stops answering (a restart), the poll is retried with 
       view: (entry) => this.piiAudit(entry),
     })
     const tail = {filter: flags, last: flags.lines, follow: flags.follow, intervalMs: flags.interval, maxRetries: flags['max-retries']}
-    // Ctrl-C is how following ends: a clean stop, exit 0.
-    await runUntilStopped((signal) => printTail(tailAudit(ctx, {...tail, signal}), render))
+    // Ctrl-C is how following ends: a clean stop, exit 130.
+    await printTail(tailAudit(ctx, {...tail, signal: this.stopSignal()}), render)
+    this.exitIfInterrupted()
   }
 }

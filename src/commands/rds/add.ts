@@ -4,13 +4,13 @@ import {terminalAsker} from '../../cli/prompts/prompt.js'
 import {collectRdsFields} from '../../cli/prompts/rds.js'
 import {readSecretFromStdin} from '../../cli/prompts/stdin.js'
 import {renderRdsAdded} from '../../cli/reporters/rds.js'
-import {addRds, type AddRdsResult} from '../../lib/rds/service.js'
+import {addRds, hasMasterRds, type AddRdsResult} from '../../lib/rds/service.js'
 
 export default class RdsAdd extends BaseCommand<AddRdsResult> {
   static override summary = 'register an RDS instance (its password is stored encrypted)'
   static override description = `Registers a database server of the fleet. The connection is tested before anything is saved (connect, SELECT 1, server version) unless --no-test. The password is read from standard input with --password-stdin, or asked for (hidden) on a terminal; it is stored only encrypted with the master key and never shown again.
 
-On a terminal, values not given as flags are asked for. Without a terminal (cron, CI, --no-input) every required value must be a flag.`
+On a terminal, values not given as flags are asked for, and whether it is the master (yes by default while there is none). Without a terminal (cron, CI, --no-input) every required value must be a flag.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --name main --host 10.0.0.5 --username raiops --password-stdin --rai-database rai --master < db-password.txt',
@@ -24,8 +24,13 @@ On a terminal, values not given as flags are asked for. Without a terminal (cron
 
   async run(): Promise<AddRdsResult> {
     const {flags} = await this.parse(RdsAdd)
-    const fields = await collectRdsFields(flags, this.interactive() ? terminalAsker : undefined, () => readSecretFromStdin())
     const ctx = await this.context()
+    const fields = await collectRdsFields(
+      flags,
+      this.interactive() ? terminalAsker : undefined,
+      () => readSecretFromStdin(),
+      () => hasMasterRds(ctx),
+    )
     const progressText = flags['no-test'] ? `saving ${fields.name}` : `testing the connection to ${fields.name}`
     const result = await this.withProgress(progressText, () => addRds(ctx, {...fields, test: !flags['no-test']}))
     this.print(renderRdsAdded(this.color, result))

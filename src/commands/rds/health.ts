@@ -29,7 +29,7 @@ export default class RdsHealth extends BaseCommand<HealthReport | HealthHistory>
       return this.showOrWatch(flags.watch, load, historyReporter(format, this.color), (text) => this.emitOutput(text, flags.output))
     }
     const probing = `probing ${refs.length > 0 ? refs.join(', ') : 'every active RDS'}`
-    const probe = () => this.withProgress(probing, (progress) => runHealth(ctx, {refs, ...probeOptions, onResult: showProbe(progress)}))
+    const probe = (signal?: AbortSignal) => this.withProgress(probing, (p) => runHealth(ctx, {refs, ...probeOptions, signal, onResult: showProbe(p)}))
     return this.showOrWatch(flags.watch, probe, healthReporter(format, this.color, flags['fail-on'] as FailOn), (text, report) => {
       this.exitWith(healthExitCode(report, flags['fail-on'] as FailOn))
       // node_exporter's textfile collector reads the metrics as its own user; they hold no personal data.

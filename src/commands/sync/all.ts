@@ -1,4 +1,4 @@
-import {BaseCommand} from '../../cli/base-command.js'
+import {BaseCommand, STOPPING_SYNC} from '../../cli/base-command.js'
 import {routingMode, routingModeFlags, syncOutputFlags, tenantSyncFlags, tenantSyncInput, waitFlag} from '../../cli/flags/sync.js'
 import {allSyncReporter, showRoutingSync, showTenantSync, tenantSyncEvent} from '../../cli/reporters/sync.js'
 import {runAllSyncs, type AllSyncReport} from '../../lib/sync/index.js'
@@ -27,7 +27,7 @@ Exit codes: 0 all synced, 3 some RDS or the routing sync failed (the rest is kep
       runAllSyncs(ctx, {
         ...tenantSyncInput(flags),
         mode,
-        signal: this.stopSignal(),
+        signal: this.stopSignal(STOPPING_SYNC),
         onEvent: showTenantSync(this.color, progress, {phases: false, finished: (result) => stream && this.print(tenantSyncEvent(result, 'tenants'))}),
         onProgress: showRoutingSync(progress, mode),
       }),

@@ -1,4 +1,4 @@
-import {BaseCommand} from '../../cli/base-command.js'
+import {BaseCommand, STOPPING_SYNC} from '../../cli/base-command.js'
 import {routingMode, routingModeFlags, syncOutputFlags, waitFlag} from '../../cli/flags/sync.js'
 import {routingSyncReporter, showRoutingSync} from '../../cli/reporters/sync.js'
 import {runRoutingSync, type RoutingSyncReport} from '../../lib/sync/index.js'
@@ -27,7 +27,7 @@ Only one routing sync runs at a time: a second one exits 6, or waits with --wait
     const ctx = await this.context()
     const mode = routingMode(flags)
     const report = await this.withProgress(`syncing routing (${mode})`, (progress) =>
-      runRoutingSync(ctx, {mode, waitMs: flags.wait, signal: this.stopSignal(), onProgress: showRoutingSync(progress, mode)}),
+      runRoutingSync(ctx, {mode, waitMs: flags.wait, signal: this.stopSignal(STOPPING_SYNC), onProgress: showRoutingSync(progress, mode)}),
     )
     this.emitOutput(routingSyncReporter(flags.format)(this.color, report, false), flags.output)
     this.exitAfterStoppableWork(report.status === 'failed')

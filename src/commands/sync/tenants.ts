@@ -1,4 +1,4 @@
-import {BaseCommand} from '../../cli/base-command.js'
+import {BaseCommand, STOPPING_SYNC} from '../../cli/base-command.js'
 import {rdsSelectionFlags, syncOutputFlags, tenantSyncFlags, tenantSyncInput, waitFlag} from '../../cli/flags/sync.js'
 import {showTenantSync, tenantSyncEvent, tenantSyncReporter} from '../../cli/reporters/sync.js'
 import {runTenantSync, type TenantSyncReport} from '../../lib/sync/index.js'
@@ -28,7 +28,7 @@ Exit codes: 0 every RDS synced or skipped, 3 some RDS failed, 6 another sync hol
     const progress = await this.progress('syncing tenants')
     const report = await runTenantSync(ctx, {
       ...tenantSyncInput(flags),
-      signal: this.stopSignal(),
+      signal: this.stopSignal(STOPPING_SYNC),
       onEvent: showTenantSync(this.color, progress, {phases: true, finished: (result) => stream && this.print(tenantSyncEvent(result))}),
     })
     progress.stop()

@@ -77,10 +77,28 @@ export async function migrateDownAll(db: Knex): Promise<string[]> {
 }
 
 function unreachable(target: ControlDbTarget, error: unknown): ConnectionError {
-  return new ConnectionError(`cannot use the control database ${target.display}: ${describeDriverError(error)}`, {
-    hint: target.engine === 'sqlite' ? 'check the file and its directory' : 'check RAIOPS_DATABASE_URL and that the server is running',
-    cause: error,
-  })
+  const hint =
+    target.engine === 'sqlite'
+      ? 'check the file and its directory'
+      : (isMissingDatabase(error) && createDatabaseHint(target)) || 'check RAIOPS_DATABASE_URL and that the server is running'
+  return new ConnectionError(`cannot use the control database ${target.display}: ${describeDriverError(error)}`, {hint, cause: error})
+}
+
+/** Whether a driver error says the database named in the URL does not exist (MySQL/MariaDB 1049, PostgreSQL 3D000). */
+function isMissingDatabase(error: unknown): boolean {
+  const e = error as {code?: string; errno?: number} | null
+  return e?.code === 'ER_BAD_DB_ERROR' || e?.errno === 1049 || e?.code === '3D000'
+}
+
+/** The one command that creates the control database of `target` on its server (never with its password), then init. */
+function createDatabaseHint(target: ControlDbTarget): string | null {
+  const c = target.connection
+  if (!c || !/^[A-Za-z_][\w$]*$/.test(c.database) || !/^[\w.:-]+$/.test(c.host) || !/^[\w.@-]+$/.test(c.user)) return null
+  const command =
+    target.engine === 'mysql'
+      ? `mysql -h ${c.host} -P ${c.port} -u ${c.user}${c.password ? ' -p' : ''} -e 'CREATE DATABASE ${c.database} CHARACTER SET utf8mb4'`
+      : `createdb -h ${c.host} -p ${c.port} -U ${c.user} ${c.database}`
+  return `create it with \`${command}\`, then run \`raiops init\``
 }
 
 /** Checks that the control database answers, naming it (never its password) when it does not. */

@@ -23,6 +23,8 @@ export interface FanOutOptions<I, T> {
   deadlineMs: number
   /** Called as each item settles (progress display). Must not throw; what it throws is ignored. */
   onResult?: (result: FanOutResult<I, T>, index: number) => void
+  /** Stops the whole run (Ctrl-C): work in progress is abandoned (its signal aborted), nothing more starts, and the reason is thrown. */
+  signal?: AbortSignal
 }
 
 /**
@@ -37,7 +39,7 @@ export async function fanOut<I, T>(
   fn: (item: I, signal: AbortSignal) => Promise<T>,
   options: FanOutOptions<I, T>,
 ): Promise<Array<FanOutResult<I, T>>> {
-  const {concurrency, deadlineMs, onResult} = options
+  const {concurrency, deadlineMs, onResult, signal} = options
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new UserError(`concurrency must be a whole number of at least 1, not ${String(concurrency)}`)
   }
@@ -47,9 +49,10 @@ export async function fanOut<I, T>(
   const results = new Array<FanOutResult<I, T>>(items.length)
   let next = 0
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && !signal?.aborted) {
       const index = next++
-      const result = await runOne(items[index], fn, deadlineMs)
+      const result = await runOne(items[index], fn, deadlineMs, signal)
+      if (signal?.aborted) return
       results[index] = result
       if (onResult) {
         try {
@@ -61,10 +64,17 @@ export async function fanOut<I, T>(
     }
   }
   await Promise.all(Array.from({length: Math.min(concurrency, items.length)}, worker))
+  // Stopped from outside: the run did not finish, and its partial results are not a report.
+  signal?.throwIfAborted()
   return results
 }
 
-async function runOne<I, T>(item: I, fn: (item: I, signal: AbortSignal) => Promise<T>, deadlineMs: number): Promise<FanOutResult<I, T>> {
+async function runOne<I, T>(
+  item: I,
+  fn: (item: I, signal: AbortSignal) => Promise<T>,
+  deadlineMs: number,
+  stop: AbortSignal | undefined,
+): Promise<FanOutResult<I, T>> {
   const started = performance.now()
   const elapsed = () => Math.round(performance.now() - started)
   return withDeadline<FanOutResult<I, T>>(
@@ -76,7 +86,12 @@ async function runOne<I, T>(item: I, fn: (item: I, signal: AbortSignal) => Promi
         return {item, ok: false, error: describeDriverError(error), timedOut: false, ms: elapsed()}
       }
     },
-    {deadlineMs, onDeadline: () => ({item, ok: false, error: new DeadlineError(deadlineMs).message, timedOut: true, ms: elapsed()})},
+    {
+      deadlineMs,
+      onDeadline: () => ({item, ok: false, error: new DeadlineError(deadlineMs).message, timedOut: true, ms: elapsed()}),
+      signal: stop,
+      onAbort: () => ({item, ok: false, error: 'stopped', timedOut: false, ms: elapsed()}),
+    },
   )
 }
 

@@ -54,6 +54,8 @@ export interface HealthRunOptions {
   keepMs?: number
   /** Called as each probe ends (progress display). */
   onResult?: (result: RdsHealthResult, done: number, total: number) => void
+  /** Stops the run (Ctrl-C during a watch): the probes in progress are abandoned, nothing is recorded, the reason is thrown. */
+  signal?: AbortSignal
 }
 
 export const DEFAULT_HEALTH_CONCURRENCY = 64
@@ -88,6 +90,7 @@ export async function runHealth(ctx: OpsContext, options: HealthRunOptions): Pro
       return probe
     },
     {
+      signal: options.signal,
       concurrency: options.concurrency ?? DEFAULT_HEALTH_CONCURRENCY,
       // The probe ends itself at its deadline; this only backs it up.
       deadlineMs: options.timeoutMs + 1000,

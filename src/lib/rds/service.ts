@@ -75,6 +75,11 @@ async function assertNoOtherMaster(db: Db, exceptId?: number): Promise<void> {
   }
 }
 
+/** Whether an RDS is the master already (rds:add's question defaults to yes when none is). */
+export async function hasMasterRds(ctx: Pick<OpsContext, 'db'>): Promise<boolean> {
+  return (await findMaster(ctx.db)) !== undefined
+}
+
 export interface AddRdsOptions {
   /** Test the connection before saving (default true). */
   test?: boolean

@@ -52,6 +52,24 @@ const adminSchema = z.object({
   password: z.string(),
 })
 
+/**
+ * Why one value of the first admin would be refused, or null when it is fine:
+ * a prompt checks each answer with it as it is given.
+ */
+export function adminFieldProblem(field: keyof AdminInput, value: string): string | null {
+  if (field === 'password') {
+    try {
+      assertAcceptablePassword(value, 'the password')
+      return null
+    } catch (error) {
+      return (error as Error).message
+    }
+  }
+  const result = adminSchema.shape[field].safeParse(value)
+  if (result.success) return null
+  return field === 'email' ? 'expected an email address, as ops@example.com' : `the name ${result.error.issues[0].message}`
+}
+
 /** Validates the first admin's values; a one-line error names the flag. */
 export function validateAdmin(input: AdminInput): AdminInput {
   const result = adminSchema.safeParse(input)

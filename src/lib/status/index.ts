@@ -50,13 +50,13 @@ export async function collectStatus(ctx: StatusContext, input: {sections?: reado
 /**
  * `status`: the overview; with `refreshTimeoutMs`, every active RDS probed first
  * (as rds:health does, within that many ms each) instead of read from what the
- * last check stored. `probing` runs the probe (under a spinner, say).
+ * last check stored. `probing` runs the probe (under a spinner, say); `signal` stops it (Ctrl-C).
  */
 export async function statusOverview(
   ctx: OpsContext,
-  input: {refreshTimeoutMs?: number; probing?: (probe: () => Promise<unknown>) => Promise<unknown>} = {},
+  input: {refreshTimeoutMs?: number; probing?: (probe: () => Promise<unknown>) => Promise<unknown>; signal?: AbortSignal} = {},
 ): Promise<StatusOverview> {
-  const {refreshTimeoutMs, probing = (probe) => probe()} = input
-  if (refreshTimeoutMs !== undefined) await probing(() => runHealth(ctx, {timeoutMs: refreshTimeoutMs, slowMs: DEFAULT_SLOW_MS}))
+  const {refreshTimeoutMs, probing = (probe) => probe(), signal} = input
+  if (refreshTimeoutMs !== undefined) await probing(() => runHealth(ctx, {timeoutMs: refreshTimeoutMs, slowMs: DEFAULT_SLOW_MS, signal}))
   return collectStatus(ctx)
 }
