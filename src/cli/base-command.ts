@@ -11,9 +11,10 @@ import {Runtime} from '../lib/runtime.js'
 import {escapeControl} from '../lib/text/escape.js'
 import {mapError, type MappedError} from './errors.js'
 import {makeChalk} from './output/color.js'
+import {terminalWidth} from './output/fit.js'
 import {Interrupts, signalExitCode} from './output/interrupt.js'
 import {outputTarget, writeOutputText} from './output/output-file.js'
-import {LIST_FORMATS, renderList, type Column, type ListFormat} from './output/render.js'
+import {LIST_FORMATS, renderList, type Column, type ListFormat, type TableLayout} from './output/render.js'
 import {spinnerAllowed, startSpinner, type Progress} from './output/spinner.js'
 import {watchFrames} from './output/watch.js'
 import {isPromptInterrupt} from './prompts/prompt.js'
@@ -23,10 +24,17 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
 /** What a sync says as Ctrl-C stops it. */
 export const STOPPING_SYNC = 'the current batch is finished or rolled back, the lock released'
 
+/** Flags every command that prints a table takes: tables fit the terminal unless --wide, times are relative unless --utc. */
+export const tableFlags = {
+  wide: Flags.boolean({description: 'show every column of a table in full, however wide (tables fit the terminal otherwise)'}),
+  utc: Flags.boolean({description: 'show times in tables in UTC (ISO 8601) instead of relative ("5 min ago")'}),
+}
+
 /** Flags every list or report command takes. */
 export const listFlags = {
   format: Flags.option({options: LIST_FORMATS, default: 'table' as ListFormat, description: 'output format', char: 'f'})(),
   output: Flags.string({char: 'o', description: 'write the output to this file (mode 0600; - is stdout) instead of stdout'}),
+  ...tableFlags,
 }
 
 /**
@@ -251,14 +259,31 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   /**
-   * Renders a list in --format (table, json, csv, ndjson) to stdout or --output.
-   * Under --json nothing is rendered: the returned rows are the output.
+   * How this run's tables are laid out (see `tableFlags`): as wide as the terminal
+   * (COLUMNS, else stdout's width when it is one) unless --wide or written to a
+   * file; with no terminal and no COLUMNS, unlimited. Times relative to `now`
+   * (when the table is rendered by default), or UTC with --utc.
    */
-  protected renderList<Row>(rows: readonly Row[], columns: readonly Column<Row>[], flags: {format: ListFormat; output?: string}): void {
+  protected tableLayout(flags: {wide?: boolean; utc?: boolean; output?: string}, now?: Date): TableLayout {
+    const toFile = flags.output !== undefined && flags.output !== '-'
+    return {width: flags.wide || toFile ? undefined : terminalWidth(this.env, process.stdout), utc: Boolean(flags.utc), now}
+  }
+
+  /**
+   * Renders a list in --format (table, json, csv, ndjson) to stdout or --output,
+   * a table laid out as `tableLayout` says. Under --json nothing is rendered: the
+   * returned rows are the output.
+   */
+  protected renderList<Row>(
+    rows: readonly Row[],
+    columns: readonly Column<Row>[],
+    flags: {format: ListFormat; output?: string; wide?: boolean; utc?: boolean},
+    now?: Date,
+  ): void {
     const output = flags.output === '-' ? undefined : flags.output
     if (this.jsonEnabled() && !output) return
     const format = this.jsonEnabled() ? 'json' : flags.format
-    const text = rows.length === 0 && format === 'table' ? '' : renderList(rows, columns, format)
+    const text = rows.length === 0 && format === 'table' ? '' : renderList(rows, columns, format, this.tableLayout(flags, now))
     if (output) {
       this.writeOutputFile(output, text)
       this.note(`wrote ${rows.length} row(s) to ${escapeControl(output)}`)

@@ -104,10 +104,10 @@ describe('audit:list, audit:show, audit:verify and the status audit section', ()
     expect(JSON.parse((await cli(['audit:list', '--action', 'rds_add*', '--json'])).stdout)).toEqual([])
 
     const table = await cli(['audit:list', '--action', 'rds.*'])
-    expect(table.stdout).toMatch(/ID\s.*When\s.*Actor\s.*Action/)
+    expect(table.stdout).toMatch(/id\s.*when\s.*actor\s.*action/)
     expect(table.stdout).toMatch(/rds\.add/)
     const csv = await cli(['audit:list', '--format', 'csv'])
-    expect(csv.stdout.split('\n')[0]).toBe('ID,When,Actor,Action,Target,RDS,Tenant')
+    expect(csv.stdout.split('\n')[0]).toBe('id,when,actor,action,target,rds,tenant')
     const ndjson = await cli(['audit:list', '--format', 'ndjson'])
     expect(ndjson.stdout.trim().split('\n')).toHaveLength(entries.length)
 

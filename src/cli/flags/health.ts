@@ -4,6 +4,7 @@ import {UserError} from '../../lib/errors/index.js'
 import {DEFAULT_SLOW_MS} from '../../lib/health/rules.js'
 import {DEFAULT_HEALTH_CONCURRENCY, type HealthRunOptions} from '../../lib/rds/health.js'
 import {parseDuration, parseSeconds} from '../../lib/time/duration.js'
+import {tableFlags} from '../base-command.js'
 
 export const HEALTH_FORMATS = ['table', 'json', 'csv', 'ndjson', 'prometheus', 'junit'] as const
 export type HealthFormat = (typeof HEALTH_FORMATS)[number]
@@ -67,6 +68,7 @@ export const healthFlags = {
     parse: async (input) => parseDuration(input, '--keep'),
   })(),
   watch: watchFlag('probe again every N seconds on the terminal until Ctrl-C'),
+  ...tableFlags,
 }
 
 /** status --fail-on: the overall state at or above which it exits 4. */

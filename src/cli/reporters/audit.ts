@@ -11,19 +11,21 @@ import {renderCells, type Column} from '../output/render.js'
 
 const target = (row: AuditView): string => (row.targetType ? `${row.targetType}${row.targetId === null ? '' : `:${row.targetId}`}` : '')
 
-export function auditColumns(c: ChalkInstance, now: Date): Column<AuditView>[] {
+export function auditColumns(c: ChalkInstance): Column<AuditView>[] {
   return [
-    {header: 'ID', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'when', cell: (r, f) => f.time(r.occurredAt), plain: (r) => r.occurredAt},
     {
-      header: 'When',
-      cell: (r) => `${r.occurredAt.slice(0, 19).replace('T', ' ')} ${c.dim(`(${ago(r.occurredAt, now)})`)}`,
-      plain: (r) => r.occurredAt,
+      header: 'actor',
+      cell: (r) => `${c.dim(`${r.actorType}:`)}${r.actor}`,
+      plain: (r) => `${r.actorType}:${r.actor}`,
+      overflow: 'truncate',
+      minWidth: 24,
     },
-    {header: 'Actor', cell: (r) => `${c.dim(`${r.actorType}:`)}${r.actor}`, plain: (r) => `${r.actorType}:${r.actor}`},
-    {header: 'Action', cell: (r) => r.action},
-    {header: 'Target', cell: target, plain: (r) => target(r) || null},
-    {header: 'RDS', cell: (r) => (r.rdsInstanceId === null ? '' : String(r.rdsInstanceId)), plain: (r) => r.rdsInstanceId},
-    {header: 'Tenant', cell: (r) => (r.tenantMasterId === null ? '' : String(r.tenantMasterId)), plain: (r) => r.tenantMasterId},
+    {header: 'action', cell: (r) => r.action, overflow: 'truncate', minWidth: 16},
+    {header: 'target', cell: target, plain: (r) => target(r) || null, overflow: 'truncate', minWidth: 14, priority: 2},
+    {header: 'rds', cell: (r) => (r.rdsInstanceId === null ? '' : String(r.rdsInstanceId)), plain: (r) => r.rdsInstanceId, priority: 3},
+    {header: 'tenant', cell: (r) => (r.tenantMasterId === null ? '' : String(r.tenantMasterId)), plain: (r) => r.tenantMasterId, priority: 3},
   ]
 }
 
@@ -83,8 +85,9 @@ export function tailRenderer(
   c: ChalkInstance,
   options: {json: boolean; maxRetries: number; now: () => Date; view: (entry: AuditView) => AuditView},
 ): (event: TailEvent) => TailOutput {
-  // Each entry's age is read against the clock when it is printed: a followed entry lands long after the start.
-  const columns = () => auditColumns(c, options.now())
+  const columns = auditColumns(c)
+  // A stream, not a table: each entry with its exact time, and how long ago it was, read against the clock when it is printed (a followed entry lands long after the start).
+  const format = {time: (iso: string) => `${iso.slice(0, 19).replace('T', ' ')} ${c.dim(`(${ago(iso, options.now())})`)}`}
   const line = (values: string[]) => values.join('  ')
   let header = false
   return (event) => {
@@ -97,9 +100,9 @@ export function tailRenderer(
     if (event.type === 'reconnected') return {stderr: `control database reachable again after ${event.failures} failed attempt(s)\n`}
     const entry = options.view(event.entry)
     if (options.json) return {stdout: `${JSON.stringify(entry)}\n`}
-    const head = header ? '' : `${c.dim(line(columns().map((col) => col.header)))}\n`
+    const head = header ? '' : `${c.dim(line(columns.map((col) => col.header)))}\n`
     header = true
-    return {stdout: `${head}${line(renderCells(entry, columns()))}\n`}
+    return {stdout: `${head}${line(renderCells(entry, columns, format))}\n`}
   }
 }
 

@@ -40,10 +40,10 @@ export function signedInLine(session: {email: string; role: string; expiresAt: s
 
 /** role:list's columns: each role, how many permissions it grants (all of them in csv and json), who holds it. */
 export const roleColumns: readonly Column<RoleView>[] = [
-  {header: 'Role', cell: (r) => r.name},
-  {header: 'Kind', cell: (r) => (r.builtin ? 'built-in' : 'custom')},
-  {header: 'Permissions', cell: (r) => String(r.permissions.length), plain: (r) => r.permissions.join(' ')},
-  {header: 'Operators', cell: (r) => String(r.operators), plain: (r) => r.operators},
-  {header: 'Tokens', cell: (r) => String(r.tokens), plain: (r) => r.tokens},
-  {header: 'Description', cell: (r) => r.description ?? ''},
+  {header: 'role', cell: (r) => r.name, overflow: 'truncate', minWidth: 14},
+  {header: 'kind', cell: (r) => (r.builtin ? 'built-in' : 'custom'), priority: 3},
+  {header: 'permissions', cell: (r) => String(r.permissions.length), plain: (r) => r.permissions.join(' '), priority: 2},
+  {header: 'operators', cell: (r) => String(r.operators), plain: (r) => r.operators, priority: 2},
+  {header: 'tokens', cell: (r) => String(r.tokens), plain: (r) => r.tokens, priority: 2},
+  {header: 'description', cell: (r) => r.description ?? '', overflow: 'wrap', minWidth: 20, priority: 4},
 ]

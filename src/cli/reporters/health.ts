@@ -7,7 +7,7 @@ import type {HealthStatus} from '../../lib/rds/types.js'
 import type {HealthFormat} from '../flags/health.js'
 import {renderJunit, type JunitSuite} from '../output/junit.js'
 import {renderPrometheus, type MetricFamily} from '../output/prometheus.js'
-import {renderJson, renderList, renderNdjson, type Column} from '../output/render.js'
+import {renderJson, renderList, renderNdjson, type Column, type TableLayout} from '../output/render.js'
 import type {Progress} from '../output/spinner.js'
 import {colourHealth} from './rds.js'
 
@@ -19,13 +19,13 @@ const percent = (ratio: number | null): string => (ratio === null ? '' : `${(rat
 export function healthColumns(c: ChalkInstance): Column<RdsHealthResult>[] {
   return [
     {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
-    {header: 'name', cell: (r) => (r.isMaster ? `${r.name} ${c.cyan('(master)')}` : r.name), plain: (r) => r.name},
-    {header: 'engine', cell: (r) => r.engine},
+    {header: 'name', cell: (r) => (r.isMaster ? `${r.name} ${c.cyan('(master)')}` : r.name), plain: (r) => r.name, overflow: 'truncate', minWidth: 24},
+    {header: 'engine', cell: (r) => r.engine, priority: 4},
     {header: 'status', cell: (r) => colourHealth(c, r.status), plain: (r) => r.status},
-    {header: 'latency ms', cell: (r) => ms(r.latencyMs), plain: (r) => r.latencyMs},
-    {header: 'connections', cell: (r) => percent(r.connectionsUsedRatio), plain: (r) => r.connectionsUsedRatio},
-    {header: 'server', cell: (r) => r.serverVersion ?? '', plain: (r) => r.serverVersion},
-    {header: 'reasons', cell: (r) => r.reasons.join('; '), plain: (r) => r.reasons.join('; ')},
+    {header: 'latency ms', cell: (r) => ms(r.latencyMs), plain: (r) => r.latencyMs, priority: 2},
+    {header: 'connections', cell: (r) => percent(r.connectionsUsedRatio), plain: (r) => r.connectionsUsedRatio, priority: 3},
+    {header: 'server', cell: (r) => r.serverVersion ?? '', plain: (r) => r.serverVersion, overflow: 'truncate', priority: 4},
+    {header: 'reasons', cell: (r) => r.reasons.join('; '), plain: (r) => r.reasons.join('; '), overflow: 'wrap', minWidth: 20},
   ]
 }
 
@@ -133,16 +133,25 @@ export function sparkline(c: ChalkInstance, checks: RdsHealthHistory['checks']):
 export function historyColumns(c: ChalkInstance): Column<RdsHealthHistory>[] {
   return [
     {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
-    {header: 'name', cell: (r) => r.name},
+    {header: 'name', cell: (r) => r.name, overflow: 'truncate', minWidth: 24},
     {header: 'now', cell: (r) => colourHealth(c, r.status), plain: (r) => r.status},
-    {header: 'checks', cell: (r) => String(r.total), plain: (r) => r.total},
-    {header: 'uptime', cell: (r) => (r.uptime === null ? c.dim('no checks') : colourUptime(c, r.uptime)), plain: (r) => r.uptime},
+    {header: 'checks', cell: (r) => String(r.total), plain: (r) => r.total, priority: 3},
+    {header: 'uptime', cell: (r) => (r.uptime === null ? c.dim('no checks') : colourUptime(c, r.uptime)), plain: (r) => r.uptime, priority: 2},
     {
       header: 'latency ms (min/avg/max)',
       cell: (r) => (r.latency ? `${ms(r.latency.min)}/${ms(r.latency.avg)}/${ms(r.latency.max)}` : ''),
       plain: (r) => (r.latency ? `${r.latency.min}/${r.latency.avg}/${r.latency.max}` : null),
+      priority: 3,
     },
-    {header: 'recent (oldest → newest)', cell: (r) => sparkline(c, r.checks), plain: (r) => r.checks.map((p) => p.status).join(' ')},
+    // Cut from the start: the newest checks are the ones kept.
+    {
+      header: 'recent (oldest → newest)',
+      cell: (r) => sparkline(c, r.checks),
+      plain: (r) => r.checks.map((p) => p.status).join(' '),
+      overflow: 'truncate-start',
+      minWidth: 12,
+      priority: 2,
+    },
   ]
 }
 
@@ -155,23 +164,27 @@ export function historyHeading(history: HealthHistory): string {
   return `health checks from ${history.since} to ${history.until}`
 }
 
-/** A probe's report in one --format; `failOn` decides the failed JUnit cases. */
-export function healthReporter(format: HealthFormat, c: ChalkInstance, failOn: FailOn): (report: HealthReport) => string {
+/** A probe's report in one --format; `failOn` decides the failed JUnit cases, `layout` the table's. */
+export function healthReporter(format: HealthFormat, c: ChalkInstance, failOn: FailOn, layout: TableLayout = {}): (report: HealthReport) => string {
   const reporters: Record<HealthFormat, (report: HealthReport) => string> = {
     prometheus: (report) => renderPrometheus(healthMetrics(report)),
     junit: (report) => renderJunit(healthJunit(report, failOn)),
     ndjson: (report) => renderNdjson(report.results),
     json: (report) => renderJson(report),
     csv: (report) => renderList(report.results, healthColumns(c), 'csv'),
-    table: (report) => (report.results.length === 0 ? '' : `${renderList(report.results, healthColumns(c), 'table')}${healthSummary(c, report)}\n`),
+    table: (report) => (report.results.length === 0 ? '' : `${renderList(report.results, healthColumns(c), 'table', layout)}${healthSummary(c, report)}\n`),
   }
   return reporters[format]
 }
 
-/** The stored checks in one --format (prometheus and junit are for a probe). */
-export function historyReporter(format: Exclude<HealthFormat, 'prometheus' | 'junit'>, c: ChalkInstance): (history: HealthHistory) => string {
+/** The stored checks in one --format (prometheus and junit are for a probe), a table laid out as `layout` says. */
+export function historyReporter(
+  format: Exclude<HealthFormat, 'prometheus' | 'junit'>,
+  c: ChalkInstance,
+  layout: TableLayout = {},
+): (history: HealthHistory) => string {
   const reporters: Record<typeof format, (history: HealthHistory) => string> = {
-    table: (history) => `${c.dim(historyHeading(history))}\n${renderList(history.rds, historyColumns(c), 'table')}`,
+    table: (history) => `${c.dim(historyHeading(history))}\n${renderList(history.rds, historyColumns(c), 'table', layout)}`,
     csv: (history) => renderList(history.rds, historyColumns(c), 'csv'),
     ndjson: (history) => renderList(history.rds, historyColumns(c), 'ndjson'),
     json: (history) => renderJson(history),

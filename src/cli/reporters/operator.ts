@@ -5,13 +5,13 @@ import {renderRecord, type Column} from '../output/render.js'
 
 export function operatorColumns(c: ChalkInstance): Column<OperatorView>[] {
   return [
-    {header: 'ID', cell: (r) => String(r.id), plain: (r) => r.id},
-    {header: 'Email', cell: (r) => r.email},
-    {header: 'Name', cell: (r) => r.name},
-    {header: 'Role', cell: (r) => r.role},
-    {header: 'Active', cell: (r) => (r.isActive ? 'yes' : c.red('no')), plain: (r) => r.isActive},
-    {header: 'Last login', cell: (r) => r.lastLoginAt ?? 'never', plain: (r) => r.lastLoginAt},
-    {header: 'Locked until', cell: (r) => r.lockedUntil ?? '', plain: (r) => r.lockedUntil},
+    {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'email', cell: (r) => r.email, overflow: 'truncate', minWidth: 30},
+    {header: 'name', cell: (r) => r.name, overflow: 'truncate', priority: 3},
+    {header: 'role', cell: (r) => r.role, overflow: 'truncate', minWidth: 14},
+    {header: 'active', cell: (r) => (r.isActive ? 'yes' : c.red('no')), plain: (r) => r.isActive},
+    {header: 'last login', cell: (r, f) => (r.lastLoginAt ? f.time(r.lastLoginAt) : 'never'), plain: (r) => r.lastLoginAt, priority: 2},
+    {header: 'locked until', cell: (r, f) => (r.lockedUntil ? f.time(r.lockedUntil) : ''), plain: (r) => r.lockedUntil, priority: 2},
   ]
 }
 

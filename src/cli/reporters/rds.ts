@@ -23,15 +23,16 @@ export function endpoint(rds: Pick<RdsView, 'engine' | 'host' | 'port' | 'raiDat
 export function rdsColumns(c: ChalkInstance): Column<RdsView>[] {
   return [
     {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
-    {header: 'name', cell: (r) => (r.isMaster ? `${r.name} ${c.cyan('(master)')}` : r.name), plain: (r) => r.name},
-    {header: 'engine', cell: (r) => r.engine},
-    {header: 'endpoint', cell: (r) => endpoint(r)},
-    {header: 'database', cell: (r) => (r.engine === 'sqlite' ? '-' : r.raiDatabase), plain: (r) => r.raiDatabase},
-    {header: 'master', cell: (r) => (r.isMaster ? 'yes' : ''), plain: (r) => r.isMaster},
-    {header: 'active', cell: (r) => (r.isActive ? 'yes' : c.dim('no')), plain: (r) => r.isActive},
+    {header: 'name', cell: (r) => (r.isMaster ? `${r.name} ${c.cyan('(master)')}` : r.name), plain: (r) => r.name, overflow: 'truncate', minWidth: 24},
+    {header: 'engine', cell: (r) => r.engine, priority: 4},
+    {header: 'endpoint', cell: (r) => endpoint(r), overflow: 'truncate-start', minWidth: 14, priority: 3},
+    {header: 'database', cell: (r) => (r.engine === 'sqlite' ? '-' : r.raiDatabase), plain: (r) => r.raiDatabase, overflow: 'truncate', priority: 5},
+    // The name says "(master)" already: the first to go.
+    {header: 'master', cell: (r) => (r.isMaster ? 'yes' : ''), plain: (r) => r.isMaster, priority: 6},
+    {header: 'active', cell: (r) => (r.isActive ? 'yes' : c.dim('no')), plain: (r) => r.isActive, priority: 2},
     {header: 'state', cell: (r) => colourState(c, r.state), plain: (r) => r.state},
     {header: 'health', cell: (r) => colourHealth(c, r.health.status), plain: (r) => r.health.status},
-    {header: 'checked', cell: (r) => r.health.checkedAt ?? c.dim('never'), plain: (r) => r.health.checkedAt},
+    {header: 'checked', cell: (r, f) => (r.health.checkedAt ? f.time(r.health.checkedAt) : c.dim('never')), plain: (r) => r.health.checkedAt, priority: 2},
   ]
 }
 
@@ -74,11 +75,11 @@ export function rdsRecord(c: ChalkInstance, r: RdsView): Array<[string, string]>
 export function rdsTestColumns(c: ChalkInstance): Column<RdsTestResult>[] {
   return [
     {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
-    {header: 'name', cell: (r) => r.name},
+    {header: 'name', cell: (r) => r.name, overflow: 'truncate', minWidth: 24},
     {header: 'result', cell: (r) => (r.ok ? c.green('ok') : c.red('failed')), plain: (r) => (r.ok ? 'ok' : 'failed')},
-    {header: 'latency ms', cell: (r) => (r.latencyMs === null ? '' : String(r.latencyMs)), plain: (r) => r.latencyMs},
-    {header: 'server', cell: (r) => r.serverVersion ?? ''},
-    {header: 'error', cell: (r) => r.error ?? ''},
+    {header: 'latency ms', cell: (r) => (r.latencyMs === null ? '' : String(r.latencyMs)), plain: (r) => r.latencyMs, priority: 2},
+    {header: 'server', cell: (r) => r.serverVersion ?? '', overflow: 'truncate', priority: 3},
+    {header: 'error', cell: (r) => r.error ?? '', overflow: 'wrap', minWidth: 20},
   ]
 }
 

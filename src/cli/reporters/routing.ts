@@ -3,18 +3,20 @@ import type {ChalkInstance} from 'chalk'
 import type {RoutingEntry, RoutingLookup} from '../../lib/routing/lookup.js'
 import {ago} from '../../lib/text/age.js'
 import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
-import {renderList, type Column} from '../output/render.js'
+import {renderList, type Column, type TableLayout} from '../output/render.js'
 
 function routingColumns(c: ChalkInstance): Column<RoutingEntry>[] {
   return [
     {
       header: 'tenant',
       cell: (e) => (e.tenantName ? `${e.tenantName} (#${e.tenantMasterId})` : c.yellow(`not in tenant_master (remote ${e.remoteTenantId})`)),
+      overflow: 'wrap',
+      minWidth: 30,
     },
-    {header: 'rds', cell: (e) => e.rdsName ?? c.yellow(`unknown RDS ${e.rdsInstanceId}`)},
-    {header: 'user id', cell: (e) => String(e.remoteUserId)},
+    {header: 'rds', cell: (e) => e.rdsName ?? c.yellow(`unknown RDS ${e.rdsInstanceId}`), overflow: 'truncate', minWidth: 24},
+    {header: 'user id', cell: (e) => String(e.remoteUserId), priority: 2},
     {header: 'status', cell: (e) => e.status ?? ''},
-    {header: 'updated upstream', cell: (e) => e.sourceUpdatedAt ?? ''},
+    {header: 'updated upstream', cell: (e, f) => (e.sourceUpdatedAt ? f.time(e.sourceUpdatedAt) : ''), plain: (e) => e.sourceUpdatedAt, priority: 3},
   ]
 }
 
@@ -31,7 +33,7 @@ export function routingLookupNote(result: RoutingLookup): string | null {
 }
 
 /** Where an email routes: the cache's entries and age, then (with --live) the master's and how they differ; nothing when no tenant has it (see routingLookupNote). */
-export function renderRoutingLookup(c: ChalkInstance, result: RoutingLookup, now: Date): string {
+export function renderRoutingLookup(c: ChalkInstance, result: RoutingLookup, now: Date, layout: TableLayout = {}): string {
   if (routingLookupEmpty(result)) return ''
   const columns = routingColumns(c)
   // The lines below print the email and the master's values themselves; the tables escape their rows.
@@ -40,11 +42,11 @@ export function renderRoutingLookup(c: ChalkInstance, result: RoutingLookup, now
   if (result.cache.length === 0) text += `${shown.email}: not in the routing cache\n`
   else {
     const age = result.cacheAgeMs !== null ? `, synced ${ago(new Date(now.getTime() - result.cacheAgeMs).toISOString(), now)}` : ''
-    text += `${shown.email}: ${entries(result.cache.length)} in the routing cache${age}\n${renderList(result.cache, columns, 'table')}`
+    text += `${shown.email}: ${entries(result.cache.length)} in the routing cache${age}\n${renderList(result.cache, columns, 'table', {...layout, now})}`
   }
   if (result.live) {
     text += `live from the master RDS: ${entries(result.live.length)}\n`
-    if (result.live.length > 0) text += renderList(result.live, columns, 'table')
+    if (result.live.length > 0) text += renderList(result.live, columns, 'table', {...layout, now})
     if (result.differences && result.differences.length > 0) {
       for (const d of shown.differences ?? []) text += `${c.yellow(`  row ${d.sourceId}: ${d.difference}`)}\n`
       text += `${c.dim('  run `raiops sync:routing` to bring the cache up to date')}\n`

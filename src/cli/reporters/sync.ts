@@ -9,7 +9,7 @@ import {ago} from '../../lib/text/age.js'
 import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
 import type {SyncFormat} from '../flags/sync.js'
 import {paint} from '../output/color.js'
-import {renderJson, renderList, type Column} from '../output/render.js'
+import {renderJson, renderList, type Column, type TableLayout} from '../output/render.js'
 import type {Progress} from '../output/spinner.js'
 
 const seconds = (ms: number | null): string => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`)
@@ -21,22 +21,24 @@ export function colourRun(c: ChalkInstance, status: string): string {
 export function tenantSyncColumns(c: ChalkInstance): Column<RdsTenantSync>[] {
   return [
     {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
-    {header: 'rds', cell: (r) => r.name},
+    {header: 'rds', cell: (r) => r.name, overflow: 'truncate', minWidth: 24},
     {header: 'result', cell: (r) => colourRun(c, r.status), plain: (r) => r.status},
-    {header: 'tenants', cell: (r) => (r.tenants === null ? '' : String(r.tenants)), plain: (r) => r.tenants},
-    {header: 'new', cell: (r) => String(r.counts.inserted), plain: (r) => r.counts.inserted},
-    {header: 'updated', cell: (r) => String(r.counts.updated), plain: (r) => r.counts.updated},
-    {header: 'unchanged', cell: (r) => String(r.counts.unchanged), plain: (r) => r.counts.unchanged},
-    {header: 'missing', cell: (r) => String(r.counts.missing), plain: (r) => r.counts.missing},
-    {header: 'time', cell: (r) => (r.status === 'skipped' ? '' : seconds(r.durationMs)), plain: (r) => r.durationMs},
+    {header: 'tenants', cell: (r) => (r.tenants === null ? '' : String(r.tenants)), plain: (r) => r.tenants, priority: 2},
+    {header: 'new', cell: (r) => String(r.counts.inserted), plain: (r) => r.counts.inserted, priority: 2},
+    {header: 'updated', cell: (r) => String(r.counts.updated), plain: (r) => r.counts.updated, priority: 2},
+    {header: 'unchanged', cell: (r) => String(r.counts.unchanged), plain: (r) => r.counts.unchanged, priority: 4},
+    {header: 'missing', cell: (r) => String(r.counts.missing), plain: (r) => r.counts.missing, priority: 3},
+    {header: 'time', cell: (r) => (r.status === 'skipped' ? '' : seconds(r.durationMs)), plain: (r) => r.durationMs, priority: 3},
     {
       header: 'note',
+      overflow: 'wrap',
+      minWidth: 20,
       // A failure's cause and the invalid rows are told once, in full, by the summary under the table.
-      cell: (r) =>
+      cell: (r, f) =>
         r.error
           ? c.dim('cause below')
           : r.status === 'skipped' && r.lastSyncedAt
-            ? c.dim(`synced ${r.lastSyncedAt}; --force to sync now`)
+            ? c.dim(`synced ${f.time(r.lastSyncedAt)}; --force to sync now`)
             : r.invalidRows.length > 0
               ? c.yellow(`${r.counts.invalid} invalid, below`)
               : '',
@@ -99,44 +101,73 @@ export function routingSyncSummary(c: ChalkInstance, routingReport: RoutingSyncR
 export function syncKindColumns(c: ChalkInstance, now: Date): Column<SyncKindStatus>[] {
   return [
     {header: 'kind', cell: (k) => k.kind},
-    {
-      header: 'last run',
-      cell: (k) => (k.lastRun ? `${k.lastRun.startedAt} (${ago(k.lastRun.startedAt, now)})` : c.dim('never run')),
-      plain: (k) => k.lastRun?.startedAt ?? null,
-    },
+    {header: 'last run', cell: (k, f) => (k.lastRun ? f.time(k.lastRun.startedAt) : c.dim('never run')), plain: (k) => k.lastRun?.startedAt ?? null},
     {header: 'result', cell: (k) => (k.lastRun ? colourRun(c, k.lastRun.status) : ''), plain: (k) => k.lastRun?.status ?? null},
-    {header: 'counts', cell: (k) => countsText(k.lastRun?.stats ?? null), plain: (k) => countsText(k.lastRun?.stats ?? null)},
+    {
+      header: 'counts',
+      cell: (k) => countsText(k.lastRun?.stats ?? null),
+      plain: (k) => countsText(k.lastRun?.stats ?? null),
+      overflow: 'wrap',
+      minWidth: 14,
+      priority: 3,
+    },
     {
       header: 'data age',
       cell: (k) => (k.lastOkAt ? ago(k.lastOkAt, now).replace(' ago', '') : c.dim('never synced')),
       plain: (k) => k.staleMs,
+      priority: 2,
     },
     {
       header: 'running now',
-      cell: (k) => (k.running ? `${k.running.holder.host} (pid ${k.running.holder.pid}) since ${k.running.acquiredAt}` : ''),
+      cell: (k, f) => (k.running ? `${k.running.holder.host} (pid ${k.running.holder.pid}) since ${f.time(k.running.acquiredAt)}` : ''),
       plain: (k) => (k.running ? `${k.running.holder.host}:${k.running.holder.pid}` : ''),
+      overflow: 'wrap',
+      minWidth: 16,
+      priority: 2,
     },
-    {header: 'error', cell: (k) => (k.lastRun?.error ? c.red(k.lastRun.error) : ''), plain: (k) => k.lastRun?.error ?? ''},
+    {
+      header: 'error',
+      cell: (k) => (k.lastRun?.error ? c.red(k.lastRun.error) : ''),
+      plain: (k) => k.lastRun?.error ?? '',
+      overflow: 'wrap',
+      minWidth: 20,
+    },
   ]
 }
 
 export function rdsSyncColumns(c: ChalkInstance, now: Date): Column<RdsSyncStatus>[] {
   return [
     {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
-    {header: 'rds', cell: (r) => (r.active ? r.name : `${r.name} ${c.dim('(inactive)')}`), plain: (r) => r.name},
     {
-      header: 'last tenant sync',
-      cell: (r) => (r.lastRun ? `${r.lastRun.startedAt} (${ago(r.lastRun.startedAt, now)})` : c.dim('never run')),
-      plain: (r) => r.lastRun?.startedAt ?? null,
+      header: 'rds',
+      cell: (r) => (r.active ? r.name : `${r.name} ${c.dim('(inactive)')}`),
+      plain: (r) => r.name,
+      overflow: 'truncate',
+      minWidth: 24,
     },
+    {header: 'last sync', cell: (r, f) => (r.lastRun ? f.time(r.lastRun.startedAt) : c.dim('never run')), plain: (r) => r.lastRun?.startedAt ?? null},
     {header: 'result', cell: (r) => (r.lastRun ? colourRun(c, r.lastRun.status) : ''), plain: (r) => r.lastRun?.status ?? null},
-    {header: 'counts', cell: (r) => countsText(r.lastRun?.stats ?? null), plain: (r) => countsText(r.lastRun?.stats ?? null)},
+    {
+      header: 'counts',
+      cell: (r) => countsText(r.lastRun?.stats ?? null),
+      plain: (r) => countsText(r.lastRun?.stats ?? null),
+      overflow: 'wrap',
+      minWidth: 14,
+      priority: 3,
+    },
     {
       header: 'data age',
       cell: (r) => (r.lastOkAt ? ago(r.lastOkAt, now).replace(' ago', '') : c.dim('never synced')),
       plain: (r) => r.staleMs,
+      priority: 2,
     },
-    {header: 'error', cell: (r) => (r.lastRun?.error ? c.red(r.lastRun.error) : ''), plain: (r) => r.lastRun?.error ?? ''},
+    {
+      header: 'error',
+      cell: (r) => (r.lastRun?.error ? c.red(r.lastRun.error) : ''),
+      plain: (r) => r.lastRun?.error ?? '',
+      overflow: 'wrap',
+      minWidth: 20,
+    },
   ]
 }
 
@@ -156,14 +187,16 @@ export const tenantSyncEvent = (result: RdsTenantSync, kind?: 'tenants'): string
 
 /**
  * A report in one --format. `streamed`: the per-RDS NDJSON events were
- * already printed as each RDS finished, so only the summary is left.
+ * already printed as each RDS finished, so only the summary is left; `layout`:
+ * how its tables are laid out.
  */
-type Reporter<R> = (c: ChalkInstance, report: R, streamed: boolean) => string
+type Reporter<R> = (c: ChalkInstance, report: R, streamed: boolean, layout?: TableLayout) => string
 
 const tenantSyncReporters: Record<SyncFormat, Reporter<TenantSyncReport>> = {
   json: (_c, report) => renderJson(report),
   ndjson: (_c, {rds, ...summary}, streamed) => `${streamed ? '' : rds.map((r) => tenantSyncEvent(r)).join('')}${ndjson([{type: 'summary', ...summary}])}`,
-  table: (c, report) => `${report.rds.length > 0 ? renderList(report.rds, tenantSyncColumns(c), 'table') : ''}${tenantSyncSummary(c, report)}\n`,
+  table: (c, report, _streamed, layout) =>
+    `${report.rds.length > 0 ? renderList(report.rds, tenantSyncColumns(c), 'table', layout) : ''}${tenantSyncSummary(c, report)}\n`,
 }
 
 const routingSyncReporters: Record<SyncFormat, Reporter<RoutingSyncReport>> = {
@@ -178,8 +211,8 @@ const allSyncReporters: Record<SyncFormat, Reporter<AllSyncReport>> = {
     const {rds, ...summary} = report.tenants
     return `${streamed ? '' : rds.map((r) => tenantSyncEvent(r, 'tenants')).join('')}${ndjson([{type: 'summary', ...summary}, ...(report.routing ? [{type: 'summary', ...report.routing}] : [])])}`
   },
-  table: (c, report) =>
-    `${tenantSyncReporters.table(c, report.tenants, false)}${report.routing ? routingSyncSummary(c, report.routing) : `routing: ${escapeControl(report.routingError ?? '')}`}\n`,
+  table: (c, report, _streamed, layout) =>
+    `${tenantSyncReporters.table(c, report.tenants, false, layout)}${report.routing ? routingSyncSummary(c, report.routing) : `routing: ${escapeControl(report.routingError ?? '')}`}\n`,
 }
 
 export const tenantSyncReporter = (format: SyncFormat): Reporter<TenantSyncReport> => tenantSyncReporters[format]
@@ -189,9 +222,10 @@ export const allSyncReporter = (format: SyncFormat): Reporter<AllSyncReport> => 
 const syncStatusReporters: Record<SyncFormat, Reporter<SyncStatusReport>> = {
   json: (_c, report) => renderJson(report),
   ndjson: (_c, report) => ndjson([...report.kinds.map((k) => ({type: 'kind', ...k})), ...report.rds.map((r) => ({type: 'rds', ...r}))]),
-  table(c, report) {
+  table(c, report, _streamed, layout) {
     const now = new Date(report.generatedAt)
-    return `${renderList(report.kinds, syncKindColumns(c, now), 'table')}${report.rds.length > 0 ? renderList(report.rds, rdsSyncColumns(c, now), 'table') : ''}`
+    const tables = {...layout, now}
+    return `${renderList(report.kinds, syncKindColumns(c, now), 'table', tables)}${report.rds.length > 0 ? renderList(report.rds, rdsSyncColumns(c, now), 'table', tables) : ''}`
   },
 }
 

@@ -28,7 +28,7 @@ export default class AuditList extends BaseCommand<AuditView[]> {
     const {flags} = await this.parse(AuditList)
     const ctx = await this.context()
     const rows = (await listAuditEntries(ctx, flags)).map((entry) => this.piiAudit(entry))
-    this.renderList(rows, auditColumns(this.color, ctx.now()), flags)
+    this.renderList(rows, auditColumns(this.color), flags, ctx.now())
     return rows
   }
 }

@@ -26,11 +26,11 @@ export default class RdsHealth extends BaseCommand<HealthReport | HealthHistory>
     const {refs, ...probeOptions} = healthInput(flags)
     if (flags.history && format !== 'prometheus' && format !== 'junit') {
       const load = () => healthHistory(ctx, {refs, windowMs: flags.window, points: flags.points})
-      return this.showOrWatch(flags.watch, load, historyReporter(format, this.color), (text) => this.emitOutput(text, flags.output))
+      return this.showOrWatch(flags.watch, load, historyReporter(format, this.color, this.tableLayout(flags)), (text) => this.emitOutput(text, flags.output))
     }
     const probing = `probing ${refs.length > 0 ? refs.join(', ') : 'every active RDS'}`
     const probe = (signal?: AbortSignal) => this.withProgress(probing, (p) => runHealth(ctx, {refs, ...probeOptions, signal, onResult: showProbe(p)}))
-    return this.showOrWatch(flags.watch, probe, healthReporter(format, this.color, flags['fail-on'] as FailOn), (text, report) => {
+    return this.showOrWatch(flags.watch, probe, healthReporter(format, this.color, flags['fail-on'] as FailOn, this.tableLayout(flags)), (text, report) => {
       this.exitWith(healthExitCode(report, flags['fail-on'] as FailOn))
       // node_exporter's textfile collector reads the metrics as its own user; they hold no personal data.
       this.emitOutput(text, flags.output, format === 'prometheus' ? {mode: 0o644} : {})

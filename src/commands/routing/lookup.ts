@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../cli/base-command.js'
+import {BaseCommand, tableFlags} from '../../cli/base-command.js'
 import {renderRoutingLookup, routingLookupNote} from '../../cli/reporters/routing.js'
 import {lookupRouting, type RoutingLookup} from '../../lib/routing/lookup.js'
 
@@ -16,12 +16,12 @@ export default class RoutingLookupCommand extends BaseCommand<RoutingLookup> {
 
   static override permission = 'tenant.view' as const
   static override args = {email: Args.string({description: 'the email address', required: true})}
-  static override flags = {live: Flags.boolean({description: 'also ask the master RDS, and show how the cache differs'})}
+  static override flags = {live: Flags.boolean({description: 'also ask the master RDS, and show how the cache differs'}), ...tableFlags}
 
   async run(): Promise<RoutingLookup> {
     const {args, flags} = await this.parse(RoutingLookupCommand)
     const result = this.pii(await lookupRouting(await this.context(), {email: args.email, live: flags.live}))
-    this.print(renderRoutingLookup(this.color, result, new Date()))
+    this.print(renderRoutingLookup(this.color, result, new Date(), this.tableLayout(flags)))
     const none = routingLookupNote(result)
     if (none) this.note(none)
     return result

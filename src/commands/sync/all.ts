@@ -1,4 +1,4 @@
-import {BaseCommand, STOPPING_SYNC} from '../../cli/base-command.js'
+import {BaseCommand, STOPPING_SYNC, tableFlags} from '../../cli/base-command.js'
 import {routingMode, routingModeFlags, syncOutputFlags, tenantSyncFlags, tenantSyncInput, waitFlag} from '../../cli/flags/sync.js'
 import {allSyncReporter, showRoutingSync, showTenantSync, tenantSyncEvent} from '../../cli/reporters/sync.js'
 import {runAllSyncs, type AllSyncReport} from '../../lib/sync/index.js'
@@ -16,7 +16,7 @@ Exit codes: 0 all synced, 3 some RDS or the routing sync failed (the rest is kep
   ]
 
   static override permission = 'sync.run' as const
-  static override flags = {...tenantSyncFlags, ...routingModeFlags, wait: waitFlag, ...syncOutputFlags}
+  static override flags = {...tenantSyncFlags, ...routingModeFlags, wait: waitFlag, ...syncOutputFlags, ...tableFlags}
 
   async run(): Promise<AllSyncReport> {
     const {flags} = await this.parse(SyncAll)
@@ -32,7 +32,7 @@ Exit codes: 0 all synced, 3 some RDS or the routing sync failed (the rest is kep
         onProgress: showRoutingSync(progress, mode),
       }),
     )
-    this.emitOutput(allSyncReporter(flags.format)(this.color, report, stream), flags.output)
+    this.emitOutput(allSyncReporter(flags.format)(this.color, report, stream, this.tableLayout(flags)), flags.output)
     this.exitAfterStoppableWork(report.status !== 'ok')
     return report
   }

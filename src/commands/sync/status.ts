@@ -1,4 +1,4 @@
-import {BaseCommand} from '../../cli/base-command.js'
+import {BaseCommand, tableFlags} from '../../cli/base-command.js'
 import {syncOutputFlags} from '../../cli/flags/sync.js'
 import {syncStatusReporter} from '../../cli/reporters/sync.js'
 import {syncStatus, type SyncStatusReport} from '../../lib/sync/status.js'
@@ -10,12 +10,12 @@ export default class SyncStatus extends BaseCommand<SyncStatusReport> {
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
 
   static override permission = 'sync.view' as const
-  static override flags = {...syncOutputFlags}
+  static override flags = {...syncOutputFlags, ...tableFlags}
 
   async run(): Promise<SyncStatusReport> {
     const {flags} = await this.parse(SyncStatus)
     const report = await syncStatus(await this.context())
-    this.emitOutput(syncStatusReporter(flags.format)(this.color, report, false), flags.output)
+    this.emitOutput(syncStatusReporter(flags.format)(this.color, report, false, this.tableLayout(flags)), flags.output)
     return report
   }
 }

@@ -1,4 +1,4 @@
-import {BaseCommand, STOPPING_SYNC} from '../../cli/base-command.js'
+import {BaseCommand, STOPPING_SYNC, tableFlags} from '../../cli/base-command.js'
 import {rdsSelectionFlags, syncOutputFlags, tenantSyncFlags, tenantSyncInput, waitFlag} from '../../cli/flags/sync.js'
 import {showTenantSync, tenantSyncEvent, tenantSyncReporter} from '../../cli/reporters/sync.js'
 import {runTenantSync, type TenantSyncReport} from '../../lib/sync/index.js'
@@ -19,7 +19,7 @@ Exit codes: 0 every RDS synced or skipped, 3 some RDS failed, 6 another sync hol
   ]
 
   static override permission = 'sync.run' as const
-  static override flags = {...rdsSelectionFlags, ...tenantSyncFlags, wait: waitFlag, ...syncOutputFlags}
+  static override flags = {...rdsSelectionFlags, ...tenantSyncFlags, wait: waitFlag, ...syncOutputFlags, ...tableFlags}
 
   async run(): Promise<TenantSyncReport> {
     const {flags} = await this.parse(SyncTenants)
@@ -32,7 +32,7 @@ Exit codes: 0 every RDS synced or skipped, 3 some RDS failed, 6 another sync hol
       onEvent: showTenantSync(this.color, progress, {phases: true, finished: (result) => stream && this.print(tenantSyncEvent(result))}),
     })
     progress.stop()
-    this.emitOutput(tenantSyncReporter(flags.format)(this.color, report, stream), flags.output)
+    this.emitOutput(tenantSyncReporter(flags.format)(this.color, report, stream, this.tableLayout(flags)), flags.output)
     this.exitAfterStoppableWork(report.status === 'partial' || report.status === 'failed')
     return report
   }
