@@ -1,5 +1,5 @@
 import {spawnSync} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -124,5 +124,49 @@ describe('the command surface: help, version, mistyped commands and flags', () =
 
     const far = await session.run(['rds:list', '--zzzzzzzz'])
     expect(far.stderr).toBe('Error: Nonexistent flag: --zzzzzzzz — see --help\n')
+  })
+  it('raiops help with a mistyped command names the nearest one and exits 2', async () => {
+    const typo = await cli(['help', 'rds:lst'])
+    expect(typo.code).toBe(2)
+    expect(typo.stdout).toBe('')
+    expect(typo.stderr).toBe('Error: rds:lst is not a raiops command: did you mean rds:list? — see raiops help rds\n')
+    const nothingNear = await cli(['help', 'xyzzy'])
+    expect(nothingNear.code).toBe(2)
+    expect(nothingNear.stderr).toBe('Error: xyzzy is not a raiops command — see raiops help\n')
+    // A command and a topic still get their help.
+    expect((await cli(['help', 'rds:list'])).code).toBe(0)
+    expect((await cli(['help', 'rds'])).stdout).toContain('rds:show')
+  })
+
+  it('raiops completion:fish prints a fish script of the commands, their flags and RDS names', async () => {
+    writeFileSync(join(dir.path, 'fish.sqlite'), '')
+    const added = await session.run(['rds:add', '--name', 'fish-eu', '--engine', 'sqlite', '--file', join(dir.path, 'fish.sqlite'), '--no-test'])
+    expect(added.code, added.stderr).toBe(0)
+    const result = await cli(['completion:fish'])
+    expect(result.code).toBe(0)
+    expect(result.stderr).toBe('')
+    const script = result.stdout
+    expect(script).toContain("complete -c raiops -n __raiops_no_command -a 'rds:list' -d 'list the registered RDS instances'\n")
+    expect(script).toContain("complete -c raiops -n '__raiops_using_command rds:list' -l format -s f -x -a 'table json csv ndjson' -d 'output format'\n")
+    expect(script).toContain("complete -c raiops -n '__raiops_using_command rds:show' -x -a '(__raiops_rds)'\n")
+    expect(script).toMatch(/^complete -c raiops -n '__raiops_using_command rds:health' -l rds -x -a '\(__raiops_rds\)'/m)
+    expect(script).toContain('raiops rds:list --format csv --no-input 2>/dev/null | tail -n +2 | cut -d, -f2')
+    // Where fish is installed: the script parses, and completes as fish runs it (raiops on PATH, signed in).
+    if (spawnSync('fish', ['--version']).error) return
+    const scriptFile = join(dir.path, 'raiops.fish')
+    writeFileSync(scriptFile, script)
+    const binDir = join(dir.path, 'bin')
+    mkdirSync(binDir, {recursive: true})
+    writeFileSync(join(binDir, 'raiops'), `#!/bin/sh\nexec ${process.execPath} ${CLI_BIN} "$@"\n`, {mode: 0o755})
+    const complete = (line: string) =>
+      spawnSync('fish', ['--no-config', '-c', `source ${scriptFile}; complete -C '${line}'`], {
+        encoding: 'utf8',
+        env: {...cliEnv(), ...session.env, PATH: `${binDir}:${process.env.PATH}`},
+      })
+    expect(spawnSync('fish', ['--no-execute', scriptFile]).status).toBe(0)
+    expect(complete('raiops rds:li').stdout).toBe('rds:list\tlist the registered RDS instances\n')
+    expect(complete('raiops rds:list --format ').stdout.split('\n')).toContain('csv\toutput format')
+    expect(complete('raiops rds:show ').stdout).toBe('fish-eu\n')
+    expect(complete('raiops rds:health --rds ').stdout).toMatch(/^fish-eu\tonly these RDS/)
   })
 })
