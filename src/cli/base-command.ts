@@ -14,7 +14,7 @@ import {makeChalk} from './output/color.js'
 import {terminalWidth} from './output/fit.js'
 import {Interrupts, signalExitCode} from './output/interrupt.js'
 import {outputTarget, writeOutputText} from './output/output-file.js'
-import {LIST_FORMATS, renderList, type Column, type ListFormat, type TableLayout} from './output/render.js'
+import {LIST_FORMATS, renderList, selectColumns, type Column, type ListFormat, type TableLayout} from './output/render.js'
 import {spinnerAllowed, startSpinner, type Progress} from './output/spinner.js'
 import {watchFrames} from './output/watch.js'
 import {isPromptInterrupt} from './prompts/prompt.js'
@@ -24,10 +24,19 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
 /** What a sync says as Ctrl-C stops it. */
 export const STOPPING_SYNC = 'the current batch is finished or rolled back, the lock released'
 
-/** Flags every command that prints a table takes: tables fit the terminal unless --wide, times are relative unless --utc. */
+/** Flags every command that prints a table takes: tables fit the terminal unless --wide, times are relative unless --utc, every column unless --columns. */
 export const tableFlags = {
   wide: Flags.boolean({description: 'show every column of a table in full, however wide (tables fit the terminal otherwise)'}),
   utc: Flags.boolean({description: 'show times in tables in UTC (ISO 8601) instead of relative ("5 min ago")'}),
+  columns: Flags.string({
+    description: 'show only these columns of a table or CSV, in this order: header names, comma-separated (id,name,health)',
+    parse: async (input) =>
+      input
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== '')
+        .join(','),
+  }),
 }
 
 /** Flags every list or report command takes. */
@@ -112,6 +121,8 @@ export abstract class BaseCommand<T> extends Command {
     argv?: string[],
   ): Promise<Interfaces.ParserOutput<F, B, A>> {
     const parsed = await super.parse(options, argv)
+    if (parsed.flags.columns !== undefined && this.jsonEnabled())
+      throw new UserError('--columns chooses the columns of a table or CSV; it cannot be combined with --json', {hint: 'drop --columns, or --json'})
     for (const [flag, permission] of Object.entries((this.constructor as typeof BaseCommand).flagPermissions ?? {})) {
       const value: unknown = parsed.flags[flag]
       if (value === undefined || value === false || parsed.metadata.flags[flag]?.setFromDefault) continue
@@ -262,11 +273,13 @@ export abstract class BaseCommand<T> extends Command {
    * How this run's tables are laid out (see `tableFlags`): as wide as the terminal
    * (COLUMNS, else stdout's width when it is one) unless --wide or written to a
    * file; with no terminal and no COLUMNS, unlimited. Times relative to `now`
-   * (when the table is rendered by default), or UTC with --utc.
+   * (when the table is rendered by default), or UTC with --utc; only the
+   * --columns named (refused under --json as the flags are parsed).
    */
-  protected tableLayout(flags: {wide?: boolean; utc?: boolean; output?: string}, now?: Date): TableLayout {
+  protected tableLayout(flags: {wide?: boolean; utc?: boolean; output?: string; columns?: string}, now?: Date): TableLayout {
     const toFile = flags.output !== undefined && flags.output !== '-'
-    return {width: flags.wide || toFile ? undefined : terminalWidth(this.env, process.stdout), utc: Boolean(flags.utc), now}
+    const columns = flags.columns === undefined ? undefined : flags.columns.split(',')
+    return {width: flags.wide || toFile ? undefined : terminalWidth(this.env, process.stdout), utc: Boolean(flags.utc), now, columns}
   }
 
   /**
@@ -277,13 +290,15 @@ export abstract class BaseCommand<T> extends Command {
   protected renderList<Row>(
     rows: readonly Row[],
     columns: readonly Column<Row>[],
-    flags: {format: ListFormat; output?: string; wide?: boolean; utc?: boolean},
+    flags: {format: ListFormat; output?: string; wide?: boolean; utc?: boolean; columns?: string},
     now?: Date,
   ): void {
     const output = flags.output === '-' ? undefined : flags.output
     if (this.jsonEnabled() && !output) return
     const format = this.jsonEnabled() ? 'json' : flags.format
-    const text = rows.length === 0 && format === 'table' ? '' : renderList(rows, columns, format, this.tableLayout(flags, now))
+    const layout = this.tableLayout(flags, now)
+    selectColumns(columns, layout.columns) // an unknown column is refused even when there is nothing to show
+    const text = rows.length === 0 && format === 'table' ? '' : renderList(rows, columns, format, layout)
     if (output) {
       this.writeOutputFile(output, text)
       this.note(`wrote ${rows.length} row(s) to ${escapeControl(output)}`)

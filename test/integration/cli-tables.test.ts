@@ -125,6 +125,39 @@ describe('tables that fit the terminal', () => {
     )
   })
 
+  it('--columns shows exactly the named columns, in that order, still fitted; in csv too; an unknown name or --json is refused (exit 2)', async () => {
+    const chosen = await at80(['rds:list', '--columns', 'Name,health'])
+    expect(chosen.code, chosen.stderr).toBe(0)
+    expect(headers(chosen.stdout)).toEqual([['name', 'health']])
+    expect(chosen.stdout).toContain('us-west-2-analytics-replica')
+    expect(widest(chosen.stdout)).toBeLessThanOrEqual(80)
+    const wide = await at80(['rds:list', '--columns', 'health,name', '--wide'])
+    expect(headers(wide.stdout)).toEqual([['health', 'name']])
+
+    const csv = await piped(['rds:list', '--format', 'csv', '--columns', 'id,name'])
+    expect(csv.code, csv.stderr).toBe(0)
+    expect(csv.stdout).toBe('id,name\n1,eu-central-1\n2,us-west-2-analytics-replica\n')
+
+    const unknown = await at80(['rds:list', '--columns', 'name,colour'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stdout).toBe('')
+    expect(unknown.stderr).toMatch(/unknown column "colour"; the columns are id, name, .*health/)
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1)
+
+    const json = await at80(['rds:list', '--columns', 'name', '--json'])
+    expect(json.code).toBe(2)
+    expect(json.stderr + json.stdout).toContain('--columns chooses the columns of a table or CSV; it cannot be combined with --json')
+
+    const health = await at80(['rds:health', '--columns', 'name,status'])
+    expect(headers(health.stdout)).toEqual([['name', 'status']])
+    // A command that prints two tables shows the named columns in each.
+    const status = await at80(['sync:status', '--columns', 'result,error'])
+    expect(headers(status.stdout)).toEqual([
+      ['result', 'error'],
+      ['result', 'error'],
+    ])
+  })
+
   it('with no COLUMNS and a pipe: unlimited, every column and every value in full, as --wide', async () => {
     for (const args of [['rds:list'], ['sync:status'], ['audit:list'], ['operator:list']]) {
       // --utc: the same text a second later.

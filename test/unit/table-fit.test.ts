@@ -2,7 +2,7 @@ import {Chalk} from 'chalk'
 import {describe, expect, it} from 'vitest'
 
 import {displayWidth, fitColumns, tableWidth, terminalWidth, truncate, wrap, type ColumnFit} from '../../src/cli/output/fit.js'
-import {renderCsv, renderTable, type Column} from '../../src/cli/output/render.js'
+import {renderCsv, renderList, renderTable, selectColumns, type Column} from '../../src/cli/output/render.js'
 import {tableTime} from '../../src/cli/output/time.js'
 
 const c = new Chalk({level: 1})
@@ -220,5 +220,34 @@ describe('a table fitted to a width', () => {
     expect(renderCsv(rows, columns)).toContain('2026-03-01T11:00:00.000Z')
     const timeOnly: Column<Row>[] = [{header: 'checked', cell: (r, f) => f.time(r.at)}]
     expect(renderCsv(rows, timeOnly).split('\n')[1]).toBe('2026-03-01T11:00:00.000Z')
+  })
+})
+
+describe('choosing the columns (--columns)', () => {
+  type R = {id: number; name: string; health: string}
+  const columns: Column<R>[] = [
+    {header: 'id', cell: (r) => String(r.id)},
+    {header: 'name', cell: (r) => r.name, overflow: 'truncate'},
+    {header: 'state', cell: () => 'online'},
+    {header: 'health', cell: (r) => r.health, priority: 3},
+  ]
+  const rows: R[] = [{id: 1, name: 'eu-central-1-with-a-long-name', health: 'ok'}]
+
+  it('keeps exactly the named columns, any case, in the order given; every column without names', () => {
+    expect(selectColumns(columns, ['Health', 'ID']).map((c) => c.header)).toEqual(['health', 'id'])
+    expect(selectColumns(columns, undefined)).toBe(columns)
+  })
+
+  it('refuses a name no column has, listing the valid ones (exit 2)', () => {
+    expect(() => selectColumns(columns, ['id', 'colour'])).toThrow('unknown column "colour"; the columns are id, name, state, health')
+    expect(() => selectColumns(columns, ['colour'])).toThrow(expect.objectContaining({exitCode: 2}))
+  })
+
+  it('a table shows only those columns, still fitted to the width; CSV has only them too', () => {
+    const table = renderList(rows, columns, 'table', {columns: ['name', 'health'], width: 24})
+    expect(widest(table)).toBeLessThanOrEqual(24)
+    expect(table.split('\n')[1]).toMatch(/^│ name +│ health │$/)
+    expect(table).toMatch(/│ eu-central[^ ]*… │ ok +│/)
+    expect(renderList(rows, columns, 'csv', {columns: ['health', 'id']})).toBe('health,id\nok,1\n')
   })
 })

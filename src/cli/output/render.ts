@@ -1,6 +1,7 @@
 import Table from 'cli-table3'
 import {stringify} from 'csv-stringify/sync'
 
+import {UserError} from '../../lib/errors/index.js'
 import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
 import {displayWidth, fitColumns, truncate, wrap, type ColumnFit} from './fit.js'
 import {tableTime} from './time.js'
@@ -49,6 +50,21 @@ export interface TableLayout {
   utc?: boolean
   /** What relative times are measured from (default: when the table is rendered). */
   now?: Date
+  /** The columns to show (--columns): header names, any case, in this order; undefined: every column. */
+  columns?: readonly string[]
+}
+
+/**
+ * The columns named in `names` (headers, any case), in the order given; every
+ * column when `names` is undefined. A name no column has is refused, the valid names listed.
+ */
+export function selectColumns<Row>(columns: readonly Column<Row>[], names: readonly string[] | undefined): readonly Column<Row>[] {
+  if (names === undefined) return columns
+  return names.map((name) => {
+    const column = columns.find((c) => c.header.toLowerCase() === name.trim().toLowerCase())
+    if (!column) throw new UserError(`unknown column ${JSON.stringify(escapeControl(name.trim()))}; the columns are ${columns.map((c) => c.header).join(', ')}`)
+    return column
+  })
 }
 
 /** Lines a wrapped cell may take; past them it ends in … (--wide shows it whole). */
@@ -111,7 +127,7 @@ export function renderJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`
 }
 
-/** Renders a list in one of the list formats (table/json/csv/ndjson); a table laid out as `layout` says. */
+/** Renders a list in one of the list formats (table/json/csv/ndjson); a table laid out as `layout` says, a table or CSV with only `layout.columns`. */
 export function renderList<Row>(rows: readonly Row[], columns: readonly Column<Row>[], format: ListFormat, layout: TableLayout = {}): string {
   switch (format) {
     case 'json':
@@ -119,9 +135,9 @@ export function renderList<Row>(rows: readonly Row[], columns: readonly Column<R
     case 'ndjson':
       return renderNdjson(rows)
     case 'csv':
-      return renderCsv(rows, columns)
+      return renderCsv(rows, selectColumns(columns, layout.columns))
     default:
-      return `${renderTable(rows, columns, layout)}\n`
+      return `${renderTable(rows, selectColumns(columns, layout.columns), layout)}\n`
   }
 }
 

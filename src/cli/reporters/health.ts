@@ -171,7 +171,7 @@ export function healthReporter(format: HealthFormat, c: ChalkInstance, failOn: F
     junit: (report) => renderJunit(healthJunit(report, failOn)),
     ndjson: (report) => renderNdjson(report.results),
     json: (report) => renderJson(report),
-    csv: (report) => renderList(report.results, healthColumns(c), 'csv'),
+    csv: (report) => renderList(report.results, healthColumns(c), 'csv', layout),
     table: (report) => (report.results.length === 0 ? '' : `${renderList(report.results, healthColumns(c), 'table', layout)}${healthSummary(c, report)}\n`),
   }
   return reporters[format]
@@ -185,7 +185,7 @@ export function historyReporter(
 ): (history: HealthHistory) => string {
   const reporters: Record<typeof format, (history: HealthHistory) => string> = {
     table: (history) => `${c.dim(historyHeading(history))}\n${renderList(history.rds, historyColumns(c), 'table', layout)}`,
-    csv: (history) => renderList(history.rds, historyColumns(c), 'csv'),
+    csv: (history) => renderList(history.rds, historyColumns(c), 'csv', layout),
     ndjson: (history) => renderList(history.rds, historyColumns(c), 'ndjson'),
     json: (history) => renderJson(history),
   }
