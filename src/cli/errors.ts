@@ -79,9 +79,11 @@ export function mapError(error: unknown, argv: readonly string[] = []): MappedEr
 function parseErrorMessage(name: string, e: {message?: string; flags?: unknown; args?: unknown; parse?: ParseInput}, argv: readonly string[]): string {
   if (name === 'NonExistentFlagsError' && Array.isArray(e.flags)) {
     const flags = e.flags.map(String)
-    const valued = flags.some((flag) => flag.includes('='))
+    // `--flag=value`, or a value glued to a short flag (`-pSECRET`, as mysql takes a password): only the flag is shown.
+    const glued = (flag: string) => /^-[^-]./.test(flag)
+    const valued = flags.some((flag) => flag.includes('=') || glued(flag))
     const known = Object.keys(e.parse?.input?.flags ?? {})
-    const described = flags.map((flag) => withSuggestion(flag.split('=')[0], known))
+    const described = flags.map((flag) => (glued(flag) ? flag.slice(0, 2) : withSuggestion(flag.split('=')[0], known)))
     return `Nonexistent flag${flags.length === 1 ? '' : 's'}: ${described.join(', ')}${valued ? ' (the value given is not shown)' : ''}`
   }
   if (name === 'UnexpectedArgsError' && Array.isArray(e.args)) {

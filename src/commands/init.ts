@@ -31,6 +31,7 @@ Run it once per machine (or once per shared control database). Running it again 
       admin: () => askAdmin(flags, this.interactive()),
       signInAdmin: true,
     })
+    runtime.keepCreatedControlDb()
     this.print(renderInit(this.color, result))
     for (const note of initNotes(this.color, result)) this.note(note)
     return result

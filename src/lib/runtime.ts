@@ -1,7 +1,7 @@
 import type {Knex} from 'knex'
-import {chmodSync, existsSync, mkdirSync, rmSync} from 'node:fs'
+import {chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
-import {dirname} from 'node:path'
+import {dirname, join} from 'node:path'
 
 import type {AuditContext} from './audit/writer.js'
 import {assertPermitted, auditActor, resolveIdentity, type Identity} from './auth/identity.js'
@@ -14,7 +14,7 @@ import {loadKeyring, type Keyring} from './crypto/keyring.js'
 import {assertReachable, assertReady, controlDbExists, openControlDb, parseDatabaseUrl, type ControlDbTarget} from './db/control-db.js'
 import type {ConnectionRegistry} from './db/registry.js'
 import {describeStorageError} from './db/storage-errors.js'
-import {ConfigError} from './errors/index.js'
+import {BusyError, ConfigError} from './errors/index.js'
 import {rememberSecret, scrubArgv} from './redact/index.js'
 
 export interface RuntimeOptions {
@@ -42,6 +42,7 @@ export class Runtime {
   private identityResolved?: Identity
   /** The SQLite control database file this run created (init, db:migrate), until the run ends well. */
   private createdFile?: string
+  private setupLock?: string
 
   constructor(options: RuntimeOptions) {
     this.options = options
@@ -90,13 +91,18 @@ export class Runtime {
     if (!this.database) {
       const target = this.target
       const file = target.sqliteFile
-      if (options.prepare && file) makeHome(dirname(file))
+      if (options.prepare && file) {
+        makeHome(dirname(file))
+        // One init (or db:migrate) at a time in a home: the file it creates is its own, to remove if it fails.
+        this.setupLock = takeSetupLock(dirname(file))
+      }
       if (!options.prepare && !controlDbExists(target)) {
         throw new ConfigError(`raiops is not initialised: no control database at ${file}`, {
           hint: 'run `raiops init` (or set RAIOPS_DATABASE_URL / RAIOPS_HOME)',
         })
       }
-      const isNew = file !== undefined && !existsSync(file)
+      // The file is claimed before it is opened: of two `init` runs at once, only the one that created it may remove it on failure.
+      const isNew = options.prepare === true && file !== undefined && claimNewFile(file)
       if (isNew) this.createdFile = file
       this.database = openControlDb(target, {connectTimeoutMs: this.config.fleet.connectTimeoutMs}).then(async (db) => {
         try {
@@ -195,6 +201,11 @@ export class Runtime {
    * a run that stopped part-way (init failed or was interrupted) leaves nothing
    * that the next command would take for a database to migrate.
    */
+  /** The control database this run created is complete (init finished): it stays, whatever happens next. */
+  keepCreatedControlDb(): void {
+    this.createdFile = undefined
+  }
+
   discardCreatedControlDb(): void {
     const file = this.createdFile
     this.createdFile = undefined
@@ -229,6 +240,41 @@ export class Runtime {
     this.registry = undefined
     this.database = undefined
     if (options.discardCreated) this.discardCreatedControlDb()
+    if (this.setupLock) rmSync(this.setupLock, {force: true})
+    this.setupLock = undefined
+  }
+}
+
+/**
+ * Takes `.raiops-setup.lock` in `dir` for this process, or refuses (exit 6) while
+ * another live process holds it; a lock left by a process that is gone is taken over.
+ */
+function takeSetupLock(dir: string): string {
+  const lock = join(dir, '.raiops-setup.lock')
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600)
+      writeSync(fd, String(process.pid))
+      closeSync(fd)
+      return lock
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const holder = Number(readFileSync(lock, 'utf8').trim())
+      if (Number.isSafeInteger(holder) && holder > 0 && processAlive(holder)) {
+        throw new BusyError(`another raiops init or db:migrate is running in ${dir} (pid ${holder})`, {hint: 'wait for it to finish, then run again'})
+      }
+      rmSync(lock, {force: true})
+    }
+  }
+  throw new BusyError(`another raiops init or db:migrate is starting in ${dir}`, {hint: 'wait for it to finish, then run again'})
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
@@ -240,5 +286,16 @@ function makeHome(dir: string): void {
     throw new ConfigError(`cannot create ${dir} for the control database (${code})`, {
       hint: 'set RAIOPS_HOME (or RAIOPS_DATABASE_URL) to a directory you can write',
     })
+  }
+}
+
+/** Creates `file` (empty, mode 0600) if nothing is there yet; whether this call created it. */
+function claimNewFile(file: string): boolean {
+  try {
+    closeSync(openSync(file, 'wx', 0o600))
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw error
   }
 }

@@ -68,6 +68,26 @@ describe('raiops init and the control database', () => {
     expect(result.stdout + result.stderr).not.toContain(ADMIN_PASSWORD)
   })
 
+  it('two inits at once in a new home: one sets it up, the other is refused as busy (exit 6), and the control database stays', async () => {
+    const other = createTestDir('raiops-race-')
+    try {
+      const racing = new CliSession(homeEnv(join(other.path, 'raiops')))
+      const results = await Promise.all([racing.run(initArgs(), {input: ADMIN_PASSWORD}), racing.run(initArgs(), {input: ADMIN_PASSWORD})])
+      const codes = results.map((r) => r.code).sort()
+      // Both may also succeed one after the other (the second finds everything done); never a lost database.
+      expect([
+        [0, 6],
+        [0, 0],
+      ]).toContainEqual(codes)
+      for (const busy of results.filter((r) => r.code === 6)) expect(busy.stderr).toMatch(/another raiops init or db:migrate is running/)
+      expect(existsSync(join(other.path, 'raiops', 'raiops.sqlite'))).toBe(true)
+      expect(existsSync(join(other.path, 'raiops', '.raiops-setup.lock'))).toBe(false)
+      expect((await racing.run(['rds:list', '--json'])).code).toBe(0)
+    } finally {
+      other.drop()
+    }
+  })
+
   it('changes nothing the second time, and says so', async () => {
     const key = readFileSync(join(env.RAIOPS_HOME, 'master.key'), 'utf8')
     const result = await cli(['init'])

@@ -56,7 +56,9 @@ function flagNamed(command: Declared, word: string): string[] {
   if (flag) return [flag.name]
   const negated = long?.startsWith('no-') ? flags.find((f) => f.type === 'boolean' && f.allowNo && f.name === long.slice(3)) : undefined
   if (negated) return []
-  throw new UserError(`${command.id} has no flag ${word.split('=')[0]}`, {hint: `see \`raiops ${command.id} --help\``})
+  // Only the flag: a value typed with it (`--x=…`, `-pSECRET`) is never shown.
+  const shown = long ? `--${long}` : word.slice(0, 2)
+  throw new UserError(`${command.id} has no flag ${shown}`, {hint: `see \`raiops ${command.id} --help\``})
 }
 
 /** Every command with the permission it declares and its flags that need one: what access:list shows against each permission. */
