@@ -96,7 +96,7 @@ export function renderTable<Row>(rows: readonly Row[], columns: readonly Column<
     return {natural, min, priority: column.priority ?? 1, empty}
   })
   const {keep, widths} = fitColumns(fits, layout.width ?? Number.POSITIVE_INFINITY)
-  const fit = (text: string, column: Column<Row>, width: number): string => {
+  const fitCell = (text: string, column: Column<Row>, width: number): string => {
     if (displayWidth(text) <= width) return text
     if (column.overflow === 'wrap') return wrap(text, width, MAX_CELL_LINES).join('\n')
     return truncate(text, width, {from: column.overflow === 'truncate-start' ? 'start' : 'end'})
@@ -106,7 +106,7 @@ export function renderTable<Row>(rows: readonly Row[], columns: readonly Column<
     style: {head: [], border: []},
     chars: {mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': ''},
   })
-  for (const cells of body) table.push(keep.map((i, k) => fit(cells[i], columns[i], widths[k])))
+  for (const cells of body) table.push(keep.map((i, k) => fitCell(cells[i], columns[i], widths[k])))
   // The rule under the header: the top border with its corners turned into joints.
   const [top, head, ...rest] = table.toString().split('\n')
   const rule = top.replace('┌', '├').replaceAll('┬', '┼').replace('┐', '┤')
