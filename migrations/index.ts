@@ -6,6 +6,7 @@ import * as webhookEvents from './20261123000000_webhook_events.js'
 import * as authSessions from './20261123000001_auth_sessions.js'
 import * as impersonationTicket from './20261124000000_impersonation_ticket.js'
 import * as keyRetirement from './20261125000300_key_retirement.js'
+import * as tenantHealth from './20261129000000_tenant_health.js'
 
 export interface Migration {
   name: string
@@ -21,4 +22,5 @@ export const migrations: Migration[] = [
   {name: '20261123000001_auth_sessions', ...authSessions},
   {name: '20261124000000_impersonation_ticket', ...impersonationTicket},
   {name: '20261125000300_key_retirement', ...keyRetirement},
+  {name: '20261129000000_tenant_health', ...tenantHealth},
 ]

@@ -84,7 +84,7 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
     ['unknown remote id', ['main:99'], /RDS "main" has no tenant 99 in the registry/],
     ['unknown id', ['9999'], /no tenant with id 9999/],
     ['unknown RDS', ['nowhere:1'], /no RDS named "nowhere"/],
-    ['not a tenant reference', ['main'], /"main" does not name a tenant/],
+    ['no tenant of that name', ['main'], /no tenant named "main"/],
     ['tenant gone upstream', ['main:4'], /tenant ".*" \(#\d+\) is gone from RDS "main" \(missing since /],
     ['impersonation turned off', ['off:1'], /impersonation is turned off on RDS "off" .* — turn it on with `raiops rds:edit off --impersonation`/],
     ['RDS without app URL', ['noapp:1'], /RDS "noapp" has no app URL .* — set it: `raiops rds:edit noapp --app-url/],

@@ -210,7 +210,7 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
       [{tenant: 'main:18', reason: REASON}, /RDS "main" has no tenant 18/],
       [{tenant: '999999', reason: REASON}, /no tenant with id 999999/],
       [{tenant: 'eu:17', reason: REASON}, /no RDS named "eu"/],
-      [{tenant: 'Acme', reason: REASON}, /"Acme" does not name a tenant/],
+      [{tenant: 'Nobody Ltd', reason: REASON}, /no tenant named "Nobody Ltd"/],
     ]
     for (const [input, message] of attempts) {
       const error = (await issueImpersonation(ctx, {...input, home: home.path}).catch((e: unknown) => e)) as Error & {exitCode?: number}

@@ -200,6 +200,23 @@ const CASES: Record<string, MigrationCase> = {
       expect(await db.schema.hasColumn('raiops_keys', 'retired_at')).toBe(false)
     },
   },
+  '20261129000000_tenant_health': {
+    async afterUp(db) {
+      // A tenant synced before the columns existed has no score until its next refresh.
+      expect(await db('tenant_master').select('id', 'health_score', 'active_user_count', 'search_text')).toEqual([
+        {id: 1, health_score: null, active_user_count: null, search_text: null},
+      ])
+      await db('tenant_master').where({id: 1}).update({health_score: 87, health_signals: '[]', search_text: 'acme', last_user_activity_at: T1})
+      const [row] = await db('tenant_master').select('health_score', 'last_user_activity_at')
+      expect([Number(row.health_score), toIso(row.last_user_activity_at)]).toEqual([87, T1.toISOString()])
+    },
+    async afterDown(db) {
+      expect(await db.schema.hasColumn('tenant_master', 'health_score')).toBe(false)
+      expect(await db.schema.hasColumn('tenant_master', 'search_text')).toBe(false)
+      const [{n}] = await db('tenant_master').count({n: '*'})
+      expect(Number(n)).toBe(1)
+    },
+  },
 }
 
 it('every migration in migrations/ has a data case here', () => {

@@ -407,7 +407,7 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
 })
 
 describe('readUpstreamTenants', () => {
-  it('reads every tenant, one with no users or locations counted 0, ghosts left out', async () => {
+  it('reads every tenant, one with no users or locations counted 0, ghosts counted apart', async () => {
     const rai = await fixture({engine: 'sqlite', tenants: 2, usersPerTenant: 2, ghostUsersPerTenant: 3, locationsPerTenant: 1})
     const stamp = sqlTime(Date.now())
     const read = await onFixture(rai, async (fdb) => {
@@ -422,11 +422,15 @@ describe('readUpstreamTenants', () => {
       })
       return readUpstreamTenants(fdb, () => 5000)
     })
-    expect(read.tenants.map((t) => [t.id, t.users, t.locations])).toEqual([
-      [1, 2, 1],
-      [2, 2, 1],
-      [3, 0, 0],
+    expect(read.tenants.map((t) => [t.id, t.users, t.ghostUsers, t.locations])).toEqual([
+      [1, 2, 3, 1],
+      [2, 2, 3, 1],
+      [3, 0, 0, 0],
     ])
+    for (const tenant of read.tenants.slice(0, 2)) {
+      expect(tenant.activeUsers).toBeLessThanOrEqual(tenant.users)
+      expect(tenant.lastActivityAt).toMatch(/^\d{4}-\d\d-\d\dT/)
+    }
     expect(read.tenants[2]).toEqual({
       id: 3,
       name: 'Empty',
@@ -434,7 +438,10 @@ describe('readUpstreamTenants', () => {
       primaryContactEmail: null,
       status: 'active',
       users: 0,
+      activeUsers: 0,
+      ghostUsers: 0,
       locations: 0,
+      lastActivityAt: null,
     })
     expect(read.invalidRows).toEqual([])
   })

@@ -78,6 +78,17 @@ export interface TenantMasterRow {
   cached_location_count: number
   cache_refreshed_at: DbTimestamp | null
   remote_missing_at: DbTimestamp | null
+  /** Non-ghost users whose status is active; null until a refresh counted them. */
+  active_user_count: number | null
+  ghost_user_count: number | null
+  /** The latest updated_at of the tenant's non-ghost users. */
+  last_user_activity_at: DbTimestamp | null
+  /** The customer health score, 0–100 (lib/tenant/health-score.ts), as of the last refresh. */
+  health_score: number | null
+  /** JSON: the score's signals, each with its points. */
+  health_signals: string | null
+  /** Name, contact name and email, lower-cased and without accents: what --search matches. */
+  search_text: string | null
   created_at: DbTimestamp
   updated_at: DbTimestamp
 }

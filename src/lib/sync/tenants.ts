@@ -3,13 +3,14 @@ import type {Db} from '../db/control-db.js'
 import {describeDriverError} from '../db/driver-errors.js'
 import {retryOnDeadlock} from '../db/retry.js'
 import {TENANT_MASTER_TABLE} from '../db/tables.js'
-import type {TenantMasterRow} from '../db/tables.js'
+import type {HealthStatus, TenantMasterRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
 import {DeadlineError} from '../deadline.js'
 import {fanOut, inShard, type FanOutResult, type Shard} from '../fleet/fan-out.js'
 import {selectRds} from '../rds/repository.js'
 import {connectionSpecFor} from '../rds/service.js'
 import type {RdsInstanceRow} from '../rds/types.js'
+import {tenantRefresh} from '../tenant/refresh.js'
 import type {InvalidRows} from './invalid.js'
 import {finishRun, lastSuccessByRds, recordRun, startRun, ZERO_COUNTS, type SyncCounts} from './runs.js'
 import {readUpstreamTenants, type UpstreamTenant} from './upstream-tenants.js'
@@ -78,6 +79,12 @@ const CACHED_COLUMNS = [
   'cached_user_count',
   'cached_location_count',
   'remote_missing_at',
+  'active_user_count',
+  'ghost_user_count',
+  'last_user_activity_at',
+  'health_score',
+  'health_signals',
+  'search_text',
 ] as const
 type CachedTenant = Pick<TenantMasterRow, (typeof CACHED_COLUMNS)[number]>
 
@@ -87,15 +94,25 @@ export async function syncTargets(db: Db, refs: readonly string[] | undefined, s
   return shard ? rows.filter((row) => inShard(Number(row.id), shard)) : rows
 }
 
-function differs(cached: CachedTenant, upstream: UpstreamTenant): boolean {
+type Refresh = ReturnType<typeof tenantRefresh>
+
+function differs(cached: CachedTenant, fresh: Refresh): boolean {
   return (
-    cached.name !== upstream.name ||
-    (cached.primary_contact_name ?? null) !== upstream.primaryContactName ||
-    (cached.primary_contact_email ?? null) !== upstream.primaryContactEmail ||
-    (cached.status ?? null) !== upstream.status ||
-    Number(cached.cached_user_count) !== upstream.users ||
-    Number(cached.cached_location_count) !== upstream.locations ||
-    toIso(cached.remote_missing_at) !== null
+    cached.name !== fresh.name ||
+    (cached.primary_contact_name ?? null) !== fresh.primary_contact_name ||
+    (cached.primary_contact_email ?? null) !== fresh.primary_contact_email ||
+    (cached.status ?? null) !== fresh.status ||
+    Number(cached.cached_user_count) !== fresh.cached_user_count ||
+    Number(cached.cached_location_count) !== fresh.cached_location_count ||
+    toIso(cached.remote_missing_at) !== null ||
+    cached.active_user_count === null ||
+    Number(cached.active_user_count) !== fresh.active_user_count ||
+    Number(cached.ghost_user_count) !== fresh.ghost_user_count ||
+    toIso(cached.last_user_activity_at) !== toIso(fresh.last_user_activity_at) ||
+    cached.health_score === null ||
+    Number(cached.health_score) !== fresh.health_score ||
+    cached.health_signals !== fresh.health_signals ||
+    cached.search_text !== fresh.search_text
   )
 }
 
@@ -109,7 +126,7 @@ async function writeTenants(
   ctx: OpsContext,
   rdsId: number,
   upstream: UpstreamTenant[],
-  options: {batchSize: number; signal: AbortSignal; onBatch: (done: number, total: number) => void},
+  options: {batchSize: number; signal: AbortSignal; rdsHealth: HealthStatus; onBatch: (done: number, total: number) => void},
 ): Promise<SyncCounts> {
   const now = ctx.now()
   return ctx.db.transaction(async (tx) => {
@@ -123,26 +140,14 @@ async function writeTenants(
     for (const tenant of upstream) {
       seen.add(tenant.id)
       const existing = byRemoteId.get(tenant.id)
-      if (existing && !differs(existing, tenant)) {
+      const fresh = tenantRefresh(tenant, options.rdsHealth, now)
+      if (existing && !differs(existing, fresh)) {
         counts.unchanged++
         continue
       }
       if (existing) counts.updated++
       else counts.inserted++
-      writes.push({
-        rds_instance_id: rdsId,
-        remote_tenant_id: tenant.id,
-        name: tenant.name,
-        primary_contact_name: tenant.primaryContactName,
-        primary_contact_email: tenant.primaryContactEmail,
-        status: tenant.status,
-        cached_user_count: tenant.users,
-        cached_location_count: tenant.locations,
-        cache_refreshed_at: now,
-        remote_missing_at: null,
-        created_at: now,
-        updated_at: now,
-      })
+      writes.push({rds_instance_id: rdsId, remote_tenant_id: tenant.id, ...fresh, created_at: now, updated_at: now})
     }
     const vanished = cached.filter((row) => !seen.has(Number(row.remote_tenant_id)) && toIso(row.remote_missing_at) === null).map((row) => Number(row.id))
     counts.missing = vanished.length
@@ -159,6 +164,12 @@ async function writeTenants(
       'cached_location_count',
       'cache_refreshed_at',
       'remote_missing_at',
+      'active_user_count',
+      'ghost_user_count',
+      'last_user_activity_at',
+      'health_score',
+      'health_signals',
+      'search_text',
       'updated_at',
     ]
     for (let i = 0; i < writes.length; i += options.batchSize) {
@@ -289,6 +300,7 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
           writeTenants(ctx, rds.id, upstream, {
             batchSize: options.batchSize ?? 500,
             signal,
+            rdsHealth: row.health_status,
             onBatch: (n, of) => emit({type: 'progress', rds, phase: 'writing', done: n, total: of}),
           }),
         )

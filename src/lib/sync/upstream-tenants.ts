@@ -1,5 +1,6 @@
 import type {Knex} from 'knex'
 
+import {toIso} from '../db/values.js'
 import {InvalidTally, isId, type InvalidRows} from './invalid.js'
 
 /** An RDS's tenants as read, and the rows that break the contract. */
@@ -13,21 +14,49 @@ const INVALID_TENANT = {
   name: 'name is NULL: stored with an empty name',
 } as const
 
-/** A tenant as an RDS holds it, with its counts (ghost users not counted). */
+/** A tenant as an RDS holds it, with its counts (ghost users counted apart). */
 export interface UpstreamTenant {
   id: number
   name: string
   primaryContactName: string | null
   primaryContactEmail: string | null
   status: string | null
+  /** Non-ghost users. */
   users: number
+  /** Non-ghost users whose status is active. */
+  activeUsers: number
+  ghostUsers: number
   locations: number
+  /** The latest updated_at of its non-ghost users (ISO), null with none. */
+  lastActivityAt: string | null
+}
+
+/**
+ * Per tenant, in one scan of users: non-ghost users, the active ones among them,
+ * ghost users, and the latest activity of a non-ghost user. A NULL is_ghost is a
+ * regular user. The same statement serves sync:tenants and tenant:show.
+ */
+export function userTallies(db: Knex, from: Knex.QueryBuilder | Knex.Raw | string = 'users'): Knex.QueryBuilder {
+  return db
+    .from(from as string)
+    .select('tenant_id')
+    .select(db.raw('COUNT(*) AS n'))
+    .select(db.raw('SUM(CASE WHEN is_ghost = ? THEN 1 ELSE 0 END) AS ghosts', [true]))
+    .select(db.raw(`SUM(CASE WHEN (is_ghost = ? OR is_ghost IS NULL) AND status = 'active' THEN 1 ELSE 0 END) AS active`, [false]))
+    .select(db.raw('MAX(CASE WHEN is_ghost = ? OR is_ghost IS NULL THEN updated_at END) AS last_activity', [false]))
+    .groupBy('tenant_id')
+}
+
+/** A userTallies row as numbers. */
+export function readTally(row: Record<string, unknown>): {users: number; activeUsers: number; ghostUsers: number; lastActivityAt: string | null} {
+  const ghostUsers = Number(row.ghosts ?? 0)
+  return {users: Number(row.n ?? 0) - ghostUsers, activeUsers: Number(row.active ?? 0), ghostUsers, lastActivityAt: toIso(row.last_activity)}
 }
 
 /**
  * Reads an RDS's tenants and their user and location counts in three queries,
  * whatever the number of tenants: the tenants, then users and locations grouped
- * by tenant. Ghost users are not counted. A tenant without a usable id is left
+ * by tenant. Ghost users are counted apart from the others. A tenant without a usable id is left
  * out, one without a name kept with an empty one; both are counted as invalid.
  */
 export async function readUpstreamTenants(db: Knex, timeoutMs: () => number): Promise<UpstreamRead> {
@@ -37,16 +66,10 @@ export async function readUpstreamTenants(db: Knex, timeoutMs: () => number): Pr
   const users = db.client.config.client === 'mysql2' ? db.raw('?? USE INDEX ()', ['users']) : 'users'
   const [tenants, userRows, locations] = await Promise.all([
     db('tenants').select('id', 'name', 'primary_contact_name', 'primary_contact_email', 'status').orderBy('id').timeout(timeoutMs()),
-    db
-      .from(users)
-      .select('tenant_id')
-      .count({n: '*'})
-      .where((q) => q.where('is_ghost', false).orWhereNull('is_ghost'))
-      .groupBy('tenant_id')
-      .timeout(timeoutMs()),
+    userTallies(db, users).timeout(timeoutMs()),
     db('locations').select('tenant_id').count({n: '*'}).groupBy('tenant_id').timeout(timeoutMs()),
   ])
-  const userCounts = new Map((userRows as Array<{tenant_id: unknown; n: unknown}>).map((r) => [Number(r.tenant_id), Number(r.n)]))
+  const userCounts = new Map((userRows as Array<Record<string, unknown>>).map((r) => [Number(r.tenant_id), readTally(r)]))
   const locationCounts = new Map((locations as Array<{tenant_id: unknown; n: unknown}>).map((r) => [Number(r.tenant_id), Number(r.n)]))
   const invalid = new InvalidTally()
   const read: UpstreamTenant[] = []
@@ -63,7 +86,7 @@ export async function readUpstreamTenants(db: Knex, timeoutMs: () => number): Pr
       primaryContactName: (t.primary_contact_name as string | null) ?? null,
       primaryContactEmail: (t.primary_contact_email as string | null) ?? null,
       status: (t.status as string | null) ?? null,
-      users: userCounts.get(id) ?? 0,
+      ...(userCounts.get(id) ?? {users: 0, activeUsers: 0, ghostUsers: 0, lastActivityAt: null}),
       locations: locationCounts.get(id) ?? 0,
     })
   }

@@ -1,5 +1,5 @@
 import type {Db} from '../db/control-db.js'
-import {TENANT_MASTER_TABLE} from '../db/tables.js'
+import {RDS_TABLE, TENANT_MASTER_TABLE} from '../db/tables.js'
 import type {TenantMasterRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
@@ -20,8 +20,11 @@ export interface TenantRef {
   remoteMissingAt: string | null
 }
 
-/** How a tenant is named on the command line: its tenant_master id, or RDS:REMOTE_TENANT_ID (the RDS by name or id). */
-export const TENANT_REF_HELP = 'its raiops id (as 42) or RDS:REMOTE_TENANT_ID (as main:17)'
+/** How a tenant is named on the command line: its tenant_master id, RDS:REMOTE_TENANT_ID (the RDS by name or id), or its name. */
+export const TENANT_REF_HELP = 'its raiops id (as 42), RDS:REMOTE_TENANT_ID (as main:17) or its name (as "Harbor Bakery")'
+
+/** At most this many candidates are named when a name matches several tenants. */
+const CANDIDATES_SHOWN = 10
 
 const BY_RDS = /^([^:\s]+):(\d+)$/
 
@@ -38,8 +41,9 @@ function toTenantRef(row: Pick<TenantMasterRow, (typeof COLUMNS)[number]>): Tena
 
 /**
  * The tenant a reference names: all digits is a tenant_master id, `RDS:N` the
- * tenant N of that RDS (named or by id). A malformed reference is bad input; an
- * unknown tenant or RDS is NotFoundError (both exit 2).
+ * tenant N of that RDS (named or by id), anything else its name, compared
+ * case-insensitively. An unknown tenant or RDS is NotFoundError; a name several
+ * tenants share is bad input naming the candidates (both exit 2).
  */
 export async function getTenant(db: Db, ref: string): Promise<TenantRef> {
   const text = ref.trim()
@@ -58,7 +62,7 @@ export async function getTenant(db: Db, ref: string): Promise<TenantRef> {
     return toTenantRef(row)
   }
   const match = BY_RDS.exec(text)
-  if (!match) throw new UserError(`"${ref}" does not name a tenant`, {hint: `give ${TENANT_REF_HELP}`})
+  if (!match) return getTenantByName(db, text)
   const rds = await findRds(db, match[1])
   if (!rds) throw new NotFoundError(`no RDS named "${match[1]}"`, {hint: 'see `raiops rds:list`'})
   const remoteTenantId = Number(match[2])
@@ -72,4 +76,23 @@ export async function getTenant(db: Db, ref: string): Promise<TenantRef> {
       hint: 'run `raiops sync:tenants --rds ' + rds.name + '` if it is new',
     })
   return toTenantRef(row)
+}
+
+async function getTenantByName(db: Db, name: string): Promise<TenantRef> {
+  if (name === '') throw new UserError('a tenant is needed', {hint: `give ${TENANT_REF_HELP}`})
+  const rows = await db(`${TENANT_MASTER_TABLE} as t`)
+    .leftJoin(`${RDS_TABLE} as r`, 'r.id', 't.rds_instance_id')
+    .whereRaw('LOWER(t.name) = ?', [name.toLowerCase()])
+    .orderBy('t.id')
+    .limit(CANDIDATES_SHOWN + 1)
+    .select(...COLUMNS.map((c) => `t.${c}`), 'r.name as rds_name')
+  if (rows.length === 0)
+    throw new NotFoundError(`no tenant named "${name}"`, {
+      hint: `find it with \`raiops tenant:list --search ${JSON.stringify(name)}\`, or name it by ${TENANT_REF_HELP}`,
+    })
+  if (rows.length === 1) return toTenantRef(rows[0])
+  const shown = rows.slice(0, CANDIDATES_SHOWN).map((r) => `${String(r.rds_name ?? r.rds_instance_id)}:${String(r.remote_tenant_id)} (id ${String(r.id)})`)
+  throw new UserError(`${rows.length > CANDIDATES_SHOWN ? `more than ${CANDIDATES_SHOWN}` : rows.length} tenants are named "${name}": ${shown.join(', ')}`, {
+    hint: 'name one by its id or RDS:REMOTE_TENANT_ID',
+  })
 }
