@@ -310,6 +310,8 @@ describe.each(CONTROL_ENGINES)('tenant:list on a %s control database', (engine) 
       /--sort health --desc, not --sort health/,
     ],
     ['an unknown --rds', () => list({rds: ['eu-1', 'nowhere']}), /no RDS named or numbered "nowhere"/],
+    ['an --rds id past 32 bits', () => list({rds: ['99999999999']}), /no RDS named or numbered "99999999999"/],
+    ['--max-users past 32 bits', () => list({maxUsers: 99_999_999_999}), /--max-users must be a whole number/],
     ['--min-users above --max-users', () => list({minUsers: 5, maxUsers: 2}), /--min-users 5 is above --max-users 2/],
     ['--min-health above --max-health', () => list({minHealth: 90, maxHealth: 10}), /--min-health 90 is above --max-health 10/],
     ['--max-health above 100', () => list({maxHealth: 101}), /--max-health must be a whole number from 0 to 100/],
