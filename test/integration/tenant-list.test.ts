@@ -1,12 +1,15 @@
+import {stringify} from 'csv-stringify/sync'
 import type {Knex} from 'knex'
+import {spawnSync} from 'node:child_process'
 import {existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {csvField} from '../../src/cli/output/list-stream.js'
 import {RaiopsError} from '../../src/lib/errors/index.js'
 import {listTenants, tenantBatches, type TenantListInput, type TenantListRow, type TenantSort} from '../../src/lib/tenant/list.js'
 import {searchKey, searchText} from '../../src/lib/text/search.js'
-import type {CliResult} from '../support/cli.js'
+import {CLI_BIN, cliEnv, type CliResult} from '../support/cli.js'
 import {changeContext} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
@@ -436,6 +439,17 @@ describe('raiops tenant:list (in-process, MariaDB control database)', () => {
     ).toEqual(Array(5).fill(expect.any(String)))
   })
 
+  it('--all into a pipe whose reader has gone (| head) ends quietly, exit 0 (spawned: a real pipe)', () => {
+    // `true` reads nothing and exits before the CLI has started: its first write meets a pipe without a reader (EPIPE).
+    const run = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI_BIN}" tenant:list --all --format csv | true`], {
+      env: cliEnv(session.env),
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stderr.trim()).toBe('stopped: standard output was closed by its reader')
+  })
+
   it('--page N is the Nth page', async () => {
     const page = await cli(['--page', '3', '--limit', '4', '--format', 'csv', '--columns', 'id'])
     const all = await cli(['--all', '--format', 'csv', '--columns', 'id'])
@@ -474,5 +488,13 @@ describe('raiops tenant:list (in-process, MariaDB control database)', () => {
     expect(existsSync(file())).toBe(false)
     // The same refusal with --all streaming to stdout: nothing printed either.
     if (!args.includes('--json') && !args.includes('--all')) expectRefused(await cli([...args, '--all', '--format', 'ndjson']), /./)
+  })
+})
+
+describe('the CSV of a streamed list', () => {
+  it("quotes and escapes each field as the tables' CSV (csv-stringify) does", () => {
+    const values = ['plain', '', 'a,b', 'say "hi"', 'two\nlines', 'cr\rhere', ' spaced ', 'Müller; ünïcödé', '=1+1', 0, -3, 42.5, true, false, null]
+    const expected = stringify([values], {cast: {boolean: (value) => (value ? 'true' : 'false')}})
+    expect(`${values.map((v) => csvField(v)).join(',')}\n`).toBe(expected)
   })
 })

@@ -39,13 +39,21 @@ export function csvLines<Row>(rows: readonly Row[], columns: readonly Column<Row
   return text
 }
 
+/** What a streamed list wrote. */
+export interface StreamedList {
+  rows: number
+  /** The reader of a pipe went away before the end (`| head`): the rest was not read. */
+  readerClosed: boolean
+}
+
 /**
  * Writes a list that arrives in batches as CSV (one header, then the rows) or
  * NDJSON, each batch written before the next is read, so memory stays flat
  * however long the list. A file appears only once complete (temporary file,
- * then rename); on an error it never appears. Returns how many rows were written.
+ * then rename); on an error it never appears. A pipe whose reader has gone
+ * (`| head`) ends the list quietly, as it ends any Unix tool.
  */
-export async function streamList<Row>(batches: AsyncIterable<Row[]>, columns: readonly Column<Row>[], options: ListStreamOptions<Row>): Promise<number> {
+export async function streamList<Row>(batches: AsyncIterable<Row[]>, columns: readonly Column<Row>[], options: ListStreamOptions<Row>): Promise<StreamedList> {
   const selected = selectColumns(columns, options.columns)
   const out = await openOutputStream(options.output ?? '-')
   let rows = 0
@@ -59,7 +67,8 @@ export async function streamList<Row>(batches: AsyncIterable<Row[]>, columns: re
     await out.commit()
   } catch (error) {
     await out.abort()
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') return {rows, readerClosed: true}
     throw error
   }
-  return rows
+  return {rows, readerClosed: false}
 }

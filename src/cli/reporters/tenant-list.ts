@@ -4,6 +4,7 @@ import type {TenantListResult, TenantListRow} from '../../lib/tenant/list.js'
 import {ago} from '../../lib/text/age.js'
 import {escapeControl} from '../../lib/text/escape.js'
 import {paint} from '../output/color.js'
+import type {StreamedList} from '../output/list-stream.js'
 import type {Column} from '../output/render.js'
 
 function healthCell(c: ChalkInstance, health: number | null): string {
@@ -65,6 +66,9 @@ export function tenantListNextLine(result: TenantListResult): string | undefined
 }
 
 /** What --all wrote, and where (stderr). */
-export function tenantStreamNote(tenants: number, output: string | undefined): string {
-  return `wrote ${plural(tenants, 'tenant')} to ${output === undefined || output === '-' ? 'standard output' : escapeControl(output)}`
+export function tenantStreamNote(written: StreamedList, output: string | undefined): string {
+  const where = output === undefined || output === '-' ? 'standard output' : escapeControl(output)
+  // What the reader took of the last piece written is not known: no count is claimed.
+  if (written.readerClosed) return `stopped: ${where} was closed by its reader`
+  return `wrote ${plural(written.rows, 'tenant')} to ${where}`
 }

@@ -26,9 +26,9 @@ export default class TenantList extends BaseCommand<TenantListResult | {tenants:
     const columns = tenantListColumns(this.color, {contacts: showsContacts(flags)})
     if (flags.all) {
       const options = {format: flags.format as StreamFormat, output: flags.output, columns: this.tableLayout(flags).columns}
-      const tenants = await streamList(await tenantBatches(ctx, input), columns, {...options, view: (rows) => this.pii(rows)})
-      this.note(tenantStreamNote(tenants, flags.output))
-      return {tenants}
+      const written = await streamList(await tenantBatches(ctx, input), columns, {...options, view: (rows) => this.pii(rows)})
+      this.note(tenantStreamNote(written, flags.output))
+      return {tenants: written.rows}
     }
     const result = this.pii(await listTenants(ctx, input))
     this.renderList(result.tenants, columns, flags, ctx.now())
