@@ -11,6 +11,8 @@ export interface ListStreamOptions<Row> {
   columns?: readonly string[]
   /** Each batch as the caller may see it (emails masked without pii.view). */
   view?: (rows: Row[]) => Row[]
+  /** Aborted (Ctrl-C): the list stops at the next batch, and a file is not left behind. */
+  signal?: AbortSignal
 }
 
 /** Times as CSV holds them: exact. */
@@ -42,16 +44,19 @@ export function csvLines<Row>(rows: readonly Row[], columns: readonly Column<Row
 /** What a streamed list wrote. */
 export interface StreamedList {
   rows: number
-  /** The reader of a pipe went away before the end (`| head`): the rest was not read. */
-  readerClosed: boolean
+  /**
+   * How it ended: every row written; the reader of a pipe gone before the end
+   * (`| head`), the rest not read; or stopped by the signal, a file not written.
+   */
+  end: 'complete' | 'reader-closed' | 'interrupted'
 }
 
 /**
  * Writes a list that arrives in batches as CSV (one header, then the rows) or
  * NDJSON, each batch written before the next is read, so memory stays flat
  * however long the list. A file appears only once complete (temporary file,
- * then rename); on an error it never appears. A pipe whose reader has gone
- * (`| head`) ends the list quietly, as it ends any Unix tool.
+ * then rename); on an error or when `signal` aborts, it never appears. A pipe
+ * whose reader has gone (`| head`) ends the list quietly, as it ends any Unix tool.
  */
 export async function streamList<Row>(batches: AsyncIterable<Row[]>, columns: readonly Column<Row>[], options: ListStreamOptions<Row>): Promise<StreamedList> {
   const selected = selectColumns(columns, options.columns)
@@ -60,6 +65,10 @@ export async function streamList<Row>(batches: AsyncIterable<Row[]>, columns: re
   try {
     if (options.format === 'csv') await out.write(`${selected.map((c) => csvField(c.header)).join(',')}\n`)
     for await (const batch of batches) {
+      if (options.signal?.aborted) {
+        await out.abort()
+        return {rows, end: 'interrupted'}
+      }
       const shown = options.view ? options.view(batch) : batch
       await out.write(options.format === 'csv' ? csvLines(shown, selected) : renderNdjson(shown))
       rows += shown.length
@@ -67,8 +76,8 @@ export async function streamList<Row>(batches: AsyncIterable<Row[]>, columns: re
     await out.commit()
   } catch (error) {
     await out.abort()
-    if ((error as NodeJS.ErrnoException).code === 'EPIPE') return {rows, readerClosed: true}
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') return {rows, end: 'reader-closed'}
     throw error
   }
-  return {rows, readerClosed: false}
+  return {rows, end: 'complete'}
 }

@@ -69,6 +69,7 @@ export function tenantListNextLine(result: TenantListResult): string | undefined
 export function tenantStreamNote(written: StreamedList, output: string | undefined): string {
   const where = output === undefined || output === '-' ? 'standard output' : escapeControl(output)
   // What the reader took of the last piece written is not known: no count is claimed.
-  if (written.readerClosed) return `stopped: ${where} was closed by its reader`
+  if (written.end === 'reader-closed') return `stopped: ${where} was closed by its reader`
+  if (written.end === 'interrupted') return `stopped after ${plural(written.rows, 'tenant')}${where === 'standard output' ? '' : `; ${where} was not written`}`
   return `wrote ${plural(written.rows, 'tenant')} to ${where}`
 }

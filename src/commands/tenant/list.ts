@@ -26,8 +26,9 @@ export default class TenantList extends BaseCommand<TenantListResult | {tenants:
     const columns = tenantListColumns(this.color, {contacts: showsContacts(flags)})
     if (flags.all) {
       const options = {format: flags.format as StreamFormat, output: flags.output, columns: this.tableLayout(flags).columns}
-      const written = await streamList(await tenantBatches(ctx, input), columns, {...options, view: (rows) => this.pii(rows)})
+      const written = await streamList(await tenantBatches(ctx, input), columns, {...options, view: (rows) => this.pii(rows), signal: this.stopSignal()})
       this.note(tenantStreamNote(written, flags.output))
+      this.exitIfInterrupted()
       return {tenants: written.rows}
     }
     const result = this.pii(await listTenants(ctx, input))
