@@ -536,7 +536,11 @@ async function writeControl(
       }
       if (w.routingAfter) {
         const byStatus = new Map<string, number[]>()
-        for (const entry of w.routingAfter) byStatus.set(entry.status, [...(byStatus.get(entry.status) ?? []), entry.id])
+        for (const entry of w.routingAfter) {
+          const ids = byStatus.get(entry.status)
+          if (ids) ids.push(entry.id)
+          else byStatus.set(entry.status, [entry.id])
+        }
         for (const [status, sourceIds] of byStatus) {
           for (const batch of chunks(sourceIds)) {
             rows += Number(
