@@ -297,12 +297,13 @@ function finish(result: StatusChange): StatusChange {
 }
 
 /**
- * Plans the change from what the servers hold, shows the plan (`confirm`), and
- * unless it is a dry run writes: (1) each RDS in one transaction, (2) the
- * master's routing entries in one transaction, (3) raiops' copies and the
- * audit entries in one control-database transaction. A side that fails is
- * reported as failed and the sides after it for that tenant are skipped; a
- * run after it changes only what is still out of step.
+ * (1) Plans the change from what the servers hold and shows the plan
+ * (`confirm`); unless it is a dry run, writes (2) each RDS in one transaction,
+ * (3) the master's routing entries in one transaction, (4) raiops' copies and
+ * the audit entries in one control-database transaction. A tenant whose RDS
+ * failed gets nothing further; a master that failed leaves the routing entries
+ * (and their cache) as they were, while what did change is still audited. A
+ * run after a partial one changes, and audits, only what is still out of step.
  */
 export async function runStatusChange(ctx: OpsContext, request: StatusChangeRequest): Promise<StatusChange> {
   const kind = request.action.startsWith('user.') ? 'user' : 'tenant'
