@@ -75,7 +75,8 @@ try {
   const control = await createControlDb('sqlite')
   cleanups.push(() => control.drop())
   const ctx = makeContext(control.db, {queryTimeoutMs: 120_000, connectTimeoutMs: 5000})
-  cleanups.unshift(() => ctx.close())
+  // Clean-ups run last first: connections are closed before their databases are dropped.
+  cleanups.push(() => ctx.close())
   const field = (f: RaiFixture) => ({
     engine: 'mysql' as const,
     host: f.host,
@@ -117,7 +118,7 @@ try {
   // The floor: the same statements, straight through mysql2, with the service's concurrency.
   const rdsPool = pool(rds.database, 2)
   const masterPool = pool(master.database, 1)
-  cleanups.unshift(
+  cleanups.push(
     () => rdsPool.end(),
     () => masterPool.end(),
   )
