@@ -290,19 +290,23 @@ describe('user:find through the CLI (in-process)', () => {
     expect(bad.stderr).toMatch(/"nobody" is not an email address/)
   })
 
-  it('--live with an RDS refused: exit 3, its entries unavailable, the others printed', async () => {
+  it('--live with one RDS refused and one blackholed (--timeout 1): it finishes, exit 3, their entries unavailable, the other printed', async () => {
     await fleet.proxies.west?.setMode('refuse')
+    await fleet.proxies.north?.setMode('blackhole')
     try {
-      const result = await cli(['user:find', SHARED_EMAIL, '--live', '--timeout', '2', '--format', 'csv'])
+      const result = await cli(['user:find', SHARED_EMAIL, '--live', '--timeout', '1', '--format', 'csv'])
       expect(result.code).toBe(3)
       const lines = result.stdout.trim().split('\n')
       expect(lines).toHaveLength(4)
       expect(lines.find((l) => l.startsWith('east:'))).toMatch(/,ok,active,/)
       expect(lines.find((l) => l.startsWith('west:'))).toMatch(/,unavailable,.*unavailable: .*refused/)
-      expect(result.stderr).toMatch(/live: 2 of 3 RDS answered/)
+      expect(lines.find((l) => l.startsWith('north:'))).toMatch(/,unavailable,.*unavailable: timed out after 1000 ms/)
+      expect(result.stderr).toMatch(/live: 1 of 3 RDS answered/)
       expect(result.stderr).toMatch(/west: unavailable: /)
+      expect(result.stderr).toMatch(/north: unavailable: timed out/)
     } finally {
       await fleet.proxies.west?.setMode('pass')
+      await fleet.proxies.north?.setMode('pass')
     }
   })
 })

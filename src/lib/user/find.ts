@@ -82,6 +82,20 @@ export interface UserFindResult {
   flagged: number
 }
 
+/** The RDS columns the cache lookup joined in, as a connection is made from them. */
+function connectionRow(id: number, r: Record<string, unknown>): RdsConnectionRow {
+  return {
+    id,
+    name: String(r.rds_name),
+    engine: r.engine as RdsConnectionRow['engine'],
+    host: (r.host as string | null) ?? null,
+    port: r.port === null || r.port === undefined ? null : Number(r.port),
+    username: (r.username as string | null) ?? null,
+    password_enc: (r.password_enc as string | null) ?? null,
+    rai_database: String(r.rai_database),
+  }
+}
+
 const tenantKey = (rdsId: number | null, remoteTenantId: number | null): string => `${rdsId ?? '?'}:${remoteTenantId ?? '?'}`
 
 /**
@@ -130,7 +144,7 @@ export async function findUser(ctx: OpsContext, input: FindUserInput): Promise<U
     const remoteTenantId = idOf(r.remote_tenant_id)
     const known = r.r_id !== null && r.r_id !== undefined
     const rdsName = known ? String(r.rds_name) : null
-    if (known && rdsId !== null && !servers.has(rdsId)) servers.set(rdsId, {...(r as unknown as RdsConnectionRow), id: rdsId, name: String(r.rds_name)})
+    if (known && rdsId !== null && !servers.has(rdsId)) servers.set(rdsId, connectionRow(rdsId, r))
     const problems: string[] = []
     if (!known) problems.push(rdsId === null ? 'no RDS in the routing entry' : `RDS ${rdsId} is not registered`)
     const tenantKnown = r.t_id !== null && r.t_id !== undefined
