@@ -420,7 +420,15 @@ describe.each(FLEETS)('on a %s RDS (control database on %s)', (engine, controlEn
       [() => suspendUser(w.ctx, userInput(w.active.email, {reason: 'because'})), /--reason is too short/],
       [() => reactivateTenant(w.ctx, {tenant: tenantRef(1), reason: '   ', timeoutMs: 5000}), /--reason must say why the tenant is reactivated/],
       [() => suspendTenant(w.ctx, {tenant: tenantRef(1), reason: 'two\nlines of reason', timeoutMs: 5000}), /--reason must be one line/],
+      // Suspend and reactivate move between active and suspended only.
+      [() => reactivateUser(w.ctx, userInput(w.inactive.email)), /the user .* of tenant 1 \(".*"\) on RDS "eu" is inactive, neither active nor suspended/],
+      [
+        () => reactivateTenant(w.ctx, {tenant: tenantRef(2), reason: REASON, timeoutMs: 5000}),
+        /tenant 2 \(".*"\) on RDS "eu" is cancelled, neither active nor suspended/,
+      ],
     ]
+    await onFixture(w.eu, (fdb) => fdb('tenants').where({id: 2}).update({status: 'cancelled'}))
+    before.eu = (await snapshot(w)).eu
     for (const [attempt, message] of refusals) await expect(attempt()).rejects.toMatchObject({exitCode: 2, message: expect.stringMatching(message)})
     // Declined at the prompt: nothing written either.
     await expect(suspendTenant(w.ctx, {tenant: tenantRef(1), reason: REASON, timeoutMs: 5000, confirm: async () => false})).rejects.toMatchObject({

@@ -347,9 +347,10 @@ export async function runStatusChange(ctx: OpsContext, request: StatusChangeRequ
   )
   for (const w of work) {
     if (!w.state) continue
-    const missing = missingReason(w, kind)
+    const missing = cannotChange(w, kind)
     if (missing) {
-      if (request.strict) throw new NotFoundError(missing.message, {hint: missing.hint})
+      if (request.strict)
+        throw missing.unchangeable ? new UserError(missing.message, {hint: missing.hint}) : new NotFoundError(missing.message, {hint: missing.hint})
       result.notes.push(`${missing.message}: nothing done there`)
       w.target.planError.rds = missing.message
       w.state = null
@@ -497,15 +498,29 @@ function groupByRds(work: Working[]): Map<number, Working[]> {
   return groups
 }
 
-function missingReason(w: Working, kind: 'tenant' | 'user'): {message: string; hint: string} | null {
+function cannotChange(w: Working, kind: 'tenant' | 'user'): {message: string; hint: string; unchangeable?: boolean} | null {
   const state = w.state as RdsState
   const where = `tenant ${w.target.tenant.remoteTenantId} ("${w.target.tenant.name}") on RDS "${w.target.rds.name}"`
   if (state.tenantStatus === undefined)
     return {message: `${where} is not there any more`, hint: `\`raiops sync:tenants --rds ${w.target.rds.name}\` marks it missing`}
   if (kind === 'user' && state.matched.length === 0)
     return {message: `${where} has no user with the email ${w.target.user?.email}`, hint: '`raiops user:find EMAIL` lists the tenants the email has a user in'}
+  // Suspending and reactivating move between active and suspended only: a cancelled tenant or an inactive user is not brought back by reactivate.
+  const other =
+    kind === 'tenant'
+      ? [state.tenantStatus].filter((status) => !CHANGEABLE.has(status ?? 'active'))
+      : state.matched.map((id) => state.users.get(id)).filter((status) => !CHANGEABLE.has(status ?? 'active'))
+  if (other.length > 0)
+    return {
+      message: `${kind === 'tenant' ? where : `the user ${w.target.user?.email} of ${where}`} is ${String(other[0])}, neither active nor suspended`,
+      hint: 'suspend and reactivate move only between those two; change it in the RAI application',
+      unchangeable: true,
+    }
   return null
 }
+
+/** The statuses suspend and reactivate move between (NULL, a broken row, counts as active). */
+const CHANGEABLE = new Set<string>(['active', 'suspended'])
 
 const IDS_AUDITED = 100
 
