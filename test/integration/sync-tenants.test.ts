@@ -72,6 +72,19 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
       expect(row.missingAt).toBeNull()
       expect(within(row.refreshedAt, first), `${row.refreshedAt} within ${first.startedAt}…${first.finishedAt}`).toBe(true)
     }
+    // Each tenant also keeps its active and ghost users, last user activity, search text and a health score with its signals.
+    const scored = await db('tenant_master')
+      .orderBy('id')
+      .select('name', 'cached_user_count', 'active_user_count', 'ghost_user_count', 'last_user_activity_at', 'health_score', 'health_signals', 'search_text')
+    expect(scored.map((r) => Number(r.ghost_user_count))).toEqual([2, 2, 2, 1, 1])
+    for (const row of scored) {
+      expect(Number(row.active_user_count)).toBeLessThanOrEqual(Number(row.cached_user_count))
+      expect(row.last_user_activity_at).not.toBeNull()
+      expect(String(row.search_text).split('\n')[0]).toBe(String(row.name).toLowerCase())
+      const signals = JSON.parse(String(row.health_signals)) as Array<{points: number}>
+      expect(signals).toHaveLength(7)
+      expect(Number(row.health_score)).toBe(Math.round(signals.reduce((sum, signal) => sum + signal.points, 0)))
+    }
     const runs = await storedRuns(db, 'tenants')
     expect(runs).toHaveLength(3)
     expect(runs.filter((r) => r.rdsId !== null).map((r) => ({rdsId: r.rdsId, status: r.status, error: r.error, stats: r.stats}))).toEqual(
@@ -238,6 +251,10 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     await onFixture(silent, (fdb) => fdb('tenants').where({id: 1}).delete())
     await refusedProxy.setMode('refuse')
     await silentProxy.setMode('blackhole')
+    // A probe found the refused one down: its tenants' scores will say so.
+    const scores = async (rdsId: number) => (await db('tenant_master').where({rds_instance_id: rdsId}).orderBy('id').pluck('health_score')).map(Number)
+    const scoredBefore = await scores(refusedId)
+    await db('rds_instances').where({id: refusedId}).update({health_status: 'down'})
 
     const faulty = context(db, {connectTimeoutMs: 1000})
     const started = performance.now()
@@ -264,6 +281,8 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
 
     expect(await cachedTenants(db, refusedId)).toEqual(before.refused)
     expect(await cachedTenants(db, silentId)).toEqual(before.silent)
+    // The unread tenants were scored again: the down RDS costs its 5 points (it was not probed before: half of 10).
+    expect(await scores(refusedId)).toEqual(scoredBefore.map((score) => score - 5))
     expect((await cachedTenants(db, healthyId)).map(fieldsOf)).toEqual(await upstreamTenants(healthy, healthyId))
 
     const runs = await storedRuns(db, 'tenants')

@@ -8,8 +8,7 @@ export const IMPERSONATION_ISSUER = 'raiops'
 export const IMPERSONATION_TOKEN_TYPE = 'raiops-imp+jwt'
 /** Where a tenant application receives the link, below its app_url. */
 export const IMPERSONATION_PATH = '/raiops/impersonate'
-export const MIN_REASON_LENGTH = 10
-export const MAX_REASON_LENGTH = 500
+export {MAX_REASON_LENGTH, MIN_REASON_LENGTH} from '../text/reason.js'
 export const MAX_TICKET_LENGTH = 128
 
 /** The claims of an impersonation token, as signed. */

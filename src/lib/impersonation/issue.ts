@@ -13,7 +13,8 @@ import type {RdsInstanceRow} from '../rds/types.js'
 import {MAX_TTL_SECONDS, MIN_TTL_SECONDS} from '../rds/validation.js'
 import {rememberSecret} from '../redact/index.js'
 import {getTenant, type TenantRef} from '../tenant/reference.js'
-import {IMPERSONATION_ISSUER, IMPERSONATION_PATH, IMPERSONATION_TOKEN_TYPE, MAX_REASON_LENGTH, MAX_TICKET_LENGTH, MIN_REASON_LENGTH} from './claims.js'
+import {reasonSchema} from '../text/reason.js'
+import {IMPERSONATION_ISSUER, IMPERSONATION_PATH, IMPERSONATION_TOKEN_TYPE, MAX_TICKET_LENGTH} from './claims.js'
 import {loadImpersonationKey} from './keys.js'
 
 export interface ImpersonationRequest {
@@ -60,13 +61,7 @@ const oneLine = (text: string) => !/\p{Cc}/u.test(text)
 
 const requestSchema = z.object({
   tenant: z.string(),
-  reason: z
-    .string()
-    .trim()
-    .min(1, {message: '--reason must say why you open the tenant'})
-    .min(MIN_REASON_LENGTH, {message: `--reason is too short: say why in at least ${MIN_REASON_LENGTH} characters`})
-    .max(MAX_REASON_LENGTH, {message: `--reason is too long: at most ${MAX_REASON_LENGTH} characters`})
-    .refine(oneLine, {message: '--reason must be one line of text'}),
+  reason: reasonSchema('why you open the tenant'),
   ticket: z
     .string()
     .trim()

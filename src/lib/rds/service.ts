@@ -11,8 +11,11 @@ import {findMaster, findRds, getRds, listRdsRows, toRdsView} from './repository.
 import type {RdsConnectionSpec, RdsInstanceRow, RdsState, RdsView} from './types.js'
 import {validateImpersonation, validateRdsFields, type RdsFields, type ValidRdsFields} from './validation.js'
 
+/** The columns of an RDS row a connection is made from. */
+export type RdsConnectionRow = Pick<RdsInstanceRow, 'id' | 'name' | 'engine' | 'host' | 'port' | 'username' | 'password_enc' | 'rai_database'>
+
 /** The plain connection values of a registered RDS, its password decrypted. */
-export async function connectionSpecFor(ctx: OpsContext, row: RdsInstanceRow): Promise<RdsConnectionSpec> {
+export async function connectionSpecFor(ctx: OpsContext, row: RdsConnectionRow): Promise<RdsConnectionSpec> {
   const id = Number(row.id)
   const password = row.password_enc ? decryptSecret(await ctx.keyring(), row.password_enc, passwordLocation(id)) : null
   return {

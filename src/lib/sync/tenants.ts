@@ -10,7 +10,7 @@ import {fanOut, inShard, type FanOutResult, type Shard} from '../fleet/fan-out.j
 import {selectRds} from '../rds/repository.js'
 import {connectionSpecFor} from '../rds/service.js'
 import type {RdsInstanceRow} from '../rds/types.js'
-import {tenantRefresh} from '../tenant/refresh.js'
+import {rescoreUnread, tenantRefresh} from '../tenant/refresh.js'
 import type {InvalidRows} from './invalid.js'
 import {finishRun, lastSuccessByRds, recordRun, startRun, ZERO_COUNTS, type SyncCounts} from './runs.js'
 import {readUpstreamTenants, type UpstreamTenant} from './upstream-tenants.js'
@@ -321,6 +321,8 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
           error: message,
           finishedAt: ctx.now(),
         }).catch(() => undefined)
+        // Its tenants could not be read: their scores count the stale cache (and a down RDS). Not when the run was stopped.
+        if (!stopped) await rescoreUnread(ctx.db, rds.id, row.health_status, ctx.now()).catch(() => undefined)
         throw new Error(message)
       }
     },

@@ -1,4 +1,7 @@
-import type {HealthStatus, TenantMasterRow} from '../db/tables.js'
+import type {Knex} from 'knex'
+
+import {TENANT_MASTER_TABLE, type HealthStatus, type TenantMasterRow} from '../db/tables.js'
+import {toIso} from '../db/values.js'
 import {searchText} from '../text/search.js'
 import {healthScore} from './health-score.js'
 
@@ -66,4 +69,46 @@ export function tenantRefresh(
     health_signals: JSON.stringify(health.signals),
     search_text: searchText(reading.name, reading.primaryContactName, reading.primaryContactEmail),
   }
+}
+
+const RESCORE_COLUMNS = [
+  'id',
+  'status',
+  'cached_user_count',
+  'active_user_count',
+  'cached_location_count',
+  'last_user_activity_at',
+  'cache_refreshed_at',
+  'health_score',
+  'health_signals',
+] as const
+
+/**
+ * Scores again, from what raiops holds, the tenants of an RDS that could not be
+ * read: the cache grows stale and the RDS may be down, and the stored scores
+ * say so. Only rows whose score or signals changed are written (none, once a
+ * failed run has rescored them and no bucket has changed since).
+ */
+export async function rescoreUnread(db: Knex, rdsId: number, rdsHealth: HealthStatus | null, now: Date): Promise<number> {
+  const rows = await db(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId}).whereNull('remote_missing_at').select(...RESCORE_COLUMNS)
+  let changed = 0
+  for (const row of rows) {
+    const health = healthScore(
+      {
+        status: row.status ?? null,
+        users: row.active_user_count === null ? null : Number(row.cached_user_count),
+        activeUsers: row.active_user_count === null ? null : Number(row.active_user_count),
+        locations: Number(row.cached_location_count),
+        lastActivityAt: toIso(row.last_user_activity_at),
+        rdsHealth,
+        refreshedAt: toIso(row.cache_refreshed_at),
+      },
+      now,
+    )
+    const signals = JSON.stringify(health.signals)
+    if (row.health_score !== null && Number(row.health_score) === health.score && row.health_signals === signals) continue
+    await db(TENANT_MASTER_TABLE).where({id: row.id}).update({health_score: health.score, health_signals: signals})
+    changed++
+  }
+  return changed
 }
