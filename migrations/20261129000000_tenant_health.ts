@@ -1,5 +1,7 @@
 import type {Knex} from 'knex'
 
+import {searchText} from '../src/lib/text/search.js'
+
 /**
  * What tenant:list sorts and filters on, kept with each tenant by every refresh
  * (sync:tenants, tenant:show): its active and ghost users, when a user was last
@@ -23,6 +25,23 @@ export async function up(knex: Knex): Promise<void> {
     table.index(['cache_refreshed_at', 'id'], 'tenant_master_refreshed_id_index')
     table.index(['status'], 'tenant_master_status_index')
   })
+  // The tenants already registered are found by --search at once, not only after their next refresh.
+  let after = 0
+  for (;;) {
+    const rows = await knex('tenant_master')
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(500)
+      .select('id', 'name', 'primary_contact_name', 'primary_contact_email')
+    if (rows.length === 0) break
+    await knex.transaction(async (tx) => {
+      for (const row of rows)
+        await tx('tenant_master')
+          .where({id: row.id})
+          .update({search_text: searchText(row.name, row.primary_contact_name, row.primary_contact_email)})
+    })
+    after = Number(rows[rows.length - 1].id)
+  }
 }
 
 export async function down(knex: Knex): Promise<void> {

@@ -532,7 +532,11 @@ describe('raiops demo: the tour', () => {
       '$ raiops rds:health\n',
       '$ raiops sync:all\n',
       '$ raiops status\n',
-      '$ raiops routing:lookup ',
+      '$ raiops tenant:list --sort health --limit 8\n',
+      '$ raiops tenant:show ',
+      '$ raiops user:find ',
+      '$ raiops user:suspend ',
+      '$ raiops user:reactivate ',
       '$ raiops tenant:impersonate ',
       '$ raiops audit:list --limit 12\n',
       '$ raiops audit:verify\n',
@@ -542,7 +546,20 @@ describe('raiops demo: the tour', () => {
     expect(at).toEqual([...at].sort((a, b) => a - b))
 
     const output = steps()
-    expect([...output.keys()]).toEqual(['rds:list', 'rds:health', 'sync:all', 'status', 'routing:lookup', 'tenant:impersonate', 'audit:list', 'audit:verify'])
+    expect([...output.keys()]).toEqual([
+      'rds:list',
+      'rds:health',
+      'sync:all',
+      'status',
+      'tenant:list',
+      'tenant:show',
+      'user:find',
+      'user:suspend',
+      'user:reactivate',
+      'tenant:impersonate',
+      'audit:list',
+      'audit:verify',
+    ])
     for (const name of RDS_NAMES) expect(output.get('rds:list'), name).toContain(name)
     expect(output.get('rds:health')).toMatch(/│ us-west-2\s+│ sqlite\s+│ down /)
     expect(output.get('rds:health')).toContain('(exit 4:')
@@ -550,8 +567,21 @@ describe('raiops demo: the tour', () => {
     expect(output.get('status')).toContain('(exit 4:')
     expect(tour.stdout.match(/^\(exit \d+/gm)).toEqual(['(exit 4', '(exit 3', '(exit 4'])
     expect(tour.stdout).not.toContain('not expected on the demo')
-    const lookedUp = new Set([...(output.get('routing:lookup') ?? '').matchAll(/│ (eu-central-1|eu-west-1|us-east-1|us-west-2) /g)].map((m) => m[1]))
-    expect(lookedUp.size).toBeGreaterThanOrEqual(2)
+    // The least healthy tenants first, each with its score; one of them shown with its score signal by signal.
+    const scores = [...(output.get('tenant:list') ?? '').matchAll(/^│ \d+ .*│ (\d+) +│/gm)].map((m) => Number(m[1]))
+    expect(scores.length).toBe(8)
+    expect(scores).toEqual([...scores].sort((a, b) => a - b))
+    expect(output.get('tenant:show')).toMatch(/^Health score \d+\/100 \(from this read\)$/m)
+    for (const signal of ['status', 'activeShare', 'users', 'locations', 'recency', 'rds', 'freshness'])
+      expect(output.get('tenant:show')).toMatch(new RegExp(`│ ${signal} +│ [\\d.]+ / \\d+ +│`))
+    // The shared email: a user of at least three tenants on at least two servers.
+    const found = [...(output.get('user:find') ?? '').matchAll(/^│ (eu-central-1|eu-west-1|us-east-1|us-west-2):\d+ /gm)].map((m) => m[1])
+    expect(found.length).toBeGreaterThanOrEqual(3)
+    expect(new Set(found).size).toBeGreaterThanOrEqual(2)
+    expect(output.get('user:suspend')).toMatch(/users: id \d+ status active → suspended/)
+    expect(output.get('user:suspend')).toMatch(/user_email_routing: id \d+ status active → suspended/)
+    expect(output.get('user:reactivate')).toMatch(/users: id \d+ status suspended → active/)
+    expect(output.get('audit:list')).toContain('user.suspend')
     expect(output.get('tenant:impersonate')).toMatch(/^https:\/\/eu\.rai\.example\.com\/raiops\/impersonate\?token=\S+$/m)
     expect(output.get('audit:list')).toContain('tenant.impersonate')
     expect(output.get('audit:verify')).toMatch(/^intact: \d+ entries/m)

@@ -202,9 +202,9 @@ const CASES: Record<string, MigrationCase> = {
   },
   '20261129000000_tenant_health': {
     async afterUp(db) {
-      // A tenant synced before the columns existed has no score until its next refresh.
+      // A tenant synced before the columns existed has no score until its next refresh, and is found by --search at once.
       expect(await db('tenant_master').select('id', 'health_score', 'active_user_count', 'search_text')).toEqual([
-        {id: 1, health_score: null, active_user_count: null, search_text: null},
+        {id: 1, health_score: null, active_user_count: null, search_text: 'acme\nops@acme.example'},
       ])
       await db('tenant_master').where({id: 1}).update({health_score: 87, health_signals: '[]', search_text: 'acme', last_user_activity_at: T1})
       const [row] = await db('tenant_master').select('health_score', 'last_user_activity_at')

@@ -54,9 +54,30 @@ export function demoTour(facts: Facts): TourStep[] {
       expectedExit: down ? {code: 4, why: `${down} is down, so the overview is FAIL: status exits 4 (--fail-on, default fail)`} : undefined,
     },
     {
-      title: 'Where does this email sign in?',
+      title: 'Which tenants need attention?',
+      about:
+        "The tenant registry, least healthy first: each tenant has a customer health score (0–100) from its status, active users, locations, recent activity, its RDS and how fresh raiops' copy is. Filters, search and paging work on 100,000 tenants.",
+      args: ['tenant:list', '--sort', 'health', '--limit', '8'],
+    },
+    {
+      title: 'One tenant, live from its RDS',
+      about: `${facts.supportTenant}: the registry row, then what its RDS holds now (users by status, ghost users, locations, the latest activity), its routing entries on the master checked against its users, and the health score, signal by signal.`,
+      args: ['tenant:show', facts.supportTenant],
+    },
+    {
+      title: 'Where does this person have a user?',
       about: `${sharedEmail} is an accountant's address, a user of several tenants on different servers: the routing directory knows them all.`,
-      args: ['routing:lookup', sharedEmail],
+      args: ['user:find', sharedEmail],
+    },
+    {
+      title: 'Suspend them in one tenant',
+      about: `The plan first (which rows on which servers change), then the user's row on the RDS, then the routing entry on the master, then the audit trail with the reason. Run again, it changes nothing.`,
+      args: ['user:suspend', sharedEmail, '--tenant', facts.supportTenant, '--reason', 'access review: left the firm', '--yes'],
+    },
+    {
+      title: '… and reactivate them',
+      about: 'The same path back: the user active on the RDS, the routing entry active on the master (it would stay suspended while the tenant itself is).',
+      args: ['user:reactivate', sharedEmail, '--tenant', facts.supportTenant, '--reason', 'access review: still with the firm', '--yes'],
     },
     {
       title: 'Open a tenant for support',
@@ -65,7 +86,8 @@ export function demoTour(facts: Facts): TourStep[] {
     },
     {
       title: 'Who did what?',
-      about: 'Every change made above, in the hash-chained audit trail: the setup, the registrations, the drain, the impersonation with its reason and ticket.',
+      about:
+        'Every change made above, in the hash-chained audit trail: the setup, the registrations, the drain, the suspension and its reversal, the impersonation with its reason and ticket.',
       args: ['audit:list', '--limit', '12'],
     },
     {
@@ -84,6 +106,7 @@ export function demoTryNext(facts: Facts): string[][] {
     ['rds:health', '--history'],
     ['sync:status'],
     ['routing:lookup', facts.sharedEmails[1] ?? facts.sharedEmails[0], '--live'],
+    ['tenant:list', '--search', 'bakery'],
     ['audit:list', '--action', 'tenant.impersonate', '--format', 'json'],
   ]
   lines.push(['tenant:impersonation-key'], ['--help'])

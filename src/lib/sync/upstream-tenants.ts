@@ -1,6 +1,6 @@
 import type {Knex} from 'knex'
 
-import {toIso} from '../db/values.js'
+import {readTally, userTallies} from '../tenant/tallies.js'
 import {InvalidTally, isId, type InvalidRows} from './invalid.js'
 
 /** An RDS's tenants as read, and the rows that break the contract. */
@@ -29,28 +29,6 @@ export interface UpstreamTenant {
   locations: number
   /** The latest updated_at of its non-ghost users (ISO), null with none. */
   lastActivityAt: string | null
-}
-
-/**
- * Per tenant, in one scan of users: non-ghost users, the active ones among them,
- * ghost users, and the latest activity of a non-ghost user. A NULL is_ghost is a
- * regular user. The same statement serves sync:tenants and tenant:show.
- */
-export function userTallies(db: Knex, from: Knex.QueryBuilder | Knex.Raw | string = 'users'): Knex.QueryBuilder {
-  return db
-    .from(from as string)
-    .select('tenant_id')
-    .select(db.raw('COUNT(*) AS n'))
-    .select(db.raw('SUM(CASE WHEN is_ghost = ? THEN 1 ELSE 0 END) AS ghosts', [true]))
-    .select(db.raw(`SUM(CASE WHEN (is_ghost = ? OR is_ghost IS NULL) AND status = 'active' THEN 1 ELSE 0 END) AS active`, [false]))
-    .select(db.raw('MAX(CASE WHEN is_ghost = ? OR is_ghost IS NULL THEN updated_at END) AS last_activity', [false]))
-    .groupBy('tenant_id')
-}
-
-/** A userTallies row as numbers. */
-export function readTally(row: Record<string, unknown>): {users: number; activeUsers: number; ghostUsers: number; lastActivityAt: string | null} {
-  const ghostUsers = Number(row.ghosts ?? 0)
-  return {users: Number(row.n ?? 0) - ghostUsers, activeUsers: Number(row.active ?? 0), ghostUsers, lastActivityAt: toIso(row.last_activity)}
 }
 
 /**

@@ -90,7 +90,10 @@ const RESCORE_COLUMNS = [
  * failed run has rescored them and no bucket has changed since).
  */
 export async function rescoreUnread(db: Knex, rdsId: number, rdsHealth: HealthStatus | null, now: Date): Promise<number> {
-  const rows = await db(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId}).whereNull('remote_missing_at').select(...RESCORE_COLUMNS)
+  const rows = await db(TENANT_MASTER_TABLE)
+    .where({rds_instance_id: rdsId})
+    .whereNull('remote_missing_at')
+    .select(...RESCORE_COLUMNS)
   let changed = 0
   for (const row of rows) {
     const health = healthScore(

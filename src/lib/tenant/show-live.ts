@@ -1,8 +1,8 @@
 import type {Knex} from 'knex'
 
 import {toBool, toIso} from '../db/values.js'
-import {readTally, userTallies} from '../sync/upstream-tenants.js'
 import type {TenantReading} from './refresh.js'
+import {readTally, userTallies} from './tallies.js'
 
 /** At most this many mismatches of each kind are listed (all are counted). */
 export const MISMATCH_SAMPLE = 10
