@@ -74,7 +74,7 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
     }
     // Each tenant also keeps its active and ghost users, last user activity, search text and a health score with its signals.
     const scored = await db('tenant_master')
-      .orderBy('id')
+      .orderBy(['rds_instance_id', 'remote_tenant_id'])
       .select('name', 'cached_user_count', 'active_user_count', 'ghost_user_count', 'last_user_activity_at', 'health_score', 'health_signals', 'search_text')
     expect(scored.map((r) => Number(r.ghost_user_count))).toEqual([2, 2, 2, 1, 1])
     for (const row of scored) {
