@@ -4,7 +4,7 @@ import type {ChalkInstance} from 'chalk'
 import {maskAuditView, type AuditChange, type AuditView} from '../lib/audit/read.js'
 import {assertPermitted} from '../lib/auth/identity.js'
 import type {Permission} from '../lib/auth/permissions.js'
-import {maskEmails, seesPii} from '../lib/auth/pii.js'
+import {maskEmail, maskEmails, seesPii} from '../lib/auth/pii.js'
 import {ExitCode, UserError, type ExitCode as ExitCodeValue} from '../lib/errors/index.js'
 import {scrubText} from '../lib/redact/index.js'
 import {Runtime} from '../lib/runtime.js'
@@ -382,7 +382,7 @@ export abstract class BaseCommand<T> extends Command {
       return
     }
     this.activeProgress?.fail()
-    const mapped = mapError(this.runtime?.storageError(error) ?? error, this.argv)
+    const mapped = this.piiError(mapError(this.runtime?.storageError(error) ?? error, this.argv))
     process.exitCode = mapped.exitCode
     if (this.jsonEnabled()) {
       process.stdout.write(
@@ -396,6 +396,17 @@ export abstract class BaseCommand<T> extends Command {
       const frames = (error?.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line))
       process.stderr.write(`${scrubText([`${escapeControl(error?.name ?? 'Error')}: ${escapeControl(mapped.message)}`, ...frames].join('\n'))}\n`)
     }
+  }
+
+  /**
+   * Whether this command's errors may name a tenant's user (by email): then they
+   * are masked as its output is (see `pii`).
+   */
+  protected errorsNameUsers = false
+
+  private piiError(mapped: MappedError): MappedError {
+    if (!this.errorsNameUsers || seesPii(this.runtime?.resolvedIdentity?.permissions)) return mapped
+    return {...mapped, message: maskEmail(mapped.message), hint: mapped.hint === undefined ? undefined : maskEmail(mapped.hint)}
   }
 
   /** An error as one human line: its message and hint come from drivers and from what the user typed, so they are shown escaped. */

@@ -14,6 +14,8 @@ export abstract class StatusChangeCommand extends BaseCommand<StatusChange> {
   static override enableJsonFlag = true
 
   private planShown = false
+  // An email not in the tenant, a user that cannot change: named in the error.
+  protected override errorsNameUsers = true
 
   /** The confirmation the service is handed: shows the plan, then asks, or needs --yes. */
   protected confirmation(flags: {yes: boolean}): (plan: StatusChange) => Promise<boolean> {

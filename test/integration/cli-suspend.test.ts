@@ -259,4 +259,28 @@ describe('user:suspend, user:reactivate, tenant:suspend, tenant:reactivate', () 
     }
     expect(await on(eu, async (db) => ((await db('tenants').where({id: 2}).first('status')) as {status: string}).status)).toBe('suspended')
   })
+
+  it("a role without pii.view sees the user's email masked in errors and in the audit trail (target and command line)", async () => {
+    const before = await snapshot()
+    const refused = await as('support_admin', ['user:suspend', ana.email, '--tenant', 'eu:2', '--reason', REASON, '--yes'])
+    expect(refused.code, refused.stderr).toBe(2)
+    expect(refused.stderr).toMatch(/has no user with the email .\*\*\*@/)
+    expect(refused.stderr).not.toContain(ana.email)
+    const refusedJson = await as('support_admin', ['user:reactivate', ana.email, '--tenant', 'eu:2', '--reason', REASON, '--yes', '--json'])
+    expect(refusedJson.code).toBe(2)
+    expect(refusedJson.stdout).not.toContain(ana.email)
+    expect(await snapshot()).toEqual(before)
+
+    const listed = await as('read_only', ['audit:list', '--action', 'user.*', '--json'])
+    expect(listed.code, listed.stderr).toBe(0)
+    const entries = JSON.parse(listed.stdout) as Array<{targetType: string; targetId: string; source: {command: string}}>
+    expect(entries.length).toBeGreaterThan(0)
+    for (const entry of entries) {
+      expect(entry.targetType).toBe('user')
+      expect(entry.targetId).toMatch(/^.\*\*\*@/)
+      expect(entry.source.command).not.toContain(ana.email)
+    }
+    const table = await as('read_only', ['audit:list', '--action', 'user.*'])
+    expect(table.stdout).not.toContain(ana.email)
+  })
 })

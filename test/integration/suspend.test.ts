@@ -379,6 +379,38 @@ describe.each(FLEETS)('on a %s RDS (control database on %s)', (engine, controlEn
     expect(await snapshot(w)).toEqual(settled)
   })
 
+  it('a change on the RDS while the plan awaits confirmation: the routing entries follow the RDS as written, not the plan', async () => {
+    const w = await world(engine, controlEngine)
+    await suspendTenant(w.ctx, {tenant: tenantRef(1), reason: REASON, timeoutMs: 5000})
+    // The user is suspended on the RDS (by the RAI application) after tenant:reactivate read its plan.
+    const reactivated = await reactivateTenant(w.ctx, {
+      tenant: tenantRef(1),
+      reason: REASON,
+      timeoutMs: 5000,
+      confirm: async () => {
+        await onFixture(w.eu, (fdb) => fdb('users').where({id: w.active.id}).update({status: 'suspended'}))
+        return true
+      },
+    })
+    expect(reactivated.complete).toBe(true)
+    expect(await euUserStatus(w, w.active.id)).toBe('suspended')
+    expect((await routing(w, w.euId, 1)).get(w.active.id)).toBe('suspended')
+    await expectCacheMatchesMaster(w)
+
+    // The tenant is suspended on the RDS after user:reactivate read its plan: the user's entry stays suspended with its tenant.
+    const user = await reactivateUser(w.ctx, {
+      ...userInput(w.active.email),
+      confirm: async () => {
+        await onFixture(w.eu, (fdb) => fdb('tenants').where({id: 1}).update({status: 'suspended'}))
+        return true
+      },
+    })
+    expect(user.complete).toBe(true)
+    expect(await euUserStatus(w, w.active.id)).toBe('active')
+    expect((await routing(w, w.euId, 1)).get(w.active.id)).toBe('suspended')
+    await expectCacheMatchesMaster(w)
+  })
+
   it.skipIf(engine === 'sqlite')("the tenant's RDS refused or silent: bounded by the timeout, nothing written anywhere, said so", async () => {
     const w = await world(engine, controlEngine)
     const proxy = must(w.euProxy, 'a proxy')

@@ -14,6 +14,8 @@ export default class UserFind extends BaseCommand<UserFindResult> {
     '<%= config.bin %> <%= command.id %> ana@example.com --live --json',
   ]
 
+  protected override errorsNameUsers = true
+
   static override permission = 'user.view' as const
   static override args = {email: emailArg}
   static override flags = userFindFlags

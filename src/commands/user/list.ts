@@ -14,6 +14,8 @@ export default class UserList extends BaseCommand<UserListResult> {
     '<%= config.bin %> <%= command.id %> --tenant 42 --limit 200 --after 1200 --format csv --output users.csv',
   ]
 
+  protected override errorsNameUsers = true
+
   static override permission = 'user.view' as const
   static override flags = userListFlags
 

@@ -398,12 +398,16 @@ export async function runStatusChange(ctx: OpsContext, request: StatusChangeRequ
   const now = ctx.now()
   const updatedAt = fleetTime(now)
 
-  // (2) Each RDS: one transaction with every target it holds.
+  // (2) Each RDS: one transaction with every target it holds. What the routing
+  // entries should be is taken from the RDS as it is then, read again in the
+  // same transaction: a tenant or user changed since the plan (the confirmation
+  // may take minutes) is not routed from the plan's stale copy.
   await Promise.all(
     [...groupByRds(planned).values()].map(async (group) => {
       const written = await onServer(ctx, group[0].input.rds, request.timeoutMs, (db) =>
         db.transaction(async (tx) => {
           const counts: number[] = []
+          const states: RdsState[] = []
           for (const w of group) {
             const plan = w.target.plan.rds as PlannedWrite
             const scope: Record<string, number> = kind === 'tenant' ? {} : {tenant_id: w.target.tenant.remoteTenantId}
@@ -413,15 +417,20 @@ export async function runStatusChange(ctx: OpsContext, request: StatusChangeRequ
                 `${plan.table} of tenant ${w.target.tenant.remoteTenantId} changed on the RDS since they were read; nothing was written there: run the command again`,
               )
             counts.push(rows)
+            const now = await readRdsState(tx, w.target.tenant.remoteTenantId, w.input.email)
+            // The users this command changed are the plan's (a user given the email since is not one of them).
+            states.push({...now, matched: (w.state as RdsState).matched})
           }
-          return counts
+          return {counts, states}
         }),
       )
       group.forEach((w, i) => {
         w.target.sides.rds = written.ok
-          ? {status: written.value[i] > 0 ? 'changed' : 'unchanged', rows: written.value[i], error: null}
+          ? {status: written.value.counts[i] > 0 ? 'changed' : 'unchanged', rows: written.value.counts[i], error: null}
           : {status: 'failed', rows: 0, error: written.error}
-        if (written.ok) w.tenantAfter = kind === 'tenant' ? request.to : (w.state?.tenantStatus ?? null)
+        if (!written.ok) return
+        w.state = written.value.states[i]
+        w.tenantAfter = kind === 'tenant' ? request.to : (w.state.tenantStatus ?? null)
       })
     }),
   )
