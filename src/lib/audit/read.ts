@@ -185,16 +185,19 @@ export async function* auditPages(
 }
 
 /**
- * An entry as a caller without pii.view sees it: emails masked in its values, and
- * in the actor when the RAI application reported a user of a tenant.
+ * An entry as a caller without pii.view sees it: emails masked in its values, in
+ * the actor when the RAI application reported a user of a tenant, and in the
+ * target and the command line when the target is a tenant's user (user:suspend
+ * names the user by email in both).
  */
 export function maskAuditView<V extends AuditView>(entry: V, mask: <T>(value: T) => T): V {
   const rai = entry.actorType === 'rai'
+  const ofUser = rai || entry.targetType === 'user'
   return {
     ...entry,
     actor: rai ? mask(entry.actor) : entry.actor,
-    targetId: rai ? mask(entry.targetId) : entry.targetId,
-    source: rai ? mask(entry.source) : entry.source,
+    targetId: ofUser ? mask(entry.targetId) : entry.targetId,
+    source: ofUser ? mask(entry.source) : entry.source,
     oldValues: mask(entry.oldValues),
     newValues: mask(entry.newValues),
   }
