@@ -309,4 +309,17 @@ describe('tenant:show and rows that break the fleet contract', () => {
     expect(two.health.signals.find((s) => s.name === 'recency')).toMatchObject({points: 0, detail: 'no user activity known'})
     expect(two.partial).toBe(false)
   })
+
+  it('a users.updated_at that is no time (SQLite keeps any text): no activity known, and the refresh stores none', async () => {
+    const {db} = await control('mysql')
+    const ctx = context(db)
+    const main = await fixture({engine: 'sqlite', master: true, tenants: 2, usersPerTenant: 2, ghostUsersPerTenant: 0})
+    await registerMaster(ctx, main, 'main')
+    await onFixture(main, (fdb) => fdb('users').where({tenant_id: 2}).update({updated_at: 'last tuesday'}))
+    await syncAll(ctx)
+    const two = await showTenant(ctx, {tenant: 'main:2', live: true, timeoutMs: 5000})
+    expect(two.live).toMatchObject({status: 'ok', users: {total: 2, lastActivityAt: null}, refreshed: true})
+    expect((await storedRow(db, two.tenant.id)).last_user_activity_at).toBeNull()
+    expect(two.health.signals.find((s) => s.name === 'recency')).toMatchObject({points: 0, detail: 'no user activity known'})
+  })
 })
