@@ -23,6 +23,9 @@ describe.each(CONTROL_ENGINES)('a tenant named by its name on a %s control datab
       // An empty name (a row that broke the contract) is named by no text, not even its contact's name.
       [5, '', 'Lonely Contact'],
       [6, 'Solo Café', null],
+      [7, 'Studio:54', null],
+      [8, '1999', null],
+      [9, 'eu-1:77', null],
     ]
     for (const [remote, name, contact] of rows) {
       await db('tenant_master').insert({
@@ -50,8 +53,28 @@ describe.each(CONTROL_ENGINES)('a tenant named by its name on a %s control datab
     ['øresund freight', 2],
     ['SOLO CAFÉ', 6],
     ['solo cafe', 6],
+    // Shaped as RDS:N or as an id, but naming no tenant so: a name.
+    ['studio:54', 7],
+    ['1999', 8],
+    ['eu-1:77', 9],
   ])('"%s" names the tenant whatever its case and accents', async (ref, remote) => {
     expect((await getTenant(control.db, ref)).id).toBe(idOf.get(remote))
+  })
+
+  it('an id or RDS:N that names a tenant so is that tenant, whatever the names', async () => {
+    expect((await getTenant(control.db, String(idOf.get(8)))).id).toBe(idOf.get(8))
+    expect((await getTenant(control.db, 'eu-1:9')).id).toBe(idOf.get(9))
+  })
+
+  it.each([
+    ['nowhere:5', 'no RDS named "nowhere"'],
+    ['987654', 'no tenant with id 987654'],
+    ['eu-1:78', 'RDS "eu-1" has no tenant 78 in the registry'],
+  ])('"%s", neither so nor a name, says what was looked for (exit 2)', async (ref, message) => {
+    const error = await getTenant(control.db, ref).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(RaiopsError)
+    expect((error as RaiopsError).exitCode).toBe(2)
+    expect((error as RaiopsError).message).toBe(message)
   })
 
   it('a name two tenants share in different case lists both (exit 2)', async () => {
