@@ -176,6 +176,26 @@ describe('tenant:show', () => {
     expect(billing).toMatchObject({audit: null, hidden: [{section: 'audit', permission: 'audit.view'}], billing: {plan: {code: 'pro'}}})
   })
 
+  it("without pii.view, a user's email is masked in the tenant's audit entries too (the target and the command line of a user:suspend)", async () => {
+    const user = new Database(main.database, {readonly: true})
+      .prepare('select email from users where tenant_id = 2 and is_ghost = 0 order by id limit 1')
+      .get() as {email: string}
+    const suspended = await cli(['user:suspend', user.email, '--tenant', 'main:2', '--reason', 'access review: left the company', '--yes'])
+    expect(suspended.code, suspended.stderr).toBe(0)
+    const admin = json(await cli(['tenant:show', 'main:2', '--json']))
+    expect(JSON.stringify(admin.audit)).toContain(user.email)
+    const masked = `${user.email[0]}***@${user.email.slice(user.email.indexOf('@') + 1)}`
+    for (const role of ['read_only', 'support_admin']) {
+      const asJson = await as(role, ['tenant:show', 'main:2', '--json'])
+      expect(asJson.code, asJson.stderr).toBe(0)
+      expect(asJson.stdout).not.toContain(user.email)
+      expect((JSON.parse(asJson.stdout) as TenantShow).audit?.map((e) => e.targetId)).toContain(masked)
+      const text = await as(role, ['tenant:show', 'main:2', '--wide'])
+      expect(text.stdout + text.stderr).not.toContain(user.email)
+    }
+    await cli(['user:reactivate', user.email, '--tenant', 'main:2', '--reason', 'access review: still with us', '--yes'])
+  })
+
   it('its RDS refusing or silent: the cached data, the cause, exit 3; --no-live still exits 0', async () => {
     await farProxy.setMode('refuse')
     try {

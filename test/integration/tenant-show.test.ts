@@ -290,4 +290,36 @@ describe('tenant:show and rows that break the fleet contract', () => {
     expect(three.health.source).toBe('stored')
     expect(toIso((await storedRow(db, three.tenant.id)).remote_missing_at)).not.toBeNull()
   })
+
+  it("a MariaDB zero date as the users' updated_at (allowed by its default sql_mode): no activity known, never a crash", async () => {
+    const {db} = await control('sqlite')
+    const ctx = context(db)
+    const main = await fixture({engine: 'mysql', master: true, tenants: 2, usersPerTenant: 2, ghostUsersPerTenant: 0})
+    await registerMaster(ctx, main, 'main')
+    await onFixture(main, (fdb) =>
+      fdb.transaction(async (tx) => {
+        await tx.raw("SET SESSION sql_mode = ''")
+        await tx.raw("UPDATE users SET updated_at = '0000-00-00 00:00:00' WHERE tenant_id = 2")
+      }),
+    )
+    await syncAll(ctx)
+    const two = await showTenant(ctx, {tenant: 'main:2', live: true, timeoutMs: 5000})
+    expect(two.live).toMatchObject({status: 'ok', users: {total: 2, lastActivityAt: null}, refreshed: true})
+    expect(two.tenant.lastUserActivityAt).toBeNull()
+    expect(two.health.signals.find((s) => s.name === 'recency')).toMatchObject({points: 0, detail: 'no user activity known'})
+    expect(two.partial).toBe(false)
+  })
+
+  it('a users.updated_at that is no time (SQLite keeps any text): no activity known, and the refresh stores none', async () => {
+    const {db} = await control('mysql')
+    const ctx = context(db)
+    const main = await fixture({engine: 'sqlite', master: true, tenants: 2, usersPerTenant: 2, ghostUsersPerTenant: 0})
+    await registerMaster(ctx, main, 'main')
+    await onFixture(main, (fdb) => fdb('users').where({tenant_id: 2}).update({updated_at: 'last tuesday'}))
+    await syncAll(ctx)
+    const two = await showTenant(ctx, {tenant: 'main:2', live: true, timeoutMs: 5000})
+    expect(two.live).toMatchObject({status: 'ok', users: {total: 2, lastActivityAt: null}, refreshed: true})
+    expect((await storedRow(db, two.tenant.id)).last_user_activity_at).toBeNull()
+    expect(two.health.signals.find((s) => s.name === 'recency')).toMatchObject({points: 0, detail: 'no user activity known'})
+  })
 })

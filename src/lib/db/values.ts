@@ -5,14 +5,19 @@
  */
 export function toIso(value: unknown): string | null {
   if (value === null || value === undefined) return null
-  if (value instanceof Date) return value.toISOString()
-  if (typeof value === 'number') return new Date(value).toISOString()
-  if (typeof value === 'bigint') return new Date(Number(value)).toISOString()
+  // A MariaDB zero date ('0000-00-00', which its default sql_mode lets a fleet write) comes back an Invalid Date: no time.
+  if (value instanceof Date) return validIso(value)
+  if (typeof value === 'number') return validIso(new Date(value))
+  if (typeof value === 'bigint') return validIso(new Date(Number(value)))
   const text = String(value)
-  if (/^\d+$/.test(text)) return new Date(Number(text)).toISOString()
+  if (/^\d+$/.test(text)) return validIso(new Date(Number(text)))
   // MySQL DATETIME read as a string has no zone: raiops writes UTC.
   const date = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(' ', 'T')}Z`)
   return Number.isNaN(date.getTime()) ? text : date.toISOString()
+}
+
+function validIso(date: Date): string | null {
+  return Number.isNaN(date.getTime()) ? null : date.toISOString()
 }
 
 export function toIsoRequired(value: unknown): string {

@@ -18,8 +18,14 @@ export function userTallies(db: Knex, from: Knex.QueryBuilder | Knex.Raw | strin
     .groupBy('tenant_id')
 }
 
-/** A userTallies row as numbers. */
+/** A userTallies row as numbers; a latest activity that is no time (a SQLite fleet keeps any text) as none. */
 export function readTally(row: Record<string, unknown>): {users: number; activeUsers: number; ghostUsers: number; lastActivityAt: string | null} {
   const ghostUsers = Number(row.ghosts ?? 0)
-  return {users: Number(row.n ?? 0) - ghostUsers, activeUsers: Number(row.active ?? 0), ghostUsers, lastActivityAt: toIso(row.last_activity)}
+  const lastActivityAt = toIso(row.last_activity)
+  return {
+    users: Number(row.n ?? 0) - ghostUsers,
+    activeUsers: Number(row.active ?? 0),
+    ghostUsers,
+    lastActivityAt: lastActivityAt === null || Number.isNaN(Date.parse(lastActivityAt)) ? null : lastActivityAt,
+  }
 }
