@@ -422,12 +422,15 @@ describe('raiops tenant:list (in-process, MariaDB control database)', () => {
     expect(all.code, all.stderr).toBe(0)
     expect(all.stdout.split('\n')[0]).toBe('id,tenant,name,status,users,locations,health,refreshed,missing,contact,email')
     expect(csvBody(all.stdout)).toEqual(pages)
-    expect(all.stderr.trim()).toBe('wrote 45 tenants to standard output')
+    // Then the summary of what was written, as a page gives it.
+    const summaryLine = (await cli(['--limit', '1'])).stderr.split('\n')[0]
+    expect(summaryLine).toMatch(/^45 tenants match on \d+ RDS/)
+    expect(all.stderr.trim().split('\n')).toEqual(['wrote 45 tenants to standard output', summaryLine])
     const file = join(home.path, 'tenants.csv')
     const written = await cli(['--all', '--format', 'csv', '--sort', 'refreshed', '--output', file])
     expect(written.code, written.stderr).toBe(0)
     expect(written.stdout).toBe('')
-    expect(written.stderr.trim()).toBe(`wrote 45 tenants to ${file}`)
+    expect(written.stderr.trim().split('\n')).toEqual([`wrote 45 tenants to ${file}`, summaryLine])
     expect(readFileSync(file, 'utf8')).toBe(all.stdout)
     expect(statSync(file).mode & 0o777).toBe(0o600)
     const ndjson = await cli(['--all', '--format', 'ndjson', '--missing', '--columns', 'id'])

@@ -1,6 +1,6 @@
 import type {ChalkInstance} from 'chalk'
 
-import type {TenantListResult, TenantListRow} from '../../lib/tenant/list.js'
+import type {TenantListResult, TenantListRow, TenantListSummary} from '../../lib/tenant/list.js'
 import {ago} from '../../lib/text/age.js'
 import {escapeControl} from '../../lib/text/escape.js'
 import {paint} from '../output/color.js'
@@ -44,8 +44,7 @@ export const showsContacts = (flags: {wide?: boolean; format: string; columns?: 
 const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`
 
 /** The summary line (stderr): how many tenants match, on how many RDS, how fresh their cached data is. */
-export function tenantListSummaryLine(result: TenantListResult, now: Date): string {
-  const s = result.summary
+export function tenantListSummaryLine(s: TenantListSummary, now: Date): string {
   if (s.matching === 0) return 'no tenant matches'
   const parts = [`${plural(s.matching, 'tenant')} ${s.matching === 1 ? 'matches' : 'match'} on ${plural(s.rds, 'RDS', 'RDS')}`]
   if (s.missing > 0) parts.push(`${s.missing.toLocaleString('en-US')} gone upstream`)

@@ -2,7 +2,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {tenantListFlags, tenantListInput} from '../../cli/flags/tenant-list.js'
 import {streamList, type StreamFormat} from '../../cli/output/list-stream.js'
 import {showsContacts, tenantListColumns, tenantListNextLine, tenantListSummaryLine, tenantStreamNote} from '../../cli/reporters/tenant-list.js'
-import {listTenants, tenantBatches, type TenantListResult} from '../../lib/tenant/list.js'
+import {listTenants, streamTenants, type TenantListResult} from '../../lib/tenant/list.js'
 
 export default class TenantList extends BaseCommand<TenantListResult | {tenants: number}> {
   static override summary = 'list tenants across the fleet, with filters, sorting and paging'
@@ -21,19 +21,20 @@ export default class TenantList extends BaseCommand<TenantListResult | {tenants:
 
   async run(): Promise<TenantListResult | {tenants: number}> {
     const {flags} = await this.parse(TenantList)
-    const input = tenantListInput(flags, this.jsonEnabled())
-    const ctx = await this.context()
+    const [input, ctx] = [tenantListInput(flags, this.jsonEnabled()), await this.context()]
     const columns = tenantListColumns(this.color, {contacts: showsContacts(flags)})
     if (flags.all) {
       const options = {format: flags.format as StreamFormat, output: flags.output, columns: this.tableLayout(flags).columns}
-      const written = await streamList(await tenantBatches(ctx, input), columns, {...options, view: (rows) => this.pii(rows), signal: this.stopSignal()})
+      const {batches, summary} = await streamTenants(ctx, input)
+      const written = await streamList(batches, columns, {...options, view: (rows) => this.pii(rows), signal: this.stopSignal()})
       this.note(tenantStreamNote(written, flags.output))
+      if (written.end === 'complete') this.note(tenantListSummaryLine(await summary, ctx.now()))
       this.exitIfInterrupted()
       return {tenants: written.rows}
     }
     const result = this.pii(await listTenants(ctx, input))
     this.renderList(result.tenants, columns, flags, ctx.now())
-    for (const line of [tenantListSummaryLine(result, ctx.now()), tenantListNextLine(result)]) if (line) this.note(line)
+    for (const line of [tenantListSummaryLine(result.summary, ctx.now()), tenantListNextLine(result)]) if (line) this.note(line)
     return result
   }
 }

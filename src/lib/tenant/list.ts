@@ -468,3 +468,18 @@ export async function tenantBatches(
     }
   })()
 }
+
+/**
+ * `tenant:list --all`: every matching tenant as batches (see `tenantBatches`)
+ * and, read beside them by one aggregate query, the summary of the matches.
+ */
+export async function streamTenants(
+  ctx: Pick<OpsContext, 'db' | 'now'>,
+  input: TenantFilterInput & TenantOrder,
+): Promise<{batches: AsyncIterable<TenantListRow[]>; summary: Promise<TenantListSummary>}> {
+  const batches = await tenantBatches(ctx, input)
+  const summary = summarise(ctx.db, await tenantFilter(ctx, input))
+  // Awaited once the rows are written; a stream that failed first must not leave it unhandled.
+  summary.catch(() => undefined)
+  return {batches, summary}
+}
