@@ -14,6 +14,7 @@ import {readFileSync, statSync} from 'node:fs'
 import {cpus, loadavg} from 'node:os'
 import {join} from 'node:path'
 
+import {healthScore} from '../src/lib/tenant/health-score.js'
 import {searchText} from '../src/lib/text/search.js'
 import {createTestDatabase, createTestDir, mysqlServer} from '../test/support/servers.js'
 import {benchLog, cleanup, cleanUpOnSignals, cleanups, cliRunner, median, numberArgument, ratio, root, stats, timed} from './support.js'
@@ -60,6 +61,26 @@ function tenantRow(i: number, rdsIds: number[], now: number): unknown[] {
     new Date(now),
     new Date(now),
   ]
+}
+
+/** A tenant's stored health signals, as a refresh writes them (about 500 bytes of JSON in every row the --search scan reads). */
+function signals(i: number, now: number): string | null {
+  if (i % 19 === 0) return null
+  const t = tenantRow(i, [1], now)
+  return JSON.stringify(
+    healthScore(
+      {
+        status: t[5] as string,
+        users: t[6] as number,
+        activeUsers: t[8] as number,
+        locations: t[7] as number,
+        lastActivityAt: new Date(now - (i % 120) * 86_400_000).toISOString(),
+        rdsHealth: 'healthy',
+        refreshedAt: t[10] === null ? null : (t[10] as Date).toISOString(),
+      },
+      new Date(now),
+    ).signals,
+  )
 }
 
 /** The floor of (a): node, mysql2's row stream of the same SELECT, CSV (minimal quoting) to a file. */
@@ -134,9 +155,9 @@ try {
   log(`inserting ${TENANTS} tenant_master rows`)
   const insertMs = await timed(async () => {
     for (let start = 0; start < TENANTS; start += INSERT_BATCH) {
-      const rows = Array.from({length: Math.min(INSERT_BATCH, TENANTS - start)}, (_, k) => tenantRow(start + k, rdsIds, now))
+      const rows = Array.from({length: Math.min(INSERT_BATCH, TENANTS - start)}, (_, k) => [...tenantRow(start + k, rdsIds, now), signals(start + k, now)])
       await conn.query(
-        'INSERT INTO tenant_master (rds_instance_id, remote_tenant_id, name, primary_contact_name, primary_contact_email, status, cached_user_count, cached_location_count, active_user_count, ghost_user_count, cache_refreshed_at, remote_missing_at, health_score, search_text, created_at, updated_at) VALUES ?',
+        'INSERT INTO tenant_master (rds_instance_id, remote_tenant_id, name, primary_contact_name, primary_contact_email, status, cached_user_count, cached_location_count, active_user_count, ghost_user_count, cache_refreshed_at, remote_missing_at, health_score, search_text, created_at, updated_at, health_signals) VALUES ?',
         [rows],
       )
     }

@@ -3,6 +3,7 @@ import type {ChalkInstance} from 'chalk'
 import {demoCommand, type DemoResult} from '../../lib/demo/build.js'
 import type {DemoOutput} from '../../lib/demo/output.js'
 import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
+import {groupThousands} from '../../lib/text/number.js'
 
 /** The first line: the demo built (in how long), or already there and what happens to it. */
 export function demoHeadline(c: ChalkInstance, result: DemoResult, options: {dir: string; seconds: string; tour: boolean}): string {
@@ -20,7 +21,7 @@ export function demoKeptNote(result: DemoResult): string | null {
 
 /** The demo's data: totals, then a line per RDS with its role. */
 export function demoFleetSummary(result: DemoResult): string {
-  const n = (value: number) => value.toLocaleString('en-US')
+  const n = (value: number) => groupThousands(value)
   const lines = [
     `  ${n(result.totals.tenants)} tenants, ${n(result.totals.users)} users (and ${n(result.totals.ghostUsers)} ghost users), ${n(result.totals.locations)} locations, ${n(result.totals.routing)} routing rows on ${result.rds.length} RDS:`,
   ]

@@ -3,6 +3,7 @@ import type {ChalkInstance} from 'chalk'
 import type {TenantListResult, TenantListRow, TenantListSummary} from '../../lib/tenant/list.js'
 import {ago} from '../../lib/text/age.js'
 import {escapeControl} from '../../lib/text/escape.js'
+import {groupThousands} from '../../lib/text/number.js'
 import {paint} from '../output/color.js'
 import type {StreamedList} from '../output/list-stream.js'
 import type {Column} from '../output/render.js'
@@ -41,19 +42,19 @@ export function tenantListColumns(c: ChalkInstance, options: {contacts: boolean}
 export const showsContacts = (flags: {wide?: boolean; format: string; columns?: string}): boolean =>
   Boolean(flags.wide) || flags.format !== 'table' || flags.columns !== undefined
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`
+const plural = (n: number, one: string, many = `${one}s`) => `${groupThousands(n)} ${n === 1 ? one : many}`
 
 /** The summary line (stderr): how many tenants match, on how many RDS, how fresh their cached data is. */
 export function tenantListSummaryLine(s: TenantListSummary, now: Date): string {
   if (s.matching === 0) return 'no tenant matches'
   const parts = [`${plural(s.matching, 'tenant')} ${s.matching === 1 ? 'matches' : 'match'} on ${plural(s.rds, 'RDS', 'RDS')}`]
-  if (s.missing > 0) parts.push(`${s.missing.toLocaleString('en-US')} gone upstream`)
+  if (s.missing > 0) parts.push(`${groupThousands(s.missing)} gone upstream`)
   if (s.oldestRefreshedAt && s.newestRefreshedAt) {
     const oldest = ago(s.oldestRefreshedAt, now)
     const newest = ago(s.newestRefreshedAt, now)
     parts.push(oldest === newest ? `refreshed ${newest}` : `refreshed ${oldest} to ${newest}`)
   }
-  if (s.neverRefreshed > 0) parts.push(`${s.neverRefreshed.toLocaleString('en-US')} never refreshed`)
+  if (s.neverRefreshed > 0) parts.push(`${groupThousands(s.neverRefreshed)} never refreshed`)
   return parts.join(' · ')
 }
 
