@@ -21,6 +21,12 @@ export const FLEET_USER_PASSWORD = 'rai-Test-passw0rd'
 export interface FleetMember {
   name: string
   email: string
+  /**
+   * Which of the generated hashes of FLEET_USER_PASSWORD their user row holds:
+   * the same on every tenant keeps the person's password in step across tenants
+   * (as password:sync leaves it); absent, each row gets one by the seed.
+   */
+  passwordVariant?: number
 }
 
 /** What one RAI database holds. */
@@ -218,6 +224,11 @@ function staffRow(u: UserSlot): FleetRow {
   }
 }
 
+function memberHash(plan: RaiDataPlan, member: FleetMember, random: () => number): string {
+  const hashes = passwordHashes(plan.bcryptCost ?? 4)
+  return member.passwordVariant === undefined ? pick(random, hashes) : hashes[member.passwordVariant % hashes.length]
+}
+
 function memberRow(u: UserSlot, member: FleetMember): FleetRow {
   const random = rng(u.plan.seed, 6, u.id)
   const created = u.times.created + Math.floor(random() * (u.plan.nowS - u.times.created))
@@ -226,7 +237,7 @@ function memberRow(u: UserSlot, member: FleetMember): FleetRow {
     tenant_id: u.tenantId,
     name: member.name,
     email: member.email,
-    password: pick(random, passwordHashes(u.plan.bcryptCost ?? 4)),
+    password: memberHash(u.plan, member, random),
     status: 'active',
     is_ghost: false,
     created_at: sqlTime(created),

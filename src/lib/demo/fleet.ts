@@ -90,7 +90,8 @@ function sharedMemberships(spec: SizeSpec): {
       taken.add(`${rds}:${tenant}`)
       if (k === 0 && j === 0) first = {rds, tenant}
       const members = byRds[rds].get(tenant) ?? []
-      members.push({name: `${given} ${family}`, email})
+      // One password everywhere, as password:sync leaves it; but the first person's differs on their second tenant: the drift the tour finds and fixes.
+      members.push({name: `${given} ${family}`, email, passwordVariant: k === 0 && j === 1 ? 3 : k % 6})
       byRds[rds].set(tenant, members)
     }
   }
