@@ -174,7 +174,7 @@ function expectNoSecret(value: unknown, ...passwords: string[]): void {
 }
 
 describe.each(FLEETS)('password:sync on a %s RDS (control database on %s)', (engine, controlEngine) => {
-  it('--reset: the plan first (a dry run writes nothing), then one $2y$ hash of the fleet cost on every user row and routing entry, audited per server; again: nothing', async () => {
+  it('--reset: the plan first (a dry run writes nothing), then one $2y$ hash of the fleet cost on every user row and routing entry, audited per server', async () => {
     const w = await world(engine, controlEngine)
     const before = await hashes(w)
     const lastId = await lastAuditId(w)
@@ -227,15 +227,12 @@ describe.each(FLEETS)('password:sync on a %s RDS (control database on %s)', (eng
     expectNoSecret([done, audit], NEW_PASSWORD)
     expect(JSON.stringify(audit)).not.toContain(hash.slice(7))
 
-    // Again: every row already holds the hash; nothing asked, written or audited.
-    let asked = false
-    const again = await syncPassword(w.ctx, reset({confirm: async () => (asked = true)}))
-    expect(asked).toBe(false)
+    // Again, with one hash everywhere: it is not checked first (a check costs a hash); the reset replaces it, as asked, everywhere.
+    const again = await syncPassword(w.ctx, reset())
     expect(again.complete).toBe(true)
-    expect(again.rows.every((r) => r.hash === 'same' && r.outcome === 'unchanged')).toBe(true)
-    expect(again.servers).toEqual([])
-    expect(await hashes(w)).toEqual(after)
-    expect(await lastAuditId(w)).toBe(Math.max(...audit.map((a) => Number(a.id))))
+    expect(again.rows.every((r) => r.hash === 'differs' && r.outcome === 'written')).toBe(true)
+    const replaced = await expectOneHash(w, NEW_PASSWORD, 4)
+    expect(replaced).not.toBe(hash)
   })
 
   it('--current-stdin: a wrong current password is refused (exit 5) and audited, nothing written; the right one writes the new hash everywhere', async () => {
@@ -256,6 +253,21 @@ describe.each(FLEETS)('password:sync on a %s RDS (control database on %s)', (eng
     await expectOneHash(w, NEW_PASSWORD, 4)
     expect((await auditAfter(w, lastId)).map((a) => a.action).filter((a) => a !== 'user.password-sync.refused')).toHaveLength(4)
     expectNoSecret(done, LARAVEL_TEST_PASSWORD, NEW_PASSWORD)
+
+    // Again with the same passwords: the new one already verifies every hash; nothing asked, written or audited.
+    const settled = await hashes(w)
+    const audited = await lastAuditId(w)
+    let asked = false
+    const again = await syncPassword(
+      w.ctx,
+      input({kind: 'current', current: LARAVEL_TEST_PASSWORD, password: NEW_PASSWORD}, {confirm: async () => (asked = true)}),
+    )
+    expect(asked).toBe(false)
+    expect(again.complete).toBe(true)
+    expect(again.rows.every((r) => r.hash === 'same' && r.outcome === 'unchanged')).toBe(true)
+    expect(again.servers).toEqual([])
+    expect(await hashes(w)).toEqual(settled)
+    expect(await lastAuditId(w)).toBe(audited)
   })
 
   it("--from-tenant: the hash of that tenant is copied to every other row (no password); a tenant not the person's is exit 2", async () => {
@@ -274,6 +286,10 @@ describe.each(FLEETS)('password:sync on a %s RDS (control database on %s)', (eng
     expect(done.rows.filter((r) => r.outcome === 'unchanged').map((r) => `${r.server.name} ${r.table}`)).toEqual(['us users'])
     expect(new Set((await personHashes(w)).map(([, h]) => h))).toEqual(new Set([drifted]))
     expectNoSecret(done)
+    // Again: every row holds the source's hash; nothing written.
+    const again = await syncPassword(w.ctx, input({kind: 'from-tenant', tenant: 'us:1'}))
+    expect(again.servers).toEqual([])
+    expect(again.rows.every((r) => r.outcome === 'unchanged')).toBe(true)
   })
 
   it('bad input changes nothing: 73 bytes, an empty password, an unknown email, a short reason (exit 2)', async () => {

@@ -1,13 +1,10 @@
 import bcrypt from 'bcryptjs'
-import {createRequire} from 'node:module'
-import {availableParallelism} from 'node:os'
-import {Worker} from 'node:worker_threads'
 
 /**
  * bcrypt as Laravel writes and checks it, for tenants' users' passwords:
  * bcryptjs (it verifies `$2y$`; it generates `$2b$`, the same algorithm, written
- * here as `$2y$`). Several hashes and checks run at once on worker threads, so a
- * run costs about one bcrypt, not one per hash.
+ * here as `$2y$`). A hash or a check costs the same (2^cost rounds): callers
+ * keep their number down.
  */
 
 /** The cost when none of a person's hashes tells the fleet's. */
@@ -45,51 +42,12 @@ export function passwordProblem(password: string, what = 'the new password'): st
   return null
 }
 
-export type BcryptJob = {kind: 'hash'; password: string; cost: number} | {kind: 'compare'; password: string; hash: string}
-
-const toLaravel = (hash: string): string => `$2y$${hash.slice(4)}`
-
-async function runHere(job: BcryptJob): Promise<string | boolean> {
-  if (job.kind === 'hash') return toLaravel(await bcrypt.hash(job.password, job.cost))
-  return costOf(job.hash) === null ? false : bcrypt.compare(job.password, job.hash)
+/** A bcrypt hash of `password` at `cost`, as Laravel writes it (`$2y$`). Runs between the event loop's turns, so I/O goes on meanwhile. */
+export async function hashPassword(password: string, cost: number): Promise<string> {
+  return `$2y$${(await bcrypt.hash(password, cost)).slice(4)}`
 }
 
-const WORKER = `
-const {parentPort, workerData} = require('node:worker_threads')
-const bcrypt = require(workerData.module)
-parentPort.postMessage(workerData.jobs.map((job) =>
-  job.kind === 'hash' ? '$2y$' + bcrypt.hashSync(job.password, job.cost).slice(4) : job.valid && bcrypt.compareSync(job.password, job.hash)))
-`
-
-let bcryptModule: string | undefined
-
-function runInWorker(jobs: BcryptJob[]): Promise<Array<string | boolean>> {
-  bcryptModule ??= createRequire(import.meta.url).resolve('bcryptjs')
-  const data = jobs.map((job) => (job.kind === 'compare' ? {...job, valid: costOf(job.hash) !== null} : job))
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER, {eval: true, workerData: {module: bcryptModule, jobs: data}})
-    worker.once('message', (value: Array<string | boolean>) => resolve(value))
-    worker.once('error', reject)
-    worker.once('exit', (code) => reject(new Error(`a bcrypt worker ended (${code}) without an answer`)))
-  })
-}
-
-/**
- * The jobs' results in order (a hash, or whether the password matches), spread
- * over the machine's cores: the first share on this thread, each other on a
- * worker thread.
- */
-export async function runBcrypt(jobs: readonly BcryptJob[]): Promise<Array<string | boolean>> {
-  const lanes = Math.max(1, Math.min(jobs.length, availableParallelism()))
-  const shares: BcryptJob[][] = Array.from({length: lanes}, () => [])
-  jobs.forEach((job, i) => shares[i % lanes].push(job))
-  const results = await Promise.all(
-    shares.map(async (share, lane) => {
-      if (lane > 0) return runInWorker(share)
-      const out: Array<string | boolean> = []
-      for (const job of share) out.push(await runHere(job))
-      return out
-    }),
-  )
-  return jobs.map((_, i) => results[i % lanes][Math.floor(i / lanes)])
+/** Whether `password` matches `hash` (any of $2a$, $2b$, $2x$, $2y$); false when `hash` is no bcrypt hash. */
+export async function verifyPassword(password: string, hash: string): Promise<boolean> {
+  return costOf(hash) !== null && bcrypt.compare(password, hash)
 }

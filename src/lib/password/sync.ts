@@ -11,7 +11,7 @@ import {getTenant} from '../tenant/reference.js'
 import {onServer, validReason, type SideStatus} from '../tenant/status-change.js'
 import {requireMaster} from '../tenant/suspend.js'
 import {normaliseEmail, whereEmail} from '../user/fleet-users.js'
-import {costOf, fleetCost, passwordProblem, runBcrypt, type BcryptJob} from './bcrypt.js'
+import {costOf, fleetCost, hashPassword, passwordProblem, verifyPassword} from './bcrypt.js'
 
 /**
  * password:sync: one bcrypt hash written to every user row of a person (by
@@ -229,6 +229,8 @@ export async function syncPassword(ctx: OpsContext, input: PasswordSyncInput): P
     result.source = tenantOf(tenant.rdsInstanceId, tenant.remoteTenantId)
   }
 
+  // With a new password, its hash is started now, at the routing entries' cost, and computed while the RDS are read.
+  const early = mode.kind !== 'from-tenant' && routing.ok ? startHash(mode.password, fleetCost(routing.value.map((r) => r.hash))) : null
   const held: Held[] = []
   if (routing.ok)
     for (const r of routing.value)
@@ -247,7 +249,9 @@ export async function syncPassword(ctx: OpsContext, input: PasswordSyncInput): P
   const byRds = new Map<number, Target[]>()
   for (const t of targets) byRds.set(t.rdsId, [...(byRds.get(t.rdsId) ?? []), t])
   const failedRds = new Set<number>()
-  const unread: PasswordTenant[] = []
+  /** Tenants whose rows on a server could not even be read: left as they are. */
+  const unread: Array<{tenant: PasswordTenant; table: PasswordRow['table']}> = []
+  if (!routing.ok) for (const t of targets) unread.push({tenant: tenantOf(t.rdsId, t.remoteTenantId), table: 'user_email_routing'})
   await Promise.all(
     [...byRds].map(async ([rdsId, group]) => {
       const rds = rdsById.get(rdsId)
@@ -255,7 +259,7 @@ export async function syncPassword(ctx: OpsContext, input: PasswordSyncInput): P
       if (!rds) {
         result.notes.push(`RDS #${rdsId} of the routing entries is not in raiops' registry: its tenants are left as they are`)
         failedRds.add(rdsId)
-        unread.push(...tenants.map((t) => tenantOf(rdsId, t)))
+        unread.push(...tenants.map((t) => ({tenant: tenantOf(rdsId, t), table: 'users' as const})))
         return
       }
       const read = await onServer(ctx, rds, input.timeoutMs, async (db) => {
@@ -264,7 +268,7 @@ export async function syncPassword(ctx: OpsContext, input: PasswordSyncInput): P
       })
       if (!read.ok) {
         failedRds.add(rdsId)
-        unread.push(...tenants.map((t) => tenantOf(rdsId, t)))
+        unread.push(...tenants.map((t) => ({tenant: tenantOf(rdsId, t), table: 'users' as const})))
         result.servers.push({server: ref(rds), table: 'users', status: 'failed', rows: 0, error: read.error})
         return
       }
@@ -298,7 +302,7 @@ export async function syncPassword(ctx: OpsContext, input: PasswordSyncInput): P
       })
     target = row.hash as string
   } else {
-    target = await chooseHash(ctx, result, mode, held)
+    target = await chooseHash(ctx, result, mode, held, early)
   }
   result.cost = costOf(target)
   for (const h of held) {
@@ -362,28 +366,50 @@ export async function syncPassword(ctx: OpsContext, input: PasswordSyncInput): P
 
 const isDone = (row: PasswordRow) => row.outcome === 'written' || row.outcome === 'unchanged'
 
+/** A new hash started as soon as the routing entries tell the cost, so it is computed while the RDS are read. */
+interface Early {
+  cost: number
+  hash: Promise<string>
+}
+
+function startHash(password: string, cost: number): Early {
+  const hash = hashPassword(password, cost)
+  hash.catch(() => undefined)
+  return {cost, hash}
+}
+
 /**
  * The hash a new password gets: one of the person's hashes that verifies it
- * already (a run after a partial one), at the fleet's cost, on the most rows;
- * else a new one. With a current password, one of the hashes must verify it (or
- * the new one) first, else the refusal is audited and thrown. The checks and
- * the new hash run at once.
+ * already (what a run left partial wrote), at the fleet's cost, on the most
+ * rows; else a new one. A bcrypt check costs as much as a hash, so a hash is
+ * checked only when it may be the new password's: with --reset, only when the
+ * rows hold several hashes (a partial run always leaves several; one hash
+ * everywhere is the state before or after a complete run, and is simply
+ * replaced); with a current password, a hash that verifies the current one is
+ * not also checked against the new one. With a current password, one of the
+ * hashes must verify it (or the new one) first, else the refusal is audited
+ * and thrown.
  */
-async function chooseHash(ctx: OpsContext, result: PasswordSync, mode: Exclude<PasswordSyncMode, {kind: 'from-tenant'}>, held: Held[]): Promise<string> {
+async function chooseHash(
+  ctx: OpsContext,
+  result: PasswordSync,
+  mode: Exclude<PasswordSyncMode, {kind: 'from-tenant'}>,
+  held: Held[],
+  early: Early | null,
+): Promise<string> {
   const rowsOf = new Map<string, number>()
   for (const h of held) if (h.hash !== null) rowsOf.set(h.hash, (rowsOf.get(h.hash) ?? 0) + 1)
   const distinct = [...rowsOf.keys()]
   const cost = fleetCost(held.map((h) => h.hash))
-  const checkCurrent = mode.kind === 'current' && mode.current !== mode.password
-  const jobs: BcryptJob[] = [
-    {kind: 'hash', password: mode.password, cost},
-    ...distinct.map((hash): BcryptJob => ({kind: 'compare', password: mode.password, hash})),
-    ...(checkCurrent ? distinct.map((hash): BcryptJob => ({kind: 'compare', password: mode.current, hash})) : []),
-  ]
-  const out = await runBcrypt(jobs)
-  const fresh = out[0] as string
-  const verifiesNew = distinct.filter((_, i) => out[1 + i] === true)
-  const verifiesCurrent = checkCurrent ? distinct.filter((_, i) => out[1 + distinct.length + i] === true) : verifiesNew
+  const verifiesNew: string[] = []
+  const verifiesCurrent: string[] = []
+  for (const hash of distinct) {
+    if (mode.kind === 'current' && mode.current !== mode.password && (await verifyPassword(mode.current, hash))) {
+      verifiesCurrent.push(hash)
+      continue
+    }
+    if ((mode.kind === 'current' || distinct.length > 1) && (await verifyPassword(mode.password, hash))) verifiesNew.push(hash)
+  }
   if (mode.kind === 'current' && verifiesCurrent.length === 0 && verifiesNew.length === 0) {
     await refuse(ctx, result, distinct.length)
     throw new NotPermittedError(`the current password matches none of ${result.email}'s ${distinct.length} password hash(es): nothing was changed`, {
@@ -393,8 +419,11 @@ async function chooseHash(ctx: OpsContext, result: PasswordSync, mode: Exclude<P
   const reuse = verifiesNew
     .filter((h) => h.startsWith('$2y$') && costOf(h) === cost)
     .sort((a, b) => (rowsOf.get(b) ?? 0) - (rowsOf.get(a) ?? 0) || (a < b ? -1 : 1))[0]
-  if (reuse) result.notes.push('one of the hashes already verifies the new password: it is the one written to the other rows')
-  return reuse ?? fresh
+  if (reuse) {
+    result.notes.push('one of the hashes already verifies the new password: it is the one written to the other rows')
+    return reuse
+  }
+  return early && early.cost === cost ? early.hash : hashPassword(mode.password, cost)
 }
 
 /** The audit entry of a refused current password: who, which email, how many hashes were checked; never a password or a hash. */
@@ -457,7 +486,7 @@ async function audit(ctx: OpsContext, result: PasswordSync, held: Held[], now: D
   })
 }
 
-function finish(result: PasswordSync, unread: PasswordTenant[]): PasswordSync {
+function finish(result: PasswordSync, unread: Array<{tenant: PasswordTenant; table: PasswordRow['table']}>): PasswordSync {
   const pending = new Map<string, {tenant: PasswordTenant; tables: Array<PasswordRow['table']>}>()
   const open = (tenant: PasswordTenant, table: PasswordRow['table']) => {
     const k = key(tenant.rdsId, tenant.remoteTenantId)
@@ -467,7 +496,7 @@ function finish(result: PasswordSync, unread: PasswordTenant[]): PasswordSync {
   }
   for (const row of result.rows) if (!isDone(row)) open(row.tenant, row.table)
   // Tenants on a server that could not be read: their user rows are not even in the plan.
-  for (const tenant of unread) open(tenant, 'users')
+  for (const {tenant, table} of unread) open(tenant, table)
   result.pending = [...pending.values()].map((p) => ({...p, tables: p.tables.sort((a, b) => (a === 'users' ? -1 : b === 'users' ? 1 : 0))}))
   result.auditIds = [...result.control.auditIds]
   result.complete = !result.dryRun
