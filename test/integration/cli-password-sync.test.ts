@@ -9,6 +9,7 @@ import {startFaultProxy, type FaultProxy} from '../support/fault-proxy.js'
 import {createRaiFixture, LARAVEL_TEST_PASSWORD, type RaiFixture} from '../support/rai-fixture.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
 import {initialisedHome, type CliSession} from '../support/session.js'
+import {startTerminal} from '../support/terminal.js'
 
 const REASON = 'locked out of two tenants, ticket SUP-1234'
 const EMAIL = 'pat.person@example.com'
@@ -238,6 +239,31 @@ describe('password:sync', () => {
     expect(second.stdout).not.toMatch(/^RDS eu users/m)
     expect(query<{n: number}>('select count(*) as n from audit_logs')[0].n).toBe(audits + 2)
     expect(new Set(await personHashes()).size).toBe(1)
+  })
+
+  it('at a terminal: the current password asked hidden, the new one twice, the plan confirmed; nothing echoed', async () => {
+    passwords.push('terminal-password-7')
+    const term = startTerminal(['password:sync', EMAIL, '--current-stdin', '--reason', REASON], {env: session.env})
+    try {
+      await term.waitFor(/The person's current password/, {timeoutMs: 20_000})
+      term.type('master-down-password-5\r')
+      await term.waitFor(/New password for the person/)
+      term.type('terminal-password-7\r')
+      await term.waitFor(/Repeat it/)
+      term.type('terminal-password-7\r')
+      await term.waitFor(/Write the hash to these rows\?/, {timeoutMs: 20_000})
+      expect(term.text()).toMatch(/RDS eu users id 1001 .*: hash differs, written/)
+      term.type('y\r')
+      expect(await term.exited).toBe(0)
+      expect(term.text()).toMatch(/^master main user_email_routing: changed \(3 rows\)$/m)
+      expect(term.text()).not.toMatch(/master-down-password-5|terminal-password-7/)
+      expect(term.text()).not.toMatch(HASH_SHAPE)
+    } finally {
+      term.kill()
+    }
+    const written = [...new Set(await personHashes())]
+    expect(written).toHaveLength(1)
+    expect(bcrypt.compareSync('terminal-password-7', written[0])).toBe(true)
   })
 
   it('kill -9 while the master write waits: every row holds the old hash or the new one; a re-run converges', async () => {

@@ -24,9 +24,8 @@ export function renderPasswordPlan(color: ChalkInstance, result: PasswordSync): 
     const state = row.hash === 'differs' ? color.bold('hash differs, written') : color.dim('already the hash written, nothing to do')
     lines.push(`  ${serverLabel(row, result.master.name)} id ${row.id} (${tenantName(row.tenant)}): ${state}`)
   }
-  for (const s of result.servers.filter(
-    (s) => s.status === 'failed' && s.rows === 0 && result.rows.every((r) => r.outcome === 'planned' || r.outcome === 'unchanged'),
-  ))
+  // Before any write, the servers listed are those that could not be read.
+  for (const s of result.servers.filter((s) => s.status === 'failed'))
     lines.push(`  ${serverLabel(s, result.master.name)}: ${color.red(`cannot be read: ${escapeControl(s.error ?? 'unknown error')}`)}`)
   lines.push('then an audit entry per server changed (no hash, no password)')
   return `${lines.join('\n')}\n`
