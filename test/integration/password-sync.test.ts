@@ -310,6 +310,11 @@ describe.each(FLEETS)('password:sync on a %s RDS (control database on %s)', (eng
     const w = await world(engine, controlEngine)
     const before = await hashes(w)
     await w.usProxy.setMode('refuse')
+    // Its tenant as --from-tenant's source: nothing to copy, nothing written anywhere (exit 3).
+    const noSource = await syncPassword(w.ctx, input({kind: 'from-tenant', tenant: 'us:1'}, {timeoutMs: 3000}))
+    expect(noSource.complete).toBe(false)
+    expect(noSource.notes.join('\n')).toMatch(/the source tenant's RDS "us" could not be read: nothing was written/)
+    expect(await hashes(w)).toEqual(before)
     const first = await syncPassword(w.ctx, reset({timeoutMs: 3000}))
     expect(first.complete).toBe(false)
     expect(first.pending.map((p) => `${p.tenant.rdsName}:${p.tenant.remoteTenantId} ${p.tables.join(',')}`)).toEqual(['us:1 users,user_email_routing'])
