@@ -1,0 +1,53 @@
+import bcrypt from 'bcryptjs'
+
+/**
+ * bcrypt as Laravel writes and checks it, for tenants' users' passwords:
+ * bcryptjs (it verifies `$2y$`; it generates `$2b$`, the same algorithm, written
+ * here as `$2y$`). A hash or a check costs the same (2^cost rounds): callers
+ * keep their number down.
+ */
+
+/** The cost when none of a person's hashes tells the fleet's. */
+export const DEFAULT_COST = 12
+/** bcrypt reads no further than this many bytes of a password. */
+export const MAX_PASSWORD_BYTES = 72
+
+const BCRYPT = /^\$2[abxy]?\$(\d{2})\$[./A-Za-z0-9]{53}$/
+
+/** The cost of a bcrypt hash; null when the value is not one. */
+export function costOf(hash: string | null | undefined): number | null {
+  const match = hash ? BCRYPT.exec(hash) : null
+  if (!match) return null
+  const cost = Number(match[1])
+  return cost >= 4 && cost <= 31 ? cost : null
+}
+
+/** The most common cost among these hashes (the higher on a tie); DEFAULT_COST when none is a bcrypt hash. */
+export function fleetCost(hashes: Iterable<string | null>): number {
+  const counts = new Map<number, number>()
+  for (const hash of hashes) {
+    const cost = costOf(hash)
+    if (cost !== null) counts.set(cost, (counts.get(cost) ?? 0) + 1)
+  }
+  let best: [number, number] | null = null
+  for (const [cost, n] of counts) if (!best || n > best[1] || (n === best[1] && cost > best[0])) best = [cost, n]
+  return best ? best[0] : DEFAULT_COST
+}
+
+/** Why a new password cannot be used (never quoting it); null when it can. */
+export function passwordProblem(password: string, what = 'the new password'): string | null {
+  if (password.trim() === '') return `${what} is empty`
+  const bytes = Buffer.byteLength(password, 'utf8')
+  if (bytes > MAX_PASSWORD_BYTES) return `${what} is ${bytes} bytes long; bcrypt reads only the first ${MAX_PASSWORD_BYTES}: choose a shorter one`
+  return null
+}
+
+/** A bcrypt hash of `password` at `cost`, as Laravel writes it (`$2y$`). Runs between the event loop's turns, so I/O goes on meanwhile. */
+export async function hashPassword(password: string, cost: number): Promise<string> {
+  return `$2y$${(await bcrypt.hash(password, cost)).slice(4)}`
+}
+
+/** Whether `password` matches `hash` (any of $2a$, $2b$, $2x$, $2y$); false when `hash` is no bcrypt hash. */
+export async function verifyPassword(password: string, hash: string): Promise<boolean> {
+  return costOf(hash) !== null && bcrypt.compare(password, hash)
+}
