@@ -4,12 +4,14 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {passwordCheckExit} from '../../src/cli/reporters/password.js'
 import {openControlDb, parseDatabaseUrl} from '../../src/lib/db/control-db.js'
+import {RDS_TABLE} from '../../src/lib/db/tables.js'
 import {laravelHash as hashAtCost} from '../../src/lib/demo/fleet-data.js'
 import {NotFoundError, UserError} from '../../src/lib/errors/index.js'
 import {checkPasswords, type EmailPasswordCheck, type FleetPasswordCheck, type PasswordTenant} from '../../src/lib/password/check.js'
 import type {CliResult} from '../support/cli.js'
 import {makeContext} from '../support/context.js'
 import type {ControlEngineName} from '../support/control-db.js'
+import {startFaultProxy} from '../support/fault-proxy.js'
 import {laravelHash, type FixtureEngine} from '../support/rai-fixture.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
 import {initialisedHome, type CliSession} from '../support/session.js'
@@ -103,6 +105,20 @@ async function secretPieces(fleet: UserFleet): Promise<string[]> {
     for (let i = 7; i + 10 <= hash.length; i++) pieces.add(hash.slice(i, i + 10))
   }
   return [...pieces]
+}
+
+/** Runs `work` with the master (east) reached through a proxy refusing every connection. */
+async function withMasterRefused<T>(fleet: UserFleet, work: () => Promise<T>): Promise<T> {
+  const east = fleet.fixtures.east
+  const proxy = await startFaultProxy({targetHost: east.host ?? '127.0.0.1', targetPort: east.port ?? 0, mode: 'refuse'})
+  const row = (await fleet.control.db(RDS_TABLE).where({name: 'east'}).first('host', 'port')) as {host: string; port: number}
+  await fleet.control.db(RDS_TABLE).where({name: 'east'}).update({host: proxy.host, port: proxy.port})
+  try {
+    return await work()
+  } finally {
+    await fleet.control.db(RDS_TABLE).where({name: 'east'}).update(row)
+    await proxy.close()
+  }
 }
 
 function expectNoSecret(pieces: readonly string[], ...outputs: string[]): void {
@@ -258,6 +274,23 @@ describe.each(ENGINES)('password:check on a %s fleet (%s control database)', (en
     }
   })
 
+  it.runIf(engine !== 'sqlite')('the master refused: exit 3 with the cause, no tenant guessed; --all likewise', async () => {
+    await withMasterRefused(fleet, async () => {
+      const ctx = makeContext(fleet.control.db, {connectTimeoutMs: 2000})
+      try {
+        const result = (await checkPasswords(ctx, {email: SHARED_EMAIL, timeoutMs: 3000})) as EmailPasswordCheck
+        expect(result.master).toMatchObject({name: 'east', ok: false, error: expect.stringMatching(/refused/)})
+        expect({tenants: result.tenants, servers: result.servers}).toEqual({tenants: [], servers: []})
+        expect(passwordCheckExit(result)).toBe(3)
+        const all = (await checkPasswords(ctx, {all: true, timeoutMs: 3000})) as FleetPasswordCheck
+        expect(all).toMatchObject({master: {ok: false}, drifted: [], outOfSync: 0})
+        expect(passwordCheckExit(all)).toBe(3)
+      } finally {
+        await ctx.close()
+      }
+    })
+  })
+
   it.runIf(engine !== 'sqlite')('an RDS refused: its tenants unavailable (the cause named), the others checked, exit 3; --all likewise', async () => {
     await fleet.proxies.west?.setMode('refuse')
     const ctx = makeContext(fleet.control.db, {connectTimeoutMs: 2000})
@@ -371,6 +404,15 @@ describe('password:check through the CLI (in-process)', () => {
     } finally {
       await fleet.proxies.north?.setMode('pass')
     }
+  })
+
+  it('the master refused: exit 3, its cause on stderr, nothing on stdout', async () => {
+    await withMasterRefused(fleet, async () => {
+      const result = await cli(['password:check', SHARED_EMAIL, '--timeout', '3'])
+      expect(result.code).toBe(3)
+      expect(result.stdout).toBe('')
+      expect(result.stderr).toMatch(/master RDS east unavailable: .*refused/)
+    })
   })
 
   it('without pii.view (read_only): emails masked in the table, CSV and --json; without user.view (billing_admin): exit 5', async () => {
