@@ -3,9 +3,10 @@ import type {ChalkInstance} from 'chalk'
 import {ExitCode} from '../../lib/errors/index.js'
 import type {PasswordCheck, PasswordDrift, PasswordState, PasswordTenant} from '../../lib/password/check.js'
 import {escapeControl} from '../../lib/text/escape.js'
+import {groupThousands} from '../../lib/text/number.js'
 import type {Column} from '../output/render.js'
 
-const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`
+const plural = (n: number, one: string, many = `${one}s`): string => `${groupThousands(n)} ${n === 1 ? one : many}`
 
 function stateCell(c: ChalkInstance, state: PasswordState): string {
   if (state === 'in step') return c.green(state)
@@ -56,7 +57,7 @@ export function passwordCheckSummary(c: ChalkInstance, result: PasswordCheck): s
       lines.push(
         c.yellow(
           `${email}: out of sync: ${tenants}, ${plural(result.passwords, 'password')}` +
-            `${off > 0 ? `, ${plural(off, 'tenant')} not in step with its routing row` : ''}`,
+            `${off > 0 ? `, ${plural(off, 'tenant')} not in step with ${off === 1 ? 'its routing row' : 'their routing rows'}` : ''}`,
         ),
       )
       if (result.passwords > 1) lines.push('tenants in one group share a hash; `raiops password:sync EMAIL --from-tenant TENANT` makes them one')
@@ -64,9 +65,10 @@ export function passwordCheckSummary(c: ChalkInstance, result: PasswordCheck): s
   } else {
     lines.push(
       `${plural(result.multiTenantEmails, 'multi-tenant email')} (${plural(result.routingRows, 'routing row')}): ` +
-        (result.outOfSync === 0 ? c.green('none out of sync') : c.yellow(`${result.outOfSync} out of sync`)),
+        (result.outOfSync === 0 ? c.green('none out of sync') : c.yellow(`${groupThousands(result.outOfSync)} out of sync`)),
     )
-    if (result.drifted.length < result.outOfSync) lines.push(`listing ${result.drifted.length} of ${result.outOfSync} (--limit)`)
+    if (result.drifted.length < result.outOfSync)
+      lines.push(`listing ${groupThousands(result.drifted.length)} of ${groupThousands(result.outOfSync)} (--limit)`)
     for (const s of result.byServer) lines.push(`  ${escapeControl(s.name)}: ${plural(s.outOfSync, 'email')} out of sync`)
     if (result.unchecked > 0) lines.push(c.yellow(`${plural(result.unchecked, 'email')} not checked: a row on an unavailable RDS`))
     if (result.nullEmailRows > 0) lines.push(c.yellow(`${plural(result.nullEmailRows, 'routing row')} with a NULL email (routing nobody)`))
