@@ -7,7 +7,7 @@ import {openControlDb, parseDatabaseUrl} from '../../src/lib/db/control-db.js'
 import {RDS_TABLE} from '../../src/lib/db/tables.js'
 import {laravelHash as hashAtCost} from '../../src/lib/demo/fleet-data.js'
 import {NotFoundError, UserError} from '../../src/lib/errors/index.js'
-import {checkPasswords, type EmailPasswordCheck, type FleetPasswordCheck, type PasswordTenant} from '../../src/lib/password/check.js'
+import {checkPasswords, type EmailPasswordCheck, type FleetPasswordCheck, type PasswordCheckTenant} from '../../src/lib/password/check.js'
 import type {CliResult} from '../support/cli.js'
 import {makeContext} from '../support/context.js'
 import type {ControlEngineName} from '../support/control-db.js'
@@ -31,7 +31,7 @@ const INES = 'ines.ok@example.com'
 const sqlTime = (): string => new Date().toISOString().slice(0, 19).replace('T', ' ')
 
 /** What a tenant row says, without names. */
-const brief = (t: PasswordTenant) => [t.rdsName, t.state, t.routingPassword, t.userPassword, t.routingCost, t.userCost]
+const brief = (t: PasswordCheckTenant) => [t.rdsName, t.state, t.routingPassword, t.userPassword, t.routingCost, t.userCost]
 
 /**
  * The fleet of user-fleet.ts with real hashes: Pat (east, west, north) on H1

@@ -1,7 +1,7 @@
 import type {ChalkInstance} from 'chalk'
 
 import {ExitCode} from '../../lib/errors/index.js'
-import type {PasswordCheck, PasswordDrift, PasswordState, PasswordTenant} from '../../lib/password/check.js'
+import type {PasswordCheck, PasswordDrift, PasswordState, PasswordCheckTenant} from '../../lib/password/check.js'
 import {escapeControl} from '../../lib/text/escape.js'
 import {groupThousands} from '../../lib/text/number.js'
 import type {Column} from '../output/render.js'
@@ -17,7 +17,7 @@ function stateCell(c: ChalkInstance, state: PasswordState): string {
 const group = (label: string | null, cost: number | null): string => (label === null ? '' : cost === null ? label : `${label} (${cost})`)
 
 /** password:check EMAIL's table: one row per tenant. */
-export function passwordTenantColumns(c: ChalkInstance): Column<PasswordTenant>[] {
+export function passwordTenantColumns(c: ChalkInstance): Column<PasswordCheckTenant>[] {
   return [
     {header: 'tenant', cell: (t) => t.tenant, plain: (t) => t.tenant},
     {header: 'name', cell: (t) => t.tenantName ?? '', plain: (t) => t.tenantName, overflow: 'truncate', minWidth: 16, priority: 3},

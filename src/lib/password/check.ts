@@ -7,7 +7,8 @@ import type {RdsInstanceRow} from '../rds/types.js'
 import {onServer} from '../tenant/status-change.js'
 import {requireMaster} from '../tenant/suspend.js'
 import {idOf, normaliseEmail, onEachRds, whereEmail} from '../user/fleet-users.js'
-import {bcryptCost, HashGroups, hashOf} from './hashes.js'
+import {costOf} from './bcrypt.js'
+import {HashGroups, hashOf} from './hashes.js'
 
 /**
  * password:check: whether the hashes of a person's user rows (one per tenant,
@@ -26,7 +27,7 @@ import {bcryptCost, HashGroups, hashOf} from './hashes.js'
  */
 export type PasswordState = 'in step' | 'differs' | 'no password' | 'no user row' | 'RDS unavailable'
 
-export interface PasswordTenant {
+export interface PasswordCheckTenant {
   /** The tenant as RDS:REMOTE_TENANT_ID. */
   tenant: string
   tenantName: string | null
@@ -64,7 +65,7 @@ export interface EmailPasswordCheck {
   master: ServerRead
   /** Each tenant RDS read (one query each). */
   servers: ServerRead[]
-  tenants: PasswordTenant[]
+  tenants: PasswordCheckTenant[]
   /** How many distinct hashes the rows hold (groups A, B…). */
   passwords: number
   /** Every row in step, one password, nothing broken. */
@@ -266,9 +267,9 @@ function compareRow(
   registry: Map<number, RdsInstanceRow>,
   users: Map<number, Map<number, UserRow> | string>,
   groups: HashGroups,
-): Pick<PasswordTenant, 'state' | 'routingPassword' | 'userPassword' | 'routingCost' | 'userCost' | 'problems'> {
+): Pick<PasswordCheckTenant, 'state' | 'routingPassword' | 'userPassword' | 'routingCost' | 'userCost' | 'problems'> {
   const problems: string[] = []
-  const routing = {routingPassword: groups.of(r.hash), routingCost: bcryptCost(r.hash)}
+  const routing = {routingPassword: groups.of(r.hash), routingCost: costOf(r.hash)}
   if (r.hash === null) problems.push('routing password_hash is NULL or empty')
   else if (routing.routingCost === null) problems.push('routing password_hash is not a bcrypt hash')
   const onRds = r.rdsId === null ? undefined : users.get(r.rdsId)
@@ -286,7 +287,7 @@ function compareRow(
   }
   const user = onRds.get(r.userId)
   if (!user) return {state: 'no user row', ...routing, userPassword: null, userCost: null, problems: [...problems, `no user ${r.userId} on its RDS`]}
-  const userSide = {userPassword: groups.of(user.hash), userCost: bcryptCost(user.hash)}
+  const userSide = {userPassword: groups.of(user.hash), userCost: costOf(user.hash)}
   if (user.hash === null) problems.push('user password is NULL or empty')
   else if (userSide.userCost === null) problems.push('user password is not a bcrypt hash')
   if (user.tenantId !== r.tenantId) problems.push(`user ${r.userId} belongs to tenant ${user.tenantId ?? 'NULL'}, not ${r.tenantId ?? 'NULL'}`)
@@ -312,7 +313,7 @@ async function checkEmail(ctx: OpsContext, input: PasswordCheckInput & {email: s
   const {servers, users} = await readUsers(ctx, rows, registry, input.timeoutMs)
   const names = await tenantNames(ctx, rows)
   const groups = new HashGroups()
-  const tenants = rows.map((r): PasswordTenant => {
+  const tenants = rows.map((r): PasswordCheckTenant => {
     const rdsName = r.rdsId === null ? null : (registry.get(r.rdsId)?.name ?? null)
     return {
       tenant: `${rdsName ?? r.rdsId ?? '?'}:${r.tenantId ?? '?'}`,

@@ -1,14 +1,8 @@
 /**
  * Password hashes of the fleet as raiops handles them: read into memory only
  * to be compared, never returned. What leaves a service is the bcrypt cost
- * (not a secret) and a group label.
+ * (not a secret: `costOf` in bcrypt.ts) and a group label.
  */
-
-/** The cost of a bcrypt hash (`$2y$12$…` → 12); null for anything else (NULL, empty, another scheme). */
-export function bcryptCost(hash: string | null | undefined): number | null {
-  const match = /^\$2[abxy]\$(\d{2})\$[./A-Za-z0-9]{53}$/.exec(hash ?? '')
-  return match ? Number(match[1]) : null
-}
 
 /** A hash column's value as text; null when NULL or empty (no password). */
 export function hashOf(value: unknown): string | null {
