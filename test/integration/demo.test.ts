@@ -537,6 +537,8 @@ describe('raiops demo: the tour', () => {
       '$ raiops user:find ',
       '$ raiops user:suspend ',
       '$ raiops user:reactivate ',
+      '$ raiops password:check ',
+      '$ raiops password:sync ',
       '$ raiops tenant:impersonate ',
       '$ raiops audit:list --limit 12\n',
       '$ raiops audit:verify\n',
@@ -556,6 +558,8 @@ describe('raiops demo: the tour', () => {
       'user:find',
       'user:suspend',
       'user:reactivate',
+      'password:check',
+      'password:sync',
       'tenant:impersonate',
       'audit:list',
       'audit:verify',
@@ -565,7 +569,7 @@ describe('raiops demo: the tour', () => {
     expect(output.get('rds:health')).toContain('(exit 4:')
     expect(output.get('sync:all')).toContain('(exit 3:')
     expect(output.get('status')).toContain('(exit 4:')
-    expect(tour.stdout.match(/^\(exit \d+/gm)).toEqual(['(exit 4', '(exit 3', '(exit 4'])
+    expect(tour.stdout.match(/^\(exit \d+/gm)).toEqual(['(exit 4', '(exit 3', '(exit 4', '(exit 4'])
     expect(tour.stdout).not.toContain('not expected on the demo')
     // The least healthy tenants first, each with its score; one of them shown with its score signal by signal.
     const scores = [...(output.get('tenant:list') ?? '').matchAll(/^│ \d+ .*│ (\d+) +│/gm)].map((m) => Number(m[1]))
@@ -582,6 +586,12 @@ describe('raiops demo: the tour', () => {
     expect(output.get('user:suspend')).toMatch(/user_email_routing: id \d+ status active → suspended/)
     expect(output.get('user:reactivate')).toMatch(/users: id \d+ status suspended → active/)
     expect(output.get('audit:list')).toContain('user.suspend')
+    // The drifted password found (two groups), then one hash copied to the tenant that differed: one user row, one routing entry.
+    expect(output.get('password:check')).toMatch(/│ A \(\d+\) /)
+    expect(output.get('password:check')).toMatch(/│ B \(\d+\) /)
+    expect(output.get('password:sync')).toMatch(/^RDS \S+ users: changed \(1 row\)$/m)
+    expect(output.get('password:sync')).toMatch(/^master \S+ user_email_routing: changed \(1 row\)$/m)
+    expect(tour.stdout).not.toMatch(/\$2[aby]\$/)
     expect(output.get('tenant:impersonate')).toMatch(/^https:\/\/eu\.rai\.example\.com\/raiops\/impersonate\?token=\S+$/m)
     expect(output.get('audit:list')).toContain('tenant.impersonate')
     expect(output.get('audit:verify')).toMatch(/^intact: \d+ entries/m)

@@ -80,6 +80,17 @@ export function demoTour(facts: Facts): TourStep[] {
       args: ['user:reactivate', sharedEmail, '--tenant', facts.supportTenant, '--reason', 'access review: still with the firm', '--yes'],
     },
     {
+      title: 'Is their password the same everywhere?',
+      about: `RAI signs ${sharedEmail} in with the routing directory's hashes: on one tenant the hash has drifted from the others. Tenants in one group share a hash; no hash is ever shown.`,
+      args: ['password:check', sharedEmail],
+      expectedExit: {code: 4, why: "out of sync: password:check exits 4 when a person's tenants do not share one password, for cron and CI"},
+    },
+    {
+      title: 'One password on every tenant',
+      about: `The hash ${sharedEmail} uses on ${facts.supportTenant} copied to every other tenant and routing entry: no plaintext at all, a plan first, only the rows that differ written, audited without the hash.`,
+      args: ['password:sync', sharedEmail, '--from-tenant', facts.supportTenant, '--reason', 'one password on every tenant, SUP-1043', '--yes'],
+    },
+    {
       title: 'Open a tenant for support',
       about: `A single-use link into the tenant's RAI application, signed by raiops, with your reason and ticket in it and in the audit trail.`,
       args: ['tenant:impersonate', facts.supportTenant, '--reason', 'customer cannot see the March invoices', '--ticket', 'SUP-1042'],
