@@ -1,4 +1,6 @@
+import {decodeJwt} from 'jose'
 import type {Knex} from 'knex'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {seedRoles} from '../../src/lib/auth/seed.js'
@@ -6,6 +8,8 @@ import {acquireLease} from '../../src/lib/lease/lease.js'
 import {addOperator, editOperator} from '../../src/lib/operator/service.js'
 import {runGhostUserSync, runTenantSync, type GhostSyncRequest} from '../../src/lib/sync/index.js'
 import type {FixtureEngine, RaiFixture} from '../support/rai-fixture.js'
+import {createTestDir} from '../support/servers.js'
+import {initialisedHome} from '../support/session.js'
 import {
   cachedTenants,
   context,
@@ -35,9 +39,9 @@ interface GhostRow {
 }
 
 /** Every ghost user of the domain on a fixture, as stored. */
-async function ghostsOf(target: RaiFixture): Promise<GhostRow[]> {
+async function ghostsOf(target: RaiFixture, domain = DOMAIN): Promise<GhostRow[]> {
   return onFixture(target, async (db) =>
-    (await db('users').where('email', 'like', `ghost+%@${DOMAIN}`).orderBy(['tenant_id', 'email'])).map((r: Record<string, unknown>) => ({
+    (await db('users').where('email', 'like', `ghost+%@${domain}`).orderBy(['tenant_id', 'email'])).map((r: Record<string, unknown>) => ({
       tenant_id: Number(r.tenant_id),
       name: String(r.name),
       email: String(r.email),
@@ -199,6 +203,87 @@ describe('sync:ghost-users faults', () => {
       await expect(runGhostUserSync(ctx, RUN)).rejects.toMatchObject({exitCode: 6})
     } finally {
       await lease.release()
+    }
+  })
+})
+
+describe('sync:ghost-users, sync:all --with-ghosts and tenant:impersonate at the command line', () => {
+  it('reports per RDS, exits 3 for a server without is_ghost, says when nothing changed; the link names the ghost user when it exists, else warns', async () => {
+    const home = createTestDir('raiops-ghosts-')
+    const [main, old] = await Promise.all([fixture({engine: 'sqlite', master: true, tenants: 2}), fixture({engine: 'sqlite', tenants: 1})])
+    try {
+      await onFixture(old, (fdb) => fdb.schema.alterTable('users', (t) => t.dropColumn('is_ghost')))
+      const session = await initialisedHome({
+        home: join(home.path, 'raiops'),
+        password: 'ghosts-admin-password-1',
+        env: {RAIOPS_TOKEN: ''},
+        runner: 'in-process',
+      })
+      const cli = (args: string[]) => session.run(args)
+      for (const args of [
+        ['rds:add', '--name', 'main', '--engine', 'sqlite', '--file', main.database, '--app-url', 'https://eu.rai.example', '--master', '--no-test'],
+        ['rds:add', '--name', 'old', '--engine', 'sqlite', '--file', old.database, '--no-test'],
+        ['sync:tenants', '--rds', 'main'],
+      ]) {
+        const result = await cli(args)
+        expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0)
+      }
+      const REASON = ['--reason', 'customer cannot see the March invoices']
+
+      // No ghost yet: the link is issued without the claim, and a warning (also in --json) says how to create it.
+      const before = await cli(['tenant:impersonate', 'main:1', ...REASON, '--json'])
+      expect(before.code, before.stderr).toBe(0)
+      const link = JSON.parse(before.stdout) as {token: string; ghostUser: {userId: number | null; missing: string}; warnings: string[]}
+      expect(link.ghostUser).toMatchObject({userId: null, missing: 'not-found'})
+      expect(decodeJwt(link.token).ghost_user_id).toBeUndefined()
+      expect(link.warnings.filter((w) => w.includes('ghost'))).toEqual([
+        'you have no ghost user on tenant "Maple Fitness 1" (#1): the link carries none; create it with `raiops sync:ghost-users --rds main`',
+      ])
+      expect(before.stderr).toContain('Warning: you have no ghost user on tenant')
+
+      // A dry run counts, writes nothing.
+      const dry = await cli(['sync:ghost-users', '--rds', 'main', '--dry-run', '--json'])
+      expect(dry.code, dry.stderr).toBe(0)
+      expect(JSON.parse(dry.stdout)).toMatchObject({dryRun: true, changed: true, totals: {inserted: 2}})
+      expect(await ghostsOf(main, 'raiops.invalid')).toEqual([])
+
+      // Every active RDS: main done, old reported with its reason, exit 3.
+      const run = await cli(['sync:ghost-users'])
+      expect(run.code, run.stderr).toBe(3)
+      expect(run.stdout).toMatch(/main .* ok .* 2 /)
+      expect(run.stdout).toMatch(/failed: old: its users table has no is_ghost column/)
+      const ghosts = await ghostsOf(main, 'raiops.invalid')
+      expect(ghosts.map((g) => [g.tenant_id, g.email])).toEqual([
+        [1, 'ghost+1@raiops.invalid'],
+        [2, 'ghost+1@raiops.invalid'],
+      ])
+      const again = await cli(['sync:ghost-users', '--rds', 'main'])
+      expect(again.code, again.stderr).toBe(0)
+      expect(again.stdout).toContain('nothing changed: every tenant already has its ghosts')
+
+      // The ghost exists: the link carries its id, no warning.
+      const after = await cli(['tenant:impersonate', 'main:2', ...REASON, '--json'])
+      expect(after.code, after.stderr).toBe(0)
+      const withGhost = JSON.parse(after.stdout) as {token: string; warnings?: string[]}
+      const id = await onFixture(main, async (fdb) =>
+        Number((await fdb('users').where({tenant_id: 2, email: 'ghost+1@raiops.invalid', is_ghost: true}).first('id')).id),
+      )
+      expect(decodeJwt(withGhost.token).ghost_user_id).toBe(id)
+      expect(withGhost.warnings).toBeUndefined()
+      expect(after.stderr).toBe('')
+
+      // sync:all --with-ghosts: a new tenant upstream gets its ghost after tenants and routing.
+      await onFixture(main, (fdb) => fdb('tenants').insert({id: 3, name: 'Newcomer', status: 'active'}))
+      expect((await cli(['rds:edit', 'old', '--no-active', '--no-test'])).code).toBe(0)
+      const all = await cli(['sync:all', '--with-ghosts', '--force', '--json'])
+      expect(all.code, all.stderr).toBe(0)
+      const report = JSON.parse(all.stdout) as {status: string; ghosts: {status: string; totals: {inserted: number; unchanged: number}}}
+      expect(report.status).toBe('ok')
+      expect(report.ghosts).toMatchObject({status: 'ok', totals: {inserted: 1, unchanged: 2}})
+      expect((await ghostsOf(main, 'raiops.invalid')).map((g) => g.tenant_id)).toEqual([1, 2, 3])
+      session.expectNoSecretInTranscript(...(await onFixture(main, (fdb) => fdb('users').where({is_ghost: true}).pluck('password'))))
+    } finally {
+      home.drop()
     }
   })
 })
