@@ -78,34 +78,68 @@ function pruneQuery(db: Knex, plan: GhostPlan): Knex.QueryBuilder | null {
     : query
 }
 
+interface GhostState {
+  /** Tenants that have the ghost. */
+  present: number
+  /** Of those ghosts, the ones whose name, status or is_ghost is not as it should be. */
+  stale: number
+}
+
+/**
+ * Where every wanted operator's ghosts stand on this RDS, in one statement: per
+ * ghost email, how many tenants have it and how many of those are stale. A run
+ * with nothing to do stops here: it sends no INSERT nor UPDATE.
+ */
+async function ghostStates(tx: Knex | Knex.Transaction, wanted: ReadonlyArray<{email: string; name: string}>): Promise<Map<string, GhostState>> {
+  const states = new Map<string, GhostState>()
+  if (wanted.length === 0) return states
+  const names = wanted.map(() => 'WHEN ? THEN ?').join(' ')
+  const rows = (await tx('users as u')
+    .join('tenants as t', 't.id', 'u.tenant_id')
+    .whereIn(
+      'u.email',
+      wanted.map((w) => w.email),
+    )
+    .groupBy('u.email')
+    .select('u.email', tx.raw('COUNT(DISTINCT u.tenant_id) AS present'))
+    .select(
+      tx.raw(`SUM(CASE WHEN u.is_ghost = ? AND u.status = 'active' AND u.name = (CASE u.email ${names} END) THEN 0 ELSE 1 END) AS stale`, [
+        true,
+        ...wanted.flatMap((w) => [w.email, w.name]),
+      ]),
+    )) as Array<{email: string; present: unknown; stale: unknown}>
+  for (const row of rows) states.set(String(row.email).toLowerCase(), {present: Number(row.present), stale: Number(row.stale)})
+  return states
+}
+
 /** Tenants on the RDS, and what was (or would be) changed there. Runs in one transaction: all of it, or nothing. */
 export async function syncGhostsOn(db: Knex, plan: GhostPlan, now: Date): Promise<{tenants: number; counts: GhostCounts}> {
   const pg = /^(pg|postgres)/.test(String(db.client.config.client))
   const at = fleetTime(now)
   const ts = pg ? 'CAST(? AS timestamp)' : '?'
+  const wanted = plan.wanted.map((o) => ({email: ghostEmail(o.id, plan.domain), name: ghostName(o.name)}))
   const work = async (tx: Knex | Knex.Transaction) => {
     const tenants = countOf(await tx('tenants').count({n: '*'}))
     const counts: GhostCounts = {...ZERO_GHOST_COUNTS}
-    for (const operator of plan.wanted) {
+    const states = await ghostStates(tx, wanted)
+    for (const {email, name} of wanted) {
       plan.signal.throwIfAborted()
-      const email = ghostEmail(operator.id, plan.domain)
-      const name = ghostName(operator.name)
+      const state = states.get(email) ?? {present: 0, stale: 0}
       if (plan.dryRun) {
-        const missing = await tx('tenants as t')
-          .whereNotExists((q) => q.select(tx.raw('1')).from('users as u').whereRaw('u.tenant_id = t.id').andWhere('u.email', email))
-          .count({n: '*'})
-        counts.inserted += countOf(missing)
-        counts.updated += countOf(await staleGhosts(tx as Knex, email, name).count({n: '*'}))
+        counts.inserted += tenants - state.present
+        counts.updated += state.stale
         continue
       }
-      const inserted = await tx.raw(
-        `INSERT INTO users (tenant_id, name, email, password, status, is_ghost, created_at, updated_at)
-         SELECT t.id, ?, ?, ?, 'active', ?, ${ts}, ${ts} FROM tenants t
-         WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = t.id AND u.email = ?)`,
-        [name, email, unusablePassword(), true, at, at, email],
-      )
-      counts.inserted += affected(inserted)
-      counts.updated += Number(await staleGhosts(tx as Knex, email, name).update({name, status: 'active', updated_at: at}))
+      if (state.present < tenants) {
+        const inserted = await tx.raw(
+          `INSERT INTO users (tenant_id, name, email, password, status, is_ghost, created_at, updated_at)
+           SELECT t.id, ?, ?, ?, 'active', ?, ${ts}, ${ts} FROM tenants t
+           WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = t.id AND u.email = ?)`,
+          [name, email, unusablePassword(), true, at, at, email],
+        )
+        counts.inserted += affected(inserted)
+      }
+      if (state.stale > 0) counts.updated += Number(await staleGhosts(tx as Knex, email, name).update({name, status: 'active', updated_at: at}))
     }
     plan.signal.throwIfAborted()
     const prune = pruneQuery(tx as Knex, plan)
