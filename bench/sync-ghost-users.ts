@@ -73,7 +73,9 @@ function insertSelectFloorMs(fixtures: RaiFixture[], operators: Array<{id: numbe
           for (const o of operators) {
             const email = `ghost+${o.id}@${DOMAIN}`
             const at = now()
-            const [result] = (await conn.query(INSERT_SELECT, [`RAI support (${o.name})`, email, password(), at, at, email])) as unknown as [{affectedRows: number}]
+            const [result] = (await conn.query(INSERT_SELECT, [`RAI support (${o.name})`, email, password(), at, at, email])) as unknown as [
+              {affectedRows: number},
+            ]
             if (result.affectedRows !== TENANTS) throw new Error(`floor on ${f.database}: ${result.affectedRows} rows`)
           }
         } finally {
@@ -174,6 +176,7 @@ try {
   const firstInProcess: number[] = []
   const second: number[] = []
   const secondInProcess: number[] = []
+  const perRds = {first: [] as number[][], second: [] as number[][]}
   const sync = ['sync:ghost-users', '--concurrency', String(INSTANCES), '--json']
   for (let i = 0; i < runs; i++) {
     floor.push(await insertSelectFloorMs(fixtures, operators))
@@ -188,6 +191,8 @@ try {
     firstInProcess.push(report1.durationMs)
     second.push(run2.ms)
     secondInProcess.push(report2.durationMs)
+    perRds.first.push(report1.rds.map((r) => r.durationMs))
+    perRds.second.push(report2.rds.map((r) => r.durationMs))
     await deleteGhosts(fixtures)
     log(
       `run ${i + 1}/${runs}: floor ${floor[i].toFixed(0)} ms; sync:ghost-users first ${first[i].toFixed(0)} ms (in process ${report1.durationMs} ms), second ${second[i].toFixed(0)} ms (in process ${report2.durationMs} ms)`,
@@ -221,6 +226,7 @@ try {
           command: `raiops ${sync.join(' ')} (spawned CLI: process start, control database, lease, sync_runs and audit included)`,
           wall: stats(first),
           inProcessMs: firstInProcess,
+          perRdsDurationMs: perRds.first.map((run) => ({min: Math.min(...run), median: median(run), max: Math.max(...run)})),
         },
         floorInsertSelect: {
           what: `one INSERT … SELECT … WHERE NOT EXISTS per operator per server, run directly, the ${INSTANCES} servers at once`,
@@ -243,7 +249,9 @@ try {
           what: 'the same command again: nothing to do',
           wall: stats(second),
           inProcessMs: secondInProcess,
+          perRdsDurationMs: perRds.second.map((run) => ({min: Math.min(...run), median: median(run), max: Math.max(...run)})),
           ratioToFirst: ratio(secondMs / firstMs),
+          ratioToFirstInProcess: ratio(median(secondInProcess) / median(firstInProcess)),
           goal: 0.1,
           met: secondMs / firstMs <= 0.1,
         },

@@ -51,7 +51,7 @@ export const envSchema = z.object({
     .toLowerCase()
     .max(200)
     .regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/, {
-      message: 'expected a domain name, as raiops.invalid (the ghost users\' emails are ghost+<operator id>@it)',
+      message: "expected a domain name, as raiops.invalid (the ghost users' emails are ghost+<operator id>@it)",
     })
     .default('raiops.invalid'),
   XDG_DATA_HOME: absolutePath.optional(),

@@ -33,11 +33,32 @@ export interface GhostPlan {
   signal: AbortSignal
 }
 
-/** Why this RDS cannot hold ghost users, or null when it can (checked before any write). */
+const SCHEMA_ERRORS = new Set(['ER_NO_SUCH_TABLE', 'ER_BAD_FIELD_ERROR', '42P01', '42703'])
+
+/** Whether `error` says a table or column is missing (MySQL/MariaDB, PostgreSQL, SQLite). */
+function isSchemaError(error: unknown): boolean {
+  const e = error as {code?: string; message?: string}
+  return SCHEMA_ERRORS.has(String(e.code)) || (e.code === 'SQLITE_ERROR' && /no such (table|column)/.test(String(e.message)))
+}
+
+/**
+ * Why this RDS cannot hold ghost users, or null when it can: checked before any
+ * write with two statements that read no row (cheaper than the catalogue on a
+ * server with many databases). Another failure (the server is down) is thrown.
+ */
 export async function ghostSchemaProblem(db: Knex): Promise<string | null> {
-  if (!(await db.schema.hasTable('tenants'))) return 'the RAI database has no tenants table'
-  if (!(await db.schema.hasTable('users'))) return 'the RAI database has no users table'
-  if (!(await db.schema.hasColumn('users', 'is_ghost'))) return 'its users table has no is_ghost column: migrate the RAI database first; nothing was written'
+  const probes: Array<[() => Promise<unknown>, string]> = [
+    [() => db('tenants').select('id').whereRaw('1 = 0'), 'the RAI database has no usable tenants table'],
+    [() => db('users').select('is_ghost').whereRaw('1 = 0'), 'its users table has no is_ghost column'],
+  ]
+  for (const [probe, problem] of probes) {
+    try {
+      await probe()
+    } catch (error) {
+      if (!isSchemaError(error)) throw error
+      return `${problem}: migrate the RAI database first; nothing was written`
+    }
+  }
   return null
 }
 
@@ -51,13 +72,13 @@ function affected(result: unknown): number {
 const countOf = (rows: Array<Record<string, unknown>>): number => Number(Object.values(rows[0] ?? {})[0] ?? 0)
 
 /** Ghost rows of `emails` that need their name or status set. */
-function staleGhosts(db: Knex, email: string, name: string): Knex.QueryBuilder {
+function staleGhosts(db: Knex | Knex.Transaction, email: string, name: string): Knex.QueryBuilder {
   return db('users')
     .where({email, is_ghost: true})
     .andWhere((q) => q.whereNot('name', name).orWhereNot('status', 'active').orWhereNull('status'))
 }
 
-function pruneQuery(db: Knex, plan: GhostPlan): Knex.QueryBuilder | null {
+function pruneQuery(db: Knex | Knex.Transaction, plan: GhostPlan): Knex.QueryBuilder | null {
   if (!plan.prune) return null
   const {keep, only} = plan.prune
   if (only !== null && only.length === 0) return null
@@ -90,7 +111,7 @@ interface GhostState {
  * ghost email, how many tenants have it and how many of those are stale. A run
  * with nothing to do stops here: it sends no INSERT nor UPDATE.
  */
-async function ghostStates(tx: Knex | Knex.Transaction, wanted: ReadonlyArray<{email: string; name: string}>): Promise<Map<string, GhostState>> {
+async function ghostStates(tx: Knex, wanted: ReadonlyArray<{email: string; name: string}>): Promise<Map<string, GhostState>> {
   const states = new Map<string, GhostState>()
   if (wanted.length === 0) return states
   const names = wanted.map(() => 'WHEN ? THEN ?').join(' ')
@@ -112,25 +133,39 @@ async function ghostStates(tx: Knex | Knex.Transaction, wanted: ReadonlyArray<{e
   return states
 }
 
-/** Tenants on the RDS, and what was (or would be) changed there. Runs in one transaction: all of it, or nothing. */
+/**
+ * Tenants on the RDS, and what was (or would be) changed there. What stands is
+ * read first; the writes, when there are any, run in one transaction: all of
+ * them, or none. Each is conditional on the rows as they are then (NOT EXISTS,
+ * stale names only), so a change made meanwhile is neither duplicated nor lost.
+ */
 export async function syncGhostsOn(db: Knex, plan: GhostPlan, now: Date): Promise<{tenants: number; counts: GhostCounts}> {
   const pg = /^(pg|postgres)/.test(String(db.client.config.client))
   const at = fleetTime(now)
   const ts = pg ? 'CAST(? AS timestamp)' : '?'
   const wanted = plan.wanted.map((o) => ({email: ghostEmail(o.id, plan.domain), name: ghostName(o.name)}))
-  const work = async (tx: Knex | Knex.Transaction) => {
-    const tenants = countOf(await tx('tenants').count({n: '*'}))
-    const counts: GhostCounts = {...ZERO_GHOST_COUNTS}
-    const states = await ghostStates(tx, wanted)
-    for (const {email, name} of wanted) {
+  const tenants = countOf(await db('tenants').count({n: '*'}))
+  const states = await ghostStates(db, wanted)
+  const stateOf = (email: string): GhostState => states.get(email) ?? {present: 0, stale: 0}
+  const counts: GhostCounts = {...ZERO_GHOST_COUNTS}
+  const unchanged = () => Math.max(0, tenants * wanted.length - counts.inserted - counts.updated)
+  if (plan.dryRun) {
+    for (const {email} of wanted) {
+      counts.inserted += tenants - stateOf(email).present
+      counts.updated += stateOf(email).stale
+    }
+    const prune = pruneQuery(db, plan)
+    if (prune) counts.pruned = countOf(await prune.count({n: '*'}))
+    return {tenants, counts: {...counts, unchanged: unchanged()}}
+  }
+  const todo = wanted.filter(({email}) => stateOf(email).present < tenants || stateOf(email).stale > 0)
+  // Nothing missing, nothing stale, nothing to prune: no transaction, no write.
+  if (todo.length === 0 && !pruneQuery(db, plan)) return {tenants, counts: {...counts, unchanged: unchanged()}}
+  plan.signal.throwIfAborted()
+  await db.transaction(async (tx) => {
+    for (const {email, name} of todo) {
       plan.signal.throwIfAborted()
-      const state = states.get(email) ?? {present: 0, stale: 0}
-      if (plan.dryRun) {
-        counts.inserted += tenants - state.present
-        counts.updated += state.stale
-        continue
-      }
-      if (state.present < tenants) {
+      if (stateOf(email).present < tenants) {
         const inserted = await tx.raw(
           `INSERT INTO users (tenant_id, name, email, password, status, is_ghost, created_at, updated_at)
            SELECT t.id, ?, ?, ?, 'active', ?, ${ts}, ${ts} FROM tenants t
@@ -139,15 +174,13 @@ export async function syncGhostsOn(db: Knex, plan: GhostPlan, now: Date): Promis
         )
         counts.inserted += affected(inserted)
       }
-      if (state.stale > 0) counts.updated += Number(await staleGhosts(tx as Knex, email, name).update({name, status: 'active', updated_at: at}))
+      if (stateOf(email).stale > 0) counts.updated += Number(await staleGhosts(tx, email, name).update({name, status: 'active', updated_at: at}))
     }
     plan.signal.throwIfAborted()
-    const prune = pruneQuery(tx as Knex, plan)
-    if (prune) counts.pruned = plan.dryRun ? countOf(await prune.count({n: '*'})) : Number(await prune.update({status: PRUNED_GHOST_STATUS, updated_at: at}))
-    counts.unchanged = Math.max(0, tenants * plan.wanted.length - counts.inserted - counts.updated)
+    const prune = pruneQuery(tx, plan)
+    if (prune) counts.pruned = Number(await prune.update({status: PRUNED_GHOST_STATUS, updated_at: at}))
     // The last moment to give up: past it, the transaction commits.
     plan.signal.throwIfAborted()
-    return {tenants, counts}
-  }
-  return plan.dryRun ? work(db) : db.transaction(work)
+  })
+  return {tenants, counts: {...counts, unchanged: unchanged()}}
 }
