@@ -161,6 +161,15 @@ describe.each<FixtureEngine>(['mysql', 'postgres', 'sqlite'])('sync:ghost-users 
     await editOperator(ctx, {ref: bo.email, changes: {isActive: true}})
     expect((await runGhostUserSync(ctx, RUN)).totals.updated).toBe(6)
 
+    // Bo's role loses tenant.impersonate: --operator bo --prune suspends only his ghosts, and says he may not impersonate.
+    await editOperator(ctx, {ref: bo.email, changes: {role: 'read_only'}})
+    const demoted = await runGhostUserSync(ctx, {...RUN, operators: [bo.email], prune: true})
+    expect(demoted.notEligible).toEqual([{id: bo.id, email: bo.email}])
+    expect(demoted.operators).toEqual([])
+    expect(demoted.totals).toMatchObject({inserted: 0, updated: 0, pruned: 6})
+    const all = [...(await ghostsOf(main)), ...(await ghostsOf(second))]
+    expect(all.filter((g) => g.status === 'active').map((g) => g.email)).toEqual(Array(6).fill(`ghost+${ana.id}@${DOMAIN}`))
+
     // The tenant sync's user counts do not count ghosts.
     await runTenantSync(ctx, {...TENANTS, force: true})
     expect((await cachedTenants(db)).map((t) => t.users)).toEqual([...countsBefore, 0])

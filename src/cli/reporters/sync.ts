@@ -280,8 +280,9 @@ export function ghostSyncColumns(c: ChalkInstance): Column<RdsGhostSync>[] {
 export function ghostSyncLine(c: ChalkInstance, result: RdsGhostSync, dryRun: boolean): string {
   const r = escapeControlDeep(result)
   if (r.status === 'failed') return `${c.red('✖')} ${r.name}: ${r.error}`
-  const verb = dryRun ? 'would create' : 'created'
-  return `${c.green('✔')} ${r.name}: ${r.tenants} tenants, ${verb} ${r.counts.inserted}, updated ${r.counts.updated}, pruned ${r.counts.pruned} in ${seconds(r.durationMs)}`
+  const {inserted, updated, pruned} = r.counts
+  const what = dryRun ? `would create ${inserted}, update ${updated}, prune ${pruned}` : `created ${inserted}, updated ${updated}, pruned ${pruned}`
+  return `${c.green('✔')} ${r.name}: ${r.tenants} tenants, ${what} in ${seconds(r.durationMs)}`
 }
 
 export function ghostSyncSummary(c: ChalkInstance, ghostReport: GhostSyncReport): string {
@@ -289,10 +290,12 @@ export function ghostSyncSummary(c: ChalkInstance, ghostReport: GhostSyncReport)
   const {inserted, updated, pruned, unchanged} = report.totals
   const synced = report.rds.filter((r) => r.status === 'ok').length
   const failed = report.rds.filter((r) => r.status === 'failed')
-  const what = report.dryRun ? 'dry run, nothing written: would create' : 'created'
+  const what = report.dryRun
+    ? `dry run, nothing written: would create ${inserted}, update ${updated}, prune ${pruned}`
+    : `created ${inserted}, updated ${updated}, pruned ${pruned}`
   const nothing = report.changed ? '' : report.dryRun ? ' · nothing to do' : ' · nothing changed: every tenant already has its ghosts'
   const lines = [
-    `ghost users (${report.operators.length} operator(s), @${report.domain}): ${colourRun(c, report.status)} · ${synced} RDS done, ${failed.length} failed · ${what} ${inserted}, updated ${updated}, pruned ${pruned}, ${unchanged} unchanged${nothing} · ${seconds(report.durationMs)}`,
+    `ghost users (${report.operators.length} operator(s), @${report.domain}): ${colourRun(c, report.status)} · ${synced} RDS done, ${failed.length} failed · ${what}, ${unchanged} unchanged${nothing} · ${seconds(report.durationMs)}`,
   ]
   for (const o of report.notEligible)
     lines.push(c.yellow(`  operator ${o.email} (#${o.id}) may not impersonate: no ghosts made${ghostReport.totals.pruned > 0 ? '; its ghosts pruned' : ''}`))
