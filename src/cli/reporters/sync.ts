@@ -272,7 +272,8 @@ export function ghostSyncColumns(c: ChalkInstance): Column<RdsGhostSync>[] {
     {header: 'pruned', cell: (r) => String(r.counts.pruned), plain: (r) => r.counts.pruned, priority: 2},
     {header: 'unchanged', cell: (r) => String(r.counts.unchanged), plain: (r) => r.counts.unchanged, priority: 4},
     {header: 'time', cell: (r) => seconds(r.durationMs), plain: (r) => r.durationMs, priority: 3},
-    {header: 'error', cell: (r) => (r.error ? c.red(r.error) : ''), plain: (r) => r.error ?? '', overflow: 'wrap', minWidth: 20},
+    // A failure's cause is told once, in full, by the summary under the table.
+    {header: 'note', cell: (r) => (r.error ? c.dim('cause below') : ''), plain: (r) => r.error ?? '', overflow: 'wrap', minWidth: 12},
   ]
 }
 
