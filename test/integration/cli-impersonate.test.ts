@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import {decodeProtectedHeader, importSPKI, jwtVerify} from 'jose'
+import {decodeJwt, decodeProtectedHeader, importSPKI, jwtVerify} from 'jose'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -47,6 +47,8 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
       ['rds:add', '--name', 'off', '--engine', 'sqlite', '--file', other.database, '--app-url', 'https://off.rai.example', '--no-test'],
       ['rds:add', '--name', 'old', '--engine', 'sqlite', '--file', other.database, '--app-url', 'https://old.rai.example', '--no-test'],
       ['sync:tenants'],
+      // The admin's ghost user on every tenant: links issued by the admin's tokens name it.
+      ['sync:ghost-users'],
       ['rds:edit', 'old', '--no-active', '--no-test'],
       ['rds:edit', 'off', '--no-impersonation'],
       ['rds:edit', 'us', '--impersonation-audience', 'rai-us', '--impersonation-ttl', '2m'],
@@ -202,6 +204,7 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
       'actor',
       'audience',
       'expiresAt',
+      'ghostUser',
       'issuedAt',
       'jti',
       'keyCreated',
@@ -224,7 +227,9 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
       ticket: null,
       keyCreated: false,
       ttlSeconds: 120,
+      ghostUser: {userId: expect.any(Number), email: 'ghost+1@raiops.invalid', missing: null, error: null},
     })
+    expect(decodeJwt(link.token).ghost_user_id).toBe((link.ghostUser as {userId: number}).userId)
     expect(Date.parse(link.expiresAt) - Date.parse(link.issuedAt)).toBe(120_000)
     const [row] = queryControlDb<{expires_at: number}>(env.RAIOPS_HOME, `select expires_at from impersonations where jti = '${link.jti as string}'`)
     expect(new Date(row.expires_at).toISOString()).toBe(link.expiresAt)

@@ -111,7 +111,11 @@ describe.each(CONTROL_ENGINES)('impersonation links on a %s control database', (
       keyId: link.keyId,
       ttlSeconds: 300,
       expiresAt: link.expiresAt,
+      ghostUserId: null,
     })
+    // raiops itself acts here: no operator, so no ghost user and no claim.
+    expect(link.ghostUser).toEqual({userId: null, email: null, missing: 'no-operator', error: null})
+    expect(claims.ghost_user_id).toBeUndefined()
     expect(JSON.stringify(audit)).not.toContain(link.token)
     expect(JSON.stringify(audit)).not.toContain(link.token.split('.')[2])
     expect(await verifyAuditChain({db: control.db})).toMatchObject({ok: true})

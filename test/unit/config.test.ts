@@ -24,6 +24,14 @@ describe('config', () => {
     expect(() => loadConfig({RAIOPS_HOME: 'x'})).toThrow(expect.objectContaining({exitCode: 2, constructor: ConfigError}))
   })
 
+  it('RAIOPS_GHOST_DOMAIN: raiops.invalid by default, lower-cased, a domain name or refused', () => {
+    expect(loadConfig({XDG_DATA_HOME: '/data'}).ghostDomain).toBe('raiops.invalid')
+    expect(loadConfig({RAIOPS_GHOST_DOMAIN: ' Support.Example.COM '}).ghostDomain).toBe('support.example.com')
+    for (const bad of ['localhost', 'two words.example', 'ghost@example.com', 'a_b.example', '%.example', '-x.example', 'x.example.']) {
+      expect(() => loadConfig({RAIOPS_GHOST_DOMAIN: bad}), bad).toThrow(/^RAIOPS_GHOST_DOMAIN: expected a domain name/)
+    }
+  })
+
   it('reads the output and timeout settings of .env in the working directory, under the real environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'raiops-env-'))
     writeFileSync(join(dir, '.env'), 'NO_COLOR=1\nRAIOPS_QUERY_TIMEOUT_MS=9000\nRAIOPS_CONNECT_TIMEOUT_MS=4000\n')

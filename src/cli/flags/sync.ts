@@ -93,3 +93,55 @@ export function tenantSyncInput(flags: {
     waitMs: flags.wait,
   }
 }
+
+/** Flags of sync:ghost-users. */
+export const ghostSyncFlags = {
+  operator: Flags.string({
+    description: 'only the ghosts of these operators (id or email; repeat or separate with commas)',
+    multiple: true,
+    delimiter: ',',
+  }),
+  'dry-run': Flags.boolean({description: 'count what would be created, updated and pruned on each RDS; write nothing'}),
+  prune: Flags.boolean({
+    description: 'also suspend the ghosts of operators who may no longer impersonate (disabled, or their role lost tenant.impersonate)',
+  }),
+  concurrency: tenantSyncFlags.concurrency,
+  timeout: Flags.custom<number>({
+    description: 'seconds each RDS may take; past it, it fails and its transaction is rolled back',
+    default: async () => 300_000,
+    defaultHelp: async () => '300',
+    parse: async (input) => parseSeconds(input, '--timeout', 86_400),
+  })(),
+}
+
+/** sync:all --with-ghosts. */
+export const withGhostsFlag = {
+  'with-ghosts': Flags.boolean({description: 'then sync the ghost users (sync:ghost-users) of every RDS synced'}),
+}
+
+/** The ghost-user sync's options, from its flags. */
+export function ghostSyncInput(
+  flags: {
+    rds?: string[]
+    shard?: ReturnType<typeof parseShard>
+    operator?: string[]
+    'dry-run': boolean
+    prune: boolean
+    concurrency: number
+    timeout: number
+    wait: number
+  },
+  domain: string,
+) {
+  return {
+    refs: flags.rds,
+    shard: flags.shard,
+    operators: flags.operator,
+    dryRun: flags['dry-run'],
+    prune: flags.prune,
+    domain,
+    concurrency: flags.concurrency,
+    deadlineMs: flags.timeout,
+    waitMs: flags.wait,
+  }
+}

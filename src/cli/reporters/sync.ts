@@ -1,6 +1,7 @@
 import type {ChalkInstance} from 'chalk'
 
-import type {AllSyncReport, TenantSyncEvent} from '../../lib/sync/index.js'
+import type {RdsGhostSync} from '../../lib/sync/ghost-users.js'
+import type {AllSyncReport, GhostSyncEvent, GhostSyncReport, TenantSyncEvent} from '../../lib/sync/index.js'
 import {invalidLines} from '../../lib/sync/invalid.js'
 import type {RoutingSyncReport} from '../../lib/sync/routing/index.js'
 import type {RdsSyncStatus, SyncKindStatus, SyncStatusReport} from '../../lib/sync/status.js'
@@ -209,10 +210,11 @@ const allSyncReporters: Record<SyncFormat, Reporter<AllSyncReport>> = {
   json: (_c, report) => renderJson(report),
   ndjson(_c, report, streamed) {
     const {rds, ...summary} = report.tenants
-    return `${streamed ? '' : rds.map((r) => tenantSyncEvent(r, 'tenants')).join('')}${ndjson([{type: 'summary', ...summary}, ...(report.routing ? [{type: 'summary', ...report.routing}] : [])])}`
+    const ghosts = report.ghosts ? [{type: 'summary', ...report.ghosts}] : []
+    return `${streamed ? '' : rds.map((r) => tenantSyncEvent(r, 'tenants')).join('')}${ndjson([{type: 'summary', ...summary}, ...(report.routing ? [{type: 'summary', ...report.routing}] : []), ...ghosts])}`
   },
   table: (c, report, _streamed, layout) =>
-    `${tenantSyncReporters.table(c, report.tenants, false, layout)}${report.routing ? routingSyncSummary(c, report.routing) : `routing: ${escapeControl(report.routingError ?? '')}`}\n`,
+    `${tenantSyncReporters.table(c, report.tenants, false, layout)}${report.routing ? routingSyncSummary(c, report.routing) : `routing: ${escapeControl(report.routingError ?? '')}`}\n${report.ghosts ? `${ghostSyncSummary(c, report.ghosts)}\n` : ''}`,
 }
 
 export const tenantSyncReporter = (format: SyncFormat): Reporter<TenantSyncReport> => tenantSyncReporters[format]
@@ -258,3 +260,70 @@ export const showRoutingSync =
   (progress: Progress, mode: string) =>
   ({read, written}: {read: number; written: number}): void =>
     progress.update(`syncing routing (${mode}): ${read} rows read, ${written} written`)
+
+export function ghostSyncColumns(c: ChalkInstance): Column<RdsGhostSync>[] {
+  return [
+    {header: 'id', cell: (r) => String(r.id), plain: (r) => r.id},
+    {header: 'rds', cell: (r) => r.name, overflow: 'truncate', minWidth: 24},
+    {header: 'result', cell: (r) => colourRun(c, r.status), plain: (r) => r.status},
+    {header: 'tenants', cell: (r) => (r.tenants === null ? '' : String(r.tenants)), plain: (r) => r.tenants, priority: 2},
+    {header: 'new', cell: (r) => String(r.counts.inserted), plain: (r) => r.counts.inserted},
+    {header: 'updated', cell: (r) => String(r.counts.updated), plain: (r) => r.counts.updated, priority: 2},
+    {header: 'pruned', cell: (r) => String(r.counts.pruned), plain: (r) => r.counts.pruned, priority: 2},
+    {header: 'unchanged', cell: (r) => String(r.counts.unchanged), plain: (r) => r.counts.unchanged, priority: 4},
+    {header: 'time', cell: (r) => seconds(r.durationMs), plain: (r) => r.durationMs, priority: 3},
+    // A failure's cause is told once, in full, by the summary under the table.
+    {header: 'note', cell: (r) => (r.error ? c.dim('cause below') : ''), plain: (r) => r.error ?? '', overflow: 'wrap', minWidth: 12},
+  ]
+}
+
+/** One finished RDS of a ghost-user sync. */
+export function ghostSyncLine(c: ChalkInstance, result: RdsGhostSync, dryRun: boolean): string {
+  const r = escapeControlDeep(result)
+  if (r.status === 'failed') return `${c.red('✖')} ${r.name}: ${r.error}`
+  const {inserted, updated, pruned} = r.counts
+  const what = dryRun ? `would create ${inserted}, update ${updated}, prune ${pruned}` : `created ${inserted}, updated ${updated}, pruned ${pruned}`
+  return `${c.green('✔')} ${r.name}: ${r.tenants} tenants, ${what} in ${seconds(r.durationMs)}`
+}
+
+export function ghostSyncSummary(c: ChalkInstance, ghostReport: GhostSyncReport): string {
+  const report = escapeControlDeep(ghostReport)
+  const {inserted, updated, pruned, unchanged} = report.totals
+  const synced = report.rds.filter((r) => r.status === 'ok').length
+  const failed = report.rds.filter((r) => r.status === 'failed')
+  const what = report.dryRun
+    ? `dry run, nothing written: would create ${inserted}, update ${updated}, prune ${pruned}`
+    : `created ${inserted}, updated ${updated}, pruned ${pruned}`
+  const nothing = report.changed ? '' : report.dryRun ? ' · nothing to do' : ' · nothing changed: every tenant already has its ghosts'
+  const lines = [
+    `ghost users (${report.operators.length} operator(s), @${report.domain}): ${colourRun(c, report.status)} · ${synced} RDS done, ${failed.length} failed · ${what}, ${unchanged} unchanged${nothing} · ${seconds(report.durationMs)}`,
+  ]
+  for (const o of report.notEligible)
+    lines.push(c.yellow(`  operator ${o.email} (#${o.id}) may not impersonate: no ghosts made${ghostReport.totals.pruned > 0 ? '; its ghosts pruned' : ''}`))
+  for (const f of failed) lines.push(c.red(`  failed: ${f.name}: ${f.error}`))
+  return lines.join('\n')
+}
+
+const ghostSyncEvent = (result: RdsGhostSync): string => ndjson([{type: 'rds', kind: 'ghost-users', ...result}])
+
+const ghostSyncReporters: Record<SyncFormat, Reporter<GhostSyncReport>> = {
+  json: (_c, report) => renderJson(report),
+  ndjson: (_c, {rds, ...summary}, streamed) => `${streamed ? '' : rds.map(ghostSyncEvent).join('')}${ndjson([{type: 'summary', ...summary}])}`,
+  table: (c, report, _streamed, layout) =>
+    `${report.rds.length > 0 ? renderList(report.rds, ghostSyncColumns(c), 'table', layout) : ''}${ghostSyncSummary(c, report)}\n`,
+}
+
+export const ghostSyncReporter = (format: SyncFormat): Reporter<GhostSyncReport> => ghostSyncReporters[format]
+
+/** A ghost-user sync's events on the terminal: each finished RDS as a line above the spinner (and, streaming NDJSON, as an event). */
+export function showGhostSync(
+  c: ChalkInstance,
+  progress: Progress,
+  options: {dryRun: boolean; stream?: (line: string) => void},
+): (event: GhostSyncEvent) => void {
+  return (event) => {
+    options.stream?.(ghostSyncEvent(event.result))
+    progress.log(ghostSyncLine(c, event.result, options.dryRun))
+    progress.update(`syncing ghost users: ${event.done}/${event.total} RDS done`)
+  }
+}

@@ -45,6 +45,15 @@ export const envSchema = z.object({
     )
     .refine((secrets) => secrets.length > 0 && secrets.every((secret) => secret.length >= 16), 'comma-separated secrets of at least 16 characters each')
     .optional(),
+  RAIOPS_GHOST_DOMAIN: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .max(200)
+    .regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/, {
+      message: "expected a domain name, as raiops.invalid (the ghost users' emails are ghost+<operator id>@it)",
+    })
+    .default('raiops.invalid'),
   XDG_DATA_HOME: absolutePath.optional(),
   // Output: read by the command base before the rest is validated, so they are plain strings.
   NO_COLOR: z.string().optional(),
@@ -68,6 +77,8 @@ export interface RaiopsConfig {
   webhookSecrets: string[]
   /** A service token (cron, CI): when set, it is the caller's identity. */
   token?: string
+  /** The domain of the ghost users' emails (ghost+<operator id>@domain). */
+  ghostDomain: string
 }
 
 /**
@@ -180,5 +191,6 @@ export function loadConfig(env: Record<string, string | undefined>): RaiopsConfi
     fleet: {connectTimeoutMs: parsed.RAIOPS_CONNECT_TIMEOUT_MS, queryTimeoutMs: parsed.RAIOPS_QUERY_TIMEOUT_MS},
     webhookSecrets: parsed.RAIOPS_WEBHOOK_SECRETS ?? [],
     token: parsed.RAIOPS_TOKEN,
+    ghostDomain: parsed.RAIOPS_GHOST_DOMAIN,
   }
 }

@@ -27,4 +27,10 @@ export interface ImpersonationPayload {
   exp: number
   reason: string
   ticket?: string
+  /**
+   * The acting operator's ghost user on the tenant (users.id on its RDS), when
+   * it has one: the application logs in as that user, after checking it is a
+   * ghost (is_ghost) of that tenant. Absent: the operator has no ghost there.
+   */
+  ghost_user_id?: number
 }

@@ -3,7 +3,7 @@ import {randomUUID} from 'node:crypto'
 import {z} from 'zod'
 
 import {appendAudit, lockForChange} from '../audit/writer.js'
-import type {ChangeContext} from '../context.js'
+import type {OpsContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {IMPERSONATIONS_TABLE} from '../db/tables.js'
 import {toBool, toNumberOrNull} from '../db/values.js'
@@ -13,7 +13,9 @@ import type {RdsInstanceRow} from '../rds/types.js'
 import {MAX_TTL_SECONDS, MIN_TTL_SECONDS} from '../rds/validation.js'
 import {rememberSecret} from '../redact/index.js'
 import {getTenant, type TenantRef} from '../tenant/reference.js'
+import {onServer} from '../tenant/status-change.js'
 import {reasonSchema} from '../text/reason.js'
+import {DEFAULT_GHOST_DOMAIN, ghostEmail} from '../user/ghosts.js'
 import {IMPERSONATION_ISSUER, IMPERSONATION_PATH, IMPERSONATION_TOKEN_TYPE, MAX_TICKET_LENGTH} from './claims.js'
 import {loadImpersonationKey} from './keys.js'
 
@@ -31,6 +33,22 @@ export interface ImpersonationRequest {
 export interface ImpersonationOptions {
   /** RAIOPS_HOME, where the signing key is kept (created on first use). */
   home: string
+  /** RAIOPS_GHOST_DOMAIN: the ghost users' email domain. Default raiops.invalid. */
+  ghostDomain?: string
+}
+
+/**
+ * The caller's ghost user on the tenant, which the link names (`ghost_user_id`)
+ * for the application to log in as. `missing` says why there is none.
+ */
+export interface GhostUserRef {
+  /** The ghost's users.id on the tenant's RDS; null when the link carries none. */
+  userId: number | null
+  /** The ghost email looked for (null when the caller is no operator). */
+  email: string | null
+  missing: null | 'no-operator' | 'not-found' | 'suspended' | 'unreadable'
+  /** Why the lookup failed (`unreadable`), one line. */
+  error: string | null
 }
 
 /** A link that opens a tenant's RAI application as that tenant, once. */
@@ -55,6 +73,8 @@ export interface ImpersonationLink {
   issuedAt: string
   expiresAt: string
   ttlSeconds: number
+  /** The ghost user the link logs in as (its `ghost_user_id` claim), or why there is none. */
+  ghostUser: GhostUserRef
 }
 
 const oneLine = (text: string) => !/\p{Cc}/u.test(text)
@@ -128,6 +148,39 @@ async function impersonationTarget(tx: Db, ref: string): Promise<{tenant: Tenant
   return {tenant, rds, appUrl}
 }
 
+/** The operator behind the caller: the signed-in operator, or the one who created the service token. */
+async function callerOperatorId(ctx: Pick<OpsContext, 'db' | 'audit'>): Promise<number | null> {
+  const {actorType, actor} = ctx.audit
+  if (actorType === 'operator') {
+    const row = (await ctx.db('operators').whereRaw('lower(email) = ?', [actor.toLowerCase()]).first('id')) as {id: number | string} | undefined
+    return row ? Number(row.id) : null
+  }
+  if (actorType === 'token') {
+    const row = (await ctx.db('api_tokens').where({name: actor}).first('operator_id')) as {operator_id: number | string | null} | undefined
+    return row?.operator_id === null || row?.operator_id === undefined ? null : Number(row.operator_id)
+  }
+  return null
+}
+
+/**
+ * The caller's ghost user on the tenant, read from its RDS within a bounded
+ * time: a server that does not answer costs that time, and the link is issued
+ * without the claim (the result says why).
+ */
+async function findGhostUser(ctx: OpsContext, ref: string, domain: string): Promise<GhostUserRef> {
+  const operatorId = await callerOperatorId(ctx)
+  if (operatorId === null) return {userId: null, email: null, missing: 'no-operator', error: null}
+  const email = ghostEmail(operatorId, domain)
+  const {tenant, rds} = await impersonationTarget(ctx.db, ref)
+  const timeoutMs = Math.min(ctx.fleetOptions.connectTimeoutMs + ctx.fleetOptions.queryTimeoutMs, 15_000)
+  const read = await onServer(ctx, rds, timeoutMs, (db) => db('users').where({tenant_id: tenant.remoteTenantId, email, is_ghost: true}).first('id', 'status'))
+  if (!read.ok) return {userId: null, email, missing: 'unreadable', error: read.error}
+  const row = read.value as {id: number | string; status: string | null} | undefined
+  if (!row) return {userId: null, email, missing: 'not-found', error: null}
+  if (row.status !== 'active') return {userId: null, email, missing: 'suspended', error: null}
+  return {userId: Number(row.id), email, missing: null, error: null}
+}
+
 /**
  * A single-use link that opens a tenant's RAI application as that tenant, for
  * support: an EdDSA-signed token (at most 5 minutes) whose `act` claim names the
@@ -137,11 +190,13 @@ async function impersonationTarget(tx: Db, ref: string): Promise<{tenant: Tenant
  * with impersonation turned off or without an app URL, a missing reason, or a
  * lifetime outside 30 s to 5 minutes.
  */
-export async function issueImpersonation(ctx: ChangeContext, input: ImpersonationRequest & ImpersonationOptions): Promise<ImpersonationLink> {
-  const {home, ...requested} = input
+export async function issueImpersonation(ctx: OpsContext, input: ImpersonationRequest & ImpersonationOptions): Promise<ImpersonationLink> {
+  const {home, ghostDomain, ...requested} = input
   const options: ImpersonationOptions = {home}
   const request = validateRequest(requested)
   const actor = ctx.audit.actor
+  // Read before the transaction: a fleet round trip never holds the control database's lock.
+  const ghostUser = await findGhostUser(ctx, request.tenant, ghostDomain ?? DEFAULT_GHOST_DOMAIN)
   return ctx.db.transaction(async (tx) => {
     await lockForChange(tx)
     const {tenant, rds, appUrl} = await impersonationTarget(tx, request.tenant)
@@ -158,6 +213,7 @@ export async function issueImpersonation(ctx: ChangeContext, input: Impersonatio
       act: {sub: actor},
       reason: request.reason,
       ...(request.ticket === null ? {} : {ticket: request.ticket}),
+      ...(ghostUser.userId === null ? {} : {ghost_user_id: ghostUser.userId}),
     })
       .setProtectedHeader({alg: 'EdDSA', typ: IMPERSONATION_TOKEN_TYPE, kid: key.keyId})
       .setIssuer(IMPERSONATION_ISSUER)
@@ -195,6 +251,7 @@ export async function issueImpersonation(ctx: ChangeContext, input: Impersonatio
           keyId: key.keyId,
           ttlSeconds,
           expiresAt: expiresAt.toISOString(),
+          ghostUserId: ghostUser.userId,
         },
       },
       now,
@@ -214,6 +271,7 @@ export async function issueImpersonation(ctx: ChangeContext, input: Impersonatio
       issuedAt: issuedAt.toISOString(),
       expiresAt: expiresAt.toISOString(),
       ttlSeconds,
+      ghostUser,
     }
   })
 }

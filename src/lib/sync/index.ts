@@ -1,9 +1,11 @@
 import type {OpsContext} from '../context.js'
 import {acquireLease, LEASE_TTL_MS, leaseName, readLease, type LeaseInfo} from '../lease/lease.js'
+import {syncGhostUsers, type GhostSyncOptions, type GhostSyncReport} from './ghost-users.js'
 import {syncRouting, type RoutingMode, type RoutingSyncReport} from './routing/index.js'
 import {closeInterruptedRuns, type SyncKind} from './runs.js'
 import {syncTargets, syncTenants, type TenantSyncOptions, type TenantSyncReport} from './tenants.js'
 
+export type {GhostSyncEvent, GhostSyncReport} from './ghost-users.js'
 export type {RoutingSyncReport} from './routing/index.js'
 export type {TenantSyncEvent, TenantSyncReport} from './tenants.js'
 
@@ -60,18 +62,36 @@ export async function runRoutingSync(ctx: OpsContext, request: RoutingSyncReques
   })
 }
 
+export interface GhostSyncRequest extends LeaseOptions, Omit<GhostSyncOptions, 'signal'> {}
+
+/** `sync:ghost-users`: every tenant's ghost users, under the `ghost-users` lease (a dry run takes it too: it reads what a run would change). */
+export async function runGhostUserSync(ctx: OpsContext, request: GhostSyncRequest): Promise<GhostSyncReport> {
+  return withLease(ctx, leaseName('ghost-users', request.shard), request, async (signal) => {
+    const ids = (await syncTargets(ctx.db, request.refs, request.shard)).map((row) => Number(row.id))
+    await closeInterruptedRuns(ctx.db, 'ghost-users', ids, ctx.now())
+    return syncGhostUsers(ctx, {...request, signal})
+  })
+}
+
 export interface AllSyncReport {
   status: 'ok' | 'partial' | 'failed'
   tenants: TenantSyncReport
   routing: RoutingSyncReport | null
   /** Why routing did not run (the master RDS failed its tenant sync is no reason: it runs anyway). */
   routingError: string | null
+  /** With --with-ghosts: the ghost-user sync, run after the other two (null when not asked, or stopped before it). */
+  ghosts?: GhostSyncReport | null
 }
 
 /** `sync:all`: tenants, then routing (linked to the tenants just synced), one report. */
 export async function runAllSyncs(
   ctx: OpsContext,
-  request: TenantSyncRequest & {mode: RoutingMode; onProgress?: RoutingSyncRequest['onProgress']},
+  request: TenantSyncRequest & {
+    mode: RoutingMode
+    onProgress?: RoutingSyncRequest['onProgress']
+    /** Also sync the ghost users, after tenants and routing. */
+    ghosts?: Pick<GhostSyncOptions, 'domain' | 'prune' | 'onEvent'>
+  },
 ): Promise<AllSyncReport> {
   const tenants = await runTenantSync(ctx, request)
   if (request.signal?.aborted) return {status: 'failed', tenants, routing: null, routingError: 'stopped before the routing sync'}
@@ -83,7 +103,20 @@ export async function runAllSyncs(
   })
   const failed = (tenants.status === 'failed' || tenants.status === 'partial' ? 1 : 0) + (routing.status === 'failed' ? 1 : 0)
   const status = failed === 0 ? 'ok' : tenants.status === 'failed' && routing.status === 'failed' ? 'failed' : 'partial'
-  return {status, tenants, routing, routingError: null}
+  if (!request.ghosts) return {status, tenants, routing, routingError: null}
+  if (request.signal?.aborted) return {status: 'failed', tenants, routing, routingError: null, ghosts: null}
+  const ghosts = await runGhostUserSync(ctx, {
+    refs: request.refs,
+    shard: request.shard,
+    dryRun: false,
+    concurrency: request.concurrency,
+    deadlineMs: request.deadlineMs,
+    waitMs: request.waitMs,
+    signal: request.signal,
+    ...request.ghosts,
+  })
+  const ghostsFailed = ghosts.status === 'failed' || ghosts.status === 'partial'
+  return {status: status === 'ok' && ghostsFailed ? 'partial' : status, tenants, routing, routingError: null, ghosts}
 }
 
 /** Who holds the lease of each sync kind right now, if anyone. */

@@ -7,6 +7,8 @@ import {toIso, toNumberOrNull} from '../db/values.js'
 
 export const SYNC_KINDS = ['tenants', 'routing'] as const
 export type SyncKind = (typeof SYNC_KINDS)[number]
+/** What a sync_runs row records: the kinds sync:status reports, and the ghost-user sync. */
+export type RunKind = SyncKind | 'ghost-users'
 
 /** `running` while a run lives; a run whose process died is marked `failed` by the next run that takes its lease. */
 export type {SyncRunStatus} from '../db/tables.js'
@@ -39,7 +41,7 @@ export interface SyncRunRecord {
 }
 
 /** Opens a run record (status `running`). */
-export async function startRun(db: Db, kind: SyncKind, rdsInstanceId: number | null, startedAt: Date): Promise<number> {
+export async function startRun(db: Db, kind: RunKind, rdsInstanceId: number | null, startedAt: Date): Promise<number> {
   return insertReturningId(db, SYNC_RUNS_TABLE, {
     kind,
     rds_instance_id: rdsInstanceId,
@@ -68,7 +70,7 @@ export async function finishRun(
 /** Writes a finished run in one go (a skipped RDS). */
 export async function recordRun(
   db: Db,
-  kind: SyncKind,
+  kind: RunKind,
   rdsInstanceId: number | null,
   outcome: {
     status: Exclude<SyncRunStatus, 'running'>
@@ -96,7 +98,7 @@ export async function recordRun(
  * shard's lease covers only its own); null: every run of the kind. Returns how
  * many were closed.
  */
-export async function closeInterruptedRuns(db: Db, kind: SyncKind, rdsIds: readonly number[] | null, now: Date): Promise<number> {
+export async function closeInterruptedRuns(db: Db, kind: RunKind, rdsIds: readonly number[] | null, now: Date): Promise<number> {
   const close: Partial<SyncRunRow> = {
     status: 'failed',
     error: 'interrupted: the run ended without finishing (killed or crashed)',

@@ -111,7 +111,7 @@ export function validReason(reason: string, purpose: string): string {
 const skipped = (): SideOutcome => ({status: 'skipped', rows: 0, error: null})
 
 /** 'YYYY-MM-DD HH:MM:SS' in UTC, as Laravel writes timestamps, on every engine. */
-function fleetTime(now: Date): string {
+export function fleetTime(now: Date): string {
   return now.toISOString().slice(0, 19).replace('T', ' ')
 }
 
