@@ -91,8 +91,21 @@ export function demoTour(facts: Facts): TourStep[] {
       args: ['password:sync', sharedEmail, '--from-tenant', facts.supportTenant, '--reason', 'one password on every tenant, SUP-1043', '--yes'],
     },
     {
+      title: 'A ghost user on every tenant, for support',
+      about:
+        "One hidden user per operator allowed to impersonate, on every tenant: flagged is_ghost (never counted as the customer's), no usable password, no routing entry. One INSERT … SELECT per operator and server, whatever the number of tenants.",
+      args: ['sync:ghost-users'],
+      expectedExit: down ? {code: 3, why: `partial: ${down} could not be read; every other tenant has its ghost user`} : undefined,
+    },
+    {
+      title: 'Run again: nothing to do',
+      about: 'Cron runs it like the other syncs: a second run finds every ghost in place and changes nothing.',
+      args: ['sync:ghost-users'],
+      expectedExit: down ? {code: 3, why: `${down} still cannot be read; nothing changed anywhere else`} : undefined,
+    },
+    {
       title: 'Open a tenant for support',
-      about: `A single-use link into the tenant's RAI application, signed by raiops, with your reason and ticket in it and in the audit trail.`,
+      about: `A single-use link into the tenant's RAI application, signed by raiops, with your reason and ticket in it and in the audit trail; it names your ghost user there, whom the application signs in as.`,
       args: ['tenant:impersonate', facts.supportTenant, '--reason', 'customer cannot see the March invoices', '--ticket', 'SUP-1042'],
     },
     {
