@@ -292,6 +292,20 @@ describe.each(FLEETS)('password:sync on a %s RDS (control database on %s)', (eng
     expect(again.rows.every((r) => r.outcome === 'unchanged')).toBe(true)
   })
 
+  it('--from-tenant whose source holds a $2b$ hash writes it as $2y$ everywhere, the source included, and it verifies the same password', async () => {
+    const w = await world(engine, controlEngine)
+    const nodeHash = bcrypt.hashSync('b-prefixed-password-7', 4)
+    expect(nodeHash.startsWith('$2b$')).toBe(true)
+    await onFixture(w.us, (fdb) => fdb('users').whereRaw('LOWER(email) = ?', [EMAIL]).update({password: nodeHash}))
+    const done = await syncPassword(w.ctx, input({kind: 'from-tenant', tenant: 'us:1'}))
+    expect(done.complete).toBe(true)
+    expect(new Set((await personHashes(w)).map(([, h]) => h))).toEqual(new Set([`$2y$${nodeHash.slice(4)}`]))
+    expect(bcrypt.compareSync('b-prefixed-password-7', `$2y$${nodeHash.slice(4)}`)).toBe(true)
+    expectNoSecret(done)
+    const again = await syncPassword(w.ctx, input({kind: 'from-tenant', tenant: 'us:1'}))
+    expect(again.servers).toEqual([])
+  })
+
   it('bad input changes nothing: 73 bytes, an empty password, an unknown email, a short reason (exit 2)', async () => {
     const w = await world(engine, controlEngine)
     const before = await hashes(w)

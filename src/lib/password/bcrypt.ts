@@ -42,6 +42,15 @@ export function passwordProblem(password: string, what = 'the new password'): st
   return null
 }
 
+/**
+ * A bcrypt hash as Laravel writes it: `$2b$` (the same algorithm under another
+ * name) becomes `$2y$`, the only prefix PHP's password_get_info calls bcrypt
+ * (Laravel's Hash::check refuses the others); any other value is returned as it is.
+ */
+export function asLaravelHash(hash: string): string {
+  return hash.startsWith('$2b$') ? `$2y$${hash.slice(4)}` : hash
+}
+
 /** A bcrypt hash of `password` at `cost`, as Laravel writes it (`$2y$`). Runs between the event loop's turns, so I/O goes on meanwhile. */
 export async function hashPassword(password: string, cost: number): Promise<string> {
   return `$2y$${(await bcrypt.hash(password, cost)).slice(4)}`
