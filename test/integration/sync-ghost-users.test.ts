@@ -269,6 +269,11 @@ describe('sync:ghost-users, sync:all --with-ghosts and tenant:impersonate at the
       const again = await cli(['sync:ghost-users', '--rds', 'main'])
       expect(again.code, again.stderr).toBe(0)
       expect(again.stdout).toContain('nothing changed: every tenant already has its ghosts')
+      // With old still failing, its tenants are not said to have their ghosts.
+      const stillFailing = await cli(['sync:ghost-users'])
+      expect(stillFailing.code, stillFailing.stderr).toBe(3)
+      expect(stillFailing.stdout).toContain('nothing changed: every tenant of the RDS done already has its ghosts')
+      expect(stillFailing.stdout).not.toContain('every tenant already has its ghosts')
 
       // The ghost exists: the link carries its id, no warning.
       const after = await cli(['tenant:impersonate', 'main:2', ...REASON, '--json'])

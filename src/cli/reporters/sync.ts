@@ -294,7 +294,17 @@ export function ghostSyncSummary(c: ChalkInstance, ghostReport: GhostSyncReport)
   const what = report.dryRun
     ? `dry run, nothing written: would create ${inserted}, update ${updated}, prune ${pruned}`
     : `created ${inserted}, updated ${updated}, pruned ${pruned}`
-  const nothing = report.changed ? '' : report.dryRun ? ' · nothing to do' : ' · nothing changed: every tenant already has its ghosts'
+  // Of an RDS that failed nothing is known: "every tenant" is said only when every RDS was done.
+  const nothing =
+    report.changed || synced === 0
+      ? ''
+      : report.dryRun
+        ? failed.length > 0
+          ? ' · nothing to do on the RDS done'
+          : ' · nothing to do'
+        : failed.length > 0
+          ? ' · nothing changed: every tenant of the RDS done already has its ghosts'
+          : ' · nothing changed: every tenant already has its ghosts'
   const lines = [
     `ghost users (${report.operators.length} operator(s), @${report.domain}): ${colourRun(c, report.status)} · ${synced} RDS done, ${failed.length} failed · ${what}, ${unchanged} unchanged${nothing} · ${seconds(report.durationMs)}`,
   ]
