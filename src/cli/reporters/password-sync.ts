@@ -20,8 +20,15 @@ export function renderPasswordPlan(color: ChalkInstance, result: PasswordSync): 
   const lines = [
     `${result.dryRun ? 'Dry run, nothing is changed. ' : ''}Plan for ${result.action} of ${result.email}: ${what}${cost} (reason: ${escapeControl(result.reason)}):`,
   ]
+  // A routing entry is written only once its tenant's user rows are: not when their RDS could not be read (or written).
+  const failedRds = new Set(result.servers.filter((s) => s.table === 'users' && s.status === 'failed').map((s) => s.server.id))
   for (const row of result.rows) {
-    const state = row.hash === 'differs' ? color.bold('hash differs, written') : color.dim('already the hash written, nothing to do')
+    const state =
+      row.hash === 'same'
+        ? color.dim('already the hash written, nothing to do')
+        : row.table === 'user_email_routing' && failedRds.has(row.tenant.rdsId)
+          ? color.yellow('hash differs, left as it is: its tenant’s RDS failed')
+          : color.bold('hash differs, written')
     lines.push(`  ${serverLabel(row, result.master.name)} id ${row.id} (${tenantName(row.tenant)}): ${state}`)
   }
   // Before any write, the servers listed are those that could not be read.
