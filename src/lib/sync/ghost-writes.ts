@@ -115,19 +115,22 @@ async function ghostStates(tx: Knex, wanted: ReadonlyArray<{email: string; name:
   const states = new Map<string, GhostState>()
   if (wanted.length === 0) return states
   const names = wanted.map(() => 'WHEN ? THEN ?').join(' ')
+  // A LEFT JOIN, so that the ghost rows (through the email index) drive it: joined the other way, as the
+  // optimizer orders an inner join, every tenant is looked up in users: more than twice as slow on MariaDB.
+  // Ghost rows of a tenant that no longer exists (t.id NULL) count for nothing.
   const rows = (await tx('users as u')
-    .join('tenants as t', 't.id', 'u.tenant_id')
+    .leftJoin('tenants as t', 't.id', 'u.tenant_id')
     .whereIn(
       'u.email',
       wanted.map((w) => w.email),
     )
     .groupBy('u.email')
-    .select('u.email', tx.raw('COUNT(DISTINCT u.tenant_id) AS present'))
+    .select('u.email', tx.raw('COUNT(DISTINCT t.id) AS present'))
     .select(
-      tx.raw(`SUM(CASE WHEN u.is_ghost = ? AND u.status = 'active' AND u.name = (CASE u.email ${names} END) THEN 0 ELSE 1 END) AS stale`, [
-        true,
-        ...wanted.flatMap((w) => [w.email, w.name]),
-      ]),
+      tx.raw(
+        `SUM(CASE WHEN t.id IS NULL THEN 0 WHEN u.is_ghost = ? AND u.status = 'active' AND u.name = (CASE u.email ${names} END) THEN 0 ELSE 1 END) AS stale`,
+        [true, ...wanted.flatMap((w) => [w.email, w.name])],
+      ),
     )) as Array<{email: string; present: unknown; stale: unknown}>
   for (const row of rows) states.set(String(row.email).toLowerCase(), {present: Number(row.present), stale: Number(row.stale)})
   return states
