@@ -344,6 +344,17 @@ describe.each(FLEETS)('on a %s RDS (control database on %s)', (engine, controlEn
       'active',
     ])
     await expectCacheMatchesMaster(w)
+
+    // A tenant of the person that raiops' registry does not know (not synced yet): the others are changed, the run is not complete (exit 3).
+    await onFixture(w.master, async (fdb) => {
+      const [entry] = (await fdb('user_email_routing').where({email: SHARED}).orderBy('id').limit(1)) as Row[]
+      const {id: _id, ...copy} = entry
+      await fdb('user_email_routing').insert({...copy, tenant_id: 999})
+    })
+    const unknown = await suspendUser(w.ctx, {email: SHARED, allTenants: true, reason: REASON, timeoutMs: 5000})
+    expect(unknown.targets.every((t) => t.sides.rds.status === 'changed')).toBe(true)
+    expect([unknown.unreached, unknown.complete]).toEqual([1, false])
+    expect(unknown.notes.join('\n')).toMatch(/tenant 999 of RDS "main" is not in raiops' registry: skipped/)
   })
 
   it('the master down during user:suspend: the RDS changed, the routing entry not (exit 3); again: the routing entry only, one audit entry; a third run: nothing', async () => {

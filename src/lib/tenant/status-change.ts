@@ -78,6 +78,8 @@ export interface StatusChange {
   notes: string[]
   auditIds: number[]
   /** False when some side failed or a plan could not be read: the command exits 3. */
+  /** The person's tenants that could not be reached at all (unknown to raiops' registry): a change that leaves them out is not complete. */
+  unreached: number
   complete: boolean
 }
 
@@ -91,6 +93,8 @@ export interface StatusChangeRequest {
   /** An email not in a target tenant, or a tenant gone from its RDS, is NotFoundError (exit 2); else that tenant is skipped with a note. */
   strict: boolean
   notes: string[]
+  /** Tenants of the person left out before the plan (see StatusChange.unreached). */
+  unreached?: number
   /** Each server's reads and writes, ms. */
   timeoutMs: number
   dryRun: boolean
@@ -292,7 +296,7 @@ function finish(result: StatusChange): StatusChange {
   }
   result.auditIds = [...result.control.auditIds]
   const planOk = result.targets.every((t) => t.planError.rds === null && (result.dryRun ? t.planError.routing === null : true))
-  result.complete = planOk && [result.sides.rds, result.sides.master, result.sides.control].every((s) => s.status !== 'failed')
+  result.complete = planOk && result.unreached === 0 && [result.sides.rds, result.sides.master, result.sides.control].every((s) => s.status !== 'failed')
   return result
 }
 
@@ -319,6 +323,7 @@ export async function runStatusChange(ctx: OpsContext, request: StatusChangeRequ
     control: {...skipped(), auditIds: []},
     sides: {rds: skipped(), master: skipped(), control: skipped()},
     notes: [...request.notes],
+    unreached: request.unreached ?? 0,
     auditIds: [],
     complete: false,
   }

@@ -57,11 +57,18 @@ async function routedTenants(
 }
 
 /** Every tenant the email has a user in, as registry rows; those raiops does not know are noted. */
-async function allTenantTargets(ctx: OpsContext, master: RdsInstanceRow, email: string, timeoutMs: number, notes: string[]): Promise<Target[]> {
+async function allTenantTargets(
+  ctx: OpsContext,
+  master: RdsInstanceRow,
+  email: string,
+  timeoutMs: number,
+  notes: string[],
+): Promise<{targets: Target[]; unreached: number}> {
   const routed = await routedTenants(ctx, master, email, timeoutMs, notes)
   if (routed.length === 0)
     throw new NotFoundError(`no tenant has a user with the email ${email}`, {hint: 'check the address; `raiops routing:lookup EMAIL --live` asks the master'})
   const targets: Target[] = []
+  let unreached = 0
   const seen = new Set<string>()
   for (const {rdsId, tenantId} of routed) {
     const key = `${rdsId}:${tenantId}`
@@ -71,6 +78,7 @@ async function allTenantTargets(ctx: OpsContext, master: RdsInstanceRow, email: 
     const row = rds ? await ctx.db(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId, remote_tenant_id: tenantId}).first('id') : undefined
     if (!rds || !row) {
       notes.push(`tenant ${tenantId} of RDS ${rds ? `"${rds.name}"` : `#${rdsId}`} is not in raiops' registry: skipped (run \`raiops sync:tenants\`)`)
+      unreached++
       continue
     }
     const tenant: TenantRef = await getTenant(ctx.db, String(row.id))
@@ -78,7 +86,7 @@ async function allTenantTargets(ctx: OpsContext, master: RdsInstanceRow, email: 
   }
   if (targets.length === 0)
     throw new NotFoundError(`no tenant raiops knows has a user with the email ${email}`, {hint: 'run `raiops sync:tenants`, then again'})
-  return targets
+  return {targets, unreached}
 }
 
 async function changeUserStatus(ctx: OpsContext, input: UserStatusInput, to: TargetStatus): Promise<StatusChange> {
@@ -91,8 +99,9 @@ async function changeUserStatus(ctx: OpsContext, input: UserStatusInput, to: Tar
   const reason = validReason(input.reason, `why the user is ${to === 'suspended' ? 'suspended' : 'reactivated'}`)
   const notes: string[] = []
   let targets: Target[]
+  let unreached = 0
   if (input.tenant === undefined) {
-    targets = await allTenantTargets(ctx, await requireMaster(ctx), email, input.timeoutMs, notes)
+    ;({targets, unreached} = await allTenantTargets(ctx, await requireMaster(ctx), email, input.timeoutMs, notes))
   } else {
     const tenant = await getTenant(ctx.db, input.tenant)
     targets = [{tenant, rds: await getRds(ctx.db, tenant.rdsInstanceId), email}]
@@ -105,6 +114,7 @@ async function changeUserStatus(ctx: OpsContext, input: UserStatusInput, to: Tar
     targets,
     strict: input.tenant !== undefined,
     notes,
+    unreached,
     timeoutMs: input.timeoutMs,
     dryRun: input.dryRun ?? false,
     confirm: input.confirm,
