@@ -8,7 +8,7 @@ import {messageOf, NotFoundError, NotPermittedError, UserError} from '../errors/
 import type {RdsInstanceRow} from '../rds/types.js'
 import {rememberSecret} from '../redact/index.js'
 import {getTenant} from '../tenant/reference.js'
-import {onServer, validReason, type SideStatus} from '../tenant/status-change.js'
+import {fleetTime, onServer, validReason, type SideStatus} from '../tenant/status-change.js'
 import {requireMaster} from '../tenant/suspend.js'
 import {normaliseEmail, whereEmail} from '../user/fleet-users.js'
 import {asLaravelHash, costOf, fleetCost, hashPassword, passwordProblem, verifyPassword} from './bcrypt.js'
@@ -112,7 +112,6 @@ interface Target {
   userId: number
 }
 
-const fleetTime = (now: Date): string => now.toISOString().slice(0, 19).replace('T', ' ')
 const ref = (rds: RdsInstanceRow) => ({id: Number(rds.id), name: rds.name})
 const key = (rdsId: number, tenantId: number) => `${rdsId}:${tenantId}`
 
