@@ -274,6 +274,29 @@ describe.each(ENGINES)('password:check on a %s fleet (%s control database)', (en
     }
   })
 
+  it('--all: set-based, a fixed number of statements per server, not one per email', async () => {
+    const queries: Array<{server: string; sql: string}> = []
+    const ctx = makeContext(fleet.control.db)
+    try {
+      const original = ctx.fleet.get.bind(ctx.fleet)
+      ctx.fleet.get = async (spec) => {
+        const db = await original(spec)
+        if (!db.listenerCount('query')) db.on('query', (q: {sql: string}) => queries.push({server: spec.name, sql: q.sql}))
+        return db
+      }
+      const result = (await checkPasswords(ctx, {all: true, timeoutMs: 10_000})) as FleetPasswordCheck
+      expect(result.multiTenantEmails).toBeGreaterThanOrEqual(3)
+      const count = (server: string, table: string) => queries.filter((q) => q.server === server && new RegExp(`from ["\`]${table}["\`]`).test(q.sql)).length
+      // The master's routing directory: at most three statements (the emails, their rows, rows without an email), whatever the number of emails.
+      expect(count('east', 'user_email_routing')).toBeGreaterThanOrEqual(1)
+      expect(count('east', 'user_email_routing')).toBeLessThanOrEqual(3)
+      // Each RDS's user rows: one statement.
+      for (const rds of ['east', 'west', 'north']) expect(count(rds, 'users')).toBe(1)
+    } finally {
+      await ctx.close()
+    }
+  })
+
   it.runIf(engine !== 'sqlite')('the master refused: exit 3 with the cause, no tenant guessed; --all likewise', async () => {
     await withMasterRefused(fleet, async () => {
       const ctx = makeContext(fleet.control.db, {connectTimeoutMs: 2000})
