@@ -47,15 +47,16 @@ describe('tenant:impersonate and tenant:impersonation-key', () => {
       ['rds:add', '--name', 'off', '--engine', 'sqlite', '--file', other.database, '--app-url', 'https://off.rai.example', '--no-test'],
       ['rds:add', '--name', 'old', '--engine', 'sqlite', '--file', other.database, '--app-url', 'https://old.rai.example', '--no-test'],
       ['sync:tenants'],
-      // The admin's ghost user on every tenant: links issued by the admin's tokens name it.
-      ['sync:ghost-users'],
+      // The admin's ghost user on every tenant: links issued by the admin's tokens name it. One RDS at a time: four
+      // entries share one SQLite file, and one process cannot hold two write transactions on a file at once.
+      ['sync:ghost-users', '--concurrency', '1'],
       ['rds:edit', 'old', '--no-active', '--no-test'],
       ['rds:edit', 'off', '--no-impersonation'],
       ['rds:edit', 'us', '--impersonation-audience', 'rai-us', '--impersonation-ttl', '2m'],
     ]
     for (const args of steps) {
       const result = await cli(args)
-      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0)
+      expect(result.code, `${args.join(' ')}: ${result.stderr} ${result.stdout}`).toBe(0)
     }
     // Tenant 4 of main vanishes upstream; the next sync marks it missing.
     const fleet = await main.knex()

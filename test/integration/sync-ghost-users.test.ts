@@ -174,6 +174,86 @@ describe.each<FixtureEngine>(['mysql', 'postgres', 'sqlite'])('sync:ghost-users 
     await runTenantSync(ctx, {...TENANTS, force: true})
     expect((await cachedTenants(db)).map((t) => t.users)).toEqual([...countsBefore, 0])
   })
+
+  it('a run after a complete one reads only the counts; a ghost deleted or a tenant added on the RDS is seen; an edited name is found by --full and after a day', async () => {
+    // Given: two operators who may impersonate, two RDS, a first run that made every ghost.
+    const {db} = await control('sqlite')
+    const ctx = context(db)
+    const {ana, bo} = await operators(ctx)
+    const [main, second] = await Promise.all([fixture({engine, master: true, tenants: 3, usersPerTenant: 1}), fixture({engine, tenants: 2, usersPerTenant: 1})])
+    await registerMaster(ctx, main, 'main')
+    await register(ctx, second, 'second')
+    expect((await runGhostUserSync(ctx, RUN)).rds.map((r) => [r.name, r.check, r.counts.inserted])).toEqual([
+      ['main', 'rows', 6],
+      ['second', 'rows', 4],
+    ])
+    const marks = await db('sync_state').where('name', 'like', 'ghost-users.%').orderBy('name')
+    expect(marks).toHaveLength(2)
+    expect(marks.map((m) => String(m.value)).join()).not.toMatch(/!|\$2/)
+
+    // When: nothing changed. Then: both RDS answered by their counts, nothing written, all unchanged.
+    const quiet = await runGhostUserSync(ctx, RUN)
+    expect(quiet).toMatchObject({status: 'ok', changed: false, totals: {inserted: 0, updated: 0, pruned: 0, unchanged: 10}})
+    expect(quiet.rds.map((r) => r.check)).toEqual(['counts', 'counts'])
+
+    // When: one of Bo's ghosts is deleted on `second`, by hand. Then: `second` is checked row by row and the ghost made again; `main` is not.
+    await onFixture(second, (fdb) =>
+      fdb('users')
+        .where({tenant_id: 2, email: `ghost+${bo.id}@${DOMAIN}`})
+        .delete(),
+    )
+    const healed = await runGhostUserSync(ctx, RUN)
+    expect(healed.rds.map((r) => [r.name, r.check, r.counts.inserted])).toEqual([
+      ['main', 'counts', 0],
+      ['second', 'rows', 1],
+    ])
+    expect((await ghostsOf(second)).filter((g) => g.tenant_id === 2).map((g) => g.email)).toEqual([`ghost+${ana.id}@${DOMAIN}`, `ghost+${bo.id}@${DOMAIN}`])
+
+    // When: a tenant is deleted and another created on `main` (same count). Then: the new tenant gets its ghosts.
+    await onFixture(main, async (fdb) => {
+      await fdb('users').where({tenant_id: 3}).delete()
+      await fdb('tenants').where({id: 3}).delete()
+      await fdb('tenants').insert({id: 4, name: 'Replacement', status: 'active'})
+    })
+    const replaced = await runGhostUserSync(ctx, RUN)
+    expect(replaced.rds.map((r) => [r.name, r.check, r.counts.inserted])).toEqual([
+      ['main', 'rows', 2],
+      ['second', 'counts', 0],
+    ])
+
+    // When: a ghost's name and status are edited on the RDS itself (the counts do not change). Then: a plain run does not see it;
+    // --full does, on every RDS; so does a plain run a day after the last full check.
+    const edit = (target: RaiFixture, tenantId: number) =>
+      onFixture(target, (fdb) =>
+        fdb('users')
+          .where({tenant_id: tenantId, email: `ghost+${ana.id}@${DOMAIN}`})
+          .update({name: 'Someone', status: 'suspended'}),
+      )
+    await edit(second, 1)
+    const blind = await runGhostUserSync(ctx, RUN)
+    expect(blind.totals).toMatchObject({inserted: 0, updated: 0})
+    expect(blind.rds.map((r) => r.check)).toEqual(['counts', 'counts'])
+    const full = await runGhostUserSync(ctx, {...RUN, full: true})
+    expect(full.rds.map((r) => [r.name, r.check, r.counts.updated])).toEqual([
+      ['main', 'rows', 0],
+      ['second', 'rows', 1],
+    ])
+    expect((await ghostsOf(second)).filter((g) => g.tenant_id === 1).map((g) => [g.name, g.status])).toEqual([
+      ['RAI support (Ana Support)', 'active'],
+      ['RAI support (Bo Admin)', 'active'],
+    ])
+    await edit(main, 1)
+    expect((await runGhostUserSync(ctx, RUN)).rds.map((r) => r.check)).toEqual(['counts', 'counts'])
+    const tomorrow = {...ctx, now: () => new Date(Date.now() + 25 * 3_600_000)}
+    const nextDay = await runGhostUserSync(tomorrow, RUN)
+    expect(nextDay.rds.map((r) => [r.name, r.check, r.counts.updated])).toEqual([
+      ['main', 'rows', 1],
+      ['second', 'rows', 0],
+    ])
+    // A dry run with --full writes no mark: the next plain run still reads the counts.
+    await runGhostUserSync(tomorrow, {...RUN, full: true, dryRun: true})
+    expect((await runGhostUserSync(tomorrow, RUN)).rds.map((r) => r.check)).toEqual(['counts', 'counts'])
+  })
 })
 
 describe('sync:ghost-users faults', () => {

@@ -102,6 +102,9 @@ export const ghostSyncFlags = {
     delimiter: ',',
   }),
   'dry-run': Flags.boolean({description: 'count what would be created, updated and pruned on each RDS; write nothing'}),
+  full: Flags.boolean({
+    description: 'check every ghost row, even on an RDS whose counts read as the last run left them (done anyway once a day)',
+  }),
   prune: Flags.boolean({
     description: 'also suspend the ghosts of operators who may no longer impersonate (disabled, or their role lost tenant.impersonate)',
   }),
@@ -126,6 +129,7 @@ export function ghostSyncInput(
     shard?: ReturnType<typeof parseShard>
     operator?: string[]
     'dry-run': boolean
+    full: boolean
     prune: boolean
     concurrency: number
     timeout: number
@@ -138,6 +142,7 @@ export function ghostSyncInput(
     shard: flags.shard,
     operators: flags.operator,
     dryRun: flags['dry-run'],
+    full: flags.full,
     prune: flags.prune,
     domain,
     concurrency: flags.concurrency,

@@ -271,6 +271,7 @@ export function ghostSyncColumns(c: ChalkInstance): Column<RdsGhostSync>[] {
     {header: 'updated', cell: (r) => String(r.counts.updated), plain: (r) => r.counts.updated, priority: 2},
     {header: 'pruned', cell: (r) => String(r.counts.pruned), plain: (r) => r.counts.pruned, priority: 2},
     {header: 'unchanged', cell: (r) => String(r.counts.unchanged), plain: (r) => r.counts.unchanged, priority: 4},
+    {header: 'check', cell: (r) => r.check ?? '', plain: (r) => r.check, priority: 4},
     {header: 'time', cell: (r) => seconds(r.durationMs), plain: (r) => r.durationMs, priority: 3},
     // A failure's cause is told once, in full, by the summary under the table.
     {header: 'note', cell: (r) => (r.error ? c.dim('cause below') : ''), plain: (r) => r.error ?? '', overflow: 'wrap', minWidth: 12},
@@ -283,7 +284,8 @@ export function ghostSyncLine(c: ChalkInstance, result: RdsGhostSync, dryRun: bo
   if (r.status === 'failed') return `${c.red('✖')} ${r.name}: ${r.error}`
   const {inserted, updated, pruned} = r.counts
   const what = dryRun ? `would create ${inserted}, update ${updated}, prune ${pruned}` : `created ${inserted}, updated ${updated}, pruned ${pruned}`
-  return `${c.green('✔')} ${r.name}: ${r.tenants} tenants, ${what} in ${seconds(r.durationMs)}`
+  const how = r.check === 'counts' ? ' (counts unchanged since the last run)' : ''
+  return `${c.green('✔')} ${r.name}: ${r.tenants} tenants, ${what} in ${seconds(r.durationMs)}${how}`
 }
 
 export function ghostSyncSummary(c: ChalkInstance, ghostReport: GhostSyncReport): string {
@@ -308,6 +310,9 @@ export function ghostSyncSummary(c: ChalkInstance, ghostReport: GhostSyncReport)
   const lines = [
     `ghost users (${report.operators.length} operator(s), @${report.domain}): ${colourRun(c, report.status)} · ${synced} RDS done, ${failed.length} failed · ${what}, ${unchanged} unchanged${nothing} · ${seconds(report.durationMs)}`,
   ]
+  const byCounts = report.rds.filter((r) => r.check === 'counts').length
+  if (byCounts > 0)
+    lines.push(c.dim(`  ${byCounts} RDS answered by counts unchanged since the last run, no ghost row read: --full checks every row (done anyway once a day)`))
   for (const o of report.notEligible)
     lines.push(c.yellow(`  operator ${o.email} (#${o.id}) may not impersonate: no ghosts made${ghostReport.totals.pruned > 0 ? '; its ghosts pruned' : ''}`))
   for (const f of failed) lines.push(c.red(`  failed: ${f.name}: ${f.error}`))

@@ -7,11 +7,12 @@ import {fanOut, type FanOutResult, type Shard} from '../fleet/fan-out.js'
 import {connectionSpecFor} from '../rds/service.js'
 import type {RdsInstanceRow} from '../rds/types.js'
 import {ghostOperators, type GhostOperator} from '../user/ghosts.js'
-import {ghostSchemaProblem, syncGhostsOn, ZERO_GHOST_COUNTS, type GhostCounts} from './ghost-writes.js'
+import {planKey, readGhostMarks, writeGhostMark} from './ghost-marks.js'
+import {syncGhostsOn, ZERO_GHOST_COUNTS, type GhostCheck, type GhostCounts} from './ghost-writes.js'
 import {finishRun, recordRun, startRun} from './runs.js'
 import {syncTargets, type SyncStatus} from './tenants.js'
 
-export type {GhostCounts} from './ghost-writes.js'
+export type {GhostCheck, GhostCounts} from './ghost-writes.js'
 
 export interface GhostSyncOptions {
   /** RDS names or ids (active or not); absent: every active RDS. */
@@ -23,6 +24,8 @@ export interface GhostSyncOptions {
   dryRun: boolean
   /** Suspend the ghosts of operators who may no longer impersonate (disabled, or their role lost tenant.impersonate). */
   prune: boolean
+  /** Check every ghost row, even where the counts read as the last run left them. */
+  full?: boolean
   /** The ghosts' email domain (RAIOPS_GHOST_DOMAIN). */
   domain: string
   concurrency: number
@@ -40,6 +43,8 @@ export interface RdsGhostSync {
   /** Tenants on the RDS (null when it was not read). */
   tenants: number | null
   counts: GhostCounts
+  /** counts: the counts read as the last run left them, so no row was read; rows: every ghost row was checked (null: failed). */
+  check: GhostCheck | null
   durationMs: number
   error: string | null
 }
@@ -86,11 +91,11 @@ async function namedOperators(ctx: Pick<OpsContext, 'db'>, refs: readonly string
   return found
 }
 
-function toRdsResult(outcome: FanOutResult<RdsInstanceRow, {tenants: number; counts: GhostCounts; durationMs: number}>): RdsGhostSync {
+function toRdsResult(outcome: FanOutResult<RdsInstanceRow, {tenants: number; counts: GhostCounts; check: GhostCheck; durationMs: number}>): RdsGhostSync {
   const base = {id: Number(outcome.item.id), name: outcome.item.name}
   return outcome.ok
     ? {...base, status: 'ok', ...outcome.value, error: null}
-    : {...base, status: 'failed', tenants: null, counts: {...ZERO_GHOST_COUNTS}, durationMs: outcome.ms, error: outcome.error}
+    : {...base, status: 'failed', tenants: null, counts: {...ZERO_GHOST_COUNTS}, check: null, durationMs: outcome.ms, error: outcome.error}
 }
 
 /**
@@ -112,6 +117,13 @@ export async function syncGhostUsers(ctx: OpsContext, options: GhostSyncOptions)
   const notEligible = named ? named.filter((n) => !eligible.some((o) => o.id === n.id)) : []
   const prune = options.prune ? {keep: eligible.map((o) => o.id), only: named ? notEligible.map((o) => o.id) : null} : null
   const rows = await syncTargets(ctx.db, options.refs, options.shard)
+  const key = planKey({wanted, domain: options.domain, prune})
+  const marks = options.full
+    ? new Map()
+    : await readGhostMarks(
+        ctx.db,
+        rows.map((row) => Number(row.id)),
+      )
   if (rows.some((row) => row.password_enc)) await ctx.keyring()
   const total = rows.length
   let done = 0
@@ -125,16 +137,25 @@ export async function syncGhostUsers(ctx: OpsContext, options: GhostSyncOptions)
       const cut = () => ctx.fleet.abandon(id)
       deadline.addEventListener('abort', cut, {once: true})
       const t0 = performance.now()
-      const runId = options.dryRun ? null : await startRun(ctx.db, 'ghost-users', id, ctx.now())
+      // The run's row is written while the RDS is reached: both are needed before its first statement returns.
+      const opened = options.dryRun ? Promise.resolve(null) : startRun(ctx.db, 'ghost-users', id, ctx.now())
+      opened.catch(() => undefined)
       try {
         const db = await ctx.fleet.get(await connectionSpecFor(ctx, row))
-        const problem = await ghostSchemaProblem(db)
-        if (problem) throw new Error(problem)
-        const {tenants, counts} = await syncGhostsOn(db, {wanted, prune, domain: options.domain, dryRun: options.dryRun, signal}, ctx.now())
+        const {tenants, counts, check, mark} = await syncGhostsOn(
+          db,
+          {wanted, prune, domain: options.domain, dryRun: options.dryRun, signal, key, previous: marks.get(id) ?? null, full: options.full ?? false},
+          ctx.now(),
+        )
         const durationMs = Math.round(performance.now() - t0)
-        if (runId !== null) await finishRun(ctx.db, runId, {status: 'ok', stats: {...counts, tenants, durationMs}, finishedAt: ctx.now()})
-        return {tenants, counts, durationMs}
+        const runId = await opened
+        await Promise.all([
+          runId === null ? null : finishRun(ctx.db, runId, {status: 'ok', stats: {...counts, tenants, check, durationMs}, finishedAt: ctx.now()}),
+          mark && !options.dryRun ? writeGhostMark(ctx.db, id, mark, ctx.now()) : null,
+        ])
+        return {tenants, counts, check, durationMs}
       } catch (error) {
+        const runId = await opened.catch(() => null)
         const stopped = signal.aborted && signal.reason instanceof Error && !(signal.reason instanceof DeadlineError) ? signal.reason : null
         const message = stopped ? stopped.message : describeDriverError(signal.aborted ? signal.reason : error, {quietMs: ctx.fleet.quietMs(id), rds: row.name})
         if (runId !== null) {

@@ -2,6 +2,7 @@ import type {Knex} from 'knex'
 
 import {fleetTime} from '../tenant/status-change.js'
 import {ghostEmail, ghostEmailPattern, ghostName, PRUNED_GHOST_STATUS, unusablePassword, type GhostOperator} from '../user/ghosts.js'
+import {markHolds, takeCensus, type GhostMark} from './ghost-marks.js'
 
 /**
  * One RDS's ghost users made as they should be, set-based: per operator at most
@@ -31,6 +32,22 @@ export interface GhostPlan {
   domain: string
   dryRun: boolean
   signal: AbortSignal
+  /** The plan's key (planKey) and what the last run left this RDS with: when the counts still read the same, no row is checked. */
+  key: string
+  previous: GhostMark | null
+  /** Check every ghost row whatever the counts say. */
+  full: boolean
+}
+
+/** How a run knew what to do on an RDS: from the counts its last run left (nothing to do), or by checking every ghost row. */
+export type GhostCheck = 'counts' | 'rows'
+
+export interface GhostOutcome {
+  tenants: number
+  counts: GhostCounts
+  check: GhostCheck
+  /** What to remember of the RDS now (a run that checked every row and wrote, or would write, nothing more); null: keep the last one. */
+  mark: GhostMark | null
 }
 
 const SCHEMA_ERRORS = new Set(['ER_NO_SUCH_TABLE', 'ER_BAD_FIELD_ERROR', '42P01', '42703'])
@@ -42,11 +59,12 @@ function isSchemaError(error: unknown): boolean {
 }
 
 /**
- * Why this RDS cannot hold ghost users, or null when it can: checked before any
- * write with two statements that read no row (cheaper than the catalogue on a
- * server with many databases). Another failure (the server is down) is thrown.
+ * Why this RDS cannot hold ghost users, or null when it can: asked once the
+ * census (which names the same tables and column) failed with a schema error,
+ * with two statements that read no row (cheaper than the catalogue on a server
+ * with many databases). Another failure (the server is down) is thrown.
  */
-export async function ghostSchemaProblem(db: Knex): Promise<string | null> {
+async function ghostSchemaProblem(db: Knex): Promise<string | null> {
   const probes: Array<[() => Promise<unknown>, string]> = [
     [() => db('tenants').select('id').whereRaw('1 = 0'), 'the RAI database has no usable tenants table'],
     [() => db('users').select('is_ghost').whereRaw('1 = 0'), 'its users table has no is_ghost column'],
@@ -137,21 +155,29 @@ async function ghostStates(tx: Knex, wanted: ReadonlyArray<{email: string; name:
 }
 
 /**
- * Tenants on the RDS, and what was (or would be) changed there. What stands is
- * read first; the writes, when there are any, run in one transaction: all of
- * them, or none. Each is conditional on the rows as they are then (NOT EXISTS,
- * stale names only), so a change made meanwhile is neither duplicated nor lost.
+ * Tenants on the RDS, and what was (or would be) changed there. The counts are
+ * read first: when they read as the last run left them under the same plan,
+ * there is nothing to do and no row is read (see ghost-marks.ts). Otherwise what
+ * stands is read row by row; the writes, when there are any, run in one
+ * transaction: all of them, or none. Each is conditional on the rows as they
+ * are then (NOT EXISTS, stale names only), so a change made meanwhile is
+ * neither duplicated nor lost.
  */
-export async function syncGhostsOn(db: Knex, plan: GhostPlan, now: Date): Promise<{tenants: number; counts: GhostCounts}> {
+export async function syncGhostsOn(db: Knex, plan: GhostPlan, now: Date): Promise<GhostOutcome> {
   const pg = /^(pg|postgres)/.test(String(db.client.config.client))
   const at = fleetTime(now)
   const ts = pg ? 'CAST(? AS timestamp)' : '?'
   const wanted = plan.wanted.map((o) => ({email: ghostEmail(o.id, plan.domain), name: ghostName(o.name)}))
-  const tenants = countOf(await db('tenants').count({n: '*'}))
-  const states = await ghostStates(db, wanted)
-  const stateOf = (email: string): GhostState => states.get(email) ?? {present: 0, stale: 0}
+  const census = await takeCensus(db, plan.domain).catch(async (error: unknown) => {
+    const problem = isSchemaError(error) ? await ghostSchemaProblem(db) : null
+    throw problem ? new Error(problem) : error
+  })
+  const {tenants} = census
   const counts: GhostCounts = {...ZERO_GHOST_COUNTS}
   const unchanged = () => Math.max(0, tenants * wanted.length - counts.inserted - counts.updated)
+  if (!plan.full && markHolds(plan.previous, plan.key, census, now)) return {tenants, counts: {...counts, unchanged: unchanged()}, check: 'counts', mark: null}
+  const states = await ghostStates(db, wanted)
+  const stateOf = (email: string): GhostState => states.get(email) ?? {present: 0, stale: 0}
   if (plan.dryRun) {
     for (const {email} of wanted) {
       counts.inserted += tenants - stateOf(email).present
@@ -159,23 +185,30 @@ export async function syncGhostsOn(db: Knex, plan: GhostPlan, now: Date): Promis
     }
     const prune = pruneQuery(db, plan)
     if (prune) counts.pruned = countOf(await prune.count({n: '*'}))
-    return {tenants, counts: {...counts, unchanged: unchanged()}}
+    return {tenants, counts: {...counts, unchanged: unchanged()}, check: 'rows', mark: null}
   }
+  // The counts the writes leave: what was read, plus the rows inserted. Should a tenant or ghost come or go
+  // meanwhile, the next run reads other counts and checks every row again.
+  const ghosts = {...census.ghosts}
+  const mark = (): GhostMark => ({...census, ghosts, plan: plan.key, verifiedAt: now.toISOString()})
   const todo = wanted.filter(({email}) => stateOf(email).present < tenants || stateOf(email).stale > 0)
   // Nothing missing, nothing stale, nothing to prune: no transaction, no write.
-  if (todo.length === 0 && !pruneQuery(db, plan)) return {tenants, counts: {...counts, unchanged: unchanged()}}
+  if (todo.length === 0 && !pruneQuery(db, plan)) return {tenants, counts: {...counts, unchanged: unchanged()}, check: 'rows', mark: mark()}
   plan.signal.throwIfAborted()
   await db.transaction(async (tx) => {
     for (const {email, name} of todo) {
       plan.signal.throwIfAborted()
       if (stateOf(email).present < tenants) {
-        const inserted = await tx.raw(
-          `INSERT INTO users (tenant_id, name, email, password, status, is_ghost, created_at, updated_at)
+        const inserted = affected(
+          await tx.raw(
+            `INSERT INTO users (tenant_id, name, email, password, status, is_ghost, created_at, updated_at)
            SELECT t.id, ?, ?, ?, 'active', ?, ${ts}, ${ts} FROM tenants t
            WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = t.id AND u.email = ?)`,
-          [name, email, unusablePassword(), true, at, at, email],
+            [name, email, unusablePassword(), true, at, at, email],
+          ),
         )
-        counts.inserted += affected(inserted)
+        counts.inserted += inserted
+        ghosts[email] = (ghosts[email] ?? 0) + inserted
       }
       if (stateOf(email).stale > 0) counts.updated += Number(await staleGhosts(tx, email, name).update({name, status: 'active', updated_at: at}))
     }
@@ -185,5 +218,5 @@ export async function syncGhostsOn(db: Knex, plan: GhostPlan, now: Date): Promis
     // The last moment to give up: past it, the transaction commits.
     plan.signal.throwIfAborted()
   })
-  return {tenants, counts: {...counts, unchanged: unchanged()}}
+  return {tenants, counts: {...counts, unchanged: unchanged()}, check: 'rows', mark: mark()}
 }
