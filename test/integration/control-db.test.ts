@@ -3,7 +3,7 @@ import {createRequire} from 'node:module'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {verifyAuditChain} from '../../src/lib/audit/verify.js'
-import {appendAudit} from '../../src/lib/audit/writer.js'
+import {appendAudit, appendAudits} from '../../src/lib/audit/writer.js'
 import {BUILTIN_ROLES} from '../../src/lib/auth/permissions.js'
 import {seedRoles} from '../../src/lib/auth/seed.js'
 import {checkKeyring} from '../../src/lib/crypto/key-check.js'
@@ -247,6 +247,38 @@ describe.each(CONTROL_ENGINES)('control database on %s', (engine) => {
     expect(verification.entries).toBe(before + 50)
     const prevHashes = (await control.db('audit_logs').pluck('prev_hash')) as string[]
     expect(new Set(prevHashes).size).toBe(prevHashes.length)
+  })
+
+  it('appends batches of entries (one of 60, past one INSERT) among single writers: one linear chain, ids in order, nothing secret', async () => {
+    const pools = [control.db, ...(engine === 'sqlite' ? [] : [await openControlDb(control.target)])]
+    const before = Number(((await control.db('audit_logs').count({n: '*'})) as Array<{n: number | string}>)[0].n)
+    const batch = (n: number, tag: string) =>
+      Array.from({length: n}, (_, i) => ({action: 'test.batch', targetType: 'test', targetId: `${tag}-${i}`, newValues: {i, password: 'batch-secret-1'}}))
+    let appended: Array<{id: number; seq: number; hash: string}> = []
+    try {
+      const results = await Promise.all([
+        pools[0].transaction((tx) => appendAudits(tx, TEST_AUDIT, batch(60, 'big'), new Date())),
+        ...Array.from({length: 6}, (_, i) => pools[i % pools.length].transaction((tx) => appendAudits(tx, TEST_AUDIT, batch(i % 3, `small${i}`), new Date()))),
+        pools[pools.length - 1].transaction((tx) => appendAudit(tx, TEST_AUDIT, {action: 'test.single', targetType: 'test', targetId: 'one'}, new Date())),
+      ])
+      appended = results[0] as typeof appended
+    } finally {
+      await Promise.all(pools.slice(1).map((pool) => pool.destroy()))
+    }
+    const verification = await verifyAuditChain({db: control.db})
+    expect(verification).toMatchObject({ok: true, entries: before + 60 + (0 + 1 + 2 + 0 + 1 + 2) + 1})
+    // The big batch: consecutive sequence numbers, each id the row of its entry, in the order given.
+    expect(appended.map((a) => a.seq)).toEqual(Array.from({length: 60}, (_, i) => appended[0].seq + i))
+    const stored = await control.db('audit_logs').whereIn(
+      'id',
+      appended.map((a) => a.id),
+    )
+    const byId = new Map(stored.map((r) => [Number(r.id), r]))
+    expect(appended.map((a) => [byId.get(a.id)?.target_id, Number(byId.get(a.id)?.seq), byId.get(a.id)?.hash])).toEqual(
+      appended.map((a, i) => [`big-${i}`, a.seq, a.hash]),
+    )
+    expect(stored.map((r) => String(r.new_values)).join()).not.toContain('batch-secret-1')
+    expect(await appendAudits(control.db, TEST_AUDIT, [], new Date())).toEqual([])
   })
 
   it('reports the first altered, removed or reordered audit entry', async () => {

@@ -133,29 +133,67 @@ export interface AppendedAudit {
  * anything is written.
  */
 export async function appendAudit(tx: Db, context: AuditContext, entry: AuditEntry, now: Date): Promise<AppendedAudit> {
-  const prepared = prepareEntry(context, entry)
-  if ('problem' in prepared) throw new AuditEntryError(`the audit entry cannot be stored: ${prepared.problem}`)
-  const updated = await tx('audit_head').where({id: 1}).increment('seq', 1)
+  const [appended] = await appendAudits(tx, context, [entry], now)
+  return appended
+}
+
+/** Audit rows per INSERT: well under SQLite's limit of bound values per statement. */
+const INSERT_ROWS = 50
+
+/**
+ * Appends several entries to the chain, in order, as appendAudit would one
+ * after the other, with a fixed number of statements: the head claimed once
+ * for all of them, the rows inserted in one statement (per 50), their ids read
+ * back by sequence. Every entry is checked before anything is written.
+ */
+export async function appendAudits(tx: Db, context: AuditContext, entries: readonly AuditEntry[], now: Date): Promise<AppendedAudit[]> {
+  if (entries.length === 0) return []
+  const prepared = entries.map((entry) => {
+    const values = prepareEntry(context, entry)
+    if ('problem' in values) throw new AuditEntryError(`the audit entry cannot be stored: ${values.problem}`)
+    return {entry, values: values.values}
+  })
+  const updated = await tx('audit_head').where({id: 1}).increment('seq', entries.length)
   if (!updated) throw new Error('audit_head is missing: run `raiops db:migrate`')
   const head = await tx('audit_head').where({id: 1}).first('seq', 'hash')
   if (!head) throw new Error('audit_head is missing: run `raiops db:migrate`')
   // MySQL DATETIME(3) keeps milliseconds; the ISO string hashed must be the one read back.
   const occurredAt = new Date(Math.floor(now.getTime()))
-  const record: AuditRecord = {
-    seq: Number(head.seq),
-    occurred_at: toIsoRequired(occurredAt),
-    actor_type: context.actorType,
-    actor: context.actor,
-    action: entry.action,
-    target_type: entry.targetType ?? null,
-    target_id: entry.targetId === null || entry.targetId === undefined ? null : String(entry.targetId),
-    rds_instance_id: entry.rdsInstanceId ?? null,
-    tenant_master_id: entry.tenantMasterId ?? null,
-    ...prepared.values,
-    source: sortedJson({host: context.source.host, command: context.source.command, ip: context.source.ip ?? null}),
+  const source = sortedJson({host: context.source.host, command: context.source.command, ip: context.source.ip ?? null})
+  const first = Number(head.seq) - entries.length + 1
+  let prevHash = String(head.hash)
+  const rows = prepared.map(({entry, values}, i) => {
+    const record: AuditRecord = {
+      seq: first + i,
+      occurred_at: toIsoRequired(occurredAt),
+      actor_type: context.actorType,
+      actor: context.actor,
+      action: entry.action,
+      target_type: entry.targetType ?? null,
+      target_id: entry.targetId === null || entry.targetId === undefined ? null : String(entry.targetId),
+      rds_instance_id: entry.rdsInstanceId ?? null,
+      tenant_master_id: entry.tenantMasterId ?? null,
+      ...values,
+      source,
+    }
+    const hash = chainHash(prevHash, record)
+    const row = {...record, occurred_at: occurredAt, prev_hash: prevHash, hash}
+    prevHash = hash
+    return row
+  })
+  if (rows.length === 1) {
+    const id = await insertReturningId(tx, 'audit_logs', rows[0])
+    await tx('audit_head').where({id: 1}).update({hash: prevHash})
+    return [{id, seq: rows[0].seq, hash: rows[0].hash}]
   }
-  const hash = chainHash(head.hash, record)
-  const id = await insertReturningId(tx, 'audit_logs', {...record, occurred_at: occurredAt, prev_hash: head.hash, hash})
-  await tx('audit_head').where({id: 1}).update({hash})
-  return {id, seq: record.seq, hash}
+  for (let i = 0; i < rows.length; i += INSERT_ROWS) await tx('audit_logs').insert(rows.slice(i, i + INSERT_ROWS))
+  const ids = (await tx('audit_logs')
+    .whereIn(
+      'seq',
+      rows.map((r) => r.seq),
+    )
+    .select('id', 'seq')) as Array<{id: unknown; seq: unknown}>
+  const idOf = new Map(ids.map((r) => [Number(r.seq), Number(r.id)]))
+  await tx('audit_head').where({id: 1}).update({hash: prevHash})
+  return rows.map((r) => ({id: idOf.get(r.seq) as number, seq: r.seq, hash: r.hash}))
 }

@@ -1,6 +1,6 @@
 import type {Knex} from 'knex'
 
-import {appendAudit, lockForChange} from '../audit/writer.js'
+import {appendAudit, appendAudits, lockForChange, type AuditEntry} from '../audit/writer.js'
 import type {OpsContext} from '../context.js'
 import {retryOnDeadlock} from '../db/retry.js'
 import {RDS_TABLE, ROUTING_CACHE_TABLE, TENANT_MASTER_TABLE} from '../db/tables.js'
@@ -207,6 +207,8 @@ export async function syncPassword(ctx: OpsContext, input: PasswordSyncInput): P
   }
   if (targets.length === 0)
     throw new NotFoundError(`no tenant has a user with the email ${email}`, {hint: 'check the address; `raiops user:find EMAIL` searches the fleet'})
+  // With a new password, its hash is started now, at the routing entries' cost, and computed while the rest of the plan is read.
+  const early = mode.kind !== 'from-tenant' && routing.ok ? startHash(mode.password, fleetCost(routing.value.map((r) => r.hash))) : null
 
   const names = new Map<string, {id: number; name: string}>()
   for (const t of (await ctx
@@ -228,8 +230,6 @@ export async function syncPassword(ctx: OpsContext, input: PasswordSyncInput): P
     result.source = tenantOf(tenant.rdsInstanceId, tenant.remoteTenantId)
   }
 
-  // With a new password, its hash is started now, at the routing entries' cost, and computed while the RDS are read.
-  const early = mode.kind !== 'from-tenant' && routing.ok ? startHash(mode.password, fleetCost(routing.value.map((r) => r.hash))) : null
   const held: Held[] = []
   if (routing.ok)
     for (const r of routing.value)
@@ -449,41 +449,34 @@ async function refuse(ctx: OpsContext, result: PasswordSync, hashes: number): Pr
 
 const IDS_AUDITED = 100
 
+/** The audit entries of a sync, one per server changed, appended together (appendAudits claims the chain's head first). */
 async function audit(ctx: OpsContext, result: PasswordSync, held: Held[], now: Date): Promise<number[]> {
-  return ctx.db.transaction(async (tx) => {
-    await lockForChange(tx)
-    const ids: number[] = []
-    for (const side of result.servers.filter((s) => s.status === 'changed')) {
+  const entries: AuditEntry[] = result.servers
+    .filter((s) => s.status === 'changed')
+    .map((side) => {
       const rows = held.filter((h) => h.row.outcome === 'written' && h.row.table === side.table && h.row.server.id === side.server.id).map((h) => h.row)
       const tenants = [...new Map(rows.map((r) => [key(r.tenant.rdsId, r.tenant.remoteTenantId), r.tenant])).values()]
-      const entry = await appendAudit(
-        tx,
-        ctx.audit,
-        {
-          action: side.table === 'users' ? PASSWORD_SYNC_ACTION : `${PASSWORD_SYNC_ACTION}.routing`,
-          targetType: 'user',
-          targetId: result.email,
-          rdsInstanceId: side.server.id,
-          tenantMasterId: tenants.length === 1 ? tenants[0].id : null,
-          oldValues: {server: side.server.name, table: side.table, password: 'another hash', rows: rows.length},
-          newValues: {
-            server: side.server.name,
-            table: side.table,
-            mode: result.mode,
-            ...(result.source ? {source: {rds: result.source.rdsName, tenant: result.source.remoteTenantId}} : {}),
-            cost: result.cost,
-            rows: rows.length,
-            ids: rows.map((r) => r.id).slice(0, IDS_AUDITED),
-            tenants: tenants.map((t) => ({rds: t.rdsName, tenant: t.remoteTenantId, id: t.id})).slice(0, IDS_AUDITED),
-            reason: result.reason,
-          },
+      return {
+        action: side.table === 'users' ? PASSWORD_SYNC_ACTION : `${PASSWORD_SYNC_ACTION}.routing`,
+        targetType: 'user',
+        targetId: result.email,
+        rdsInstanceId: side.server.id,
+        tenantMasterId: tenants.length === 1 ? tenants[0].id : null,
+        oldValues: {server: side.server.name, table: side.table, password: 'another hash', rows: rows.length},
+        newValues: {
+          server: side.server.name,
+          table: side.table,
+          mode: result.mode,
+          ...(result.source ? {source: {rds: result.source.rdsName, tenant: result.source.remoteTenantId}} : {}),
+          cost: result.cost,
+          rows: rows.length,
+          ids: rows.map((r) => r.id).slice(0, IDS_AUDITED),
+          tenants: tenants.map((t) => ({rds: t.rdsName, tenant: t.remoteTenantId, id: t.id})).slice(0, IDS_AUDITED),
+          reason: result.reason,
         },
-        now,
-      )
-      ids.push(entry.id)
-    }
-    return ids
-  })
+      }
+    })
+  return ctx.db.transaction(async (tx) => (await appendAudits(tx, ctx.audit, entries, now)).map((entry) => entry.id))
 }
 
 function finish(result: PasswordSync, unread: Array<{tenant: PasswordTenant; table: PasswordRow['table']}>): PasswordSync {
