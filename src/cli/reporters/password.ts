@@ -51,7 +51,16 @@ export function passwordCheckSummary(c: ChalkInstance, result: PasswordCheck): s
   if (result.kind === 'email') {
     const email = escapeControl(result.email)
     const tenants = plural(result.tenants.length, 'tenant')
+    const unreadable = result.tenants.filter((t) => t.state === 'RDS unavailable').length
+    const readOff = result.tenants.filter((t) => t.state !== 'in step' && t.state !== 'RDS unavailable').length
     if (result.inStep) lines.push(c.green(`${email}: in step: ${tenants}, one password`))
+    else if (unreadable > 0 && readOff === 0 && result.passwords <= 1)
+      // Nothing read differs: the only gap is a server that could not be read (exit 3, not 4).
+      lines.push(
+        c.yellow(
+          `${email}: not all checked: ${plural(unreadable, 'tenant')} on an unavailable RDS; the other ${plural(result.tenants.length - unreadable, 'tenant')} in step, one password`,
+        ),
+      )
     else {
       const off = result.tenants.filter((t) => t.state !== 'in step' && t.state !== 'RDS unavailable').length
       lines.push(
