@@ -279,6 +279,13 @@ describe.each(FLEETS)('password:sync on a %s RDS (control database on %s)', (eng
     await expect(syncPassword(w.ctx, input({kind: 'from-tenant', tenant: 'eu:3'}))).rejects.toThrow(UserError)
     await expect(syncPassword(w.ctx, input({kind: 'from-tenant', tenant: 'eu:3'}))).rejects.toThrow(/is not one of the tenants/)
     expect(await hashes(w)).toEqual(before)
+    // A source whose hash claims cost 31 (damaged: every login would hang) is not copied: exit 2, nothing written.
+    const damaged = drifted.replace(/^\$2y\$\d\d\$/, '$2y$31$')
+    await onFixture(w.us, (fdb) => fdb('users').whereRaw('LOWER(email) = ?', [EMAIL]).update({password: damaged}))
+    const withDamaged = await hashes(w)
+    await expect(syncPassword(w.ctx, input({kind: 'from-tenant', tenant: 'us:1'}))).rejects.toThrow(/claims cost 31, more than 16: it is damaged/)
+    expect(await hashes(w)).toEqual(withDamaged)
+    await onFixture(w.us, (fdb) => fdb('users').whereRaw('LOWER(email) = ?', [EMAIL]).update({password: drifted}))
 
     const done = await syncPassword(w.ctx, input({kind: 'from-tenant', tenant: 'us:1'}))
     expect(done.complete).toBe(true)

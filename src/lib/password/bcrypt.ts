@@ -9,6 +9,13 @@ import bcrypt from 'bcryptjs'
 
 /** The cost when none of a person's hashes tells the fleet's. */
 export const DEFAULT_COST = 12
+/**
+ * The highest cost raiops computes or checks: 16 (16 times Laravel's default 12;
+ * seconds per hash). A stored hash claiming more, up to bcrypt's 31, is damaged or
+ * hostile (cost 31 is days of work): it neither sets the cost of a new hash nor is
+ * checked against a password.
+ */
+export const MAX_COST = 16
 /** bcrypt reads no further than this many bytes of a password. */
 export const MAX_PASSWORD_BYTES = 72
 
@@ -22,11 +29,17 @@ export function costOf(hash: string | null | undefined): number | null {
   return cost >= 4 && cost <= 31 ? cost : null
 }
 
-/** The most common cost among these hashes (the higher on a tie); DEFAULT_COST when none is a bcrypt hash. */
+/** The cost of a hash raiops will check or take as the fleet's: at most MAX_COST; null otherwise. */
+export function usableCost(hash: string | null | undefined): number | null {
+  const cost = costOf(hash)
+  return cost !== null && cost <= MAX_COST ? cost : null
+}
+
+/** The most common usable cost among these hashes (the higher on a tie); DEFAULT_COST when none has one. */
 export function fleetCost(hashes: Iterable<string | null>): number {
   const counts = new Map<number, number>()
   for (const hash of hashes) {
-    const cost = costOf(hash)
+    const cost = usableCost(hash)
     if (cost !== null) counts.set(cost, (counts.get(cost) ?? 0) + 1)
   }
   let best: [number, number] | null = null
@@ -56,7 +69,7 @@ export async function hashPassword(password: string, cost: number): Promise<stri
   return `$2y$${(await bcrypt.hash(password, cost)).slice(4)}`
 }
 
-/** Whether `password` matches `hash` (any of $2a$, $2b$, $2x$, $2y$); false when `hash` is no bcrypt hash. */
+/** Whether `password` matches `hash` (any of $2a$, $2b$, $2x$, $2y$); false when `hash` is no bcrypt hash or costs more than MAX_COST. */
 export async function verifyPassword(password: string, hash: string): Promise<boolean> {
-  return costOf(hash) !== null && bcrypt.compare(password, hash)
+  return usableCost(hash) !== null && bcrypt.compare(password, hash)
 }

@@ -11,7 +11,7 @@ import {getTenant} from '../tenant/reference.js'
 import {fleetTime, onServer, validReason, type SideStatus} from '../tenant/status-change.js'
 import {requireMaster} from '../tenant/suspend.js'
 import {normaliseEmail, whereEmail} from '../user/fleet-users.js'
-import {asLaravelHash, costOf, fleetCost, hashPassword, passwordProblem, verifyPassword} from './bcrypt.js'
+import {asLaravelHash, costOf, fleetCost, hashPassword, MAX_COST, passwordProblem, usableCost, verifyPassword} from './bcrypt.js'
 
 /**
  * password:sync: one bcrypt hash written to every user row of a person (by
@@ -299,6 +299,11 @@ export async function syncPassword(ctx: OpsContext, input: PasswordSyncInput): P
       throw new UserError(`the password of ${email} on the source tenant is not a bcrypt hash: there is nothing to copy`, {
         hint: 'choose another tenant, or set a new password with --reset',
       })
+    if (usableCost(row.hash) === null)
+      throw new UserError(
+        `the password hash of ${email} on the source tenant claims cost ${costOf(row.hash)}, more than ${MAX_COST}: it is damaged, and copied it would make every login of the person hang`,
+        {hint: 'choose another tenant, or set a new password with --reset'},
+      )
     // A `$2b$` source is written as `$2y$` (the same hash), the source's row included: Laravel refuses `$2b$`.
     target = asLaravelHash(row.hash as string)
   } else {
