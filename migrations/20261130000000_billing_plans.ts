@@ -47,12 +47,12 @@ export async function up(knex: Knex): Promise<void> {
   // The plans that exist: their prices apply from their creation, their term from their label, an inactive one archived.
   await knex('subscription_plans')
     .whereNull('effective_from')
-    .update({effective_from: knex.ref('created_at')})
+    .update({effective_from: knex.raw('??', ['created_at'])})
   for (const [label, months] of Object.entries(MONTHS_OF))
     await knex('subscription_plans').whereRaw('lower(??) = ?', ['interval', label]).update({interval_months: months})
   await knex('subscription_plans')
     .where((q) => q.where({is_active: false}))
-    .update({archived_at: knex.ref('updated_at')})
+    .update({archived_at: knex.raw('??', ['updated_at'])})
 }
 
 export async function down(knex: Knex): Promise<void> {
