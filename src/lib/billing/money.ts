@@ -82,7 +82,7 @@ export function parseAmount(text: string, currency: string, options: ParseAmount
   const [, whole, fraction = ''] = match
   if (fraction.length > exponent)
     throw new UserError(`${what} ${JSON.stringify(text)} has more decimals than ${code} allows (${decimalsText(exponent)})`, {
-      hint: `${code}'s minor unit has ${exponent} digit${exponent === 1 ? '' : 's'}: e.g. ${example}`,
+      hint: exponent === 0 ? `${code} has no minor unit: give a whole number, e.g. ${example}` : `${code}'s minor unit has ${exponent} digits: e.g. ${example}`,
     })
   const digits = `${whole}${fraction.padEnd(exponent, '0')}`.replace(/^0+(?=\d)/, '')
   const max = options.maxMinor ?? MAX_MINOR
