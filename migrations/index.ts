@@ -7,6 +7,7 @@ import * as authSessions from './20261123000001_auth_sessions.js'
 import * as impersonationTicket from './20261124000000_impersonation_ticket.js'
 import * as keyRetirement from './20261125000300_key_retirement.js'
 import * as tenantHealth from './20261129000000_tenant_health.js'
+import * as billingPlans from './20261130000000_billing_plans.js'
 
 export interface Migration {
   name: string
@@ -23,4 +24,5 @@ export const migrations: Migration[] = [
   {name: '20261124000000_impersonation_ticket', ...impersonationTicket},
   {name: '20261125000300_key_retirement', ...keyRetirement},
   {name: '20261129000000_tenant_health', ...tenantHealth},
+  {name: '20261130000000_billing_plans', ...billingPlans},
 ]

@@ -534,6 +534,7 @@ describe('raiops demo: the tour', () => {
       '$ raiops status\n',
       '$ raiops tenant:list --sort health --limit 8\n',
       '$ raiops tenant:show ',
+      '$ raiops plan:list\n',
       '$ raiops user:find ',
       '$ raiops user:suspend ',
       '$ raiops user:reactivate ',
@@ -556,6 +557,7 @@ describe('raiops demo: the tour', () => {
       'status',
       'tenant:list',
       'tenant:show',
+      'plan:list',
       'user:find',
       'user:suspend',
       'user:reactivate',
@@ -580,6 +582,10 @@ describe('raiops demo: the tour', () => {
     expect(output.get('tenant:show')).toMatch(/^Health score \d+\/100 \(from this read\)$/m)
     for (const signal of ['status', 'activeShare', 'users', 'locations', 'recency', 'rds', 'freshness'])
       expect(output.get('tenant:show')).toMatch(new RegExp(`│ ${signal} +│ [\\d.]+ / \\d+ +│`))
+    // The demo's plans, each in its own currency, the yearly one normalised to a month.
+    expect(output.get('plan:list')).toMatch(/│ starter\s+│ Starter\s+│ USD\s+│ month\s+│ 49\.00\s+│ 49\.00\s+│ 19\.00 per location over 1 /)
+    expect(output.get('plan:list')).toMatch(/│ pro-yearly\s+│ Pro yearly\s+│ USD\s+│ year\s+│ 990\.00\s+│ 82\.50\s+│/)
+    expect(output.get('plan:list')).toMatch(/│ eu-team\s+│ Team \(EU\)\s+│ EUR\s+│ quarter\s+│ 129\.00\s+│ 43\.00\s+│/)
     // The shared email: a user of at least three tenants on at least two servers.
     const found = [...(output.get('user:find') ?? '').matchAll(/^│ (eu-central-1|eu-west-1|us-east-1|us-west-2):\d+ /gm)].map((m) => m[1])
     expect(found.length).toBeGreaterThanOrEqual(3)

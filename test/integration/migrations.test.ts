@@ -74,6 +74,10 @@ async function seedRows(db: Knex): Promise<void> {
     reason: 'support',
   })
   await db('raiops_keys').insert({kid: 'test1', fingerprint: 'f'.repeat(64), created_at: T0})
+  await db('subscription_plans').insert([
+    PLAN_ROW,
+    {...PLAN_ROW, code: 'legacy', name: 'Legacy', price_cents: 900, interval: 'month', is_active: false, updated_at: T1},
+  ])
 }
 
 /** The seeded rows, read back in a form every engine agrees on. */
@@ -114,6 +118,18 @@ const SEEDED = {
   impersonation: {jti: 'jti-1', tenant_master_id: 1, expires_at: T1.toISOString(), reason: 'support'},
   key: {kid: 'test1', fingerprint: 'f'.repeat(64), created_at: T0.toISOString()},
   head: {seq: 0, hash: '0'.repeat(64)},
+}
+
+/** A plan as the initial schema has it (the billing_plans migration adds versions). */
+const PLAN_ROW = {
+  code: 'pro-yearly',
+  name: 'Pro yearly',
+  price_cents: 49900,
+  currency: 'EUR',
+  interval: 'year',
+  is_active: true,
+  created_at: T0,
+  updated_at: T0,
 }
 
 /** A routing cache row whose tenant does not exist: refused while the cache has a foreign key to tenant_master. */
@@ -215,6 +231,40 @@ const CASES: Record<string, MigrationCase> = {
       expect(await db.schema.hasColumn('tenant_master', 'search_text')).toBe(false)
       const [{n}] = await db('tenant_master').count({n: '*'})
       expect(Number(n)).toBe(1)
+    },
+  },
+  '20261130000000_billing_plans': {
+    async afterUp(db) {
+      // A plan made before versions existed is version 1, its term from its label, its prices from its creation.
+      const [plan] = await db('subscription_plans')
+        .where({code: 'pro-yearly'})
+        .select('version', 'interval_months', 'effective_from', 'archived_at', 'features')
+      expect({...plan, effective_from: toIso(plan.effective_from)}).toEqual({
+        version: 1,
+        interval_months: 12,
+        effective_from: T0.toISOString(),
+        archived_at: null,
+        features: null,
+      })
+      const [old] = await db('subscription_plans').where({code: 'legacy'}).select('interval_months', 'archived_at')
+      expect([old.interval_months, toIso(old.archived_at)]).toEqual([1, T1.toISOString()])
+      // A code may now have several versions, each number once.
+      const version2 = {...PLAN_ROW, version: 2, price_cents: 59900, unit: 'location', unit_price_minor: 1000, included_units: 2, features: '["pos"]'}
+      await db('subscription_plans').insert(version2)
+      await expect(db('subscription_plans').insert(version2)).rejects.toThrow(/unique|UNIQUE|Duplicate/)
+      // Rolling back with a second version would lose it: refused, then allowed once it is gone.
+      await expect(db.migrate.down(migratorConfig)).rejects.toThrow(/plan version\(s\) after the first exist/)
+      await db('subscription_plans').where({version: 2}).delete()
+    },
+    async afterDown(db) {
+      expect(await db.schema.hasColumn('subscription_plans', 'version')).toBe(false)
+      expect(await db.schema.hasColumn('subscription_plans', 'archived_at')).toBe(false)
+      expect(await db('subscription_plans').orderBy('code').select('code', 'price_cents')).toEqual([
+        {code: 'legacy', price_cents: 900},
+        {code: 'pro-yearly', price_cents: 49900},
+      ])
+      // The code is unique again.
+      await expect(db('subscription_plans').insert({...PLAN_ROW, code: 'legacy'})).rejects.toThrow(/unique|UNIQUE|Duplicate/)
     },
   },
 }

@@ -31,6 +31,8 @@ export interface AuditFilter {
   action?: string
   tenantMasterId?: number
   rdsInstanceId?: number
+  /** Entries about one thing: its target type (`plan`) and, when given, its id (`pro`). */
+  target?: {type: string; id?: string}
   since?: Date
   until?: Date
   /** Entries with an id above this one (for following the trail). */
@@ -125,6 +127,8 @@ export async function listAudit(ctx: Pick<OpsContext, 'db'>, filter: AuditFilter
   if (filter.action !== undefined) match('action', filter.action)
   if (filter.tenantMasterId !== undefined) query.where('tenant_master_id', filter.tenantMasterId)
   if (filter.rdsInstanceId !== undefined) query.where('rds_instance_id', filter.rdsInstanceId)
+  if (filter.target) query.where('target_type', filter.target.type)
+  if (filter.target?.id !== undefined) query.where('target_id', filter.target.id)
   if (filter.since) query.where('occurred_at', '>=', filter.since)
   if (filter.until) query.where('occurred_at', '<', filter.until)
   if (filter.afterId !== undefined) query.where('id', '>', filter.afterId)

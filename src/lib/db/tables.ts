@@ -182,13 +182,37 @@ export interface ApiTokenRow {
   updated_at: DbTimestamp
 }
 
+/**
+ * One version of a subscription plan (lib/billing/plans.ts): a code has a row
+ * per version, unique together; a price change adds a version.
+ */
 export interface SubscriptionPlanRow {
   id: number
   code: string
+  /** 1, 2, …: the next one made by a change of price, interval, unit pricing or currency. */
+  version: number
   name: string
+  /** The base price per term, in minor units of `currency` (the name is older than currencies without cents). */
   price_cents: number
+  /** ISO 4217, upper case. */
   currency: string
+  /** The term's label: month, quarter, year, 2-year, 3-year. */
   interval: string
+  /** The term's length in months: 1, 3, 12, 24, 36. */
+  interval_months: number
+  /** What is priced per unit: location, user, or nothing. */
+  unit: string | null
+  /** The price per unit per term beyond the included units, in minor units. */
+  unit_price_minor: number | null
+  included_units: number
+  trial_days: number
+  /** JSON: an array of strings; null is none. */
+  features: string | null
+  /** When this version's prices apply from; null (rows written before versions existed): from created_at. */
+  effective_from: DbTimestamp | null
+  /** Set on every version of an archived plan. */
+  archived_at: DbTimestamp | null
+  /** The opposite of archived_at, kept for the readers older than it. */
   is_active: DbBoolean
   created_at: DbTimestamp
   updated_at: DbTimestamp

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import {startSession, readSessionToken, verifySession} from '../auth/session.js'
+import {createPlan} from '../billing/plan-changes.js'
 import {BusyError, ConfigError, RaiopsError, UserError} from '../errors/index.js'
 import {addRds, setRdsState} from '../rds/service.js'
 import {Runtime} from '../runtime.js'
@@ -13,7 +14,7 @@ import {shellQuote} from '../text/shell.js'
 import {claimDemoDir, clearDemoDir, inspectDemoDir, writeMarker, type DemoMarker} from './directory.js'
 import {planCounts, type RoutedDatabase} from './fleet-data.js'
 import {writeRaiDatabase} from './fleet-load.js'
-import {DEMO_SEED, demoFleet, type DemoFleet, type DemoSize} from './fleet.js'
+import {DEMO_PLANS, DEMO_SEED, demoFleet, type DemoFleet, type DemoSize} from './fleet.js'
 
 /** The demo's first operator: a system_admin, signed in on the demo's own home. */
 export const DEMO_ADMIN = {email: 'admin@demo.example.com', name: 'Demo Admin', password: 'demo-admin-password'} as const
@@ -265,7 +266,7 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
   }
 
   // The registry is changed as the demo admin, so the audit trail shows who did it.
-  progress(`registering ${fleet.rds.length} RDS`)
+  progress(`registering ${fleet.rds.length} RDS and ${DEMO_PLANS.length} subscription plans`)
   const operator = demoRuntime(dir, ['demo'])
   const ids: number[] = []
   try {
@@ -284,6 +285,7 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
       ids.push(added.rds.id)
       if (server.state !== 'online') await setRdsState(acting, {ref: server.name, state: server.state})
     }
+    for (const plan of DEMO_PLANS) await createPlan(acting, plan)
   } finally {
     await operator.close()
   }

@@ -1,3 +1,4 @@
+import type {CreatePlanInput} from '../billing/plan-changes.js'
 import {type FleetMember, type RaiDataPlan} from './fleet-data.js'
 import {rng} from './names.js'
 
@@ -59,6 +60,38 @@ const SERVERS = [
   {name: 'us-east-1', master: false, state: 'draining', missing: false, appUrl: 'https://us.rai.example.com'},
   {name: 'us-west-2', master: false, state: 'online', missing: true, appUrl: 'https://us.rai.example.com'},
 ] as const
+
+/**
+ * The demo's subscription plans: a restaurant SaaS priced per location by the
+ * month in USD, the same by the year, and a plan in EUR for Europe.
+ */
+export const DEMO_PLANS: readonly CreatePlanInput[] = [
+  {
+    code: 'starter',
+    name: 'Starter',
+    currency: 'USD',
+    interval: 'month',
+    price: '49.00',
+    unit: 'location',
+    unitPrice: '19.00',
+    includedUnits: 1,
+    trialDays: 14,
+    features: ['pos', 'online-orders', 'reports'],
+  },
+  {
+    code: 'pro-yearly',
+    name: 'Pro yearly',
+    currency: 'USD',
+    interval: 'year',
+    price: '990.00',
+    unit: 'location',
+    unitPrice: '190.00',
+    includedUnits: 2,
+    trialDays: 30,
+    features: ['pos', 'online-orders', 'reports', 'loyalty', 'inventory'],
+  },
+  {code: 'eu-team', name: 'Team (EU)', currency: 'EUR', interval: 'quarter', price: '129.00', features: ['pos', 'reports', 'sepa-invoices']},
+]
 
 const SHARED_FIRST = ['Jordan', 'Alex', 'Sam', 'Robin', 'Taylor', 'Morgan', 'Casey', 'Jamie', 'Avery', 'Riley'] as const
 const SHARED_LAST = ['Lee', 'Morgan', 'Okafor', 'Lindqvist', 'Haddad', 'Moreau', 'Costa', 'Yamamoto', 'Brennan', 'Ivanova'] as const

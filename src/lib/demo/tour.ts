@@ -65,6 +65,12 @@ export function demoTour(facts: Facts): TourStep[] {
       args: ['tenant:show', facts.supportTenant],
     },
     {
+      title: 'What do tenants subscribe to?',
+      about:
+        'The subscription plans: each price per term and per month, in its own currency (amounts are stored exactly, in minor units), with what it charges per location beyond the ones included. A price change makes a new version; subscribers keep theirs.',
+      args: ['plan:list'],
+    },
+    {
       title: 'Where does this person have a user?',
       about: `${sharedEmail} is an accountant's address, a user of several tenants on different servers: the routing directory knows them all.`,
       args: ['user:find', sharedEmail],
