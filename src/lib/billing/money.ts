@@ -1,50 +1,63 @@
+import isoCurrencies from 'currency-codes'
+
 import {UserError} from '../errors/index.js'
 
 /**
  * Money as raiops keeps it: an integer number of the currency's minor units
- * (cents of USD, yen of JPY, fils of KWD), never a float. The currencies and
- * their exponents (how many minor-unit digits a major unit has) are those of
- * Node's own ICU: `Intl.supportedValuesOf('currency')` lists the ISO 4217
- * codes it knows as current, and its currency formatting gives each one's
- * digits (USD 2, JPY 0, KWD 3). ICU takes them from CLDR, which for a few
- * currencies differs from the ISO 4217 table (HUF, IDR, COP, PKR and IQD are 0
- * in CLDR); the test of this module pins every exponent, so that a Node upgrade
- * that changed one fails the tests rather than silently rescaling stored amounts.
+ * (cents of USD, yen of JPY, fils of KWD), never a float. A currency's exponent
+ * (how many minor-unit digits a major unit has) is the one of the ISO 4217
+ * table (the `currency-codes` package carries it): USD 2, JPY 0, KWD 3, HUF 2.
+ * Node's ICU formats some currencies with fewer digits than ISO gives them
+ * (HUF, IDR, COP, PKR: 0), a display habit, not their minor unit. The codes
+ * accepted are those ISO lists that Node's ICU also knows as a current currency,
+ * without the IMF's units (XDR, XSU, XUA): no fund codes (CLF, USN), no metals
+ * (XAU), no test codes (XTS, XXX). The test of this module pins every exponent
+ * that is not 2, so that an update of the table that changed one fails the tests
+ * rather than silently rescaling stored amounts.
  */
 
 /** The largest amount any money function accepts, in minor units. */
 export const MAX_MINOR = Number.MAX_SAFE_INTEGER
 
-let known: ReadonlySet<string> | undefined
-const exponents = new Map<string, number>()
+/** ISO 4217 units of the IMF that ICU lists among currencies: not something a plan is priced in. */
+const NOT_BILLABLE = new Set(['XDR', 'XSU', 'XUA'])
+
+let known: ReadonlyMap<string, number> | undefined
+
+/** Every accepted code with its exponent. */
+function table(): ReadonlyMap<string, number> {
+  if (!known) {
+    const current = new Set(Intl.supportedValuesOf('currency'))
+    known = new Map(
+      isoCurrencies
+        .codes()
+        .filter((code) => current.has(code) && !NOT_BILLABLE.has(code))
+        .map((code) => [code, isoCurrencies.code(code)?.digits ?? 2] as const)
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    )
+  }
+  return known
+}
 
 /** Every currency code raiops accepts, upper case, sorted. */
 export function currencyCodes(): readonly string[] {
-  known ??= new Set(Intl.supportedValuesOf('currency'))
-  return [...known]
+  return [...table().keys()]
 }
 
 /**
  * The ISO 4217 code as raiops stores it: trimmed and upper-cased (`usd` is
- * USD). A code Node's ICU does not list as a current currency is refused.
+ * USD). A code that is not a current currency (see the module's comment) is refused.
  */
 export function currencyCode(text: string): string {
   const code = text.trim().toUpperCase()
-  known ??= new Set(Intl.supportedValuesOf('currency'))
-  if (!/^[A-Z]{3}$/.test(code) || !known.has(code))
+  if (!/^[A-Z]{3}$/.test(code) || !table().has(code))
     throw new UserError(`unknown currency ${JSON.stringify(text)}`, {hint: 'give an ISO 4217 code: USD, EUR, GBP, JPY, KWD…'})
   return code
 }
 
-/** How many minor-unit digits the currency has: USD 2, JPY 0, KWD 3. */
+/** How many minor-unit digits the currency has (ISO 4217): USD 2, JPY 0, KWD 3. */
 export function currencyExponent(currency: string): number {
-  const code = currencyCode(currency)
-  let digits = exponents.get(code)
-  if (digits === undefined) {
-    digits = new Intl.NumberFormat('en', {style: 'currency', currency: code}).resolvedOptions().maximumFractionDigits ?? 2
-    exponents.set(code, digits)
-  }
-  return digits
+  return table().get(currencyCode(currency)) as number
 }
 
 /** "2 decimals", "no decimals": how a currency's exponent is said in messages. */
