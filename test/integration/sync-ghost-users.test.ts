@@ -187,9 +187,12 @@ describe.each<FixtureEngine>(['mysql', 'postgres', 'sqlite'])('sync:ghost-users 
       ['main', 'rows', 6],
       ['second', 'rows', 4],
     ])
-    const marks = await db('sync_state').where('name', 'like', 'ghost-users.%').orderBy('name')
-    expect(marks).toHaveLength(2)
-    expect(marks.map((m) => String(m.value)).join()).not.toMatch(/!|\$2/)
+    // What is kept per RDS: its tenants (count, highest id, sum of ids) and the ghost emails' counts (every operator's, Cy's none).
+    const marks = (await db('sync_state').where('name', 'like', 'ghost-users.%').orderBy('name')).map((m) => JSON.parse(String(m.value)))
+    expect(marks.map((m) => [m.tenants, m.maxTenantId, m.tenantIdSum, m.ghosts])).toEqual([
+      [3, 3, 6, {[`ghost+${ana.id}@${DOMAIN}`]: 3, [`ghost+${bo.id}@${DOMAIN}`]: 3}],
+      [2, 2, 3, {[`ghost+${ana.id}@${DOMAIN}`]: 2, [`ghost+${bo.id}@${DOMAIN}`]: 2}],
+    ])
 
     // When: nothing changed. Then: both RDS answered by their counts, nothing written, all unchanged.
     const quiet = await runGhostUserSync(ctx, RUN)
@@ -253,6 +256,70 @@ describe.each<FixtureEngine>(['mysql', 'postgres', 'sqlite'])('sync:ghost-users 
     // A dry run with --full writes no mark: the next plain run still reads the counts.
     await runGhostUserSync(tomorrow, {...RUN, full: true, dryRun: true})
     expect((await runGhostUserSync(tomorrow, RUN)).rds.map((r) => r.check)).toEqual(['counts', 'counts'])
+  })
+
+  it('the counts see a tenant replaced below the highest id and a ghost email of another case as the server compares it; a lost mark or run row costs a row check, never a wrong answer', async () => {
+    const {db} = await control('sqlite')
+    const ctx = context(db)
+    const {ana} = await operators(ctx)
+    const main = await fixture({engine, master: true, tenants: 3, usersPerTenant: 1})
+    await registerMaster(ctx, main, 'main')
+    const ghostOfAna = `ghost+${ana.id}@${DOMAIN}`
+    const anaGhostTenants = async () => (await ghostsOf(main)).filter((g) => g.email === ghostOfAna).map((g) => g.tenant_id)
+    // Tenant 2 goes (with its users): ids 1 and 3 remain.
+    await onFixture(main, async (fdb) => {
+      await fdb('users').where({tenant_id: 2}).delete()
+      await fdb('tenants').where({id: 2}).delete()
+    })
+    await runGhostUserSync(ctx, RUN)
+    // Tenant 1 is deleted leaving its users (its ghosts too), and a tenant 2 is created: the same count, the same highest id,
+    // the same ghost counts; only the sum of ids differs. Then: checked row by row, the new tenant gets its ghosts.
+    await onFixture(main, async (fdb) => {
+      await fdb('tenants').where({id: 1}).delete()
+      await fdb('tenants').insert({id: 2, name: 'In its place', status: 'active'})
+    })
+    const replaced = await runGhostUserSync(ctx, RUN)
+    expect(replaced.rds.map((r) => [r.check, r.counts.inserted])).toEqual([['rows', 2]])
+    expect(await anaGhostTenants()).toEqual([1, 2, 3])
+
+    // Ana's ghost on tenant 3 gets an upper-case email. MariaDB compares emails without case: it is still her ghost, for the
+    // counts as for the writes and impersonation. PostgreSQL and SQLite compare exactly: the counts change, and she gets one again.
+    await onFixture(main, (fdb) => fdb('users').where({tenant_id: 3, email: ghostOfAna}).update({email: ghostOfAna.toUpperCase()}))
+    const cased = await runGhostUserSync(ctx, RUN)
+    expect(cased.rds.map((r) => [r.check, r.counts.inserted])).toEqual(engine === 'mysql' ? [['counts', 0]] : [['rows', 1]])
+
+    // The control database refuses the mark after a rename was written: the RDS's result stands (ok, changed, audited), and
+    // its old mark is gone, so after the rename is undone the next run checks every row and renames the ghosts back.
+    const audited = async () => Number((await db('audit_logs').where({action: 'sync.ghost-users'}).count({n: '*'}))[0].n)
+    await db.raw(
+      "CREATE TRIGGER no_ghost_marks BEFORE INSERT ON sync_state WHEN NEW.name LIKE 'ghost-users.%' BEGIN SELECT RAISE(ABORT, 'sync_state refused'); END",
+    )
+    await editOperator(ctx, {ref: ana.email, changes: {name: 'Ana Two'}})
+    const before = await audited()
+    const renamed = await runGhostUserSync(ctx, RUN)
+    expect(renamed).toMatchObject({status: 'ok', changed: true})
+    expect(renamed.totals.updated).toBeGreaterThan(0)
+    expect(await audited()).toBe(before + 1)
+    expect(await db('sync_state').where('name', 'like', 'ghost-users.%')).toEqual([])
+    await db.raw('DROP TRIGGER no_ghost_marks')
+    await editOperator(ctx, {ref: ana.email, changes: {name: 'Ana Support'}})
+    const back = await runGhostUserSync(ctx, RUN)
+    expect(back.rds.map((r) => r.check)).toEqual(['rows'])
+    expect(new Set((await ghostsOf(main)).filter((g) => g.email === ghostOfAna).map((g) => g.name))).toEqual(new Set(['RAI support (Ana Support)']))
+
+    // The control database refuses the run's row: nothing is written on the RDS, which is reported failed.
+    await db.raw(
+      "CREATE TRIGGER no_ghost_runs BEFORE INSERT ON sync_runs WHEN NEW.kind = 'ghost-users' AND NEW.rds_instance_id IS NOT NULL BEGIN SELECT RAISE(ABORT, 'sync_runs refused'); END",
+    )
+    await onFixture(main, (fdb) => fdb('tenants').insert({id: 9, name: 'Newest', status: 'active'}))
+    const usersBefore = await userCount(main)
+    const refused = await runGhostUserSync(ctx, RUN)
+    expect(refused.rds.map((r) => [r.status, r.counts.inserted])).toEqual([['failed', 0]])
+    expect(refused.rds[0].error).toMatch(/sync_runs refused/)
+    expect(await userCount(main)).toBe(usersBefore)
+    await db.raw('DROP TRIGGER no_ghost_runs')
+    // Once the run's row can be written: the new tenant gets Ana's and Bo's ghosts.
+    expect((await runGhostUserSync(ctx, RUN)).totals.inserted).toBe(2)
   })
 })
 

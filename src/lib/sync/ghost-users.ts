@@ -6,8 +6,8 @@ import {NotFoundError} from '../errors/index.js'
 import {fanOut, type FanOutResult, type Shard} from '../fleet/fan-out.js'
 import {connectionSpecFor} from '../rds/service.js'
 import type {RdsInstanceRow} from '../rds/types.js'
-import {ghostOperators, type GhostOperator} from '../user/ghosts.js'
-import {planKey, readGhostMarks, writeGhostMark} from './ghost-marks.js'
+import {ghostEmail, ghostOperators, type GhostOperator} from '../user/ghosts.js'
+import {forgetGhostMark, planKey, readGhostMarks, targetKey, writeGhostMark} from './ghost-marks.js'
 import {syncGhostsOn, ZERO_GHOST_COUNTS, type GhostCheck, type GhostCounts} from './ghost-writes.js'
 import {finishRun, recordRun, startRun} from './runs.js'
 import {syncTargets, type SyncStatus} from './tenants.js'
@@ -117,7 +117,9 @@ export async function syncGhostUsers(ctx: OpsContext, options: GhostSyncOptions)
   const notEligible = named ? named.filter((n) => !eligible.some((o) => o.id === n.id)) : []
   const prune = options.prune ? {keep: eligible.map((o) => o.id), only: named ? notEligible.map((o) => o.id) : null} : null
   const rows = await syncTargets(ctx.db, options.refs, options.shard)
-  const key = planKey({wanted, domain: options.domain, prune})
+  const plan = planKey({wanted, domain: options.domain, prune})
+  // The census counts the ghosts of every operator there is, by exact email, so a ghost of anyone appearing or going is seen.
+  const censusEmails = ((await ctx.db('operators').select('id').orderBy('id')) as Array<{id: unknown}>).map((o) => ghostEmail(Number(o.id), options.domain))
   const marks = options.full
     ? new Map()
     : await readGhostMarks(
@@ -137,21 +139,41 @@ export async function syncGhostUsers(ctx: OpsContext, options: GhostSyncOptions)
       const cut = () => ctx.fleet.abandon(id)
       deadline.addEventListener('abort', cut, {once: true})
       const t0 = performance.now()
-      // The run's row is written while the RDS is reached: both are needed before its first statement returns.
+      // The run's row is written while the RDS is reached and counted; a write waits for it (and fails with it),
+      // and first forgets the RDS's mark, so a run stopped between its commit and the new mark leaves none.
       const opened = options.dryRun ? Promise.resolve(null) : startRun(ctx.db, 'ghost-users', id, ctx.now())
       opened.catch(() => undefined)
+      const beforeWrite = async () => {
+        await opened
+        await forgetGhostMark(ctx.db, id)
+      }
       try {
         const db = await ctx.fleet.get(await connectionSpecFor(ctx, row))
         const {tenants, counts, check, mark} = await syncGhostsOn(
           db,
-          {wanted, prune, domain: options.domain, dryRun: options.dryRun, signal, key, previous: marks.get(id) ?? null, full: options.full ?? false},
+          {
+            wanted,
+            prune,
+            domain: options.domain,
+            dryRun: options.dryRun,
+            signal,
+            key: {plan, target: targetKey(row)},
+            previous: marks.get(id) ?? null,
+            full: options.full ?? false,
+            censusEmails,
+            beforeWrite,
+          },
           ctx.now(),
         )
         const durationMs = Math.round(performance.now() - t0)
         const runId = await opened
+        // Past the RDS's commit, what it did is the result (and is audited): a run row or mark that cannot be
+        // written costs the next run a check of every row (an unclosed run row is closed as interrupted), no more.
         await Promise.all([
-          runId === null ? null : finishRun(ctx.db, runId, {status: 'ok', stats: {...counts, tenants, check, durationMs}, finishedAt: ctx.now()}),
-          mark && !options.dryRun ? writeGhostMark(ctx.db, id, mark, ctx.now()) : null,
+          runId === null
+            ? null
+            : finishRun(ctx.db, runId, {status: 'ok', stats: {...counts, tenants, check, durationMs}, finishedAt: ctx.now()}).catch(() => undefined),
+          mark && !options.dryRun ? writeGhostMark(ctx.db, id, mark, ctx.now()).catch(() => undefined) : null,
         ])
         return {tenants, counts, check, durationMs}
       } catch (error) {

@@ -32,9 +32,13 @@ export interface GhostPlan {
   domain: string
   dryRun: boolean
   signal: AbortSignal
-  /** The plan's key (planKey) and what the last run left this RDS with: when the counts still read the same, no row is checked. */
-  key: string
+  /** The plan's and the RDS's keys (planKey, targetKey) and what the last run left this RDS with: when the counts still read the same, no row is checked. */
+  key: {plan: string; target: string}
   previous: GhostMark | null
+  /** The ghost emails the census counts (every operator's, wanted or not). */
+  censusEmails: readonly string[]
+  /** Called once before anything is written (not at all by a run with nothing to write): what must hold first. */
+  beforeWrite: () => Promise<void>
   /** Check every ghost row whatever the counts say. */
   full: boolean
 }
@@ -168,7 +172,7 @@ export async function syncGhostsOn(db: Knex, plan: GhostPlan, now: Date): Promis
   const at = fleetTime(now)
   const ts = pg ? 'CAST(? AS timestamp)' : '?'
   const wanted = plan.wanted.map((o) => ({email: ghostEmail(o.id, plan.domain), name: ghostName(o.name)}))
-  const census = await takeCensus(db, plan.domain).catch(async (error: unknown) => {
+  const census = await takeCensus(db, plan.censusEmails).catch(async (error: unknown) => {
     const problem = isSchemaError(error) ? await ghostSchemaProblem(db) : null
     throw problem ? new Error(problem) : error
   })
@@ -190,10 +194,12 @@ export async function syncGhostsOn(db: Knex, plan: GhostPlan, now: Date): Promis
   // The counts the writes leave: what was read, plus the rows inserted. Should a tenant or ghost come or go
   // meanwhile, the next run reads other counts and checks every row again.
   const ghosts = {...census.ghosts}
-  const mark = (): GhostMark => ({...census, ghosts, plan: plan.key, verifiedAt: now.toISOString()})
+  const mark = (): GhostMark => ({...census, ghosts, ...plan.key, verifiedAt: now.toISOString()})
   const todo = wanted.filter(({email}) => stateOf(email).present < tenants || stateOf(email).stale > 0)
   // Nothing missing, nothing stale, nothing to prune: no transaction, no write.
   if (todo.length === 0 && !pruneQuery(db, plan)) return {tenants, counts: {...counts, unchanged: unchanged()}, check: 'rows', mark: mark()}
+  plan.signal.throwIfAborted()
+  await plan.beforeWrite()
   plan.signal.throwIfAborted()
   await db.transaction(async (tx) => {
     for (const {email, name} of todo) {

@@ -26,9 +26,6 @@ export const ghostName = (operatorName: string): string => `RAI support (${opera
 /** The LIKE pattern of every ghost email of a domain (a valid domain name holds no % nor _). */
 export const ghostEmailPattern = (domain: string): string => `ghost+%@${domain}`
 
-/** The LIKE pattern of every ghost email, whatever the domain: a prefix, so a range of an email index. */
-export const GHOST_PREFIX_PATTERN = 'ghost+%'
-
 /**
  * A password value no one can log in with: not a bcrypt hash (it starts with
  * `!`, as a locked account in /etc/shadow), of 32 random bytes nobody keeps.
