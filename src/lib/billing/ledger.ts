@@ -166,7 +166,7 @@ export interface TenantLedger {
   periods: BillingPeriod[]
   /** The start of the next billing period after `until` (the trial's end while trialing); null when none is due. */
   nextBillingAt: number | null
-  /** The end of the last paid period. */
+  /** The end of the last period paid by `until`. */
   paidThrough: number | null
   /** The monthly value at `until`: active or past due, the term less a permanent discount, per month. */
   mrrMinor: number
@@ -271,7 +271,7 @@ export function foldLedger(
   const pastDueAt = (t: number) => overdue.some((o) => o.from <= t && t < o.to)
   const paidThroughAt = (t: number): number | null => {
     let through: number | null = null
-    for (const p of periods) if (p.paidAt !== null && p.start <= t && (through === null || p.end > through)) through = p.end
+    for (const p of periods) if (p.paidAt !== null && p.paidAt <= t && p.start <= t && (through === null || p.end > through)) through = p.end
     return through
   }
   const baseAt = (t: number): BaseState | undefined => {

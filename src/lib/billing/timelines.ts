@@ -1,3 +1,5 @@
+import type {Knex} from 'knex'
+
 import type {Db} from '../db/control-db.js'
 import type {BillingEventRow, PaymentRow, SubscriptionPlanRow} from '../db/tables.js'
 import {toIsoRequired} from '../db/values.js'
@@ -63,9 +65,22 @@ export function ledgerPayment(row: Pick<PaymentRow, 'id' | 'amount_cents' | 'cur
   }
 }
 
-/** Streams a query's rows (every engine), in chunks, into `each`. */
-async function streamRows<Row>(query: {stream(): AsyncIterable<Row> & NodeJS.ReadableStream}, each: (row: Row) => void): Promise<void> {
-  for await (const row of query.stream() as AsyncIterable<Row>) each(row)
+/** Rows per batch of the ledger's reads. */
+const BATCH = 20_000
+
+/**
+ * Reads a table's rows in id order, in batches of BATCH (keyset: `id > last`),
+ * into `each`: one query, paged, on every engine (PostgreSQL's streaming would
+ * need pg-query-stream), memory holding one batch at a time.
+ */
+async function readBatched<Row extends {id: number | string}>(query: () => Knex.QueryBuilder, each: (row: Row) => void): Promise<void> {
+  let after = 0
+  for (;;) {
+    const rows = (await query().where('id', '>', after).orderBy('id').limit(BATCH)) as Row[]
+    for (const row of rows) each(row)
+    if (rows.length < BATCH) return
+    after = Number(rows[rows.length - 1].id)
+  }
 }
 
 /**
@@ -90,14 +105,14 @@ function byCurrency(states: SubscriptionState[], currencyOf: (state: Subscriptio
 export async function loadTimelines(db: Db, options: LoadTimelinesOptions = {}): Promise<TenantTimeline[]> {
   const until = (options.until ?? new Date()).getTime()
   const graceDays = options.graceDays ?? DEFAULT_BILLING_GRACE_DAYS
-  const restrict = <Q extends {whereIn(column: string, values: readonly number[]): Q}>(query: Q): Q =>
+  const restrict = (query: Knex.QueryBuilder): Knex.QueryBuilder =>
     options.tenantIds === undefined ? query : query.whereIn('tenant_master_id', options.tenantIds)
   if (options.tenantIds?.length === 0) return []
 
   const plans = await loadLedgerPlans(db)
   const events = new Map<number, LedgerEvent[]>()
-  await streamRows(
-    restrict(db('billing_events').select('id', 'tenant_master_id', 'type', 'effective_at', 'changes').where('effective_at', '<=', new Date(until))),
+  await readBatched(
+    () => restrict(db('billing_events').select('id', 'tenant_master_id', 'type', 'effective_at', 'changes').where('effective_at', '<=', new Date(until))),
     (row: Pick<BillingEventRow, 'id' | 'tenant_master_id' | 'type' | 'effective_at' | 'changes'>) => {
       const tenant = Number(row.tenant_master_id)
       let list = events.get(tenant)
@@ -106,12 +121,13 @@ export async function loadTimelines(db: Db, options: LoadTimelinesOptions = {}):
     },
   )
   const payments = new Map<number, LedgerPayment[]>()
-  await streamRows(
-    restrict(
-      db('payments')
-        .select('id', 'tenant_master_id', 'amount_cents', 'currency', 'paid_at', 'status', 'period_start', 'refund_of')
-        .where('paid_at', '<=', new Date(until)),
-    ),
+  await readBatched(
+    () =>
+      restrict(
+        db('payments')
+          .select('id', 'tenant_master_id', 'amount_cents', 'currency', 'paid_at', 'status', 'period_start', 'refund_of')
+          .where('paid_at', '<=', new Date(until)),
+      ),
     (row: Pick<PaymentRow, 'id' | 'tenant_master_id' | 'amount_cents' | 'currency' | 'paid_at' | 'status' | 'period_start' | 'refund_of'>) => {
       const tenant = Number(row.tenant_master_id)
       if (!events.has(tenant)) return
