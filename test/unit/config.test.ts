@@ -32,6 +32,14 @@ describe('config', () => {
     }
   })
 
+  it('RAIOPS_BILLING_GRACE_DAYS: 7 by default, whole days from 0 to 365', () => {
+    expect(loadConfig({XDG_DATA_HOME: '/data'}).billingGraceDays).toBe(7)
+    expect(loadConfig({RAIOPS_BILLING_GRACE_DAYS: '0'}).billingGraceDays).toBe(0)
+    expect(loadConfig({RAIOPS_BILLING_GRACE_DAYS: '14'}).billingGraceDays).toBe(14)
+    for (const bad of ['-1', '2.5', 'soon', '366'])
+      expect(() => loadConfig({RAIOPS_BILLING_GRACE_DAYS: bad}), bad).toThrow(/^RAIOPS_BILLING_GRACE_DAYS: expected/)
+  })
+
   it('reads the output and timeout settings of .env in the working directory, under the real environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'raiops-env-'))
     writeFileSync(join(dir, '.env'), 'NO_COLOR=1\nRAIOPS_QUERY_TIMEOUT_MS=9000\nRAIOPS_CONNECT_TIMEOUT_MS=4000\n')
