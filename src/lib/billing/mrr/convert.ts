@@ -1,7 +1,7 @@
 import {UserError} from '../../errors/index.js'
 import type {MrrReport, PeriodFigures} from './engine.js'
+import {iso, toMs} from './instant.js'
 import {currencyDigits, divRound, parseDecimal, ratio, type ExactDecimal, type Ratio} from './money.js'
-import {iso, toMs} from './series.js'
 import type {Instant} from './types.js'
 
 /**

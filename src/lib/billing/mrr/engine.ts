@@ -1,8 +1,9 @@
 import {UserError} from '../../errors/index.js'
+import {iso, toMs} from './instant.js'
 import {divRound, ratio, type Ratio} from './money.js'
 import {splitPeriods, type PeriodUnit} from './periods.js'
 import {describePolicies, resolvePolicies, type PolicyLine} from './policies.js'
-import {iso, tenantSeries, toMs, type SeriesPoint, type TenantSeries} from './series.js'
+import {tenantSeries, type SeriesPoint, type TenantSeries} from './series.js'
 import {type Instant, type Movement, type MovementType, type MrrPolicies, type Standing, type TenantTimeline} from './types.js'
 
 /** One tenant's MRR at an instant. */

@@ -50,9 +50,8 @@ export function divRound(numerator: bigint, denominator: bigint): bigint {
 
 /** Integer minor units as a decimal with thousands separators: 200000 → "2,000.00", JPY 4900 → "4,900". */
 export function formatMinor(minor: number | bigint, digits: number): string {
-  const value = BigInt(minor)
-  const negative = value < 0n
-  const digitsText = (negative ? -value : value).toString().padStart(digits + 1, '0')
+  const negative = minor < 0
+  const digitsText = (negative ? -minor : minor).toString().padStart(digits + 1, '0')
   const whole = digitsText.slice(0, digitsText.length - digits).replace(/\B(?=(\d{3})+(?!\d))/g, ',')
   const fraction = digits > 0 ? `.${digitsText.slice(digitsText.length - digits)}` : ''
   return `${negative ? '-' : ''}${whole}${fraction}`
