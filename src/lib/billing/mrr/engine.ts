@@ -162,9 +162,13 @@ export function mrrAt(timelines: readonly TenantTimeline[], instant: Instant, gi
   return {at: iso(at), policies, currencies}
 }
 
-/** Orders movements by time, then by the tenants' order in the input. */
-function inOrder(entries: {movement: Movement; at: number; index: number}[]): Movement[] {
-  return entries.sort((a, b) => a.at - b.at || a.index - b.index).map((e) => e.movement)
+/**
+ * Orders movements gathered tenant by tenant (in input order) by time; the
+ * sort is stable, so movements at the same instant keep the tenants' order.
+ * ISO strings in one format sort as their instants do.
+ */
+function byTime(log: Movement[]): Movement[] {
+  return log.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
 }
 
 /** Every movement dated in `[from, to)`, of every tenant and currency, in time order. */
@@ -173,14 +177,14 @@ export function movements(timelines: readonly TenantTimeline[], from: Instant, t
   const start = toMs(from, 'the start')
   const end = toMs(to, 'the end')
   if (!(end > start)) throw new UserError('the end of a range must be after its start', {hint: 'the end is exclusive: give a later date'})
-  const entries: {movement: Movement; at: number; index: number}[] = []
+  const log: Movement[] = []
   for (const s of allSeries(timelines, policies)) {
     for (const p of s.points) {
       if (p.at >= end) break
-      if (p.at >= start && p.movement !== null) entries.push({movement: p.movement, at: p.at, index: s.index})
+      if (p.at >= start && p.movement !== null) log.push(p.movement)
     }
   }
-  return inOrder(entries)
+  return byTime(log)
 }
 
 function emptyFigures(label: string, start: number, end: number): PeriodFigures {
@@ -263,7 +267,8 @@ export function report(timelines: readonly TenantTimeline[], range: ReportRange,
     const plans = periods.map(() => new Map<string, MrrShare<string>>())
     const rds = periods.map(() => new Map<string | number | null, MrrShare<string | number | null>>())
     const rows: TenantPeriodRow[] = []
-    const log: {movement: Movement; at: number; index: number}[] = []
+    // Each period's movements apart: sorting them period by period is the same order, in smaller sorts.
+    const logs: Movement[][] = periods.map(() => [])
     for (const s of group) {
       const {points} = s
       const {tenantId, tenantName} = s.timeline
@@ -283,7 +288,7 @@ export function report(timelines: readonly TenantTimeline[], range: ReportRange,
           f[AMOUNT_FIELD[p.movement.type]] += p.movement.amountMinor
           f.movementCounts[p.movement.type]++
           if (p.movement.type === 'churn') f.customersLost++
-          log.push({movement: p.movement, at: p.at, index: s.index})
+          logs[k].push(p.movement)
         }
         f.mrrStartMinor += before.mrr
         f.mrrEndMinor += state.mrr
@@ -305,7 +310,7 @@ export function report(timelines: readonly TenantTimeline[], range: ReportRange,
       f.byPlan = shares(plans[k])
       f.byRds = shares(rds[k])
     })
-    currencies.push({currency, digits: groupDigits(currency, group), periods: figures, tenants: rows, movements: inOrder(log)})
+    currencies.push({currency, digits: groupDigits(currency, group), periods: figures, tenants: rows, movements: logs.flatMap(byTime)})
   }
   return {from: iso(from), to: iso(to), by: range.by, policies, definitions: describePolicies(policies), currencies}
 }

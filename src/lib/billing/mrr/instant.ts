@@ -14,6 +14,13 @@ function digitsAt(text: string, start: number, end: number): number {
   return value
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return DAYS_IN_MONTH[month - 1]
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28
+}
+
 /**
  * `YYYY-MM-DD` or toISOString's `YYYY-MM-DDTHH:MM:SS.sssZ`, read by hand: a
  * ledger of 60,000 events passes through here, and Date.parse is slow and
@@ -25,7 +32,7 @@ function parseCanonical(text: string): number {
   const year = digitsAt(text, 0, 4)
   const month = digitsAt(text, 5, 7)
   const dayOfMonth = digitsAt(text, 8, 10)
-  if (!(month >= 1 && month <= 12 && dayOfMonth >= 1 && dayOfMonth <= new Date(Date.UTC(year, month, 0)).getUTCDate())) return NaN
+  if (!(month >= 1 && month <= 12 && dayOfMonth >= 1 && dayOfMonth <= daysInMonth(year, month))) return NaN
   const midnight = Date.UTC(year, month - 1, dayOfMonth)
   if (text.length === 10) return midnight
   if (text[13] !== ':' || text[16] !== ':' || text[19] !== '.') return NaN
@@ -38,7 +45,18 @@ function parseCanonical(text: string): number {
 }
 
 /** An instant as epoch milliseconds; a date-time without a zone is read as UTC. `what` names it in the error. */
-export function toMs(instant: Instant, what: string | (() => string)): number {
+export function toMs(instant: Instant, what: string): number {
+  const ms = readInstant(instant)
+  if (Number.isNaN(ms)) throw badInstant(instant, what)
+  return ms
+}
+
+export function badInstant(instant: unknown, what: string): UserError {
+  return new UserError(`${what} must be an ISO date or date-time in UTC (2026-01-31, 2026-01-31T12:00:00Z) or epoch milliseconds, not "${String(instant)}"`)
+}
+
+/** An instant as epoch milliseconds, or NaN when it is none: for loops that build their error message only when needed. */
+export function readInstant(instant: Instant): number {
   if (typeof instant === 'number') {
     if (Number.isSafeInteger(instant)) return instant
   } else if (typeof instant === 'string') {
@@ -54,8 +72,7 @@ export function toMs(instant: Instant, what: string | (() => string)): number {
       if (!Number.isNaN(ms)) return ms
     }
   }
-  const name = typeof what === 'string' ? what : what()
-  throw new UserError(`${name} must be an ISO date or date-time in UTC (2026-01-31, 2026-01-31T12:00:00Z) or epoch milliseconds, not "${String(instant)}"`)
+  return NaN
 }
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n))

@@ -1,5 +1,5 @@
 import {UserError} from '../../errors/index.js'
-import {day, iso, toMs} from './instant.js'
+import {badInstant, day, iso, readInstant} from './instant.js'
 import {currencyDigits, divRound, formatBasisPoints, formatMinor} from './money.js'
 import type {Movement, MovementCause, MovementType, MrrPolicies, Standing, SubscriptionState, SubscriptionStatus, TenantTimeline} from './types.js'
 
@@ -73,42 +73,52 @@ const CAUSE: Record<RawKind, MovementCause> = {
 
 /** Validates one timeline and returns its states sorted by time (stable: the later of equal instants last). */
 function parseStates(timeline: TenantTimeline): ParsedState[] {
-  const who = () => `tenant ${String(timeline.tenantName ?? timeline.tenantId)}`
   if (typeof timeline.currency !== 'string' || !/^[A-Z]{3}$/.test(timeline.currency)) {
-    throw new UserError(`${who()}: the currency must be an ISO 4217 code such as EUR, not "${String(timeline.currency)}"`)
+    throw new UserError(`${tenantName(timeline)}: the currency must be an ISO 4217 code such as EUR, not "${String(timeline.currency)}"`)
   }
   if (timeline.currencyDigits !== undefined && !(Number.isInteger(timeline.currencyDigits) && timeline.currencyDigits >= 0 && timeline.currencyDigits <= 4)) {
-    throw new UserError(`${who()}: currencyDigits must be a whole number from 0 to 4`)
+    throw new UserError(`${tenantName(timeline)}: currencyDigits must be a whole number from 0 to 4`)
   }
   let sorted = true
   let previous = -Infinity
   const parsed = timeline.states.map((state, order): ParsedState => {
-    const what = () => `${who()}, billing event ${String(state.eventId)}`
-    if (!STATUSES.includes(state.status)) throw new UserError(`${what()}: the status must be one of ${STATUSES.join(', ')}, not "${String(state.status)}"`)
-    if (!Number.isSafeInteger(state.termAmountMinor) || state.termAmountMinor < 0) {
-      throw new UserError(`${what()}: the term amount must be a whole number of minor units, 0 or more, not ${String(state.termAmountMinor)}`)
-    }
-    if (!Number.isInteger(state.intervalMonths) || state.intervalMonths < 1 || state.intervalMonths > 120) {
-      throw new UserError(`${what()}: the term must be a whole number of months from 1 to 120, not ${String(state.intervalMonths)}`)
-    }
+    const valid =
+      STATUSES.includes(state.status) &&
+      Number.isSafeInteger(state.termAmountMinor) &&
+      state.termAmountMinor >= 0 &&
+      Number.isInteger(state.intervalMonths) &&
+      state.intervalMonths >= 1 &&
+      state.intervalMonths <= 120
+    if (!valid) throw stateError(state, eventName(timeline, state))
     const discount = state.discount
     if (discount !== null && discount !== undefined) {
       const value = 'percentBp' in discount ? discount.percentBp : discount.amountMinor
-      if (!Number.isSafeInteger(value) || value < 0) throw new UserError(`${what()}: a discount must be a whole number, 0 or more, not ${String(value)}`)
+      if (!Number.isSafeInteger(value) || value < 0)
+        throw new UserError(`${eventName(timeline, state)}: a discount must be a whole number, 0 or more, not ${String(value)}`)
     }
-    const at = toMs(state.at, () => `${what()}: its date`)
+    const at = readInstant(state.at)
+    if (Number.isNaN(at)) throw badInstant(state.at, `${eventName(timeline, state)}: its date`)
+    const until = state.discountUntil === null || state.discountUntil === undefined ? null : readInstant(state.discountUntil)
+    if (Number.isNaN(until)) throw badInstant(state.discountUntil, `${eventName(timeline, state)}: discountUntil`)
+    const paidThrough = state.paidThrough === null || state.paidThrough === undefined ? null : readInstant(state.paidThrough)
+    if (Number.isNaN(paidThrough)) throw badInstant(state.paidThrough, `${eventName(timeline, state)}: paidThrough`)
     if (at < previous) sorted = false
     previous = at
-    return {
-      state,
-      at,
-      until: state.discountUntil === null || state.discountUntil === undefined ? null : toMs(state.discountUntil, () => `${what()}: discountUntil`),
-      paidThrough: state.paidThrough === null || state.paidThrough === undefined ? null : toMs(state.paidThrough, () => `${what()}: paidThrough`),
-      order,
-      from: null,
-    }
+    return {state, at, until, paidThrough, order, from: null}
   })
   return sorted ? parsed : parsed.sort((a, b) => a.at - b.at || a.order - b.order)
+}
+
+const tenantName = (timeline: TenantTimeline) => `tenant ${String(timeline.tenantName ?? timeline.tenantId)}`
+const eventName = (timeline: TenantTimeline, state: SubscriptionState) => `${tenantName(timeline)}, billing event ${String(state.eventId)}`
+
+/** Why a state's status, amount or term is refused. */
+function stateError(state: SubscriptionState, what: string): UserError {
+  if (!STATUSES.includes(state.status)) return new UserError(`${what}: the status must be one of ${STATUSES.join(', ')}, not "${String(state.status)}"`)
+  if (!Number.isSafeInteger(state.termAmountMinor) || state.termAmountMinor < 0) {
+    return new UserError(`${what}: the term amount must be a whole number of minor units, 0 or more, not ${String(state.termAmountMinor)}`)
+  }
+  return new UserError(`${what}: the term must be a whole number of months from 1 to 120, not ${String(state.intervalMonths)}`)
 }
 
 /** Whether a state's discount reduces its value at instant `t`: a permanent one always, a limited one only under `apply` and before its end. */
