@@ -116,5 +116,7 @@ describe('money and time arithmetic', () => {
       expect(() => toMs(bad, 'the date')).toThrow(/the date must be an ISO date/)
     }
     expect(() => toMs(1.5, 'the date')).toThrow(/epoch milliseconds/)
+    expect(() => toMs(9e15, 'the date')).toThrow(/from 1970 to 9999/)
+    expect(() => toMs('1969-12-31', 'the date')).toThrow(/from 1970 to 9999/)
   })
 })

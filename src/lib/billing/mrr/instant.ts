@@ -2,6 +2,9 @@ import {UserError} from '../../errors/index.js'
 import type {Instant} from './types.js'
 
 const DAY_MS = 86_400_000
+/** The instants raiops stores: from 1970 to the end of 9999 (MySQL's DATETIME ends there). */
+const EARLIEST = 0
+const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 
 /** The digits of `text` from `start` to `end` as a number, or NaN when one is not a digit. */
 function digitsAt(text: string, start: number, end: number): number {
@@ -52,11 +55,18 @@ export function toMs(instant: Instant, what: string): number {
 }
 
 export function badInstant(instant: unknown, what: string): UserError {
-  return new UserError(`${what} must be an ISO date or date-time in UTC (2026-01-31, 2026-01-31T12:00:00Z) or epoch milliseconds, not "${String(instant)}"`)
+  return new UserError(
+    `${what} must be an ISO date or date-time in UTC (2026-01-31, 2026-01-31T12:00:00Z) or epoch milliseconds, from 1970 to 9999, not "${String(instant)}"`,
+  )
 }
 
 /** An instant as epoch milliseconds, or NaN when it is none: for loops that build their error message only when needed. */
 export function readInstant(instant: Instant): number {
+  const ms = anyInstant(instant)
+  return ms >= EARLIEST && ms <= LATEST ? ms : NaN
+}
+
+function anyInstant(instant: Instant): number {
   if (typeof instant === 'number') {
     if (Number.isSafeInteger(instant)) return instant
   } else if (typeof instant === 'string') {
