@@ -109,6 +109,9 @@ function parseStates(timeline: TenantTimeline): ParsedState[] {
   return sorted ? parsed : parsed.sort((a, b) => a.at - b.at || a.order - b.order)
 }
 
+/** A day when the instant is midnight UTC, else the full date-time. */
+const moment = (ms: number) => (ms % 86_400_000 === 0 ? day(ms) : iso(ms))
+
 const tenantName = (timeline: TenantTimeline) => `tenant ${String(timeline.tenantName ?? timeline.tenantId)}`
 const eventName = (timeline: TenantTimeline, state: SubscriptionState) => `${tenantName(timeline)}, billing event ${String(state.eventId)}`
 
@@ -246,7 +249,7 @@ function describe(p: RawPoint, policies: MrrPolicies, digits: number): string {
     case 'pause':
       return 'paused (a pause counts 0)'
     case 'cancel':
-      return p.at > parsed.at ? `canceled ${day(parsed.at)}, churn at the end of the period paid through ${iso(p.at)}` : `canceled ${day(parsed.at)}`
+      return p.at > parsed.at ? `canceled ${day(parsed.at)}, churn at the end of the period paid through ${moment(p.at)}` : `canceled ${day(parsed.at)}`
     case 'delinquency':
       return `past due since ${day(p.pastDueSince ?? p.at)} for ${policies.pastDueDays} days: delinquent churn`
     default: {
