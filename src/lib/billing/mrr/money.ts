@@ -1,41 +1,9 @@
 import {UserError} from '../../errors/index.js'
+import {currencyExponent} from '../money.js'
 
-/**
- * ISO 4217 currencies whose minor unit is not a hundredth. Every other code has
- * two decimals. A timeline may state its own `currencyDigits`; this is the fallback.
- */
-const DIGITS: Record<string, number> = {
-  BIF: 0,
-  CLP: 0,
-  DJF: 0,
-  GNF: 0,
-  ISK: 0,
-  JPY: 0,
-  KMF: 0,
-  KRW: 0,
-  PYG: 0,
-  RWF: 0,
-  UGX: 0,
-  UYI: 0,
-  VND: 0,
-  VUV: 0,
-  XAF: 0,
-  XOF: 0,
-  XPF: 0,
-  BHD: 3,
-  IQD: 3,
-  JOD: 3,
-  KWD: 3,
-  LYD: 3,
-  OMR: 3,
-  TND: 3,
-  CLF: 4,
-  UYW: 4,
-}
-
-/** How many decimals a currency's minor unit has (JPY 0, USD 2, KWD 3). */
+/** How many decimals a currency's minor unit has (JPY 0, USD 2, KWD 3): ISO 4217's, as billing's money module keeps them. */
 export function currencyDigits(currency: string): number {
-  return DIGITS[currency] ?? 2
+  return currencyExponent(currency)
 }
 
 /** `numerator / denominator` rounded to an integer, half away from zero, exactly (BigInt, no float). */
