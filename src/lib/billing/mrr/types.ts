@@ -13,9 +13,11 @@ export type SubscriptionStatus = 'trialing' | 'active' | 'past_due' | 'paused' |
 export type Discount = {percentBp: number} | {amountMinor: number}
 
 /**
- * What a tenant's subscription becomes at instant `at`, until the next state.
- * One state per billing event (plan set, quantity changed, discount, trial,
- * past due, pause, resume, cancel).
+ * What a tenant's subscription becomes at instant `at`, until the next state:
+ * the whole subscription as it then stands (plan, price, discount), not only
+ * what the event changed. One state per billing event (plan set, quantity
+ * changed, discount, trial, past due, pause, resume, cancel); a cancellation
+ * or pause may repeat the plan it ends, or not: it counts 0 either way.
  */
 export interface SubscriptionState {
   at: Instant
@@ -38,7 +40,8 @@ export interface SubscriptionState {
 /**
  * One tenant's subscription history in one currency. States may come in any
  * order: they are sorted by `at`, and of two states at the same instant the
- * later in the list wins. A tenant with no state is not a customer.
+ * later in the list wins. A tenant with no state is not a customer. A tenant
+ * that changed currency is two timelines (its customers are counted per currency).
  */
 export interface TenantTimeline {
   tenantId: string | number
