@@ -4,6 +4,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {listAudit} from '../../src/lib/audit/read.js'
 import {verifyAuditChain} from '../../src/lib/audit/verify.js'
 import {addMonths, foldLedger, type LedgerPlan} from '../../src/lib/billing/ledger.js'
+import {mrrAt} from '../../src/lib/billing/mrr/index.js'
 import {recordPayment, refundPayment, showBilling} from '../../src/lib/billing/payments.js'
 import {createPlan} from '../../src/lib/billing/plan-changes.js'
 import {cancelSubscription, parseDiscount, pauseSubscription, resumeSubscription, setSubscription} from '../../src/lib/billing/subscriptions.js'
@@ -252,6 +253,8 @@ describe.each(CONTROL_ENGINES)('the billing ledger on %s', (engine) => {
       [iso('2026-04-08'), 'past_due', 'loc', 8900, 1, {percentBp: 1000}, iso('2026-03-01'), 'overdue:2026-03-01'],
       [iso('2026-04-12'), 'active', 'loc', 8900, 1, {percentBp: 1000}, iso('2026-04-01'), 'paid:2026-03-01'],
     ])
+    // The engine reads them as they are: 8,900 less the permanent 10 % is 80.10 a month.
+    expect(mrrAt([timeline], iso('2026-04-15')).currencies[0]).toMatchObject({currency: 'USD', totalMinor: 8010, payingCustomers: 1})
     // `until` bounds effective dates: as of 02-10 only the first event had taken effect.
     const early = await loadTimelines(db, {tenantIds: [acme], until: d('2026-02-10')})
     expect(early[0].states.map((s) => s.eventId)).toEqual([events[0]])

@@ -1,6 +1,6 @@
 import type {BillingEventType, PaymentStatus, QuantityMode} from '../db/tables.js'
+import {mrrAt} from './mrr/engine.js'
 import type {Discount, SubscriptionState, SubscriptionStatus} from './mrr/types.js'
-import {monthlyMinor} from './plans.js'
 
 /**
  * The billing ledger's arithmetic, without a database: a tenant's billing
@@ -168,7 +168,7 @@ export interface TenantLedger {
   nextBillingAt: number | null
   /** The end of the last period paid by `until`. */
   paidThrough: number | null
-  /** The monthly value at `until`: active or past due, the term less a permanent discount, per month. */
+  /** The monthly value at `until`, as the MRR engine counts it with its default policies. */
   mrrMinor: number
 }
 
@@ -176,18 +176,24 @@ export interface FoldOptions {
   /** Epoch ms: events, payments and overdue periods after it are ignored. */
   until: number
   graceDays: number
+  /** Compute `mrrMinor` through the MRR engine (default true; loadTimelines, which hands the states to the engine itself, does not). */
+  withMrr?: boolean
 }
 
 function isoOf(at: number): string {
   return new Date(at).toISOString()
 }
 
-/** The monthly value of a state: what MRR counts when no report policy says otherwise (limited discounts ignored). */
-export function stateMonthlyMinor(status: SubscriptionStatus | null, plan: LedgerPlan | null, terms: Terms): number {
-  if (plan === null || (status !== 'active' && status !== 'past_due')) return 0
-  const term = termAmount(plan, terms.quantity)
-  const off = terms.discountUntil === null ? discountMinor(terms.discount, term) : 0
-  return monthlyMinor(term - off, plan.intervalMonths)
+/**
+ * The tenant's MRR at `until` as the MRR engine counts it with its default
+ * policies (a limited discount ignored, past due counted for 30 days, a pause
+ * 0, a cancellation counted to the end of the paid period), so billing:show
+ * and tenant_billing agree with billing:report.
+ */
+function engineMrr(states: readonly SubscriptionState[], currency: string, until: number): number {
+  if (states.length === 0) return 0
+  const result = mrrAt([{tenantId: 0, tenantName: '', currency, states}], until)
+  return result.currencies[0]?.tenants[0]?.mrrMinor ?? 0
 }
 
 /**
@@ -316,6 +322,8 @@ export function foldLedger(
   }
   const current = states[states.length - 1]
   const currentBase = baseAt(until)
+  const currencyByState = new Map(points.map((p) => [p.eventId, p.base.plan.currency]))
+  const currencyOfState = (st: SubscriptionState) => currencyByState.get(st.eventId)
   const status = current ? current.status : null
   const plan = currentBase?.plan ?? null
   return {
@@ -326,6 +334,9 @@ export function foldLedger(
     periods,
     nextBillingAt,
     paidThrough: paidThroughAt(until),
-    mrrMinor: stateMonthlyMinor(status, plan, currentBase?.terms ?? terms),
+    mrrMinor:
+      options.withMrr === false
+        ? 0
+        : engineMrr(plan === null ? [] : states.filter((st) => currencyOfState(st) === plan.currency), plan?.currency ?? 'USD', until),
   }
 }

@@ -148,7 +148,7 @@ export async function loadTimelines(db: Db, options: LoadTimelinesOptions = {}):
   const currencyOf = (state: SubscriptionState) => currencyByPlan.get(`${state.planCode}@${state.planVersion}`) ?? ''
   const timelines: TenantTimeline[] = []
   for (const id of ids) {
-    const ledger = foldLedger(events.get(id) ?? [], payments.get(id) ?? [], plans, {until, graceDays})
+    const ledger = foldLedger(events.get(id) ?? [], payments.get(id) ?? [], plans, {until, graceDays, withMrr: false})
     if (ledger.states.length === 0) continue
     const tenant = tenants.get(id)
     for (const [currency, states] of byCurrency(ledger.states, currencyOf))
