@@ -69,6 +69,9 @@ describe('the fold of a ledger', () => {
   it('adds calendar months, the day clamped to the month (Jan 31 + 1 month = Feb 28), anchored on the first period', () => {
     expect(new Date(addMonths(Date.parse('2026-01-31T00:00:00Z'), 1)).toISOString()).toBe('2026-02-28T00:00:00.000Z')
     expect(new Date(addMonths(Date.parse('2026-01-31T00:00:00Z'), 2)).toISOString()).toBe('2026-03-31T00:00:00.000Z')
+    expect(new Date(addMonths(Date.parse('2028-01-31T10:30:00Z'), 1)).toISOString()).toBe('2028-02-29T10:30:00.000Z')
+    expect(new Date(addMonths(Date.parse('2026-12-15T23:59:59.999Z'), 1)).toISOString()).toBe('2027-01-15T23:59:59.999Z')
+    expect(new Date(addMonths(Date.parse('2026-11-30T00:00:00Z'), 36)).toISOString()).toBe('2029-11-30T00:00:00.000Z')
     const ledger = foldLedger(
       [{id: 1, type: 'set', effectiveAt: Date.parse('2026-01-31T00:00:00Z'), changes: {planId: 1, quantity: 1, status: 'active'}}],
       [],

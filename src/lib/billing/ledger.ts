@@ -118,13 +118,13 @@ export function discountMinor(discount: Discount | null, termMinor: number): num
 /** `at` plus `months` calendar months, in UTC, the day clamped to the month's last (Jan 31 + 1 month = Feb 28). */
 export function addMonths(at: number, months: number): number {
   const date = new Date(at)
-  const day = date.getUTCDate()
-  const target = new Date(
-    Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + months, 1, date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds(), date.getUTCMilliseconds()),
-  )
-  const last = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate()
-  target.setUTCDate(Math.min(day, last))
-  return target.getTime()
+  const timeOfDay = at - Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate())
+  const month = date.getUTCMonth() + months
+  const year = date.getUTCFullYear() + Math.floor(month / 12)
+  const monthOfYear = ((month % 12) + 12) % 12
+  const last =
+    monthOfYear === 1 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][monthOfYear]
+  return Date.UTC(year, monthOfYear, Math.min(date.getUTCDate(), last)) + timeOfDay
 }
 
 const DAY_MS = 86_400_000
@@ -259,11 +259,12 @@ export function foldLedger(
   const nextBillingAt =
     last === undefined ? null : last.status === 'trialing' ? last.terms.trialUntil : last.status === 'active' || last.status === 'past_due' ? cursor : null
   // 3. The payments, matched to periods by the day their period starts; a period is paid once they reach what it costs.
-  const periodByDay = new Map(periods.map((p) => [isoOf(p.start).slice(0, 10), p]))
+  const dayOf = (ms: number) => Math.floor(ms / DAY_MS)
+  const periodByDay = new Map(periods.map((p) => [dayOf(p.start), p]))
   const byId = new Map(payments.map((p) => [p.id, p]))
   for (const payment of [...payments].filter((p) => p.paidAt <= until).sort((a, b) => a.paidAt - b.paidAt || a.id - b.id)) {
     const start = payment.periodStart ?? (payment.refundOf === null ? null : (byId.get(payment.refundOf)?.periodStart ?? null))
-    const period = start === null ? undefined : periodByDay.get(isoOf(start).slice(0, 10))
+    const period = start === null ? undefined : periodByDay.get(dayOf(start))
     if (!period) continue
     if (payment.status === 'succeeded') {
       period.paidMinor += payment.amountMinor
