@@ -5,8 +5,8 @@ import {UserError} from '../errors/index.js'
 import {parseTimeFlag} from '../time/parse-time.js'
 import {discountMinor, foldLedger, termAmount, type LedgerEvent, type LedgerPayment, type TenantLedger} from './ledger.js'
 import {formatAmount} from './money.js'
-import {mrrAt, movements, type SubscriptionStatus, type TenantTimeline} from './mrr/index.js'
-import {DEFAULT_BILLING_GRACE_DAYS, ledgerEvent, ledgerPayment, loadLedgerPlans, loadTimelines} from './timelines.js'
+import {mrrAt, movements, type SubscriptionState, type SubscriptionStatus, type TenantTimeline} from './mrr/index.js'
+import {DEFAULT_BILLING_GRACE_DAYS, ledgerEvent, ledgerPayment, loadLedgerPlans} from './timelines.js'
 
 /**
  * Billing alerts: what in the billing ledger needs a person now. Read-only.
@@ -19,7 +19,8 @@ import {DEFAULT_BILLING_GRACE_DAYS, ledgerEvent, ledgerPayment, loadLedgerPlans,
  *   succeeded one for the same period (or, when it names no period, by any
  *   later succeeded payment of the tenant);
  * - `contraction`: an MRR movement of type contraction or churn within `since`
- *   (the engine's `movements` over `loadTimelines`, default policies) whose
+ *   (the engine's `movements`, default policies, over the timelines folded as
+ *   `loadTimelines` folds them, from the same read as the rest) whose
  *   amount is at least `minContractionPercent` of the tenant's MRR before it;
  * - `trial-ending`: a trial that ends within `trialDays` from now.
  */
@@ -92,13 +93,38 @@ export function resolveAlertSettings(input: BillingAlertsInput, now: Date): Bill
   return {graceDays, trialDays, since: since.toISOString(), minContractionPercent}
 }
 
-/** Every tenant's ledger folded at `until`, from one query for events and one for payments. */
+/** Every tenant's ledger folded at `until`, from one query for events and one for payments, and the MRR engine's timelines from the same fold. */
 export interface LoadedLedgers {
   ledgers: Map<number, TenantLedger>
   payments: Map<number, LedgerPayment[]>
   names: Map<number, string>
   /** Plan code and version → currency. */
   currencyOf: (ledger: TenantLedger) => string
+  timelines: TenantTimeline[]
+}
+
+/**
+ * One tenant's states as timelines, one per currency of its plans, as
+ * `loadTimelines` splits them: a move to a plan in another currency ends the
+ * timeline before it (canceled at the move).
+ */
+function timelinesOf(
+  tenantId: number,
+  tenantName: string,
+  rdsId: number | null,
+  states: readonly SubscriptionState[],
+  currencyOf: (s: SubscriptionState) => string,
+): TenantTimeline[] {
+  const byCurrency = new Map<string, SubscriptionState[]>()
+  let previous: SubscriptionState | null = null
+  for (const state of states) {
+    const currency = currencyOf(state)
+    if (previous && currencyOf(previous) !== currency && previous.status !== 'canceled')
+      byCurrency.get(currencyOf(previous))?.push({...previous, at: state.at, status: 'canceled', eventId: state.eventId})
+    byCurrency.set(currency, [...(byCurrency.get(currency) ?? []), state])
+    previous = state
+  }
+  return [...byCurrency].map(([currency, list]) => ({tenantId, tenantName, rdsId, currency, states: list}))
 }
 
 export async function loadLedgers(db: Db, until: number, graceDays: number): Promise<LoadedLedgers> {
@@ -122,19 +148,38 @@ export async function loadLedgers(db: Db, until: number, graceDays: number): Pro
   }
   const ids = [...new Set([...events.keys(), ...payments.keys()])].sort((a, b) => a - b)
   const names = new Map<number, string>()
+  const rds = new Map<number, number>()
   for (let i = 0; i < ids.length; i += 1000)
     for (const row of await db('tenant_master')
       .whereIn('id', ids.slice(i, i + 1000))
-      .select('id', 'name'))
+      .select('id', 'name', 'rds_instance_id')) {
       names.set(Number(row.id), row.name)
+      rds.set(Number(row.id), Number(row.rds_instance_id))
+    }
+  const currencyByPlan = new Map([...plans.values()].map((p) => [`${p.code}@${p.version}`, p.currency]))
+  const stateCurrency = (state: SubscriptionState) => currencyByPlan.get(`${state.planCode}@${state.planVersion}`) ?? ''
   const ledgers = new Map<number, TenantLedger>()
-  for (const [id, list] of events) ledgers.set(id, foldLedger(list, payments.get(id) ?? [], plans, {until, graceDays}))
-  return {ledgers, payments, names, currencyOf: (ledger) => ledger.plan?.currency ?? ''}
+  const timelines: TenantTimeline[] = []
+  for (const id of [...events.keys()].sort((a, b) => a - b)) {
+    const ledger = foldLedger(events.get(id) ?? [], payments.get(id) ?? [], plans, {until, graceDays})
+    ledgers.set(id, ledger)
+    if (ledger.states.length > 0) timelines.push(...timelinesOf(id, names.get(id) ?? `#${id}`, rds.get(id) ?? null, ledger.states, stateCurrency))
+  }
+  return {ledgers, payments, names, currencyOf: (ledger) => ledger.plan?.currency ?? '', timelines}
 }
 
 const day = (at: number) => new Date(at).toISOString().slice(0, 10)
 
-function alert(kind: BillingAlertKind, tenantId: number, tenantName: string, at: number, currency: string, amountMinor: number, detail: string, action: string): BillingAlert {
+function alert(
+  kind: BillingAlertKind,
+  tenantId: number,
+  tenantName: string,
+  at: number,
+  currency: string,
+  amountMinor: number,
+  detail: string,
+  action: string,
+): BillingAlert {
   return {kind, tenantId, tenantName, at: new Date(at).toISOString(), currency, amountMinor, amount: formatAmount(amountMinor, currency), detail, action}
 }
 
@@ -258,12 +303,7 @@ export function countByKind(alerts: readonly BillingAlert[]): Record<BillingAler
 }
 
 /** The alerts at `now` from ledgers and timelines already loaded. */
-function collectAlerts(
-  loaded: LoadedLedgers,
-  timelines: readonly TenantTimeline[],
-  settings: BillingAlertsResult['settings'],
-  now: number,
-): BillingAlert[] {
+function collectAlerts(loaded: LoadedLedgers, timelines: readonly TenantTimeline[], settings: BillingAlertsResult['settings'], now: number): BillingAlert[] {
   const since = Date.parse(settings.since)
   return [
     ...overdueAlerts(loaded, now, settings.graceDays),
@@ -277,11 +317,8 @@ function collectAlerts(
 export async function billingAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, input: BillingAlertsInput = {}): Promise<BillingAlertsResult> {
   const now = ctx.now()
   const settings = resolveAlertSettings(input, now)
-  const [loaded, timelines] = await Promise.all([
-    loadLedgers(ctx.db, now.getTime(), settings.graceDays),
-    loadTimelines(ctx.db, {until: now, graceDays: settings.graceDays}),
-  ])
-  const alerts = collectAlerts(loaded, timelines, settings, now.getTime())
+  const loaded = await loadLedgers(ctx.db, now.getTime(), settings.graceDays)
+  const alerts = collectAlerts(loaded, loaded.timelines, settings, now.getTime())
   return {generatedAt: now.toISOString(), settings, counts: countByKind(alerts), alerts}
 }
 
@@ -301,10 +338,8 @@ const STATUSES: readonly SubscriptionStatus[] = ['trialing', 'active', 'past_due
 export async function billingOverview(ctx: Pick<OpsContext, 'db' | 'now'>, input: Pick<BillingAlertsInput, 'graceDays'> = {}): Promise<BillingOverview> {
   const now = ctx.now()
   const settings = resolveAlertSettings(input, now)
-  const [loaded, timelines] = await Promise.all([
-    loadLedgers(ctx.db, now.getTime(), settings.graceDays),
-    loadTimelines(ctx.db, {until: now, graceDays: settings.graceDays}),
-  ])
+  const loaded = await loadLedgers(ctx.db, now.getTime(), settings.graceDays)
+  const {timelines} = loaded
   const byStatus = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<SubscriptionStatus, number>
   let subscriptions = 0
   for (const ledger of loaded.ledgers.values()) {

@@ -1,5 +1,5 @@
-import type {OpsContext} from '../context.js'
 import {billingStatuses} from '../billing/billing-status.js'
+import type {OpsContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {describeDriverError} from '../db/driver-errors.js'
 import {retryOnDeadlock} from '../db/retry.js'

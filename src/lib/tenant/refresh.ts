@@ -1,8 +1,8 @@
 import type {Knex} from 'knex'
 
+import {billingStatuses} from '../billing/billing-status.js'
 import {TENANT_MASTER_TABLE, type HealthStatus, type TenantMasterRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
-import {billingStatuses} from '../billing/billing-status.js'
 import {searchText} from '../text/search.js'
 import {healthScore} from './health-score.js'
 
