@@ -135,7 +135,9 @@ export async function loadLedgers(db: Db, until: number, graceDays: number): Pro
     .where('effective_at', '<=', new Date(until))
   for (const row of eventRows) {
     const tenant = Number(row.tenant_master_id)
-    events.set(tenant, [...(events.get(tenant) ?? []), ledgerEvent(row)])
+    const list = events.get(tenant)
+    if (list) list.push(ledgerEvent(row))
+    else events.set(tenant, [ledgerEvent(row)])
   }
   const payments = new Map<number, LedgerPayment[]>()
   const paymentRows: Array<Pick<PaymentRow, 'id' | 'tenant_master_id' | 'amount_cents' | 'currency' | 'paid_at' | 'status' | 'period_start' | 'refund_of'>> =
@@ -144,7 +146,9 @@ export async function loadLedgers(db: Db, until: number, graceDays: number): Pro
       .where('paid_at', '<=', new Date(until))
   for (const row of paymentRows) {
     const tenant = Number(row.tenant_master_id)
-    payments.set(tenant, [...(payments.get(tenant) ?? []), ledgerPayment(row)])
+    const list = payments.get(tenant)
+    if (list) list.push(ledgerPayment(row))
+    else payments.set(tenant, [ledgerPayment(row)])
   }
   const ids = [...new Set([...events.keys(), ...payments.keys()])].sort((a, b) => a - b)
   const names = new Map<number, string>()
