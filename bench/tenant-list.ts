@@ -77,6 +77,7 @@ function signals(i: number, now: number): string | null {
         lastActivityAt: new Date(now - (i % 120) * 86_400_000).toISOString(),
         rdsHealth: 'healthy',
         refreshedAt: t[10] === null ? null : (t[10] as Date).toISOString(),
+        billingStatus: i % 3 === 0 ? null : 'active',
       },
       new Date(now),
     ).signals,

@@ -105,14 +105,14 @@ describe('messages a person at a terminal reads', () => {
     expect(JSON.parse(json.stdout)).toEqual({email: 'nobody@example.com', cache: [], cacheAgeMs: null, live: null, differences: null})
   })
 
-  it('status shows no section that can never change (billing) and says how to fill a section never run', async () => {
+  it('status says how to fill a section never run (billing: before any subscription)', async () => {
     const json = JSON.parse((await cli(['status', '--json'])).stdout) as {sections: Array<{key: string; state: string; summary: string}>}
-    expect(json.sections.map((s) => s.key)).toEqual(['rds', 'sync', 'tenants', 'routing', 'audit'])
+    expect(json.sections.map((s) => s.key)).toEqual(['rds', 'sync', 'tenants', 'routing', 'billing', 'audit'])
     expect(json.sections.find((s) => s.key === 'sync')).toMatchObject({state: 'never', summary: expect.stringContaining('raiops sync:all')})
 
     const text = await cli(['status'])
     expect(text.code, text.stderr).toBe(0)
-    expect(text.stdout).not.toMatch(/billing/i)
+    expect(text.stdout).toMatch(/^Billing\s+\[never run\] no subscription yet \(raiops billing:set TENANT --plan CODE\)$/m)
     expect(text.stdout).toMatch(/^Sync freshness\s+\[never run\] run `raiops sync:all`/m)
     expect(text.stdout).toMatch(/^Tenants\s+\[never run\] run `raiops sync:tenants`$/m)
     expect(text.stdout).toMatch(/^Routing cache\s+\[never run\] run `raiops sync:routing`$/m)

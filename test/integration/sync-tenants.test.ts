@@ -81,8 +81,10 @@ describe.each(CONTROL_ENGINES)('tenant sync on a %s control database', (engine) 
       expect(Number(row.active_user_count)).toBeLessThanOrEqual(Number(row.cached_user_count))
       expect(row.last_user_activity_at).not.toBeNull()
       expect(String(row.search_text).split('\n')[0]).toBe(String(row.name).toLowerCase())
-      const signals = JSON.parse(String(row.health_signals)) as Array<{points: number}>
-      expect(signals).toHaveLength(7)
+      const signals = JSON.parse(String(row.health_signals)) as Array<{name: string; points: number; detail: string}>
+      expect(signals).toHaveLength(8)
+      // No tenant here has a subscription: the billing signal gives half.
+      expect(signals.at(-1)).toMatchObject({name: 'billing', points: 5, detail: 'no subscription'})
       expect(Number(row.health_score)).toBe(Math.round(signals.reduce((sum, signal) => sum + signal.points, 0)))
     }
     const runs = await storedRuns(db, 'tenants')

@@ -14,6 +14,7 @@ const thriving: HealthInputs = {
   lastActivityAt: daysAgo(1),
   rdsHealth: 'healthy',
   refreshedAt: minutesAgo(5),
+  billingStatus: 'active',
 }
 
 describe('healthScore', () => {
@@ -23,13 +24,13 @@ describe('healthScore', () => {
 
   it.each<[string, Partial<HealthInputs>, number, Partial<Record<keyof typeof HEALTH_WEIGHTS, number>>]>([
     ['a thriving tenant', {}, 100, {}],
-    ['suspended', {status: 'suspended'}, 80, {status: 0}],
-    ['status unknown', {status: null}, 90, {status: 10}],
-    ['status in other case', {status: ' Active '}, 100, {status: 20}],
-    ['41 of 50 users active', {activeUsers: 41}, 96, {activeShare: 20.5}],
-    ['no users at all', {users: 0, activeUsers: 0}, 65, {activeShare: 0, users: 0}],
+    ['suspended', {status: 'suspended'}, 85, {status: 0}],
+    ['status unknown', {status: null}, 93, {status: 7.5}],
+    ['status in other case', {status: ' Active '}, 100, {status: 15}],
+    ['41 of 50 users active', {activeUsers: 41}, 96, {activeShare: 16.4}],
+    ['no users at all', {users: 0, activeUsers: 0}, 70, {activeShare: 0, users: 0}],
     ['one user', {users: 1, activeUsers: 1}, 95, {users: 5}],
-    ['counts not known yet', {users: null, activeUsers: null, locations: null}, 55, {activeShare: 0, users: 0, locations: 0}],
+    ['counts not known yet', {users: null, activeUsers: null, locations: null}, 60, {activeShare: 0, users: 0, locations: 0}],
     ['no locations', {locations: 0}, 90, {locations: 0}],
     ['last active 8 days ago', {lastActivityAt: daysAgo(8)}, 95, {recency: 15}],
     ['last active 31 days ago', {lastActivityAt: daysAgo(31)}, 88, {recency: 8}],
@@ -41,11 +42,26 @@ describe('healthScore', () => {
     ['read 2 hours ago', {refreshedAt: minutesAgo(120)}, 98, {freshness: 3}],
     ['read 2 days ago', {refreshedAt: daysAgo(2)}, 95, {freshness: 0}],
     ['never read', {refreshedAt: null}, 95, {freshness: 0}],
+    ['subscription trialing', {billingStatus: 'trialing'}, 100, {billing: 10}],
+    ['subscription past due', {billingStatus: 'past_due'}, 93, {billing: 2.5}],
+    ['subscription past due, other case', {billingStatus: ' PAST_DUE '}, 93, {billing: 2.5}],
+    ['subscription paused', {billingStatus: 'paused'}, 90, {billing: 0}],
+    ['subscription canceled', {billingStatus: 'canceled'}, 90, {billing: 0}],
+    ['no subscription', {billingStatus: null}, 95, {billing: 5}],
     [
       'a customer in trouble',
-      {status: 'cancelled', users: 4, activeUsers: 1, locations: 0, lastActivityAt: daysAgo(200), rdsHealth: 'down', refreshedAt: daysAgo(3)},
-      16,
-      {status: 0, activeShare: 6.3, users: 10, recency: 0},
+      {
+        status: 'cancelled',
+        users: 4,
+        activeUsers: 1,
+        locations: 0,
+        lastActivityAt: daysAgo(200),
+        rdsHealth: 'down',
+        refreshedAt: daysAgo(3),
+        billingStatus: 'past_due',
+      },
+      18,
+      {status: 0, activeShare: 5, users: 10, recency: 0, billing: 2.5},
     ],
   ])('%s', (_name, change, score, points) => {
     const result = healthScore({...thriving, ...change}, NOW)
@@ -66,6 +82,7 @@ describe('healthScore', () => {
       'last user activity within 30 days',
       'RDS healthy',
       'read from its RDS within the hour',
+      'subscription active',
     ])
   })
 })

@@ -88,7 +88,7 @@ async function readBatched<Row extends {id: number | string}>(query: () => Knex.
  * a plan in another currency ends one timeline (canceled at the move) and
  * starts another, as the engine takes one currency per timeline.
  */
-function byCurrency(states: SubscriptionState[], currencyOf: (state: SubscriptionState) => string): Map<string, SubscriptionState[]> {
+function byCurrency(states: readonly SubscriptionState[], currencyOf: (state: SubscriptionState) => string): Map<string, SubscriptionState[]> {
   const result = new Map<string, SubscriptionState[]>()
   let previous: SubscriptionState | null = null
   for (const state of states) {
@@ -101,14 +101,23 @@ function byCurrency(states: SubscriptionState[], currencyOf: (state: Subscriptio
   return result
 }
 
-/** The MRR engine's input: one timeline per tenant (per currency, for a tenant that changed currency), tenants by id. */
-export async function loadTimelines(db: Db, options: LoadTimelinesOptions = {}): Promise<TenantTimeline[]> {
-  const until = (options.until ?? new Date()).getTime()
-  const graceDays = options.graceDays ?? DEFAULT_BILLING_GRACE_DAYS
-  const restrict = (query: Knex.QueryBuilder): Knex.QueryBuilder =>
-    options.tenantIds === undefined ? query : query.whereIn('tenant_master_id', options.tenantIds)
-  if (options.tenantIds?.length === 0) return []
+/** The ledger as read: plans, each tenant's events and payments (tenants with events only), their names and RDS. */
+export interface LedgerData {
+  plans: Map<number, LedgerPlan>
+  events: Map<number, LedgerEvent[]>
+  payments: Map<number, LedgerPayment[]>
+  /** Tenants with events, by id. */
+  ids: number[]
+  tenants: Map<number, {name: string; rdsId: number}>
+  /** The currency of a state's plan version. */
+  currencyOf: (state: SubscriptionState) => string
+}
 
+/** Reads the ledger up to `until`: one query per table, paged (see readBatched). */
+export async function loadLedgerData(db: Db, options: {until: number; tenantIds?: readonly number[]}): Promise<LedgerData> {
+  const {until} = options
+  const restrict = (query: Knex.QueryBuilder): Knex.QueryBuilder =>
+    options.tenantIds === undefined ? query : query.whereIn('tenant_master_id', [...options.tenantIds])
   const plans = await loadLedgerPlans(db)
   const events = new Map<number, LedgerEvent[]>()
   await readBatched(
@@ -143,16 +152,32 @@ export async function loadTimelines(db: Db, options: LoadTimelinesOptions = {}):
       .whereIn('id', ids.slice(i, i + 1000))
       .select('id', 'name', 'rds_instance_id'))
       tenants.set(Number(row.id), {name: row.name, rdsId: Number(row.rds_instance_id)})
-
   const currencyByPlan = new Map([...plans.values()].map((p) => [`${p.code}@${p.version}`, p.currency]))
-  const currencyOf = (state: SubscriptionState) => currencyByPlan.get(`${state.planCode}@${state.planVersion}`) ?? ''
+  return {plans, events, payments, ids, tenants, currencyOf: (state) => currencyByPlan.get(`${state.planCode}@${state.planVersion}`) ?? ''}
+}
+
+/** One tenant's folded states as the engine's timelines: one per currency of its plans. */
+export function tenantTimelines(data: LedgerData, id: number, states: readonly SubscriptionState[]): TenantTimeline[] {
+  const tenant = data.tenants.get(id)
+  return [...byCurrency(states, data.currencyOf)].map(([currency, list]) => ({
+    tenantId: id,
+    tenantName: tenant?.name ?? `#${id}`,
+    rdsId: tenant?.rdsId ?? null,
+    currency,
+    states: list,
+  }))
+}
+
+/** The MRR engine's input: one timeline per tenant (per currency, for a tenant that changed currency), tenants by id. */
+export async function loadTimelines(db: Db, options: LoadTimelinesOptions = {}): Promise<TenantTimeline[]> {
+  const until = (options.until ?? new Date()).getTime()
+  const graceDays = options.graceDays ?? DEFAULT_BILLING_GRACE_DAYS
+  if (options.tenantIds?.length === 0) return []
+  const data = await loadLedgerData(db, {until, tenantIds: options.tenantIds})
   const timelines: TenantTimeline[] = []
-  for (const id of ids) {
-    const ledger = foldLedger(events.get(id) ?? [], payments.get(id) ?? [], plans, {until, graceDays, withMrr: false})
-    if (ledger.states.length === 0) continue
-    const tenant = tenants.get(id)
-    for (const [currency, states] of byCurrency(ledger.states, currencyOf))
-      timelines.push({tenantId: id, tenantName: tenant?.name ?? `#${id}`, rdsId: tenant?.rdsId ?? null, currency, states})
+  for (const id of data.ids) {
+    const ledger = foldLedger(data.events.get(id) ?? [], data.payments.get(id) ?? [], data.plans, {until, graceDays, withMrr: false})
+    if (ledger.states.length > 0) timelines.push(...tenantTimelines(data, id, ledger.states))
   }
   return timelines
 }

@@ -54,9 +54,22 @@ export async function collectStatus(ctx: StatusContext, input: {sections?: reado
  */
 export async function statusOverview(
   ctx: OpsContext,
-  input: {refreshTimeoutMs?: number; probing?: (probe: () => Promise<unknown>) => Promise<unknown>; signal?: AbortSignal} = {},
+  input: {
+    refreshTimeoutMs?: number
+    probing?: (probe: () => Promise<unknown>) => Promise<unknown>
+    signal?: AbortSignal
+    /** What the caller holds: a section needing a permission not among them is left out (absent: every section). */
+    permissions?: readonly string[]
+    /** RAIOPS_BILLING_GRACE_DAYS, for the billing section. */
+    billingGraceDays?: number
+  } = {},
 ): Promise<StatusOverview> {
-  const {refreshTimeoutMs, probing = (probe) => probe(), signal} = input
+  const {refreshTimeoutMs, probing = (probe) => probe(), signal, permissions, billingGraceDays} = input
   if (refreshTimeoutMs !== undefined) await probing(() => runHealth(ctx, {timeoutMs: refreshTimeoutMs, slowMs: DEFAULT_SLOW_MS, signal}))
-  return collectStatus(ctx)
+  return collectStatus({db: ctx.db, now: () => ctx.now(), billingGraceDays}, {sections: visibleSections(permissions)})
+}
+
+/** The sections a caller holding `permissions` sees (every one when not given). */
+export function visibleSections(permissions?: readonly string[]): StatusSection[] {
+  return STATUS_SECTIONS.filter((s) => s.permission === undefined || permissions === undefined || permissions.includes(s.permission))
 }

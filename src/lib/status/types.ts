@@ -1,3 +1,4 @@
+import type {Permission} from '../auth/permissions.js'
 import type {OpsContext} from '../context.js'
 
 /** How a section of the overview stands: `never` when its job has never run. */
@@ -18,7 +19,10 @@ export interface SectionReport {
   data: Record<string, unknown>
 }
 
-export type StatusContext = Pick<OpsContext, 'db' | 'now'>
+export type StatusContext = Pick<OpsContext, 'db' | 'now'> & {
+  /** Days after an unpaid billing period's end before it is overdue (RAIOPS_BILLING_GRACE_DAYS; default 7). */
+  billingGraceDays?: number
+}
 
 /**
  * One section of `raiops status`. Each lives in its own file under
@@ -28,6 +32,8 @@ export type StatusContext = Pick<OpsContext, 'db' | 'now'>
 export interface StatusSection {
   key: string
   title: string
+  /** The permission a caller needs to see the section (beyond the overview's own): left out for a caller without it. */
+  permission?: Permission
   collect(ctx: StatusContext): Promise<SectionReport>
 }
 

@@ -1,3 +1,4 @@
+import {billingStatuses} from '../billing/billing-status.js'
 import type {OpsContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {describeDriverError} from '../db/driver-errors.js'
@@ -134,13 +135,15 @@ async function writeTenants(
       .select(...CACHED_COLUMNS)
       .where({rds_instance_id: rdsId})
     const byRemoteId = new Map(cached.map((row) => [Number(row.remote_tenant_id), row]))
+    // The subscriptions of this RDS's tenants, for their scores: one query.
+    const billing = new Map((await billingStatuses(tx, {rdsId}, now)).map((b) => [b.remoteTenantId, b.status]))
     const counts: SyncCounts = {...ZERO_COUNTS}
     const writes: Array<Omit<TenantMasterRow, 'id'>> = []
     const seen = new Set<number>()
     for (const tenant of upstream) {
       seen.add(tenant.id)
       const existing = byRemoteId.get(tenant.id)
-      const fresh = tenantRefresh(tenant, options.rdsHealth, now)
+      const fresh = tenantRefresh(tenant, options.rdsHealth, now, billing.get(tenant.id) ?? null)
       if (existing && !differs(existing, fresh)) {
         counts.unchanged++
         continue

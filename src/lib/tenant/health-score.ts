@@ -8,9 +8,9 @@ import type {HealthStatus} from '../db/tables.js'
  */
 export const HEALTH_WEIGHTS = {
   /** The tenant's own status on its RDS: active gives all, unknown half, suspended, cancelled or anything else none. */
-  status: 20,
+  status: 15,
   /** The share of its (non-ghost) users that are active. */
-  activeShare: 25,
+  activeShare: 20,
   /** It has users at all: two or more give all, one half. */
   users: 10,
   /** It has at least one location. */
@@ -21,6 +21,12 @@ export const HEALTH_WEIGHTS = {
   rds: 10,
   /** How fresh raiops' copy is: refreshed within an hour all, within a day 3/5, older or never none. */
   freshness: 5,
+  /**
+   * Its subscription (tenant_billing): active or trialing all, past due a quarter,
+   * paused or canceled none; no subscription (billing not set up for it) half,
+   * as the other signals score what is not known.
+   */
+  billing: 10,
 } as const
 
 export type HealthSignalName = keyof typeof HEALTH_WEIGHTS
@@ -37,6 +43,8 @@ export interface HealthInputs {
   rdsHealth: HealthStatus | null
   /** ISO time raiops last read the tenant from its RDS. */
   refreshedAt: string | null
+  /** Its subscription's status (tenant_billing, past due when overdue); null: no subscription. */
+  billingStatus: string | null
 }
 
 export interface HealthSignal {
@@ -110,6 +118,17 @@ export function healthScore(inputs: HealthInputs, now: Date): HealthScore {
     const [fraction, within] = age <= HOUR_MS ? [1, 'within the hour'] : age <= DAY_MS ? [0.6, 'within a day'] : [0, 'over a day ago']
     signals.push(signal('freshness', fraction, `read from its RDS ${within}`))
   }
+
+  const billing = inputs.billingStatus?.trim().toLowerCase() ?? ''
+  signals.push(
+    billing === 'active' || billing === 'trialing'
+      ? signal('billing', 1, `subscription ${billing}`)
+      : billing === 'past_due'
+        ? signal('billing', 0.25, 'subscription past due')
+        : billing === 'paused' || billing === 'canceled'
+          ? signal('billing', 0, `subscription ${billing}`)
+          : signal('billing', 0.5, 'no subscription'),
+  )
 
   const score = Math.round(signals.reduce((sum, s) => sum + s.points, 0))
   return {score: Math.min(100, Math.max(0, score)), signals}

@@ -1,5 +1,6 @@
 import type {Knex} from 'knex'
 
+import {billingStatuses} from '../billing/billing-status.js'
 import {TENANT_MASTER_TABLE, type HealthStatus, type TenantMasterRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
 import {searchText} from '../text/search.js'
@@ -19,11 +20,16 @@ export interface TenantReading {
   lastActivityAt: string | null
 }
 
-/** The tenant_master columns a refresh writes: the reading, its search text, and its health score at `now`. */
+/**
+ * The tenant_master columns a refresh writes: the reading, its search text, and
+ * its health score at `now` (with its subscription's status, `billingStatuses`;
+ * null: none).
+ */
 export function tenantRefresh(
   reading: TenantReading,
   rdsHealth: HealthStatus | null,
   now: Date,
+  billingStatus: string | null,
 ): Pick<
   TenantMasterRow,
   | 'name'
@@ -50,6 +56,7 @@ export function tenantRefresh(
       lastActivityAt: reading.lastActivityAt,
       rdsHealth,
       refreshedAt: now.toISOString(),
+      billingStatus,
     },
     now,
   )
@@ -94,6 +101,7 @@ export async function rescoreUnread(db: Knex, rdsId: number, rdsHealth: HealthSt
     .where({rds_instance_id: rdsId})
     .whereNull('remote_missing_at')
     .select(...RESCORE_COLUMNS)
+  const billing = new Map((await billingStatuses(db, {rdsId}, now)).map((b) => [b.tenantId, b.status]))
   let changed = 0
   for (const row of rows) {
     const health = healthScore(
@@ -105,6 +113,7 @@ export async function rescoreUnread(db: Knex, rdsId: number, rdsHealth: HealthSt
         lastActivityAt: toIso(row.last_user_activity_at),
         rdsHealth,
         refreshedAt: toIso(row.cache_refreshed_at),
+        billingStatus: billing.get(Number(row.id)) ?? null,
       },
       now,
     )

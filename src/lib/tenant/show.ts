@@ -1,4 +1,5 @@
 import type {AuditView} from '../audit/read.js'
+import {billingStatuses} from '../billing/billing-status.js'
 import type {OpsContext} from '../context.js'
 import {describeDriverError} from '../db/driver-errors.js'
 import {RDS_TABLE, TENANT_MASTER_TABLE} from '../db/tables.js'
@@ -188,7 +189,8 @@ async function readLive(
     const reason = `${rdsRow.name} has no tenant ${registry.remoteTenantId} any more`
     return {live: {...shared, status: 'gone', reason, tenant: null, refreshed: marked > 0}, fresh: null}
   }
-  const fresh = tenantRefresh(readingOf({...read, tenant: read.tenant}), rdsRow.health_status, now)
+  const [billing] = await billingStatuses(ctx.db, {tenantIds: [registry.id]}, now)
+  const fresh = tenantRefresh(readingOf({...read, tenant: read.tenant}), rdsRow.health_status, now, billing?.status ?? null)
   await ctx
     .db(TENANT_MASTER_TABLE)
     .where({id: registry.id})
