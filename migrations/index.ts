@@ -8,6 +8,7 @@ import * as impersonationTicket from './20261124000000_impersonation_ticket.js'
 import * as keyRetirement from './20261125000300_key_retirement.js'
 import * as tenantHealth from './20261129000000_tenant_health.js'
 import * as billingPlans from './20261130000000_billing_plans.js'
+import * as billingLedger from './20261130000100_billing_ledger.js'
 
 export interface Migration {
   name: string
@@ -25,4 +26,5 @@ export const migrations: Migration[] = [
   {name: '20261125000300_key_retirement', ...keyRetirement},
   {name: '20261129000000_tenant_health', ...tenantHealth},
   {name: '20261130000000_billing_plans', ...billingPlans},
+  {name: '20261130000100_billing_ledger', ...billingLedger},
 ]

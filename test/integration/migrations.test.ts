@@ -267,6 +267,32 @@ const CASES: Record<string, MigrationCase> = {
       await expect(db('subscription_plans').insert({...PLAN_ROW, code: 'legacy'})).rejects.toThrow(/unique|UNIQUE|Duplicate/)
     },
   },
+  '20261130000100_billing_ledger': {
+    async afterUp(db) {
+      // A payment written before the ledger had statuses counts as succeeded; the new columns are there.
+      await db('payments').insert({tenant_master_id: 1, amount_cents: 4900, currency: 'USD', paid_at: T0, created_at: T0, updated_at: T0})
+      const [payment] = await db('payments').select('status', 'period_start', 'refund_of')
+      expect(payment).toEqual({status: 'succeeded', period_start: null, refund_of: null})
+      await db('payments').delete()
+      for (const [table, column] of [
+        ['billing_events', 'changes'],
+        ['billing_events', 'recorded_at'],
+        ['tenant_billing', 'version'],
+        ['tenant_billing', 'discount_percent_bp'],
+      ] as const)
+        expect(await db.schema.hasColumn(table, column)).toBe(true)
+    },
+    async afterDown(db) {
+      for (const [table, column] of [
+        ['billing_events', 'changes'],
+        ['tenant_billing', 'version'],
+        ['payments', 'status'],
+        ['payments', 'refund_of'],
+      ] as const)
+        expect(await db.schema.hasColumn(table, column)).toBe(false)
+      expect(await db.schema.hasColumn('payments', 'amount_cents')).toBe(true)
+    },
+  },
 }
 
 it('every migration in migrations/ has a data case here', () => {

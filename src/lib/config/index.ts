@@ -54,6 +54,12 @@ export const envSchema = z.object({
       message: "expected a domain name, as raiops.invalid (the ghost users' emails are ghost+<operator id>@it)",
     })
     .default('raiops.invalid'),
+  RAIOPS_BILLING_GRACE_DAYS: z.coerce
+    .number({invalid_type_error: 'expected a whole number of days (how long an unpaid billing period may stay unpaid before the subscription is past due)'})
+    .int({message: 'expected a whole number of days'})
+    .min(0, {message: 'expected 0 days or more'})
+    .max(365, {message: 'expected at most 365 days'})
+    .default(7),
   XDG_DATA_HOME: absolutePath.optional(),
   // Output: read by the command base before the rest is validated, so they are plain strings.
   NO_COLOR: z.string().optional(),
@@ -79,6 +85,8 @@ export interface RaiopsConfig {
   token?: string
   /** The domain of the ghost users' emails (ghost+<operator id>@domain). */
   ghostDomain: string
+  /** Days after the end of an unpaid billing period before the subscription is past due. */
+  billingGraceDays: number
 }
 
 /**
@@ -192,5 +200,6 @@ export function loadConfig(env: Record<string, string | undefined>): RaiopsConfi
     webhookSecrets: parsed.RAIOPS_WEBHOOK_SECRETS ?? [],
     token: parsed.RAIOPS_TOKEN,
     ghostDomain: parsed.RAIOPS_GHOST_DOMAIN,
+    billingGraceDays: parsed.RAIOPS_BILLING_GRACE_DAYS,
   }
 }

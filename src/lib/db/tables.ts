@@ -218,41 +218,93 @@ export interface SubscriptionPlanRow {
   updated_at: DbTimestamp
 }
 
+/** A billing event's kind (lib/billing/ledger.ts). */
+export const BILLING_EVENT_TYPES = ['set', 'cancel', 'pause', 'resume'] as const
+export type BillingEventType = (typeof BILLING_EVENT_TYPES)[number]
+/** A subscription's status, as tenant_billing keeps it and the MRR engine reads it. */
+export const SUBSCRIPTION_STATUSES = ['trialing', 'active', 'past_due', 'paused', 'canceled'] as const
+export const PAYMENT_STATUSES = ['succeeded', 'failed', 'refunded'] as const
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number]
+/** Where a subscription's quantity comes from: given, or the tenant's locations or users when the event was recorded. */
+export const QUANTITY_MODES = ['fixed', 'locations', 'users'] as const
+export type QuantityMode = (typeof QUANTITY_MODES)[number]
+
+/** A tenant's subscription now: derived from its billing events by every change (never edited otherwise). */
 export interface TenantBillingRow {
   id: number
   tenant_master_id: number
+  /** The plan version's row (subscription_plans.id). */
   plan_id: number | null
+  /** trialing, active, past_due, paused, canceled; `none` only inside the transaction that writes the first event. */
   status: string
+  /** The monthly value now, in minor units of `currency` (the name is older than currencies without cents). */
   mrr_cents: number
   currency: string
   billing_email: string | null
   started_at: DbTimestamp | null
   cancelled_at: DbTimestamp | null
   next_billing_at: DbTimestamp | null
+  quantity: number
+  quantity_mode: QuantityMode
+  /** A discount per term: a percentage in basis points (1000 = 10 %) or an amount in minor units; at most one is set. */
+  discount_percent_bp: number | null
+  discount_amount_minor: DbBigInt | null
+  /** When a limited discount ends; null with a discount: permanent. */
+  discount_until: DbTimestamp | null
+  trial_until: DbTimestamp | null
+  /** The end of the last billing period paid for (the paid periods from the first are contiguous). */
+  paid_through: DbTimestamp | null
+  last_event_id: number | null
+  /** How many changes made this state: 1 after the first event. */
+  version: number
   created_at: DbTimestamp
   updated_at: DbTimestamp
 }
 
+/**
+ * One change of a tenant's subscription, append-only. The state at any instant
+ * is the fold of the tenant's events in (effective_at, id) order.
+ */
 export interface BillingEventRow {
   id: number
   tenant_master_id: number
-  type: string
+  type: BillingEventType
+  /** The plan version the event puts the tenant on (`set` only). */
   plan_id: number | null
+  /** The monthly value after the event, as computed when it was recorded (informational: a later backdated event may change it). */
   mrr_cents: number
   mrr_delta_cents: number
   effective_at: DbTimestamp
+  /** Free text, unused by the ledger. */
   details: string | null
+  currency: string | null
+  /** JSON: what the event sets (lib/billing/ledger.ts BillingChanges). */
+  changes: string | null
+  actor: string | null
+  reason: string | null
+  recorded_at: DbTimestamp | null
   created_at: DbTimestamp
 }
 
+/** A payment (or a failed attempt, or a refund) for one billing period. */
 export interface PaymentRow {
   id: number
   tenant_master_id: number
+  /** Minor units of `currency`, never negative; a refund's amount is what was returned. */
   amount_cents: number
   currency: string
   paid_at: DbTimestamp
   method: string | null
   reference: string | null
+  status: PaymentStatus
+  /** The billing period paid for. */
+  period_start: DbTimestamp | null
+  period_end: DbTimestamp | null
+  /** A refund: the payment it refunds. */
+  refund_of: number | null
+  /** Who recorded it (the audit actor). */
+  recorded_by: string | null
+  reason: string | null
   created_at: DbTimestamp
   updated_at: DbTimestamp
 }

@@ -1,0 +1,331 @@
+import type {BillingEventType, PaymentStatus, QuantityMode} from '../db/tables.js'
+import type {Discount, SubscriptionState, SubscriptionStatus} from './mrr/types.js'
+import {monthlyMinor} from './plans.js'
+
+/**
+ * The billing ledger's arithmetic, without a database: a tenant's billing
+ * events folded in (effective_at, id) order into its subscription states, the
+ * billing periods those states bill, and the payments laid over them (a period
+ * left unpaid past its end and the grace days makes the subscription past due
+ * until it is paid). `loadTimelines` (./timelines.ts) and the writers
+ * (./subscriptions.ts, ./payments.ts) both use it, so the state tenant_billing
+ * keeps and the timelines the MRR engine reads never disagree.
+ */
+
+/** What one event sets; a key left out keeps the value before it, null clears it. */
+export interface BillingChanges {
+  /** The plan version's row id. */
+  planId?: number
+  /** The quantity priced (for `locations`/`users`, the count when the event was recorded). */
+  quantity?: number
+  quantityMode?: QuantityMode
+  discount?: Discount | null
+  /** ISO date-time; null: the discount is permanent. */
+  discountUntil?: string | null
+  /** ISO date-time: trialing until then. */
+  trialUntil?: string | null
+  /** cancel → canceled, pause → paused, resume and set → active. */
+  status?: 'active' | 'paused' | 'canceled'
+}
+
+export interface LedgerEvent {
+  id: number
+  type: BillingEventType
+  /** Epoch milliseconds. */
+  effectiveAt: number
+  changes: BillingChanges
+}
+
+export interface LedgerPayment {
+  id: number
+  amountMinor: number
+  currency: string
+  paidAt: number
+  status: PaymentStatus
+  /** The period paid for, epoch ms; null: none recorded. */
+  periodStart: number | null
+  refundOf: number | null
+}
+
+/** A plan version as the ledger prices it. */
+export interface LedgerPlan {
+  id: number
+  code: string
+  version: number
+  currency: string
+  priceMinor: number
+  unit: string | null
+  unitPriceMinor: number | null
+  includedUnits: number
+  intervalMonths: number
+}
+
+/** The subscription's terms after an event: the fold's accumulator. */
+export interface Terms {
+  planId: number | null
+  quantity: number
+  quantityMode: QuantityMode
+  discount: Discount | null
+  discountUntil: number | null
+  trialUntil: number | null
+  status: 'active' | 'paused' | 'canceled'
+}
+
+export const NO_TERMS: Terms = {
+  planId: null,
+  quantity: 0,
+  quantityMode: 'fixed',
+  discount: null,
+  discountUntil: null,
+  trialUntil: null,
+  status: 'canceled',
+}
+
+/** Events in the fold's order: effective date, then id (the order they were recorded in). */
+export function byEffectiveOrder(a: LedgerEvent, b: LedgerEvent): number {
+  return a.effectiveAt - b.effectiveAt || a.id - b.id
+}
+
+const ms = (iso: string | null | undefined): number | null => (iso === null || iso === undefined ? null : Date.parse(iso))
+
+/** The terms after `event`, given the terms before it. */
+export function applyEvent(before: Terms, event: LedgerEvent): Terms {
+  const c = event.changes
+  return {
+    planId: c.planId ?? before.planId,
+    quantity: c.quantity ?? before.quantity,
+    quantityMode: c.quantityMode ?? before.quantityMode,
+    discount: c.discount === undefined ? before.discount : c.discount,
+    discountUntil: c.discountUntil === undefined ? before.discountUntil : ms(c.discountUntil),
+    trialUntil: c.trialUntil === undefined ? before.trialUntil : ms(c.trialUntil),
+    status: c.status ?? before.status,
+  }
+}
+
+/** The price of one term for the terms' quantity, before discount. */
+export function termAmount(plan: LedgerPlan, quantity: number): number {
+  if (plan.unit === null || plan.unitPriceMinor === null) return plan.priceMinor
+  return plan.priceMinor + plan.unitPriceMinor * Math.max(0, quantity - plan.includedUnits)
+}
+
+/** What a discount takes off a term of `termMinor` (never more than the term). */
+export function discountMinor(discount: Discount | null, termMinor: number): number {
+  if (discount === null) return 0
+  const off = 'percentBp' in discount ? Math.round((termMinor * discount.percentBp) / 10_000) : discount.amountMinor
+  return Math.min(off, termMinor)
+}
+
+/** `at` plus `months` calendar months, in UTC, the day clamped to the month's last (Jan 31 + 1 month = Feb 28). */
+export function addMonths(at: number, months: number): number {
+  const date = new Date(at)
+  const day = date.getUTCDate()
+  const target = new Date(
+    Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + months, 1, date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds(), date.getUTCMilliseconds()),
+  )
+  const last = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate()
+  target.setUTCDate(Math.min(day, last))
+  return target.getTime()
+}
+
+const DAY_MS = 86_400_000
+
+/** A state of the fold before payments: the engine's state without paidThrough, times in ms. */
+interface BaseState {
+  at: number
+  status: SubscriptionStatus
+  terms: Terms
+  plan: LedgerPlan
+  eventId: string | number
+}
+
+/** One billing period: what it costs and what was paid for it. */
+export interface BillingPeriod {
+  /** Epoch ms. */
+  start: number
+  end: number
+  planCode: string
+  /** The term after the discount in effect at its start. */
+  dueMinor: number
+  paidMinor: number
+  refundedMinor: number
+  /** When the payments for it reached what was due; null: not yet. */
+  paidAt: number | null
+  /** end + grace: when an unpaid period makes the subscription past due. */
+  dueBy: number
+}
+
+export interface TenantLedger {
+  /** The engine's states, in order. */
+  states: SubscriptionState[]
+  /** The terms after the last event (NO_TERMS when there is none). */
+  terms: Terms
+  /** The status at `until`; null: never subscribed. */
+  status: SubscriptionStatus | null
+  /** The plan version in effect at `until`. */
+  plan: LedgerPlan | null
+  periods: BillingPeriod[]
+  /** The start of the next billing period after `until` (the trial's end while trialing); null when none is due. */
+  nextBillingAt: number | null
+  /** The end of the last paid period. */
+  paidThrough: number | null
+  /** The monthly value at `until`: active or past due, the term less a permanent discount, per month. */
+  mrrMinor: number
+}
+
+export interface FoldOptions {
+  /** Epoch ms: events, payments and overdue periods after it are ignored. */
+  until: number
+  graceDays: number
+}
+
+function isoOf(at: number): string {
+  return new Date(at).toISOString()
+}
+
+/** The monthly value of a state: what MRR counts when no report policy says otherwise (limited discounts ignored). */
+export function stateMonthlyMinor(status: SubscriptionStatus | null, plan: LedgerPlan | null, terms: Terms): number {
+  if (plan === null || (status !== 'active' && status !== 'past_due')) return 0
+  const term = termAmount(plan, terms.quantity)
+  const off = terms.discountUntil === null ? discountMinor(terms.discount, term) : 0
+  return monthlyMinor(term - off, plan.intervalMonths)
+}
+
+/**
+ * One tenant's ledger: `events` (any order: they are sorted) folded into
+ * states, the periods they bill, and `payments` laid over them.
+ */
+export function foldLedger(
+  events: readonly LedgerEvent[],
+  payments: readonly LedgerPayment[],
+  plans: ReadonlyMap<number, LedgerPlan>,
+  options: FoldOptions,
+): TenantLedger {
+  const {until} = options
+  const sorted = events.filter((e) => e.effectiveAt <= until).sort(byEffectiveOrder)
+  // 1. The events folded: one state each, and one more where a trial ends.
+  const base: BaseState[] = []
+  let terms = NO_TERMS
+  for (const [index, event] of sorted.entries()) {
+    terms = applyEvent(terms, event)
+    const plan = terms.planId === null ? undefined : plans.get(terms.planId)
+    if (!plan) continue
+    const trialing = terms.status === 'active' && terms.trialUntil !== null && terms.trialUntil > event.effectiveAt
+    base.push({at: event.effectiveAt, status: trialing ? 'trialing' : terms.status, terms, plan, eventId: event.id})
+    const next = sorted[index + 1]?.effectiveAt ?? Number.POSITIVE_INFINITY
+    if (trialing && terms.trialUntil !== null && terms.trialUntil < next && terms.trialUntil <= until)
+      base.push({at: terms.trialUntil, status: 'active', terms, plan, eventId: `trial-end:${event.id}`})
+  }
+  // 2. The billing periods: from the start of each stretch of active states, one term after the other.
+  const periods: BillingPeriod[] = []
+  let anchor: number | null = null
+  let months = 0
+  let cursor: number | null = null
+  for (const [index, state] of base.entries()) {
+    const next = base[index + 1]?.at ?? Number.POSITIVE_INFINITY
+    if (state.status !== 'active') {
+      anchor = cursor = null
+      continue
+    }
+    if (anchor === null || cursor === null) {
+      anchor = cursor = state.at
+      months = 0
+    }
+    while (cursor < next && cursor <= until) {
+      months += state.plan.intervalMonths
+      const end = addMonths(anchor, months)
+      const term = termAmount(state.plan, state.terms.quantity)
+      const discounted = state.terms.discountUntil === null || state.terms.discountUntil > cursor
+      const dueMinor = term - (discounted ? discountMinor(state.terms.discount, term) : 0)
+      periods.push({
+        start: cursor,
+        end,
+        planCode: state.plan.code,
+        dueMinor,
+        paidMinor: 0,
+        refundedMinor: 0,
+        paidAt: null,
+        dueBy: end + options.graceDays * DAY_MS,
+      })
+      cursor = end
+    }
+  }
+  const last = base[base.length - 1]
+  const nextBillingAt =
+    last === undefined ? null : last.status === 'trialing' ? last.terms.trialUntil : last.status === 'active' || last.status === 'past_due' ? cursor : null
+  // 3. The payments, matched to periods by the day their period starts; a period is paid once they reach what it costs.
+  const periodByDay = new Map(periods.map((p) => [isoOf(p.start).slice(0, 10), p]))
+  const byId = new Map(payments.map((p) => [p.id, p]))
+  for (const payment of [...payments].filter((p) => p.paidAt <= until).sort((a, b) => a.paidAt - b.paidAt || a.id - b.id)) {
+    const start = payment.periodStart ?? (payment.refundOf === null ? null : (byId.get(payment.refundOf)?.periodStart ?? null))
+    const period = start === null ? undefined : periodByDay.get(isoOf(start).slice(0, 10))
+    if (!period) continue
+    if (payment.status === 'succeeded') {
+      period.paidMinor += payment.amountMinor
+      if (period.paidAt === null && period.paidMinor >= period.dueMinor) period.paidAt = payment.paidAt
+    } else if (payment.status === 'refunded') period.refundedMinor += payment.amountMinor
+  }
+  // 4. Past due: from end + grace of a period unpaid by then, until it is paid.
+  const overdue = periods
+    .filter((p) => p.dueBy <= until && (p.paidAt === null || p.paidAt > p.dueBy))
+    .map((p) => ({from: p.dueBy, to: p.paidAt ?? Number.POSITIVE_INFINITY, start: p.start, paymentAt: p.paidAt}))
+  const pastDueAt = (t: number) => overdue.some((o) => o.from <= t && t < o.to)
+  const paidThroughAt = (t: number): number | null => {
+    let through: number | null = null
+    for (const p of periods) if (p.paidAt !== null && p.start <= t && (through === null || p.end > through)) through = p.end
+    return through
+  }
+  const baseAt = (t: number): BaseState | undefined => {
+    let found: BaseState | undefined
+    for (const state of base) if (state.at <= t) found = state
+    return found
+  }
+  const points: Array<{at: number; base: BaseState; eventId: string | number; overlay: boolean}> = base.map((b) => ({
+    at: b.at,
+    base: b,
+    eventId: b.eventId,
+    overlay: false,
+  }))
+  for (const o of overdue) {
+    const from = baseAt(o.from)
+    if (from) points.push({at: o.from, base: from, eventId: `overdue:${isoOf(o.start).slice(0, 10)}`, overlay: true})
+    const to = o.paymentAt === null ? undefined : baseAt(o.paymentAt)
+    if (to && o.paymentAt !== null && o.paymentAt <= until)
+      points.push({at: o.paymentAt, base: to, eventId: `paid:${isoOf(o.start).slice(0, 10)}`, overlay: true})
+  }
+  points.sort((a, b) => a.at - b.at || Number(a.overlay) - Number(b.overlay))
+  const states: SubscriptionState[] = []
+  let previous: SubscriptionStatus | null = null
+  for (const point of points) {
+    const status: SubscriptionStatus = point.base.status === 'active' && pastDueAt(point.at) ? 'past_due' : point.base.status
+    if (point.overlay && status === previous) continue
+    previous = status
+    const {plan, terms: t} = point.base
+    const paidThrough = paidThroughAt(point.at)
+    states.push({
+      at: isoOf(point.at),
+      status,
+      planCode: plan.code,
+      planVersion: plan.version,
+      termAmountMinor: termAmount(plan, t.quantity),
+      intervalMonths: plan.intervalMonths,
+      discount: t.discount,
+      discountUntil: t.discountUntil === null ? null : isoOf(t.discountUntil),
+      paidThrough: paidThrough === null ? null : isoOf(paidThrough),
+      eventId: point.eventId,
+    })
+  }
+  const current = states[states.length - 1]
+  const currentBase = baseAt(until)
+  const status = current ? current.status : null
+  const plan = currentBase?.plan ?? null
+  return {
+    states,
+    terms,
+    status,
+    plan,
+    periods,
+    nextBillingAt,
+    paidThrough: paidThroughAt(until),
+    mrrMinor: stateMonthlyMinor(status, plan, currentBase?.terms ?? terms),
+  }
+}
