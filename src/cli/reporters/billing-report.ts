@@ -118,7 +118,11 @@ function convertedColumns(digits: number): Column<ConvertedPeriod>[] {
 
 /** billing:report on a terminal: the policies, then per currency its roll-forward, customers and rates, a chart, MRR by plan and RDS. */
 export function renderBillingReport(c: ChalkInstance, shown: BillingReport, layout: TableLayout): string {
-  const report = escapeControlDeep(shown)
+  // Only what is shown is escaped: the per-tenant rows and the movement log (most of the report) are not printed here.
+  const report: BillingReport = escapeControlDeep({
+    ...shown,
+    currencies: shown.currencies.map((cur) => ({...cur, tenants: [], movements: []})),
+  })
   const filters = [report.filters.currency, report.filters.rds && `rds ${report.filters.rds}`].filter(Boolean).join(', ')
   const out = [
     `${c.bold('Revenue report')} ${report.from.slice(0, 10)} to ${report.to.slice(0, 10)} (exclusive) by ${report.by}, ledger as of ${report.asOf}${filters ? `, only ${filters}` : ''}`,
