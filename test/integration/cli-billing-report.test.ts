@@ -78,7 +78,11 @@ describe('billing:report and billing:explain at the command line', () => {
     expect(shown.code, shown.stderr).toBe(0)
     const out = shown.stdout
     expect(out).toMatch(/^Revenue report 2026-01-01 to 2026-07-01 \(exclusive\) by month/)
-    expect(out).toMatch(/Policies\s+limitedDiscounts ignore · pastDueDays 30 · pause contraction · churnAt period-end · mergeMinutes 60 · graceDays 7/)
+    expect(out).toMatch(
+      /\nPolicies {2}limitedDiscounts ignore · pastDueDays 30 · pause contraction · churnAt\n {10}period-end · mergeMinutes 60 · graceDays 7\n/,
+    )
+    expect(out).toMatch(/\nRules {5}termNormalisation: term \/ months · trials: excluded · refunds: ignored\n {10}· currencies: never summed\n/)
+    for (const line of out.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80)
     expect(out).toContain('EUR: MRR 100.00, ARR 1,200.00 at 2026-07-01')
     expect(out).toContain('USD: MRR 166.67, ARR 2,000.04 at 2026-07-01')
     const bars = out.split('\n').filter((line) => /^2026-0\d #+\s+[\d,.]+$/.test(line))

@@ -14,6 +14,7 @@ import {
 import type {BillingExplanation, BillingReport} from '../../lib/billing/report.js'
 import {UserError} from '../../lib/errors/index.js'
 import {escapeControl, escapeControlDeep} from '../../lib/text/escape.js'
+import {wrap} from '../output/fit.js'
 import {writeOutputText} from '../output/output-file.js'
 import {renderCsv, renderTable, type Column, type TableLayout} from '../output/render.js'
 
@@ -34,22 +35,24 @@ const plain = (minor: number, digits: number) => formatMinor(minor, digits).repl
 const percent = (r: Ratio) => (r.percent === null ? '-' : `${r.percent}%`)
 
 /** The policies in force, in the header of every report and explanation. */
-export function policyLines(c: ChalkInstance, definitions: BillingReport['definitions'], graceDays: number): string[] {
-  const settings = definitions.filter((d) => d.setting).map((d) => `${d.key} ${d.value}`)
+export function policyLines(c: ChalkInstance, definitions: BillingReport['definitions'], graceDays: number, width = 80): string[] {
+  const settings = [...definitions.filter((d) => d.setting).map((d) => `${d.key} ${d.value}`), `graceDays ${graceDays}`]
   const rules = definitions.filter((d) => !d.setting).map((d) => `${d.key}: ${d.value}`)
-  return [`${c.bold('Policies')}  ${settings.join(' · ')} · graceDays ${graceDays}`, `${c.bold('Rules')}     ${rules.join(' · ')}`]
+  const lines = (title: string, items: string[]) =>
+    wrap(items.join(' · '), Math.min(width, 100) - 10).map((line, i) => `${i === 0 ? c.bold(title.padEnd(8)) : ' '.repeat(8)}  ${line}`)
+  return [...lines('Policies', settings), ...lines('Rules', rules)]
 }
 
 function rollForwardColumns(digits: number): Column<PeriodFigures>[] {
   return [
     {header: 'period', cell: (f) => f.period},
-    {header: 'mrr start', cell: (f) => money(f.mrrStartMinor, digits)},
+    {header: 'start', cell: (f) => money(f.mrrStartMinor, digits)},
     {header: '+ new', cell: (f) => money(f.newMinor, digits)},
-    {header: '+ expansion', cell: (f) => money(f.expansionMinor, digits)},
-    {header: '+ reactiv.', cell: (f) => money(f.reactivationMinor, digits)},
-    {header: '- contraction', cell: (f) => money(f.contractionMinor, digits)},
+    {header: '+ exp.', cell: (f) => money(f.expansionMinor, digits)},
+    {header: '+ react.', cell: (f) => money(f.reactivationMinor, digits)},
+    {header: '- contr.', cell: (f) => money(f.contractionMinor, digits)},
     {header: '- churn', cell: (f) => money(f.churnMinor, digits)},
-    {header: 'mrr end', cell: (f) => money(f.mrrEndMinor, digits)},
+    {header: 'end', cell: (f) => money(f.mrrEndMinor, digits)},
   ]
 }
 
@@ -57,11 +60,11 @@ function customerColumns(digits: number): Column<PeriodFigures>[] {
   return [
     {header: 'period', cell: (f) => f.period},
     {header: 'arr', cell: (f) => money(f.arrEndMinor, digits)},
-    {header: 'customers', cell: (f) => `${f.customersStart} → ${f.customersEnd}`},
+    {header: 'cust.', cell: (f) => `${f.customersStart} → ${f.customersEnd}`},
     {header: 'lost', cell: (f) => String(f.customersLost)},
-    {header: 'logo churn', cell: (f) => percent(f.logoChurnRate)},
-    {header: 'gross churn', cell: (f) => percent(f.grossMrrChurnRate)},
-    {header: 'net churn', cell: (f) => percent(f.netMrrChurnRate)},
+    {header: 'logo %', cell: (f) => percent(f.logoChurnRate)},
+    {header: 'gross %', cell: (f) => percent(f.grossMrrChurnRate)},
+    {header: 'net %', cell: (f) => percent(f.netMrrChurnRate)},
     {header: 'arpa', cell: (f) => (f.arpaMinor === null ? '-' : money(f.arpaMinor, digits))},
   ]
 }
@@ -125,15 +128,18 @@ export function renderBillingReport(c: ChalkInstance, shown: BillingReport, layo
   })
   const filters = [report.filters.currency, report.filters.rds && `rds ${report.filters.rds}`].filter(Boolean).join(', ')
   const out = [
-    `${c.bold('Revenue report')} ${report.from.slice(0, 10)} to ${report.to.slice(0, 10)} (exclusive) by ${report.by}, ledger as of ${report.asOf}${filters ? `, only ${filters}` : ''}`,
-    ...policyLines(c, report.definitions, report.graceDays),
+    `${c.bold('Revenue report')} ${report.from.slice(0, 10)} to ${report.to.slice(0, 10)} (exclusive) by ${report.by}${filters ? `, only ${filters}` : ''}`,
+    `ledger as of ${report.asOf}`,
+    ...policyLines(c, report.definitions, report.graceDays, layout.width),
     '',
   ]
   if (report.currencies.length === 0) out.push('No MRR and no movement in this range.', '')
   for (const cur of report.currencies) {
     const last = cur.periods[cur.periods.length - 1]
     out.push(c.bold(`${cur.currency}: MRR ${money(last.mrrEndMinor, cur.digits)}, ARR ${money(last.arrEndMinor, cur.digits)} at ${last.end.slice(0, 10)}`))
+    out.push(`MRR (${cur.currency}): start + new + expansion + reactivation - contraction - churn = end`)
     out.push(renderTable(cur.periods, rollForwardColumns(cur.digits), layout))
+    out.push(`ARR, customers, lost, logo churn, gross/net MRR churn, ARPA (${cur.currency})`)
     out.push(renderTable(cur.periods, customerColumns(cur.digits), layout))
     out.push(`MRR at period end (${cur.currency})`, ...mrrChart(cur.periods, cur.digits, layout.width))
     const shares = shareTable(cur, report, layout)
@@ -249,7 +255,7 @@ export function renderBillingExplain(c: ChalkInstance, shown: BillingExplanation
   const range = e.from || e.to ? ` from ${e.from?.slice(0, 10) ?? 'the start'} to ${e.to?.slice(0, 10) ?? 'now'}` : ''
   const out = [`${c.bold(e.tenant.name)} (tenant ${e.tenant.id})${range}, ledger as of ${e.asOf}`]
   for (const cur of e.currencies) {
-    out.push(...policyLines(c, cur.definitions, e.graceDays), '')
+    out.push(...policyLines(c, cur.definitions, e.graceDays, layout.width), '')
     out.push(c.bold(`${cur.currency}: MRR ${money(cur.mrrMinor, cur.digits)} now (${cur.standing})`))
     out.push(
       'Events',
