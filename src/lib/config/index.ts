@@ -60,6 +60,24 @@ export const envSchema = z.object({
     .min(0, {message: 'expected 0 days or more'})
     .max(365, {message: 'expected at most 365 days'})
     .default(7),
+  // The revenue report's policies (lib/billing/mrr/policies.ts): unset, the engine's defaults.
+  RAIOPS_BILLING_LIMITED_DISCOUNTS: z
+    .enum(['ignore', 'apply'], {message: 'expected ignore or apply (whether a discount with an end date reduces MRR)'})
+    .optional(),
+  RAIOPS_BILLING_PAST_DUE_DAYS: z.coerce
+    .number({invalid_type_error: 'expected a whole number of days (how long a past-due subscription still counts in MRR)'})
+    .int({message: 'expected a whole number of days'})
+    .min(0, {message: 'expected 0 days or more'})
+    .max(3650, {message: 'expected at most 3650 days'})
+    .optional(),
+  RAIOPS_BILLING_PAUSE: z.enum(['contraction', 'churn'], {message: 'expected contraction or churn (what a pause is in MRR movements)'}).optional(),
+  RAIOPS_BILLING_CHURN_AT: z.enum(['period-end', 'cancellation'], {message: 'expected period-end or cancellation (when a cancellation is churn)'}).optional(),
+  RAIOPS_BILLING_MERGE_MINUTES: z.coerce
+    .number({invalid_type_error: 'expected a whole number of minutes (changes this close together are one MRR movement)'})
+    .int({message: 'expected a whole number of minutes'})
+    .min(0, {message: 'expected 0 minutes or more'})
+    .max(1440, {message: 'expected at most 1440 minutes'})
+    .optional(),
   XDG_DATA_HOME: absolutePath.optional(),
   // Output: read by the command base before the rest is validated, so they are plain strings.
   NO_COLOR: z.string().optional(),
@@ -87,6 +105,14 @@ export interface RaiopsConfig {
   ghostDomain: string
   /** Days after the end of an unpaid billing period before the subscription is past due. */
   billingGraceDays: number
+  /** The revenue report's policies as set (RAIOPS_BILLING_*); unset ones take the MRR engine's defaults. */
+  billingPolicies: {
+    limitedDiscounts?: 'ignore' | 'apply'
+    pastDueDays?: number
+    pause?: 'contraction' | 'churn'
+    churnAt?: 'period-end' | 'cancellation'
+    mergeMinutes?: number
+  }
 }
 
 /**
@@ -201,5 +227,12 @@ export function loadConfig(env: Record<string, string | undefined>): RaiopsConfi
     token: parsed.RAIOPS_TOKEN,
     ghostDomain: parsed.RAIOPS_GHOST_DOMAIN,
     billingGraceDays: parsed.RAIOPS_BILLING_GRACE_DAYS,
+    billingPolicies: {
+      limitedDiscounts: parsed.RAIOPS_BILLING_LIMITED_DISCOUNTS,
+      pastDueDays: parsed.RAIOPS_BILLING_PAST_DUE_DAYS,
+      pause: parsed.RAIOPS_BILLING_PAUSE,
+      churnAt: parsed.RAIOPS_BILLING_CHURN_AT,
+      mergeMinutes: parsed.RAIOPS_BILLING_MERGE_MINUTES,
+    },
   }
 }
