@@ -289,6 +289,14 @@ describe.each(CONTROL_ENGINES)('the billing ledger on %s', (engine) => {
     expect((await refusal(db, () => cancelSubscription(at('2026-06-16'), {tenant: 'Acme Diner', reason: 'again'}))).message).toMatch(/cannot be canceled/)
     expect((await refusal(db, () => cancelSubscription(at('2026-06-16'), {tenant: 'Acme Diner'}))).message).toMatch(/needs --reason/)
     expect(await billingRow(acme)).toMatchObject({status: 'canceled', mrr_cents: 0, version: 10})
+    // A cancel or pause placed before changes already recorded would not survive them (a later set makes the
+    // subscription active again): refused, nothing written.
+    expect((await refusal(db, () => cancelSubscription(at('2026-06-20'), {tenant: 'Acme Diner', reason: 'x', effective: d('2026-03-15')}))).message).toMatch(
+      /the cancel would take effect on 2026-03-15, before 3 change\(s\) already recorded \(the first on 2026-04-20\)/,
+    )
+    expect((await refusal(db, () => pauseSubscription(at('2026-06-20'), {tenant: 'Acme Diner', effective: d('2026-03-15')}))).message).toMatch(
+      /the pause would take effect on 2026-03-15, before/,
+    )
   })
 
   it('trials, yearly terms and quantities that follow the locations', async () => {
@@ -299,6 +307,15 @@ describe.each(CONTROL_ENGINES)('the billing ledger on %s', (engine) => {
     expect(shown.subscription).toMatchObject({status: 'active', mrrMinor: 16_667, nextBillingAt: iso('2027-02-15')})
     const follows = await setSubscription(at('2026-02-01'), {tenant: 'Cafe', plan: 'loc', quantityFrom: 'locations', reason: 'per location'})
     expect(follows.subscription).toMatchObject({quantity: 4, quantityMode: 'locations', mrrMinor: 7900})
+  })
+
+  it('a pause may not restart the billing periods under a payment for a later period', async () => {
+    // Bistro's yearly plan after its trial: periods from 2026-02-15; the one of 2027-02-15 paid in advance.
+    const payment = {tenant: 'Bistro', amount: '2000.00', currency: 'USD', method: 'transfer', reference: 'advance', status: 'succeeded'}
+    await recordPayment(at('2026-06-01'), {...payment, date: d('2026-06-01'), period: d('2027-02-15')})
+    expect((await refusal(db, () => pauseSubscription(at('2026-06-02'), {tenant: 'Bistro'}))).message).toMatch(
+      /the pause on 2026-06-02 would restart the billing periods, leaving 1 payment\(s\) for periods after it \(the first for 2027-02-15\) paying none/,
+    )
   })
 
   it('refuses bad input and writes nothing', async () => {

@@ -145,11 +145,18 @@ describe('billing:report and billing:explain at the command line', () => {
       ['--format', 'csv', '--output', dir],
       ['--format', 'csv'],
       ['--format', 'csv', '--export', 'tenants'],
+      // JSON holds the same per-tenant MRR and movement log as the exports.
+      ['--format', 'json'],
+      ['--json'],
     ]) {
       const refused = await as('read_only', ['billing:report', ...RANGE, ...args])
       expect(refused.code, args.join(' ')).toBe(5)
-      expect(refused.stdout).toBe('')
-      expect(refused.stderr).toMatch(/reports\.export/)
+      // Under --json the refusal itself is the JSON document on stdout; no report either way.
+      if (args.includes('--json')) expect(JSON.parse(refused.stdout)).toMatchObject({error: {exitCode: 5, message: expect.stringMatching(/reports\.export/)}})
+      else {
+        expect(refused.stdout).toBe('')
+        expect(refused.stderr).toMatch(/reports\.export/)
+      }
     }
     expect(existsSync(dir)).toBe(false)
   })

@@ -163,6 +163,10 @@ describe('billing:* at the command line', () => {
     expect(await refused('billing_admin', [...payment, '--amount', '49.001'], 2)).toMatch(/more decimals than USD allows/)
     expect(await refused('billing_admin', [...payment, '--amount', '-49.00'], 2)).toMatch(/cannot be negative/)
     expect(await refused('billing_admin', [...payment.map((a) => (a === 'USD' ? 'XYZ' : a)), '--amount', '49.00'], 2)).toMatch(/XYZ/)
+    // A refund through billing:payment would be bounded by nothing: refused, pointing at billing:refund.
+    expect(await refused('billing_admin', [...payment.map((a) => (a === 'succeeded' ? 'refunded' : a)), '--amount', '99999.00'], 2)).toMatch(
+      /not refunds.*billing:refund/,
+    )
     const set = ['billing:set', 'Dune Cafe', '--plan', 'starter', '--reason', 'x']
     expect(await refused('billing_admin', [...set, '--discount', '150%'], 2)).toMatch(/over 100 %/)
     expect(await refused('billing_admin', [...set, '--discount', '49.01'], 2)).toMatch(/larger than the price of a term/)

@@ -56,7 +56,7 @@ function paymentRows(payments: readonly PaymentView[]): string {
     {header: 'id', cell: (p) => String(p.id)},
     {header: 'date', cell: (p) => p.paidAt},
     {header: 'status', cell: (p) => (p.refundOf === null ? p.status : `${p.status} #${p.refundOf}`)},
-    {header: 'amount', cell: (p) => `${p.amount} ${p.currency}`},
+    {header: 'amount', cell: (p) => p.amount},
     {header: 'period', cell: (p) => (p.periodStart ? p.periodStart.slice(0, 10) : '-')},
     {header: 'method', cell: (p) => p.method ?? ''},
     {header: 'reference', cell: (p) => p.reference ?? '', overflow: 'truncate'},
@@ -69,7 +69,7 @@ export function renderPaymentResult(c: ChalkInstance, result: PaymentResult): st
   const p = safe.payment
   const what = p.refundOf === null ? `${p.status} payment` : `refund of payment ${p.refundOf}`
   const period = p.periodStart ? ` for the period ${p.periodStart.slice(0, 10)} to ${p.periodEnd?.slice(0, 10)}` : ''
-  return `recorded ${what} ${p.id}: ${p.amount} ${p.currency}${period} (${safe.tenant.name})\n\n${renderRecord(safe.subscription, (s) => subscriptionLines(c, s))}`
+  return `recorded ${what} ${p.id}: ${p.amount}${period} (${safe.tenant.name})\n\n${renderRecord(safe.subscription, (s) => subscriptionLines(c, s))}`
 }
 
 /** billing:show: the subscription, the current period's balance, the periods, events and payments. */

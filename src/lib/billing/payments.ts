@@ -104,6 +104,11 @@ export async function recordPayment(ctx: ChangeContext, input: RecordPaymentInpu
   const currency = currencyCode(input.currency)
   const amountMinor = parseAmount(input.amount, currency, {what: '--amount', maxMinor: 2_147_483_647})
   const status = paymentStatus(input.status)
+  // A refund returns money of a payment: billing:refund checks it against that payment; here it would be unbounded.
+  if (status === 'refunded')
+    throw new UserError('billing:payment records payments and failed attempts, not refunds', {
+      hint: 'refund a payment with `raiops billing:refund PAYMENT_ID --reason TEXT` (payment ids: `raiops billing:show TENANT`)',
+    })
   const method = shortText(input.method, '--method')
   const reference = shortText(input.reference, '--reference')
   if (Number.isNaN(input.date.getTime())) throw new UserError('--date is not a date', {hint: 'e.g. --date 2026-03-01'})

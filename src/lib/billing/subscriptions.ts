@@ -176,6 +176,7 @@ async function changeSubscription(
     const before = {...locked.billing}
     const event = await draft(locked, effective, tx, tenant)
     const at = effective.getTime()
+    if (action !== 'set') refuseBefore(locked, action, at)
     const mrrBefore = foldLedger(locked.events, locked.payments, locked.plans, {until: at, graceDays}).mrrMinor
     const provisional = {id: Number.MAX_SAFE_INTEGER, type: event.type, effectiveAt: at, changes: event.changes}
     const mrrAfter = foldLedger([...locked.events, provisional], locked.payments, locked.plans, {until: at, graceDays}).mrrMinor
@@ -238,6 +239,32 @@ async function changeSubscription(
       subscription,
     }
   })
+}
+
+const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
+
+/**
+ * A cancel, pause or resume is placed after every change already recorded: put
+ * before a later `billing:set`, that set (which makes the subscription active)
+ * would silently undo it. A pause or resume also restarts the billing periods,
+ * so it may not come before a payment for a later period, which would then pay
+ * no period at all.
+ */
+function refuseBefore(locked: LockedLedger, action: BillingEventType, at: number): void {
+  const later = locked.events.filter((e) => e.effectiveAt > at).sort((a, b) => a.effectiveAt - b.effectiveAt)
+  if (later.length > 0)
+    throw new UserError(
+      `the ${action} would take effect on ${day(at)}, before ${later.length} change(s) already recorded (the first on ${day(later[0].effectiveAt)}), which it would not survive`,
+      {hint: `give --effective ${day(later.at(-1)!.effectiveAt)} or later, or see the events with \`raiops billing:show\``},
+    )
+  if (action === 'pause' || action === 'resume') {
+    const paid = locked.payments.filter((p) => p.status === 'succeeded' && p.periodStart !== null && p.periodStart > at)
+    if (paid.length > 0)
+      throw new UserError(
+        `the ${action} on ${day(at)} would restart the billing periods, leaving ${paid.length} payment(s) for periods after it (the first for ${day(paid[0].periodStart as number)}) paying none`,
+        {hint: 'give a later --effective, or refund those payments first with `raiops billing:refund`'},
+      )
+  }
 }
 
 /** What the audit trail keeps of tenant_billing. */
