@@ -16,7 +16,7 @@ export interface TourStep {
   expectedExit?: {code: number; why: string}
 }
 
-type Facts = Pick<DemoResult, 'rds' | 'sharedEmails' | 'supportTenant'>
+type Facts = Pick<DemoResult, 'rds' | 'sharedEmails' | 'supportTenant' | 'billing'>
 
 function names(facts: Facts) {
   const master = facts.rds.find((r) => r.master)?.name ?? facts.rds[0].name
@@ -71,6 +71,26 @@ export function demoTour(facts: Facts): TourStep[] {
       args: ['plan:list'],
     },
     {
+      title: 'Two years of revenue, month by month',
+      about: `MRR rolled forward from the billing ledger of ${master}'s subscribers: start + new + expansion + reactivation − contraction − churn = end, each currency on its own (USD and EUR are never summed), then ARR, customers, churn rates, ARPA and a bar chart of MRR. The policies it counts by head the report.`,
+      args: ['billing:report', '--from', facts.billing.from, '--to', facts.billing.to, '--by', 'month'],
+    },
+    {
+      title: "Why did this tenant's MRR move?",
+      about: `${facts.billing.showcase}: every change to its subscription with the arithmetic behind its MRR, and the movement each one made: new, expansion, contraction, churn when it left, reactivation when it came back, and an expansion recorded weeks late (backdated: the ledger recomputed what followed).`,
+      args: ['billing:explain', facts.billing.showcase],
+    },
+    {
+      title: 'Which subscriptions need a call?',
+      about:
+        'Periods unpaid past their grace days, a declined card, a trial about to end, a large contraction: each with the amount and what to do. Its exit code says there is something to act on, for cron and CI.',
+      args: ['billing:alerts'],
+      expectedExit: {
+        code: 4,
+        why: 'billing:alerts exits 4 when there are alerts: here a subscriber stopped paying, a card was declined, a trial ends and a tenant shrank',
+      },
+    },
+    {
       title: 'Where does this person have a user?',
       about: `${sharedEmail} is an accountant's address, a user of several tenants on different servers: the routing directory knows them all.`,
       args: ['user:find', sharedEmail],
@@ -117,7 +137,7 @@ export function demoTour(facts: Facts): TourStep[] {
     {
       title: 'Who did what?',
       about:
-        'Every change made above, in the hash-chained audit trail: the setup, the registrations, the drain, the suspension and its reversal, the impersonation with its reason and ticket.',
+        'Every change made above, in the hash-chained audit trail: the setup, the registrations, the drain, the billing history, the suspension and its reversal, the impersonation with its reason and ticket.',
       args: ['audit:list', '--limit', '12'],
     },
     {
