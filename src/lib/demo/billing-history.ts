@@ -146,6 +146,8 @@ function scripts(ids: readonly number[], seed: number, start: number, now: numbe
   return result
 }
 
+const day = (at: number): string => new Date(at).toISOString().slice(0, 10)
+
 function minorToDecimal(minor: number): string {
   return `${Math.floor(minor / 100)}.${String(minor % 100).padStart(2, '0')}`
 }
@@ -204,17 +206,21 @@ export async function writeDemoBilling(ctx: ChangeContext, input: {rds: string; 
       })
     }
     const plan = (code: string) => planByCode.get(code)
-    for (const [index, period] of ledger.periods.entries()) {
+    const periodsToPay = ledger.periods.filter(
+      (period) => period.start + DAY_MS <= now && (script.stopPayingAt === undefined || period.start < addMonths(start, script.stopPayingAt)),
+    )
+    for (const period of periodsToPay) {
       const paidAt = period.start + DAY_MS
-      if (paidAt > now || (script.stopPayingAt !== undefined && period.start >= addMonths(start, script.stopPayingAt))) continue
       const currency = plan(period.planCode)?.currency ?? 'USD'
       const base = {tenant, amount: minorToDecimal(period.dueMinor), currency, method: 'card', period: new Date(period.start)}
-      if (script.failedLatest && index === ledger.periods.length - 1) {
+      if (script.failedLatest && periodsToPay.at(-1) === period) {
+        // Declined in the last few days, so that billing:alerts (the last 30 days) shows it whatever the day of the month.
+        const declinedAt = Math.max(paidAt, now - 2 * DAY_MS)
         payments++
         steps.push({
-          recordedAt: paidAt,
+          recordedAt: declinedAt,
           order: steps.length,
-          run: (c) => recordPayment(c, {...base, status: 'failed', reference: `DECLINED-${script.remoteId}-${period.start / DAY_MS}`, date: new Date(paidAt)}),
+          run: (c) => recordPayment(c, {...base, status: 'failed', reference: `DECLINED-${script.remoteId}-${day(period.start)}`, date: new Date(declinedAt)}),
         })
         continue
       }
@@ -225,7 +231,7 @@ export async function writeDemoBilling(ctx: ChangeContext, input: {rds: string; 
         steps.push({
           recordedAt: paidAt,
           order: steps.length,
-          run: (c) => recordPayment(c, {...base, status: 'failed', reference: `DECLINED-${script.remoteId}-${period.start / DAY_MS}`, date: new Date(paidAt)}),
+          run: (c) => recordPayment(c, {...base, status: 'failed', reference: `DECLINED-${script.remoteId}-${day(period.start)}`, date: new Date(paidAt)}),
         })
       }
       const settledAt = failed ? paidAt + 5 * DAY_MS : paidAt
@@ -233,7 +239,7 @@ export async function writeDemoBilling(ctx: ChangeContext, input: {rds: string; 
       steps.push({
         recordedAt: settledAt,
         order: steps.length,
-        run: (c) => recordPayment(c, {...base, status: 'succeeded', reference: `INV-${script.remoteId}-${period.start / DAY_MS}`, date: new Date(settledAt)}),
+        run: (c) => recordPayment(c, {...base, status: 'succeeded', reference: `INV-${script.remoteId}-${day(period.start)}`, date: new Date(settledAt)}),
       })
     }
   }

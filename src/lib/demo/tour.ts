@@ -42,8 +42,7 @@ export function demoTour(facts: Facts): TourStep[] {
     },
     {
       title: 'Bring the tenants and the routing directory into raiops',
-      about:
-        'What cron runs every few minutes: the tenants of every RDS into the registry, and the routing directory of the master into the cache. A server that is down does not stop the others.',
+      about: `What cron runs every few minutes: the tenants of every RDS into the registry, and the routing directory of the master into the cache. A server that is down does not stop the others. ${master}'s tenants were registered two years ago (they have a billing history), so they are updated; the others are new.`,
       args: ['sync:all'],
       expectedExit: down ? {code: 3, why: `partial: ${down} could not be read; everything else was synced, and the next run catches up`} : undefined,
     },
@@ -77,7 +76,7 @@ export function demoTour(facts: Facts): TourStep[] {
     },
     {
       title: "Why did this tenant's MRR move?",
-      about: `${facts.billing.showcase}: every change to its subscription with the arithmetic behind its MRR, and the movement each one made: new, expansion, contraction, churn when it left, reactivation when it came back, and an expansion recorded weeks late (backdated: the ledger recomputed what followed).`,
+      about: `${facts.billing.showcase}: every change to its subscription with the arithmetic behind its MRR, and the movement each one made: new, expansion, contraction, churn when it left, reactivation when it came back, and an expansion recorded two weeks after it took effect. \`billing:show\` lists the same events with when each was recorded (that one backdated) and every payment, a declined card among them.`,
       args: ['billing:explain', facts.billing.showcase],
     },
     {
@@ -157,6 +156,7 @@ export function demoTryNext(facts: Facts): string[][] {
     ['sync:status'],
     ['routing:lookup', facts.sharedEmails[1] ?? facts.sharedEmails[0], '--live'],
     ['tenant:list', '--search', 'bakery'],
+    ['billing:show', facts.billing.showcase],
     ['audit:list', '--action', 'tenant.impersonate', '--format', 'json'],
   ]
   lines.push(['tenant:impersonation-key'], ['--help'])
