@@ -27,6 +27,7 @@ import {createRequire} from 'node:module'
 import {cpus, loadavg, totalmem} from 'node:os'
 import {join} from 'node:path'
 
+import {demoBillingShowcase, demoBillingWindow} from '../src/lib/demo/billing-history.js'
 import {
   FLEET_TABLES,
   locationRows,
@@ -39,7 +40,7 @@ import {
   type RoutedDatabase,
 } from '../src/lib/demo/fleet-data.js'
 import {createFleetIndexes, createFleetSchema} from '../src/lib/demo/fleet-load.js'
-import {demoFleet, type DemoFleet, type DemoRds, type DemoSize} from '../src/lib/demo/fleet.js'
+import {DEMO_SEED, demoFleet, type DemoFleet, type DemoRds, type DemoSize} from '../src/lib/demo/fleet.js'
 import {demoTour} from '../src/lib/demo/tour.js'
 import {createTestDir} from '../test/support/servers.js'
 import {benchLog, bin, cleanup, cleanUpOnSignals, cleanups, cliRunner, median, ms1, numberArgument, ratio, root, stats} from './support.js'
@@ -387,6 +388,7 @@ const TOUR_STEPS = demoTour({
   rds: tourFleet.rds.map((r) => ({...r, ...planCounts(r.plan)})),
   sharedEmails: tourFleet.sharedEmails,
   supportTenant: tourFleet.supportTenant,
+  billing: {...demoBillingWindow(new Date()), showcase: demoBillingShowcase('eu-central-1', tourFleet.rds[0].plan.tenants, DEMO_SEED)},
 }).length
 
 function checkTour(run: Run, dir: string): void {

@@ -11,7 +11,7 @@ import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {DemoOutput} from '../../src/commands/demo.js'
-import {buildDemo, type DemoResult} from '../../src/lib/demo/build.js'
+import {buildDemo, demoEnvironment, type DemoResult} from '../../src/lib/demo/build.js'
 import {DEMO_MARKER} from '../../src/lib/demo/directory.js'
 import {
   FLEET_TABLES,
@@ -535,6 +535,9 @@ describe('raiops demo: the tour', () => {
       '$ raiops tenant:list --sort health --limit 8\n',
       '$ raiops tenant:show ',
       '$ raiops plan:list\n',
+      '$ raiops billing:report --from ',
+      '$ raiops billing:explain eu-central-1:',
+      '$ raiops billing:alerts\n',
       '$ raiops user:find ',
       '$ raiops user:suspend ',
       '$ raiops user:reactivate ',
@@ -558,6 +561,9 @@ describe('raiops demo: the tour', () => {
       'tenant:list',
       'tenant:show',
       'plan:list',
+      'billing:report',
+      'billing:explain',
+      'billing:alerts',
       'user:find',
       'user:suspend',
       'user:reactivate',
@@ -573,7 +579,7 @@ describe('raiops demo: the tour', () => {
     expect(output.get('rds:health')).toContain('(exit 4:')
     expect(output.get('sync:all')).toContain('(exit 3:')
     expect(output.get('status')).toContain('(exit 4:')
-    expect(tour.stdout.match(/^\(exit \d+/gm)).toEqual(['(exit 4', '(exit 3', '(exit 4', '(exit 4', '(exit 3', '(exit 3'])
+    expect(tour.stdout.match(/^\(exit \d+/gm)).toEqual(['(exit 4', '(exit 3', '(exit 4', '(exit 4', '(exit 4', '(exit 3', '(exit 3'])
     expect(tour.stdout).not.toContain('not expected on the demo')
     // The least healthy tenants first, each with its score; one of them shown with its score signal by signal.
     const scores = [...(output.get('tenant:list') ?? '').matchAll(/^│ \d+ .*│ (\d+) +│/gm)].map((m) => Number(m[1]))
@@ -609,6 +615,79 @@ describe('raiops demo: the tour', () => {
     expect(output.get('tenant:impersonate')).toMatch(/^https:\/\/eu\.rai\.example\.com\/raiops\/impersonate\?token=\S+$/m)
     expect(output.get('audit:list')).toContain('tenant.impersonate')
     expect(output.get('audit:verify')).toMatch(/^intact: \d+ entries/m)
+  })
+
+  it('shows two years of billing: the report with every movement, one tenant explained, the alerts', async () => {
+    const output = steps()
+    const report = output.get('billing:report') ?? ''
+    const args = /^\$ raiops billing:report --from (\d{4}-\d{2}-\d{2}) --to (\d{4}-\d{2}-\d{2}) --by month$/m.exec(tour.stdout)
+    expect(args).not.toBeNull()
+    const [from, to] = [args![1], args![2]]
+    // 24 whole months, ending where the build's month starts.
+    const months =
+      (Date.UTC(Number(to.slice(0, 4)), Number(to.slice(5, 7)) - 1) - Date.UTC(Number(from.slice(0, 4)), Number(from.slice(5, 7)) - 1)) / 86_400_000
+    expect(months).toBeGreaterThanOrEqual(730)
+    expect(months).toBeLessThanOrEqual(731)
+    expect(report).toContain(`Revenue report ${from} to ${to} (exclusive) by month`)
+    expect(report).toMatch(/^EUR: MRR [\d,]+\.\d{2}, ARR/m)
+    expect(report).toMatch(/^USD: MRR [\d,]+\.\d{2}, ARR/m)
+    expect(report).toContain('MRR at period end (USD)')
+    expect(report).toMatch(/^\d{4}-\d{2} #+ +[\d,]+\.\d{2}$/m)
+
+    // The same report as JSON: every movement type over the range, the roll-forward exact in each currency and month.
+    const env = {...demoEnvironment(dir), RAIOPS_TOKEN: undefined, RAIOPS_MASTER_KEY: undefined}
+    const json = await runCli(['billing:report', '--from', from, '--to', to, '--by', 'month', '--format', 'json'], {env})
+    expect(json.code, json.stderr).toBe(0)
+    type Period = {period: string; mrrStartMinor: number; mrrEndMinor: number} & Record<
+      `${'new' | 'expansion' | 'contraction' | 'churn' | 'reactivation'}Minor`,
+      number
+    >
+    const parsed = JSON.parse(json.stdout) as {
+      currencies: Array<{currency: string; periods: Period[]; movements: Array<{tenantId: number; type: string; cause: string}>}>
+    }
+    expect(parsed.currencies.map((c) => c.currency)).toEqual(['EUR', 'USD'])
+    const totals = {new: 0, expansion: 0, contraction: 0, churn: 0, reactivation: 0}
+    for (const currency of parsed.currencies) {
+      expect(currency.periods).toHaveLength(24)
+      for (const [index, p] of currency.periods.entries()) {
+        expect(
+          p.mrrStartMinor + p.newMinor + p.expansionMinor + p.reactivationMinor - p.contractionMinor - p.churnMinor,
+          `${currency.currency} ${p.period}`,
+        ).toBe(p.mrrEndMinor)
+        if (index > 0) expect(p.mrrStartMinor).toBe(currency.periods[index - 1].mrrEndMinor)
+        for (const type of Object.keys(totals) as Array<keyof typeof totals>) totals[type] += p[`${type}Minor`]
+      }
+    }
+    for (const [type, total] of Object.entries(totals)) expect(total, type).toBeGreaterThan(0)
+    // Reactivation in both currencies; a subscriber who stopped paying churned as delinquent.
+    for (const currency of parsed.currencies)
+      expect(
+        currency.movements.some((m) => m.type === 'reactivation'),
+        currency.currency,
+      ).toBe(true)
+    expect(parsed.currencies.flatMap((c) => c.movements).some((m) => m.type === 'churn' && m.cause === 'delinquency')).toBe(true)
+
+    // The ledger: a failed payment, a change recorded after the date it took effect, tenant_billing as the ledger says now.
+    const home = join(dir, 'home')
+    expect(queryControlDb<{n: number}>(home, `SELECT COUNT(*) AS n FROM payments WHERE status = 'failed'`)[0].n).toBeGreaterThanOrEqual(2)
+    expect(queryControlDb<{n: number}>(home, `SELECT COUNT(*) AS n FROM billing_events WHERE recorded_at > effective_at`)[0].n).toBeGreaterThanOrEqual(1)
+    expect(queryControlDb<{status: string}>(home, 'SELECT DISTINCT status FROM tenant_billing ORDER BY status').map((r) => r.status)).toEqual([
+      'active',
+      'canceled',
+      'past_due',
+      'trialing',
+    ])
+
+    // The tenant explained: each movement type it went through, the backdated expansion last.
+    const explain = output.get('billing:explain') ?? ''
+    const moved = [...explain.matchAll(/^│ \d{4}-\d{2}-\d{2}T[\d:]+Z │ (new|expansion|contraction|churn|reactivation) +│/gm)].map((m) => m[1])
+    expect(moved).toEqual(['new', 'expansion', 'contraction', 'churn', 'reactivation', 'expansion'])
+    expect(explain).toMatch(/^USD: MRR [\d.]+ now \(paying\)$/m)
+
+    // The alerts: exit 4, each kind the history leaves.
+    const alerts = output.get('billing:alerts') ?? ''
+    expect(alerts).toContain('(exit 4:')
+    for (const kind of ['overdue', 'failed-payment', 'contraction', 'trial-ending']) expect(alerts, kind).toMatch(new RegExp(`^│ ${kind} +│`, 'm'))
   })
 
   it("leaves the operator's own RAIOPS_HOME untouched", () => {

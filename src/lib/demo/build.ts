@@ -10,7 +10,9 @@ import {BusyError, ConfigError, RaiopsError, UserError} from '../errors/index.js
 import {addRds, setRdsState} from '../rds/service.js'
 import {Runtime} from '../runtime.js'
 import {initRaiops} from '../setup/init.js'
+import {syncTenants} from '../sync/tenants.js'
 import {shellQuote} from '../text/shell.js'
+import {DEMO_BILLING_MONTHS, demoBillingShowcase, demoBillingWindow, writeDemoBilling} from './billing-history.js'
 import {claimDemoDir, clearDemoDir, inspectDemoDir, writeMarker, type DemoMarker} from './directory.js'
 import {planCounts, type RoutedDatabase} from './fleet-data.js'
 import {writeRaiDatabase} from './fleet-load.js'
@@ -64,6 +66,8 @@ export interface DemoResult {
   /** A tenant to open for support, as RDS:REMOTE_ID. */
   supportTenant: string
   sessionExpiresAt: string
+  /** The billing history: the range the tour reports on (YYYY-MM-DD, --to exclusive) and the tenant it explains. */
+  billing: {from: string; to: string; showcase: string}
 }
 
 export function demoHome(dir: string): string {
@@ -106,6 +110,16 @@ function buildRunning(marker: DemoMarker): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/** The master RDS: its tenants are the ones with a billing history. */
+function masterOf(fleet: DemoFleet): DemoFleet['rds'][number] {
+  return fleet.rds.find((server) => server.master) ?? fleet.rds[0]
+}
+
+function billingFacts(fleet: DemoFleet, seed: number, builtAt: Date): DemoResult['billing'] {
+  const master = masterOf(fleet)
+  return {...demoBillingWindow(builtAt), showcase: demoBillingShowcase(master.name, master.plan.tenants, seed)}
 }
 
 function summarize(fleet: DemoFleet, dir: string): Pick<DemoResult, 'rds' | 'totals' | 'sharedEmails' | 'supportTenant'> {
@@ -171,6 +185,33 @@ async function writeFleet(fleet: DemoFleet, dir: string, ids: readonly number[],
   }
 }
 
+/** When the demo's plans were created and its master's tenants registered: a week before its billing history starts. */
+function billingSince(now: Date): Date {
+  return new Date(Date.parse(`${demoBillingWindow(now).from}T00:00:00Z`) - 7 * 86_400_000)
+}
+
+/**
+ * Two years of billing for tenants of the master: its tenants synced into the
+ * registry as cron would have done before the history starts (the ledger takes
+ * no change dated before a tenant was registered), then the history written
+ * through the billing services, as the demo admin.
+ */
+async function writeBillingHistory(fleet: DemoFleet, dir: string, now: Date, progress: (message: string) => void): Promise<void> {
+  const master = masterOf(fleet)
+  const registeredAt = billingSince(now)
+  progress(`writing ${DEMO_BILLING_MONTHS} months of billing history for tenants of ${master.name}`)
+  const operator = demoRuntime(dir, ['demo'])
+  try {
+    const ctx = await operator.context()
+    await operator.identity()
+    const acting = {...ctx, audit: operator.audit}
+    await syncTenants({...acting, now: () => registeredAt}, {refs: [master.name], force: true, maxAgeMs: 0, concurrency: 1, deadlineMs: 60_000})
+    await writeDemoBilling(acting, {rds: master.name, tenants: master.plan.tenants, seed: DEMO_SEED, now})
+  } finally {
+    await operator.close()
+  }
+}
+
 /**
  * Builds the demo in `dir`: a home of its own (SQLite control database, master
  * key, the admin signed in), the fleet's RAI databases in SQLite files, and the
@@ -219,6 +260,7 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
         admin: DEMO_ADMIN.email,
         ...summarize(fleet, dir),
         sessionExpiresAt: expiresAt.toISOString(),
+        billing: billingFacts(fleet, state.marker.seed, new Date(state.marker.startedAt)),
       }
     } catch (error) {
       // A demo whose home was changed by hand: rebuilding it is the way back.
@@ -285,12 +327,14 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
       ids.push(added.rds.id)
       if (server.state !== 'online') await setRdsState(acting, {ref: server.name, state: server.state})
     }
-    for (const plan of DEMO_PLANS) await createPlan(acting, plan)
+    // In effect from before the billing history starts.
+    for (const plan of DEMO_PLANS) await createPlan({...acting, now: () => billingSince(now)}, plan)
   } finally {
     await operator.close()
   }
 
   await writeFleet(fleet, dir, ids, progress)
+  await writeBillingHistory(fleet, dir, now, progress)
 
   writeMarker(dir, {...marker, state: 'complete', completedAt: new Date().toISOString()})
   return {
@@ -303,5 +347,6 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
     admin: DEMO_ADMIN.email,
     ...summarize(fleet, dir),
     sessionExpiresAt: sessionExpiresAt.toISOString(),
+    billing: billingFacts(fleet, DEMO_SEED, now),
   }
 }

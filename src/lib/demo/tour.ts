@@ -16,7 +16,7 @@ export interface TourStep {
   expectedExit?: {code: number; why: string}
 }
 
-type Facts = Pick<DemoResult, 'rds' | 'sharedEmails' | 'supportTenant'>
+type Facts = Pick<DemoResult, 'rds' | 'sharedEmails' | 'supportTenant' | 'billing'>
 
 function names(facts: Facts) {
   const master = facts.rds.find((r) => r.master)?.name ?? facts.rds[0].name
@@ -42,8 +42,7 @@ export function demoTour(facts: Facts): TourStep[] {
     },
     {
       title: 'Bring the tenants and the routing directory into raiops',
-      about:
-        'What cron runs every few minutes: the tenants of every RDS into the registry, and the routing directory of the master into the cache. A server that is down does not stop the others.',
+      about: `What cron runs every few minutes: the tenants of every RDS into the registry, and the routing directory of the master into the cache. A server that is down does not stop the others. ${master}'s tenants were registered two years ago (they have a billing history), so they are updated; the others are new.`,
       args: ['sync:all'],
       expectedExit: down ? {code: 3, why: `partial: ${down} could not be read; everything else was synced, and the next run catches up`} : undefined,
     },
@@ -69,6 +68,26 @@ export function demoTour(facts: Facts): TourStep[] {
       about:
         'The subscription plans: each price per term and per month, in its own currency (amounts are stored exactly, in minor units), with what it charges per location beyond the ones included. A price change makes a new version; subscribers keep theirs.',
       args: ['plan:list'],
+    },
+    {
+      title: 'Two years of revenue, month by month',
+      about: `MRR rolled forward from the billing ledger of ${master}'s subscribers: start + new + expansion + reactivation − contraction − churn = end, each currency on its own (USD and EUR are never summed), then ARR, customers, churn rates, ARPA and a bar chart of MRR. The policies it counts by head the report.`,
+      args: ['billing:report', '--from', facts.billing.from, '--to', facts.billing.to, '--by', 'month'],
+    },
+    {
+      title: "Why did this tenant's MRR move?",
+      about: `${facts.billing.showcase}: every change to its subscription with the arithmetic behind its MRR, and the movement each one made: new, expansion, contraction, churn when it left, reactivation when it came back, and an expansion recorded two weeks after it took effect. \`billing:show\` lists the same events with when each was recorded (that one backdated) and every payment, a declined card among them.`,
+      args: ['billing:explain', facts.billing.showcase],
+    },
+    {
+      title: 'Which subscriptions need a call?',
+      about:
+        'Periods unpaid past their grace days, a declined card, a trial about to end, a large contraction: each with the amount and what to do. Its exit code says there is something to act on, for cron and CI.',
+      args: ['billing:alerts'],
+      expectedExit: {
+        code: 4,
+        why: 'billing:alerts exits 4 when there are alerts: here a subscriber stopped paying, a card was declined, a trial ends and a tenant shrank',
+      },
     },
     {
       title: 'Where does this person have a user?',
@@ -117,7 +136,7 @@ export function demoTour(facts: Facts): TourStep[] {
     {
       title: 'Who did what?',
       about:
-        'Every change made above, in the hash-chained audit trail: the setup, the registrations, the drain, the suspension and its reversal, the impersonation with its reason and ticket.',
+        'Every change made above, in the hash-chained audit trail: the setup, the registrations, the drain, the billing history, the suspension and its reversal, the impersonation with its reason and ticket.',
       args: ['audit:list', '--limit', '12'],
     },
     {
@@ -137,6 +156,7 @@ export function demoTryNext(facts: Facts): string[][] {
     ['sync:status'],
     ['routing:lookup', facts.sharedEmails[1] ?? facts.sharedEmails[0], '--live'],
     ['tenant:list', '--search', 'bakery'],
+    ['billing:show', facts.billing.showcase],
     ['audit:list', '--action', 'tenant.impersonate', '--format', 'json'],
   ]
   lines.push(['tenant:impersonation-key'], ['--help'])
