@@ -151,14 +151,15 @@ describe.each(CONTROL_ENGINES)('billing:report and billing:explain on %s', (engi
   })
 
   it('refuses bad input: --to before --from, a bad date, an unknown currency, a rates file missing a currency', async () => {
-    const cases: Array<[Promise<unknown>, RegExp]> = [
-      [billingReport(ctx(), {from: '2026-07-01', to: '2026-01-01'}), /--to \(2026-01-01\) must be after --from/],
-      [billingReport(ctx(), {from: '2026-02-30', to: '2026-07-01'}), /--from must be a date/],
-      [billingReport(ctx(), {...RANGE, currency: 'XXY'}), /unknown currency "XXY"/],
-      [billingReport(ctx(), {...RANGE, convertTo: 'USD', rates: {JPY: '0.0065'}}), /no exchange rate for EUR to USD/],
-      [billingReport(ctx(), {...RANGE, convertTo: 'USD', rates: {EUR: [{from: '2026-03-01', rate: '1.1'}]}}), /no EUR rate in force at 2026-01-01/],
+    // Each report is started only when its refusal is awaited: started together, one would reject with no handler yet.
+    const cases: Array<[() => Promise<unknown>, RegExp]> = [
+      [() => billingReport(ctx(), {from: '2026-07-01', to: '2026-01-01'}), /--to \(2026-01-01\) must be after --from/],
+      [() => billingReport(ctx(), {from: '2026-02-30', to: '2026-07-01'}), /--from must be a date/],
+      [() => billingReport(ctx(), {...RANGE, currency: 'XXY'}), /unknown currency "XXY"/],
+      [() => billingReport(ctx(), {...RANGE, convertTo: 'USD', rates: {JPY: '0.0065'}}), /no exchange rate for EUR to USD/],
+      [() => billingReport(ctx(), {...RANGE, convertTo: 'USD', rates: {EUR: [{from: '2026-03-01', rate: '1.1'}]}}), /no EUR rate in force at 2026-01-01/],
     ]
-    for (const [work, message] of cases) await expect(work).rejects.toThrow(message)
+    for (const [work, message] of cases) await expect(work()).rejects.toThrow(message)
     await expect(billingReport(ctx(), {from: 'soon', to: '2026-07-01'})).rejects.toBeInstanceOf(UserError)
     expect(() => parseRates('{"EUR": 1.08}', 'r.json')).toThrow(/written as a string/)
     expect(() => parseRates('[1]', 'r.json')).toThrow(/JSON object/)
