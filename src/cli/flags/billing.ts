@@ -17,6 +17,14 @@ export const statusChangeFlags = (reasonRequired: boolean) => ({
   reason: Flags.string({description: 'why: kept with the event and in the audit trail', required: reasonRequired}),
 })
 
+/** The service input of billing:cancel, billing:pause and billing:resume, from their argument and flags. */
+export const statusChangeInput = (tenant: string, flags: {effective?: Date; reason?: string}, config: {billingGraceDays: number}) => ({
+  tenant,
+  effective: flags.effective,
+  reason: flags.reason,
+  graceDays: config.billingGraceDays,
+})
+
 export const setFlags = {
   plan: Flags.string({description: 'the plan code (see plan:list)', required: true}),
   'plan-version': Flags.integer({description: 'this version of the plan (default: the one in effect at the effective date)', min: 1}),

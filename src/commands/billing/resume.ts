@@ -1,5 +1,5 @@
 import {BaseCommand} from '../../cli/base-command.js'
-import {statusChangeFlags, tenantArg} from '../../cli/flags/billing.js'
+import {statusChangeFlags, statusChangeInput, tenantArg} from '../../cli/flags/billing.js'
 import {renderSubscriptionChange} from '../../cli/reporters/billing.js'
 import {resumeSubscription, type SubscriptionChangeResult} from '../../lib/billing/subscriptions.js'
 
@@ -13,12 +13,7 @@ export default class BillingResume extends BaseCommand<SubscriptionChangeResult>
 
   async run(): Promise<SubscriptionChangeResult> {
     const {args, flags} = await this.parse(BillingResume)
-    const result = await resumeSubscription(await this.context(), {
-      tenant: args.tenant,
-      effective: flags.effective,
-      reason: flags.reason,
-      graceDays: this.runtime.config.billingGraceDays,
-    })
+    const result = await resumeSubscription(await this.context(), statusChangeInput(args.tenant, flags, this.runtime.config))
     this.print(renderSubscriptionChange(this.color, result))
     return result
   }

@@ -2,7 +2,7 @@ import type {OpsContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {UserError} from '../errors/index.js'
 import {parseTimeFlag} from '../time/parse-time.js'
-import {discountMinor, foldLedger, termAmount, type LedgerPayment, type TenantLedger} from './ledger.js'
+import {discountMinor, foldLedger, isoDay, termAmount, type LedgerPayment, type TenantLedger} from './ledger.js'
 import {formatAmount} from './money.js'
 import {mrrAt, movements, type SubscriptionStatus, type TenantTimeline} from './mrr/index.js'
 import {DEFAULT_BILLING_GRACE_DAYS, loadLedgerData, tenantTimelines} from './timelines.js'
@@ -115,8 +115,6 @@ export async function loadLedgers(db: Db, until: number, graceDays: number): Pro
   return {ledgers, payments: data.payments, names, currencyOf: (ledger) => ledger.plan?.currency ?? '', timelines}
 }
 
-const day = (at: number) => new Date(at).toISOString().slice(0, 10)
-
 function alert(
   kind: BillingAlertKind,
   tenantId: number,
@@ -147,8 +145,8 @@ function overdueAlerts(loaded: LoadedLedgers, now: number, graceDays: number): B
           period.dueBy,
           currency,
           unpaid,
-          `period ${day(period.start)} to ${day(period.end)} of ${period.planCode} unpaid ${graceDays} day(s) after its end${paidPart}; past due`,
-          `collect ${formatAmount(unpaid, currency)} ${currency} and record it with billing:payment for the period starting ${day(period.start)}`,
+          `period ${isoDay(period.start)} to ${isoDay(period.end)} of ${period.planCode} unpaid ${graceDays} day(s) after its end${paidPart}; past due`,
+          `collect ${formatAmount(unpaid, currency)} ${currency} and record it with billing:payment for the period starting ${isoDay(period.start)}`,
         ),
       )
     }
@@ -166,10 +164,10 @@ function failedPaymentAlerts(loaded: LoadedLedgers, since: number, now: number):
         (p) =>
           p.status === 'succeeded' &&
           (p.paidAt > failed.paidAt || (p.paidAt === failed.paidAt && p.id > failed.id)) &&
-          (failed.periodStart === null || (p.periodStart !== null && day(p.periodStart) === day(failed.periodStart))),
+          (failed.periodStart === null || (p.periodStart !== null && isoDay(p.periodStart) === isoDay(failed.periodStart))),
       )
       if (settled) continue
-      const period = failed.periodStart === null ? '' : ` for the period starting ${day(failed.periodStart)}`
+      const period = failed.periodStart === null ? '' : ` for the period starting ${isoDay(failed.periodStart)}`
       result.push(
         alert(
           'failed-payment',

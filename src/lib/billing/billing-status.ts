@@ -1,7 +1,6 @@
 import type {Db} from '../db/control-db.js'
 import {toIso} from '../db/values.js'
-import {addMonths} from './ledger.js'
-import {DEFAULT_BILLING_GRACE_DAYS} from './timelines.js'
+import {addMonths, DEFAULT_BILLING_GRACE_DAYS} from './ledger.js'
 
 /**
  * Tenants' subscription status for the health score, read cheaply: one query

@@ -116,6 +116,12 @@ export function discountMinor(discount: Discount | null, termMinor: number): num
 }
 
 /** `at` plus `months` calendar months, in UTC, the day clamped to the month's last (Jan 31 + 1 month = Feb 28). */
+/** Days an unpaid billing period may stay so before the subscription is past due (RAIOPS_BILLING_GRACE_DAYS). */
+export const DEFAULT_BILLING_GRACE_DAYS = 7
+
+/** The UTC calendar day of an instant, `YYYY-MM-DD`, as billing names periods and dates. */
+export const isoDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
+
 export function addMonths(at: number, months: number): number {
   const date = new Date(at)
   const timeOfDay = at - Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate())

@@ -6,7 +6,7 @@ import {toIso, toIsoRequired} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {getTenant} from '../tenant/reference.js'
 import {lockLedger, saveBillingState} from './ledger-store.js'
-import {addMonths, foldLedger, type BillingPeriod} from './ledger.js'
+import {addMonths, foldLedger, isoDay, type BillingPeriod} from './ledger.js'
 import {currencyCode, formatMoney, parseAmount} from './money.js'
 import {subscriptionView, type BillingEventView, type SubscriptionView} from './subscriptions.js'
 import {DEFAULT_BILLING_GRACE_DAYS, ledgerEvent, loadLedgerPlans} from './timelines.js'
@@ -57,7 +57,6 @@ export interface PaymentResult {
   subscription: SubscriptionView
 }
 
-const DAY = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
 const MAX_TEXT = 255
 
 function toPaymentView(row: PaymentRow): PaymentView {
@@ -161,10 +160,10 @@ export async function recordPayment(ctx: ChangeContext, input: RecordPaymentInpu
 /** The period asked for (by the day it starts), else the oldest unpaid one up to `at`, else the next one. */
 function choosePeriod(periods: readonly BillingPeriod[], asked: Date | undefined, at: number): BillingPeriod {
   if (asked !== undefined) {
-    const found = periods.find((p) => DAY(p.start) === DAY(asked.getTime()))
+    const found = periods.find((p) => isoDay(p.start) === isoDay(asked.getTime()))
     if (!found) {
-      const starts = periods.slice(-6).map((p) => DAY(p.start))
-      throw new UserError(`no billing period starts on ${DAY(asked.getTime())}`, {
+      const starts = periods.slice(-6).map((p) => isoDay(p.start))
+      throw new UserError(`no billing period starts on ${isoDay(asked.getTime())}`, {
         hint:
           starts.length > 0
             ? `periods start on ${starts.join(', ')}${periods.length > 6 ? ' (the latest)' : ''}`

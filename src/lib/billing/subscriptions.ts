@@ -6,7 +6,7 @@ import {toIso} from '../db/values.js'
 import {UserError} from '../errors/index.js'
 import {getTenant, type TenantRef} from '../tenant/reference.js'
 import {lockLedger, saveBillingState, type LockedLedger} from './ledger-store.js'
-import {applyEvent, discountMinor, foldLedger, NO_TERMS, termAmount, type BillingChanges, type LedgerPlan, type Terms} from './ledger.js'
+import {applyEvent, discountMinor, foldLedger, isoDay, NO_TERMS, termAmount, type BillingChanges, type LedgerPlan, type Terms} from './ledger.js'
 import {currencyCode, formatMoney, parseAmount} from './money.js'
 import type {Discount} from './mrr/types.js'
 import {planCode} from './plan-model.js'
@@ -241,8 +241,6 @@ async function changeSubscription(
   })
 }
 
-const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
-
 /**
  * A cancel, pause or resume is placed after every change already recorded: put
  * before a later `billing:set`, that set (which makes the subscription active)
@@ -254,14 +252,14 @@ function refuseBefore(locked: LockedLedger, action: BillingEventType, at: number
   const later = locked.events.filter((e) => e.effectiveAt > at).sort((a, b) => a.effectiveAt - b.effectiveAt)
   if (later.length > 0)
     throw new UserError(
-      `the ${action} would take effect on ${day(at)}, before ${later.length} change(s) already recorded (the first on ${day(later[0].effectiveAt)}), which it would not survive`,
-      {hint: `give --effective ${day(later.at(-1)!.effectiveAt)} or later, or see the events with \`raiops billing:show\``},
+      `the ${action} would take effect on ${isoDay(at)}, before ${later.length} change(s) already recorded (the first on ${isoDay(later[0].effectiveAt)}), which it would not survive`,
+      {hint: `give --effective ${isoDay(later.at(-1)!.effectiveAt)} or later, or see the events with \`raiops billing:show\``},
     )
   if (action === 'pause' || action === 'resume') {
     const paid = locked.payments.filter((p) => p.status === 'succeeded' && p.periodStart !== null && p.periodStart > at)
     if (paid.length > 0)
       throw new UserError(
-        `the ${action} on ${day(at)} would restart the billing periods, leaving ${paid.length} payment(s) for periods after it (the first for ${day(paid[0].periodStart as number)}) paying none`,
+        `the ${action} on ${isoDay(at)} would restart the billing periods, leaving ${paid.length} payment(s) for periods after it (the first for ${isoDay(paid[0].periodStart as number)}) paying none`,
         {hint: 'give a later --effective, or refund those payments first with `raiops billing:refund`'},
       )
   }

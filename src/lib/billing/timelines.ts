@@ -3,7 +3,7 @@ import type {Knex} from 'knex'
 import type {Db} from '../db/control-db.js'
 import type {BillingEventRow, PaymentRow, SubscriptionPlanRow} from '../db/tables.js'
 import {toIsoRequired} from '../db/values.js'
-import {foldLedger, type BillingChanges, type LedgerEvent, type LedgerPayment, type LedgerPlan} from './ledger.js'
+import {DEFAULT_BILLING_GRACE_DAYS, foldLedger, type BillingChanges, type LedgerEvent, type LedgerPayment, type LedgerPlan} from './ledger.js'
 import type {SubscriptionState, TenantTimeline} from './mrr/types.js'
 import {PLANS_TABLE} from './plan-model.js'
 
@@ -15,7 +15,7 @@ import {PLANS_TABLE} from './plan-model.js'
  * holds the states and not the rows.
  */
 
-export const DEFAULT_BILLING_GRACE_DAYS = 7
+export {DEFAULT_BILLING_GRACE_DAYS}
 
 /** A timestamp as epoch ms, from any engine (a Date, SQLite's number, or text). */
 export const toMs = (value: unknown): number => (value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Date.parse(toIsoRequired(value)))

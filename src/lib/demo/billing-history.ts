@@ -1,5 +1,5 @@
 import {lockLedger, saveBillingState} from '../billing/ledger-store.js'
-import {addMonths, foldLedger, type LedgerEvent, type LedgerPlan} from '../billing/ledger.js'
+import {addMonths, foldLedger, isoDay, type LedgerEvent, type LedgerPlan} from '../billing/ledger.js'
 import {recordPayment} from '../billing/payments.js'
 import {cancelSubscription, setSubscription} from '../billing/subscriptions.js'
 import {DEFAULT_BILLING_GRACE_DAYS, loadLedgerPlans} from '../billing/timelines.js'
@@ -146,8 +146,6 @@ function scripts(ids: readonly number[], seed: number, start: number, now: numbe
   return result
 }
 
-const day = (at: number): string => new Date(at).toISOString().slice(0, 10)
-
 function minorToDecimal(minor: number): string {
   return `${Math.floor(minor / 100)}.${String(minor % 100).padStart(2, '0')}`
 }
@@ -220,7 +218,8 @@ export async function writeDemoBilling(ctx: ChangeContext, input: {rds: string; 
         steps.push({
           recordedAt: declinedAt,
           order: steps.length,
-          run: (c) => recordPayment(c, {...base, status: 'failed', reference: `DECLINED-${script.remoteId}-${day(period.start)}`, date: new Date(declinedAt)}),
+          run: (c) =>
+            recordPayment(c, {...base, status: 'failed', reference: `DECLINED-${script.remoteId}-${isoDay(period.start)}`, date: new Date(declinedAt)}),
         })
         continue
       }
@@ -231,7 +230,7 @@ export async function writeDemoBilling(ctx: ChangeContext, input: {rds: string; 
         steps.push({
           recordedAt: paidAt,
           order: steps.length,
-          run: (c) => recordPayment(c, {...base, status: 'failed', reference: `DECLINED-${script.remoteId}-${day(period.start)}`, date: new Date(paidAt)}),
+          run: (c) => recordPayment(c, {...base, status: 'failed', reference: `DECLINED-${script.remoteId}-${isoDay(period.start)}`, date: new Date(paidAt)}),
         })
       }
       const settledAt = failed ? paidAt + 5 * DAY_MS : paidAt
@@ -239,7 +238,7 @@ export async function writeDemoBilling(ctx: ChangeContext, input: {rds: string; 
       steps.push({
         recordedAt: settledAt,
         order: steps.length,
-        run: (c) => recordPayment(c, {...base, status: 'succeeded', reference: `INV-${script.remoteId}-${day(period.start)}`, date: new Date(settledAt)}),
+        run: (c) => recordPayment(c, {...base, status: 'succeeded', reference: `INV-${script.remoteId}-${isoDay(period.start)}`, date: new Date(settledAt)}),
       })
     }
   }
