@@ -4,7 +4,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {listAudit} from '../../src/lib/audit/read.js'
 import {verifyAuditChain} from '../../src/lib/audit/verify.js'
 import {addMonths, foldLedger, type LedgerPlan} from '../../src/lib/billing/ledger.js'
-import {mrrAt} from '../../src/lib/billing/mrr/index.js'
+import {mrrAt, type Instant} from '../../src/lib/billing/mrr/index.js'
 import {recordPayment, refundPayment, showBilling} from '../../src/lib/billing/payments.js'
 import {createPlan} from '../../src/lib/billing/plan-changes.js'
 import {cancelSubscription, parseDiscount, pauseSubscription, resumeSubscription, setSubscription} from '../../src/lib/billing/subscriptions.js'
@@ -16,6 +16,8 @@ import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/c
 
 const d = (iso: string) => new Date(`${iso}T00:00:00.000Z`)
 const iso = (day: string) => `${day}T00:00:00.000Z`
+/** A state's instant (epoch ms, as the fold gives it to the engine) as ISO text, for reading. */
+const isoAt = (ms: Instant | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString())
 const REGISTERED = d('2026-01-01')
 
 /** Rows of the ledger and the audit trail: unchanged counts mean nothing was written. */
@@ -105,7 +107,7 @@ describe('the fold of a ledger', () => {
       },
     ]
     const ledger = foldLedger(events, payments, plans, {until: Date.parse(iso('2026-03-01')), graceDays: 7})
-    expect(ledger.states.map((s) => [s.at, s.status, s.eventId, s.paidThrough])).toEqual([
+    expect(ledger.states.map((s) => [isoAt(s.at), s.status, s.eventId, isoAt(s.paidThrough)])).toEqual([
       [iso('2026-01-01'), 'trialing', 1, null],
       [iso('2026-01-15'), 'active', 'trial-end:1', null],
       // 2026-01-15 + 1 month + 7 days: past due, until the payment of 2026-02-25 (paid through what was paid by then).
@@ -248,7 +250,7 @@ describe.each(CONTROL_ENGINES)('the billing ledger on %s', (engine) => {
     expect(timeline).toMatchObject({tenantId: acme, tenantName: 'Acme Diner', currency: 'USD'})
     const events = (await db('billing_events').where({tenant_master_id: acme}).orderBy('id').pluck('id')).map(Number)
     expect(
-      timeline.states.map((s) => [s.at, s.status, s.planCode, s.termAmountMinor, s.intervalMonths, s.discount ?? null, s.paidThrough ?? null, s.eventId]),
+      timeline.states.map((s) => [isoAt(s.at), s.status, s.planCode, s.termAmountMinor, s.intervalMonths, s.discount ?? null, isoAt(s.paidThrough), s.eventId]),
     ).toEqual([
       [iso('2026-02-01'), 'active', 'loc', 6900, 1, null, null, events[0]],
       [iso('2026-02-15'), 'active', 'loc', 6900, 1, {percentBp: 1000}, iso('2026-03-01'), events[2]],
@@ -356,7 +358,7 @@ describe.each(CONTROL_ENGINES)('the billing ledger on %s', (engine) => {
     expect(forced.subscription).toMatchObject({currency: 'EUR', mrrMinor: 3000})
     // The engine gets one timeline per currency: the USD one ends (canceled) when the EUR one starts.
     const timelines = await loadTimelines(db, {tenantIds: [cafe], until: d('2026-03-06')})
-    expect(timelines.map((t) => [t.currency, t.states.map((s) => [s.at, s.status])])).toEqual([
+    expect(timelines.map((t) => [t.currency, t.states.map((s) => [isoAt(s.at), s.status])])).toEqual([
       [
         'USD',
         [

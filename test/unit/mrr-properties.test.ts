@@ -127,6 +127,10 @@ describe('MRR properties on random histories', () => {
         const to = from + months * 30 * DAY
         const r = report(timelines, {from, to, by}, p)
         expect(r.currencies.map((c) => c.currency)).toEqual([...new Set(timelines.map((t) => t.currency))].sort())
+        // Without the detail (what a terminal shows), the same figures and no per-tenant rows or log.
+        const summary = report(timelines, {from, to, by}, p, {detail: false})
+        expect(summary.currencies.map((c) => [c.currency, c.tenants.length, c.movements.length])).toEqual(r.currencies.map((c) => [c.currency, 0, 0]))
+        expect(summary.currencies.map((c) => c.periods)).toEqual(r.currencies.map((c) => c.periods))
         for (const c of r.currencies) {
           const rows = groupBy(c.tenants, (row) => row.period)
           const logged = groupBy(c.movements, (m) => c.periods.findIndex((f) => m.at >= f.start && m.at < f.end))

@@ -25,7 +25,7 @@ export default class BillingReport extends BaseCommand<BillingReportResult> {
     // JSON carries what the CSV exports do (per tenant MRR, the movement log): both are exports.
     const exported = flags.format === 'csv' || flags.format === 'json' || this.jsonEnabled()
     if (exported) assertPermitted(await this.runtime.identity(), 'reports.export', `${this.id} --format ${this.jsonEnabled() ? 'json' : flags.format}`)
-    const input = billingReportInput(flags, this.runtime.config)
+    const input = {...billingReportInput(flags, this.runtime.config), detail: exported}
     const result = await billingReport(await this.context(), input)
     if (flags.format === 'csv' && flags.output !== undefined) this.note(`wrote ${writeReportExports(flags.output, result).join(', ')}`)
     else if (flags.format === 'csv') this.print(renderReportCsv(result, flags.export ?? 'summary'))

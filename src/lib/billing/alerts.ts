@@ -105,14 +105,17 @@ export interface LoadedLedgers {
 export async function loadLedgers(db: Db, until: number, graceDays: number): Promise<LoadedLedgers> {
   const data = await loadLedgerData(db, {until})
   const ledgers = new Map<number, TenantLedger>()
+  const payments = new Map<number, LedgerPayment[]>()
   const timelines: TenantTimeline[] = []
   for (const id of data.ids) {
-    const ledger = foldLedger(data.events.get(id) ?? [], data.payments.get(id) ?? [], data.plans, {until, graceDays})
+    const paid = data.paymentsOf(id)
+    if (paid.length > 0) payments.set(id, paid)
+    const ledger = foldLedger(data.eventsOf(id), paid, data.plans, {until, graceDays})
     ledgers.set(id, ledger)
     if (ledger.states.length > 0) timelines.push(...tenantTimelines(data, id, ledger.states))
   }
   const names = new Map([...data.tenants].map(([id, t]) => [id, t.name]))
-  return {ledgers, payments: data.payments, names, currencyOf: (ledger) => ledger.plan?.currency ?? '', timelines}
+  return {ledgers, payments, names, currencyOf: (ledger) => ledger.plan?.currency ?? '', timelines}
 }
 
 function alert(

@@ -9,7 +9,7 @@ import {currencyCode} from './money.js'
 import {
   convert,
   explain,
-  report,
+  reportBuilder,
   type ConvertedReport,
   type Movement,
   type MrrExplanation,
@@ -19,7 +19,7 @@ import {
   type RateSpec,
   type TenantTimeline,
 } from './mrr/index.js'
-import {DEFAULT_BILLING_GRACE_DAYS, loadTimelines} from './timelines.js'
+import {DEFAULT_BILLING_GRACE_DAYS, eachTimeline, loadTimelines} from './timelines.js'
 
 /**
  * The revenue report and a tenant's explanation: the billing ledger read by
@@ -48,6 +48,11 @@ export interface BillingReportInput {
   graceDays?: number
   /** Only the tenants on this RDS (name or id). */
   rds?: string
+  /**
+   * With the per-tenant rows and the movement log (default true): the exports
+   * and the JSON need them, a terminal's table and chart do not.
+   */
+  detail?: boolean
 }
 
 /** An RDS a report names, by id. */
@@ -151,10 +156,11 @@ export async function billingReport(ctx: ReportContext, input: BillingReportInpu
     })
   const rds = input.rds === undefined ? null : await getRds(ctx.db, input.rds)
   const now = ctx.now()
-  const timelines = (await loadTimelines(ctx.db, {until: now, graceDays: input.graceDays})).filter(
-    (t) => (currency === null || t.currency === currency) && (rds === null || Number(t.rdsId) === Number(rds.id)),
-  )
-  const result = report(timelines, {from, to, by: input.by ?? 'month'}, input.policies)
+  const builder = reportBuilder({from, to, by: input.by ?? 'month'}, input.policies, {detail: input.detail ?? true})
+  await eachTimeline(ctx.db, {until: now, graceDays: input.graceDays}, (t) => {
+    if ((currency === null || t.currency === currency) && (rds === null || Number(t.rdsId) === Number(rds.id))) builder.add(t)
+  })
+  const result = builder.finish()
   const converted = convertTo === null ? null : convert(result, {to: convertTo, rates: input.rates ?? {}})
   const rdsIds = result.currencies.flatMap((c) => c.periods.flatMap((p) => p.byRds.map((s) => s.key)))
   return {

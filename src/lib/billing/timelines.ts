@@ -1,6 +1,7 @@
 import type {Knex} from 'knex'
 
 import type {Db} from '../db/control-db.js'
+import {mysqlEachRow} from '../db/stream-rows.js'
 import type {BillingEventRow, PaymentRow, SubscriptionPlanRow} from '../db/tables.js'
 import {toIsoRequired} from '../db/values.js'
 import {DEFAULT_BILLING_GRACE_DAYS, foldLedger, type BillingChanges, type LedgerEvent, type LedgerPayment, type LedgerPlan} from './ledger.js'
@@ -65,15 +66,18 @@ export function ledgerPayment(row: Pick<PaymentRow, 'id' | 'amount_cents' | 'cur
   }
 }
 
-/** Rows per batch of the ledger's reads. */
+/** Rows per batch of the ledger's reads where they are not streamed. */
 const BATCH = 20_000
 
 /**
- * Reads a table's rows in id order, in batches of BATCH (keyset: `id > last`),
- * into `each`: one query, paged, on every engine (PostgreSQL's streaming would
- * need pg-query-stream), memory holding one batch at a time.
+ * Reads a query's rows into `each`. On MySQL/MariaDB one query whose rows
+ * are taken as the driver decodes them (see mysqlEachRow: memory holds one at
+ * a time and none of them outlives its turn); elsewhere in id order, in
+ * batches of BATCH (keyset: `id > last`), as PostgreSQL's streaming would
+ * need pg-query-stream and SQLite's driver reads synchronously anyway.
  */
-async function readBatched<Row extends {id: number | string}>(query: () => Knex.QueryBuilder, each: (row: Row) => void): Promise<void> {
+async function readRows<Row extends {id: number | string}>(db: Db, query: () => Knex.QueryBuilder, each: (row: Row) => void): Promise<void> {
+  if (db.client.config.client === 'mysql2') return mysqlEachRow(db, query(), each)
   let after = 0
   for (;;) {
     const rows = (await query().where('id', '>', after).orderBy('id').limit(BATCH)) as Row[]
@@ -104,33 +108,118 @@ function byCurrency(states: readonly SubscriptionState[], currencyOf: (state: Su
 /** The ledger as read: plans, each tenant's events and payments (tenants with events only), their names and RDS. */
 export interface LedgerData {
   plans: Map<number, LedgerPlan>
-  events: Map<number, LedgerEvent[]>
-  payments: Map<number, LedgerPayment[]>
   /** Tenants with events, by id. */
   ids: number[]
   tenants: Map<number, {name: string; rdsId: number}>
+  /** One tenant's events, in the order read (made on each call: the ledger keeps them as columns). */
+  eventsOf(tenantId: number): LedgerEvent[]
+  /** One tenant's payments, in the order read (made on each call). */
+  paymentsOf(tenantId: number): LedgerPayment[]
   /** The currency of a state's plan version. */
   currencyOf: (state: SubscriptionState) => string
 }
 
-/** Reads the ledger up to `until`: one query per table, paged (see readBatched). */
+/** A string column's distinct values (a payment's currency and status, an event's type): rows keep their index. */
+class Interned {
+  readonly values: string[] = []
+  private readonly index = new Map<string, number>()
+  of(value: string): number {
+    let i = this.index.get(value)
+    if (i === undefined) this.index.set(value, (i = this.values.push(value) - 1))
+    return i
+  }
+}
+
+/**
+ * Rows kept as columns of numbers rather than as objects: a quarter of a
+ * million payments held as objects until the fold would keep the garbage
+ * collector busy for the whole report. A null number is NaN. Each row
+ * belongs to a tenant; once read, `group` orders the rows by tenant (stable:
+ * in the order they were read).
+ */
+class Columns {
+  size = 0
+  private capacity = 1024
+  readonly columns: Float64Array[]
+  readonly texts: Array<string | null> = []
+  /** Each row's tenant as a dense index (its place in `tenantIds`). */
+  private tenantOf = new Int32Array(this.capacity)
+  private readonly denseIndex = new Map<number, number>()
+  readonly tenantIds: number[] = []
+  /** Row numbers grouped by tenant, and each dense tenant's first row in it. */
+  private order = new Int32Array(0)
+  private first = new Int32Array(0)
+  constructor(width: number) {
+    this.columns = Array.from({length: width}, () => new Float64Array(this.capacity))
+  }
+
+  /** A new row of `tenantId`: its number, whose columns the caller fills. */
+  add(tenantId: number, text: string | null = null): number {
+    if (this.size === this.capacity) {
+      this.capacity *= 2
+      const grow = <T extends Float64Array | Int32Array>(old: T, made: T): T => {
+        made.set(old)
+        return made
+      }
+      for (let c = 0; c < this.columns.length; c++) this.columns[c] = grow(this.columns[c], new Float64Array(this.capacity))
+      this.tenantOf = grow(this.tenantOf, new Int32Array(this.capacity))
+    }
+    let dense = this.denseIndex.get(tenantId)
+    if (dense === undefined) this.denseIndex.set(tenantId, (dense = this.tenantIds.push(tenantId) - 1))
+    this.tenantOf[this.size] = dense
+    this.texts.push(text)
+    return this.size++
+  }
+
+  /** Groups the rows by tenant: a counting sort, stable. */
+  group(): void {
+    const first = new Int32Array(this.tenantIds.length + 1)
+    for (let r = 0; r < this.size; r++) first[this.tenantOf[r] + 1]++
+    for (let t = 1; t < first.length; t++) first[t] += first[t - 1]
+    const next = first.slice(0, -1)
+    this.order = new Int32Array(this.size)
+    for (let r = 0; r < this.size; r++) this.order[next[this.tenantOf[r]]++] = r
+    this.first = first
+  }
+
+  /** The row numbers of one tenant, in the order read. */
+  rowsOf(tenantId: number): Int32Array {
+    const dense = this.denseIndex.get(tenantId)
+    return dense === undefined ? new Int32Array(0) : this.order.subarray(this.first[dense], this.first[dense + 1])
+  }
+}
+
+const orNaN = (value: unknown): number => (value === null || value === undefined ? Number.NaN : Number(value))
+const orNull = (value: number): number | null => (Number.isNaN(value) ? null : value)
+
+/** Reads the ledger up to `until`: one query per table (see readRows), kept as columns. */
 export async function loadLedgerData(db: Db, options: {until: number; tenantIds?: readonly number[]}): Promise<LedgerData> {
   const {until} = options
   const restrict = (query: Knex.QueryBuilder): Knex.QueryBuilder =>
     options.tenantIds === undefined ? query : query.whereIn('tenant_master_id', [...options.tenantIds])
   const plans = await loadLedgerPlans(db)
-  const events = new Map<number, LedgerEvent[]>()
-  await readBatched(
+  // Events: id, type, effective_at; the changes as their JSON text, parsed when folded.
+  const eventTypes = new Interned()
+  const events = new Columns(3)
+  await readRows(
+    db,
     () => restrict(db('billing_events').select('id', 'tenant_master_id', 'type', 'effective_at', 'changes').where('effective_at', '<=', new Date(until))),
     (row: Pick<BillingEventRow, 'id' | 'tenant_master_id' | 'type' | 'effective_at' | 'changes'>) => {
-      const tenant = Number(row.tenant_master_id)
-      let list = events.get(tenant)
-      if (!list) events.set(tenant, (list = []))
-      list.push(ledgerEvent(row))
+      const r = events.add(Number(row.tenant_master_id), row.changes)
+      const [id, type, effectiveAt] = events.columns
+      id[r] = Number(row.id)
+      type[r] = eventTypes.of(row.type)
+      effectiveAt[r] = toMs(row.effective_at)
     },
   )
-  const payments = new Map<number, LedgerPayment[]>()
-  await readBatched(
+  events.group()
+  const withEvents = new Set(events.tenantIds)
+  // Payments: id, amount, paid_at, period_start, refund_of, currency, status.
+  const currencies = new Interned()
+  const statuses = new Interned()
+  const payments = new Columns(7)
+  await readRows(
+    db,
     () =>
       restrict(
         db('payments')
@@ -139,13 +228,20 @@ export async function loadLedgerData(db: Db, options: {until: number; tenantIds?
       ),
     (row: Pick<PaymentRow, 'id' | 'tenant_master_id' | 'amount_cents' | 'currency' | 'paid_at' | 'status' | 'period_start' | 'refund_of'>) => {
       const tenant = Number(row.tenant_master_id)
-      if (!events.has(tenant)) return
-      let list = payments.get(tenant)
-      if (!list) payments.set(tenant, (list = []))
-      list.push(ledgerPayment(row))
+      if (!withEvents.has(tenant)) return
+      const r = payments.add(tenant)
+      const [paymentId, amount, paidAt, periodStart, refundOf, currency, status] = payments.columns
+      paymentId[r] = Number(row.id)
+      amount[r] = Number(row.amount_cents)
+      paidAt[r] = toMs(row.paid_at)
+      periodStart[r] = row.period_start === null ? Number.NaN : toMs(row.period_start)
+      refundOf[r] = orNaN(row.refund_of)
+      currency[r] = currencies.of(row.currency)
+      status[r] = statuses.of(row.status)
     },
   )
-  const ids = [...events.keys()].sort((a, b) => a - b)
+  payments.group()
+  const ids = [...withEvents].sort((a, b) => a - b)
   const tenants = new Map<number, {name: string; rdsId: number}>()
   for (let i = 0; i < ids.length; i += 1000)
     for (const row of await db('tenant_master')
@@ -153,7 +249,34 @@ export async function loadLedgerData(db: Db, options: {until: number; tenantIds?
       .select('id', 'name', 'rds_instance_id'))
       tenants.set(Number(row.id), {name: row.name, rdsId: Number(row.rds_instance_id)})
   const currencyByPlan = new Map([...plans.values()].map((p) => [`${p.code}@${p.version}`, p.currency]))
-  return {plans, events, payments, ids, tenants, currencyOf: (state) => currencyByPlan.get(`${state.planCode}@${state.planVersion}`) ?? ''}
+  const [eventId, eventType, effectiveAt] = events.columns
+  const [paymentId, amount, paidAt, periodStart, refundOf, currency, status] = payments.columns
+  return {
+    plans,
+    ids,
+    tenants,
+    eventsOf: (tenantId) =>
+      Array.from(events.rowsOf(tenantId), (r) => {
+        const changes = events.texts[r]
+        return {
+          id: eventId[r],
+          type: eventTypes.values[eventType[r]] as LedgerEvent['type'],
+          effectiveAt: effectiveAt[r],
+          changes: changes ? (JSON.parse(changes) as BillingChanges) : {},
+        }
+      }),
+    paymentsOf: (tenantId) =>
+      Array.from(payments.rowsOf(tenantId), (r) => ({
+        id: paymentId[r],
+        amountMinor: amount[r],
+        currency: currencies.values[currency[r]],
+        paidAt: paidAt[r],
+        status: statuses.values[status[r]] as LedgerPayment['status'],
+        periodStart: orNull(periodStart[r]),
+        refundOf: orNull(refundOf[r]),
+      })),
+    currencyOf: (state) => currencyByPlan.get(`${state.planCode}@${state.planVersion}`) ?? '',
+  }
 }
 
 /** One tenant's folded states as the engine's timelines: one per currency of its plans. */
@@ -168,16 +291,26 @@ export function tenantTimelines(data: LedgerData, id: number, states: readonly S
   }))
 }
 
-/** The MRR engine's input: one timeline per tenant (per currency, for a tenant that changed currency), tenants by id. */
-export async function loadTimelines(db: Db, options: LoadTimelinesOptions = {}): Promise<TenantTimeline[]> {
+/**
+ * The MRR engine's input, one timeline at a time (per currency, for a tenant
+ * that changed currency), tenants by id: each tenant is folded when its turn
+ * comes and its timelines handed to `each`, so nothing of the fold outlives
+ * it unless `each` keeps it.
+ */
+export async function eachTimeline(db: Db, options: LoadTimelinesOptions, each: (timeline: TenantTimeline) => void): Promise<void> {
   const until = (options.until ?? new Date()).getTime()
   const graceDays = options.graceDays ?? DEFAULT_BILLING_GRACE_DAYS
-  if (options.tenantIds?.length === 0) return []
+  if (options.tenantIds?.length === 0) return
   const data = await loadLedgerData(db, {until, tenantIds: options.tenantIds})
-  const timelines: TenantTimeline[] = []
   for (const id of data.ids) {
-    const ledger = foldLedger(data.events.get(id) ?? [], data.payments.get(id) ?? [], data.plans, {until, graceDays, withMrr: false})
-    if (ledger.states.length > 0) timelines.push(...tenantTimelines(data, id, ledger.states))
+    const ledger = foldLedger(data.eventsOf(id), data.paymentsOf(id), data.plans, {until, graceDays, withMrr: false})
+    if (ledger.states.length > 0) for (const timeline of tenantTimelines(data, id, ledger.states)) each(timeline)
   }
+}
+
+/** The MRR engine's input, every timeline at once (see eachTimeline). */
+export async function loadTimelines(db: Db, options: LoadTimelinesOptions = {}): Promise<TenantTimeline[]> {
+  const timelines: TenantTimeline[] = []
+  await eachTimeline(db, options, (timeline) => timelines.push(timeline))
   return timelines
 }

@@ -113,6 +113,15 @@ export interface ReportRange {
   by: PeriodUnit
 }
 
+export interface ReportOptions {
+  /**
+   * Build each currency's per-tenant rows and movement log (default true).
+   * Without them `tenants` and `movements` are empty and the figures the
+   * same: what a terminal shows, in less time and memory.
+   */
+  detail?: boolean
+}
+
 function allSeries(timelines: readonly TenantTimeline[], policies: MrrPolicies, withNotes = false): TenantSeries[] {
   return timelines.map((timeline, index) => tenantSeries(timeline, index, policies, withNotes))
 }
@@ -250,29 +259,66 @@ function addShare<K>(map: Map<K, MrrShare<K>>, key: K, mrr: number): void {
   }
 }
 
+/** One currency's report as it is built, tenant by tenant. */
+interface CurrencyBuild {
+  currency: string
+  digits: number
+  figures: PeriodFigures[]
+  plans: Array<Map<string, MrrShare<string>>>
+  rds: Array<Map<string | number | null, MrrShare<string | number | null>>>
+  rows: TenantPeriodRow[]
+  /** Each period's movements apart: sorting them period by period is the same order, in smaller sorts. */
+  logs: Movement[][]
+}
+
+/** Builds the revenue report from timelines handed over one at a time (see `reportBuilder`). */
+export interface ReportBuilder {
+  /** Adds one timeline; its series is computed, counted and let go. */
+  add(timeline: TenantTimeline): void
+  /** The report of every timeline added, in the order they were added. */
+  finish(): MrrReport
+}
+
 /**
- * The revenue report: per currency, per calendar month or ISO week (UTC) of
- * `[from, to)`, MRR at start and end, its movements, customers and the
- * rates; with the per-tenant rows and the movement log. One sweep over each
- * tenant's changes: linear in events plus tenants × periods.
+ * The revenue report, built incrementally: per currency, per calendar month
+ * or ISO week (UTC) of `[from, to)`, MRR at start and end, its movements,
+ * customers and the rates; with the per-tenant rows and the movement log
+ * unless `detail` is false. Each timeline is swept once and nothing of it is
+ * kept but its sums (and its rows and movements, with detail): linear in
+ * events plus tenants × periods, and memory that does not grow with the
+ * ledger when detail is off.
  */
-export function report(timelines: readonly TenantTimeline[], range: ReportRange, given: Partial<MrrPolicies> = {}): MrrReport {
+export function reportBuilder(range: ReportRange, given: Partial<MrrPolicies> = {}, options: ReportOptions = {}): ReportBuilder {
   const policies = resolvePolicies(given)
+  const detail = options.detail ?? true
   const from = toMs(range.from, 'the report start')
   const to = toMs(range.to, 'the report end')
   const periods = splitPeriods(from, to, range.by)
-  const currencies: CurrencyReport[] = []
-  for (const [currency, group] of byCurrency(allSeries(timelines, policies))) {
-    const figures = periods.map((p) => emptyFigures(p.label, p.start, p.end))
-    const plans = periods.map(() => new Map<string, MrrShare<string>>())
-    const rds = periods.map(() => new Map<string | number | null, MrrShare<string | number | null>>())
-    const rows: TenantPeriodRow[] = []
-    // Each period's movements apart: sorting them period by period is the same order, in smaller sorts.
-    const logs: Movement[][] = periods.map(() => [])
-    for (const s of group) {
+  const builds = new Map<string, CurrencyBuild>()
+  let index = 0
+  const buildOf = (currency: string, digits: number): CurrencyBuild => {
+    let build = builds.get(currency)
+    if (build === undefined) {
+      build = {
+        currency,
+        digits,
+        figures: periods.map((p) => emptyFigures(p.label, p.start, p.end)),
+        plans: periods.map(() => new Map()),
+        rds: periods.map(() => new Map()),
+        rows: [],
+        logs: periods.map(() => []),
+      }
+      builds.set(currency, build)
+    } else if (build.digits !== digits) throw new UserError(`the tenants in ${currency} do not agree on its number of decimals`)
+    return build
+  }
+  return {
+    add(timeline) {
+      const s = tenantSeries(timeline, index++, policies)
+      const {figures, plans, rds, rows, logs} = buildOf(timeline.currency, s.digits)
       const {points} = s
-      const {tenantId, tenantName} = s.timeline
-      const rdsId = s.timeline.rdsId ?? null
+      const {tenantId, tenantName} = timeline
+      const rdsId = timeline.rdsId ?? null
       let i = 0
       let state = NOTHING
       while (i < points.length && points[i].at < from) state = points[i++]
@@ -288,7 +334,7 @@ export function report(timelines: readonly TenantTimeline[], range: ReportRange,
           f[AMOUNT_FIELD[p.movement.type]] += p.movement.amountMinor
           f.movementCounts[p.movement.type]++
           if (p.movement.type === 'churn') f.customersLost++
-          logs[k].push(p.movement)
+          if (detail) logs[k].push(p.movement)
         }
         f.mrrStartMinor += before.mrr
         f.mrrEndMinor += state.mrr
@@ -300,19 +346,31 @@ export function report(timelines: readonly TenantTimeline[], range: ReportRange,
           addShare(plans[k], state.planCode ?? '', state.mrr)
           addShare(rds[k], rdsId, state.mrr)
         }
-        if (moved || before.mrr > 0 || state.mrr > 0) {
+        if (detail && (moved || before.mrr > 0 || state.mrr > 0))
           rows.push({period: f.period, tenantId, tenantName, rdsId, planCode: state.planCode, mrrStartMinor: before.mrr, mrrEndMinor: state.mrr})
-        }
       }
-    }
-    figures.forEach((f, k) => {
-      finishFigures(f)
-      f.byPlan = shares(plans[k])
-      f.byRds = shares(rds[k])
-    })
-    currencies.push({currency, digits: groupDigits(currency, group), periods: figures, tenants: rows, movements: logs.flatMap(byTime)})
+    },
+    finish() {
+      const currencies: CurrencyReport[] = [...builds.values()]
+        .sort((a, b) => (a.currency < b.currency ? -1 : a.currency > b.currency ? 1 : 0))
+        .map((b) => {
+          b.figures.forEach((f, k) => {
+            finishFigures(f)
+            f.byPlan = shares(b.plans[k])
+            f.byRds = shares(b.rds[k])
+          })
+          return {currency: b.currency, digits: b.digits, periods: b.figures, tenants: b.rows, movements: b.logs.flatMap(byTime)}
+        })
+      return {from: iso(from), to: iso(to), by: range.by, policies, definitions: describePolicies(policies), currencies}
+    },
   }
-  return {from: iso(from), to: iso(to), by: range.by, policies, definitions: describePolicies(policies), currencies}
+}
+
+/** The revenue report of `timelines` (see `reportBuilder`). */
+export function report(timelines: readonly TenantTimeline[], range: ReportRange, given: Partial<MrrPolicies> = {}, options: ReportOptions = {}): MrrReport {
+  const builder = reportBuilder(range, given, options)
+  for (const timeline of timelines) builder.add(timeline)
+  return builder.finish()
 }
 
 /** One billing event of a tenant and what it did. */
