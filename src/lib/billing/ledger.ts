@@ -115,22 +115,45 @@ export function discountMinor(discount: Discount | null, termMinor: number): num
   return Math.min(off, termMinor)
 }
 
-/** `at` plus `months` calendar months, in UTC, the day clamped to the month's last (Jan 31 + 1 month = Feb 28). */
 /** Days an unpaid billing period may stay so before the subscription is past due (RAIOPS_BILLING_GRACE_DAYS). */
 export const DEFAULT_BILLING_GRACE_DAYS = 7
 
 /** The UTC calendar day of an instant, `YYYY-MM-DD`, as billing names periods and dates. */
 export const isoDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
 
+/**
+ * `at` plus `months` calendar months, in UTC, the day clamped to the month's
+ * last (Jan 31 + 1 month = Feb 28). The calendar day is found by arithmetic
+ * (H. Hinnant's civil_from_days and days_from_civil), without Date: a report calls this
+ * once per tenant per billing period.
+ */
 export function addMonths(at: number, months: number): number {
-  const date = new Date(at)
-  const timeOfDay = at - Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate())
-  const month = date.getUTCMonth() + months
-  const year = date.getUTCFullYear() + Math.floor(month / 12)
+  const days = Math.floor(at / 86_400_000)
+  const timeOfDay = at - days * 86_400_000
+  const z = days + 719_468
+  const era = Math.floor(z / 146_097)
+  const dayOfEra = z - era * 146_097
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365)
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100))
+  const shifted = Math.floor((5 * dayOfYear + 2) / 153)
+  const dayOfMonth = dayOfYear - Math.floor((153 * shifted + 2) / 5) + 1
+  const month0 = shifted < 10 ? shifted + 2 : shifted - 10
+  const month = month0 + months
+  const year = yearOfEra + era * 400 + (month0 <= 1 ? 1 : 0) + Math.floor(month / 12)
   const monthOfYear = ((month % 12) + 12) % 12
   const last =
     monthOfYear === 1 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][monthOfYear]
-  return Date.UTC(year, monthOfYear, Math.min(date.getUTCDate(), last)) + timeOfDay
+  return daysFromCivil(year, monthOfYear, Math.min(dayOfMonth, last)) * 86_400_000 + timeOfDay
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (month 0–11): H. Hinnant's days_from_civil. */
+function daysFromCivil(year: number, month0: number, dayOfMonth: number): number {
+  const y = month0 <= 1 ? year - 1 : year
+  const era = Math.floor(y / 400)
+  const yearOfEra = y - era * 400
+  const dayOfYear = Math.floor((153 * (month0 <= 1 ? month0 + 10 : month0 - 2) + 2) / 5) + dayOfMonth - 1
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear
+  return era * 146_097 + dayOfEra - 719_468
 }
 
 const DAY_MS = 86_400_000
@@ -263,9 +286,11 @@ export function foldLedger(
   // 3. The payments, matched to periods by the day their period starts; a period is paid once they reach what it costs.
   const dayOf = (ms: number) => Math.floor(ms / DAY_MS)
   const periodByDay = new Map(periods.map((p) => [dayOf(p.start), p]))
-  const byId = new Map(payments.map((p) => [p.id, p]))
-  for (const payment of [...payments].filter((p) => p.paidAt <= until).sort((a, b) => a.paidAt - b.paidAt || a.id - b.id)) {
-    const start = payment.periodStart ?? (payment.refundOf === null ? null : (byId.get(payment.refundOf)?.periodStart ?? null))
+  // A refund that names no period takes its payment's; the payments by id only when there is one.
+  const refundsByPayment = payments.some((p) => p.periodStart === null && p.refundOf !== null)
+  const byId = refundsByPayment ? new Map(payments.map((p) => [p.id, p])) : null
+  for (const payment of payments.filter((p) => p.paidAt <= until).sort((a, b) => a.paidAt - b.paidAt || a.id - b.id)) {
+    const start = payment.periodStart ?? (payment.refundOf === null ? null : (byId?.get(payment.refundOf)?.periodStart ?? null))
     const period = start === null ? undefined : periodByDay.get(dayOf(start))
     if (!period) continue
     if (payment.status === 'succeeded') {
@@ -325,10 +350,14 @@ export function foldLedger(
   }
   const current = states[states.length - 1]
   const currentBase = baseAt(until)
-  const currencyByState = new Map(points.map((p) => [p.eventId, p.base.plan.currency]))
-  const currencyOfState = (st: SubscriptionState) => currencyByState.get(st.eventId)
   const status = current ? current.status : null
   const plan = currentBase?.plan ?? null
+  let mrrMinor = 0
+  if (options.withMrr !== false) {
+    const currencyByState = new Map(points.map((p) => [p.eventId, p.base.plan.currency]))
+    const own = plan === null ? [] : states.filter((st) => currencyByState.get(st.eventId) === plan.currency)
+    mrrMinor = engineMrr(own, plan?.currency ?? 'USD', until)
+  }
   return {
     states,
     terms,
@@ -337,9 +366,6 @@ export function foldLedger(
     periods,
     nextBillingAt,
     paidThrough: paidThroughAt(until),
-    mrrMinor:
-      options.withMrr === false
-        ? 0
-        : engineMrr(plan === null ? [] : states.filter((st) => currencyOfState(st) === plan.currency), plan?.currency ?? 'USD', until),
+    mrrMinor,
   }
 }

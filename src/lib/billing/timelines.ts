@@ -99,7 +99,9 @@ function byCurrency(states: readonly SubscriptionState[], currencyOf: (state: Su
     const currency = currencyOf(state)
     if (previous && currencyOf(previous) !== currency && previous.status !== 'canceled')
       result.get(currencyOf(previous))?.push({...previous, at: state.at, status: 'canceled', eventId: state.eventId})
-    result.set(currency, [...(result.get(currency) ?? []), state])
+    const list = result.get(currency)
+    if (list === undefined) result.set(currency, [state])
+    else list.push(state)
     previous = state
   }
   return result
@@ -250,31 +252,50 @@ export async function loadLedgerData(db: Db, options: {until: number; tenantIds?
       tenants.set(Number(row.id), {name: row.name, rdsId: Number(row.rds_instance_id)})
   const currencyByPlan = new Map([...plans.values()].map((p) => [`${p.code}@${p.version}`, p.currency]))
   const [eventId, eventType, effectiveAt] = events.columns
+  // Many events carry the same changes ({"discount":null}, a plan id): each text is parsed once, the object shared (the fold only reads it).
+  const parsedChanges = new Map<string, BillingChanges>()
+  const changesOf = (text: string | null): BillingChanges => {
+    if (!text) return {}
+    let changes = parsedChanges.get(text)
+    if (changes === undefined) parsedChanges.set(text, (changes = JSON.parse(text) as BillingChanges))
+    return changes
+  }
   const [paymentId, amount, paidAt, periodStart, refundOf, currency, status] = payments.columns
   return {
     plans,
     ids,
     tenants,
-    eventsOf: (tenantId) =>
-      Array.from(events.rowsOf(tenantId), (r) => {
-        const changes = events.texts[r]
-        return {
+    eventsOf: (tenantId) => {
+      const rows = events.rowsOf(tenantId)
+      const list: LedgerEvent[] = Array.from({length: rows.length})
+      for (let k = 0; k < rows.length; k++) {
+        const r = rows[k]
+        list[k] = {
           id: eventId[r],
           type: eventTypes.values[eventType[r]] as LedgerEvent['type'],
           effectiveAt: effectiveAt[r],
-          changes: changes ? (JSON.parse(changes) as BillingChanges) : {},
+          changes: changesOf(events.texts[r]),
         }
-      }),
-    paymentsOf: (tenantId) =>
-      Array.from(payments.rowsOf(tenantId), (r) => ({
-        id: paymentId[r],
-        amountMinor: amount[r],
-        currency: currencies.values[currency[r]],
-        paidAt: paidAt[r],
-        status: statuses.values[status[r]] as LedgerPayment['status'],
-        periodStart: orNull(periodStart[r]),
-        refundOf: orNull(refundOf[r]),
-      })),
+      }
+      return list
+    },
+    paymentsOf: (tenantId) => {
+      const rows = payments.rowsOf(tenantId)
+      const list: LedgerPayment[] = Array.from({length: rows.length})
+      for (let k = 0; k < rows.length; k++) {
+        const r = rows[k]
+        list[k] = {
+          id: paymentId[r],
+          amountMinor: amount[r],
+          currency: currencies.values[currency[r]],
+          paidAt: paidAt[r],
+          status: statuses.values[status[r]] as LedgerPayment['status'],
+          periodStart: orNull(periodStart[r]),
+          refundOf: orNull(refundOf[r]),
+        }
+      }
+      return list
+    },
     currencyOf: (state) => currencyByPlan.get(`${state.planCode}@${state.planVersion}`) ?? '',
   }
 }

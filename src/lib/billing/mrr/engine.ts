@@ -314,7 +314,7 @@ export function reportBuilder(range: ReportRange, given: Partial<MrrPolicies> = 
   }
   return {
     add(timeline) {
-      const s = tenantSeries(timeline, index++, policies)
+      const s = tenantSeries(timeline, index++, policies, false, detail)
       const {figures, plans, rds, rows, logs} = buildOf(timeline.currency, s.digits)
       const {points} = s
       const {tenantId, tenantName} = timeline

@@ -262,9 +262,11 @@ function describe(p: RawPoint, policies: MrrPolicies, digits: number): string {
 /**
  * A tenant's MRR as a step function: one point per change of MRR, standing
  * or plan, each change classified as a movement. Changes within the merge
- * window of the first are one point, at the last of them.
+ * window of the first are one point, at the last of them. Without `words`
+ * a movement's `reason` and `at` are left empty: for sums and counts only
+ * (a report without its movement log), as most of the work is the wording.
  */
-export function tenantSeries(timeline: TenantTimeline, index: number, policies: MrrPolicies, withNotes = false): TenantSeries {
+export function tenantSeries(timeline: TenantTimeline, index: number, policies: MrrPolicies, withNotes = false, words = true): TenantSeries {
   const states = parseStates(timeline)
   const digits = timeline.currencyDigits ?? currencyDigits(timeline.currency)
   const raw = rawPoints(states, policies)
@@ -314,7 +316,7 @@ export function tenantSeries(timeline: TenantTimeline, index: number, policies: 
         tenantName: timeline.tenantName,
         rdsId,
         currency: timeline.currency,
-        at: iso(point.at),
+        at: words ? iso(point.at) : '',
         type,
         amountMinor: Math.abs(point.mrr - mrr),
         mrrBeforeMinor: mrr,
@@ -323,7 +325,7 @@ export function tenantSeries(timeline: TenantTimeline, index: number, policies: 
         eventIds,
         cause: CAUSE[point.kind],
         planCode: pointPlan,
-        reason: `${type} ${money(mrr)} → ${money(point.mrr)}: ${describe(point, policies, digits)}${mergedText}`,
+        reason: words ? `${type} ${money(mrr)} → ${money(point.mrr)}: ${describe(point, policies, digits)}${mergedText}` : '',
       }
     }
     points.push({at: point.at, mrr: point.mrr, standing: next, planCode: pointPlan, movement})
