@@ -6,15 +6,16 @@
 // process that merely reads the events and the payments the report needs with
 // one streamed mysql2 query each. Every figure is a spawned process, node
 // start-up included on both sides; the CLI's peak RSS too. An in-process
-// breakdown (loadTimelines' reading and folding vs the engine) says where the
+// breakdown (the ledger's reading, its fold, the engine with and without the exports) says where the
 // time goes. Prints one JSON document on stdout; progress goes to stderr.
 // Usage: npm run build && npm run bench:billing-report [-- --runs 3] [--tenants 10000]
 import mysql from 'mysql2/promise'
 import {spawn} from 'node:child_process'
 import {cpus, loadavg} from 'node:os'
 
-import {report} from '../src/lib/billing/mrr/index.js'
-import {loadTimelines} from '../src/lib/billing/timelines.js'
+import {foldLedger} from '../src/lib/billing/ledger.js'
+import {report, reportBuilder, type TenantTimeline} from '../src/lib/billing/mrr/index.js'
+import {DEFAULT_BILLING_GRACE_DAYS, loadLedgerData, tenantTimelines} from '../src/lib/billing/timelines.js'
 import {openControlDb, parseDatabaseUrl} from '../src/lib/db/control-db.js'
 import {createTestDatabase, createTestDir, mysqlServer} from '../test/support/servers.js'
 import {benchLog, cleanup, cleanUpOnSignals, cleanups, cliRunner, median, numberArgument, ratio, root, stats, timed} from './support.js'
@@ -199,23 +200,24 @@ try {
     await conn.query('ANALYZE TABLE billing_events, payments')
     log(`${months} months: ${eventCount} events, ${paymentCount} payments inserted in ${(insertMs / 1000).toFixed(1)} s`)
 
-    // In process, once: where the time goes (the ledger read and folded by loadTimelines, then the engine).
+    // In process, once: where the time goes (the ledger read as columns, folded tenant by tenant, run through the engine).
     const db = await openControlDb(parseDatabaseUrl(control.url, home.path))
-    let timelines: Awaited<ReturnType<typeof loadTimelines>> = []
-    // The two queries loadTimelines makes, streamed through knex and only counted: its reading without the fold.
-    let streamed = 0
-    const queriesMs = await timed(async () => {
-      for await (const _ of db('billing_events').select('id', 'tenant_master_id', 'type', 'effective_at', 'changes').where('effective_at', '<=', now).stream())
-        streamed++
-      for await (const _ of db('payments')
-        .select('id', 'tenant_master_id', 'amount_cents', 'currency', 'paid_at', 'status', 'period_start', 'refund_of')
-        .where('paid_at', '<=', now)
-        .stream())
-        streamed++
+    const until = Date.now()
+    let data: Awaited<ReturnType<typeof loadLedgerData>> | undefined
+    const readMs = await timed(async () => (data = await loadLedgerData(db, {until})))
+    const timelines: TenantTimeline[] = []
+    const foldMs = await timed(async () => {
+      for (const id of data!.ids) {
+        const ledger = foldLedger(data!.eventsOf(id), data!.paymentsOf(id), data!.plans, {until, graceDays: DEFAULT_BILLING_GRACE_DAYS, withMrr: false})
+        timelines.push(...tenantTimelines(data!, id, ledger.states))
+      }
     })
-    if (streamed !== eventCount + paymentCount) throw new Error(`knex streamed ${streamed} rows`)
-    const loadMs = await timed(async () => (timelines = await loadTimelines(db, {until: new Date()})))
-    const engineMs = await timed(async () => report(timelines, {from, to, by: 'month'}))
+    const engineMs = await timed(async () => {
+      const builder = reportBuilder({from, to, by: 'month'}, {}, {detail: false})
+      for (const timeline of timelines) builder.add(timeline)
+      builder.finish()
+    })
+    const engineDetailMs = await timed(async () => report(timelines, {from, to, by: 'month'}))
     await db.destroy()
 
     const args = ['billing:report', '--by', 'month', '--from', from, '--to', to]
@@ -250,9 +252,10 @@ try {
       peakRssGoalMb: 200,
       peakRssMet: peakMb !== null && peakMb <= 200,
       inProcess: {
-        knexQueriesOnlyMs: Math.round(queriesMs),
-        loadTimelinesMs: Math.round(loadMs),
-        engineReportMs: Math.round(engineMs),
+        readMs: Math.round(readMs),
+        foldMs: Math.round(foldMs),
+        engineMs: Math.round(engineMs),
+        engineWithExportsMs: Math.round(engineDetailMs),
         timelines: timelines.length,
       },
       insertS: Math.round(insertMs / 100) / 10,
@@ -277,8 +280,9 @@ try {
           rows: ratio((large.events + large.payments) / (small.events + small.payments)),
           wall: ratio(large.wall.medianMs / small.wall.medianMs),
           floor: ratio(large.floor.medianMs / small.floor.medianMs),
-          loadTimelines: ratio(large.inProcess.loadTimelinesMs / small.inProcess.loadTimelinesMs),
-          engine: ratio(large.inProcess.engineReportMs / small.inProcess.engineReportMs),
+          read: ratio(large.inProcess.readMs / small.inProcess.readMs),
+          fold: ratio(large.inProcess.foldMs / small.inProcess.foldMs),
+          engine: ratio(large.inProcess.engineMs / small.inProcess.engineMs),
         },
         benchWallS: Math.round((performance.now() - benchStarted) / 100) / 10,
       },
