@@ -272,6 +272,11 @@ describe.each(CONTROL_ENGINES)('the billing ledger on %s', (engine) => {
     expect(refund.subscription).toMatchObject({mrrMinor: before.mrr_cents, paidThrough: iso('2026-04-01'), status: 'active'})
     const tooMuch = await refusal(db, () => refundPayment(at('2026-04-13'), {paymentId, amount: '59.01', reason: 'again'}))
     expect(tooMuch.message).toMatch(/59\.00 USD of payment \d+ is left to refund/)
+    // Not dated before the payment (paid 2026-02-03) nor more than 5 years ahead.
+    const early = await refusal(db, () => refundPayment(at('2026-04-13'), {paymentId, amount: '1.00', reason: 'x', date: d('2026-02-02')}))
+    expect(early.message).toMatch(/--date 2026-02-02T00:00:00.000Z is before payment \d+ was made \(2026-02-03T00:00:00.000Z\)/)
+    const late = await refusal(db, () => refundPayment(at('2026-04-13'), {paymentId, amount: '1.00', reason: 'x', date: d('2031-04-14')}))
+    expect(late.message).toMatch(/--date 2031-04-14 is more than 5 years ahead/)
     const failedId = Number((await db('payments').where({reference: 'ch_2'}).first('id'))!.id)
     expect((await refusal(db, () => refundPayment(at('2026-04-13'), {paymentId: failedId, reason: 'x'}))).message).toMatch(/only a succeeded payment/)
     const shown = await showBilling({db, now: () => new Date(iso('2026-04-13'))}, {tenant: 'Acme Diner'})
@@ -334,6 +339,14 @@ describe.each(CONTROL_ENGINES)('the billing ledger on %s', (engine) => {
     expect((await refusal(db, () => setSubscription(ctx, {...set, discount: '-1'}))).message).toMatch(/negative/)
     expect((await refusal(db, () => setSubscription(ctx, {...set, effective: d('2025-12-31')}))).message).toMatch(/before the tenant existed/)
     expect((await refusal(db, () => setSubscription(ctx, {...set, quantity: -1}))).message).toMatch(/--quantity/)
+    // At most 5 years ahead of now (2026-03-01): 2031-03-01 is the last day.
+    expect((await refusal(db, () => setSubscription(ctx, {...set, effective: d('2031-03-02')}))).message).toMatch(
+      /--effective 2031-03-02 is more than 5 years ahead/,
+    )
+    expect((await refusal(db, () => cancelSubscription(ctx, {tenant: 'Acme Diner', reason: 'r', effective: d('9999-12-31')}))).exitCode).toBe(2)
+    expect((await refusal(db, () => pauseSubscription(ctx, {tenant: 'Acme Diner', reason: 'r', effective: d('2040-01-01')}))).exitCode).toBe(2)
+    expect((await refusal(db, () => resumeSubscription(ctx, {tenant: 'Acme Diner', reason: 'r', effective: d('2040-01-01')}))).exitCode).toBe(2)
+    expect((await refusal(db, () => recordPayment(ctx, {...payment, date: d('2031-03-02')}))).message).toMatch(/--date 2031-03-02 is more than 5 years ahead/)
     expect((await refusal(db, () => setSubscription(ctx, {...set, plan: 'nope'}))).exitCode).toBe(2)
     expect((await refusal(db, () => setSubscription(ctx, {...set, trialUntil: d('2026-02-01')}))).message).toMatch(/--trial-until .* is not after/)
     expect((await refusal(db, () => setSubscription(ctx, {...set, discount: '10%', discountUntil: d('2026-01-01')}))).message).toMatch(/--discount-until/)

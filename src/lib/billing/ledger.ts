@@ -108,16 +108,34 @@ export function termAmount(plan: LedgerPlan, quantity: number): number {
   return plan.priceMinor + plan.unitPriceMinor * Math.max(0, quantity - plan.includedUnits)
 }
 
-/** What a discount takes off a term of `termMinor` (never more than the term). */
+/**
+ * What a discount takes off a term of `termMinor` (never more than the term).
+ * A percentage is `termMinor × percentBp / 10,000` rounded half away from zero
+ * to a whole minor unit (12.5 % of 49.00 is 6.13; 50 % of 0.03 is 0.02), in
+ * BigInt: near the largest amount the product is past 2^53, where a float
+ * quotient can be a unit off.
+ */
 export function discountMinor(discount: Discount | null, termMinor: number): number {
   if (discount === null) return 0
-  const off = 'percentBp' in discount ? Math.round((termMinor * discount.percentBp) / 10_000) : discount.amountMinor
+  const off = 'percentBp' in discount ? percentOf(termMinor, discount.percentBp) : discount.amountMinor
   return Math.min(off, termMinor)
+}
+
+function percentOf(termMinor: number, percentBp: number): number {
+  const product = BigInt(Math.abs(termMinor)) * BigInt(percentBp)
+  const rounded = Number((product + 5_000n) / 10_000n)
+  return termMinor < 0 ? -rounded : rounded
 }
 
 /** `at` plus `months` calendar months, in UTC, the day clamped to the month's last (Jan 31 + 1 month = Feb 28). */
 /** Days an unpaid billing period may stay so before the subscription is past due (RAIOPS_BILLING_GRACE_DAYS). */
 export const DEFAULT_BILLING_GRACE_DAYS = 7
+
+/** How far ahead of now a billing change (--effective) or a payment or refund (--date) may be dated: 5 years. */
+export const MAX_AHEAD_MONTHS = 60
+
+/** The latest instant a billing change, payment or refund may be dated, given `now` (epoch ms). */
+export const latestBillingDate = (now: number): number => addMonths(now, MAX_AHEAD_MONTHS)
 
 /** The UTC calendar day of an instant, `YYYY-MM-DD`, as billing names periods and dates. */
 export const isoDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10)

@@ -6,7 +6,7 @@ import {toIso, toIsoRequired} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {getTenant} from '../tenant/reference.js'
 import {lockLedger, saveBillingState} from './ledger-store.js'
-import {addMonths, foldLedger, isoDay, type BillingPeriod} from './ledger.js'
+import {addMonths, foldLedger, isoDay, latestBillingDate, type BillingPeriod} from './ledger.js'
 import {currencyCode, formatMoney, parseAmount} from './money.js'
 import {subscriptionView, type BillingEventView, type SubscriptionView} from './subscriptions.js'
 import {DEFAULT_BILLING_GRACE_DAYS, ledgerEvent, loadLedgerPlans} from './timelines.js'
@@ -111,6 +111,7 @@ export async function recordPayment(ctx: ChangeContext, input: RecordPaymentInpu
   const method = shortText(input.method, '--method')
   const reference = shortText(input.reference, '--reference')
   if (Number.isNaN(input.date.getTime())) throw new UserError('--date is not a date', {hint: 'e.g. --date 2026-03-01'})
+  notTooFarAhead(input.date, now)
   const graceDays = input.graceDays ?? DEFAULT_BILLING_GRACE_DAYS
   const tenant = await getTenant(ctx.db, input.tenant)
   return ctx.db.transaction(async (tx) => {
@@ -157,6 +158,11 @@ export async function recordPayment(ctx: ChangeContext, input: RecordPaymentInpu
   })
 }
 
+function notTooFarAhead(date: Date, now: Date): void {
+  const latest = latestBillingDate(now.getTime())
+  if (date.getTime() > latest) throw new UserError(`--date ${isoDay(date.getTime())} is more than 5 years ahead`, {hint: `give a date up to ${isoDay(latest)}`})
+}
+
 /** The period asked for (by the day it starts), else the oldest unpaid one up to `at`, else the next one. */
 function choosePeriod(periods: readonly BillingPeriod[], asked: Date | undefined, at: number): BillingPeriod {
   if (asked !== undefined) {
@@ -195,6 +201,10 @@ export async function refundPayment(ctx: ChangeContext, input: RefundInput): Pro
   if (reason === '' || reason.length > 1000) throw new UserError('a refund needs --reason (at most 1000 characters)', {hint: 'e.g. --reason "double charge"'})
   if (!Number.isSafeInteger(input.paymentId) || input.paymentId <= 0)
     throw new UserError(`${input.paymentId} is not a payment id`, {hint: 'a whole number, as billing:show lists'})
+  if (input.date !== undefined) {
+    if (Number.isNaN(input.date.getTime())) throw new UserError('--date is not a date', {hint: 'e.g. --date 2026-03-01'})
+    notTooFarAhead(input.date, now)
+  }
   const original = await readPayment(ctx.db, input.paymentId)
   const tenant = await getTenant(ctx.db, String(original.tenant_master_id))
   const graceDays = input.graceDays ?? DEFAULT_BILLING_GRACE_DAYS
@@ -214,6 +224,11 @@ export async function refundPayment(ctx: ChangeContext, input: RefundInput): Pro
         },
       )
     const paidAt = input.date ?? now
+    const paymentAt = Date.parse(toIsoRequired(payment.paid_at))
+    if (paidAt.getTime() < paymentAt)
+      throw new UserError(`--date ${paidAt.toISOString()} is before payment ${payment.id} was made (${toIsoRequired(payment.paid_at)})`, {
+        hint: `a refund returns money already paid: give --date ${isoDay(paymentAt)} or later`,
+      })
     const id = await insertReturningId(tx, 'payments', {
       tenant_master_id: tenant.id,
       amount_cents: amountMinor,

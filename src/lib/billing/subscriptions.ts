@@ -6,7 +6,18 @@ import {toIso} from '../db/values.js'
 import {UserError} from '../errors/index.js'
 import {getTenant, type TenantRef} from '../tenant/reference.js'
 import {lockLedger, saveBillingState, type LockedLedger} from './ledger-store.js'
-import {applyEvent, discountMinor, foldLedger, isoDay, NO_TERMS, termAmount, type BillingChanges, type LedgerPlan, type Terms} from './ledger.js'
+import {
+  applyEvent,
+  discountMinor,
+  foldLedger,
+  isoDay,
+  latestBillingDate,
+  NO_TERMS,
+  termAmount,
+  type BillingChanges,
+  type LedgerPlan,
+  type Terms,
+} from './ledger.js'
 import {currencyCode, formatMoney, parseAmount} from './money.js'
 import type {Discount} from './mrr/types.js'
 import {planCode} from './plan-model.js'
@@ -116,6 +127,10 @@ async function tenantSince(db: Db, ref: string): Promise<{tenant: TenantRef; sin
 function effectiveDate(input: SubscriptionChangeInput, since: Date, now: Date): Date {
   const effective = input.effective ?? now
   if (Number.isNaN(effective.getTime())) throw new UserError('--effective is not a date', {hint: 'e.g. --effective 2026-01-01'})
+  if (effective.getTime() > latestBillingDate(now.getTime()))
+    throw new UserError(`--effective ${isoDay(effective.getTime())} is more than 5 years ahead`, {
+      hint: `a billing change may be dated up to ${isoDay(latestBillingDate(now.getTime()))}`,
+    })
   if (effective.getTime() < since.getTime())
     throw new UserError(`--effective ${effective.toISOString()} is before the tenant existed (registered ${since.toISOString()})`, {
       hint: 'a subscription cannot take effect before its tenant: give a later date',
