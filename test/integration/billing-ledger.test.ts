@@ -3,6 +3,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {listAudit} from '../../src/lib/audit/read.js'
 import {verifyAuditChain} from '../../src/lib/audit/verify.js'
+import {billingAlerts} from '../../src/lib/billing/alerts.js'
 import {addMonths, foldLedger, type LedgerPlan} from '../../src/lib/billing/ledger.js'
 import {mrrAt} from '../../src/lib/billing/mrr/index.js'
 import {recordPayment, refundPayment, showBilling} from '../../src/lib/billing/payments.js'
@@ -380,6 +381,73 @@ describe.each(CONTROL_ENGINES)('the billing ledger on %s', (engine) => {
       ['EUR', [[iso('2026-03-05'), 'active']]],
     ])
     expect((await verifyAuditChain({db})).ok).toBe(true)
+  })
+
+  it('periods keep their currency: a payment pays only a period of its own, and alerts and billing:show label each in its own', async () => {
+    // Cafe: billed 79.00 USD a month from 02-01 (February paid), moved to 30.00 EUR on 03-05; March is still a USD period, April the first EUR one.
+    const eur = await recordPayment(at('2026-04-02'), {
+      tenant: 'Cafe',
+      amount: '30.00',
+      currency: 'EUR',
+      method: 'card',
+      reference: 'e1',
+      status: 'succeeded',
+      date: d('2026-04-02'),
+    })
+    expect(eur.payment).toMatchObject({periodStart: iso('2026-04-01'), currency: 'EUR', amountMinor: 3000})
+    const shown = await showBilling({db, now: () => new Date(iso('2026-04-20'))}, {tenant: 'Cafe'})
+    expect(shown.periods.map((p) => [p.start.slice(0, 10), p.currency, p.dueMinor, p.paidMinor, p.overdue])).toEqual([
+      ['2026-02-01', 'USD', 7900, 7900, false],
+      ['2026-03-01', 'USD', 7900, 0, true],
+      ['2026-04-01', 'EUR', 3000, 3000, false],
+    ])
+    expect(shown.subscription?.status).toBe('past_due')
+    const wrong = await refusal(db, () =>
+      recordPayment(at('2026-04-20'), {
+        tenant: 'Cafe',
+        amount: '79.00',
+        currency: 'EUR',
+        method: 'card',
+        reference: 'e2',
+        status: 'succeeded',
+        date: d('2026-04-20'),
+        period: d('2026-03-01'),
+      }),
+    )
+    expect(wrong.message).toBe('the period starting 2026-03-01 is billed in USD, not EUR')
+    const {alerts} = await billingAlerts({db, now: () => new Date(iso('2026-04-20'))}, {graceDays: 7})
+    const overdue = alerts.find((a) => a.kind === 'overdue' && a.tenantId === cafe)
+    expect(overdue).toMatchObject({currency: 'USD', amountMinor: 7900, amount: '79.00'})
+    expect(overdue?.action).toMatch(/^collect 79\.00 USD /)
+    // Paid in its own currency, named with --period: the March period is paid and the subscription active again.
+    const usd = await recordPayment(at('2026-04-20'), {
+      tenant: 'Cafe',
+      amount: '79.00',
+      currency: 'USD',
+      method: 'transfer',
+      reference: 'u1',
+      status: 'succeeded',
+      date: d('2026-04-20'),
+      period: d('2026-03-01'),
+    })
+    expect(usd.payment).toMatchObject({periodStart: iso('2026-03-01'), currency: 'USD'})
+    expect(usd.subscription).toMatchObject({status: 'active', currency: 'EUR'})
+    // Without --period, a payment in the old currency is still refused.
+    expect(
+      (
+        await refusal(db, () =>
+          recordPayment(at('2026-04-20'), {
+            tenant: 'Cafe',
+            amount: '1.00',
+            currency: 'USD',
+            method: 'card',
+            reference: 'u2',
+            status: 'succeeded',
+            date: d('2026-04-20'),
+          }),
+        )
+      ).message,
+    ).toBe('a payment in USD for a subscription in EUR')
   })
 
   it.runIf(engine !== 'sqlite')('two operators changing one subscription at once: both land in order, the ledger consistent', async () => {

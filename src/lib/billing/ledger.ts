@@ -168,6 +168,8 @@ export interface BillingPeriod {
   start: number
   end: number
   planCode: string
+  /** The currency of the plan that bills it: only payments in it pay it. */
+  currency: string
   /** The term after the discount in effect at its start. */
   dueMinor: number
   paidMinor: number
@@ -270,6 +272,7 @@ export function foldLedger(
         start: cursor,
         end,
         planCode: state.plan.code,
+        currency: state.plan.currency,
         dueMinor,
         paidMinor: 0,
         refundedMinor: 0,
@@ -282,13 +285,14 @@ export function foldLedger(
   const last = base[base.length - 1]
   const nextBillingAt =
     last === undefined ? null : last.status === 'trialing' ? last.terms.trialUntil : last.status === 'active' || last.status === 'past_due' ? cursor : null
-  // 3. The payments, matched to periods by the day their period starts; a period is paid once they reach what it costs.
+  // 3. The payments, matched to periods of their currency by the day the period starts; a period is paid once they reach what it costs.
   const dayOf = (ms: number) => Math.floor(ms / DAY_MS)
-  const periodByDay = new Map(periods.map((p) => [dayOf(p.start), p]))
+  const keyOf = (currency: string, start: number) => `${currency}:${dayOf(start)}`
+  const periodByDay = new Map(periods.map((p) => [keyOf(p.currency, p.start), p]))
   const byId = new Map(payments.map((p) => [p.id, p]))
   for (const payment of [...payments].filter((p) => p.paidAt <= until).sort((a, b) => a.paidAt - b.paidAt || a.id - b.id)) {
     const start = payment.periodStart ?? (payment.refundOf === null ? null : (byId.get(payment.refundOf)?.periodStart ?? null))
-    const period = start === null ? undefined : periodByDay.get(dayOf(start))
+    const period = start === null ? undefined : periodByDay.get(keyOf(payment.currency, start))
     if (!period) continue
     if (payment.status === 'succeeded') {
       period.paidMinor += payment.amountMinor

@@ -122,11 +122,12 @@ export async function recordPayment(ctx: ChangeContext, input: RecordPaymentInpu
     const horizon = addMonths(Math.max(now.getTime(), input.date.getTime()), 12)
     const ledger = foldLedger(locked.events, locked.payments, locked.plans, {until: horizon, graceDays})
     const subscriptionCurrency = ledger.plan?.currency ?? locked.billing.currency
-    if (subscriptionCurrency !== currency)
+    // A payment pays a period of its own currency: one of the plan now, or one billed before a move to another currency (--period).
+    if (subscriptionCurrency !== currency && (input.period === undefined || !ledger.periods.some((p) => p.currency === currency)))
       throw new UserError(`a payment in ${currency} for a subscription in ${subscriptionCurrency}`, {
-        hint: `record it in ${subscriptionCurrency}, the currency of the tenant's plan`,
+        hint: `record it in ${subscriptionCurrency}, the currency of the tenant's plan (a period billed in another currency before: name it with --period)`,
       })
-    const period = choosePeriod(ledger.periods, input.period, Math.max(now.getTime(), input.date.getTime()))
+    const period = choosePeriod(ledger.periods, currency, input.period, Math.max(now.getTime(), input.date.getTime()))
     const id = await insertReturningId(tx, 'payments', {
       tenant_master_id: tenant.id,
       amount_cents: amountMinor,
@@ -163,10 +164,16 @@ function notTooFarAhead(date: Date, now: Date): void {
   if (date.getTime() > latest) throw new UserError(`--date ${isoDay(date.getTime())} is more than 5 years ahead`, {hint: `give a date up to ${isoDay(latest)}`})
 }
 
-/** The period asked for (by the day it starts), else the oldest unpaid one up to `at`, else the next one. */
-function choosePeriod(periods: readonly BillingPeriod[], asked: Date | undefined, at: number): BillingPeriod {
+/** Of the periods billed in `currency`: the one asked for (by the day it starts), else the oldest unpaid one up to `at`, else the next one. */
+function choosePeriod(all: readonly BillingPeriod[], currency: string, asked: Date | undefined, at: number): BillingPeriod {
+  const periods = all.filter((p) => p.currency === currency)
   if (asked !== undefined) {
     const found = periods.find((p) => isoDay(p.start) === isoDay(asked.getTime()))
+    const other = all.find((p) => isoDay(p.start) === isoDay(asked.getTime()) && p.currency !== currency)
+    if (!found && other)
+      throw new UserError(`the period starting ${isoDay(other.start)} is billed in ${other.currency}, not ${currency}`, {
+        hint: `record its payment in ${other.currency}`,
+      })
     if (!found) {
       const starts = periods.slice(-6).map((p) => isoDay(p.start))
       throw new UserError(`no billing period starts on ${isoDay(asked.getTime())}`, {
@@ -272,6 +279,8 @@ export interface PeriodView {
   start: string
   end: string
   planCode: string
+  /** The currency the period is billed in (its plan's then). */
+  currency: string
   dueMinor: number
   paidMinor: number
   refundedMinor: number
@@ -323,6 +332,7 @@ export async function showBilling(ctx: Pick<OpsContext, 'db' | 'now'>, input: {t
     start: new Date(p.start).toISOString(),
     end: new Date(p.end).toISOString(),
     planCode: p.planCode,
+    currency: p.currency,
     dueMinor: p.dueMinor,
     paidMinor: p.paidMinor,
     refundedMinor: p.refundedMinor,
