@@ -4,6 +4,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {listAudit} from '../../src/lib/audit/read.js'
 import {verifyAuditChain} from '../../src/lib/audit/verify.js'
 import {billingAlerts} from '../../src/lib/billing/alerts.js'
+import {billingStatuses} from '../../src/lib/billing/billing-status.js'
 import {addMonths, foldLedger, type LedgerPlan} from '../../src/lib/billing/ledger.js'
 import {mrrAt} from '../../src/lib/billing/mrr/index.js'
 import {recordPayment, refundPayment, showBilling} from '../../src/lib/billing/payments.js'
@@ -12,6 +13,7 @@ import {cancelSubscription, parseDiscount, pauseSubscription, resumeSubscription
 import {loadTimelines} from '../../src/lib/billing/timelines.js'
 import {openControlDb} from '../../src/lib/db/control-db.js'
 import {RaiopsError, UserError} from '../../src/lib/errors/index.js'
+import {rescoreUnread} from '../../src/lib/tenant/refresh.js'
 import {changeContext} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 
@@ -448,6 +450,67 @@ describe.each(CONTROL_ENGINES)('the billing ledger on %s', (engine) => {
         )
       ).message,
     ).toBe('a payment in USD for a subscription in EUR')
+  })
+
+  it('the health score reads the status billing:show gives now, from tenant_billing alone, with the grace days given', async () => {
+    const rds = Number((await db('rds_instances').first('id'))!.id)
+    const leaving = await addTenant(db, 'Leaving Later', rds, 20)
+    const behind = await addTenant(db, 'Paid Ahead Behind', rds, 21)
+    await setSubscription(at('2026-02-01'), {tenant: String(leaving), plan: 'eur-m', reason: 'start'})
+    await recordPayment(at('2026-02-02'), {
+      tenant: String(leaving),
+      amount: '30.00',
+      currency: 'EUR',
+      method: 'card',
+      reference: 'l1',
+      status: 'succeeded',
+      date: d('2026-02-02'),
+    })
+    // A cancel recorded on 02-10, effective on 03-01: the last change, before it takes effect.
+    await cancelSubscription(at('2026-02-10'), {tenant: String(leaving), reason: 'leaving', effective: d('2026-03-01')})
+    // February left unpaid, March paid on 03-02: the last change, after which February turns overdue (03-08 with 7 grace days).
+    await setSubscription(at('2026-02-01'), {tenant: String(behind), plan: 'eur-m', reason: 'start'})
+    await recordPayment(at('2026-03-02'), {
+      tenant: String(behind),
+      amount: '30.00',
+      currency: 'EUR',
+      method: 'card',
+      reference: 'b1',
+      status: 'succeeded',
+      date: d('2026-03-02'),
+      period: d('2026-03-01'),
+    })
+    const ids = [leaving, behind]
+    const statuses = async (day: string, graceDays?: number) => {
+      const queries: string[] = []
+      const onQuery = (q: {sql: string}) => queries.push(q.sql)
+      db.on('query', onQuery)
+      const rows = await billingStatuses(db, {tenantIds: ids}, new Date(iso(day)), graceDays)
+      db.removeListener('query', onQuery)
+      expect(queries).toHaveLength(1)
+      return ids.map((id) => rows.find((r) => r.tenantId === id)?.status)
+    }
+    const shown = async (day: string, graceDays?: number) =>
+      Promise.all(ids.map(async (id) => (await showBilling({db, now: () => new Date(iso(day))}, {tenant: String(id), graceDays})).subscription?.status))
+    for (const [day, graceDays, expected] of [
+      ['2026-02-20', undefined, ['active', 'active']],
+      ['2026-03-07', undefined, ['canceled', 'active']],
+      ['2026-03-08', undefined, ['canceled', 'past_due']],
+      ['2026-03-12', 14, ['canceled', 'active']],
+      ['2026-03-15', 14, ['canceled', 'past_due']],
+    ] as const) {
+      expect(await statuses(day, graceDays), `${day} with ${graceDays ?? 7} grace days`).toEqual(expected)
+      expect(await shown(day, graceDays), `billing:show ${day}`).toEqual(expected)
+    }
+    // The sync's rescoring takes the grace days it is given.
+    await rescoreUnread(db, rds, 'healthy', new Date(iso('2026-03-12')), 14)
+    const signal = async () => {
+      const row = await db('tenant_master').where({id: behind}).first('health_signals')
+      return (JSON.parse(row!.health_signals ?? '[]') as Array<{name: string; detail: string}>).find((s) => s.name === 'billing')?.detail
+    }
+    expect(await signal()).toBe('subscription active')
+    await rescoreUnread(db, rds, 'healthy', new Date(iso('2026-03-12')), 7)
+    expect(await signal()).toBe('subscription past due')
   })
 
   it.runIf(engine !== 'sqlite')('two operators changing one subscription at once: both land in order, the ledger consistent', async () => {

@@ -293,6 +293,21 @@ const CASES: Record<string, MigrationCase> = {
       expect(await db.schema.hasColumn('payments', 'amount_cents')).toBe(true)
     },
   },
+  '20261130000200_billing_status_schedule': {
+    async afterUp(db) {
+      // A row written before the column existed has no schedule (read from its dates); a new one keeps it.
+      await db('tenant_billing').insert({tenant_master_id: 1, status: 'active', mrr_cents: 4900, currency: 'USD', created_at: T0, updated_at: T0})
+      expect(await db('tenant_billing').select('status', 'status_schedule')).toEqual([{status: 'active', status_schedule: null}])
+      const schedule = '{"base":[[1767225600000,"active"]],"unpaidFrom":null,"late":[]}'
+      await db('tenant_billing').update({status_schedule: schedule})
+      expect(await db('tenant_billing').select('status_schedule')).toEqual([{status_schedule: schedule}])
+      await db('tenant_billing').delete()
+    },
+    async afterDown(db) {
+      expect(await db.schema.hasColumn('tenant_billing', 'status_schedule')).toBe(false)
+      expect(await db.schema.hasColumn('tenant_billing', 'paid_through')).toBe(true)
+    },
+  },
 }
 
 it('every migration in migrations/ has a data case here', () => {

@@ -369,3 +369,59 @@ export function foldLedger(
         : engineMrr(plan === null ? [] : states.filter((st) => currencyOfState(st) === plan.currency), plan?.currency ?? 'USD', until),
   }
 }
+
+/**
+ * What tells a tenant's status at any instant from `from` on without folding
+ * its ledger again, as long as nothing is recorded since (tenant_billing keeps
+ * it; ./billing-status.ts reads it): the status each event gives (`base`,
+ * future-dated events included), the end of the first period never paid, and
+ * the periods paid after they ended. The grace days are left out: the reader
+ * adds its own.
+ */
+export interface StatusSchedule {
+  /** [epoch ms, status]: the status before payments (trialing, active, paused, canceled) from then on; the first entry is the one in effect at `from` when there is one. */
+  base: Array<[number, SubscriptionStatus]>
+  /** The end of the first billing period never paid (epoch ms); null: none. */
+  unpaidFrom: number | null
+  /** [end, paid at] of each period paid after it ended, paid after `from`. */
+  late: Array<[number, number]>
+}
+
+/** The schedule of a ledger from `from` on (see StatusSchedule). */
+export function statusSchedule(
+  events: readonly LedgerEvent[],
+  payments: readonly LedgerPayment[],
+  plans: ReadonlyMap<number, LedgerPlan>,
+  from: number,
+): StatusSchedule {
+  // Past the last event, payment and trial end, a period paid ahead (a year at most) and two of the longest terms, nothing changes but an unpaid period.
+  let last = from
+  for (const e of events) last = Math.max(last, e.effectiveAt, ms(e.changes.trialUntil) ?? 0)
+  for (const p of payments) last = Math.max(last, p.paidAt)
+  const ledger = foldLedger(events, payments, plans, {until: addMonths(last, 12 + 2 * 36), graceDays: 0, withMrr: false})
+  const base: Array<[number, SubscriptionStatus]> = []
+  for (const state of ledger.states) {
+    const at = new Date(state.at).getTime()
+    const status = state.status === 'past_due' ? 'active' : state.status
+    if (base.length > 0 && base[base.length - 1][1] === status) continue
+    if (at <= from && base.length > 0) base.pop()
+    base.push([at, status])
+  }
+  let unpaidFrom: number | null = null
+  const late: Array<[number, number]> = []
+  for (const p of ledger.periods) {
+    if (p.paidAt === null) unpaidFrom = unpaidFrom === null ? p.end : Math.min(unpaidFrom, p.end)
+    else if (p.paidAt > p.end && p.paidAt > from) late.push([p.end, p.paidAt])
+  }
+  return {base, unpaidFrom, late}
+}
+
+/** The status at `at` (≥ the schedule's `from`) with `graceDays`; null: none in effect yet. */
+export function scheduledStatus(schedule: StatusSchedule, at: number, graceDays: number): SubscriptionStatus | null {
+  let base: SubscriptionStatus | null = null
+  for (const [from, status] of schedule.base) if (from <= at) base = status
+  if (base !== 'active') return base
+  const grace = graceDays * DAY_MS
+  if (schedule.unpaidFrom !== null && schedule.unpaidFrom + grace <= at) return 'past_due'
+  return schedule.late.some(([end, paidAt]) => end + grace <= at && at < paidAt) ? 'past_due' : 'active'
+}

@@ -254,6 +254,8 @@ export interface TenantBillingRow {
   trial_until: DbTimestamp | null
   /** The end of the last billing period paid for (the paid periods from the first are contiguous). */
   paid_through: DbTimestamp | null
+  /** JSON: what billing-status.ts needs to tell the status at a later instant (`StatusSchedule`); null on rows written before it existed. */
+  status_schedule: string | null
   last_event_id: number | null
   /** How many changes made this state: 1 after the first event. */
   version: number
