@@ -2,12 +2,12 @@ import {appendAudit} from '../audit/writer.js'
 import type {ChangeContext, OpsContext} from '../context.js'
 import {insertReturningId, type Db} from '../db/control-db.js'
 import {PAYMENT_STATUSES, type BillingEventRow, type PaymentRow, type PaymentStatus, type TenantBillingRow} from '../db/tables.js'
-import {toIso, toIsoRequired} from '../db/values.js'
+import {toIso, toIsoRequired, toMinor} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {getTenant} from '../tenant/reference.js'
 import {lockLedger, saveBillingState} from './ledger-store.js'
 import {addMonths, foldLedger, isoDay, latestBillingDate, type BillingPeriod} from './ledger.js'
-import {currencyCode, formatMoney, parseAmount} from './money.js'
+import {currencyCode, formatMoney, MAX_AMOUNT_MINOR, parseAmount} from './money.js'
 import {subscriptionView, type BillingEventView, type SubscriptionView} from './subscriptions.js'
 import {DEFAULT_BILLING_GRACE_DAYS, ledgerEvent, loadLedgerPlans} from './timelines.js'
 
@@ -62,8 +62,8 @@ const MAX_TEXT = 255
 function toPaymentView(row: PaymentRow): PaymentView {
   return {
     id: Number(row.id),
-    amountMinor: Number(row.amount_cents),
-    amount: formatMoney(Number(row.amount_cents), row.currency),
+    amountMinor: toMinor(row.amount_cents),
+    amount: formatMoney(toMinor(row.amount_cents), row.currency),
     currency: row.currency,
     paidAt: toIsoRequired(row.paid_at),
     status: row.status,
@@ -101,7 +101,7 @@ async function readPayment(db: Db, id: number): Promise<PaymentRow> {
 export async function recordPayment(ctx: ChangeContext, input: RecordPaymentInput): Promise<PaymentResult> {
   const now = ctx.now()
   const currency = currencyCode(input.currency)
-  const amountMinor = parseAmount(input.amount, currency, {what: '--amount', maxMinor: 2_147_483_647})
+  const amountMinor = parseAmount(input.amount, currency, {what: '--amount', maxMinor: MAX_AMOUNT_MINOR})
   const status = paymentStatus(input.status)
   // A refund returns money of a payment: billing:refund checks it against that payment; here it would be unbounded.
   if (status === 'refunded')
@@ -221,8 +221,8 @@ export async function refundPayment(ctx: ChangeContext, input: RefundInput): Pro
     if (payment.status !== 'succeeded')
       throw new UserError(`payment ${payment.id} is ${payment.status}: only a succeeded payment can be refunded`, {hint: 'see `raiops billing:show`'})
     const refunded = locked.payments.filter((p) => p.refundOf === payment.id).reduce((sum, p) => sum + p.amountMinor, 0)
-    const left = Number(payment.amount_cents) - refunded
-    const amountMinor = input.amount === undefined ? left : parseAmount(input.amount, payment.currency, {what: '--amount'})
+    const left = toMinor(payment.amount_cents) - refunded
+    const amountMinor = input.amount === undefined ? left : parseAmount(input.amount, payment.currency, {what: '--amount', maxMinor: MAX_AMOUNT_MINOR})
     if (amountMinor <= 0 || amountMinor > left)
       throw new UserError(
         `a refund of ${formatMoney(amountMinor, payment.currency)} is not possible: ${formatMoney(left, payment.currency)} of payment ${payment.id} is left to refund`,
@@ -371,8 +371,8 @@ export async function showBilling(ctx: Pick<OpsContext, 'db' | 'now'>, input: {t
       reason: row.reason,
       changes: ledgerEvent(row).changes,
       currency: row.currency ?? '',
-      mrrMinor: Number(row.mrr_cents),
-      mrrDeltaMinor: Number(row.mrr_delta_cents),
+      mrrMinor: toMinor(row.mrr_cents),
+      mrrDeltaMinor: toMinor(row.mrr_delta_cents),
     }
   })
   return {

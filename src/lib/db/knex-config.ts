@@ -1,8 +1,10 @@
 import type {Knex} from 'knex'
 import {existsSync} from 'node:fs'
+import pg from 'pg'
 
 import type {RdsEngine} from './connection-spec.js'
 import {quietLog} from './knex-log.js'
+import {int8FromText} from './values.js'
 
 /** Timeouts and pool size for the knex instance of one RDS (DESIGN.md §4, security-facts §7). */
 export interface FleetOptions {
@@ -42,6 +44,15 @@ export interface KnexTarget {
 }
 
 const isControl = (options: FleetOptions | ControlDbOptions): options is ControlDbOptions => 'controlDb' in options
+
+/** PostgreSQL's BIGINT (int8) type. */
+const PG_INT8_OID = 20
+
+/** The control database's pg type parsers: a BIGINT (the money columns, counts) as a number where one holds it exactly, else pg's string. */
+const CONTROL_PG_TYPES: Knex.PgCustomTypesConfig = {
+  getTypeParser: (oid: number, format: string) =>
+    oid === PG_INT8_OID && format !== 'binary' ? int8FromText : pg.types.getTypeParser(oid, format === 'binary' ? 'binary' : 'text'),
+}
 
 /** The control database's pool on a server: its commands are short, a few connections suffice. */
 const CONTROL_POOL_MAX = 4
@@ -179,7 +190,7 @@ export function knexConfigFor(target: KnexTarget, options: FleetOptions | Contro
           password: target.password ?? undefined,
           database: target.database,
           // The fleet's sessions are named, so an RDS's own operators can tell raiops' from the application's.
-          ...(control ? {} : {application_name: 'raiops'}),
+          ...(control ? {types: CONTROL_PG_TYPES} : {application_name: 'raiops'}),
           connectionTimeoutMillis: options.connectTimeoutMs,
           ...(queryTimeoutMs > 0 ? {statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs + PG_QUERY_TIMEOUT_MARGIN_MS} : {}),
         } satisfies Knex.PgConnectionConfig,
