@@ -1,6 +1,5 @@
 import type {Knex} from 'knex'
 import {existsSync} from 'node:fs'
-import pg from 'pg'
 
 import type {RdsEngine} from './connection-spec.js'
 import {quietLog} from './knex-log.js'
@@ -44,15 +43,6 @@ export interface KnexTarget {
 }
 
 const isControl = (options: FleetOptions | ControlDbOptions): options is ControlDbOptions => 'controlDb' in options
-
-/** PostgreSQL's BIGINT (int8) type. */
-const PG_INT8_OID = 20
-
-/** The control database's pg type parsers: a BIGINT (the money columns, counts) as a number where one holds it exactly, else pg's string. */
-const CONTROL_PG_TYPES: Knex.PgCustomTypesConfig = {
-  getTypeParser: (oid: number, format: string) =>
-    oid === PG_INT8_OID && format !== 'binary' ? int8FromText : pg.types.getTypeParser(oid, format === 'binary' ? 'binary' : 'text'),
-}
 
 /** The control database's pool on a server: its commands are short, a few connections suffice. */
 const CONTROL_POOL_MAX = 4
@@ -130,13 +120,30 @@ function controlSqliteAfterCreate(conn: SqliteRawConnection, done: (error: Error
   done(null, conn)
 }
 
+/** PostgreSQL's BIGINT (int8) type. */
+const PG_INT8_OID = 20
+
+/** The part of a pg client the control database's afterCreate needs. */
+interface PgRawConnection {
+  setTypeParser(oid: number, format: 'text', parse: (text: string) => unknown): void
+}
+
+/** A control database connection on PostgreSQL reads a BIGINT (the money columns, counts) as a number where one holds it exactly, else as pg's string. */
+function controlPgAfterCreate(conn: PgRawConnection, done: (error: Error | null, conn: unknown) => void): void {
+  conn.setTypeParser(PG_INT8_OID, 'text', int8FromText)
+  done(null, conn)
+}
+
 /**
  * The pool. The control database's SQLite file has one connection, kept open
  * (its pragmas hold per connection), and knex's default wait for it; a fleet
  * pool starts empty, stays small, and fails a connect at once rather than retrying.
  */
 function poolFor(engine: RdsEngine, options: FleetOptions | ControlDbOptions, acquireConnectionTimeout: number): Knex.PoolConfig {
-  if (isControl(options)) return engine === 'sqlite' ? {min: 1, max: 1, afterCreate: controlSqliteAfterCreate} : {min: 0, max: CONTROL_POOL_MAX}
+  if (isControl(options))
+    return engine === 'sqlite'
+      ? {min: 1, max: 1, afterCreate: controlSqliteAfterCreate}
+      : {min: 0, max: CONTROL_POOL_MAX, ...(engine === 'postgres' ? {afterCreate: controlPgAfterCreate} : {})}
   const pool: Knex.PoolConfig = {
     min: 0,
     max: engine === 'sqlite' ? 1 : (options.poolMax ?? 2),
@@ -190,7 +197,7 @@ export function knexConfigFor(target: KnexTarget, options: FleetOptions | Contro
           password: target.password ?? undefined,
           database: target.database,
           // The fleet's sessions are named, so an RDS's own operators can tell raiops' from the application's.
-          ...(control ? {types: CONTROL_PG_TYPES} : {application_name: 'raiops'}),
+          ...(control ? {} : {application_name: 'raiops'}),
           connectionTimeoutMillis: options.connectTimeoutMs,
           ...(queryTimeoutMs > 0 ? {statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs + PG_QUERY_TIMEOUT_MARGIN_MS} : {}),
         } satisfies Knex.PgConnectionConfig,
