@@ -36,6 +36,8 @@ export interface OpsContext {
    * instant for every row and audit entry of its change; tests pin it.
    */
   now(): Date
+  /** RAIOPS_BILLING_GRACE_DAYS, for the subscription status the health score reads (default 7). */
+  billingGraceDays?: number
 }
 
 /**

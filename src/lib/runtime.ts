@@ -193,6 +193,7 @@ export class Runtime {
       fleet: await this.fleet(),
       fleetOptions: this.config.fleet,
       now: () => new Date(),
+      billingGraceDays: this.config.billingGraceDays,
     }
   }
 

@@ -3,6 +3,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {listAudit} from '../../src/lib/audit/read.js'
 import {verifyAuditChain} from '../../src/lib/audit/verify.js'
+import {billingAlerts} from '../../src/lib/billing/alerts.js'
+import {billingStatuses} from '../../src/lib/billing/billing-status.js'
 import {addMonths, foldLedger, type LedgerPlan} from '../../src/lib/billing/ledger.js'
 import {mrrAt, type Instant} from '../../src/lib/billing/mrr/index.js'
 import {recordPayment, refundPayment, showBilling} from '../../src/lib/billing/payments.js'
@@ -11,6 +13,7 @@ import {cancelSubscription, parseDiscount, pauseSubscription, resumeSubscription
 import {loadTimelines} from '../../src/lib/billing/timelines.js'
 import {openControlDb} from '../../src/lib/db/control-db.js'
 import {RaiopsError, UserError} from '../../src/lib/errors/index.js'
+import {rescoreUnread} from '../../src/lib/tenant/refresh.js'
 import {changeContext} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 
@@ -84,6 +87,22 @@ describe('the fold of a ledger', () => {
       },
     )
     expect(ledger.periods.map((p) => new Date(p.start).toISOString().slice(0, 10))).toEqual(['2026-01-31', '2026-02-28', '2026-03-31'])
+  })
+
+  it('a period that costs nothing (a 100 % discount) is paid as it starts and never makes the subscription past due', () => {
+    const ledger = foldLedger(
+      [{id: 1, type: 'set', effectiveAt: Date.parse(iso('2026-01-01')), changes: {planId: 1, quantity: 1, status: 'active', discount: {percentBp: 10_000}}}],
+      [],
+      plans,
+      {until: Date.parse(iso('2026-04-01')), graceDays: 7},
+    )
+    expect(ledger.periods.map((p) => [new Date(p.start).toISOString().slice(0, 10), p.dueMinor, p.paidAt === p.start])).toEqual([
+      ['2026-01-01', 0, true],
+      ['2026-02-01', 0, true],
+      ['2026-03-01', 0, true],
+      ['2026-04-01', 0, true],
+    ])
+    expect([ledger.status, ledger.states.map((s) => s.status)]).toEqual(['active', ['active']])
   })
 
   it('a trial bills nothing until it ends; an unpaid period is past due after the grace days and active again once paid', () => {
@@ -274,6 +293,11 @@ describe.each(CONTROL_ENGINES)('the billing ledger on %s', (engine) => {
     expect(refund.subscription).toMatchObject({mrrMinor: before.mrr_cents, paidThrough: iso('2026-04-01'), status: 'active'})
     const tooMuch = await refusal(db, () => refundPayment(at('2026-04-13'), {paymentId, amount: '59.01', reason: 'again'}))
     expect(tooMuch.message).toMatch(/59\.00 USD of payment \d+ is left to refund/)
+    // Not dated before the payment (paid 2026-02-03) nor more than 5 years ahead.
+    const early = await refusal(db, () => refundPayment(at('2026-04-13'), {paymentId, amount: '1.00', reason: 'x', date: d('2026-02-02')}))
+    expect(early.message).toMatch(/--date 2026-02-02T00:00:00.000Z is before payment \d+ was made \(2026-02-03T00:00:00.000Z\)/)
+    const late = await refusal(db, () => refundPayment(at('2026-04-13'), {paymentId, amount: '1.00', reason: 'x', date: d('2031-04-14')}))
+    expect(late.message).toMatch(/--date 2031-04-14 is more than 5 years ahead/)
     const failedId = Number((await db('payments').where({reference: 'ch_2'}).first('id'))!.id)
     expect((await refusal(db, () => refundPayment(at('2026-04-13'), {paymentId: failedId, reason: 'x'}))).message).toMatch(/only a succeeded payment/)
     const shown = await showBilling({db, now: () => new Date(iso('2026-04-13'))}, {tenant: 'Acme Diner'})
@@ -336,6 +360,14 @@ describe.each(CONTROL_ENGINES)('the billing ledger on %s', (engine) => {
     expect((await refusal(db, () => setSubscription(ctx, {...set, discount: '-1'}))).message).toMatch(/negative/)
     expect((await refusal(db, () => setSubscription(ctx, {...set, effective: d('2025-12-31')}))).message).toMatch(/before the tenant existed/)
     expect((await refusal(db, () => setSubscription(ctx, {...set, quantity: -1}))).message).toMatch(/--quantity/)
+    // At most 5 years ahead of now (2026-03-01): 2031-03-01 is the last day.
+    expect((await refusal(db, () => setSubscription(ctx, {...set, effective: d('2031-03-02')}))).message).toMatch(
+      /--effective 2031-03-02 is more than 5 years ahead/,
+    )
+    expect((await refusal(db, () => cancelSubscription(ctx, {tenant: 'Acme Diner', reason: 'r', effective: d('9999-12-31')}))).exitCode).toBe(2)
+    expect((await refusal(db, () => pauseSubscription(ctx, {tenant: 'Acme Diner', reason: 'r', effective: d('2040-01-01')}))).exitCode).toBe(2)
+    expect((await refusal(db, () => resumeSubscription(ctx, {tenant: 'Acme Diner', reason: 'r', effective: d('2040-01-01')}))).exitCode).toBe(2)
+    expect((await refusal(db, () => recordPayment(ctx, {...payment, date: d('2031-03-02')}))).message).toMatch(/--date 2031-03-02 is more than 5 years ahead/)
     expect((await refusal(db, () => setSubscription(ctx, {...set, plan: 'nope'}))).exitCode).toBe(2)
     expect((await refusal(db, () => setSubscription(ctx, {...set, trialUntil: d('2026-02-01')}))).message).toMatch(/--trial-until .* is not after/)
     expect((await refusal(db, () => setSubscription(ctx, {...set, discount: '10%', discountUntil: d('2026-01-01')}))).message).toMatch(/--discount-until/)
@@ -369,6 +401,178 @@ describe.each(CONTROL_ENGINES)('the billing ledger on %s', (engine) => {
       ['EUR', [[iso('2026-03-05'), 'active']]],
     ])
     expect((await verifyAuditChain({db})).ok).toBe(true)
+  })
+
+  it('periods keep their currency: a payment pays only a period of its own, and alerts and billing:show label each in its own', async () => {
+    // Cafe: billed 79.00 USD a month from 02-01 (February paid), moved to 30.00 EUR on 03-05; March is still a USD period, April the first EUR one.
+    const eur = await recordPayment(at('2026-04-02'), {
+      tenant: 'Cafe',
+      amount: '30.00',
+      currency: 'EUR',
+      method: 'card',
+      reference: 'e1',
+      status: 'succeeded',
+      date: d('2026-04-02'),
+    })
+    expect(eur.payment).toMatchObject({periodStart: iso('2026-04-01'), currency: 'EUR', amountMinor: 3000})
+    const shown = await showBilling({db, now: () => new Date(iso('2026-04-20'))}, {tenant: 'Cafe'})
+    expect(shown.periods.map((p) => [p.start.slice(0, 10), p.currency, p.dueMinor, p.paidMinor, p.overdue])).toEqual([
+      ['2026-02-01', 'USD', 7900, 7900, false],
+      ['2026-03-01', 'USD', 7900, 0, true],
+      ['2026-04-01', 'EUR', 3000, 3000, false],
+    ])
+    expect(shown.subscription?.status).toBe('past_due')
+    const wrong = await refusal(db, () =>
+      recordPayment(at('2026-04-20'), {
+        tenant: 'Cafe',
+        amount: '79.00',
+        currency: 'EUR',
+        method: 'card',
+        reference: 'e2',
+        status: 'succeeded',
+        date: d('2026-04-20'),
+        period: d('2026-03-01'),
+      }),
+    )
+    expect(wrong.message).toBe('the period starting 2026-03-01 is billed in USD, not EUR')
+    const {alerts} = await billingAlerts({db, now: () => new Date(iso('2026-04-20'))}, {graceDays: 7})
+    const overdue = alerts.find((a) => a.kind === 'overdue' && a.tenantId === cafe)
+    expect(overdue).toMatchObject({currency: 'USD', amountMinor: 7900, amount: '79.00'})
+    expect(overdue?.action).toMatch(/^collect 79\.00 USD /)
+    // Paid in its own currency, named with --period: the March period is paid and the subscription active again.
+    const usd = await recordPayment(at('2026-04-20'), {
+      tenant: 'Cafe',
+      amount: '79.00',
+      currency: 'USD',
+      method: 'transfer',
+      reference: 'u1',
+      status: 'succeeded',
+      date: d('2026-04-20'),
+      period: d('2026-03-01'),
+    })
+    expect(usd.payment).toMatchObject({periodStart: iso('2026-03-01'), currency: 'USD'})
+    expect(usd.subscription).toMatchObject({status: 'active', currency: 'EUR'})
+    // Without --period, a payment in the old currency is still refused.
+    expect(
+      (
+        await refusal(db, () =>
+          recordPayment(at('2026-04-20'), {
+            tenant: 'Cafe',
+            amount: '1.00',
+            currency: 'USD',
+            method: 'card',
+            reference: 'u2',
+            status: 'succeeded',
+            date: d('2026-04-20'),
+          }),
+        )
+      ).message,
+    ).toBe('a payment in USD for a subscription in EUR')
+  })
+
+  it('the health score reads the status billing:show gives now, from tenant_billing alone, with the grace days given', async () => {
+    const rds = Number((await db('rds_instances').first('id'))!.id)
+    const leaving = await addTenant(db, 'Leaving Later', rds, 20)
+    const behind = await addTenant(db, 'Paid Ahead Behind', rds, 21)
+    await setSubscription(at('2026-02-01'), {tenant: String(leaving), plan: 'eur-m', reason: 'start'})
+    await recordPayment(at('2026-02-02'), {
+      tenant: String(leaving),
+      amount: '30.00',
+      currency: 'EUR',
+      method: 'card',
+      reference: 'l1',
+      status: 'succeeded',
+      date: d('2026-02-02'),
+    })
+    // A cancel recorded on 02-10, effective on 03-01: the last change, before it takes effect.
+    await cancelSubscription(at('2026-02-10'), {tenant: String(leaving), reason: 'leaving', effective: d('2026-03-01')})
+    // February left unpaid, March paid on 03-02: the last change, after which February turns overdue (03-08 with 7 grace days).
+    await setSubscription(at('2026-02-01'), {tenant: String(behind), plan: 'eur-m', reason: 'start'})
+    await recordPayment(at('2026-03-02'), {
+      tenant: String(behind),
+      amount: '30.00',
+      currency: 'EUR',
+      method: 'card',
+      reference: 'b1',
+      status: 'succeeded',
+      date: d('2026-03-02'),
+      period: d('2026-03-01'),
+    })
+    const ids = [leaving, behind]
+    const statuses = async (day: string, graceDays?: number) => {
+      const queries: string[] = []
+      const onQuery = (q: {sql: string}) => queries.push(q.sql)
+      db.on('query', onQuery)
+      const rows = await billingStatuses(db, {tenantIds: ids}, new Date(iso(day)), graceDays)
+      db.removeListener('query', onQuery)
+      expect(queries).toHaveLength(1)
+      return ids.map((id) => rows.find((r) => r.tenantId === id)?.status)
+    }
+    const shown = async (day: string, graceDays?: number) =>
+      Promise.all(ids.map(async (id) => (await showBilling({db, now: () => new Date(iso(day))}, {tenant: String(id), graceDays})).subscription?.status))
+    for (const [day, graceDays, expected] of [
+      ['2026-02-20', undefined, ['active', 'active']],
+      ['2026-03-07', undefined, ['canceled', 'active']],
+      ['2026-03-08', undefined, ['canceled', 'past_due']],
+      ['2026-03-12', 14, ['canceled', 'active']],
+      ['2026-03-15', 14, ['canceled', 'past_due']],
+    ] as const) {
+      expect(await statuses(day, graceDays), `${day} with ${graceDays ?? 7} grace days`).toEqual(expected)
+      expect(await shown(day, graceDays), `billing:show ${day}`).toEqual(expected)
+    }
+    // The sync's rescoring takes the grace days it is given.
+    await rescoreUnread(db, rds, 'healthy', new Date(iso('2026-03-12')), 14)
+    const signal = async () => {
+      const row = await db('tenant_master').where({id: behind}).first('health_signals')
+      return (JSON.parse(row!.health_signals ?? '[]') as Array<{name: string; detail: string}>).find((s) => s.name === 'billing')?.detail
+    }
+    expect(await signal()).toBe('subscription active')
+    await rescoreUnread(db, rds, 'healthy', new Date(iso('2026-03-12')), 7)
+    expect(await signal()).toBe('subscription past due')
+  })
+
+  it('amounts up to 10^15 minor units are stored and read back exactly; larger ones are refused with exit 2', async () => {
+    const rds = Number((await db('rds_instances').first('id'))!.id)
+    const whale = await addTenant(db, 'Whale', rds, 30)
+    // 9,000,000,000,000.00 USD: far over a 32-bit column's 21,474,836.47.
+    await createPlan(at('2026-01-01'), {code: 'whale', name: 'Whale', currency: 'USD', interval: 'month', price: '9000000000000.00'})
+    const set = await setSubscription(at('2026-02-01'), {tenant: String(whale), plan: 'whale', reason: 'big deal'})
+    expect(set.subscription).toMatchObject({mrrMinor: 900_000_000_000_000, mrr: '9000000000000.00 USD'})
+    const paid = await recordPayment(at('2026-02-02'), {
+      tenant: String(whale),
+      amount: '9000000000000.00',
+      currency: 'USD',
+      method: 'wire',
+      reference: 'w1',
+      status: 'succeeded',
+      date: d('2026-02-02'),
+    })
+    expect(paid.payment).toMatchObject({amountMinor: 900_000_000_000_000, amount: '9000000000000.00 USD'})
+    const shown = await showBilling({db, now: () => new Date(iso('2026-02-10'))}, {tenant: String(whale)})
+    expect(shown.periods[0]).toMatchObject({dueMinor: 900_000_000_000_000, paidMinor: 900_000_000_000_000, balanceMinor: 0})
+    expect(shown.events[0].mrrMinor).toBe(900_000_000_000_000)
+
+    const tooLarge = await refusal(db, () =>
+      createPlan(at('2026-01-01'), {code: 'too-big', name: 'Too big', currency: 'USD', interval: 'month', price: '10000000000000.01'}),
+    )
+    expect(tooLarge.message).toBe('--price "10000000000000.01" is too large')
+    const pay = {tenant: String(whale), currency: 'USD', method: 'wire', reference: 'w2', status: 'succeeded', date: d('2026-02-03')}
+    expect((await refusal(db, () => recordPayment(at('2026-02-03'), {...pay, amount: '10000000000000.01'}))).message).toBe(
+      '--amount "10000000000000.01" is too large',
+    )
+    // A term priced by the unit over the largest amount: 11 × 1,000,000,000,000.00 + 1.00.
+    await createPlan(at('2026-01-01'), {
+      code: 'whale-units',
+      name: 'Whale units',
+      currency: 'USD',
+      interval: 'month',
+      price: '1.00',
+      unit: 'location',
+      unitPrice: '1000000000000.00',
+    })
+    const term = await refusal(db, () => setSubscription(at('2026-02-05'), {tenant: String(whale), plan: 'whale-units', quantity: 11, reason: 'more'}))
+    expect(term.message).toBe('11 units of plan "whale-units" cost more than raiops bills in a term')
+    expect(term.hint).toBe('a term costs at most 10000000000000.00 USD: give a smaller --quantity')
   })
 
   it.runIf(engine !== 'sqlite')('two operators changing one subscription at once: both land in order, the ledger consistent', async () => {

@@ -2,7 +2,7 @@ import type {Knex} from 'knex'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {migrations, type Migration} from '../../migrations/index.js'
-import {toIso} from '../../src/lib/db/values.js'
+import {toIso, toMinor} from '../../src/lib/db/values.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 
 /** The migrator as raiops drives it (src/lib/db/control-db.ts): the same source, the same bookkeeping table. */
@@ -291,6 +291,60 @@ const CASES: Record<string, MigrationCase> = {
       ] as const)
         expect(await db.schema.hasColumn(table, column)).toBe(false)
       expect(await db.schema.hasColumn('payments', 'amount_cents')).toBe(true)
+    },
+  },
+  '20261130000200_billing_status_schedule': {
+    async afterUp(db) {
+      // A row written before the column existed has no schedule (read from its dates); a new one keeps it.
+      await db('tenant_billing').insert({tenant_master_id: 1, status: 'active', mrr_cents: 4900, currency: 'USD', created_at: T0, updated_at: T0})
+      expect(await db('tenant_billing').select('status', 'status_schedule')).toEqual([{status: 'active', status_schedule: null}])
+      const schedule = '{"base":[[1767225600000,"active"]],"unpaidFrom":null,"late":[]}'
+      await db('tenant_billing').update({status_schedule: schedule})
+      expect(await db('tenant_billing').select('status_schedule')).toEqual([{status_schedule: schedule}])
+      await db('tenant_billing').delete()
+    },
+    async afterDown(db) {
+      expect(await db.schema.hasColumn('tenant_billing', 'status_schedule')).toBe(false)
+      expect(await db.schema.hasColumn('tenant_billing', 'paid_through')).toBe(true)
+    },
+  },
+  '20261130000300_money_bigint': {
+    async afterUp(db) {
+      const prices = async () => (await db('subscription_plans').orderBy('code').select('code', 'price_cents')).map((r) => [r.code, toMinor(r.price_cents)])
+      expect(await prices()).toEqual([
+        ['legacy', 900],
+        ['pro-yearly', 49900],
+      ])
+      // The largest amount raiops bills (10^15 minor units) in every money column, read back exactly as a number.
+      const big = 1_000_000_000_000_000
+      await db('subscription_plans').where({code: 'pro-yearly'}).update({price_cents: big, unit_price_minor: big})
+      await db('tenant_billing').insert({tenant_master_id: 1, status: 'active', mrr_cents: big, currency: 'USD', created_at: T0, updated_at: T0})
+      await db('billing_events').insert({tenant_master_id: 1, type: 'set', mrr_cents: big, mrr_delta_cents: -big, effective_at: T0, created_at: T0})
+      await db('payments').insert({tenant_master_id: 1, amount_cents: big, currency: 'USD', paid_at: T0, created_at: T0, updated_at: T0})
+      const [plan] = await db('subscription_plans').where({code: 'pro-yearly'}).select('price_cents', 'unit_price_minor')
+      const [billing] = await db('tenant_billing').select('mrr_cents')
+      const [event] = await db('billing_events').select('mrr_cents', 'mrr_delta_cents')
+      const [payment] = await db('payments').select('amount_cents')
+      expect([plan.price_cents, plan.unit_price_minor, billing.mrr_cents, event.mrr_cents, event.mrr_delta_cents, payment.amount_cents].map(toMinor)).toEqual([
+        big,
+        big,
+        big,
+        big,
+        -big,
+        big,
+      ])
+      // Rolling back while an amount does not fit 32 bits is refused (SQLite's INTEGER is 64-bit either way: nothing to roll back).
+      if (db.client.config.client !== 'better-sqlite3')
+        await expect(db.migrate.down(migratorConfig)).rejects.toThrow(/row\(s\) of subscription_plans\.price_cents do not fit a 32-bit integer/)
+      await db('subscription_plans').where({code: 'pro-yearly'}).update({price_cents: 49900, unit_price_minor: null})
+      for (const table of ['payments', 'billing_events', 'tenant_billing']) await db(table).delete()
+    },
+    async afterDown(db) {
+      expect((await db('subscription_plans').orderBy('code').select('price_cents')).map((r) => toMinor(r.price_cents))).toEqual([900, 49900])
+      if (db.client.config.client !== 'better-sqlite3') {
+        const tooBig = db('payments').insert({tenant_master_id: 1, amount_cents: 3_000_000_000, currency: 'USD', paid_at: T0, created_at: T0, updated_at: T0})
+        await expect(tooBig).rejects.toThrow(/range/i)
+      }
     },
   },
 }

@@ -13,7 +13,10 @@ export const tenantArg = {tenant: Args.string({description: `the tenant: ${TENAN
 
 /** What billing:cancel, billing:pause and billing:resume take. */
 export const statusChangeFlags = (reasonRequired: boolean) => ({
-  effective: dateFlag('effective', 'when it takes effect: a date or time (default now); a past date is a backdated change, audited as such'),
+  effective: dateFlag(
+    'effective',
+    'when it takes effect: a date or time (default now), at most 5 years ahead; a past date is a backdated change, audited as such',
+  ),
   reason: Flags.string({description: 'why: kept with the event and in the audit trail', required: reasonRequired}),
 })
 
@@ -43,6 +46,6 @@ export const paymentFlags = {
   method: Flags.string({description: 'how it was paid: card, transfer…', required: true}),
   reference: Flags.string({description: "the processor's or bank's reference", required: true}),
   status: Flags.option({options: PAYMENT_STATUSES, description: 'what happened to it', required: true})(),
-  date: dateFlag('date', 'when it was paid (or failed, or was refunded)', true),
-  period: dateFlag('period', 'the day the billing period it pays starts, YYYY-MM-DD (default: the oldest unpaid one)'),
+  date: dateFlag('date', 'when it was paid (or failed): at most 5 years ahead', true),
+  period: dateFlag('period', 'the day the billing period it pays starts, YYYY-MM-DD (default: the oldest unpaid one in the payment’s currency)'),
 }

@@ -85,10 +85,10 @@ export function renderBillingShow(c: ChalkInstance, shown: BillingShow): string 
       {header: 'start', cell: (p) => p.start.slice(0, 10)},
       {header: 'end', cell: (p) => p.end.slice(0, 10)},
       {header: 'plan', cell: (p) => p.planCode},
-      {header: 'due', cell: (p) => formatMoney(p.dueMinor, s.currency)},
-      {header: 'paid', cell: (p) => formatMoney(p.paidMinor, s.currency)},
-      {header: 'refunded', cell: (p) => (p.refundedMinor === 0 ? '' : formatMoney(p.refundedMinor, s.currency))},
-      {header: 'balance', cell: (p) => (p.overdue ? c.red(formatMoney(p.balanceMinor, s.currency)) : formatMoney(p.balanceMinor, s.currency))},
+      {header: 'due', cell: (p) => formatMoney(p.dueMinor, p.currency)},
+      {header: 'paid', cell: (p) => formatMoney(p.paidMinor, p.currency)},
+      {header: 'refunded', cell: (p) => (p.refundedMinor === 0 ? '' : formatMoney(p.refundedMinor, p.currency))},
+      {header: 'balance', cell: (p) => (p.overdue ? c.red(formatMoney(p.balanceMinor, p.currency)) : formatMoney(p.balanceMinor, p.currency))},
     ]),
   )
   out.push(`\n${c.bold('Events')} (in effective order)\n`)

@@ -18,7 +18,7 @@ export default class BillingRefund extends BaseCommand<PaymentResult> {
   static override flags = {
     amount: Flags.string({description: "how much, a decimal in the payment's currency (default: what is left of it)"}),
     reason: Flags.string({description: 'why: kept with the refund and in the audit trail', required: true}),
-    date: dateFlag('date', 'when the money was returned (default now)'),
+    date: dateFlag('date', 'when the money was returned (default now): not before the payment, at most 5 years ahead'),
   }
 
   async run(): Promise<PaymentResult> {

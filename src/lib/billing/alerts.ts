@@ -97,8 +97,6 @@ export interface LoadedLedgers {
   ledgers: Map<number, TenantLedger>
   payments: Map<number, LedgerPayment[]>
   names: Map<number, string>
-  /** Plan code and version → currency. */
-  currencyOf: (ledger: TenantLedger) => string
   timelines: TenantTimeline[]
 }
 
@@ -115,7 +113,7 @@ export async function loadLedgers(db: Db, until: number, graceDays: number): Pro
     if (ledger.states.length > 0) timelines.push(...tenantTimelines(data, id, ledger.states))
   }
   const names = new Map([...data.tenants].map(([id, t]) => [id, t.name]))
-  return {ledgers, payments, names, currencyOf: (ledger) => ledger.plan?.currency ?? '', timelines}
+  return {ledgers, payments, names, timelines}
 }
 
 function alert(
@@ -137,7 +135,7 @@ function overdueAlerts(loaded: LoadedLedgers, now: number, graceDays: number): B
     const name = loaded.names.get(id) ?? `#${id}`
     for (const period of ledger.periods) {
       if (period.dueBy > now || period.paidAt !== null || period.dueMinor <= 0) continue
-      const currency = loaded.currencyOf(ledger)
+      const {currency} = period
       const unpaid = period.dueMinor - period.paidMinor
       const paidPart = period.paidMinor > 0 ? ` (${formatAmount(period.paidMinor, currency)} paid)` : ''
       result.push(
@@ -166,6 +164,7 @@ function failedPaymentAlerts(loaded: LoadedLedgers, since: number, now: number):
       const settled = list.some(
         (p) =>
           p.status === 'succeeded' &&
+          p.currency === failed.currency &&
           (p.paidAt > failed.paidAt || (p.paidAt === failed.paidAt && p.id > failed.id)) &&
           (failed.periodStart === null || (p.periodStart !== null && isoDay(p.periodStart) === isoDay(failed.periodStart))),
       )

@@ -1,14 +1,19 @@
 import type {Db} from '../db/control-db.js'
 import {toIso} from '../db/values.js'
-import {addMonths, DEFAULT_BILLING_GRACE_DAYS} from './ledger.js'
+import {addMonths, DEFAULT_BILLING_GRACE_DAYS, scheduledStatus, type StatusSchedule} from './ledger.js'
 
 /**
  * Tenants' subscription status for the health score, read cheaply: one query
  * on tenant_billing (with its plan's interval) for a whole RDS or a list of
  * tenants, no ledger fold. tenant_billing holds the state as of the tenant's
- * last billing change; time has passed since, so the status is brought to
- * `now` as the ledger would: a trial whose end has passed is active, and an
- * active subscription whose first unpaid period (the one ending at
+ * last billing change, and with it its `status_schedule` (ledger.ts's
+ * `StatusSchedule`): the status each recorded event gives from its effective
+ * date (a future-dated cancel or pause included), the end of the first period
+ * never paid and the periods paid late. The status at `now` follows from it by
+ * date arithmetic with the grace days given (RAIOPS_BILLING_GRACE_DAYS), as
+ * `billing:show` would give it. A row written before the schedule existed is
+ * brought to `now` from its dates: a trial whose end has passed is active, and
+ * an active subscription whose first unpaid period (the one ending at
  * next_billing_at when it is not paid through it, else the next term after
  * paid_through) ended more than the grace days ago is past due.
  */
@@ -29,6 +34,8 @@ export interface StoredBilling {
   trial_until: unknown
   /** The plan's term in months (null: no plan). */
   interval_months: unknown
+  /** JSON StatusSchedule; null or absent on a row written before it existed. */
+  status_schedule?: string | null
 }
 
 const msOf = (value: unknown): number | null => {
@@ -40,6 +47,7 @@ const msOf = (value: unknown): number | null => {
 export function effectiveBillingStatus(row: StoredBilling, now: Date, graceDays = DEFAULT_BILLING_GRACE_DAYS): string | null {
   if (row.status === 'none') return null
   const at = now.getTime()
+  if (row.status_schedule) return scheduledStatus(JSON.parse(row.status_schedule) as StatusSchedule, at, graceDays) ?? row.status
   const months = Number(row.interval_months ?? 0)
   let status = row.status
   // The end of the period current at the last change (for a trial: of the first term after it).
@@ -67,7 +75,16 @@ export async function billingStatuses(
   const query = db('tenant_billing as b')
     .join('tenant_master as t', 't.id', 'b.tenant_master_id')
     .leftJoin('subscription_plans as p', 'p.id', 'b.plan_id')
-    .select('t.id as tenant_id', 't.remote_tenant_id', 'b.status', 'b.next_billing_at', 'b.paid_through', 'b.trial_until', 'p.interval_months')
+    .select(
+      't.id as tenant_id',
+      't.remote_tenant_id',
+      'b.status',
+      'b.next_billing_at',
+      'b.paid_through',
+      'b.trial_until',
+      'b.status_schedule',
+      'p.interval_months',
+    )
   if ('rdsId' in where) query.where('t.rds_instance_id', where.rdsId)
   else query.whereIn('t.id', [...where.tenantIds])
   const rows: Array<StoredBilling & {tenant_id: number; remote_tenant_id: number}> = await query

@@ -1,6 +1,6 @@
 import type {Db} from '../db/control-db.js'
 import type {BillingEventRow, PaymentRow, TenantBillingRow} from '../db/tables.js'
-import {foldLedger, type FoldOptions, type LedgerEvent, type LedgerPayment, type LedgerPlan, type TenantLedger} from './ledger.js'
+import {foldLedger, statusSchedule, type FoldOptions, type LedgerEvent, type LedgerPayment, type LedgerPlan, type TenantLedger} from './ledger.js'
 import {ledgerEvent, ledgerPayment, loadLedgerPlans} from './timelines.js'
 
 /**
@@ -66,6 +66,7 @@ export async function saveBillingState(tx: Db, locked: LockedLedger, options: Fo
       next_billing_at: ledger.nextBillingAt === null ? null : new Date(ledger.nextBillingAt),
       paid_through: ledger.paidThrough === null ? null : new Date(ledger.paidThrough),
       last_event_id: lastEvent?.id ?? null,
+      status_schedule: JSON.stringify(statusSchedule(locked.events, locked.payments, locked.plans, options.now.getTime())),
       version: Number(locked.billing.version) + 1,
       updated_at: options.now,
     })

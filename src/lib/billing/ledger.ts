@@ -108,15 +108,42 @@ export function termAmount(plan: LedgerPlan, quantity: number): number {
   return plan.priceMinor + plan.unitPriceMinor * Math.max(0, quantity - plan.includedUnits)
 }
 
-/** What a discount takes off a term of `termMinor` (never more than the term). */
+/**
+ * What a discount takes off a term of `termMinor` (never more than the term).
+ * A percentage is `termMinor × percentBp / 10,000` rounded half away from zero
+ * to a whole minor unit (12.5 % of 49.00 is 6.13; 50 % of 0.03 is 0.02), in
+ * integers (BigInt near the largest amount, where the product is past 2^53
+ * and a float quotient can be a unit off).
+ */
 export function discountMinor(discount: Discount | null, termMinor: number): number {
   if (discount === null) return 0
-  const off = 'percentBp' in discount ? Math.round((termMinor * discount.percentBp) / 10_000) : discount.amountMinor
+  const off = 'percentBp' in discount ? percentOf(termMinor, discount.percentBp) : discount.amountMinor
   return Math.min(off, termMinor)
+}
+
+/** `|termMinor| × percentBp / 10,000` rounded half up, with the term's sign: in exact doubles below 2^53, else in BigInt. */
+function percentOf(termMinor: number, percentBp: number): number {
+  const product = Math.abs(termMinor) * percentBp
+  let rounded: number
+  if (Number.isSafeInteger(product)) {
+    // The quotient is corrected by its remainder, which is exact, so a quotient rounded up or down by the division does not matter.
+    let quotient = Math.floor(product / 10_000)
+    let remainder = product - quotient * 10_000
+    if (remainder < 0) [quotient, remainder] = [quotient - 1, remainder + 10_000]
+    else if (remainder >= 10_000) [quotient, remainder] = [quotient + 1, remainder - 10_000]
+    rounded = remainder >= 5_000 ? quotient + 1 : quotient
+  } else rounded = Number((BigInt(Math.abs(termMinor)) * BigInt(percentBp) + 5_000n) / 10_000n)
+  return termMinor < 0 ? -rounded : rounded
 }
 
 /** Days an unpaid billing period may stay so before the subscription is past due (RAIOPS_BILLING_GRACE_DAYS). */
 export const DEFAULT_BILLING_GRACE_DAYS = 7
+
+/** How far ahead of now a billing change (--effective) or a payment or refund (--date) may be dated: 5 years. */
+export const MAX_AHEAD_MONTHS = 60
+
+/** The latest instant a billing change, payment or refund may be dated, given `now` (epoch ms). */
+export const latestBillingDate = (now: number): number => addMonths(now, MAX_AHEAD_MONTHS)
 
 /** The UTC calendar day of an instant, `YYYY-MM-DD`, as billing names periods and dates. */
 export const isoDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
@@ -173,6 +200,8 @@ export interface BillingPeriod {
   start: number
   end: number
   planCode: string
+  /** The currency of the plan that bills it: only payments in it pay it. */
+  currency: string
   /** The term after the discount in effect at its start. */
   dueMinor: number
   paidMinor: number
@@ -271,10 +300,12 @@ export function foldLedger(
         start: cursor,
         end,
         planCode: state.plan.code,
+        currency: state.plan.currency,
         dueMinor,
         paidMinor: 0,
         refundedMinor: 0,
-        paidAt: null,
+        // A period that costs nothing (a 100 % discount) is paid as it starts: it is never overdue.
+        paidAt: dueMinor === 0 ? cursor : null,
         dueBy: end + options.graceDays * DAY_MS,
       })
       cursor = end
@@ -283,15 +314,21 @@ export function foldLedger(
   const last = base[base.length - 1]
   const nextBillingAt =
     last === undefined ? null : last.status === 'trialing' ? last.terms.trialUntil : last.status === 'active' || last.status === 'past_due' ? cursor : null
-  // 3. The payments, matched to periods by the day their period starts; a period is paid once they reach what it costs.
+  // 3. The payments, matched to periods of their currency by the day the period starts; a period is paid once they reach what it costs.
   const dayOf = (ms: number) => Math.floor(ms / DAY_MS)
+  // Periods by the day they start; two periods of different currencies starting on one day are told apart by a search.
   const periodByDay = new Map(periods.map((p) => [dayOf(p.start), p]))
+  const periodOf = (currency: string, start: number): BillingPeriod | undefined => {
+    const day = dayOf(start)
+    const found = periodByDay.get(day)
+    return found === undefined || found.currency === currency ? found : periods.find((p) => p.currency === currency && dayOf(p.start) === day)
+  }
   // A refund that names no period takes its payment's; the payments by id only when there is one.
   const refundsByPayment = payments.some((p) => p.periodStart === null && p.refundOf !== null)
   const byId = refundsByPayment ? new Map(payments.map((p) => [p.id, p])) : null
   for (const payment of payments.filter((p) => p.paidAt <= until).sort((a, b) => a.paidAt - b.paidAt || a.id - b.id)) {
     const start = payment.periodStart ?? (payment.refundOf === null ? null : (byId?.get(payment.refundOf)?.periodStart ?? null))
-    const period = start === null ? undefined : periodByDay.get(dayOf(start))
+    const period = start === null ? undefined : periodOf(payment.currency, start)
     if (!period) continue
     if (payment.status === 'succeeded') {
       period.paidMinor += payment.amountMinor
@@ -368,4 +405,60 @@ export function foldLedger(
     paidThrough: paidThroughAt(until),
     mrrMinor,
   }
+}
+
+/**
+ * What tells a tenant's status at any instant from `from` on without folding
+ * its ledger again, as long as nothing is recorded since (tenant_billing keeps
+ * it; ./billing-status.ts reads it): the status each event gives (`base`,
+ * future-dated events included), the end of the first period never paid, and
+ * the periods paid after they ended. The grace days are left out: the reader
+ * adds its own.
+ */
+export interface StatusSchedule {
+  /** [epoch ms, status]: the status before payments (trialing, active, paused, canceled) from then on; the first entry is the one in effect at `from` when there is one. */
+  base: Array<[number, SubscriptionStatus]>
+  /** The end of the first billing period never paid (epoch ms); null: none. */
+  unpaidFrom: number | null
+  /** [end, paid at] of each period paid after it ended, paid after `from`. */
+  late: Array<[number, number]>
+}
+
+/** The schedule of a ledger from `from` on (see StatusSchedule). */
+export function statusSchedule(
+  events: readonly LedgerEvent[],
+  payments: readonly LedgerPayment[],
+  plans: ReadonlyMap<number, LedgerPlan>,
+  from: number,
+): StatusSchedule {
+  // Past the last event, payment and trial end, a period paid ahead (a year at most) and two of the longest terms, nothing changes but an unpaid period.
+  let last = from
+  for (const e of events) last = Math.max(last, e.effectiveAt, ms(e.changes.trialUntil) ?? 0)
+  for (const p of payments) last = Math.max(last, p.paidAt)
+  const ledger = foldLedger(events, payments, plans, {until: addMonths(last, 12 + 2 * 36), graceDays: 0, withMrr: false})
+  const base: Array<[number, SubscriptionStatus]> = []
+  for (const state of ledger.states) {
+    const at = new Date(state.at).getTime()
+    const status = state.status === 'past_due' ? 'active' : state.status
+    if (base.length > 0 && base[base.length - 1][1] === status) continue
+    if (at <= from && base.length > 0) base.pop()
+    base.push([at, status])
+  }
+  let unpaidFrom: number | null = null
+  const late: Array<[number, number]> = []
+  for (const p of ledger.periods) {
+    if (p.paidAt === null) unpaidFrom = unpaidFrom === null ? p.end : Math.min(unpaidFrom, p.end)
+    else if (p.paidAt > p.end && p.paidAt > from) late.push([p.end, p.paidAt])
+  }
+  return {base, unpaidFrom, late}
+}
+
+/** The status at `at` (≥ the schedule's `from`) with `graceDays`; null: none in effect yet. */
+export function scheduledStatus(schedule: StatusSchedule, at: number, graceDays: number): SubscriptionStatus | null {
+  let base: SubscriptionStatus | null = null
+  for (const [from, status] of schedule.base) if (from <= at) base = status
+  if (base !== 'active') return base
+  const grace = graceDays * DAY_MS
+  if (schedule.unpaidFrom !== null && schedule.unpaidFrom + grace <= at) return 'past_due'
+  return schedule.late.some(([end, paidAt]) => end + grace <= at && at < paidAt) ? 'past_due' : 'active'
 }

@@ -2,12 +2,12 @@ import {appendAudit} from '../audit/writer.js'
 import type {ChangeContext, OpsContext} from '../context.js'
 import {insertReturningId, type Db} from '../db/control-db.js'
 import {PAYMENT_STATUSES, type BillingEventRow, type PaymentRow, type PaymentStatus, type TenantBillingRow} from '../db/tables.js'
-import {toIso, toIsoRequired} from '../db/values.js'
+import {toIso, toIsoRequired, toMinor} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {getTenant} from '../tenant/reference.js'
 import {lockLedger, saveBillingState} from './ledger-store.js'
-import {addMonths, foldLedger, isoDay, type BillingPeriod} from './ledger.js'
-import {currencyCode, formatMoney, parseAmount} from './money.js'
+import {addMonths, foldLedger, isoDay, latestBillingDate, type BillingPeriod} from './ledger.js'
+import {currencyCode, formatMoney, MAX_AMOUNT_MINOR, parseAmount} from './money.js'
 import {subscriptionView, type BillingEventView, type SubscriptionView} from './subscriptions.js'
 import {DEFAULT_BILLING_GRACE_DAYS, ledgerEvent, loadLedgerPlans} from './timelines.js'
 
@@ -62,8 +62,8 @@ const MAX_TEXT = 255
 function toPaymentView(row: PaymentRow): PaymentView {
   return {
     id: Number(row.id),
-    amountMinor: Number(row.amount_cents),
-    amount: formatMoney(Number(row.amount_cents), row.currency),
+    amountMinor: toMinor(row.amount_cents),
+    amount: formatMoney(toMinor(row.amount_cents), row.currency),
     currency: row.currency,
     paidAt: toIsoRequired(row.paid_at),
     status: row.status,
@@ -101,7 +101,7 @@ async function readPayment(db: Db, id: number): Promise<PaymentRow> {
 export async function recordPayment(ctx: ChangeContext, input: RecordPaymentInput): Promise<PaymentResult> {
   const now = ctx.now()
   const currency = currencyCode(input.currency)
-  const amountMinor = parseAmount(input.amount, currency, {what: '--amount', maxMinor: 2_147_483_647})
+  const amountMinor = parseAmount(input.amount, currency, {what: '--amount', maxMinor: MAX_AMOUNT_MINOR})
   const status = paymentStatus(input.status)
   // A refund returns money of a payment: billing:refund checks it against that payment; here it would be unbounded.
   if (status === 'refunded')
@@ -111,6 +111,7 @@ export async function recordPayment(ctx: ChangeContext, input: RecordPaymentInpu
   const method = shortText(input.method, '--method')
   const reference = shortText(input.reference, '--reference')
   if (Number.isNaN(input.date.getTime())) throw new UserError('--date is not a date', {hint: 'e.g. --date 2026-03-01'})
+  notTooFarAhead(input.date, now)
   const graceDays = input.graceDays ?? DEFAULT_BILLING_GRACE_DAYS
   const tenant = await getTenant(ctx.db, input.tenant)
   return ctx.db.transaction(async (tx) => {
@@ -121,11 +122,12 @@ export async function recordPayment(ctx: ChangeContext, input: RecordPaymentInpu
     const horizon = addMonths(Math.max(now.getTime(), input.date.getTime()), 12)
     const ledger = foldLedger(locked.events, locked.payments, locked.plans, {until: horizon, graceDays})
     const subscriptionCurrency = ledger.plan?.currency ?? locked.billing.currency
-    if (subscriptionCurrency !== currency)
+    // A payment pays a period of its own currency: one of the plan now, or one billed before a move to another currency (--period).
+    if (subscriptionCurrency !== currency && (input.period === undefined || !ledger.periods.some((p) => p.currency === currency)))
       throw new UserError(`a payment in ${currency} for a subscription in ${subscriptionCurrency}`, {
-        hint: `record it in ${subscriptionCurrency}, the currency of the tenant's plan`,
+        hint: `record it in ${subscriptionCurrency}, the currency of the tenant's plan (a period billed in another currency before: name it with --period)`,
       })
-    const period = choosePeriod(ledger.periods, input.period, Math.max(now.getTime(), input.date.getTime()))
+    const period = choosePeriod(ledger.periods, currency, input.period, Math.max(now.getTime(), input.date.getTime()))
     const id = await insertReturningId(tx, 'payments', {
       tenant_master_id: tenant.id,
       amount_cents: amountMinor,
@@ -157,10 +159,21 @@ export async function recordPayment(ctx: ChangeContext, input: RecordPaymentInpu
   })
 }
 
-/** The period asked for (by the day it starts), else the oldest unpaid one up to `at`, else the next one. */
-function choosePeriod(periods: readonly BillingPeriod[], asked: Date | undefined, at: number): BillingPeriod {
+function notTooFarAhead(date: Date, now: Date): void {
+  const latest = latestBillingDate(now.getTime())
+  if (date.getTime() > latest) throw new UserError(`--date ${isoDay(date.getTime())} is more than 5 years ahead`, {hint: `give a date up to ${isoDay(latest)}`})
+}
+
+/** Of the periods billed in `currency`: the one asked for (by the day it starts), else the oldest unpaid one up to `at`, else the next one. */
+function choosePeriod(all: readonly BillingPeriod[], currency: string, asked: Date | undefined, at: number): BillingPeriod {
+  const periods = all.filter((p) => p.currency === currency)
   if (asked !== undefined) {
     const found = periods.find((p) => isoDay(p.start) === isoDay(asked.getTime()))
+    const other = all.find((p) => isoDay(p.start) === isoDay(asked.getTime()) && p.currency !== currency)
+    if (!found && other)
+      throw new UserError(`the period starting ${isoDay(other.start)} is billed in ${other.currency}, not ${currency}`, {
+        hint: `record its payment in ${other.currency}`,
+      })
     if (!found) {
       const starts = periods.slice(-6).map((p) => isoDay(p.start))
       throw new UserError(`no billing period starts on ${isoDay(asked.getTime())}`, {
@@ -195,6 +208,10 @@ export async function refundPayment(ctx: ChangeContext, input: RefundInput): Pro
   if (reason === '' || reason.length > 1000) throw new UserError('a refund needs --reason (at most 1000 characters)', {hint: 'e.g. --reason "double charge"'})
   if (!Number.isSafeInteger(input.paymentId) || input.paymentId <= 0)
     throw new UserError(`${input.paymentId} is not a payment id`, {hint: 'a whole number, as billing:show lists'})
+  if (input.date !== undefined) {
+    if (Number.isNaN(input.date.getTime())) throw new UserError('--date is not a date', {hint: 'e.g. --date 2026-03-01'})
+    notTooFarAhead(input.date, now)
+  }
   const original = await readPayment(ctx.db, input.paymentId)
   const tenant = await getTenant(ctx.db, String(original.tenant_master_id))
   const graceDays = input.graceDays ?? DEFAULT_BILLING_GRACE_DAYS
@@ -204,8 +221,8 @@ export async function refundPayment(ctx: ChangeContext, input: RefundInput): Pro
     if (payment.status !== 'succeeded')
       throw new UserError(`payment ${payment.id} is ${payment.status}: only a succeeded payment can be refunded`, {hint: 'see `raiops billing:show`'})
     const refunded = locked.payments.filter((p) => p.refundOf === payment.id).reduce((sum, p) => sum + p.amountMinor, 0)
-    const left = Number(payment.amount_cents) - refunded
-    const amountMinor = input.amount === undefined ? left : parseAmount(input.amount, payment.currency, {what: '--amount'})
+    const left = toMinor(payment.amount_cents) - refunded
+    const amountMinor = input.amount === undefined ? left : parseAmount(input.amount, payment.currency, {what: '--amount', maxMinor: MAX_AMOUNT_MINOR})
     if (amountMinor <= 0 || amountMinor > left)
       throw new UserError(
         `a refund of ${formatMoney(amountMinor, payment.currency)} is not possible: ${formatMoney(left, payment.currency)} of payment ${payment.id} is left to refund`,
@@ -214,6 +231,11 @@ export async function refundPayment(ctx: ChangeContext, input: RefundInput): Pro
         },
       )
     const paidAt = input.date ?? now
+    const paymentAt = Date.parse(toIsoRequired(payment.paid_at))
+    if (paidAt.getTime() < paymentAt)
+      throw new UserError(`--date ${paidAt.toISOString()} is before payment ${payment.id} was made (${toIsoRequired(payment.paid_at)})`, {
+        hint: `a refund returns money already paid: give --date ${isoDay(paymentAt)} or later`,
+      })
     const id = await insertReturningId(tx, 'payments', {
       tenant_master_id: tenant.id,
       amount_cents: amountMinor,
@@ -257,6 +279,8 @@ export interface PeriodView {
   start: string
   end: string
   planCode: string
+  /** The currency the period is billed in (its plan's then). */
+  currency: string
   dueMinor: number
   paidMinor: number
   refundedMinor: number
@@ -308,6 +332,7 @@ export async function showBilling(ctx: Pick<OpsContext, 'db' | 'now'>, input: {t
     start: new Date(p.start).toISOString(),
     end: new Date(p.end).toISOString(),
     planCode: p.planCode,
+    currency: p.currency,
     dueMinor: p.dueMinor,
     paidMinor: p.paidMinor,
     refundedMinor: p.refundedMinor,
@@ -346,8 +371,8 @@ export async function showBilling(ctx: Pick<OpsContext, 'db' | 'now'>, input: {t
       reason: row.reason,
       changes: ledgerEvent(row).changes,
       currency: row.currency ?? '',
-      mrrMinor: Number(row.mrr_cents),
-      mrrDeltaMinor: Number(row.mrr_delta_cents),
+      mrrMinor: toMinor(row.mrr_cents),
+      mrrDeltaMinor: toMinor(row.mrr_delta_cents),
     }
   })
   return {

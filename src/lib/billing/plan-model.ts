@@ -1,8 +1,8 @@
 import type {Db} from '../db/control-db.js'
 import type {SubscriptionPlanRow} from '../db/tables.js'
-import {toIsoRequired, toIso} from '../db/values.js'
+import {toIsoRequired, toIso, toMinor} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
-import {currencyCode, divideRounded, formatAmount, parseAmount} from './money.js'
+import {currencyCode, divideRounded, formatAmount, MAX_AMOUNT_MINOR, parseAmount} from './money.js'
 
 /**
  * What a plan version is made of, how its row reads and how its fields are
@@ -20,8 +20,8 @@ export const PLAN_INTERVAL_NAMES = Object.keys(PLAN_INTERVALS) as PlanInterval[]
 export const PLAN_UNITS = ['location', 'user'] as const
 export type PlanUnit = (typeof PLAN_UNITS)[number]
 
-/** The largest price stored (the columns are 32-bit integers), in minor units. */
-export const MAX_PRICE_MINOR = 2_147_483_647
+/** The largest price stored, in minor units (money.ts's MAX_AMOUNT_MINOR). */
+export const MAX_PRICE_MINOR = MAX_AMOUNT_MINOR
 export const MAX_INCLUDED_UNITS = 1_000_000
 export const MAX_TRIAL_DAYS = 3650
 export const MAX_FEATURES = 50
@@ -82,9 +82,9 @@ function parseFeatures(text: string | null): string[] {
 
 export function toPlanView(row: SubscriptionPlanRow): PlanVersionView {
   const currency = row.currency
-  const priceMinor = Number(row.price_cents)
+  const priceMinor = toMinor(row.price_cents)
   const intervalMonths = Number(row.interval_months)
-  const unitPriceMinor = row.unit === null || row.unit_price_minor === null ? null : Number(row.unit_price_minor)
+  const unitPriceMinor = row.unit === null || row.unit_price_minor === null ? null : toMinor(row.unit_price_minor)
   const monthlyMinor = divideRounded(priceMinor, intervalMonths)
   return {
     id: Number(row.id),

@@ -2,7 +2,7 @@ import {diffValues, listAudit, type AuditChange} from '../audit/read.js'
 import type {OpsContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {NotFoundError, UserError} from '../errors/index.js'
-import {divideRounded, MAX_MINOR} from './money.js'
+import {divideRounded, MAX_AMOUNT_MINOR} from './money.js'
 import {PLANS_TABLE, planCode, planVersions, toPlanView, versionAt, type PlanVersionView} from './plan-model.js'
 
 /**
@@ -52,7 +52,7 @@ export function termPriceMinor(plan: Pick<PlanVersionView, 'priceMinor' | 'unit'
   if (!Number.isSafeInteger(quantity) || quantity < 0) throw new UserError(`a quantity must be a whole number of 0 or more, not ${quantity}`)
   if (plan.unit === null || plan.unitPriceMinor === null) return plan.priceMinor
   const total = plan.priceMinor + plan.unitPriceMinor * Math.max(0, quantity - plan.includedUnits)
-  if (!Number.isSafeInteger(total) || total > MAX_MINOR) throw new UserError(`${quantity} units of this plan cost more than raiops can count exactly`)
+  if (!Number.isSafeInteger(total) || total > MAX_AMOUNT_MINOR) throw new UserError(`${quantity} units of this plan cost more than raiops can count exactly`)
   return total
 }
 

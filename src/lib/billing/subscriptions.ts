@@ -2,12 +2,23 @@ import {appendAudit} from '../audit/writer.js'
 import type {ChangeContext} from '../context.js'
 import {insertReturningId, type Db} from '../db/control-db.js'
 import type {BillingEventType, TenantBillingRow} from '../db/tables.js'
-import {toIso} from '../db/values.js'
+import {toIso, toMinor} from '../db/values.js'
 import {UserError} from '../errors/index.js'
 import {getTenant, type TenantRef} from '../tenant/reference.js'
 import {lockLedger, saveBillingState, type LockedLedger} from './ledger-store.js'
-import {applyEvent, discountMinor, foldLedger, isoDay, NO_TERMS, termAmount, type BillingChanges, type LedgerPlan, type Terms} from './ledger.js'
-import {currencyCode, formatMoney, parseAmount} from './money.js'
+import {
+  applyEvent,
+  discountMinor,
+  foldLedger,
+  isoDay,
+  latestBillingDate,
+  NO_TERMS,
+  termAmount,
+  type BillingChanges,
+  type LedgerPlan,
+  type Terms,
+} from './ledger.js'
+import {currencyCode, formatMoney, MAX_AMOUNT_MINOR, parseAmount} from './money.js'
 import type {Discount} from './mrr/types.js'
 import {planCode} from './plan-model.js'
 import {getPlan} from './plans.js'
@@ -116,6 +127,10 @@ async function tenantSince(db: Db, ref: string): Promise<{tenant: TenantRef; sin
 function effectiveDate(input: SubscriptionChangeInput, since: Date, now: Date): Date {
   const effective = input.effective ?? now
   if (Number.isNaN(effective.getTime())) throw new UserError('--effective is not a date', {hint: 'e.g. --effective 2026-01-01'})
+  if (effective.getTime() > latestBillingDate(now.getTime()))
+    throw new UserError(`--effective ${isoDay(effective.getTime())} is more than 5 years ahead`, {
+      hint: `a billing change may be dated up to ${isoDay(latestBillingDate(now.getTime()))}`,
+    })
   if (effective.getTime() < since.getTime())
     throw new UserError(`--effective ${effective.toISOString()} is before the tenant existed (registered ${since.toISOString()})`, {
       hint: 'a subscription cannot take effect before its tenant: give a later date',
@@ -137,7 +152,7 @@ export function parseDiscount(text: string, currency: string): Discount | null {
     throw new UserError(`--discount ${input} is not a discount: it cannot be negative nor have more than two decimals of a percent`, {
       hint: 'e.g. --discount 10% or --discount 12.5%',
     })
-  return {amountMinor: parseAmount(input, currency, {what: '--discount'})}
+  return {amountMinor: parseAmount(input, currency, {what: '--discount', maxMinor: MAX_AMOUNT_MINOR})}
 }
 
 interface EventDraft {
@@ -271,7 +286,7 @@ function auditState(row: TenantBillingRow): Record<string, unknown> {
     status: row.status,
     planId: row.plan_id,
     quantity: Number(row.quantity),
-    mrrMinor: Number(row.mrr_cents),
+    mrrMinor: toMinor(row.mrr_cents),
     currency: row.currency,
     version: Number(row.version),
   }
@@ -299,11 +314,11 @@ export async function subscriptionView(db: Db, row: TenantBillingRow): Promise<S
     currency: row.currency,
     quantity: Number(row.quantity),
     quantityMode: row.quantity_mode,
-    discount: percent !== null ? {percentBp: Number(percent)} : amount !== null ? {amountMinor: Number(amount)} : null,
+    discount: percent !== null ? {percentBp: Number(percent)} : amount !== null ? {amountMinor: toMinor(amount)} : null,
     discountUntil: dateOrNull(row.discount_until),
     trialUntil: dateOrNull(row.trial_until),
-    mrrMinor: Number(row.mrr_cents),
-    mrr: formatMoney(Number(row.mrr_cents), row.currency),
+    mrrMinor: toMinor(row.mrr_cents),
+    mrr: formatMoney(toMinor(row.mrr_cents), row.currency),
     startedAt: dateOrNull(row.started_at),
     cancelledAt: dateOrNull(row.cancelled_at),
     nextBillingAt: dateOrNull(row.next_billing_at),
@@ -377,8 +392,10 @@ export async function setSubscription(ctx: ChangeContext, input: SetSubscription
         intervalMonths: plan.intervalMonths,
       }
       const term = termAmount(ledgerPlan, quantity)
-      if (!Number.isSafeInteger(term) || term > 2 ** 53 / 10_000)
-        throw new UserError(`${quantity} units of plan "${plan.code}" cost more than raiops can count exactly`)
+      if (!Number.isSafeInteger(term) || term > MAX_AMOUNT_MINOR)
+        throw new UserError(`${quantity} units of plan "${plan.code}" cost more than raiops bills in a term`, {
+          hint: `a term costs at most ${formatMoney(MAX_AMOUNT_MINOR, currency)}: give a smaller --quantity`,
+        })
       const changes: BillingChanges = {planId: plan.id, quantity, quantityMode, status: 'active'}
       if (input.discount !== undefined) {
         const discount = parseDiscount(input.discount, currency)

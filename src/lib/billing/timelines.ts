@@ -3,7 +3,7 @@ import type {Knex} from 'knex'
 import type {Db} from '../db/control-db.js'
 import {mysqlEachRow} from '../db/stream-rows.js'
 import type {BillingEventRow, PaymentRow, SubscriptionPlanRow} from '../db/tables.js'
-import {toIsoRequired} from '../db/values.js'
+import {toIsoRequired, toMinor} from '../db/values.js'
 import {DEFAULT_BILLING_GRACE_DAYS, foldLedger, type BillingChanges, type LedgerEvent, type LedgerPayment, type LedgerPlan} from './ledger.js'
 import type {SubscriptionState, TenantTimeline} from './mrr/types.js'
 import {PLANS_TABLE} from './plan-model.js'
@@ -37,9 +37,9 @@ export function ledgerPlan(row: SubscriptionPlanRow): LedgerPlan {
     code: row.code,
     version: Number(row.version),
     currency: row.currency,
-    priceMinor: Number(row.price_cents),
+    priceMinor: toMinor(row.price_cents),
     unit: row.unit,
-    unitPriceMinor: row.unit_price_minor === null ? null : Number(row.unit_price_minor),
+    unitPriceMinor: row.unit_price_minor === null ? null : toMinor(row.unit_price_minor),
     includedUnits: Number(row.included_units),
     intervalMonths: Number(row.interval_months),
   }
@@ -57,7 +57,7 @@ export function ledgerEvent(row: Pick<BillingEventRow, 'id' | 'type' | 'effectiv
 export function ledgerPayment(row: Pick<PaymentRow, 'id' | 'amount_cents' | 'currency' | 'paid_at' | 'status' | 'period_start' | 'refund_of'>): LedgerPayment {
   return {
     id: Number(row.id),
-    amountMinor: Number(row.amount_cents),
+    amountMinor: toMinor(row.amount_cents),
     currency: row.currency,
     paidAt: toMs(row.paid_at),
     status: row.status,

@@ -3,6 +3,7 @@ import {existsSync} from 'node:fs'
 
 import type {RdsEngine} from './connection-spec.js'
 import {quietLog} from './knex-log.js'
+import {int8FromText} from './values.js'
 
 /** Timeouts and pool size for the knex instance of one RDS (DESIGN.md §4, security-facts §7). */
 export interface FleetOptions {
@@ -119,13 +120,30 @@ function controlSqliteAfterCreate(conn: SqliteRawConnection, done: (error: Error
   done(null, conn)
 }
 
+/** PostgreSQL's BIGINT (int8) type. */
+const PG_INT8_OID = 20
+
+/** The part of a pg client the control database's afterCreate needs. */
+interface PgRawConnection {
+  setTypeParser(oid: number, format: 'text', parse: (text: string) => unknown): void
+}
+
+/** A control database connection on PostgreSQL reads a BIGINT (the money columns, counts) as a number where one holds it exactly, else as pg's string. */
+function controlPgAfterCreate(conn: PgRawConnection, done: (error: Error | null, conn: unknown) => void): void {
+  conn.setTypeParser(PG_INT8_OID, 'text', int8FromText)
+  done(null, conn)
+}
+
 /**
  * The pool. The control database's SQLite file has one connection, kept open
  * (its pragmas hold per connection), and knex's default wait for it; a fleet
  * pool starts empty, stays small, and fails a connect at once rather than retrying.
  */
 function poolFor(engine: RdsEngine, options: FleetOptions | ControlDbOptions, acquireConnectionTimeout: number): Knex.PoolConfig {
-  if (isControl(options)) return engine === 'sqlite' ? {min: 1, max: 1, afterCreate: controlSqliteAfterCreate} : {min: 0, max: CONTROL_POOL_MAX}
+  if (isControl(options))
+    return engine === 'sqlite'
+      ? {min: 1, max: 1, afterCreate: controlSqliteAfterCreate}
+      : {min: 0, max: CONTROL_POOL_MAX, ...(engine === 'postgres' ? {afterCreate: controlPgAfterCreate} : {})}
   const pool: Knex.PoolConfig = {
     min: 0,
     max: engine === 'sqlite' ? 1 : (options.poolMax ?? 2),

@@ -193,7 +193,7 @@ export interface SubscriptionPlanRow {
   version: number
   name: string
   /** The base price per term, in minor units of `currency` (the name is older than currencies without cents). */
-  price_cents: number
+  price_cents: DbBigInt
   /** ISO 4217, upper case. */
   currency: string
   /** The term's label: month, quarter, year, 2-year, 3-year. */
@@ -203,7 +203,7 @@ export interface SubscriptionPlanRow {
   /** What is priced per unit: location, user, or nothing. */
   unit: string | null
   /** The price per unit per term beyond the included units, in minor units. */
-  unit_price_minor: number | null
+  unit_price_minor: DbBigInt | null
   included_units: number
   trial_days: number
   /** JSON: an array of strings; null is none. */
@@ -238,7 +238,7 @@ export interface TenantBillingRow {
   /** trialing, active, past_due, paused, canceled; `none` only inside the transaction that writes the first event. */
   status: string
   /** The monthly value now, in minor units of `currency` (the name is older than currencies without cents). */
-  mrr_cents: number
+  mrr_cents: DbBigInt
   currency: string
   billing_email: string | null
   started_at: DbTimestamp | null
@@ -254,6 +254,8 @@ export interface TenantBillingRow {
   trial_until: DbTimestamp | null
   /** The end of the last billing period paid for (the paid periods from the first are contiguous). */
   paid_through: DbTimestamp | null
+  /** JSON: what billing-status.ts needs to tell the status at a later instant (`StatusSchedule`); null on rows written before it existed. */
+  status_schedule: string | null
   last_event_id: number | null
   /** How many changes made this state: 1 after the first event. */
   version: number
@@ -272,8 +274,8 @@ export interface BillingEventRow {
   /** The plan version the event puts the tenant on (`set` only). */
   plan_id: number | null
   /** The monthly value after the event, as computed when it was recorded (informational: a later backdated event may change it). */
-  mrr_cents: number
-  mrr_delta_cents: number
+  mrr_cents: DbBigInt
+  mrr_delta_cents: DbBigInt
   effective_at: DbTimestamp
   /** Free text, unused by the ledger. */
   details: string | null
@@ -291,7 +293,7 @@ export interface PaymentRow {
   id: number
   tenant_master_id: number
   /** Minor units of `currency`, never negative; a refund's amount is what was returned. */
-  amount_cents: number
+  amount_cents: DbBigInt
   currency: string
   paid_at: DbTimestamp
   method: string | null

@@ -30,6 +30,25 @@ export function toBool(value: unknown): boolean {
   return value === true || value === 1 || value === '1' || value === 't' || value === 'true'
 }
 
+/** PostgreSQL's text of a BIGINT as a number where a JavaScript number holds it exactly, else the text. */
+export function int8FromText(text: string): number | string {
+  const n = Number(text)
+  return Number.isSafeInteger(n) ? n : text
+}
+
+/**
+ * An integer column as a number: a 64-bit column (the money columns, `bigint`)
+ * comes back from PostgreSQL as a string and may come back as a string or a
+ * BigInt from other drivers. Throws when it is not a whole number a JavaScript
+ * number holds exactly (above 2^53): raiops refuses such amounts on input, so
+ * one in the database was written by something else.
+ */
+export function toMinor(value: unknown): number {
+  const n = typeof value === 'bigint' ? Number(value) : typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw new Error(`expected a whole number a JavaScript number holds exactly, got ${String(value)}`)
+  return n
+}
+
 export function toNumberOrNull(value: unknown): number | null {
   if (value === null || value === undefined) return null
   const n = Number(value)

@@ -24,10 +24,18 @@ export const DEMO_BILLING_MONTHS = 24
 /** How many tenants have a subscription. */
 const SUBSCRIBERS = 30
 
-/** The range the tour's report covers: the 24 whole months before the build's month. */
-export function demoBillingWindow(now: Date): {from: string; to: string} {
+/** How many whole months the tour's report shows: the last ones of the history, which hold every MRR movement in USD. */
+export const DEMO_REPORT_MONTHS = 8
+
+/**
+ * The history's range, the 24 whole months before the build's month (`from`,
+ * `to` exclusive), and where the tour's report starts (`reportFrom`: the last
+ * DEMO_REPORT_MONTHS of it, short enough to read on one screen).
+ */
+export function demoBillingWindow(now: Date): {from: string; to: string; reportFrom: string} {
   const to = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)
-  return {from: new Date(addMonths(to, -DEMO_BILLING_MONTHS)).toISOString().slice(0, 10), to: new Date(to).toISOString().slice(0, 10)}
+  const day = (at: number) => new Date(at).toISOString().slice(0, 10)
+  return {from: day(addMonths(to, -DEMO_BILLING_MONTHS)), to: day(to), reportFrom: day(addMonths(to, -DEMO_REPORT_MONTHS))}
 }
 
 /** The tenant whose history the tour explains, as RDS:REMOTE_ID. */

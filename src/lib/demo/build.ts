@@ -66,8 +66,8 @@ export interface DemoResult {
   /** A tenant to open for support, as RDS:REMOTE_ID. */
   supportTenant: string
   sessionExpiresAt: string
-  /** The billing history: the range the tour reports on (YYYY-MM-DD, --to exclusive) and the tenant it explains. */
-  billing: {from: string; to: string; showcase: string}
+  /** The billing history: its range (YYYY-MM-DD, --to exclusive), where the tour's report starts, and the tenant it explains. */
+  billing: {from: string; to: string; reportFrom: string; showcase: string}
 }
 
 export function demoHome(dir: string): string {

@@ -1,3 +1,4 @@
+import {DEMO_REPORT_MONTHS} from './billing-history.js'
 import type {DemoResult} from './build.js'
 
 /**
@@ -70,9 +71,9 @@ export function demoTour(facts: Facts): TourStep[] {
       args: ['plan:list'],
     },
     {
-      title: 'Two years of revenue, month by month',
-      about: `MRR rolled forward from the billing ledger of ${master}'s subscribers: start + new + expansion + reactivation − contraction − churn = end, each currency on its own (USD and EUR are never summed), then ARR, customers, churn rates, ARPA and a bar chart of MRR. The policies it counts by head the report.`,
-      args: ['billing:report', '--from', facts.billing.from, '--to', facts.billing.to, '--by', 'month'],
+      title: 'Revenue, month by month',
+      about: `MRR rolled forward from the billing ledger of ${master}'s subscribers, the last ${DEMO_REPORT_MONTHS} months in USD: start + new + expansion + reactivation − contraction − churn = end, then ARR, customers, churn rates, ARPA and a bar chart of MRR. Each currency is reported on its own, never summed: without --currency, EUR follows; --from ${facts.billing.from} shows the two years. The policies it counts by head the report.`,
+      args: ['billing:report', '--from', facts.billing.reportFrom, '--to', facts.billing.to, '--by', 'month', '--currency', 'USD'],
     },
     {
       title: "Why did this tenant's MRR move?",

@@ -136,7 +136,7 @@ async function writeTenants(
       .where({rds_instance_id: rdsId})
     const byRemoteId = new Map(cached.map((row) => [Number(row.remote_tenant_id), row]))
     // The subscriptions of this RDS's tenants, for their scores: one query.
-    const billing = new Map((await billingStatuses(tx, {rdsId}, now)).map((b) => [b.remoteTenantId, b.status]))
+    const billing = new Map((await billingStatuses(tx, {rdsId}, now, ctx.billingGraceDays)).map((b) => [b.remoteTenantId, b.status]))
     const counts: SyncCounts = {...ZERO_COUNTS}
     const writes: Array<Omit<TenantMasterRow, 'id'>> = []
     const seen = new Set<number>()
@@ -325,7 +325,7 @@ export async function syncTenants(ctx: OpsContext, options: TenantSyncOptions): 
           finishedAt: ctx.now(),
         }).catch(() => undefined)
         // Its tenants could not be read: their scores count the stale cache (and a down RDS). Not when the run was stopped.
-        if (!stopped) await rescoreUnread(ctx.db, rds.id, row.health_status, ctx.now()).catch(() => undefined)
+        if (!stopped) await rescoreUnread(ctx.db, rds.id, row.health_status, ctx.now(), ctx.billingGraceDays).catch(() => undefined)
         throw new Error(message)
       }
     },

@@ -96,12 +96,12 @@ const RESCORE_COLUMNS = [
  * say so. Only rows whose score or signals changed are written (none, once a
  * failed run has rescored them and no bucket has changed since).
  */
-export async function rescoreUnread(db: Knex, rdsId: number, rdsHealth: HealthStatus | null, now: Date): Promise<number> {
+export async function rescoreUnread(db: Knex, rdsId: number, rdsHealth: HealthStatus | null, now: Date, graceDays?: number): Promise<number> {
   const rows = await db(TENANT_MASTER_TABLE)
     .where({rds_instance_id: rdsId})
     .whereNull('remote_missing_at')
     .select(...RESCORE_COLUMNS)
-  const billing = new Map((await billingStatuses(db, {rdsId}, now)).map((b) => [b.tenantId, b.status]))
+  const billing = new Map((await billingStatuses(db, {rdsId}, now, graceDays)).map((b) => [b.tenantId, b.status]))
   let changed = 0
   for (const row of rows) {
     const health = healthScore(

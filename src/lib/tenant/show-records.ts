@@ -2,7 +2,7 @@ import {listAudit, type AuditView} from '../audit/read.js'
 import type {OpsContext} from '../context.js'
 import {IMPERSONATIONS_TABLE, RDS_TABLE, TENANT_MASTER_TABLE} from '../db/tables.js'
 import type {HealthStatus, RdsState} from '../db/tables.js'
-import {toBool, toIso, toIsoRequired, toNumberOrNull} from '../db/values.js'
+import {toBool, toIso, toIsoRequired, toMinor, toNumberOrNull} from '../db/values.js'
 import type {HealthSignal} from './health-score.js'
 
 /** Recent audit entries and impersonations shown per tenant. */
@@ -124,7 +124,7 @@ export async function readBilling(ctx: Pick<OpsContext, 'db'>, id: number): Prom
   return {
     status: String(row.status),
     plan: row.plan_id === null || row.plan_code === null ? null : {id: Number(row.plan_id), code: String(row.plan_code), name: String(row.plan_name)},
-    mrrCents: Number(row.mrr_cents),
+    mrrCents: toMinor(row.mrr_cents),
     currency: String(row.currency),
     billingEmail: (row.billing_email as string | null) ?? null,
     startedAt: toIso(row.started_at),

@@ -189,7 +189,7 @@ async function readLive(
     const reason = `${rdsRow.name} has no tenant ${registry.remoteTenantId} any more`
     return {live: {...shared, status: 'gone', reason, tenant: null, refreshed: marked > 0}, fresh: null}
   }
-  const [billing] = await billingStatuses(ctx.db, {tenantIds: [registry.id]}, now)
+  const [billing] = await billingStatuses(ctx.db, {tenantIds: [registry.id]}, now, ctx.billingGraceDays)
   const fresh = tenantRefresh(readingOf({...read, tenant: read.tenant}), rdsRow.health_status, now, billing?.status ?? null)
   await ctx
     .db(TENANT_MASTER_TABLE)
