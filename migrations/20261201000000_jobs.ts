@@ -8,8 +8,9 @@ import type {Knex} from 'knex'
  * checkpoint are JSON text. tenant_name, tenant_master_id and rds_instance_id
  * are what a kind says the job concerns, for filtering.
  *
- * Also the permissions of the `job:*` commands, granted as the built-in roles
- * would have them (system_admin both, read_only jobs.view) when those roles exist.
+ * Also the permissions of the `job:*` commands, in a control database whose
+ * permissions are already seeded, granted as the built-in roles have them
+ * (system_admin both, read_only jobs.view) when those roles exist.
  */
 
 const PERMISSIONS = [
@@ -72,6 +73,8 @@ export async function up(knex: Knex): Promise<void> {
 
   const now = new Date()
   const existing = new Set((await knex('raiops_permissions').pluck('name')) as string[])
+  // A new control database has none yet: `raiops init` seeds them all, these with them.
+  if (existing.size === 0) return
   const missing = PERMISSIONS.filter((p) => !existing.has(p.name))
   if (missing.length > 0) await knex('raiops_permissions').insert(missing.map((p) => ({...p, created_at: now, updated_at: now})))
   const roles = new Set((await knex('raiops_roles').pluck('name')) as string[])

@@ -56,6 +56,7 @@ async function seedRows(db: Knex): Promise<void> {
     synced_at: T1,
   })
   await db('raiops_roles').insert({name: 'system_admin', description: 'all', is_builtin: true, created_at: T0, updated_at: T0})
+  await db('raiops_permissions').insert({name: 'rds.view', description: 'list RDS', created_at: T0, updated_at: T0})
   await db('operators').insert({
     name: 'Ops',
     email: 'ops@example.com',
@@ -295,7 +296,7 @@ const CASES: Record<string, MigrationCase> = {
   },
   '20261201000000_jobs': {
     async afterUp(db) {
-      // The job permissions exist and the system_admin role (seeded above; read_only is not) holds both.
+      // In a database whose permissions are seeded, the job permissions exist and the system_admin role (seeded above; read_only is not) holds both.
       expect(
         await db('raiops_role_permissions')
           .where({role: 'system_admin'})
