@@ -11,5 +11,16 @@ export {JOB_KINDS, jobKindRegistry, type JobKindRegistry} from './kinds.js'
 export {claimJob, claimJobs} from './lease.js'
 export {executeClaimedJob, type JobContext, type JobEvent, type JobOutcome, runJob, type RunJobOptions} from './runner.js'
 export {DEFAULT_JOB_SETTINGS, type JobSettings, retryDelayMs} from './settings.js'
-export {enqueueJob, type EnqueueJobInput, type JobListItem, type JobStepView, type JobView, listJobs, type ListJobsInput, parseJobId, showJob} from './store.js'
+export {
+  enqueueJob,
+  type EnqueueJobInput,
+  JOB_STATES,
+  type JobListItem,
+  type JobStepView,
+  type JobView,
+  listJobs,
+  type ListJobsInput,
+  parseJobId,
+  showJob,
+} from './store.js'
 export {runWorker, type WorkerOptions, type WorkerReport} from './worker.js'
