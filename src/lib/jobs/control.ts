@@ -23,6 +23,12 @@ function jobAudit(row: JobRow, action: string, oldValues: Record<string, unknown
   }
 }
 
+function busyWith(row: JobRow): BusyError {
+  return new BusyError(`job ${row.id} is being ${row.state === 'canceling' ? 'canceled' : 'run'} by ${describeHolder(row.locked_by ?? 'another worker')}`, {
+    hint: `wait for it to stop (\`raiops job:show ${row.id}\`), then cancel it`,
+  })
+}
+
 const leaseLive = (row: JobRow, now: Date): boolean => row.locked_by !== null && Date.parse(toIso(row.lease_expires_at) ?? '') >= now.getTime()
 
 /**
@@ -87,6 +93,7 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: O
     throw new UserError(`job ${id} is done: a done job cannot be canceled`, {hint: 'undo what it did with the commands of what it created'})
   }
   if (row.state === 'canceled') return showJob(ctx, {id})
+  if ((row.state === 'running' || row.state === 'canceling') && leaseLive(row, ctx.now())) throw busyWith(row)
   const kind = kindOf(kinds, row.kind)
   const holder = newJobHolder()
   const claimedAt = ctx.now()
@@ -117,9 +124,7 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: O
   if (!claimed) {
     const now = await readJobRow(ctx.db, id)
     if (now.state === 'done') throw new UserError(`job ${id} is done: a done job cannot be canceled`)
-    throw new BusyError(`job ${id} is being ${now.state === 'canceling' ? 'canceled' : 'run'} by ${describeHolder(now.locked_by ?? 'another worker')}`, {
-      hint: `wait for it to stop (\`raiops job:show ${id}\`), then cancel it`,
-    })
+    throw busyWith(now)
   }
 
   const lease = holdJobLease(ctx.db, {jobId: id, holder, leaseMs: settings.leaseMs, now: () => ctx.now(), states: ['canceling']})
