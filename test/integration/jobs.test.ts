@@ -9,10 +9,12 @@ import {cancelJob, retryJob} from '../../src/lib/jobs/control.js'
 import {isTransientError} from '../../src/lib/jobs/errors.js'
 import {jobKindRegistry, type JobKindRegistry} from '../../src/lib/jobs/kinds.js'
 import {claimJob} from '../../src/lib/jobs/lease.js'
+import type {JobsOverview} from '../../src/lib/jobs/overview.js'
 import {type JobEvent, runJob} from '../../src/lib/jobs/runner.js'
 import {retryDelayMs} from '../../src/lib/jobs/settings.js'
 import {enqueueJob, listJobs, showJob} from '../../src/lib/jobs/store.js'
 import {runWorker} from '../../src/lib/jobs/worker.js'
+import {jobsSection} from '../../src/lib/status/sections/jobs.js'
 import {makeContext} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 import {
@@ -328,6 +330,31 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(job).toMatchObject({state: 'queued', lockedBy: null})
     expect(job.steps.map((s) => s.state)).toEqual(['done', 'pending', 'pending'])
     expect((await runJob(ctx, id, {kinds, settings: SETTINGS})).state).toBe('done')
+  })
+
+  it('the status overview lists failed jobs and stuck ones: a dead worker, a queued job no worker took, a cancel left half done', async () => {
+    const empty = await jobsSection.collect({db: control.db, now: () => new Date()})
+    const failedBefore = (empty.data as JobsOverview).byState.failed
+    const waiting = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: nextName()}, kinds, runAfter: new Date(Date.now() - 20 * 60_000)})
+    const dead = await enqueue(nextName())
+    await claimJob(control.db, dead.id, 'gone:1:x', new Date(), 60_000)
+    await control
+      .db('jobs')
+      .where({id: dead.id})
+      .update({lease_expires_at: new Date(Date.now() - 1000)})
+    const fresh = await enqueue(nextName())
+
+    const report = await jobsSection.collect({db: control.db, now: () => new Date()})
+    const data = report.data as JobsOverview
+    expect(data.stuck.map((j) => [j.id, j.reason])).toEqual([
+      [waiting.id, 'not-picked-up'],
+      [dead.id, 'lease-expired'],
+    ])
+    expect(data.stuck.map((j) => j.id)).not.toContain(fresh.id)
+    expect(data.byState.failed).toBe(failedBefore)
+    expect(report.state).toBe(failedBefore > 0 ? 'fail' : 'warn')
+    expect(report.summary).toContain('2 stuck')
+    expect(report.facts.find((f) => f.label === `job ${dead.id}`)?.value).toContain('its worker stopped')
   })
 
   it('job:list filters by state and kind, newest first, with the step each job is at', async () => {
