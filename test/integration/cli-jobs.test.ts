@@ -7,7 +7,7 @@ import {claimJob, enqueueJob, jobKindRegistry, type JobListItem, type JobView, r
 import {makeContext} from '../support/context.js'
 import {createScratchDb, noFaults, SCRATCH_KIND, type ScratchDb, scratchKind} from '../support/job-kind.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
-import {type CliSession, initialisedHome} from '../support/session.js'
+import {type CliSession, initialisedHome, killStartedClis, startCli, waitFor} from '../support/session.js'
 
 describe('job:* commands, as an operator runs them', () => {
   let dir: TestDir
@@ -46,6 +46,7 @@ describe('job:* commands, as an operator runs them', () => {
   })
 
   afterAll(async () => {
+    killStartedClis()
     await db?.destroy()
     await scratch?.drop()
     dir?.drop()
@@ -148,5 +149,14 @@ describe('job:* commands, as an operator runs them', () => {
     expect(work.code, work.stderr).toBe(0)
     expect(JSON.parse(work.stdout)).toEqual({jobs: [], stopped: false})
     expect((await db('jobs').where({id: ids.failed}).first('state'))?.state).toBe('queued')
+  })
+
+  it('job:work runs until SIGTERM, then stops cleanly with 143 and its summary', async () => {
+    const worker = startCli(['job:work', '--poll', '1'], {env: session.env})
+    await waitFor(() => worker.output.stderr.includes('waiting for jobs, 1 at a time'), {what: 'the worker to start'})
+    worker.child.kill('SIGTERM')
+    expect(await worker.exited).toBe(143)
+    expect(worker.output.stderr).toContain('0 job(s) run, 0 done, 0 failed')
+    expect(worker.output.stdout).toBe('')
   })
 })

@@ -312,6 +312,28 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(calls.run[0]).toEqual({step: 'first', attempt: 2, previous: {ref: `${name}:first`}})
   })
 
+  it('a run whose job is taken over (its lease lost) aborts its step and writes nothing more to the job', async () => {
+    const {id} = await enqueue(nextName())
+    faults.block.add('second')
+    const before = await auditActions(control.db, id)
+    const job = await runJob(ctx, id, {
+      kinds,
+      settings: {...SETTINGS, leaseMs: 300},
+      onStep: (e) => {
+        // another worker takes the job over while the second step runs
+        if (e.type === 'step.start' && e.step === 'second')
+          void control
+            .db('jobs')
+            .where({id})
+            .update({locked_by: 'thief:1:x'})
+            .then(() => undefined)
+      },
+    })
+    expect(job).toMatchObject({state: 'running', lockedBy: 'thief:1:x', error: null})
+    expect(job.steps.map((s) => s.state)).toEqual(['done', 'running', 'pending'])
+    expect(await auditActions(control.db, id)).toEqual([...before, 'job.step.done'])
+  })
+
   it('a worker stopped mid-step puts the job back in the queue, to resume at that step', async () => {
     const {id} = await enqueue(nextName())
     const stop = new AbortController()

@@ -21,6 +21,7 @@ Without --once it runs until Ctrl-C or SIGTERM, which stop the jobs under way at
   async run(): Promise<WorkerReport> {
     const {flags} = await this.parse(JobWork)
     const ctx = await this.context()
+    this.note(flags.once ? 'running the jobs that can run now' : `waiting for jobs, ${flags.concurrency} at a time (Ctrl-C to stop)`)
     const report = await runWorker(ctx, {
       once: flags.once,
       concurrency: flags.concurrency,
