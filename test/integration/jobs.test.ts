@@ -17,6 +17,7 @@ import {runWorker} from '../../src/lib/jobs/worker.js'
 import {jobsSection} from '../../src/lib/status/sections/jobs.js'
 import {makeContext} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
+import {startFaultProxy} from '../support/fault-proxy.js'
 import {
   createScratchDb,
   noCalls,
@@ -27,6 +28,7 @@ import {
   type ScratchDb,
   type ScratchFaults,
   scratchKind,
+  openScratch,
 } from '../support/job-kind.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -456,6 +458,74 @@ describe.each(CONTROL_ENGINES)('workers racing on a %s control database', (engin
     }
   })
 })
+
+describe('faults of real servers, through a TCP proxy', () => {
+  let control: TestControlDb
+  beforeAll(async () => {
+    control = await createControlDb('mysql')
+  })
+  afterAll(async () => {
+    await control?.drop()
+  })
+
+  it("a step whose server refuses connections (the driver's own error) is retried with backoff, and succeeds once the server is back", async () => {
+    const proxy = await startFaultProxy({targetHost: '127.0.0.1', targetPort: Number(new URL(scratch.url).port), mode: 'refuse'})
+    const proxied = openScratch(scratch.url.replace(`:${new URL(scratch.url).port}/`, `:${proxy.port}/`))
+    const ctx = makeContext(control.db)
+    try {
+      const kinds = jobKindRegistry([scratchKind(proxied)])
+      const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: 'proxied'}, kinds})
+      const retries: JobEvent[] = []
+      const job = await runJob(ctx, id, {
+        kinds,
+        settings: SETTINGS,
+        onStep: (e) => {
+          if (e.type !== 'step.retry') return
+          retries.push(e)
+          if (retries.length === 2) void proxy.setMode('pass')
+        },
+      })
+      expect(job.state).toBe('done')
+      expect(retries.length).toBeGreaterThanOrEqual(2)
+      expect(retries[0]).toMatchObject({step: 'first', error: expect.stringMatching(/^connection refused/)})
+      expect(job.steps[0].attempts).toBe(retries.length + 1)
+    } finally {
+      await ctx.close()
+      await proxied.destroy()
+      await proxy.close()
+    }
+  })
+
+  it('a polling worker outlives an outage of the control database and runs the jobs queued once it is back', async () => {
+    const connection = control.target.connection!
+    const proxy = await startFaultProxy({targetHost: connection.host, targetPort: connection.port, mode: 'refuse'})
+    const db = await openControlDb({...control.target, connection: {...connection, port: proxy.port}}, {connectTimeoutMs: 500})
+    const ctx = makeContext(db)
+    const stop = new AbortController()
+    const warnings: string[] = []
+    try {
+      const kinds = jobKindRegistry([scratchKind(scratch.db)])
+      const worker = runWorker(ctx, {kinds, settings: SETTINGS, pollMs: 50, signal: stop.signal, onWarning: (w) => warnings.push(w)})
+      await waitUntil(() => warnings.length > 0)
+      expect(warnings[0]).toMatch(/^could not look for jobs: connection refused/)
+      await proxy.setMode('pass')
+      const {id} = await enqueueJob(makeContext(control.db), {kind: SCRATCH_KIND, input: {name: 'after-outage'}, kinds})
+      await waitUntil(async () => (await control.db('jobs').where({id}).first('state'))?.state === 'done')
+      stop.abort()
+      expect(await worker).toEqual({jobs: [{id, outcome: 'done'}], stopped: true})
+    } finally {
+      stop.abort()
+      await ctx.close()
+      await db.destroy()
+      await proxy.close()
+    }
+  })
+})
+
+/** Polls `condition` every 50 ms until it holds (the test's own timeout bounds the wait). */
+async function waitUntil(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 50))
+}
 
 /** A job:work-like worker in a child process: the engine with the scratch kind; prints its report as JSON. */
 const WORKER_SCRIPT = `

@@ -113,5 +113,6 @@ export async function createScratchDb(): Promise<ScratchDb> {
 }
 
 export function openScratch(url: string): Knex {
-  return knexFactory({client: 'mysql2', connection: url, pool: {min: 0, max: 4}})
+  const quiet = () => undefined
+  return knexFactory({client: 'mysql2', connection: url, pool: {min: 0, max: 4}, log: {warn: quiet, error: quiet, debug: quiet, deprecate: quiet}})
 }

@@ -29,6 +29,7 @@ Without --once it runs until Ctrl-C or SIGTERM, which stop the jobs under way at
       signal: this.stopSignal('the jobs under way go back to the queue at their current step'),
       settings: this.runtime.config.jobs,
       onStep: (event) => this.note(`job ${event.jobId} ${jobEventLine(this.color, event)}`),
+      onWarning: (message) => this.note(message),
       onJob: (event) => {
         if (event.outcome !== 'claimed') this.note(`job ${event.jobId}: ${event.outcome}${event.error ? `: ${event.error}` : ''}`)
       },
