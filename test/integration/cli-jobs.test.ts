@@ -134,6 +134,12 @@ describe('job:* commands, as an operator runs them', () => {
   })
 
   it('job:retry --detach queues a failed job again (audited), and job:work --once leaves jobs of kinds it does not know alone', async () => {
+    // In the foreground it would run here, where its kind is unknown: refused before anything changes.
+    const here = await session.run(['job:retry', String(ids.failed)])
+    expect(here.code).toBe(2)
+    expect(here.stderr).toContain('unknown job kind "test.scratch"')
+    expect((await db('jobs').where({id: ids.failed}).first('state'))?.state).toBe('failed')
+
     const retried = await session.run(['job:retry', String(ids.failed), '--detach', '--json'])
     expect(retried.code, retried.stderr).toBe(0)
     const job = JSON.parse(retried.stdout) as JobView
