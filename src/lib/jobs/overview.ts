@@ -37,10 +37,10 @@ export async function jobsOverview(ctx: {db: Knex; now(): Date}, input: {queuedS
     .db(JOBS_TABLE)
     .where((w) => void w.where({state: 'running'}).andWhere('lease_expires_at', '<', now))
     .orWhere((w) => void w.where({state: 'queued'}).andWhere('run_after', '<', queuedBefore))
-    .orWhere((w) => void w.where({state: 'canceling'}).whereNull('locked_by'))
+    .orWhere((w) => void w.where({state: 'canceling'}).andWhere((lease) => void lease.whereNull('locked_by').orWhere('lease_expires_at', '<', now)))
     .orderBy('id')
     .limit(50)
-    .select('id', 'kind', 'tenant_name', 'state', 'run_after', 'lease_expires_at', 'updated_at')
+    .select('id', 'kind', 'tenant_name', 'state', 'locked_by', 'run_after', 'lease_expires_at', 'updated_at')
   return {
     byState,
     failed: failed.map((r) => ({id: Number(r.id), kind: r.kind, tenantName: r.tenant_name, error: r.error, at: toIsoRequired(r.updated_at)})),
@@ -49,8 +49,8 @@ export async function jobsOverview(ctx: {db: Knex; now(): Date}, input: {queuedS
       kind: r.kind,
       tenantName: r.tenant_name,
       state: r.state,
-      reason: r.state === 'running' ? 'lease-expired' : r.state === 'queued' ? 'not-picked-up' : 'compensation-failed',
-      since: toIsoRequired(r.state === 'running' ? r.lease_expires_at : r.state === 'queued' ? r.run_after : r.updated_at),
+      reason: r.state === 'queued' ? 'not-picked-up' : r.state === 'canceling' && r.locked_by === null ? 'compensation-failed' : 'lease-expired',
+      since: toIsoRequired(r.state === 'queued' ? r.run_after : r.locked_by !== null ? r.lease_expires_at : r.updated_at),
     })),
   }
 }
