@@ -11,6 +11,7 @@ import * as billingPlans from './20261130000000_billing_plans.js'
 import * as billingLedger from './20261130000100_billing_ledger.js'
 import * as billingStatusSchedule from './20261130000200_billing_status_schedule.js'
 import * as moneyBigint from './20261130000300_money_bigint.js'
+import * as jobs from './20261201000000_jobs.js'
 
 export interface Migration {
   name: string
@@ -31,4 +32,5 @@ export const migrations: Migration[] = [
   {name: '20261130000100_billing_ledger', ...billingLedger},
   {name: '20261130000200_billing_status_schedule', ...billingStatusSchedule},
   {name: '20261130000300_money_bigint', ...moneyBigint},
+  {name: '20261201000000_jobs', ...jobs},
 ]
