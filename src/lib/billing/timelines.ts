@@ -77,7 +77,7 @@ const BATCH = 20_000
  * need pg-query-stream and SQLite's driver reads synchronously anyway.
  */
 async function readRows<Row extends {id: number | string}>(db: Db, query: () => Knex.QueryBuilder, each: (row: Row) => void): Promise<void> {
-  if (db.client.config.client === 'mysql2') return mysqlEachRow(db, query(), each)
+  if (db.client.config.client === 'mysql2' && !db.isTransaction) return mysqlEachRow(db, query(), each)
   let after = 0
   for (;;) {
     const rows = (await query().where('id', '>', after).orderBy('id').limit(BATCH)) as Row[]

@@ -1,5 +1,6 @@
 import type {Knex} from 'knex'
 import type {Connection as Mysql2Connection} from 'mysql2'
+import type {Socket} from 'node:net'
 
 /**
  * One SELECT on a MySQL/MariaDB database, its rows handed to `each` as the
@@ -7,10 +8,13 @@ import type {Connection as Mysql2Connection} from 'mysql2'
  * mysql2's row events are taken directly, without knex's result array or a
  * Node stream between them, so memory holds one row at a time and reading
  * costs what the driver's decoding does. `each` runs synchronously; if it
- * throws, the connection (with the rest of the result still arriving) is
- * destroyed and the error rejected.
+ * throws, the error is rejected and the connection's socket destroyed at
+ * once (mysql2's own destroy only half-closes it, and the rest of the result
+ * would still arrive and be decoded), which ends the query on the server.
+ * `db` is a pool, never a transaction: the connection is its own.
  */
 export async function mysqlEachRow<Row>(db: Knex, query: Knex.QueryBuilder, each: (row: Row) => void): Promise<void> {
+  if (db.isTransaction) throw new Error('mysqlEachRow reads on a connection of its own: give it the pool, not a transaction')
   const {sql, bindings} = query.toSQL().toNative()
   const connection = (await db.client.acquireConnection()) as Mysql2Connection
   let failed = false
@@ -34,7 +38,10 @@ export async function mysqlEachRow<Row>(db: Knex, query: Knex.QueryBuilder, each
         .on('end', () => resolve())
     })
   } finally {
-    if (failed) connection.destroy()
+    if (failed) {
+      connection.destroy()
+      ;(connection as unknown as {stream: Socket}).stream.destroy()
+    }
     await db.client.releaseConnection(connection)
   }
 }
