@@ -287,12 +287,13 @@ function slowMrr(t: TenantTimeline, at: number, p: MrrPolicies): number {
     if (at >= valid[first].from + p.pastDueDays * DAY) return 0
   }
   let numerator = BigInt(s.termAmountMinor)
-  let denominator = BigInt(s.intervalMonths)
+  const denominator = BigInt(s.intervalMonths)
   const until = s.discountUntil === undefined || s.discountUntil === null ? null : ms(s.discountUntil)
   if (s.discount && (until === null || (p.limitedDiscounts === 'apply' && at < until))) {
     if ('percentBp' in s.discount) {
-      numerator *= BigInt(10_000 - s.discount.percentBp)
-      denominator *= 10_000n
+      // The discount is rounded to a minor unit (half up) and taken off the term, as it is billed.
+      const bp = BigInt(Math.min(s.discount.percentBp, 10_000))
+      numerator -= (2n * numerator * bp + 10_000n) / 20_000n
     } else {
       numerator -= BigInt(s.discount.amountMinor)
     }

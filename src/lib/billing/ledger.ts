@@ -1,5 +1,6 @@
 import type {BillingEventType, PaymentStatus, QuantityMode} from '../db/tables.js'
 import {mrrAt} from './mrr/engine.js'
+import {percentOfMinor} from './mrr/money.js'
 import type {Discount, SubscriptionState, SubscriptionStatus} from './mrr/types.js'
 
 /**
@@ -117,23 +118,8 @@ export function termAmount(plan: LedgerPlan, quantity: number): number {
  */
 export function discountMinor(discount: Discount | null, termMinor: number): number {
   if (discount === null) return 0
-  const off = 'percentBp' in discount ? percentOf(termMinor, discount.percentBp) : discount.amountMinor
+  const off = 'percentBp' in discount ? percentOfMinor(termMinor, discount.percentBp) : discount.amountMinor
   return Math.min(off, termMinor)
-}
-
-/** `|termMinor| × percentBp / 10,000` rounded half up, with the term's sign: in exact doubles below 2^53, else in BigInt. */
-function percentOf(termMinor: number, percentBp: number): number {
-  const product = Math.abs(termMinor) * percentBp
-  let rounded: number
-  if (Number.isSafeInteger(product)) {
-    // The quotient is corrected by its remainder, which is exact, so a quotient rounded up or down by the division does not matter.
-    let quotient = Math.floor(product / 10_000)
-    let remainder = product - quotient * 10_000
-    if (remainder < 0) [quotient, remainder] = [quotient - 1, remainder + 10_000]
-    else if (remainder >= 10_000) [quotient, remainder] = [quotient + 1, remainder - 10_000]
-    rounded = remainder >= 5_000 ? quotient + 1 : quotient
-  } else rounded = Number((BigInt(Math.abs(termMinor)) * BigInt(percentBp) + 5_000n) / 10_000n)
-  return termMinor < 0 ? -rounded : rounded
 }
 
 /** Days an unpaid billing period may stay so before the subscription is past due (RAIOPS_BILLING_GRACE_DAYS). */

@@ -22,11 +22,12 @@ export const MAX_MINOR = Number.MAX_SAFE_INTEGER
 /**
  * The largest amount raiops stores or bills, in minor units: a plan's price or
  * unit price, a payment, a refund, a discount, the price of a term for its
- * quantity (so an MRR, never more than a term's price). 10^15 (10,000,000,000,000.00
- * USD): exact as a JavaScript number with room to add thousands of them, and
- * well within the 64-bit columns that hold them. Over it: refused, exit 2.
+ * quantity (so an MRR, never more than a term's price). 10^12 (10,000,000,000.00
+ * USD): exact as a JavaScript number, and so is the sum of 9,000 of them (a
+ * report's totals); well within the 64-bit columns that hold them, and
+ * over it: refused, exit 2.
  */
-export const MAX_AMOUNT_MINOR = 1_000_000_000_000_000
+export const MAX_AMOUNT_MINOR = 1_000_000_000_000
 
 /** ISO 4217 units of the IMF that ICU lists among currencies: not something a plan is priced in. */
 const NOT_BILLABLE = new Set(['XDR', 'XSU', 'XUA'])

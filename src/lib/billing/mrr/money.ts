@@ -16,6 +16,26 @@ export function divRound(numerator: bigint, denominator: bigint): bigint {
   return negative ? -q : q
 }
 
+/**
+ * What `percentBp` basis points of `termMinor` are: `|termMinor| × percentBp / 10,000`
+ * rounded half up, with the term's sign, in exact doubles below 2^53, else in
+ * BigInt. A percentage discount takes this off a term, so the MRR engine and
+ * the ledger's billed amounts round it the same way.
+ */
+export function percentOfMinor(termMinor: number, percentBp: number): number {
+  const product = Math.abs(termMinor) * percentBp
+  let rounded: number
+  if (Number.isSafeInteger(product)) {
+    // The quotient is corrected by its remainder, which is exact, so a quotient rounded up or down by the division does not matter.
+    let quotient = Math.floor(product / 10_000)
+    let remainder = product - quotient * 10_000
+    if (remainder < 0) [quotient, remainder] = [quotient - 1, remainder + 10_000]
+    else if (remainder >= 10_000) [quotient, remainder] = [quotient + 1, remainder - 10_000]
+    rounded = remainder >= 5_000 ? quotient + 1 : quotient
+  } else rounded = Number((BigInt(Math.abs(termMinor)) * BigInt(percentBp) + 5_000n) / 10_000n)
+  return termMinor < 0 ? -rounded : rounded
+}
+
 /** Integer minor units as a decimal with thousands separators: 200000 → "2,000.00", JPY 4900 → "4,900". */
 export function formatMinor(minor: number | bigint, digits: number): string {
   const negative = minor < 0

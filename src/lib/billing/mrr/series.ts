@@ -1,6 +1,6 @@
 import {UserError} from '../../errors/index.js'
 import {badInstant, day, iso, readInstant} from './instant.js'
-import {currencyDigits, divRound, formatBasisPoints, formatMinor} from './money.js'
+import {currencyDigits, divRound, formatBasisPoints, formatMinor, percentOfMinor} from './money.js'
 import type {Movement, MovementCause, MovementType, MrrPolicies, Standing, SubscriptionState, SubscriptionStatus, TenantTimeline} from './types.js'
 
 const DAY_MS = 86_400_000
@@ -152,10 +152,9 @@ export function monthlyValue(parsed: Pick<ParsedState, 'state' | 'until'>, t: nu
   const discount = state.discount ?? null
   if (discount === null || !discountApplies(parsed, t, policies)) return roundedQuotient(state.termAmountMinor, state.intervalMonths)
   if ('percentBp' in discount) {
+    // The discount rounded to a minor unit first, as the ledger bills it: MRR is the billed term over its months.
     if (discount.percentBp >= 10_000) return 0
-    const n = state.termAmountMinor * (10_000 - discount.percentBp)
-    if (Number.isSafeInteger(n)) return roundedQuotient(n, state.intervalMonths * 10_000)
-    return Number(divRound(BigInt(state.termAmountMinor) * BigInt(10_000 - discount.percentBp), BigInt(state.intervalMonths) * 10_000n))
+    return roundedQuotient(state.termAmountMinor - percentOfMinor(state.termAmountMinor, discount.percentBp), state.intervalMonths)
   }
   // A discount larger than the price leaves nothing to count, never less than nothing.
   return state.termAmountMinor <= discount.amountMinor ? 0 : roundedQuotient(state.termAmountMinor - discount.amountMinor, state.intervalMonths)
