@@ -9,6 +9,7 @@ import * as keyRetirement from './20261125000300_key_retirement.js'
 import * as tenantHealth from './20261129000000_tenant_health.js'
 import * as billingPlans from './20261130000000_billing_plans.js'
 import * as billingLedger from './20261130000100_billing_ledger.js'
+import * as jobs from './20261201000000_jobs.js'
 import * as placement from './20261201000100_placement.js'
 
 export interface Migration {
@@ -28,5 +29,6 @@ export const migrations: Migration[] = [
   {name: '20261129000000_tenant_health', ...tenantHealth},
   {name: '20261130000000_billing_plans', ...billingPlans},
   {name: '20261130000100_billing_ledger', ...billingLedger},
+  {name: '20261201000000_jobs', ...jobs},
   {name: '20261201000100_placement', ...placement},
 ]

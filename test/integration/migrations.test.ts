@@ -56,6 +56,7 @@ async function seedRows(db: Knex): Promise<void> {
     synced_at: T1,
   })
   await db('raiops_roles').insert({name: 'system_admin', description: 'all', is_builtin: true, created_at: T0, updated_at: T0})
+  await db('raiops_permissions').insert({name: 'rds.view', description: 'list RDS', created_at: T0, updated_at: T0})
   await db('operators').insert({
     name: 'Ops',
     email: 'ops@example.com',
@@ -291,6 +292,32 @@ const CASES: Record<string, MigrationCase> = {
       ] as const)
         expect(await db.schema.hasColumn(table, column)).toBe(false)
       expect(await db.schema.hasColumn('payments', 'amount_cents')).toBe(true)
+    },
+  },
+  '20261201000000_jobs': {
+    async afterUp(db) {
+      // In a database whose permissions are seeded, the job permissions exist and the system_admin role (seeded above; read_only is not) holds both.
+      expect(
+        await db('raiops_role_permissions')
+          .where({role: 'system_admin'})
+          .whereIn('permission', ['jobs.view', 'jobs.manage'])
+          .orderBy('permission')
+          .pluck('permission'),
+      ).toEqual(['jobs.manage', 'jobs.view'])
+      const job = {kind: 'test.kind', input: '{}', state: 'queued' as const, created_by: 'ops@example.com', run_after: T0, created_at: T0, updated_at: T0}
+      await db('jobs').insert(job)
+      const [{id}] = await db('jobs').select('id')
+      await db('job_steps').insert({job_id: id, position: 0, name: 'first', state: 'pending' as const, updated_at: T0})
+      await expect(db('job_steps').insert({job_id: id, position: 0, name: 'again', state: 'pending' as const, updated_at: T0})).rejects.toThrow(
+        /unique|UNIQUE|Duplicate/,
+      )
+      const [step] = await db('job_steps').select('name', 'attempts', 'retries', 'output')
+      expect({...step, attempts: Number(step.attempts), retries: Number(step.retries)}).toEqual({name: 'first', attempts: 0, retries: 0, output: null})
+    },
+    async afterDown(db) {
+      expect(await db.schema.hasTable('jobs')).toBe(false)
+      expect(await db.schema.hasTable('job_steps')).toBe(false)
+      expect(await db('raiops_permissions').whereIn('name', ['jobs.view', 'jobs.manage']).pluck('name')).toEqual([])
     },
   },
   '20261201000100_placement': {

@@ -25,6 +25,8 @@ export const PERMISSIONS = {
   'reports.export': 'export reports',
   'operator.view': 'list operators, tokens and roles',
   'operator.manage': 'manage operators, tokens and roles',
+  'jobs.view': 'list and inspect jobs',
+  'jobs.manage': 'run, retry and cancel jobs',
 } as const
 
 export type Permission = keyof typeof PERMISSIONS

@@ -84,6 +84,30 @@ export const envSchema = z.object({
     .min(0, {message: 'expected 0 minutes or more'})
     .max(1440, {message: 'expected at most 1440 minutes'})
     .optional(),
+  RAIOPS_JOB_RETRY_LIMIT: z.coerce
+    .number({invalid_type_error: 'expected a whole number (how many times a job step is retried after a transient error)'})
+    .int({message: 'expected a whole number of retries'})
+    .min(0, {message: 'expected 0 retries or more'})
+    .max(100, {message: 'expected at most 100 retries'})
+    .default(5),
+  RAIOPS_JOB_RETRY_DELAY_MS: z.coerce
+    .number({invalid_type_error: 'expected a whole number of milliseconds (the first retry delay of a job step)'})
+    .int({message: 'expected a whole number of milliseconds'})
+    .min(0, {message: 'expected 0 ms or more'})
+    .max(3_600_000, {message: 'expected at most 3600000 ms'})
+    .default(1000),
+  RAIOPS_JOB_RETRY_MAX_MS: z.coerce
+    .number({invalid_type_error: 'expected a whole number of milliseconds (the longest retry delay of a job step)'})
+    .int({message: 'expected a whole number of milliseconds'})
+    .min(0, {message: 'expected 0 ms or more'})
+    .max(3_600_000, {message: 'expected at most 3600000 ms'})
+    .default(60_000),
+  RAIOPS_JOB_LEASE_MS: positiveMs('how long a job stays claimed by a worker that stopped renewing it').default(60_000),
+  // A test seam (ARCHITECTURE.md, Jobs): `<step>:before|unrecorded|after` makes the runner hang there.
+  RAIOPS_JOB_HANG: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*:(before|unrecorded|after)$/, {message: 'expected <step-name>:before, :unrecorded or :after'})
+    .optional(),
   XDG_DATA_HOME: absolutePath.optional(),
   // Output: read by the command base before the rest is validated, so they are plain strings.
   NO_COLOR: z.string().optional(),
@@ -113,6 +137,8 @@ export interface RaiopsConfig {
   billingGraceDays: number
   /** How many tenants one RDS takes before placement passes it over (tenants plus open reservations). */
   placementCapacity: number
+  /** How the job runner retries, leases and (in tests) hangs (RAIOPS_JOB_*). */
+  jobs: {retryLimit: number; retryDelayMs: number; retryMaxMs: number; leaseMs: number; hang: string | null}
   /** The revenue report's policies as set (RAIOPS_BILLING_*); unset ones take the MRR engine's defaults. */
   billingPolicies: {
     limitedDiscounts?: 'ignore' | 'apply'
@@ -236,6 +262,13 @@ export function loadConfig(env: Record<string, string | undefined>): RaiopsConfi
     ghostDomain: parsed.RAIOPS_GHOST_DOMAIN,
     placementCapacity: parsed.RAIOPS_PLACEMENT_CAPACITY,
     billingGraceDays: parsed.RAIOPS_BILLING_GRACE_DAYS,
+    jobs: {
+      retryLimit: parsed.RAIOPS_JOB_RETRY_LIMIT,
+      retryDelayMs: parsed.RAIOPS_JOB_RETRY_DELAY_MS,
+      retryMaxMs: parsed.RAIOPS_JOB_RETRY_MAX_MS,
+      leaseMs: parsed.RAIOPS_JOB_LEASE_MS,
+      hang: parsed.RAIOPS_JOB_HANG ?? null,
+    },
     billingPolicies: {
       limitedDiscounts: parsed.RAIOPS_BILLING_LIMITED_DISCOUNTS,
       pastDueDays: parsed.RAIOPS_BILLING_PAST_DUE_DAYS,

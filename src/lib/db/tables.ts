@@ -16,6 +16,8 @@ export const HEALTH_CHECKS_TABLE = 'health_checks'
 export const IMPERSONATIONS_TABLE = 'impersonations'
 export const LOCKS_TABLE = 'locks'
 export const RESERVATIONS_TABLE = 'placement_reservations'
+export const JOBS_TABLE = 'jobs'
+export const JOB_STEPS_TABLE = 'job_steps'
 
 /** The values some columns may hold, declared with the tables so that every layer reads them from here. */
 export const RDS_STATES = ['online', 'draining', 'locked'] as const
@@ -370,6 +372,53 @@ export interface AuthSessionRow {
   revoked_at: DbTimestamp | null
 }
 
+/** A resumable job (lib/jobs): its kind, input (JSON), state, lease and what it concerns. */
+export interface JobRow {
+  id: number
+  kind: string
+  input: string
+  state: 'queued' | 'running' | 'failed' | 'canceling' | 'canceled' | 'done'
+  /** How many times a worker claimed it. */
+  attempts: number
+  /** The audit actor who created it. */
+  created_by: string
+  tenant_name: string | null
+  tenant_master_id: number | null
+  rds_instance_id: number | null
+  error: string | null
+  error_kind: 'transient' | 'permanent' | null
+  /** Not claimed before then (a queued job waiting out a backoff). */
+  run_after: DbTimestamp
+  /** The worker holding it: `host:pid:id`. */
+  locked_by: string | null
+  lease_expires_at: DbTimestamp | null
+  heartbeat_at: DbTimestamp | null
+  created_at: DbTimestamp
+  updated_at: DbTimestamp
+  started_at: DbTimestamp | null
+  finished_at: DbTimestamp | null
+}
+
+/** One step of a job, at its position in its kind's list. */
+export interface JobStepRow {
+  id: number
+  job_id: number
+  position: number
+  name: string
+  state: 'pending' | 'running' | 'done' | 'failed' | 'compensating' | 'compensated'
+  attempts: number
+  /** Transient failures in a row since it last succeeded or the job was retried. */
+  retries: number
+  started_at: DbTimestamp | null
+  finished_at: DbTimestamp | null
+  /** JSON. */
+  output: string | null
+  /** JSON: what the step stored with `checkpoint()` while it ran. */
+  checkpoint: string | null
+  error: string | null
+  updated_at: DbTimestamp
+}
+
 /** A slot on an RDS taken by a tenant-creation job (lib/placement/reservations.ts). */
 export interface PlacementReservationRow {
   id: number
@@ -418,5 +467,7 @@ declare module 'knex/types/tables.js' {
     auth_sessions: AuthSessionRow
     placement_reservations: PlacementReservationRow
     knex_migrations: MigrationRow
+    jobs: JobRow
+    job_steps: JobStepRow
   }
 }

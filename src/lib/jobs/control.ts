@@ -1,0 +1,212 @@
+import {appendAudit} from '../audit/writer.js'
+import type {ChangeContext} from '../context.js'
+import {JOB_STEPS_TABLE, JOBS_TABLE, type JobRow, type JobStepRow} from '../db/tables.js'
+import {toIso} from '../db/values.js'
+import {BusyError, UserError} from '../errors/index.js'
+import {describeJobError} from './errors.js'
+import type {JsonObject} from './kind.js'
+import {JOB_KINDS} from './kinds.js'
+import {holdJobLease, JobLeaseLostError, newJobHolder} from './lease.js'
+import type {JobContext, JobEvent, RunJobOptions} from './runner.js'
+import {jobSettings} from './settings.js'
+import {describeHolder, type JobView, kindOf, parseJsonObject, readJobRow, readStepRows, showJob} from './store.js'
+
+function jobAudit(row: JobRow, action: string, oldValues: Record<string, unknown> | null, newValues: Record<string, unknown> | null) {
+  return {
+    action,
+    targetType: 'job',
+    targetId: Number(row.id),
+    tenantMasterId: row.tenant_master_id === null ? null : Number(row.tenant_master_id),
+    rdsInstanceId: row.rds_instance_id === null ? null : Number(row.rds_instance_id),
+    oldValues,
+    newValues,
+  }
+}
+
+function busyWith(row: JobRow): BusyError {
+  return new BusyError(`job ${row.id} is being ${row.state === 'canceling' ? 'canceled' : 'run'} by ${describeHolder(row.locked_by ?? 'another worker')}`, {
+    hint: `wait for it to stop (\`raiops job:show ${row.id}\`), then cancel it`,
+  })
+}
+
+const leaseLive = (row: JobRow, now: Date): boolean => row.locked_by !== null && Date.parse(toIso(row.lease_expires_at) ?? '') >= now.getTime()
+
+/**
+ * Makes a failed job runnable again (`job:retry`): queued, due now, its failed
+ * step pending with its retry count reset, audited `job.retry`. Its done steps
+ * stay done: a run continues from the step that failed. A queued job, or one
+ * whose worker died, is returned as it is (running it in the foreground takes
+ * it). Done and canceled jobs are refused (exit 2), one a worker is running is
+ * busy (exit 6).
+ */
+export async function retryJob(ctx: ChangeContext, input: {id: number}): Promise<JobView> {
+  const {id} = input
+  const now = ctx.now()
+  const row = await readJobRow(ctx.db, id)
+  switch (row.state) {
+    case 'failed':
+      break
+    case 'queued':
+      return showJob(ctx, {id})
+    case 'running':
+      if (!leaseLive(row, now)) return showJob(ctx, {id})
+      throw new BusyError(`job ${id} is being run by ${describeHolder(row.locked_by as string)}`, {hint: `follow it with \`raiops job:show ${id}\``})
+    case 'done':
+      throw new UserError(`job ${id} is done: there is nothing to retry`, {hint: `see \`raiops job:show ${id}\``})
+    default:
+      throw new UserError(`job ${id} is ${row.state}: a canceled job is not retried`, {
+        hint: row.state === 'canceling' ? `\`raiops job:cancel ${id}\` finishes canceling it` : 'create a new job',
+      })
+  }
+  await ctx.db.transaction(async (tx) => {
+    const updated = await tx(JOBS_TABLE)
+      .where({id, state: 'failed'})
+      .update({state: 'queued', run_after: now, error: null, error_kind: null, finished_at: null, updated_at: now})
+    if (Number(updated) !== 1) throw new BusyError(`job ${id} changed meanwhile`, {hint: `see \`raiops job:show ${id}\` and try again`})
+    const failed = await tx(JOB_STEPS_TABLE).where({job_id: id, state: 'failed'}).pluck('name')
+    await tx(JOB_STEPS_TABLE).where({job_id: id, state: 'failed'}).update({state: 'pending', finished_at: null, updated_at: now})
+    await tx(JOB_STEPS_TABLE).where({job_id: id}).update({retries: 0})
+    await appendAudit(tx, ctx.audit, jobAudit(row, 'job.retry', {state: 'failed', error: row.error}, {state: 'queued', from: failed[0] ?? null}), now)
+  })
+  return showJob(ctx, {id})
+}
+
+/** A step that ran, fully or in part, and whose effects have not been undone. */
+const ran = (step: JobStepRow): boolean => Number(step.attempts) > 0 && step.state !== 'compensated'
+
+/**
+ * Cancels a job (`job:cancel`): runs the compensations of the steps that ran
+ * (done, or interrupted: those get a null output and their checkpoint as
+ * `previous`), in reverse order, each recorded as it completes. A compensation
+ * that fails is recorded on its step and the others still run (the saga
+ * pattern); the job then stays `canceling`, and running the cancel again runs
+ * only those not done. Otherwise the job ends `canceled`. A done job is refused
+ * (exit 2); a job a worker is running is busy (exit 6).
+ */
+export async function cancelJob(ctx: JobContext, input: {id: number}, options: Omit<RunJobOptions, 'signal'> = {}): Promise<JobView> {
+  const {id} = input
+  const settings = jobSettings(options.settings)
+  const kinds = options.kinds ?? JOB_KINDS
+  const emit = (event: JobEvent) => options.onStep?.(event)
+  const row = await readJobRow(ctx.db, id)
+  if (row.state === 'done') {
+    throw new UserError(`job ${id} is done: a done job cannot be canceled`, {hint: 'undo what it did with the commands of what it created'})
+  }
+  if (row.state === 'canceled') return showJob(ctx, {id})
+  if ((row.state === 'running' || row.state === 'canceling') && leaseLive(row, ctx.now())) throw busyWith(row)
+  const kind = kindOf(kinds, row.kind)
+  const holder = newJobHolder()
+  const claimedAt = ctx.now()
+  const claimed = await ctx.db.transaction(async (tx) => {
+    const updated = await tx(JOBS_TABLE)
+      .where({id})
+      .andWhere((where) => {
+        void where
+          .whereIn('state', ['queued', 'failed'])
+          .orWhere(
+            (stale) =>
+              void stale
+                .whereIn('state', ['running', 'canceling'])
+                .andWhere((lease) => void lease.whereNull('lease_expires_at').orWhere('lease_expires_at', '<', claimedAt)),
+          )
+      })
+      .update({
+        state: 'canceling',
+        locked_by: holder,
+        lease_expires_at: new Date(claimedAt.getTime() + settings.leaseMs),
+        heartbeat_at: claimedAt,
+        updated_at: claimedAt,
+      })
+    if (Number(updated) !== 1) return false
+    await appendAudit(tx, ctx.audit, jobAudit(row, 'job.cancel', {state: row.state}, {state: 'canceling'}), claimedAt)
+    return true
+  })
+  if (!claimed) {
+    const now = await readJobRow(ctx.db, id)
+    if (now.state === 'done') throw new UserError(`job ${id} is done: a done job cannot be canceled`)
+    throw busyWith(now)
+  }
+
+  const lease = holdJobLease(ctx.db, {jobId: id, holder, leaseMs: settings.leaseMs, now: () => ctx.now(), states: ['canceling']})
+  try {
+    const steps = await readStepRows(ctx.db, id)
+    const outputs: Record<string, JsonObject> = {}
+    for (const s of steps) if (s.state === 'done') outputs[s.name] = parseJsonObject(s.output) ?? {}
+    const inputJson = parseJsonObject(row.input) ?? {}
+    const failures: string[] = []
+    for (const step of [...steps].reverse()) {
+      if (!ran(step)) continue
+      const def = kind.steps[Number(step.position)]
+      const position = Number(step.position)
+      const base = {jobId: id, step: step.name, position, count: steps.length, attempt: Number(step.attempts)}
+      const output = step.state === 'done' ? (parseJsonObject(step.output) ?? {}) : null
+      await ctx.db.transaction(async (tx) => {
+        const now = ctx.now()
+        await lease.assertHeld(tx, now)
+        await tx(JOB_STEPS_TABLE).where({id: step.id}).update({state: 'compensating', updated_at: now})
+      })
+      emit({...base, type: 'step.compensate'})
+      try {
+        if (def?.name === step.name && def.compensate) {
+          await def.compensate(
+            {
+              ctx,
+              job: {id, kind: row.kind, input: inputJson},
+              outputs: Object.freeze({...outputs}),
+              attempt: Number(step.attempts),
+              previous: parseJsonObject(step.checkpoint),
+              checkpoint: async (partial) => {
+                await ctx.db.transaction(async (tx) => {
+                  const now = ctx.now()
+                  await lease.assertHeld(tx, now)
+                  await tx(JOB_STEPS_TABLE)
+                    .where({id: step.id})
+                    .update({checkpoint: JSON.stringify(partial), updated_at: now})
+                })
+              },
+              signal: lease.signal,
+            },
+            output,
+          )
+        }
+      } catch (error) {
+        if (error instanceof JobLeaseLostError || lease.lost) throw error
+        const message = `compensation failed: ${describeJobError(error)}`
+        failures.push(`${step.name}: ${message}`)
+        await ctx.db.transaction(async (tx) => {
+          const now = ctx.now()
+          await lease.assertHeld(tx, now)
+          await tx(JOB_STEPS_TABLE).where({id: step.id}).update({error: message, updated_at: now})
+          await appendAudit(tx, ctx.audit, jobAudit(row, 'job.step.compensate-fail', null, {step: step.name, error: message}), now)
+        })
+        emit({...base, type: 'step.compensate-fail', error: message})
+        continue
+      }
+      await ctx.db.transaction(async (tx) => {
+        const now = ctx.now()
+        await lease.assertHeld(tx, now)
+        await tx(JOB_STEPS_TABLE).where({id: step.id}).update({state: 'compensated', error: null, updated_at: now})
+        await appendAudit(tx, ctx.audit, jobAudit(row, 'job.step.compensated', null, {step: step.name}), now)
+      })
+      emit({...base, type: 'step.compensated'})
+    }
+    await ctx.db.transaction(async (tx) => {
+      const now = ctx.now()
+      await lease.assertHeld(tx, now)
+      if (failures.length > 0) {
+        await tx(JOBS_TABLE)
+          .where({id})
+          .update({error: failures.join('; '), error_kind: null, locked_by: null, lease_expires_at: null, updated_at: now})
+        await appendAudit(tx, ctx.audit, jobAudit(row, 'job.cancel.fail', {state: 'canceling'}, {state: 'canceling', errors: failures}), now)
+      } else {
+        await tx(JOBS_TABLE)
+          .where({id})
+          .update({state: 'canceled', error: null, error_kind: null, locked_by: null, lease_expires_at: null, finished_at: now, updated_at: now})
+        await appendAudit(tx, ctx.audit, jobAudit(row, 'job.canceled', {state: 'canceling'}, {state: 'canceled'}), now)
+      }
+    })
+  } finally {
+    lease.stop()
+  }
+  return showJob(ctx, {id})
+}

@@ -1,0 +1,539 @@
+import type {Knex} from 'knex'
+import {type ChildProcess, spawn} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
+import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+
+import {openControlDb} from '../../src/lib/db/control-db.js'
+import {BusyError, UserError} from '../../src/lib/errors/index.js'
+import {cancelJob, retryJob} from '../../src/lib/jobs/control.js'
+import {isTransientError} from '../../src/lib/jobs/errors.js'
+import {jobKindRegistry, type JobKindRegistry} from '../../src/lib/jobs/kinds.js'
+import {claimJob} from '../../src/lib/jobs/lease.js'
+import {type JobEvent, runJob} from '../../src/lib/jobs/runner.js'
+import {retryDelayMs} from '../../src/lib/jobs/settings.js'
+import {enqueueJob, listJobs, showJob} from '../../src/lib/jobs/store.js'
+import {runWorker} from '../../src/lib/jobs/worker.js'
+import {makeContext} from '../support/context.js'
+import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
+import {
+  createScratchDb,
+  noCalls,
+  noFaults,
+  refusedConnection,
+  SCRATCH_KIND,
+  type ScratchCalls,
+  type ScratchDb,
+  type ScratchFaults,
+  scratchKind,
+} from '../support/job-kind.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+/** Small delays and a short lease, so retries and takeovers take milliseconds. */
+const SETTINGS = {retryLimit: 3, retryDelayMs: 5, retryMaxMs: 20, leaseMs: 60_000}
+
+let scratch: ScratchDb
+beforeAll(async () => {
+  scratch = await createScratchDb()
+})
+afterAll(async () => {
+  await scratch?.drop()
+})
+
+/** Every audit action on job `id`, in order. */
+async function auditActions(db: Knex, id: number): Promise<string[]> {
+  return (
+    (await db('audit_logs')
+      .where({target_type: 'job', target_id: String(id)})
+      .orderBy('seq')
+      .pluck('action')) as string[]
+  ).map(String)
+}
+
+async function counts(db: Knex): Promise<{jobs: number; steps: number; audit: number}> {
+  const n = async (table: string) => Number(((await db(table).count({n: '*'})) as Array<{n: number | string}>)[0].n)
+  return {jobs: await n('jobs'), steps: await n('job_steps'), audit: await n('audit_logs')}
+}
+
+describe('the job runner, on a SQLite control database and a MariaDB scratch server', () => {
+  let control: TestControlDb
+  let faults: ScratchFaults
+  let calls: ScratchCalls
+  let kinds: JobKindRegistry
+  let ctx: ReturnType<typeof makeContext>
+  let names = 0
+  const nextName = () => `job-${++names}`
+
+  beforeAll(async () => {
+    control = await createControlDb('sqlite')
+  })
+  afterAll(async () => {
+    await control?.drop()
+  })
+  beforeEach(async () => {
+    // Each test starts with no job a worker could claim.
+    await control.db('jobs').whereIn('state', ['queued', 'running']).update({state: 'canceled'})
+    faults = noFaults()
+    calls = noCalls()
+    kinds = jobKindRegistry([scratchKind(scratch.db, faults, calls)])
+    ctx = makeContext(control.db)
+  })
+  afterEach(async () => {
+    await ctx.close()
+  })
+
+  const enqueue = (name: string) => enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name}, kinds})
+  const run = (id: number, onStep?: (e: JobEvent) => void) => runJob(ctx, id, {kinds, settings: SETTINGS, onStep})
+
+  it('enqueue writes the job, a pending row per step and job.create; bad input or an unknown kind writes nothing (exit 2)', async () => {
+    const job = await enqueue(nextName())
+    expect(job).toMatchObject({kind: SCRATCH_KIND, state: 'queued', attempts: 0, createdBy: 'test@localhost', tenantName: `job-${names}`, error: null})
+    expect(job.steps.map((s) => [s.name, s.state, s.attempts])).toEqual([
+      ['first', 'pending', 0],
+      ['second', 'pending', 0],
+      ['third', 'pending', 0],
+    ])
+    expect(job.nextSteps[0]).toContain('raiops job:work --once')
+    expect(await auditActions(control.db, job.id)).toEqual(['job.create'])
+
+    const before = await counts(control.db)
+    const bad = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: 'Not Valid'}, kinds}).catch((e: unknown) => e)
+    expect(bad).toBeInstanceOf(UserError)
+    const unknown = await enqueueJob(ctx, {kind: 'no.such', input: {}, kinds}).catch((e: unknown) => e)
+    expect(unknown).toBeInstanceOf(UserError)
+    expect((unknown as UserError).hint).toContain(SCRATCH_KIND)
+    expect(await counts(control.db)).toEqual(before)
+  })
+
+  it('a run stores each step output and checkpoint as it completes, audits every step, and reports one event per step', async () => {
+    const name = nextName()
+    const {id} = await enqueue(name)
+    const events: string[] = []
+    const job = await run(id, (e) => events.push(`${e.type} ${e.step} ${e.position + 1}/${e.count}`))
+    expect(job.state).toBe('done')
+    expect(job.finishedAt).not.toBeNull()
+    expect(job.lockedBy).toBeNull()
+    expect(job.attempts).toBe(1)
+    const rows = (await scratch.db('job_scratch').where('key', 'like', `${name}:%`).orderBy('id').select('id', 'key')) as Array<{id: number; key: string}>
+    expect(rows.map((r) => r.key)).toEqual([`${name}:first`, `${name}:second`, `${name}:third`])
+    expect(job.steps.map((s) => [s.name, s.state, s.attempts, s.output, s.checkpoint])).toEqual(
+      rows.map((r, i) => [['first', 'second', 'third'][i], 'done', 1, {rowId: r.id, ref: r.key}, {ref: r.key}]),
+    )
+    expect(events).toEqual([
+      'step.start first 1/3',
+      'step.done first 1/3',
+      'step.start second 2/3',
+      'step.done second 2/3',
+      'step.start third 3/3',
+      'step.done third 3/3',
+    ])
+    expect(await auditActions(control.db, id)).toEqual(['job.create', 'job.step.done', 'job.step.done', 'job.step.done', 'job.done'])
+    const stepAudit = await control
+      .db('audit_logs')
+      .where({target_id: String(id), action: 'job.step.done'})
+      .orderBy('seq')
+      .first('new_values')
+    expect(JSON.parse(String(stepAudit?.new_values))).toMatchObject({step: 'first', output: {ref: `${name}:first`, rowId: rows[0].id}})
+    // A done job runs no more.
+    expect((await run(id)).state).toBe('done')
+    expect(calls.run).toHaveLength(3)
+  })
+
+  it('a permanent error fails the job at once with the reason; the later steps never run and it does not run again until job:retry', async () => {
+    const name = nextName()
+    const {id} = await enqueue(name)
+    faults.permanent.add('second')
+    const job = await run(id)
+    expect(job).toMatchObject({state: 'failed', error: 'second: second refused the input', errorKind: 'permanent'})
+    expect(job.steps.map((s) => [s.name, s.state, s.attempts])).toEqual([
+      ['first', 'done', 1],
+      ['second', 'failed', 1],
+      ['third', 'pending', 0],
+    ])
+    expect(job.nextSteps[0]).toContain(`raiops job:cancel ${id}`)
+    expect(await scratch.keys()).toContain(`${name}:first`)
+    expect(await scratch.keys()).not.toContain(`${name}:third`)
+    expect(await auditActions(control.db, id)).toEqual(['job.create', 'job.step.done', 'job.fail'])
+
+    const again = await run(id).catch((e: unknown) => e)
+    expect(again).toBeInstanceOf(UserError)
+    expect((again as UserError).hint).toContain(`raiops job:retry ${id}`)
+    expect((await runWorker(ctx, {once: true, kinds, settings: SETTINGS})).jobs).toEqual([])
+    expect(calls.run.map((c) => c.step)).toEqual(['first', 'second'])
+  })
+
+  it('a transient error is retried with backoff and the step then succeeds', async () => {
+    const {id} = await enqueue(nextName())
+    faults.transient.second = 2
+    const events: JobEvent[] = []
+    const job = await run(id, (e) => events.push(e))
+    expect(job.state).toBe('done')
+    expect(job.steps.map((s) => s.attempts)).toEqual([1, 3, 1])
+    const retries = events.filter((e) => e.type === 'step.retry')
+    expect(retries.map((e) => [e.step, e.attempt, e.error])).toEqual([
+      ['second', 1, 'connection refused (127.0.0.1:9): nothing is listening there'],
+      ['second', 2, 'connection refused (127.0.0.1:9): nothing is listening there'],
+    ])
+    // delay·2^(retry−1), jittered into its upper half, capped
+    expect(retries[0].delayMs).toBeGreaterThanOrEqual(2)
+    expect(retries[0].delayMs).toBeLessThanOrEqual(5)
+    expect(retries[1].delayMs).toBeGreaterThanOrEqual(5)
+    expect(retries[1].delayMs).toBeLessThanOrEqual(10)
+  })
+
+  it('a transient error past the retry limit fails the job; job:retry continues from that step without running the earlier ones again', async () => {
+    const name = nextName()
+    const {id} = await enqueue(name)
+    faults.transient.second = 100
+    const failed = await run(id)
+    expect(failed).toMatchObject({state: 'failed', errorKind: 'transient'})
+    expect(failed.error).toContain('connection refused')
+    expect(failed.steps[1]).toMatchObject({state: 'failed', attempts: SETTINGS.retryLimit + 1})
+    expect(failed.nextSteps[0]).toContain(`raiops job:retry ${id}\` once the server is reachable again`)
+
+    faults.transient.second = 0
+    const queued = await retryJob(ctx, {id})
+    expect(queued).toMatchObject({state: 'queued', error: null})
+    expect(queued.steps.map((s) => s.state)).toEqual(['done', 'pending', 'pending'])
+    const done = await run(id)
+    expect(done.state).toBe('done')
+    expect(calls.run.filter((c) => c.step === 'first')).toHaveLength(1)
+    expect(done.steps.map((s) => s.attempts)).toEqual([1, SETTINGS.retryLimit + 2, 1])
+    expect(await scratch.keys()).toEqual(expect.arrayContaining([`${name}:first`, `${name}:second`, `${name}:third`]))
+    expect(await auditActions(control.db, id)).toEqual(['job.create', 'job.step.done', 'job.fail', 'job.retry', 'job.step.done', 'job.step.done', 'job.done'])
+    // Only a failed (or queued) job is retried.
+    expect(await retryJob(ctx, {id}).catch((e: unknown) => e)).toBeInstanceOf(UserError)
+  })
+
+  it('cancel runs the compensations in reverse, only for the steps that ran (an interrupted one gets its checkpoint), and ends canceled', async () => {
+    const name = nextName()
+    const {id} = await enqueue(name)
+    faults.permanent.add('third')
+    expect((await run(id)).state).toBe('failed')
+    // the second step is as a crash would leave it: written and checkpointed, its output never recorded
+    await control.db('job_steps').where({job_id: id, position: 1}).update({state: 'running', output: null})
+    const events: string[] = []
+    const job = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS, onStep: (e) => events.push(`${e.type} ${e.step}`)})
+    expect(job.state).toBe('canceled')
+    expect(calls.compensate).toEqual([
+      {step: 'third', output: null, previous: null},
+      {step: 'second', output: null, previous: {ref: `${name}:second`}},
+      {step: 'first', output: {rowId: expect.any(Number), ref: `${name}:first`}, previous: {ref: `${name}:first`}},
+    ])
+    expect(job.steps.map((s) => s.state)).toEqual(['compensated', 'compensated', 'compensated'])
+    expect((await scratch.keys()).filter((k) => k.startsWith(`${name}:`))).toEqual([])
+    expect(events).toEqual([
+      'step.compensate third',
+      'step.compensated third',
+      'step.compensate second',
+      'step.compensated second',
+      'step.compensate first',
+      'step.compensated first',
+    ])
+    expect((await auditActions(control.db, id)).slice(4)).toEqual([
+      'job.cancel',
+      'job.step.compensated',
+      'job.step.compensated',
+      'job.step.compensated',
+      'job.canceled',
+    ])
+  })
+
+  it('cancel of a queued job that never ran compensates nothing', async () => {
+    const {id} = await enqueue(nextName())
+    const job = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})
+    expect(job.state).toBe('canceled')
+    expect(calls.compensate).toEqual([])
+    expect(job.steps.map((s) => s.state)).toEqual(['pending', 'pending', 'pending'])
+  })
+
+  it('a failed compensation is recorded, the others still run, and the job stays canceling until a second cancel finishes it', async () => {
+    const name = nextName()
+    const {id} = await enqueue(name)
+    faults.permanent.add('third')
+    await run(id)
+    faults.compensation.add('second')
+    const first = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})
+    expect(first.state).toBe('canceling')
+    expect(first.error).toContain('second: compensation failed: connection refused')
+    expect(first.steps.map((s) => s.state)).toEqual(['compensated', 'compensating', 'compensated'])
+    expect(first.lockedBy).toBeNull()
+    expect(first.nextSteps[0]).toContain(`raiops job:cancel ${id}\` again`)
+    expect(await scratch.keys()).toContain(`${name}:second`)
+    expect(await scratch.keys()).not.toContain(`${name}:first`)
+
+    faults.compensation.clear()
+    calls.compensate.length = 0
+    const second = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})
+    expect(second.state).toBe('canceled')
+    expect(calls.compensate.map((c) => c.step)).toEqual(['second'])
+    expect(await scratch.keys()).not.toContain(`${name}:second`)
+  })
+
+  it('cancel is refused for a done job (exit 2) and for a job a worker holds (exit 6), changing nothing', async () => {
+    const done = await enqueue(nextName())
+    await run(done.id)
+    const before = await counts(control.db)
+    const refused = await cancelJob(ctx, {id: done.id}, {kinds}).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(UserError)
+    expect((refused as UserError).exitCode).toBe(2)
+
+    const held = await enqueue(nextName())
+    expect(await claimJob(control.db, held.id, 'elsewhere:4242:abc', new Date(), 60_000)).toBe(true)
+    const busy = await cancelJob(ctx, {id: held.id}, {kinds}).catch((e: unknown) => e)
+    expect(busy).toBeInstanceOf(BusyError)
+    expect((busy as BusyError).message).toBe(`job ${held.id} is being run by elsewhere (pid 4242)`)
+    const running = await run(held.id).catch((e: unknown) => e)
+    expect(running).toBeInstanceOf(BusyError)
+    expect((await showJob(ctx, {id: held.id})).state).toBe('running')
+    expect(calls.compensate).toEqual([])
+    expect((await counts(control.db)).audit).toBe(before.audit + 1) // the held job's job.create only
+  })
+
+  it('a job whose worker died (its lease expired) is taken over by a worker and completed from the step it was at', async () => {
+    const name = nextName()
+    const {id} = await enqueue(name)
+    // a worker claimed it a while ago, ran the first step's write, and died
+    expect(await claimJob(control.db, id, 'gone:1:dead', new Date(), 60_000)).toBe(true)
+    await control
+      .db('jobs')
+      .where({id})
+      .update({lease_expires_at: new Date(Date.now() - 1000)})
+    await control
+      .db('job_steps')
+      .where({job_id: id, position: 0})
+      .update({state: 'running', attempts: 1, checkpoint: JSON.stringify({ref: `${name}:first`})})
+    const report = await runWorker(ctx, {once: true, kinds, settings: SETTINGS})
+    expect(report.jobs).toEqual([{id, outcome: 'done'}])
+    const job = await showJob(ctx, {id})
+    expect(job).toMatchObject({state: 'done', attempts: 2})
+    expect(job.steps.map((s) => s.attempts)).toEqual([2, 1, 1])
+    expect(calls.run[0]).toEqual({step: 'first', attempt: 2, previous: {ref: `${name}:first`}})
+  })
+
+  it('a worker stopped mid-step puts the job back in the queue, to resume at that step', async () => {
+    const {id} = await enqueue(nextName())
+    const stop = new AbortController()
+    faults.transient.second = 1
+    const report = await runWorker(ctx, {
+      once: true,
+      kinds,
+      settings: {...SETTINGS, retryDelayMs: 60_000, retryMaxMs: 60_000},
+      signal: stop.signal,
+      onStep: (e) => {
+        if (e.type === 'step.retry') stop.abort()
+      },
+    })
+    expect(report).toEqual({jobs: [{id, outcome: 'interrupted'}], stopped: true})
+    const job = await showJob(ctx, {id})
+    expect(job).toMatchObject({state: 'queued', lockedBy: null})
+    expect(job.steps.map((s) => s.state)).toEqual(['done', 'pending', 'pending'])
+    expect((await runJob(ctx, id, {kinds, settings: SETTINGS})).state).toBe('done')
+  })
+
+  it('job:list filters by state and kind, newest first, with the step each job is at', async () => {
+    const list = await listJobs(ctx, {state: 'failed'})
+    expect(list.every((j) => j.state === 'failed')).toBe(true)
+    const all = await listJobs(ctx, {kind: SCRATCH_KIND, limit: 3})
+    expect(all).toHaveLength(3)
+    expect(all[0].id).toBeGreaterThan(all[1].id)
+    expect(await listJobs(ctx, {kind: 'no.such'})).toEqual([])
+  })
+})
+
+describe('retry policy', () => {
+  it('classifies driver errors: refused, reset, timeouts, deadlocks are transient; bad input and unknown errors are permanent', () => {
+    expect(isTransientError(refusedConnection())).toBe(true)
+    expect(isTransientError(Object.assign(new Error('Deadlock found'), {code: 'ER_LOCK_DEADLOCK', errno: 1213}))).toBe(true)
+    expect(isTransientError(Object.assign(new Error('terminating connection due to administrator command'), {code: '57P01'}))).toBe(true)
+    expect(isTransientError(new Error('Connection terminated unexpectedly'))).toBe(true)
+    expect(isTransientError(new Error('x', {cause: refusedConnection()}))).toBe(true)
+    expect(isTransientError(new UserError('tenant name taken'))).toBe(false)
+    expect(isTransientError(Object.assign(new Error('Duplicate entry'), {code: 'ER_DUP_ENTRY', errno: 1062}))).toBe(false)
+    expect(isTransientError(new TypeError('x is undefined'))).toBe(false)
+  })
+
+  it('backs off delay·2^(retry−1), capped, jittered into the upper half', () => {
+    const s = {retryDelayMs: 100, retryMaxMs: 1000}
+    expect([1, 2, 3, 4, 5].map((r) => retryDelayMs(s, r, () => 1))).toEqual([100, 200, 400, 800, 1000])
+    expect([1, 2, 3, 4, 5].map((r) => retryDelayMs(s, r, () => 0))).toEqual([50, 100, 200, 400, 500])
+  })
+})
+
+describe.each(CONTROL_ENGINES)('workers racing on a %s control database', (engine) => {
+  let control: TestControlDb
+  let second: Knex
+  beforeAll(async () => {
+    control = await createControlDb(engine)
+    second = await openControlDb(control.target)
+  })
+  afterAll(async () => {
+    await second?.destroy()
+    await control?.drop()
+  })
+
+  // Two processes, as two `job:work` would be (two SQLite connections in one process would block each other's event loop).
+  it('two worker processes claim the same queued jobs: each job runs exactly once', async () => {
+    const kinds = jobKindRegistry([scratchKind(scratch.db)])
+    const ctx = makeContext(control.db)
+    try {
+      const ids: number[] = []
+      for (let i = 0; i < 6; i++) ids.push((await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: `race-${engine}-${i}`}, kinds})).id)
+      const reports = await Promise.all([workerProcess(control.url), workerProcess(control.url)])
+      const ran = reports.flatMap((r) => r.jobs)
+      expect(ran.map((j) => j.id).sort((x, y) => x - y)).toEqual(ids)
+      expect(ran.filter((j) => j.outcome !== 'done')).toEqual([])
+      const rows = await control.db('jobs').whereIn('id', ids).orderBy('id').select('state', 'attempts')
+      expect(rows.map((r) => [r.state, Number(r.attempts)])).toEqual(ids.map(() => ['done', 1]))
+      const steps = await control.db('job_steps').whereIn('job_id', ids).pluck('attempts')
+      expect(steps.map(Number)).toEqual(ids.flatMap(() => [1, 1, 1]))
+      expect((await scratch.keys()).filter((k) => k.startsWith(`race-${engine}-`))).toHaveLength(ids.length * 3)
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  it('of many simultaneous claims of one job from two connections, exactly one succeeds', async () => {
+    const kinds = jobKindRegistry([scratchKind(scratch.db)])
+    const ctx = makeContext(control.db)
+    try {
+      const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: `claim-${engine}`}, kinds})
+      const now = new Date()
+      const results = await Promise.all(Array.from({length: 10}, (_, i) => claimJob(i % 2 === 0 ? control.db : second, id, `w:${i}:x`, now, 60_000)))
+      expect(results.filter(Boolean)).toHaveLength(1)
+      const row = await control.db('jobs').where({id}).first('state', 'attempts', 'locked_by')
+      expect([row?.state, Number(row?.attempts), row?.locked_by]).toEqual(['running', 1, `w:${results.indexOf(true)}:x`])
+    } finally {
+      await ctx.close()
+    }
+  })
+})
+
+/** A job:work-like worker in a child process: the engine with the scratch kind; prints its report as JSON. */
+const WORKER_SCRIPT = `
+const {openControlDb, parseDatabaseUrl} = await import(process.env.JOBS_TEST_CONTROL_DB_MODULE)
+const {runWorker} = await import(process.env.JOBS_TEST_WORKER_MODULE)
+const {jobKindRegistry} = await import(process.env.JOBS_TEST_KINDS_MODULE)
+const {scratchKind, openScratch} = await import(process.env.JOBS_TEST_KIND_MODULE)
+const {makeContext} = await import(process.env.JOBS_TEST_CONTEXT_MODULE)
+const db = await openControlDb(parseDatabaseUrl(process.env.RAIOPS_DATABASE_URL, '/nonexistent'))
+const scratch = openScratch(process.env.JOBS_TEST_SCRATCH_URL)
+const ctx = makeContext(db)
+const report = await runWorker(ctx, {once: true, concurrency: 3, kinds: jobKindRegistry([scratchKind(scratch)]), settings: {leaseMs: 1000, hang: process.env.RAIOPS_JOB_HANG || null}})
+process.stdout.write(JSON.stringify(report))
+await ctx.close()
+await scratch.destroy()
+await db.destroy()
+`
+
+const moduleUrl = (path: string) => new URL(`../../${path}`, import.meta.url).href
+
+function spawnWorker(controlUrl: string, hang = ''): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', WORKER_SCRIPT], {
+    cwd: root,
+    env: {
+      ...process.env,
+      RAIOPS_DATABASE_URL: controlUrl,
+      RAIOPS_JOB_HANG: hang,
+      JOBS_TEST_SCRATCH_URL: scratch.url,
+      JOBS_TEST_CONTROL_DB_MODULE: moduleUrl('src/lib/db/control-db.ts'),
+      JOBS_TEST_WORKER_MODULE: moduleUrl('src/lib/jobs/worker.ts'),
+      JOBS_TEST_KINDS_MODULE: moduleUrl('src/lib/jobs/kinds.ts'),
+      JOBS_TEST_KIND_MODULE: moduleUrl('test/support/job-kind.ts'),
+      JOBS_TEST_CONTEXT_MODULE: moduleUrl('test/support/context.ts'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+}
+
+/** Runs a worker process to its end; its report. */
+function workerProcess(controlUrl: string): Promise<{jobs: Array<{id: number; outcome: string}>}> {
+  const child = spawnWorker(controlUrl)
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      if (code === 0) resolve(JSON.parse(stdout) as {jobs: Array<{id: number; outcome: string}>})
+      else reject(new Error(`the worker exited ${code}: ${stderr}`))
+    })
+  })
+}
+
+describe('a worker killed with kill -9 at each hang point', () => {
+  let control: TestControlDb
+  const children: ChildProcess[] = []
+  beforeAll(async () => {
+    control = await createControlDb('sqlite')
+  })
+  afterEach(() => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  afterAll(async () => {
+    await control?.drop()
+  })
+
+  function startWorker(hang: string): Promise<ChildProcess> {
+    const child = spawnWorker(control.url, hang)
+    children.push(child)
+    return new Promise((resolve, reject) => {
+      let stderr = ''
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString()
+        if (stderr.includes(`hanging at ${hang}\n`)) resolve(child)
+      })
+      child.on('exit', (code) => reject(new Error(`the worker exited (${code}) before hanging at ${hang}: ${stderr}`)))
+    })
+  }
+
+  async function killed(child: ChildProcess): Promise<void> {
+    const exit = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+    child.kill('SIGKILL')
+    await exit
+  }
+
+  /** Waits until the job's lease has expired (the dead worker renews it no more). */
+  async function leaseExpired(id: number): Promise<void> {
+    for (;;) {
+      const row = await control.db('jobs').where({id}).first('lease_expires_at')
+      const expires = row?.lease_expires_at
+      if (expires !== null && expires !== undefined && new Date(expires as never).getTime() < Date.now()) return
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+
+  it.each(['second:before', 'second:unrecorded', 'second:after'])(
+    'at %s: another worker takes the job over and completes it, each row written once',
+    async (hang) => {
+      const name = `kill-${hang.split(':')[1]}`
+      const calls = noCalls()
+      const kinds = jobKindRegistry([scratchKind(scratch.db, noFaults(), calls)])
+      const ctx = makeContext(control.db)
+      try {
+        const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name}, kinds})
+        await killed(await startWorker(hang))
+        const atDeath = await showJob(ctx, {id})
+        expect(atDeath.state).toBe('running')
+        expect(atDeath.steps.map((s) => s.state)).toEqual(
+          hang === 'second:before'
+            ? ['done', 'pending', 'pending']
+            : hang === 'second:unrecorded'
+              ? ['done', 'running', 'pending']
+              : ['done', 'done', 'pending'],
+        )
+        await leaseExpired(id)
+        const report = await runWorker(ctx, {once: true, kinds, settings: SETTINGS})
+        expect(report.jobs).toEqual([{id, outcome: 'done'}])
+        const job = await showJob(ctx, {id})
+        expect(job).toMatchObject({state: 'done', attempts: 2})
+        expect(calls.run.map((c) => c.step)).toEqual(hang === 'second:after' ? ['third'] : ['second', 'third'])
+        if (hang === 'second:unrecorded') expect(calls.run[0]).toEqual({step: 'second', attempt: 2, previous: {ref: `${name}:second`}})
+        const rows = (await scratch.db('job_scratch').where('key', 'like', `${name}:%`).orderBy('key').pluck('key')) as string[]
+        expect(rows).toEqual([`${name}:first`, `${name}:second`, `${name}:third`])
+        expect(job.steps.map((s) => s.output?.ref)).toEqual(rows)
+      } finally {
+        await ctx.close()
+      }
+    },
+  )
+})
