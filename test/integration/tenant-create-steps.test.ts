@@ -6,9 +6,9 @@ import {NoPlacementError} from '../../src/lib/placement/placement.js'
 import type {TenantCreateInput} from '../../src/lib/provisioning/input.js'
 import {tenantCreateKind} from '../../src/lib/provisioning/kind.js'
 import {TenantMismatchError} from '../../src/lib/provisioning/verify.js'
+import {buildProvisioningFleet, OWNER_PASSWORD, prepared, tenantRows, type ProvisioningFleet} from '../support/provisioning.js'
 import type {FixtureEngine} from '../support/rai-fixture.js'
 import {stepHarness} from '../support/step-harness.js'
-import {buildProvisioningFleet, OWNER_PASSWORD, prepared, tenantRows, type ProvisioningFleet} from '../support/provisioning.js'
 
 const STEPS = tenantCreateKind.steps.map((s) => s.name)
 const OWNER = 'hana@harbor.example'

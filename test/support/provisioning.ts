@@ -12,8 +12,8 @@ import {checkConsistency, type ConsistencyIssue} from '../../src/lib/provisionin
 import type {FleetContext} from '../../src/lib/provisioning/fleet.js'
 import {prepareTenantCreate, type TenantCreateRequest} from '../../src/lib/provisioning/prepare.js'
 import {addPlan} from './billing.js'
-import {buildUserFleet, type RdsName, type UserFleet} from './user-fleet.js'
 import type {FixtureEngine} from './rai-fixture.js'
+import {buildUserFleet, type RdsName, type UserFleet} from './user-fleet.js'
 
 export const PLAN_CODE = 'starter'
 export const GHOST_DOMAIN = 'ghosts.invalid'
@@ -68,7 +68,7 @@ export async function prepared(ctx: FleetContext & {now(): Date}, overrides: Par
 
 /** Every row named like the tenant on every server of the fleet. */
 export interface TenantRows {
-  tenants: Array<{rds: RdsName; id: number}>
+  tenants: Array<{rds: string; id: number}>
   users: number
   owners: Array<{id: number; password: string}>
   ghosts: number
@@ -79,9 +79,26 @@ export interface TenantRows {
   reservations: Array<{rdsId: number; open: boolean; released: boolean}>
 }
 
-export async function tenantRows(fleet: UserFleet, name: string, ownerEmail: string): Promise<TenantRows> {
+/** Where the rows are read: each RDS by name, which of them is the master, and the control database. */
+export interface RowSource {
+  names: readonly string[]
+  master: string
+  on<T>(rds: string, work: (db: Knex) => Promise<T>): Promise<T>
+  db: Knex
+}
+
+/** A UserFleet as a RowSource. */
+export const userFleetRows = (fleet: UserFleet): RowSource => ({
+  names: ['east', 'west', 'north'],
+  master: 'east',
+  on: (rds, work) => fleet.on(rds as RdsName, work),
+  db: fleet.ctx.db,
+})
+
+export async function tenantRows(source: UserFleet | RowSource, name: string, ownerEmail: string): Promise<TenantRows> {
+  const fleet = 'names' in source ? source : userFleetRows(source)
   const rows: TenantRows = {tenants: [], users: 0, owners: [], ghosts: 0, locations: [], routing: [], registry: [], billingEvents: 0, reservations: []}
-  for (const rds of ['east', 'west', 'north'] as const) {
+  for (const rds of fleet.names) {
     await fleet.on(rds, async (db: Knex) => {
       const tenants = (await db('tenants').whereRaw('LOWER(name) = ?', [name.toLowerCase()]).select('id')) as Array<{id: number}>
       for (const t of tenants) {
@@ -95,7 +112,7 @@ export async function tenantRows(fleet: UserFleet, name: string, ownerEmail: str
       }
     })
   }
-  await fleet.on('east', async (db: Knex) => {
+  await fleet.on(fleet.master, async (db: Knex) => {
     const entries = (await db('user_email_routing')
       .whereRaw('LOWER(email) = ?', [ownerEmail.toLowerCase()])
       .select('id', 'tenant_id', 'user_id', 'password_hash')) as Array<Record<string, unknown>>
@@ -106,7 +123,7 @@ export async function tenantRows(fleet: UserFleet, name: string, ownerEmail: str
       passwordHash: (e.password_hash as string | null) ?? null,
     }))
   })
-  const db = fleet.ctx.db
+  const db = fleet.db
   const registry = (await db('tenant_master').where({name}).select('id', 'rds_instance_id', 'remote_tenant_id')) as Array<Record<string, unknown>>
   rows.registry = registry.map((r) => ({id: Number(r.id), rdsId: Number(r.rds_instance_id), remoteTenantId: Number(r.remote_tenant_id)}))
   rows.billingEvents = Number(

@@ -1,5 +1,5 @@
-import type {JobKind, JsonObject, StepDefinition, StepRun} from '../../src/lib/jobs/kind.js'
 import type {OpsContext} from '../../src/lib/context.js'
+import type {JobKind, JsonObject, StepDefinition, StepRun} from '../../src/lib/jobs/kind.js'
 
 /**
  * Runs a job kind's steps in process, as a runner would, with the

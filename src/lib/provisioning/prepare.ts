@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto'
 
-import {getPlan} from '../billing/plans.js'
 import {planCode} from '../billing/plan-model.js'
+import {getPlan} from '../billing/plans.js'
 import type {OpsContext} from '../context.js'
 import {UserError} from '../errors/index.js'
 import {DEFAULT_COST, fleetCost, hashPassword, passwordProblem} from '../password/bcrypt.js'
