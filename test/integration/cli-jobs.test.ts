@@ -7,7 +7,7 @@ import {claimJob, enqueueJob, jobKindRegistry, type JobListItem, type JobView, r
 import {makeContext} from '../support/context.js'
 import {createScratchDb, noFaults, SCRATCH_KIND, type ScratchDb, scratchKind} from '../support/job-kind.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
-import {type CliSession, initialisedHome} from '../support/session.js'
+import {type CliSession, initialisedHome, killStartedClis, startCli, waitFor} from '../support/session.js'
 
 describe('job:* commands, as an operator runs them', () => {
   let dir: TestDir
@@ -46,6 +46,7 @@ describe('job:* commands, as an operator runs them', () => {
   })
 
   afterAll(async () => {
+    killStartedClis()
     await db?.destroy()
     await scratch?.drop()
     dir?.drop()
@@ -133,6 +134,12 @@ describe('job:* commands, as an operator runs them', () => {
   })
 
   it('job:retry --detach queues a failed job again (audited), and job:work --once leaves jobs of kinds it does not know alone', async () => {
+    // In the foreground it would run here, where its kind is unknown: refused before anything changes.
+    const here = await session.run(['job:retry', String(ids.failed)])
+    expect(here.code).toBe(2)
+    expect(here.stderr).toContain('unknown job kind "test.scratch"')
+    expect((await db('jobs').where({id: ids.failed}).first('state'))?.state).toBe('failed')
+
     const retried = await session.run(['job:retry', String(ids.failed), '--detach', '--json'])
     expect(retried.code, retried.stderr).toBe(0)
     const job = JSON.parse(retried.stdout) as JobView
@@ -148,5 +155,14 @@ describe('job:* commands, as an operator runs them', () => {
     expect(work.code, work.stderr).toBe(0)
     expect(JSON.parse(work.stdout)).toEqual({jobs: [], stopped: false})
     expect((await db('jobs').where({id: ids.failed}).first('state'))?.state).toBe('queued')
+  })
+
+  it('job:work runs until SIGTERM, then stops cleanly with 143 and its summary', async () => {
+    const worker = startCli(['job:work', '--poll', '1'], {env: session.env})
+    await waitFor(() => worker.output.stderr.includes('waiting for jobs, 1 at a time'), {what: 'the worker to start'})
+    worker.child.kill('SIGTERM')
+    expect(await worker.exited).toBe(143)
+    expect(worker.output.stderr).toContain('0 job(s) run, 0 done, 0 failed')
+    expect(worker.output.stdout).toBe('')
   })
 })

@@ -9,12 +9,15 @@ import {cancelJob, retryJob} from '../../src/lib/jobs/control.js'
 import {isTransientError} from '../../src/lib/jobs/errors.js'
 import {jobKindRegistry, type JobKindRegistry} from '../../src/lib/jobs/kinds.js'
 import {claimJob} from '../../src/lib/jobs/lease.js'
+import type {JobsOverview} from '../../src/lib/jobs/overview.js'
 import {type JobEvent, runJob} from '../../src/lib/jobs/runner.js'
 import {retryDelayMs} from '../../src/lib/jobs/settings.js'
 import {enqueueJob, listJobs, showJob} from '../../src/lib/jobs/store.js'
 import {runWorker} from '../../src/lib/jobs/worker.js'
+import {jobsSection} from '../../src/lib/status/sections/jobs.js'
 import {makeContext} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
+import {startFaultProxy} from '../support/fault-proxy.js'
 import {
   createScratchDb,
   noCalls,
@@ -25,6 +28,7 @@ import {
   type ScratchDb,
   type ScratchFaults,
   scratchKind,
+  openScratch,
 } from '../support/job-kind.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -310,6 +314,28 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(calls.run[0]).toEqual({step: 'first', attempt: 2, previous: {ref: `${name}:first`}})
   })
 
+  it('a run whose job is taken over (its lease lost) aborts its step and writes nothing more to the job', async () => {
+    const {id} = await enqueue(nextName())
+    faults.block.add('second')
+    const before = await auditActions(control.db, id)
+    const job = await runJob(ctx, id, {
+      kinds,
+      settings: {...SETTINGS, leaseMs: 300},
+      onStep: (e) => {
+        // another worker takes the job over while the second step runs
+        if (e.type === 'step.start' && e.step === 'second')
+          void control
+            .db('jobs')
+            .where({id})
+            .update({locked_by: 'thief:1:x'})
+            .then(() => undefined)
+      },
+    })
+    expect(job).toMatchObject({state: 'running', lockedBy: 'thief:1:x', error: null})
+    expect(job.steps.map((s) => s.state)).toEqual(['done', 'running', 'pending'])
+    expect(await auditActions(control.db, id)).toEqual([...before, 'job.step.done'])
+  })
+
   it('a worker stopped mid-step puts the job back in the queue, to resume at that step', async () => {
     const {id} = await enqueue(nextName())
     const stop = new AbortController()
@@ -328,6 +354,31 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(job).toMatchObject({state: 'queued', lockedBy: null})
     expect(job.steps.map((s) => s.state)).toEqual(['done', 'pending', 'pending'])
     expect((await runJob(ctx, id, {kinds, settings: SETTINGS})).state).toBe('done')
+  })
+
+  it('the status overview lists failed jobs and stuck ones: a dead worker, a queued job no worker took, a cancel left half done', async () => {
+    const empty = await jobsSection.collect({db: control.db, now: () => new Date()})
+    const failedBefore = (empty.data as JobsOverview).byState.failed
+    const waiting = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: nextName()}, kinds, runAfter: new Date(Date.now() - 20 * 60_000)})
+    const dead = await enqueue(nextName())
+    await claimJob(control.db, dead.id, 'gone:1:x', new Date(), 60_000)
+    await control
+      .db('jobs')
+      .where({id: dead.id})
+      .update({lease_expires_at: new Date(Date.now() - 1000)})
+    const fresh = await enqueue(nextName())
+
+    const report = await jobsSection.collect({db: control.db, now: () => new Date()})
+    const data = report.data as JobsOverview
+    expect(data.stuck.map((j) => [j.id, j.reason])).toEqual([
+      [waiting.id, 'not-picked-up'],
+      [dead.id, 'lease-expired'],
+    ])
+    expect(data.stuck.map((j) => j.id)).not.toContain(fresh.id)
+    expect(data.byState.failed).toBe(failedBefore)
+    expect(report.state).toBe(failedBefore > 0 ? 'fail' : 'warn')
+    expect(report.summary).toContain('2 stuck')
+    expect(report.facts.find((f) => f.label === `job ${dead.id}`)?.value).toContain('its worker stopped')
   })
 
   it('job:list filters by state and kind, newest first, with the step each job is at', async () => {
@@ -407,6 +458,74 @@ describe.each(CONTROL_ENGINES)('workers racing on a %s control database', (engin
     }
   })
 })
+
+describe('faults of real servers, through a TCP proxy', () => {
+  let control: TestControlDb
+  beforeAll(async () => {
+    control = await createControlDb('mysql')
+  })
+  afterAll(async () => {
+    await control?.drop()
+  })
+
+  it("a step whose server refuses connections (the driver's own error) is retried with backoff, and succeeds once the server is back", async () => {
+    const proxy = await startFaultProxy({targetHost: '127.0.0.1', targetPort: Number(new URL(scratch.url).port), mode: 'refuse'})
+    const proxied = openScratch(scratch.url.replace(`:${new URL(scratch.url).port}/`, `:${proxy.port}/`))
+    const ctx = makeContext(control.db)
+    try {
+      const kinds = jobKindRegistry([scratchKind(proxied)])
+      const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: 'proxied'}, kinds})
+      const retries: JobEvent[] = []
+      const job = await runJob(ctx, id, {
+        kinds,
+        settings: SETTINGS,
+        onStep: (e) => {
+          if (e.type !== 'step.retry') return
+          retries.push(e)
+          if (retries.length === 2) void proxy.setMode('pass')
+        },
+      })
+      expect(job.state).toBe('done')
+      expect(retries.length).toBeGreaterThanOrEqual(2)
+      expect(retries[0]).toMatchObject({step: 'first', error: expect.stringMatching(/^connection refused/)})
+      expect(job.steps[0].attempts).toBe(retries.length + 1)
+    } finally {
+      await ctx.close()
+      await proxied.destroy()
+      await proxy.close()
+    }
+  })
+
+  it('a polling worker outlives an outage of the control database and runs the jobs queued once it is back', async () => {
+    const connection = control.target.connection!
+    const proxy = await startFaultProxy({targetHost: connection.host, targetPort: connection.port, mode: 'refuse'})
+    const db = await openControlDb({...control.target, connection: {...connection, port: proxy.port}}, {connectTimeoutMs: 500})
+    const ctx = makeContext(db)
+    const stop = new AbortController()
+    const warnings: string[] = []
+    try {
+      const kinds = jobKindRegistry([scratchKind(scratch.db)])
+      const worker = runWorker(ctx, {kinds, settings: SETTINGS, pollMs: 50, signal: stop.signal, onWarning: (w) => warnings.push(w)})
+      await waitUntil(() => warnings.length > 0)
+      expect(warnings[0]).toMatch(/^could not look for jobs: connection refused/)
+      await proxy.setMode('pass')
+      const {id} = await enqueueJob(makeContext(control.db), {kind: SCRATCH_KIND, input: {name: 'after-outage'}, kinds})
+      await waitUntil(async () => (await control.db('jobs').where({id}).first('state'))?.state === 'done')
+      stop.abort()
+      expect(await worker).toEqual({jobs: [{id, outcome: 'done'}], stopped: true})
+    } finally {
+      stop.abort()
+      await ctx.close()
+      await db.destroy()
+      await proxy.close()
+    }
+  })
+})
+
+/** Polls `condition` every 50 ms until it holds (the test's own timeout bounds the wait). */
+async function waitUntil(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 50))
+}
 
 /** A job:work-like worker in a child process: the engine with the scratch kind; prints its report as JSON. */
 const WORKER_SCRIPT = `

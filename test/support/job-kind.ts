@@ -23,6 +23,8 @@ export interface ScratchFaults {
   permanent: Set<ScratchStep>
   /** Steps whose compensation fails. */
   compensation: Set<ScratchStep>
+  /** Steps that wait for their signal to abort (a stop, a lost lease), then throw its reason. */
+  block: Set<ScratchStep>
 }
 
 export interface ScratchCalls {
@@ -32,7 +34,7 @@ export interface ScratchCalls {
   compensate: Array<{step: ScratchStep; output: JsonObject | null; previous: JsonObject | null}>
 }
 
-export const noFaults = (): ScratchFaults => ({transient: {}, permanent: new Set(), compensation: new Set()})
+export const noFaults = (): ScratchFaults => ({transient: {}, permanent: new Set(), compensation: new Set(), block: new Set()})
 export const noCalls = (): ScratchCalls => ({run: [], compensate: []})
 
 /** What a driver throws when nothing listens at the server's address. */
@@ -43,8 +45,12 @@ export function refusedConnection(): Error {
 export function scratchKind(scratch: Knex, faults: ScratchFaults = noFaults(), calls: ScratchCalls = noCalls()): JobKind<{name: string}> {
   const step = (name: ScratchStep) => ({
     name,
-    async run({job, attempt, previous, checkpoint}: Parameters<JobKind<{name: string}>['steps'][number]['run']>[0]): Promise<JsonObject> {
+    async run({job, attempt, previous, checkpoint, signal}: Parameters<JobKind<{name: string}>['steps'][number]['run']>[0]): Promise<JsonObject> {
       calls.run.push({step: name, attempt, previous})
+      if (faults.block.has(name)) {
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, {once: true}))
+        throw signal.reason
+      }
       if (faults.permanent.has(name)) throw new UserError(`${name} refused the input`)
       const transient = faults.transient[name] ?? 0
       if (transient > 0) {
@@ -107,5 +113,6 @@ export async function createScratchDb(): Promise<ScratchDb> {
 }
 
 export function openScratch(url: string): Knex {
-  return knexFactory({client: 'mysql2', connection: url, pool: {min: 0, max: 4}})
+  const quiet = () => undefined
+  return knexFactory({client: 'mysql2', connection: url, pool: {min: 0, max: 4}, log: {warn: quiet, error: quiet, debug: quiet, deprecate: quiet}})
 }

@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../cli/base-command.js'
 import {jobArg} from '../../cli/flags/job.js'
 import {jobEndLine, jobEventLine} from '../../cli/reporters/job.js'
-import {type JobView, parseJobId, retryJob, runJob} from '../../lib/jobs/index.js'
+import {JOB_KINDS, type JobView, parseJobId, retryJob, runJob} from '../../lib/jobs/index.js'
 
 export default class JobRetry extends BaseCommand<JobView> {
   static override summary = 'run a failed job again, from the step that failed'
@@ -20,7 +20,7 @@ Exit codes: 0 done (or queued with --detach), 1 it failed again (job:show says w
   async run(): Promise<JobView> {
     const {args, flags} = await this.parse(JobRetry)
     const ctx = await this.context()
-    const queued = await retryJob(ctx, {id: parseJobId(args.id)})
+    const queued = await retryJob(ctx, {id: parseJobId(args.id)}, {runHere: flags.detach ? undefined : JOB_KINDS})
     if (flags.detach) {
       this.note(jobEndLine(this.color, queued))
       return queued

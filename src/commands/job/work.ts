@@ -21,6 +21,7 @@ Without --once it runs until Ctrl-C or SIGTERM, which stop the jobs under way at
   async run(): Promise<WorkerReport> {
     const {flags} = await this.parse(JobWork)
     const ctx = await this.context()
+    this.note(flags.once ? 'running the jobs that can run now' : `waiting for jobs, ${flags.concurrency} at a time (Ctrl-C to stop)`)
     const report = await runWorker(ctx, {
       once: flags.once,
       concurrency: flags.concurrency,
@@ -28,6 +29,7 @@ Without --once it runs until Ctrl-C or SIGTERM, which stop the jobs under way at
       signal: this.stopSignal('the jobs under way go back to the queue at their current step'),
       settings: this.runtime.config.jobs,
       onStep: (event) => this.note(`job ${event.jobId} ${jobEventLine(this.color, event)}`),
+      onWarning: (message) => this.note(message),
       onJob: (event) => {
         if (event.outcome !== 'claimed') this.note(`job ${event.jobId}: ${event.outcome}${event.error ? `: ${event.error}` : ''}`)
       },

@@ -5,7 +5,7 @@ import {toIso} from '../db/values.js'
 import {BusyError, UserError} from '../errors/index.js'
 import {describeJobError} from './errors.js'
 import type {JsonObject} from './kind.js'
-import {JOB_KINDS} from './kinds.js'
+import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
 import {holdJobLease, JobLeaseLostError, newJobHolder} from './lease.js'
 import type {JobContext, JobEvent, RunJobOptions} from './runner.js'
 import {jobSettings} from './settings.js'
@@ -37,19 +37,19 @@ const leaseLive = (row: JobRow, now: Date): boolean => row.locked_by !== null &&
  * stay done: a run continues from the step that failed. A queued job, or one
  * whose worker died, is returned as it is (running it in the foreground takes
  * it). Done and canceled jobs are refused (exit 2), one a worker is running is
- * busy (exit 6).
+ * busy (exit 6). `runHere`: the kinds of the caller that will run it next,
+ * which must include the job's (else exit 2, nothing changed).
  */
-export async function retryJob(ctx: ChangeContext, input: {id: number}): Promise<JobView> {
+export async function retryJob(ctx: ChangeContext, input: {id: number}, options: {runHere?: JobKindRegistry} = {}): Promise<JobView> {
   const {id} = input
   const now = ctx.now()
   const row = await readJobRow(ctx.db, id)
   switch (row.state) {
     case 'failed':
-      break
     case 'queued':
-      return showJob(ctx, {id})
+      break
     case 'running':
-      if (!leaseLive(row, now)) return showJob(ctx, {id})
+      if (!leaseLive(row, now)) break
       throw new BusyError(`job ${id} is being run by ${describeHolder(row.locked_by as string)}`, {hint: `follow it with \`raiops job:show ${id}\``})
     case 'done':
       throw new UserError(`job ${id} is done: there is nothing to retry`, {hint: `see \`raiops job:show ${id}\``})
@@ -58,6 +58,9 @@ export async function retryJob(ctx: ChangeContext, input: {id: number}): Promise
         hint: row.state === 'canceling' ? `\`raiops job:cancel ${id}\` finishes canceling it` : 'create a new job',
       })
   }
+  // To be run here, its kind must be known here: refused before anything changes.
+  if (options.runHere) kindOf(options.runHere, row.kind)
+  if (row.state !== 'failed') return showJob(ctx, {id})
   await ctx.db.transaction(async (tx) => {
     const updated = await tx(JOBS_TABLE)
       .where({id, state: 'failed'})

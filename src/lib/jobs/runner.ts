@@ -283,13 +283,19 @@ async function runStep(run: Run, def: StepDefinition<JsonObject>, stepRow: JobSt
     }
 
     await hangAt(settings, def.name, 'unrecorded')
-    const described = run.kind.describe?.(run.input, {...outputs, [def.name]: output}) ?? {}
+    let outputText: string
+    let described: ReturnType<NonNullable<JobKind<JsonObject>['describe']>>
+    try {
+      outputText = JSON.stringify(output)
+      described = run.kind.describe?.(run.input, {...outputs, [def.name]: output}) ?? {}
+    } catch (error) {
+      // An output that cannot be stored, or a kind that cannot describe it, would fail the same way on every run.
+      return failJob(run, stepRow, def, error, attempt)
+    }
     await ctx.db.transaction(async (tx) => {
       const now = ctx.now()
       await lease.assertHeld(tx, now)
-      await tx(JOB_STEPS_TABLE)
-        .where({id: stepRow.id})
-        .update({state: 'done', output: JSON.stringify(output), error: null, retries: 0, finished_at: now, updated_at: now})
+      await tx(JOB_STEPS_TABLE).where({id: stepRow.id}).update({state: 'done', output: outputText, error: null, retries: 0, finished_at: now, updated_at: now})
       const concerns: Partial<JobRow> = {}
       if (described.tenantName !== undefined) concerns.tenant_name = described.tenantName
       if (described.tenantMasterId !== undefined) concerns.tenant_master_id = described.tenantMasterId

@@ -1,6 +1,6 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {describeJobError} from './errors.js'
+import {describeJobError, isTransientError} from './errors.js'
 import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
 import {claimJobs, newJobHolder} from './lease.js'
 import {executeClaimedJob, type JobContext, type JobEvent, type JobOutcome} from './runner.js'
@@ -20,6 +20,8 @@ export interface WorkerOptions {
   onStep?(event: JobEvent): void
   /** A job claimed, and how its run ended. */
   onJob?(event: {jobId: number; outcome: JobOutcome | 'claimed' | 'error'; error?: string}): void
+  /** A look for jobs that failed on a transient error (the control database unreachable): a polling worker tries again at its next poll. */
+  onWarning?(message: string): void
 }
 
 export interface WorkerReport {
@@ -69,17 +71,23 @@ export async function runWorker(ctx: JobContext, options: WorkerOptions = {}): P
     let claimed: number[] = []
     if (free > 0) {
       const holders = new Map<number, string>()
-      claimed = await claimJobs(ctx.db, {
-        holder: (id) => {
-          const holder = newJobHolder()
-          holders.set(id, holder)
-          return holder
-        },
-        limit: free,
-        kinds,
-        leaseMs: settings.leaseMs,
-        now: ctx.now(),
-      })
+      try {
+        claimed = await claimJobs(ctx.db, {
+          holder: (id) => {
+            const holder = newJobHolder()
+            holders.set(id, holder)
+            return holder
+          },
+          limit: free,
+          kinds,
+          leaseMs: settings.leaseMs,
+          now: ctx.now(),
+        })
+      } catch (error) {
+        // A polling worker outlives an outage of the control database; a --once run reports it.
+        if (options.once || !isTransientError(error)) throw error
+        options.onWarning?.(`could not look for jobs: ${describeJobError(error)}; trying again in ${Math.round(pollMs / 1000)} s`)
+      }
       for (const id of claimed) start(id, holders.get(id) as string)
     }
     if (claimed.length > 0 && running.size < concurrency) continue
