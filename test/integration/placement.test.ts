@@ -166,6 +166,22 @@ describe.each(CONTROL_ENGINES)('placement on a %s control database', (engine) =>
     expect((outcome as {error: Error}).error.message).toMatch(/another job is creating a tenant named "same name" on only/)
   })
 
+  it('creations at once spread over servers of equal load as the rule says: each place counts the ones before it', async () => {
+    await registry(control.db, [{name: 'a'}, {name: 'b'}, {name: 'c'}])
+    const separate = engine !== 'sqlite'
+    const pools = await Promise.all([1, 2, 3, 4, 5, 6].map(() => (separate ? openControlDb(control.target) : control.db)))
+    try {
+      const taken = await Promise.all(
+        pools.map((db, i) => reserveSlot(changeContext(db, {now: T0}), {jobId: 200 + i, tenantName: `Spread ${i}`, capacity: 100})),
+      )
+      const per = new Map<string, number>()
+      for (const r of taken) per.set(r.rds.name, (per.get(r.rds.name) ?? 0) + 1)
+      expect(Object.fromEntries(per)).toEqual({a: 2, b: 2, c: 2})
+    } finally {
+      if (separate) await Promise.all(pools.map((db) => db.destroy()))
+    }
+  })
+
   it('creations racing for the last free slots from separate connections: each slot is taken once', async () => {
     // Two servers at capacity − 1: two slots in all, five creations at once, each from its own connection pool (as separate
     // processes). better-sqlite3 waits for SQLite's write lock synchronously, so pools in one process would block each other

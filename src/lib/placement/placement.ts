@@ -11,12 +11,12 @@ export type {PlacementRow} from './rules.js'
 /**
  * Placement: which RDS takes a new tenant (./rules.ts), and the reservation of
  * its slot. A reservation is a row of placement_reservations, taken in one
- * control-database transaction that first locks the RDS's registry row (a
- * conditional no-op UPDATE: a row lock on MySQL/MariaDB and PostgreSQL, the
- * write lock on SQLite), then counts the server's tenants and open
- * reservations and inserts only below capacity. Two creations racing for the
- * last slot queue on that lock; the second counts the first's reservation and
- * goes to the next candidate, or finds none.
+ * control-database transaction that first locks the registry rows of the
+ * servers that may take it (a conditional no-op UPDATE: row locks on
+ * MySQL/MariaDB and PostgreSQL, the write lock on SQLite), then ranks them from
+ * their tenants and open reservations as committed, and inserts at the first.
+ * Creations racing for the last slot queue on those locks; each counts the
+ * reservations before it and goes to the next candidate, or finds none.
  */
 
 export interface PlacementReport {
@@ -140,20 +140,19 @@ export interface ReserveInput {
   rds?: string | null
 }
 
-/** Locks one RDS's registry row if it still takes tenants; false when it no longer does. */
-async function lockCandidate(tx: Db, rdsId: number): Promise<boolean> {
-  const updated = await tx(RDS_TABLE)
-    .where({id: rdsId, state: 'online'})
+/**
+ * Locks the registry rows of the servers that may take a tenant (or of the one
+ * named): a conditional no-op UPDATE, a row lock on MySQL/MariaDB and
+ * PostgreSQL (taken in primary-key order by every placer, so two never
+ * deadlock) and the write lock on SQLite.
+ */
+async function lockCandidates(tx: Db, rdsId: number | null): Promise<void> {
+  const query = tx(RDS_TABLE)
+    .where({state: 'online'})
     .where((q) => q.where('is_active', true))
     .whereNot('health_status', 'down')
-    .update({state: tx.raw('??', ['state'])})
-  return Number(updated) > 0
-}
-
-async function usedSlots(tx: Db, rdsId: number): Promise<number> {
-  const [tenants] = await tx(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId}).whereNull('remote_missing_at').count({n: '*'})
-  const [reserved] = await openReservations(tx).where({rds_instance_id: rdsId}).count({n: '*'})
-  return Number(tenants.n) + Number(reserved.n)
+  if (rdsId !== null) query.where({id: rdsId})
+  await query.update({state: tx.raw('??', ['state'])})
 }
 
 async function findReservation(db: Db, jobId: number): Promise<Reservation | null> {
@@ -173,8 +172,8 @@ async function findReservation(db: Db, jobId: number): Promise<Reservation | nul
 /**
  * Takes a slot for a job's tenant: the job's existing reservation when an
  * earlier attempt took one (released ones included: a released reservation is
- * never taken again), else the first candidate in rank order whose slot can
- * be taken under its lock. Throws NoPlacementError when none has room, and a
+ * never taken again), else the first candidate in rank order, ranked under
+ * the candidates' locks. Throws NoPlacementError when none has room, and a
  * UserError when another open job is creating the same name on the server.
  */
 export async function reserveSlot(ctx: Pick<OpsContext, 'db' | 'now'>, input: ReserveInput): Promise<Reservation> {
@@ -184,47 +183,39 @@ export async function reserveSlot(ctx: Pick<OpsContext, 'db' | 'now'>, input: Re
     return existing
   }
   const capacity = checkCapacity(input.capacity)
-  const report = await explainPlacement(ctx, {capacity})
-  let order = report.rds.filter((row) => row.rank !== null)
-  if (input.rds) {
-    const named = await getRds(ctx.db, input.rds)
-    const row = report.rds.find((r) => r.rds.id === Number(named.id))!
-    if (row.excluded !== null) throw new UserError(`RDS ${named.name} cannot take a new tenant: ${row.excluded}`, {hint: 'see `raiops placement:explain`'})
-    order = [row]
-  }
+  const named = input.rds ? await getRds(ctx.db, input.rds) : null
   const createdAt = ctx.now()
-  for (const candidate of order) {
-    const taken = await ctx.db
-      .transaction(async (tx) => {
-        if (!(await lockCandidate(tx, candidate.rds.id))) return null
-        // Checked again under the lock: an attempt of this job that committed meanwhile wins.
-        const again = await tx(RESERVATIONS_TABLE).where({job_id: input.jobId}).first('id')
-        if (again) return 'exists' as const
-        if ((await usedSlots(tx, candidate.rds.id)) >= capacity) return null
-        const [id] = (await tx(RESERVATIONS_TABLE).insert(
-          {
-            job_id: input.jobId,
-            rds_instance_id: candidate.rds.id,
-            tenant_name: input.tenantName,
-            name_key: nameKey(input.tenantName),
-            created_at: createdAt,
-          },
-          ['id'],
-        )) as Array<number | {id: number}>
-        return typeof id === 'object' ? Number(id.id) : Number(id)
+  const outcome = await ctx.db.transaction(async (tx) => {
+    // Every server that may take the tenant is locked first, then ranked from what is committed: placements
+    // queue here one after another, so each sees the reservations before it and the rule holds under concurrency.
+    await lockCandidates(tx, named === null ? null : Number(named.id))
+    // Checked again under the lock: an attempt of this job that committed meanwhile wins.
+    if (await tx(RESERVATIONS_TABLE).where({job_id: input.jobId}).first('id')) return {taken: false as const}
+    const ranked = rankRds(await placementInputs(tx, capacity))
+    const report: PlacementReport = {capacity, forLocations: null, chosen: ranked.find((r) => r.rank === 1)?.rds ?? null, rds: ranked}
+    const row = named === null ? ranked.find((r) => r.rank === 1) : ranked.find((r) => r.rds.id === Number(named.id))
+    if (named !== null && row?.excluded)
+      throw new UserError(`RDS ${named.name} cannot take a new tenant: ${row.excluded}`, {hint: 'see `raiops placement:explain`'})
+    if (!row) throw new NoPlacementError(report)
+    try {
+      await tx(RESERVATIONS_TABLE).insert({
+        job_id: input.jobId,
+        rds_instance_id: row.rds.id,
+        tenant_name: input.tenantName,
+        name_key: nameKey(input.tenantName),
+        created_at: createdAt,
       })
-      .catch((error: unknown) => {
-        if (isUniqueViolation(error))
-          throw new UserError(`another job is creating a tenant named "${input.tenantName}" on ${candidate.rds.name}`, {
-            hint: 'see `raiops job:list`; choose another --name or wait for that job',
-          })
-        throw error
-      })
-    if (taken === 'exists') return (await findReservation(ctx.db, input.jobId))!
-    // Read back, as a re-run reads it: the instant is the one the database holds, on every engine.
-    if (taken !== null) return {...(await findReservation(ctx.db, input.jobId))!, taken: true}
-  }
-  throw new NoPlacementError(await explainPlacement(ctx, {capacity}))
+    } catch (error) {
+      if (isUniqueViolation(error))
+        throw new UserError(`another job is creating a tenant named "${input.tenantName}" on ${row.rds.name}`, {
+          hint: 'see `raiops job:list`; choose another --name or wait for that job',
+        })
+      throw error
+    }
+    return {taken: true as const}
+  })
+  // Read back, as a re-run reads it: the instant is the one the database holds, on every engine.
+  return {...(await findReservation(ctx.db, input.jobId))!, taken: outcome.taken}
 }
 
 /** The key two open creations of one name on one server collide on. */
