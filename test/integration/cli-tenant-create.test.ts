@@ -221,6 +221,15 @@ describe('tenant:create on a MariaDB fleet (east the master, west), each RDS beh
     }
   })
 
+  it('without a terminal, the owner password must be piped in or declined (exit 2, nothing written)', async () => {
+    const before = await jobCount()
+    const refused = await cli(['tenant:create', '--name', 'No Password', '--owner-name', 'P', '--owner-email', 'p@x.example'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toMatch(/--owner-password-stdin/)
+    expect(refused.stderr).toMatch(/--owner-without-password/)
+    expect(await jobCount()).toBe(before)
+  })
+
   it('an unknown plan is refused before a job exists (exit 2)', async () => {
     const before = await jobCount()
     const refused = await cli([

@@ -3,7 +3,7 @@ import {tenantCreateFlags, tenantCreateRequest} from '../../cli/flags/tenant-cre
 import {newPassword} from '../../cli/prompts/password.js'
 import {jobEventLine} from '../../cli/reporters/job.js'
 import {renderTenantCreate} from '../../cli/reporters/tenant-create.js'
-import {ExitCode} from '../../lib/errors/index.js'
+import {ExitCode, UserError} from '../../lib/errors/index.js'
 import {createTenant, type CreateTenantResult} from '../../lib/provisioning/create.js'
 
 export default class TenantCreate extends BaseCommand<CreateTenantResult> {
@@ -24,6 +24,10 @@ The owner's password is asked on a hidden prompt, read with --owner-password-std
 
   async run(): Promise<CreateTenantResult> {
     const {flags} = await this.parse(TenantCreate)
+    if (!flags['owner-without-password'] && !flags['owner-password-stdin'] && !this.interactive())
+      throw new UserError(`the password of ${flags['owner-email']} is needed: give it on a terminal or with --owner-password-stdin`, {
+        hint: 'or --owner-without-password: the owner cannot log in until it is reset',
+      })
     const password = flags['owner-without-password']
       ? null
       : await newPassword({stdin: flags['owner-password-stdin'], interactive: this.interactive(), what: `the password of ${flags['owner-email']}`})
