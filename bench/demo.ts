@@ -389,6 +389,7 @@ const TOUR_STEPS = demoTour({
   sharedEmails: tourFleet.sharedEmails,
   supportTenant: tourFleet.supportTenant,
   billing: {...demoBillingWindow(new Date()), showcase: demoBillingShowcase('eu-central-1', tourFleet.rds[0].plan.tenants, DEMO_SEED)},
+  failedJob: 1,
 }).length
 
 function checkTour(run: Run, dir: string): void {

@@ -12,6 +12,7 @@ import * as billingLedger from './20261130000100_billing_ledger.js'
 import * as billingStatusSchedule from './20261130000200_billing_status_schedule.js'
 import * as moneyBigint from './20261130000300_money_bigint.js'
 import * as jobs from './20261201000000_jobs.js'
+import * as placement from './20261201000100_placement.js'
 
 export interface Migration {
   name: string
@@ -33,4 +34,5 @@ export const migrations: Migration[] = [
   {name: '20261130000200_billing_status_schedule', ...billingStatusSchedule},
   {name: '20261130000300_money_bigint', ...moneyBigint},
   {name: '20261201000000_jobs', ...jobs},
+  {name: '20261201000100_placement', ...placement},
 ]

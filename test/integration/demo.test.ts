@@ -532,6 +532,9 @@ describe('raiops demo: the tour', () => {
       '$ raiops rds:health\n',
       '$ raiops sync:all\n',
       '$ raiops status\n',
+      '$ raiops placement:explain --for-locations 2\n',
+      '$ raiops tenant:create --name ',
+      '$ raiops job:show ',
       '$ raiops tenant:list --sort health --limit 8\n',
       '$ raiops tenant:show ',
       '$ raiops plan:list\n',
@@ -558,6 +561,9 @@ describe('raiops demo: the tour', () => {
       'rds:health',
       'sync:all',
       'status',
+      'placement:explain',
+      'tenant:create',
+      'job:show',
       'tenant:list',
       'tenant:show',
       'plan:list',
@@ -579,6 +585,13 @@ describe('raiops demo: the tour', () => {
     expect(output.get('rds:health')).toContain('(exit 4:')
     expect(output.get('sync:all')).toContain('(exit 3:')
     expect(output.get('status')).toContain('(exit 4:')
+    // Placement: the draining and the down server excluded; the tenant created through its job; the failed job on the dead server, canceled.
+    expect(output.get('placement:explain')).toMatch(/us-east-1 .*excluded: draining/)
+    expect(output.get('placement:explain')).toMatch(/us-west-2 .*excluded: down/)
+    expect(output.get('tenant:create')).toMatch(/^created tenant "Harbor Bistro" on eu-(central|west)-1: /m)
+    expect(tour.stderr).toMatch(/^\[10\/10\] done: done$/m)
+    expect(output.get('job:show')).toMatch(/failed/)
+    expect(output.get('job:show')).toMatch(/us-west-2/)
     expect(tour.stdout.match(/^\(exit \d+/gm)).toEqual(['(exit 4', '(exit 3', '(exit 4', '(exit 4', '(exit 4', '(exit 3', '(exit 3'])
     expect(tour.stdout).not.toContain('not expected on the demo')
     // The least healthy tenants first, each with its score; one of them shown with its score signal by signal.

@@ -374,6 +374,21 @@ const CASES: Record<string, MigrationCase> = {
       expect(await db('raiops_permissions').whereIn('name', ['jobs.view', 'jobs.manage']).pluck('name')).toEqual([])
     },
   },
+  '20261201000100_placement': {
+    async afterUp(db) {
+      // An open reservation names its tenant once per RDS; closed ones (name_key NULL) never collide.
+      const row = {job_id: 1, rds_instance_id: 1, tenant_name: 'Acme', name_key: 'acme', created_at: T0}
+      await db('placement_reservations').insert(row)
+      await expect(db('placement_reservations').insert({...row, job_id: 2})).rejects.toThrow(/unique|UNIQUE|Duplicate/)
+      await db('placement_reservations').insert({...row, job_id: 3, name_key: null})
+      await db('placement_reservations').insert({...row, job_id: 4, name_key: null})
+      expect(Number((await db('placement_reservations').count({n: '*'}))[0].n)).toBe(3)
+      await db('placement_reservations').delete()
+    },
+    async afterDown(db) {
+      expect(await db.schema.hasTable('placement_reservations')).toBe(false)
+    },
+  },
 }
 
 it('every migration in migrations/ has a data case here', () => {

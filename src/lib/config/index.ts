@@ -60,6 +60,12 @@ export const envSchema = z.object({
     .min(0, {message: 'expected 0 days or more'})
     .max(365, {message: 'expected at most 365 days'})
     .default(7),
+  RAIOPS_PLACEMENT_CAPACITY: z.coerce
+    .number({invalid_type_error: 'expected a whole number of tenants (how many tenants one RDS takes before placement skips it)'})
+    .int({message: 'expected a whole number of tenants'})
+    .min(1, {message: 'expected at least 1 tenant'})
+    .max(1_000_000, {message: 'expected at most 1000000 tenants'})
+    .default(500),
   // The revenue report's policies (lib/billing/mrr/policies.ts): unset, the engine's defaults.
   RAIOPS_BILLING_LIMITED_DISCOUNTS: z
     .enum(['ignore', 'apply'], {message: 'expected ignore or apply (whether a discount with an end date reduces MRR)'})
@@ -129,6 +135,8 @@ export interface RaiopsConfig {
   ghostDomain: string
   /** Days after the end of an unpaid billing period before the subscription is past due. */
   billingGraceDays: number
+  /** How many tenants one RDS takes before placement passes it over (tenants plus open reservations). */
+  placementCapacity: number
   /** How the job runner retries, leases and (in tests) hangs (RAIOPS_JOB_*). */
   jobs: {retryLimit: number; retryDelayMs: number; retryMaxMs: number; leaseMs: number; hang: string | null}
   /** The revenue report's policies as set (RAIOPS_BILLING_*); unset ones take the MRR engine's defaults. */
@@ -252,6 +260,7 @@ export function loadConfig(env: Record<string, string | undefined>): RaiopsConfi
     webhookSecrets: parsed.RAIOPS_WEBHOOK_SECRETS ?? [],
     token: parsed.RAIOPS_TOKEN,
     ghostDomain: parsed.RAIOPS_GHOST_DOMAIN,
+    placementCapacity: parsed.RAIOPS_PLACEMENT_CAPACITY,
     billingGraceDays: parsed.RAIOPS_BILLING_GRACE_DAYS,
     jobs: {
       retryLimit: parsed.RAIOPS_JOB_RETRY_LIMIT,

@@ -15,6 +15,7 @@ export const SYNC_RUNS_TABLE = 'sync_runs'
 export const HEALTH_CHECKS_TABLE = 'health_checks'
 export const IMPERSONATIONS_TABLE = 'impersonations'
 export const LOCKS_TABLE = 'locks'
+export const RESERVATIONS_TABLE = 'placement_reservations'
 export const JOBS_TABLE = 'jobs'
 export const JOB_STEPS_TABLE = 'job_steps'
 
@@ -420,6 +421,20 @@ export interface JobStepRow {
   updated_at: DbTimestamp
 }
 
+/** A slot on an RDS taken by a tenant-creation job (lib/placement/reservations.ts). */
+export interface PlacementReservationRow {
+  id: number
+  job_id: number
+  rds_instance_id: number
+  tenant_name: string
+  /** The name lower-cased while the reservation is open; null once the tenant is registered or the job canceled. */
+  name_key: string | null
+  /** Set when the job registered the tenant: from then on the tenant_master row counts, not the reservation. */
+  tenant_master_id: number | null
+  created_at: DbTimestamp
+  released_at: DbTimestamp | null
+}
+
 /** knex's own record of the applied migrations. */
 export interface MigrationRow {
   id: number
@@ -452,6 +467,7 @@ declare module 'knex/types/tables.js' {
     raiops_keys: KeyRow
     webhook_events: WebhookEventRow
     auth_sessions: AuthSessionRow
+    placement_reservations: PlacementReservationRow
     knex_migrations: MigrationRow
     jobs: JobRow
     job_steps: JobStepRow

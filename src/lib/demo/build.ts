@@ -1,4 +1,4 @@
-import knexFactory from 'knex'
+import knexFactory, {type Knex} from 'knex'
 import {mkdirSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
@@ -7,6 +7,8 @@ import {pathToFileURL} from 'node:url'
 import {startSession, readSessionToken, verifySession} from '../auth/session.js'
 import {createPlan} from '../billing/plan-changes.js'
 import {BusyError, ConfigError, RaiopsError, UserError} from '../errors/index.js'
+import {createTenant} from '../provisioning/create.js'
+import {TENANT_CREATE_KIND} from '../provisioning/input.js'
 import {addRds, setRdsState} from '../rds/service.js'
 import {Runtime} from '../runtime.js'
 import {initRaiops} from '../setup/init.js'
@@ -68,6 +70,8 @@ export interface DemoResult {
   sessionExpiresAt: string
   /** The billing history: its range (YYYY-MM-DD, --to exclusive), where the tour's report starts, and the tenant it explains. */
   billing: {from: string; to: string; reportFrom: string; showcase: string}
+  /** A tenant creation that failed on the server that is down (null: none, in a demo built before there were jobs). */
+  failedJob: number | null
 }
 
 export function demoHome(dir: string): string {
@@ -213,6 +217,44 @@ async function writeBillingHistory(fleet: DemoFleet, dir: string, now: Date, pro
 }
 
 /**
+ * A tenant creation sent to the server that is down, before any health check
+ * said so: its job fails at its tenant step, having written nothing there (the
+ * tour shows it, and cancels it).
+ */
+async function writeFailedCreation(fleet: DemoFleet, dir: string, progress: (message: string) => void): Promise<number | null> {
+  const down = fleet.rds.find((server) => server.missing)
+  if (!down) return null
+  progress(`creating a tenant on ${down.name}, whose database is gone: its job fails`)
+  const operator = demoRuntime(dir, ['demo'])
+  try {
+    const ctx = await operator.context()
+    await operator.identity()
+    const result = await createTenant(
+      {...ctx, audit: operator.audit},
+      {
+        name: 'Corner Cafe',
+        owner: {name: 'Cora Owner', email: 'cora@corner-cafe.example', password: null},
+        locations: '1',
+        rds: down.name,
+        capacity: operator.config.placementCapacity,
+        ghostDomain: operator.config.ghostDomain,
+        graceDays: operator.config.billingGraceDays,
+      },
+      {detach: false, settings: {...operator.config.jobs, retryLimit: 0}},
+    )
+    return result.job.state === 'failed' ? result.job.id : null
+  } finally {
+    await operator.close()
+  }
+}
+
+/** The demo's failed tenant creation, as the build left it. */
+async function failedJobOf(db: Knex): Promise<number | null> {
+  const row = await db('jobs').where({kind: TENANT_CREATE_KIND, tenant_name: 'Corner Cafe'}).orderBy('id').first('id')
+  return row ? Number(row.id) : null
+}
+
+/**
  * Builds the demo in `dir`: a home of its own (SQLite control database, master
  * key, the admin signed in), the fleet's RAI databases in SQLite files, and the
  * four RDS registered (one master, one draining, one whose file is missing).
@@ -247,7 +289,7 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
     const runtime = demoRuntime(dir, ['demo'])
     try {
       // The control database must be there and ready, whatever the session file says.
-      await runtime.db()
+      const failedJob = await failedJobOf(await runtime.db())
       const expiresAt = await ensureSession(runtime, home, now, false)
       const fleet = demoFleet(state.marker.size)
       return {
@@ -261,6 +303,7 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
         ...summarize(fleet, dir),
         sessionExpiresAt: expiresAt.toISOString(),
         billing: billingFacts(fleet, state.marker.seed, new Date(state.marker.startedAt)),
+        failedJob,
       }
     } catch (error) {
       // A demo whose home was changed by hand: rebuilding it is the way back.
@@ -335,6 +378,7 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
 
   await writeFleet(fleet, dir, ids, progress)
   await writeBillingHistory(fleet, dir, now, progress)
+  const failedJob = await writeFailedCreation(fleet, dir, progress)
 
   writeMarker(dir, {...marker, state: 'complete', completedAt: new Date().toISOString()})
   return {
@@ -348,5 +392,6 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
     ...summarize(fleet, dir),
     sessionExpiresAt: sessionExpiresAt.toISOString(),
     billing: billingFacts(fleet, DEMO_SEED, now),
+    failedJob,
   }
 }

@@ -17,7 +17,7 @@ export interface TourStep {
   expectedExit?: {code: number; why: string}
 }
 
-type Facts = Pick<DemoResult, 'rds' | 'sharedEmails' | 'supportTenant' | 'billing'>
+type Facts = Pick<DemoResult, 'rds' | 'sharedEmails' | 'supportTenant' | 'billing' | 'failedJob'>
 
 function names(facts: Facts) {
   const master = facts.rds.find((r) => r.master)?.name ?? facts.rds[0].name
@@ -53,6 +53,41 @@ export function demoTour(facts: Facts): TourStep[] {
       args: ['status'],
       expectedExit: down ? {code: 4, why: `${down} is down, so the overview is FAIL: status exits 4 (--fail-on, default fail)`} : undefined,
     },
+    {
+      title: 'Where would a new tenant go?',
+      about: `Placement: only servers online, active and not down take new tenants${draining ? ` (${draining} is draining)` : ''}${down ? `, ${down} is down` : ''}; among them the least loaded, against RAIOPS_PLACEMENT_CAPACITY, health then latency breaking ties.`,
+      args: ['placement:explain', '--for-locations', '2'],
+    },
+    {
+      title: 'Create a tenant, as a job',
+      about:
+        'One line per step: placed and its slot reserved, the tenant row, its owner (no password here: unusable until reset), its locations, the routing entry on the master, the registry row, the subscription, the ghost users, then every row read back and compared. Killed part-way, `job:retry` resumes it without writing anything twice.',
+      args: [
+        'tenant:create',
+        '--name',
+        'Harbor Bistro',
+        '--owner-name',
+        'Hana Li',
+        '--owner-email',
+        'hana@harbor-bistro.example',
+        '--owner-without-password',
+        '--locations',
+        'Main St,Airport',
+        '--plan',
+        'starter',
+        '--quantity-from',
+        'locations',
+      ],
+    },
+    ...(facts.failedJob === null
+      ? []
+      : [
+          {
+            title: 'A creation that failed on a dead server',
+            about: `Sent to ${down ?? 'a server'} before any health check said it was down: the job failed at its tenant step and waits, its slot reserved. \`job:retry\` finishes it once the server is back; \`job:cancel\` undoes what its steps did (it too needs the server, to make sure no tenant row is left there).`,
+            args: ['job:show', String(facts.failedJob)],
+          },
+        ]),
     {
       title: 'Which tenants need attention?',
       about:
@@ -160,6 +195,7 @@ export function demoTryNext(facts: Facts): string[][] {
     ['billing:show', facts.billing.showcase],
     ['audit:list', '--action', 'tenant.impersonate', '--format', 'json'],
   ]
+  if (facts.failedJob !== null) lines.push(['job:list', '--state', 'failed'])
   lines.push(['tenant:impersonation-key'], ['--help'])
   return lines
 }

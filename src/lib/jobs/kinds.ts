@@ -1,3 +1,4 @@
+import {tenantCreateKind} from '../provisioning/kind.js'
 import type {JobKind, JsonObject} from './kind.js'
 
 /** The kinds a runner knows, by name (jobs.kind). */
@@ -19,4 +20,4 @@ export function jobKindRegistry(kinds: ReadonlyArray<JobKind<JsonObject>>): JobK
  * whose kind is not in it is left alone (a worker of another raiops version may
  * know it).
  */
-export const JOB_KINDS: JobKindRegistry = jobKindRegistry([])
+export const JOB_KINDS: JobKindRegistry = jobKindRegistry([tenantCreateKind as unknown as JobKind<JsonObject>])

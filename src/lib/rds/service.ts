@@ -15,7 +15,7 @@ import {validateImpersonation, validateRdsFields, type RdsFields, type ValidRdsF
 export type RdsConnectionRow = Pick<RdsInstanceRow, 'id' | 'name' | 'engine' | 'host' | 'port' | 'username' | 'password_enc' | 'rai_database'>
 
 /** The plain connection values of a registered RDS, its password decrypted. */
-export async function connectionSpecFor(ctx: OpsContext, row: RdsConnectionRow): Promise<RdsConnectionSpec> {
+export async function connectionSpecFor(ctx: Pick<OpsContext, 'keyring'>, row: RdsConnectionRow): Promise<RdsConnectionSpec> {
   const id = Number(row.id)
   const password = row.password_enc ? decryptSecret(await ctx.keyring(), row.password_enc, passwordLocation(id)) : null
   return {
