@@ -1,7 +1,7 @@
 import type {OpsContext} from '../context.js'
 import {isUniqueViolation, type Db} from '../db/control-db.js'
 import {RDS_TABLE, RESERVATIONS_TABLE, TENANT_MASTER_TABLE} from '../db/tables.js'
-import {toBool, toIso, toNumberOrNull} from '../db/values.js'
+import {toBool, toIso, toIsoRequired, toNumberOrNull} from '../db/values.js'
 import {UserError} from '../errors/index.js'
 import {getRds} from '../rds/repository.js'
 import {rankRds, type PlacementInput, type PlacementRow} from './rules.js'
@@ -126,6 +126,8 @@ export interface Reservation {
   jobId: number
   rds: {id: number; name: string}
   tenantName: string
+  /** When it was taken (ISO): fixed once, so the steps after it can date their rows by it and find them again. */
+  createdAt: string
   /** Whether it was taken by this call (false: found, taken by an earlier attempt of the same job). */
   taken: boolean
 }
@@ -163,6 +165,7 @@ async function findReservation(db: Db, jobId: number): Promise<Reservation | nul
     jobId,
     rds: {id: Number(row.rds_instance_id), name: rds?.name ?? String(row.rds_instance_id)},
     tenantName: row.tenant_name,
+    createdAt: toIsoRequired(row.created_at),
     taken: false,
   }
 }
@@ -189,6 +192,7 @@ export async function reserveSlot(ctx: Pick<OpsContext, 'db' | 'now'>, input: Re
     if (row.excluded !== null) throw new UserError(`RDS ${named.name} cannot take a new tenant: ${row.excluded}`, {hint: 'see `raiops placement:explain`'})
     order = [row]
   }
+  const createdAt = ctx.now()
   for (const candidate of order) {
     const taken = await ctx.db
       .transaction(async (tx) => {
@@ -203,7 +207,7 @@ export async function reserveSlot(ctx: Pick<OpsContext, 'db' | 'now'>, input: Re
             rds_instance_id: candidate.rds.id,
             tenant_name: input.tenantName,
             name_key: nameKey(input.tenantName),
-            created_at: ctx.now(),
+            created_at: createdAt,
           },
           ['id'],
         )) as Array<number | {id: number}>
@@ -217,7 +221,8 @@ export async function reserveSlot(ctx: Pick<OpsContext, 'db' | 'now'>, input: Re
         throw error
       })
     if (taken === 'exists') return (await findReservation(ctx.db, input.jobId))!
-    if (taken !== null) return {id: taken, jobId: input.jobId, rds: candidate.rds, tenantName: input.tenantName, taken: true}
+    // Read back, as a re-run reads it: the instant is the one the database holds, on every engine.
+    if (taken !== null) return {...(await findReservation(ctx.db, input.jobId))!, taken: true}
   }
   throw new NoPlacementError(await explainPlacement(ctx, {capacity}))
 }

@@ -21,16 +21,18 @@ import {verifyTenant} from './verify.js'
  *
  * - place: the reservation's job id (unique in placement_reservations);
  * - tenant: the name on that RDS (an open reservation keeps it to this job)
- *   and the created_at the step checkpoints before inserting;
- * - owner: (tenant id, email), unique on every RAI database, with a checkpoint
- *   saying the insert was attempted (else a user found there is someone else's);
+ *   with its contact, and the created_at it is written with: the instant the
+ *   reservation was taken, fixed in the control database before any write;
+ * - owner: (tenant id, email), unique on every RAI database, with that same
+ *   created_at (a user found there with another one is someone else's);
  * - locations: (tenant id, name); routing: (email, tenant id, RDS id);
  *   register: (RDS id, remote tenant id), unique in tenant_master;
  * - subscription: the new tenant's billing ledger (empty unless this step wrote it);
  * - ghosts: (tenant id, ghost email), inserted only where missing.
  *
  * Compensations delete only what the job created, found from the step's output
- * or, when it was interrupted, its checkpoint; each is idempotent.
+ * or, when it was interrupted, by the same key; each is idempotent. No step
+ * needs a checkpoint: every key is fixed before the job's first fleet write.
  */
 
 type Step = StepDefinition<TenantCreateInput>
@@ -45,7 +47,7 @@ function outputOf(step: Run, name: string): JsonObject {
 
 const placed = (step: Run) => {
   const o = outputOf(step, 'place')
-  return {rdsId: Number(o.rdsId), rdsName: String(o.rdsName)}
+  return {rdsId: Number(o.rdsId), rdsName: String(o.rdsName), marker: fleetTime(new Date(String(o.reservedAt)))}
 }
 const tenantIdOf = (step: Run): number => Number(outputOf(step, 'tenant').tenantId)
 const ownerIdOf = (step: Run): number => Number(outputOf(step, 'owner').userId)
@@ -56,7 +58,7 @@ const place: Step = {
   async run(step) {
     const {input} = step.job
     const reservation = await reserveSlot(step.ctx, {jobId: step.job.id, tenantName: input.name, capacity: input.capacity, rds: input.rds})
-    return {rdsId: reservation.rds.id, rdsName: reservation.rds.name, reservationId: reservation.id}
+    return {rdsId: reservation.rds.id, rdsName: reservation.rds.name, reservationId: reservation.id, reservedAt: reservation.createdAt}
   },
   async compensate(step) {
     await releaseReservation(step.ctx, {jobId: step.job.id})
@@ -71,7 +73,7 @@ async function tenantsNamed(db: Knex, name: string): Promise<Array<{id: number; 
     .orderBy('id')
 }
 
-/** The tenant an earlier attempt of this job inserted: its name, its contact and the created_at it checkpointed. */
+/** The tenant an earlier attempt of this job inserted: its name, its contact, and the reservation's instant as created_at. */
 async function findOwnTenant(db: Knex, input: TenantCreateInput, marker: string): Promise<number | null> {
   const row = (await db('tenants')
     .where(lowerEquals(db, 'name', input.name))
@@ -84,39 +86,31 @@ const tenant: Step = {
   name: 'tenant',
   async run(step) {
     const {input} = step.job
-    const {rdsId, rdsName} = placed(step)
+    const {rdsId, rdsName, marker} = placed(step)
     const {db} = await rdsConnection(step.ctx, rdsId)
-    const marker = typeof step.previous?.createdAt === 'string' ? step.previous.createdAt : null
-    if (marker !== null) {
-      const own = await findOwnTenant(db, input, marker)
-      if (own !== null) return {tenantId: own, createdAt: marker}
-    }
+    const own = await findOwnTenant(db, input, marker)
+    if (own !== null) return {tenantId: own}
     const same = await tenantsNamed(db, input.name)
     if (same.length > 0)
       throw new UserError(`RDS ${rdsName} already has a tenant named "${input.name}" (id ${same.map((t) => t.id).join(', ')})`, {
         hint: 'choose another --name, or another server with --rds',
       })
-    const createdAt = marker ?? fleetTime(step.ctx.now())
-    // Fixed before the insert: a re-run finds the row by it, whether or not the runner recorded this attempt.
-    if (marker === null) await step.checkpoint({createdAt})
     step.signal.throwIfAborted()
     const tenantId = await insertFleetRow(db, 'tenants', {
       name: input.name,
       primary_contact_name: input.contactName,
       primary_contact_email: input.contactEmail,
       status: 'active',
-      created_at: createdAt,
-      updated_at: createdAt,
+      created_at: marker,
+      updated_at: marker,
     })
-    return {tenantId, createdAt}
+    return {tenantId}
   },
   async compensate(step, output) {
-    const {input} = step.job
-    const where = step.outputs.place ?? null
-    if (!where) return
-    const {db} = await rdsConnection(step.ctx, Number(where.rdsId))
-    const marker = String(output?.createdAt ?? step.previous?.createdAt ?? '')
-    const id = output ? Number(output.tenantId) : marker ? await findOwnTenant(db, input, marker) : null
+    if (!step.outputs.place) return
+    const {rdsId, marker} = placed(step)
+    const {db} = await rdsConnection(step.ctx, rdsId)
+    const id = output ? Number(output.tenantId) : await findOwnTenant(db, step.job.input, marker)
     if (id === null) return
     // The tenant is this job's: whatever rows hang from it (its ghosts, users a sync or the application added since) go with it.
     await db.transaction(async (tx) => {
@@ -127,27 +121,34 @@ const tenant: Step = {
   },
 }
 
+/** The owner's user on the tenant, as this job writes it: its email, dated with the reservation's instant. */
+function ownOwner(db: Knex, step: Run, tenantId: number): Knex.QueryBuilder {
+  return db('users')
+    .where({tenant_id: tenantId, created_at: placed(step).marker})
+    .andWhere(lowerEquals(db, 'email', step.job.input.owner.email))
+}
+
 const owner: Step = {
   name: 'owner',
   async run(step) {
     const {input} = step.job
-    const {rdsId, rdsName} = placed(step)
+    const {rdsId, rdsName, marker} = placed(step)
     const tenantId = tenantIdOf(step)
     const {db} = await rdsConnection(step.ctx, rdsId)
     const found = (await db('users')
       .where({tenant_id: tenantId})
       .andWhere(lowerEquals(db, 'email', input.owner.email))
-      .first('id', 'is_ghost')) as {id: number} | undefined
+      .first('id')) as {id: number} | undefined
     if (found) {
-      if (step.previous?.attempted === true) return {userId: Number(found.id)}
+      // An earlier attempt of this step wrote it (dated as this job dates its rows), or someone else did: then it is not ours to take.
+      const own = (await ownOwner(db, step, tenantId).first('id')) as {id: number} | undefined
+      if (own) return {userId: Number(own.id)}
       throw new UserError(`${input.owner.email} already has a user (id ${found.id}) on tenant ${tenantId} of ${rdsName}`, {
         hint: 'cancel the job (`raiops job:cancel`) and create the tenant with another --owner-email',
       })
     }
     const password = openOwnerHash(await step.ctx.keyring(), input) ?? unusablePassword()
-    if (step.previous?.attempted !== true) await step.checkpoint({attempted: true})
     step.signal.throwIfAborted()
-    const at = fleetTime(step.ctx.now())
     const userId = await insertFleetRow(db, 'users', {
       tenant_id: tenantId,
       name: input.owner.name,
@@ -155,18 +156,17 @@ const owner: Step = {
       password,
       status: 'active',
       is_ghost: false,
-      created_at: at,
-      updated_at: at,
+      created_at: marker,
+      updated_at: marker,
     })
     return {userId}
   },
   async compensate(step, output) {
-    if (!output && step.previous?.attempted !== true) return
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
-    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId))
-    const query = db('users').where({tenant_id: Number(tenantOut.tenantId)})
-    await (output ? query.andWhere({id: Number(output.userId)}) : query.andWhere(lowerEquals(db, 'email', step.job.input.owner.email))).delete()
+    const tenantId = Number(tenantOut.tenantId)
+    const {db} = await rdsConnection(step.ctx, placed(step).rdsId)
+    await (output ? db('users').where({tenant_id: tenantId, id: Number(output.userId)}) : ownOwner(db, step, tenantId)).delete()
   },
 }
 
