@@ -251,7 +251,8 @@ export function foldLedger(
   // 1. The events folded: one state each, and one more where a trial ends.
   const base: BaseState[] = []
   let terms = NO_TERMS
-  for (const [index, event] of sorted.entries()) {
+  for (let index = 0; index < sorted.length; index++) {
+    const event = sorted[index]
     terms = applyEvent(terms, event)
     const plan = terms.planId === null ? undefined : plans.get(terms.planId)
     if (!plan) continue
@@ -266,7 +267,8 @@ export function foldLedger(
   let anchor: number | null = null
   let months = 0
   let cursor: number | null = null
-  for (const [index, state] of base.entries()) {
+  for (let index = 0; index < base.length; index++) {
+    const state = base[index]
     const next = base[index + 1]?.at ?? Number.POSITIVE_INFINITY
     if (state.status !== 'active') {
       anchor = cursor = null
@@ -303,7 +305,8 @@ export function foldLedger(
   // 3. The payments, matched to periods of their currency by the day the period starts; a period is paid once they reach what it costs.
   const dayOf = (ms: number) => Math.floor(ms / DAY_MS)
   // Periods by the day they start; two periods of different currencies starting on one day are told apart by a search.
-  const periodByDay = new Map(periods.map((p) => [dayOf(p.start), p]))
+  const periodByDay = new Map<number, BillingPeriod>()
+  for (const p of periods) periodByDay.set(dayOf(p.start), p)
   const periodOf = (currency: string, start: number): BillingPeriod | undefined => {
     const day = dayOf(start)
     const found = periodByDay.get(day)

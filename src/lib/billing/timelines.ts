@@ -125,9 +125,15 @@ export interface LedgerData {
 class Interned {
   readonly values: string[] = []
   private readonly index = new Map<string, number>()
+  private last: string | null = null
+  private lastIndex = -1
   of(value: string): number {
+    // Most rows repeat the row before's value (one currency, one status): no lookup then.
+    if (value === this.last) return this.lastIndex
+    this.last = value
     let i = this.index.get(value)
     if (i === undefined) this.index.set(value, (i = this.values.push(value) - 1))
+    this.lastIndex = i
     return i
   }
 }
@@ -141,7 +147,7 @@ class Interned {
  */
 class Columns {
   size = 0
-  private capacity = 1024
+  private capacity = 16_384
   readonly columns: Float64Array[]
   readonly texts: Array<string | null> = []
   /** Each row's tenant as a dense index (its place in `tenantIds`). */
@@ -200,12 +206,17 @@ export async function loadLedgerData(db: Db, options: {until: number; tenantIds?
   const restrict = (query: Knex.QueryBuilder): Knex.QueryBuilder =>
     options.tenantIds === undefined ? query : query.whereIn('tenant_master_id', [...options.tenantIds])
   const plans = await loadLedgerPlans(db)
+  // On MySQL/MariaDB the server gives each instant as epoch ms (a DATETIME is UTC here, and TIMESTAMPDIFF
+  // from the epoch ignores the session's time zone): the driver then makes no Date of it, a third of its work.
+  const streamed = db.client.config.client === 'mysql2' && !db.isTransaction
+  const instant = (column: string) => (streamed ? db.raw("TIMESTAMPDIFF(MICROSECOND, '1970-01-01', ??) DIV 1000 AS ??", [column, column]) : column)
   // Events: id, type, effective_at; the changes as their JSON text, parsed when folded.
   const eventTypes = new Interned()
   const events = new Columns(3)
   await readRows(
     db,
-    () => restrict(db('billing_events').select('id', 'tenant_master_id', 'type', 'effective_at', 'changes').where('effective_at', '<=', new Date(until))),
+    () =>
+      restrict(db('billing_events').select('id', 'tenant_master_id', 'type', instant('effective_at'), 'changes').where('effective_at', '<=', new Date(until))),
     (row: Pick<BillingEventRow, 'id' | 'tenant_master_id' | 'type' | 'effective_at' | 'changes'>) => {
       const r = events.add(Number(row.tenant_master_id), row.changes)
       const [id, type, effectiveAt] = events.columns
@@ -225,7 +236,7 @@ export async function loadLedgerData(db: Db, options: {until: number; tenantIds?
     () =>
       restrict(
         db('payments')
-          .select('id', 'tenant_master_id', 'amount_cents', 'currency', 'paid_at', 'status', 'period_start', 'refund_of')
+          .select('id', 'tenant_master_id', 'amount_cents', 'currency', instant('paid_at'), 'status', instant('period_start'), 'refund_of')
           .where('paid_at', '<=', new Date(until)),
       ),
     (row: Pick<PaymentRow, 'id' | 'tenant_master_id' | 'amount_cents' | 'currency' | 'paid_at' | 'status' | 'period_start' | 'refund_of'>) => {
