@@ -257,6 +257,12 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     await run(id)
     faults.compensation.add('second')
     const first = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})
+    const secondOutput = {rowId: expect.any(Number), ref: `${name}:second`}
+    expect(calls.compensate).toEqual([
+      {step: 'third', output: null, previous: null},
+      {step: 'second', output: secondOutput, previous: {ref: `${name}:second`}},
+      {step: 'first', output: {rowId: expect.any(Number), ref: `${name}:first`}, previous: {ref: `${name}:first`}},
+    ])
     expect(first.state).toBe('canceling')
     expect(first.error).toContain('second: compensation failed: connection refused')
     expect(first.steps.map((s) => s.state)).toEqual(['compensated', 'compensating', 'compensated'])
@@ -269,8 +275,42 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     calls.compensate.length = 0
     const second = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})
     expect(second.state).toBe('canceled')
-    expect(calls.compensate.map((c) => c.step)).toEqual(['second'])
+    // the step was done: its compensation gets its output again, not null
+    expect(calls.compensate).toEqual([{step: 'second', output: secondOutput, previous: {ref: `${name}:second`}}])
     expect(await scratch.keys()).not.toContain(`${name}:second`)
+  })
+
+  it('a cancel stopped (Ctrl-C) lets the compensation under way finish, runs no more, and leaves the job canceling for a second cancel', async () => {
+    const name = nextName()
+    const {id} = await enqueue(name)
+    faults.permanent.add('third')
+    await run(id)
+    const stop = new AbortController()
+    const events: string[] = []
+    const first = await cancelJob(
+      ctx,
+      {id},
+      {
+        kinds,
+        settings: SETTINGS,
+        signal: stop.signal,
+        onStep: (e) => {
+          events.push(`${e.type} ${e.step}`)
+          if (e.type === 'step.compensate') stop.abort()
+        },
+      },
+    )
+    expect(events).toEqual(['step.compensate third', 'step.compensated third'])
+    expect(first).toMatchObject({state: 'canceling', lockedBy: null})
+    expect(first.error).toContain('stopped')
+    expect(first.steps.map((s) => s.state)).toEqual(['done', 'done', 'compensated'])
+    expect(await scratch.keys()).toEqual(expect.arrayContaining([`${name}:first`, `${name}:second`]))
+
+    calls.compensate.length = 0
+    const second = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})
+    expect(second.state).toBe('canceled')
+    expect(calls.compensate.map((c) => c.step)).toEqual(['second', 'first'])
+    expect((await scratch.keys()).filter((k) => k.startsWith(`${name}:`))).toEqual([])
   })
 
   it('cancel is refused for a done job (exit 2) and for a job a worker holds (exit 6), changing nothing', async () => {

@@ -79,14 +79,16 @@ const ran = (step: JobStepRow): boolean => Number(step.attempts) > 0 && step.sta
 
 /**
  * Cancels a job (`job:cancel`): runs the compensations of the steps that ran
- * (done, or interrupted: those get a null output and their checkpoint as
- * `previous`), in reverse order, each recorded as it completes. A compensation
+ * (done: they get their stored output, also on a second cancel; interrupted:
+ * those get a null output and their checkpoint as `previous`), in reverse order, each recorded as it completes. A compensation
  * that fails is recorded on its step and the others still run (the saga
  * pattern); the job then stays `canceling`, and running the cancel again runs
- * only those not done. Otherwise the job ends `canceled`. A done job is refused
+ * only those not done. Otherwise the job ends `canceled`. `signal` (Ctrl-C)
+ * lets the compensation under way finish, runs no more, and leaves the job
+ * `canceling` for a cancel run again to finish. A done job is refused
  * (exit 2); a job a worker is running is busy (exit 6).
  */
-export async function cancelJob(ctx: JobContext, input: {id: number}, options: Omit<RunJobOptions, 'signal'> = {}): Promise<JobView> {
+export async function cancelJob(ctx: JobContext, input: {id: number}, options: RunJobOptions = {}): Promise<JobView> {
   const {id} = input
   const settings = jobSettings(options.settings)
   const kinds = options.kinds ?? JOB_KINDS
@@ -134,15 +136,21 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: O
   try {
     const steps = await readStepRows(ctx.db, id)
     const outputs: Record<string, JsonObject> = {}
-    for (const s of steps) if (s.state === 'done') outputs[s.name] = parseJsonObject(s.output) ?? {}
+    // A step's stored output, whatever its state now: a cancel that failed part-way leaves done steps `compensating`.
+    for (const s of steps) if (s.output !== null) outputs[s.name] = parseJsonObject(s.output) ?? {}
     const inputJson = parseJsonObject(row.input) ?? {}
     const failures: string[] = []
+    let stopped = false
     for (const step of [...steps].reverse()) {
       if (!ran(step)) continue
+      if (options.signal?.aborted) {
+        stopped = true
+        break
+      }
       const def = kind.steps[Number(step.position)]
       const position = Number(step.position)
       const base = {jobId: id, step: step.name, position, count: steps.length, attempt: Number(step.attempts)}
-      const output = step.state === 'done' ? (parseJsonObject(step.output) ?? {}) : null
+      const output = step.output !== null ? (parseJsonObject(step.output) ?? {}) : null
       await ctx.db.transaction(async (tx) => {
         const now = ctx.now()
         await lease.assertHeld(tx, now)
@@ -196,7 +204,8 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: O
     await ctx.db.transaction(async (tx) => {
       const now = ctx.now()
       await lease.assertHeld(tx, now)
-      if (failures.length > 0) {
+      if (failures.length > 0 || stopped) {
+        if (stopped) failures.push('stopped before its compensations were all run')
         await tx(JOBS_TABLE)
           .where({id})
           .update({error: failures.join('; '), error_kind: null, locked_by: null, lease_expires_at: null, updated_at: now})
