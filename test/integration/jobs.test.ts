@@ -7,8 +7,9 @@ import {openControlDb} from '../../src/lib/db/control-db.js'
 import {BusyError, UserError} from '../../src/lib/errors/index.js'
 import {cancelJob, retryJob} from '../../src/lib/jobs/control.js'
 import {isTransientError} from '../../src/lib/jobs/errors.js'
+import type {JobKind} from '../../src/lib/jobs/kind.js'
 import {jobKindRegistry, type JobKindRegistry} from '../../src/lib/jobs/kinds.js'
-import {claimJob} from '../../src/lib/jobs/lease.js'
+import {claimJob, MAX_JOB_CLAIMS} from '../../src/lib/jobs/lease.js'
 import type {JobsOverview} from '../../src/lib/jobs/overview.js'
 import {type JobEvent, runJob} from '../../src/lib/jobs/runner.js'
 import {retryDelayMs} from '../../src/lib/jobs/settings.js'
@@ -394,6 +395,60 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(job).toMatchObject({state: 'queued', lockedBy: null})
     expect(job.steps.map((s) => s.state)).toEqual(['done', 'pending', 'pending'])
     expect((await runJob(ctx, id, {kinds, settings: SETTINGS})).state).toBe('done')
+  })
+
+  it('a step output that cannot be recorded (its audit entry too large) fails the job with the reason, once, instead of running it again', async () => {
+    let runs = 0
+    const big: JobKind<{name: string}> = {
+      kind: 'test.big-output',
+      parseInput: (raw) => raw as {name: string},
+      steps: [
+        {
+          name: 'huge',
+          async run() {
+            runs += 1
+            return {blob: 'x'.repeat(70_000)}
+          },
+        },
+      ],
+    }
+    const bigKinds = jobKindRegistry([big])
+    const {id} = await enqueueJob(ctx, {kind: 'test.big-output', input: {name: nextName()}, kinds: bigKinds})
+    const job = await runJob(ctx, id, {kinds: bigKinds, settings: SETTINGS})
+    expect(job).toMatchObject({state: 'failed', errorKind: 'permanent', lockedBy: null})
+    expect(job.error).toMatch(/^huge: the audit entry cannot be stored: new_values take \d+ bytes/)
+    expect(job.steps.map((s) => [s.state, s.output])).toEqual([['failed', null]])
+    expect(runs).toBe(1)
+    expect(await auditActions(control.db, id)).toEqual(['job.create', 'job.fail'])
+    const report = await runWorker(ctx, {once: true, kinds: bigKinds, settings: SETTINGS})
+    expect(report.jobs).toEqual([])
+    expect(runs).toBe(1)
+  })
+
+  it(`a job claimed ${MAX_JOB_CLAIMS} times without finishing is failed by the next claim instead of run; job:retry gives it its claims again`, async () => {
+    const name = nextName()
+    const {id} = await enqueue(name)
+    // workers kept dying on it: its last one too
+    expect(await claimJob(control.db, id, 'gone:1:dead', new Date(), 60_000)).toBe(true)
+    await control
+      .db('jobs')
+      .where({id})
+      .update({attempts: MAX_JOB_CLAIMS, lease_expires_at: new Date(Date.now() - 1000)})
+    const report = await runWorker(ctx, {once: true, kinds, settings: SETTINGS})
+    expect(report.jobs).toEqual([{id, outcome: 'failed'}])
+    const job = await showJob(ctx, {id})
+    expect(job).toMatchObject({
+      state: 'failed',
+      errorKind: 'permanent',
+      lockedBy: null,
+      error: `claimed ${MAX_JOB_CLAIMS + 1} times without finishing: a worker keeps dying on it`,
+    })
+    expect(calls.run).toEqual([])
+    expect((await auditActions(control.db, id)).slice(-1)).toEqual(['job.fail'])
+
+    const retried = await retryJob(ctx, {id})
+    expect(retried).toMatchObject({state: 'queued', attempts: 0})
+    expect(await runJob(ctx, id, {kinds, settings: SETTINGS})).toMatchObject({state: 'done', attempts: 1})
   })
 
   it('the status overview lists failed jobs and stuck ones: a dead worker, a queued job no worker took, a cancel left half done', async () => {

@@ -36,7 +36,7 @@ const leaseLive = (row: JobRow, now: Date): boolean => row.locked_by !== null &&
  * step pending with its retry count reset, audited `job.retry`. Its done steps
  * stay done: a run continues from the step that failed. A queued job, or one
  * whose worker died, is returned as it is (running it in the foreground takes
- * it). Done and canceled jobs are refused (exit 2), one a worker is running is
+ * it). Its claims are counted again from 0 (see MAX_JOB_CLAIMS). Done and canceled jobs are refused (exit 2), one a worker is running is
  * busy (exit 6). `runHere`: the kinds of the caller that will run it next,
  * which must include the job's (else exit 2, nothing changed).
  */
@@ -64,7 +64,7 @@ export async function retryJob(ctx: ChangeContext, input: {id: number}, options:
   await ctx.db.transaction(async (tx) => {
     const updated = await tx(JOBS_TABLE)
       .where({id, state: 'failed'})
-      .update({state: 'queued', run_after: now, error: null, error_kind: null, finished_at: null, updated_at: now})
+      .update({state: 'queued', attempts: 0, run_after: now, error: null, error_kind: null, finished_at: null, updated_at: now})
     if (Number(updated) !== 1) throw new BusyError(`job ${id} changed meanwhile`, {hint: `see \`raiops job:show ${id}\` and try again`})
     const failed = await tx(JOB_STEPS_TABLE).where({job_id: id, state: 'failed'}).pluck('name')
     await tx(JOB_STEPS_TABLE).where({job_id: id, state: 'failed'}).update({state: 'pending', finished_at: null, updated_at: now})

@@ -8,6 +8,9 @@ import {JOBS_TABLE} from '../db/tables.js'
 import {BusyError} from '../errors/index.js'
 import type {JobKindRegistry} from './kinds.js'
 
+/** Claims of one job (jobs.attempts) after which a claim fails it instead of running it: a worker keeps dying on it (graphile-worker's maxAttempts). */
+export const MAX_JOB_CLAIMS = 25
+
 /** A worker as jobs.locked_by names it: `host:pid:id`, a new id for each run of a job. */
 export function newJobHolder(): string {
   return `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`

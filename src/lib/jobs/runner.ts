@@ -8,7 +8,7 @@ import {redactValues} from '../redact/index.js'
 import {describeJobError, isTransientError} from './errors.js'
 import type {JobKind, JsonObject, StepDefinition, StepRun} from './kind.js'
 import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
-import {claimJob, holdJobLease, type JobLease, JobLeaseLostError, newJobHolder} from './lease.js'
+import {claimJob, holdJobLease, type JobLease, JobLeaseLostError, MAX_JOB_CLAIMS, newJobHolder} from './lease.js'
 import {jobSettings, type JobSettings, retryDelayMs} from './settings.js'
 import {describeHolder, type JobView, parseJsonObject, readJobRow, readStepRows, showJob} from './store.js'
 
@@ -174,7 +174,9 @@ async function failUnrunnable(ctx: JobContext, row: JobRow, lease: JobLease, mes
  * step not done to its end, holding its lease with a heartbeat. Each step's
  * output is stored, with its `job.step.done` audit entry, in the transaction
  * that marks it done; a transient error is retried with backoff up to the
- * limit; anything else, or the limit, fails the job.
+ * limit; anything else, or the limit, fails the job, as does an output that
+ * cannot be recorded. A job claimed more than MAX_JOB_CLAIMS times (since it
+ * was created or retried) is failed without running anything.
  */
 export async function executeClaimedJob(
   ctx: JobContext,
@@ -186,6 +188,8 @@ export async function executeClaimedJob(
   const lease = holdJobLease(ctx.db, {jobId, holder, leaseMs: settings.leaseMs, now: () => ctx.now(), states: ['running']})
   try {
     const row = await readJobRow(ctx.db, jobId)
+    if (Number(row.attempts) > MAX_JOB_CLAIMS)
+      return await failUnrunnable(ctx, row, lease, `claimed ${Number(row.attempts)} times without finishing: a worker keeps dying on it`)
     const kind = kinds.get(row.kind)
     if (kind === undefined) return await failUnrunnable(ctx, row, lease, `unknown job kind ${row.kind}: run it with the raiops that created it`)
     const steps = await readStepRows(ctx.db, jobId)
@@ -292,25 +296,48 @@ async function runStep(run: Run, def: StepDefinition<JsonObject>, stepRow: JobSt
       // An output that cannot be stored, or a kind that cannot describe it, would fail the same way on every run.
       return failJob(run, stepRow, def, error, attempt)
     }
-    await ctx.db.transaction(async (tx) => {
-      const now = ctx.now()
-      await lease.assertHeld(tx, now)
-      await tx(JOB_STEPS_TABLE).where({id: stepRow.id}).update({state: 'done', output: outputText, error: null, retries: 0, finished_at: now, updated_at: now})
-      const concerns: Partial<JobRow> = {}
-      if (described.tenantName !== undefined) concerns.tenant_name = described.tenantName
-      if (described.tenantMasterId !== undefined) concerns.tenant_master_id = described.tenantMasterId
-      if (described.rdsId !== undefined) concerns.rds_instance_id = described.rdsId
-      if (Object.keys(concerns).length > 0) {
-        await tx(JOBS_TABLE).where({id: jobId}).update(concerns)
-        Object.assign(row, concerns)
-      }
-      await appendAudit(tx, ctx.audit, auditOf(row, 'job.step.done', {step: def.name, position, attempt, output: redactValues(output)}), now)
-    })
+    try {
+      await recordStep(run, def, stepRow, output, outputText, described, attempt)
+    } catch (error) {
+      // An audit entry refused (AuditEntryError), a column too small: the same on every run, so the job fails here
+      // rather than its lease expiring and another worker running the step again. A lost lease or an outage is thrown.
+      if (error instanceof JobLeaseLostError || lease.lost || isTransientError(error)) throw error
+      return failJob(run, stepRow, def, error, attempt)
+    }
     outputs[def.name] = output
     run.emit({type: 'step.done', jobId, step: def.name, position, count, attempt, output: redactValues(output)})
     await hangAt(settings, def.name, 'after')
     return 'done'
   }
+}
+
+/** Marks a step done with its output, the job's concerns and its `job.step.done` audit entry, in one transaction. */
+async function recordStep(
+  run: Run,
+  def: StepDefinition<JsonObject>,
+  stepRow: JobStepRow,
+  output: JsonObject,
+  outputText: string,
+  described: ReturnType<NonNullable<JobKind<JsonObject>['describe']>>,
+  attempt: number,
+): Promise<void> {
+  const {ctx, row, lease} = run
+  const jobId = Number(row.id)
+  const position = Number(stepRow.position)
+  await ctx.db.transaction(async (tx) => {
+    const now = ctx.now()
+    await lease.assertHeld(tx, now)
+    await tx(JOB_STEPS_TABLE).where({id: stepRow.id}).update({state: 'done', output: outputText, error: null, retries: 0, finished_at: now, updated_at: now})
+    const concerns: Partial<JobRow> = {}
+    if (described.tenantName !== undefined) concerns.tenant_name = described.tenantName
+    if (described.tenantMasterId !== undefined) concerns.tenant_master_id = described.tenantMasterId
+    if (described.rdsId !== undefined) concerns.rds_instance_id = described.rdsId
+    if (Object.keys(concerns).length > 0) {
+      await tx(JOBS_TABLE).where({id: jobId}).update(concerns)
+      Object.assign(row, concerns)
+    }
+    await appendAudit(tx, ctx.audit, auditOf(row, 'job.step.done', {step: def.name, position, attempt, output: redactValues(output)}), now)
+  })
 }
 
 /**

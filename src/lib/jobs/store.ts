@@ -31,7 +31,7 @@ export interface JobView {
   id: number
   kind: string
   state: JobState
-  /** How many times a worker claimed it. */
+  /** How many times a worker claimed it (since it was created or last retried). */
   attempts: number
   createdBy: string
   tenantName: string | null
