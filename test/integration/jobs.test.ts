@@ -9,7 +9,7 @@ import {cancelJob, retryJob} from '../../src/lib/jobs/control.js'
 import {isTransientError} from '../../src/lib/jobs/errors.js'
 import type {JobKind} from '../../src/lib/jobs/kind.js'
 import {jobKindRegistry, type JobKindRegistry} from '../../src/lib/jobs/kinds.js'
-import {claimJob, MAX_JOB_CLAIMS} from '../../src/lib/jobs/lease.js'
+import {claimJob, holdJobLease, JobLeaseLostError, MAX_JOB_CLAIMS} from '../../src/lib/jobs/lease.js'
 import type {JobsOverview} from '../../src/lib/jobs/overview.js'
 import {type JobEvent, runJob} from '../../src/lib/jobs/runner.js'
 import {retryDelayMs} from '../../src/lib/jobs/settings.js'
@@ -590,6 +590,33 @@ describe('faults of real servers, through a TCP proxy', () => {
       await proxy.close()
     }
   })
+
+  it('a heartbeat whose renewal never answers (a silent control database) aborts the run once half the lease has passed without a renewal', async () => {
+    const connection = control.target.connection!
+    const proxy = await startFaultProxy({targetHost: connection.host, targetPort: connection.port, mode: 'pass'})
+    const db = await openControlDb({...control.target, connection: {...connection, port: proxy.port}})
+    const ctx = makeContext(control.db)
+    try {
+      const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: 'silent-control'}, kinds: jobKindRegistry([scratchKind(scratch.db)])})
+      const holder = 'here:1:silent'
+      expect(await claimJob(control.db, id, holder, new Date(), 60_000)).toBe(true)
+      await db.raw('select 1') // a pooled connection, through the proxy
+      const lease = holdJobLease(db, {jobId: id, holder, leaseMs: 600, now: () => new Date(), states: ['running']})
+      try {
+        await proxy.setMode('blackhole')
+        await new Promise<void>((resolve) => lease.signal.addEventListener('abort', () => resolve(), {once: true}))
+        expect(lease.lost).toBe(true)
+        expect(lease.signal.reason).toBeInstanceOf(JobLeaseLostError)
+        expect((lease.signal.reason as Error).message).toMatch(new RegExp(`^lost job ${id}: could not renew its lease`))
+      } finally {
+        lease.stop()
+      }
+    } finally {
+      await ctx.close()
+      await proxy.close()
+      await db.destroy()
+    }
+  }, 10_000)
 
   it('a polling worker outlives an outage of the control database and runs the jobs queued once it is back', async () => {
     const connection = control.target.connection!
