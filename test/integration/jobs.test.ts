@@ -314,6 +314,26 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect((await scratch.keys()).filter((k) => k.startsWith(`${name}:`))).toEqual([])
   })
 
+  it('cancel is refused (exit 2), changing nothing, for a job whose steps are not those of its kind in this raiops', async () => {
+    const {id} = await enqueue(nextName())
+    faults.permanent.add('third')
+    await run(id)
+    // the kind's second step was renamed since the job was created
+    await control.db('job_steps').where({job_id: id, position: 1}).update({name: 'old-second'})
+    const before = await counts(control.db)
+    const refused = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS}).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(UserError)
+    expect((refused as UserError).exitCode).toBe(2)
+    expect((refused as UserError).message).toBe(`the steps of job ${id} are not those of ${SCRATCH_KIND} in this raiops`)
+    expect(calls.compensate).toEqual([])
+    expect(await counts(control.db)).toEqual(before)
+    const job = await showJob(ctx, {id})
+    expect(job).toMatchObject({state: 'failed', lockedBy: null})
+    expect(job.steps.map((s) => s.state)).toEqual(['done', 'done', 'failed'])
+    await control.db('job_steps').where({job_id: id, position: 1}).update({name: 'second'})
+    expect((await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})).state).toBe('canceled')
+  })
+
   it('cancel is refused for a done job (exit 2) and for a job a worker holds (exit 6), changing nothing', async () => {
     const done = await enqueue(nextName())
     await run(done.id)

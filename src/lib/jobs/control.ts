@@ -9,7 +9,7 @@ import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
 import {holdJobLease, JobLeaseLostError, newJobHolder} from './lease.js'
 import type {JobContext, JobEvent, RunJobOptions} from './runner.js'
 import {jobSettings} from './settings.js'
-import {describeHolder, type JobView, kindOf, parseJsonObject, readJobRow, readStepRows, showJob} from './store.js'
+import {describeHolder, type JobView, kindOf, parseJsonObject, readJobRow, readStepRows, showJob, stepsMatchKind} from './store.js'
 
 function jobAudit(row: JobRow, action: string, oldValues: Record<string, unknown> | null, newValues: Record<string, unknown> | null) {
   return {
@@ -80,13 +80,15 @@ const ran = (step: JobStepRow): boolean => Number(step.attempts) > 0 && step.sta
 /**
  * Cancels a job (`job:cancel`): runs the compensations of the steps that ran
  * (done: they get their stored output, also on a second cancel; interrupted:
- * those get a null output and their checkpoint as `previous`), in reverse order, each recorded as it completes. A compensation
- * that fails is recorded on its step and the others still run (the saga
- * pattern); the job then stays `canceling`, and running the cancel again runs
- * only those not done. Otherwise the job ends `canceled`. `signal` (Ctrl-C)
- * lets the compensation under way finish, runs no more, and leaves the job
- * `canceling` for a cancel run again to finish. A done job is refused
- * (exit 2); a job a worker is running is busy (exit 6).
+ * a null output and their checkpoint as `previous`), in reverse order, each
+ * recorded as it completes. A compensation that fails is recorded on its step
+ * and the others still run (the saga pattern); the job then stays
+ * `canceling`, and running the cancel again runs only those not done.
+ * Otherwise the job ends `canceled`. `signal` (Ctrl-C) lets the compensation
+ * under way finish, runs no more, and leaves the job `canceling` for a cancel
+ * run again to finish. A done job, or one whose steps are not those of its
+ * kind here (the kind changed), is refused (exit 2), nothing changed; a job a
+ * worker is running is busy (exit 6).
  */
 export async function cancelJob(ctx: JobContext, input: {id: number}, options: RunJobOptions = {}): Promise<JobView> {
   const {id} = input
@@ -100,6 +102,12 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: R
   if (row.state === 'canceled') return showJob(ctx, {id})
   if ((row.state === 'running' || row.state === 'canceling') && leaseLive(row, ctx.now())) throw busyWith(row)
   const kind = kindOf(kinds, row.kind)
+  // Compensations are matched to steps by position and name: a kind changed since the job was created cannot undo it.
+  if (!stepsMatchKind(await readStepRows(ctx.db, id), kind)) {
+    throw new UserError(`the steps of job ${id} are not those of ${kind.kind} in this raiops`, {
+      hint: `cancel it with the raiops that created it, or undo what its steps did by hand (\`raiops job:show ${id}\` lists them)`,
+    })
+  }
   const holder = newJobHolder()
   const claimedAt = ctx.now()
   const claimed = await ctx.db.transaction(async (tx) => {
@@ -158,7 +166,7 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: R
       })
       emit({...base, type: 'step.compensate'})
       try {
-        if (def?.name === step.name && def.compensate) {
+        if (def.compensate) {
           await def.compensate(
             {
               ctx,

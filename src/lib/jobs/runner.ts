@@ -10,7 +10,7 @@ import type {JobKind, JsonObject, StepDefinition, StepRun} from './kind.js'
 import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
 import {claimJob, holdJobLease, type JobLease, JobLeaseLostError, MAX_JOB_CLAIMS, newJobHolder} from './lease.js'
 import {jobSettings, type JobSettings, retryDelayMs} from './settings.js'
-import {describeHolder, type JobView, parseJsonObject, readJobRow, readStepRows, showJob} from './store.js'
+import {describeHolder, type JobView, parseJsonObject, readJobRow, readStepRows, showJob, stepsMatchKind} from './store.js'
 
 /** What running a job needs: what its steps get (StepRun.ctx). */
 export type JobContext = StepRun['ctx']
@@ -193,7 +193,7 @@ export async function executeClaimedJob(
     const kind = kinds.get(row.kind)
     if (kind === undefined) return await failUnrunnable(ctx, row, lease, `unknown job kind ${row.kind}: run it with the raiops that created it`)
     const steps = await readStepRows(ctx.db, jobId)
-    if (steps.length !== kind.steps.length || steps.some((s, i) => Number(s.position) !== i || s.name !== kind.steps[i].name)) {
+    if (!stepsMatchKind(steps, kind)) {
       return await failUnrunnable(ctx, row, lease, `the steps of job ${jobId} are not those of ${kind.kind} in this raiops: cancel it and create it again`)
     }
     const run: Run = {

@@ -93,6 +93,11 @@ export function kindOf(kinds: JobKindRegistry, name: string): JobKind<JsonObject
   return kind
 }
 
+/** Whether a job's step rows are its kind's steps, in order (a kind changed since the job was created: they are not). */
+export function stepsMatchKind(steps: readonly JobStepRow[], kind: JobKind<JsonObject>): boolean {
+  return steps.length === kind.steps.length && steps.every((s, i) => Number(s.position) === i && s.name === kind.steps[i].name)
+}
+
 /** `host (pid N)` from a worker's `host:pid:id`. */
 export function describeHolder(lockedBy: string): string {
   const parts = /^(.*):(\d+):([^:]*)$/.exec(lockedBy)
