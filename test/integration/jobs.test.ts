@@ -518,6 +518,36 @@ describe('retry policy', () => {
     expect(isTransientError(new TypeError('x is undefined'))).toBe(false)
   })
 
+  it('classifies statement timeouts, killed connections, lock waits and busy databases as transient, as each driver shapes them', async () => {
+    const mysql2 = (message: string, errno: number, code: string | undefined, sqlState: string) =>
+      Object.assign(new Error(message), {code, errno, sqlState, sqlMessage: message, fatal: false})
+    // mysql2 on MariaDB: errnos it has no name for come without a code
+    expect(isTransientError(mysql2('Query execution was interrupted (max_statement_time exceeded)', 1969, undefined, '70100'))).toBe(true)
+    expect(isTransientError(mysql2('Connection was killed', 1927, undefined, '70100'))).toBe(true)
+    // the mariadb connector names them
+    expect(isTransientError(mysql2('Query execution was interrupted (max_statement_time exceeded)', 1969, 'ER_STATEMENT_TIMEOUT', '70100'))).toBe(true)
+    expect(isTransientError(mysql2('Connection was killed', 1927, 'ER_CONNECTION_KILLED', '70100'))).toBe(true)
+    // MySQL
+    expect(isTransientError(mysql2('Query execution was interrupted, maximum statement execution time exceeded', 3024, 'ER_QUERY_TIMEOUT', 'HY000'))).toBe(true)
+    expect(isTransientError(mysql2('The client was disconnected by the server because of inactivity.', 4031, 'ER_CLIENT_INTERACTION_TIMEOUT', 'HY000'))).toBe(
+      true,
+    )
+    // a real one, from MariaDB
+    const timedOut = await scratch.db.raw('SET STATEMENT max_statement_time=0.01 FOR SELECT SLEEP(1) FROM (SELECT 1 UNION SELECT 2) t').catch((e: unknown) => e)
+    expect(timedOut).toMatchObject({errno: 1969})
+    expect(isTransientError(timedOut)).toBe(true)
+    // pg's DatabaseError
+    const pg = (message: string, code: string) => Object.assign(new Error(message), {name: 'error', severity: 'ERROR', code})
+    expect(isTransientError(pg('canceling statement due to statement timeout', '57014'))).toBe(true)
+    expect(isTransientError(pg('could not obtain lock on row in relation "jobs"', '55P03'))).toBe(true)
+    expect(isTransientError(pg('duplicate key value violates unique constraint', '23505'))).toBe(false)
+    // better-sqlite3's SqliteError, extended codes included
+    const sqlite = (message: string, code: string) => Object.assign(new Error(message), {name: 'SqliteError', code})
+    for (const code of ['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_TIMEOUT', 'SQLITE_LOCKED', 'SQLITE_LOCKED_SHAREDCACHE'])
+      expect(isTransientError(sqlite('database is locked', code)), code).toBe(true)
+    expect(isTransientError(sqlite('UNIQUE constraint failed: jobs.id', 'SQLITE_CONSTRAINT_UNIQUE'))).toBe(false)
+  })
+
   it('backs off delay·2^(retry−1), capped, jittered into the upper half', () => {
     const s = {retryDelayMs: 100, retryMaxMs: 1000}
     expect([1, 2, 3, 4, 5].map((r) => retryDelayMs(s, r, () => 1))).toEqual([100, 200, 400, 800, 1000])
