@@ -471,6 +471,31 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(await runJob(ctx, id, {kinds, settings: SETTINGS})).toMatchObject({state: 'done', attempts: 1})
   })
 
+  it('a run hanging at RAIOPS_JOB_HANG beats no more (its lease lapses) and a stop ends the hang, the job back in the queue', async () => {
+    const {id} = await enqueue(nextName())
+    const stop = new AbortController()
+    let hanging = false
+    const running = runJob(ctx, id, {
+      kinds,
+      settings: {...SETTINGS, leaseMs: 300, hang: 'first:after'},
+      signal: stop.signal,
+      onStep: (e) => {
+        if (e.type === 'step.done' && e.step === 'first') hanging = true
+      },
+    })
+    await waitUntil(() => hanging)
+    // no heartbeat while it hangs: its lease lapses, for another worker to take the job over
+    await waitUntil(async () => {
+      const row = await control.db('jobs').where({id}).first('lease_expires_at')
+      return row?.lease_expires_at != null && new Date(row.lease_expires_at as never).getTime() < Date.now()
+    })
+    stop.abort()
+    const job = await running
+    expect(job).toMatchObject({state: 'queued', lockedBy: null})
+    expect(job.steps.map((s) => s.state)).toEqual(['done', 'pending', 'pending'])
+    expect(calls.run.map((c) => c.step)).toEqual(['first'])
+  })
+
   it('the status overview lists failed jobs and stuck ones: a dead worker, a queued job no worker took, a cancel left half done', async () => {
     const empty = await jobsSection.collect({db: control.db, now: () => new Date()})
     const failedBefore = (empty.data as JobsOverview).byState.failed

@@ -49,14 +49,26 @@ type HangPoint = 'before' | 'unrecorded' | 'after'
 
 /**
  * The test seam (RAIOPS_JOB_HANG=<step>:<point>): at that point the process
- * says where it is on stderr and waits forever, for a test to kill -9 it there.
+ * says where it is on stderr and waits, for a test to kill -9 it there. Its
+ * heartbeat stops, so the job's lease lapses and another worker can take it
+ * over; a stop (Ctrl-C, SIGTERM) ends the wait (returns true: the caller
+ * puts the job back in the queue).
  */
-async function hangAt(settings: JobSettings, step: string, point: HangPoint): Promise<void> {
-  if (settings.hang !== `${step}:${point}`) return
+async function hangAt(run: Run, step: string, point: HangPoint): Promise<boolean> {
+  if (run.settings.hang !== `${step}:${point}`) return false
+  run.lease.stop()
   process.stderr.write(`hanging at ${step}:${point}\n`)
-  await new Promise<never>(() => {
-    setInterval(() => {}, 1 << 30)
+  const stop = run.stop
+  await new Promise<void>((resolve) => {
+    const alive = setInterval(() => {}, 1 << 30)
+    const end = () => {
+      clearInterval(alive)
+      resolve()
+    }
+    if (stop?.aborted) end()
+    else stop?.addEventListener('abort', end, {once: true})
   })
+  return true
 }
 
 function auditOf(row: JobRow, action: string, newValues: Record<string, unknown> | null, oldValues: Record<string, unknown> | null = null): AuditEntry {
@@ -244,7 +256,7 @@ async function runStep(run: Run, def: StepDefinition<JsonObject>, stepRow: JobSt
   for (;;) {
     if (lease.lost) return 'lost'
     if (run.stop?.aborted) return requeue(run, stepRow)
-    await hangAt(settings, def.name, 'before')
+    if (await hangAt(run, def.name, 'before')) return requeue(run, stepRow)
     const started = await ctx.db.transaction(async (tx) => {
       const now = ctx.now()
       await lease.assertHeld(tx, now)
@@ -286,7 +298,7 @@ async function runStep(run: Run, def: StepDefinition<JsonObject>, stepRow: JobSt
       continue
     }
 
-    await hangAt(settings, def.name, 'unrecorded')
+    if (await hangAt(run, def.name, 'unrecorded')) return requeue(run, stepRow)
     let outputText: string
     let described: ReturnType<NonNullable<JobKind<JsonObject>['describe']>>
     try {
@@ -306,7 +318,7 @@ async function runStep(run: Run, def: StepDefinition<JsonObject>, stepRow: JobSt
     }
     outputs[def.name] = output
     run.emit({type: 'step.done', jobId, step: def.name, position, count, attempt, output: redactValues(output)})
-    await hangAt(settings, def.name, 'after')
+    if (await hangAt(run, def.name, 'after')) return requeue(run, null)
     return 'done'
   }
 }
