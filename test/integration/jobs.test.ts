@@ -375,11 +375,11 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(calls.run[0]).toEqual({step: 'first', attempt: 2, previous: {ref: `${name}:first`}})
   })
 
-  it('a run whose job is taken over (its lease lost) aborts its step and writes nothing more to the job', async () => {
+  it('a run whose job is taken over (its lease lost) aborts its step, writes nothing more to the job, and says so (exit 6)', async () => {
     const {id} = await enqueue(nextName())
     faults.block.add('second')
     const before = await auditActions(control.db, id)
-    const job = await runJob(ctx, id, {
+    const lost = await runJob(ctx, id, {
       kinds,
       settings: {...SETTINGS, leaseMs: 300},
       onStep: (e) => {
@@ -391,7 +391,11 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
             .update({locked_by: 'thief:1:x'})
             .then(() => undefined)
       },
-    })
+    }).catch((e: unknown) => e)
+    expect(lost).toBeInstanceOf(BusyError)
+    expect((lost as BusyError).exitCode).toBe(6)
+    expect((lost as BusyError).message).toBe(`job ${id}: another worker took the job over`)
+    const job = await showJob(ctx, {id})
     expect(job).toMatchObject({state: 'running', lockedBy: 'thief:1:x', error: null})
     expect(job.steps.map((s) => s.state)).toEqual(['done', 'running', 'pending'])
     expect(await auditActions(control.db, id)).toEqual([...before, 'job.step.done'])

@@ -356,7 +356,8 @@ async function recordStep(
  * Runs a job in this process, from its first step not done (`tenant:create`,
  * `job:retry` in the foreground): claims it like a worker would (a queued job,
  * whatever its backoff, or one whose worker died), then runs it. A job another
- * worker is running is refused (BusyError, exit 6); a failed one needs
+ * worker is running is refused (BusyError, exit 6), as is a run that loses
+ * the job to another worker part-way (its lease lapsed); a failed one needs
  * `job:retry` first; a done one is returned as it is.
  */
 export async function runJob(ctx: JobContext, id: number, options: RunJobOptions = {}): Promise<JobView> {
@@ -369,7 +370,11 @@ export async function runJob(ctx: JobContext, id: number, options: RunJobOptions
   if (!kinds.has(row.kind))
     throw new UserError(`job ${id} is of the kind ${row.kind}, which this raiops does not know`, {hint: 'run it with the raiops that created it'})
   if (!(await claimJob(ctx.db, id, holder, now, settings.leaseMs, {anyRunAfter: true}))) throw await notRunnable(ctx.db, id, now)
-  await executeClaimedJob(ctx, id, holder, {settings, kinds, onStep: options.onStep, signal: options.signal})
+  const outcome = await executeClaimedJob(ctx, id, holder, {settings, kinds, onStep: options.onStep, signal: options.signal})
+  if (outcome === 'lost')
+    throw new BusyError(`job ${id}: another worker took the job over`, {
+      hint: `its lease lapsed while this run stalled; follow it with \`raiops job:show ${id}\``,
+    })
   return showJob(ctx, {id})
 }
 
