@@ -7,8 +7,9 @@ import {openControlDb} from '../../src/lib/db/control-db.js'
 import {BusyError, UserError} from '../../src/lib/errors/index.js'
 import {cancelJob, retryJob} from '../../src/lib/jobs/control.js'
 import {isTransientError} from '../../src/lib/jobs/errors.js'
+import type {JobKind} from '../../src/lib/jobs/kind.js'
 import {jobKindRegistry, type JobKindRegistry} from '../../src/lib/jobs/kinds.js'
-import {claimJob} from '../../src/lib/jobs/lease.js'
+import {claimJob, holdJobLease, JobLeaseLostError, MAX_JOB_CLAIMS} from '../../src/lib/jobs/lease.js'
 import type {JobsOverview} from '../../src/lib/jobs/overview.js'
 import {type JobEvent, runJob} from '../../src/lib/jobs/runner.js'
 import {retryDelayMs} from '../../src/lib/jobs/settings.js'
@@ -257,6 +258,12 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     await run(id)
     faults.compensation.add('second')
     const first = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})
+    const secondOutput = {rowId: expect.any(Number), ref: `${name}:second`}
+    expect(calls.compensate).toEqual([
+      {step: 'third', output: null, previous: null},
+      {step: 'second', output: secondOutput, previous: {ref: `${name}:second`}},
+      {step: 'first', output: {rowId: expect.any(Number), ref: `${name}:first`}, previous: {ref: `${name}:first`}},
+    ])
     expect(first.state).toBe('canceling')
     expect(first.error).toContain('second: compensation failed: connection refused')
     expect(first.steps.map((s) => s.state)).toEqual(['compensated', 'compensating', 'compensated'])
@@ -269,8 +276,62 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     calls.compensate.length = 0
     const second = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})
     expect(second.state).toBe('canceled')
-    expect(calls.compensate.map((c) => c.step)).toEqual(['second'])
+    // the step was done: its compensation gets its output again, not null
+    expect(calls.compensate).toEqual([{step: 'second', output: secondOutput, previous: {ref: `${name}:second`}}])
     expect(await scratch.keys()).not.toContain(`${name}:second`)
+  })
+
+  it('a cancel stopped (Ctrl-C) lets the compensation under way finish, runs no more, and leaves the job canceling for a second cancel', async () => {
+    const name = nextName()
+    const {id} = await enqueue(name)
+    faults.permanent.add('third')
+    await run(id)
+    const stop = new AbortController()
+    const events: string[] = []
+    const first = await cancelJob(
+      ctx,
+      {id},
+      {
+        kinds,
+        settings: SETTINGS,
+        signal: stop.signal,
+        onStep: (e) => {
+          events.push(`${e.type} ${e.step}`)
+          if (e.type === 'step.compensate') stop.abort()
+        },
+      },
+    )
+    expect(events).toEqual(['step.compensate third', 'step.compensated third'])
+    expect(first).toMatchObject({state: 'canceling', lockedBy: null})
+    expect(first.error).toContain('stopped')
+    expect(first.steps.map((s) => s.state)).toEqual(['done', 'done', 'compensated'])
+    expect(await scratch.keys()).toEqual(expect.arrayContaining([`${name}:first`, `${name}:second`]))
+
+    calls.compensate.length = 0
+    const second = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})
+    expect(second.state).toBe('canceled')
+    expect(calls.compensate.map((c) => c.step)).toEqual(['second', 'first'])
+    expect((await scratch.keys()).filter((k) => k.startsWith(`${name}:`))).toEqual([])
+  })
+
+  it('cancel is refused (exit 2), changing nothing, for a job whose steps are not those of its kind in this raiops', async () => {
+    const {id} = await enqueue(nextName())
+    faults.permanent.add('third')
+    await run(id)
+    // the kind's second step was renamed since the job was created
+    await control.db('job_steps').where({job_id: id, position: 1}).update({name: 'old-second'})
+    const before = await counts(control.db)
+    const refused = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS}).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(UserError)
+    expect((refused as UserError).exitCode).toBe(2)
+    expect((refused as UserError).message).toBe(`the steps of job ${id} are not those of ${SCRATCH_KIND} in this raiops`)
+    expect(calls.compensate).toEqual([])
+    expect(await counts(control.db)).toEqual(before)
+    const job = await showJob(ctx, {id})
+    expect(job).toMatchObject({state: 'failed', lockedBy: null})
+    expect(job.steps.map((s) => s.state)).toEqual(['done', 'done', 'failed'])
+    await control.db('job_steps').where({job_id: id, position: 1}).update({name: 'second'})
+    expect((await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})).state).toBe('canceled')
   })
 
   it('cancel is refused for a done job (exit 2) and for a job a worker holds (exit 6), changing nothing', async () => {
@@ -314,11 +375,11 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(calls.run[0]).toEqual({step: 'first', attempt: 2, previous: {ref: `${name}:first`}})
   })
 
-  it('a run whose job is taken over (its lease lost) aborts its step and writes nothing more to the job', async () => {
+  it('a run whose job is taken over (its lease lost) aborts its step, writes nothing more to the job, and says so (exit 6)', async () => {
     const {id} = await enqueue(nextName())
     faults.block.add('second')
     const before = await auditActions(control.db, id)
-    const job = await runJob(ctx, id, {
+    const lost = await runJob(ctx, id, {
       kinds,
       settings: {...SETTINGS, leaseMs: 300},
       onStep: (e) => {
@@ -330,7 +391,11 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
             .update({locked_by: 'thief:1:x'})
             .then(() => undefined)
       },
-    })
+    }).catch((e: unknown) => e)
+    expect(lost).toBeInstanceOf(BusyError)
+    expect((lost as BusyError).exitCode).toBe(6)
+    expect((lost as BusyError).message).toBe(`job ${id}: another worker took the job over`)
+    const job = await showJob(ctx, {id})
     expect(job).toMatchObject({state: 'running', lockedBy: 'thief:1:x', error: null})
     expect(job.steps.map((s) => s.state)).toEqual(['done', 'running', 'pending'])
     expect(await auditActions(control.db, id)).toEqual([...before, 'job.step.done'])
@@ -354,6 +419,85 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(job).toMatchObject({state: 'queued', lockedBy: null})
     expect(job.steps.map((s) => s.state)).toEqual(['done', 'pending', 'pending'])
     expect((await runJob(ctx, id, {kinds, settings: SETTINGS})).state).toBe('done')
+  })
+
+  it('a step output that cannot be recorded (its audit entry too large) fails the job with the reason, once, instead of running it again', async () => {
+    let runs = 0
+    const big: JobKind<{name: string}> = {
+      kind: 'test.big-output',
+      parseInput: (raw) => raw as {name: string},
+      steps: [
+        {
+          name: 'huge',
+          async run() {
+            runs += 1
+            return {blob: 'x'.repeat(70_000)}
+          },
+        },
+      ],
+    }
+    const bigKinds = jobKindRegistry([big])
+    const {id} = await enqueueJob(ctx, {kind: 'test.big-output', input: {name: nextName()}, kinds: bigKinds})
+    const job = await runJob(ctx, id, {kinds: bigKinds, settings: SETTINGS})
+    expect(job).toMatchObject({state: 'failed', errorKind: 'permanent', lockedBy: null})
+    expect(job.error).toMatch(/^huge: the audit entry cannot be stored: new_values take \d+ bytes/)
+    expect(job.steps.map((s) => [s.state, s.output])).toEqual([['failed', null]])
+    expect(runs).toBe(1)
+    expect(await auditActions(control.db, id)).toEqual(['job.create', 'job.fail'])
+    const report = await runWorker(ctx, {once: true, kinds: bigKinds, settings: SETTINGS})
+    expect(report.jobs).toEqual([])
+    expect(runs).toBe(1)
+  })
+
+  it(`a job claimed ${MAX_JOB_CLAIMS} times without finishing is failed by the next claim instead of run; job:retry gives it its claims again`, async () => {
+    const name = nextName()
+    const {id} = await enqueue(name)
+    // workers kept dying on it: its last one too
+    expect(await claimJob(control.db, id, 'gone:1:dead', new Date(), 60_000)).toBe(true)
+    await control
+      .db('jobs')
+      .where({id})
+      .update({attempts: MAX_JOB_CLAIMS, lease_expires_at: new Date(Date.now() - 1000)})
+    const report = await runWorker(ctx, {once: true, kinds, settings: SETTINGS})
+    expect(report.jobs).toEqual([{id, outcome: 'failed'}])
+    const job = await showJob(ctx, {id})
+    expect(job).toMatchObject({
+      state: 'failed',
+      errorKind: 'permanent',
+      lockedBy: null,
+      error: `claimed ${MAX_JOB_CLAIMS + 1} times without finishing: a worker keeps dying on it`,
+    })
+    expect(calls.run).toEqual([])
+    expect((await auditActions(control.db, id)).slice(-1)).toEqual(['job.fail'])
+
+    const retried = await retryJob(ctx, {id})
+    expect(retried).toMatchObject({state: 'queued', attempts: 0})
+    expect(await runJob(ctx, id, {kinds, settings: SETTINGS})).toMatchObject({state: 'done', attempts: 1})
+  })
+
+  it('a run hanging at RAIOPS_JOB_HANG beats no more (its lease lapses) and a stop ends the hang, the job back in the queue', async () => {
+    const {id} = await enqueue(nextName())
+    const stop = new AbortController()
+    let hanging = false
+    const running = runJob(ctx, id, {
+      kinds,
+      settings: {...SETTINGS, leaseMs: 300, hang: 'first:after'},
+      signal: stop.signal,
+      onStep: (e) => {
+        if (e.type === 'step.done' && e.step === 'first') hanging = true
+      },
+    })
+    await waitUntil(() => hanging)
+    // no heartbeat while it hangs: its lease lapses, for another worker to take the job over
+    await waitUntil(async () => {
+      const row = await control.db('jobs').where({id}).first('lease_expires_at')
+      return row?.lease_expires_at != null && new Date(row.lease_expires_at as never).getTime() < Date.now()
+    })
+    stop.abort()
+    const job = await running
+    expect(job).toMatchObject({state: 'queued', lockedBy: null})
+    expect(job.steps.map((s) => s.state)).toEqual(['done', 'pending', 'pending'])
+    expect(calls.run.map((c) => c.step)).toEqual(['first'])
   })
 
   it('the status overview lists failed jobs and stuck ones: a dead worker, a queued job no worker took, a cancel left half done', async () => {
@@ -401,6 +545,36 @@ describe('retry policy', () => {
     expect(isTransientError(new UserError('tenant name taken'))).toBe(false)
     expect(isTransientError(Object.assign(new Error('Duplicate entry'), {code: 'ER_DUP_ENTRY', errno: 1062}))).toBe(false)
     expect(isTransientError(new TypeError('x is undefined'))).toBe(false)
+  })
+
+  it('classifies statement timeouts, killed connections, lock waits and busy databases as transient, as each driver shapes them', async () => {
+    const mysql2 = (message: string, errno: number, code: string | undefined, sqlState: string) =>
+      Object.assign(new Error(message), {code, errno, sqlState, sqlMessage: message, fatal: false})
+    // mysql2 on MariaDB: errnos it has no name for come without a code
+    expect(isTransientError(mysql2('Query execution was interrupted (max_statement_time exceeded)', 1969, undefined, '70100'))).toBe(true)
+    expect(isTransientError(mysql2('Connection was killed', 1927, undefined, '70100'))).toBe(true)
+    // the mariadb connector names them
+    expect(isTransientError(mysql2('Query execution was interrupted (max_statement_time exceeded)', 1969, 'ER_STATEMENT_TIMEOUT', '70100'))).toBe(true)
+    expect(isTransientError(mysql2('Connection was killed', 1927, 'ER_CONNECTION_KILLED', '70100'))).toBe(true)
+    // MySQL
+    expect(isTransientError(mysql2('Query execution was interrupted, maximum statement execution time exceeded', 3024, 'ER_QUERY_TIMEOUT', 'HY000'))).toBe(true)
+    expect(isTransientError(mysql2('The client was disconnected by the server because of inactivity.', 4031, 'ER_CLIENT_INTERACTION_TIMEOUT', 'HY000'))).toBe(
+      true,
+    )
+    // a real one, from MariaDB
+    const timedOut = await scratch.db.raw('SET STATEMENT max_statement_time=0.01 FOR SELECT SLEEP(1) FROM (SELECT 1 UNION SELECT 2) t').catch((e: unknown) => e)
+    expect(timedOut).toMatchObject({errno: 1969})
+    expect(isTransientError(timedOut)).toBe(true)
+    // pg's DatabaseError
+    const pg = (message: string, code: string) => Object.assign(new Error(message), {name: 'error', severity: 'ERROR', code})
+    expect(isTransientError(pg('canceling statement due to statement timeout', '57014'))).toBe(true)
+    expect(isTransientError(pg('could not obtain lock on row in relation "jobs"', '55P03'))).toBe(true)
+    expect(isTransientError(pg('duplicate key value violates unique constraint', '23505'))).toBe(false)
+    // better-sqlite3's SqliteError, extended codes included
+    const sqlite = (message: string, code: string) => Object.assign(new Error(message), {name: 'SqliteError', code})
+    for (const code of ['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_TIMEOUT', 'SQLITE_LOCKED', 'SQLITE_LOCKED_SHAREDCACHE'])
+      expect(isTransientError(sqlite('database is locked', code)), code).toBe(true)
+    expect(isTransientError(sqlite('UNIQUE constraint failed: jobs.id', 'SQLITE_CONSTRAINT_UNIQUE'))).toBe(false)
   })
 
   it('backs off delay·2^(retry−1), capped, jittered into the upper half', () => {
@@ -495,6 +669,33 @@ describe('faults of real servers, through a TCP proxy', () => {
       await proxy.close()
     }
   })
+
+  it('a heartbeat whose renewal never answers (a silent control database) aborts the run once half the lease has passed without a renewal', async () => {
+    const connection = control.target.connection!
+    const proxy = await startFaultProxy({targetHost: connection.host, targetPort: connection.port, mode: 'pass'})
+    const db = await openControlDb({...control.target, connection: {...connection, port: proxy.port}})
+    const ctx = makeContext(control.db)
+    try {
+      const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: 'silent-control'}, kinds: jobKindRegistry([scratchKind(scratch.db)])})
+      const holder = 'here:1:silent'
+      expect(await claimJob(control.db, id, holder, new Date(), 60_000)).toBe(true)
+      await db.raw('select 1') // a pooled connection, through the proxy
+      const lease = holdJobLease(db, {jobId: id, holder, leaseMs: 600, now: () => new Date(), states: ['running']})
+      try {
+        await proxy.setMode('blackhole')
+        await new Promise<void>((resolve) => lease.signal.addEventListener('abort', () => resolve(), {once: true}))
+        expect(lease.lost).toBe(true)
+        expect(lease.signal.reason).toBeInstanceOf(JobLeaseLostError)
+        expect((lease.signal.reason as Error).message).toMatch(new RegExp(`^lost job ${id}: could not renew its lease`))
+      } finally {
+        lease.stop()
+      }
+    } finally {
+      await ctx.close()
+      await proxy.close()
+      await db.destroy()
+    }
+  }, 10_000)
 
   it('a polling worker outlives an outage of the control database and runs the jobs queued once it is back', async () => {
     const connection = control.target.connection!

@@ -9,7 +9,7 @@ export default class JobRetry extends BaseCommand<JobView> {
   static override summary = 'run a failed job again, from the step that failed'
   static override description = `Puts a failed job back in the queue (audited job.retry) and runs it here, in the foreground, one line per step, from the step that failed: the steps already done are not run again. With --detach it is only queued, for a running \`raiops job:work\`. A queued job, or one whose worker died, is run the same way. Ctrl-C stops it at its current step and leaves it queued.
 
-Exit codes: 0 done (or queued with --detach), 1 it failed again (job:show says why), 2 the job is done or canceled, 6 a worker is running it.`
+Exit codes: 0 done (or queued with --detach), 1 it failed again (job:show says why), 2 the job is done or canceled, 6 a worker is running it, or took it over while it ran here.`
 
   static override examples = ['<%= config.bin %> <%= command.id %> 12', '<%= config.bin %> <%= command.id %> 12 --detach --json']
 

@@ -9,7 +9,7 @@ import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
 import {holdJobLease, JobLeaseLostError, newJobHolder} from './lease.js'
 import type {JobContext, JobEvent, RunJobOptions} from './runner.js'
 import {jobSettings} from './settings.js'
-import {describeHolder, type JobView, kindOf, parseJsonObject, readJobRow, readStepRows, showJob} from './store.js'
+import {describeHolder, type JobView, kindOf, parseJsonObject, readJobRow, readStepRows, showJob, stepsMatchKind} from './store.js'
 
 function jobAudit(row: JobRow, action: string, oldValues: Record<string, unknown> | null, newValues: Record<string, unknown> | null) {
   return {
@@ -36,7 +36,7 @@ const leaseLive = (row: JobRow, now: Date): boolean => row.locked_by !== null &&
  * step pending with its retry count reset, audited `job.retry`. Its done steps
  * stay done: a run continues from the step that failed. A queued job, or one
  * whose worker died, is returned as it is (running it in the foreground takes
- * it). Done and canceled jobs are refused (exit 2), one a worker is running is
+ * it). Its claims are counted again from 0 (see MAX_JOB_CLAIMS). Done and canceled jobs are refused (exit 2), one a worker is running is
  * busy (exit 6). `runHere`: the kinds of the caller that will run it next,
  * which must include the job's (else exit 2, nothing changed).
  */
@@ -64,7 +64,7 @@ export async function retryJob(ctx: ChangeContext, input: {id: number}, options:
   await ctx.db.transaction(async (tx) => {
     const updated = await tx(JOBS_TABLE)
       .where({id, state: 'failed'})
-      .update({state: 'queued', run_after: now, error: null, error_kind: null, finished_at: null, updated_at: now})
+      .update({state: 'queued', attempts: 0, run_after: now, error: null, error_kind: null, finished_at: null, updated_at: now})
     if (Number(updated) !== 1) throw new BusyError(`job ${id} changed meanwhile`, {hint: `see \`raiops job:show ${id}\` and try again`})
     const failed = await tx(JOB_STEPS_TABLE).where({job_id: id, state: 'failed'}).pluck('name')
     await tx(JOB_STEPS_TABLE).where({job_id: id, state: 'failed'}).update({state: 'pending', finished_at: null, updated_at: now})
@@ -79,14 +79,18 @@ const ran = (step: JobStepRow): boolean => Number(step.attempts) > 0 && step.sta
 
 /**
  * Cancels a job (`job:cancel`): runs the compensations of the steps that ran
- * (done, or interrupted: those get a null output and their checkpoint as
- * `previous`), in reverse order, each recorded as it completes. A compensation
- * that fails is recorded on its step and the others still run (the saga
- * pattern); the job then stays `canceling`, and running the cancel again runs
- * only those not done. Otherwise the job ends `canceled`. A done job is refused
- * (exit 2); a job a worker is running is busy (exit 6).
+ * (done: they get their stored output, also on a second cancel; interrupted:
+ * a null output and their checkpoint as `previous`), in reverse order, each
+ * recorded as it completes. A compensation that fails is recorded on its step
+ * and the others still run (the saga pattern); the job then stays
+ * `canceling`, and running the cancel again runs only those not done.
+ * Otherwise the job ends `canceled`. `signal` (Ctrl-C) lets the compensation
+ * under way finish, runs no more, and leaves the job `canceling` for a cancel
+ * run again to finish. A done job, or one whose steps are not those of its
+ * kind here (the kind changed), is refused (exit 2), nothing changed; a job a
+ * worker is running is busy (exit 6).
  */
-export async function cancelJob(ctx: JobContext, input: {id: number}, options: Omit<RunJobOptions, 'signal'> = {}): Promise<JobView> {
+export async function cancelJob(ctx: JobContext, input: {id: number}, options: RunJobOptions = {}): Promise<JobView> {
   const {id} = input
   const settings = jobSettings(options.settings)
   const kinds = options.kinds ?? JOB_KINDS
@@ -98,6 +102,12 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: O
   if (row.state === 'canceled') return showJob(ctx, {id})
   if ((row.state === 'running' || row.state === 'canceling') && leaseLive(row, ctx.now())) throw busyWith(row)
   const kind = kindOf(kinds, row.kind)
+  // Compensations are matched to steps by position and name: a kind changed since the job was created cannot undo it.
+  if (!stepsMatchKind(await readStepRows(ctx.db, id), kind)) {
+    throw new UserError(`the steps of job ${id} are not those of ${kind.kind} in this raiops`, {
+      hint: `cancel it with the raiops that created it, or undo what its steps did by hand (\`raiops job:show ${id}\` lists them)`,
+    })
+  }
   const holder = newJobHolder()
   const claimedAt = ctx.now()
   const claimed = await ctx.db.transaction(async (tx) => {
@@ -134,15 +144,21 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: O
   try {
     const steps = await readStepRows(ctx.db, id)
     const outputs: Record<string, JsonObject> = {}
-    for (const s of steps) if (s.state === 'done') outputs[s.name] = parseJsonObject(s.output) ?? {}
+    // A step's stored output, whatever its state now: a cancel that failed part-way leaves done steps `compensating`.
+    for (const s of steps) if (s.output !== null) outputs[s.name] = parseJsonObject(s.output) ?? {}
     const inputJson = parseJsonObject(row.input) ?? {}
     const failures: string[] = []
+    let stopped = false
     for (const step of [...steps].reverse()) {
       if (!ran(step)) continue
+      if (options.signal?.aborted) {
+        stopped = true
+        break
+      }
       const def = kind.steps[Number(step.position)]
       const position = Number(step.position)
       const base = {jobId: id, step: step.name, position, count: steps.length, attempt: Number(step.attempts)}
-      const output = step.state === 'done' ? (parseJsonObject(step.output) ?? {}) : null
+      const output = step.output !== null ? (parseJsonObject(step.output) ?? {}) : null
       await ctx.db.transaction(async (tx) => {
         const now = ctx.now()
         await lease.assertHeld(tx, now)
@@ -150,7 +166,7 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: O
       })
       emit({...base, type: 'step.compensate'})
       try {
-        if (def?.name === step.name && def.compensate) {
+        if (def.compensate) {
           await def.compensate(
             {
               ctx,
@@ -196,7 +212,8 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: O
     await ctx.db.transaction(async (tx) => {
       const now = ctx.now()
       await lease.assertHeld(tx, now)
-      if (failures.length > 0) {
+      if (failures.length > 0 || stopped) {
+        if (stopped) failures.push('stopped before its compensations were all run')
         await tx(JOBS_TABLE)
           .where({id})
           .update({error: failures.join('; '), error_kind: null, locked_by: null, lease_expires_at: null, updated_at: now})

@@ -4,7 +4,7 @@ import {ConnectionError, RaiopsError} from '../errors/index.js'
 /** Socket errors: the server could not be reached, or the connection broke. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED'])
 
-/** Driver codes for a lost connection, a timeout, a server starting or shutting down, a deadlock or a lock wait. */
+/** Driver codes for a lost connection, a timeout, a server starting or shutting down, a deadlock, a lock wait or a busy database. */
 const DRIVER_CODES = new Set([
   // mysql2
   'PROTOCOL_CONNECTION_LOST',
@@ -14,20 +14,32 @@ const DRIVER_CODES = new Set([
   'ER_CON_COUNT_ERROR',
   'ER_SERVER_SHUTDOWN',
   'ER_QUERY_INTERRUPTED',
-  // PostgreSQL SQLSTATEs
+  'ER_QUERY_TIMEOUT',
+  'ER_CLIENT_INTERACTION_TIMEOUT',
+  // the mariadb connector's names of MariaDB's own errors
+  'ER_STATEMENT_TIMEOUT',
+  'ER_CONNECTION_KILLED',
+  // PostgreSQL SQLSTATEs: serialization failure, deadlock, too many connections, query canceled (statement_timeout), lock not available, shutdown
   '40001',
   '40P01',
   '53300',
+  '57014',
+  '55P03',
   '57P01',
   '57P02',
   '57P03',
-  // SQLite
-  'SQLITE_BUSY',
-  'SQLITE_LOCKED',
 ])
 
-/** MySQL error numbers of the same (some drivers give only the number). */
-const MYSQL_ERRNOS = new Set([1040, 1053, 1205, 1213, 1317, 2002, 2003, 2006, 2013])
+/** better-sqlite3's codes, extended ones included (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE): matched by prefix. */
+const SQLITE_PREFIXES = ['SQLITE_BUSY', 'SQLITE_LOCKED']
+
+/**
+ * MySQL and MariaDB error numbers of the same (some drivers give only the
+ * number: mysql2 has no name for MariaDB's own, such as 1969
+ * max_statement_time and 1927 connection killed); 3024 is MySQL's
+ * max_execution_time, 4031 a connection closed for inactivity.
+ */
+const MYSQL_ERRNOS = new Set([1040, 1053, 1205, 1213, 1317, 1927, 1969, 2002, 2003, 2006, 2013, 3024, 4031])
 
 /** Messages of errors that carry no code: pg's timeouts and broken connections, knex's and tarn's timeouts. */
 const TRANSIENT_MESSAGES = [
@@ -59,7 +71,12 @@ export function isTransientError(error: unknown): boolean {
   for (let depth = 0; current && typeof current === 'object' && depth < 6; depth++) {
     if (current instanceof ConnectionError) return true
     if (current instanceof RaiopsError) return false
-    if (typeof current.code === 'string' && (NETWORK_CODES.has(current.code) || DRIVER_CODES.has(current.code) || current.code.startsWith('08'))) return true
+    const code = current.code
+    if (
+      typeof code === 'string' &&
+      (NETWORK_CODES.has(code) || DRIVER_CODES.has(code) || code.startsWith('08') || SQLITE_PREFIXES.some((prefix) => code.startsWith(prefix)))
+    )
+      return true
     if (typeof current.errno === 'number' && MYSQL_ERRNOS.has(current.errno) && typeof current.code !== 'string') return true
     if (current.name === 'KnexTimeoutError' || current.name === 'TimeoutError' || current.name === 'DeadlineError') return true
     if (typeof current.message === 'string' && TRANSIENT_MESSAGES.some((re) => re.test(current?.message as string))) return true

@@ -8,6 +8,9 @@ import {JOBS_TABLE} from '../db/tables.js'
 import {BusyError} from '../errors/index.js'
 import type {JobKindRegistry} from './kinds.js'
 
+/** Claims of one job (jobs.attempts) after which a claim fails it instead of running it: a worker keeps dying on it (graphile-worker's maxAttempts). */
+export const MAX_JOB_CLAIMS = 25
+
 /** A worker as jobs.locked_by names it: `host:pid:id`, a new id for each run of a job. */
 export function newJobHolder(): string {
   return `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`
@@ -93,8 +96,9 @@ export interface JobLease {
 /**
  * Keeps a claimed job's lease alive: every leaseMs/3 its expiry is pushed on,
  * conditional on the job still being held by `holder` in one of `states`. If
- * it is not (taken over after a stall), or the renewal keeps failing until the
- * lease has expired, the signal aborts and the run stops touching the job.
+ * it is not (taken over after a stall), or half the lease has passed since the
+ * last renewal that succeeded while renewals fail or hang, the signal aborts
+ * and the run stops touching the job.
  */
 export function holdJobLease(
   db: Knex,
@@ -123,16 +127,26 @@ export function holdJobLease(
     return true
   }
 
+  let failure: unknown = null
   const timer = setInterval(
     () => {
-      if (beating || stopped || controller.signal.aborted) return
+      if (stopped || controller.signal.aborted) return
+      // A renewal that hangs or keeps failing: stop once half the lease has passed since the last one that succeeded,
+      // well before another worker may take the job over.
+      if ((beating || failure !== null) && now().getTime() >= expiresAt - leaseMs / 2) {
+        const why = failure === null ? 'the control database did not answer' : describeDriverError(failure)
+        lose(`could not renew its lease for ${Math.round(leaseMs / 2)} ms: ${why}`)
+        return
+      }
+      if (beating) return
       beating = true
       renew(db, now())
         .then((held) => {
+          failure = null
           if (!held && !stopped) lose('another worker took it over, or it was changed meanwhile')
         })
         .catch((error: unknown) => {
-          if (!stopped && now().getTime() >= expiresAt) lose(`could not renew its lease before it expired: ${describeDriverError(error)}`)
+          failure = error
         })
         .finally(() => {
           beating = false

@@ -8,9 +8,9 @@ import {redactValues} from '../redact/index.js'
 import {describeJobError, isTransientError} from './errors.js'
 import type {JobKind, JsonObject, StepDefinition, StepRun} from './kind.js'
 import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
-import {claimJob, holdJobLease, type JobLease, JobLeaseLostError, newJobHolder} from './lease.js'
+import {claimJob, holdJobLease, type JobLease, JobLeaseLostError, MAX_JOB_CLAIMS, newJobHolder} from './lease.js'
 import {jobSettings, type JobSettings, retryDelayMs} from './settings.js'
-import {describeHolder, type JobView, parseJsonObject, readJobRow, readStepRows, showJob} from './store.js'
+import {describeHolder, type JobView, parseJsonObject, readJobRow, readStepRows, showJob, stepsMatchKind} from './store.js'
 
 /** What running a job needs: what its steps get (StepRun.ctx). */
 export type JobContext = StepRun['ctx']
@@ -49,14 +49,26 @@ type HangPoint = 'before' | 'unrecorded' | 'after'
 
 /**
  * The test seam (RAIOPS_JOB_HANG=<step>:<point>): at that point the process
- * says where it is on stderr and waits forever, for a test to kill -9 it there.
+ * says where it is on stderr and waits, for a test to kill -9 it there. Its
+ * heartbeat stops, so the job's lease lapses and another worker can take it
+ * over; a stop (Ctrl-C, SIGTERM) ends the wait (returns true: the caller
+ * puts the job back in the queue).
  */
-async function hangAt(settings: JobSettings, step: string, point: HangPoint): Promise<void> {
-  if (settings.hang !== `${step}:${point}`) return
+async function hangAt(run: Run, step: string, point: HangPoint): Promise<boolean> {
+  if (run.settings.hang !== `${step}:${point}`) return false
+  run.lease.stop()
   process.stderr.write(`hanging at ${step}:${point}\n`)
-  await new Promise<never>(() => {
-    setInterval(() => {}, 1 << 30)
+  const stop = run.stop
+  await new Promise<void>((resolve) => {
+    const alive = setInterval(() => {}, 1 << 30)
+    const end = () => {
+      clearInterval(alive)
+      resolve()
+    }
+    if (stop?.aborted) end()
+    else stop?.addEventListener('abort', end, {once: true})
   })
+  return true
 }
 
 function auditOf(row: JobRow, action: string, newValues: Record<string, unknown> | null, oldValues: Record<string, unknown> | null = null): AuditEntry {
@@ -174,7 +186,9 @@ async function failUnrunnable(ctx: JobContext, row: JobRow, lease: JobLease, mes
  * step not done to its end, holding its lease with a heartbeat. Each step's
  * output is stored, with its `job.step.done` audit entry, in the transaction
  * that marks it done; a transient error is retried with backoff up to the
- * limit; anything else, or the limit, fails the job.
+ * limit; anything else, or the limit, fails the job, as does an output that
+ * cannot be recorded. A job claimed more than MAX_JOB_CLAIMS times (since it
+ * was created or retried) is failed without running anything.
  */
 export async function executeClaimedJob(
   ctx: JobContext,
@@ -186,10 +200,12 @@ export async function executeClaimedJob(
   const lease = holdJobLease(ctx.db, {jobId, holder, leaseMs: settings.leaseMs, now: () => ctx.now(), states: ['running']})
   try {
     const row = await readJobRow(ctx.db, jobId)
+    if (Number(row.attempts) > MAX_JOB_CLAIMS)
+      return await failUnrunnable(ctx, row, lease, `claimed ${Number(row.attempts)} times without finishing: a worker keeps dying on it`)
     const kind = kinds.get(row.kind)
     if (kind === undefined) return await failUnrunnable(ctx, row, lease, `unknown job kind ${row.kind}: run it with the raiops that created it`)
     const steps = await readStepRows(ctx.db, jobId)
-    if (steps.length !== kind.steps.length || steps.some((s, i) => Number(s.position) !== i || s.name !== kind.steps[i].name)) {
+    if (!stepsMatchKind(steps, kind)) {
       return await failUnrunnable(ctx, row, lease, `the steps of job ${jobId} are not those of ${kind.kind} in this raiops: cancel it and create it again`)
     }
     const run: Run = {
@@ -240,7 +256,7 @@ async function runStep(run: Run, def: StepDefinition<JsonObject>, stepRow: JobSt
   for (;;) {
     if (lease.lost) return 'lost'
     if (run.stop?.aborted) return requeue(run, stepRow)
-    await hangAt(settings, def.name, 'before')
+    if (await hangAt(run, def.name, 'before')) return requeue(run, stepRow)
     const started = await ctx.db.transaction(async (tx) => {
       const now = ctx.now()
       await lease.assertHeld(tx, now)
@@ -282,7 +298,7 @@ async function runStep(run: Run, def: StepDefinition<JsonObject>, stepRow: JobSt
       continue
     }
 
-    await hangAt(settings, def.name, 'unrecorded')
+    if (await hangAt(run, def.name, 'unrecorded')) return requeue(run, stepRow)
     let outputText: string
     let described: ReturnType<NonNullable<JobKind<JsonObject>['describe']>>
     try {
@@ -292,32 +308,56 @@ async function runStep(run: Run, def: StepDefinition<JsonObject>, stepRow: JobSt
       // An output that cannot be stored, or a kind that cannot describe it, would fail the same way on every run.
       return failJob(run, stepRow, def, error, attempt)
     }
-    await ctx.db.transaction(async (tx) => {
-      const now = ctx.now()
-      await lease.assertHeld(tx, now)
-      await tx(JOB_STEPS_TABLE).where({id: stepRow.id}).update({state: 'done', output: outputText, error: null, retries: 0, finished_at: now, updated_at: now})
-      const concerns: Partial<JobRow> = {}
-      if (described.tenantName !== undefined) concerns.tenant_name = described.tenantName
-      if (described.tenantMasterId !== undefined) concerns.tenant_master_id = described.tenantMasterId
-      if (described.rdsId !== undefined) concerns.rds_instance_id = described.rdsId
-      if (Object.keys(concerns).length > 0) {
-        await tx(JOBS_TABLE).where({id: jobId}).update(concerns)
-        Object.assign(row, concerns)
-      }
-      await appendAudit(tx, ctx.audit, auditOf(row, 'job.step.done', {step: def.name, position, attempt, output: redactValues(output)}), now)
-    })
+    try {
+      await recordStep(run, def, stepRow, output, outputText, described, attempt)
+    } catch (error) {
+      // An audit entry refused (AuditEntryError), a column too small: the same on every run, so the job fails here
+      // rather than its lease expiring and another worker running the step again. A lost lease or an outage is thrown.
+      if (error instanceof JobLeaseLostError || lease.lost || isTransientError(error)) throw error
+      return failJob(run, stepRow, def, error, attempt)
+    }
     outputs[def.name] = output
     run.emit({type: 'step.done', jobId, step: def.name, position, count, attempt, output: redactValues(output)})
-    await hangAt(settings, def.name, 'after')
+    if (await hangAt(run, def.name, 'after')) return requeue(run, null)
     return 'done'
   }
+}
+
+/** Marks a step done with its output, the job's concerns and its `job.step.done` audit entry, in one transaction. */
+async function recordStep(
+  run: Run,
+  def: StepDefinition<JsonObject>,
+  stepRow: JobStepRow,
+  output: JsonObject,
+  outputText: string,
+  described: ReturnType<NonNullable<JobKind<JsonObject>['describe']>>,
+  attempt: number,
+): Promise<void> {
+  const {ctx, row, lease} = run
+  const jobId = Number(row.id)
+  const position = Number(stepRow.position)
+  await ctx.db.transaction(async (tx) => {
+    const now = ctx.now()
+    await lease.assertHeld(tx, now)
+    await tx(JOB_STEPS_TABLE).where({id: stepRow.id}).update({state: 'done', output: outputText, error: null, retries: 0, finished_at: now, updated_at: now})
+    const concerns: Partial<JobRow> = {}
+    if (described.tenantName !== undefined) concerns.tenant_name = described.tenantName
+    if (described.tenantMasterId !== undefined) concerns.tenant_master_id = described.tenantMasterId
+    if (described.rdsId !== undefined) concerns.rds_instance_id = described.rdsId
+    if (Object.keys(concerns).length > 0) {
+      await tx(JOBS_TABLE).where({id: jobId}).update(concerns)
+      Object.assign(row, concerns)
+    }
+    await appendAudit(tx, ctx.audit, auditOf(row, 'job.step.done', {step: def.name, position, attempt, output: redactValues(output)}), now)
+  })
 }
 
 /**
  * Runs a job in this process, from its first step not done (`tenant:create`,
  * `job:retry` in the foreground): claims it like a worker would (a queued job,
  * whatever its backoff, or one whose worker died), then runs it. A job another
- * worker is running is refused (BusyError, exit 6); a failed one needs
+ * worker is running is refused (BusyError, exit 6), as is a run that loses
+ * the job to another worker part-way (its lease lapsed); a failed one needs
  * `job:retry` first; a done one is returned as it is.
  */
 export async function runJob(ctx: JobContext, id: number, options: RunJobOptions = {}): Promise<JobView> {
@@ -330,7 +370,11 @@ export async function runJob(ctx: JobContext, id: number, options: RunJobOptions
   if (!kinds.has(row.kind))
     throw new UserError(`job ${id} is of the kind ${row.kind}, which this raiops does not know`, {hint: 'run it with the raiops that created it'})
   if (!(await claimJob(ctx.db, id, holder, now, settings.leaseMs, {anyRunAfter: true}))) throw await notRunnable(ctx.db, id, now)
-  await executeClaimedJob(ctx, id, holder, {settings, kinds, onStep: options.onStep, signal: options.signal})
+  const outcome = await executeClaimedJob(ctx, id, holder, {settings, kinds, onStep: options.onStep, signal: options.signal})
+  if (outcome === 'lost')
+    throw new BusyError(`job ${id}: another worker took the job over`, {
+      hint: `its lease lapsed while this run stalled; follow it with \`raiops job:show ${id}\``,
+    })
   return showJob(ctx, {id})
 }
 

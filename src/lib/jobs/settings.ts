@@ -8,7 +8,7 @@ export interface JobSettings {
   retryMaxMs: number
   /** A claimed job is taken over this long after its worker's last heartbeat (RAIOPS_JOB_LEASE_MS). */
   leaseMs: number
-  /** The test seam: `<step>:before|unrecorded|after` hangs the runner there (RAIOPS_JOB_HANG). */
+  /** The test seam: `<step>:before|unrecorded|after` hangs the runner there, its heartbeat stopped, until a stop (RAIOPS_JOB_HANG). */
   hang: string | null
 }
 

@@ -31,7 +31,7 @@ export interface JobView {
   id: number
   kind: string
   state: JobState
-  /** How many times a worker claimed it. */
+  /** How many times a worker claimed it (since it was created or last retried). */
   attempts: number
   createdBy: string
   tenantName: string | null
@@ -91,6 +91,11 @@ export function kindOf(kinds: JobKindRegistry, name: string): JobKind<JsonObject
     })
   }
   return kind
+}
+
+/** Whether a job's step rows are its kind's steps, in order (a kind changed since the job was created: they are not). */
+export function stepsMatchKind(steps: readonly JobStepRow[], kind: JobKind<JsonObject>): boolean {
+  return steps.length === kind.steps.length && steps.every((s, i) => Number(s.position) === i && s.name === kind.steps[i].name)
 }
 
 /** `host (pid N)` from a worker's `host:pid:id`. */
