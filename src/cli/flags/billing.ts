@@ -40,6 +40,25 @@ export const setFlags = {
   ...statusChangeFlags(true),
 }
 
+/** The subscription terms `setFlags` give, as billing:set and tenant:create --plan pass them on. */
+export const subscriptionTerms = (flags: {
+  'plan-version'?: number
+  quantity?: number
+  'quantity-from'?: 'locations' | 'users'
+  discount?: string
+  'discount-until'?: Date
+  'trial-until'?: Date
+  'force-currency'?: boolean
+}) => ({
+  planVersion: flags['plan-version'],
+  quantity: flags.quantity,
+  quantityFrom: flags['quantity-from'],
+  discount: flags.discount,
+  discountUntil: flags['discount-until'],
+  trialUntil: flags['trial-until'],
+  forceCurrency: flags['force-currency'] || undefined,
+})
+
 export const paymentFlags = {
   amount: Flags.string({description: 'a decimal in the currency (49.00 USD, 4900 JPY)', required: true}),
   currency: Flags.string({description: "ISO 4217 code: the subscription's currency", required: true}),

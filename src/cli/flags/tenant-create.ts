@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import type {TenantCreateRequest} from '../../lib/provisioning/prepare.js'
-import {setFlags} from './billing.js'
+import {setFlags, subscriptionTerms} from './billing.js'
 
 /** tenant:create's flags: the tenant, its owner, its locations, a plan with billing:set's options, where it goes, how it runs. */
 export const tenantCreateFlags = {
@@ -55,19 +55,7 @@ export function tenantCreateRequest(
     contactEmail: flags['contact-email'],
     owner: {name: flags['owner-name'], email: flags['owner-email'], password},
     locations: flags.locations,
-    plan:
-      flags.plan === undefined
-        ? undefined
-        : {
-            code: flags.plan,
-            planVersion: flags['plan-version'],
-            quantity: flags.quantity,
-            quantityFrom: flags['quantity-from'],
-            discount: flags.discount,
-            discountUntil: flags['discount-until'],
-            trialUntil: flags['trial-until'],
-            forceCurrency: flags['force-currency'] || undefined,
-          },
+    plan: flags.plan === undefined ? undefined : {code: flags.plan, ...subscriptionTerms(flags)},
     rds: flags.rds,
     capacity: config.placementCapacity,
     ghostDomain: config.ghostDomain,

@@ -1,5 +1,5 @@
 import {BaseCommand} from '../../cli/base-command.js'
-import {setFlags, tenantArg} from '../../cli/flags/billing.js'
+import {setFlags, subscriptionTerms, tenantArg} from '../../cli/flags/billing.js'
 import {renderSubscriptionChange} from '../../cli/reporters/billing.js'
 import {setSubscription, type SubscriptionChangeResult} from '../../lib/billing/subscriptions.js'
 
@@ -21,13 +21,7 @@ export default class BillingSet extends BaseCommand<SubscriptionChangeResult> {
     const result = await setSubscription(await this.context(), {
       tenant: args.tenant,
       plan: flags.plan,
-      planVersion: flags['plan-version'],
-      quantity: flags.quantity,
-      quantityFrom: flags['quantity-from'],
-      discount: flags.discount,
-      discountUntil: flags['discount-until'],
-      trialUntil: flags['trial-until'],
-      forceCurrency: flags['force-currency'],
+      ...subscriptionTerms(flags),
       effective: flags.effective,
       reason: flags.reason,
       graceDays: this.runtime.config.billingGraceDays,

@@ -9,19 +9,7 @@ import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
 import {holdJobLease, JobLeaseLostError, newJobHolder} from './lease.js'
 import type {JobContext, JobEvent, RunJobOptions} from './runner.js'
 import {jobSettings} from './settings.js'
-import {describeHolder, type JobView, kindOf, parseJsonObject, readJobRow, readStepRows, showJob, stepsMatchKind} from './store.js'
-
-function jobAudit(row: JobRow, action: string, oldValues: Record<string, unknown> | null, newValues: Record<string, unknown> | null) {
-  return {
-    action,
-    targetType: 'job',
-    targetId: Number(row.id),
-    tenantMasterId: row.tenant_master_id === null ? null : Number(row.tenant_master_id),
-    rdsInstanceId: row.rds_instance_id === null ? null : Number(row.rds_instance_id),
-    oldValues,
-    newValues,
-  }
-}
+import {describeHolder, jobAudit, type JobView, kindOf, parseJsonObject, readJobRow, readStepRows, showJob, stepsMatchKind} from './store.js'
 
 function busyWith(row: JobRow): BusyError {
   return new BusyError(`job ${row.id} is being ${row.state === 'canceling' ? 'canceled' : 'run'} by ${describeHolder(row.locked_by ?? 'another worker')}`, {

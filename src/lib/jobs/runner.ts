@@ -10,7 +10,7 @@ import type {JobKind, JsonObject, StepDefinition, StepRun} from './kind.js'
 import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
 import {claimJob, holdJobLease, type JobLease, JobLeaseLostError, MAX_JOB_CLAIMS, newJobHolder} from './lease.js'
 import {jobSettings, type JobSettings, retryDelayMs} from './settings.js'
-import {describeHolder, type JobView, parseJsonObject, readJobRow, readStepRows, showJob, stepsMatchKind} from './store.js'
+import {describeHolder, jobAudit, type JobView, parseJsonObject, readJobRow, readStepRows, showJob, stepsMatchKind} from './store.js'
 
 /** What running a job needs: what its steps get (StepRun.ctx). */
 export type JobContext = StepRun['ctx']
@@ -71,17 +71,9 @@ async function hangAt(run: Run, step: string, point: HangPoint): Promise<boolean
   return true
 }
 
-function auditOf(row: JobRow, action: string, newValues: Record<string, unknown> | null, oldValues: Record<string, unknown> | null = null): AuditEntry {
-  return {
-    action,
-    targetType: 'job',
-    targetId: Number(row.id),
-    tenantMasterId: row.tenant_master_id === null ? null : Number(row.tenant_master_id),
-    rdsInstanceId: row.rds_instance_id === null ? null : Number(row.rds_instance_id),
-    oldValues,
-    newValues,
-  }
-}
+/** The job's audit entry, what it became first (see store's `jobAudit`). */
+const auditOf = (row: JobRow, action: string, newValues: Record<string, unknown> | null, oldValues: Record<string, unknown> | null = null): AuditEntry =>
+  jobAudit(row, action, oldValues, newValues)
 
 function isPlainObject(value: unknown): value is JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype

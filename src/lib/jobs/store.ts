@@ -1,6 +1,6 @@
 import type {Knex} from 'knex'
 
-import {appendAudit} from '../audit/writer.js'
+import {appendAudit, type AuditEntry} from '../audit/writer.js'
 import type {ChangeContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {insertReturningId} from '../db/control-db.js'
@@ -313,4 +313,17 @@ export async function listJobs(ctx: {db: Knex}, input: ListJobsInput = {}): Prom
       error: row.error,
     }
   })
+}
+
+/** A job's audit entry: the job as its target, with the tenant and RDS it concerns. */
+export function jobAudit(row: JobRow, action: string, oldValues: Record<string, unknown> | null, newValues: Record<string, unknown> | null): AuditEntry {
+  return {
+    action,
+    targetType: 'job',
+    targetId: Number(row.id),
+    tenantMasterId: row.tenant_master_id === null ? null : Number(row.tenant_master_id),
+    rdsInstanceId: row.rds_instance_id === null ? null : Number(row.rds_instance_id),
+    oldValues,
+    newValues,
+  }
 }
