@@ -10,7 +10,6 @@
 // time goes. Prints one JSON document on stdout; progress goes to stderr.
 // Usage: npm run build && npm run bench:billing-report [-- --runs 3] [--tenants 10000]
 import mysql from 'mysql2/promise'
-import {spawn} from 'node:child_process'
 import {cpus, loadavg} from 'node:os'
 
 import {foldLedger} from '../src/lib/billing/ledger.js'
@@ -18,7 +17,7 @@ import {report, reportBuilder, type TenantTimeline} from '../src/lib/billing/mrr
 import {DEFAULT_BILLING_GRACE_DAYS, loadLedgerData, tenantTimelines} from '../src/lib/billing/timelines.js'
 import {openControlDb, parseDatabaseUrl} from '../src/lib/db/control-db.js'
 import {createTestDatabase, createTestDir, mysqlServer} from '../test/support/servers.js'
-import {benchLog, cleanup, cleanUpOnSignals, cleanups, cliRunner, median, numberArgument, ratio, root, stats, timed} from './support.js'
+import {benchLog, cleanup, cleanUpOnSignals, cleanups, cliRunner, median, numberArgument, ratio, stats, timed, nodeFloor} from './support.js'
 
 const runs = numberArgument('--runs', 3)
 const TENANTS = numberArgument('--tenants', 10_000)
@@ -99,21 +98,7 @@ process.stderr.write(String(n))
 `
 
 function floorRun(url: string, until: Date): Promise<{ms: number; rows: number}> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint()
-    const child = spawn(process.execPath, ['--input-type=module', '-e', FLOOR_SCRIPT, url, until.toISOString()], {
-      cwd: root,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    let stderr = ''
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6
-      if (code !== 0 || !/^\d+$/.test(stderr.trim())) reject(new Error(`the floor exited ${code}: ${stderr}`))
-      else resolve({ms, rows: Number(stderr.trim())})
-    })
-  })
+  return nodeFloor(FLOOR_SCRIPT, [url, until.toISOString()])
 }
 
 try {

@@ -6,7 +6,9 @@ import {existsSync, readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {mysqlServer} from '../test/support/servers.js'
+import {migrateLatest, openControlDb, parseDatabaseUrl} from '../src/lib/db/control-db.js'
+import {makeContext} from '../test/support/context.js'
+import {createTestDatabase, mysqlServer} from '../test/support/servers.js'
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const bin = join(root, 'bin', 'run.js')
@@ -210,3 +212,52 @@ export function numberArgument(name: string, fallback: number, options: {min?: n
   if (!Number.isSafeInteger(value) || value < (options.min ?? 1)) throw new Error(`${name} must be an integer ≥ ${options.min ?? 1}`)
   return value
 }
+
+/**
+ * A floor as a spawned node process: `script` (an ES module given to `node -e`,
+ * run in the project so it can import its packages) with `args`, which counts
+ * the rows it read and writes the count, alone, on stderr. Its wall time from
+ * spawn to exit, node start-up included as for the CLI beside it.
+ */
+export function nodeFloor(script: string, args: string[]): Promise<{ms: number; rows: number}> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint()
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, ...args], {cwd: root, stdio: ['ignore', 'ignore', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6
+      if (code !== 0 || !/^\d+$/.test(stderr.trim())) reject(new Error(`the floor exited ${code}: ${stderr}`))
+      else resolve({ms, rows: Number(stderr.trim())})
+    })
+  })
+}
+
+/**
+ * A migrated control database on the local MariaDB, opened in process, with a
+ * context over it; all of it dropped by `cleanup`.
+ */
+export async function benchControlDb(prefix: string, queryTimeoutMs: number) {
+  const controlDb = await createTestDatabase('mysql', prefix)
+  cleanups.push(() => controlDb.drop())
+  const db = await openControlDb(parseDatabaseUrl(controlDb.url, '/nonexistent'))
+  cleanups.push(() => db.destroy())
+  await migrateLatest(db)
+  const ctx = makeContext(db, {queryTimeoutMs})
+  cleanups.push(() => ctx.close())
+  return {controlDb, db, ctx}
+}
+
+/** `addRds`'s input for a RAI database on the local MariaDB. */
+export const mysqlRdsFields = (name: string, database: string, master: boolean) => ({
+  name,
+  engine: 'mysql' as const,
+  host: mysqlServer.host,
+  port: mysqlServer.port,
+  username: mysqlServer.user,
+  password: mysqlServer.password || null,
+  raiDatabase: database,
+  master,
+  test: false,
+})

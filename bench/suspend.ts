@@ -12,16 +12,14 @@
 // Usage: npm run bench:suspend [-- --runs 3] [--users 50000]
 import mysql from 'mysql2/promise'
 
-import {migrateLatest, openControlDb, parseDatabaseUrl} from '../src/lib/db/control-db.js'
 import {getRds} from '../src/lib/rds/repository.js'
 import {addRds, connectionSpecFor} from '../src/lib/rds/service.js'
 import {runRoutingSync, runTenantSync} from '../src/lib/sync/index.js'
 import type {StatusChange} from '../src/lib/tenant/status-change.js'
 import {reactivateTenant, suspendTenant} from '../src/lib/tenant/suspend.js'
-import {makeContext} from '../test/support/context.js'
 import {createRaiFixture} from '../test/support/rai-fixture.js'
-import {createTestDatabase, mysqlServer} from '../test/support/servers.js'
-import {benchLog, cleanup, cleanUpOnSignals, cleanups, median, ms1, numberArgument, ratio, timed} from './support.js'
+import {mysqlServer} from '../test/support/servers.js'
+import {benchLog, cleanup, cleanUpOnSignals, cleanups, median, ms1, numberArgument, ratio, timed, benchControlDb, mysqlRdsFields} from './support.js'
 
 const runs = numberArgument('--runs', 3)
 const USERS = numberArgument('--users', 50_000)
@@ -41,26 +39,10 @@ try {
     () => master.drop(),
     () => eu.drop(),
   )
-  const controlDb = await createTestDatabase('mysql', 'raiops_bench_suspend')
-  cleanups.push(() => controlDb.drop())
-  const db = await openControlDb(parseDatabaseUrl(controlDb.url, '/nonexistent'))
-  cleanups.push(() => db.destroy())
-  await migrateLatest(db)
-  const ctx = makeContext(db, {queryTimeoutMs: 120_000})
-  cleanups.push(() => ctx.close())
+  const {controlDb, db, ctx} = await benchControlDb('raiops_bench_suspend', 120_000)
 
-  const fields = (name: string, database: string, isMaster: boolean) => ({
-    name,
-    engine: 'mysql' as const,
-    host: mysqlServer.host,
-    port: mysqlServer.port,
-    username: mysqlServer.user,
-    password: mysqlServer.password || null,
-    raiDatabase: database,
-    master: isMaster,
-  })
-  const mainId = (await addRds(ctx, {...fields('main', master.database, true), test: false})).rds.id
-  const euId = (await addRds(ctx, {...fields('eu', eu.database, false), test: false})).rds.id
+  const mainId = (await addRds(ctx, {...mysqlRdsFields('main', master.database, true)})).rds.id
+  const euId = (await addRds(ctx, {...mysqlRdsFields('eu', eu.database, false)})).rds.id
 
   log('routing entries for every user on the master')
   const masterConn = await connect(master.database)

@@ -13,7 +13,6 @@
 import type {Knex} from 'knex'
 
 import {seedRoles} from '../src/lib/auth/seed.js'
-import {migrateLatest, openControlDb, parseDatabaseUrl} from '../src/lib/db/control-db.js'
 import {addOperator} from '../src/lib/operator/service.js'
 import {attachReservation, reserveSlot} from '../src/lib/placement/placement.js'
 import {createTenant} from '../src/lib/provisioning/create.js'
@@ -22,10 +21,8 @@ import {connectionSpecFor, addRds} from '../src/lib/rds/service.js'
 import {runTenantSync} from '../src/lib/sync/index.js'
 import {fleetTime} from '../src/lib/tenant/status-change.js'
 import {ghostEmail, ghostName, ghostOperators, unusablePassword} from '../src/lib/user/ghosts.js'
-import {makeContext} from '../test/support/context.js'
 import {createRaiFixture} from '../test/support/rai-fixture.js'
-import {createTestDatabase, mysqlServer} from '../test/support/servers.js'
-import {benchLog, cleanup, cleanUpOnSignals, cleanups, median, ms1, numberArgument, ratio, stats, timed} from './support.js'
+import {benchLog, cleanup, cleanUpOnSignals, cleanups, median, ms1, numberArgument, ratio, stats, timed, benchControlDb, mysqlRdsFields} from './support.js'
 
 const runs = numberArgument('--runs', 15)
 const LOCATIONS = ['Location 1', 'Location 2', 'Location 3']
@@ -43,26 +40,9 @@ try {
     () => master.drop(),
     () => second.drop(),
   )
-  const controlDb = await createTestDatabase('mysql', 'raiops_bench_tc')
-  cleanups.push(() => controlDb.drop())
-  const db = await openControlDb(parseDatabaseUrl(controlDb.url, '/nonexistent'))
-  cleanups.push(() => db.destroy())
-  await migrateLatest(db)
-  const ctx = makeContext(db, {queryTimeoutMs: 60_000})
-  cleanups.push(() => ctx.close())
-  const fields = (name: string, database: string, isMaster: boolean) => ({
-    name,
-    engine: 'mysql' as const,
-    host: mysqlServer.host,
-    port: mysqlServer.port,
-    username: mysqlServer.user,
-    password: mysqlServer.password || null,
-    raiDatabase: database,
-    master: isMaster,
-    test: false,
-  })
-  const masterId = (await addRds(ctx, fields('main', master.database, true))).rds.id
-  const secondId = (await addRds(ctx, fields('second', second.database, false))).rds.id
+  const {db, ctx} = await benchControlDb('raiops_bench_tc', 60_000)
+  const masterId = (await addRds(ctx, mysqlRdsFields('main', master.database, true))).rds.id
+  const secondId = (await addRds(ctx, mysqlRdsFields('second', second.database, false))).rds.id
   const masterDb = await ctx.fleet.get(await connectionSpecFor(ctx, await getRds(db, masterId)))
   const secondDb = await ctx.fleet.get(await connectionSpecFor(ctx, await getRds(db, secondId)))
   await masterDb('user_email_routing').update({rds_instance_id: masterId})

@@ -9,7 +9,6 @@
 // Prints one JSON document on stdout; progress goes to stderr.
 // Usage: npm run build && npm run bench:tenant-list [-- --runs 5] [--tenants 100000]
 import mysql from 'mysql2/promise'
-import {spawn} from 'node:child_process'
 import {readFileSync, statSync} from 'node:fs'
 import {cpus, loadavg} from 'node:os'
 import {join} from 'node:path'
@@ -17,7 +16,7 @@ import {join} from 'node:path'
 import {healthScore} from '../src/lib/tenant/health-score.js'
 import {searchText} from '../src/lib/text/search.js'
 import {createTestDatabase, createTestDir, mysqlServer} from '../test/support/servers.js'
-import {benchLog, cleanup, cleanUpOnSignals, cleanups, cliRunner, median, numberArgument, ratio, root, stats, timed} from './support.js'
+import {benchLog, cleanup, cleanUpOnSignals, cleanups, cliRunner, median, numberArgument, ratio, stats, timed, nodeFloor} from './support.js'
 
 const runs = numberArgument('--runs', 5)
 const TENANTS = numberArgument('--tenants', 100_000)
@@ -106,21 +105,7 @@ process.stderr.write(String(n))
 `
 
 function floorRun(url: string, file: string, empty = false): Promise<{ms: number; rows: number}> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint()
-    const child = spawn(process.execPath, ['--input-type=module', '-e', FLOOR_SCRIPT, url, file, ...(empty ? ['empty'] : [])], {
-      cwd: root,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    let stderr = ''
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6
-      if (code !== 0 || !/^\d+$/.test(stderr.trim())) reject(new Error(`the floor exited ${code}: ${stderr}`))
-      else resolve({ms, rows: Number(stderr.trim())})
-    })
-  })
+  return nodeFloor(FLOOR_SCRIPT, [url, file, ...(empty ? ['empty'] : [])])
 }
 
 const lines = (file: string): number => readFileSync(file, 'utf8').split('\n').filter(Boolean).length

@@ -1,7 +1,7 @@
 import {UserError} from '../../errors/index.js'
 import type {MrrReport, PeriodFigures} from './engine.js'
 import {iso, toMs} from './instant.js'
-import {currencyDigits, divRound, parseDecimal, ratio, type ExactDecimal, type Ratio} from './money.js'
+import {currencyDigits, divRound, parseDecimal, ratio, type ExactDecimal} from './money.js'
 import type {Instant} from './types.js'
 
 /**
@@ -34,28 +34,30 @@ export interface ConvertedLine {
   fxImpactMinor: number
 }
 
-export interface ConvertedPeriod {
-  period: string
-  start: string
-  end: string
-  mrrStartMinor: number
-  mrrEndMinor: number
-  arrStartMinor: number
-  arrEndMinor: number
-  newMinor: number
-  expansionMinor: number
-  contractionMinor: number
-  churnMinor: number
-  reactivationMinor: number
-  /** new + expansion + reactivation − contraction − churn, converted. */
-  netChangeMinor: number
+/** A period of the converted report: the figures a currency's period has (converted), and what exchange rates did. */
+export type ConvertedPeriod = Pick<
+  PeriodFigures,
+  | 'period'
+  | 'start'
+  | 'end'
+  | 'mrrStartMinor'
+  | 'mrrEndMinor'
+  | 'arrStartMinor'
+  | 'arrEndMinor'
+  | 'newMinor'
+  | 'expansionMinor'
+  | 'contractionMinor'
+  | 'churnMinor'
+  | 'reactivationMinor'
+  | 'netChangeMinor'
+  | 'customersStart'
+  | 'payingCustomersEnd'
+  | 'grossMrrChurnRate'
+  | 'netMrrChurnRate'
+  | 'arpaMinor'
+> & {
   /** What exchange rates (and rounding) changed: mrrEnd − mrrStart − netChange. Never a movement. */
   fxImpactMinor: number
-  customersStart: number
-  payingCustomersEnd: number
-  grossMrrChurnRate: Ratio
-  netMrrChurnRate: Ratio
-  arpaMinor: number | null
   lines: ConvertedLine[]
 }
 
