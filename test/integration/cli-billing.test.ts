@@ -173,6 +173,9 @@ describe('billing:* at the command line', () => {
     expect(await refused('billing_admin', [...set, '--effective', '2025-06-01'], 2)).toMatch(/before the tenant existed/)
     expect(await refused('billing_admin', [...set, '--quantity', '2', '--quantity-from', 'users'], 2)).toMatch(/quantity/)
     expect(await refused('billing_admin', ['billing:set', 'Dune Cafe', '--plan', 'starter'], 2)).toMatch(/reason/)
+    // A payment id that is not a whole number above 0.
+    expect(await refused('billing_admin', ['billing:refund', 'abc', '--reason', 'x'], 2)).toMatch(/"abc" is not a payment id/)
+    expect(await refused('billing_admin', ['billing:refund', '0', '--reason', 'x'], 2)).toMatch(/"0" is not a payment id/)
     // Over the largest amount (10^12 minor units) or more than 5 years ahead: one line, exit 2.
     for (const [args, says] of [
       [[...payment, '--amount', '10000000000.01'], /--amount "10000000000\.01" is too large/],

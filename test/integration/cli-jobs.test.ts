@@ -106,6 +106,21 @@ describe('job:* commands, as an operator runs them', () => {
     const asRole = (role: string, args: string[]) => session.run(args, {env: {RAIOPS_TOKEN: tokens[role]}})
     expect((await asRole('read_only', ['job:list', '--json'])).code).toBe(0)
     expect((await asRole('read_only', ['job:show', String(ids.done), '--json'])).code).toBe(0)
+    // An email in a job (a tenant's contact, its owner) is masked for a caller without pii.view, as tenant:list masks it.
+    const input = (await db('jobs').where({id: ids.done}).first('input')) as {input: string}
+    await db('jobs')
+      .where({id: ids.done})
+      .update({input: JSON.stringify({...JSON.parse(input.input), contact: 'ana.owner@cafe.example'})})
+    for (const args of [
+      ['job:show', String(ids.done), '--json'],
+      ['job:list', '--json'],
+    ]) {
+      const masked = await asRole('read_only', args)
+      expect(masked.code, masked.stderr).toBe(0)
+      expect(masked.stdout).not.toContain('ana.owner@cafe.example')
+    }
+    expect((await session.run(['job:show', String(ids.done), '--json'])).stdout).toContain('ana.owner@cafe.example')
+    await db('jobs').where({id: ids.done}).update(input)
     for (const role of ['read_only', 'billing_admin']) {
       for (const args of [
         ['job:retry', String(ids.failed)],

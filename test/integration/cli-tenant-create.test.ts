@@ -221,6 +221,14 @@ describe('tenant:create on a MariaDB fleet (east the master, west), each RDS beh
     }
   })
 
+  it('a bad owner email is named by its flag (exit 2, nothing written)', async () => {
+    const before = await jobCount()
+    const refused = await cli(['tenant:create', '--name', 'Bad Mail', '--owner-name', 'B', '--owner-email', 'not-an-email', '--owner-without-password'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr.trim()).toMatch(/^Error: tenant creation: --owner-email: Invalid email/)
+    expect(await jobCount()).toBe(before)
+  })
+
   it('without a terminal, the owner password must be piped in or declined (exit 2, nothing written)', async () => {
     const before = await jobCount()
     const refused = await cli(['tenant:create', '--name', 'No Password', '--owner-name', 'P', '--owner-email', 'p@x.example'])

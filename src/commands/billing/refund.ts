@@ -14,7 +14,7 @@ export default class BillingRefund extends BaseCommand<PaymentResult> {
     '<%= config.bin %> <%= command.id %> 812 --amount 10.00 --reason "goodwill for the outage"',
   ]
   static override permission = 'billing.edit' as const
-  static override args = {payment: Args.integer({description: 'the payment id (billing:show lists them)', required: true, min: 1})}
+  static override args = {payment: Args.string({description: 'the payment id (billing:show lists them)', required: true})}
   static override flags = {
     amount: Flags.string({description: "how much, a decimal in the payment's currency (default: what is left of it)"}),
     reason: Flags.string({description: 'why: kept with the refund and in the audit trail', required: true}),

@@ -19,7 +19,7 @@ export default class JobList extends BaseCommand<JobListItem[]> {
   async run(): Promise<JobListItem[]> {
     const {flags} = await this.parse(JobList)
     const ctx = await this.context()
-    const jobs = await listJobs(ctx, {state: flags.state, kind: flags.kind, tenant: flags.tenant, limit: flags.limit})
+    const jobs = this.pii(await listJobs(ctx, {state: flags.state, kind: flags.kind, tenant: flags.tenant, limit: flags.limit}))
     this.renderList(jobs, jobColumns(this.color), flags, ctx.now())
     return jobs
   }

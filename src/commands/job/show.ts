@@ -14,7 +14,7 @@ export default class JobShow extends BaseCommand<JobView> {
 
   async run(): Promise<JobView> {
     const {args} = await this.parse(JobShow)
-    const job = await showJob(await this.context(), {id: parseJobId(args.id)})
+    const job = this.pii(await showJob(await this.context(), {id: parseJobId(args.id)}))
     this.print(renderJobShown(this.color, job))
     return job
   }

@@ -193,7 +193,8 @@ function choosePeriod(all: readonly BillingPeriod[], currency: string, asked: Da
 }
 
 export interface RefundInput {
-  paymentId: number
+  /** The payment's id, as a number or as typed (`billing:refund 812`). */
+  paymentId: number | string
   /** A decimal in the payment's currency; default what is left of it. */
   amount?: string
   reason: string
@@ -206,18 +207,20 @@ export async function refundPayment(ctx: ChangeContext, input: RefundInput): Pro
   const now = ctx.now()
   const reason = input.reason.trim()
   if (reason === '' || reason.length > 1000) throw new UserError('a refund needs --reason (at most 1000 characters)', {hint: 'e.g. --reason "double charge"'})
-  if (!Number.isSafeInteger(input.paymentId) || input.paymentId <= 0)
-    throw new UserError(`${input.paymentId} is not a payment id`, {hint: 'a whole number, as billing:show lists'})
+  const typed = String(input.paymentId).trim()
+  const paymentId = /^\d{1,15}$/.test(typed) ? Number(typed) : Number.NaN
+  if (!Number.isSafeInteger(paymentId) || paymentId <= 0)
+    throw new UserError(`${JSON.stringify(typed).slice(0, 60)} is not a payment id`, {hint: 'a whole number, as billing:show lists'})
   if (input.date !== undefined) {
     if (Number.isNaN(input.date.getTime())) throw new UserError('--date is not a date', {hint: 'e.g. --date 2026-03-01'})
     notTooFarAhead(input.date, now)
   }
-  const original = await readPayment(ctx.db, input.paymentId)
+  const original = await readPayment(ctx.db, paymentId)
   const tenant = await getTenant(ctx.db, String(original.tenant_master_id))
   const graceDays = input.graceDays ?? DEFAULT_BILLING_GRACE_DAYS
   return ctx.db.transaction(async (tx) => {
     const locked = await lockLedger(tx, tenant.id, now)
-    const payment = await readPayment(tx, input.paymentId)
+    const payment = await readPayment(tx, paymentId)
     if (payment.status !== 'succeeded')
       throw new UserError(`payment ${payment.id} is ${payment.status}: only a succeeded payment can be refunded`, {hint: 'see `raiops billing:show`'})
     const refunded = locked.payments.filter((p) => p.refundOf === payment.id).reduce((sum, p) => sum + p.amountMinor, 0)

@@ -37,14 +37,15 @@ export const tenantCreateInputSchema = z.object({
   /** 32 hex digits chosen when the job is prepared: what the owner's hash is bound to. */
   requestId: z.string().regex(/^[0-9a-f]{32}$/),
   name: NAME,
-  contactName: NAME,
-  contactEmail: EMAIL,
+  // The owner before the contact: the contact defaults to the owner, so a bad owner email is named as such.
   owner: z.object({
     name: NAME,
     email: EMAIL,
     /** The owner's `$2y$` hash, encrypted (see ownerHashLocation); null: no password, the account is unusable until reset. */
     passwordHashEnc: z.string().min(1).nullable(),
   }),
+  contactName: NAME,
+  contactEmail: EMAIL,
   locations: z
     .array(NAME)
     .min(1)
@@ -64,12 +65,23 @@ export const tenantCreateInputSchema = z.object({
 export type TenantCreateInput = z.infer<typeof tenantCreateInputSchema>
 export type TenantCreatePlan = z.infer<typeof planSchema>
 
-/** Checks a stored or new input; bad input is a UserError naming the field. */
+/** The flag a field of the input comes from, for the error that names it. */
+const FLAG_OF: Record<string, string> = {
+  name: '--name',
+  contactName: '--contact-name',
+  contactEmail: '--contact-email',
+  'owner.name': '--owner-name',
+  'owner.email': '--owner-email',
+  locations: '--locations',
+}
+
+/** Checks a stored or new input; bad input is a UserError naming the field (by its flag). */
 export function parseTenantCreateInput(raw: unknown): TenantCreateInput {
   const parsed = tenantCreateInputSchema.safeParse(raw)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]
-  throw new UserError(`tenant creation: ${issue.path.join('.') || 'input'}: ${issue.message}`, {hint: 'see `raiops tenant:create --help`'})
+  const path = issue.path.join('.')
+  throw new UserError(`tenant creation: ${FLAG_OF[path] ?? (path || 'input')}: ${issue.message}`, {hint: 'see `raiops tenant:create --help`'})
 }
 
 /** Where the owner's encrypted hash is bound: a ciphertext copied into another job's input does not decrypt. */
