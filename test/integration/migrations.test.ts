@@ -389,6 +389,62 @@ const CASES: Record<string, MigrationCase> = {
       expect(await db.schema.hasTable('placement_reservations')).toBe(false)
     },
   },
+  '20261202000000_alerts': {
+    async afterUp(db) {
+      // The alert permissions exist and system_admin (seeded above) holds every one of them.
+      expect(
+        await db('raiops_role_permissions').where({role: 'system_admin'}).where('permission', 'like', 'alerts.%').orderBy('permission').pluck('permission'),
+      ).toEqual(['alerts.manage-rules', 'alerts.manage-subscriptions', 'alerts.run', 'alerts.silence', 'alerts.view'])
+      const rule = {
+        name: 'rds-down',
+        kind: 'rds_down',
+        params: '{}',
+        severity: 'critical' as const,
+        labels: '{}',
+        no_data: 'ok' as const,
+        on_error: 'error' as const,
+        created_by: 'system',
+        created_at: T0,
+        updated_at: T0,
+      }
+      await db('alert_rules').insert(rule)
+      await expect(db('alert_rules').insert(rule)).rejects.toThrow(/unique|UNIQUE|Duplicate/)
+      const [{id}] = await db('alert_rules').select('id')
+      const instance = {
+        rule_id: id,
+        fingerprint: 'f'.repeat(64),
+        labels: '{"rds":"eu-2"}',
+        state: 'pending' as const,
+        last_eval_at: T0,
+        created_at: T0,
+        updated_at: T0,
+      }
+      await db('alert_instances').insert(instance)
+      await expect(db('alert_instances').insert(instance)).rejects.toThrow(/unique|UNIQUE|Duplicate/)
+      const note = {
+        key: 'k1',
+        channel: 'webhook' as const,
+        target: 'http://127.0.0.1:9/',
+        rule_id: id,
+        kind: 'firing' as const,
+        payload: '{}',
+        state: 'pending' as const,
+        created_at: T0,
+        next_attempt_at: T0,
+      }
+      await db('alert_notifications').insert(note)
+      await expect(db('alert_notifications').insert(note)).rejects.toThrow(/unique|UNIQUE|Duplicate/)
+      // A rule's instances go with it.
+      await db('alert_notifications').delete()
+      await db('alert_rules').delete()
+      expect(Number((await db('alert_instances').count({n: '*'}))[0].n)).toBe(0)
+    },
+    async afterDown(db) {
+      for (const table of ['alert_rules', 'alert_instances', 'alert_transitions', 'alert_notifications', 'alert_silences', 'alert_subscriptions', 'alert_runs'])
+        expect(await db.schema.hasTable(table)).toBe(false)
+      expect(await db('raiops_permissions').where('name', 'like', 'alerts.%').pluck('name')).toEqual([])
+    },
+  },
 }
 
 it('every migration in migrations/ has a data case here', () => {

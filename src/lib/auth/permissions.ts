@@ -27,6 +27,11 @@ export const PERMISSIONS = {
   'operator.manage': 'manage operators, tokens and roles',
   'jobs.view': 'list and inspect jobs',
   'jobs.manage': 'run, retry and cancel jobs',
+  'alerts.view': 'see alert rules, active alerts, their history, silences and subscriptions',
+  'alerts.run': 'evaluate the alert rules and send notifications (alerts:run, for cron)',
+  'alerts.manage-rules': 'create, edit, enable and disable alert rules',
+  'alerts.manage-subscriptions': "manage alert subscriptions, anyone's",
+  'alerts.silence': 'silence and acknowledge alerts',
 } as const
 
 export type Permission = keyof typeof PERMISSIONS

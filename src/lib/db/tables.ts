@@ -18,6 +18,13 @@ export const LOCKS_TABLE = 'locks'
 export const RESERVATIONS_TABLE = 'placement_reservations'
 export const JOBS_TABLE = 'jobs'
 export const JOB_STEPS_TABLE = 'job_steps'
+export const ALERT_RULES_TABLE = 'alert_rules'
+export const ALERT_RUNS_TABLE = 'alert_runs'
+export const ALERT_INSTANCES_TABLE = 'alert_instances'
+export const ALERT_TRANSITIONS_TABLE = 'alert_transitions'
+export const ALERT_SUBSCRIPTIONS_TABLE = 'alert_subscriptions'
+export const ALERT_NOTIFICATIONS_TABLE = 'alert_notifications'
+export const ALERT_SILENCES_TABLE = 'alert_silences'
 
 /** The values some columns may hold, declared with the tables so that every layer reads them from here. */
 export const RDS_STATES = ['online', 'draining', 'locked'] as const
@@ -435,6 +442,132 @@ export interface PlacementReservationRow {
   released_at: DbTimestamp | null
 }
 
+/** An alert rule (lib/alerts): a kind with its parameters, evaluated by `alerts:run`. */
+export interface AlertRuleRow {
+  id: number
+  name: string
+  kind: string
+  /** JSON: the kind's parameters. */
+  params: string
+  for_ms: DbBigInt
+  keep_firing_for_ms: DbBigInt
+  severity: 'critical' | 'warning' | 'info'
+  /** JSON object. */
+  labels: string
+  no_data: 'nodata' | 'ok' | 'keep-last'
+  on_error: 'error' | 'ok' | 'keep-last'
+  description: string | null
+  enabled: DbBoolean
+  builtin: DbBoolean
+  created_by: string
+  created_at: DbTimestamp
+  updated_at: DbTimestamp
+}
+
+/** One run of the alert engine; the latest finished one is its heartbeat. */
+export interface AlertRunRow {
+  id: number
+  started_at: DbTimestamp
+  finished_at: DbTimestamp | null
+  status: 'running' | 'ok' | 'partial' | 'failed'
+  previous_at: DbTimestamp | null
+  gap: DbBoolean
+  holder: string
+  /** JSON. */
+  stats: string | null
+  error: string | null
+}
+
+/** One alert: a rule and a label set, and where it is in inactive → pending → firing → resolved. */
+export interface AlertInstanceRow {
+  id: number
+  rule_id: number
+  fingerprint: string
+  /** JSON object. */
+  labels: string
+  state: 'pending' | 'firing' | 'resolved' | 'inactive' | 'unknown'
+  summary: string | null
+  value: number | null
+  active_at: DbTimestamp | null
+  fired_at: DbTimestamp | null
+  last_true_at: DbTimestamp | null
+  last_eval_at: DbTimestamp
+  last_notified_at: DbTimestamp | null
+  resolved_at: DbTimestamp | null
+  acked_by: string | null
+  acked_at: DbTimestamp | null
+  created_at: DbTimestamp
+  updated_at: DbTimestamp
+}
+
+/** A change of an alert instance's state. */
+export interface AlertTransitionRow {
+  id: number
+  instance_id: number
+  rule_id: number
+  run_id: number | null
+  from_state: AlertInstanceRow['state']
+  to_state: AlertInstanceRow['state']
+  at: DbTimestamp
+  summary: string | null
+  /** JSON object. */
+  labels: string
+  /** `silence:<id>`, `inhibited:<instance id>`, or null when it was notified (or had nothing to notify). */
+  muted_by: string | null
+}
+
+/** An operator's subscription to alerts on one channel. */
+export interface AlertSubscriptionRow {
+  id: number
+  operator_id: number
+  channel: 'email' | 'webhook'
+  target: string | null
+  /** JSON array or null (any). */
+  severities: string | null
+  /** JSON array of rule names or null (any). */
+  rules: string | null
+  /** JSON array of matchers or null. */
+  matchers: string | null
+  send_resolved: DbBoolean
+  enabled: DbBoolean
+  created_by: string
+  created_at: DbTimestamp
+  updated_at: DbTimestamp
+}
+
+/** The outbox: one message, written before it is sent. */
+export interface AlertNotificationRow {
+  id: number
+  key: string
+  subscription_id: number | null
+  channel: 'email' | 'webhook'
+  target: string
+  rule_id: number
+  run_id: number | null
+  kind: 'firing' | 'resolved' | 'repeat'
+  /** JSON: a NotificationPayload. */
+  payload: string
+  state: 'pending' | 'sent' | 'dropped'
+  attempts: number
+  last_error: string | null
+  created_at: DbTimestamp
+  next_attempt_at: DbTimestamp
+  sent_at: DbTimestamp | null
+}
+
+/** A silence: alerts whose labels match every matcher are not notified until ends_at. */
+export interface AlertSilenceRow {
+  id: number
+  /** JSON array of matcher strings. */
+  matchers: string
+  reason: string
+  created_by: string
+  starts_at: DbTimestamp
+  ends_at: DbTimestamp
+  expired_at: DbTimestamp | null
+  created_at: DbTimestamp
+}
+
 /** knex's own record of the applied migrations. */
 export interface MigrationRow {
   id: number
@@ -471,5 +604,12 @@ declare module 'knex/types/tables.js' {
     knex_migrations: MigrationRow
     jobs: JobRow
     job_steps: JobStepRow
+    alert_rules: AlertRuleRow
+    alert_runs: AlertRunRow
+    alert_instances: AlertInstanceRow
+    alert_transitions: AlertTransitionRow
+    alert_subscriptions: AlertSubscriptionRow
+    alert_notifications: AlertNotificationRow
+    alert_silences: AlertSilenceRow
   }
 }
