@@ -1,5 +1,5 @@
 import type {OpsContext} from '../context.js'
-import {isUniqueViolation, type Db} from '../db/control-db.js'
+import {inTransaction, isUniqueViolation, type Db} from '../db/control-db.js'
 import {RDS_TABLE, RESERVATIONS_TABLE, TENANT_MASTER_TABLE} from '../db/tables.js'
 import {toBool, toIso, toIsoRequired, toNumberOrNull} from '../db/values.js'
 import {UserError} from '../errors/index.js'
@@ -185,7 +185,8 @@ export async function reserveSlot(ctx: Pick<OpsContext, 'db' | 'now'>, input: Re
   const capacity = checkCapacity(input.capacity)
   const named = input.rds ? await getRds(ctx.db, input.rds) : null
   const createdAt = ctx.now()
-  const outcome = await ctx.db.transaction(async (tx) => {
+  // In the transaction of the job step that reserves (it commits with the step's record), or in one of its own.
+  const outcome = await inTransaction(ctx.db, async (tx) => {
     // Every server that may take the tenant is locked first, then ranked from what is committed: placements
     // queue here one after another, so each sees the reservations before it and the rule holds under concurrency.
     await lockCandidates(tx, named === null ? null : Number(named.id))
