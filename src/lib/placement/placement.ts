@@ -109,7 +109,9 @@ export class NoPlacementError extends UserError {
 export async function choosePlacement(ctx: Pick<OpsContext, 'db'>, input: {capacity: number; rds?: string | null}): Promise<{id: number; name: string}> {
   const report = await explainPlacement(ctx, {capacity: input.capacity})
   if (input.rds) {
-    const named = await getRds(ctx.db, input.rds)
+    // The registry rows were just read for the ranking: the server named is looked up again only if not found among them as given.
+    const ref = input.rds.trim()
+    const named = report.rds.find((r) => (/^\d+$/.test(ref) ? r.rds.id === Number(ref) : r.rds.name === ref))?.rds ?? (await getRds(ctx.db, input.rds))
     const row = report.rds.find((r) => r.rds.id === Number(named.id))!
     if (row.excluded !== null)
       throw new UserError(`RDS ${named.name} cannot take a new tenant: ${row.excluded}`, {
