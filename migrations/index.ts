@@ -13,6 +13,7 @@ import * as billingStatusSchedule from './20261130000200_billing_status_schedule
 import * as moneyBigint from './20261130000300_money_bigint.js'
 import * as jobs from './20261201000000_jobs.js'
 import * as placement from './20261201000100_placement.js'
+import * as jobStepAudit from './20261201000200_job_step_audit.js'
 import * as alerts from './20261202000000_alerts.js'
 
 export interface Migration {
@@ -36,5 +37,6 @@ export const migrations: Migration[] = [
   {name: '20261130000300_money_bigint', ...moneyBigint},
   {name: '20261201000000_jobs', ...jobs},
   {name: '20261201000100_placement', ...placement},
+  {name: '20261201000200_job_step_audit', ...jobStepAudit},
   {name: '20261202000000_alerts', ...alerts},
 ]

@@ -2,6 +2,7 @@ import type {Knex} from 'knex'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {verifyAuditChain} from '../../src/lib/audit/verify.js'
 import {loadKeyring} from '../../src/lib/crypto/keyring.js'
 import {openControlDb, parseDatabaseUrl} from '../../src/lib/db/control-db.js'
 import {cancelJob, retryJob, runJob, type JobEvent, type JobView} from '../../src/lib/jobs/index.js'
@@ -403,5 +404,14 @@ describe('tenant:create on a MariaDB fleet (east the master, west), each RDS beh
     expect([written.tenants.length, written.owners.length, written.locations.length, written.routing.length, written.registry.length]).toEqual([1, 1, 2, 1, 1])
     expect(written.ghosts).toBe(1)
     expect(await newIssues()).toEqual([])
+    // Every step audited exactly once, in order (the dead run's by the run that resumed the job), and the chain whole.
+    const entries = (await db('audit_logs')
+      .where({target_type: 'job', target_id: String(job.id), action: 'job.step.done'})
+      .orderBy('seq')
+      .pluck('new_values')) as string[]
+    expect(entries.map((values) => (JSON.parse(values) as {step: string}).step)).toEqual(STEPS)
+    expect(Number((await db('job_steps').where({job_id: job.id}).whereNull('audited_at').count({n: '*'}))[0].n)).toBe(0)
+    const chain = await verifyAuditChain({db})
+    expect([chain.ok, chain.firstBad]).toEqual([true, undefined])
   })
 })

@@ -3,6 +3,7 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
+import {verifyAuditChain} from '../../src/lib/audit/verify.js'
 import {openControlDb} from '../../src/lib/db/control-db.js'
 import {BusyError, UserError} from '../../src/lib/errors/index.js'
 import {cancelJob, retryJob} from '../../src/lib/jobs/control.js'
@@ -11,7 +12,7 @@ import type {JobKind} from '../../src/lib/jobs/kind.js'
 import {jobKindRegistry, type JobKindRegistry} from '../../src/lib/jobs/kinds.js'
 import {claimJob, holdJobLease, JobLeaseLostError, MAX_JOB_CLAIMS} from '../../src/lib/jobs/lease.js'
 import type {JobsOverview} from '../../src/lib/jobs/overview.js'
-import {type JobEvent, runJob} from '../../src/lib/jobs/runner.js'
+import {type JobEvent, runCreatedJob, runJob} from '../../src/lib/jobs/runner.js'
 import {retryDelayMs} from '../../src/lib/jobs/settings.js'
 import {enqueueJob, listJobs, showJob} from '../../src/lib/jobs/store.js'
 import {runWorker} from '../../src/lib/jobs/worker.js'
@@ -52,6 +53,22 @@ async function auditActions(db: Knex, id: number): Promise<string[]> {
       .orderBy('seq')
       .pluck('action')) as string[]
   ).map(String)
+}
+
+/** The `job.step.done` entries of job `id`, as the steps they are of, in chain order. */
+async function stepEntries(db: Knex, id: number): Promise<string[]> {
+  const rows = (await db('audit_logs')
+    .where({target_type: 'job', target_id: String(id), action: 'job.step.done'})
+    .orderBy('seq')
+    .pluck('new_values')) as string[]
+  return rows.map((values) => String((JSON.parse(values) as {step: string}).step))
+}
+
+/** The audit chain verifies end to end. */
+async function chainVerifies(db: Knex): Promise<void> {
+  const verified = await verifyAuditChain({db})
+  expect(verified.firstBad).toBeUndefined()
+  expect(verified.ok).toBe(true)
 }
 
 async function counts(db: Knex): Promise<{jobs: number; steps: number; audit: number}> {
@@ -137,7 +154,16 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
       .where({target_id: String(id), action: 'job.step.done'})
       .orderBy('seq')
       .first('new_values')
-    expect(JSON.parse(String(stepAudit?.new_values))).toMatchObject({step: 'first', output: {ref: `${name}:first`, rowId: rows[0].id}})
+    // Each entry carries its step's own time, though they join the chain together at the job's end.
+    expect(JSON.parse(String(stepAudit?.new_values))).toMatchObject({
+      step: 'first',
+      output: {ref: `${name}:first`, rowId: rows[0].id},
+      finishedAt: job.steps[0].finishedAt,
+    })
+    expect(await stepEntries(control.db, id)).toEqual(['first', 'second', 'third'])
+    await chainVerifies(control.db)
+    // The job the run returns is the one job:show reads.
+    expect(job).toEqual(await showJob(ctx, {id}))
     // A done job runs no more.
     expect((await run(id)).state).toBe('done')
     expect(calls.run).toHaveLength(3)
@@ -158,6 +184,7 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(await scratch.keys()).toContain(`${name}:first`)
     expect(await scratch.keys()).not.toContain(`${name}:third`)
     expect(await auditActions(control.db, id)).toEqual(['job.create', 'job.step.done', 'job.fail'])
+    await chainVerifies(control.db)
 
     const again = await run(id).catch((e: unknown) => e)
     expect(again).toBeInstanceOf(UserError)
@@ -205,6 +232,8 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(done.steps.map((s) => s.attempts)).toEqual([1, SETTINGS.retryLimit + 2, 1])
     expect(await scratch.keys()).toEqual(expect.arrayContaining([`${name}:first`, `${name}:second`, `${name}:third`]))
     expect(await auditActions(control.db, id)).toEqual(['job.create', 'job.step.done', 'job.fail', 'job.retry', 'job.step.done', 'job.step.done', 'job.done'])
+    expect(await stepEntries(control.db, id)).toEqual(['first', 'second', 'third'])
+    await chainVerifies(control.db)
     // Only a failed (or queued) job is retried.
     expect(await retryJob(ctx, {id}).catch((e: unknown) => e)).toBeInstanceOf(UserError)
   })
@@ -398,7 +427,11 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     const job = await showJob(ctx, {id})
     expect(job).toMatchObject({state: 'running', lockedBy: 'thief:1:x', error: null})
     expect(job.steps.map((s) => s.state)).toEqual(['done', 'running', 'pending'])
-    expect(await auditActions(control.db, id)).toEqual([...before, 'job.step.done'])
+    // The lost run wrote nothing more: its first step is done, its entry left for the run that holds the job now.
+    expect(await auditActions(control.db, id)).toEqual(before)
+    const first = await control.db('job_steps').where({job_id: id, position: 0}).first('state', 'audited_at')
+    expect([first?.state, first?.audited_at]).toEqual(['done', null])
+    await chainVerifies(control.db)
   })
 
   it('a worker stopped mid-step puts the job back in the queue, to resume at that step', async () => {
@@ -631,6 +664,26 @@ describe.each(CONTROL_ENGINES)('workers racing on a %s control database', (engin
       await ctx.close()
     }
   })
+
+  it('a job created claimed and run in the foreground: the job it returns is the one job:show reads, every step audited once, the chain whole', async () => {
+    const kinds = jobKindRegistry([scratchKind(scratch.db)])
+    const ctx = makeContext(control.db)
+    try {
+      const job = await runCreatedJob(ctx, {kind: SCRATCH_KIND, input: {name: `created-${engine}`}, kinds}, {kinds, settings: SETTINGS})
+      expect(job).toMatchObject({state: 'done', attempts: 1, lockedBy: null})
+      expect(job.steps.map((s) => [s.state, s.attempts])).toEqual([
+        ['done', 1],
+        ['done', 1],
+        ['done', 1],
+      ])
+      expect(job).toEqual(await showJob(ctx, {id: job.id}))
+      expect(await auditActions(control.db, job.id)).toEqual(['job.create', 'job.step.done', 'job.step.done', 'job.step.done', 'job.done'])
+      expect(await stepEntries(control.db, job.id)).toEqual(['first', 'second', 'third'])
+      await chainVerifies(control.db)
+    } finally {
+      await ctx.close()
+    }
+  })
 })
 
 describe('faults of real servers, through a TCP proxy', () => {
@@ -822,6 +875,26 @@ describe('a worker killed with kill -9 at each hang point', () => {
     }
   }
 
+  it("killed -9 after a step, then canceled: the cancel appends the dead run's step entries before its own, once each", async () => {
+    const name = 'kill-cancel'
+    const kinds = jobKindRegistry([scratchKind(scratch.db, noFaults(), noCalls())])
+    const ctx = makeContext(control.db)
+    try {
+      const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name}, kinds})
+      await killed(await startWorker('second:after'))
+      expect(await stepEntries(control.db, id)).toEqual([])
+      await leaseExpired(id)
+      expect((await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})).state).toBe('canceled')
+      const actions = await auditActions(control.db, id)
+      expect(actions.slice(0, 4)).toEqual(['job.create', 'job.step.done', 'job.step.done', 'job.cancel'])
+      expect(actions.at(-1)).toBe('job.canceled')
+      expect(await stepEntries(control.db, id)).toEqual(['first', 'second'])
+      await chainVerifies(control.db)
+    } finally {
+      await ctx.close()
+    }
+  })
+
   it.each(['second:before', 'second:unrecorded', 'second:after'])(
     'at %s: another worker takes the job over and completes it, each row written once',
     async (hang) => {
@@ -835,12 +908,13 @@ describe('a worker killed with kill -9 at each hang point', () => {
         const atDeath = await showJob(ctx, {id})
         expect(atDeath.state).toBe('running')
         expect(atDeath.steps.map((s) => s.state)).toEqual(
-          hang === 'second:before'
-            ? ['done', 'pending', 'pending']
-            : hang === 'second:unrecorded'
-              ? ['done', 'running', 'pending']
-              : ['done', 'done', 'pending'],
+          // A step starts as the step before it is recorded: at second:before the second step is running already.
+          hang === 'second:after' ? ['done', 'done', 'running'] : ['done', 'running', 'pending'],
         )
+        // The dead worker's done steps are recorded, their entries not yet in the chain.
+        expect(await stepEntries(control.db, id)).toEqual([])
+        const unaudited = await control.db('job_steps').where({job_id: id, state: 'done'}).whereNull('audited_at').orderBy('position').pluck('name')
+        expect(unaudited).toEqual(hang === 'second:after' ? ['first', 'second'] : ['first'])
         await leaseExpired(id)
         const report = await runWorker(ctx, {once: true, kinds, settings: SETTINGS})
         expect(report.jobs).toEqual([{id, outcome: 'done'}])
@@ -851,6 +925,11 @@ describe('a worker killed with kill -9 at each hang point', () => {
         const rows = (await scratch.db('job_scratch').where('key', 'like', `${name}:%`).orderBy('key').pluck('key')) as string[]
         expect(rows).toEqual([`${name}:first`, `${name}:second`, `${name}:third`])
         expect(job.steps.map((s) => s.output?.ref)).toEqual(rows)
+        // The run that took the job over appended the dead worker's entries: one per step, none missing, none twice.
+        expect(await auditActions(control.db, id)).toEqual(['job.create', 'job.step.done', 'job.step.done', 'job.step.done', 'job.done'])
+        expect(await stepEntries(control.db, id)).toEqual(['first', 'second', 'third'])
+        expect(Number((await control.db('job_steps').where({job_id: id}).whereNull('audited_at').count({n: '*'}))[0].n)).toBe(0)
+        await chainVerifies(control.db)
       } finally {
         await ctx.close()
       }

@@ -389,6 +389,28 @@ const CASES: Record<string, MigrationCase> = {
       expect(await db.schema.hasTable('placement_reservations')).toBe(false)
     },
   },
+  '20261201000200_job_step_audit': {
+    async afterUp(db) {
+      // A step done before it was audited as it was recorded: it reads as audited at its finish; a pending one is not.
+      const job = {kind: 'test.kind', input: '{}', state: 'running' as const, created_by: 'ops@example.com', run_after: T0, created_at: T0, updated_at: T0}
+      await db('jobs').insert(job)
+      const [{id}] = await db('jobs').select('id')
+      await db('job_steps').insert([
+        {job_id: id, position: 0, name: 'first', state: 'done' as const, finished_at: T1, updated_at: T1},
+        {job_id: id, position: 1, name: 'second', state: 'pending' as const, updated_at: T1},
+      ])
+      expect((await db('job_steps').orderBy('position').select('audited_at')).map((r) => r.audited_at)).toEqual([null, null])
+      await db.migrate.down(migratorConfig)
+      await db.migrate.up(migratorConfig)
+      const rows = await db('job_steps').orderBy('position').select('audited_at')
+      expect(rows.map((r) => (r.audited_at === null ? null : new Date(r.audited_at as unknown as string).getTime()))).toEqual([T1.getTime(), null])
+      await db('job_steps').delete()
+      await db('jobs').delete()
+    },
+    async afterDown(db) {
+      expect(await db.schema.hasColumn('job_steps', 'audited_at')).toBe(false)
+    },
+  },
   '20261202000000_alerts': {
     async afterUp(db) {
       // The alert permissions exist and system_admin (seeded above) holds every one of them.

@@ -38,6 +38,7 @@ export function stepHarness<Input extends JsonObject>(
     checkpoint: async (partial) => {
       checkpoints[step.name] = {...(checkpoints[step.name] ?? {}), ...partial}
     },
+    memo: new Map(),
     signal: new AbortController().signal,
   })
   const find = (name: string) => {

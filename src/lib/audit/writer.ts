@@ -106,6 +106,12 @@ function prepareEntry(context: AuditContext, entry: AuditEntry): {problem: strin
   return {values}
 }
 
+/** Refuses (AuditEntryError), before anything is written, an entry that some engine could not store as hashed. */
+export function checkAuditEntry(context: AuditContext, entry: AuditEntry): void {
+  const values = prepareEntry(context, entry)
+  if ('problem' in values) throw new AuditEntryError(`the audit entry cannot be stored: ${values.problem}`)
+}
+
 /**
  * Takes the audit chain's head lock at the start of a transaction. Every change
  * is audited, so holding this lock serialises the writers of the control
@@ -126,9 +132,9 @@ export interface AppendedAudit {
 
 /**
  * Appends one entry to the hash chain. Call it inside the transaction that makes
- * the change: the head row is updated first, which locks it (row lock on
- * MySQL/PostgreSQL, the write lock on SQLite) so concurrent appends serialise
- * and the chain never forks. Every secret-looking value is redacted. An entry
+ * the change: the head row is claimed first, which locks it (read FOR UPDATE on
+ * MySQL/PostgreSQL, updated first on SQLite to take its write lock) so
+ * concurrent appends serialise and the chain never forks. Every secret-looking value is redacted. An entry
  * that some engine could not store as hashed is refused (AuditEntryError) before
  * anything is written.
  */
@@ -146,17 +152,33 @@ const INSERT_ROWS = 50
  * for all of them, the rows inserted in one statement (per 50), their ids read
  * back by sequence. Every entry is checked before anything is written.
  */
-export async function appendAudits(tx: Db, context: AuditContext, entries: readonly AuditEntry[], now: Date): Promise<AppendedAudit[]> {
+export async function appendAudits(
+  tx: Db,
+  context: AuditContext,
+  entries: readonly AuditEntry[],
+  now: Date,
+  options: {
+    /** Whether the rows' ids are wanted (one more statement): without them, `id` is 0 in what is returned. */
+    ids?: boolean
+  } = {},
+): Promise<AppendedAudit[]> {
   if (entries.length === 0) return []
   const prepared = entries.map((entry) => {
     const values = prepareEntry(context, entry)
     if ('problem' in values) throw new AuditEntryError(`the audit entry cannot be stored: ${values.problem}`)
     return {entry, values: values.values}
   })
-  const updated = await tx('audit_head').where({id: 1}).increment('seq', entries.length)
-  if (!updated) throw new Error('audit_head is missing: run `raiops db:migrate`')
-  const head = await tx('audit_head').where({id: 1}).first('seq', 'hash')
-  if (!head) throw new Error('audit_head is missing: run `raiops db:migrate`')
+  // The head is claimed first, locked until the commit: MySQL/MariaDB and PostgreSQL read it FOR UPDATE (its new
+  // sequence is written with its new hash); SQLite, whose read would not take its write lock, moves it on first.
+  const sqlite = String(tx.client.config.client).includes('sqlite')
+  if (sqlite) {
+    const updated = await tx('audit_head').where({id: 1}).increment('seq', entries.length)
+    if (!updated) throw new Error('audit_head is missing: run `raiops db:migrate`')
+  }
+  const query = tx('audit_head').where({id: 1}).first('seq', 'hash')
+  const read = await (sqlite ? query : query.forUpdate())
+  if (!read) throw new Error('audit_head is missing: run `raiops db:migrate`')
+  const head = {seq: Number(read.seq) + (sqlite ? 0 : entries.length), hash: String(read.hash)}
   // MySQL DATETIME(3) keeps milliseconds; the ISO string hashed must be the one read back.
   const occurredAt = new Date(Math.floor(now.getTime()))
   const source = sortedJson({host: context.source.host, command: context.source.command, ip: context.source.ip ?? null})
@@ -183,10 +205,14 @@ export async function appendAudits(tx: Db, context: AuditContext, entries: reado
   })
   if (rows.length === 1) {
     const id = await insertReturningId(tx, 'audit_logs', rows[0])
-    await tx('audit_head').where({id: 1}).update({hash: prevHash})
+    await tx('audit_head').where({id: 1}).update({seq: head.seq, hash: prevHash})
     return [{id, seq: rows[0].seq, hash: rows[0].hash}]
   }
   for (let i = 0; i < rows.length; i += INSERT_ROWS) await tx('audit_logs').insert(rows.slice(i, i + INSERT_ROWS))
+  if (options.ids === false) {
+    await tx('audit_head').where({id: 1}).update({seq: head.seq, hash: prevHash})
+    return rows.map((r) => ({id: 0, seq: r.seq, hash: r.hash}))
+  }
   const ids = (await tx('audit_logs')
     .whereIn(
       'seq',
@@ -194,6 +220,6 @@ export async function appendAudits(tx: Db, context: AuditContext, entries: reado
     )
     .select('id', 'seq')) as Array<{id: unknown; seq: unknown}>
   const idOf = new Map(ids.map((r) => [Number(r.seq), Number(r.id)]))
-  await tx('audit_head').where({id: 1}).update({hash: prevHash})
+  await tx('audit_head').where({id: 1}).update({seq: head.seq, hash: prevHash})
   return rows.map((r) => ({id: idOf.get(r.seq) as number, seq: r.seq, hash: r.hash}))
 }

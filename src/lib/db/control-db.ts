@@ -169,3 +169,9 @@ export function isUniqueViolation(error: unknown): boolean {
   const e = error as {code?: string; errno?: number} | null
   return e?.code === 'ER_DUP_ENTRY' || e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
 }
+
+/** Runs `fn` in a transaction: the one `db` is, or a new one (a step recorded in its own transaction, see jobs' `control` steps). */
+export async function inTransaction<T>(db: Db, fn: (tx: Knex.Transaction) => Promise<T>): Promise<T> {
+  if ((db as Knex.Transaction).isTransaction === true) return fn(db as Knex.Transaction)
+  return db.transaction(fn)
+}

@@ -425,6 +425,8 @@ export interface JobStepRow {
   /** JSON: what the step stored with `checkpoint()` while it ran. */
   checkpoint: string | null
   error: string | null
+  /** When its `job.step.done` audit entry joined the chain (NULL: done, not yet audited; or not done). */
+  audited_at: DbTimestamp | null
   updated_at: DbTimestamp
 }
 

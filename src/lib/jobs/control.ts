@@ -9,7 +9,19 @@ import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
 import {holdJobLease, JobLeaseLostError, newJobHolder} from './lease.js'
 import type {JobContext, JobEvent, RunJobOptions} from './runner.js'
 import {jobSettings} from './settings.js'
-import {describeHolder, jobAudit, type JobView, kindOf, parseJsonObject, readJobRow, readStepRows, showJob, stepsMatchKind} from './store.js'
+import {
+  appendJobAudits,
+  describeHolder,
+  jobAudit,
+  type JobView,
+  kindOf,
+  parseJsonObject,
+  readJobRow,
+  readStepRows,
+  showJob,
+  stepsMatchKind,
+  unauditedSteps,
+} from './store.js'
 
 function busyWith(row: JobRow): BusyError {
   return new BusyError(`job ${row.id} is being ${row.state === 'canceling' ? 'canceled' : 'run'} by ${describeHolder(row.locked_by ?? 'another worker')}`, {
@@ -119,7 +131,9 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: R
         updated_at: claimedAt,
       })
     if (Number(updated) !== 1) return false
-    await appendAudit(tx, ctx.audit, jobAudit(row, 'job.cancel', {state: row.state}, {state: 'canceling'}), claimedAt)
+    // The entries of the steps a run recorded done and did not audit (it was killed), before the cancel's.
+    const unaudited = unauditedSteps(await readStepRows(tx, id))
+    await appendJobAudits(tx, ctx.audit, row, unaudited, [jobAudit(row, 'job.cancel', {state: row.state}, {state: 'canceling'})], claimedAt)
     return true
   })
   if (!claimed) {
@@ -129,6 +143,7 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: R
   }
 
   const lease = holdJobLease(ctx.db, {jobId: id, holder, leaseMs: settings.leaseMs, now: () => ctx.now(), states: ['canceling']})
+  const memo = new Map<string, unknown>()
   try {
     const steps = await readStepRows(ctx.db, id)
     const outputs: Record<string, JsonObject> = {}
@@ -162,6 +177,7 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: R
               outputs: Object.freeze({...outputs}),
               attempt: Number(step.attempts),
               previous: parseJsonObject(step.checkpoint),
+              memo,
               checkpoint: async (partial) => {
                 await ctx.db.transaction(async (tx) => {
                   const now = ctx.now()

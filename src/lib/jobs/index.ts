@@ -9,7 +9,7 @@ export {describeJobError, isTransientError} from './errors.js'
 export type {JobKind, JobState, JsonObject, JsonValue, StepDefinition, StepRun, StepState} from './kind.js'
 export {JOB_KINDS, jobKindRegistry, type JobKindRegistry} from './kinds.js'
 export {claimJob, claimJobs} from './lease.js'
-export {executeClaimedJob, type JobContext, type JobEvent, type JobOutcome, runJob, type RunJobOptions} from './runner.js'
+export {executeClaimedJob, type JobContext, type JobEvent, type JobOutcome, runCreatedJob, runJob, type RunJobOptions} from './runner.js'
 export {DEFAULT_JOB_SETTINGS, type JobSettings, retryDelayMs} from './settings.js'
 export {
   enqueueJob,

@@ -38,6 +38,12 @@ export interface StepRun<Input extends JsonObject = JsonObject> {
   checkpoint(partial: JsonObject): Promise<void>
   /** Aborts when the worker is stopping (Ctrl-C, SIGTERM) or loses its lease. */
   signal: AbortSignal
+  /**
+   * Look-ups that do not change while the job runs (the registry rows of the
+   * servers its steps reach), kept for this run of the job only: a run that
+   * takes the job over starts with none.
+   */
+  memo: Map<string, unknown>
 }
 
 export interface StepDefinition<Input extends JsonObject = JsonObject> {
@@ -51,6 +57,13 @@ export interface StepDefinition<Input extends JsonObject = JsonObject> {
    * anything else (a driver error: transient ones are retried with backoff).
    */
   run(step: StepRun<Input>): Promise<JsonObject>
+  /**
+   * The step writes only to the control database: the runner runs it inside
+   * the transaction that records it (`step.ctx.db` is that transaction), so
+   * its writes and its output commit together, or not at all. Such a step
+   * must not start a transaction of its own (see `inTransaction`).
+   */
+  control?: boolean
   /**
    * Undoes what this step created, given its output (or its checkpoint when it
    * was interrupted: `output` is null then). Idempotent; never removes what the

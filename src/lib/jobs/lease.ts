@@ -90,6 +90,8 @@ export interface JobLease {
    * no takeover slips between the check and the write. Throws JobLeaseLostError when it is not.
    */
   assertHeld(tx: Db, now: Date): Promise<void>
+  /** A write conditional on this run holding the job found it did not: the run stops; returns the error to throw. */
+  lose(reason?: string): JobLeaseLostError
   stop(): void
 }
 
@@ -165,6 +167,9 @@ export function holdJobLease(
     async assertHeld(tx: Db, at: Date): Promise<void> {
       if (controller.signal.aborted) throw controller.signal.reason
       if (!(await renew(tx, at))) throw lose('another worker took it over, or it was changed meanwhile')
+    },
+    lose(reason = 'another worker took it over, or it was changed meanwhile'): JobLeaseLostError {
+      return lose(reason)
     },
     stop(): void {
       stopped = true

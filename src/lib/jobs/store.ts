@@ -1,6 +1,6 @@
 import type {Knex} from 'knex'
 
-import {appendAudit, type AuditEntry} from '../audit/writer.js'
+import {appendAudit, appendAudits, type AuditContext, type AuditEntry} from '../audit/writer.js'
 import type {ChangeContext} from '../context.js'
 import type {Db} from '../db/control-db.js'
 import {insertReturningId} from '../db/control-db.js'
@@ -205,34 +205,68 @@ export interface EnqueueJobInput {
   kinds?: JobKindRegistry
 }
 
+/** A job as created: its row and its step rows as written (step ids are not read back: a step is its job and position). */
+export interface CreatedJob {
+  row: JobRow
+  steps: JobStepRow[]
+}
+
 /**
  * Creates a job: checks the input with its kind's parseInput (a UserError,
- * nothing written), then writes the job, a pending row per step and the
- * `job.create` audit entry in one transaction. The job is queued: `runJob`
- * runs it in the foreground, a `job:work` worker in the background.
+ * nothing written), then writes the job, its step rows (one statement) and the
+ * `job.create` audit entry in one transaction. The job is queued for a
+ * `job:work` worker, or, with `claim`, created already held by that run (the
+ * foreground run of the command that creates it: claimed once, its first step
+ * started), which then runs it with `runCreatedJob`.
  */
-export async function enqueueJob(ctx: ChangeContext, request: EnqueueJobInput): Promise<JobView> {
+export async function createJob(ctx: ChangeContext, request: EnqueueJobInput, options: {claim?: {holder: string; leaseMs: number}} = {}): Promise<CreatedJob> {
   const kind = kindOf(request.kinds ?? JOB_KINDS, request.kind)
   const input = kind.parseInput(request.input)
   const now = ctx.now()
   const described = kind.describe?.(input, {}) ?? {}
-  const id = await ctx.db.transaction(async (tx) => {
-    const jobId = await insertReturningId(tx, JOBS_TABLE, {
-      kind: kind.kind,
-      input: JSON.stringify(input),
-      state: 'queued',
-      attempts: 0,
-      created_by: ctx.audit.actor,
-      tenant_name: described.tenantName ?? null,
-      tenant_master_id: described.tenantMasterId ?? null,
-      rds_instance_id: described.rdsId ?? null,
-      run_after: request.runAfter ?? now,
-      created_at: now,
-      updated_at: now,
+  const claim = options.claim
+  const fields: Omit<JobRow, 'id'> = {
+    kind: kind.kind,
+    input: JSON.stringify(input),
+    state: claim ? 'running' : 'queued',
+    attempts: claim ? 1 : 0,
+    created_by: ctx.audit.actor,
+    tenant_name: described.tenantName ?? null,
+    tenant_master_id: described.tenantMasterId ?? null,
+    rds_instance_id: described.rdsId ?? null,
+    error: null,
+    error_kind: null,
+    run_after: request.runAfter ?? now,
+    locked_by: claim?.holder ?? null,
+    lease_expires_at: claim ? new Date(now.getTime() + claim.leaseMs) : null,
+    heartbeat_at: claim ? now : null,
+    created_at: now,
+    updated_at: now,
+    started_at: claim ? now : null,
+    finished_at: null,
+  }
+  return ctx.db.transaction(async (tx) => {
+    const jobId = await insertReturningId(tx, JOBS_TABLE, fields)
+    const steps: JobStepRow[] = kind.steps.map((step, position) => {
+      const started = claim !== undefined && position === 0
+      return {
+        id: 0,
+        job_id: jobId,
+        position,
+        name: step.name,
+        state: started ? 'running' : 'pending',
+        attempts: started ? 1 : 0,
+        retries: 0,
+        started_at: started ? now : null,
+        finished_at: null,
+        output: null,
+        checkpoint: null,
+        error: null,
+        audited_at: null,
+        updated_at: now,
+      }
     })
-    await tx(JOB_STEPS_TABLE).insert(
-      kind.steps.map((step, position) => ({job_id: jobId, position, name: step.name, state: 'pending' as const, attempts: 0, retries: 0, updated_at: now})),
-    )
+    await tx(JOB_STEPS_TABLE).insert(steps.map(({id: _id, ...step}) => step))
     await appendAudit(
       tx,
       ctx.audit,
@@ -246,9 +280,14 @@ export async function enqueueJob(ctx: ChangeContext, request: EnqueueJobInput): 
       },
       now,
     )
-    return jobId
+    return {row: {id: jobId, ...fields}, steps}
   })
-  return showJob(ctx, {id})
+}
+
+/** Creates a queued job (see createJob): `runJob` runs it in the foreground, a `job:work` worker in the background. */
+export async function enqueueJob(ctx: ChangeContext, request: EnqueueJobInput): Promise<JobView> {
+  const created = await createJob(ctx, request)
+  return jobView(created.row, created.steps, ctx.now())
 }
 
 export interface ListJobsInput {
@@ -326,4 +365,46 @@ export function jobAudit(row: JobRow, action: string, oldValues: Record<string, 
     oldValues,
     newValues,
   }
+}
+
+/** A step's `job.step.done` entry: its output (secrets redacted), its attempt, and when it was recorded done (its own time). */
+export function stepDoneAudit(row: JobRow, step: JobStepRow): AuditEntry {
+  return jobAudit(row, 'job.step.done', null, {
+    step: step.name,
+    position: Number(step.position),
+    attempt: Number(step.attempts),
+    output: redactValues(parseJsonObject(step.output) ?? {}),
+    finishedAt: toIso(step.finished_at),
+  })
+}
+
+/** Done steps whose `job.step.done` entry is not in the chain yet (recorded by a run that has not ended, or was killed). */
+export const unauditedSteps = (steps: readonly JobStepRow[]): JobStepRow[] => steps.filter((s) => s.state === 'done' && s.audited_at === null)
+
+/**
+ * In the transaction that ends a run of a job (or claims it to cancel it): the
+ * `job.step.done` entries of its done steps not yet audited, in step order,
+ * then `entries`, appended in one batch; unless `marked` (the caller sets it in
+ * a statement of its own), those steps are marked audited. A run killed before
+ * this leaves them unaudited, for the run that takes the job over.
+ */
+export async function appendJobAudits(
+  tx: Db,
+  audit: AuditContext,
+  row: JobRow,
+  unaudited: readonly JobStepRow[],
+  entries: readonly AuditEntry[],
+  now: Date,
+  options: {marked?: boolean} = {},
+): Promise<void> {
+  await appendAudits(tx, audit, [...unaudited.map((step) => stepDoneAudit(row, step)), ...entries], now, {ids: false})
+  if (unaudited.length > 0 && !options.marked)
+    await tx(JOB_STEPS_TABLE)
+      .where({job_id: row.id})
+      .whereIn(
+        'position',
+        unaudited.map((s) => Number(s.position)),
+      )
+      .update({audited_at: now})
+  for (const step of unaudited) step.audited_at = now
 }

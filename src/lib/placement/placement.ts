@@ -1,5 +1,5 @@
 import type {OpsContext} from '../context.js'
-import {isUniqueViolation, type Db} from '../db/control-db.js'
+import {inTransaction, isUniqueViolation, type Db} from '../db/control-db.js'
 import {RDS_TABLE, RESERVATIONS_TABLE, TENANT_MASTER_TABLE} from '../db/tables.js'
 import {toBool, toIso, toIsoRequired, toNumberOrNull} from '../db/values.js'
 import {UserError} from '../errors/index.js'
@@ -109,7 +109,9 @@ export class NoPlacementError extends UserError {
 export async function choosePlacement(ctx: Pick<OpsContext, 'db'>, input: {capacity: number; rds?: string | null}): Promise<{id: number; name: string}> {
   const report = await explainPlacement(ctx, {capacity: input.capacity})
   if (input.rds) {
-    const named = await getRds(ctx.db, input.rds)
+    // The registry rows were just read for the ranking: the server named is looked up again only if not found among them as given.
+    const ref = input.rds.trim()
+    const named = report.rds.find((r) => (/^\d+$/.test(ref) ? r.rds.id === Number(ref) : r.rds.name === ref))?.rds ?? (await getRds(ctx.db, input.rds))
     const row = report.rds.find((r) => r.rds.id === Number(named.id))!
     if (row.excluded !== null)
       throw new UserError(`RDS ${named.name} cannot take a new tenant: ${row.excluded}`, {
@@ -185,7 +187,8 @@ export async function reserveSlot(ctx: Pick<OpsContext, 'db' | 'now'>, input: Re
   const capacity = checkCapacity(input.capacity)
   const named = input.rds ? await getRds(ctx.db, input.rds) : null
   const createdAt = ctx.now()
-  const outcome = await ctx.db.transaction(async (tx) => {
+  // In the transaction of the job step that reserves (it commits with the step's record), or in one of its own.
+  const outcome = await inTransaction(ctx.db, async (tx) => {
     // Every server that may take the tenant is locked first, then ranked from what is committed: placements
     // queue here one after another, so each sees the reservations before it and the rule holds under concurrency.
     await lockCandidates(tx, named === null ? null : Number(named.id))

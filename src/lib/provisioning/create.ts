@@ -1,5 +1,5 @@
 import type {OpsContext} from '../context.js'
-import {enqueueJob, runJob, type JobEvent, type JobSettings, type JobView} from '../jobs/index.js'
+import {enqueueJob, runCreatedJob, type JobEvent, type JobSettings, type JobView} from '../jobs/index.js'
 import {registerActiveKey} from '../keys/register.js'
 import {TENANT_CREATE_KIND} from './input.js'
 import {prepareTenantCreate, type TenantCreateRequest} from './prepare.js'
@@ -37,10 +37,11 @@ export async function createTenant(ctx: OpsContext, request: TenantCreateRequest
     const keyring = await ctx.keyring()
     await ctx.db.transaction((tx) => registerActiveKey(tx, keyring, ctx.audit, ctx.now()))
   }
-  const created = await enqueueJob(ctx, {kind: TENANT_CREATE_KIND, input: prepared.input})
   const base = {placement: prepared.placement, cost: prepared.cost, detached: options.detach}
-  if (options.detach) return {...base, job: created, tenant: null}
-  const job = await runJob(ctx, created.id, {onStep: options.onStep, signal: options.signal, settings: options.settings})
+  const creation = {kind: TENANT_CREATE_KIND, input: prepared.input}
+  if (options.detach) return {...base, job: await enqueueJob(ctx, creation), tenant: null}
+  // Created already held by this process, and run here.
+  const job = await runCreatedJob(ctx, creation, {onStep: options.onStep, signal: options.signal, settings: options.settings})
   const done = job.steps.find((s) => s.name === 'done')?.output ?? null
   const tenant = done
     ? {

@@ -9,15 +9,29 @@ import type {RdsInstanceRow} from '../rds/types.js'
 /** What a step reaches the fleet with. */
 export type FleetContext = Pick<OpsContext, 'db' | 'fleet' | 'keyring'>
 
+/**
+ * Registry rows already read, by key, for one run of a job (StepRun.memo): a
+ * step reaching a server the steps before it reached reads its row no more.
+ */
+export type RegistryMemo = Map<string, unknown>
+
+async function remembered<T>(memo: RegistryMemo | undefined, key: string, read: () => Promise<T>): Promise<T> {
+  if (!memo) return read()
+  if (memo.has(key)) return memo.get(key) as T
+  const value = await read()
+  memo.set(key, value)
+  return value
+}
+
 /** A connection to an RDS of the registry, by id. */
-export async function rdsConnection(ctx: FleetContext, rdsId: number): Promise<{db: Knex; rds: RdsInstanceRow}> {
-  const rds = await getRds(ctx.db, rdsId)
+export async function rdsConnection(ctx: FleetContext, rdsId: number, memo?: RegistryMemo): Promise<{db: Knex; rds: RdsInstanceRow}> {
+  const rds = await remembered(memo, `rds:${rdsId}`, () => getRds(ctx.db, rdsId))
   return {db: await ctx.fleet.get(await connectionSpecFor(ctx, rds)), rds}
 }
 
 /** A connection to the master RDS, which holds user_email_routing. */
-export async function masterConnection(ctx: FleetContext): Promise<{db: Knex; rds: RdsInstanceRow}> {
-  const rds = await findMaster(ctx.db)
+export async function masterConnection(ctx: FleetContext, memo?: RegistryMemo): Promise<{db: Knex; rds: RdsInstanceRow}> {
+  const rds = await remembered(memo, 'rds:master', () => findMaster(ctx.db))
   if (!rds) throw new UserError('no RDS is marked master: the routing directory has nowhere to go', {hint: 'mark one with `raiops rds:edit NAME --master`'})
   return {db: await ctx.fleet.get(await connectionSpecFor(ctx, rds)), rds}
 }

@@ -1,6 +1,7 @@
 import type {Knex} from 'knex'
 
 import {setSubscription} from '../billing/subscriptions.js'
+import {inTransaction} from '../db/control-db.js'
 import {RESERVATIONS_TABLE, ROUTING_CACHE_TABLE, TENANT_MASTER_TABLE} from '../db/tables.js'
 import {UserError} from '../errors/index.js'
 import type {JsonObject, StepDefinition, StepRun} from '../jobs/kind.js'
@@ -55,6 +56,8 @@ const registeredIdOf = (step: Run): number => Number(outputOf(step, 'register').
 
 const place: Step = {
   name: 'place',
+  // Its reservation commits with its record.
+  control: true,
   async run(step) {
     const {input} = step.job
     const reservation = await reserveSlot(step.ctx, {jobId: step.job.id, tenantName: input.name, capacity: input.capacity, rds: input.rds})
@@ -87,7 +90,7 @@ const tenant: Step = {
   async run(step) {
     const {input} = step.job
     const {rdsId, rdsName, marker} = placed(step)
-    const {db} = await rdsConnection(step.ctx, rdsId)
+    const {db} = await rdsConnection(step.ctx, rdsId, step.memo)
     const own = await findOwnTenant(db, input, marker)
     if (own !== null) return {tenantId: own}
     const same = await tenantsNamed(db, input.name)
@@ -109,7 +112,7 @@ const tenant: Step = {
   async compensate(step, output) {
     if (!step.outputs.place) return
     const {rdsId, marker} = placed(step)
-    const {db} = await rdsConnection(step.ctx, rdsId)
+    const {db} = await rdsConnection(step.ctx, rdsId, step.memo)
     const id = output ? Number(output.tenantId) : await findOwnTenant(db, step.job.input, marker)
     if (id === null) return
     // The tenant is this job's: whatever rows hang from it (its ghosts, users a sync or the application added since) go with it.
@@ -134,7 +137,7 @@ const owner: Step = {
     const {input} = step.job
     const {rdsId, rdsName, marker} = placed(step)
     const tenantId = tenantIdOf(step)
-    const {db} = await rdsConnection(step.ctx, rdsId)
+    const {db} = await rdsConnection(step.ctx, rdsId, step.memo)
     const found = (await db('users')
       .where({tenant_id: tenantId})
       .andWhere(lowerEquals(db, 'email', input.owner.email))
@@ -165,7 +168,7 @@ const owner: Step = {
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
     const tenantId = Number(tenantOut.tenantId)
-    const {db} = await rdsConnection(step.ctx, placed(step).rdsId)
+    const {db} = await rdsConnection(step.ctx, placed(step).rdsId, step.memo)
     await (output ? db('users').where({tenant_id: tenantId, id: Number(output.userId)}) : ownOwner(db, step, tenantId)).delete()
   },
 }
@@ -175,7 +178,7 @@ const locations: Step = {
   async run(step) {
     const {input} = step.job
     const tenantId = tenantIdOf(step)
-    const {db} = await rdsConnection(step.ctx, placed(step).rdsId)
+    const {db} = await rdsConnection(step.ctx, placed(step).rdsId, step.memo)
     const existing = (await db('locations').where({tenant_id: tenantId}).select('id', 'name')) as Array<{id: number; name: string}>
     const have = new Set(existing.map((l) => l.name.toLowerCase()))
     const missing = input.locations.filter((name) => !have.has(name.toLowerCase()))
@@ -191,7 +194,7 @@ const locations: Step = {
   async compensate(step, output) {
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
-    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId))
+    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId), step.memo)
     const query = db('locations').where({tenant_id: Number(tenantOut.tenantId)})
     const ids = Array.isArray(output?.locationIds) ? output.locationIds.map(Number) : null
     await (ids ? query.whereIn('id', ids) : query.whereIn('name', step.job.input.locations)).delete()
@@ -211,11 +214,11 @@ const routing: Step = {
     const {rdsId} = placed(step)
     const tenantId = tenantIdOf(step)
     const userId = ownerIdOf(step)
-    const {db: master} = await masterConnection(step.ctx)
+    const {db: master} = await masterConnection(step.ctx, step.memo)
     const found = (await routingEntries(master, step, tenantId, rdsId).orderBy('id').first('id')) as {id: number} | undefined
     if (found) return {routingId: Number(found.id)}
     // The directory holds the hash the owner's user row holds, read from the RDS, never from the job.
-    const {db} = await rdsConnection(step.ctx, rdsId)
+    const {db} = await rdsConnection(step.ctx, rdsId, step.memo)
     const user = (await db('users').where({id: userId}).first('password')) as {password: string} | undefined
     if (!user) throw new Error(`the owner's user ${userId} is gone from the tenant's RDS`)
     step.signal.throwIfAborted()
@@ -235,7 +238,7 @@ const routing: Step = {
   async compensate(step, output) {
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
-    const {db: master} = await masterConnection(step.ctx)
+    const {db: master} = await masterConnection(step.ctx, step.memo)
     const query = routingEntries(master, step, Number(tenantOut.tenantId), Number(step.outputs.place.rdsId))
     await (output ? query.andWhere({id: Number(output.routingId)}) : query).delete()
   },
@@ -243,12 +246,14 @@ const routing: Step = {
 
 const register: Step = {
   name: 'register',
+  // The registry row commits with its record.
+  control: true,
   async run(step) {
     const {input} = step.job
     const {rdsId} = placed(step)
     const tenantId = tenantIdOf(step)
     const now = step.ctx.now()
-    const id = await step.ctx.db.transaction(async (tx) => {
+    const id = await inTransaction(step.ctx.db, async (tx) => {
       const found = await tx(TENANT_MASTER_TABLE).where({rds_instance_id: rdsId, remote_tenant_id: tenantId}).first('id')
       let tenantMasterId: number
       if (found) tenantMasterId = Number(found.id)
@@ -348,7 +353,7 @@ const ghosts: Step = {
     const tenantId = tenantIdOf(step)
     const operators = await ghostOperators(step.ctx.db)
     if (operators.length === 0) return {operators: 0, inserted: 0}
-    const {db} = await rdsConnection(step.ctx, placed(step).rdsId)
+    const {db} = await rdsConnection(step.ctx, placed(step).rdsId, step.memo)
     const emails = operators.map((o) => ghostEmail(o.id, input.ghostDomain))
     const present = new Set(
       ((await db('users').where({tenant_id: tenantId}).whereIn('email', emails).select('email')) as Array<{email: string}>).map((u) => u.email.toLowerCase()),
@@ -373,7 +378,7 @@ const ghosts: Step = {
   async compensate(step) {
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
-    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId))
+    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId), step.memo)
     await db('users')
       .where({tenant_id: Number(tenantOut.tenantId), is_ghost: true})
       .delete()
@@ -391,6 +396,7 @@ const verify: Step = {
       routingId: Number(outputOf(step, 'routing').routingId),
       tenantMasterId: registeredIdOf(step),
       ghosts: Number(outputOf(step, 'ghosts').operators),
+      memo: step.memo,
     })
     return {rows: report.rows, ghosts: report.ghosts}
   },
@@ -398,6 +404,8 @@ const verify: Step = {
 
 const done: Step = {
   name: 'done',
+  // The cached counts commit with the job's end.
+  control: true,
   async run(step) {
     const {rdsId, rdsName} = placed(step)
     const tenantMasterId = registeredIdOf(step)

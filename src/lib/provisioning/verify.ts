@@ -1,6 +1,6 @@
 import {TENANT_MASTER_TABLE} from '../db/tables.js'
 import {RaiopsError, ExitCode} from '../errors/index.js'
-import {lowerEquals, masterConnection, rdsConnection, type FleetContext} from './fleet.js'
+import {lowerEquals, masterConnection, rdsConnection, type FleetContext, type RegistryMemo} from './fleet.js'
 import {openOwnerHash, type TenantCreateInput} from './input.js'
 
 /**
@@ -49,6 +49,8 @@ export interface VerifyInput {
   tenantMasterId: number
   /** Ghost users the tenant should have. */
   ghosts: number
+  /** The registry rows the job's steps already read (StepRun.memo). */
+  memo?: RegistryMemo
 }
 
 const show = (value: unknown): string => (value === null || value === undefined ? 'nothing' : JSON.stringify(value))
@@ -61,7 +63,7 @@ export async function verifyTenant(ctx: FleetContext, v: VerifyInput): Promise<T
     if (show(expected) !== show(actual)) diffs.push({where, what, expected: show(expected), actual: show(actual)})
   }
   let rows = 0
-  const {db} = await rdsConnection(ctx, v.rdsId)
+  const {db} = await rdsConnection(ctx, v.rdsId, v.memo)
   const tenants = (await db('tenants')
     .where(lowerEquals(db, 'name', input.name))
     .select('id', 'name', 'primary_contact_name', 'primary_contact_email', 'status')) as Array<Record<string, unknown>>
@@ -109,7 +111,7 @@ export async function verifyTenant(ctx: FleetContext, v: VerifyInput): Promise<T
   expect('rds:locations', 'names', [...input.locations].sort(), locations.map((l) => l.name).sort())
   rows += locations.length
 
-  const {db: master} = await masterConnection(ctx)
+  const {db: master} = await masterConnection(ctx, v.memo)
   const routes = (await master('user_email_routing')
     .where({tenant_id: v.tenantId, rds_instance_id: v.rdsId})
     .select('id', 'email', 'user_id', 'password_hash', 'status')) as Array<Record<string, unknown>>
