@@ -2,6 +2,7 @@ import type {Knex} from 'knex'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {ackAlert} from '../../src/lib/alerts/ack.js'
+import {parseFixture, runFixture} from '../../src/lib/alerts/fixtures.js'
 import {fingerprint} from '../../src/lib/alerts/labels.js'
 import {alertHistory, listAlerts} from '../../src/lib/alerts/query.js'
 import {createSilence, expireSilence, listSilences} from '../../src/lib/alerts/silences.js'
@@ -10,6 +11,7 @@ import {insertReturningId} from '../../src/lib/db/control-db.js'
 import type {AlertTransitionRow} from '../../src/lib/db/tables.js'
 import {collectStatus} from '../../src/lib/status/index.js'
 import {alertsSection} from '../../src/lib/status/sections/alerts.js'
+import {testDownKind, testEngine} from '../support/alerts-engine.js'
 import {changeContext} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 
@@ -269,5 +271,71 @@ describe.each(CONTROL_ENGINES)('alerts: list, history, silences, acknowledgement
     expect(stale.state).toBe('fail')
     expect(stale.summary).toMatch(/^alerts:run has not run since 23 min ago/)
     expect(stale.facts.find((f) => f.label === 'outbox')).toMatchObject({tone: 'warn', value: expect.stringContaining('1 notification(s) not yet delivered')})
+  })
+})
+
+describe('alerts:test fixtures: parsing, validation and the runner', () => {
+  const valid = {
+    rules: [{name: 'down', kind: 'test_down', for: '5m', severity: 'critical'}],
+    steps: [
+      {
+        insert: {rds_instances: [{name: 'eu-2', health_status: 'down', health_checked_at: 'now-1m'}]},
+        expect: {alerts: [{rule: 'down', labels: {rds: 'eu-2'}, state: 'pending'}]},
+      },
+      {expect: {alerts: [{rule: 'down', labels: {rds: 'eu-2'}, state: 'firing'}], notifications: [{rule: 'down', kind: 'firing', alerts: 1}]}},
+      {
+        update: [{table: 'rds_instances', where: {name: 'eu-2'}, set: {health_status: 'healthy'}}],
+        expect: {alerts: [], notifications: [{rule: 'down', kind: 'resolved', alerts: 1}]},
+      },
+    ],
+  }
+
+  it('names the line and column of a syntax error, and the path and line of a bad field', () => {
+    expect(() => parseFixture('{\n  "rules": ["rds-down"],\n  "steps": [\n    {"expect": {}},\n  ]\n}\n', 'f.json')).toThrow(
+      /^f\.json:5:3: not JSON: expected another element after the comma \(a trailing comma is not JSON\)/,
+    )
+    expect(() => parseFixture('{"rules": ["rds-down"], "steps": [{"name": "a\nb"}]}', 'g.json')).toThrow(/^g\.json:1:46: not JSON: a control character/)
+    expect(() => parseFixture('{"rules": ["rds-down"],\n "steps": [', 'h.json')).toThrow(/^h\.json:2:12: not JSON: expected a value/)
+    expect(() => parseFixture('', 'e.json')).toThrow(/^e\.json:1:1: not JSON/)
+
+    const badState = JSON.stringify({...valid, steps: [{expect: {alerts: [{rule: 'down', state: 'burning'}]}}]}, null, 2)
+    expect(() => parseFixture(badState, 'x.json')).toThrow(/^x\.json:16:22: steps\[0\]\.expect\.alerts\[0\]\.state: Invalid enum value/)
+    const unknownField = '{\n  "rules": ["rds-down"],\n  "steps": [{"expcet": {}}]\n}'
+    expect(() => parseFixture(unknownField, 'y.json')).toThrow(/^y\.json:3:14: steps\[0\]\.expcet: unknown field "expcet"/)
+    const badDuration = '{"rules": ["rds-down"], "interval": "5 minutes", "steps": [{}]}'
+    expect(() => parseFixture(badDuration, 'z.json')).toThrow(/^z\.json:1:37: interval: must be a duration/)
+    const badMatcher = '{"rules": ["rds-down"],\n"steps": [{"silences": [{"matchers": ["rds~x"], "for": "1h"}]}]}'
+    expect(() => parseFixture(badMatcher, 'm.json')).toThrow(/^m\.json:2:38: steps\[0\]\.silences\[0\]\.matchers: a matcher must be name=value/)
+    expect(parseFixture(JSON.stringify(valid), 'ok.json').fixture).toMatchObject({interval: '5m', start: '2026-01-05T10:00:00.000Z'})
+  })
+
+  it('runs each step in a scratch database through the engine and reports what differs', async () => {
+    const kinds = new Map([[testDownKind.kind, testDownKind]])
+    const passing = await runFixture(parseFixture(JSON.stringify(valid), 'ok.json'), {engine: testEngine, kinds})
+    expect(passing.steps.map((s) => [s.at, s.passed, s.diff])).toEqual([
+      ['2026-01-05T10:00:00.000Z', true, []],
+      ['2026-01-05T10:05:00.000Z', true, []],
+      ['2026-01-05T10:10:00.000Z', true, []],
+    ])
+    expect(passing.passed).toBe(true)
+
+    const wrong = structuredClone(valid)
+    wrong.steps[1].expect = {alerts: [{rule: 'down', labels: {rds: 'eu-3'}, state: 'firing'}], notifications: []}
+    const failing = await runFixture(parseFixture(JSON.stringify(wrong), 'bad.json'), {engine: testEngine, kinds})
+    expect(failing.passed).toBe(false)
+    expect(failing.steps[1]).toMatchObject({
+      passed: false,
+      diff: ['- alert down{rds=eu-3} firing', '+ alert down{rds=eu-2} firing', '+ notification firing down (1 alert)'],
+    })
+    expect(failing.steps[2].passed).toBe(true)
+
+    const unknownKind = JSON.stringify({...valid, rules: [{name: 'down', kind: 'nope'}]}, null, 2)
+    await expect(runFixture(parseFixture(unknownKind, 'k.json'), {engine: testEngine, kinds})).rejects.toThrow(
+      /^k\.json:5:15: rules\[0\]\.kind: unknown kind "nope" \(kinds: test_down\)/,
+    )
+    const noTable = JSON.stringify({...valid, steps: [{insert: {rds_instancez: [{name: 'x'}]}}]})
+    await expect(runFixture(parseFixture(noTable, 't.json'), {engine: testEngine, kinds})).rejects.toThrow(
+      /t\.json:1:\d+: steps\[0\]\.insert\.rds_instancez: there is no table rds_instancez/,
+    )
   })
 })
