@@ -281,7 +281,7 @@ export type EvaluateAlerts = (
 ) => Promise<unknown>
 
 /** The default rules' seeding (src/lib/alerts/rules.ts). */
-export type SeedDefaultRules = (ctx: {db: Knex; audit: AuditContext; now(): Date}) => Promise<unknown>
+export type SeedDefaultRules = (db: Knex, now: Date, kinds?: RuleKindRegistry) => Promise<unknown>
 
 export interface FixtureEngine {
   evaluateAlerts: EvaluateAlerts
@@ -468,7 +468,7 @@ async function setUpRules(
   if (named.length > 0) {
     if (engine.seedDefaultRules === undefined)
       throw located(file, locations, ['rules', named[0].i], 'this build of raiops has no default rules: define the rule inline')
-    await engine.seedDefaultRules(ctx)
+    await engine.seedDefaultRules(ctx.db, now, kinds)
     const seeded = new Set((await scratch.db('alert_rules').pluck('name')) as string[])
     for (const {name, i} of named) {
       if (!seeded.has(name)) throw located(file, locations, ['rules', i], `no default rule is named "${name}" (there are: ${[...seeded].sort().join(', ')})`)
