@@ -300,6 +300,19 @@ describe.each(CONTROL_ENGINES)('the alert engine on a %s control database', (eng
       expect(rows.every((r) => r.state === 'pending' && toIso(r.next_attempt_at) === at(0).toISOString())).toBe(true)
     })
 
+    it('a group too large for one message lists the first instances and counts the others', async () => {
+      await addRule(db, {name: 'crowd'})
+      await addSubscription(db, operatorId)
+      truth.set('test_a', active(...Array.from({length: 300}, (_, i) => `r${i}`)))
+      await run(0)
+      const [row] = await outbox()
+      const payload = payloadOf(row)
+      expect(payload.title).toBe('[FIRING:300] crowd (warning)')
+      expect(payload.alerts).toHaveLength(100)
+      expect(payload.omitted).toBe(200)
+      expect(await db('alert_instances').whereNotNull('last_notified_at')).toHaveLength(300)
+    })
+
     it('tells each transition exactly once across consecutive runs, with unique keys, and a resolved message', async () => {
       await addRule(db, {name: 'down', forMin: 5})
       await addSubscription(db, operatorId)

@@ -1,9 +1,7 @@
-import {Flags} from '@oclif/core'
-
 import {BaseCommand} from '../../cli/base-command.js'
-import {alertsRunExitCode, alertsRunText, FAIL_ON, type AlertsFailOn} from '../../cli/reporters/alerts-run.js'
+import {alertsRunFlags} from '../../cli/flags/alerts-run.js'
+import {alertsRunExitCode, alertsRunText, type AlertsFailOn} from '../../cli/reporters/alerts-run.js'
 import {runAlerts, type AlertRunResult} from '../../lib/alerts/engine.js'
-import {parseDuration} from '../../lib/time/duration.js'
 
 export default class AlertsRun extends BaseCommand<AlertRunResult> {
   static override summary = 'evaluate every enabled alert rule and send the notifications (for cron, every five minutes)'
@@ -21,15 +19,7 @@ A run that comes more than twice --interval after the previous one makes the ale
   ]
 
   static override permission = 'alerts.run' as const
-  static override flags = {
-    'fail-on': Flags.option({options: FAIL_ON, description: 'exit 4 when an unmuted alert fires: any (firing), or at critical, or at warning or above'})(),
-    interval: Flags.custom<number>({
-      description: 'how often cron runs this (e.g. 5m): a run more than twice this after the previous one follows a gap',
-      default: async () => 5 * 60_000,
-      defaultHelp: async () => '5m',
-      parse: async (input) => parseDuration(input, '--interval'),
-    })(),
-  }
+  static override flags = alertsRunFlags
 
   async run(): Promise<AlertRunResult> {
     const {flags} = await this.parse(AlertsRun)

@@ -120,7 +120,12 @@ function oneLine(error: unknown): string {
 
 /** An instance's labels: the rule's, the sample's, then alertname and severity, which nothing overrides. */
 export function instanceLabels(rule: AlertRule, sample: Labels): Labels {
-  return {...rule.labels, ...sample, alertname: rule.name, severity: rule.severity}
+  const labels: Record<string, string> = {}
+  for (const name in rule.labels) labels[name] = rule.labels[name]
+  for (const name in sample) labels[name] = sample[name]
+  labels.alertname = rule.name
+  labels.severity = rule.severity
+  return labels
 }
 
 async function evaluateRule(ctx: Pick<OpsContext, 'db'>, rule: AlertRule, kinds: RuleKindRegistry, at: {now: Date; previousRunAt: Date | null}) {
@@ -143,12 +148,19 @@ function synthetic(rule: AlertRule, state: 'nodata' | 'error', summary: string):
   return {mode: 'evaluate', active: new Map([[fingerprint(labels), {labels, summary, value: null}]]), othersFalse: state === 'nodata'}
 }
 
+/** What an instance's summary keeps: one line, bounded (the TEXT columns of MySQL hold 65,535 bytes). */
+export const MAX_SUMMARY_LENGTH = 1000
+function summaryOf(text: string): string {
+  const line = text.split('\n')[0]
+  return line.length > MAX_SUMMARY_LENGTH ? `${line.slice(0, MAX_SUMMARY_LENGTH - 1)}…` : line
+}
+
 function samplesPlan(rule: AlertRule, samples: readonly ActiveSample[]): RulePlan {
   const active = new Map<string, {labels: Labels; summary: string; value: number | null}>()
   for (const sample of samples) {
     const labels = instanceLabels(rule, sample.labels)
     const fp = fingerprint(labels)
-    if (!active.has(fp)) active.set(fp, {labels, summary: sample.summary, value: sample.value ?? null})
+    if (!active.has(fp)) active.set(fp, {labels, summary: summaryOf(sample.summary), value: sample.value ?? null})
   }
   return {mode: 'evaluate', active, othersFalse: true}
 }
@@ -165,10 +177,14 @@ interface Work {
   value: number | null
   lastNotifiedAt: number | null
   acked: boolean
+  /** Whether its condition holds now (false for an instance its rule's policy kept as it was). */
+  active: boolean
   mutedBy: string | null
 }
 
 const ms = (value: unknown): number | null => {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.getTime()
+  if (typeof value === 'number') return value
   const iso = toIso(value)
   return iso === null ? null : Date.parse(iso)
 }
@@ -248,10 +264,11 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
       const rule = ruleById.get(Number(row.rule_id))
       if (rule === undefined) continue
       const plan = plans.get(rule.id) ?? {mode: 'keep'}
-      const labels = parseLabels(row.labels)
       seen.add(`${rule.id}:${row.fingerprint}`)
       const previous = stateOf(row)
       const sample = plan.mode === 'evaluate' ? plan.active.get(row.fingerprint) : undefined
+      // The same fingerprint, the same labels: the stored ones are parsed only for an instance not seen now.
+      const labels = sample?.labels ?? parseLabels(row.labels)
       const kept = plan.mode === 'keep' || (sample === undefined && !plan.othersFalse && labels[ALERTSTATE_LABEL] === undefined)
       const outcome: StepResult = kept
         ? {next: previous, changed: false, event: null, newEpisode: false}
@@ -268,6 +285,7 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
         value: sample === undefined ? (row.value === null ? null : Number(row.value)) : sample.value,
         lastNotifiedAt: ms(row.last_notified_at),
         acked: row.acked_at !== null && !outcome.newEpisode,
+        active: !kept && sample !== undefined,
         mutedBy: null,
       })
     }
@@ -290,6 +308,7 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
           value: sample.value,
           lastNotifiedAt: null,
           acked: false,
+          active: true,
           mutedBy: null,
         }
         fresh.push(work)
@@ -400,9 +419,29 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
     await insertBatched(tx, 'alert_notifications', outbox)
 
     // Instances: every one of the evaluated rules was evaluated now; only what else changed is written per row.
+    // A rule whose stored pending and firing instances all hold now (the usual case) has their
+    // last_true_at set in the same statement, by state, without a list of ids.
+    const whole = new Set(rules.filter((r) => plans.get(r.id)?.mode === 'evaluate').map((r) => r.id))
+    for (const w of works) if (w.row !== null && !w.active && (w.previous?.state === 'pending' || w.previous?.state === 'firing')) whole.delete(w.rule.id)
+    const wholeIds = [...whole]
     await tx('alert_instances')
       .whereIn('rule_id', [...ruleById.keys()])
-      .update({last_eval_at: now})
+      .update({
+        last_eval_at: now,
+        ...(wholeIds.length === 0
+          ? {}
+          : {
+              last_true_at: tx.raw(`CASE WHEN ?? IN (${wholeIds.map(() => '?').join(', ')}) AND ?? IN (?, ?) THEN ? ELSE ?? END`, [
+                'rule_id',
+                ...wholeIds,
+                'state',
+                'pending',
+                'firing',
+                now,
+                'last_true_at',
+              ]),
+            }),
+      })
     const trueOnly: number[] = []
     const full: Array<{id: number; values: Record<string, unknown>}> = []
     for (const w of works) {
@@ -413,7 +452,7 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
       const sameText = w.summary === w.row.summary && w.value === (w.row.value === null ? null : Number(w.row.value))
       const ackCleared = w.row.acked_at !== null && !w.acked
       if (sameState && sameText && !ackCleared) {
-        if (n.lastTrueAt !== p.lastTrueAt) trueOnly.push(w.id)
+        if (n.lastTrueAt !== p.lastTrueAt && !(whole.has(w.rule.id) && (p.state === 'pending' || p.state === 'firing'))) trueOnly.push(w.id)
         continue
       }
       full.push({

@@ -100,6 +100,23 @@ export function notificationTitle(kind: NotificationKind, rule: Pick<AlertRule, 
   return `[${kind === 'resolved' ? 'RESOLVED' : 'FIRING'}:${count}] ${rule.name} (${rule.severity})`
 }
 
+/** At most this many instances are listed in one message; the title still counts them all. */
+export const MAX_ALERTS_PER_MESSAGE = 100
+/** The payload's size bound in bytes: the outbox's TEXT column holds 65,535 on MySQL. */
+export const MAX_PAYLOAD_BYTES = 60_000
+
+/** The payload as JSON, its list of alerts cut (and `omitted` set) so that it stays under MAX_PAYLOAD_BYTES. */
+export function boundedPayload(payload: NotificationPayload): string {
+  const total = payload.alerts.length
+  let keep = Math.min(total, MAX_ALERTS_PER_MESSAGE)
+  for (;;) {
+    const cut: NotificationPayload = keep === total ? payload : {...payload, alerts: payload.alerts.slice(0, keep), omitted: total - keep}
+    const text = JSON.stringify(cut)
+    if (keep === 0 || Buffer.byteLength(text) <= MAX_PAYLOAD_BYTES) return text
+    keep = Math.floor(keep / 2)
+  }
+}
+
 export interface OutboxInput {
   rule: AlertRule
   kind: NotificationKind
@@ -121,14 +138,14 @@ export function outboxRows(input: OutboxInput): {rows: OutboxRow[]; notified: Se
     const group = input.instances.filter((i) => subscriptionMatches(subscription, rule, i.labels))
     if (group.length === 0) continue
     const key = notificationKey(kind, rule.id, subscription.id, group, at)
-    const payload: NotificationPayload = {
+    const payload = boundedPayload({
       key,
       kind,
       rule: {name: rule.name, kind: rule.kind, severity: rule.severity, description: rule.description},
       at: at.toISOString(),
       alerts: group.map((i) => ({labels: i.labels, state: i.state, summary: i.summary, activeAt: i.activeAt, firedAt: i.firedAt, resolvedAt: i.resolvedAt})),
       title: notificationTitle(kind, rule, group.length),
-    }
+    })
     rows.push({
       key,
       subscription_id: subscription.id,
@@ -137,7 +154,7 @@ export function outboxRows(input: OutboxInput): {rows: OutboxRow[]; notified: Se
       rule_id: rule.id,
       run_id: input.runId,
       kind,
-      payload: JSON.stringify(payload),
+      payload,
       state: 'pending',
       attempts: 0,
       last_error: null,
