@@ -153,7 +153,7 @@ describe.each(CONTROL_ENGINES)('alert rule kinds on %s', (engine) => {
         {name: 'alerts', holder: 'worker-2.example:77:ghi', acquired_at: ago(MIN), expires_at: new Date(NOW.getTime() + MIN)},
       ])
 
-      jobs.failed = await addJob(db, {state: 'failed', error: 'owner: the email is taken', tenant_name: 'Acme'})
+      jobs.failed = await addJob(db, {state: 'failed', error: 'owner: owner@acme.example is taken\nby another tenant', tenant_name: 'Acme'})
       jobs.canceled = await addJob(db, {state: 'canceled'})
       jobs.abandoned = await addJob(
         db,
@@ -240,7 +240,7 @@ describe.each(CONTROL_ENGINES)('alert rule kinds on %s', (engine) => {
       const {db} = control
       expect(await firing(db, 'jobs_failed')).toEqual([{job: String(jobs.failed), kind: 'tenant.create'}])
       const [failed] = await samples(db, 'jobs_failed')
-      expect(failed.summary).toMatch(/^job \d+ \(tenant\.create, tenant Acme\) failed at .*: owner: the email is taken$/)
+      expect(failed.summary).toMatch(/^job \d+ \(tenant\.create, tenant Acme\) failed at .*: owner: o\*\*\*@acme\.example is taken by another tenant$/)
     })
 
     it('jobs_stuck: queued and due without a worker, or running without step progress, for longer than after', async () => {
