@@ -5,6 +5,7 @@ import type {ActiveSample, Evaluation, EvaluationTime} from '../../src/lib/alert
 import {RULE_KINDS} from '../../src/lib/alerts/kinds/index.js'
 import {appendAudit} from '../../src/lib/audit/writer.js'
 import {billingAlerts} from '../../src/lib/billing/alerts.js'
+import type {SyncRunStatus} from '../../src/lib/db/tables.js'
 import {NOW, seedAlertsFixture} from '../support/billing-alerts-fixture.js'
 import {TEST_AUDIT} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
@@ -44,7 +45,14 @@ async function addRds(db: Knex, name: string, row: Record<string, unknown> = {})
   return Number((await db('rds_instances').where({name}).first('id'))!.id)
 }
 
-async function addRun(db: Knex, kind: string, rdsId: number | null, status: string, finishedAgoMs: number | null, error: string | null = null): Promise<void> {
+async function addRun(
+  db: Knex,
+  kind: string,
+  rdsId: number | null,
+  status: SyncRunStatus,
+  finishedAgoMs: number | null,
+  error: string | null = null,
+): Promise<void> {
   const finished = finishedAgoMs === null ? null : ago(finishedAgoMs)
   await db('sync_runs').insert({kind, rds_instance_id: rdsId, status, started_at: ago((finishedAgoMs ?? 0) + MIN), finished_at: finished, error})
 }
@@ -124,6 +132,7 @@ describe.each(CONTROL_ENGINES)('alert rule kinds on %s', (engine) => {
       const eu2 = await addRds(db, 'eu-2', {health_status: 'degraded', health_checked_at: ago(MIN), health_error: 'SELECT 1 took 900 ms'})
       const eu3 = await addRds(db, 'eu-3', {health_status: 'healthy', health_checked_at: ago(MIN)})
       const eu4 = await addRds(db, 'eu-4') // never probed: unknown, not down
+      await addRds(db, 'eu-5', {created_at: ago(10 * MIN), health_status: 'healthy'}) // registered 10 min ago, not synced yet: not stale
       const old = await addRds(db, 'old', {is_active: false, health_status: 'down', health_checked_at: ago(MIN)})
 
       await addRun(db, 'tenants', eu1, 'ok', 30 * MIN)
@@ -144,7 +153,7 @@ describe.each(CONTROL_ENGINES)('alert rule kinds on %s', (engine) => {
         {name: 'alerts', holder: 'worker-2.example:77:ghi', acquired_at: ago(MIN), expires_at: new Date(NOW.getTime() + MIN)},
       ])
 
-      jobs.failed = await addJob(db, {state: 'failed', error: 'owner: the email is taken', tenant_name: 'Acme'})
+      jobs.failed = await addJob(db, {state: 'failed', error: 'owner: owner@acme.example is taken\nby another tenant', tenant_name: 'Acme'})
       jobs.canceled = await addJob(db, {state: 'canceled'})
       jobs.abandoned = await addJob(
         db,
@@ -187,8 +196,16 @@ describe.each(CONTROL_ENGINES)('alert rule kinds on %s', (engine) => {
       const bySummary = Object.fromEntries((await samples(db, 'sync_stale', {sync: 'tenants', maxAge: '2h'})).map((s) => [s.labels.rds, s]))
       expect(bySummary['eu-2'].value).toBe(3 * 3600)
       expect(bySummary['eu-2'].summary).toContain('last succeeded 3 h ago')
-      expect(bySummary['eu-3']).toMatchObject({value: null, summary: 'the tenants sync of eu-3 never succeeded'})
+      expect(bySummary['eu-3']).toMatchObject({value: null, summary: `the tenants sync of eu-3 never succeeded (registered ${ago(1000 * MIN).toISOString()})`})
       expect(await firing(db, 'sync_stale', {sync: 'tenants', maxAge: '4h'})).toEqual([{rds: 'eu-3', sync: 'tenants'}])
+      // A sync every 5 minutes: eu-5, registered 10 minutes ago and never synced, is late too.
+      expect(await firing(db, 'sync_stale', {sync: 'tenants', maxAge: '5m'})).toEqual([
+        {rds: 'eu-1', sync: 'tenants'},
+        {rds: 'eu-2', sync: 'tenants'},
+        {rds: 'eu-3', sync: 'tenants'},
+        {rds: 'eu-4', sync: 'tenants'},
+        {rds: 'eu-5', sync: 'tenants'},
+      ])
       expect(await firing(db, 'sync_stale', {sync: 'routing', maxAge: '30m'})).toEqual([{rds: 'eu-1', sync: 'routing'}])
       expect(await firing(db, 'sync_stale', {sync: 'routing', maxAge: '1h'})).toEqual([])
     })
@@ -223,7 +240,7 @@ describe.each(CONTROL_ENGINES)('alert rule kinds on %s', (engine) => {
       const {db} = control
       expect(await firing(db, 'jobs_failed')).toEqual([{job: String(jobs.failed), kind: 'tenant.create'}])
       const [failed] = await samples(db, 'jobs_failed')
-      expect(failed.summary).toMatch(/^job \d+ \(tenant\.create, tenant Acme\) failed at .*: owner: the email is taken$/)
+      expect(failed.summary).toMatch(/^job \d+ \(tenant\.create, tenant Acme\) failed at .*: owner: o\*\*\*@acme\.example is taken by another tenant$/)
     })
 
     it('jobs_stuck: queued and due without a worker, or running without step progress, for longer than after', async () => {

@@ -1,7 +1,17 @@
 import type {Knex} from 'knex'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {createRule, DEFAULT_RULES, editRule, listRuleKinds, listRules, seedDefaultRules, setRuleEnabled, showRule} from '../../src/lib/alerts/rules.js'
+import {
+  createRule,
+  DEFAULT_RULES,
+  deleteRule,
+  editRule,
+  listRuleKinds,
+  listRules,
+  seedDefaultRules,
+  setRuleEnabled,
+  showRule,
+} from '../../src/lib/alerts/rules.js'
 import {verifyAuditChain} from '../../src/lib/audit/verify.js'
 import {NotFoundError, UserError} from '../../src/lib/errors/index.js'
 import {changeContext, TEST_AUDIT} from '../support/context.js'
@@ -228,6 +238,35 @@ describe.each(CONTROL_ENGINES)('alert rules on %s', (engine) => {
     expect((await auditOf(db, 'alert.rule.enable')).map((e) => e.target)).toContain('alert_rule:any-down')
     expect((await listRules({db}, {enabled: false})).map((r) => r.name)).toEqual(['ghosts-stale', 'trials-ending'])
     await expect(setRuleEnabled(ctx(), {name: 'gone', enabled: true})).rejects.toBeInstanceOf(NotFoundError)
+  })
+
+  it('deleteRule removes an operator’s rule with its alerts and their history, audited; a built-in rule cannot be deleted', async () => {
+    const {db} = control
+    const rule = await createRule(ctx(T0), {name: 'to-delete', kind: 'jobs_failed', severity: 'info'})
+    await db('alert_instances').insert({
+      rule_id: rule.id,
+      fingerprint: 'f'.repeat(64),
+      labels: '{}',
+      state: 'firing',
+      last_eval_at: T0,
+      created_at: T0,
+      updated_at: T0,
+    })
+    const instance = await db('alert_instances').where({rule_id: rule.id}).first('id')
+    await db('alert_transitions').insert({instance_id: instance!.id, rule_id: rule.id, from_state: 'pending', to_state: 'firing', at: T0, labels: '{}'})
+
+    expect(await deleteRule(ctx(), {name: 'to-delete'})).toMatchObject({name: 'to-delete', kind: 'jobs_failed'})
+    await expect(showRule({db}, {name: 'to-delete'})).rejects.toBeInstanceOf(NotFoundError)
+    expect(await db('alert_instances').where({rule_id: rule.id}).select('id')).toEqual([])
+    expect(await db('alert_transitions').where({rule_id: rule.id}).select('id')).toEqual([])
+    expect(await auditOf(db, 'alert.rule.delete')).toEqual([
+      {target: 'alert_rule:to-delete', actor: TEST_AUDIT.actor, old: expect.objectContaining({kind: 'jobs_failed', severity: 'info'}) as unknown, new: null},
+    ])
+
+    const before = await snapshot(db)
+    await expect(deleteRule(ctx(), {name: 'rds-down'})).rejects.toThrow('rds-down is a built-in rule: it cannot be deleted')
+    await expect(deleteRule(ctx(), {name: 'to-delete'})).rejects.toBeInstanceOf(NotFoundError)
+    expect(await snapshot(db)).toEqual(before)
   })
 
   it('listRuleKinds gives every kind with its parameters and defaults', () => {

@@ -171,6 +171,18 @@ describe('alerts:rules:* commands, as an operator runs them', () => {
     expect(nothing.stderr).toContain('give at least one change')
   })
 
+  it('alerts:rules:delete removes an operator’s rule; a built-in one is refused (exit 2)', async () => {
+    const created = await session.run(['alerts:rules:create', '--name', 'short-lived', '--kind', 'jobs_failed'])
+    expect(created.code, created.stderr).toBe(0)
+    const deleted = await session.run(['alerts:rules:delete', 'short-lived', '--json'])
+    expect(deleted.code, deleted.stderr).toBe(0)
+    expect(JSON.parse(deleted.stdout)).toMatchObject({name: 'short-lived', kind: 'jobs_failed', builtin: false})
+    expect((await rules()).map((r) => r.name)).not.toContain('short-lived')
+    const builtin = await session.run(['alerts:rules:delete', 'rds-down'])
+    expect(builtin.code).toBe(2)
+    expect(builtin.stderr.trim()).toBe('Error: rds-down is a built-in rule: it cannot be deleted — disable it with `raiops alerts:rules:disable rds-down`')
+  })
+
   it('read_only may list, show and see the kinds, not create, edit, enable or disable (exit 5)', async () => {
     const env = {RAIOPS_TOKEN: readOnly}
     expect((await session.run(['alerts:rules:list', '--json'], {env})).code).toBe(0)
@@ -182,6 +194,7 @@ describe('alerts:rules:* commands, as an operator runs them', () => {
       ['alerts:rules:edit', 'rds-down', '--for', '1m'],
       ['alerts:rules:disable', 'rds-down'],
       ['alerts:rules:enable', 'rds-down'],
+      ['alerts:rules:delete', 'ghosts-stale'],
     ]) {
       const refused = await session.run(args, {env})
       expect(refused.code, args.join(' ')).toBe(5)

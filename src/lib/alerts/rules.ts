@@ -403,6 +403,29 @@ export async function setRuleEnabled(ctx: ChangeContext, input: {name: string; e
   return showRule(ctx, {name: input.name})
 }
 
+/**
+ * `alerts:rules:delete`: removes a rule an operator created, with its alerts and
+ * their history; audited with what it was. A built-in rule cannot be deleted
+ * (seeding would bring it back): disable it instead.
+ */
+export async function deleteRule(ctx: ChangeContext, input: {name: string}): Promise<AlertRule> {
+  const now = ctx.now()
+  return ctx.db.transaction(async (tx) => {
+    await lockForChange(tx)
+    const rule = rowToRule(await readRule(tx, input.name))
+    if (rule.builtin)
+      throw new UserError(`${rule.name} is a built-in rule: it cannot be deleted`, {hint: `disable it with \`raiops alerts:rules:disable ${rule.name}\``})
+    await tx(ALERT_RULES_TABLE).where({id: rule.id}).delete()
+    await appendAudit(
+      tx,
+      ctx.audit,
+      {action: 'alert.rule.delete', targetType: 'alert_rule', targetId: rule.name, oldValues: auditValues({...rule, description: rule.description ?? ''})},
+      now,
+    )
+    return rule
+  })
+}
+
 /** A kind as `alerts:rules:kinds` shows it. */
 export interface RuleKindView {
   kind: string

@@ -1,5 +1,6 @@
 import {z} from 'zod'
 
+import {maskEmail} from '../../auth/pii.js'
 import {parseDuration} from '../../time/duration.js'
 
 /**
@@ -37,9 +38,15 @@ export function wholeParam(name: string, min: number, max: number, description: 
     .describe(description)
 }
 
-/** One line, at most `max` characters: what a summary quotes of an error or a detail stored elsewhere. */
+/**
+ * One line, at most `max` characters: what a summary quotes of an error or a
+ * detail stored elsewhere. Emails in it are masked (`j***@example.com`): a
+ * summary is sent to whoever subscribes, who may not hold pii.view.
+ */
 export function oneLine(text: string | null | undefined, max = 200): string {
-  const line = (text ?? '').replace(/\s+/g, ' ').trim()
+  const line = maskEmail(text ?? '')
+    .replace(/\s+/g, ' ')
+    .trim()
   return line.length > max ? `${line.slice(0, max - 1)}…` : line
 }
 

@@ -1,7 +1,7 @@
 import {z} from 'zod'
 
 import {RDS_TABLE, SYNC_RUNS_TABLE} from '../../db/tables.js'
-import {toBool, toIso} from '../../db/values.js'
+import {toBool, toIso, toIsoRequired} from '../../db/values.js'
 import type {RunKind} from '../../sync/runs.js'
 import {defineRuleKind, type ActiveSample, type EvaluationContext} from '../kind.js'
 import {describeAge, durationMs, durationParam, oneLine} from './params.js'
@@ -19,6 +19,8 @@ interface Target {
   sync: SyncRunKind
   rdsId: number
   rds: string
+  /** When the RDS was registered: one never synced is late only once maxAge has passed since. */
+  registeredAt: string
 }
 
 /**
@@ -27,13 +29,13 @@ interface Target {
  * routing sync. `null` when no RDS is active (NoData).
  */
 async function targets(ctx: EvaluationContext, syncs: readonly SyncRunKind[]): Promise<Target[] | null> {
-  const rows = await ctx.db(RDS_TABLE).where({is_active: true}).orderBy('name').select('id', 'name', 'is_master')
+  const rows = await ctx.db(RDS_TABLE).where({is_active: true}).orderBy('name').select('id', 'name', 'is_master', 'created_at')
   if (rows.length === 0) return null
   const list: Target[] = []
   for (const sync of syncs) {
     for (const row of rows) {
       if (sync === 'routing' && !toBool(row.is_master)) continue
-      list.push({sync, rdsId: Number(row.id), rds: row.name})
+      list.push({sync, rdsId: Number(row.id), rds: row.name, registeredAt: toIsoRequired(row.created_at)})
     }
   }
   return list
@@ -76,11 +78,12 @@ export const syncStale = defineRuleKind({
       const last = lastOk.get(key(target.sync, target.rdsId))
       const ageMs = last === undefined ? null : now - Date.parse(last)
       if (ageMs !== null && ageMs <= maxAgeMs) continue
+      if (ageMs === null && now - Date.parse(target.registeredAt) <= maxAgeMs) continue
       active.push({
         labels: {sync: target.sync, rds: target.rds},
         summary:
           ageMs === null
-            ? `the ${target.sync} sync of ${target.rds} never succeeded`
+            ? `the ${target.sync} sync of ${target.rds} never succeeded (registered ${target.registeredAt})`
             : `the ${target.sync} sync of ${target.rds} last succeeded ${describeAge(ageMs)} ago (${last}), more than ${params.maxAge}`,
         value: ageMs === null ? null : Math.round(ageMs / 1000),
       })
