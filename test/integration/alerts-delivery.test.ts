@@ -1,4 +1,5 @@
 import {spawn, type ChildProcess} from 'node:child_process'
+import {createServer as createNetServer, type AddressInfo} from 'node:net'
 import {fileURLToPath} from 'node:url'
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
@@ -322,6 +323,23 @@ describe('the email channel, through a real SMTP server', () => {
     }
     // Back with the right password: sent.
     expect(await deliver(box, {now: later(7_200_000)}, settings({smtpUrl: smtp.url()}))).toMatchObject({sent: 1})
+  })
+
+  it('an SMTP server that accepts the connection and never greets costs the timeout; the message stays pending', async () => {
+    const silent = createNetServer(() => {})
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const {id} = await queue(box, 'email', 'oncall@example.com')
+      const url = `smtp://raiops:${SMTP_PASS}@127.0.0.1:${(silent.address() as AddressInfo).port}`
+      const report = await deliver(box, {now: later(9_000_000), timeoutMs: 300}, settings({smtpUrl: url}))
+      expect(report).toMatchObject({sent: 0, failed: 1})
+      const stored = await row(box, id)
+      expect(stored).toMatchObject({state: 'pending', attempts: 1})
+      expect(stored.lastError).toMatch(/300 ms|timeout|greeting/i)
+      expect(JSON.stringify({report, stored})).not.toContain(SMTP_PASS)
+    } finally {
+      await new Promise<void>((resolve) => silent.close(() => resolve()))
+    }
   })
 })
 
