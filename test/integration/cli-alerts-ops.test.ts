@@ -1,6 +1,7 @@
 import type {Knex} from 'knex'
-import {writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {fingerprint} from '../../src/lib/alerts/labels.js'
@@ -10,6 +11,10 @@ import {insertReturningId, openControlDb, parseDatabaseUrl} from '../../src/lib/
 import {queryControlDb} from '../support/cli.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
 import {type CliSession, initialisedHome} from '../support/session.js'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+// alerts:test evaluates through the engine and the default rules (lib/alerts/engine, rules): a build without them cannot run a fixture.
+const engineBuilt = existsSync(join(root, 'dist/src/lib/alerts/engine.js')) && existsSync(join(root, 'dist/src/lib/alerts/rules.js'))
 
 describe('alerts:list, history, silence, silences, unsilence, ack, test, as an operator runs them', () => {
   let dir: TestDir
@@ -26,7 +31,7 @@ describe('alerts:list, history, silence, silences, unsilence, ack, test, as an o
     const created = await session.run(['token:create', '--name', 'as-read-only', '--role', 'read_only', '--expires', '1d', '--json'])
     expect(created.code, created.stderr).toBe(0)
     tokens.readOnly = (JSON.parse(created.stdout) as {token: string}).token
-    // The engine's rows, written as alerts:run writes them.
+    // The engine's rows, written as alerts:run writes them (rules named apart from the seeded defaults).
     db = await openControlDb(parseDatabaseUrl(`sqlite://${join(home, 'raiops.sqlite')}`, home))
     const now = new Date()
     const rule = (name: string, kind: string, severity: string) =>
@@ -60,18 +65,18 @@ describe('alerts:list, history, silence, silences, unsilence, ack, test, as an o
         created_at: now,
         updated_at: now,
       })
-    const down = await rule('rds-down', 'rds_down', 'critical')
-    const sync = await rule('sync-failing', 'sync_failing', 'warning')
-    ids.down = await instance(down, {alertname: 'rds-down', severity: 'critical', rds: 'eu-2'}, 'firing')
-    ids.sync = await instance(sync, {alertname: 'sync-failing', severity: 'warning', rds: 'eu-2'}, 'firing')
-    ids.resolved = await instance(sync, {alertname: 'sync-failing', severity: 'warning', rds: 'us-1'}, 'resolved')
+    const down = await rule('eu-down', 'rds_down', 'critical')
+    const sync = await rule('eu-sync-failing', 'sync_failing', 'warning')
+    ids.down = await instance(down, {alertname: 'eu-down', severity: 'critical', rds: 'eu-2'}, 'firing')
+    ids.sync = await instance(sync, {alertname: 'eu-sync-failing', severity: 'warning', rds: 'eu-2'}, 'firing')
+    ids.resolved = await instance(sync, {alertname: 'eu-sync-failing', severity: 'warning', rds: 'us-1'}, 'resolved')
     await db('alert_transitions').insert({
       instance_id: ids.down,
       rule_id: down,
       from_state: 'pending',
       to_state: 'firing',
       at: new Date(now.getTime() - 300_000),
-      labels: JSON.stringify({alertname: 'rds-down', severity: 'critical', rds: 'eu-2'}),
+      labels: JSON.stringify({alertname: 'eu-down', severity: 'critical', rds: 'eu-2'}),
     })
   })
 
@@ -91,13 +96,13 @@ describe('alerts:list, history, silence, silences, unsilence, ack, test, as an o
     const table = await session.run(['alerts:list', '--wide'])
     expect(table.code, table.stderr).toBe(0)
     expect(table.stdout).toMatch(/id\W+state\W+severity\W+rule\W+labels\W+since\W+muted\W+acked\W+summary/)
-    expect(table.stdout).toMatch(new RegExp(`sync-failing\\W+rds=eu-2\\W+.*inhibited by ${ids.down}`))
+    expect(table.stdout).toMatch(new RegExp(`eu-sync-failing\\W+rds=eu-2\\W+.*inhibited by ${ids.down}`))
     const csv = await session.run(['alerts:list', '--all', '--format', 'csv', '--columns', 'id,state,labels'])
     expect(csv.stdout.trim().split('\n')).toEqual([
       'id,state,labels',
-      `${ids.down},firing,"alertname=rds-down,rds=eu-2,severity=critical"`,
-      `${ids.sync},firing,"alertname=sync-failing,rds=eu-2,severity=warning"`,
-      `${ids.resolved},resolved,"alertname=sync-failing,rds=us-1,severity=warning"`,
+      `${ids.down},firing,"alertname=eu-down,rds=eu-2,severity=critical"`,
+      `${ids.sync},firing,"alertname=eu-sync-failing,rds=eu-2,severity=warning"`,
+      `${ids.resolved},resolved,"alertname=eu-sync-failing,rds=us-1,severity=warning"`,
     ])
     const readOnly = await session.run(['alerts:list', '--json'], {env: {RAIOPS_TOKEN: tokens.readOnly}})
     expect(readOnly.code, readOnly.stderr).toBe(0)
@@ -107,7 +112,7 @@ describe('alerts:list, history, silence, silences, unsilence, ack, test, as an o
   })
 
   it('alerts:history --json lists the changes, filtered', async () => {
-    const history = await session.run(['alerts:history', '--rule', 'rds-down', '--json'])
+    const history = await session.run(['alerts:history', '--rule', 'eu-down', '--json'])
     expect(history.code, history.stderr).toBe(0)
     expect((JSON.parse(history.stdout) as AlertTransitionView[]).map((t) => [t.instanceId, t.from, t.to])).toEqual([[ids.down, 'pending', 'firing']])
     const none = await session.run(['alerts:history', '--matcher', 'rds=us-1', '--json'])
@@ -140,7 +145,7 @@ describe('alerts:list, history, silence, silences, unsilence, ack, test, as an o
       '--matcher',
       'rds=eu-2',
       '--matcher',
-      'alertname=rds-down',
+      'alertname=eu-down',
       '--reason',
       'eu-2 maintenance',
       '--for',
@@ -150,7 +155,7 @@ describe('alerts:list, history, silence, silences, unsilence, ack, test, as an o
     expect(created.code, created.stderr).toBe(0)
     const silence = JSON.parse(created.stdout) as SilenceView
     expect(silence).toMatchObject({
-      matchers: ['rds=eu-2', 'alertname=rds-down'],
+      matchers: ['rds=eu-2', 'alertname=eu-down'],
       reason: 'eu-2 maintenance',
       state: 'active',
       matchingNow: 1,
@@ -209,5 +214,22 @@ describe('alerts:list, history, silence, silences, unsilence, ack, test, as an o
     )
     expect((await session.run(['alerts:test', join(dir.path, 'missing.json')])).code).toBe(2)
     expect((await session.run(['alerts:test'])).code).toBe(2)
+  })
+
+  it.skipIf(!engineBuilt)('alerts:test runs a fixture: exit 0 when every step passes, 4 with a diff when one fails', async () => {
+    const shipped = join(root, 'alerts', 'fixtures', 'rds-down.json')
+    const passed = await session.run(['alerts:test', shipped])
+    expect(passed.code, passed.stderr).toBe(0)
+    expect(passed.stdout).toMatch(/^pass step 1 at 2026-01-05T10:00:00.000Z \(eu-2 is found down\)$/m)
+    expect(passed.stdout).toContain('4 step(s) passed')
+
+    const wrong = join(dir.path, 'wrong.json')
+    writeFileSync(wrong, readFileSync(shipped, 'utf8').replace('"state": "pending"', '"state": "firing"'))
+    const failed = await session.run(['alerts:test', wrong, '--json'])
+    expect(failed.code).toBe(4)
+    const result = JSON.parse(failed.stdout) as {passed: boolean; fixtures: Array<{steps: Array<{passed: boolean; diff: string[]}>}>}
+    expect(result.passed).toBe(false)
+    expect(result.fixtures[0].steps[0]).toMatchObject({passed: false, diff: ['- alert rds-down{rds=eu-2} firing', '+ alert rds-down{rds=eu-2} pending']})
+    expect(result.fixtures[0].steps.slice(1).every((s) => s.passed)).toBe(true)
   })
 })

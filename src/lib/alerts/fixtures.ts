@@ -324,8 +324,12 @@ const FIXTURE_WEBHOOK = 'http://127.0.0.1:9/alerts-test'
 /** `now`, `now-10m`, `now+1h` in a row's value: the step's evaluation time, moved by a duration. */
 const RELATIVE_TIME = /^now(?:\s*([+-])\s*(\S+))?$/
 
+/** An ISO time in UTC (`2026-01-01T00:00:00Z`) in a row's value: stored as a time, as raiops stores times. */
+const UTC_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/
+
 function rowValue(value: unknown, now: Date, path: JsonPath): unknown {
   if (typeof value === 'string') {
+    if (UTC_TIME.test(value) && !Number.isNaN(Date.parse(value))) return new Date(value)
     const match = RELATIVE_TIME.exec(value.trim())
     if (match === null) return value
     if (match[1] === undefined) return now
