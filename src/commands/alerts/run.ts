@@ -2,6 +2,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {alertsRunFlags} from '../../cli/flags/alerts-run.js'
 import {alertsRunExitCode, alertsRunText, type AlertsFailOn} from '../../cli/reporters/alerts-run.js'
 import {runAlerts, type AlertRunResult} from '../../lib/alerts/engine.js'
+import {seedDefaultRules} from '../../lib/alerts/rules.js'
 
 export default class AlertsRun extends BaseCommand<AlertRunResult> {
   static override summary = 'evaluate every enabled alert rule and send the notifications (for cron, every five minutes)'
@@ -24,7 +25,13 @@ A run that comes more than twice --interval after the previous one makes the ale
   async run(): Promise<AlertRunResult> {
     const {flags} = await this.parse(AlertsRun)
     const ctx = await this.context()
-    const result = await runAlerts(ctx, {intervalMs: flags.interval, signal: this.stopSignal('the run stops before its evaluation is committed')})
+    const result = await runAlerts(ctx, {
+      intervalMs: flags.interval,
+      seed: seedDefaultRules,
+      repeatIntervalMs: ctx.alerts?.repeatIntervalMs,
+      deliveryTimeoutMs: ctx.alerts?.sendTimeoutMs,
+      signal: this.stopSignal('the run stops before its evaluation is committed'),
+    })
     this.exitIfInterrupted()
     this.print(alertsRunText(this.color, result))
     this.exitWith(alertsRunExitCode(result, flags['fail-on'] as AlertsFailOn | undefined))

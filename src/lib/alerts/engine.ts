@@ -11,9 +11,9 @@ import {deliverPending, type DeliveryReport} from './delivery.js'
 import {inhibitedBy, inhibitors, loadActiveSilences, silencedBy} from './inhibition.js'
 import type {ActiveSample} from './kind.js'
 import {RULE_KINDS, type RuleKindRegistry} from './kinds/index.js'
-import {fingerprint} from './labels.js'
+import {fingerprint, parseLabels} from './labels.js'
 import {loadSubscriptions, outboxRows, type NotificationKind, type NotifiedInstance, type OutboxRow} from './outbox.js'
-import {loadEnabledRules} from './rules-read.js'
+import {loadEnabledRules} from './rules.js'
 import {step, type InstanceState, type StepResult} from './state.js'
 import {insertBatched, loadInstances, updateByIds, updateCase, chunks} from './store.js'
 import {DEFAULT_INTERVAL_MS, DEFAULT_REPEAT_INTERVAL_MS, type AlertRule, type AlertState, type Labels, type Severity} from './types.js'
@@ -81,7 +81,7 @@ export interface RunOptions {
   /** Per message, for delivery. */
   deliveryTimeoutMs?: number
   /** Adds the rules a run must find (the default rules, seeded idempotently); called under the lease before evaluating. */
-  seed?: (db: Knex, now: Date) => Promise<void>
+  seed?: (db: Knex, now: Date) => Promise<unknown>
 }
 
 export interface AlertRunResult {
@@ -193,14 +193,6 @@ const dateOf = (t: number | null): Date | null => (t === null ? null : new Date(
 
 function stateOf(row: AlertInstanceRow): InstanceState {
   return {state: row.state, activeAt: ms(row.active_at), firedAt: ms(row.fired_at), lastTrueAt: ms(row.last_true_at), resolvedAt: ms(row.resolved_at)}
-}
-
-function parseLabels(text: string): Labels {
-  try {
-    return JSON.parse(text) as Labels
-  } catch {
-    return {}
-  }
 }
 
 /**

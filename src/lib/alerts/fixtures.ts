@@ -10,10 +10,11 @@ import {insertReturningId, migrateLatest, openControlDb} from '../db/control-db.
 import {UserError} from '../errors/index.js'
 import {isDuration, parseDuration} from '../time/duration.js'
 import {formatPath, JsonSyntaxError, parseJsonWithLocations, type JsonLocations, type JsonPath} from './fixture-json.js'
+import {loadActiveSilences, loadInhibitors} from './inhibition.js'
 import type {RuleKindRegistry} from './kinds/index.js'
 import {RULE_KINDS} from './kinds/index.js'
 import {checkLabels, formatLabels, parseMatchers} from './labels.js'
-import {activeSilences, inhibitorsByRds, instanceView, LIVE_STATES, type AlertListItem} from './query.js'
+import {instanceView, LIVE_STATES, type AlertListItem} from './query.js'
 import {ALERT_STATES, ERROR_POLICIES, NO_DATA_POLICIES, SEVERITIES, type AlertState, type Labels} from './types.js'
 
 /*
@@ -593,7 +594,7 @@ async function observe(db: Knex, now: Date, afterNotificationId: number): Promis
     .join('alert_rules as r', 'r.id', 'i.rule_id')
     .select('i.*', 'r.name as rule_name', 'r.kind as rule_kind', 'r.severity as rule_severity')
     .orderBy('i.id')
-  const [silences, inhibitors] = await Promise.all([activeSilences(db, now), inhibitorsByRds(db)])
+  const [silences, inhibitors] = await Promise.all([loadActiveSilences(db, now), loadInhibitors(db)])
   const alerts = rows.map((row) => {
     const view = instanceView(row, silences, inhibitors)
     return {rule: view.rule, labels: view.labels, state: view.state, muted: mutedOf(view)}

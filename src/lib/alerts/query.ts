@@ -1,19 +1,16 @@
 import type {Knex} from 'knex'
 
 import type {Db} from '../db/control-db.js'
-import type {AlertInstanceRow, AlertRuleRow, AlertSilenceRow} from '../db/tables.js'
+import type {AlertInstanceRow, AlertRuleRow} from '../db/tables.js'
 import {toIso, toIsoRequired} from '../db/values.js'
 import {UserError} from '../errors/index.js'
 import {parseTimeFlag} from '../time/parse-time.js'
-import {matchesAll, parseMatcher, parseMatchers, type Matcher} from './labels.js'
+import {type ActiveSilence, type Inhibitors, inhibitorOf, loadActiveSilences, loadInhibitors, silenceOf} from './inhibition.js'
+import {matchesAll, parseLabels, parseMatcher, parseMatchers} from './labels.js'
 import {SEVERITIES, type AlertInstance, type AlertState, type Labels, type Severity} from './types.js'
 
 /** The states of an alert an operator has to know about: `alerts:list` shows them, `alerts:ack` acknowledges them. */
 export const LIVE_STATES: readonly AlertState[] = ['pending', 'firing', 'unknown']
-
-/** The kind whose firing instance mutes, for the same `rds` label, the instances of the kinds below (the design's inhibition rule). */
-export const INHIBITING_KIND = 'rds_down'
-export const INHIBITED_KINDS: readonly string[] = ['rds_degraded', 'sync_stale', 'sync_failing']
 
 /** One alert as `alerts:list` shows it: the instance, its rule's kind, and since when it has been in its state. */
 export interface AlertListItem extends AlertInstance {
@@ -35,75 +32,7 @@ export interface ListAlertsInput {
   limit?: number
 }
 
-/** A silence in force: its id and its parsed matchers. */
-export interface ActiveSilence {
-  id: number
-  matchers: Matcher[]
-}
-
 type InstanceWithRule = AlertInstanceRow & {rule_name: string; rule_kind: string; rule_severity: AlertRuleRow['severity']}
-
-export function parseLabels(text: string | null): Labels {
-  if (text === null) return {}
-  try {
-    const value = JSON.parse(text) as unknown
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Labels) : {}
-  } catch {
-    return {}
-  }
-}
-
-/** The matchers of a stored silence (a JSON array of matcher texts); one that no longer parses matches nothing. */
-export function silenceMatchers(row: Pick<AlertSilenceRow, 'matchers'>): Matcher[] | null {
-  try {
-    const texts = JSON.parse(row.matchers) as unknown
-    if (!Array.isArray(texts) || texts.length === 0) return null
-    return parseMatchers(texts.map(String))
-  } catch {
-    return null
-  }
-}
-
-/** The silences in force at `now` (started, not ended, not expired): one query. */
-export async function activeSilences(db: Db, now: Date): Promise<ActiveSilence[]> {
-  const rows = await db('alert_silences')
-    .where('starts_at', '<=', now)
-    .andWhere('ends_at', '>', now)
-    .whereNull('expired_at')
-    .orderBy('id')
-    .select('id', 'matchers')
-  return rows.flatMap((row) => {
-    const matchers = silenceMatchers(row)
-    return matchers === null ? [] : [{id: Number(row.id), matchers}]
-  })
-}
-
-/** The first silence in force whose matchers all match `labels`. */
-export function silencing(silences: readonly ActiveSilence[], labels: Labels): number | null {
-  return silences.find((s) => matchesAll(s.matchers, labels))?.id ?? null
-}
-
-/** The firing instances of `rds_down` rules by their `rds` label: one query. */
-export async function inhibitorsByRds(db: Db): Promise<Map<string, number>> {
-  const rows = await db('alert_instances as i')
-    .join('alert_rules as r', 'r.id', 'i.rule_id')
-    .where('r.kind', INHIBITING_KIND)
-    .andWhere('i.state', 'firing')
-    .orderBy('i.id')
-    .select('i.id', 'i.labels')
-  const byRds = new Map<string, number>()
-  for (const row of rows) {
-    const rds = parseLabels(row.labels).rds
-    if (rds !== undefined && !byRds.has(rds)) byRds.set(rds, Number(row.id))
-  }
-  return byRds
-}
-
-/** The `rds_down` instance that inhibits an instance of a rule of kind `kind` with `labels`, if any. */
-export function inhibiting(inhibitors: ReadonlyMap<string, number>, kind: string, labels: Labels): number | null {
-  if (!INHIBITED_KINDS.includes(kind) || labels.rds === undefined) return null
-  return inhibitors.get(labels.rds) ?? null
-}
 
 function sinceOf(row: AlertInstanceRow): string {
   const at = row.state === 'pending' ? row.active_at : row.state === 'firing' ? row.fired_at : row.state === 'resolved' ? row.resolved_at : null
@@ -115,7 +44,7 @@ function severityOf(value: string): Severity {
 }
 
 /** An instance row (joined with its rule) as services return it, muted as `silences` and `inhibitors` say. */
-export function instanceView(row: InstanceWithRule, silences: readonly ActiveSilence[], inhibitors: ReadonlyMap<string, number>): AlertListItem {
+export function instanceView(row: InstanceWithRule, silences: readonly ActiveSilence[], inhibitors: Inhibitors): AlertListItem {
   const labels = parseLabels(row.labels)
   return {
     id: Number(row.id),
@@ -135,8 +64,8 @@ export function instanceView(row: InstanceWithRule, silences: readonly ActiveSil
     lastNotifiedAt: toIso(row.last_notified_at),
     resolvedAt: toIso(row.resolved_at),
     acked: row.acked_by === null ? null : {by: row.acked_by, at: toIso(row.acked_at) ?? toIsoRequired(row.updated_at)},
-    silencedBy: silencing(silences, labels),
-    inhibitedBy: row.state === 'firing' || row.state === 'pending' || row.state === 'unknown' ? inhibiting(inhibitors, row.rule_kind, labels) : null,
+    silencedBy: silenceOf(silences, labels),
+    inhibitedBy: row.state === 'firing' || row.state === 'pending' || row.state === 'unknown' ? inhibitorOf(inhibitors, row.rule_kind, labels) : null,
   }
 }
 
@@ -179,7 +108,7 @@ export async function listAlerts(ctx: {db: Knex; now(): Date}, input: ListAlerts
   if (input.severity !== undefined) query = query.where('r.severity', input.severity)
   // Label matchers are applied here, so the limit counts what is shown; the cap keeps the read bounded.
   const rows = (await query.orderByRaw(`${STATE_ORDER}, ${SEVERITY_ORDER}, i.id desc`).limit(matchers.length > 0 ? 100_000 : limit)) as InstanceWithRule[]
-  const [silences, inhibitors] = await Promise.all([activeSilences(ctx.db, now), inhibitorsByRds(ctx.db)])
+  const [silences, inhibitors] = await Promise.all([loadActiveSilences(ctx.db, now), loadInhibitors(ctx.db)])
   return rows
     .filter((row) => matchers.length === 0 || matchesAll(matchers, parseLabels(row.labels)))
     .slice(0, limit)
@@ -191,7 +120,7 @@ export async function readAlert(ctx: {db: Db; now(): Date}, id: number): Promise
   const row = (await instancesQuery(ctx.db).where('i.id', id).first()) as InstanceWithRule | undefined
   if (row === undefined) return undefined
   const now = ctx.now()
-  const [silences, inhibitors] = await Promise.all([activeSilences(ctx.db, now), inhibitorsByRds(ctx.db)])
+  const [silences, inhibitors] = await Promise.all([loadActiveSilences(ctx.db, now), loadInhibitors(ctx.db)])
   return instanceView(row, silences, inhibitors)
 }
 

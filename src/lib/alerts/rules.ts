@@ -81,6 +81,18 @@ function parseJson(text: string | null): Record<string, unknown> {
   }
 }
 
+/** Only the string values of a stored JSON object: a label set. */
+function stringValues(object: Record<string, unknown>): Labels {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(object)) if (typeof value === 'string') out[name] = value
+  return out
+}
+
+/**
+ * A stored rule. JSON that does not parse (a row edited by hand) becomes `{}`:
+ * the kind's schema then says what is wrong, as an evaluation error of that
+ * rule, never a crashed run.
+ */
 export function rowToRule(row: AlertRuleRow): AlertRule {
   return {
     id: Number(row.id),
@@ -90,7 +102,7 @@ export function rowToRule(row: AlertRuleRow): AlertRule {
     forMs: Number(row.for_ms),
     keepFiringForMs: Number(row.keep_firing_for_ms),
     severity: row.severity,
-    labels: parseJson(row.labels) as Labels,
+    labels: stringValues(parseJson(row.labels)),
     noData: row.no_data,
     onError: row.on_error,
     description: row.description,
@@ -100,6 +112,12 @@ export function rowToRule(row: AlertRuleRow): AlertRule {
     createdAt: toIsoRequired(row.created_at),
     updatedAt: toIsoRequired(row.updated_at),
   }
+}
+
+/** Every enabled rule, oldest first: what a run evaluates. One query. */
+export async function loadEnabledRules(db: Db): Promise<AlertRule[]> {
+  const rows = await db(ALERT_RULES_TABLE).where({enabled: true}).orderBy('id')
+  return rows.map(rowToRule)
 }
 
 function knownKinds(kinds: RuleKindRegistry): string {

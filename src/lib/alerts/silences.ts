@@ -9,8 +9,10 @@ import {NotFoundError, UserError} from '../errors/index.js'
 import {escapeControl} from '../text/escape.js'
 import {isDuration, parseDuration} from '../time/duration.js'
 import {parseTimeFlag} from '../time/parse-time.js'
+import {silenceMatchers} from './inhibition.js'
 import {matches, matchesAll, parseMatchers, type Matcher} from './labels.js'
-import {checkLimit, LIVE_STATES, parseLabels, silenceMatchers} from './query.js'
+import {parseLabels} from './labels.js'
+import {checkLimit, LIVE_STATES} from './query.js'
 
 /** The longest a silence may last: one that outlives what it was for hides the next outage. */
 export const MAX_SILENCE_MS = 30 * 86_400_000

@@ -1,4 +1,5 @@
-import {activeSilences, inhibiting, inhibitorsByRds, parseLabels, silencing} from '../../alerts/query.js'
+import {inhibitorOf, loadActiveSilences, loadInhibitors, silenceOf} from '../../alerts/inhibition.js'
+import {parseLabels} from '../../alerts/labels.js'
 import {SEVERITIES, type Severity} from '../../alerts/types.js'
 import {toIso, toIsoRequired} from '../../db/values.js'
 import {ago} from '../../text/age.js'
@@ -32,8 +33,8 @@ export const alertsSection: StatusSection = {
     const now = ctx.now()
     const [firingRows, silences, inhibitors, lastRunRow, outboxRow] = await Promise.all([
       ctx.db('alert_instances as i').join('alert_rules as r', 'r.id', 'i.rule_id').where('i.state', 'firing').select('i.labels', 'r.kind', 'r.severity'),
-      activeSilences(ctx.db, now),
-      inhibitorsByRds(ctx.db),
+      loadActiveSilences(ctx.db, now),
+      loadInhibitors(ctx.db),
       ctx.db('alert_runs').whereNotNull('finished_at').orderBy('finished_at', 'desc').orderBy('id', 'desc').first('id', 'finished_at', 'status'),
       ctx.db('alert_notifications').where({state: 'pending'}).count({n: '*'}).min({oldest: 'created_at'}).first(),
     ])
@@ -41,7 +42,7 @@ export const alertsSection: StatusSection = {
     let muted = 0
     for (const row of firingRows) {
       const labels = parseLabels(row.labels)
-      if (silencing(silences, labels) !== null || inhibiting(inhibitors, row.kind, labels) !== null) muted++
+      if (silenceOf(silences, labels) !== null || inhibitorOf(inhibitors, row.kind, labels) !== null) muted++
       else firing[(SEVERITIES as readonly string[]).includes(labels.severity) ? (labels.severity as Severity) : (row.severity as Severity)]++
     }
     const lastRun = lastRunRow ? {id: Number(lastRunRow.id), finishedAt: toIsoRequired(lastRunRow.finished_at), status: lastRunRow.status} : null
