@@ -2,6 +2,7 @@ import type {Knex} from 'knex'
 
 import type {AuditContext} from './audit/writer.js'
 import type {Principal} from './auth/types.js'
+import type {AlertSettings} from './config/index.js'
 import type {Keyring} from './crypto/keyring.js'
 import type {FleetOptions} from './db/knex-config.js'
 import type {ConnectionRegistry} from './db/registry.js'
@@ -38,6 +39,8 @@ export interface OpsContext {
   now(): Date
   /** RAIOPS_BILLING_GRACE_DAYS, for the subscription status the health score reads (default 7). */
   billingGraceDays?: number
+  /** How alert notifications are sent (RAIOPS_SMTP_URL, RAIOPS_ALERT_*); unset, the channels have no server and no secret. */
+  alerts?: AlertSettings
 }
 
 /**

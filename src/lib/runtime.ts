@@ -194,6 +194,7 @@ export class Runtime {
       fleetOptions: this.config.fleet,
       now: () => new Date(),
       billingGraceDays: this.config.billingGraceDays,
+      alerts: this.config.alerts,
     }
   }
 

@@ -215,7 +215,7 @@ describe('rds:health and status from the command line', () => {
     // Two RDS down: the overview is FAIL, and so is the exit code (--fail-on fail by default).
     expect(json.code, json.stderr).toBe(4)
     const overview = JSON.parse(json.stdout)
-    expect(overview.sections.map((s: {key: string}) => s.key)).toEqual(['rds', 'sync', 'tenants', 'routing', 'billing', 'jobs', 'audit'])
+    expect(overview.sections.map((s: {key: string}) => s.key)).toEqual(['rds', 'sync', 'tenants', 'routing', 'billing', 'jobs', 'alerts', 'audit'])
     const rds = overview.sections[0]
     expect(rds.state).toBe('fail')
     expect(rds.data.byHealth).toMatchObject({healthy: 1, down: 2})

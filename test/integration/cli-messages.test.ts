@@ -107,7 +107,7 @@ describe('messages a person at a terminal reads', () => {
 
   it('status says how to fill a section never run (billing: before any subscription)', async () => {
     const json = JSON.parse((await cli(['status', '--json'])).stdout) as {sections: Array<{key: string; state: string; summary: string}>}
-    expect(json.sections.map((s) => s.key)).toEqual(['rds', 'sync', 'tenants', 'routing', 'billing', 'jobs', 'audit'])
+    expect(json.sections.map((s) => s.key)).toEqual(['rds', 'sync', 'tenants', 'routing', 'billing', 'jobs', 'alerts', 'audit'])
     expect(json.sections.find((s) => s.key === 'sync')).toMatchObject({state: 'never', summary: expect.stringContaining('raiops sync:all')})
 
     const text = await cli(['status'])

@@ -24,6 +24,49 @@ describe('config', () => {
     expect(() => loadConfig({RAIOPS_HOME: 'x'})).toThrow(expect.objectContaining({exitCode: 2, constructor: ConfigError}))
   })
 
+  it('the alert notification settings: unset by default, each checked and named, never echoing a password', () => {
+    expect(loadConfig({XDG_DATA_HOME: '/data'}).alerts).toEqual({
+      smtpUrl: null,
+      emailFrom: null,
+      webhookSecret: null,
+      sendTimeoutMs: 10_000,
+      repeatIntervalMs: 4 * 3_600_000,
+      hang: null,
+    })
+    const set = loadConfig({
+      RAIOPS_SMTP_URL: 'smtp://mailer:p%40ss@127.0.0.1:2525',
+      RAIOPS_ALERT_EMAIL_FROM: 'raiops <alerts@example.com>',
+      RAIOPS_ALERT_WEBHOOK_SECRET: 'a-secret-of-16-chars',
+      RAIOPS_ALERT_SEND_TIMEOUT_MS: '2500',
+      RAIOPS_ALERT_REPEAT_INTERVAL: '30m',
+    }).alerts
+    expect(set).toMatchObject({
+      smtpUrl: 'smtp://mailer:p%40ss@127.0.0.1:2525',
+      emailFrom: 'raiops <alerts@example.com>',
+      sendTimeoutMs: 2500,
+      repeatIntervalMs: 1_800_000,
+    })
+    const refused: Array<[string, string, RegExp]> = [
+      ['RAIOPS_SMTP_URL', 'http://mailer:hunter2-pass@mail.example.com', /^RAIOPS_SMTP_URL: expected smtp:\/\/host:port/],
+      ['RAIOPS_SMTP_URL', 'smtp://', /^RAIOPS_SMTP_URL: expected/],
+      ['RAIOPS_ALERT_EMAIL_FROM', 'alerts', /^RAIOPS_ALERT_EMAIL_FROM: expected an email address/],
+      ['RAIOPS_ALERT_WEBHOOK_SECRET', 'short', /^RAIOPS_ALERT_WEBHOOK_SECRET: expected a secret of at least 16 characters/],
+      ['RAIOPS_ALERT_SEND_TIMEOUT_MS', '10s', /^RAIOPS_ALERT_SEND_TIMEOUT_MS: expected a whole number of milliseconds/],
+      ['RAIOPS_ALERT_REPEAT_INTERVAL', '4', /^RAIOPS_ALERT_REPEAT_INTERVAL: expected a duration such as 4h/],
+      ['RAIOPS_ALERT_HANG', 'before-send', /^RAIOPS_ALERT_HANG: expected after-send/],
+    ]
+    for (const [name, value, message] of refused) {
+      let error: unknown
+      try {
+        loadConfig({[name]: value})
+      } catch (caught) {
+        error = caught
+      }
+      expect(error, `${name}=${value}`).toMatchObject({exitCode: 2, message: expect.stringMatching(message)})
+      expect(String((error as Error).message)).not.toContain('hunter2-pass')
+    }
+  })
+
   it('RAIOPS_GHOST_DOMAIN: raiops.invalid by default, lower-cased, a domain name or refused', () => {
     expect(loadConfig({XDG_DATA_HOME: '/data'}).ghostDomain).toBe('raiops.invalid')
     expect(loadConfig({RAIOPS_GHOST_DOMAIN: ' Support.Example.COM '}).ghostDomain).toBe('support.example.com')

@@ -207,6 +207,15 @@ describe('redaction', () => {
       '--password-stdin',
     ])
   })
+
+  it("keeps a URL in the command line but not its password or a web URL's query", () => {
+    expect(scrubArgv(['alerts:subscribe', '--target', 'https://hook:pw-1@ops.example.com/in?token=t0k3n#x', '--target=http://h.example/p?a=1'])).toEqual([
+      'alerts:subscribe',
+      '--target',
+      'https://hook:[redacted]@ops.example.com/in?[redacted]#x',
+      '--target=http://h.example/p?[redacted]',
+    ])
+  })
 })
 
 describe('RDS field validation', () => {

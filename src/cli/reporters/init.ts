@@ -14,6 +14,7 @@ export function renderInit(c: ChalkInstance, init: InitResult): string {
     `${ok} master key  ${result.key.source === 'env' ? 'from RAIOPS_MASTER_KEY' : result.key.path} (key id ${result.key.kid}${result.key.created ? ', created' : ''})`,
     `${ok} database    ${result.database} (${result.migrationsApplied.length} migration(s) applied)`,
     `${ok} roles       ${result.roles.created.length > 0 ? result.roles.created.join(', ') : 'already present'}`,
+    `${ok} alert rules ${result.alertRules.created.length > 0 ? `${result.alertRules.created.length} default rule(s) seeded` : 'already present'}`,
     `${ok} admin       ${result.admin.email}${result.admin.created ? ' (created)' : ' (exists)'}`,
   ]
   return `${lines.join('\n')}\n`

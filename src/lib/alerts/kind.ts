@@ -3,8 +3,12 @@ import type {z} from 'zod'
 import type {OpsContext} from '../context.js'
 import type {Labels} from './types.js'
 
-/** What a kind's evaluation reads with: the control database and the evaluation time (never the wall clock). */
-export type EvaluationContext = Pick<OpsContext, 'db'>
+/**
+ * What a kind's evaluation reads with: the control database (and the configured
+ * billing grace days, so that the billing kinds agree with `billing:alerts`),
+ * with the evaluation time (never the wall clock).
+ */
+export type EvaluationContext = Pick<OpsContext, 'db' | 'billingGraceDays'>
 
 export interface EvaluationTime {
   /** The run's evaluation time. */

@@ -21,6 +21,18 @@ export function fingerprint(labels: Labels): string {
   return createHash('sha256').update(canonicalLabels(labels)).digest('hex')
 }
 
+/** A stored label set (JSON text); anything but an object of strings reads as no labels, or without its non-string values. */
+export function parseLabels(text: string | null): Labels {
+  if (text === null) return {}
+  try {
+    const value: unknown = JSON.parse(text)
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return {}
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === 'string')) as Labels
+  } catch {
+    return {}
+  }
+}
+
 /** `rds=eu-2,tenant=Acme` for a line of text. */
 export function formatLabels(labels: Labels): string {
   return Object.keys(labels)

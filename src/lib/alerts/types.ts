@@ -91,4 +91,6 @@ export interface NotificationPayload {
   alerts: Array<{labels: Labels; state: AlertState; summary: string | null; activeAt: string | null; firedAt: string | null; resolvedAt: string | null}>
   /** One line: `[FIRING:3] billing-overdue (warning)`. */
   title: string
+  /** How many of the message's instances (counted in the title) `alerts` leaves out to keep the message under the outbox's size; absent when none. */
+  omitted?: number
 }

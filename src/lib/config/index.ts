@@ -5,6 +5,7 @@ import {parseEnv} from 'node:util'
 import {z} from 'zod'
 
 import {ConfigError} from '../errors/index.js'
+import {parseDuration} from '../time/duration.js'
 
 const positiveMs = (what: string) =>
   z.coerce
@@ -108,6 +109,34 @@ export const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9-]*:(before|unrecorded|after)$/, {message: 'expected <step-name>:before, :unrecorded or :after'})
     .optional(),
+  // Alert notifications (lib/alerts/delivery.ts and its channels).
+  RAIOPS_SMTP_URL: z
+    .string()
+    .refine(smtpUrlOk, {message: 'expected smtp://host:port or smtps://host:port, with user:password@ before the host when the server wants them'})
+    .optional(),
+  RAIOPS_ALERT_EMAIL_FROM: z
+    .string()
+    .trim()
+    .max(320)
+    .regex(/^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/, {
+      message: 'expected an email address, as alerts@example.com or raiops <alerts@example.com>',
+    })
+    .optional(),
+  RAIOPS_ALERT_WEBHOOK_SECRET: z.string().min(16, {message: 'expected a secret of at least 16 characters (alert webhooks are signed with it)'}).optional(),
+  RAIOPS_ALERT_SEND_TIMEOUT_MS: positiveMs('how long one alert notification may take to be accepted').default(10_000),
+  RAIOPS_ALERT_REPEAT_INTERVAL: z
+    .string()
+    .transform((value, ctx) => {
+      try {
+        return parseDuration(value, 'RAIOPS_ALERT_REPEAT_INTERVAL', 365 * 86_400_000)
+      } catch {
+        ctx.addIssue({code: z.ZodIssueCode.custom, message: 'expected a duration such as 4h or 30m (how often an alert that stays firing is notified again)'})
+        return z.NEVER
+      }
+    })
+    .optional(),
+  // A test seam (ARCHITECTURE.md, Alerts): `after-send` makes delivery hang once a channel accepted a message, before it is recorded as sent.
+  RAIOPS_ALERT_HANG: z.enum(['after-send'], {message: 'expected after-send'}).optional(),
   XDG_DATA_HOME: absolutePath.optional(),
   // Output: read by the command base before the rest is validated, so they are plain strings.
   NO_COLOR: z.string().optional(),
@@ -118,6 +147,31 @@ export const envSchema = z.object({
 })
 
 export type Env = z.infer<typeof envSchema>
+
+function smtpUrlOk(value: string): boolean {
+  if (!/^smtps?:\/\//i.test(value)) return false
+  try {
+    return new URL(value).hostname !== ''
+  } catch {
+    return false
+  }
+}
+
+/** How alert notifications are sent (RAIOPS_SMTP_URL, RAIOPS_ALERT_*); unset channels fail their messages with a line naming the variable. */
+export interface AlertSettings {
+  /** smtp://[user:password@]host:port (or smtps://): the email channel's server. A secret: never printed. */
+  smtpUrl: string | null
+  /** The From of alert emails. */
+  emailFrom: string | null
+  /** What alert webhooks are signed with (the `t=,v1=` scheme audit:serve checks). */
+  webhookSecret: string | null
+  /** How long one message may take to be accepted by its channel. */
+  sendTimeoutMs: number
+  /** How often an alert that stays firing is notified again (Alertmanager's repeat_interval). */
+  repeatIntervalMs: number
+  /** The test seam: `after-send` hangs delivery after a channel accepted a message, before it is recorded. */
+  hang: 'after-send' | null
+}
 
 export interface RaiopsConfig {
   /** Where raiops keeps its SQLite control database, master key and sessions. */
@@ -139,6 +193,8 @@ export interface RaiopsConfig {
   placementCapacity: number
   /** How the job runner retries, leases and (in tests) hangs (RAIOPS_JOB_*). */
   jobs: {retryLimit: number; retryDelayMs: number; retryMaxMs: number; leaseMs: number; hang: string | null}
+  /** How alert notifications are sent (RAIOPS_SMTP_URL, RAIOPS_ALERT_*). */
+  alerts: AlertSettings
   /** The revenue report's policies as set (RAIOPS_BILLING_*); unset ones take the MRR engine's defaults. */
   billingPolicies: {
     limitedDiscounts?: 'ignore' | 'apply'
@@ -268,6 +324,14 @@ export function loadConfig(env: Record<string, string | undefined>): RaiopsConfi
       retryMaxMs: parsed.RAIOPS_JOB_RETRY_MAX_MS,
       leaseMs: parsed.RAIOPS_JOB_LEASE_MS,
       hang: parsed.RAIOPS_JOB_HANG ?? null,
+    },
+    alerts: {
+      smtpUrl: parsed.RAIOPS_SMTP_URL ?? null,
+      emailFrom: parsed.RAIOPS_ALERT_EMAIL_FROM ?? null,
+      webhookSecret: parsed.RAIOPS_ALERT_WEBHOOK_SECRET ?? null,
+      sendTimeoutMs: parsed.RAIOPS_ALERT_SEND_TIMEOUT_MS,
+      repeatIntervalMs: parsed.RAIOPS_ALERT_REPEAT_INTERVAL ?? 4 * 3_600_000,
+      hang: parsed.RAIOPS_ALERT_HANG ?? null,
     },
     billingPolicies: {
       limitedDiscounts: parsed.RAIOPS_BILLING_LIMITED_DISCOUNTS,

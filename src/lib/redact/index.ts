@@ -141,7 +141,7 @@ export function scrubText(text: string): string {
   return redactSecretShapes(out.replace(/(\w+:\/\/[^:/\s@]+:)([^@\s]+)@/g, `$1${REDACTED}@`))
 }
 
-/** The command line as typed, with the values of secret-looking flags removed. */
+/** The command line as typed, with the values of secret-looking flags, URL passwords and web URLs' queries removed. */
 export function scrubArgv(argv: readonly string[]): string[] {
   const out: string[] = []
   let hideNext = false
@@ -160,7 +160,8 @@ export function scrubArgv(argv: readonly string[]): string[] {
       }
       continue
     }
-    out.push(scrubText(arg))
+    // A web URL's query often carries a token (a webhook's `?token=`): it is not kept either.
+    out.push(scrubText(arg).replace(/(https?:\/\/[^\s?#]*)\?[^\s#]*/gi, `$1?${REDACTED}`))
   }
   return out
 }

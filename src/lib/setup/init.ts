@@ -1,6 +1,7 @@
 import type {Knex} from 'knex'
 import {z} from 'zod'
 
+import {seedDefaultRules} from '../alerts/rules.js'
 import {appendAudit, lockForChange} from '../audit/writer.js'
 import {assertAcceptablePassword, hashPassword} from '../auth/passwords.js'
 import {seedRoles} from '../auth/seed.js'
@@ -37,6 +38,8 @@ export interface InitResult {
   key: {source: 'env' | 'file'; path: string | null; kid: string; created: boolean}
   migrationsApplied: string[]
   roles: {created: string[]; permissionsCreated: string[]}
+  /** The default alert rules this run seeded (those missing by name; an edited one is left as it is). */
+  alertRules: {created: string[]}
   admin: {email: string; created: boolean}
   /** False when raiops was already initialised and nothing was changed. */
   changed: boolean
@@ -110,8 +113,9 @@ export async function initRaiops(ctx: ChangeContext, options: InitOptions): Prom
   const result = await db.transaction(async (tx) => {
     await lockForChange(tx)
     const seeded = await seedRoles(tx, now)
+    const alertRules = await seedDefaultRules(tx, now)
     const keyRegistered = await registerActiveKey(tx, keyring, audit, now)
-    if (seeded.rolesCreated.length > 0 || seeded.permissionsCreated.length > 0 || migrationsApplied.length > 0) {
+    if (seeded.rolesCreated.length > 0 || seeded.permissionsCreated.length > 0 || alertRules.length > 0 || migrationsApplied.length > 0) {
       await appendAudit(
         tx,
         audit,
@@ -123,6 +127,7 @@ export async function initRaiops(ctx: ChangeContext, options: InitOptions): Prom
             migrations: migrationsApplied,
             roles: seeded.rolesCreated,
             permissions: seeded.permissionsCreated.length,
+            alertRules,
             keyId: keyring.active.kid,
           },
         },
@@ -150,7 +155,7 @@ export async function initRaiops(ctx: ChangeContext, options: InitOptions): Prom
       )
       adminCreated = true
     }
-    return {seeded, adminCreated, keyRegistered}
+    return {seeded, alertRules, adminCreated, keyRegistered}
   })
 
   if (options.signInAdmin && admin && result.adminCreated) await signInFirstAdmin(ctx, {home: options.home, email: admin.email})
@@ -159,6 +164,7 @@ export async function initRaiops(ctx: ChangeContext, options: InitOptions): Prom
     migrationsApplied.length > 0 ||
     result.seeded.rolesCreated.length > 0 ||
     result.seeded.permissionsCreated.length > 0 ||
+    result.alertRules.length > 0 ||
     result.adminCreated ||
     Boolean(keyFile?.created)
   return {
@@ -169,6 +175,7 @@ export async function initRaiops(ctx: ChangeContext, options: InitOptions): Prom
       : {source: 'env', path: null, kid: keyring.active.kid, created: false},
     migrationsApplied,
     roles: {created: result.seeded.rolesCreated, permissionsCreated: result.seeded.permissionsCreated},
+    alertRules: {created: result.alertRules},
     admin: {email: admin?.email ?? existingAdmin!.email, created: result.adminCreated},
     changed,
   }
