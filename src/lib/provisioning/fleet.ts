@@ -21,16 +21,3 @@ export async function masterConnection(ctx: FleetContext): Promise<{db: Knex; rd
   if (!rds) throw new UserError('no RDS is marked master: the routing directory has nowhere to go', {hint: 'mark one with `raiops rds:edit NAME --master`'})
   return {db: await ctx.fleet.get(await connectionSpecFor(ctx, rds)), rds}
 }
-
-/** Inserts one fleet row and returns its id, on every engine. */
-export async function insertFleetRow(db: Knex | Knex.Transaction, table: string, row: Record<string, unknown>): Promise<number> {
-  if (db.client.config.client === 'mysql2') {
-    const [id] = (await db(table).insert(row)) as number[]
-    return Number(id)
-  }
-  const [inserted] = (await db(table).insert(row, ['id'])) as Array<{id: number | string} | number>
-  return Number(typeof inserted === 'object' ? inserted.id : inserted)
-}
-
-/** A SQL expression comparing a column case-insensitively with a value, the same on every engine. */
-export const lowerEquals = (db: Knex | Knex.Transaction, column: string, value: string): Knex.Raw => db.raw('LOWER(??) = ?', [column, value.toLowerCase()])

@@ -1,14 +1,16 @@
 import type {Knex} from 'knex'
 
 import {setSubscription} from '../billing/subscriptions.js'
+import {insertRowReturningId} from '../db/control-db.js'
 import {RESERVATIONS_TABLE, ROUTING_CACHE_TABLE, TENANT_MASTER_TABLE} from '../db/tables.js'
 import {UserError} from '../errors/index.js'
 import type {JsonObject, StepDefinition, StepRun} from '../jobs/kind.js'
 import {attachReservation, releaseReservation, reserveSlot} from '../placement/placement.js'
 import {fleetTime} from '../tenant/status-change.js'
 import {searchText} from '../text/search.js'
+import {whereCaseless, whereEmail} from '../user/fleet-users.js'
 import {ghostEmail, ghostName, ghostOperators, unusablePassword} from '../user/ghosts.js'
-import {insertFleetRow, lowerEquals, masterConnection, rdsConnection} from './fleet.js'
+import {masterConnection, rdsConnection} from './fleet.js'
 import {openOwnerHash, type TenantCreateInput} from './input.js'
 import {verifyTenant} from './verify.js'
 
@@ -67,16 +69,12 @@ const place: Step = {
 
 /** The tenant rows of this name on the RDS (names compare without case, as MySQL's collation does). */
 async function tenantsNamed(db: Knex, name: string): Promise<Array<{id: number; created_at: unknown; primary_contact_email: string | null}>> {
-  return db('tenants')
-    .where(lowerEquals(db, 'name', name))
-    .select('id', 'created_at', 'primary_contact_email')
-    .orderBy('id')
+  return whereCaseless(db, db('tenants'), 'name', name).select('id', 'created_at', 'primary_contact_email').orderBy('id')
 }
 
 /** The tenant an earlier attempt of this job inserted: its name, its contact, and the reservation's instant as created_at. */
 async function findOwnTenant(db: Knex, input: TenantCreateInput, marker: string): Promise<number | null> {
-  const row = (await db('tenants')
-    .where(lowerEquals(db, 'name', input.name))
+  const row = (await whereCaseless(db, db('tenants'), 'name', input.name)
     .andWhere({created_at: marker, primary_contact_email: input.contactEmail})
     .first('id')) as {id: number} | undefined
   return row ? Number(row.id) : null
@@ -96,7 +94,7 @@ const tenant: Step = {
         hint: 'choose another --name, or another server with --rds',
       })
     step.signal.throwIfAborted()
-    const tenantId = await insertFleetRow(db, 'tenants', {
+    const tenantId = await insertRowReturningId(db, 'tenants', {
       name: input.name,
       primary_contact_name: input.contactName,
       primary_contact_email: input.contactEmail,
@@ -123,9 +121,7 @@ const tenant: Step = {
 
 /** The owner's user on the tenant, as this job writes it: its email, dated with the reservation's instant. */
 function ownOwner(db: Knex, step: Run, tenantId: number): Knex.QueryBuilder {
-  return db('users')
-    .where({tenant_id: tenantId, created_at: placed(step).marker})
-    .andWhere(lowerEquals(db, 'email', step.job.input.owner.email))
+  return whereEmail(db, db('users').where({tenant_id: tenantId, created_at: placed(step).marker}), step.job.input.owner.email)
 }
 
 const owner: Step = {
@@ -135,10 +131,7 @@ const owner: Step = {
     const {rdsId, rdsName, marker} = placed(step)
     const tenantId = tenantIdOf(step)
     const {db} = await rdsConnection(step.ctx, rdsId)
-    const found = (await db('users')
-      .where({tenant_id: tenantId})
-      .andWhere(lowerEquals(db, 'email', input.owner.email))
-      .first('id')) as {id: number} | undefined
+    const found = (await whereEmail(db, db('users').where({tenant_id: tenantId}), input.owner.email).first('id')) as {id: number} | undefined
     if (found) {
       // An earlier attempt of this step wrote it (dated as this job dates its rows), or someone else did: then it is not ours to take.
       const own = (await ownOwner(db, step, tenantId).first('id')) as {id: number} | undefined
@@ -149,7 +142,7 @@ const owner: Step = {
     }
     const password = openOwnerHash(await step.ctx.keyring(), input) ?? unusablePassword()
     step.signal.throwIfAborted()
-    const userId = await insertFleetRow(db, 'users', {
+    const userId = await insertRowReturningId(db, 'users', {
       tenant_id: tenantId,
       name: input.owner.name,
       email: input.owner.email,
@@ -200,9 +193,7 @@ const locations: Step = {
 
 /** The routing entries of the owner for this tenant on the master. */
 function routingEntries(db: Knex, step: Run, tenantId: number, rdsId: number): Knex.QueryBuilder {
-  return db('user_email_routing')
-    .where({tenant_id: tenantId, rds_instance_id: rdsId})
-    .andWhere(lowerEquals(db, 'email', step.job.input.owner.email))
+  return whereEmail(db, db('user_email_routing').where({tenant_id: tenantId, rds_instance_id: rdsId}), step.job.input.owner.email)
 }
 
 const routing: Step = {
@@ -220,7 +211,7 @@ const routing: Step = {
     if (!user) throw new Error(`the owner's user ${userId} is gone from the tenant's RDS`)
     step.signal.throwIfAborted()
     const at = fleetTime(step.ctx.now())
-    const routingId = await insertFleetRow(master, 'user_email_routing', {
+    const routingId = await insertRowReturningId(master, 'user_email_routing', {
       email: step.job.input.owner.email,
       tenant_id: tenantId,
       rds_instance_id: rdsId,

@@ -1,6 +1,7 @@
 import {TENANT_MASTER_TABLE} from '../db/tables.js'
 import {RaiopsError, ExitCode} from '../errors/index.js'
-import {lowerEquals, masterConnection, rdsConnection, type FleetContext} from './fleet.js'
+import {whereCaseless} from '../user/fleet-users.js'
+import {masterConnection, rdsConnection, type FleetContext} from './fleet.js'
 import {openOwnerHash, type TenantCreateInput} from './input.js'
 
 /**
@@ -62,9 +63,13 @@ export async function verifyTenant(ctx: FleetContext, v: VerifyInput): Promise<T
   }
   let rows = 0
   const {db} = await rdsConnection(ctx, v.rdsId)
-  const tenants = (await db('tenants')
-    .where(lowerEquals(db, 'name', input.name))
-    .select('id', 'name', 'primary_contact_name', 'primary_contact_email', 'status')) as Array<Record<string, unknown>>
+  const tenants = (await whereCaseless(db, db('tenants'), 'name', input.name).select(
+    'id',
+    'name',
+    'primary_contact_name',
+    'primary_contact_email',
+    'status',
+  )) as Array<Record<string, unknown>>
   expect('rds:tenants', `rows named "${input.name}"`, 1, tenants.length)
   const t = tenants.find((row) => Number(row.id) === v.tenantId)
   expect(
