@@ -1,3 +1,4 @@
+import bcrypt from 'bcryptjs'
 import type {Knex} from 'knex'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -470,6 +471,49 @@ describe('tenant:create on a MariaDB fleet (east the master, west), each RDS beh
     const written = await tenantRows(rows, name, email)
     expect([written.tenants.length, written.owners.length, written.locations.length, written.routing.length, written.registry.length]).toEqual([1, 1, 2, 1, 1])
     expect(written.ghosts).toBe(1)
+    expect(await newIssues()).toEqual([])
+  })
+
+  // Last: it changes the home's keyring.
+  it("keys:rotate re-encrypts a queued job's owner hash: with the old key pruned, the job still runs and the owner's password verifies; no view shows the hash", async () => {
+    const name = 'Rotated Roastery'
+    const email = 'rotated@roastery.example'
+    const queued = await cli(['tenant:create', '--name', name, '--owner-name', 'R', '--owner-email', email, '--owner-password-stdin', '--detach', '--json'], {
+      input: `${OWNER_PASSWORD}\n`,
+    })
+    expect(queued.code, queued.stderr).toBe(0)
+    const id = (JSON.parse(queued.stdout) as CreateTenantResult).job.id
+    const sealedBefore = (JSON.parse(String((await db('jobs').where({id}).first('input'))!.input)) as {owner: {passwordHashEnc: string}}).owner.passwordHashEnc
+    const oldKid = sealedBefore.split('.')[1]
+
+    const rotated = await cli(['keys:rotate', '--json'])
+    expect(rotated.code, rotated.stderr).toBe(0)
+    const {activeKid} = JSON.parse(rotated.stdout) as {activeKid: string}
+    const sealed = (JSON.parse(String((await db('jobs').where({id}).first('input'))!.input)) as {owner: {passwordHashEnc: string}}).owner.passwordHashEnc
+    expect(sealed.split('.')[1]).toBe(activeKid)
+    const pruned = await cli(['keys:prune', '--json'])
+    expect(pruned.code, pruned.stderr).toBe(0)
+    expect((JSON.parse(pruned.stdout) as {removed: string[]}).removed).toContain(oldKid)
+
+    const worked = await cli(['job:work', '--once'])
+    expect(worked.code, worked.stderr).toBe(0)
+    const shown = await cli(['job:show', String(id), '--json'])
+    expect((JSON.parse(shown.stdout) as JobView).state).toBe('done')
+    const written = await tenantRows(rows, name, email)
+    expect(written.owners).toHaveLength(1)
+    const hash = written.owners[0].password
+    expect(bcrypt.compareSync(OWNER_PASSWORD, hash.replace(/^\$2y\$/, '$2a$'))).toBe(true)
+
+    // Neither the hash nor its ciphertexts, in any view of the job or in the audit trail.
+    for (const args of [['job:show', String(id)], ['job:list'], ['job:list', '--json'], ['audit:list', '--json', '--limit', '200']]) {
+      const viewed = await cli(args)
+      expect(viewed.code, `${args.join(' ')}: ${viewed.stderr}`).toBe(0)
+    }
+    session.expectNoSecretInTranscript(OWNER_PASSWORD, hash, sealedBefore, sealed, sealedBefore.split('.')[2], sealed.split('.')[2])
+    const allAudit = JSON.stringify(await db('audit_logs').select('old_values', 'new_values'))
+    for (const secret of [hash, sealedBefore, sealed]) expect(allAudit).not.toContain(secret)
+    await ctx.close()
+    ctx = makeContext(db, {keyring: loadKeyring({masterKeyFile: join(home, 'master.key')}), connectTimeoutMs: 1000})
     expect(await newIssues()).toEqual([])
   })
 })
