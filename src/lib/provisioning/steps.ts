@@ -85,7 +85,7 @@ const tenant: Step = {
   async run(step) {
     const {input} = step.job
     const {rdsId, rdsName, marker} = placed(step)
-    const {db} = await rdsConnection(step.ctx, rdsId)
+    const {db} = await rdsConnection(step.ctx, rdsId, {change: step.job.id})
     const own = await findOwnTenant(db, input, marker)
     if (own !== null) return {tenantId: own}
     const same = await tenantsNamed(db, input.name)
@@ -107,7 +107,7 @@ const tenant: Step = {
   async compensate(step, output) {
     if (!step.outputs.place) return
     const {rdsId, marker} = placed(step)
-    const {db} = await rdsConnection(step.ctx, rdsId)
+    const {db} = await rdsConnection(step.ctx, rdsId, {change: step.job.id})
     const id = output ? Number(output.tenantId) : await findOwnTenant(db, step.job.input, marker)
     if (id === null) return
     // The tenant is this job's: whatever rows hang from it (its ghosts, users a sync or the application added since) go with it.
@@ -130,7 +130,7 @@ const owner: Step = {
     const {input} = step.job
     const {rdsId, rdsName, marker} = placed(step)
     const tenantId = tenantIdOf(step)
-    const {db} = await rdsConnection(step.ctx, rdsId)
+    const {db} = await rdsConnection(step.ctx, rdsId, {change: step.job.id})
     const found = (await whereEmail(db, db('users').where({tenant_id: tenantId}), input.owner.email).first('id')) as {id: number} | undefined
     if (found) {
       // An earlier attempt of this step wrote it (dated as this job dates its rows), or someone else did: then it is not ours to take.
@@ -158,7 +158,7 @@ const owner: Step = {
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
     const tenantId = Number(tenantOut.tenantId)
-    const {db} = await rdsConnection(step.ctx, placed(step).rdsId)
+    const {db} = await rdsConnection(step.ctx, placed(step).rdsId, {change: step.job.id})
     await (output ? db('users').where({tenant_id: tenantId, id: Number(output.userId)}) : ownOwner(db, step, tenantId)).delete()
   },
 }
@@ -168,7 +168,7 @@ const locations: Step = {
   async run(step) {
     const {input} = step.job
     const tenantId = tenantIdOf(step)
-    const {db} = await rdsConnection(step.ctx, placed(step).rdsId)
+    const {db} = await rdsConnection(step.ctx, placed(step).rdsId, {change: step.job.id})
     const existing = (await db('locations').where({tenant_id: tenantId}).select('id', 'name')) as Array<{id: number; name: string}>
     const have = new Set(existing.map((l) => l.name.toLowerCase()))
     const missing = input.locations.filter((name) => !have.has(name.toLowerCase()))
@@ -184,7 +184,7 @@ const locations: Step = {
   async compensate(step, output) {
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
-    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId))
+    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId), {change: step.job.id})
     const query = db('locations').where({tenant_id: Number(tenantOut.tenantId)})
     const ids = Array.isArray(output?.locationIds) ? output.locationIds.map(Number) : null
     await (ids ? query.whereIn('id', ids) : query.whereIn('name', step.job.input.locations)).delete()
@@ -202,7 +202,7 @@ const routing: Step = {
     const {rdsId} = placed(step)
     const tenantId = tenantIdOf(step)
     const userId = ownerIdOf(step)
-    const {db: master} = await masterConnection(step.ctx)
+    const {db: master} = await masterConnection(step.ctx, {change: step.job.id})
     const found = (await routingEntries(master, step, tenantId, rdsId).orderBy('id').first('id')) as {id: number} | undefined
     if (found) return {routingId: Number(found.id)}
     // The directory holds the hash the owner's user row holds, read from the RDS, never from the job.
@@ -226,7 +226,7 @@ const routing: Step = {
   async compensate(step, output) {
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
-    const {db: master} = await masterConnection(step.ctx)
+    const {db: master} = await masterConnection(step.ctx, {change: step.job.id})
     const query = routingEntries(master, step, Number(tenantOut.tenantId), Number(step.outputs.place.rdsId))
     await (output ? query.andWhere({id: Number(output.routingId)}) : query).delete()
   },
@@ -339,7 +339,7 @@ const ghosts: Step = {
     const tenantId = tenantIdOf(step)
     const operators = await ghostOperators(step.ctx.db)
     if (operators.length === 0) return {operators: 0, inserted: 0}
-    const {db} = await rdsConnection(step.ctx, placed(step).rdsId)
+    const {db} = await rdsConnection(step.ctx, placed(step).rdsId, {change: step.job.id})
     const emails = operators.map((o) => ghostEmail(o.id, input.ghostDomain))
     const present = new Set(
       ((await db('users').where({tenant_id: tenantId}).whereIn('email', emails).select('email')) as Array<{email: string}>).map((u) => u.email.toLowerCase()),
@@ -364,7 +364,7 @@ const ghosts: Step = {
   async compensate(step) {
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
-    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId))
+    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId), {change: step.job.id})
     await db('users')
       .where({tenant_id: Number(tenantOut.tenantId), is_ghost: true})
       .delete()
