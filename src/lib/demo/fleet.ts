@@ -56,9 +56,9 @@ interface SizeSpec {
 
 const SIZES: Record<DemoSize, SizeSpec> = {
   // A few hundred tenants, a few thousand users.
-  small: {tenants: [120, 100, 90, 60, 20], users: [2, 14], locations: 2, sharedPeople: 8},
+  small: {tenants: [120, 100, 90, 60, 8], users: [2, 14], locations: 2, sharedPeople: 8},
   // Tens of thousands of tenants and about a million users, all in the routing directory.
-  large: {tenants: [12_000, 10_000, 10_000, 8_000, 2_000], users: [10, 40], locations: 3, sharedPeople: 200},
+  large: {tenants: [12_000, 10_000, 10_000, 8_000, 800], users: [10, 40], locations: 3, sharedPeople: 200},
 }
 
 const SERVERS = [
