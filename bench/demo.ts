@@ -389,7 +389,7 @@ const TOUR_STEPS = demoTour({
   sharedEmails: tourFleet.sharedEmails,
   supportTenant: tourFleet.supportTenant,
   billing: {...demoBillingWindow(new Date()), showcase: demoBillingShowcase('eu-central-1', tourFleet.rds[0].plan.tenants, DEMO_SEED)},
-  failedJob: 1,
+  failedJob: {id: 1, rds: 'ap-southeast-2', state: 'failed'},
 }).length
 
 function checkTour(run: Run, dir: string): void {

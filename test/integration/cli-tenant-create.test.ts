@@ -1,3 +1,4 @@
+import bcrypt from 'bcryptjs'
 import type {Knex} from 'knex'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -5,7 +6,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {verifyAuditChain} from '../../src/lib/audit/verify.js'
 import {loadKeyring} from '../../src/lib/crypto/keyring.js'
 import {openControlDb, parseDatabaseUrl} from '../../src/lib/db/control-db.js'
-import {cancelJob, retryJob, runJob, type JobEvent, type JobView} from '../../src/lib/jobs/index.js'
+import {cancelJob, retryJob, type JobEvent, type JobView} from '../../src/lib/jobs/index.js'
 import type {PlacementReport} from '../../src/lib/placement/placement.js'
 import {checkConsistency, type ConsistencyIssue} from '../../src/lib/provisioning/consistency.js'
 import {createTenant, type CreateTenantResult} from '../../src/lib/provisioning/create.js'
@@ -254,7 +255,7 @@ describe('tenant:create on a MariaDB fleet (east the master, west), each RDS beh
       'no-such-plan',
     ])
     expect(refused.code).toBe(2)
-    expect(refused.stderr).toMatch(/no-such-plan/)
+    expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/no-such-plan/)])
     expect(await jobCount()).toBe(before)
   })
 
@@ -278,11 +279,80 @@ describe('tenant:create on a MariaDB fleet (east the master, west), each RDS beh
     expect(result.job).toMatchObject({state: 'failed', errorKind: 'permanent'})
     expect(result.job.steps.map((s) => s.state)).toEqual(['done', 'failed', ...STEPS.slice(2).map(() => 'pending')])
     expect(result.job.error).toMatch(/tenant: RDS west already has a tenant named/)
+    // Retried before the cause is fixed, it fails again at the same step, with the same exit code as tenant:create.
+    const again = await cli(['job:retry', String(result.job.id)])
+    expect(again.code, again.stderr).toBe(2)
+    expect(again.stderr.split('\n').filter((line) => line.startsWith('[') && line.includes('already has a tenant named'))).toEqual([
+      expect.stringMatching(/^\[2\/\d+\] tenant: failed: RDS west already has a tenant named/),
+    ])
     const canceled = await cli(['job:cancel', String(result.job.id)])
     expect(canceled.code, canceled.stderr).toBe(0)
     const reservation = await db('placement_reservations').where({job_id: result.job.id}).first()
     expect(reservation?.released_at).not.toBeNull()
     expect((await tenantRows(rows, taken.name, 'd@dup.example')).tenants).toHaveLength(1)
+    expect(await newIssues()).toEqual([])
+  })
+
+  it('an owner email that already has a user on the new tenant fails the job at its owner step (exit 2); job:cancel removes the tenant row', async () => {
+    const name = 'Owner Taken'
+    const email = 'taken@owner.example'
+    const started = startCli(['tenant:create', '--name', name, '--rds', 'west', '--owner-name', 'O', '--owner-email', email, '--owner-without-password'], {
+      env: {...session.env, ...JOB_ENV, RAIOPS_JOB_HANG: 'tenant:after'},
+    })
+    await waitFor(() => started.output.stderr.includes('hanging at tenant:after'), {what: 'hanging at tenant:after', timeoutMs: 30_000})
+    const job = (await db('jobs').where({tenant_name: name}).first())!
+    const tenantStep = (await db('job_steps').where({job_id: job.id, name: 'tenant'}).first('output'))!
+    const tenantId = Number((JSON.parse(String(tenantStep.output)) as {tenantId: number}).tenantId)
+    // Someone (the application) gives the new tenant a user with the owner's email before the owner step runs.
+    await rows.on('west', (conn) =>
+      conn('users').insert({
+        tenant_id: tenantId,
+        name: 'Someone',
+        email: email.toUpperCase(),
+        password: '!',
+        status: 'active',
+        is_ghost: false,
+        created_at: '2020-01-01 00:00:00',
+        updated_at: '2020-01-01 00:00:00',
+      }),
+    )
+    started.child.kill('SIGKILL')
+    expect(await started.exited).toBeNull()
+    const failed = await cli(['job:retry', String(job.id)])
+    expect(failed.code, failed.stderr).toBe(2)
+    expect(failed.stderr.split('\n').filter((line) => line.startsWith('[') && line.includes('already has a user'))).toEqual([
+      expect.stringMatching(new RegExp(`^\\[3/\\d+\\] owner: failed: ${email} already has a user \\(id \\d+\\) on tenant ${tenantId} of west`)),
+    ])
+    const shown = JSON.parse((await cli(['job:show', String(job.id), '--json'])).stdout) as JobView
+    expect(shown).toMatchObject({state: 'failed', errorKind: 'permanent'})
+    expect(shown.steps.map((s) => s.state)).toEqual(['done', 'done', 'failed', ...STEPS.slice(3).map(() => 'pending')])
+    // What it wrote (the reservation, the tenant row) is all undone by the cancel.
+    const canceled = await cli(['job:cancel', String(job.id)])
+    expect(canceled.code, canceled.stderr).toBe(0)
+    expect(await tenantRows(rows, name, email)).toMatchObject({tenants: [], users: 0, routing: [], registry: []})
+    expect((await db('placement_reservations').where({job_id: job.id}).first())?.released_at).not.toBeNull()
+    expect(await newIssues()).toEqual([])
+  })
+
+  it('killed -9 mid-job, job:retry takes the job over at once (its worker proven gone, its lease still live) and completes it', async () => {
+    const name = 'Retried At Once'
+    const email = 'at.once@killed.example'
+    // The default lease (60 s): without the proof that the worker is gone, job:retry would be refused (exit 6) until it lapsed.
+    const started = startCli(['tenant:create', '--name', name, '--owner-name', 'K', '--owner-email', email, '--owner-without-password'], {
+      env: {...session.env, ...JOB_ENV, RAIOPS_JOB_HANG: 'locations:after'},
+    })
+    await waitFor(() => started.output.stderr.includes('hanging at locations:after'), {what: 'hanging at locations:after', timeoutMs: 30_000})
+    started.child.kill('SIGKILL')
+    expect(await started.exited).toBeNull()
+    const job = (await db('jobs').where({tenant_name: name}).first())!
+    expect(job.state).toBe('running')
+    expect(new Date(job.lease_expires_at as never).getTime()).toBeGreaterThan(Date.now() + 10_000)
+    const resumed = await cli(['job:retry', String(job.id)])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(resumed.stderr.trim().split('\n').slice(0, 2)).toEqual([`[5/${STEPS.length}] routing: running`, `[5/${STEPS.length}] routing: done`])
+    expect((await db('jobs').where({id: job.id}).first('state'))?.state).toBe('done')
+    const written = await tenantRows(rows, name, email)
+    expect([written.tenants.length, written.owners.length, written.routing.length, written.registry.length]).toEqual([1, 1, 1, 1])
     expect(await newIssues()).toEqual([])
   })
 
@@ -339,8 +409,7 @@ describe('tenant:create on a MariaDB fleet (east the master, west), each RDS beh
       await proxies.west.setMode('pass')
     }
     const id = (await db('jobs').orderBy('id', 'desc').first('id'))!.id
-    await retryJob(ctx, {id})
-    expect((await runJob(ctx, id, {settings})).state).toBe('done')
+    expect((await retryJob(ctx, {id}, {settings})).state).toBe('done')
     const written = await tenantRows(rows, 'Dies After Row', 'die@x.example')
     expect([written.tenants.length, written.owners.length, written.routing.length, written.registry.length]).toEqual([1, 1, 1, 1])
     expect(await newIssues()).toEqual([])
@@ -413,5 +482,48 @@ describe('tenant:create on a MariaDB fleet (east the master, west), each RDS beh
     expect(Number((await db('job_steps').where({job_id: job.id}).whereNull('audited_at').count({n: '*'}))[0].n)).toBe(0)
     const chain = await verifyAuditChain({db})
     expect([chain.ok, chain.firstBad]).toEqual([true, undefined])
+  })
+
+  // Last: it changes the home's keyring.
+  it("keys:rotate re-encrypts a queued job's owner hash: with the old key pruned, the job still runs and the owner's password verifies; no view shows the hash", async () => {
+    const name = 'Rotated Roastery'
+    const email = 'rotated@roastery.example'
+    const queued = await cli(['tenant:create', '--name', name, '--owner-name', 'R', '--owner-email', email, '--owner-password-stdin', '--detach', '--json'], {
+      input: `${OWNER_PASSWORD}\n`,
+    })
+    expect(queued.code, queued.stderr).toBe(0)
+    const id = (JSON.parse(queued.stdout) as CreateTenantResult).job.id
+    const sealedBefore = (JSON.parse(String((await db('jobs').where({id}).first('input'))!.input)) as {owner: {passwordHashEnc: string}}).owner.passwordHashEnc
+    const oldKid = sealedBefore.split('.')[1]
+
+    const rotated = await cli(['keys:rotate', '--json'])
+    expect(rotated.code, rotated.stderr).toBe(0)
+    const {activeKid} = JSON.parse(rotated.stdout) as {activeKid: string}
+    const sealed = (JSON.parse(String((await db('jobs').where({id}).first('input'))!.input)) as {owner: {passwordHashEnc: string}}).owner.passwordHashEnc
+    expect(sealed.split('.')[1]).toBe(activeKid)
+    const pruned = await cli(['keys:prune', '--json'])
+    expect(pruned.code, pruned.stderr).toBe(0)
+    expect((JSON.parse(pruned.stdout) as {removed: string[]}).removed).toContain(oldKid)
+
+    const worked = await cli(['job:work', '--once'])
+    expect(worked.code, worked.stderr).toBe(0)
+    const shown = await cli(['job:show', String(id), '--json'])
+    expect((JSON.parse(shown.stdout) as JobView).state).toBe('done')
+    const written = await tenantRows(rows, name, email)
+    expect(written.owners).toHaveLength(1)
+    const hash = written.owners[0].password
+    expect(bcrypt.compareSync(OWNER_PASSWORD, hash.replace(/^\$2y\$/, '$2a$'))).toBe(true)
+
+    // Neither the hash nor its ciphertexts, in any view of the job or in the audit trail.
+    for (const args of [['job:show', String(id)], ['job:list'], ['job:list', '--json'], ['audit:list', '--json', '--limit', '200']]) {
+      const viewed = await cli(args)
+      expect(viewed.code, `${args.join(' ')}: ${viewed.stderr}`).toBe(0)
+    }
+    session.expectNoSecretInTranscript(OWNER_PASSWORD, hash, sealedBefore, sealed, sealedBefore.split('.')[2], sealed.split('.')[2])
+    const allAudit = JSON.stringify(await db('audit_logs').select('old_values', 'new_values'))
+    for (const secret of [hash, sealedBefore, sealed]) expect(allAudit).not.toContain(secret)
+    await ctx.close()
+    ctx = makeContext(db, {keyring: loadKeyring({masterKeyFile: join(home, 'master.key')}), connectTimeoutMs: 1000})
+    expect(await newIssues()).toEqual([])
   })
 })

@@ -32,7 +32,7 @@ import {queryControlDb, runCli, type CliResult} from '../support/cli.js'
 import {createTestDatabase, createTestDir, type TestDatabase, type TestDir} from '../support/servers.js'
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js')
-const RDS_NAMES = ['eu-central-1', 'eu-west-1', 'us-east-1', 'us-west-2']
+const RDS_NAMES = ['eu-central-1', 'eu-west-1', 'us-east-1', 'us-west-2', 'ap-southeast-2']
 const dirs: TestDir[] = []
 
 function tempDir(): string {
@@ -170,7 +170,7 @@ describe('buildDemo: the data of the small demo', () => {
     for (const table of ['tenants', 'users', 'locations']) expect(reseeded[table], table).not.toBe(original[table])
   })
 
-  it('has four RDS: eu-central-1 the master, us-east-1 draining in the control database, the file of us-west-2 missing', () => {
+  it('has five RDS: eu-central-1 the master, us-east-1 draining in the control database, the file of us-west-2 missing, ap-southeast-2 back and locked', () => {
     expect(registry.map((r) => r.name)).toEqual(RDS_NAMES)
     expect(registry.filter((r) => r.is_master).map((r) => r.name)).toEqual(['eu-central-1'])
     expect(Object.fromEntries(registry.map((r) => [r.name, r.state]))).toEqual({
@@ -178,16 +178,21 @@ describe('buildDemo: the data of the small demo', () => {
       'eu-west-1': 'online',
       'us-east-1': 'draining',
       'us-west-2': 'online',
+      'ap-southeast-2': 'locked',
     })
     for (const r of registry) expect(r.rai_database).toBe(fleetFile(first.dir, r.name))
-    expect(sqliteFiles(first.dir)).toEqual(['eu-central-1.sqlite', 'eu-west-1.sqlite', 'us-east-1.sqlite'])
+    expect(sqliteFiles(first.dir)).toEqual(['ap-southeast-2.sqlite', 'eu-central-1.sqlite', 'eu-west-1.sqlite', 'us-east-1.sqlite'])
     expect(readdirSync(join(first.dir, 'fleet')).filter((entry) => entry.startsWith('us-west-2'))).toEqual([])
     expect(first.rds.map((r) => [r.name, r.master, r.state, r.missing])).toEqual([
       ['eu-central-1', true, 'online', false],
       ['eu-west-1', false, 'online', false],
       ['us-east-1', false, 'draining', false],
       ['us-west-2', false, 'online', true],
+      ['ap-southeast-2', false, 'locked', false],
     ])
+    // The creation sent to ap-southeast-2 while it was down: failed at its tenant step, nothing written there.
+    expect(first.failedJob).toEqual({id: expect.any(Number), rds: 'ap-southeast-2', state: 'failed'})
+    expect(readSqlite(fleetFile(first.dir, 'ap-southeast-2'), "SELECT id FROM tenants WHERE name = 'Corner Cafe'")).toEqual([])
     expect(readMarkerFile(first.dir)).toMatchObject({state: 'complete', size: 'small'})
   })
 
@@ -205,7 +210,7 @@ describe('buildDemo: the data of the small demo', () => {
     expect(tenants).toBe(first.totals.tenants)
   })
 
-  it("lists every regular user of all four RDS in the master's routing directory, under the registry's ids", () => {
+  it("lists every regular user of all five RDS in the master's routing directory, under the registry's ids", () => {
     const master = fleetFile(first.dir, 'eu-central-1')
     const routing = readSqlite(master, 'SELECT * FROM user_email_routing ORDER BY id')
     expect(routing.length).toBe(first.totals.users)
@@ -488,7 +493,7 @@ describe('raiops demo interrupted while it builds', () => {
       expect((await buildDemo({dir, size: 'small', reset: true})).status).toBe('created')
     }
     expect(readMarkerFile(dir)).toMatchObject({state: 'complete', size: 'small'})
-    expect(sqliteFiles(dir)).toEqual(['eu-central-1.sqlite', 'eu-west-1.sqlite', 'us-east-1.sqlite'])
+    expect(sqliteFiles(dir)).toEqual(['ap-southeast-2.sqlite', 'eu-central-1.sqlite', 'eu-west-1.sqlite', 'us-east-1.sqlite'])
     const [{n}] = readSqlite<{n: number}>(fleetFile(dir, 'eu-central-1'), 'SELECT COUNT(*) AS n FROM tenants')
     expect(n).toBe(demoFleet('small').rds[0].plan.tenants)
     expect(queryControlDb<{name: string}>(join(dir, 'home'), 'SELECT name FROM rds_instances ORDER BY id').map((r) => r.name)).toEqual(RDS_NAMES)
@@ -564,6 +569,8 @@ describe('raiops demo: the tour', () => {
       'placement:explain',
       'tenant:create',
       'job:show',
+      'rds:online',
+      'job:retry',
       'tenant:list',
       'tenant:show',
       'plan:list',
@@ -588,10 +595,17 @@ describe('raiops demo: the tour', () => {
     // Placement: the draining and the down server excluded; the tenant created through its job; the failed job on the dead server, canceled.
     expect(output.get('placement:explain')).toMatch(/us-east-1 .*excluded: draining/)
     expect(output.get('placement:explain')).toMatch(/us-west-2 .*excluded: down/)
+    expect(output.get('placement:explain')).toMatch(/ap-southeast-2 .*excluded: locked/)
     expect(output.get('tenant:create')).toMatch(/^created tenant "Harbor Bistro" on eu-(central|west)-1: /m)
     expect(tour.stderr).toMatch(/^\[10\/10\] done: done$/m)
-    expect(output.get('job:show')).toMatch(/failed/)
-    expect(output.get('job:show')).toMatch(/us-west-2/)
+    // The creation that failed while ap-southeast-2 was down: shown, the server put online, the job retried from its tenant step to done.
+    expect(output.get('job:show')).toMatch(/^state: +failed$/m)
+    expect(output.get('job:show')).toMatch(/ap-southeast-2/)
+    expect(output.get('rds:online')).toMatch(/^RDS ap-southeast-2: locked → online$/m)
+    expect(tour.stdout).toMatch(/^\$ raiops job:retry \d+$/m)
+    expect(tour.stderr).toMatch(/^\[2\/10\] tenant: running \(attempt 2\)\n\[2\/10\] tenant: done\n/m)
+    expect(tour.stderr).toMatch(/^job \d+ \(tenant\.create\) done$/m)
+    expect(readSqlite(fleetFile(dir, 'ap-southeast-2'), "SELECT id FROM tenants WHERE name = 'Corner Cafe'")).toHaveLength(1)
     expect(tour.stdout.match(/^\(exit \d+/gm)).toEqual(['(exit 4', '(exit 3', '(exit 4', '(exit 4', '(exit 4', '(exit 3', '(exit 3'])
     expect(tour.stdout).not.toContain('not expected on the demo')
     // The least healthy tenants first, each with its score; one of them shown with its score signal by signal.
@@ -619,8 +633,8 @@ describe('raiops demo: the tour', () => {
     expect(output.get('password:sync')).toMatch(/^RDS \S+ users: changed \(1 row\)$/m)
     expect(output.get('password:sync')).toMatch(/^master \S+ user_email_routing: changed \(1 row\)$/m)
     expect(tour.stdout).not.toMatch(/\$2[aby]\$/)
-    // Ghost users: created on the three readable RDS, then a second run (the output kept under the name) changing nothing.
-    expect(tour.stdout).toMatch(/^ghost users \(1 operator\(s\), @raiops\.invalid\): partial · 3 RDS done, 1 failed · created [1-9]\d*, updated 0/m)
+    // Ghost users: created on the four readable RDS (ap-southeast-2 online again by then), then a second run (the output kept under the name) changing nothing.
+    expect(tour.stdout).toMatch(/^ghost users \(1 operator\(s\), @raiops\.invalid\): partial · 4 RDS done, 1 failed · created [1-9]\d*, updated 0/m)
     expect(output.get('sync:ghost-users')).toMatch(/created 0, updated 0, pruned 0, [1-9]\d* unchanged · nothing changed/)
     // The link names the admin's ghost user on the tenant.
     const token = /token=([\w-]+\.([\w-]+)\.[\w-]+)/.exec(output.get('tenant:impersonate') ?? '')
@@ -786,6 +800,7 @@ describe('raiops demo: the tour', () => {
       ['eu-west-1', false, 'online', false],
       ['us-east-1', false, 'draining', false],
       ['us-west-2', false, 'online', true],
+      ['ap-southeast-2', false, 'locked', false],
     ])
     expect(output.totals.tenants).toBe(output.rds.reduce((sum, r) => sum + r.tenants, 0))
     expect(output.totals.routing).toBe(output.totals.users)

@@ -1,5 +1,6 @@
 import type {Knex} from 'knex'
 import {type ChildProcess, spawn} from 'node:child_process'
+import {hostname} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
@@ -10,12 +11,14 @@ import {cancelJob, retryJob} from '../../src/lib/jobs/control.js'
 import {isTransientError} from '../../src/lib/jobs/errors.js'
 import type {JobKind} from '../../src/lib/jobs/kind.js'
 import {jobKindRegistry, type JobKindRegistry} from '../../src/lib/jobs/kinds.js'
-import {claimJob, holdJobLease, JobLeaseLostError, MAX_JOB_CLAIMS} from '../../src/lib/jobs/lease.js'
+import {claimJob, holdJobLease, JobLeaseLostError, MAX_JOB_CLAIMS, newJobHolder} from '../../src/lib/jobs/lease.js'
 import type {JobsOverview} from '../../src/lib/jobs/overview.js'
 import {type JobEvent, runCreatedJob, runJob} from '../../src/lib/jobs/runner.js'
 import {retryDelayMs} from '../../src/lib/jobs/settings.js'
 import {enqueueJob, listJobs, showJob} from '../../src/lib/jobs/store.js'
 import {runWorker} from '../../src/lib/jobs/worker.js'
+import {formatHolder} from '../../src/lib/lease/lease.js'
+import {processIdentity} from '../../src/lib/lease/process-identity.js'
 import {jobsSection} from '../../src/lib/status/sections/jobs.js'
 import {makeContext} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
@@ -74,6 +77,18 @@ async function chainVerifies(db: Knex): Promise<void> {
 async function counts(db: Knex): Promise<{jobs: number; steps: number; audit: number}> {
   const n = async (table: string) => Number(((await db(table).count({n: '*'})) as Array<{n: number | string}>)[0].n)
   return {jobs: await n('jobs'), steps: await n('job_steps'), audit: await n('audit_logs')}
+}
+
+/** The locked_by of a worker of this machine whose process has exited (its identity read while it ran). */
+async function deadProcessHolder(): Promise<string> {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], {stdio: 'ignore'})
+  await new Promise((resolve) => child.once('spawn', resolve))
+  const identity = processIdentity(child.pid!)
+  expect(identity?.startTime).toBeTruthy()
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGKILL')
+  await exited
+  return formatHolder({host: hostname(), pid: child.pid!, id: 'dead', process: identity})
 }
 
 describe('the job runner, on a SQLite control database and a MariaDB scratch server', () => {
@@ -223,7 +238,7 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(failed.nextSteps[0]).toContain(`raiops job:retry ${id}\` once the server is reachable again`)
 
     faults.transient.second = 0
-    const queued = await retryJob(ctx, {id})
+    const queued = await retryJob(ctx, {id}, {detach: true})
     expect(queued).toMatchObject({state: 'queued', error: null})
     expect(queued.steps.map((s) => s.state)).toEqual(['done', 'pending', 'pending'])
     const done = await run(id)
@@ -235,7 +250,7 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(await stepEntries(control.db, id)).toEqual(['first', 'second', 'third'])
     await chainVerifies(control.db)
     // Only a failed (or queued) job is retried.
-    expect(await retryJob(ctx, {id}).catch((e: unknown) => e)).toBeInstanceOf(UserError)
+    expect(await retryJob(ctx, {id}, {detach: true}).catch((e: unknown) => e)).toBeInstanceOf(UserError)
   })
 
   it('cancel runs the compensations in reverse, only for the steps that ran (an interrupted one gets its checkpoint), and ends canceled', async () => {
@@ -503,7 +518,7 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(calls.run).toEqual([])
     expect((await auditActions(control.db, id)).slice(-1)).toEqual(['job.fail'])
 
-    const retried = await retryJob(ctx, {id})
+    const retried = await retryJob(ctx, {id}, {detach: true})
     expect(retried).toMatchObject({state: 'queued', attempts: 0})
     expect(await runJob(ctx, id, {kinds, settings: SETTINGS})).toMatchObject({state: 'done', attempts: 1})
   })
@@ -680,6 +695,36 @@ describe.each(CONTROL_ENGINES)('workers racing on a %s control database', (engin
       expect(await auditActions(control.db, job.id)).toEqual(['job.create', 'job.step.done', 'job.step.done', 'job.step.done', 'job.done'])
       expect(await stepEntries(control.db, job.id)).toEqual(['first', 'second', 'third'])
       await chainVerifies(control.db)
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  it('a running job whose worker is proven gone on this machine is taken over at once by a foreground claim: of many racing, exactly one wins', async () => {
+    const kinds = jobKindRegistry([scratchKind(scratch.db)])
+    const ctx = makeContext(control.db)
+    try {
+      const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: `gone-${engine}`}, kinds})
+      const dead = await deadProcessHolder()
+      const now = new Date()
+      await control
+        .db('jobs')
+        .where({id})
+        .update({state: 'running', locked_by: dead, lease_expires_at: new Date(now.getTime() + 60_000)})
+      // A worker polling for expired leases does not take it: its lease is live.
+      expect(await claimJob(control.db, id, 'w:0:poll', now, 60_000)).toBe(false)
+      const results = await Promise.all(
+        Array.from({length: 10}, (_, i) => claimJob(i % 2 === 0 ? control.db : second, id, `w:${i + 1}:x`, now, 60_000, {takeOverGone: true})),
+      )
+      expect(results.filter(Boolean)).toHaveLength(1)
+      const row = await control.db('jobs').where({id}).first('state', 'attempts', 'locked_by')
+      expect([row?.state, Number(row?.attempts), row?.locked_by]).toEqual(['running', 1, `w:${results.indexOf(true) + 1}:x`])
+      // A live holder (this process) is never taken over before its lease expires, nor one without the proof.
+      for (const holder of [newJobHolder(), `${hostname()}:${(await deadProcessHolder()).split(':')[1]}:plain`]) {
+        await control.db('jobs').where({id}).update({locked_by: holder})
+        expect(await claimJob(second, id, 'w:99:x', now, 60_000, {takeOverGone: true})).toBe(false)
+        expect((await control.db('jobs').where({id}).first('locked_by'))?.locked_by).toBe(holder)
+      }
     } finally {
       await ctx.close()
     }
@@ -935,4 +980,30 @@ describe('a worker killed with kill -9 at each hang point', () => {
       }
     },
   )
+
+  it('at second:after, a retry here takes the job over at once (its worker proven gone), without waiting out the lease', async () => {
+    const calls = noCalls()
+    const kinds = jobKindRegistry([scratchKind(scratch.db, noFaults(), calls)])
+    const ctx = makeContext(control.db)
+    try {
+      const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: 'kill-retry'}, kinds})
+      await killed(await startWorker('second:after'))
+      expect((await showJob(ctx, {id})).state).toBe('running')
+      // Its lease as long as a worker's is by default, and far from expired: only the proof that its process is gone lets a run take it over.
+      await control
+        .db('jobs')
+        .where({id})
+        .update({lease_expires_at: new Date(Date.now() + 10 * 60_000)})
+      const job = await retryJob(ctx, {id}, {kinds, settings: SETTINGS})
+      expect(job).toMatchObject({state: 'done', attempts: 2})
+      expect(calls.run.map((c) => c.step)).toEqual(['third'])
+      expect((await scratch.db('job_scratch').where('key', 'like', 'kill-retry:%').orderBy('key').pluck('key')) as string[]).toEqual([
+        'kill-retry:first',
+        'kill-retry:second',
+        'kill-retry:third',
+      ])
+    } finally {
+      await ctx.close()
+    }
+  })
 })

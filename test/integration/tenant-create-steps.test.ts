@@ -133,6 +133,26 @@ describe.each<FixtureEngine>(['sqlite', 'mysql'])('tenant creation steps on a %s
     expect(await fleet.issues()).toEqual([])
   })
 
+  it('a step that writes to a locked RDS fails before touching it, naming rds:online; once online again, it runs', async () => {
+    const j = await job('Locked Out', {rds: 'east'})
+    const h = harness(j)
+    await h.run('place')
+    await fleet.ctx.db('rds_instances').where({name: 'east'}).update({state: 'locked'})
+    try {
+      const outcome = await settle(h.run('tenant'))
+      expect((outcome as {error: Error}).error).toBeInstanceOf(UserError)
+      expect((outcome as {error: Error}).error.message).toBe('RDS east is locked, and takes no change until `raiops rds:online east`')
+      expect((await tenantRows(fleet, 'Locked Out', OWNER)).tenants).toEqual([])
+    } finally {
+      await fleet.ctx.db('rds_instances').where({name: 'east'}).update({state: 'online'})
+    }
+    await h.run('tenant')
+    expect((await tenantRows(fleet, 'Locked Out', OWNER)).tenants).toHaveLength(1)
+    await h.compensateAll()
+    expect((await tenantRows(fleet, 'Locked Out', OWNER)).tenants).toEqual([])
+    expect(await fleet.issues()).toEqual([])
+  })
+
   it('verify reads everything back and names what differs', async () => {
     const j = await job('Drifted')
     const h = harness(j)

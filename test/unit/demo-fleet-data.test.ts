@@ -15,7 +15,7 @@ import {
 import {demoFleet, type DemoFleet} from '../../src/lib/demo/fleet.js'
 
 /** Registry ids the routing rows are written with (any fixed numbers do). */
-const IDS = [11, 12, 13, 14]
+const IDS = [11, 12, 13, 14, 15]
 
 function digest(rows: Iterable<FleetRow>): string {
   const hash = createHash('sha256')
@@ -55,7 +55,7 @@ describe('the demo fleet generator', () => {
     expect(again.sharedEmails).toEqual(fleet.sharedEmails)
     expect(again.supportTenant).toBe(fleet.supportTenant)
     const first = fleetDigests(fleet)
-    expect(Object.keys(first)).toHaveLength(13)
+    expect(Object.keys(first)).toHaveLength(16)
     expect(fleetDigests(again)).toEqual(first)
   })
 
@@ -67,8 +67,9 @@ describe('the demo fleet generator', () => {
     expect(digest(locationRows(reseeded))).not.toBe(digest(locationRows(server.plan)))
   })
 
-  it('is four RDS with a few hundred tenants: one master, us-east-1 draining, us-west-2 missing', () => {
-    expect(fleet.rds.map((r) => r.name)).toEqual(['eu-central-1', 'eu-west-1', 'us-east-1', 'us-west-2'])
+  it('is five RDS with a few hundred tenants: one master, us-east-1 draining, us-west-2 missing, ap-southeast-2 back from an outage, locked', () => {
+    expect(fleet.rds.map((r) => r.name)).toEqual(['eu-central-1', 'eu-west-1', 'us-east-1', 'us-west-2', 'ap-southeast-2'])
+    expect(fleet.rds.filter((r) => r.outage).map((r) => [r.name, r.state])).toEqual([['ap-southeast-2', 'locked']])
     expect(fleet.rds.filter((r) => r.master).map((r) => r.name)).toEqual(['eu-central-1'])
     expect(fleet.rds.filter((r) => r.state === 'draining').map((r) => r.name)).toEqual(['us-east-1'])
     expect(fleet.rds.filter((r) => r.missing).map((r) => r.name)).toEqual(['us-west-2'])

@@ -3,7 +3,8 @@ import {tenantCreateFlags, tenantCreateRequest} from '../../cli/flags/tenant-cre
 import {newPassword} from '../../cli/prompts/password.js'
 import {jobEventLine} from '../../cli/reporters/job.js'
 import {renderTenantCreate} from '../../cli/reporters/tenant-create.js'
-import {ExitCode, UserError} from '../../lib/errors/index.js'
+import {UserError} from '../../lib/errors/index.js'
+import {failedJobExitCode} from '../../lib/jobs/index.js'
 import {createTenant, type CreateTenantResult} from '../../lib/provisioning/create.js'
 
 export default class TenantCreate extends BaseCommand<CreateTenantResult> {
@@ -41,7 +42,8 @@ The owner's password is asked on a hidden prompt, read with --owner-password-std
     })
     this.print(renderTenantCreate(this.color, result))
     this.exitIfInterrupted()
-    if (result.job.state === 'failed') this.exitWith(result.job.errorKind === 'transient' ? ExitCode.unexpected : ExitCode.badInput)
+    const failed = failedJobExitCode(result.job)
+    if (failed !== null) this.exitWith(failed)
     return result
   }
 }

@@ -150,11 +150,13 @@ function isMissingTable(error: unknown): boolean {
   return e?.code === 'ER_NO_SUCH_TABLE' || e?.code === '42P01' || (e?.code === 'SQLITE_ERROR' && /no such table/i.test(e.message ?? ''))
 }
 
-/**
- * Inserts one row and returns its id, on every engine (MySQL has no RETURNING).
- */
+/** Inserts one row of a control table and returns its id, on every engine (MySQL has no RETURNING). */
 export async function insertReturningId<T extends TableWithId>(db: Db, table: T, row: Partial<Tables[T]>): Promise<number> {
-  // The row is typed by the caller's table; knex cannot follow a generic table name, so the query itself is not.
+  return insertRowReturningId(db, table, row)
+}
+
+/** Inserts one row of any table with an `id` (a fleet table, which Tables does not type) and returns its id, on every engine. */
+export async function insertRowReturningId(db: Db, table: string, row: object): Promise<number> {
   const insert = db.insert(row).into(table)
   if (db.client.config.client === 'mysql2') {
     const [id] = await insert

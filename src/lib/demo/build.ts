@@ -7,6 +7,7 @@ import {pathToFileURL} from 'node:url'
 import {startSession, readSessionToken, verifySession} from '../auth/session.js'
 import {createPlan} from '../billing/plan-changes.js'
 import {BusyError, ConfigError, RaiopsError, UserError} from '../errors/index.js'
+import type {JobState} from '../jobs/index.js'
 import {createTenant} from '../provisioning/create.js'
 import {TENANT_CREATE_KIND} from '../provisioning/input.js'
 import {addRds, setRdsState} from '../rds/service.js'
@@ -39,10 +40,12 @@ export interface DemoRequest {
 
 export interface DemoRdsSummary {
   name: string
-  state: 'online' | 'draining'
+  state: 'online' | 'draining' | 'locked'
   master: boolean
   /** Whether its RAI database file is missing on purpose (the server that is down). */
   missing: boolean
+  /** Whether it is the server that came back after an outage, locked, a failed tenant creation waiting on it. */
+  outage: boolean
   file: string
   tenants: number
   users: number
@@ -70,8 +73,12 @@ export interface DemoResult {
   sessionExpiresAt: string
   /** The billing history: its range (YYYY-MM-DD, --to exclusive), where the tour's report starts, and the tenant it explains. */
   billing: {from: string; to: string; reportFrom: string; showcase: string}
-  /** A tenant creation that failed on the server that is down (null: none, in a demo built before there were jobs). */
-  failedJob: number | null
+  /**
+   * A tenant creation that failed on a server while it was down (`rds`, since
+   * back and locked), and its state now: failed until the tour's `rds:online`
+   * and `job:retry` complete it (null: none, in a demo built before there were jobs).
+   */
+  failedJob: {id: number; rds: string; state: JobState} | null
 }
 
 export function demoHome(dir: string): string {
@@ -134,6 +141,7 @@ function summarize(fleet: DemoFleet, dir: string): Pick<DemoResult, 'rds' | 'tot
       state: server.state,
       master: server.master,
       missing: server.missing,
+      outage: server.outage,
       file: join(fleetDir(dir), server.file),
       ...counts,
     }
@@ -168,24 +176,28 @@ async function ensureSession(runtime: Runtime, home: string, now: Date, force: b
   return new Date(Math.floor(session.expiresAt.getTime() / 1000) * 1000)
 }
 
-/** Writes the fleet's RAI databases as SQLite files, the missing one left out; `ids` are their registry ids. */
+/** Writes the fleet's RAI databases as SQLite files, the missing one and the one yet to come back left out; `ids` are their registry ids. */
 async function writeFleet(fleet: DemoFleet, dir: string, ids: readonly number[], progress: (message: string) => void): Promise<void> {
   mkdirSync(fleetDir(dir), {recursive: true, mode: 0o700})
   const routes: RoutedDatabase[] = fleet.rds.map((server, index) => ({plan: server.plan, rdsInstanceId: ids[index]}))
   for (const server of fleet.rds) {
-    if (server.missing) continue
+    if (server.missing || server.outage) continue
     progress(`writing the RAI database of ${server.name} (${server.plan.tenants} tenants${server.master ? ', and the routing directory' : ''})`)
-    const db = knexFactory({
-      client: 'better-sqlite3',
-      connection: {filename: join(fleetDir(dir), server.file)},
-      useNullAsDefault: true,
-      pool: {min: 1, max: 1},
-    })
-    try {
-      await writeRaiDatabase(db, {plan: server.plan, routes: server.master ? routes : undefined})
-    } finally {
-      await db.destroy()
-    }
+    await writeServer(dir, server, server.master ? routes : undefined)
+  }
+}
+
+async function writeServer(dir: string, server: DemoFleet['rds'][number], routes: RoutedDatabase[] | undefined): Promise<void> {
+  const db = knexFactory({
+    client: 'better-sqlite3',
+    connection: {filename: join(fleetDir(dir), server.file)},
+    useNullAsDefault: true,
+    pool: {min: 1, max: 1},
+  })
+  try {
+    await writeRaiDatabase(db, {plan: server.plan, routes})
+  } finally {
+    await db.destroy()
   }
 }
 
@@ -216,48 +228,57 @@ async function writeBillingHistory(fleet: DemoFleet, dir: string, now: Date, pro
   }
 }
 
+/** The tenant the demo's failed creation was for. */
+const FAILED_TENANT = 'Corner Cafe'
+
 /**
- * A tenant creation sent to the server that is down, before any health check
- * said so: its job fails at its tenant step, having written nothing there (the
- * tour shows it, and cancels it).
+ * An outage, as the tour finds it: a tenant creation sent to a server while it
+ * was down (its file not written yet), before any health check said so, fails
+ * at its tenant step having written nothing there; then the server comes back
+ * (its file is written) and is found locked, as an operator left it during
+ * the outage. The tour shows the job, puts the server online and retries it.
  */
-async function writeFailedCreation(fleet: DemoFleet, dir: string, progress: (message: string) => void): Promise<number | null> {
-  const down = fleet.rds.find((server) => server.missing)
-  if (!down) return null
-  progress(`creating a tenant on ${down.name}, whose database is gone: its job fails`)
+async function writeOutage(fleet: DemoFleet, dir: string, progress: (message: string) => void): Promise<DemoResult['failedJob']> {
+  const server = fleet.rds.find((rds) => rds.outage)
+  if (!server) return null
+  progress(`creating a tenant on ${server.name} while it is down: its job fails; then ${server.name} comes back, locked`)
   const operator = demoRuntime(dir, ['demo'])
   try {
     const ctx = await operator.context()
     await operator.identity()
+    const acting = {...ctx, audit: operator.audit}
     const result = await createTenant(
-      {...ctx, audit: operator.audit},
+      acting,
       {
-        name: 'Corner Cafe',
+        name: FAILED_TENANT,
         owner: {name: 'Cora Owner', email: 'cora@corner-cafe.example', password: null},
         locations: '1',
-        rds: down.name,
+        rds: server.name,
         capacity: operator.config.placementCapacity,
         ghostDomain: operator.config.ghostDomain,
         graceDays: operator.config.billingGraceDays,
       },
       {detach: false, settings: {...operator.config.jobs, retryLimit: 0}},
     )
-    return result.job.state === 'failed' ? result.job.id : null
+    await writeServer(dir, server, undefined)
+    await setRdsState(acting, {ref: server.name, state: 'locked'})
+    return {id: result.job.id, rds: server.name, state: result.job.state}
   } finally {
     await operator.close()
   }
 }
 
-/** The demo's failed tenant creation, as the build left it. */
-async function failedJobOf(db: Knex): Promise<number | null> {
-  const row = await db('jobs').where({kind: TENANT_CREATE_KIND, tenant_name: 'Corner Cafe'}).orderBy('id').first('id')
-  return row ? Number(row.id) : null
+/** The demo's failed tenant creation, as the build left it or a tour since made it. */
+async function failedJobOf(db: Knex, fleet: DemoFleet): Promise<DemoResult['failedJob']> {
+  const server = fleet.rds.find((rds) => rds.outage)
+  const row = await db('jobs').where({kind: TENANT_CREATE_KIND, tenant_name: FAILED_TENANT}).orderBy('id').first('id', 'state')
+  return row && server ? {id: Number(row.id), rds: server.name, state: row.state} : null
 }
 
 /**
  * Builds the demo in `dir`: a home of its own (SQLite control database, master
  * key, the admin signed in), the fleet's RAI databases in SQLite files, and the
- * four RDS registered (one master, one draining, one whose file is missing).
+ * five RDS registered (one master, one draining, one whose file is missing, one back from an outage, locked).
  * A complete demo already there is left as it is (`status: exists`); an
  * incomplete one, or a directory that is a file or holds something else, is
  * refused (exit 2).
@@ -288,10 +309,10 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
     }
     const runtime = demoRuntime(dir, ['demo'])
     try {
-      // The control database must be there and ready, whatever the session file says.
-      const failedJob = await failedJobOf(await runtime.db())
-      const expiresAt = await ensureSession(runtime, home, now, false)
       const fleet = demoFleet(state.marker.size)
+      // The control database must be there and ready, whatever the session file says.
+      const failedJob = await failedJobOf(await runtime.db(), fleet)
+      const expiresAt = await ensureSession(runtime, home, now, false)
       return {
         status: 'exists',
         dir,
@@ -368,7 +389,8 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
         test: false,
       })
       ids.push(added.rds.id)
-      if (server.state !== 'online') await setRdsState(acting, {ref: server.name, state: server.state})
+      // The server of the outage is locked once it is back (writeOutage).
+      if (server.state !== 'online' && !server.outage) await setRdsState(acting, {ref: server.name, state: server.state})
     }
     // In effect from before the billing history starts.
     for (const plan of DEMO_PLANS) await createPlan({...acting, now: () => billingSince(now)}, plan)
@@ -378,7 +400,7 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
 
   await writeFleet(fleet, dir, ids, progress)
   await writeBillingHistory(fleet, dir, now, progress)
-  const failedJob = await writeFailedCreation(fleet, dir, progress)
+  const failedJob = await writeOutage(fleet, dir, progress)
 
   writeMarker(dir, {...marker, state: 'complete', completedAt: new Date().toISOString()})
   return {

@@ -3,10 +3,11 @@ import {type FleetMember, type RaiDataPlan} from './fleet-data.js'
 import {rng} from './names.js'
 
 /**
- * The demo's fleet: four RAI databases in SQLite files, one of them the master
- * holding the routing directory, one draining and one whose file is gone (a
- * server that is down), with accountants and consultants whose one email is a
- * user in several tenants on different servers.
+ * The demo's fleet: five RAI databases in SQLite files, one of them the master
+ * holding the routing directory, one draining, one whose file is gone (a
+ * server that is down), and one that came back after an outage, locked, with a
+ * tenant creation that failed on it waiting; with accountants and consultants
+ * whose one email is a user in several tenants on different servers.
  */
 
 export const DEMO_SIZES = ['small', 'large'] as const
@@ -24,9 +25,15 @@ export interface DemoRds {
   /** The SQLite file of its RAI database, relative to the demo's fleet directory. */
   file: string
   master: boolean
-  state: 'online' | 'draining'
+  state: 'online' | 'draining' | 'locked'
   /** Registered, but its file is not there: health says down, syncs are partial. */
   missing: boolean
+  /**
+   * The server that came back: its file is written only after a tenant
+   * creation sent to it failed (it was down then), and an operator locked it
+   * during the outage, so the job waits for `rds:online` and `job:retry`.
+   */
+  outage: boolean
   appUrl: string
   plan: RaiDataPlan
 }
@@ -41,7 +48,7 @@ export interface DemoFleet {
 }
 
 interface SizeSpec {
-  tenants: [number, number, number, number]
+  tenants: [number, number, number, number, number]
   users: [number, number]
   locations: number
   sharedPeople: number
@@ -49,17 +56,21 @@ interface SizeSpec {
 
 const SIZES: Record<DemoSize, SizeSpec> = {
   // A few hundred tenants, a few thousand users.
-  small: {tenants: [120, 100, 90, 60], users: [2, 14], locations: 2, sharedPeople: 8},
+  small: {tenants: [120, 100, 90, 60, 8], users: [2, 14], locations: 2, sharedPeople: 8},
   // Tens of thousands of tenants and about a million users, all in the routing directory.
-  large: {tenants: [12_000, 10_000, 10_000, 8_000], users: [10, 40], locations: 3, sharedPeople: 200},
+  large: {tenants: [12_000, 10_000, 10_000, 8_000, 800], users: [10, 40], locations: 3, sharedPeople: 200},
 }
 
 const SERVERS = [
-  {name: 'eu-central-1', master: true, state: 'online', missing: false, appUrl: 'https://eu.rai.example.com'},
-  {name: 'eu-west-1', master: false, state: 'online', missing: false, appUrl: 'https://eu.rai.example.com'},
-  {name: 'us-east-1', master: false, state: 'draining', missing: false, appUrl: 'https://us.rai.example.com'},
-  {name: 'us-west-2', master: false, state: 'online', missing: true, appUrl: 'https://us.rai.example.com'},
+  {name: 'eu-central-1', master: true, state: 'online', missing: false, outage: false, appUrl: 'https://eu.rai.example.com'},
+  {name: 'eu-west-1', master: false, state: 'online', missing: false, outage: false, appUrl: 'https://eu.rai.example.com'},
+  {name: 'us-east-1', master: false, state: 'draining', missing: false, outage: false, appUrl: 'https://us.rai.example.com'},
+  {name: 'us-west-2', master: false, state: 'online', missing: true, outage: false, appUrl: 'https://us.rai.example.com'},
+  {name: 'ap-southeast-2', master: false, state: 'locked', missing: false, outage: true, appUrl: 'https://ap.rai.example.com'},
 ] as const
+
+/** The servers shared people have users on: all but the one that came back (last), which takes no change in the tour. */
+const SHARING_SERVERS = SERVERS.length - 1
 
 /**
  * The demo's subscription plans: a restaurant SaaS priced per location by the
@@ -117,7 +128,7 @@ function sharedMemberships(spec: SizeSpec): {
     const count = 3 + Math.floor(random() * 3)
     const taken = new Set<string>()
     for (let j = 0; j < count; j++) {
-      const rds = (k + j) % SERVERS.length
+      const rds = (k + j) % SHARING_SERVERS
       let tenant = 1 + Math.floor(random() * spec.tenants[rds])
       while (taken.has(`${rds}:${tenant}`)) tenant = (tenant % spec.tenants[rds]) + 1
       taken.add(`${rds}:${tenant}`)

@@ -26,6 +26,44 @@ function names(facts: Facts) {
   return {master, draining, down}
 }
 
+/**
+ * The tenant creation that failed while its server was down: the job, the
+ * server (back, and locked during the outage) put online, the job retried to
+ * done. A tour run again finds it done and only shows it.
+ */
+function outageSteps(facts: Facts): TourStep[] {
+  const job = facts.failedJob
+  if (job === null) return []
+  const id = String(job.id)
+  if (job.state !== 'failed') {
+    return [
+      {
+        title: 'The creation that failed during an outage',
+        about: `Sent to ${job.rds} while it was down, it failed at its tenant step; an earlier tour put ${job.rds} back online and \`job:retry\` finished it from that step.`,
+        args: ['job:show', id],
+      },
+    ]
+  }
+  return [
+    {
+      title: 'A creation that failed during an outage',
+      about: `Sent to ${job.rds} while it was down, before any health check said so: the job failed at its tenant step, having written nothing there, and waits with its slot reserved. ${job.rds} is back now, but an operator locked it during the outage, and a locked server takes no change: \`job:retry\` would fail again, naming \`rds:online\`.`,
+      args: ['job:show', id],
+    },
+    {
+      title: 'The server is back: put it online',
+      about: `${job.rds} answers again and its data is intact, so the lock comes off (audited); placement counts it again.`,
+      args: ['rds:online', job.rds],
+    },
+    {
+      title: 'Retry the job',
+      about:
+        'From the step that failed, one line per step: the place step is done and not run again; nothing is written twice. Had it failed again, job:retry would exit as tenant:create does (2 for something to fix, 1 for a server still unreachable).',
+      args: ['job:retry', id],
+    },
+  ]
+}
+
 export function demoTour(facts: Facts): TourStep[] {
   const {master, draining, down} = names(facts)
   const sharedEmail = facts.sharedEmails[0]
@@ -79,15 +117,7 @@ export function demoTour(facts: Facts): TourStep[] {
         'locations',
       ],
     },
-    ...(facts.failedJob === null
-      ? []
-      : [
-          {
-            title: 'A creation that failed on a dead server',
-            about: `Sent to ${down ?? 'a server'} before any health check said it was down: the job failed at its tenant step and waits, its slot reserved. \`job:retry\` finishes it once the server is back; \`job:cancel\` undoes what its steps did (it too needs the server, to make sure no tenant row is left there).`,
-            args: ['job:show', String(facts.failedJob)],
-          },
-        ]),
+    ...outageSteps(facts),
     {
       title: 'Which tenants need attention?',
       about:
@@ -195,7 +225,7 @@ export function demoTryNext(facts: Facts): string[][] {
     ['billing:show', facts.billing.showcase],
     ['audit:list', '--action', 'tenant.impersonate', '--format', 'json'],
   ]
-  if (facts.failedJob !== null) lines.push(['job:list', '--state', 'failed'])
+  if (facts.failedJob !== null) lines.push(['job:list'])
   lines.push(['tenant:impersonation-key'], ['--help'])
   return lines
 }

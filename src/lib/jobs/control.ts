@@ -1,13 +1,12 @@
 import {appendAudit} from '../audit/writer.js'
-import type {ChangeContext} from '../context.js'
 import {JOB_STEPS_TABLE, JOBS_TABLE, type JobRow, type JobStepRow} from '../db/tables.js'
 import {toIso} from '../db/values.js'
 import {BusyError, UserError} from '../errors/index.js'
 import {describeJobError} from './errors.js'
 import type {JsonObject} from './kind.js'
-import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
-import {holdJobLease, JobLeaseLostError, newJobHolder} from './lease.js'
-import type {JobContext, JobEvent, RunJobOptions} from './runner.js'
+import {JOB_KINDS} from './kinds.js'
+import {holdJobLease, jobHolderGone, JobLeaseLostError, newJobHolder} from './lease.js'
+import {type JobContext, type JobEvent, runJob, type RunJobOptions} from './runner.js'
 import {jobSettings} from './settings.js'
 import {
   appendJobAudits,
@@ -31,16 +30,24 @@ function busyWith(row: JobRow): BusyError {
 
 const leaseLive = (row: JobRow, now: Date): boolean => row.locked_by !== null && Date.parse(toIso(row.lease_expires_at) ?? '') >= now.getTime()
 
+export interface RetryJobOptions extends RunJobOptions {
+  /** Only queue it again, for a `job:work` worker to run; default: run it here, in the foreground. */
+  detach?: boolean
+}
+
 /**
- * Makes a failed job runnable again (`job:retry`): queued, due now, its failed
- * step pending with its retry count reset, audited `job.retry`. Its done steps
- * stay done: a run continues from the step that failed. A queued job, or one
- * whose worker died, is returned as it is (running it in the foreground takes
- * it). Its claims are counted again from 0 (see MAX_JOB_CLAIMS). Done and canceled jobs are refused (exit 2), one a worker is running is
- * busy (exit 6). `runHere`: the kinds of the caller that will run it next,
- * which must include the job's (else exit 2, nothing changed).
+ * `job:retry`: makes a failed job runnable again — queued, due now, its failed
+ * step pending with its retry count reset, audited `job.retry` — and, unless
+ * `detach`, runs it here at once (`runJob`), returning how that run ended. Its
+ * done steps stay done: a run continues from the step that failed. A queued
+ * job, or a running one whose worker died (its lease expired, or its process
+ * is proven gone on this machine), is run the same way (with `detach`,
+ * returned as it is). Its claims are counted again from 0 (see
+ * MAX_JOB_CLAIMS). Done and canceled jobs are refused (exit 2), as is one of a
+ * kind this raiops does not know when it is to run here (nothing changed);
+ * one a live worker is running is busy (exit 6).
  */
-export async function retryJob(ctx: ChangeContext, input: {id: number}, options: {runHere?: JobKindRegistry} = {}): Promise<JobView> {
+export async function retryJob(ctx: JobContext, input: {id: number}, options: RetryJobOptions = {}): Promise<JobView> {
   const {id} = input
   const now = ctx.now()
   const row = await readJobRow(ctx.db, id)
@@ -49,7 +56,7 @@ export async function retryJob(ctx: ChangeContext, input: {id: number}, options:
     case 'queued':
       break
     case 'running':
-      if (!leaseLive(row, now)) break
+      if (!leaseLive(row, now) || (!options.detach && jobHolderGone(row.locked_by))) break
       throw new BusyError(`job ${id} is being run by ${describeHolder(row.locked_by as string)}`, {hint: `follow it with \`raiops job:show ${id}\``})
     case 'done':
       throw new UserError(`job ${id} is done: there is nothing to retry`, {hint: `see \`raiops job:show ${id}\``})
@@ -59,19 +66,21 @@ export async function retryJob(ctx: ChangeContext, input: {id: number}, options:
       })
   }
   // To be run here, its kind must be known here: refused before anything changes.
-  if (options.runHere) kindOf(options.runHere, row.kind)
-  if (row.state !== 'failed') return showJob(ctx, {id})
-  await ctx.db.transaction(async (tx) => {
-    const updated = await tx(JOBS_TABLE)
-      .where({id, state: 'failed'})
-      .update({state: 'queued', attempts: 0, run_after: now, error: null, error_kind: null, finished_at: null, updated_at: now})
-    if (Number(updated) !== 1) throw new BusyError(`job ${id} changed meanwhile`, {hint: `see \`raiops job:show ${id}\` and try again`})
-    const failed = await tx(JOB_STEPS_TABLE).where({job_id: id, state: 'failed'}).pluck('name')
-    await tx(JOB_STEPS_TABLE).where({job_id: id, state: 'failed'}).update({state: 'pending', finished_at: null, updated_at: now})
-    await tx(JOB_STEPS_TABLE).where({job_id: id}).update({retries: 0})
-    await appendAudit(tx, ctx.audit, jobAudit(row, 'job.retry', {state: 'failed', error: row.error}, {state: 'queued', from: failed[0] ?? null}), now)
-  })
-  return showJob(ctx, {id})
+  if (!options.detach) kindOf(options.kinds ?? JOB_KINDS, row.kind)
+  if (row.state === 'failed') {
+    await ctx.db.transaction(async (tx) => {
+      const updated = await tx(JOBS_TABLE)
+        .where({id, state: 'failed'})
+        .update({state: 'queued', attempts: 0, run_after: now, error: null, error_kind: null, finished_at: null, updated_at: now})
+      if (Number(updated) !== 1) throw new BusyError(`job ${id} changed meanwhile`, {hint: `see \`raiops job:show ${id}\` and try again`})
+      const failed = await tx(JOB_STEPS_TABLE).where({job_id: id, state: 'failed'}).pluck('name')
+      await tx(JOB_STEPS_TABLE).where({job_id: id, state: 'failed'}).update({state: 'pending', finished_at: null, updated_at: now})
+      await tx(JOB_STEPS_TABLE).where({job_id: id}).update({retries: 0})
+      await appendAudit(tx, ctx.audit, jobAudit(row, 'job.retry', {state: 'failed', error: row.error}, {state: 'queued', from: failed[0] ?? null}), now)
+    })
+  }
+  if (options.detach) return showJob(ctx, {id})
+  return runJob(ctx, id, options)
 }
 
 /** A step that ran, fully or in part, and whose effects have not been undone. */

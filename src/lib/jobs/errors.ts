@@ -1,5 +1,5 @@
 import {describeDriverError} from '../db/driver-errors.js'
-import {ConnectionError, RaiopsError} from '../errors/index.js'
+import {ConnectionError, ExitCode, RaiopsError} from '../errors/index.js'
 
 /** Socket errors: the server could not be reached, or the connection broke. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED'])
@@ -93,4 +93,15 @@ export function isTransientError(error: unknown): boolean {
 export function describeJobError(error: unknown): string {
   if (error instanceof RaiopsError) return error.message
   return describeDriverError(error)
+}
+
+/**
+ * The exit code of a command whose job ended failed (`tenant:create`,
+ * `job:retry`): 2 for a permanent failure (something to fix: a name taken, a
+ * server locked), 1 for a transient one that exhausted its retries (a server
+ * unreachable: retry it once it is back); null when the job did not fail.
+ */
+export function failedJobExitCode(job: {state: string; errorKind: 'transient' | 'permanent' | null}): ExitCode | null {
+  if (job.state !== 'failed') return null
+  return job.errorKind === 'transient' ? ExitCode.unexpected : ExitCode.badInput
 }

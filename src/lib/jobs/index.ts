@@ -4,8 +4,8 @@
  * JOB_KINDS (./kinds.ts); a command creates a job with enqueueJob and runs it
  * in the foreground with runJob, or leaves it to `job:work` (runWorker).
  */
-export {cancelJob, retryJob} from './control.js'
-export {describeJobError, isTransientError} from './errors.js'
+export {cancelJob, retryJob, type RetryJobOptions} from './control.js'
+export {describeJobError, failedJobExitCode, isTransientError} from './errors.js'
 export type {JobKind, JobState, JsonObject, JsonValue, StepDefinition, StepRun, StepState} from './kind.js'
 export {JOB_KINDS, jobKindRegistry, type JobKindRegistry} from './kinds.js'
 export {claimJob, claimJobs} from './lease.js'

@@ -4,16 +4,34 @@ import {hostname} from 'node:os'
 
 import type {Db} from '../db/control-db.js'
 import {describeDriverError} from '../db/driver-errors.js'
-import {JOBS_TABLE} from '../db/tables.js'
+import {JOBS_TABLE, type JobRow} from '../db/tables.js'
 import {BusyError} from '../errors/index.js'
+import {formatHolder, holderProvenGone} from '../lease/lease.js'
+import {processIdentity} from '../lease/process-identity.js'
 import type {JobKindRegistry} from './kinds.js'
 
 /** Claims of one job (jobs.attempts) after which a claim fails it instead of running it: a worker keeps dying on it (graphile-worker's maxAttempts). */
 export const MAX_JOB_CLAIMS = 25
 
-/** A worker as jobs.locked_by names it: `host:pid:id`, a new id for each run of a job. */
+/** The size of jobs.locked_by (its migration). */
+const MAX_LOCKED_BY = 255
+
+/**
+ * A worker as jobs.locked_by names it, in the form of the sync leases
+ * (lease/lease.ts): `host:pid:id` with a new id for each run of a job and, on
+ * Linux, what proves which process that pid is (`:bootId/pidNamespace/startTime`),
+ * so that a run on this machine can tell a worker killed with `kill -9` is gone.
+ */
 export function newJobHolder(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`
+  const holder = {host: hostname(), pid: process.pid, id: randomBytes(6).toString('hex'), process: processIdentity(process.pid)}
+  const text = formatHolder(holder)
+  // A hostname too long for both keeps the job without the proof: it is then taken over only once its lease expires.
+  return text.length <= MAX_LOCKED_BY ? text : formatHolder({...holder, process: null})
+}
+
+/** Whether the worker that holds a job (its locked_by) ran on this machine and is proven gone (`holderProvenGone`). */
+export function jobHolderGone(lockedBy: string | null): boolean {
+  return lockedBy !== null && holderProvenGone(lockedBy)
 }
 
 /** The job is no longer held by this run: another worker took it over, or it changed under it. Nothing more is written. */
@@ -25,8 +43,28 @@ export class JobLeaseLostError extends BusyError {}
  * running one whose worker died (its lease expired). Of two workers racing for
  * a job exactly one updates the row; the other sees no row affected.
  * `anyRunAfter` (a job run in the foreground) does not wait out a backoff.
+ * `takeOverGone` (the same): a running job whose worker is proven gone
+ * (`jobHolderGone`: killed on this machine) is taken over before its lease
+ * expires, by an UPDATE conditional on the exact locked_by read, so that of
+ * two runs racing for it exactly one wins.
  */
-export async function claimJob(db: Db, id: number, holder: string, now: Date, leaseMs: number, options: {anyRunAfter?: boolean} = {}): Promise<boolean> {
+export async function claimJob(
+  db: Db,
+  id: number,
+  holder: string,
+  now: Date,
+  leaseMs: number,
+  options: {anyRunAfter?: boolean; takeOverGone?: boolean} = {},
+): Promise<boolean> {
+  const claim = {
+    state: 'running' as const,
+    locked_by: holder,
+    lease_expires_at: new Date(now.getTime() + leaseMs),
+    heartbeat_at: now,
+    attempts: db.raw('attempts + 1'),
+    started_at: db.raw('COALESCE(started_at, ?)', [now]),
+    updated_at: now,
+  }
   const updated = await db(JOBS_TABLE)
     .where({id})
     .andWhere((where) => {
@@ -37,16 +75,13 @@ export async function claimJob(db: Db, id: number, holder: string, now: Date, le
         })
         .orWhere((abandoned) => void abandoned.where({state: 'running'}).andWhere('lease_expires_at', '<', now))
     })
-    .update({
-      state: 'running',
-      locked_by: holder,
-      lease_expires_at: new Date(now.getTime() + leaseMs),
-      heartbeat_at: now,
-      attempts: db.raw('attempts + 1'),
-      started_at: db.raw('COALESCE(started_at, ?)', [now]),
-      updated_at: now,
-    })
-  return Number(updated) === 1
+    .update(claim)
+  if (Number(updated) === 1) return true
+  if (!options.takeOverGone) return false
+  const held = (await db(JOBS_TABLE).where({id}).first('state', 'locked_by')) as Pick<JobRow, 'state' | 'locked_by'> | undefined
+  if (held?.state !== 'running' || !jobHolderGone(held.locked_by)) return false
+  const taken = await db(JOBS_TABLE).where({id, state: 'running', locked_by: held.locked_by}).update(claim)
+  return Number(taken) === 1
 }
 
 /**

@@ -541,7 +541,8 @@ async function runStep(run: Run, def: StepDefinition<JsonObject>, position: numb
 /**
  * Runs a job in this process, from its first step not done (`tenant:create`,
  * `job:retry` in the foreground): claims it like a worker would (a queued job,
- * whatever its backoff, or one whose worker died), then runs it. A job another
+ * whatever its backoff, or one whose worker died: its lease expired, or its
+ * process is proven gone on this machine), then runs it. A job another
  * worker is running is refused (BusyError, exit 6), as is a run that loses
  * the job to another worker part-way (its lease lapsed); a failed one needs
  * `job:retry` first; a done one is returned as it is.
@@ -555,7 +556,7 @@ export async function runJob(ctx: JobContext, id: number, options: RunJobOptions
   if (row.state === 'done') return showJob(ctx, {id})
   if (!kinds.has(row.kind))
     throw new UserError(`job ${id} is of the kind ${row.kind}, which this raiops does not know`, {hint: 'run it with the raiops that created it'})
-  if (!(await claimJob(ctx.db, id, holder, now, settings.leaseMs, {anyRunAfter: true}))) throw await notRunnable(ctx.db, id, now)
+  if (!(await claimJob(ctx.db, id, holder, now, settings.leaseMs, {anyRunAfter: true, takeOverGone: true}))) throw await notRunnable(ctx.db, id, now)
   const outcome = await executeClaimedJob(ctx, id, holder, {settings, kinds, onStep: options.onStep, signal: options.signal})
   if (outcome === 'lost') throw lostJob(id)
   return showJob(ctx, {id})

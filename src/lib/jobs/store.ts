@@ -7,6 +7,7 @@ import {insertReturningId} from '../db/control-db.js'
 import {JOB_STEPS_TABLE, JOBS_TABLE, type JobRow, type JobStepRow} from '../db/tables.js'
 import {toIso, toIsoRequired, toNumberOrNull} from '../db/values.js'
 import {NotFoundError, UserError} from '../errors/index.js'
+import {parseHolder} from '../lease/lease.js'
 import {redactValues} from '../redact/index.js'
 import type {JobKind, JobState, JsonObject, StepState} from './kind.js'
 import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
@@ -98,10 +99,10 @@ export function stepsMatchKind(steps: readonly JobStepRow[], kind: JobKind<JsonO
   return steps.length === kind.steps.length && steps.every((s, i) => Number(s.position) === i && s.name === kind.steps[i].name)
 }
 
-/** `host (pid N)` from a worker's `host:pid:id`. */
+/** `host (pid N)` from a worker's locked_by (`host:pid:id`, with or without its proof). */
 export function describeHolder(lockedBy: string): string {
-  const parts = /^(.*):(\d+):([^:]*)$/.exec(lockedBy)
-  return parts ? `${parts[1]} (pid ${parts[2]})` : lockedBy
+  const holder = parseHolder(lockedBy)
+  return holder.id === '' && holder.pid === 0 ? lockedBy : `${holder.host} (pid ${holder.pid})`
 }
 
 function leaseLive(row: JobRow, now: Date): boolean {

@@ -8,9 +8,7 @@ import {decryptSecret, encryptSecret, envelopeKid, type SecretLocation} from '..
 import type {Db} from '../db/control-db.js'
 import {UserError} from '../errors/index.js'
 import {registerActiveKey} from './register.js'
-
-/** Every column that holds a secret box. Later features add theirs here. */
-export const SECRET_COLUMNS: ReadonlyArray<{table: string; column: string}> = [{table: 'rds_instances', column: 'password_enc'}]
+import {jsonFieldLocation, SECRET_COLUMNS, SECRET_JSON_FIELDS, type SecretJsonField} from './secrets.js'
 
 /**
  * Where the keyring comes from, as the configuration says: the key file, which
@@ -49,19 +47,81 @@ export interface RotateKeysResult {
 
 interface Secret {
   table: string
-  column: string
   id: number
   envelope: string
   kid: string
+  location: SecretLocation
+  /** Writes `next` in its place, on the condition the row still holds what was read; the rows changed (0 or 1). */
+  replace(tx: Db, next: string): Promise<number>
 }
 
-const locationOf = (secret: Secret): SecretLocation => ({table: secret.table, column: secret.column, rowId: secret.id})
+type JsonRecord = Record<string, unknown>
+const isRecord = (value: unknown): value is JsonRecord => value !== null && typeof value === 'object' && !Array.isArray(value)
+
+/** The object holding the field's last key, and the secret there; null when the object has no string there. */
+function fieldIn(object: JsonRecord, field: SecretJsonField): {holder: JsonRecord; key: string; envelope: string; bound: string} | null {
+  let holder: unknown = object
+  for (const key of field.path.slice(0, -1)) holder = isRecord(holder) ? holder[key] : undefined
+  const key = field.path[field.path.length - 1]
+  const bound = object[field.boundTo]
+  if (!isRecord(holder) || typeof holder[key] !== 'string' || typeof bound !== 'string') return null
+  return {holder, key, envelope: holder[key], bound}
+}
 
 async function readSecrets(tx: Db): Promise<Secret[]> {
   const secrets: Secret[] = []
   for (const {table, column} of SECRET_COLUMNS) {
     const rows = (await tx(table).whereNotNull(column).select('id', column)) as Array<Record<string, string> & {id: number}>
-    for (const row of rows) secrets.push({table, column, id: Number(row.id), envelope: row[column], kid: envelopeKid(row[column]) ?? 'unknown'})
+    for (const row of rows) {
+      const envelope = row[column]
+      const id = Number(row.id)
+      secrets.push({
+        table,
+        id,
+        envelope,
+        kid: envelopeKid(envelope) ?? 'unknown',
+        location: {table, column, rowId: id},
+        replace: async (db, next) =>
+          Number(
+            await db(table)
+              .where({id, [column]: envelope})
+              .update({[column]: next}),
+          ),
+      })
+    }
+  }
+  for (const field of SECRET_JSON_FIELDS) {
+    const {table, column} = field
+    const rows = (await tx(table)
+      .where(column, 'like', `%"${field.path[field.path.length - 1]}":"%`)
+      .select('id', column)) as Array<Record<string, string> & {id: number}>
+    for (const row of rows) {
+      const text = row[column]
+      let object: unknown
+      try {
+        object = JSON.parse(text)
+      } catch {
+        continue
+      }
+      const found = isRecord(object) ? fieldIn(object, field) : null
+      if (!found) continue
+      const id = Number(row.id)
+      secrets.push({
+        table,
+        id,
+        envelope: found.envelope,
+        kid: envelopeKid(found.envelope) ?? 'unknown',
+        location: jsonFieldLocation(field, found.bound),
+        replace: async (db, next) => {
+          found.holder[found.key] = next
+          return Number(
+            await db(table)
+              .where({id, [column]: text})
+              .update({[column]: JSON.stringify(object)}),
+          )
+        },
+      })
+    }
   }
   return secrets
 }
@@ -80,14 +140,12 @@ async function reencryptAll(
   keyFile: string | null,
 ): Promise<RotateKeysResult> {
   const active = keyring.active.kid
-  const stale = secrets.filter((s) => s.kid !== active).map((s) => ({...s, plaintext: decryptSecret(keyring, s.envelope, locationOf(s))}))
+  const stale = secrets.filter((s) => s.kid !== active).map((s) => ({...s, plaintext: decryptSecret(keyring, s.envelope, s.location)}))
   await registerActiveKey(tx, keyring, audit, now)
   const fromKids: Record<string, number> = {}
   let reencrypted = 0
   for (const secret of stale) {
-    const updated = await tx(secret.table)
-      .where({id: secret.id, [secret.column]: secret.envelope})
-      .update({[secret.column]: encryptSecret(keyring, secret.plaintext, locationOf(secret))})
+    const updated = await secret.replace(tx, encryptSecret(keyring, secret.plaintext, secret.location))
     if (updated === 1) {
       fromKids[secret.kid] = (fromKids[secret.kid] ?? 0) + 1
       reencrypted++
@@ -153,7 +211,7 @@ export async function rotateMasterKey(ctx: KeysContext, input: {config: KeySourc
     const current = loadKeyring({masterKeyFile: source.keyFile})
     await checkKeyring(tx, current)
     const secrets = await readSecrets(tx)
-    for (const secret of secrets) decryptSecret(current, secret.envelope, locationOf(secret))
+    for (const secret of secrets) decryptSecret(current, secret.envelope, secret.location)
     const next = new Keyring([generateKey(), ...current.keys], source.keyFile)
     writeKeyFile(source.keyFile, next.keys)
     return reencryptAll(tx, next, secrets, ctx.audit, now, source.keyFile)

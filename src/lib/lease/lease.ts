@@ -71,7 +71,8 @@ const MAX_HOLDER_LENGTH = 255
 /** Attempts in a row without sleeping when the row changes under us (released, or taken over by a third run). */
 const MAX_QUICK_RETRIES = 5
 
-function formatHolder(holder: LeaseHolder): string {
+/** A holder as the `locks` and `jobs` tables store it. */
+export function formatHolder(holder: LeaseHolder): string {
   const proof = holder.process ? `:${holder.process.bootId}/${holder.process.pidNamespace}/${holder.process.startTime ?? ''}` : ''
   return `${holder.host}:${holder.pid}:${holder.id}${proof}`
 }
@@ -85,13 +86,23 @@ function formatHolder(holder: LeaseHolder): string {
 const HOLDER_WITH_PROOF = /^(.*):(-?\d+):([^:]*):([0-9a-f-]+)\/(\d+)\/(\d*)$/i
 const HOLDER_PLAIN = /^(.*):(-?\d+):([^:]*)$/
 
-function parseHolder(text: string): LeaseHolder {
+export function parseHolder(text: string): LeaseHolder {
   const proven = HOLDER_WITH_PROOF.exec(text)
   const parts = proven ?? HOLDER_PLAIN.exec(text)
   const pid = parts ? Number(parts[2]) : Number.NaN
   if (!parts || !Number.isSafeInteger(pid)) return {host: text, pid: 0, id: '', process: null}
   const process = proven ? {bootId: proven[4], pidNamespace: proven[5], startTime: proven[6] === '' ? null : proven[6]} : null
   return {host: parts[1], pid, id: parts[3], process}
+}
+
+/**
+ * Whether the holder stored as `text` is a process of this machine proven
+ * gone (see above): its host is this one (`host`, default os.hostname()) and
+ * `provenGone` says so. A holder without the proof never is.
+ */
+export function holderProvenGone(text: string, host: string = hostname()): boolean {
+  const holder = parseHolder(text)
+  return holder.host === host && provenGone(holder.pid, holder.process)
 }
 
 function toInfo(row: LockRow): LeaseInfo {

@@ -23,28 +23,35 @@ async function remembered<T>(memo: RegistryMemo | undefined, key: string, read: 
   return value
 }
 
-/** A connection to an RDS of the registry, by id. */
-export async function rdsConnection(ctx: FleetContext, rdsId: number, memo?: RegistryMemo): Promise<{db: Knex; rds: RdsInstanceRow}> {
-  const rds = await remembered(memo, `rds:${rdsId}`, () => getRds(ctx.db, rdsId))
+/** How a step will use a connection: `change` (the job's id) when it writes there; `memo`, the run's registry rows already read. */
+export interface ConnectionUse {
+  change?: number
+  memo?: RegistryMemo
+}
+
+/**
+ * A locked RDS takes no change (placement's rule, lib/placement/rules.ts): a
+ * step that would write there fails (permanent, exit 2) before it connects,
+ * saying how to go on once an operator puts it back online.
+ */
+function refuseLocked(rds: RdsInstanceRow, jobId: number): void {
+  if (rds.state !== 'locked') return
+  throw new UserError(`RDS ${rds.name} is locked, and takes no change until \`raiops rds:online ${rds.name}\``, {
+    hint: `once it may change again, \`raiops rds:online ${rds.name}\`, then \`raiops job:retry ${jobId}\` (or \`raiops job:cancel ${jobId}\`)`,
+  })
+}
+
+/** A connection to an RDS of the registry, by id; refused while it is locked when the step changes it. */
+export async function rdsConnection(ctx: FleetContext, rdsId: number, use: ConnectionUse = {}): Promise<{db: Knex; rds: RdsInstanceRow}> {
+  const rds = await remembered(use.memo, `rds:${rdsId}`, () => getRds(ctx.db, rdsId))
+  if (use.change !== undefined) refuseLocked(rds, use.change)
   return {db: await ctx.fleet.get(await connectionSpecFor(ctx, rds)), rds}
 }
 
-/** A connection to the master RDS, which holds user_email_routing. */
-export async function masterConnection(ctx: FleetContext, memo?: RegistryMemo): Promise<{db: Knex; rds: RdsInstanceRow}> {
-  const rds = await remembered(memo, 'rds:master', () => findMaster(ctx.db))
+/** A connection to the master RDS, which holds user_email_routing; refused while it is locked when the step changes it. */
+export async function masterConnection(ctx: FleetContext, use: ConnectionUse = {}): Promise<{db: Knex; rds: RdsInstanceRow}> {
+  const rds = await remembered(use.memo, 'rds:master', () => findMaster(ctx.db))
   if (!rds) throw new UserError('no RDS is marked master: the routing directory has nowhere to go', {hint: 'mark one with `raiops rds:edit NAME --master`'})
+  if (use.change !== undefined) refuseLocked(rds, use.change)
   return {db: await ctx.fleet.get(await connectionSpecFor(ctx, rds)), rds}
 }
-
-/** Inserts one fleet row and returns its id, on every engine. */
-export async function insertFleetRow(db: Knex | Knex.Transaction, table: string, row: Record<string, unknown>): Promise<number> {
-  if (db.client.config.client === 'mysql2') {
-    const [id] = (await db(table).insert(row)) as number[]
-    return Number(id)
-  }
-  const [inserted] = (await db(table).insert(row, ['id'])) as Array<{id: number | string} | number>
-  return Number(typeof inserted === 'object' ? inserted.id : inserted)
-}
-
-/** A SQL expression comparing a column case-insensitively with a value, the same on every engine. */
-export const lowerEquals = (db: Knex | Knex.Transaction, column: string, value: string): Knex.Raw => db.raw('LOWER(??) = ?', [column, value.toLowerCase()])

@@ -3,6 +3,7 @@ import {z} from 'zod'
 import type {Keyring} from '../crypto/keyring.js'
 import {decryptSecret, encryptSecret, type SecretLocation} from '../crypto/secret-box.js'
 import {UserError} from '../errors/index.js'
+import {JOB_OWNER_HASH, jsonFieldLocation} from '../keys/secrets.js'
 
 /**
  * What a tenant-creation job is asked to do: its input, stored with the job.
@@ -85,7 +86,7 @@ export function parseTenantCreateInput(raw: unknown): TenantCreateInput {
 }
 
 /** Where the owner's encrypted hash is bound: a ciphertext copied into another job's input does not decrypt. */
-export const ownerHashLocation = (requestId: string): SecretLocation => ({table: 'jobs', column: 'input.owner.passwordHashEnc', rowId: requestId})
+export const ownerHashLocation = (requestId: string): SecretLocation => jsonFieldLocation(JOB_OWNER_HASH, requestId)
 
 export function sealOwnerHash(keyring: Keyring, requestId: string, hash: string): string {
   return encryptSecret(keyring, hash, ownerHashLocation(requestId))

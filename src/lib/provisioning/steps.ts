@@ -1,15 +1,16 @@
 import type {Knex} from 'knex'
 
 import {setSubscription} from '../billing/subscriptions.js'
-import {inTransaction} from '../db/control-db.js'
+import {inTransaction, insertRowReturningId} from '../db/control-db.js'
 import {RESERVATIONS_TABLE, ROUTING_CACHE_TABLE, TENANT_MASTER_TABLE} from '../db/tables.js'
 import {UserError} from '../errors/index.js'
 import type {JsonObject, StepDefinition, StepRun} from '../jobs/kind.js'
 import {attachReservation, releaseReservation, reserveSlot} from '../placement/placement.js'
 import {fleetTime} from '../tenant/status-change.js'
 import {searchText} from '../text/search.js'
+import {whereCaseless, whereEmail} from '../user/fleet-users.js'
 import {ghostEmail, ghostName, ghostOperators, unusablePassword} from '../user/ghosts.js'
-import {insertFleetRow, lowerEquals, masterConnection, rdsConnection} from './fleet.js'
+import {masterConnection, rdsConnection} from './fleet.js'
 import {openOwnerHash, type TenantCreateInput} from './input.js'
 import {verifyTenant} from './verify.js'
 
@@ -70,16 +71,12 @@ const place: Step = {
 
 /** The tenant rows of this name on the RDS (names compare without case, as MySQL's collation does). */
 async function tenantsNamed(db: Knex, name: string): Promise<Array<{id: number; created_at: unknown; primary_contact_email: string | null}>> {
-  return db('tenants')
-    .where(lowerEquals(db, 'name', name))
-    .select('id', 'created_at', 'primary_contact_email')
-    .orderBy('id')
+  return whereCaseless(db, db('tenants'), 'name', name).select('id', 'created_at', 'primary_contact_email').orderBy('id')
 }
 
 /** The tenant an earlier attempt of this job inserted: its name, its contact, and the reservation's instant as created_at. */
 async function findOwnTenant(db: Knex, input: TenantCreateInput, marker: string): Promise<number | null> {
-  const row = (await db('tenants')
-    .where(lowerEquals(db, 'name', input.name))
+  const row = (await whereCaseless(db, db('tenants'), 'name', input.name)
     .andWhere({created_at: marker, primary_contact_email: input.contactEmail})
     .first('id')) as {id: number} | undefined
   return row ? Number(row.id) : null
@@ -90,7 +87,7 @@ const tenant: Step = {
   async run(step) {
     const {input} = step.job
     const {rdsId, rdsName, marker} = placed(step)
-    const {db} = await rdsConnection(step.ctx, rdsId, step.memo)
+    const {db} = await rdsConnection(step.ctx, rdsId, {change: step.job.id, memo: step.memo})
     const own = await findOwnTenant(db, input, marker)
     if (own !== null) return {tenantId: own}
     const same = await tenantsNamed(db, input.name)
@@ -99,7 +96,7 @@ const tenant: Step = {
         hint: 'choose another --name, or another server with --rds',
       })
     step.signal.throwIfAborted()
-    const tenantId = await insertFleetRow(db, 'tenants', {
+    const tenantId = await insertRowReturningId(db, 'tenants', {
       name: input.name,
       primary_contact_name: input.contactName,
       primary_contact_email: input.contactEmail,
@@ -112,7 +109,7 @@ const tenant: Step = {
   async compensate(step, output) {
     if (!step.outputs.place) return
     const {rdsId, marker} = placed(step)
-    const {db} = await rdsConnection(step.ctx, rdsId, step.memo)
+    const {db} = await rdsConnection(step.ctx, rdsId, {change: step.job.id, memo: step.memo})
     const id = output ? Number(output.tenantId) : await findOwnTenant(db, step.job.input, marker)
     if (id === null) return
     // The tenant is this job's: whatever rows hang from it (its ghosts, users a sync or the application added since) go with it.
@@ -126,9 +123,7 @@ const tenant: Step = {
 
 /** The owner's user on the tenant, as this job writes it: its email, dated with the reservation's instant. */
 function ownOwner(db: Knex, step: Run, tenantId: number): Knex.QueryBuilder {
-  return db('users')
-    .where({tenant_id: tenantId, created_at: placed(step).marker})
-    .andWhere(lowerEquals(db, 'email', step.job.input.owner.email))
+  return whereEmail(db, db('users').where({tenant_id: tenantId, created_at: placed(step).marker}), step.job.input.owner.email)
 }
 
 const owner: Step = {
@@ -137,11 +132,8 @@ const owner: Step = {
     const {input} = step.job
     const {rdsId, rdsName, marker} = placed(step)
     const tenantId = tenantIdOf(step)
-    const {db} = await rdsConnection(step.ctx, rdsId, step.memo)
-    const found = (await db('users')
-      .where({tenant_id: tenantId})
-      .andWhere(lowerEquals(db, 'email', input.owner.email))
-      .first('id')) as {id: number} | undefined
+    const {db} = await rdsConnection(step.ctx, rdsId, {change: step.job.id, memo: step.memo})
+    const found = (await whereEmail(db, db('users').where({tenant_id: tenantId}), input.owner.email).first('id')) as {id: number} | undefined
     if (found) {
       // An earlier attempt of this step wrote it (dated as this job dates its rows), or someone else did: then it is not ours to take.
       const own = (await ownOwner(db, step, tenantId).first('id')) as {id: number} | undefined
@@ -152,7 +144,7 @@ const owner: Step = {
     }
     const password = openOwnerHash(await step.ctx.keyring(), input) ?? unusablePassword()
     step.signal.throwIfAborted()
-    const userId = await insertFleetRow(db, 'users', {
+    const userId = await insertRowReturningId(db, 'users', {
       tenant_id: tenantId,
       name: input.owner.name,
       email: input.owner.email,
@@ -168,7 +160,7 @@ const owner: Step = {
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
     const tenantId = Number(tenantOut.tenantId)
-    const {db} = await rdsConnection(step.ctx, placed(step).rdsId, step.memo)
+    const {db} = await rdsConnection(step.ctx, placed(step).rdsId, {change: step.job.id, memo: step.memo})
     await (output ? db('users').where({tenant_id: tenantId, id: Number(output.userId)}) : ownOwner(db, step, tenantId)).delete()
   },
 }
@@ -178,7 +170,7 @@ const locations: Step = {
   async run(step) {
     const {input} = step.job
     const tenantId = tenantIdOf(step)
-    const {db} = await rdsConnection(step.ctx, placed(step).rdsId, step.memo)
+    const {db} = await rdsConnection(step.ctx, placed(step).rdsId, {change: step.job.id, memo: step.memo})
     const existing = (await db('locations').where({tenant_id: tenantId}).select('id', 'name')) as Array<{id: number; name: string}>
     const have = new Set(existing.map((l) => l.name.toLowerCase()))
     const missing = input.locations.filter((name) => !have.has(name.toLowerCase()))
@@ -194,7 +186,7 @@ const locations: Step = {
   async compensate(step, output) {
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
-    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId), step.memo)
+    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId), {change: step.job.id, memo: step.memo})
     const query = db('locations').where({tenant_id: Number(tenantOut.tenantId)})
     const ids = Array.isArray(output?.locationIds) ? output.locationIds.map(Number) : null
     await (ids ? query.whereIn('id', ids) : query.whereIn('name', step.job.input.locations)).delete()
@@ -203,9 +195,7 @@ const locations: Step = {
 
 /** The routing entries of the owner for this tenant on the master. */
 function routingEntries(db: Knex, step: Run, tenantId: number, rdsId: number): Knex.QueryBuilder {
-  return db('user_email_routing')
-    .where({tenant_id: tenantId, rds_instance_id: rdsId})
-    .andWhere(lowerEquals(db, 'email', step.job.input.owner.email))
+  return whereEmail(db, db('user_email_routing').where({tenant_id: tenantId, rds_instance_id: rdsId}), step.job.input.owner.email)
 }
 
 const routing: Step = {
@@ -214,16 +204,16 @@ const routing: Step = {
     const {rdsId} = placed(step)
     const tenantId = tenantIdOf(step)
     const userId = ownerIdOf(step)
-    const {db: master} = await masterConnection(step.ctx, step.memo)
+    const {db: master} = await masterConnection(step.ctx, {change: step.job.id, memo: step.memo})
     const found = (await routingEntries(master, step, tenantId, rdsId).orderBy('id').first('id')) as {id: number} | undefined
     if (found) return {routingId: Number(found.id)}
     // The directory holds the hash the owner's user row holds, read from the RDS, never from the job.
-    const {db} = await rdsConnection(step.ctx, rdsId, step.memo)
+    const {db} = await rdsConnection(step.ctx, rdsId, {memo: step.memo})
     const user = (await db('users').where({id: userId}).first('password')) as {password: string} | undefined
     if (!user) throw new Error(`the owner's user ${userId} is gone from the tenant's RDS`)
     step.signal.throwIfAborted()
     const at = fleetTime(step.ctx.now())
-    const routingId = await insertFleetRow(master, 'user_email_routing', {
+    const routingId = await insertRowReturningId(master, 'user_email_routing', {
       email: step.job.input.owner.email,
       tenant_id: tenantId,
       rds_instance_id: rdsId,
@@ -238,7 +228,7 @@ const routing: Step = {
   async compensate(step, output) {
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
-    const {db: master} = await masterConnection(step.ctx, step.memo)
+    const {db: master} = await masterConnection(step.ctx, {change: step.job.id, memo: step.memo})
     const query = routingEntries(master, step, Number(tenantOut.tenantId), Number(step.outputs.place.rdsId))
     await (output ? query.andWhere({id: Number(output.routingId)}) : query).delete()
   },
@@ -353,7 +343,7 @@ const ghosts: Step = {
     const tenantId = tenantIdOf(step)
     const operators = await ghostOperators(step.ctx.db)
     if (operators.length === 0) return {operators: 0, inserted: 0}
-    const {db} = await rdsConnection(step.ctx, placed(step).rdsId, step.memo)
+    const {db} = await rdsConnection(step.ctx, placed(step).rdsId, {change: step.job.id, memo: step.memo})
     const emails = operators.map((o) => ghostEmail(o.id, input.ghostDomain))
     const present = new Set(
       ((await db('users').where({tenant_id: tenantId}).whereIn('email', emails).select('email')) as Array<{email: string}>).map((u) => u.email.toLowerCase()),
@@ -378,7 +368,7 @@ const ghosts: Step = {
   async compensate(step) {
     const tenantOut = step.outputs.tenant
     if (!tenantOut || !step.outputs.place) return
-    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId), step.memo)
+    const {db} = await rdsConnection(step.ctx, Number(step.outputs.place.rdsId), {change: step.job.id, memo: step.memo})
     await db('users')
       .where({tenant_id: Number(tenantOut.tenantId), is_ghost: true})
       .delete()

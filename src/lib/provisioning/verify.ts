@@ -1,6 +1,7 @@
 import {TENANT_MASTER_TABLE} from '../db/tables.js'
 import {RaiopsError, ExitCode} from '../errors/index.js'
-import {lowerEquals, masterConnection, rdsConnection, type FleetContext, type RegistryMemo} from './fleet.js'
+import {whereCaseless} from '../user/fleet-users.js'
+import {masterConnection, rdsConnection, type FleetContext, type RegistryMemo} from './fleet.js'
 import {openOwnerHash, type TenantCreateInput} from './input.js'
 
 /**
@@ -63,10 +64,14 @@ export async function verifyTenant(ctx: FleetContext, v: VerifyInput): Promise<T
     if (show(expected) !== show(actual)) diffs.push({where, what, expected: show(expected), actual: show(actual)})
   }
   let rows = 0
-  const {db} = await rdsConnection(ctx, v.rdsId, v.memo)
-  const tenants = (await db('tenants')
-    .where(lowerEquals(db, 'name', input.name))
-    .select('id', 'name', 'primary_contact_name', 'primary_contact_email', 'status')) as Array<Record<string, unknown>>
+  const {db} = await rdsConnection(ctx, v.rdsId, {memo: v.memo})
+  const tenants = (await whereCaseless(db, db('tenants'), 'name', input.name).select(
+    'id',
+    'name',
+    'primary_contact_name',
+    'primary_contact_email',
+    'status',
+  )) as Array<Record<string, unknown>>
   expect('rds:tenants', `rows named "${input.name}"`, 1, tenants.length)
   const t = tenants.find((row) => Number(row.id) === v.tenantId)
   expect(
@@ -111,7 +116,7 @@ export async function verifyTenant(ctx: FleetContext, v: VerifyInput): Promise<T
   expect('rds:locations', 'names', [...input.locations].sort(), locations.map((l) => l.name).sort())
   rows += locations.length
 
-  const {db: master} = await masterConnection(ctx, v.memo)
+  const {db: master} = await masterConnection(ctx, {memo: v.memo})
   const routes = (await master('user_email_routing')
     .where({tenant_id: v.tenantId, rds_instance_id: v.rdsId})
     .select('id', 'email', 'user_id', 'password_hash', 'status')) as Array<Record<string, unknown>>

@@ -70,15 +70,22 @@ export function normaliseEmail(input: string): string {
 }
 
 /**
- * Rows of `users` whose email is `email` (lower-cased), whatever case the app
- * stored it in. On MySQL/MariaDB the column's case-insensitive collation
- * (Laravel's utf8mb4_unicode_ci) lets `email = ?` use the email index; the
+ * Rows whose `column` equals `value` without regard to case (the value is
+ * lower-cased here), whatever case the app stored it in. On MySQL/MariaDB the
+ * column's case-insensitive collation (Laravel's utf8mb4_unicode_ci, which the
+ * fleet's emails and tenant names have) lets `column = ?` use its index; the
  * `LOWER()` test beside it keeps the match exact (that collation also equates
- * é and e). Elsewhere `LOWER(email) = ?`.
+ * é and e). Elsewhere `LOWER(column) = ?`.
  */
+export function whereCaseless(db: Knex, query: Knex.QueryBuilder, column: string, value: string): Knex.QueryBuilder {
+  const lower = value.toLowerCase()
+  if (db.client.config.client === 'mysql2') return query.where((q) => q.where(column, lower).andWhereRaw('LOWER(??) = ?', [column, lower]))
+  return query.whereRaw('LOWER(??) = ?', [column, lower])
+}
+
+/** Rows of `users` (or the routing directory) whose email is `email`, whatever case the app stored it in: see `whereCaseless`. */
 export function whereEmail(db: Knex, query: Knex.QueryBuilder, email: string): Knex.QueryBuilder {
-  if (db.client.config.client === 'mysql2') return query.where((q) => q.where('email', email).andWhereRaw('LOWER(email) = ?', [email]))
-  return query.whereRaw('LOWER(email) = ?', [email])
+  return whereCaseless(db, query, 'email', email)
 }
 
 /** The escape character of `likePattern`'s patterns: give it as `ESCAPE ?`. */
