@@ -2,7 +2,7 @@ import {appendAudit} from '../audit/writer.js'
 import type {ChangeContext} from '../context.js'
 import {NotFoundError, UserError} from '../errors/index.js'
 import {escapeControl} from '../text/escape.js'
-import {formatLabels,parseLabels} from './labels.js'
+import {formatLabels, parseLabels} from './labels.js'
 import {LIVE_STATES, readAlert, type AlertListItem} from './query.js'
 
 export const MAX_ACK_COMMENT = 500
