@@ -534,12 +534,17 @@ describe('raiops demo: the tour', () => {
     expect(tour.stdout).toContain(`built the raiops demo in ${dir}`)
     const commands = [
       '$ raiops rds:list\n',
+      '$ raiops alerts:run\n',
+      '$ raiops alerts:list\n',
       '$ raiops rds:health\n',
       '$ raiops sync:all\n',
       '$ raiops status\n',
       '$ raiops placement:explain --for-locations 2\n',
       '$ raiops tenant:create --name ',
       '$ raiops job:show ',
+      '$ raiops alerts:silence --matcher rds=us-west-2 ',
+      '$ raiops alerts:list --rule rds-down --all\n',
+      '$ raiops alerts:history --rule rds-down\n',
       '$ raiops tenant:list --sort health --limit 8\n',
       '$ raiops tenant:show ',
       '$ raiops plan:list\n',
@@ -563,6 +568,8 @@ describe('raiops demo: the tour', () => {
     const output = steps()
     expect([...output.keys()]).toEqual([
       'rds:list',
+      'alerts:run',
+      'alerts:list',
       'rds:health',
       'sync:all',
       'status',
@@ -571,6 +578,8 @@ describe('raiops demo: the tour', () => {
       'job:show',
       'rds:online',
       'job:retry',
+      'alerts:silence',
+      'alerts:history',
       'tenant:list',
       'tenant:show',
       'plan:list',
@@ -729,6 +738,78 @@ describe('raiops demo: the tour', () => {
     for (const kind of ['overdue', 'failed-payment', 'contraction', 'trial-ending']) expect(alerts, kind).toMatch(new RegExp(`^│ ${kind} +│`, 'm'))
   })
 
+  /** Each step's command line and output, in the tour's order (a command run twice is there twice). */
+  function stepList(): Array<{command: string; output: string}> {
+    return tour.stdout
+      .split(/^\$ raiops /m)
+      .slice(1)
+      .map((part) => {
+        const [command, ...rest] = part.split('\n')
+        return {command, output: rest.join('\n').split(/^─{20,}$/m)[0]}
+      })
+  }
+
+  it('shows the alerts cron fired for the servers it found down, silences the one still down and sees the one back resolve', () => {
+    const list = stepList()
+    const index = (command: string, from = 0) => list.findIndex((step, i) => i >= from && step.command === command)
+    const firstRun = index('alerts:run')
+    const firstList = index('alerts:list')
+    const health = index('rds:health')
+    const retry = list.findIndex((step) => step.command.startsWith('job:retry '))
+    const silence = list.findIndex((step) => step.command.startsWith('alerts:silence '))
+    const secondRun = index('alerts:run', firstRun + 1)
+    const all = index('alerts:list --rule rds-down --all')
+    const history = index('alerts:history --rule rds-down')
+    // Before the health check that sees ap-southeast-2 back; silenced, run and shown after the job's retry.
+    expect([firstRun, firstList, health, retry, silence, secondRun, all, history]).toEqual(
+      [firstRun, firstList, health, retry, silence, secondRun, all, history].sort((a, b) => a - b),
+    )
+    expect(firstRun).toBeGreaterThan(0)
+    expect(firstList).toBe(firstRun + 1)
+    expect(health).toBe(firstList + 1)
+
+    // Cron's runs before the tour left rds-down firing for both servers its health checks found down.
+    expect(list[firstRun].output).toMatch(/^evaluated \d+ rule\(s\) at \S+: [1-9]\d* firing/m)
+    for (const rds of ['us-west-2', 'ap-southeast-2'])
+      expect(list[firstList].output, rds).toMatch(new RegExp(`^│ \\d+ +│ firing +│ critical +│ rds-down +│ rds=${rds} +│`, 'm'))
+    // The overview counts them.
+    expect(stepList().find((step) => step.command === 'status')?.output).toMatch(/^Alerts +\[FAIL\] last run .*\b2 critical firing/m)
+
+    expect(list[silence].command).toBe("alerts:silence --matcher rds=us-west-2 --reason 'us-west-2 is being restored from its backup' --for 2h")
+    expect(list[silence].output).toMatch(/^silence \d+: rds=us-west-2 until \S+ \([1-9]\d* alert\(s\) match now\)$/m)
+    // After the health check found ap-southeast-2 healthy: its alert resolves; us-west-2's fires on, muted.
+    expect(list[secondRun].output).toContain('rds-down {alertname=rds-down,rds=ap-southeast-2,severity=critical}: firing → resolved')
+    expect(list[secondRun].output).not.toMatch(/rds=us-west-2,severity=critical\}: firing → resolved/)
+    expect(list[all].output).toMatch(/^│ \d+ +│ firing +│ critical +│ rds-down +│ rds=us-west-2 +│ [^│]+│ silence \d+ +│/m)
+    expect(list[all].output).toMatch(/^│ \d+ +│ resolved +│ critical +│ rds-down +│ rds=ap-southeast-2 +│/m)
+    for (const change of ['inactive → pending', 'pending → firing'])
+      expect(list[history].output.match(new RegExp(`│ ${change} +│`, 'g')), change).toHaveLength(2)
+    expect(list[history].output.match(/│ firing → resolved +│/g)).toHaveLength(1)
+
+    // The control database: the instances as the tour left them, their changes in order, the silence.
+    const home = join(dir, 'home')
+    const instances = queryControlDb<{labels: string; state: string}>(
+      home,
+      "SELECT i.labels, i.state FROM alert_instances i JOIN alert_rules r ON r.id = i.rule_id WHERE r.name = 'rds-down' ORDER BY i.id",
+    )
+    expect(instances.map((i) => [JSON.parse(i.labels).rds, i.state])).toEqual([
+      ['ap-southeast-2', 'resolved'],
+      ['us-west-2', 'firing'],
+    ])
+    const transitions = queryControlDb<{labels: string; from_state: string; to_state: string; at: number | string}>(
+      home,
+      "SELECT t.labels, t.from_state, t.to_state, t.at FROM alert_transitions t JOIN alert_rules r ON r.id = t.rule_id WHERE r.name = 'rds-down' ORDER BY t.id",
+    )
+    const of = (rds: string) => transitions.filter((t) => JSON.parse(t.labels).rds === rds)
+    expect(of('ap-southeast-2').map((t) => `${t.from_state} → ${t.to_state}`)).toEqual(['inactive → pending', 'pending → firing', 'firing → resolved'])
+    expect(of('us-west-2').map((t) => `${t.from_state} → ${t.to_state}`)).toEqual(['inactive → pending', 'pending → firing'])
+    // Firing once the rule's `for` (5 minutes) had passed since it went pending.
+    const [pending, fired] = of('us-west-2').map((t) => new Date(t.at).getTime())
+    expect(fired - pending).toBeGreaterThanOrEqual(5 * 60_000)
+    const silences = queryControlDb<{matchers: string; reason: string}>(home, 'SELECT matchers, reason FROM alert_silences')
+    expect(silences.map((row) => [JSON.parse(row.matchers), row.reason])).toEqual([[['rds=us-west-2'], 'us-west-2 is being restored from its backup']])
+  })
+
   it("leaves the operator's own RAIOPS_HOME untouched", () => {
     expect(readdirSync(operatorHome)).toEqual([])
   })
@@ -788,6 +869,26 @@ describe('raiops demo: the tour', () => {
     expect(sqliteContents(fleetFile(dir, 'eu-central-1'))).toEqual(master)
   })
 
+  it('toured again, runs every step as expected: the job shown done, the alert of the server back still resolved, the one still down still firing', async () => {
+    const again = await runCli(['demo', '--tour', '--dir', dir], {env: {NO_COLOR: '1'}, timeoutMs: 120_000})
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout).not.toContain('not expected on the demo')
+    // The passwords made one by the first tour: password:check finds them in step (exit 0).
+    expect(again.stdout.match(/^\(exit \d+/gm)).toEqual(['(exit 4', '(exit 3', '(exit 4', '(exit 4', '(exit 3', '(exit 3'])
+    expect(again.stdout).not.toMatch(/^\$ raiops (rds:online|job:retry) /m)
+    expect(again.stdout).toMatch(/^\$ raiops alerts:silence --matcher rds=us-west-2 /m)
+    expect(again.stdout).not.toMatch(/: firing → resolved/)
+    const home = join(dir, 'home')
+    const instances = queryControlDb<{labels: string; state: string}>(
+      home,
+      "SELECT i.labels, i.state FROM alert_instances i JOIN alert_rules r ON r.id = i.rule_id WHERE r.name = 'rds-down' ORDER BY i.id",
+    )
+    expect(instances.map((i) => [JSON.parse(i.labels).rds, i.state])).toEqual([
+      ['ap-southeast-2', 'resolved'],
+      ['us-west-2', 'firing'],
+    ])
+  })
+
   it('--reset --quiet --json deletes the demo (only its own entries) and builds it again, and prints the demo and how to use it as one JSON document', async () => {
     const home = join(dir, 'home')
     const startedBefore = readMarkerFile(dir).startedAt
@@ -816,7 +917,12 @@ describe('raiops demo: the tour', () => {
     expect(readMarkerFile(dir).startedAt).not.toBe(startedBefore)
     // A new control database: no health check, sync or impersonation of the tour in it.
     expect(queryControlDb<{n: number}>(home, `SELECT COUNT(*) AS n FROM audit_logs WHERE action = 'tenant.impersonate'`)[0].n).toBe(0)
-    expect(queryControlDb<{n: number}>(home, 'SELECT COUNT(*) AS n FROM health_checks')[0].n).toBe(0)
+    // The only health checks are the two of cron's the build plays before it started (5 RDS each), none of the tour's.
+    const checks = queryControlDb<{checked_at: number | string}>(home, 'SELECT checked_at FROM health_checks')
+    expect(checks).toHaveLength(10)
+    const started = Date.parse(readMarkerFile(dir).startedAt)
+    expect(checks.filter((c) => new Date(c.checked_at).getTime() >= started)).toEqual([])
+    expect(queryControlDb<{n: number}>(home, "SELECT COUNT(*) AS n FROM alert_transitions WHERE to_state = 'resolved'")[0].n).toBe(0)
     expect(queryControlDb<{name: string}>(home, 'SELECT name FROM rds_instances ORDER BY id').map((r) => r.name)).toEqual(RDS_NAMES)
   })
 })

@@ -4,12 +4,15 @@ import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
+import {runAlerts} from '../alerts/engine.js'
 import {startSession, readSessionToken, verifySession} from '../auth/session.js'
 import {createPlan} from '../billing/plan-changes.js'
 import {BusyError, ConfigError, RaiopsError, UserError} from '../errors/index.js'
+import {DEFAULT_SLOW_MS} from '../health/rules.js'
 import type {JobState} from '../jobs/index.js'
 import {createTenant} from '../provisioning/create.js'
 import {TENANT_CREATE_KIND} from '../provisioning/input.js'
+import {runHealth} from '../rds/health.js'
 import {addRds, setRdsState} from '../rds/service.js'
 import {Runtime} from '../runtime.js'
 import {initRaiops} from '../setup/init.js'
@@ -231,24 +234,36 @@ async function writeBillingHistory(fleet: DemoFleet, dir: string, now: Date, pro
 /** The tenant the demo's failed creation was for. */
 const FAILED_TENANT = 'Corner Cafe'
 
+const MINUTE = 60_000
+/** How long before the build the outage's creation failed, and when cron's health checks and alert runs saw the outage after it. */
+const OUTAGE_AGO_MS = 15 * MINUTE
+const CRON_RUNS_AGO_MS = [12 * MINUTE, 6 * MINUTE] as const
+
 /**
  * An outage, as the tour finds it: a tenant creation sent to a server while it
  * was down (its file not written yet), before any health check said so, fails
- * at its tenant step having written nothing there; then the server comes back
- * (its file is written) and is found locked, as an operator left it during
- * the outage. The tour shows the job, puts the server online and retries it.
+ * at its tenant step having written nothing there. Then cron, twice, six
+ * minutes apart: `rds:health` finds that server and the one whose file is
+ * missing down, and `alerts:run` makes their rds-down alerts pending, then
+ * firing (its rule's `for` is 5 minutes). Then the server comes back (its file
+ * is written) and is found locked, as an operator left it during the outage.
+ * The tour shows the alerts, the job, puts the server online, retries the job,
+ * silences the alert of the server still down and sees the other one resolve.
  */
-async function writeOutage(fleet: DemoFleet, dir: string, progress: (message: string) => void): Promise<DemoResult['failedJob']> {
+async function writeOutage(fleet: DemoFleet, dir: string, now: Date, progress: (message: string) => void): Promise<DemoResult['failedJob']> {
   const server = fleet.rds.find((rds) => rds.outage)
   if (!server) return null
-  progress(`creating a tenant on ${server.name} while it is down: its job fails; then ${server.name} comes back, locked`)
+  progress(
+    `creating a tenant on ${server.name} while it is down: its job fails; cron's health checks and alert runs see it down; then ${server.name} comes back, locked`,
+  )
   const operator = demoRuntime(dir, ['demo'])
   try {
     const ctx = await operator.context()
     await operator.identity()
     const acting = {...ctx, audit: operator.audit}
+    const failedAt = new Date(now.getTime() - OUTAGE_AGO_MS)
     const result = await createTenant(
-      acting,
+      {...acting, now: () => failedAt},
       {
         name: FAILED_TENANT,
         owner: {name: 'Cora Owner', email: 'cora@corner-cafe.example', password: null},
@@ -260,6 +275,11 @@ async function writeOutage(fleet: DemoFleet, dir: string, progress: (message: st
       },
       {detach: false, settings: {...operator.config.jobs, retryLimit: 0}},
     )
+    for (const ago of CRON_RUNS_AGO_MS) {
+      const at = new Date(now.getTime() - ago)
+      await runHealth({...acting, now: () => at}, {timeoutMs: 5000, slowMs: DEFAULT_SLOW_MS})
+      await runAlerts({db: acting.db, now: () => at}, {now: at, deliver: false})
+    }
     await writeServer(dir, server, undefined)
     await setRdsState(acting, {ref: server.name, state: 'locked'})
     return {id: result.job.id, rds: server.name, state: result.job.state}
@@ -400,7 +420,7 @@ export async function buildDemo(request: DemoRequest): Promise<DemoResult> {
 
   await writeFleet(fleet, dir, ids, progress)
   await writeBillingHistory(fleet, dir, now, progress)
-  const failedJob = await writeOutage(fleet, dir, progress)
+  const failedJob = await writeOutage(fleet, dir, now, progress)
 
   writeMarker(dir, {...marker, state: 'complete', completedAt: new Date().toISOString()})
   return {

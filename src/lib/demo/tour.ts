@@ -23,7 +23,8 @@ function names(facts: Facts) {
   const master = facts.rds.find((r) => r.master)?.name ?? facts.rds[0].name
   const draining = facts.rds.find((r) => r.state === 'draining')?.name ?? null
   const down = facts.rds.find((r) => r.missing)?.name ?? null
-  return {master, draining, down}
+  const back = facts.rds.find((r) => r.outage)?.name ?? null
+  return {master, draining, down, back}
 }
 
 /**
@@ -64,8 +65,70 @@ function outageSteps(facts: Facts): TourStep[] {
   ]
 }
 
+/** What cron's alert runs found before the operator arrived: the rds-down alerts of the servers its health checks saw down. */
+function alertSteps(facts: Facts): TourStep[] {
+  const {down, back} = names(facts)
+  const servers = [down, back].filter((name): name is string => name !== null)
+  if (servers.length === 0) return []
+  const toured = touredBefore(facts)
+  const firing = toured ? servers.filter((name) => name !== back) : servers
+  return [
+    {
+      title: 'What has fired while you were away?',
+      about: `What cron runs every 5 minutes: every alert rule evaluated against what raiops last recorded, each alert moved inactive → pending → firing → resolved, every change recorded. Before you arrived, cron's health checks found ${servers.join(' and ')} down at every check for more than 5 minutes, so rule rds-down fired for ${servers.length === 1 ? 'it' : 'each'} (critical)${toured && back ? `; an earlier tour saw ${back} back and its alert resolve` : '; this run finds them still down in those records'}. It exits 0 whatever fires (--fail-on makes firing exit 4, for cron and CI).`,
+      args: ['alerts:run'],
+    },
+    {
+      title: 'What is firing now?',
+      about: `The alerts as the last run left them, most severe first, each with since when and why (its summary)${firing.length > 0 ? `: rds-down for ${firing.join(' and ')}, then` : ':'} ${toured ? 'what else fires' : 'the failed job, a stale sync and the billing that needs a call'}. The muted column names what keeps an alert from being notified: a silence, or the rds-down alert of its server (a server that is down pages once, not once per sync).`,
+      args: ['alerts:list'],
+    },
+  ]
+}
+
+/** Whether a tour ran on this demo before: its failed job is done. */
+function touredBefore(facts: Facts): boolean {
+  return facts.failedJob !== null && facts.failedJob.state !== 'failed'
+}
+
+/** The alert of the server still down silenced; the one of the server back resolved. */
+function alertFollowUpSteps(facts: Facts): TourStep[] {
+  const {down, back} = names(facts)
+  const toured = touredBefore(facts)
+  const steps: TourStep[] = []
+  if (down !== null) {
+    steps.push({
+      title: `Silence ${down} while it is rebuilt`,
+      about: `Its RAI database is gone and will take hours to restore: a silence mutes every alert whose labels match (here rds=${down}) for 2 hours, with a reason, audited. Muted alerts are still evaluated and recorded; they are not notified, nor their resolution.`,
+      args: ['alerts:silence', '--matcher', `rds=${down}`, '--reason', `${down} is being restored from its backup`, '--for', '2h'],
+    })
+  }
+  if (back !== null) {
+    steps.push(
+      {
+        title: 'Run the alerts again',
+        about: toured
+          ? `An earlier tour saw rds-down for ${back} resolve once a health check found it back; this run changes what has changed since.${down ? ` rds-down for ${down} still fires, muted by the silence.` : ''}`
+          : `The health check above found ${back} back (healthy), so its rds-down alert resolves; the job retried above resolves jobs-failed, and sync:all the stale sync.${down ? ` rds-down for ${down} still fires, and sync:all's failure there fires sync-failing: both muted by the silence.` : ''}`,
+        args: ['alerts:run'],
+      },
+      {
+        title: 'The server alerts, resolved ones too',
+        about: `${down ? `${down}: firing, muted by the silence (the muted column). ` : ''}${back}: resolved. \`--all\` adds the alerts resolved in the last 24 hours.`,
+        args: ['alerts:list', '--rule', 'rds-down', '--all'],
+      },
+      {
+        title: 'What changed, and when',
+        about: `Every change of the rds-down alerts, newest first: pending at cron's first health check that found the servers down, firing 6 minutes later (its rule's for: 5m), then ${back} resolved. A change made while a silence held names it (muted).`,
+        args: ['alerts:history', '--rule', 'rds-down'],
+      },
+    )
+  }
+  return steps
+}
+
 export function demoTour(facts: Facts): TourStep[] {
-  const {master, draining, down} = names(facts)
+  const {master, draining, down, back} = names(facts)
   const sharedEmail = facts.sharedEmails[0]
   return [
     {
@@ -73,9 +136,10 @@ export function demoTour(facts: Facts): TourStep[] {
       about: `The registry: ${facts.rds.length} RDS, their passwords (none here: SQLite) stored encrypted. ${master} is the master, holding the routing directory${draining ? `; ${draining} is draining: it keeps its tenants and takes no new ones` : ''}.`,
       args: ['rds:list'],
     },
+    ...alertSteps(facts),
     {
       title: 'Are they healthy?',
-      about: `Every server is probed at once, each with its own deadline.${down ? ` The RAI database of ${down} is gone, so it is down,` : ''} and the exit code says so, for cron and CI.`,
+      about: `Every server is probed at once, each with its own deadline, and the outcome recorded (what rds-down reads).${down ? ` The RAI database of ${down} is gone, so it is down,` : ''}${back ? ` ${back} answers again (it is locked: see below),` : ''} and the exit code says so, for cron and CI.`,
       args: ['rds:health'],
       expectedExit: down ? {code: 4, why: `${down} is down: rds:health exits 4 when any RDS is at or below --fail-on (default: down)`} : undefined,
     },
@@ -87,7 +151,8 @@ export function demoTour(facts: Facts): TourStep[] {
     },
     {
       title: 'The overview',
-      about: 'One screen: the fleet, how fresh the syncs are, the audit chain; its exit code says FAIL too, for cron and CI.',
+      about:
+        'One screen: the fleet, how fresh the syncs are, the alerts (when alerts:run last ran, what fires unmuted by severity), the audit chain; its exit code says FAIL too, for cron and CI.',
       args: ['status'],
       expectedExit: down ? {code: 4, why: `${down} is down, so the overview is FAIL: status exits 4 (--fail-on, default fail)`} : undefined,
     },
@@ -118,6 +183,7 @@ export function demoTour(facts: Facts): TourStep[] {
       ],
     },
     ...outageSteps(facts),
+    ...alertFollowUpSteps(facts),
     {
       title: 'Which tenants need attention?',
       about:
