@@ -9,7 +9,7 @@ import {acquireLease, LEASE_TTL_MS} from '../lease/lease.js'
 import {redactSecretShapes} from '../redact/index.js'
 import {deliverPending, type DeliveryReport} from './delivery.js'
 import {inhibitedBy, inhibitors, loadActiveSilences, silencedBy} from './inhibition.js'
-import type {ActiveSample} from './kind.js'
+import type {ActiveSample, EvaluationTime} from './kind.js'
 import {RULE_KINDS, type RuleKindRegistry} from './kinds/index.js'
 import {fingerprint, parseLabels} from './labels.js'
 import {loadSubscriptions, outboxRows, type NotificationKind, type NotifiedInstance, type OutboxRow} from './outbox.js'
@@ -128,7 +128,7 @@ export function instanceLabels(rule: AlertRule, sample: Labels): Labels {
   return labels
 }
 
-async function evaluateRule(ctx: Pick<OpsContext, 'db'>, rule: AlertRule, kinds: RuleKindRegistry, at: {now: Date; previousRunAt: Date | null}) {
+async function evaluateRule(ctx: Pick<OpsContext, 'db'>, rule: AlertRule, kinds: RuleKindRegistry, at: EvaluationTime) {
   const kind = kinds.get(rule.kind)
   if (kind === undefined) return {error: `unknown rule kind "${rule.kind}"`}
   const params = kind.params.safeParse(rule.params)
@@ -215,8 +215,10 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
   const errors: Array<{rule: string; error: string}> = []
   const noData: string[] = []
   const plans = new Map<number, RulePlan>()
+  // One evaluation time for every rule of the run, with what its kinds may share (kinds/billing.ts reads the ledgers once).
+  const at = {now, previousRunAt: previousAt, shared: new Map<string, unknown>()}
   for (const rule of rules) {
-    const outcome = await evaluateRule(ctx, rule, kinds, {now, previousRunAt: previousAt})
+    const outcome = await evaluateRule(ctx, rule, kinds, at)
     if ('error' in outcome) {
       errors.push({rule: rule.name, error: outcome.error ?? 'evaluation failed'})
       const policy = rule.onError

@@ -15,6 +15,8 @@ export interface EvaluationTime {
   now: Date
   /** The evaluation time of the last run that finished before this one; null for the first run. */
   previousRunAt: Date | null
+  /** What the rules of one run may share (a read several kinds need), by a key of the kind's own; absent: nothing is shared. */
+  shared?: Map<string, unknown>
 }
 
 /** One label set whose condition holds now, with what to tell about it. */

@@ -264,7 +264,12 @@ function collectAlerts(loaded: LoadedLedgers, timelines: readonly TenantTimeline
 export async function billingAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, input: BillingAlertsInput = {}): Promise<BillingAlertsResult> {
   const now = ctx.now()
   const settings = resolveAlertSettings(input, now)
-  const loaded = await loadLedgers(ctx.db, now.getTime(), settings.graceDays)
+  return billingAlertsOf(await loadLedgers(ctx.db, now.getTime(), settings.graceDays), input, now)
+}
+
+/** The billing alerts at `now` from ledgers already loaded (loadLedgers at `now` with the same grace days): what billingAlerts returns. */
+export function billingAlertsOf(loaded: LoadedLedgers, input: BillingAlertsInput, now: Date): BillingAlertsResult {
+  const settings = resolveAlertSettings(input, now)
   const alerts = collectAlerts(loaded, loaded.timelines, settings, now.getTime())
   return {generatedAt: now.toISOString(), settings, counts: countByKind(alerts), alerts}
 }

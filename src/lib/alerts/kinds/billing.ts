@@ -1,19 +1,26 @@
 import {z} from 'zod'
 
-import {billingAlerts, type BillingAlert} from '../../billing/alerts.js'
+import {billingAlertsOf, loadLedgers, type BillingAlert, type LoadedLedgers} from '../../billing/alerts.js'
 import {formatAmount} from '../../billing/money.js'
 import {DEFAULT_BILLING_GRACE_DAYS} from '../../billing/timelines.js'
-import {defineRuleKind, type ActiveSample, type EvaluationContext} from '../kind.js'
+import {defineRuleKind, type ActiveSample, type EvaluationContext, type EvaluationTime} from '../kind.js'
 import {describeAge, durationMs, durationParam, wholeParam} from './params.js'
 
 const DAY_MS = 86_400_000
 
 /** billing:alerts at the evaluation time: the same ledger read and the same arithmetic, so the numbers agree. */
-function alertsAt(ctx: EvaluationContext, now: Date, input: {graceDays?: number; trialDays?: number}) {
-  return billingAlerts(
-    {db: ctx.db, now: () => now},
-    {graceDays: input.graceDays ?? ctx.billingGraceDays ?? DEFAULT_BILLING_GRACE_DAYS, trialDays: input.trialDays},
-  )
+async function alertsAt(ctx: EvaluationContext, at: EvaluationTime, input: {graceDays?: number; trialDays?: number}) {
+  const graceDays = input.graceDays ?? ctx.billingGraceDays ?? DEFAULT_BILLING_GRACE_DAYS
+  // The billing rules of one run read the ledgers once between them (at.shared), when their grace days agree.
+  const key = `billing-ledgers:${graceDays}`
+  let loaded = at.shared?.get(key) as Promise<LoadedLedgers> | undefined
+  if (loaded === undefined) {
+    loaded = loadLedgers(ctx.db, at.now.getTime(), graceDays)
+    at.shared?.set(key, loaded)
+    // A failed read is not kept: the next rule reads again.
+    loaded.catch(() => at.shared?.delete(key))
+  }
+  return billingAlertsOf(await loaded, {graceDays, trialDays: input.trialDays}, at.now)
 }
 
 export const billingOverdue = defineRuleKind({
@@ -24,7 +31,7 @@ export const billingOverdue = defineRuleKind({
     .object({graceDays: wholeParam('graceDays', 0, 36_500, 'days after an unpaid period ends before it is overdue (default: RAIOPS_BILLING_GRACE_DAYS, 7)')})
     .strict(),
   async evaluate(ctx, params, at) {
-    const result = await alertsAt(ctx, at.now, {graceDays: params.graceDays})
+    const result = await alertsAt(ctx, at, {graceDays: params.graceDays})
     // One instance per tenant and currency: its unpaid periods summed, since the oldest.
     const groups = new Map<string, BillingAlert[]>()
     for (const alert of result.alerts) {
@@ -59,7 +66,7 @@ export const trialEnding = defineRuleKind({
     const withinMs = durationMs(params.within, 'within')
     const now = at.now.getTime()
     // billing:alerts counts whole days: ask for enough of them, then keep those within the duration.
-    const result = await alertsAt(ctx, at.now, {trialDays: Math.min(36_500, Math.ceil(withinMs / DAY_MS))})
+    const result = await alertsAt(ctx, at, {trialDays: Math.min(36_500, Math.ceil(withinMs / DAY_MS))})
     const active: ActiveSample[] = []
     for (const alert of result.alerts) {
       if (alert.kind !== 'trial-ending' || Date.parse(alert.at) - now > withinMs) continue
