@@ -981,6 +981,29 @@ describe('a worker killed with kill -9 at each hang point', () => {
     },
   )
 
+  it('at second:after, a cancel here takes the job over at once (its worker proven gone), undoing its steps and appending their entries once', async () => {
+    const calls = noCalls()
+    const kinds = jobKindRegistry([scratchKind(scratch.db, noFaults(), calls)])
+    const ctx = makeContext(control.db)
+    try {
+      const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: 'kill-cancel-now'}, kinds})
+      await killed(await startWorker('second:after'))
+      // Its lease far from expired: only the proof that its process is gone lets the cancel take it over.
+      await control
+        .db('jobs')
+        .where({id})
+        .update({lease_expires_at: new Date(Date.now() + 10 * 60_000)})
+      const job = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})
+      expect(job.state).toBe('canceled')
+      expect(calls.compensate.map((c) => c.step).slice(-2)).toEqual(['second', 'first'])
+      expect(await stepEntries(control.db, id)).toEqual(['first', 'second'])
+      expect((await auditActions(control.db, id)).filter((a) => a === 'job.cancel')).toHaveLength(1)
+      await chainVerifies(control.db)
+    } finally {
+      await ctx.close()
+    }
+  })
+
   it('at second:after, a retry here takes the job over at once (its worker proven gone), without waiting out the lease', async () => {
     const calls = noCalls()
     const kinds = jobKindRegistry([scratchKind(scratch.db, noFaults(), calls)])

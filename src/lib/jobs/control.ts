@@ -97,7 +97,8 @@ const ran = (step: JobStepRow): boolean => Number(step.attempts) > 0 && step.sta
  * under way finish, runs no more, and leaves the job `canceling` for a cancel
  * run again to finish. A done job, or one whose steps are not those of its
  * kind here (the kind changed), is refused (exit 2), nothing changed; a job a
- * worker is running is busy (exit 6).
+ * live worker is running is busy (exit 6). A worker dead (its lease expired, or
+ * its process proven gone on this machine: `jobHolderGone`) holds it no more.
  */
 export async function cancelJob(ctx: JobContext, input: {id: number}, options: RunJobOptions = {}): Promise<JobView> {
   const {id} = input
@@ -109,7 +110,9 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: R
     throw new UserError(`job ${id} is done: a done job cannot be canceled`, {hint: 'undo what it did with the commands of what it created'})
   }
   if (row.state === 'canceled') return showJob(ctx, {id})
-  if ((row.state === 'running' || row.state === 'canceling') && leaseLive(row, ctx.now())) throw busyWith(row)
+  // A worker killed on this machine (its process proven gone) holds its job no more: the cancel takes it over at once, as a retry does.
+  const gone = (row.state === 'running' || row.state === 'canceling') && jobHolderGone(row.locked_by)
+  if ((row.state === 'running' || row.state === 'canceling') && leaseLive(row, ctx.now()) && !gone) throw busyWith(row)
   const kind = kindOf(kinds, row.kind)
   // Compensations are matched to steps by position and name: a kind changed since the job was created cannot undo it.
   if (!stepsMatchKind(await readStepRows(ctx.db, id), kind)) {
@@ -131,6 +134,8 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: R
                 .whereIn('state', ['running', 'canceling'])
                 .andWhere((lease) => void lease.whereNull('lease_expires_at').orWhere('lease_expires_at', '<', claimedAt)),
           )
+        // Conditional on the exact locked_by read: of two runs taking over the dead worker's job, exactly one wins.
+        if (gone) void where.orWhere((dead) => void dead.where({state: row.state, locked_by: row.locked_by}))
       })
       .update({
         state: 'canceling',
