@@ -993,6 +993,11 @@ describe('a worker killed with kill -9 at each hang point', () => {
         .db('jobs')
         .where({id})
         .update({lease_expires_at: new Date(Date.now() + 10 * 60_000)})
+      // job:show says so, rather than that a worker is running it.
+      expect((await showJob(ctx, {id})).nextSteps).toEqual([
+        expect.stringContaining(`\`raiops job:retry ${id}\` takes it over now`),
+        `\`raiops job:cancel ${id}\` undoes what its steps did`,
+      ])
       const job = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})
       expect(job.state).toBe('canceled')
       expect(calls.compensate.map((c) => c.step).slice(-2)).toEqual(['second', 'first'])

@@ -11,6 +11,7 @@ import {parseHolder} from '../lease/lease.js'
 import {redactValues} from '../redact/index.js'
 import type {JobKind, JobState, JsonObject, StepState} from './kind.js'
 import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
+import {jobHolderGone} from './lease.js'
 
 export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'failed', 'canceling', 'canceled', 'done']
 
@@ -126,6 +127,11 @@ export function nextStepsOf(row: JobRow, steps: readonly JobStepRow[], now: Date
       ]
     }
     case 'running':
+      if (leaseLive(row, now) && jobHolderGone(row.locked_by))
+        return [
+          `its worker ${describeHolder(row.locked_by as string)} is gone (killed): \`raiops job:retry ${id}\` takes it over now and continues it`,
+          `\`raiops job:cancel ${id}\` undoes what its steps did`,
+        ]
       if (leaseLive(row, now)) return [`being run by ${describeHolder(row.locked_by as string)}: follow it with \`raiops job:show ${id}\``]
       return [
         `its worker stopped (lease expired at ${toIso(row.lease_expires_at)}): \`raiops job:work --once\` takes it over`,
@@ -142,7 +148,7 @@ export function nextStepsOf(row: JobRow, steps: readonly JobStepRow[], now: Date
       ]
     }
     case 'canceling':
-      if (leaseLive(row, now)) return [`being canceled by ${describeHolder(row.locked_by as string)}`]
+      if (leaseLive(row, now) && !jobHolderGone(row.locked_by)) return [`being canceled by ${describeHolder(row.locked_by as string)}`]
       return [`\`raiops job:cancel ${id}\` again once the cause of the failed compensation is fixed (it runs only those not done)`]
     default:
       return []
