@@ -9,7 +9,7 @@ import {openControlDb} from '../../src/lib/db/control-db.js'
 import {BusyError, UserError} from '../../src/lib/errors/index.js'
 import {cancelJob, retryJob} from '../../src/lib/jobs/control.js'
 import {isTransientError} from '../../src/lib/jobs/errors.js'
-import type {JobKind} from '../../src/lib/jobs/kind.js'
+import type {JobKind, StepRun} from '../../src/lib/jobs/kind.js'
 import {jobKindRegistry, type JobKindRegistry} from '../../src/lib/jobs/kinds.js'
 import {claimJob, holdJobLease, JobLeaseLostError, MAX_JOB_CLAIMS, newJobHolder} from '../../src/lib/jobs/lease.js'
 import type {JobsOverview} from '../../src/lib/jobs/overview.js'
@@ -695,6 +695,51 @@ describe.each(CONTROL_ENGINES)('workers racing on a %s control database', (engin
       expect(await auditActions(control.db, job.id)).toEqual(['job.create', 'job.step.done', 'job.step.done', 'job.step.done', 'job.done'])
       expect(await stepEntries(control.db, job.id)).toEqual(['first', 'second', 'third'])
       await chainVerifies(control.db)
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  it('a step whose job is taken over while it runs is not recorded: the guarded statement writes nothing (a worker step, and a control step in its transaction)', async () => {
+    const thief = `thief:${engine}:x`
+    // Each step hands the job to another worker (its locked_by changed, as a takeover does) before it returns.
+    const takeOver = (db: Knex) => async (step: {job: {id: number}}) => {
+      await db('jobs').where({id: step.job.id}).update({locked_by: thief})
+      return {took: true}
+    }
+    const kinds = jobKindRegistry([
+      {
+        kind: 'test.stolen',
+        parseInput: (raw: unknown) => raw as {name: string},
+        steps: [
+          {name: 'plain', run: takeOver(control.db)},
+          {name: 'after', run: async () => ({})},
+        ],
+      },
+      {
+        kind: 'test.stolen-control',
+        parseInput: (raw: unknown) => raw as {name: string},
+        // On SQLite one connection serves the control database (its transaction holds it): the takeover is written in it.
+        steps: [
+          {name: 'ctl', control: true, run: async (step: StepRun) => takeOver(engine === 'sqlite' ? (step.ctx.db as Knex) : second)(step)},
+          {name: 'after', run: async () => ({})},
+        ],
+      },
+    ] as never)
+    const ctx = makeContext(control.db)
+    try {
+      for (const kind of ['test.stolen', 'test.stolen-control']) {
+        const {id} = await enqueueJob(ctx, {kind, input: {name: kind}, kinds})
+        const lost = await runJob(ctx, id, {kinds, settings: SETTINGS}).catch((e: unknown) => e)
+        expect(lost).toBeInstanceOf(BusyError)
+        const steps = await control.db('job_steps').where({job_id: id}).orderBy('position').select('state', 'output', 'audited_at')
+        // Control step: its takeover rolled back with it (SQLite), or committed from another connection; either way nothing recorded.
+        expect(steps.map((r) => [r.state, r.output, r.audited_at])).toEqual([
+          ['running', null, null],
+          ['pending', null, null],
+        ])
+        expect(await auditActions(control.db, id)).toEqual(['job.create'])
+      }
     } finally {
       await ctx.close()
     }
