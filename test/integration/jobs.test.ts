@@ -1026,6 +1026,30 @@ describe('a worker killed with kill -9 at each hang point', () => {
     },
   )
 
+  it('at second:after, job:retry --detach queues the job again at once (its worker proven gone) for a worker to complete', async () => {
+    const calls = noCalls()
+    const kinds = jobKindRegistry([scratchKind(scratch.db, noFaults(), calls)])
+    const ctx = makeContext(control.db)
+    try {
+      const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: 'kill-detach'}, kinds})
+      await killed(await startWorker('second:after'))
+      await control
+        .db('jobs')
+        .where({id})
+        .update({lease_expires_at: new Date(Date.now() + 10 * 60_000)})
+      const queued = await retryJob(ctx, {id}, {detach: true, kinds, settings: SETTINGS})
+      expect(queued).toMatchObject({state: 'queued', lockedBy: null})
+      expect(queued.steps.map((s) => s.state)).toEqual(['done', 'done', 'pending'])
+      const report = await runWorker(ctx, {once: true, kinds, settings: SETTINGS})
+      expect(report.jobs).toEqual([{id, outcome: 'done'}])
+      expect(calls.run.map((c) => c.step)).toEqual(['third'])
+      expect(await stepEntries(control.db, id)).toEqual(['first', 'second', 'third'])
+      await chainVerifies(control.db)
+    } finally {
+      await ctx.close()
+    }
+  })
+
   it('at second:after, a cancel here takes the job over at once (its worker proven gone), undoing its steps and appending their entries once', async () => {
     const calls = noCalls()
     const kinds = jobKindRegistry([scratchKind(scratch.db, noFaults(), calls)])
