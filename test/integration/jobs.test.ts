@@ -293,6 +293,8 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(job.state).toBe('canceled')
     expect(calls.compensate).toEqual([])
     expect(job.steps.map((s) => s.state)).toEqual(['pending', 'pending', 'pending'])
+    // job:list puts it at no step: none will run.
+    expect((await listJobs(ctx, {state: 'canceled', limit: 1}))[0]).toMatchObject({id, step: null})
   })
 
   it('a failed compensation is recorded, the others still run, and the job stays canceling until a second cancel finishes it', async () => {

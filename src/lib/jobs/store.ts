@@ -311,7 +311,7 @@ export interface JobListItem {
   kind: string
   state: JobState
   tenantName: string | null
-  /** The step it is at (the first not done), `2/5 create-database`; null when done. */
+  /** The step it is at (the first not done), `2/5 create-database`; null when done or canceled. */
   step: string | null
   attempts: number
   createdBy: string
@@ -350,7 +350,8 @@ export async function listJobs(ctx: {db: Knex}, input: ListJobsInput = {}): Prom
       kind: row.kind,
       state: row.state,
       tenantName: row.tenant_name,
-      step: at && row.state !== 'done' ? `${Number(at.position) + 1}/${own.length} ${at.name}` : null,
+      // A done or canceled job is at no step (a canceled one's steps never run are still pending).
+      step: at && row.state !== 'done' && row.state !== 'canceled' ? `${Number(at.position) + 1}/${own.length} ${at.name}` : null,
       attempts: Number(row.attempts),
       createdBy: row.created_by,
       createdAt: toIsoRequired(row.created_at),
