@@ -561,18 +561,26 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
       .where({id: dead.id})
       .update({lease_expires_at: new Date(Date.now() - 1000)})
     const fresh = await enqueue(nextName())
+    // Killed on this machine, its lease still live: stuck too, and taken over at once by job:retry or job:cancel.
+    const killed = await enqueue(nextName())
+    await control
+      .db('jobs')
+      .where({id: killed.id})
+      .update({state: 'running', locked_by: await deadProcessHolder(), lease_expires_at: new Date(Date.now() + 60_000), heartbeat_at: new Date()})
 
     const report = await jobsSection.collect({db: control.db, now: () => new Date()})
     const data = report.data as JobsOverview
     expect(data.stuck.map((j) => [j.id, j.reason])).toEqual([
       [waiting.id, 'not-picked-up'],
       [dead.id, 'lease-expired'],
+      [killed.id, 'worker-gone'],
     ])
     expect(data.stuck.map((j) => j.id)).not.toContain(fresh.id)
     expect(data.byState.failed).toBe(failedBefore)
     expect(report.state).toBe(failedBefore > 0 ? 'fail' : 'warn')
-    expect(report.summary).toContain('2 stuck')
+    expect(report.summary).toContain('3 stuck')
     expect(report.facts.find((f) => f.label === `job ${dead.id}`)?.value).toContain('its worker stopped')
+    expect(report.facts.find((f) => f.label === `job ${killed.id}`)?.value).toContain('its worker was killed on this machine')
   })
 
   it('job:list filters by state and kind, newest first, with the step each job is at', async () => {
