@@ -1054,6 +1054,8 @@ describe('a worker killed with kill -9 at each hang point', () => {
       expect(report.jobs).toEqual([{id, outcome: 'done'}])
       expect(calls.run.map((c) => c.step)).toEqual(['third'])
       expect(await stepEntries(control.db, id)).toEqual(['first', 'second', 'third'])
+      // The dead run's entries appended by the retry, before its own; each step's once.
+      expect(await auditActions(control.db, id)).toEqual(['job.create', 'job.step.done', 'job.step.done', 'job.retry', 'job.step.done', 'job.done'])
       await chainVerifies(control.db)
     } finally {
       await ctx.close()

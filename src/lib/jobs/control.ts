@@ -90,7 +90,9 @@ export async function retryJob(ctx: JobContext, input: {id: number}, options: Re
       if (Number(updated) !== 1) throw new BusyError(`job ${id} changed meanwhile`, {hint: `see \`raiops job:show ${id}\` and try again`})
       // The step it was at waits for the worker, as a stopped run leaves it.
       await tx(JOB_STEPS_TABLE).where({job_id: id, state: 'running'}).update({state: 'pending', error: 'interrupted: its worker died', updated_at: now})
-      await appendAudit(tx, ctx.audit, jobAudit(row, 'job.retry', {state: 'running', worker: 'gone'}, {state: 'queued'}), now)
+      // The entries of the steps the dead run recorded done, before its own, as a cancel's claim appends them.
+      const unaudited = unauditedSteps(await readStepRows(tx, id))
+      await appendJobAudits(tx, ctx.audit, row, unaudited, [jobAudit(row, 'job.retry', {state: 'running', worker: 'gone'}, {state: 'queued'})], now)
     })
   }
   if (options.detach) return showJob(ctx, {id})
