@@ -9,7 +9,7 @@ import {openControlDb} from '../../src/lib/db/control-db.js'
 import {BusyError, UserError} from '../../src/lib/errors/index.js'
 import {cancelJob, retryJob} from '../../src/lib/jobs/control.js'
 import {isTransientError} from '../../src/lib/jobs/errors.js'
-import type {JobKind} from '../../src/lib/jobs/kind.js'
+import type {JobKind, StepRun} from '../../src/lib/jobs/kind.js'
 import {jobKindRegistry, type JobKindRegistry} from '../../src/lib/jobs/kinds.js'
 import {claimJob, holdJobLease, JobLeaseLostError, MAX_JOB_CLAIMS, newJobHolder} from '../../src/lib/jobs/lease.js'
 import type {JobsOverview} from '../../src/lib/jobs/overview.js'
@@ -293,6 +293,8 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
     expect(job.state).toBe('canceled')
     expect(calls.compensate).toEqual([])
     expect(job.steps.map((s) => s.state)).toEqual(['pending', 'pending', 'pending'])
+    // job:list puts it at no step: none will run.
+    expect((await listJobs(ctx, {state: 'canceled', limit: 1}))[0]).toMatchObject({id, step: null})
   })
 
   it('a failed compensation is recorded, the others still run, and the job stays canceling until a second cancel finishes it', async () => {
@@ -559,18 +561,26 @@ describe('the job runner, on a SQLite control database and a MariaDB scratch ser
       .where({id: dead.id})
       .update({lease_expires_at: new Date(Date.now() - 1000)})
     const fresh = await enqueue(nextName())
+    // Killed on this machine, its lease still live: stuck too, and taken over at once by job:retry or job:cancel.
+    const killed = await enqueue(nextName())
+    await control
+      .db('jobs')
+      .where({id: killed.id})
+      .update({state: 'running', locked_by: await deadProcessHolder(), lease_expires_at: new Date(Date.now() + 60_000), heartbeat_at: new Date()})
 
     const report = await jobsSection.collect({db: control.db, now: () => new Date()})
     const data = report.data as JobsOverview
     expect(data.stuck.map((j) => [j.id, j.reason])).toEqual([
       [waiting.id, 'not-picked-up'],
       [dead.id, 'lease-expired'],
+      [killed.id, 'worker-gone'],
     ])
     expect(data.stuck.map((j) => j.id)).not.toContain(fresh.id)
     expect(data.byState.failed).toBe(failedBefore)
     expect(report.state).toBe(failedBefore > 0 ? 'fail' : 'warn')
-    expect(report.summary).toContain('2 stuck')
+    expect(report.summary).toContain('3 stuck')
     expect(report.facts.find((f) => f.label === `job ${dead.id}`)?.value).toContain('its worker stopped')
+    expect(report.facts.find((f) => f.label === `job ${killed.id}`)?.value).toContain('its worker was killed on this machine')
   })
 
   it('job:list filters by state and kind, newest first, with the step each job is at', async () => {
@@ -695,6 +705,51 @@ describe.each(CONTROL_ENGINES)('workers racing on a %s control database', (engin
       expect(await auditActions(control.db, job.id)).toEqual(['job.create', 'job.step.done', 'job.step.done', 'job.step.done', 'job.done'])
       expect(await stepEntries(control.db, job.id)).toEqual(['first', 'second', 'third'])
       await chainVerifies(control.db)
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  it('a step whose job is taken over while it runs is not recorded: the guarded statement writes nothing (a worker step, and a control step in its transaction)', async () => {
+    const thief = `thief:${engine}:x`
+    // Each step hands the job to another worker (its locked_by changed, as a takeover does) before it returns.
+    const takeOver = (db: Knex) => async (step: {job: {id: number}}) => {
+      await db('jobs').where({id: step.job.id}).update({locked_by: thief})
+      return {took: true}
+    }
+    const kinds = jobKindRegistry([
+      {
+        kind: 'test.stolen',
+        parseInput: (raw: unknown) => raw as {name: string},
+        steps: [
+          {name: 'plain', run: takeOver(control.db)},
+          {name: 'after', run: async () => ({})},
+        ],
+      },
+      {
+        kind: 'test.stolen-control',
+        parseInput: (raw: unknown) => raw as {name: string},
+        // On SQLite one connection serves the control database (its transaction holds it): the takeover is written in it.
+        steps: [
+          {name: 'ctl', control: true, run: async (step: StepRun) => takeOver(engine === 'sqlite' ? (step.ctx.db as Knex) : second)(step)},
+          {name: 'after', run: async () => ({})},
+        ],
+      },
+    ] as never)
+    const ctx = makeContext(control.db)
+    try {
+      for (const kind of ['test.stolen', 'test.stolen-control']) {
+        const {id} = await enqueueJob(ctx, {kind, input: {name: kind}, kinds})
+        const lost = await runJob(ctx, id, {kinds, settings: SETTINGS}).catch((e: unknown) => e)
+        expect(lost).toBeInstanceOf(BusyError)
+        const steps = await control.db('job_steps').where({job_id: id}).orderBy('position').select('state', 'output', 'audited_at')
+        // Control step: its takeover rolled back with it (SQLite), or committed from another connection; either way nothing recorded.
+        expect(steps.map((r) => [r.state, r.output, r.audited_at])).toEqual([
+          ['running', null, null],
+          ['pending', null, null],
+        ])
+        expect(await auditActions(control.db, id)).toEqual(['job.create'])
+      }
     } finally {
       await ctx.close()
     }
@@ -980,6 +1035,60 @@ describe('a worker killed with kill -9 at each hang point', () => {
       }
     },
   )
+
+  it('at second:after, job:retry --detach queues the job again at once (its worker proven gone) for a worker to complete', async () => {
+    const calls = noCalls()
+    const kinds = jobKindRegistry([scratchKind(scratch.db, noFaults(), calls)])
+    const ctx = makeContext(control.db)
+    try {
+      const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: 'kill-detach'}, kinds})
+      await killed(await startWorker('second:after'))
+      await control
+        .db('jobs')
+        .where({id})
+        .update({lease_expires_at: new Date(Date.now() + 10 * 60_000)})
+      const queued = await retryJob(ctx, {id}, {detach: true, kinds, settings: SETTINGS})
+      expect(queued).toMatchObject({state: 'queued', lockedBy: null})
+      expect(queued.steps.map((s) => s.state)).toEqual(['done', 'done', 'pending'])
+      const report = await runWorker(ctx, {once: true, kinds, settings: SETTINGS})
+      expect(report.jobs).toEqual([{id, outcome: 'done'}])
+      expect(calls.run.map((c) => c.step)).toEqual(['third'])
+      expect(await stepEntries(control.db, id)).toEqual(['first', 'second', 'third'])
+      // The dead run's entries appended by the retry, before its own; each step's once.
+      expect(await auditActions(control.db, id)).toEqual(['job.create', 'job.step.done', 'job.step.done', 'job.retry', 'job.step.done', 'job.done'])
+      await chainVerifies(control.db)
+    } finally {
+      await ctx.close()
+    }
+  })
+
+  it('at second:after, a cancel here takes the job over at once (its worker proven gone), undoing its steps and appending their entries once', async () => {
+    const calls = noCalls()
+    const kinds = jobKindRegistry([scratchKind(scratch.db, noFaults(), calls)])
+    const ctx = makeContext(control.db)
+    try {
+      const {id} = await enqueueJob(ctx, {kind: SCRATCH_KIND, input: {name: 'kill-cancel-now'}, kinds})
+      await killed(await startWorker('second:after'))
+      // Its lease far from expired: only the proof that its process is gone lets the cancel take it over.
+      await control
+        .db('jobs')
+        .where({id})
+        .update({lease_expires_at: new Date(Date.now() + 10 * 60_000)})
+      // job:show says so, rather than that a worker is running it.
+      expect((await showJob(ctx, {id})).nextSteps).toEqual([
+        expect.stringContaining(`\`raiops job:retry ${id}\` takes it over now`),
+        `\`raiops job:cancel ${id}\` undoes what its steps did`,
+      ])
+      const job = await cancelJob(ctx, {id}, {kinds, settings: SETTINGS})
+      expect(job.state).toBe('canceled')
+      expect(calls.compensate.map((c) => c.step).slice(-2)).toEqual(['second', 'first'])
+      expect(await stepEntries(control.db, id)).toEqual(['first', 'second'])
+      expect((await auditActions(control.db, id)).filter((a) => a === 'job.cancel')).toHaveLength(1)
+      await chainVerifies(control.db)
+    } finally {
+      await ctx.close()
+    }
+  })
 
   it('at second:after, a retry here takes the job over at once (its worker proven gone), without waiting out the lease', async () => {
     const calls = noCalls()

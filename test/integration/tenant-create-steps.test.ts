@@ -116,6 +116,25 @@ describe.each<FixtureEngine>(['sqlite', 'mysql'])('tenant creation steps on a %s
     await fleet.on('east', (db) => db('tenants').whereRaw('LOWER(name) = ?', ['duplicate co']).delete())
   })
 
+  it("a second creation of a tenant, placed in the second the first one was, neither takes the first one's rows as its own nor removes them when canceled", async () => {
+    const a = harness(await job('Same Second Co', {rds: 'east', plan: undefined}))
+    await a.runAll()
+    const b = harness(await job('Same Second Co', {rds: 'east', plan: undefined}))
+    await b.run('place')
+    // Its rows would carry the same created_at (the fleet's datetimes have no fraction of a second) and the same contact.
+    b.outputs.place = {...b.outputs.place, reservedAt: a.outputs.place.reservedAt}
+    const outcome = await settle(b.run('tenant'))
+    expect((outcome as {error: Error}).error).toBeInstanceOf(UserError)
+    expect((outcome as {error: Error}).error.message).toMatch(/RDS east already has a tenant named "Same Second Co"/)
+    await b.compensateAll()
+    const rows = await tenantRows(fleet, 'Same Second Co', OWNER)
+    expect(rows.tenants).toEqual([{rds: 'east', id: a.outputs.tenant.tenantId}])
+    expect(rows.owners).toHaveLength(1)
+    expect(rows.registry).toHaveLength(1)
+    await a.compensateAll()
+    expect(await fleet.issues()).toEqual([])
+  })
+
   it('an owner email that already has a user on the tenant fails the owner step without touching that user', async () => {
     const j = await job('Owner Clash')
     const h = harness(j)

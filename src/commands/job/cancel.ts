@@ -5,9 +5,9 @@ import {cancelJob, type JobView, parseJobId} from '../../lib/jobs/index.js'
 
 export default class JobCancel extends BaseCommand<JobView> {
   static override summary = 'cancel a job, undoing what its steps did, in reverse order'
-  static override description = `Cancels a queued, failed or abandoned job: the compensation of each step that ran (done, or interrupted part-way) runs in reverse order, one line per step, each safe to run again. A compensation that fails is recorded and the others still run; the job then stays canceling, and running job:cancel again retries only what is left. Ctrl-C lets the compensation under way finish, runs no more and leaves the job canceling. Audited: job.cancel, each step undone, job.canceled.
+  static override description = `Cancels a queued, failed or abandoned job (its worker died: a worker killed on this machine is taken over at once, one elsewhere once its lease expires): the compensation of each step that ran (done, or interrupted part-way) runs in reverse order, one line per step, each safe to run again. A compensation that fails is recorded and the others still run; the job then stays canceling, and running job:cancel again retries only what is left. Ctrl-C lets the compensation under way finish, runs no more and leaves the job canceling. Audited: job.cancel, each step undone, job.canceled.
 
-Exit codes: 0 canceled, 1 some compensation failed (the job stays canceling), 2 the job is done (a done job is not canceled), 6 a worker is running it, 130/143 stopped by Ctrl-C/SIGTERM (the job stays canceling).`
+Exit codes: 0 canceled, 1 some compensation failed (the job stays canceling), 2 the job is done (a done job is not canceled), 6 a live worker is running it, 130/143 stopped by Ctrl-C/SIGTERM (the job stays canceling).`
 
   static override examples = ['<%= config.bin %> <%= command.id %> 12', '<%= config.bin %> <%= command.id %> 12 --json']
 

@@ -42,7 +42,8 @@ export interface RetryJobOptions extends RunJobOptions {
  * done steps stay done: a run continues from the step that failed. A queued
  * job, or a running one whose worker died (its lease expired, or its process
  * is proven gone on this machine), is run the same way (with `detach`,
- * returned as it is). Its claims are counted again from 0 (see
+ * returned as it is, save one whose worker is proven gone before its lease
+ * expired: queued again, for a worker to take now). Its claims are counted again from 0 (see
  * MAX_JOB_CLAIMS). Done and canceled jobs are refused (exit 2), as is one of a
  * kind this raiops does not know when it is to run here (nothing changed);
  * one a live worker is running is busy (exit 6).
@@ -56,7 +57,7 @@ export async function retryJob(ctx: JobContext, input: {id: number}, options: Re
     case 'queued':
       break
     case 'running':
-      if (!leaseLive(row, now) || (!options.detach && jobHolderGone(row.locked_by))) break
+      if (!leaseLive(row, now) || jobHolderGone(row.locked_by)) break
       throw new BusyError(`job ${id} is being run by ${describeHolder(row.locked_by as string)}`, {hint: `follow it with \`raiops job:show ${id}\``})
     case 'done':
       throw new UserError(`job ${id} is done: there is nothing to retry`, {hint: `see \`raiops job:show ${id}\``})
@@ -79,6 +80,21 @@ export async function retryJob(ctx: JobContext, input: {id: number}, options: Re
       await appendAudit(tx, ctx.audit, jobAudit(row, 'job.retry', {state: 'failed', error: row.error}, {state: 'queued', from: failed[0] ?? null}), now)
     })
   }
+  if (options.detach && row.state === 'running' && leaseLive(row, now)) {
+    // Its worker killed on this machine, its lease not expired yet: queued again at once (conditional on the exact
+    // locked_by read, so a run taking it over meanwhile wins), for a worker to continue it at the step it was at.
+    await ctx.db.transaction(async (tx) => {
+      const updated = await tx(JOBS_TABLE)
+        .where({id, state: 'running', locked_by: row.locked_by})
+        .update({state: 'queued', attempts: 0, locked_by: null, lease_expires_at: null, run_after: now, updated_at: now})
+      if (Number(updated) !== 1) throw new BusyError(`job ${id} changed meanwhile`, {hint: `see \`raiops job:show ${id}\` and try again`})
+      // The step it was at waits for the worker, as a stopped run leaves it.
+      await tx(JOB_STEPS_TABLE).where({job_id: id, state: 'running'}).update({state: 'pending', error: 'interrupted: its worker died', updated_at: now})
+      // The entries of the steps the dead run recorded done, before its own, as a cancel's claim appends them.
+      const unaudited = unauditedSteps(await readStepRows(tx, id))
+      await appendJobAudits(tx, ctx.audit, row, unaudited, [jobAudit(row, 'job.retry', {state: 'running', worker: 'gone'}, {state: 'queued'})], now)
+    })
+  }
   if (options.detach) return showJob(ctx, {id})
   return runJob(ctx, id, options)
 }
@@ -97,7 +113,8 @@ const ran = (step: JobStepRow): boolean => Number(step.attempts) > 0 && step.sta
  * under way finish, runs no more, and leaves the job `canceling` for a cancel
  * run again to finish. A done job, or one whose steps are not those of its
  * kind here (the kind changed), is refused (exit 2), nothing changed; a job a
- * worker is running is busy (exit 6).
+ * live worker is running is busy (exit 6). A worker dead (its lease expired, or
+ * its process proven gone on this machine: `jobHolderGone`) holds it no more.
  */
 export async function cancelJob(ctx: JobContext, input: {id: number}, options: RunJobOptions = {}): Promise<JobView> {
   const {id} = input
@@ -109,7 +126,9 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: R
     throw new UserError(`job ${id} is done: a done job cannot be canceled`, {hint: 'undo what it did with the commands of what it created'})
   }
   if (row.state === 'canceled') return showJob(ctx, {id})
-  if ((row.state === 'running' || row.state === 'canceling') && leaseLive(row, ctx.now())) throw busyWith(row)
+  // A worker killed on this machine (its process proven gone) holds its job no more: the cancel takes it over at once, as a retry does.
+  const gone = (row.state === 'running' || row.state === 'canceling') && jobHolderGone(row.locked_by)
+  if ((row.state === 'running' || row.state === 'canceling') && leaseLive(row, ctx.now()) && !gone) throw busyWith(row)
   const kind = kindOf(kinds, row.kind)
   // Compensations are matched to steps by position and name: a kind changed since the job was created cannot undo it.
   if (!stepsMatchKind(await readStepRows(ctx.db, id), kind)) {
@@ -131,6 +150,8 @@ export async function cancelJob(ctx: JobContext, input: {id: number}, options: R
                 .whereIn('state', ['running', 'canceling'])
                 .andWhere((lease) => void lease.whereNull('lease_expires_at').orWhere('lease_expires_at', '<', claimedAt)),
           )
+        // Conditional on the exact locked_by read: of two runs taking over the dead worker's job, exactly one wins.
+        if (gone) void where.orWhere((dead) => void dead.where({state: row.state, locked_by: row.locked_by}))
       })
       .update({
         state: 'canceling',

@@ -3,6 +3,7 @@ import type {Knex} from 'knex'
 import {JOBS_TABLE} from '../db/tables.js'
 import {toIsoRequired} from '../db/values.js'
 import type {JobState} from './kind.js'
+import {jobHolderGone} from './lease.js'
 import {JOB_STATES} from './store.js'
 
 /** A queued job not started this long after it was due is stuck: no worker is running. */
@@ -13,8 +14,8 @@ export interface StuckJob {
   kind: string
   tenantName: string | null
   state: JobState
-  /** Why it is stuck: its worker died (lease expired), it waits for a worker, or a compensation failed. */
-  reason: 'lease-expired' | 'not-picked-up' | 'compensation-failed'
+  /** Why it is stuck: its worker died (lease expired, or its process proven gone on this machine), it waits for a worker, or a compensation failed. */
+  reason: 'lease-expired' | 'worker-gone' | 'not-picked-up' | 'compensation-failed'
   since: string
 }
 
@@ -41,16 +42,41 @@ export async function jobsOverview(ctx: {db: Knex; now(): Date}, input: {queuedS
     .orderBy('id')
     .limit(50)
     .select('id', 'kind', 'tenant_name', 'state', 'locked_by', 'run_after', 'lease_expires_at', 'updated_at')
-  return {
-    byState,
-    failed: failed.map((r) => ({id: Number(r.id), kind: r.kind, tenantName: r.tenant_name, error: r.error, at: toIsoRequired(r.updated_at)})),
-    stuck: stuckRows.map((r) => ({
+  // Running or canceling under a live lease, but held by a process of this machine that is gone (killed -9 in the foreground).
+  const goneRows = (
+    await ctx
+      .db(JOBS_TABLE)
+      .whereIn('state', ['running', 'canceling'])
+      .andWhere('lease_expires_at', '>=', now)
+      .orderBy('id')
+      .limit(50)
+      .select('id', 'kind', 'tenant_name', 'state', 'locked_by', 'heartbeat_at', 'updated_at')
+  ).filter((r) => jobHolderGone(r.locked_by))
+  const stuck: StuckJob[] = [
+    ...stuckRows.map((r) => ({
       id: Number(r.id),
       kind: r.kind,
       tenantName: r.tenant_name,
       state: r.state,
-      reason: r.state === 'queued' ? 'not-picked-up' : r.state === 'canceling' && r.locked_by === null ? 'compensation-failed' : 'lease-expired',
+      reason: (r.state === 'queued'
+        ? 'not-picked-up'
+        : r.state === 'canceling' && r.locked_by === null
+          ? 'compensation-failed'
+          : 'lease-expired') as StuckJob['reason'],
       since: toIsoRequired(r.state === 'queued' ? r.run_after : r.locked_by !== null ? r.lease_expires_at : r.updated_at),
     })),
+    ...goneRows.map((r) => ({
+      id: Number(r.id),
+      kind: r.kind,
+      tenantName: r.tenant_name,
+      state: r.state,
+      reason: 'worker-gone' as const,
+      since: toIsoRequired(r.heartbeat_at ?? r.updated_at),
+    })),
+  ].sort((a, b) => a.id - b.id)
+  return {
+    byState,
+    failed: failed.map((r) => ({id: Number(r.id), kind: r.kind, tenantName: r.tenant_name, error: r.error, at: toIsoRequired(r.updated_at)})),
+    stuck,
   }
 }

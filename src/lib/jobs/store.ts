@@ -11,6 +11,7 @@ import {parseHolder} from '../lease/lease.js'
 import {redactValues} from '../redact/index.js'
 import type {JobKind, JobState, JsonObject, StepState} from './kind.js'
 import {JOB_KINDS, type JobKindRegistry} from './kinds.js'
+import {jobHolderGone} from './lease.js'
 
 export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'failed', 'canceling', 'canceled', 'done']
 
@@ -126,6 +127,11 @@ export function nextStepsOf(row: JobRow, steps: readonly JobStepRow[], now: Date
       ]
     }
     case 'running':
+      if (leaseLive(row, now) && jobHolderGone(row.locked_by))
+        return [
+          `its worker ${describeHolder(row.locked_by as string)} is gone (killed): \`raiops job:retry ${id}\` takes it over now and continues it`,
+          `\`raiops job:cancel ${id}\` undoes what its steps did`,
+        ]
       if (leaseLive(row, now)) return [`being run by ${describeHolder(row.locked_by as string)}: follow it with \`raiops job:show ${id}\``]
       return [
         `its worker stopped (lease expired at ${toIso(row.lease_expires_at)}): \`raiops job:work --once\` takes it over`,
@@ -142,7 +148,7 @@ export function nextStepsOf(row: JobRow, steps: readonly JobStepRow[], now: Date
       ]
     }
     case 'canceling':
-      if (leaseLive(row, now)) return [`being canceled by ${describeHolder(row.locked_by as string)}`]
+      if (leaseLive(row, now) && !jobHolderGone(row.locked_by)) return [`being canceled by ${describeHolder(row.locked_by as string)}`]
       return [`\`raiops job:cancel ${id}\` again once the cause of the failed compensation is fixed (it runs only those not done)`]
     default:
       return []
@@ -305,7 +311,7 @@ export interface JobListItem {
   kind: string
   state: JobState
   tenantName: string | null
-  /** The step it is at (the first not done), `2/5 create-database`; null when done. */
+  /** The step it is at (the first not done), `2/5 create-database`; null when done or canceled. */
   step: string | null
   attempts: number
   createdBy: string
@@ -344,7 +350,8 @@ export async function listJobs(ctx: {db: Knex}, input: ListJobsInput = {}): Prom
       kind: row.kind,
       state: row.state,
       tenantName: row.tenant_name,
-      step: at && row.state !== 'done' ? `${Number(at.position) + 1}/${own.length} ${at.name}` : null,
+      // A done or canceled job is at no step (a canceled one's steps never run are still pending).
+      step: at && row.state !== 'done' && row.state !== 'canceled' ? `${Number(at.position) + 1}/${own.length} ${at.name}` : null,
       attempts: Number(row.attempts),
       createdBy: row.created_by,
       createdAt: toIsoRequired(row.created_at),

@@ -24,7 +24,8 @@ import {verifyTenant} from './verify.js'
  * - place: the reservation's job id (unique in placement_reservations);
  * - tenant: the name on that RDS (an open reservation keeps it to this job)
  *   with its contact, and the created_at it is written with: the instant the
- *   reservation was taken, fixed in the control database before any write;
+ *   reservation was taken, fixed in the control database before any write
+ *   (a tenant another job's registry row holds is never this job's);
  * - owner: (tenant id, email), unique on every RAI database, with that same
  *   created_at (a user found there with another one is someone else's);
  * - locations: (tenant id, name); routing: (email, tenant id, RDS id);
@@ -74,12 +75,36 @@ async function tenantsNamed(db: Knex, name: string): Promise<Array<{id: number; 
   return whereCaseless(db, db('tenants'), 'name', name).select('id', 'created_at', 'primary_contact_email').orderBy('id')
 }
 
-/** The tenant an earlier attempt of this job inserted: its name, its contact, and the reservation's instant as created_at. */
-async function findOwnTenant(db: Knex, input: TenantCreateInput, marker: string): Promise<number | null> {
+/**
+ * The tenant an earlier attempt of this job inserted: its name, its contact,
+ * and the reservation's instant as created_at — unless another job's
+ * registry row holds that tenant (`registeredByAnotherJob`): a creation of the
+ * same tenant placed in the same second (the fleet's datetimes have no
+ * fraction) writes the same name, contact and created_at.
+ */
+async function findOwnTenant(step: Run, db: Knex, rdsId: number, marker: string): Promise<number | null> {
+  const {input} = step.job
   const row = (await whereCaseless(db, db('tenants'), 'name', input.name)
     .andWhere({created_at: marker, primary_contact_email: input.contactEmail})
     .first('id')) as {id: number} | undefined
-  return row ? Number(row.id) : null
+  if (!row) return null
+  return (await registeredByAnotherJob(step, rdsId, Number(row.id))) ? null : Number(row.id)
+}
+
+/**
+ * Whether the tenant's registry row became another job's (its reservation
+ * attached to it by that job's register step). Such a job held the name on
+ * this RDS from its placement to its register step (the reservation's
+ * name_key), so a job placed after it finds its tenant registered so.
+ */
+async function registeredByAnotherJob(step: Run, rdsId: number, tenantId: number): Promise<boolean> {
+  const row = (await step.ctx
+    .db(`${RESERVATIONS_TABLE} as r`)
+    .join(`${TENANT_MASTER_TABLE} as t`, 't.id', 'r.tenant_master_id')
+    .where({'t.rds_instance_id': rdsId, 't.remote_tenant_id': tenantId})
+    .whereNot('r.job_id', step.job.id)
+    .first('r.job_id')) as {job_id: number} | undefined
+  return row !== undefined
 }
 
 const tenant: Step = {
@@ -88,7 +113,7 @@ const tenant: Step = {
     const {input} = step.job
     const {rdsId, rdsName, marker} = placed(step)
     const {db} = await rdsConnection(step.ctx, rdsId, {change: step.job.id, memo: step.memo})
-    const own = await findOwnTenant(db, input, marker)
+    const own = await findOwnTenant(step, db, rdsId, marker)
     if (own !== null) return {tenantId: own}
     const same = await tenantsNamed(db, input.name)
     if (same.length > 0)
@@ -110,8 +135,9 @@ const tenant: Step = {
     if (!step.outputs.place) return
     const {rdsId, marker} = placed(step)
     const {db} = await rdsConnection(step.ctx, rdsId, {change: step.job.id, memo: step.memo})
-    const id = output ? Number(output.tenantId) : await findOwnTenant(db, step.job.input, marker)
-    if (id === null) return
+    const id = output ? Number(output.tenantId) : await findOwnTenant(step, db, rdsId, marker)
+    // Never another job's tenant (see findOwnTenant).
+    if (id === null || (await registeredByAnotherJob(step, rdsId, id))) return
     // The tenant is this job's: whatever rows hang from it (its ghosts, users a sync or the application added since) go with it.
     await db.transaction(async (tx) => {
       await tx('users').where({tenant_id: id}).delete()

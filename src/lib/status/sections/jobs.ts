@@ -4,6 +4,7 @@ import {neverRun, type SectionReport, type StatusContext, type StatusSection} fr
 
 const WHY = {
   'lease-expired': 'its worker stopped',
+  'worker-gone': 'its worker was killed on this machine: `raiops job:retry` or `raiops job:cancel` here takes it over now',
   'not-picked-up': 'queued, no worker took it',
   'compensation-failed': 'a compensation failed',
 } as const
