@@ -16,7 +16,7 @@ export const demoFlags = {
   dir: Flags.string({description: 'where the demo lives: a new or empty directory, or one holding a demo', default: './raiops-demo'}),
   size: Flags.option({
     options: DEMO_SIZES,
-    description: "small: 4 RDS, a few hundred tenants; large: tens of thousands of tenants, ~1M routing rows [default: the demo's own size, else small]",
+    description: "small: 5 RDS, a few hundred tenants; large: tens of thousands of tenants, ~1M routing rows [default: the demo's own size, else small]",
   })(),
   reset: Flags.boolean({description: 'delete the demo in --dir (only a directory holding a demo) and build it again'}),
   quiet: Flags.boolean({description: 'only build the demo: no tour', exclusive: ['tour']}),
