@@ -10,7 +10,7 @@ import {parseDuration} from '../time/duration.js'
 import type {AnyRuleKind} from './kind.js'
 import {RULE_KINDS, type RuleKindRegistry} from './kinds/index.js'
 import {checkLabels} from './labels.js'
-import {ERROR_POLICIES, NO_DATA_POLICIES, SEVERITIES, type AlertRule, type ErrorPolicy, type Labels, type NoDataPolicy, type Severity} from './types.js'
+import {ERROR_POLICIES, NO_DATA_POLICIES, SEVERITIES, type AlertRule, type Labels, type Severity} from './types.js'
 
 /**
  * Alert rules: the defaults raiops ships (seeded by `raiops init` and by every
@@ -20,16 +20,7 @@ import {ERROR_POLICIES, NO_DATA_POLICIES, SEVERITIES, type AlertRule, type Error
  */
 
 /** A rule as written: what `DEFAULT_RULES` lists and what `createRule` stores. */
-export interface RuleDefinition {
-  name: string
-  kind: string
-  params: Record<string, unknown>
-  forMs: number
-  keepFiringForMs: number
-  severity: Severity
-  labels: Labels
-  noData: NoDataPolicy
-  onError: ErrorPolicy
+export type RuleDefinition = Pick<AlertRule, 'name' | 'kind' | 'params' | 'forMs' | 'keepFiringForMs' | 'severity' | 'labels' | 'noData' | 'onError'> & {
   description: string
 }
 
