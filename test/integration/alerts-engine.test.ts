@@ -13,6 +13,7 @@ import type {AlertInstanceRow, AlertNotificationRow, AlertTransitionRow} from '.
 import {toIso} from '../../src/lib/db/values.js'
 import {BusyError} from '../../src/lib/errors/index.js'
 import {acquireLease} from '../../src/lib/lease/lease.js'
+import {closedPort} from '../support/alert-receivers.js'
 import {runCli} from '../support/cli.js'
 import {changeContext} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
@@ -529,5 +530,31 @@ describe('alerts:run, as cron runs it', () => {
     } finally {
       await lease.release()
     }
+  })
+
+  it('exits 3 when a notification could not be delivered: every rule is still evaluated, the message waits in the outbox for the next run', async () => {
+    const port = await closedPort()
+    const target = `http://127.0.0.1:${port}/hook`
+    const operator = await db('operators').orderBy('id').first('id')
+    await addSubscription(db, Number(operator?.id), {target, rules: ['mystery-too']})
+    await addRule(db, {name: 'mystery-too', kind: 'no_such_kind_either', severity: 'warning', onError: 'error'})
+    const env = {RAIOPS_ALERT_WEBHOOK_SECRET: 'alert-webhook-secret-0123456789'}
+
+    const result = await session.run(['alerts:run', '--json'], {env})
+    expect(result.code, result.stderr).toBe(3)
+    const run = JSON.parse(result.stdout) as AlertRunResult
+    const enabled = Number((await db('alert_rules').where({enabled: true}).count({n: '*'}))[0].n)
+    expect(run.rules.evaluated).toBe(enabled)
+    expect(run.transitions).toContainEqual(expect.objectContaining({rule: 'mystery-too', from: 'inactive', to: 'firing'}))
+    expect(run.notifications).toEqual({queued: 1, sent: 0, failed: 1, pendingAfter: 1})
+    expect(run.deliveryErrors).toEqual([`webhook to ${target}: connection refused`])
+    expect(run.status).toBe('partial')
+    const rule = await db('alert_rules').where({name: 'mystery-too'}).first('id')
+    expect((await db('alert_instances').where({rule_id: rule?.id})).map((i: AlertInstanceRow) => i.state)).toEqual(['firing'])
+    const outbox = await db('alert_notifications').where({target})
+    expect(outbox.map((n: AlertNotificationRow) => [n.state, Number(n.attempts)])).toEqual([['pending', 1]])
+
+    // An unmuted alert firing at the level asked outranks an undelivered message.
+    expect((await session.run(['alerts:run', '--fail-on', 'warning'], {env})).code).toBe(4)
   })
 })
