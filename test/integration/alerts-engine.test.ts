@@ -3,12 +3,12 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {z} from 'zod'
 
-import {ALERTS_LEASE, runAlerts, type AlertRunResult, type RunOptions} from '../../src/lib/alerts/engine.js'
+import {ALERTS_LEASE, evaluateAlerts, runAlerts, type AlertRunResult, type RunOptions} from '../../src/lib/alerts/engine.js'
 import {defineRuleKind, type Evaluation} from '../../src/lib/alerts/kind.js'
 import type {RuleKindRegistry} from '../../src/lib/alerts/kinds/index.js'
 import type {NotificationPayload} from '../../src/lib/alerts/types.js'
 import {seedRoles} from '../../src/lib/auth/seed.js'
-import {openControlDb, parseDatabaseUrl} from '../../src/lib/db/control-db.js'
+import {insertReturningId, openControlDb, parseDatabaseUrl} from '../../src/lib/db/control-db.js'
 import type {AlertInstanceRow, AlertNotificationRow, AlertTransitionRow} from '../../src/lib/db/tables.js'
 import {toIso} from '../../src/lib/db/values.js'
 import {BusyError} from '../../src/lib/errors/index.js'
@@ -450,6 +450,33 @@ describe.each(CONTROL_ENGINES)('the alert engine on a %s control database', (eng
       expect(next.gap).toBe(false)
       expect(await states('down')).toEqual({'eu-1': 'firing'})
       expect((await db('alert_runs').orderBy('id')).map((r: {status: string}) => r.status)).toEqual(['ok', 'failed', 'ok'])
+    })
+
+    it('a run that died after its evaluation committed (sending failed, or it was killed while sending) was an evaluation: no false gap', async () => {
+      await addRule(db, {name: 'down'})
+      truth.set('test_a', active('eu-1'))
+      await run(0)
+      // At 5, the evaluation commits, then the delivery throws.
+      const ctx = changeContext(db, {now: at(5)})
+      Object.defineProperty(ctx, 'alerts', {
+        get: () => {
+          throw new Error('the channel settings could not be read')
+        },
+      })
+      await expect(runAlerts(ctx, {now: at(5), kinds})).rejects.toThrow(/channel settings/)
+      // At 10, the process is killed once its evaluation committed, while sending: its row is as that commit left it.
+      const killed = await insertReturningId(db, 'alert_runs', {started_at: at(10), status: 'running', previous_at: at(5), gap: false, holder: 'gone:1'})
+      await evaluateAlerts(changeContext(db, {now: at(10)}), {now: at(10), kinds, runId: killed})
+
+      // At 15, on time after the evaluation at 10: the condition cleared, so the alert resolves (after a gap it would be unknown).
+      truth.set('test_a', active())
+      const next = await run(15)
+      expect(next.gap).toBe(false)
+      expect(await states('down')).toEqual({'eu-1': 'resolved'})
+      const runs = (await db('alert_runs').orderBy('id')) as Array<{status: string; error: string | null}>
+      expect(runs.map((r) => r.status)).toEqual(['ok', 'partial', 'partial', 'ok'])
+      expect(runs[1].error).toBe('the channel settings could not be read')
+      expect(runs[2].error).toMatch(/its evaluation was committed/)
     })
 
     it('a second run while one holds the alerts lease is busy', async () => {

@@ -482,6 +482,8 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
       full,
     )
     await updateByIds(tx, 'alert_instances', [...notified], {last_notified_at: now})
+    // With the states it wrote: a run that dies after this commit was an evaluation (the next run's gap counts from it).
+    if (runId !== null) await tx('alert_runs').where({id: runId}).update({status: 'evaluated'})
 
     const firingUnmuted: Record<Severity, number> = {critical: 0, warning: 0, info: 0}
     let firing = 0
@@ -507,8 +509,9 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
 /**
  * `alerts:run`: under the `alerts` lease (BusyError, exit 6, when another run
  * holds it), records the run in alert_runs, seeds what must exist, evaluates
- * (one transaction), then delivers the outbox and finishes the run's row:
- * `ok`, `partial` (a rule errored or a message is still undelivered) or
+ * (one transaction, which also marks the row `evaluated`), then delivers the
+ * outbox and finishes the run's row: `ok`, `partial` (a rule errored, a message
+ * is still undelivered, or the run stopped after its evaluation committed) or
  * `failed` (the evaluation's transaction did not commit: nothing changed).
  */
 export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: RunOptions = {}): Promise<AlertRunResult> {
@@ -518,10 +521,14 @@ export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: Ru
   const lease = await acquireLease(db, ALERTS_LEASE, {ttlMs: LEASE_TTL_MS})
   try {
     const signal = options.signal ? AbortSignal.any([options.signal, lease.signal]) : lease.signal
-    // A run that died holding the lease left its row running: it changed nothing (its transaction never committed).
+    // A run that died holding the lease left its row running (it changed nothing: its transaction never committed),
+    // or evaluated (its evaluation was committed, its notifications wait in the outbox).
     await db('alert_runs')
       .where({status: 'running'})
       .update({status: 'failed', finished_at: now, error: 'interrupted before it finished: its evaluation was not committed'})
+    await db('alert_runs')
+      .where({status: 'evaluated'})
+      .update({status: 'partial', finished_at: now, error: 'interrupted while sending: its evaluation was committed, its notifications wait in the outbox'})
     const previousAt = await previousRunAt(db)
     const gap = previousAt !== null && now.getTime() - previousAt.getTime() > 2 * intervalMs
     const runId = await insertReturningId(db, 'alert_runs', {
@@ -531,10 +538,12 @@ export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: Ru
       gap,
       holder: `${lease.holder.host}:${lease.holder.pid}`.slice(0, 255),
     })
+    let evaluated = false
     try {
       if (options.seed) await options.seed(db, now)
       signal.throwIfAborted()
       const evaluation = await evaluateAlerts(ctx, {now, intervalMs, kinds: options.kinds, runId, previousAt, repeatIntervalMs: options.repeatIntervalMs})
+      evaluated = true
       const delivery: DeliveryReport =
         options.deliver === false
           ? {sent: 0, failed: 0, dropped: 0, errors: []}
@@ -569,9 +578,10 @@ export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: Ru
         .update({status, finished_at: ctx.now(), stats: JSON.stringify(stats)})
       return result
     } catch (error) {
+      // Failed only when its evaluation did not commit; after it, the run evaluated and only its sending stopped.
       await db('alert_runs')
         .where({id: runId})
-        .update({status: 'failed', finished_at: ctx.now(), error: oneLine(error)})
+        .update({status: evaluated ? 'partial' : 'failed', finished_at: ctx.now(), error: oneLine(error)})
         .catch(() => undefined)
       throw error
     }
