@@ -400,6 +400,39 @@ describe.each(CONTROL_ENGINES)('the alert engine on a %s control database', (eng
     })
   })
 
+  it('a run sends the same number of queries with 4 times as many live instances', async () => {
+    await addRule(db, {name: 'many', severity: 'critical'})
+    await addRule(db, {name: 'pending-many', kind: 'test_b', forMin: 60})
+    await addSubscription(db, operatorId)
+    const fleet = (n: number): Evaluation => active(...Array.from({length: n}, (_, i) => `rds-${i}`))
+    const queriesOf = async (minutes: number): Promise<number> => {
+      let n = 0
+      const count = () => void n++
+      db.on('query', count)
+      try {
+        await run(minutes)
+      } finally {
+        db.off('query', count)
+      }
+      return n
+    }
+    truth.set('test_a', fleet(50))
+    truth.set('test_b', fleet(50))
+    await run(0)
+    // Steady runs: every instance still active, one of each rule clearing, one new.
+    truth.set('test_a', active(...Array.from({length: 50}, (_, i) => `rds-${i + 1}`)))
+    truth.set('test_b', active(...Array.from({length: 50}, (_, i) => `rds-${i + 1}`)))
+    const small = await queriesOf(5)
+    truth.set('test_a', fleet(200))
+    truth.set('test_b', fleet(200))
+    await run(10)
+    truth.set('test_a', active(...Array.from({length: 200}, (_, i) => `rds-${i + 1}`)))
+    truth.set('test_b', active(...Array.from({length: 200}, (_, i) => `rds-${i + 1}`)))
+    const large = await queriesOf(15)
+    expect(await db('alert_instances').whereIn('state', ['firing', 'pending'])).toHaveLength(400)
+    expect(large).toBe(small)
+  })
+
   describe('faults', () => {
     it('a run whose transaction fails leaves every stored state as before; the next run continues from them', async () => {
       await addRule(db, {name: 'down', forMin: 5})
