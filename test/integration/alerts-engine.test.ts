@@ -3,6 +3,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {z} from 'zod'
 
+import {ackAlert} from '../../src/lib/alerts/ack.js'
 import {ALERTS_LEASE, evaluateAlerts, runAlerts, type AlertRunResult, type RunOptions} from '../../src/lib/alerts/engine.js'
 import {defineRuleKind, type Evaluation} from '../../src/lib/alerts/kind.js'
 import type {RuleKindRegistry} from '../../src/lib/alerts/kinds/index.js'
@@ -15,7 +16,7 @@ import {BusyError} from '../../src/lib/errors/index.js'
 import {acquireLease} from '../../src/lib/lease/lease.js'
 import {closedPort} from '../support/alert-receivers.js'
 import {runCli} from '../support/cli.js'
-import {changeContext} from '../support/context.js'
+import {changeContext, TEST_AUDIT} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
 import {initialisedHome, type CliSession} from '../support/session.js'
@@ -344,6 +345,17 @@ describe.each(CONTROL_ENGINES)('the alert engine on a %s control database', (eng
       expect(payloadOf(rows[1]).alerts.map((a) => a.labels.rds)).toEqual(['eu-1'])
       await run(65, {repeatIntervalMs: 60 * MIN})
       expect(await outbox()).toHaveLength(2)
+
+      // The acknowledgement holds until its episode ends: resolved, it is kept; firing again, it is gone.
+      const ackOf = async () =>
+        (await db('alert_instances').where('labels', 'like', '%eu-2%').first('state', 'acked_by')) as {state: string; acked_by: string | null}
+      truth.set('test_a', active('eu-1'))
+      await run(70, {repeatIntervalMs: 60 * MIN})
+      expect(await ackOf()).toEqual({state: 'resolved', acked_by: 'ops@example.com'})
+      truth.set('test_a', active('eu-1', 'eu-2'))
+      await run(75, {repeatIntervalMs: 60 * MIN})
+      expect(await ackOf()).toEqual({state: 'firing', acked_by: null})
+      expect((await outbox()).map((r) => r.kind)).toEqual(['firing', 'repeat', 'resolved', 'firing'])
     })
 
     it('a silenced instance records its transitions, is not told, and gets no resolved message after the silence', async () => {
@@ -510,6 +522,40 @@ describe.each(CONTROL_ENGINES)('the alert engine on a %s control database', (eng
       expect(runs.map((r) => r.status)).toEqual(['ok', 'partial', 'partial', 'ok'])
       expect(runs[1].error).toBe('the channel settings could not be read')
       expect(runs[2].error).toMatch(/its evaluation was committed/)
+    })
+
+    // PostgreSQL lets a test hold the run between its read of the instances and its writes: a lock on the silences it reads next.
+    it.runIf(engine === 'postgres')('an acknowledgement made while a run evaluates is kept by the run', async () => {
+      await addRule(db, {name: 'down', forMin: 5})
+      truth.set('test_a', active('eu-1'))
+      await run(0)
+      const instance = (await db('alert_instances').first('id', 'state')) as {id: number; state: string}
+      expect(instance.state).toBe('pending')
+
+      const lock = await db.transaction()
+      await lock.raw('LOCK TABLE alert_silences IN ACCESS EXCLUSIVE MODE')
+      let readSilences!: () => void
+      const atSilences = new Promise<void>((resolve) => (readSilences = resolve))
+      const watch = (query: {sql: string}) => {
+        if (/from "alert_silences"/.test(query.sql)) readSilences()
+      }
+      db.on('query', watch)
+      const running = run(5)
+      let acking: Promise<unknown> = Promise.resolve()
+      try {
+        // The run has read the instance (still pending, not acknowledged) and waits for the lock.
+        await atSilences
+        // The acknowledgement commits (then reads the silences to show the alert: it waits for the lock too).
+        acking = ackAlert(changeContext(db, {now: at(5)}), {id: Number(instance.id)})
+        while ((await db('alert_instances').where({id: instance.id}).first('acked_by'))?.acked_by == null) await new Promise((r) => setImmediate(r))
+      } finally {
+        db.off('query', watch)
+        await lock.commit()
+      }
+      await Promise.all([running, acking])
+      const after = (await db('alert_instances').where({id: instance.id}).first()) as AlertInstanceRow
+      expect(after.state).toBe('firing')
+      expect(after.acked_by).toBe(TEST_AUDIT.actor)
     })
 
     it('a second run while one holds the alerts lease is busy', async () => {

@@ -435,6 +435,8 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
             }),
       })
     const trueOnly: number[] = []
+    // An acknowledgement is only ever cleared (a new episode), never written back: one made while this run evaluated stays.
+    const unacked: number[] = []
     const full: Array<{id: number; values: Record<string, unknown>}> = []
     for (const w of works) {
       if (w.row === null) continue
@@ -442,8 +444,8 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
       const n = w.result.next
       const sameState = n.state === p.state && n.activeAt === p.activeAt && n.firedAt === p.firedAt && n.resolvedAt === p.resolvedAt
       const sameText = w.summary === w.row.summary && w.value === (w.row.value === null ? null : Number(w.row.value))
-      const ackCleared = w.row.acked_at !== null && !w.acked
-      if (sameState && sameText && !ackCleared) {
+      if (w.row.acked_at !== null && !w.acked) unacked.push(w.id)
+      if (sameState && sameText) {
         if (n.lastTrueAt !== p.lastTrueAt && !(whole.has(w.rule.id) && (p.state === 'pending' || p.state === 'firing'))) trueOnly.push(w.id)
         continue
       }
@@ -457,8 +459,6 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
           fired_at: dateOf(n.firedAt),
           last_true_at: dateOf(n.lastTrueAt),
           resolved_at: dateOf(n.resolvedAt),
-          acked_by: w.acked ? w.row.acked_by : null,
-          acked_at: w.acked ? w.row.acked_at : null,
           updated_at: now,
         },
       })
@@ -475,12 +475,11 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
         fired_at: 'timestamp',
         last_true_at: 'timestamp',
         resolved_at: 'timestamp',
-        acked_by: 'text',
-        acked_at: 'timestamp',
         updated_at: 'timestamp',
       },
       full,
     )
+    await updateByIds(tx, 'alert_instances', unacked, {acked_by: null, acked_at: null, updated_at: now})
     await updateByIds(tx, 'alert_instances', [...notified], {last_notified_at: now})
     // With the states it wrote: a run that dies after this commit was an evaluation (the next run's gap counts from it).
     if (runId !== null) await tx('alert_runs').where({id: runId}).update({status: 'evaluated'})
