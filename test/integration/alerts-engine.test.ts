@@ -416,7 +416,10 @@ describe.each(CONTROL_ENGINES)('the alert engine on a %s control database', (eng
     await addRule(db, {name: 'many', severity: 'critical'})
     await addRule(db, {name: 'pending-many', kind: 'test_b', forMin: 60})
     await addSubscription(db, operatorId)
-    const fleet = (n: number): Evaluation => active(...Array.from({length: n}, (_, i) => `rds-${i}`))
+    /** Both rules see `n` RDS active, from rds-<from>. */
+    const fleet = (n: number, from = 0) => {
+      for (const kind of ['test_a', 'test_b']) truth.set(kind, active(...Array.from({length: n}, (_, i) => `rds-${i + from}`)))
+    }
     const queriesOf = async (minutes: number): Promise<number> => {
       let n = 0
       const count = () => void n++
@@ -428,18 +431,14 @@ describe.each(CONTROL_ENGINES)('the alert engine on a %s control database', (eng
       }
       return n
     }
-    truth.set('test_a', fleet(50))
-    truth.set('test_b', fleet(50))
+    fleet(50)
     await run(0)
-    // Steady runs: every instance still active, one of each rule clearing, one new.
-    truth.set('test_a', active(...Array.from({length: 50}, (_, i) => `rds-${i + 1}`)))
-    truth.set('test_b', active(...Array.from({length: 50}, (_, i) => `rds-${i + 1}`)))
+    // Steady runs: every instance still active but one of each rule clearing, and one new.
+    fleet(50, 1)
     const small = await queriesOf(5)
-    truth.set('test_a', fleet(200))
-    truth.set('test_b', fleet(200))
+    fleet(200)
     await run(10)
-    truth.set('test_a', active(...Array.from({length: 200}, (_, i) => `rds-${i + 1}`)))
-    truth.set('test_b', active(...Array.from({length: 200}, (_, i) => `rds-${i + 1}`)))
+    fleet(200, 1)
     const large = await queriesOf(15)
     expect(await db('alert_instances').whereIn('state', ['firing', 'pending'])).toHaveLength(400)
     expect(large).toBe(small)
