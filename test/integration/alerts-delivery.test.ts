@@ -122,6 +122,34 @@ describe.each(CONTROL_ENGINES)('alert delivery on a %s control database', (engin
     expect((await row(box, deleted.id)).state).toBe('dropped')
     expect(hooks.received.filter((r) => r.url === '/disabled' || r.url === '/deleted')).toHaveLength(0)
   })
+
+  it('a target receives its messages in the order they were written, an older one waiting out its backoff first', async () => {
+    const port = await closedPort()
+    const target = `http://127.0.0.1:${port}/ordered`
+    // The alert fires while the receiver is down: the message fails, and after hours of failures its next attempt is an hour away.
+    const firing = await queue(box, 'webhook', target)
+    expect(await deliver(box, {now: T0})).toMatchObject({sent: 0, failed: 1})
+    await box
+      .db('alert_notifications')
+      .where({id: firing.id})
+      .update({next_attempt_at: later(3_600_000)})
+    // It resolves; its message is due at once.
+    const resolved = await queue(box, 'webhook', target, {subscription: firing.subscription})
+    await box
+      .db('alert_notifications')
+      .where({id: resolved.id})
+      .update({next_attempt_at: later(600_000)})
+    const back = new HookReceiver(SECRET)
+    await back.startOn(port)
+    try {
+      expect(await deliver(box, {now: later(600_000)})).toMatchObject({sent: 2, failed: 0})
+      expect(back.received.map((r) => r.idempotencyKey)).toEqual([firing.key, resolved.key])
+      expect(await row(box, firing.id)).toMatchObject({state: 'sent', attempts: 2})
+      expect(await row(box, resolved.id)).toMatchObject({state: 'sent', attempts: 1})
+    } finally {
+      await back.close()
+    }
+  })
 })
 
 describe('the webhook channel', () => {

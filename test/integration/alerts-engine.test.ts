@@ -3,18 +3,20 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {z} from 'zod'
 
-import {ALERTS_LEASE, runAlerts, type AlertRunResult, type RunOptions} from '../../src/lib/alerts/engine.js'
+import {ackAlert} from '../../src/lib/alerts/ack.js'
+import {ALERTS_LEASE, evaluateAlerts, runAlerts, type AlertRunResult, type RunOptions} from '../../src/lib/alerts/engine.js'
 import {defineRuleKind, type Evaluation} from '../../src/lib/alerts/kind.js'
 import type {RuleKindRegistry} from '../../src/lib/alerts/kinds/index.js'
 import type {NotificationPayload} from '../../src/lib/alerts/types.js'
 import {seedRoles} from '../../src/lib/auth/seed.js'
-import {openControlDb, parseDatabaseUrl} from '../../src/lib/db/control-db.js'
+import {insertReturningId, openControlDb, parseDatabaseUrl} from '../../src/lib/db/control-db.js'
 import type {AlertInstanceRow, AlertNotificationRow, AlertTransitionRow} from '../../src/lib/db/tables.js'
 import {toIso} from '../../src/lib/db/values.js'
 import {BusyError} from '../../src/lib/errors/index.js'
 import {acquireLease} from '../../src/lib/lease/lease.js'
+import {closedPort} from '../support/alert-receivers.js'
 import {runCli} from '../support/cli.js'
-import {changeContext} from '../support/context.js'
+import {changeContext, TEST_AUDIT} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 import {createTestDir, type TestDir} from '../support/servers.js'
 import {initialisedHome, type CliSession} from '../support/session.js'
@@ -343,6 +345,17 @@ describe.each(CONTROL_ENGINES)('the alert engine on a %s control database', (eng
       expect(payloadOf(rows[1]).alerts.map((a) => a.labels.rds)).toEqual(['eu-1'])
       await run(65, {repeatIntervalMs: 60 * MIN})
       expect(await outbox()).toHaveLength(2)
+
+      // The acknowledgement holds until its episode ends: resolved, it is kept; firing again, it is gone.
+      const ackOf = async () =>
+        (await db('alert_instances').where('labels', 'like', '%eu-2%').first('state', 'acked_by')) as {state: string; acked_by: string | null}
+      truth.set('test_a', active('eu-1'))
+      await run(70, {repeatIntervalMs: 60 * MIN})
+      expect(await ackOf()).toEqual({state: 'resolved', acked_by: 'ops@example.com'})
+      truth.set('test_a', active('eu-1', 'eu-2'))
+      await run(75, {repeatIntervalMs: 60 * MIN})
+      expect(await ackOf()).toEqual({state: 'firing', acked_by: null})
+      expect((await outbox()).map((r) => r.kind)).toEqual(['firing', 'repeat', 'resolved', 'firing'])
     })
 
     it('a silenced instance records its transitions, is not told, and gets no resolved message after the silence', async () => {
@@ -399,6 +412,38 @@ describe.each(CONTROL_ENGINES)('the alert engine on a %s control database', (eng
     })
   })
 
+  it('a run sends the same number of queries with 4 times as many live instances', async () => {
+    await addRule(db, {name: 'many', severity: 'critical'})
+    await addRule(db, {name: 'pending-many', kind: 'test_b', forMin: 60})
+    await addSubscription(db, operatorId)
+    /** Both rules see `n` RDS active, from rds-<from>. */
+    const fleet = (n: number, from = 0) => {
+      for (const kind of ['test_a', 'test_b']) truth.set(kind, active(...Array.from({length: n}, (_, i) => `rds-${i + from}`)))
+    }
+    const queriesOf = async (minutes: number): Promise<number> => {
+      let n = 0
+      const count = () => void n++
+      db.on('query', count)
+      try {
+        await run(minutes)
+      } finally {
+        db.off('query', count)
+      }
+      return n
+    }
+    fleet(50)
+    await run(0)
+    // Steady runs: every instance still active but one of each rule clearing, and one new.
+    fleet(50, 1)
+    const small = await queriesOf(5)
+    fleet(200)
+    await run(10)
+    fleet(200, 1)
+    const large = await queriesOf(15)
+    expect(await db('alert_instances').whereIn('state', ['firing', 'pending'])).toHaveLength(400)
+    expect(large).toBe(small)
+  })
+
   describe('faults', () => {
     it('a run whose transaction fails leaves every stored state as before; the next run continues from them', async () => {
       await addRule(db, {name: 'down', forMin: 5})
@@ -449,6 +494,67 @@ describe.each(CONTROL_ENGINES)('the alert engine on a %s control database', (eng
       expect(next.gap).toBe(false)
       expect(await states('down')).toEqual({'eu-1': 'firing'})
       expect((await db('alert_runs').orderBy('id')).map((r: {status: string}) => r.status)).toEqual(['ok', 'failed', 'ok'])
+    })
+
+    it('a run that died after its evaluation committed (sending failed, or it was killed while sending) was an evaluation: no false gap', async () => {
+      await addRule(db, {name: 'down'})
+      truth.set('test_a', active('eu-1'))
+      await run(0)
+      // At 5, the evaluation commits, then the delivery throws.
+      const ctx = changeContext(db, {now: at(5)})
+      Object.defineProperty(ctx, 'alerts', {
+        get: () => {
+          throw new Error('the channel settings could not be read')
+        },
+      })
+      await expect(runAlerts(ctx, {now: at(5), kinds})).rejects.toThrow(/channel settings/)
+      // At 10, the process is killed once its evaluation committed, while sending: its row is as that commit left it.
+      const killed = await insertReturningId(db, 'alert_runs', {started_at: at(10), status: 'running', previous_at: at(5), gap: false, holder: 'gone:1'})
+      await evaluateAlerts(changeContext(db, {now: at(10)}), {now: at(10), kinds, runId: killed})
+
+      // At 15, on time after the evaluation at 10: the condition cleared, so the alert resolves (after a gap it would be unknown).
+      truth.set('test_a', active())
+      const next = await run(15)
+      expect(next.gap).toBe(false)
+      expect(await states('down')).toEqual({'eu-1': 'resolved'})
+      const runs = (await db('alert_runs').orderBy('id')) as Array<{status: string; error: string | null}>
+      expect(runs.map((r) => r.status)).toEqual(['ok', 'partial', 'partial', 'ok'])
+      expect(runs[1].error).toBe('the channel settings could not be read')
+      expect(runs[2].error).toMatch(/its evaluation was committed/)
+    })
+
+    // PostgreSQL lets a test hold the run between its read of the instances and its writes: a lock on the silences it reads next.
+    it.runIf(engine === 'postgres')('an acknowledgement made while a run evaluates is kept by the run', async () => {
+      await addRule(db, {name: 'down', forMin: 5})
+      truth.set('test_a', active('eu-1'))
+      await run(0)
+      const instance = (await db('alert_instances').first('id', 'state')) as {id: number; state: string}
+      expect(instance.state).toBe('pending')
+
+      const lock = await db.transaction()
+      await lock.raw('LOCK TABLE alert_silences IN ACCESS EXCLUSIVE MODE')
+      let readSilences!: () => void
+      const atSilences = new Promise<void>((resolve) => (readSilences = resolve))
+      const watch = (query: {sql: string}) => {
+        if (/from "alert_silences"/.test(query.sql)) readSilences()
+      }
+      db.on('query', watch)
+      const running = run(5)
+      let acking: Promise<unknown> = Promise.resolve()
+      try {
+        // The run has read the instance (still pending, not acknowledged) and waits for the lock.
+        await atSilences
+        // The acknowledgement commits (then reads the silences to show the alert: it waits for the lock too).
+        acking = ackAlert(changeContext(db, {now: at(5)}), {id: Number(instance.id)})
+        while ((await db('alert_instances').where({id: instance.id}).first('acked_by'))?.acked_by == null) await new Promise((r) => setImmediate(r))
+      } finally {
+        db.off('query', watch)
+        await lock.commit()
+      }
+      await Promise.all([running, acking])
+      const after = (await db('alert_instances').where({id: instance.id}).first()) as AlertInstanceRow
+      expect(after.state).toBe('firing')
+      expect(after.acked_by).toBe(TEST_AUDIT.actor)
     })
 
     it('a second run while one holds the alerts lease is busy', async () => {
@@ -529,5 +635,31 @@ describe('alerts:run, as cron runs it', () => {
     } finally {
       await lease.release()
     }
+  })
+
+  it('exits 3 when a notification could not be delivered: every rule is still evaluated, the message waits in the outbox for the next run', async () => {
+    const port = await closedPort()
+    const target = `http://127.0.0.1:${port}/hook`
+    const operator = await db('operators').orderBy('id').first('id')
+    await addSubscription(db, Number(operator?.id), {target, rules: ['mystery-too']})
+    await addRule(db, {name: 'mystery-too', kind: 'no_such_kind_either', severity: 'warning', onError: 'error'})
+    const env = {RAIOPS_ALERT_WEBHOOK_SECRET: 'alert-webhook-secret-0123456789'}
+
+    const result = await session.run(['alerts:run', '--json'], {env})
+    expect(result.code, result.stderr).toBe(3)
+    const run = JSON.parse(result.stdout) as AlertRunResult
+    const enabled = Number((await db('alert_rules').where({enabled: true}).count({n: '*'}))[0].n)
+    expect(run.rules.evaluated).toBe(enabled)
+    expect(run.transitions).toContainEqual(expect.objectContaining({rule: 'mystery-too', from: 'inactive', to: 'firing'}))
+    expect(run.notifications).toEqual({queued: 1, sent: 0, failed: 1, pendingAfter: 1})
+    expect(run.deliveryErrors).toEqual([`webhook to ${target}: connection refused`])
+    expect(run.status).toBe('partial')
+    const rule = await db('alert_rules').where({name: 'mystery-too'}).first('id')
+    expect((await db('alert_instances').where({rule_id: rule?.id})).map((i: AlertInstanceRow) => i.state)).toEqual(['firing'])
+    const outbox = await db('alert_notifications').where({target})
+    expect(outbox.map((n: AlertNotificationRow) => [n.state, Number(n.attempts)])).toEqual([['pending', 1]])
+
+    // An unmuted alert firing at the level asked outranks an undelivered message.
+    expect((await session.run(['alerts:run', '--fail-on', 'warning'], {env})).code).toBe(4)
   })
 })

@@ -11,7 +11,7 @@ import {insertReturningId} from '../../src/lib/db/control-db.js'
 import type {AlertTransitionRow} from '../../src/lib/db/tables.js'
 import {collectStatus} from '../../src/lib/status/index.js'
 import {alertsSection} from '../../src/lib/status/sections/alerts.js'
-import {testDownKind, testEngine} from '../support/alerts-engine.js'
+import {testDownKind} from '../support/alerts-engine.js'
 import {changeContext} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
 
@@ -311,7 +311,7 @@ describe('alerts:test fixtures: parsing, validation and the runner', () => {
 
   it('runs each step in a scratch database through the engine and reports what differs', async () => {
     const kinds = new Map([[testDownKind.kind, testDownKind]])
-    const passing = await runFixture(parseFixture(JSON.stringify(valid), 'ok.json'), {engine: testEngine, kinds})
+    const passing = await runFixture(parseFixture(JSON.stringify(valid), 'ok.json'), {kinds})
     expect(passing.steps.map((s) => [s.at, s.passed, s.diff])).toEqual([
       ['2026-01-05T10:00:00.000Z', true, []],
       ['2026-01-05T10:05:00.000Z', true, []],
@@ -321,7 +321,7 @@ describe('alerts:test fixtures: parsing, validation and the runner', () => {
 
     const wrong = structuredClone(valid)
     wrong.steps[1].expect = {alerts: [{rule: 'down', labels: {rds: 'eu-3'}, state: 'firing'}], notifications: []}
-    const failing = await runFixture(parseFixture(JSON.stringify(wrong), 'bad.json'), {engine: testEngine, kinds})
+    const failing = await runFixture(parseFixture(JSON.stringify(wrong), 'bad.json'), {kinds})
     expect(failing.passed).toBe(false)
     expect(failing.steps[1]).toMatchObject({
       passed: false,
@@ -330,11 +330,11 @@ describe('alerts:test fixtures: parsing, validation and the runner', () => {
     expect(failing.steps[2].passed).toBe(true)
 
     const unknownKind = JSON.stringify({...valid, rules: [{name: 'down', kind: 'nope'}]}, null, 2)
-    await expect(runFixture(parseFixture(unknownKind, 'k.json'), {engine: testEngine, kinds})).rejects.toThrow(
+    await expect(runFixture(parseFixture(unknownKind, 'k.json'), {kinds})).rejects.toThrow(
       /^k\.json:5:15: rules\[0\]\.kind: unknown kind "nope" \(kinds: test_down\)/,
     )
     const noTable = JSON.stringify({...valid, steps: [{insert: {rds_instancez: [{name: 'x'}]}}]})
-    await expect(runFixture(parseFixture(noTable, 't.json'), {engine: testEngine, kinds})).rejects.toThrow(
+    await expect(runFixture(parseFixture(noTable, 't.json'), {kinds})).rejects.toThrow(
       /t\.json:1:\d+: steps\[0\]\.insert\.rds_instancez: there is no table rds_instancez/,
     )
   })

@@ -2,7 +2,8 @@ import type {Knex} from 'knex'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {listSubscriptions, loadActiveSubscriptions, subscribe, unsubscribe, type SubscriptionView} from '../../src/lib/alerts/subscriptions.js'
+import {loadSubscriptions} from '../../src/lib/alerts/outbox.js'
+import {listSubscriptions, subscribe, unsubscribe, type SubscriptionView} from '../../src/lib/alerts/subscriptions.js'
 import type {Principal} from '../../src/lib/auth/types.js'
 import {insertReturningId, openControlDb, parseDatabaseUrl} from '../../src/lib/db/control-db.js'
 import {seedAlertBasics} from '../support/alert-receivers.js'
@@ -130,7 +131,7 @@ describe('the subscription service', () => {
     expect((await db('alert_subscriptions').where({id: view.id}).first())!.target).toBe('https://hook:url-pass-1@hooks.example.com/in?token=query-tok-2')
   })
 
-  it('loadActiveSubscriptions: the enabled ones of active operators, targets resolved, matchers parsed', async () => {
+  it('the engine loads the enabled subscriptions of active operators, targets resolved, matchers parsed', async () => {
     await db('alert_subscriptions').delete()
     const admin = operatorPrincipal(oncall.id, oncall.email, ['alerts.view', 'alerts.manage-subscriptions'])
     const email = await subscribe(ctx(admin), {channel: 'email', severities: ['critical', 'warning'], matchers: ['rds!=eu-9']})
@@ -140,25 +141,23 @@ describe('the subscription service', () => {
     const ofViewer = await subscribe(ctx(admin), {channel: 'email', operator: viewer.email})
     await db('operators').where({id: viewer.id}).update({is_active: false})
     try {
-      const active = await loadActiveSubscriptions(db)
+      const active = await loadSubscriptions(db)
       expect(active).toEqual([
         {
           id: email.id,
-          operatorId: oncall.id,
           channel: 'email',
           target: oncall.email,
-          severities: ['critical', 'warning'],
+          severities: new Set(['critical', 'warning']),
           rules: null,
           matchers: [{name: 'rds', op: '!=', value: 'eu-9', text: 'rds!=eu-9'}],
           sendResolved: true,
         },
         {
           id: hook.id,
-          operatorId: oncall.id,
           channel: 'webhook',
           target: 'http://127.0.0.1:9/in',
           severities: null,
-          rules: ['rds-down'],
+          rules: new Set(['rds-down']),
           matchers: [],
           sendResolved: false,
         },

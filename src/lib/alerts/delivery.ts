@@ -97,7 +97,9 @@ function failureLine(error: unknown): string {
 /**
  * Sends the outbox's pending messages that are due (alert_notifications,
  * state `pending`, next_attempt_at ≤ now; at most DELIVERY_BATCH, oldest
- * first, read in one query), each marked `sent` only after its channel
+ * first), with the older messages to the same targets still waiting out their
+ * backoff, so that each target receives its messages in the order they were
+ * written (two queries), each marked `sent` only after its channel
  * accepted it, so a crash between the two re-sends it with the same
  * idempotency key. A message that fails stays pending with its attempts, its
  * error (one line, no secret) and a later next_attempt_at (exponential
@@ -113,24 +115,36 @@ export async function deliverPending(ctx: Pick<OpsContext, 'db' | 'now' | 'alert
   const {now, signal} = options
   const report: DeliveryReport = {sent: 0, failed: 0, dropped: 0, errors: []}
 
-  const rows = (await ctx
-    .db('alert_notifications as n')
-    .leftJoin('alert_subscriptions as s', 's.id', 'n.subscription_id')
-    .where('n.state', 'pending')
+  const pending = () =>
+    ctx
+      .db('alert_notifications as n')
+      .leftJoin('alert_subscriptions as s', 's.id', 'n.subscription_id')
+      .where('n.state', 'pending')
+      .select(
+        'n.id',
+        'n.key',
+        'n.channel',
+        'n.target',
+        'n.payload',
+        'n.attempts',
+        'n.subscription_id',
+        's.id as subscription_found',
+        's.enabled as subscription_enabled',
+      )
+  const due = (await pending()
     .andWhere('n.next_attempt_at', '<=', now)
     .orderBy([{column: 'n.next_attempt_at'}, {column: 'n.id'}])
-    .limit(DELIVERY_BATCH)
-    .select(
-      'n.id',
-      'n.key',
-      'n.channel',
-      'n.target',
-      'n.payload',
-      'n.attempts',
-      'n.subscription_id',
-      's.id as subscription_found',
-      's.enabled as subscription_enabled',
-    )) as DueRow[]
+    .limit(DELIVERY_BATCH)) as DueRow[]
+  // A target receives its messages in the order they were written: an older message still waiting out its
+  // backoff goes first (else a resolved message could reach the receiver before the firing one it resolves).
+  const targets = [...new Set(due.map((row) => row.target))]
+  const older =
+    targets.length === 0
+      ? []
+      : ((await pending().andWhere('n.next_attempt_at', '>', now).whereIn('n.target', targets).orderBy('n.id').limit(DELIVERY_BATCH)) as DueRow[])
+  // When that read was cut short, a due message past the last one it read may have an older one unread: it waits.
+  const lastOlder = older.length === DELIVERY_BATCH ? Number(older[older.length - 1].id) : Infinity
+  const rows = [...older, ...due.filter((row) => Number(row.id) <= lastOlder)].sort((a, b) => Number(a.id) - Number(b.id))
 
   const drop: number[] = []
   const byTarget = new Map<string, Due[]>()

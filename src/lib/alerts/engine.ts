@@ -437,6 +437,8 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
             }),
       })
     const trueOnly: number[] = []
+    // An acknowledgement is only ever cleared (a new episode), never written back: one made while this run evaluated stays.
+    const unacked: number[] = []
     const full: Array<{id: number; values: Record<string, unknown>}> = []
     for (const w of works) {
       if (w.row === null) continue
@@ -444,8 +446,8 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
       const n = w.result.next
       const sameState = n.state === p.state && n.activeAt === p.activeAt && n.firedAt === p.firedAt && n.resolvedAt === p.resolvedAt
       const sameText = w.summary === w.row.summary && w.value === (w.row.value === null ? null : Number(w.row.value))
-      const ackCleared = w.row.acked_at !== null && !w.acked
-      if (sameState && sameText && !ackCleared) {
+      if (w.row.acked_at !== null && !w.acked) unacked.push(w.id)
+      if (sameState && sameText) {
         if (n.lastTrueAt !== p.lastTrueAt && !(whole.has(w.rule.id) && (p.state === 'pending' || p.state === 'firing'))) trueOnly.push(w.id)
         continue
       }
@@ -459,8 +461,6 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
           fired_at: dateOf(n.firedAt),
           last_true_at: dateOf(n.lastTrueAt),
           resolved_at: dateOf(n.resolvedAt),
-          acked_by: w.acked ? w.row.acked_by : null,
-          acked_at: w.acked ? w.row.acked_at : null,
           updated_at: now,
         },
       })
@@ -477,13 +477,14 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
         fired_at: 'timestamp',
         last_true_at: 'timestamp',
         resolved_at: 'timestamp',
-        acked_by: 'text',
-        acked_at: 'timestamp',
         updated_at: 'timestamp',
       },
       full,
     )
+    await updateByIds(tx, 'alert_instances', unacked, {acked_by: null, acked_at: null, updated_at: now})
     await updateByIds(tx, 'alert_instances', [...notified], {last_notified_at: now})
+    // With the states it wrote: a run that dies after this commit was an evaluation (the next run's gap counts from it).
+    if (runId !== null) await tx('alert_runs').where({id: runId}).update({status: 'evaluated'})
 
     const firingUnmuted: Record<Severity, number> = {critical: 0, warning: 0, info: 0}
     let firing = 0
@@ -509,8 +510,9 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
 /**
  * `alerts:run`: under the `alerts` lease (BusyError, exit 6, when another run
  * holds it), records the run in alert_runs, seeds what must exist, evaluates
- * (one transaction), then delivers the outbox and finishes the run's row:
- * `ok`, `partial` (a rule errored or a message is still undelivered) or
+ * (one transaction, which also marks the row `evaluated`), then delivers the
+ * outbox and finishes the run's row: `ok`, `partial` (a rule errored, a message
+ * is still undelivered, or the run stopped after its evaluation committed) or
  * `failed` (the evaluation's transaction did not commit: nothing changed).
  */
 export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: RunOptions = {}): Promise<AlertRunResult> {
@@ -520,10 +522,14 @@ export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: Ru
   const lease = await acquireLease(db, ALERTS_LEASE, {ttlMs: LEASE_TTL_MS})
   try {
     const signal = options.signal ? AbortSignal.any([options.signal, lease.signal]) : lease.signal
-    // A run that died holding the lease left its row running: it changed nothing (its transaction never committed).
+    // A run that died holding the lease left its row running (it changed nothing: its transaction never committed),
+    // or evaluated (its evaluation was committed, its notifications wait in the outbox).
     await db('alert_runs')
       .where({status: 'running'})
       .update({status: 'failed', finished_at: now, error: 'interrupted before it finished: its evaluation was not committed'})
+    await db('alert_runs')
+      .where({status: 'evaluated'})
+      .update({status: 'partial', finished_at: now, error: 'interrupted while sending: its evaluation was committed, its notifications wait in the outbox'})
     const previousAt = await previousRunAt(db)
     const gap = previousAt !== null && now.getTime() - previousAt.getTime() > 2 * intervalMs
     const runId = await insertReturningId(db, 'alert_runs', {
@@ -533,10 +539,12 @@ export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: Ru
       gap,
       holder: `${lease.holder.host}:${lease.holder.pid}`.slice(0, 255),
     })
+    let evaluated = false
     try {
       if (options.seed) await options.seed(db, now)
       signal.throwIfAborted()
       const evaluation = await evaluateAlerts(ctx, {now, intervalMs, kinds: options.kinds, runId, previousAt, repeatIntervalMs: options.repeatIntervalMs})
+      evaluated = true
       const delivery: DeliveryReport =
         options.deliver === false
           ? {sent: 0, failed: 0, dropped: 0, errors: []}
@@ -571,9 +579,10 @@ export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: Ru
         .update({status, finished_at: ctx.now(), stats: JSON.stringify(stats)})
       return result
     } catch (error) {
+      // Failed only when its evaluation did not commit; after it, the run evaluated and only its sending stopped.
       await db('alert_runs')
         .where({id: runId})
-        .update({status: 'failed', finished_at: ctx.now(), error: oneLine(error)})
+        .update({status: evaluated ? 'partial' : 'failed', finished_at: ctx.now(), error: oneLine(error)})
         .catch(() => undefined)
       throw error
     }

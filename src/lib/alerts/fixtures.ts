@@ -9,12 +9,14 @@ import type {AuditContext} from '../audit/writer.js'
 import {insertReturningId, migrateLatest, openControlDb} from '../db/control-db.js'
 import {UserError} from '../errors/index.js'
 import {isDuration, parseDuration} from '../time/duration.js'
+import {evaluateAlerts} from './engine.js'
 import {formatPath, JsonSyntaxError, parseJsonWithLocations, type JsonLocations, type JsonPath} from './fixture-json.js'
 import {loadActiveSilences, loadInhibitors} from './inhibition.js'
 import type {RuleKindRegistry} from './kinds/index.js'
 import {RULE_KINDS} from './kinds/index.js'
 import {checkLabels, formatLabels, parseMatchers} from './labels.js'
 import {instanceView, LIVE_STATES, type AlertListItem} from './query.js'
+import {seedDefaultRules} from './rules.js'
 import {ALERT_STATES, ERROR_POLICIES, NO_DATA_POLICIES, SEVERITIES, type AlertState, type Labels} from './types.js'
 
 /*
@@ -275,50 +277,6 @@ export interface FixtureReport {
   steps: StepReport[]
 }
 
-/** The engine's evaluation (src/lib/alerts/engine.ts), as alerts:test calls it: no lease, no delivery. */
-export type EvaluateAlerts = (
-  ctx: {db: Knex; audit: AuditContext; now(): Date},
-  options: {now: Date; intervalMs?: number; kinds?: RuleKindRegistry; runId?: number | null},
-) => Promise<unknown>
-
-/** The default rules' seeding (src/lib/alerts/rules.ts). */
-export type SeedDefaultRules = (db: Knex, now: Date, kinds?: RuleKindRegistry) => Promise<unknown>
-
-export interface FixtureEngine {
-  evaluateAlerts: EvaluateAlerts
-  seedDefaultRules?: SeedDefaultRules
-}
-
-function isMissingModule(error: unknown, name: string): boolean {
-  const e = error as {code?: string; message?: string}
-  return (e.code === 'ERR_MODULE_NOT_FOUND' || /Failed to load url|Cannot find module/.test(e.message ?? '')) && (e.message ?? '').includes(name)
-}
-
-/**
- * The engine's modules, loaded by name when a fixture runs (so the fixture
- * format, its parsing and its reports stand on their own): evaluateAlerts
- * from engine.ts, seedDefaultRules from rules.ts.
- */
-export async function loadFixtureEngine(): Promise<FixtureEngine> {
-  const engineModule = './engine.js'
-  const rulesModule = './rules.js'
-  let engine: {evaluateAlerts?: EvaluateAlerts}
-  try {
-    engine = (await import(engineModule)) as {evaluateAlerts?: EvaluateAlerts}
-  } catch (error) {
-    if (isMissingModule(error, 'engine')) throw new Error('this build of raiops has no alert engine (lib/alerts/engine): alerts:test cannot evaluate')
-    throw error
-  }
-  if (typeof engine.evaluateAlerts !== 'function') throw new Error('the alert engine has no evaluateAlerts')
-  let seedDefaultRules: SeedDefaultRules | undefined
-  try {
-    seedDefaultRules = ((await import(rulesModule)) as {seedDefaultRules?: SeedDefaultRules}).seedDefaultRules
-  } catch (error) {
-    if (!isMissingModule(error, 'rules')) throw error
-  }
-  return {evaluateAlerts: engine.evaluateAlerts, seedDefaultRules}
-}
-
 const FIXTURE_AUDIT: AuditContext = {actorType: 'system', actor: 'alerts:test', source: {host: hostname(), command: 'alerts:test'}}
 const FIXTURE_WEBHOOK = 'http://127.0.0.1:9/alerts-test'
 
@@ -460,20 +418,12 @@ export function diffNotifications(expected: readonly NotificationView[], got: re
   return diff
 }
 
-async function setUpRules(
-  scratch: Scratch,
-  parsed: ParsedFixture,
-  engine: FixtureEngine,
-  ctx: {db: Knex; audit: AuditContext; now(): Date},
-  kinds: RuleKindRegistry,
-) {
+async function setUpRules(scratch: Scratch, parsed: ParsedFixture, ctx: {db: Knex; audit: AuditContext; now(): Date}, kinds: RuleKindRegistry) {
   const {fixture, file, locations} = parsed
   const now = ctx.now()
   const named = fixture.rules.flatMap((r, i) => (typeof r === 'string' ? [{name: r, i}] : []))
   if (named.length > 0) {
-    if (engine.seedDefaultRules === undefined)
-      throw located(file, locations, ['rules', named[0].i], 'this build of raiops has no default rules: define the rule inline')
-    await engine.seedDefaultRules(ctx.db, now, kinds)
+    await seedDefaultRules(ctx.db, now, kinds)
     const seeded = new Set((await scratch.db('alert_rules').pluck('name')) as string[])
     for (const {name, i} of named) {
       if (!seeded.has(name)) throw located(file, locations, ['rules', i], `no default rule is named "${name}" (there are: ${[...seeded].sort().join(', ')})`)
@@ -619,8 +569,7 @@ async function observe(db: Knex, now: Date, afterNotificationId: number): Promis
 }
 
 export interface RunFixtureOptions {
-  /** The engine to evaluate with (default: loaded from lib/alerts). */
-  engine?: FixtureEngine
+  /** The rule kinds (default: raiops' own). */
   kinds?: RuleKindRegistry
 }
 
@@ -631,7 +580,6 @@ export interface RunFixtureOptions {
  * with what the step expects.
  */
 export async function runFixture(parsed: ParsedFixture, options: RunFixtureOptions = {}): Promise<FixtureReport> {
-  const engine = options.engine ?? (await loadFixtureEngine())
   const kinds = options.kinds ?? RULE_KINDS
   const {fixture} = parsed
   const intervalMs = parseDuration(fixture.interval, 'interval')
@@ -642,7 +590,7 @@ export async function runFixture(parsed: ParsedFixture, options: RunFixtureOptio
     const scratch = new Scratch(db)
     let now = new Date(fixture.start)
     const ctx = {db, audit: FIXTURE_AUDIT, now: () => now}
-    await setUpRules(scratch, parsed, engine, ctx, kinds)
+    await setUpRules(scratch, parsed, ctx, kinds)
     await setUpSubscriptions(scratch, fixture, now)
     const steps: StepReport[] = []
     let lastNotificationId = 0
@@ -654,7 +602,7 @@ export async function runFixture(parsed: ParsedFixture, options: RunFixtureOptio
       const problems: string[] = []
       const id = await insertReturningId(db, 'alert_runs', {started_at: now, status: 'running', previous_at: previousAt, gap: false, holder: 'alerts:test'})
       try {
-        await engine.evaluateAlerts(ctx, {now, intervalMs, kinds, runId: id})
+        await evaluateAlerts(ctx, {now, intervalMs, kinds, runId: id})
         await db('alert_runs').where({id}).update({finished_at: now, status: 'ok'})
       } catch (error) {
         problems.push(`the evaluation failed: ${(error as Error).message.split('\n')[0]}`)

@@ -5,7 +5,7 @@ import {insertReturningId, type Db} from '../db/control-db.js'
 import {toBool, toIsoRequired} from '../db/values.js'
 import {NotFoundError, NotPermittedError, UserError} from '../errors/index.js'
 import {checkEmail, checkWebhookUrl, displayTarget, type Channel} from './channels/target.js'
-import {parseMatcher, type Matcher} from './labels.js'
+import {parseMatcher} from './labels.js'
 import {SEVERITIES, type Severity} from './types.js'
 
 /**
@@ -47,19 +47,6 @@ export interface SubscriptionView {
   enabled: boolean
   createdBy: string
   createdAt: string
-}
-
-/** An enabled subscription as the engine matches instances against it. */
-export interface ActiveSubscription {
-  id: number
-  operatorId: number
-  channel: Channel
-  /** Where to send: the email address (the operator's own when none was given) or the webhook URL, whole. */
-  target: string
-  severities: Severity[] | null
-  rules: string[] | null
-  matchers: Matcher[]
-  sendResolved: boolean
 }
 
 interface SubscriptionRow {
@@ -256,51 +243,4 @@ export async function unsubscribe(ctx: Pick<OpsContext, 'db' | 'audit' | 'now' |
     await appendAudit(tx, ctx.audit, {action: 'alerts.unsubscribe', targetType: 'alert_subscription', targetId: input.id, oldValues: auditValues(view)}, now)
     return view
   })
-}
-
-/**
- * The enabled subscriptions of active operators, in one query, as the engine
- * matches instances against them: the target resolved (an email subscription
- * without one goes to its operator's address), the matchers parsed. A stored
- * matcher that no longer parses makes its subscription match nothing rather
- * than everything (it is skipped).
- */
-export async function loadActiveSubscriptions(db: Db): Promise<ActiveSubscription[]> {
-  const rows = (await db('alert_subscriptions as s')
-    .join('operators as o', 'o.id', 's.operator_id')
-    .where('s.enabled', true)
-    .andWhere('o.is_active', true)
-    .orderBy('s.id')
-    .select(
-      's.id',
-      's.operator_id',
-      'o.email as operator_email',
-      's.channel',
-      's.target',
-      's.severities',
-      's.rules',
-      's.matchers',
-      's.send_resolved',
-    )) as Array<Omit<SubscriptionRow, 'enabled' | 'created_by' | 'created_at'>>
-  const out: ActiveSubscription[] = []
-  for (const row of rows) {
-    const channel = channelOf(row.channel)
-    const target = row.target ?? (channel === 'email' ? row.operator_email : null)
-    if (!target) continue
-    try {
-      out.push({
-        id: Number(row.id),
-        operatorId: Number(row.operator_id),
-        channel,
-        target,
-        severities: jsonList(row.severities) as Severity[] | null,
-        rules: jsonList(row.rules),
-        matchers: (jsonList(row.matchers) ?? []).map((text) => parseMatcher(text)),
-        sendResolved: toBool(row.send_resolved),
-      })
-    } catch {
-      // A row written by hand that no longer parses: skipped, never matched against everything.
-    }
-  }
-  return out
 }

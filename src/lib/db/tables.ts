@@ -471,7 +471,8 @@ export interface AlertRunRow {
   id: number
   started_at: DbTimestamp
   finished_at: DbTimestamp | null
-  status: 'running' | 'ok' | 'partial' | 'failed'
+  /** `evaluated`: its evaluation committed, it has not finished sending. */
+  status: 'running' | 'evaluated' | 'ok' | 'partial' | 'failed'
   previous_at: DbTimestamp | null
   gap: DbBoolean
   holder: string
