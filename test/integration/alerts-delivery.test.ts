@@ -118,9 +118,24 @@ describe.each(CONTROL_ENGINES)('alert delivery on a %s control database', (engin
     await box.db('alert_subscriptions').where({id: deleted.subscription}).delete()
     const report = await deliver(box, {now: T0})
     expect(report).toMatchObject({sent: 0, dropped: 2})
-    expect((await row(box, disabled.id)).state).toBe('dropped')
-    expect((await row(box, deleted.id)).state).toBe('dropped')
+    expect(await row(box, disabled.id)).toMatchObject({state: 'dropped', lastError: 'its subscription is gone or disabled'})
+    expect(await row(box, deleted.id)).toMatchObject({state: 'dropped', lastError: 'its subscription is gone or disabled'})
     expect(hooks.received.filter((r) => r.url === '/disabled' || r.url === '/deleted')).toHaveLength(0)
+  })
+
+  it('drops a message of an unknown channel, or with an unreadable payload, each saying why', async () => {
+    const unknown = await queue(box, 'webhook', `${hooks.url}/unknown`)
+    await box
+      .db('alert_notifications')
+      .where({id: unknown.id})
+      .update({channel: 'pager' as 'email'})
+    const unreadable = await queue(box, 'webhook', `${hooks.url}/unreadable`)
+    await box.db('alert_notifications').where({id: unreadable.id}).update({payload: '{"title": '})
+    const report = await deliver(box, {now: T0})
+    expect(report).toMatchObject({sent: 0, dropped: 2})
+    expect(await row(box, unknown.id)).toMatchObject({state: 'dropped', lastError: 'unknown channel "pager"'})
+    expect(await row(box, unreadable.id)).toMatchObject({state: 'dropped', lastError: 'its payload is not readable JSON'})
+    expect(hooks.received.filter((r) => r.url === '/unknown' || r.url === '/unreadable')).toHaveLength(0)
   })
 
   it('a target receives its messages in the order they were written, an older one waiting out its backoff first', async () => {

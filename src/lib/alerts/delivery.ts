@@ -15,7 +15,7 @@ export interface DeliveryReport {
   sent: number
   /** Messages that could not be sent (receiver down, slow, refused): still pending, retried by the next run. */
   failed: number
-  /** Messages given up on (their subscription is gone). */
+  /** Messages given up on (their subscription is gone or disabled, their channel unknown, their payload unreadable). */
   dropped: number
   /** One line per failure: the channel, the target, the error (no secret). */
   errors: string[]
@@ -146,20 +146,30 @@ export async function deliverPending(ctx: Pick<OpsContext, 'db' | 'now' | 'alert
   const lastOlder = older.length === DELIVERY_BATCH ? Number(older[older.length - 1].id) : Infinity
   const rows = [...older, ...due.filter((row) => Number(row.id) <= lastOlder)].sort((a, b) => Number(a.id) - Number(b.id))
 
-  const drop: number[] = []
+  // Each message given up on, by why.
+  const drop = new Map<string, number[]>()
+  const dropFor = (id: number, reason: string) => {
+    const list = drop.get(reason)
+    if (list) list.push(id)
+    else drop.set(reason, [id])
+  }
   const byTarget = new Map<string, Due[]>()
   for (const row of rows) {
     const id = Number(row.id)
     const gone = row.subscription_id === null || row.subscription_found === null || !toBool(row.subscription_enabled)
-    if (gone || (row.channel !== 'email' && row.channel !== 'webhook')) {
-      drop.push(id)
+    if (gone) {
+      dropFor(id, 'its subscription is gone or disabled')
+      continue
+    }
+    if (row.channel !== 'email' && row.channel !== 'webhook') {
+      dropFor(id, `unknown channel "${String(row.channel).slice(0, 40)}"`)
       continue
     }
     let payload: NotificationPayload
     try {
       payload = JSON.parse(row.payload) as NotificationPayload
     } catch {
-      drop.push(id)
+      dropFor(id, 'its payload is not readable JSON')
       continue
     }
     const due: Due = {id, key: row.key, channel: row.channel, target: row.target, payload, attempts: Number(row.attempts)}
@@ -168,12 +178,8 @@ export async function deliverPending(ctx: Pick<OpsContext, 'db' | 'now' | 'alert
     if (list) list.push(due)
     else byTarget.set(group, [due])
   }
-  if (drop.length > 0) {
-    report.dropped = await ctx
-      .db('alert_notifications')
-      .whereIn('id', drop)
-      .andWhere('state', 'pending')
-      .update({state: 'dropped', last_error: 'its subscription is gone or disabled'})
+  for (const [reason, ids] of drop) {
+    report.dropped += await ctx.db('alert_notifications').whereIn('id', ids).andWhere('state', 'pending').update({state: 'dropped', last_error: reason})
   }
 
   const record = async (message: Due, outcome: Outcome): Promise<void> => {
