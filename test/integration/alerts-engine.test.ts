@@ -602,7 +602,7 @@ describe('alerts:run, as cron runs it', () => {
     expect(result.transitions).toEqual([
       {rule: 'mystery', labels: {alertname: 'mystery', severity: 'critical', alertstate: 'error'}, from: 'inactive', to: 'firing', mutedBy: null},
     ])
-    expect(result.notifications).toEqual({queued: 0, sent: 0, failed: 0, pendingAfter: 0})
+    expect(result.notifications).toEqual({queued: 0, sent: 0, failed: 0, deferred: 0, pendingAfter: 0})
     expect(typeof result.runId).toBe('number')
 
     const failing = await session.run(['alerts:run', '--fail-on', 'firing'])
@@ -651,7 +651,7 @@ describe('alerts:run, as cron runs it', () => {
     const enabled = Number((await db('alert_rules').where({enabled: true}).count({n: '*'}))[0].n)
     expect(run.rules.evaluated).toBe(enabled)
     expect(run.transitions).toContainEqual(expect.objectContaining({rule: 'mystery-too', from: 'inactive', to: 'firing'}))
-    expect(run.notifications).toEqual({queued: 1, sent: 0, failed: 1, pendingAfter: 1})
+    expect(run.notifications).toEqual({queued: 1, sent: 0, failed: 1, deferred: 0, pendingAfter: 1})
     expect(run.deliveryErrors).toEqual([`webhook to ${target}: connection refused`])
     expect(run.status).toBe('partial')
     const rule = await db('alert_rules').where({name: 'mystery-too'}).first('id')

@@ -10,7 +10,9 @@ export default class AlertsRun extends BaseCommand<AlertRunResult> {
 
   */5 * * * * raiops alerts:run --json
 
-A run that comes more than twice --interval after the previous one makes the alerts it does not see active unknown, never resolved. Exit 0 when it ran, firing alerts or not; 4 with --fail-on when an alert that is not silenced or inhibited fires at that level; 3 when some notifications could not be delivered (they stay in the outbox for the next run).`
+A run that comes more than twice --interval after the previous one makes the alerts it does not see active unknown, never resolved. Exit 0 when it ran, firing alerts or not; 4 with --fail-on when an alert that is not silenced or inhibited fires at that level; 3 when some notifications could not be delivered (they stay in the outbox for the next run).
+
+Sending is bounded: each message gets RAIOPS_ALERT_SEND_TIMEOUT_MS (default 10 s), and a run starts no message after six of those (60 s by default); the messages left are reported as deferred and stay in the outbox for the next run.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',

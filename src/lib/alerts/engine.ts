@@ -93,7 +93,8 @@ export interface AlertRunResult {
   firing: number
   pending: number
   firingUnmuted: Record<Severity, number>
-  notifications: {queued: number; sent: number; failed: number; pendingAfter: number}
+  /** `deferred`: not started before the delivery pass's deadline (still pending). */
+  notifications: {queued: number; sent: number; failed: number; deferred: number; pendingAfter: number}
   deliveryErrors: string[]
   status: 'ok' | 'partial'
 }
@@ -547,7 +548,7 @@ export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: Ru
       evaluated = true
       const delivery: DeliveryReport =
         options.deliver === false
-          ? {sent: 0, failed: 0, dropped: 0, errors: []}
+          ? {sent: 0, failed: 0, dropped: 0, deferred: 0, errors: []}
           : await deliverPending(ctx, {now, timeoutMs: options.deliveryTimeoutMs, signal})
       const pendingRow = await db('alert_notifications').where({state: 'pending'}).count({n: '*'}).first()
       const pendingAfter = Number(pendingRow?.n ?? 0)
@@ -561,7 +562,7 @@ export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: Ru
         firing: evaluation.firing,
         pending: evaluation.pending,
         firingUnmuted: evaluation.firingUnmuted,
-        notifications: {queued: evaluation.queued, sent: delivery.sent, failed: delivery.failed, pendingAfter},
+        notifications: {queued: evaluation.queued, sent: delivery.sent, failed: delivery.failed, deferred: delivery.deferred, pendingAfter},
         deliveryErrors: delivery.errors,
         status,
       }
