@@ -102,7 +102,7 @@ describe.each(CONTROL_ENGINES)('alert delivery on a %s control database', (engin
   it('sends a due message once, signed, and records it; a second pass sends nothing', async () => {
     const {id, key} = await queue(box, 'webhook', `${hooks.url}/hook`)
     const first = await deliver(box, {now: T0})
-    expect(first).toEqual({sent: 1, failed: 0, dropped: 0, errors: []})
+    expect(first).toEqual({sent: 1, failed: 0, dropped: 0, deferred: 0, errors: []})
     expect(await row(box, id)).toMatchObject({state: 'sent', attempts: 1, lastError: null, sentAt: T0.toISOString()})
     const second = await deliver(box, {now: later(60_000)})
     expect(second.sent).toBe(0)
@@ -118,9 +118,24 @@ describe.each(CONTROL_ENGINES)('alert delivery on a %s control database', (engin
     await box.db('alert_subscriptions').where({id: deleted.subscription}).delete()
     const report = await deliver(box, {now: T0})
     expect(report).toMatchObject({sent: 0, dropped: 2})
-    expect((await row(box, disabled.id)).state).toBe('dropped')
-    expect((await row(box, deleted.id)).state).toBe('dropped')
+    expect(await row(box, disabled.id)).toMatchObject({state: 'dropped', lastError: 'its subscription is gone or disabled'})
+    expect(await row(box, deleted.id)).toMatchObject({state: 'dropped', lastError: 'its subscription is gone or disabled'})
     expect(hooks.received.filter((r) => r.url === '/disabled' || r.url === '/deleted')).toHaveLength(0)
+  })
+
+  it('drops a message of an unknown channel, or with an unreadable payload, each saying why', async () => {
+    const unknown = await queue(box, 'webhook', `${hooks.url}/unknown`)
+    await box
+      .db('alert_notifications')
+      .where({id: unknown.id})
+      .update({channel: 'pager' as 'email'})
+    const unreadable = await queue(box, 'webhook', `${hooks.url}/unreadable`)
+    await box.db('alert_notifications').where({id: unreadable.id}).update({payload: '{"title": '})
+    const report = await deliver(box, {now: T0})
+    expect(report).toMatchObject({sent: 0, dropped: 2})
+    expect(await row(box, unknown.id)).toMatchObject({state: 'dropped', lastError: 'unknown channel "pager"'})
+    expect(await row(box, unreadable.id)).toMatchObject({state: 'dropped', lastError: 'its payload is not readable JSON'})
+    expect(hooks.received.filter((r) => r.url === '/unknown' || r.url === '/unreadable')).toHaveLength(0)
   })
 
   it('a target receives its messages in the order they were written, an older one waiting out its backoff first', async () => {
@@ -249,6 +264,33 @@ describe('the webhook channel', () => {
     }
   })
 
+  it('a receiver that answers each message just within the timeout holds a pass at most DELIVERY_PASS_TIMEOUTS timeouts: the rest is deferred, untouched', async () => {
+    const slow = await new HookReceiver(SECRET).start()
+    slow.delayMs = 300
+    try {
+      // 20 answers of 300 ms each take longer than the pass's 6 × 800 ms.
+      const ids: number[] = []
+      for (let i = 0; i < 20; i++) ids.push((await queue(box, 'webhook', `${slow.url}/unhurried`)).id)
+      const report = await deliver(box, {now: T0, timeoutMs: 800})
+      const rows = await Promise.all(ids.map((id) => row(box, id)))
+      const sent = rows.filter((r) => r.state === 'sent')
+      const left = rows.filter((r) => r.state === 'pending')
+      expect(sent.length).toBeGreaterThan(0)
+      expect(left.length).toBeGreaterThan(0)
+      expect(sent.length + left.length).toBe(20)
+      // Sent in order; the rest were never tried.
+      expect(rows.slice(0, sent.length).every((r) => r.state === 'sent')).toBe(true)
+      expect(left.every((r) => r.attempts === 0 && r.lastError === null)).toBe(true)
+      expect(report.deferred).toBe(left.length)
+      expect(slow.received.filter((r) => r.url === '/unhurried')).toHaveLength(sent.length)
+      // The next pass sends what was deferred (or defers it again).
+      const next = await deliver(box, {now: later(60_000), timeoutMs: 800})
+      expect(next.sent + next.deferred).toBeGreaterThanOrEqual(left.length)
+    } finally {
+      await slow.close()
+    }
+  })
+
   it('never puts a credential of the URL, the query or the secret in last_error, the report or the request line', async () => {
     hooks.mode = 'fail'
     const target = `http://hookuser:url-pass-9876@127.0.0.1:${new URL(hooks.url).port}/hook?token=query-token-4321`
@@ -296,7 +338,7 @@ describe('the email channel, through a real SMTP server', () => {
   it('sends the title as subject, a Message-ID from the key, the key in a header and each alert in the body; once', async () => {
     const {id, key} = await queue(box, 'email', 'oncall@example.com')
     const report = await deliver(box, {now: T0}, settings({smtpUrl: smtp.url()}))
-    expect(report).toEqual({sent: 1, failed: 0, dropped: 0, errors: []})
+    expect(report).toEqual({sent: 1, failed: 0, dropped: 0, deferred: 0, errors: []})
     expect(await row(box, id)).toMatchObject({state: 'sent', attempts: 1})
     expect(await deliver(box, {now: later(60_000)}, settings({smtpUrl: smtp.url()}))).toMatchObject({sent: 0})
     expect(smtp.received).toHaveLength(1)

@@ -18,8 +18,8 @@ import {closedPort} from '../support/alert-receivers.js'
 import {runCli} from '../support/cli.js'
 import {changeContext, TEST_AUDIT} from '../support/context.js'
 import {CONTROL_ENGINES, createControlDb, type TestControlDb} from '../support/control-db.js'
-import {createTestDir, type TestDir} from '../support/servers.js'
-import {initialisedHome, type CliSession} from '../support/session.js'
+import {createTestDatabase, createTestDir, type TestDatabase, type TestDir} from '../support/servers.js'
+import {initialisedHome, killStartedClis, startCli, waitFor, type CliSession} from '../support/session.js'
 
 const MIN = 60_000
 const T0 = Date.parse('2026-12-01T10:00:00.000Z')
@@ -557,6 +557,51 @@ describe.each(CONTROL_ENGINES)('the alert engine on a %s control database', (eng
       expect(after.acked_by).toBe(TEST_AUDIT.actor)
     })
 
+    it('a stop (Ctrl-C) before the evaluation commits rolls it back: nothing it wrote stays, its run is failed', async () => {
+      await addRule(db, {name: 'down'})
+      await addSubscription(db, operatorId)
+      truth.set('test_a', active('eu-1'))
+      await run(0)
+      const before = (await db('alert_instances').orderBy('id')) as AlertInstanceRow[]
+      const outboxBefore = (await outbox()).length
+      const transitionsBefore = (await db('alert_transitions')).length
+
+      // The last rule's kind is where the stop arrives: every rule evaluated, the transaction not yet committed.
+      const stop = new AbortController()
+      const stopping: RuleKindRegistry = new Map([
+        ...kinds,
+        [
+          'stopper',
+          defineRuleKind({
+            kind: 'stopper',
+            description: 'a test kind that stops the run',
+            labelNames: [],
+            params: z.object({}).strict(),
+            evaluate: async () => {
+              stop.abort(new Error('interrupted'))
+              return {noData: false, active: []}
+            },
+          }),
+        ],
+      ])
+      await addRule(db, {name: 'stop', kind: 'stopper'})
+      truth.set('test_a', active())
+      await expect(run(5, {kinds: stopping, signal: stop.signal})).rejects.toThrow(/interrupted/)
+
+      const after = (await db('alert_instances').orderBy('id')) as AlertInstanceRow[]
+      expect(after.map((r) => [r.state, toIso(r.last_eval_at), toIso(r.resolved_at)])).toEqual(
+        before.map((r) => [r.state, toIso(r.last_eval_at), toIso(r.resolved_at)]),
+      )
+      expect(await db('alert_transitions')).toHaveLength(transitionsBefore)
+      expect(await outbox()).toHaveLength(outboxBefore)
+      const runs = (await db('alert_runs').orderBy('id')) as Array<{status: string; error: string | null}>
+      expect(runs.map((r) => r.status)).toEqual(['ok', 'failed'])
+
+      // The next run continues from the stored states.
+      const next = await run(10, {kinds: stopping})
+      expect(next.transitions.map((t) => [t.rule, t.from, t.to])).toEqual([['down', 'firing', 'resolved']])
+    })
+
     it('a second run while one holds the alerts lease is busy', async () => {
       await addRule(db, {name: 'down'})
       const lease = await acquireLease(db, ALERTS_LEASE, {heartbeatMs: 0})
@@ -602,7 +647,7 @@ describe('alerts:run, as cron runs it', () => {
     expect(result.transitions).toEqual([
       {rule: 'mystery', labels: {alertname: 'mystery', severity: 'critical', alertstate: 'error'}, from: 'inactive', to: 'firing', mutedBy: null},
     ])
-    expect(result.notifications).toEqual({queued: 0, sent: 0, failed: 0, pendingAfter: 0})
+    expect(result.notifications).toEqual({queued: 0, sent: 0, failed: 0, deferred: 0, pendingAfter: 0})
     expect(typeof result.runId).toBe('number')
 
     const failing = await session.run(['alerts:run', '--fail-on', 'firing'])
@@ -651,7 +696,7 @@ describe('alerts:run, as cron runs it', () => {
     const enabled = Number((await db('alert_rules').where({enabled: true}).count({n: '*'}))[0].n)
     expect(run.rules.evaluated).toBe(enabled)
     expect(run.transitions).toContainEqual(expect.objectContaining({rule: 'mystery-too', from: 'inactive', to: 'firing'}))
-    expect(run.notifications).toEqual({queued: 1, sent: 0, failed: 1, pendingAfter: 1})
+    expect(run.notifications).toEqual({queued: 1, sent: 0, failed: 1, deferred: 0, pendingAfter: 1})
     expect(run.deliveryErrors).toEqual([`webhook to ${target}: connection refused`])
     expect(run.status).toBe('partial')
     const rule = await db('alert_rules').where({name: 'mystery-too'}).first('id')
@@ -661,5 +706,75 @@ describe('alerts:run, as cron runs it', () => {
 
     // An unmuted alert firing at the level asked outranks an undelivered message.
     expect((await session.run(['alerts:run', '--fail-on', 'warning'], {env})).code).toBe(4)
+  })
+})
+
+describe('alerts:run killed (kill -9) mid-evaluation, on a MariaDB control database', () => {
+  let dir: TestDir
+  let database: TestDatabase
+  let session: CliSession
+  let db: Knex
+
+  beforeAll(async () => {
+    dir = createTestDir('raiops-alerts-kill-')
+    database = await createTestDatabase('mysql', 'raiops_ctl')
+    session = await initialisedHome({
+      home: join(dir.path, 'raiops'),
+      password: 'alerts-admin-password-1',
+      env: {RAIOPS_DATABASE_URL: database.url, RAIOPS_TOKEN: ''},
+      runner: 'in-process',
+    })
+    db = await openControlDb(parseDatabaseUrl(database.url, '/nonexistent'))
+  })
+  afterAll(async () => {
+    killStartedClis()
+    await db?.destroy()
+    await database?.drop()
+    dir?.drop()
+  })
+
+  it('leaves the states of the run before; the next run takes over the lease at once and resolves the alert exactly once', async () => {
+    // A rule whose kind is unknown fires at once under its Error policy `error`; the policy `ok` clears it.
+    await addRule(db, {name: 'mystery', kind: 'no_such_kind', severity: 'critical', onError: 'error'})
+    const operator = await db('operators').orderBy('id').first('id')
+    await addSubscription(db, Number(operator?.id), {target: `http://127.0.0.1:${await closedPort()}/hook`, rules: ['mystery']})
+    const env = {RAIOPS_ALERT_WEBHOOK_SECRET: 'alert-webhook-secret-0123456789'}
+    const instances = async () =>
+      (await db('alert_instances as i').join('alert_rules as r', 'r.id', 'i.rule_id').where('r.name', 'mystery').select('i.state')).map(
+        (i: {state: string}) => i.state,
+      )
+    const resolvedTransitions = async () => (await db('alert_transitions').where({to_state: 'resolved'})).length
+    const outboxKinds = async () => (await db('alert_notifications').orderBy('id')).map((n: AlertNotificationRow) => n.kind)
+
+    const first = await session.run(['alerts:run', '--json'], {env})
+    expect(first.code, first.stderr).toBe(3)
+    expect(await instances()).toEqual(['firing'])
+    expect(await outboxKinds()).toEqual(['firing'])
+
+    await db('alert_rules').where({name: 'mystery'}).update({on_error: 'ok'})
+    const killed = startCli(['alerts:run'], {env: {...session.env, ...env, RAIOPS_ALERT_HANG: 'mid-evaluation'}})
+    await waitFor(() => killed.output.stderr.includes('hanging at mid-evaluation') || killed.child.exitCode !== null, {what: 'the run to hang mid-evaluation'})
+    expect(killed.output.stderr).toContain('hanging at mid-evaluation')
+    // The evaluation wrote inside its transaction before it hung: the resolved transition, not committed.
+    killed.child.kill('SIGKILL')
+    expect(await killed.exited).toBeNull()
+    expect(killed.child.signalCode).toBe('SIGKILL')
+
+    expect(await instances()).toEqual(['firing'])
+    expect(await resolvedTransitions()).toBe(0)
+    expect(await outboxKinds()).toEqual(['firing'])
+    expect((await db('alert_runs').orderBy('id')).map((r: {status: string}) => r.status)).toEqual(['partial', 'running'])
+
+    // At once: the killed holder of the lease is proven gone on this host.
+    const next = await session.run(['alerts:run', '--json'], {env})
+    expect(next.code, next.stderr).toBe(3)
+    const result = JSON.parse(next.stdout) as AlertRunResult
+    expect(result.transitions.filter((t) => t.rule === 'mystery').map((t) => [t.from, t.to])).toEqual([['firing', 'resolved']])
+    expect(await instances()).toEqual(['resolved'])
+    expect(await resolvedTransitions()).toBe(1)
+    expect(await outboxKinds()).toEqual(['firing', 'resolved'])
+    const runs = (await db('alert_runs').orderBy('id')) as Array<{status: string; error: string | null}>
+    expect(runs.map((r) => r.status)).toEqual(['partial', 'failed', 'partial'])
+    expect(runs[1].error).toMatch(/its evaluation was not committed/)
   })
 })

@@ -25,6 +25,8 @@ export interface ReceivedHook {
 export class HookReceiver {
   readonly received: ReceivedHook[] = []
   mode: 'ok' | 'fail' | 'hang' = 'ok'
+  /** How long it waits before it answers. */
+  delayMs = 0
   private server!: Server
   url = ''
 
@@ -50,7 +52,9 @@ export class HookReceiver {
           response.writeHead(401).end()
           return
         }
-        response.writeHead(this.mode === 'ok' ? 200 : 500, {'content-type': 'application/json'}).end('{}')
+        const answer = () => response.writeHead(this.mode === 'ok' ? 200 : 500, {'content-type': 'application/json'}).end('{}')
+        if (this.delayMs > 0) setTimeout(answer, this.delayMs)
+        else answer()
       })
     })
     await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve))

@@ -53,7 +53,7 @@ describe('config', () => {
       ['RAIOPS_ALERT_WEBHOOK_SECRET', 'short', /^RAIOPS_ALERT_WEBHOOK_SECRET: expected a secret of at least 16 characters/],
       ['RAIOPS_ALERT_SEND_TIMEOUT_MS', '10s', /^RAIOPS_ALERT_SEND_TIMEOUT_MS: expected a whole number of milliseconds/],
       ['RAIOPS_ALERT_REPEAT_INTERVAL', '4', /^RAIOPS_ALERT_REPEAT_INTERVAL: expected a duration such as 4h/],
-      ['RAIOPS_ALERT_HANG', 'before-send', /^RAIOPS_ALERT_HANG: expected after-send/],
+      ['RAIOPS_ALERT_HANG', 'before-send', /^RAIOPS_ALERT_HANG: expected after-send or mid-evaluation/],
     ]
     for (const [name, value, message] of refused) {
       let error: unknown

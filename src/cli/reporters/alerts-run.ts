@@ -26,7 +26,7 @@ export function alertsRunText(c: ChalkInstance, result: AlertRunResult): string 
   const lines = [
     `evaluated ${result.rules.evaluated} rule(s) at ${result.at}${result.gap ? paint(c, 'warn', ' after a gap: alerts not seen active are unknown, not resolved') : ''}: ` +
       `${paint(c, result.firing > 0 ? 'fail' : 'ok', `${result.firing} firing`)}, ${result.pending} pending; ` +
-      `${result.transitions.length} transition(s); notifications ${n.queued} queued, ${n.sent} sent, ${n.failed} failed, ${n.pendingAfter} waiting`,
+      `${result.transitions.length} transition(s); notifications ${n.queued} queued, ${n.sent} sent, ${n.failed} failed, ${n.deferred > 0 ? `${n.deferred} deferred (the pass's time was up), ` : ''}${n.pendingAfter} waiting`,
   ]
   for (const t of result.transitions) {
     const muted = t.mutedBy === null ? '' : paint(c, 'dim', ` (muted: ${t.mutedBy})`)

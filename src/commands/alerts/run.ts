@@ -10,7 +10,9 @@ export default class AlertsRun extends BaseCommand<AlertRunResult> {
 
   */5 * * * * raiops alerts:run --json
 
-A run that comes more than twice --interval after the previous one makes the alerts it does not see active unknown, never resolved. Exit 0 when it ran, firing alerts or not; 4 with --fail-on when an alert that is not silenced or inhibited fires at that level; 3 when some notifications could not be delivered (they stay in the outbox for the next run).`
+A run that comes more than twice --interval after the previous one makes the alerts it does not see active unknown, never resolved. Exit 0 when it ran, firing alerts or not; 4 with --fail-on when an alert that is not silenced or inhibited fires at that level; 3 when some notifications could not be delivered (they stay in the outbox for the next run).
+
+Sending is bounded: each message gets RAIOPS_ALERT_SEND_TIMEOUT_MS (default 10 s), and a run starts no message after six of those (60 s by default); the messages left are reported as deferred and stay in the outbox for the next run. Ctrl-C before the evaluation commits rolls it back: nothing changes.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -25,12 +27,18 @@ A run that comes more than twice --interval after the previous one makes the ale
   async run(): Promise<AlertRunResult> {
     const {flags} = await this.parse(AlertsRun)
     const ctx = await this.context()
-    const result = await runAlerts(ctx, {
+    const run = runAlerts(ctx, {
       intervalMs: flags.interval,
       seed: seedDefaultRules,
       repeatIntervalMs: ctx.alerts?.repeatIntervalMs,
       deliveryTimeoutMs: ctx.alerts?.sendTimeoutMs,
+      hang: ctx.alerts?.hang === 'mid-evaluation' ? 'mid-evaluation' : null,
       signal: this.stopSignal('the run stops before its evaluation is committed'),
+    })
+    // Stopped before its evaluation committed: rolled back, the run's row failed; the exit is the signal's.
+    const result = await run.catch((error: unknown) => {
+      this.exitIfInterrupted()
+      throw error
     })
     this.exitIfInterrupted()
     this.print(alertsRunText(this.color, result))

@@ -15,8 +15,10 @@ export interface DeliveryReport {
   sent: number
   /** Messages that could not be sent (receiver down, slow, refused): still pending, retried by the next run. */
   failed: number
-  /** Messages given up on (their subscription is gone). */
+  /** Messages given up on (their subscription is gone or disabled, their channel unknown, their payload unreadable). */
   dropped: number
+  /** Messages not started before the pass's deadline (DELIVERY_PASS_TIMEOUTS send timeouts): still pending, for the next run. */
+  deferred: number
   /** One line per failure: the channel, the target, the error (no secret). */
   errors: string[]
 }
@@ -33,6 +35,12 @@ export const DELIVERY_BATCH = 500
 /** How many targets are sent to at once. */
 export const DELIVERY_CONCURRENCY = 4
 export const DEFAULT_SEND_TIMEOUT_MS = 10_000
+/**
+ * A pass starts no message after this many send timeouts (60 s at the default
+ * 10 s): a receiver that answers each message just within the timeout cannot
+ * hold a run for DELIVERY_BATCH timeouts. What was not started stays pending.
+ */
+export const DELIVERY_PASS_TIMEOUTS = 6
 /** The first retry's wait after a failed send, doubled at each failure up to RETRY_MAX_MS. */
 export const RETRY_MIN_MS = 60_000
 export const RETRY_MAX_MS = 3_600_000
@@ -106,14 +114,16 @@ function failureLine(error: unknown): string {
  * backoff); a message whose subscription is gone or disabled is `dropped`.
  * Targets are sent to concurrently (DELIVERY_CONCURRENCY), each target's
  * messages in order; a target that fails is not tried again in this pass, so a
- * slow one costs at most one timeout. Two passes must not run at once: the
+ * slow one costs at most one timeout, and no message is started after
+ * DELIVERY_PASS_TIMEOUTS timeouts (those left are `deferred`). Two passes must not run at once: the
  * caller holds the `alerts` lease (alerts:run).
  */
 export async function deliverPending(ctx: Pick<OpsContext, 'db' | 'now' | 'alerts'>, options: DeliveryOptions): Promise<DeliveryReport> {
   const settings: Partial<AlertSettings> = ctx.alerts ?? {}
   const timeoutMs = options.timeoutMs ?? settings.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS
   const {now, signal} = options
-  const report: DeliveryReport = {sent: 0, failed: 0, dropped: 0, errors: []}
+  const report: DeliveryReport = {sent: 0, failed: 0, dropped: 0, deferred: 0, errors: []}
+  const passDeadline = performance.now() + timeoutMs * DELIVERY_PASS_TIMEOUTS
 
   const pending = () =>
     ctx
@@ -146,20 +156,30 @@ export async function deliverPending(ctx: Pick<OpsContext, 'db' | 'now' | 'alert
   const lastOlder = older.length === DELIVERY_BATCH ? Number(older[older.length - 1].id) : Infinity
   const rows = [...older, ...due.filter((row) => Number(row.id) <= lastOlder)].sort((a, b) => Number(a.id) - Number(b.id))
 
-  const drop: number[] = []
+  // Each message given up on, by why.
+  const drop = new Map<string, number[]>()
+  const dropFor = (id: number, reason: string) => {
+    const list = drop.get(reason)
+    if (list) list.push(id)
+    else drop.set(reason, [id])
+  }
   const byTarget = new Map<string, Due[]>()
   for (const row of rows) {
     const id = Number(row.id)
     const gone = row.subscription_id === null || row.subscription_found === null || !toBool(row.subscription_enabled)
-    if (gone || (row.channel !== 'email' && row.channel !== 'webhook')) {
-      drop.push(id)
+    if (gone) {
+      dropFor(id, 'its subscription is gone or disabled')
+      continue
+    }
+    if (row.channel !== 'email' && row.channel !== 'webhook') {
+      dropFor(id, `unknown channel "${String(row.channel).slice(0, 40)}"`)
       continue
     }
     let payload: NotificationPayload
     try {
       payload = JSON.parse(row.payload) as NotificationPayload
     } catch {
-      drop.push(id)
+      dropFor(id, 'its payload is not readable JSON')
       continue
     }
     const due: Due = {id, key: row.key, channel: row.channel, target: row.target, payload, attempts: Number(row.attempts)}
@@ -168,12 +188,8 @@ export async function deliverPending(ctx: Pick<OpsContext, 'db' | 'now' | 'alert
     if (list) list.push(due)
     else byTarget.set(group, [due])
   }
-  if (drop.length > 0) {
-    report.dropped = await ctx
-      .db('alert_notifications')
-      .whereIn('id', drop)
-      .andWhere('state', 'pending')
-      .update({state: 'dropped', last_error: 'its subscription is gone or disabled'})
+  for (const [reason, ids] of drop) {
+    report.dropped += await ctx.db('alert_notifications').whereIn('id', ids).andWhere('state', 'pending').update({state: 'dropped', last_error: reason})
   }
 
   const record = async (message: Due, outcome: Outcome): Promise<void> => {
@@ -219,6 +235,11 @@ export async function deliverPending(ctx: Pick<OpsContext, 'db' | 'now' | 'alert
       const message = messages[i]
       if (signal?.aborted) {
         report.failed += messages.length - i
+        return
+      }
+      if (performance.now() >= passDeadline) {
+        // The pass's time is up: this target's other messages wait for the next run, untouched.
+        report.deferred += messages.length - i
         return
       }
       const outcome = await sendOne(message)

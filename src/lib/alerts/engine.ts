@@ -44,6 +44,10 @@ export interface EvaluateOptions {
   repeatIntervalMs?: number
   /** The previous finished run's evaluation time; read from alert_runs when not given. */
   previousAt?: Date | null
+  /** Checked between rules and before the commit: an abort rolls the evaluation back (it throws the abort's reason). */
+  signal?: AbortSignal
+  /** The test seam (RAIOPS_ALERT_HANG=mid-evaluation): hangs inside the transaction, after its first writes, before the commit. */
+  hang?: 'mid-evaluation' | null
 }
 
 export interface TransitionView {
@@ -80,6 +84,8 @@ export interface RunOptions {
   repeatIntervalMs?: number
   /** Per message, for delivery. */
   deliveryTimeoutMs?: number
+  /** The test seam (RAIOPS_ALERT_HANG=mid-evaluation), see EvaluateOptions. */
+  hang?: 'mid-evaluation' | null
   /** Adds the rules a run must find (the default rules, seeded idempotently); called under the lease before evaluating. */
   seed?: (db: Knex, now: Date) => Promise<unknown>
 }
@@ -93,7 +99,8 @@ export interface AlertRunResult {
   firing: number
   pending: number
   firingUnmuted: Record<Severity, number>
-  notifications: {queued: number; sent: number; failed: number; pendingAfter: number}
+  /** `deferred`: not started before the delivery pass's deadline (still pending). */
+  notifications: {queued: number; sent: number; failed: number; deferred: number; pendingAfter: number}
   deliveryErrors: string[]
   status: 'ok' | 'partial'
 }
@@ -195,6 +202,20 @@ function stateOf(row: AlertInstanceRow): InstanceState {
   return {state: row.state, activeAt: ms(row.active_at), firedAt: ms(row.fired_at), lastTrueAt: ms(row.last_true_at), resolvedAt: ms(row.resolved_at)}
 }
 
+/** The test seam (RAIOPS_ALERT_HANG=mid-evaluation): says so on stderr and waits, the transaction open with its first writes, for a test to kill -9 the process. A stop ends the wait. */
+async function hangMidEvaluation(signal: AbortSignal | undefined): Promise<void> {
+  process.stderr.write('hanging at mid-evaluation\n')
+  await new Promise<void>((resolve) => {
+    const alive = setInterval(() => {}, 1 << 30)
+    const end = () => {
+      clearInterval(alive)
+      resolve()
+    }
+    if (signal?.aborted) end()
+    else signal?.addEventListener('abort', end, {once: true})
+  })
+}
+
 /**
  * Evaluates every enabled rule at `now` and writes what changed in one
  * transaction: no lease, no delivery (`runAlerts` adds both). The kinds read
@@ -218,6 +239,7 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
   // One evaluation time for every rule of the run, with what its kinds may share (kinds/billing.ts reads the ledgers once).
   const at = {now, previousRunAt: previousAt, shared: new Map<string, unknown>()}
   for (const rule of rules) {
+    options.signal?.throwIfAborted()
     const outcome = await evaluateRule(ctx, rule, kinds, at)
     if ('error' in outcome) {
       errors.push({rule: rule.name, error: outcome.error ?? 'evaluation failed'})
@@ -375,6 +397,7 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
       })
     }
     await insertBatched(tx, 'alert_transitions', transitionRows)
+    if (options.hang === 'mid-evaluation') await hangMidEvaluation(options.signal)
 
     // The outbox: per rule and kind, one row per subscription.
     const groups = new Map<string, {rule: AlertRule; kind: NotificationKind; instances: NotifiedInstance[]}>()
@@ -485,6 +508,8 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
     await updateByIds(tx, 'alert_instances', [...notified], {last_notified_at: now})
     // With the states it wrote: a run that dies after this commit was an evaluation (the next run's gap counts from it).
     if (runId !== null) await tx('alert_runs').where({id: runId}).update({status: 'evaluated'})
+    // A stop before the commit rolls every write of the evaluation back.
+    options.signal?.throwIfAborted()
 
     const firingUnmuted: Record<Severity, number> = {critical: 0, warning: 0, info: 0}
     let firing = 0
@@ -543,11 +568,20 @@ export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: Ru
     try {
       if (options.seed) await options.seed(db, now)
       signal.throwIfAborted()
-      const evaluation = await evaluateAlerts(ctx, {now, intervalMs, kinds: options.kinds, runId, previousAt, repeatIntervalMs: options.repeatIntervalMs})
+      const evaluation = await evaluateAlerts(ctx, {
+        now,
+        intervalMs,
+        kinds: options.kinds,
+        runId,
+        previousAt,
+        repeatIntervalMs: options.repeatIntervalMs,
+        signal,
+        hang: options.hang,
+      })
       evaluated = true
       const delivery: DeliveryReport =
         options.deliver === false
-          ? {sent: 0, failed: 0, dropped: 0, errors: []}
+          ? {sent: 0, failed: 0, dropped: 0, deferred: 0, errors: []}
           : await deliverPending(ctx, {now, timeoutMs: options.deliveryTimeoutMs, signal})
       const pendingRow = await db('alert_notifications').where({state: 'pending'}).count({n: '*'}).first()
       const pendingAfter = Number(pendingRow?.n ?? 0)
@@ -561,7 +595,7 @@ export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: Ru
         firing: evaluation.firing,
         pending: evaluation.pending,
         firingUnmuted: evaluation.firingUnmuted,
-        notifications: {queued: evaluation.queued, sent: delivery.sent, failed: delivery.failed, pendingAfter},
+        notifications: {queued: evaluation.queued, sent: delivery.sent, failed: delivery.failed, deferred: delivery.deferred, pendingAfter},
         deliveryErrors: delivery.errors,
         status,
       }

@@ -135,8 +135,9 @@ export const envSchema = z.object({
       }
     })
     .optional(),
-  // A test seam (ARCHITECTURE.md, Alerts): `after-send` makes delivery hang once a channel accepted a message, before it is recorded as sent.
-  RAIOPS_ALERT_HANG: z.enum(['after-send'], {message: 'expected after-send'}).optional(),
+  // A test seam (ARCHITECTURE.md, Alerts): `after-send` makes delivery hang once a channel accepted a message, before it is recorded as sent;
+  // `mid-evaluation` makes the evaluation hang inside its transaction, after its first writes, before the commit.
+  RAIOPS_ALERT_HANG: z.enum(['after-send', 'mid-evaluation'], {message: 'expected after-send or mid-evaluation'}).optional(),
   XDG_DATA_HOME: absolutePath.optional(),
   // Output: read by the command base before the rest is validated, so they are plain strings.
   NO_COLOR: z.string().optional(),
@@ -169,8 +170,8 @@ export interface AlertSettings {
   sendTimeoutMs: number
   /** How often an alert that stays firing is notified again (Alertmanager's repeat_interval). */
   repeatIntervalMs: number
-  /** The test seam: `after-send` hangs delivery after a channel accepted a message, before it is recorded. */
-  hang: 'after-send' | null
+  /** The test seam: `after-send` hangs delivery after a channel accepted a message, before it is recorded; `mid-evaluation` hangs the evaluation before its commit. */
+  hang: 'after-send' | 'mid-evaluation' | null
 }
 
 export interface RaiopsConfig {
