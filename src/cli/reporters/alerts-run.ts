@@ -36,5 +36,5 @@ export function alertsRunText(c: ChalkInstance, result: AlertRunResult): string 
   }
   for (const e of result.rules.errors) lines.push(paint(c, 'warn', `  rule ${escapeControl(e.rule)} failed to evaluate: ${escapeControl(e.error)}`))
   for (const e of result.deliveryErrors) lines.push(paint(c, 'warn', `  not delivered: ${escapeControl(e)}`))
-  return lines.join('\n')
+  return `${lines.join('\n')}\n`
 }
