@@ -13,10 +13,10 @@ export type AlertsFailOn = (typeof FAIL_ON)[number]
 
 const AT_OR_ABOVE: Record<AlertsFailOn, Severity[]> = {firing: ['critical', 'warning', 'info'], critical: ['critical'], warning: ['critical', 'warning']}
 
-/** 4 when an unmuted alert at `failOn` fires, else 3 when some notifications could not be delivered, else 0. */
+/** 4 when an unmuted alert at `failOn` fires, else 3 when some notifications could not be delivered (failed, or deferred: the pass's time was up), else 0. */
 export function alertsRunExitCode(result: AlertRunResult, failOn: AlertsFailOn | undefined): ExitCode {
   if (failOn !== undefined && AT_OR_ABOVE[failOn].some((s) => result.firingUnmuted[s] > 0)) return ExitCode.unhealthy
-  if (result.notifications.failed > 0) return ExitCode.partial
+  if (result.notifications.failed > 0 || result.notifications.deferred > 0) return ExitCode.partial
   return ExitCode.ok
 }
 

@@ -585,7 +585,7 @@ export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: Ru
           : await deliverPending(ctx, {now, timeoutMs: options.deliveryTimeoutMs, signal})
       const pendingRow = await db('alert_notifications').where({state: 'pending'}).count({n: '*'}).first()
       const pendingAfter = Number(pendingRow?.n ?? 0)
-      const status = evaluation.rules.errors.length > 0 || delivery.failed > 0 ? 'partial' : 'ok'
+      const status = evaluation.rules.errors.length > 0 || delivery.failed > 0 || delivery.deferred > 0 ? 'partial' : 'ok'
       const result: AlertRunResult = {
         runId,
         at: evaluation.at,
