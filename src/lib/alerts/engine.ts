@@ -112,6 +112,11 @@ type RulePlan =
   | {mode: 'evaluate'; active: Map<string, {labels: Labels; summary: string; value: number | null}>; othersFalse: boolean}
 
 /** The evaluation time of the last run that finished (ok or partial), other than `exceptRunId`. */
+/** Whether the run at `now` comes after a gap: more than twice the interval since the last run that evaluated. */
+export function isGap(previousAt: Date | null, now: Date, intervalMs: number): boolean {
+  return previousAt !== null && now.getTime() - previousAt.getTime() > 2 * intervalMs
+}
+
 export async function previousRunAt(db: Knex, exceptRunId: number | null = null): Promise<Date | null> {
   let query = db('alert_runs').whereNotNull('finished_at').whereIn('status', ['ok', 'partial'])
   if (exceptRunId !== null) query = query.whereNot('id', exceptRunId)
@@ -230,7 +235,7 @@ export async function evaluateAlerts(ctx: Pick<OpsContext, 'db'>, options: Evalu
   const repeatMs = options.repeatIntervalMs ?? DEFAULT_REPEAT_INTERVAL_MS
   const runId = options.runId ?? null
   const previousAt = options.previousAt !== undefined ? options.previousAt : await previousRunAt(db, runId)
-  const gap = previousAt !== null && t - previousAt.getTime() > 2 * intervalMs
+  const gap = isGap(previousAt, now, intervalMs)
 
   const rules = await loadEnabledRules(db)
   const errors: Array<{rule: string; error: string}> = []
@@ -556,7 +561,7 @@ export async function runAlerts(ctx: Pick<OpsContext, 'db' | 'now'>, options: Ru
       .where({status: 'evaluated'})
       .update({status: 'partial', finished_at: now, error: 'interrupted while sending: its evaluation was committed, its notifications wait in the outbox'})
     const previousAt = await previousRunAt(db)
-    const gap = previousAt !== null && now.getTime() - previousAt.getTime() > 2 * intervalMs
+    const gap = isGap(previousAt, now, intervalMs)
     const runId = await insertReturningId(db, 'alert_runs', {
       started_at: now,
       status: 'running',
